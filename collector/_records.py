@@ -1,0 +1,159 @@
+"""Validate usage-endpoint records (contract v1) into ledger columns, quarantining the bad.
+
+Why one pass over plain lists: a backfill of a million records must run at 100k/s, so each
+record is checked once with cheap type tests and appended to column lists; arrow builds the
+columns at the end. A bad record never stops the batch: it comes back with its reason.
+
+Example:
+    >>> rows, bad = parse_records([{"id": "r1", ...}, {"id": None}], source="sim")
+    >>> bad[0].reason
+    'id: missing or not a non-empty string'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from ledger.schema import SCHEMA
+
+_INT_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens")
+_OPTIONAL_STR = ("resolved_model", "service_tier")
+_OPTIONAL_BOOL = ("stream", "batch", "spend_limit_reached")
+_RATELIMIT = {
+    "limit-tokens-minute": "rl_limit_tokens_minute",
+    "remaining-tokens-minute": "rl_remaining_tokens_minute",
+    "limit-req-minute": "rl_limit_req_minute",
+    "remaining-req-minute": "rl_remaining_req_minute",
+}
+_RECORD_COLUMNS = (
+    "id", "timestamp", "model", "resolved_model", "project", "api_key_id", "endpoint",
+    "status_code", "error_type", *_INT_COLUMNS, "latency_ms", "stream", "batch", "service_tier",
+    "attempt", "spend_limit_reached", *_RATELIMIT.values(), "simulated",
+)  # fmt: skip
+
+
+class BadRecord(ValueError):
+    """A record that breaks the contract; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A quarantined record: why, and the raw JSON value as received."""
+
+    reason: str
+    raw: Any
+
+
+def _text(rec: dict[str, Any], key: str, required: bool) -> str | None:
+    value = rec.get(key)
+    if value is None and not required:
+        return None
+    if type(value) is not str or (required and not value):
+        raise BadRecord(f"{key}: missing or not a non-empty string")
+    return value
+
+
+def _count(rec: dict[str, Any], key: str) -> int:
+    value = rec.get(key, 0)
+    if value is None:
+        return 0
+    if type(value) is not int or value < 0:
+        raise BadRecord(f"{key}: must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _flag(rec: dict[str, Any], key: str) -> bool | None:
+    value = rec.get(key)
+    if value is not None and type(value) is not bool:
+        raise BadRecord(f"{key}: must be true, false or null, got {value!r}")
+    return value
+
+
+def _timestamp(rec: dict[str, Any]) -> datetime:
+    value = rec.get("timestamp")
+    try:
+        parsed = datetime.fromisoformat(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise BadRecord(f"timestamp: not an RFC 3339 date-time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise BadRecord(f"timestamp: needs a UTC offset (e.g. 'Z'): {value!r}")
+    return parsed
+
+
+def _status(rec: dict[str, Any]) -> int:
+    value = rec.get("status_code")
+    if type(value) is not int or not 100 <= value <= 599:
+        raise BadRecord(f"status_code: must be an HTTP status integer, got {value!r}")
+    return value
+
+
+def _latency(rec: dict[str, Any]) -> float | None:
+    value = rec.get("latency_ms")
+    if value is None:
+        return None
+    if type(value) not in (int, float) or value < 0:
+        raise BadRecord(f"latency_ms: must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+def _attempt(rec: dict[str, Any]) -> int | None:
+    value = rec.get("attempt")
+    if value is not None and (type(value) is not int or value < 1):
+        raise BadRecord(f"attempt: must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _ratelimit(rec: dict[str, Any]) -> list[int | None]:
+    values = rec.get("ratelimit")
+    if not values:
+        return [None] * len(_RATELIMIT)
+    if type(values) is not dict:
+        raise BadRecord("ratelimit: must be an object of header name -> number")
+    return [_as_int(values.get(name)) for name in _RATELIMIT]
+
+
+def _as_int(value: Any) -> int | None:
+    if type(value) in (int, float):
+        return int(value)
+    if type(value) is str and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def validate(rec: Any) -> tuple[Any, ...]:
+    """One record as a row of `_RECORD_COLUMNS` values, or BadRecord."""
+    if type(rec) is not dict:
+        raise BadRecord(f"record: must be a JSON object, got {type(rec).__name__}")
+    prompt, completion, cached = (_count(rec, k) for k in _INT_COLUMNS)
+    if cached > prompt:
+        raise BadRecord(f"cached_tokens: {cached} exceeds prompt_tokens {prompt}")
+    return (
+        _text(rec, "id", True), _timestamp(rec), _text(rec, "model", True),
+        _text(rec, "resolved_model", False), _text(rec, "project", False),
+        _text(rec, "api_key_id", False), _text(rec, "endpoint", False), _status(rec),
+        _text(rec, "error_type", False), prompt, completion, cached, _latency(rec),
+        _flag(rec, "stream"), _flag(rec, "batch"), _text(rec, "service_tier", False),
+        _attempt(rec), _flag(rec, "spend_limit_reached"), *_ratelimit(rec),
+        _flag(rec, "simulated") or False,
+    )  # fmt: skip
+
+
+def parse_records(records: list[Any]) -> tuple[pa.Table, list[Rejected]]:
+    """Split a page into a table of valid rows (record columns only) and the rejected."""
+    rows: list[tuple[Any, ...]] = []
+    rejected: list[Rejected] = []
+    for rec in records:
+        try:
+            rows.append(validate(rec))
+        except BadRecord as exc:
+            rejected.append(Rejected(str(exc), rec))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_RECORD_COLUMNS)
+    arrays = {
+        name: pa.array(values, type=SCHEMA.field(name).type)
+        for name, values in zip(_RECORD_COLUMNS, columns, strict=True)
+    }
+    return pa.table(arrays), rejected

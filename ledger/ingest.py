@@ -1,0 +1,84 @@
+"""Turning validated records into ledger rows, and appending only rows not stored yet.
+
+Why an id cache: the dedupe key is (source, id), and a replayed page (a crash after the write
+but before the cursor moved, or a source that repeats itself) must not add rows twice. The
+ids of the days a batch touches are read from disk once per process and kept for a few days,
+which is what a backfill in time order needs.
+
+Example:
+    >>> rows = price_rows(records, source="sim", book=PriceBook.load(), currency="USD")
+    >>> Appender(Path("data")).append(rows)
+    10000
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .prices import PriceBook
+from .schema import SCHEMA
+from .store import dedupe, read_ids, split_by_day, write_rows
+
+
+def price_rows(
+    records: pa.Table, source: str, book: PriceBook, currency: str, now: datetime | None = None
+) -> pa.Table:
+    """Complete a table of record columns into SCHEMA: source, price, currency, ingestion time."""
+    n = records.num_rows
+    now = now or datetime.now(UTC)
+    filled = {
+        "source": pa.array([source] * n, pa.string()),
+        "request_count": pa.array([1] * n, pa.int64()),
+        "aggregated": pa.array([False] * n, pa.bool_()),
+        "currency": pa.array([currency] * n, pa.string()),
+        "price_version": pa.array([book.version] * n, pa.string()),
+        "ingested_at": pa.array([now] * n, SCHEMA.field("ingested_at").type),
+    }
+    priced_model, cost = book.cost_columns(records, currency)
+    filled["priced_model"], filled["cost"] = priced_model, cost
+    columns = [
+        records[name] if name in records.column_names else filled.get(name, pa.nulls(n, SCHEMA.field(name).type))
+        for name in SCHEMA.names
+    ]
+    return pa.Table.from_arrays(columns, schema=SCHEMA)
+
+
+class Appender:
+    """Appends rows to the ledger exactly once per (source, id)."""
+
+    def __init__(self, data_dir: Path, days_kept: int = 4) -> None:
+        self.data_dir = Path(data_dir)
+        self.days_kept = days_kept
+        self._ids: OrderedDict[tuple[str, date], set[str]] = OrderedDict()
+
+    def _known(self, source: str, day: date) -> set[str]:
+        key = (source, day)
+        if key not in self._ids:
+            self._ids[key] = read_ids(self.data_dir, source, day)
+            while len(self._ids) > self.days_kept:
+                self._ids.popitem(last=False)
+        self._ids.move_to_end(key)
+        return self._ids[key]
+
+    def append(self, rows: pa.Table) -> int:
+        """Write the rows not already stored; returns how many were new."""
+        fresh = []
+        for day, part in split_by_day(dedupe(rows)).items():
+            for source in pc.unique(part["source"]).to_pylist():
+                known = self._known(source, day)
+                mine = part.filter(pc.equal(part["source"], source))
+                new = mine.filter(pa.array([i not in known for i in mine["id"].to_pylist()]))
+                fresh.append((new, known))
+        if not fresh:
+            return 0
+        table = pa.concat_tables([new for new, _ in fresh])
+        if table.num_rows:
+            write_rows(self.data_dir, table)
+        for new, known in fresh:
+            known.update(new["id"].to_pylist())
+        return table.num_rows

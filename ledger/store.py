@@ -1,0 +1,197 @@
+"""The parquet ledger on disk: atomic batch writes, a visible-file rule, and compaction.
+
+Layout: `<data_dir>/requests/date=YYYY-MM-DD/{part,compact}-<seq>.parquet`, hive-partitioned
+on the UTC date, readable as it is by pyarrow (`partitioning="hive"`) and DuckDB
+(`hive_partitioning=true`).
+
+Why the `<seq>` names: compaction rewrites a day's small `part-*` files into one
+`compact-<S>` file, where S is the highest seq it merged, then deletes the parts. Between the
+rename and the deletes both exist, so `visible_files` applies one rule: in a day, the highest
+`compact-S` hides every file with seq <= S. Our readers therefore never see double rows;
+a raw glob could, for the milliseconds before the deletes.
+
+Example:
+    >>> write_rows(Path("data"), table)      # one file per UTC day in the batch
+    >>> read_ledger(Path("data"), start=date(2026, 11, 1))
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .atomic import atomic_write
+from .schema import PARTITION, SCHEMA
+
+REQUESTS = "requests"
+_seq_lock = threading.Lock()
+_last_seq = 0
+_thread_lock = threading.Lock()
+
+
+def requests_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / REQUESTS
+
+
+def _next_seq() -> int:
+    global _last_seq
+    with _seq_lock:
+        _last_seq = max(_last_seq + 1, time.time_ns())
+        return _last_seq
+
+
+def _seq_of(path: Path) -> int:
+    return int(path.stem.split("-", 1)[1])
+
+
+@contextmanager
+def ledger_lock(data_dir: Path) -> Iterator[None]:
+    """Serialise writers and compaction, across threads and processes."""
+    folder = requests_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _thread_lock, (folder / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def day_dir(data_dir: Path, day: date) -> Path:
+    return requests_dir(data_dir) / f"{PARTITION}={day.isoformat()}"
+
+
+def _write_parquet(table: pa.Table, path: Path) -> Path:
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def split_by_day(table: pa.Table) -> dict[date, pa.Table]:
+    """Group rows by the UTC date of their timestamp."""
+    days = pc.cast(pc.cast(table["timestamp"], pa.timestamp("us")), pa.date32())
+    out: dict[date, pa.Table] = {}
+    for day in pc.unique(days).to_pylist():
+        out[day] = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+    return out
+
+
+def write_rows(data_dir: Path, table: pa.Table) -> list[Path]:
+    """Append rows (already in SCHEMA) as one new file per UTC day, each atomically."""
+    table = table.cast(SCHEMA)
+    written = []
+    with ledger_lock(data_dir):
+        for day, rows in sorted(split_by_day(table).items()):
+            path = day_dir(data_dir, day) / f"part-{_next_seq():020d}.parquet"
+            written.append(_write_parquet(rows, path))
+    return written
+
+
+def list_days(data_dir: Path) -> list[date]:
+    """Every day partition present, oldest first."""
+    folder = requests_dir(data_dir)
+    if not folder.is_dir():
+        return []
+    prefix = f"{PARTITION}="
+    return sorted(date.fromisoformat(p.name[len(prefix):]) for p in folder.glob(f"{prefix}*") if p.is_dir())
+
+
+def visible_files(folder: Path) -> list[Path]:
+    """The files of one day partition that readers should see (see module docstring)."""
+    files = [p for p in folder.glob("*.parquet") if p.name.startswith(("part-", "compact-"))]
+    compacts = [p for p in files if p.name.startswith("compact-")]
+    if not compacts:
+        return sorted(files)
+    newest = max(compacts, key=_seq_of)
+    floor = _seq_of(newest)
+    return [newest, *sorted(p for p in files if p.name.startswith("part-") and _seq_of(p) > floor)]
+
+
+def list_files(data_dir: Path, start: date | None = None, end: date | None = None) -> list[Path]:
+    """Visible files of the days in [start, end] (inclusive, UTC dates; None = open)."""
+    out: list[Path] = []
+    for day in list_days(data_dir):
+        if (start is None or day >= start) and (end is None or day <= end):
+            out.extend(visible_files(day_dir(data_dir, day)))
+    return out
+
+
+def read_ledger(
+    data_dir: Path,
+    start: date | None = None,
+    end: date | None = None,
+    columns: list[str] | None = None,
+) -> pa.Table:
+    """Read the ledger (or a range of UTC days) into one arrow table in SCHEMA order."""
+    files = list_files(data_dir, start, end)
+    schema = SCHEMA if columns is None else pa.schema([SCHEMA.field(c) for c in columns])
+    if not files:
+        return schema.empty_table()
+    dataset = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet")
+    return dataset.to_table(columns=schema.names)
+
+
+def read_ids(data_dir: Path, source: str, day: date) -> set[str]:
+    """The ids already stored for `source` on one UTC day: the dedupe key."""
+    files = visible_files(day_dir(data_dir, day))
+    if not files:
+        return set()
+    table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table(
+        columns=["id"], filter=ds.field("source") == source
+    )
+    return set(table["id"].to_pylist())
+
+
+def compact_day(data_dir: Path, day: date) -> bool:
+    """Merge a day's files into one (deduped on source+id); True if anything changed."""
+    with ledger_lock(data_dir):
+        files = visible_files(day_dir(data_dir, day))
+        if len(files) <= 1:
+            return False
+        table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table()
+        table = dedupe(table).sort_by([("timestamp", "ascending")])
+        floor = max(_seq_of(f) for f in files)
+        _write_parquet(table, day_dir(data_dir, day) / f"compact-{floor:020d}.parquet")
+        for old in files:
+            old.unlink(missing_ok=True)
+    return True
+
+
+def compact_closed_days(data_dir: Path, today: date) -> list[date]:
+    """Compact every day before yesterday (UTC); late records to a day start a new part."""
+    cutoff = today - timedelta(days=1)
+    return [day for day in list_days(data_dir) if day < cutoff and compact_day(data_dir, day)]
+
+
+def dedupe(table: pa.Table) -> pa.Table:
+    """Keep the first row of each (source, id)."""
+    if table.num_rows == 0:
+        return table
+    keys = pc.binary_join_element_wise(table["source"], table["id"], "\x1f")
+    index = pa.array(range(table.num_rows), pa.int64())
+    first = pa.table({"k": keys, "i": index}).group_by("k", use_threads=False).aggregate([("i", "min")])
+    return table.take(pc.sort_indices(first["i_min"]))
+
+
+def replace_day(data_dir: Path, day: date, table: pa.Table) -> None:
+    """Atomically replace a whole day's content (used by re-pricing)."""
+    with ledger_lock(data_dir):
+        files = visible_files(day_dir(data_dir, day))
+        floor = max([_seq_of(f) for f in files] + [_next_seq()])
+        _write_parquet(table.cast(SCHEMA), day_dir(data_dir, day) / f"compact-{floor:020d}.parquet")
+        for old in files:
+            old.unlink(missing_ok=True)
+
+
+def disk_bytes(data_dir: Path) -> int:
+    """Size of the ledger's visible files."""
+    return sum(os.path.getsize(f) for f in list_files(data_dir))
