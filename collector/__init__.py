@@ -1,0 +1,25 @@
+"""The collector: polls usage sources on a schedule into the parquet ledger.
+
+Public surface: the config objects, the exception tree, the source registry and `main`.
+"""
+
+from ._jobs import EXTRA_JOBS, SOURCE_FACTORIES, Job
+from ._usage import UsageEndpointSource
+from .config import Config, SourceConfig, load_config
+from .errors import BadPageError, CollectorError, ConfigError, PollError, SourceAuthError, SourceHTTPError
+
+__all__ = [
+    "EXTRA_JOBS",
+    "SOURCE_FACTORIES",
+    "BadPageError",
+    "CollectorError",
+    "Config",
+    "ConfigError",
+    "Job",
+    "PollError",
+    "SourceAuthError",
+    "SourceConfig",
+    "SourceHTTPError",
+    "UsageEndpointSource",
+    "load_config",
+]

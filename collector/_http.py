@@ -1,0 +1,143 @@
+"""HTTP to a source: explicit timeouts, a client-side rate limit, retries with full jitter.
+
+Why full jitter: after an outage every collector retrying on the same schedule hits the
+source together; a uniformly random delay in [0, base * 2**n] spreads them. A `Retry-After`
+(seconds or HTTP date) from the source wins, capped so a bad header cannot stall us for hours.
+
+Example:
+    >>> policy = RetryPolicy(max_retries=5)
+    >>> response = send(client, "GET", "/v1/usage/requests", {"limit": 10}, policy, limiter)
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from .config import SourceConfig
+from .errors import PollError, SourceAuthError, SourceHTTPError
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+TRANSIENT = (httpx.TransportError,)
+
+Sleep = Callable[[float], Any]
+
+
+@dataclass
+class RetryPolicy:
+    """How hard to try: `max_retries` after the first attempt, delays capped at `max_delay`."""
+
+    max_retries: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0
+    rng: Callable[[], float] = random.random
+    sleep: Sleep = time.sleep
+
+    def backoff(self, attempt: int) -> float:
+        return self.rng() * min(self.max_delay, self.base_delay * 2**attempt)
+
+
+@dataclass
+class RateLimiter:
+    """At most `per_second` requests per second from this process, spaced evenly."""
+
+    per_second: float
+    clock: Callable[[], float] = time.monotonic
+    sleep: Sleep = time.sleep
+    _next: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self.clock()
+            delay = self._next - now
+            self._next = max(now, self._next) + 1.0 / self.per_second
+        if delay > 0:
+            self.sleep(delay)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Parse a Retry-After header: delta seconds or an HTTP date; None if absent or junk."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def make_client(source: SourceConfig, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """One pooled client per source; the token goes in a header, never the URL."""
+    token = source.token()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    timeout = httpx.Timeout(source.timeout_seconds, connect=min(10.0, source.timeout_seconds))
+    return httpx.Client(base_url=source.url, headers=headers, timeout=timeout, transport=transport)
+
+
+def _delay_for(response: httpx.Response | None, attempt: int, policy: RetryPolicy) -> float:
+    header = response.headers.get("retry-after") if response is not None else None
+    hinted = retry_after_seconds(header)
+    if hinted is not None:
+        return min(hinted, policy.max_retry_after)
+    return policy.backoff(attempt)
+
+
+def _raise_for(response: httpx.Response, source: SourceConfig) -> None:
+    status = response.status_code
+    if status in (401, 403):
+        fix = f"set {source.token_env} to a valid token" if source.token_env else "add token_env to the source"
+        raise SourceAuthError(f"source {source.name}: HTTP {status} from {response.request.url.path}; {fix}")
+    raise SourceHTTPError(f"source {source.name}: HTTP {status} from {response.request.url.path}: {_brief(response)}")
+
+
+def _brief(response: httpx.Response) -> str:
+    return response.text[:200].replace("\n", " ")
+
+
+def send(
+    client: httpx.Client,
+    source: SourceConfig,
+    path: str,
+    params: dict[str, Any],
+    policy: RetryPolicy,
+    limiter: RateLimiter,
+    check: Callable[[httpx.Response], Any] = lambda r: r,
+) -> Any:
+    """GET with retries; `check(response)` parses a 2xx and may raise PollError to retry it."""
+    last: Exception | None = None
+    response: httpx.Response | None = None
+    for attempt in range(policy.max_retries + 1):
+        if attempt:
+            policy.sleep(_delay_for(response, attempt - 1, policy))
+        limiter.wait()
+        response = None
+        try:
+            response = client.get(path, params=params)
+        except TRANSIENT as exc:
+            last = PollError(f"source {source.name}: {type(exc).__name__} calling {path}: {exc}")
+            continue
+        if response.status_code in RETRY_STATUSES:
+            last = SourceHTTPError(f"source {source.name}: HTTP {response.status_code} from {path}")
+            continue
+        if response.status_code >= 400:
+            _raise_for(response, source)
+        try:
+            return check(response)
+        except PollError as exc:
+            last = exc
+    raise last or PollError(f"source {source.name}: no attempt made")

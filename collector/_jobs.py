@@ -1,0 +1,86 @@
+"""Jobs the scheduler runs: one poll job per source, daily compaction, and extension points.
+
+Why a registry of source kinds: the usage endpoint is the first kind; provider usage APIs
+(Mistral Admin, OpenAI, Anthropic) plug in as more kinds without touching the scheduler.
+
+Example:
+    >>> jobs = build_jobs(context)
+    >>> [job.name for job in jobs]
+    ['poll:simulator', 'compact']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ledger import compact_closed_days
+
+from ._context import Context
+from ._log import log, register_secret
+from ._usage import UsageEndpointSource
+from .config import SourceConfig
+from .errors import PollError
+
+
+class Source(Protocol):
+    def poll(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+SourceFactory = Callable[[SourceConfig, Context], Source]
+SOURCE_FACTORIES: dict[str, SourceFactory] = {"usage_endpoint": UsageEndpointSource}
+EXTRA_JOBS: list[Callable[[Context], list[Job]]] = []
+"""Other components (the alerts engine) append a factory returning their jobs."""
+
+
+@dataclass
+class Job:
+    """A named callable with a schedule: every `interval_seconds`, or daily at `daily_hour_utc`."""
+
+    name: str
+    run: Callable[[], bool]
+    interval_seconds: int | None = None
+    daily_hour_utc: int | None = None
+
+
+def poll_job(source: SourceConfig, context: Context) -> Job:
+    """Wrap a source: log one line per poll, record status; a failure keeps the cursor."""
+    register_secret(source.token())
+    impl = SOURCE_FACTORIES[source.kind](source, context)
+
+    def run() -> bool:
+        start = time.perf_counter()
+        try:
+            result = impl.poll()
+        except PollError as exc:
+            context.status.record(source.name, source.kind, source.poll_seconds, False, 0, 0, str(exc))
+            log("poll_failed", source=source.name, error=str(exc), duration_s=round(time.perf_counter() - start, 3))
+            return False
+        fields = vars(result) if hasattr(result, "__dict__") else {"result": result}
+        context.status.record(source.name, source.kind, source.poll_seconds, True,
+                              fields.get("records", 0), fields.get("quarantined", 0))  # fmt: skip
+        log("poll", source=source.name, duration_s=round(time.perf_counter() - start, 3), **fields)
+        return True
+
+    return Job(f"poll:{source.name}", run, interval_seconds=source.poll_seconds)
+
+
+def compaction_job(context: Context) -> Job:
+    def run() -> bool:
+        days = compact_closed_days(context.data_dir, datetime.now(UTC).date())
+        log("compacted", days=[d.isoformat() for d in days])
+        return True
+
+    return Job("compact", run, daily_hour_utc=context.config.compaction_hour_utc)
+
+
+def build_jobs(context: Context) -> list[Job]:
+    jobs = [poll_job(s, context) for s in context.config.sources if s.enabled]
+    jobs.append(compaction_job(context))
+    for factory in EXTRA_JOBS:
+        jobs.extend(factory(context))
+    return jobs

@@ -1,0 +1,106 @@
+"""What the collector remembers between runs: cursors, per-source status, quarantine.
+
+Why these are separate files written atomically: the cursor is advanced only after the rows
+it covers are durable, and a SIGKILL between the two must leave the old cursor (a replay that
+dedupe absorbs), never a cursor ahead of its rows.
+
+Example:
+    >>> cursors = CursorStore(Path("data"))
+    >>> cursors.set("simulator", "m.29383.4")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.atomic import atomic_write_bytes
+
+from ._records import Rejected
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class CursorStore:
+    """Source name -> opaque cursor, in `<data_dir>/state/cursors.json`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / "state" / "cursors.json"
+        self._lock = threading.Lock()
+
+    def get(self, source: str) -> str | None:
+        with self._lock:
+            value = _read_json(self.path).get(source)
+        return value if isinstance(value, str) else None
+
+    def set(self, source: str, cursor: str) -> None:
+        with self._lock:
+            data = _read_json(self.path)
+            data[source] = cursor
+            atomic_write_bytes(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2))
+
+
+class StatusBoard:
+    """Per-source health in `<data_dir>/state/collector.json`, read by the dashboard."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / "state" / "collector.json"
+        self._lock = threading.Lock()
+
+    def record(self, source: str, kind: str, poll_seconds: int, ok: bool, records: int, quarantined: int,
+               error: str | None = None) -> None:  # fmt: skip
+        with self._lock:
+            data = _read_json(self.path)
+            entry = data.setdefault("sources", {}).setdefault(source, {"records_total": 0, "quarantined_total": 0})
+            now = _now()
+            entry.update(kind=kind, poll_seconds=poll_seconds, last_attempt=now, last_error=error)
+            if ok:
+                entry["last_success"] = now
+            entry.setdefault("last_success", None)
+            entry["records_total"] += records
+            entry["quarantined_total"] += quarantined
+            data["updated_at"] = now
+            atomic_write_bytes(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2))
+
+    def read(self) -> dict[str, Any]:
+        return _read_json(self.path)
+
+
+class Quarantine:
+    """Rejected records with their reasons, one JSON-lines file per page.
+
+    The file name derives from the cursor the page started at, so a replayed page rewrites
+    the same file instead of quarantining its records twice.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = Path(data_dir) / "quarantine"
+
+    def put(self, source: str, cursor: str | None, rejected: list[Rejected]) -> Path | None:
+        if not rejected:
+            return None
+        key = hashlib.sha256(f"{source}\x1f{cursor or ''}".encode()).hexdigest()[:16]
+        lines = (
+            orjson.dumps({"source": source, "after": cursor, "reason": r.reason, "raw": r.raw, "at": _now()})
+            for r in rejected
+        )
+        return atomic_write_bytes(self.root / source / f"{key}.jsonl", b"\n".join(lines) + b"\n")
+
+    def count(self) -> int:
+        """How many records are quarantined in all."""
+        return sum(p.read_bytes().count(b"\n") for p in self.root.glob("*/*.jsonl"))

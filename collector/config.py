@@ -1,0 +1,232 @@
+"""The collector's config: one TOML file read into small frozen value objects.
+
+Why strict: a typo in a key silently falling back to a default is how a monitor ends up
+watching nothing. Every problem raises ConfigError naming the key and the fix; the CLI turns
+it into one line and exit code 2. Secrets never live here: a source names the *environment
+variable* holding its token (`token_env`).
+
+Example:
+    >>> cfg = load_config(Path("collector/example.toml"))
+    >>> cfg.sources[0].url
+    'http://127.0.0.1:8765'
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ledger.prices import CACHED_INPUT_SHARE, Price
+
+from .errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_PORT = 8765
+CURRENCIES = ("USD", "EUR")
+# Each source kind and the extra keys it accepts (kept in SourceConfig.options).
+SOURCE_KINDS: dict[str, frozenset[str]] = {"usage_endpoint": frozenset()}
+_TOP_KEYS = {"data_dir", "timezone", "currency", "dashboard_url", "sources", "prices", "compaction"}
+# Sections owned by other components; passed through unparsed in Config.sections.
+_PASSTHROUGH = {"alerts", "smtp", "budgets", "gateway", "reconcile"}
+_SOURCE_KEYS = {
+    "name", "kind", "url", "poll_seconds", "token_env", "page_limit", "timeout_seconds",
+    "max_requests_per_second", "max_retries", "enabled",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One polled source. `options` carries kind-specific keys (e.g. the admin API's)."""
+
+    name: str
+    kind: str
+    url: str
+    poll_seconds: int = 60
+    token_env: str | None = None
+    page_limit: int = 10_000
+    timeout_seconds: float = 30.0
+    max_requests_per_second: float = 20.0
+    max_retries: int = 5
+    enabled: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def token(self) -> str | None:
+        """The secret from the environment, or ConfigError naming the variable."""
+        if self.token_env is None:
+            return None
+        value = os.environ.get(self.token_env)
+        if not value:
+            raise ConfigError(
+                f"sources.{self.name}.token_env: environment variable {self.token_env} is not set; "
+                f"export it or remove token_env"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    timezone: str = "UTC"
+    currency: str = "USD"
+    dashboard_url: str | None = None
+    sources: tuple[SourceConfig, ...] = ()
+    price_overrides: tuple[Price, ...] = ()
+    compaction_hour_utc: int = 2
+    sections: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def default_config() -> Config:
+    """The embedded default: the simulator on its default port, the ledger in data/."""
+    return Config(
+        data_dir=Path(os.environ.get("DATA_DIR", REPO / "data")),
+        timezone=os.environ.get("MONITOR_TIMEZONE", "UTC"),
+        sources=(SourceConfig(name="simulator", kind="usage_endpoint", url=f"http://127.0.0.1:{DEFAULT_PORT}"),),
+    )
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read a TOML config; None = `$MONITOR_CONFIG` if set, else the embedded default."""
+    if path is None:
+        env = os.environ.get("MONITOR_CONFIG")
+        if not env:
+            return default_config()
+        path = Path(env)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found; pass an existing file to --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML ({exc}); fix the syntax at that line") from None
+    return parse_config(raw, base=path.parent, path=path)
+
+
+def parse_config(raw: dict[str, Any], base: Path, path: Path | None = None) -> Config:
+    """Validate a parsed TOML document into a Config."""
+    _no_unknown(raw, _TOP_KEYS | _PASSTHROUGH, "")
+    data_dir = Path(_typed(raw, "data_dir", str, "data"))
+    sources = tuple(_source(s, i) for i, s in enumerate(_typed(raw, "sources", list, [])))
+    _unique_names(sources)
+    currency = _currency(raw)
+    return Config(
+        data_dir=data_dir if data_dir.is_absolute() else (base / data_dir).resolve(),
+        timezone=_timezone(raw),
+        currency=currency,
+        dashboard_url=_typed(raw, "dashboard_url", str, None),
+        sources=sources,
+        price_overrides=tuple(_price(p, i, currency) for i, p in enumerate(_typed(raw, "prices", list, []))),
+        compaction_hour_utc=_int_range(_typed(raw, "compaction", dict, {}), "hour_utc", 2, 0, 23, "compaction."),
+        sections={k: raw[k] for k in _PASSTHROUGH if k in raw},
+        path=path,
+    )
+
+
+def _typed(table: dict[str, Any], key: str, kind: type, default: Any, where: str = "") -> Any:
+    value = table.get(key, default)
+    if value is not default and not isinstance(value, kind):
+        raise ConfigError(f"{where}{key}: expected {kind.__name__}, got {value!r}; fix its value")
+    return value
+
+
+def _no_unknown(table: dict[str, Any], known: set[str], where: str) -> None:
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{where}{key}: unknown key; remove it or use one of {', '.join(sorted(known))}")
+
+
+def _int_range(table: dict[str, Any], key: str, default: int, low: int, high: int, where: str) -> int:
+    value = _typed(table, key, int, default, where)
+    if not low <= value <= high:
+        raise ConfigError(f"{where}{key}: {value} is out of range; use {low}..{high}")
+    return int(value)
+
+
+def _timezone(raw: dict[str, Any]) -> str:
+    name = _typed(raw, "timezone", str, "UTC")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"timezone: unknown time zone {name!r}; use an IANA name like 'Europe/Paris'") from None
+    return str(name)
+
+
+def _currency(raw: dict[str, Any]) -> str:
+    value = str(_typed(raw, "currency", str, "USD")).upper()
+    if value not in CURRENCIES:
+        raise ConfigError(f"currency: {value!r} is not supported; use one of {', '.join(CURRENCIES)}")
+    return value
+
+
+def _source(raw: Any, index: int) -> SourceConfig:
+    where = f"sources[{index}]."
+    if not isinstance(raw, dict):
+        raise ConfigError(f"sources[{index}]: expected a table ([[sources]]); fix the entry")
+    for key in ("name", "kind", "url"):
+        if key not in raw:
+            raise ConfigError(f"{where}{key}: missing; every [[sources]] needs name, kind and url")
+    kind = _typed(raw, "kind", str, None, where)
+    if kind not in SOURCE_KINDS:
+        raise ConfigError(f"{where}kind: unknown kind {kind!r}; use one of {', '.join(sorted(SOURCE_KINDS))}")
+    _no_unknown(raw, _SOURCE_KEYS | SOURCE_KINDS[kind], where)
+    url = _typed(raw, "url", str, None, where).rstrip("/")
+    _check_url(url, where)
+    extra = {k: v for k, v in raw.items() if k not in _SOURCE_KEYS}
+    return SourceConfig(
+        name=_typed(raw, "name", str, None, where),
+        kind=kind,
+        url=url,
+        poll_seconds=_int_range(raw, "poll_seconds", 60, 5, 86_400, where),
+        token_env=_typed(raw, "token_env", str, None, where),
+        page_limit=_int_range(raw, "page_limit", 10_000, 1, 10_000, where),
+        timeout_seconds=float(_typed(raw, "timeout_seconds", (int, float), 30.0, where)),  # type: ignore[arg-type]
+        max_requests_per_second=float(_typed(raw, "max_requests_per_second", (int, float), 20.0, where)),  # type: ignore[arg-type]
+        max_retries=_int_range(raw, "max_retries", 5, 0, 20, where),
+        enabled=bool(_typed(raw, "enabled", bool, True, where)),
+        options=extra,
+    )
+
+
+def _check_url(url: str, where: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}url: {url!r} is not an http(s) URL; write e.g. 'http://127.0.0.1:8765'")
+    if parts.username or parts.password or parts.query:
+        raise ConfigError(f"{where}url: no credentials or query in the URL; put the token in the env var of token_env")
+
+
+def _unique_names(sources: tuple[SourceConfig, ...]) -> None:
+    seen: set[str] = set()
+    for source in sources:
+        if source.name in seen:
+            raise ConfigError(f"sources: name {source.name!r} is used twice; names key the ledger, make them unique")
+        seen.add(source.name)
+
+
+def _price(raw: Any, index: int, currency: str) -> Price:
+    where = f"prices[{index}]."
+    if not isinstance(raw, dict):
+        raise ConfigError(f"prices[{index}]: expected a table ([[prices]]); fix the entry")
+    _no_unknown(raw, {"model", "effective_from", "input_per_1m", "output_per_1m", "cached_input_per_1m"}, where)
+    try:
+        start = raw.get("effective_from", "2000-01-01")
+        effective = start if isinstance(start, date) else date.fromisoformat(str(start))
+        input_price = float(raw["input_per_1m"])
+        return Price(
+            model=str(raw["model"]),
+            effective_from=effective,
+            currency=currency,
+            input_per_1m=input_price,
+            output_per_1m=float(raw.get("output_per_1m", 0.0)),
+            cached_input_per_1m=float(raw.get("cached_input_per_1m", input_price * CACHED_INPUT_SHARE)),
+            source=f"config override {where[:-1]}",
+        )
+    except KeyError as exc:
+        raise ConfigError(f"{where}{exc.args[0]}: missing; a price override needs model and input_per_1m") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}; use numbers for prices and YYYY-MM-DD for effective_from") from None

@@ -1,0 +1,35 @@
+"""The collector's exceptions, one tree:
+
+    CollectorError
+    ├── ConfigError          bad config file or value; the CLI exits 2 with its message
+    └── PollError            a poll failed; the cursor stays, the next poll retries
+        ├── SourceHTTPError  the source answered with an error status (after retries)
+        ├── SourceAuthError  401/403: the token env var is missing or wrong
+        └── BadPageError     the body is not the contract's JSON (truncated, not JSON, wrong shape)
+"""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    """Base of every error the collector raises on purpose."""
+
+
+class ConfigError(CollectorError):
+    """A config problem; the message names the key and the fix."""
+
+
+class PollError(CollectorError):
+    """A poll that did not complete; nothing after the last good page was lost."""
+
+
+class SourceHTTPError(PollError):
+    """The source kept answering with an error status."""
+
+
+class SourceAuthError(PollError):
+    """The source refused our credentials."""
+
+
+class BadPageError(PollError):
+    """The body could not be read as a page of the contract."""
