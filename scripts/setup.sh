@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the pinned requirements; `setup.sh dev` adds the test tools and Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+if [ "${1:-}" = "dev" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = "0" ]; then
+      echo "setup: installing Debian's chromium for the browser tests"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "setup: /usr/bin/chromium is missing; run 'sudo apt-get install chromium' for the browser tests" >&2
+    fi
+  fi
+else
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+fi

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need, then lints and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+.venv/bin/ruff check .
+.venv/bin/python -m pytest "$@"
