@@ -1,0 +1,65 @@
+"""Config: the example parses; every mistake names its key and the fix; the CLI exits 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collector.config import REPO, load_config
+from collector.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return path
+
+
+def test_example_config_parses():
+    config = load_config(REPO / "collector" / "example.toml")
+    assert [s.name for s in config.sources] == ["simulator", "gateway"]
+    assert config.currency == "EUR" and config.data_dir == (REPO / "data").resolve()
+    assert config.sources[1].token_env == "GATEWAY_USAGE_TOKEN" and not config.sources[1].enabled
+
+
+SOURCE = '[[sources]]\nname = "a"\nkind = "usage_endpoint"\nurl = "http://127.0.0.1:1"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('data_dir = "d"\ntimezne = "UTC"\n', "timezne"),
+        ('timezone = "Mars/Olympus"\n', "timezone"),
+        ('currency = "GBP"\n', "currency"),
+        (SOURCE + "poll_seconds = 0\n", "sources[0].poll_seconds"),
+        (SOURCE + 'poll_seconds = "60"\n', "sources[0].poll_seconds"),
+        (SOURCE.replace("usage_endpoint", "usage-endpoint"), "sources[0].kind"),
+        (SOURCE.replace("http://127.0.0.1:1", "http://user:pw@host"), "sources[0].url"),
+        (SOURCE + SOURCE, "sources"),
+        ('[[sources]]\nname = "a"\nkind = "usage_endpoint"\n', "sources[0].url"),
+        ('[[prices]]\nmodel = "m"\n', "prices[0].input_per_1m"),
+        ("data_dir = [1\n", "invalid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        load_config(write(tmp_path, text))
+
+
+def test_cli_exits_2_with_one_line(tmp_path):
+    path = write(tmp_path, 'currency = "GBP"\n')
+    proc = subprocess.run([sys.executable, "-m", "collector", "--config", str(path), "--once"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "currency" in proc.stderr
+
+
+def test_missing_token_env_var_is_a_config_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOPE_TOKEN", raising=False)
+    path = write(tmp_path, SOURCE + 'token_env = "NOPE_TOKEN"\n')
+    proc = subprocess.run([sys.executable, "-m", "collector", "--config", str(path), "--once"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 2 and "NOPE_TOKEN" in proc.stderr
