@@ -1,0 +1,103 @@
+"""Benchmark: backfill N records from the simulator into a fresh ledger; print a table.
+
+Runs the simulator and the collector (`--once`) as separate processes on loopback, as in
+production. Reports records/s end to end and the collector's peak RSS. Not a test: figures
+depend on the machine. Goal on 2 cores: >= 100,000 records/s and < 500 MB.
+
+    .venv/bin/python bench/bench_collector.py --records 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+RUN_COLLECTOR = """
+import resource, sys, time
+from collector.__main__ import main
+start = time.perf_counter()
+code = main(["--config", sys.argv[1], "--once"])
+print("RESULT", code, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"simulator at {url} did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--page-limit", type=int, default=10_000)
+    args = parser.parse_args()
+    rate = args.records / (args.days * 1440)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    sim = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(port), "--days", str(args.days),
+                            "--rate", f"{rate:.3f}", "--seed", "7"], cwd=REPO, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_ready(url)
+        with tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "bench.toml"
+            config.write_text(
+                f'data_dir = "{tmp}/data"\n[[sources]]\nname = "sim"\nkind = "usage_endpoint"\n'
+                f'url = "{url}"\npage_limit = {args.page_limit}\nmax_requests_per_second = 1000\n'
+            )
+            proc = subprocess.run([sys.executable, "-c", RUN_COLLECTOR, str(config)], cwd=REPO, env=env,
+                                  capture_output=True, text=True, check=False)  # fmt: skip
+            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
+            if line is None:
+                raise SystemExit(f"collector failed:\n{proc.stderr[-2000:]}")
+            _, code, seconds, maxrss_kb = line.split()
+            sys.path.insert(0, str(REPO))
+            from ledger import read_ledger
+            from ledger.store import disk_bytes
+
+            stored = read_ledger(Path(tmp) / "data", columns=["id"]).num_rows
+            size = disk_bytes(Path(tmp) / "data")
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+    secs = float(seconds)
+    rows = [
+        ("records stored", f"{stored:,}"),
+        ("exit code", code),
+        ("wall time (s)", f"{secs:.1f}"),
+        ("records/s (end to end)", f"{stored / secs:,.0f}"),
+        ("collector peak RSS (MB)", f"{int(maxrss_kb) / 1024:.0f}"),
+        ("ledger on disk (MB)", f"{size / 1e6:.1f}"),
+        ("page size", f"{args.page_limit:,}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print(f"{'metric'.ljust(width)} | value\n{'-' * width}-|------")
+    for key, value in rows:
+        print(f"{key.ljust(width)} | {value}")
+
+
+if __name__ == "__main__":
+    main()
