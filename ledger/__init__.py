@@ -7,6 +7,17 @@ share is importable from here.
 from .atomic import atomic_write, atomic_write_bytes
 from .ingest import Appender, price_rows
 from .prices import Alias, Price, PriceBook
+from .queries import (
+    Filters,
+    Summary,
+    breakdown,
+    hourly_spend,
+    latency_percentiles,
+    reliability_over_time,
+    spend_over_time,
+    spend_summary,
+    top_contributors,
+)
 from .schema import COLUMNS, SCHEMA
 from .store import (
     compact_closed_days,
@@ -37,4 +48,13 @@ __all__ = [
     "read_ledger",
     "requests_dir",
     "write_rows",
+    "Filters",
+    "Summary",
+    "breakdown",
+    "hourly_spend",
+    "latency_percentiles",
+    "reliability_over_time",
+    "spend_over_time",
+    "spend_summary",
+    "top_contributors",
 ]
