@@ -1,0 +1,73 @@
+"""`python -m simulator --port 8090`: serve the simulated usage endpoint until interrupted.
+
+Why a token by environment variable name: a secret on the command line shows up in `ps` and
+shell history; the simulator only ever reads the variable and never prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from ._http import start_server
+
+log = logging.getLogger("simulator")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
+    parser.add_argument("--port", type=int, required=True, help="TCP port (0: any free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--seed", type=int, default=0, help="workload seed, >= 0 (default 0)")
+    parser.add_argument("--days", type=float, default=30, help="days of history (default 30)")
+    parser.add_argument("--rate", type=float, default=6.0, help="mean requests/minute (default 6)")
+    parser.add_argument("--token-env", metavar="NAME", help="require 'Bearer $NAME' on requests")
+    parser.add_argument("--bad-every", type=int, default=0, metavar="N",
+                        help="spoil one record in N, rotating through 4 kinds (default off)")  # fmt: skip
+    parser.add_argument("--verbose", action="store_true", help="log every request line")
+    return parser
+
+
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """Reject impossible settings with one line each; return the token, if any."""
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed}: must be >= 0")
+    if not 0 < args.rate <= 10_000:
+        parser.error(f"--rate {args.rate}: must be above 0 and at most 10000 requests/minute")
+    if args.days < 0:
+        parser.error(f"--days {args.days}: must be >= 0")
+    if args.bad_every < 0:
+        parser.error(f"--bad-every {args.bad_every}: must be >= 0 (0 turns it off)")
+    if args.token_env is None:
+        return None
+    token = os.environ.get(args.token_env, "")
+    if not token:
+        parser.error(f"--token-env {args.token_env}: that environment variable is unset or empty")
+    return token
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simulator in the foreground; Ctrl-C stops it."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    token = _check(parser, args)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")  # fmt: skip
+    sim = start_server(args.seed, args.days, args.rate, token=token, bad_every=args.bad_every,
+                       host=args.host, port=args.port)  # fmt: skip
+    auth = f"token from ${args.token_env}" if token else "no token"
+    log.info("serving %s/v1/usage/requests (seed %d, %g days, %g req/min, %s)",
+             sim.url, args.seed, args.days, args.rate, auth)  # fmt: skip
+    try:
+        sim.wait()
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        sim.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""The HTTP face of the simulator: contract v1 over a stdlib threading server.
+
+Why the stdlib server: pages are pre-encoded bytes, so the server only parses a query string
+and writes one buffer; measured, that already serves several hundred thousand records a second
+over loopback, and it runs in a background thread inside a test without an event loop.
+
+Example:
+    >>> sim = start_server(seed=3, days=1, rate=2.0)
+    >>> httpx.get(sim.url + "/v1/usage/requests", params={"limit": 5}).json()["has_more"]
+    True
+    >>> sim.close()
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+from ._cursor import CursorError, Position, decode, encode
+from ._store import Store
+
+log = logging.getLogger("simulator")
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10_000
+USAGE_PATH = "/v1/usage/requests"
+
+
+class Settings:
+    """What one simulator serves: the workload, its history window, its token and clock."""
+
+    def __init__(self, seed: int, days: float, rate: float, token: str | None, bad_every: int,
+                 clock: Callable[[], float]) -> None:  # fmt: skip
+        self.store = Store(seed, rate, bad_every)
+        self.days, self.token, self.clock = days, token, clock
+
+    def retention_start(self, now_ms: int) -> Position:
+        """The first position still served: `days` before now, on a whole minute."""
+        return Position(int(now_ms - self.days * 86_400_000) // 60_000, 0)
+
+
+class BadRequest(ValueError):
+    """A query parameter the endpoint cannot serve; the message says which and why."""
+
+
+def parse_limit(values: list[str]) -> int:
+    """The page size from the `limit` values of a query string, clamped to MAX_LIMIT."""
+    if not values or values[-1] == "":
+        return DEFAULT_LIMIT
+    text = values[-1]
+    if not text.strip().lstrip("+").isdigit() or int(text) < 1:
+        raise BadRequest(f"limit: must be an integer from 1 to {MAX_LIMIT}, got {text[:20]!r}")
+    return min(int(text), MAX_LIMIT)
+
+
+def _error(message: str, kind: str, code: str) -> bytes:
+    return orjson.dumps({"object": "error", "message": message, "type": kind, "code": code})
+
+
+class Handler(BaseHTTPRequestHandler):
+    """GET /v1/usage/requests and GET /healthz; everything else is a JSON 404."""
+
+    protocol_version = "HTTP/1.1"
+    server: SimulatorHTTPServer
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        url = urlsplit(self.path)
+        if url.path == "/healthz":
+            self._send(200, b'{"status":"ok"}')
+        elif url.path != USAGE_PATH:
+            self._send(404, _error(f"no route {url.path[:80]!r}; use {USAGE_PATH}", "not_found", "404"))
+        elif not self._authorised():
+            message = "Unauthorized: send the header 'Authorization: Bearer <token>' with the right token"
+            self._send(401, _error(message, "unauthorized", "401"))
+        else:
+            self._usage(parse_qs(url.query, keep_blank_values=True))
+
+    def _authorised(self) -> bool:
+        token = self.server.settings.token
+        if token is None:
+            return True
+        sent = self.headers.get("Authorization", "")
+        return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+
+    def _usage(self, query: dict[str, list[str]]) -> None:
+        settings = self.server.settings
+        try:
+            limit = parse_limit(query.get("limit", []))
+            after = (query.get("after") or [""])[-1]
+            asked = decode(after) if after else None
+        except (BadRequest, CursorError) as exc:
+            self._send(400, _error(str(exc), "invalid_request_error", "400"))
+            return
+        now_ms = int(settings.clock() * 1000)
+        start = max(asked or Position(0, 0), settings.retention_start(now_ms))
+        page = settings.store.page(start, limit, now_ms)
+        cursor = encode(page.last) if page.last else after or encode(start)
+        tail = orjson.dumps({"next_cursor": cursor, "has_more": page.has_more})
+        self._send(200, b'{"object":"list","data":[' + b",".join(page.parts) + b"]," + tail[1:])
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class SimulatorHTTPServer(ThreadingHTTPServer):
+    """A threading server that carries the simulator's settings for its handlers."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], settings: Settings) -> None:
+        super().__init__(address, Handler)
+        self.settings = settings
+
+
+class SimulatorHandle:
+    """A simulator running in a background thread; `url` has no trailing slash."""
+
+    def __init__(self, server: SimulatorHTTPServer, host: str) -> None:
+        self.server = server
+        self.url = f"http://{host}:{server.server_port}"
+        self._thread = threading.Thread(target=server.serve_forever, name="simulator", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C still interrupts: the join polls)."""
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def close(self) -> None:
+        """Stop serving and free the port."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.server.settings.store.close()
+        self._thread.join()
+
+    def __enter__(self) -> SimulatorHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_server(seed: int = 0, days: float = 30, rate: float = 6.0, *, token: str | None = None,
+                 bad_every: int = 0, host: str = "127.0.0.1", port: int = 0,
+                 clock: Callable[[], float] = time.time) -> SimulatorHandle:  # fmt: skip
+    """Serve the simulated endpoint in a background thread (port 0: any free port).
+
+    `clock` returns epoch seconds; a fixed clock makes the visible records fixed too.
+    """
+    settings = Settings(seed, days, rate, token, bad_every, clock)
+    return SimulatorHandle(SimulatorHTTPServer((host, port), settings), host)
