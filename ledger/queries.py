@@ -19,239 +19,56 @@ Example:
     1234.56
 """
 
-from __future__ import annotations
+from ._query_core import (
+    EMPTY_SUMMARY,
+    MEASURES,
+    Summary,
+    breakdown,
+    dimension_values,
+    hourly_spend,
+    latency_percentiles,
+    reliability_over_time,
+    spend_over_time,
+    spend_summary,
+    top_contributors,
+)
+from ._query_costs import Forecast, month_forecast, unit_costs, unpriced_models
+from ._query_export import csv_bytes, neutralise, parquet_bytes
+from ._query_filters import DIMENSIONS, GRAINS, Filters
+from ._query_reliability import ratelimit_headroom, retry_impact, top_errors
+from ._query_sql import SqlRefused, check_select, run_sql
+from ._query_status import Freshness, SourceStatus, freshness, newest_row
 
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
-
-import pandas as pd
-
-from ._query_engine import bucket_sql, localize_buckets, query
-from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
-
-PER_REQUEST = "NOT aggregated"
-_TOTALS = f"""
-    coalesce(sum(cost), 0) AS spend,
-    coalesce(sum(request_count), 0)::BIGINT AS requests,
-    coalesce(sum(request_count) FILTER (WHERE cost IS NULL), 0)::BIGINT AS unpriced_requests,
-    coalesce(sum(prompt_tokens), 0)::BIGINT AS prompt_tokens,
-    coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
-    coalesce(sum(cached_tokens), 0)::BIGINT AS cached_tokens,
-    count(*) FILTER (WHERE {PER_REQUEST}) AS measured_requests,
-    count(*) FILTER (WHERE {PER_REQUEST} AND status_code >= 400) AS errors,
-    count(*) FILTER (WHERE {PER_REQUEST} AND status_code = 429) AS rate_limited,
-    count(*) FILTER (WHERE {PER_REQUEST} AND status_code = 429 AND coalesce(spend_limit_reached, false)) AS spend_cap,
-    count(*) FILTER (WHERE {PER_REQUEST} AND coalesce(attempt, 1) > 1) AS retries
-"""
-_SUMMARY_EXTRA = f"""
-    quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FILTER (WHERE {PER_REQUEST}) AS latency,
-    count(*) FILTER (WHERE simulated) AS simulated_rows,
-    min(timestamp) AS first_at,
-    max(timestamp) AS last_at
-"""
-_TOTAL_COLUMNS = (
-    "spend", "requests", "unpriced_requests", "prompt_tokens", "completion_tokens", "cached_tokens",
-    "measured_requests", "errors", "rate_limited", "spend_cap", "retries",
-)  # fmt: skip
-MEASURES: dict[str, str] = {
-    "spend": "coalesce(sum(cost), 0)",
-    "requests": "coalesce(sum(request_count), 0)::BIGINT",
-    "tokens": "coalesce(sum(prompt_tokens + completion_tokens), 0)::BIGINT",
-    "prompt_tokens": "coalesce(sum(prompt_tokens), 0)::BIGINT",
-    "completion_tokens": "coalesce(sum(completion_tokens), 0)::BIGINT",
-    "cached_tokens": "coalesce(sum(cached_tokens), 0)::BIGINT",
-    "errors": f"count(*) FILTER (WHERE {PER_REQUEST} AND status_code >= 400)",
-    "error_rate": f"avg((status_code >= 400)::DOUBLE) FILTER (WHERE {PER_REQUEST})",
-    "rate_429": f"avg((status_code = 429)::DOUBLE) FILTER (WHERE {PER_REQUEST})",
-    "p95_latency_ms": f"quantile_cont(latency_ms, 0.95) FILTER (WHERE {PER_REQUEST})",
-    "avg_latency_ms": f"avg(latency_ms) FILTER (WHERE {PER_REQUEST})",
-}
-"""Measure name -> SQL aggregate, for Explore and `breakdown`."""
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Headline figures for one slice (see the module docstring for what each counts)."""
-
-    spend: float
-    requests: int
-    unpriced_requests: int
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int
-    measured_requests: int
-    errors: int
-    rate_limited: int
-    spend_cap: int
-    retries: int
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    simulated_rows: int = 0
-    first_at: datetime | None = None
-    last_at: datetime | None = None
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    @property
-    def error_rate(self) -> float | None:
-        """Errors / per-request rows, None when there are none."""
-        return self.errors / self.measured_requests if self.measured_requests else None
-
-    @property
-    def rate_429(self) -> float | None:
-        return self.rate_limited / self.measured_requests if self.measured_requests else None
-
-
-EMPTY_SUMMARY = Summary(0.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-
-
-def _none_if_nan(value: object) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
-
-
-def spend_summary(data_dir: Path, filters: Filters) -> Summary:
-    """Spend, requests, tokens, errors, 429s (and spend-cap 429s), retries and p50/p95/p99 latency."""
-    df = query(data_dir, filters, f"SELECT {_TOTALS}, {_SUMMARY_EXTRA} FROM rows")
-    if df is None or not len(df) or df["requests"].iloc[0] == 0:
-        return EMPTY_SUMMARY
-    row = df.iloc[0]
-    latency = row["latency"] if row["latency"] is not None else [None] * 3
-    first, last = row["first_at"], row["last_at"]
-    return Summary(
-        spend=float(row["spend"]),
-        **{c: int(row[c]) for c in _TOTAL_COLUMNS if c != "spend"},
-        p50_ms=_none_if_nan(latency[0]),
-        p95_ms=_none_if_nan(latency[1]),
-        p99_ms=_none_if_nan(latency[2]),
-        simulated_rows=int(row["simulated_rows"]),
-        first_at=None if pd.isna(first) else pd.Timestamp(first).to_pydatetime(),
-        last_at=None if pd.isna(last) else pd.Timestamp(last).to_pydatetime(),
-    )
-
-
-def _empty(columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-
-
-def _dim(dim: str) -> str:
-    return DIMENSIONS[check_choice("dimension", dim, list(DIMENSIONS))]
-
-
-def spend_over_time(data_dir: Path, filters: Filters, dim: str | None = "model", grain: str = "day") -> pd.DataFrame:
-    """One row per (bucket, dim value): spend, requests, unpriced_requests, token columns, errors.
-
-    Columns: bucket (tz-aware), <dim> (absent when dim is None), then the totals. Sorted by bucket.
-    """
-    check_choice("grain", grain, GRAINS)
-    keys = ["bucket"] + ([dim] if dim else [])
-    dim_sql = f", {_dim(dim)} AS {dim}" if dim else ""
-    bucket = bucket_sql(grain, filters.timezone)
-    select = f"SELECT {bucket} AS bucket{dim_sql}, {_TOTALS} FROM rows GROUP BY ALL ORDER BY ALL"
-    df = query(data_dir, filters, select)
-    if df is None:
-        return _empty([*keys, *_TOTAL_COLUMNS])
-    df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
-    return df
-
-
-def reliability_over_time(data_dir: Path, filters: Filters, grain: str = "hour", by: str | None = None) -> pd.DataFrame:
-    """Per-request reliability per bucket: requests, errors, rate_limited, spend_cap, retries, rates.
-
-    With `by` (e.g. "status_class" or "error_type") the error counts are split by it: columns
-    bucket, <by>, count, requests (all per-request rows in the bucket), rate = count / requests;
-    rows with status < 400 are left out of the split.
-    """
-    check_choice("grain", grain, GRAINS)
-    bucket = bucket_sql(grain, filters.timezone)
-    if by is None:
-        select = f"""SELECT {bucket} AS bucket, count(*) AS requests,
-            count(*) FILTER (WHERE status_code >= 400) AS errors,
-            count(*) FILTER (WHERE status_code = 429) AS rate_limited,
-            count(*) FILTER (WHERE status_code = 429 AND coalesce(spend_limit_reached, false)) AS spend_cap,
-            count(*) FILTER (WHERE coalesce(attempt, 1) > 1) AS retries
-            FROM rows WHERE {PER_REQUEST} GROUP BY ALL ORDER BY ALL"""
-        columns = ["bucket", "requests", "errors", "rate_limited", "spend_cap", "retries"]
-    else:
-        select = f"""SELECT bucket, key AS {by}, n AS count, total AS requests, n / total AS rate FROM (
-            SELECT *, sum(n) OVER (PARTITION BY bucket) AS total FROM (
-                SELECT {bucket} AS bucket, {_dim(by)} AS key, status_code >= 400 AS failed, count(*) AS n
-                FROM rows WHERE {PER_REQUEST} GROUP BY ALL)) WHERE failed ORDER BY ALL"""
-        columns = ["bucket", by, "count", "requests", "rate"]
-    df = query(data_dir, filters, select)
-    if df is None:
-        return _empty(columns)
-    df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
-    if by is None:
-        df["error_rate"] = df["errors"] / df["requests"]
-        df["rate_429"] = df["rate_limited"] / df["requests"]
-    return df
-
-
-def latency_percentiles(data_dir: Path, filters: Filters, dim: str = "model") -> pd.DataFrame:
-    """p50/p95/p99 latency (ms) per dim value over per-request rows with a latency.
-
-    Columns: <dim>, requests, p50_ms, p95_ms, p99_ms; sorted by requests, largest first.
-    """
-    select = f"""SELECT {_dim(dim)} AS {dim}, count(*) AS requests,
-        quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q FROM rows
-        WHERE {PER_REQUEST} AND latency_ms IS NOT NULL GROUP BY ALL ORDER BY requests DESC, {dim}"""
-    df = query(data_dir, filters, select)
-    columns = [dim, "requests", "p50_ms", "p95_ms", "p99_ms"]
-    if df is None:
-        return _empty(columns)
-    for i, name in enumerate(("p50_ms", "p95_ms", "p99_ms")):
-        df[name] = df["q"].map(lambda q, i=i: float(q[i]))
-    return df[columns]
-
-
-def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: int = 10) -> pd.DataFrame:
-    """The n largest dim values by spend: <dim>, spend, requests, tokens, unpriced_requests, share.
-
-    `share` is the value's part of the slice's total spend (0..1); ties broken by requests.
-    """
-    select = f"""SELECT {_dim(dim)} AS {dim}, coalesce(sum(cost), 0) AS spend,
-        coalesce(sum(request_count), 0)::BIGINT AS requests,
-        coalesce(sum(prompt_tokens + completion_tokens), 0)::BIGINT AS tokens,
-        coalesce(sum(request_count) FILTER (WHERE cost IS NULL), 0)::BIGINT AS unpriced_requests,
-        coalesce(sum(cost), 0) / nullif(sum(sum(cost)) OVER (), 0) AS share
-        FROM rows GROUP BY ALL ORDER BY spend DESC, requests DESC, {dim} LIMIT ?"""
-    df = query(data_dir, filters, select, [int(n)])
-    return _empty([dim, "spend", "requests", "tokens", "unpriced_requests", "share"]) if df is None else df
-
-
-def hourly_spend(data_dir: Path, filters: Filters) -> pd.DataFrame:
-    """Spend and requests for every hour of the window, zero-filled: hour (tz-aware), spend, requests."""
-    df = spend_over_time(data_dir, filters, dim=None, grain="hour")
-    hours = pd.date_range(
-        pd.Timestamp(filters.start_at).floor("h"), pd.Timestamp(filters.end_at), freq="h", inclusive="left"
-    ).tz_convert(filters.timezone)
-    series = df.set_index("bucket")[["spend", "requests"]] if len(df) else pd.DataFrame(columns=["spend", "requests"])
-    out = series.reindex(hours, fill_value=0).rename_axis("hour").reset_index()
-    return out.astype({"spend": float, "requests": int})
-
-
-def breakdown(
-    data_dir: Path, filters: Filters, group_by: list[str], measure: str = "spend", grain: str | None = None
-) -> pd.DataFrame:
-    """Explore: one measure grouped by dimensions (and a time bucket when grain is given).
-
-    Columns: [bucket], *group_by, <measure>; sorted by bucket then measure descending.
-    """
-    check_choice("measure", measure, list(MEASURES))
-    parts = [f"{_dim(d)} AS {d}" for d in group_by]
-    if grain:
-        parts.insert(0, f"{bucket_sql(check_choice('grain', grain, GRAINS), filters.timezone)} AS bucket")
-    keys = ", ".join(parts)
-    order = ("bucket, " if grain else "") + f"{measure} DESC NULLS LAST"
-    select = f"SELECT {keys + ', ' if keys else ''}{MEASURES[measure]} AS {measure} FROM rows"
-    select += f" {'GROUP BY ALL' if keys else ''} ORDER BY {order}"
-    df = query(data_dir, filters, select)
-    if df is None:
-        return _empty([*(["bucket"] if grain else []), *group_by, measure])
-    if grain:
-        df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
-    return df
+__all__ = [
+    "DIMENSIONS",
+    "EMPTY_SUMMARY",
+    "GRAINS",
+    "MEASURES",
+    "Filters",
+    "Forecast",
+    "Freshness",
+    "SourceStatus",
+    "SqlRefused",
+    "Summary",
+    "breakdown",
+    "check_select",
+    "csv_bytes",
+    "dimension_values",
+    "freshness",
+    "hourly_spend",
+    "latency_percentiles",
+    "month_forecast",
+    "neutralise",
+    "newest_row",
+    "parquet_bytes",
+    "ratelimit_headroom",
+    "reliability_over_time",
+    "retry_impact",
+    "run_sql",
+    "spend_over_time",
+    "spend_summary",
+    "top_contributors",
+    "top_errors",
+    "unit_costs",
+    "unpriced_models",
+]

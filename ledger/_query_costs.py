@@ -1,0 +1,119 @@
+"""Cost questions: unit costs by model, unpriced models, and the month-end forecast.
+
+Why a weekday-aware forecast: API traffic (and so spend) drops at weekends; a straight line
+through month-to-date spend over-forecasts a month that ends on weekends and under-forecasts
+one that ends on weekdays. The forecast uses the mean spend of recent full weekdays and of
+recent full weekend days, each applied to the days left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from ._query_core import spend_over_time
+from ._query_engine import query
+from ._query_filters import Filters
+
+_BY_MODEL = """SELECT model, coalesce(sum(cost), 0) AS spend,
+    coalesce(sum(request_count), 0)::BIGINT AS requests,
+    coalesce(sum(request_count) FILTER (WHERE cost IS NOT NULL), 0)::BIGINT AS priced_requests,
+    coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE cost IS NOT NULL), 0)::BIGINT AS priced_tokens,
+    coalesce(sum(request_count) FILTER (WHERE cost IS NULL), 0)::BIGINT AS unpriced_requests,
+    coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE cost IS NULL), 0)::BIGINT AS unpriced_tokens
+    FROM rows GROUP BY model ORDER BY spend DESC, requests DESC, model"""
+
+
+def _by_model(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    df = query(data_dir, filters, _BY_MODEL)
+    columns = ["model", "spend", "requests", "priced_requests", "priced_tokens", "unpriced_requests", "unpriced_tokens"]
+    return pd.DataFrame(columns=columns) if df is None else df
+
+
+def unit_costs(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    """Per model: spend, requests, cost_per_1k_requests and cost_per_1m_tokens over priced rows.
+
+    Unpriced models have NaN unit costs (unknown, not free).
+    """
+    df = _by_model(data_dir, filters)
+    priced = df["priced_requests"].where(df["priced_requests"] > 0)
+    tokens = df["priced_tokens"].where(df["priced_tokens"] > 0)
+    df["cost_per_1k_requests"] = df["spend"] / priced * 1000
+    df["cost_per_1m_tokens"] = df["spend"] / tokens * 1e6
+    return df[["model", "spend", "requests", "cost_per_1k_requests", "cost_per_1m_tokens"]]
+
+
+def unpriced_models(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    """Models with rows that have no price: model, requests, tokens (the spend they hide)."""
+    df = _by_model(data_dir, filters)
+    df = df[df["unpriced_requests"] > 0]
+    out = df[["model", "unpriced_requests", "unpriced_tokens"]].rename(
+        columns={"unpriced_requests": "requests", "unpriced_tokens": "tokens"}
+    )
+    return out.sort_values("requests", ascending=False).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Month-to-date spend and where it will land at month end (local calendar)."""
+
+    month_start: date
+    month_end: date
+    spend_to_date: float
+    forecast: float
+    weekday_rate: float
+    weekend_rate: float
+    basis_days: int
+
+
+def _month_bounds(day: date) -> tuple[date, date]:
+    start = day.replace(day=1)
+    after = (start + timedelta(days=32)).replace(day=1)
+    return start, after - timedelta(days=1)
+
+
+def _rates(daily: pd.Series, today: date) -> tuple[float, float, int]:
+    """Mean spend of full weekdays and of full weekend days in `daily` (before today)."""
+    full = daily[daily.index < today]
+    if full.empty:
+        return 0.0, 0.0, 0
+    weekend = pd.Series([d.weekday() >= 5 for d in full.index], index=full.index)
+    weekday_rate = float(full[~weekend].mean()) if (~weekend).any() else float(full.mean())
+    weekend_rate = float(full[weekend].mean()) if weekend.any() else weekday_rate
+    return weekday_rate, weekend_rate, len(full)
+
+
+def month_forecast(data_dir: Path, filters: Filters, now: datetime | None = None, lookback_days: int = 28) -> Forecast:
+    """Spend from the 1st of `now`'s month (filters' zone and dimensions; its dates are ignored).
+
+    forecast = spend to date + the rest of today + each day left, at the recent mean of its
+    kind (weekday or weekend), learned from up to `lookback_days` full days with data.
+    """
+    tz = filters.tz
+    now = (now or datetime.now(tz)).astimezone(tz)
+    today = now.date()
+    month_start, month_end = _month_bounds(today)
+    first = min(month_start, today - timedelta(days=lookback_days))
+    window = filters.with_window(datetime.combine(first, time(), tzinfo=tz), now)
+    frame = spend_over_time(data_dir, window, dim=None, grain="day")
+    spent = pd.Series(frame["spend"].to_numpy(), index=[b.date() for b in frame["bucket"]], dtype=float)
+    daily = _fill_days(spent, today - timedelta(days=lookback_days), today)
+    weekday_rate, weekend_rate, basis = _rates(daily, today)
+    to_date = float(spent[[d >= month_start for d in spent.index]].sum()) if len(spent) else 0.0
+    rate = {True: weekend_rate, False: weekday_rate}
+    elapsed = (now - datetime.combine(today, time(), tzinfo=tz)).total_seconds() / 86_400
+    rest = rate[today.weekday() >= 5] * max(0.0, 1 - elapsed)
+    rest += sum(rate[(today + timedelta(days=i)).weekday() >= 5] for i in range(1, (month_end - today).days + 1))
+    return Forecast(month_start, month_end, to_date, to_date + rest, weekday_rate, weekend_rate, basis)
+
+
+def _fill_days(spent: pd.Series, first: date, today: date) -> pd.Series:
+    """Daily spend from the first day with data (or `first`) to today, missing days as 0."""
+    if spent.empty:
+        return spent
+    start = max(first, min(spent.index))
+    days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
+    return spent.reindex(days, fill_value=0.0)

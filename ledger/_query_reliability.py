@@ -1,0 +1,65 @@
+"""Reliability questions beyond the time series: top errors, retries, rate-limit headroom.
+
+All of them use per-request rows only (aggregated usage-API rows carry no status detail).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ._query_engine import bucket_sql, localize_buckets, query
+from ._query_filters import GRAINS, Filters, check_choice
+
+_PER_REQUEST = "NOT aggregated"
+
+
+def _frame(df: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=columns) if df is None else df
+
+
+def top_errors(data_dir: Path, filters: Filters, n: int = 10) -> pd.DataFrame:
+    """The n most frequent (status_code, error_type) among failed requests.
+
+    Columns: status_code, error_type ('(none)' when absent), count, share (of all errors).
+    """
+    select = f"""SELECT status_code, coalesce(error_type, '(none)') AS error_type, count(*) AS count,
+        count(*) / sum(count(*)) OVER () AS share
+        FROM rows WHERE {_PER_REQUEST} AND status_code >= 400
+        GROUP BY ALL ORDER BY count DESC, status_code, error_type LIMIT ?"""
+    return _frame(query(data_dir, filters, select, [int(n)]), ["status_code", "error_type", "count", "share"])
+
+
+def retry_impact(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    """Traffic by attempt number (1 = first try; missing counts as 1).
+
+    Columns: attempt, requests, tokens, spend, share (of per-request rows). Rows with
+    attempt > 1 are the traffic client retries add.
+    """
+    select = f"""SELECT coalesce(attempt, 1) AS attempt, count(*) AS requests,
+        coalesce(sum(prompt_tokens + completion_tokens), 0)::BIGINT AS tokens, coalesce(sum(cost), 0) AS spend,
+        count(*) / sum(count(*)) OVER () AS share
+        FROM rows WHERE {_PER_REQUEST} GROUP BY ALL ORDER BY attempt"""
+    return _frame(query(data_dir, filters, select), ["attempt", "requests", "tokens", "spend", "share"])
+
+
+def ratelimit_headroom(data_dir: Path, filters: Filters, grain: str = "hour") -> pd.DataFrame:
+    """Lowest remaining share of the per-minute token and request limits, per bucket and key.
+
+    From the recorded x-ratelimit-* headers (rows without them are skipped). Columns: bucket,
+    api_key, samples, min_tokens_headroom, min_requests_headroom (0..1; 0 = limit reached).
+    """
+    check_choice("grain", grain, GRAINS)
+    select = f"""SELECT {bucket_sql(grain, filters.timezone)} AS bucket, coalesce(api_key_id, '(none)') AS api_key,
+        count(*) AS samples,
+        min(rl_remaining_tokens_minute / nullif(rl_limit_tokens_minute, 0)) AS min_tokens_headroom,
+        min(rl_remaining_req_minute / nullif(rl_limit_req_minute, 0)) AS min_requests_headroom
+        FROM rows WHERE rl_limit_tokens_minute IS NOT NULL OR rl_limit_req_minute IS NOT NULL
+        GROUP BY ALL ORDER BY ALL"""
+    columns = ["bucket", "api_key", "samples", "min_tokens_headroom", "min_requests_headroom"]
+    df = query(data_dir, filters, select)
+    if df is None:
+        return pd.DataFrame(columns=columns)
+    df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
+    return df
