@@ -1,0 +1,28 @@
+"""The recording gateway: a transparent proxy in front of the Mistral API that records one
+usage record per request and serves them as the usage endpoint contract v1.
+
+Public surface: `create_app`, the config objects and loaders, the exceptions, and the pure
+helpers the collector-side tools may reuse (`build_record`, `usage_counts`, `ratelimit_from`).
+"""
+
+from ._app import create_app
+from ._buffer import Buffer
+from ._record import Exchange, build_record, ratelimit_from, usage_counts
+from .config import GatewayConfig, Secrets, load_config, parse_config, read_secrets
+from .errors import ConfigError, GatewayError
+
+__all__ = [
+    "Buffer",
+    "ConfigError",
+    "Exchange",
+    "GatewayConfig",
+    "GatewayError",
+    "Secrets",
+    "build_record",
+    "create_app",
+    "load_config",
+    "parse_config",
+    "ratelimit_from",
+    "read_secrets",
+    "usage_counts",
+]

@@ -1,0 +1,127 @@
+"""Read what the record needs out of a response body while it is forwarded, never holding it.
+
+Why observers: the bytes go to the client as they arrive; a copy passes through an observer
+that keeps only what the record needs. For JSON that is the body (up to a cap: a completion is
+kilobytes); for server-sent events it is the first chunk (id, model) and the last one carrying
+`usage`. A compressed body is inflated for the observer only; the client gets it untouched.
+
+Example:
+    >>> seen = observer_for("text/event-stream", "")
+    >>> seen.feed(b'data: {"id": "c1", "model": "m"}\\n\\ndata: {"usage": {"prompt_tokens": 3}}\\n\\n')
+    >>> seen.result()
+    {'id': 'c1', 'model': 'm', 'usage': {'prompt_tokens': 3}}
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, Protocol
+
+import orjson
+
+JSON_CAP = 16 * 1024 * 1024
+LINE_CAP = 1024 * 1024
+
+
+class Observer(Protocol):
+    def feed(self, data: bytes) -> None: ...
+
+    def result(self) -> dict[str, Any] | None: ...
+
+
+class JsonObserver:
+    """Keeps a JSON body up to JSON_CAP bytes and parses it once at the end."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def feed(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size <= JSON_CAP:
+            self.parts.append(data)
+
+    def result(self) -> dict[str, Any] | None:
+        if self.size > JSON_CAP:
+            return None
+        return _as_object(b"".join(self.parts))
+
+
+class SseObserver:
+    """Parses `data:` lines, but only the first one and those that mention usage or an error."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.summary: dict[str, Any] = {}
+        self.first = True
+
+    def feed(self, data: bytes) -> None:
+        lines = (self.pending + data).split(b"\n")
+        self.pending = lines.pop()
+        if len(self.pending) > LINE_CAP:
+            self.pending = b""
+        for line in lines:
+            if line.startswith(b"data:"):
+                self._data(line[5:].strip())
+
+    def _data(self, payload: bytes) -> None:
+        if not (self.first or b'"usage"' in payload or b'"error"' in payload) or payload == b"[DONE]":
+            return
+        chunk = _as_object(payload)
+        if chunk is None:
+            return
+        if self.first:
+            self.first = False
+            self.summary.update((k, chunk[k]) for k in ("id", "model") if k in chunk)
+        if isinstance(chunk.get("usage"), dict):
+            self.summary["usage"] = chunk["usage"]
+        if chunk.get("object") == "error" or isinstance(chunk.get("error"), dict):
+            self.summary["error"] = chunk.get("error", chunk)
+
+    def result(self) -> dict[str, Any] | None:
+        if self.pending:
+            self.feed(b"\n")
+        return self.summary or None
+
+
+class Inflating:
+    """Feeds the inflated copy of a gzip or deflate body to another observer."""
+
+    def __init__(self, inner: Observer) -> None:
+        self.inner = inner
+        self.inflater: Any = zlib.decompressobj(zlib.MAX_WBITS | 32)
+
+    def feed(self, data: bytes) -> None:
+        if self.inflater is None:
+            return
+        try:
+            self.inner.feed(self.inflater.decompress(data))
+        except zlib.error:
+            self.inflater = None
+
+    def result(self) -> dict[str, Any] | None:
+        return self.inner.result() if self.inflater is not None else None
+
+
+def observer_for(content_type: str, content_encoding: str) -> Observer | None:
+    """The observer for a response, or None when it is neither JSON nor SSE, or unreadable."""
+    kind = content_type.split(";")[0].strip().lower()
+    inner: Observer
+    if kind == "text/event-stream":
+        inner = SseObserver()
+    elif kind == "application/json" or kind.endswith("+json"):
+        inner = JsonObserver()
+    else:
+        return None
+    coding = content_encoding.strip().lower()
+    if coding in ("", "identity"):
+        return inner
+    return Inflating(inner) if coding in ("gzip", "deflate") else None
+
+
+def _as_object(data: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,204 @@
+"""Turn one forwarded exchange into one usage-endpoint record (contract v1).
+
+Why a mutable Exchange: the forwarder learns the facts in stages (request, headers, body,
+disconnect) and the record is built once at the end, whatever path the request took. Every
+reader here is lenient: a response shape we do not know yields zeros and nulls, never an error.
+
+Example:
+    >>> usage_counts({"prompt_tokens": 1024, "completion_tokens": 87,
+    ...               "prompt_tokens_details": {"cached_tokens": 640}})
+    (1024, 87, 640)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+CLIENT_CLOSED = 499
+_SPEND_WORDS = ("spend", "limit reached", "budget")
+_FALLBACK_TYPES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                   422: "invalid_request", 429: "rate_limited"}  # fmt: skip
+_LEGACY_RATELIMIT = {
+    "ratelimitbysize-limit": "limit-tokens-minute",
+    "ratelimitbysize-remaining": "remaining-tokens-minute",
+    "ratelimitbysize-reset": "reset-tokens-minute",
+    "ratelimitbysize-query-cost": "tokens-query-cost",
+    "x-ratelimitbysize-limit-minute": "limit-tokens-minute",
+    "x-ratelimitbysize-remaining-minute": "remaining-tokens-minute",
+    "x-ratelimitbysize-limit-month": "limit-tokens-month",
+    "x-ratelimitbysize-remaining-month": "remaining-tokens-month",
+}
+
+
+@dataclass
+class Exchange:
+    """Everything learnt about one request while it is forwarded."""
+
+    method: str
+    endpoint: str
+    started: float = field(default_factory=time.perf_counter)
+    wall: float = field(default_factory=time.time)
+    model: str | None = None
+    stream: bool = False
+    project: str | None = None
+    api_key_id: str | None = None
+    attempt: int | None = None
+    status: int = CLIENT_CLOSED
+    response_started: bool = False
+    ratelimit: dict[str, int | float] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None
+    error_type: str | None = None
+    cancelled: bool = False
+    done: bool = False
+
+
+def request_fields(body: bytes, content_type: str) -> tuple[str | None, bool]:
+    """The model and stream flag of a JSON request body; (None, False) for anything else."""
+    if not body or not ("json" in content_type or body[:1] == b"{"):
+        return None, False
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None, False
+    if not isinstance(value, dict):
+        return None, False
+    model = value.get("model")
+    return (model if isinstance(model, str) and model else None), value.get("stream") is True
+
+
+class KeyFingerprints:
+    """A salted hash prefix per API key: stable across restarts, useless for recovering the key."""
+
+    def __init__(self, salt: bytes) -> None:
+        self.salt = salt
+        self.cache: dict[str, str] = {}
+
+    def __call__(self, authorization: str | None) -> str | None:
+        if not authorization:
+            return None
+        found = self.cache.get(authorization)
+        if found is None:
+            key = authorization.removeprefix("Bearer ").removeprefix("bearer ").strip()
+            found = "key-" + hmac.new(self.salt, key.encode(), hashlib.sha256).hexdigest()[:16]
+            if len(self.cache) > 10_000:
+                self.cache.clear()
+            self.cache[authorization] = found
+        return found
+
+
+def attempt_from(retry_count: str | None) -> int | None:
+    """The client's retry count + 1, when the header holds a non-negative integer."""
+    if retry_count is None or not retry_count.strip().isdigit():
+        return None
+    return int(retry_count) + 1
+
+
+def ratelimit_from(headers: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...]) -> dict[str, int | float]:
+    """The rate-limit headers as {name: number}; modern names win over the legacy ones they replace."""
+    found: dict[str, int | float] = {}
+    legacy: dict[str, int | float] = {}
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1").lower()
+        if name.startswith("x-ratelimit-"):
+            target, key = found, name[12:]
+        elif "ratelimitbysize-" in name:
+            target, key = legacy, _LEGACY_RATELIMIT.get(name, name.removeprefix("x-").replace("ratelimit", ""))
+        elif name == "retry-after":
+            target, key = found, name
+        else:
+            continue
+        number = _number(raw_value)
+        if number is not None:
+            target[key] = number
+    return {**legacy, **found}
+
+
+def usage_counts(usage: Any) -> tuple[int, int, int]:
+    """(prompt, completion, cached) tokens; cached also from the variants seen in the wild."""
+    if not isinstance(usage, dict):
+        return 0, 0, 0
+    prompt, completion = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    details = usage.get("prompt_tokens_details") or usage.get("prompt_token_details")
+    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    cached = cached or _count(usage.get("num_cached_tokens"))
+    return prompt, completion, min(cached, prompt)
+
+
+def error_fields(status: int, body: dict[str, Any] | None) -> tuple[str | None, bool | None]:
+    """(error_type, spend_limit_reached) for an error status; (None, None) for a success."""
+    if status < 400:
+        return None, None
+    body = body or {}
+    nested = body.get("error")
+    inner: dict[str, Any] = nested if isinstance(nested, dict) else body
+    kind = inner.get("type")
+    if not isinstance(kind, str) or not kind:
+        kind = _FALLBACK_TYPES.get(status, "server_error" if status >= 500 else f"http_{status}")
+    if status != 429:
+        return kind, None
+    message = str(inner.get("message", "")).lower()
+    return kind, any(word in message for word in _SPEND_WORDS)
+
+
+def build_record(ex: Exchange, now: float | None = None) -> dict[str, Any]:
+    """The contract v1 record of a finished exchange."""
+    summary = ex.summary or {}
+    prompt, completion, cached = usage_counts(summary.get("usage"))
+    error_type, spend = error_fields(ex.status, summary)
+    resolved = summary.get("model") if isinstance(summary.get("model"), str) else None
+    record: dict[str, Any] = {
+        "id": _record_id(summary, ex),
+        "timestamp": datetime.fromtimestamp(ex.wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "model": ex.model or resolved or "unknown",
+        "endpoint": ex.endpoint,
+        "method": ex.method,
+        "api_key_id": ex.api_key_id,
+        "project": ex.project,
+        "status_code": ex.status,
+        "error_type": ex.error_type or error_type,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cached_tokens": cached,
+        "latency_ms": round(((now or time.perf_counter()) - ex.started) * 1000, 3),
+        "stream": ex.stream,
+    }
+    _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None,
+              spend_limit_reached=spend, cancelled=ex.cancelled or None)  # fmt: skip
+    return record
+
+
+def _optional(record: dict[str, Any], **values: Any) -> None:
+    record.update((k, v) for k, v in values.items() if v is not None)
+
+
+def _record_id(summary: dict[str, Any], ex: Exchange) -> str:
+    """Mistral's id for a completion or embedding; ours otherwise (a model listing's `id` is not unique)."""
+    rid = summary.get("id")
+    billed = "usage" in summary or str(summary.get("object", "")).startswith("chat.completion") or ex.stream
+    if isinstance(rid, str) and rid and billed:
+        return rid
+    return "gw-" + uuid.uuid4().hex
+
+
+def _count(value: Any) -> int:
+    return value if type(value) is int and value > 0 else 0
+
+
+def _number(raw: bytes) -> int | float | None:
+    text = raw.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None

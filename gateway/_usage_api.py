@@ -1,0 +1,80 @@
+"""GET /v1/usage/requests: the usage endpoint contract v1, served from the buffer.
+
+Why the cursor is the row sequence as a decimal string: it is increasing, survives restarts
+and retention (AUTOINCREMENT never reuses a value), and a page is one indexed range scan. The
+stored JSON bodies are spliced into the page as they are, never parsed again.
+
+Example:
+    GET /v1/usage/requests?after=120&limit=2   (Authorization: Bearer $GATEWAY_USAGE_TOKEN)
+    -> {"object": "list", "data": [{...seq 121...}, {...seq 122...}], "next_cursor": "122", "has_more": true}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ._buffer import Buffer
+
+DEFAULT_LIMIT = 1_000
+MAX_LIMIT = 10_000
+
+
+class BadParameter(ValueError):
+    pass
+
+
+def contract_error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = orjson.dumps({"object": "error", "message": message, "type": kind, "code": str(status)})
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+def parse_params(after: str | None, limit: str | None) -> tuple[int, int]:
+    """(after seq, page size) from the query, clamped per the contract, or BadParameter."""
+    if after is None or after == "":
+        cursor = 0
+    elif after.isdigit():
+        cursor = int(after)
+    else:
+        raise BadParameter(f"after: {after!r} is not a cursor from this endpoint; pass a next_cursor back unchanged")
+    if limit is None:
+        return cursor, DEFAULT_LIMIT
+    if not limit.lstrip("-").isdigit() or int(limit) < 1:
+        raise BadParameter(f"limit: {limit!r} must be an integer >= 1 (at most {MAX_LIMIT})")
+    return cursor, min(int(limit), MAX_LIMIT)
+
+
+class UsageEndpoint:
+    def __init__(self, buffer: Buffer, token: str) -> None:
+        self.buffer = buffer
+        self.expected = f"Bearer {token}".encode()
+        self.readers = ThreadPoolExecutor(2, thread_name_prefix="gateway-reader")
+
+    def authorized(self, request: Request) -> bool:
+        return hmac.compare_digest(request.headers.get("authorization", "").encode(), self.expected)
+
+    async def handle(self, request: Request) -> Response:
+        if not self.authorized(request):
+            return contract_error(401, "unauthorized", "missing or wrong token; send Authorization: Bearer <token>",
+                                  {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        try:
+            after, limit = parse_params(request.query_params.get("after"), request.query_params.get("limit"))
+        except BadParameter as exc:
+            return contract_error(400, "invalid_request", str(exc))
+        loop = asyncio.get_running_loop()
+        page = await loop.run_in_executor(self.readers, self.buffer.page, after, limit)
+        cursor = str(page.last_seq if page.last_seq is not None else after)
+        tail = orjson.dumps({"next_cursor": cursor, "has_more": page.has_more})
+        body = b'{"object":"list","data":[' + b",".join(page.bodies) + b"]," + tail[1:]
+        return Response(body, media_type="application/json")
+
+    async def buffered(self) -> int:
+        return await asyncio.get_running_loop().run_in_executor(self.readers, self.buffer.count)
+
+    def close(self) -> None:
+        self.readers.shutdown(wait=False)

@@ -1,0 +1,151 @@
+"""Fixtures: the fake upstream in a thread, the gateway as a real subprocess, and helpers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+import fake_upstream
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "test-usage-token-0123456789"
+SALT = "test-salt-abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ThreadServer:
+    """uvicorn serving an ASGI app on a loopback port from a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.server.started, "the fake upstream did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Gateway:
+    """A `python -m gateway` subprocess and its config."""
+
+    root: Path
+    upstream_url: str
+    extra: dict[str, Any] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "buffer.sqlite3"
+
+    def write_config(self) -> Path:
+        values = {"port": self.port, "upstream_url": self.upstream_url, "db_path": str(self.db_path),
+                  "read_timeout_seconds": 1.0, "connect_timeout_seconds": 1.0, "flush_interval_ms": 10, **self.extra}  # fmt: skip
+        lines = [f"{k} = {_toml(v)}" for k, v in values.items()]
+        path = self.root / "gateway.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start(self) -> Gateway:
+        env = {**os.environ, "GATEWAY_USAGE_TOKEN": TOKEN, "GATEWAY_KEY_SALT": SALT}
+        self.log = open(self.root / "gateway.log", "ab")  # noqa: SIM115 - closed in stop()
+        cmd = [sys.executable, "-m", "gateway", "--config", str(self.write_config())]
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=self.log, stdout=self.log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"gateway exited: {(self.root / 'gateway.log').read_text()}"
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError("the gateway did not answer /healthz within 20 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+        self.log.close()
+
+    def records(self, token: str = TOKEN, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every record the usage endpoint serves, following the cursor to the end."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(10_000):
+            params: dict[str, Any] = {"limit": limit, **({"after": cursor} if cursor else {})}
+            page = httpx.get(self.url + "/v1/usage/requests", params=params,
+                             headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+            page.raise_for_status()
+            body = page.json()
+            found += body["data"]
+            cursor = body["next_cursor"]
+            if not body["has_more"]:
+                return found
+        raise AssertionError("the usage endpoint never said has_more: false")
+
+    def wait_records(self, count: int, where: Any = lambda r: True, timeout: float = 15) -> list[dict[str, Any]]:
+        """Poll until `count` matching records are served (the writer commits asynchronously)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            matching = [r for r in self.records() if where(r)]
+            if len(matching) >= count or time.monotonic() > deadline:
+                return matching
+            time.sleep(0.05)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[ThreadServer]:
+    fake_upstream.reset()
+    with ThreadServer(fake_upstream.app) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: ThreadServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    gw = Gateway(tmp_path_factory.mktemp("gateway"), upstream.url).start()
+    yield gw
+    gw.stop()

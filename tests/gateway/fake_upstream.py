@@ -1,0 +1,151 @@
+"""A fake Mistral API for the gateway's tests: real HTTP on loopback, Mistral's shapes.
+
+The behaviour is chosen by the request's model, so the official SDK can drive every case:
+    fail-429 / fail-spend   429 with Mistral's throttling / spend-limit body and rate-limit headers
+    fail-500                500 with an error body
+    slow                    answers after `slow_seconds`
+    <anything else>         a chat completion (or an SSE stream when "stream": true)
+A model ending in -latest resolves to -2603. Streams sleep `chunk_delay` between chunks when
+the model is `slow-stream`, so a client can hang up mid-stream.
+
+Every response sent is appended to `SENT` (id, status, usage, model) and every request's
+headers and body to `SEEN`: the tests compare the gateway's records with what really happened
+here, not with what the gateway says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+SENT: list[dict[str, Any]] = []
+SEEN: list[dict[str, Any]] = []
+STATS = {"streams_cancelled": 0, "streams_finished": 0}
+SETTINGS = {"slow_seconds": 3.0, "chunk_delay": 0.2, "chunks": 5}
+_ids = itertools.count(1)
+
+RATELIMIT_HEADERS = {
+    "x-ratelimit-limit-tokens-minute": "2000000",
+    "x-ratelimit-remaining-tokens-minute": "1500000",
+    "x-ratelimit-tokens-query-cost": "1111",
+    "x-ratelimit-limit-req-minute": "300",
+    "x-ratelimit-remaining-req-minute": "299",
+    "x-ratelimit-limit-tokens-month": "1000000000",
+}
+THROTTLED = {"object": "error", "message": "Rate limit exceeded", "type": "rate_limited", "param": None, "code": "1300"}
+SPEND = {"object": "error", "message": "Organization monthly spend limit reached", "type": "rate_limited",
+         "param": None, "code": "1300"}  # fmt: skip
+SERVER_ERROR = {"object": "error", "message": "Internal error", "type": "internal_error", "param": None, "code": "3000"}
+
+
+def resolve(model: str) -> str:
+    return model.replace("-latest", "-2603")
+
+
+def usage_for(body: dict[str, Any]) -> dict[str, Any]:
+    """Deterministic usage: prompt = characters of the messages, completion = max_tokens or 87."""
+    prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) or len(str(body.get("input", "")))
+    completion = int(body.get("max_tokens") or 87)
+    cached = prompt // 2
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": cached}}  # fmt: skip
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    SENT.append({"id": body.get("id"), "status": status, "usage": body.get("usage"), "model": body.get("model")})
+    return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
+
+
+async def chat(request: Request) -> Response:
+    raw = await request.body()
+    body = orjson.loads(raw)
+    SEEN.append({"headers": dict(request.headers), "body": raw, "path": request.url.path})
+    model = body["model"]
+    if model in ("fail-429", "fail-spend"):
+        return _json(429, THROTTLED if model == "fail-429" else SPEND, {**RATELIMIT_HEADERS, "retry-after": "3"})
+    if model == "fail-500":
+        return _json(500, SERVER_ERROR)
+    if model == "slow":
+        await asyncio.sleep(SETTINGS["slow_seconds"])
+    if body.get("stream"):
+        return _stream(body)
+    rid = f"cmpl-{next(_ids)}"
+    message = {"role": "assistant", "content": "Hello from the fake upstream."}
+    answer = {"id": rid, "object": "chat.completion", "model": resolve(model), "created": 1764000000,
+              "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], "usage": usage_for(body)}  # fmt: skip
+    return _json(200, answer, RATELIMIT_HEADERS)
+
+
+def _stream(body: dict[str, Any]) -> Response:
+    rid, model = f"cmpl-{next(_ids)}", resolve(body["model"])
+    usage = usage_for(body)
+    delay = SETTINGS["chunk_delay"] if body["model"] == "slow-stream" else 0.0
+    SENT.append({"id": rid, "status": 200, "usage": usage, "model": model, "stream": True})
+
+    async def events() -> Any:
+        try:
+            for index in range(int(SETTINGS["chunks"])):
+                delta = {"index": 0, "delta": {"content": f"word{index} "}, "finish_reason": None}
+                yield _event({"id": rid, "object": "chat.completion.chunk", "model": model, "choices": [delta]})
+                await asyncio.sleep(delay)
+            last = {"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}
+            yield _event({"id": rid, "object": "chat.completion.chunk", "model": model, "choices": [last],
+                          "usage": usage})  # fmt: skip
+            yield b"data: [DONE]\n\n"
+            STATS["streams_finished"] += 1
+        except (asyncio.CancelledError, GeneratorExit):
+            STATS["streams_cancelled"] += 1
+            raise
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=RATELIMIT_HEADERS)
+
+
+def _event(chunk: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+async def embeddings(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    prompt = sum(len(text) for text in inputs)
+    data = [{"object": "embedding", "embedding": [0.1, 0.2, 0.3], "index": i} for i in range(len(inputs))]
+    answer = {"id": f"embd-{next(_ids)}", "object": "list", "data": data, "model": "mistral-embed-2312",
+              "usage": {"prompt_tokens": prompt, "total_tokens": prompt, "completion_tokens": 0}}  # fmt: skip
+    return _json(200, answer, RATELIMIT_HEADERS)
+
+
+async def echo(request: Request) -> Response:
+    """Returns what arrived: the tests check headers and bytes crossed the gateway untouched."""
+    raw = await request.body()
+    seen = {"method": request.method, "path": request.scope["raw_path"].decode(), "query": request.url.query,
+            "headers": [[k, v] for k, v in request.headers.items()], "body": raw.decode("latin-1")}  # fmt: skip
+    return Response(orjson.dumps(seen), headers={"x-echo": "yes", "connection": "keep-alive, x-private",
+                                                  "x-private": "hop"}, media_type="application/json")  # fmt: skip
+
+
+async def models(request: Request) -> Response:
+    return Response(orjson.dumps({"object": "list", "data": [{"id": "mistral-small-latest", "object": "model"}]}),
+                    media_type="application/json")  # fmt: skip
+
+
+def reset() -> None:
+    SENT.clear()
+    SEEN.clear()
+    STATS.update(streams_cancelled=0, streams_finished=0)
+
+
+app = Starlette(
+    routes=[
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/echo/{rest:path}", echo, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+    ]
+)
