@@ -24,6 +24,7 @@ from ._log import log, register_secret
 from ._usage import UsageEndpointSource
 from .config import SourceConfig
 from .errors import PollError
+from .providers import FACTORIES as PROVIDER_FACTORIES
 
 
 class Source(Protocol):
@@ -32,7 +33,7 @@ class Source(Protocol):
 
 
 SourceFactory = Callable[[SourceConfig, Context], Source]
-SOURCE_FACTORIES: dict[str, SourceFactory] = {"usage_endpoint": UsageEndpointSource}
+SOURCE_FACTORIES: dict[str, SourceFactory] = {"usage_endpoint": UsageEndpointSource, **PROVIDER_FACTORIES}
 EXTRA_JOBS: list[Callable[[Context], list[Job]]] = []
 """Other components (the alerts engine) append a factory returning their jobs."""
 

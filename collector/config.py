@@ -30,7 +30,12 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8765
 CURRENCIES = ("USD", "EUR")
 # Each source kind and the extra keys it accepts (kept in SourceConfig.options).
-SOURCE_KINDS: dict[str, frozenset[str]] = {"usage_endpoint": frozenset()}
+SOURCE_KINDS: dict[str, frozenset[str]] = {
+    "usage_endpoint": frozenset(),
+    "mistral_admin": frozenset({"auth", "workspace_id", "api_zone", "previous_month_days", "usage_every_seconds"}),
+    "openai_usage": frozenset({"bucket_width", "trailing_days"}),
+    "anthropic_usage": frozenset({"bucket_width", "trailing_days", "anthropic_version"}),
+}
 _TOP_KEYS = {"data_dir", "timezone", "currency", "dashboard_url", "sources", "prices", "compaction"}
 # Sections owned by other components; passed through unparsed in Config.sections.
 _PASSTHROUGH = {"alerts", "smtp", "budgets", "gateway", "reconcile"}

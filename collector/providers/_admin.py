@@ -1,0 +1,123 @@
+"""A `mistral_admin` source: billed usage, spend limit and rate limits from Mistral's Admin API.
+
+Why this schedule: the bill of the current month changes all the time, so it is fetched at
+most every `usage_every_seconds` (default hourly); the previous month gets late corrections
+in its first days, so it is fetched daily while today is within `previous_month_days`. The
+spend limit and rate limits are read on every poll (cheap, and the gauge wants them fresh).
+Every raw response is kept as a snapshot first; a body the parser does not recognise logs one
+warning and leaves the stored table as it was.
+
+Example:
+    >>> MistralAdminSource(source_config, context).poll()
+    AdminPollResult(records=42, months=['2026-05'], snapshots=3, problems=0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+
+from ledger.billing import RATE_LIMIT, SPEND_LIMIT, month_of, write_billed, write_reading
+
+from .._context import Context
+from .._http import RetryPolicy
+from ..config import SourceConfig
+from ..errors import ConfigError
+from ._admin_parse import parse_rate_limit, parse_spend_limit, parse_usage
+from ._base import ProviderSource, bearer, warn_once
+from ._snapshots import save_snapshot
+
+PREFIX = "/v1/admin"
+AUTH_STYLES = {"x-api-key": lambda token: {"x-api-key": token}, "bearer": bearer}
+
+
+@dataclass
+class AdminPollResult:
+    records: int = 0
+    months: list[str] = field(default_factory=list)
+    snapshots: int = 0
+    problems: int = 0
+
+
+def previous_month(day: date) -> str:
+    return month_of(day.replace(day=1) - timedelta(days=1))
+
+
+class MistralAdminSource(ProviderSource):
+    """Polls /v1/admin/{usage,spend-limit,rate-limit} into the billed table and readings."""
+
+    def __init__(self, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
+                 policy: RetryPolicy | None = None, clock: Any = None) -> None:  # fmt: skip
+        auth = source.options.get("auth", "x-api-key")
+        if auth not in AUTH_STYLES:
+            raise ConfigError(f"sources.{source.name}.auth: {auth!r} is not known; use 'x-api-key' or 'bearer'")
+        super().__init__(source, context, transport, policy, AUTH_STYLES[auth], clock)
+        self.workspace = self.option("workspace_id", None, (str, type(None)))
+        self.api_zone = self.option("api_zone", None, (str, type(None)))
+        self.previous_days = self.option("previous_month_days", 5, int)
+        self.usage_every = self.option("usage_every_seconds", 3600, int)
+
+    def _due(self, month: str, every: int, now: datetime) -> bool:
+        last = self.context.cursors.get(f"{self.source.name}:usage:{month}")
+        return last is None or (now - datetime.fromisoformat(last)).total_seconds() >= every
+
+    def months_due(self, now: datetime) -> list[str]:
+        """The months whose bill to fetch on this poll."""
+        due = [month_of(now.date())] if self._due(month_of(now.date()), self.usage_every, now) else []
+        previous = previous_month(now.date())
+        if now.day <= self.previous_days and self._due(previous, 86_400, now):
+            due.append(previous)
+        return due
+
+    def _fetch(self, endpoint: str, path: str, params: dict[str, Any], result: AdminPollResult) -> Any:
+        """GET, keep the snapshot, decode; None (after one warning) if the body is not JSON."""
+        response = self.get(path, params)
+        save_snapshot(self.context.data_dir, self.source.name, endpoint, response.content, self.clock())
+        result.snapshots += 1
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            self._problems(endpoint, [f"{endpoint}: body is not JSON"], result)
+            return None
+
+    def _problems(self, endpoint: str, problems: list[str], result: AdminPollResult) -> None:
+        if problems:
+            result.problems += len(problems)
+            hint = "the raw response is kept under data/snapshots; see docs/billing.md"
+            warn_once(self.source.name, f"{endpoint}: payload not recognised", count=len(problems),
+                      first=problems[0], hint=hint)  # fmt: skip
+
+    def _usage(self, month: str, result: AdminPollResult) -> None:
+        year, mon = month.split("-")
+        params = {"month": int(mon), "year": int(year), "workspace_id": self.workspace, "api_zone": self.api_zone}
+        body = self._fetch(f"usage-{month}", f"{PREFIX}/usage", {k: v for k, v in params.items() if v}, result)
+        rows, problems = parse_usage(body) if body is not None else ([], [])
+        self._problems("usage", problems, result)
+        now = self.clock()
+        if rows or (body is not None and not problems):
+            write_billed(self.context.data_dir, self.source.name, month, self.workspace, rows, now)
+            result.records += len(rows)
+        self.context.cursors.set(f"{self.source.name}:usage:{month}", now.isoformat())
+        result.months.append(month)
+
+    def _reading(self, name: str, parse: Any, result: AdminPollResult) -> None:
+        body = self._fetch(name, f"{PREFIX}/{name}", {}, result)
+        if body is None:
+            return
+        reading, problems = parse(body)
+        self._problems(name, problems, result)
+        if reading is not None:
+            reading["fetched_at"] = self.clock().isoformat()
+            write_reading(self.context.data_dir, self.source.name, name, reading)
+
+    def poll(self) -> AdminPollResult:
+        result = AdminPollResult()
+        for month in self.months_due(self.clock()):
+            self._usage(month, result)
+        self._reading(SPEND_LIMIT, parse_spend_limit, result)
+        self._reading(RATE_LIMIT, parse_rate_limit, result)
+        return result

@@ -1,0 +1,165 @@
+"""Mistral's limits against the ledger: the spend-limit gauge and rate-limit headroom.
+
+Why beside reconciliation: both read the Admin API's latest readings (written by the
+collector's `mistral_admin` source) and hold them against what the ledger measured, e.g. 429s
+that coincide with `monthly_limit_reached`, or the busiest minute of a model against its
+tokens-per-minute limit.
+
+Example:
+    >>> spend_gauges(Path("data"), datetime.now(UTC))[0].days_to_cap
+    6.5
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._query_engine import connection, scan_sql
+from .atomic import atomic_write_bytes
+from .store import list_files
+
+SPEND_LIMIT = "spend-limit"
+RATE_LIMIT = "rate-limit"
+COINCIDENCE_WINDOW = timedelta(hours=24)
+BILLING = "billing"
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_name(text: str) -> str:
+    """`text` usable as one file-name part."""
+    return _SAFE.sub("_", text)
+
+
+def billing_dir(data_dir: Path, source: str | None = None) -> Path:
+    root = Path(data_dir) / BILLING
+    return root if source is None else root / safe_name(source)
+
+
+def write_reading(data_dir: Path, source: str, name: str, reading: dict[str, Any]) -> Path:
+    """Keep the latest parsed spend-limit or rate-limit reading (name: 'spend-limit' | 'rate-limit')."""
+    return atomic_write_bytes(billing_dir(data_dir, source) / f"{name}.json", orjson.dumps(reading, default=str))
+
+
+def read_readings(data_dir: Path, name: str) -> dict[str, dict[str, Any]]:
+    """Source -> latest reading called `name`, for every admin source that has one."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(billing_dir(data_dir).glob(f"*/{name}.json")):
+        try:
+            value = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            out[path.parent.name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class SpendGauge:
+    """Month-to-date usage against the monthly limit, with the days left at the current burn."""
+
+    source: str
+    used: float | None
+    limit: float | None
+    no_limit: bool
+    reached: bool
+    currency: str | None
+    fetched_at: datetime | None
+    burn_per_day: float | None
+    days_to_cap: float | None
+    recent_429s: int
+    warning: str | None
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """A model's busiest minute (all keys together) against its tokens-per-minute limit."""
+
+    model: str
+    peak_tokens_minute: int
+    peak_at: datetime | None
+    limit_tokens_minute: int | None
+    headroom_pct: float | None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _when(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def count_429s(data_dir: Path, start: datetime, end: datetime) -> int:
+    """Per-request 429 rows in [start, end)."""
+    files = list_files(data_dir, start.date(), end.date())
+    if not files:
+        return 0
+    sql = (f"SELECT count(*) FROM {scan_sql(files)} "
+           f"WHERE status_code = 429 AND NOT aggregated AND timestamp >= ? AND timestamp < ?")  # fmt: skip
+    row = connection().execute(sql, [start, end]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def gauge(source: str, reading: dict[str, Any], now: datetime, recent_429s: int) -> SpendGauge:
+    """One gauge from a stored reading (see collector.providers' spend-limit parser)."""
+    used, limit = _number(reading.get("used")), _number(reading.get("limit"))
+    no_limit, reached = reading.get("no_limit") is True, reading.get("reached") is True
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    elapsed_days = max((now - month_start).total_seconds() / 86_400, 1 / 24)
+    burn = None if used is None else used / elapsed_days
+    left = None
+    if burn and limit is not None and used is not None and not no_limit:
+        left = max(0.0, (limit - used) / burn)
+    warning = None
+    if reached and recent_429s:
+        warning = (f"{recent_429s} requests got HTTP 429 in the last 24 h while Mistral reports "
+                   f"monthly_limit_reached: they fail until an admin raises the spend limit")  # fmt: skip
+    return SpendGauge(source, used, limit, no_limit, reached, reading.get("currency"), _when(reading.get("fetched_at")),
+                      burn, left, recent_429s, warning)  # fmt: skip
+
+
+def rate_headroom(data_dir: Path, start: datetime, end: datetime, limits: dict[str, Any]) -> list[Headroom]:
+    """Per model: peak tokens in one minute over [start, end) against `limits[model]['tokens_per_minute']`."""
+    files = list_files(data_dir, start.date(), end.date())
+    peaks: dict[str, tuple[int, datetime | None]] = {}
+    if files:
+        sql = (f"SELECT m, max(t), arg_max(minute, t) FROM (SELECT coalesce(priced_model, resolved_model, model) AS m, "
+               f"date_trunc('minute', timestamp) AS minute, sum(prompt_tokens + completion_tokens) AS t "
+               f"FROM {scan_sql(files)} WHERE NOT aggregated AND timestamp >= ? AND timestamp < ? "
+               f"GROUP BY m, minute) GROUP BY m")  # fmt: skip
+        for model, peak, minute in connection().execute(sql, [start, end]).fetchall():
+            peaks[model] = (int(peak), minute.astimezone(UTC) if minute is not None else None)
+    out = []
+    for model in sorted(set(peaks) | set(limits)):
+        peak, at = peaks.get(model, (0, None))
+        entry = limits.get(model)
+        limit = _number(entry.get("tokens_per_minute")) if isinstance(entry, dict) else None
+        pct = None if not limit else 100.0 * (limit - peak) / limit
+        out.append(Headroom(model, peak, at, None if limit is None else int(limit), pct))
+    return sorted(out, key=lambda h: (h.headroom_pct is None, h.headroom_pct or 0.0, h.model))
+
+
+def spend_gauges(data_dir: Path, now: datetime | None = None) -> list[SpendGauge]:
+    """A gauge per admin source with a spend-limit reading; 429s counted over the last 24 h."""
+    now = now or datetime.now(UTC)
+    recent = count_429s(data_dir, now - COINCIDENCE_WINDOW, now)
+    return [gauge(src, reading, now, recent) for src, reading in read_readings(data_dir, SPEND_LIMIT).items()]
+
+
+def rate_limits(data_dir: Path) -> dict[str, Any]:
+    """Model -> limits, merged over every admin source's latest rate-limit reading."""
+    merged: dict[str, Any] = {}
+    for reading in read_readings(data_dir, RATE_LIMIT).values():
+        models = reading.get("models")
+        if isinstance(models, dict):
+            merged.update(models)
+    return merged
