@@ -121,7 +121,7 @@ class Forwarder:
         ex.ratelimit = ratelimit_from(response.raw_headers)
         content_type = response.headers.get("content-type", "")
         ex.stream = ex.stream or content_type.startswith("text/event-stream")
-        observer = observer_for(content_type, response.headers.get("content-encoding", ""))
+        observer = ex.observer = observer_for(content_type, response.headers.get("content-encoding", ""))
         start = {"type": "http.response.start", "status": response.status,
                  "headers": downstream_headers(response.raw_headers)}  # fmt: skip
         try:
@@ -140,7 +140,6 @@ class Forwarder:
                 await send({"type": "http.response.body", "body": b""})
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return await self._broken(send, ex, exc)
-        ex.summary = observer.result() if observer is not None else None
         return True
 
     async def _broken(self, send: Send, ex: Exchange, exc: BaseException) -> bool:

@@ -55,6 +55,7 @@ class Exchange:
     response_started: bool = False
     ratelimit: dict[str, int | float] = field(default_factory=dict)
     summary: dict[str, Any] | None = None
+    observer: Any = None
     error_type: str | None = None
     cancelled: bool = False
     done: bool = False
@@ -149,7 +150,9 @@ def error_fields(status: int, body: dict[str, Any] | None) -> tuple[str | None, 
 
 
 def build_record(ex: Exchange, now: float | None = None) -> dict[str, Any]:
-    """The contract v1 record of a finished exchange."""
+    """The contract v1 record of a finished exchange (or of one cut short: what was observed so far)."""
+    if ex.summary is None and ex.observer is not None:
+        ex.summary = ex.observer.result()
     summary = ex.summary or {}
     prompt, completion, cached = usage_counts(summary.get("usage"))
     error_type, spend = error_fields(ex.status, summary)

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import fake_upstream
 import httpx
 import pytest
 import uvicorn
-
-import fake_upstream
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-usage-token-0123456789"
@@ -75,8 +74,15 @@ class Gateway:
         return self.root / "buffer.sqlite3"
 
     def write_config(self) -> Path:
-        values = {"port": self.port, "upstream_url": self.upstream_url, "db_path": str(self.db_path),
-                  "read_timeout_seconds": 1.0, "connect_timeout_seconds": 1.0, "flush_interval_ms": 10, **self.extra}  # fmt: skip
+        values = {
+            "port": self.port,
+            "upstream_url": self.upstream_url,
+            "db_path": str(self.db_path),
+            "read_timeout_seconds": 1.0,
+            "connect_timeout_seconds": 1.0,
+            "flush_interval_ms": 10,
+            **self.extra,
+        }
         lines = [f"{k} = {_toml(v)}" for k, v in values.items()]
         path = self.root / "gateway.toml"
         path.write_text("\n".join(lines) + "\n")
@@ -109,8 +115,9 @@ class Gateway:
         cursor: str | None = None
         for _ in range(10_000):
             params: dict[str, Any] = {"limit": limit, **({"after": cursor} if cursor else {})}
-            page = httpx.get(self.url + "/v1/usage/requests", params=params,
-                             headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+            page = httpx.get(
+                self.url + "/v1/usage/requests", params=params, headers={"Authorization": f"Bearer {token}"}, timeout=10
+            )
             page.raise_for_status()
             body = page.json()
             found += body["data"]

@@ -5,8 +5,10 @@ The behaviour is chosen by the request's model, so the official SDK can drive ev
     fail-500                500 with an error body
     slow                    answers after `slow_seconds`
     <anything else>         a chat completion (or an SSE stream when "stream": true)
-A model ending in -latest resolves to -2603. Streams sleep `chunk_delay` between chunks when
-the model is `slow-stream`, so a client can hang up mid-stream.
+    gzip-json               the completion gzip-compressed, when the client accepts gzip
+A model ending in -latest resolves to -2603. A `gated-stream` sends its first chunk, then waits
+for GATE to be set before the rest: a test can hang up mid-stream, or prove the first bytes
+reached it before the upstream had finished, without relying on timing.
 
 Every response sent is appended to `SENT` (id, status, usage, model) and every request's
 headers and body to `SEEN`: the tests compare the gateway's records with what really happened
@@ -16,7 +18,9 @@ here, not with what the gateway says.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import itertools
+import threading
 from typing import Any
 
 import orjson
@@ -28,7 +32,8 @@ from starlette.routing import Route
 SENT: list[dict[str, Any]] = []
 SEEN: list[dict[str, Any]] = []
 STATS = {"streams_cancelled": 0, "streams_finished": 0}
-SETTINGS = {"slow_seconds": 3.0, "chunk_delay": 0.2, "chunks": 5}
+SETTINGS = {"slow_seconds": 3.0, "chunks": 5}
+GATE = threading.Event()
 _ids = itertools.count(1)
 
 RATELIMIT_HEADERS = {
@@ -40,8 +45,13 @@ RATELIMIT_HEADERS = {
     "x-ratelimit-limit-tokens-month": "1000000000",
 }
 THROTTLED = {"object": "error", "message": "Rate limit exceeded", "type": "rate_limited", "param": None, "code": "1300"}
-SPEND = {"object": "error", "message": "Organization monthly spend limit reached", "type": "rate_limited",
-         "param": None, "code": "1300"}  # fmt: skip
+SPEND = {
+    "object": "error",
+    "message": "Organization monthly spend limit reached",
+    "type": "rate_limited",
+    "param": None,
+    "code": "1300",
+}
 SERVER_ERROR = {"object": "error", "message": "Internal error", "type": "internal_error", "param": None, "code": "3000"}
 
 
@@ -54,8 +64,12 @@ def usage_for(body: dict[str, Any]) -> dict[str, Any]:
     prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) or len(str(body.get("input", "")))
     completion = int(body.get("max_tokens") or 87)
     cached = prompt // 2
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": cached}}  # fmt: skip
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -76,17 +90,39 @@ async def chat(request: Request) -> Response:
         await asyncio.sleep(SETTINGS["slow_seconds"])
     if body.get("stream"):
         return _stream(body)
+    return _completion(request, body)
+
+
+def _completion(request: Request, body: dict[str, Any]) -> Response:
+    model = body["model"]
     rid = f"cmpl-{next(_ids)}"
     message = {"role": "assistant", "content": "Hello from the fake upstream."}
-    answer = {"id": rid, "object": "chat.completion", "model": resolve(model), "created": 1764000000,
-              "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], "usage": usage_for(body)}  # fmt: skip
+    answer = {
+        "id": rid,
+        "object": "chat.completion",
+        "model": resolve(model),
+        "created": 1764000000,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": usage_for(body),
+    }
+    if model == "gzip-json" and "gzip" in request.headers.get("accept-encoding", ""):
+        SENT.append({"id": rid, "status": 200, "usage": answer["usage"], "model": answer["model"]})
+        packed = gzip.compress(orjson.dumps(answer))
+        return Response(packed, headers={"content-encoding": "gzip"}, media_type="application/json")
     return _json(200, answer, RATELIMIT_HEADERS)
+
+
+async def _gate() -> None:
+    for _ in range(1000):
+        if GATE.is_set():
+            return
+        await asyncio.sleep(0.01)
 
 
 def _stream(body: dict[str, Any]) -> Response:
     rid, model = f"cmpl-{next(_ids)}", resolve(body["model"])
     usage = usage_for(body)
-    delay = SETTINGS["chunk_delay"] if body["model"] == "slow-stream" else 0.0
+    gated = body["model"] == "gated-stream"
     SENT.append({"id": rid, "status": 200, "usage": usage, "model": model, "stream": True})
 
     async def events() -> Any:
@@ -94,10 +130,12 @@ def _stream(body: dict[str, Any]) -> Response:
             for index in range(int(SETTINGS["chunks"])):
                 delta = {"index": 0, "delta": {"content": f"word{index} "}, "finish_reason": None}
                 yield _event({"id": rid, "object": "chat.completion.chunk", "model": model, "choices": [delta]})
-                await asyncio.sleep(delay)
+                if gated and index == 0:
+                    await _gate()
             last = {"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}
-            yield _event({"id": rid, "object": "chat.completion.chunk", "model": model, "choices": [last],
-                          "usage": usage})  # fmt: skip
+            yield _event(
+                {"id": rid, "object": "chat.completion.chunk", "model": model, "choices": [last], "usage": usage}
+            )
             yield b"data: [DONE]\n\n"
             STATS["streams_finished"] += 1
         except (asyncio.CancelledError, GeneratorExit):
@@ -116,29 +154,45 @@ async def embeddings(request: Request) -> Response:
     inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
     prompt = sum(len(text) for text in inputs)
     data = [{"object": "embedding", "embedding": [0.1, 0.2, 0.3], "index": i} for i in range(len(inputs))]
-    answer = {"id": f"embd-{next(_ids)}", "object": "list", "data": data, "model": "mistral-embed-2312",
-              "usage": {"prompt_tokens": prompt, "total_tokens": prompt, "completion_tokens": 0}}  # fmt: skip
+    answer = {
+        "id": f"embd-{next(_ids)}",
+        "object": "list",
+        "data": data,
+        "model": "mistral-embed-2312",
+        "usage": {"prompt_tokens": prompt, "total_tokens": prompt, "completion_tokens": 0},
+    }
     return _json(200, answer, RATELIMIT_HEADERS)
 
 
 async def echo(request: Request) -> Response:
     """Returns what arrived: the tests check headers and bytes crossed the gateway untouched."""
     raw = await request.body()
-    seen = {"method": request.method, "path": request.scope["raw_path"].decode(), "query": request.url.query,
-            "headers": [[k, v] for k, v in request.headers.items()], "body": raw.decode("latin-1")}  # fmt: skip
-    return Response(orjson.dumps(seen), headers={"x-echo": "yes", "connection": "keep-alive, x-private",
-                                                  "x-private": "hop"}, media_type="application/json")  # fmt: skip
+    seen = {
+        "method": request.method,
+        "path": request.scope["raw_path"].decode(),
+        "query": request.url.query,
+        "headers": [[k, v] for k, v in request.headers.items()],
+        "body": raw.decode("latin-1"),
+    }
+    return Response(
+        orjson.dumps(seen),
+        headers={"x-echo": "yes", "connection": "keep-alive, x-private", "x-private": "hop"},
+        media_type="application/json",
+    )
 
 
 async def models(request: Request) -> Response:
-    return Response(orjson.dumps({"object": "list", "data": [{"id": "mistral-small-latest", "object": "model"}]}),
-                    media_type="application/json")  # fmt: skip
+    return Response(
+        orjson.dumps({"object": "list", "data": [{"id": "mistral-small-latest", "object": "model"}]}),
+        media_type="application/json",
+    )
 
 
 def reset() -> None:
     SENT.clear()
     SEEN.clear()
     STATS.update(streams_cancelled=0, streams_finished=0)
+    GATE.clear()
 
 
 app = Starlette(
