@@ -11,7 +11,7 @@ Example:
 
 from ._catalog import FINE_TUNED, KEY_IDS, MODEL_NAMES, PROJECTS
 from ._cursor import CursorError, Position, decode, encode
-from ._encode import BAD_KINDS, bad_kind
+from ._encode import BAD_KINDS, bad_kind, bad_kinds
 from ._http import DEFAULT_LIMIT, MAX_LIMIT, SimulatorHandle, start_server
 from ._records import generate_records
 
@@ -27,6 +27,7 @@ __all__ = [
     "Position",
     "SimulatorHandle",
     "bad_kind",
+    "bad_kinds",
     "decode",
     "encode",
     "generate_records",

@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-env", metavar="NAME", help="require 'Bearer $NAME' on requests")
     parser.add_argument("--bad-every", type=int, default=0, metavar="N",
                         help="spoil one record in N, rotating through 4 kinds (default off)")  # fmt: skip
+    parser.add_argument("--preload", action="store_true",
+                        help="generate the whole history before opening the port (for benchmarks)")  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="log every request line")
     return parser
 
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")  # fmt: skip
     sim = start_server(args.seed, args.days, args.rate, token=token, bad_every=args.bad_every,
-                       host=args.host, port=args.port)  # fmt: skip
+                       host=args.host, port=args.port, preload=args.preload)  # fmt: skip
     auth = f"token from ${args.token_env}" if token else "no token"
     log.info("serving %s/v1/usage/requests (seed %d, %g days, %g req/min, %s)",
              sim.url, args.seed, args.days, args.rate, auth)  # fmt: skip

@@ -135,7 +135,7 @@ def _outcome(rng: np.random.Generator, cols: Columns) -> None:
     median = np.where(cols["batch"], BATCH_LATENCY_MS, median)
     for code, error_ms in ERROR_LATENCY_MS.items():
         median = np.where(status == code, error_ms, median)
-    cols["latency"] = np.round(median * rng.lognormal(0, 0.75, len(status)), 1)
+    cols["latency_tenths"] = np.rint(10 * median * rng.lognormal(0, 0.75, len(status))).astype(np.int64)
 
 
 def _ratelimit(rng: np.random.Generator, inc: Incidents, cols: Columns) -> None:

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from ._cursor import CursorError, Position, decode, encode
+from ._incidents import HOUR_MS
 from ._store import Store
 
 log = logging.getLogger("simulator")
@@ -39,8 +40,13 @@ class Settings:
 
     def __init__(self, seed: int, days: float, rate: float, token: str | None, bad_every: int,
                  clock: Callable[[], float]) -> None:  # fmt: skip
-        self.store = Store(seed, rate, bad_every)
+        self.store = Store(seed, rate, bad_every, cache_hours=int(days * 24) + 3)
         self.days, self.token, self.clock = days, token, clock
+
+    def preload(self) -> int:
+        """Generate the whole history up to now; return how many records it holds."""
+        now_ms = int(self.clock() * 1000)
+        return self.store.preload(range(self.retention_start(now_ms).minute // 60, now_ms // HOUR_MS + 1))
 
     def retention_start(self, now_ms: int) -> Position:
         """The first position still served: `days` before now, on a whole minute."""
@@ -69,6 +75,7 @@ class Handler(BaseHTTPRequestHandler):
     """GET /v1/usage/requests and GET /healthz; everything else is a JSON 404."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # the body goes out in several writes
     server: SimulatorHTTPServer
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
@@ -104,14 +111,17 @@ class Handler(BaseHTTPRequestHandler):
         page = settings.store.page(start, limit, now_ms)
         cursor = encode(page.last) if page.last else after or encode(start)
         tail = orjson.dumps({"next_cursor": cursor, "has_more": page.has_more})
-        self._send(200, b'{"object":"list","data":[' + b",".join(page.parts) + b"]," + tail[1:])
+        parts = page.parts[:-1] + [page.parts[-1][:-1]] if page.parts else []
+        self._send(200, b'{"object":"list","data":[', *parts, b"]," + tail[1:])
 
-    def _send(self, status: int, body: bytes) -> None:
+    def _send(self, status: int, *body: bytes | memoryview) -> None:
+        """Write the response; the body goes out in pieces so that cached pages are not copied."""
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(piece) for piece in body)))
         self.end_headers()
-        self.wfile.write(body)
+        for piece in body:
+            self.wfile.write(piece)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         log.debug("%s %s", self.address_string(), format % args)
@@ -156,11 +166,16 @@ class SimulatorHandle:
 
 
 def start_server(seed: int = 0, days: float = 30, rate: float = 6.0, *, token: str | None = None,
-                 bad_every: int = 0, host: str = "127.0.0.1", port: int = 0,
+                 bad_every: int = 0, host: str = "127.0.0.1", port: int = 0, preload: bool = False,
                  clock: Callable[[], float] = time.time) -> SimulatorHandle:  # fmt: skip
     """Serve the simulated endpoint in a background thread (port 0: any free port).
 
     `clock` returns epoch seconds; a fixed clock makes the visible records fixed too.
+    `preload` generates the whole history before the port opens, instead of on first read.
     """
     settings = Settings(seed, days, rate, token, bad_every, clock)
+    if preload:
+        started = time.perf_counter()
+        count = settings.preload()
+        log.info("preloaded %d records in %.1f s", count, time.perf_counter() - started)
     return SimulatorHandle(SimulatorHTTPServer((host, port), settings), host)

@@ -15,14 +15,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import orjson
 
 from ._cursor import MAX_INDEX, Position
-from ._encode import to_records
+from ._encode import encode_hour
 from ._generate import generate_hour
 from ._incidents import HOUR_MS
 
-CACHE_HOURS = 192
 PREFETCH_HOURS = 2
 
 
@@ -30,33 +28,28 @@ PREFETCH_HOURS = 2
 class Chunk:
     """One hour's records as comma-joined JSON, with where each record starts."""
 
-    blob: bytes
-    starts: np.ndarray  # byte offset of record i; starts[-1] == len(blob) + 1
+    blob: bytes  # every record is followed by a comma
+    starts: np.ndarray  # byte offset of record i, and len(blob) at the end
     keys: np.ndarray  # Position.key of record i
     ts: np.ndarray  # epoch ms of record i
 
-    def json(self, first: int, stop: int) -> bytes:
-        """Records [first, stop) as comma-joined JSON objects."""
-        return self.blob[self.starts[first] : self.starts[stop] - 1]
+    def json(self, first: int, stop: int) -> memoryview:
+        """Records [first, stop) as JSON objects, each followed by a comma (no copy made)."""
+        return memoryview(self.blob)[self.starts[first] : self.starts[stop]]
 
 
 def build_chunk(seed: int, hour: int, rate: float, bad_every: int) -> Chunk:
-    """Generate and encode one hour; record boundaries are the only top-level `},{`."""
+    """Generate and encode one hour."""
     cols = generate_hour(seed, hour, rate)
-    blob = orjson.dumps(to_records(cols, bad_every))[1:-1]
-    raw = np.frombuffer(blob, dtype=np.uint8)
-    ends = np.flatnonzero((raw[:-2] == 125) & (raw[1:-1] == 44) & (raw[2:] == 123)) + 2
-    starts = np.concatenate([[0], ends, [len(blob) + 1]]) if len(blob) else np.zeros(1, np.int64)
-    keys = cols["minute"] * MAX_INDEX + cols["n"]
-    assert len(starts) == len(keys) + 1, "record boundary search out of step"
-    return Chunk(blob, starts, keys, cols["ts"])
+    blob, starts = encode_hour(cols, bad_every)
+    return Chunk(blob, starts, cols["minute"] * MAX_INDEX + cols["n"], cols["ts"])
 
 
 @dataclass
 class Page:
     """What one request returns: JSON parts, where to resume, whether more is visible."""
 
-    parts: list[bytes]
+    parts: list[memoryview]  # comma-terminated runs of records
     count: int
     last: Position | None
     has_more: bool
@@ -65,8 +58,9 @@ class Page:
 class Store:
     """The simulated endpoint's records, generated on demand for (seed, rate, bad_every)."""
 
-    def __init__(self, seed: int, rate: float, bad_every: int = 0) -> None:
+    def __init__(self, seed: int, rate: float, bad_every: int = 0, cache_hours: int = 24 * 31) -> None:
         self._build: Callable[[int], Chunk] = lambda hour: build_chunk(seed, hour, rate, bad_every)
+        self._cache_hours = cache_hours
         self._lock = threading.Lock()
         self._chunks: OrderedDict[int, Future[Chunk]] = OrderedDict()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-gen")
@@ -86,9 +80,13 @@ class Store:
                 future = self._worker.submit(self._build, hour)
                 self._chunks[hour] = future
             self._chunks.move_to_end(hour)
-            while len(self._chunks) > CACHE_HOURS:
+            while len(self._chunks) > self._cache_hours:
                 self._chunks.popitem(last=False)
             return future
+
+    def preload(self, hours: range) -> int:
+        """Generate `hours` now (so that a benchmark measures serving); return the record count."""
+        return sum(len(self.chunk(hour).ts) for hour in hours)
 
     def page(self, start: Position, limit: int, now_ms: int) -> Page:
         """Up to `limit` records from `start` on, among those stamped at or before `now_ms`."""

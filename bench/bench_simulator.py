@@ -1,0 +1,89 @@
+"""Serving speed of `python -m simulator` over loopback, as the collector's backfill sees it.
+
+Why a subprocess: the collector talks to the simulator from another process, so the server
+gets its own interpreter (and GIL) here too. Two passes: the first generates every hour
+(cold), the second re-reads what the cache kept. Prints a table; no pass/fail.
+
+Usage: .venv/bin/python bench/bench_simulator.py [--days 30] [--rate 25] [--limit 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        if proc.poll() is not None:
+            raise SystemExit(f"simulator exited with {proc.returncode}")
+        try:
+            httpx.get(url + "/healthz", timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise SystemExit("simulator did not answer /healthz within 10 s")
+
+
+def _backfill(url: str, limit: int, parse: bool) -> tuple[int, int, float]:
+    """Page through everything; return (records, bytes, seconds)."""
+    records = size = 0
+    after = None
+    started = time.perf_counter()
+    with httpx.Client(base_url=url, timeout=60.0) as client:
+        while True:
+            params: dict[str, str | int] = {"limit": limit} | ({"after": after} if after else {})
+            body = client.get("/v1/usage/requests", params=params).content
+            size += len(body)
+            if parse:
+                page = orjson.loads(body)
+                records += len(page["data"])
+            else:
+                page = orjson.loads(b"{" + body[body.rindex(b'],"next_cursor"') + 2 :])
+                records += body.count(b'"simulated":true')
+            after = page["next_cursor"]
+            if not page["has_more"]:
+                return records, size, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=float, default=30)
+    parser.add_argument("--rate", type=float, default=25)
+    parser.add_argument("--limit", type=int, default=10_000)
+    args = parser.parse_args()
+    port = _free_port()
+    cmd = [sys.executable, "-m", "simulator", "--port", str(port), "--days", str(args.days), "--rate", str(args.rate)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, proc)
+        rows = [("cold, json parsed", *_backfill(url, args.limit, True))]
+        rows.append(("again, json parsed", *_backfill(url, args.limit, True)))
+        rows.append(("again, bytes only", *_backfill(url, args.limit, False)))
+    finally:
+        proc.terminate()
+        proc.wait()
+    print(f"simulator --days {args.days:g} --rate {args.rate:g}, pages of {args.limit}")
+    print(f"{'pass':<22}{'records':>10}{'MB':>8}{'seconds':>9}{'records/s':>12}")
+    for name, records, size, seconds in rows:
+        print(f"{name:<22}{records:>10}{size / 1e6:>8.0f}{seconds:>9.2f}{records / seconds:>12,.0f}")
+
+
+if __name__ == "__main__":
+    main()
