@@ -56,7 +56,7 @@ def _first(entry: dict[str, Any], keys: tuple[str, ...]) -> Any:
 
 def _entries(payload: Any, metric: str | None, depth: int = 0) -> Iterator[tuple[str | None, Any]]:
     """Flatten a free-form per-model payload into (metric, entry) pairs."""
-    if isinstance(payload, dict) and (depth >= MAX_DEPTH or any(k in payload for k in NUMERIC)):
+    if isinstance(payload, dict) and (depth >= MAX_DEPTH or any(number(payload.get(k)) is not None for k in NUMERIC)):
         yield metric, payload
     elif isinstance(payload, dict):
         for key, value in payload.items():
