@@ -17,6 +17,7 @@ from .queries import (
     spend_over_time,
     spend_summary,
     top_contributors,
+    update_rollups,
 )
 from .schema import COLUMNS, SCHEMA
 from .store import (
@@ -57,4 +58,5 @@ __all__ = [
     "spend_over_time",
     "spend_summary",
     "top_contributors",
+    "update_rollups",
 ]

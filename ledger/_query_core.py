@@ -8,33 +8,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._query_engine import bucket_sql, localize_buckets, query
+from ._query_engine import bucket_sql, localize_buckets, query, series
 from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
 
 PER_REQUEST = "NOT aggregated"
-_TOTALS = f"""
-    coalesce(sum(cost), 0) AS spend,
-    coalesce(sum(request_count), 0)::BIGINT AS requests,
-    coalesce(sum(request_count) FILTER (WHERE cost IS NULL), 0)::BIGINT AS unpriced_requests,
-    coalesce(sum(prompt_tokens), 0)::BIGINT AS prompt_tokens,
-    coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
-    coalesce(sum(cached_tokens), 0)::BIGINT AS cached_tokens,
-    count(*) FILTER (WHERE {PER_REQUEST}) AS measured_requests,
-    count(*) FILTER (WHERE {PER_REQUEST} AND status_code >= 400) AS errors,
-    count(*) FILTER (WHERE {PER_REQUEST} AND status_code = 429) AS rate_limited,
-    count(*) FILTER (WHERE {PER_REQUEST} AND status_code = 429 AND coalesce(spend_limit_reached, false)) AS spend_cap,
-    count(*) FILTER (WHERE {PER_REQUEST} AND coalesce(attempt, 1) > 1) AS retries
+SPEND_CAP = "coalesce(spend_limit_reached, false)"
+TOTALS: dict[str, str] = {
+    "spend": "coalesce(sum(cost), 0)",
+    "requests": "coalesce(sum(request_count), 0)::BIGINT",
+    "unpriced_requests": "coalesce(sum(request_count) FILTER (WHERE cost IS NULL), 0)::BIGINT",
+    "prompt_tokens": "coalesce(sum(prompt_tokens), 0)::BIGINT",
+    "completion_tokens": "coalesce(sum(completion_tokens), 0)::BIGINT",
+    "cached_tokens": "coalesce(sum(cached_tokens), 0)::BIGINT",
+    "measured_requests": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST}), 0)::BIGINT",
+    "errors": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND status_code >= 400), 0)::BIGINT",
+    "rate_limited": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND status_code = 429), 0)::BIGINT",
+    "spend_cap": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND status_code = 429 AND {SPEND_CAP}), 0)::BIGINT",
+    "retries": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND coalesce(attempt, 1) > 1), 0)::BIGINT",
+}
+"""The additive totals every slice reports (see the module docstring of ledger.queries)."""
+_TOTALS = ", ".join(f"{expr} AS {name}" for name, expr in TOTALS.items())
+_SUMMARY_EXTRA = """
+    coalesce(sum(n) FILTER (WHERE simulated), 0)::BIGINT AS simulated_rows,
+    min(first_at) AS first_at, max(last_at) AS last_at
 """
-_SUMMARY_EXTRA = f"""
-    quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FILTER (WHERE {PER_REQUEST}) AS latency,
-    count(*) FILTER (WHERE simulated) AS simulated_rows,
-    min(timestamp) AS first_at,
-    max(timestamp) AS last_at
-"""
-_TOTAL_COLUMNS = (
-    "spend", "requests", "unpriced_requests", "prompt_tokens", "completion_tokens", "cached_tokens",
-    "measured_requests", "errors", "rate_limited", "spend_cap", "retries",
-)  # fmt: skip
+_LATENCY = f"SELECT quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q FROM rows WHERE {PER_REQUEST}"
+_TOTAL_COLUMNS = tuple(TOTALS)
 MEASURES: dict[str, str] = {
     "spend": "coalesce(sum(cost), 0)",
     "requests": "coalesce(sum(request_count), 0)::BIGINT",
@@ -42,9 +41,9 @@ MEASURES: dict[str, str] = {
     "prompt_tokens": "coalesce(sum(prompt_tokens), 0)::BIGINT",
     "completion_tokens": "coalesce(sum(completion_tokens), 0)::BIGINT",
     "cached_tokens": "coalesce(sum(cached_tokens), 0)::BIGINT",
-    "errors": f"count(*) FILTER (WHERE {PER_REQUEST} AND status_code >= 400)",
-    "error_rate": f"avg((status_code >= 400)::DOUBLE) FILTER (WHERE {PER_REQUEST})",
-    "rate_429": f"avg((status_code = 429)::DOUBLE) FILTER (WHERE {PER_REQUEST})",
+    "errors": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND status_code >= 400), 0)::BIGINT",
+    "error_rate": f"sum(n) FILTER (WHERE {PER_REQUEST} AND status_code >= 400) / sum(n) FILTER (WHERE {PER_REQUEST})",
+    "rate_429": f"sum(n) FILTER (WHERE {PER_REQUEST} AND status_code = 429) / sum(n) FILTER (WHERE {PER_REQUEST})",
     "p95_latency_ms": f"quantile_cont(latency_ms, 0.95) FILTER (WHERE {PER_REQUEST})",
     "avg_latency_ms": f"avg(latency_ms) FILTER (WHERE {PER_REQUEST})",
 }
@@ -100,18 +99,30 @@ def spend_summary(data_dir: Path, filters: Filters) -> Summary:
     if df is None or not len(df) or df["requests"].iloc[0] == 0:
         return EMPTY_SUMMARY
     row = df.iloc[0]
-    latency = row["latency"] if row["latency"] is not None else [None] * 3
-    first, last = row["first_at"], row["last_at"]
+    p50, p95, p99 = latency_summary(data_dir, filters)
     return Summary(
         spend=float(row["spend"]),
         **{c: int(row[c]) for c in _TOTAL_COLUMNS if c != "spend"},
-        p50_ms=_none_if_nan(latency[0]),
-        p95_ms=_none_if_nan(latency[1]),
-        p99_ms=_none_if_nan(latency[2]),
+        p50_ms=p50,
+        p95_ms=p95,
+        p99_ms=p99,
         simulated_rows=int(row["simulated_rows"]),
-        first_at=None if pd.isna(first) else pd.Timestamp(first).to_pydatetime(),
-        last_at=None if pd.isna(last) else pd.Timestamp(last).to_pydatetime(),
+        first_at=_instant(row["first_at"]),
+        last_at=_instant(row["last_at"]),
     )
+
+
+def latency_summary(data_dir: Path, filters: Filters) -> tuple[float | None, float | None, float | None]:
+    """Exact p50, p95, p99 latency (ms) of per-request rows; Nones when there are none."""
+    df = query(data_dir, filters, _LATENCY, raw=True)
+    values = df["q"].iloc[0] if df is not None and len(df) else None
+    if values is None:
+        return None, None, None
+    return _none_if_nan(values[0]), _none_if_nan(values[1]), _none_if_nan(values[2])
+
+
+def _instant(value: object) -> datetime | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()  # type: ignore[arg-type]
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -123,52 +134,49 @@ def _dim(dim: str) -> str:
 
 
 def spend_over_time(data_dir: Path, filters: Filters, dim: str | None = "model", grain: str = "day") -> pd.DataFrame:
-    """One row per (bucket, dim value): spend, requests, unpriced_requests, token columns, errors.
+    """One row per (bucket, dim value) with the TOTALS columns (spend, requests, tokens, errors...).
 
-    Columns: bucket (tz-aware), <dim> (absent when dim is None), then the totals. Sorted by bucket.
+    Columns: bucket (tz-aware local bucket start), <dim> (absent when dim is None), then TOTALS.
+    Sorted by bucket then dim.
     """
     check_choice("grain", grain, GRAINS)
-    keys = ["bucket"] + ([dim] if dim else [])
-    dim_sql = f", {_dim(dim)} AS {dim}" if dim else ""
-    bucket = bucket_sql(grain, filters.timezone)
-    select = f"SELECT {bucket} AS bucket{dim_sql}, {_TOTALS} FROM rows GROUP BY ALL ORDER BY ALL"
-    df = query(data_dir, filters, select)
-    if df is None:
-        return _empty([*keys, *_TOTAL_COLUMNS])
-    df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
-    return df
+    keys = {dim: _dim(dim)} if dim else {}
+    df = series(data_dir, filters, grain, keys, TOTALS)
+    return _empty(["bucket", *keys, *TOTALS]) if df is None else df
+
+
+_RELIABILITY = {
+    "requests": "sum(n)::BIGINT",
+    "errors": "coalesce(sum(n) FILTER (WHERE status_code >= 400), 0)::BIGINT",
+    "rate_limited": "coalesce(sum(n) FILTER (WHERE status_code = 429), 0)::BIGINT",
+    "spend_cap": f"coalesce(sum(n) FILTER (WHERE status_code = 429 AND {SPEND_CAP}), 0)::BIGINT",
+    "retries": "coalesce(sum(n) FILTER (WHERE coalesce(attempt, 1) > 1), 0)::BIGINT",
+}
 
 
 def reliability_over_time(data_dir: Path, filters: Filters, grain: str = "hour", by: str | None = None) -> pd.DataFrame:
     """Per-request reliability per bucket: requests, errors, rate_limited, spend_cap, retries, rates.
 
-    With `by` (e.g. "status_class" or "error_type") the error counts are split by it: columns
-    bucket, <by>, count, requests (all per-request rows in the bucket), rate = count / requests;
-    rows with status < 400 are left out of the split.
+    Without `by`: columns bucket, requests, errors, rate_limited, spend_cap, retries, error_rate,
+    rate_429. With `by` (e.g. "status_class" or "error_type") the errors are split by it:
+    columns bucket, <by>, count, requests (all per-request rows in the bucket), rate.
     """
     check_choice("grain", grain, GRAINS)
-    bucket = bucket_sql(grain, filters.timezone)
     if by is None:
-        select = f"""SELECT {bucket} AS bucket, count(*) AS requests,
-            count(*) FILTER (WHERE status_code >= 400) AS errors,
-            count(*) FILTER (WHERE status_code = 429) AS rate_limited,
-            count(*) FILTER (WHERE status_code = 429 AND coalesce(spend_limit_reached, false)) AS spend_cap,
-            count(*) FILTER (WHERE coalesce(attempt, 1) > 1) AS retries
-            FROM rows WHERE {PER_REQUEST} GROUP BY ALL ORDER BY ALL"""
-        columns = ["bucket", "requests", "errors", "rate_limited", "spend_cap", "retries"]
-    else:
-        select = f"""SELECT bucket, key AS {by}, n AS count, total AS requests, n / total AS rate FROM (
-            SELECT *, sum(n) OVER (PARTITION BY bucket) AS total FROM (
-                SELECT {bucket} AS bucket, {_dim(by)} AS key, status_code >= 400 AS failed, count(*) AS n
-                FROM rows WHERE {PER_REQUEST} GROUP BY ALL)) WHERE failed ORDER BY ALL"""
-        columns = ["bucket", by, "count", "requests", "rate"]
-    df = query(data_dir, filters, select)
-    if df is None:
-        return _empty(columns)
-    df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
-    if by is None:
+        df = series(data_dir, filters, grain, {}, _RELIABILITY, where=PER_REQUEST)
+        if df is None:
+            return _empty(["bucket", *_RELIABILITY, "error_rate", "rate_429"])
         df["error_rate"] = df["errors"] / df["requests"]
         df["rate_429"] = df["rate_limited"] / df["requests"]
+        return df
+    totals = series(data_dir, filters, grain, {}, {"requests": "sum(n)::BIGINT"}, where=PER_REQUEST)
+    errors = series(
+        data_dir, filters, grain, {by: _dim(by)}, {"count": "sum(n)::BIGINT"}, f"{PER_REQUEST} AND status_code >= 400"
+    )
+    if totals is None or errors is None:
+        return _empty(["bucket", by, "count", "requests", "rate"])
+    df = errors.merge(totals, on="bucket", how="left")
+    df["rate"] = df["count"] / df["requests"]
     return df
 
 
@@ -180,7 +188,7 @@ def latency_percentiles(data_dir: Path, filters: Filters, dim: str = "model") ->
     select = f"""SELECT {_dim(dim)} AS {dim}, count(*) AS requests,
         quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q FROM rows
         WHERE {PER_REQUEST} AND latency_ms IS NOT NULL GROUP BY ALL ORDER BY requests DESC, {dim}"""
-    df = query(data_dir, filters, select)
+    df = query(data_dir, filters, select, raw=True)
     columns = [dim, "requests", "p50_ms", "p95_ms", "p99_ms"]
     if df is None:
         return _empty(columns)
@@ -215,27 +223,33 @@ def hourly_spend(data_dir: Path, filters: Filters) -> pd.DataFrame:
     return out.astype({"spend": float, "requests": int})
 
 
+ADDITIVE = ("spend", "requests", "tokens", "prompt_tokens", "completion_tokens", "cached_tokens", "errors")
+
+
 def breakdown(
     data_dir: Path, filters: Filters, group_by: list[str], measure: str = "spend", grain: str | None = None
 ) -> pd.DataFrame:
-    """Explore: one measure grouped by dimensions (and a time bucket when grain is given).
+    """Explore: one measure grouped by dimensions (and a local time bucket when grain is given).
 
     Columns: [bucket], *group_by, <measure>; sorted by bucket then measure descending.
     """
     check_choice("measure", measure, list(MEASURES))
-    parts = [f"{_dim(d)} AS {d}" for d in group_by]
-    if grain:
-        parts.insert(0, f"{bucket_sql(check_choice('grain', grain, GRAINS), filters.timezone)} AS bucket")
-    keys = ", ".join(parts)
-    order = ("bucket, " if grain else "") + f"{measure} DESC NULLS LAST"
-    select = f"SELECT {keys + ', ' if keys else ''}{MEASURES[measure]} AS {measure} FROM rows"
-    select += f" {'GROUP BY ALL' if keys else ''} ORDER BY {order}"
-    df = query(data_dir, filters, select)
+    keys = {d: _dim(d) for d in group_by}
+    columns = [*(["bucket"] if grain else []), *group_by, measure]
+    if grain and measure in ADDITIVE:
+        df = series(data_dir, filters, check_choice("grain", grain, GRAINS), keys, {measure: MEASURES[measure]})
+    else:
+        parts = [f"{expr} AS {name}" for name, expr in keys.items()]
+        if grain:
+            parts.insert(0, f"{bucket_sql(check_choice('grain', grain, GRAINS), filters.timezone)} AS bucket")
+        select = f"SELECT {', '.join([*parts, MEASURES[measure] + ' AS ' + measure])} FROM rows"
+        df = query(data_dir, filters, select + (" GROUP BY ALL" if parts else ""), raw="latency" in measure)
+        if df is not None and grain:
+            df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
     if df is None:
-        return _empty([*(["bucket"] if grain else []), *group_by, measure])
-    if grain:
-        df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
-    return df
+        return _empty(columns)
+    order = ["bucket", measure] if grain else [measure]
+    return df[columns].sort_values(order, ascending=[True, False][-len(order) :], na_position="last", ignore_index=True)
 
 
 def dimension_values(data_dir: Path, filters: Filters, dim: str) -> list[str]:

@@ -24,8 +24,8 @@ def top_errors(data_dir: Path, filters: Filters, n: int = 10) -> pd.DataFrame:
 
     Columns: status_code, error_type ('(none)' when absent), count, share (of all errors).
     """
-    select = f"""SELECT status_code, coalesce(error_type, '(none)') AS error_type, count(*) AS count,
-        count(*) / sum(count(*)) OVER () AS share
+    select = f"""SELECT status_code, coalesce(error_type, '(none)') AS error_type, sum(n)::BIGINT AS count,
+        sum(n) / sum(sum(n)) OVER () AS share
         FROM rows WHERE {_PER_REQUEST} AND status_code >= 400
         GROUP BY ALL ORDER BY count DESC, status_code, error_type LIMIT ?"""
     return _frame(query(data_dir, filters, select, [int(n)]), ["status_code", "error_type", "count", "share"])
@@ -37,9 +37,9 @@ def retry_impact(data_dir: Path, filters: Filters) -> pd.DataFrame:
     Columns: attempt, requests, tokens, spend, share (of per-request rows). Rows with
     attempt > 1 are the traffic client retries add.
     """
-    select = f"""SELECT coalesce(attempt, 1) AS attempt, count(*) AS requests,
+    select = f"""SELECT coalesce(attempt, 1) AS attempt, sum(n)::BIGINT AS requests,
         coalesce(sum(prompt_tokens + completion_tokens), 0)::BIGINT AS tokens, coalesce(sum(cost), 0) AS spend,
-        count(*) / sum(count(*)) OVER () AS share
+        sum(n) / sum(sum(n)) OVER () AS share
         FROM rows WHERE {_PER_REQUEST} GROUP BY ALL ORDER BY attempt"""
     return _frame(query(data_dir, filters, select), ["attempt", "requests", "tokens", "spend", "share"])
 
@@ -58,7 +58,7 @@ def ratelimit_headroom(data_dir: Path, filters: Filters, grain: str = "hour") ->
         FROM rows WHERE rl_limit_tokens_minute IS NOT NULL OR rl_limit_req_minute IS NOT NULL
         GROUP BY ALL ORDER BY ALL"""
     columns = ["bucket", "api_key", "samples", "min_tokens_headroom", "min_requests_headroom"]
-    df = query(data_dir, filters, select)
+    df = query(data_dir, filters, select, raw=True)
     if df is None:
         return pd.DataFrame(columns=columns)
     df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)

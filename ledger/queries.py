@@ -12,6 +12,9 @@ Conventions, so two callers never disagree:
 - error rate, 429 rate, retries and latency use per-request rows only (`aggregated` false):
   error rate = status >= 400 over per-request rows; 429 rate = status 429 over the same.
 - time buckets are tz-aware timestamps in the filters' time zone.
+- latency percentiles are exact (read from the raw rows); everything else is read from the
+  hourly rollups when the window is whole UTC hours (see `update_rollups`), else from raw rows,
+  with identical results.
 
 Example:
     >>> f = Filters.for_dates(date(2026, 11, 1), date(2026, 11, 25), "Europe/Paris")
@@ -27,6 +30,7 @@ from ._query_core import (
     dimension_values,
     hourly_spend,
     latency_percentiles,
+    latency_summary,
     reliability_over_time,
     spend_over_time,
     spend_summary,
@@ -36,6 +40,7 @@ from ._query_costs import Forecast, month_forecast, unit_costs, unpriced_models
 from ._query_export import csv_bytes, neutralise, parquet_bytes
 from ._query_filters import DIMENSIONS, GRAINS, Filters
 from ._query_reliability import ratelimit_headroom, retry_impact, top_errors
+from ._query_rollups import update_rollups
 from ._query_sql import SqlRefused, check_select, run_sql
 from ._query_status import Freshness, SourceStatus, freshness, newest_row
 
@@ -71,4 +76,6 @@ __all__ = [
     "top_errors",
     "unit_costs",
     "unpriced_models",
+    "update_rollups",
+    "latency_summary",
 ]

@@ -1,0 +1,100 @@
+"""Hourly rollups: the ledger pre-summed per UTC hour and key, so pages read thousands of rows, not millions.
+
+Why: a 30-day window of a 10M-record ledger is 3M+ rows, and 100M records make it 30M; every
+dashboard figure except latency percentiles is a sum, count, min or max, so it can be
+answered from rows pre-grouped by (hour, source, model, project, key, endpoint, status,
+error type, spend cap, attempt, aggregated, simulated, priced) with a weight `n`.
+
+A day's rollup is named after a hash of the day's visible ledger files, so it is fresh
+exactly when its name matches the files now visible: a write or compaction makes it stale
+at once, and stale or missing days are summed from the raw files on the fly, in the same
+shape. Nothing is ever wrong, only slower, when the collector does not call
+`update_rollups` after its writes.
+
+Example:
+    >>> update_rollups(Path("data"), [date(2026, 11, 25)])
+    [PosixPath('data/rollups/hourly/date=2026-11-25/rollup-3f2a....parquet')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+from .atomic import atomic_write
+from .schema import PARTITION
+from .store import day_dir, list_days, visible_files
+
+ROLLUPS = Path("rollups") / "hourly"
+KEYS = (
+    "source", "model", "project", "api_key_id", "endpoint", "status_code", "error_type",
+    "spend_limit_reached", "attempt", "aggregated", "simulated", "currency", "unpriced",
+)  # fmt: skip
+ROLLUP_SELECT = f"""SELECT to_timestamp((epoch_us(timestamp) // 3600000000) * 3600) AS timestamp,
+    {", ".join(KEYS[:-1])}, cost IS NULL AS unpriced,
+    count(*) AS n, sum(cost) AS cost, sum(request_count) AS request_count,
+    sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
+    sum(cached_tokens) AS cached_tokens, min(timestamp) AS first_at, max(timestamp) AS last_at"""
+"""Raw rows -> rollup rows. `cost IS NULL` is a key too, so unpriced rows keep a null cost."""
+
+
+def rollup_sql(scan: str) -> str:
+    """The rollup of the rows of `scan` (a FROM-able SQL expression)."""
+    return f"{ROLLUP_SELECT} FROM {scan} GROUP BY ALL"
+
+
+def rollup_dir(data_dir: Path, day: date) -> Path:
+    return Path(data_dir) / ROLLUPS / f"{PARTITION}={day.isoformat()}"
+
+
+def rollup_path(data_dir: Path, day: date, files: list[Path]) -> Path:
+    """Where the rollup of exactly these visible files lives (a new name when they change)."""
+    digest = hashlib.sha256("\n".join(sorted(f.name for f in files)).encode()).hexdigest()[:16]
+    return rollup_dir(data_dir, day) / f"rollup-{digest}.parquet"
+
+
+def plan(data_dir: Path, first: date, last: date) -> tuple[list[Path], list[Path]]:
+    """For the UTC days first..last: (fresh rollup files, raw files of days without one)."""
+    fresh: list[Path] = []
+    raw: list[Path] = []
+    for day in list_days(Path(data_dir)):
+        if first <= day <= last:
+            files = visible_files(day_dir(Path(data_dir), day))
+            target = rollup_path(data_dir, day, files) if files else None
+            if target is not None and target.exists():
+                fresh.append(target)
+            else:
+                raw.extend(files)
+    return fresh, raw
+
+
+def update_rollups(data_dir: Path, days: Iterable[date] | None = None) -> list[Path]:
+    """(Re)build the rollup of each given UTC day whose files changed; None = every day.
+
+    Call it after each ledger write or compaction (cheap when nothing changed: one hash of
+    file names). Returns the rollup files written; older rollups of those days are removed.
+    """
+    from ._query_engine import connection, scan_sql
+
+    wanted = list_days(Path(data_dir)) if days is None else sorted(set(days))
+    written = []
+    for day in wanted:
+        files = visible_files(day_dir(Path(data_dir), day))
+        if not files:
+            continue
+        target = rollup_path(data_dir, day, files)
+        if not target.exists():
+            sql = rollup_sql(scan_sql(files))
+            atomic_write(target, lambda tmp, sql=sql: _copy(connection(), sql, tmp))
+            written.append(target)
+        for old in rollup_dir(data_dir, day).glob("rollup-*.parquet"):
+            if old != target:
+                old.unlink(missing_ok=True)
+    return written
+
+
+def _copy(con: object, sql: str, tmp: Path) -> None:
+    escaped = str(tmp).replace("'", "''")
+    con.execute(f"COPY ({sql}) TO '{escaped}' (FORMAT parquet, COMPRESSION zstd)")  # type: ignore[attr-defined]
