@@ -1,0 +1,45 @@
+"""Budgets and alert emails that fire exactly once.
+
+The engine (a collector job) reads the ledger through `ledger.queries` /
+`ledger.budget_queries`, advances a persisted state machine per (rule, scope, period) and
+delivers email through a persistent outbox. The Budgets page (pages/budgets.py) edits the
+budgets file and shows spend, forecasts, history and the outbox. See docs/alerts.md.
+"""
+
+from ._budget_rules import BudgetView, view_budget
+from ._budgets import Budget, BudgetFileError, load_budgets, parse_budget, parse_budgets, save_budgets
+from ._compose import to_email
+from ._engine import Engine, RunResult, engine_for
+from ._jobs import collector_jobs
+from ._periods import PERIODS, Period, period_of
+from ._settings import RULES, AlertSettings, SmtpSettings, parse_alerts, parse_smtp
+from ._smtp import DeliveryError, send, send_test_email
+from ._state import StateStore
+
+__all__ = [
+    "PERIODS",
+    "RULES",
+    "AlertSettings",
+    "Budget",
+    "BudgetFileError",
+    "BudgetView",
+    "DeliveryError",
+    "Engine",
+    "Period",
+    "RunResult",
+    "SmtpSettings",
+    "StateStore",
+    "collector_jobs",
+    "engine_for",
+    "load_budgets",
+    "parse_alerts",
+    "parse_budget",
+    "parse_budgets",
+    "parse_smtp",
+    "period_of",
+    "save_budgets",
+    "send",
+    "send_test_email",
+    "to_email",
+    "view_budget",
+]

@@ -1,0 +1,212 @@
+"""Budgets: one TOML file under data/, edited by hand or from the Budgets page.
+
+Why TOML with one `[[budgets]]` table per budget: it is the config's format, comments
+survive a hand edit, and a mistake can be reported by line. A problem raises
+BudgetFileError naming the file, the line, the key and the fix; the page validates a form
+with the same `parse_budget` before `save_budgets` replaces the file atomically.
+
+Example file:
+    [[budgets]]
+    name = "search monthly"
+    period = "month"            # month | week | day
+    amount = 500                # in the ledger's currency
+    project = "search"          # or model / api_key; none of them = the whole organisation
+    thresholds = [50, 80, 100]
+    forecast = true
+    recipients = ["ops@example.com"]
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from collector.errors import ConfigError
+from ledger._query_filters import Filters
+from ledger.atomic import atomic_write_bytes
+
+from ._observation import money
+from ._periods import ADJECTIVE, PERIODS, Period
+from ._settings import check_emails
+
+SCOPES = {"project": "projects", "model": "models", "api_key": "api_keys"}
+_KEYS = {"name", "period", "amount", "thresholds", "forecast", "recipients", *SCOPES}
+_HEADER = "# Budgets for the Mistral usage monitor; see docs/alerts.md. Saved by the Budgets page.\n"
+
+
+class BudgetFileError(ConfigError):
+    """The budgets file (or a form) holds a value we cannot use; the message says where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """An amount per calendar period for a scope; an empty scope is the whole organisation."""
+
+    name: str
+    amount: float
+    period: str = "month"
+    projects: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    api_keys: tuple[str, ...] = ()
+    thresholds: tuple[float, ...] = (50.0, 80.0, 100.0)
+    forecast: bool = True
+    recipients: tuple[str, ...] = ()
+
+    @property
+    def slug(self) -> str:
+        """The budget's id in alert keys: its name, lower-case, non-alphanumerics as '-'."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+    def scope_label(self) -> str:
+        """Human scope, e.g. 'project search' or 'the organisation'."""
+        parts = [f"{dim.replace('_', ' ')} {', '.join(getattr(self, attr))}" for dim, attr in SCOPES.items()
+                 if getattr(self, attr)]  # fmt: skip
+        return "; ".join(parts) or "the organisation"
+
+    def describe(self, currency: str) -> str:
+        """e.g. 'EUR 500 monthly budget'."""
+        return f"{money(currency, self.amount)} {ADJECTIVE[self.period]} budget"
+
+    def filters(self, period: Period, timezone: str) -> Filters:
+        return Filters(period.start, period.end, timezone, projects=self.projects, models=self.models,
+                       api_keys=self.api_keys)  # fmt: skip
+
+    def to_toml(self) -> str:
+        lines = ["[[budgets]]", f"name = {_toml_value(self.name)}", f"period = {_toml_value(self.period)}",
+                 f"amount = {_toml_value(self.amount)}"]  # fmt: skip
+        for dim, attr in SCOPES.items():
+            values = getattr(self, attr)
+            if values:
+                lines.append(f"{dim} = {_toml_value(values[0] if len(values) == 1 else list(values))}")
+        lines += [f"thresholds = {_toml_value(list(self.thresholds))}", f"forecast = {_toml_value(self.forecast)}",
+                  f"recipients = {_toml_value(list(self.recipients))}"]  # fmt: skip
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}" if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _strings(value: Any, key: str) -> tuple[str, ...]:
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise BudgetFileError(f"{key}: expected a name or a list of names, got {value!r}; write {key} = \"search\"")
+    return tuple(v.strip() for v in values)
+
+
+def _amount(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise BudgetFileError(f"amount: {value!r} is not a positive number; write e.g. amount = 500")
+    return float(value)
+
+
+def _thresholds(value: Any) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value or any(isinstance(v, bool) or not isinstance(v, int | float)
+                                                       or not 0 < v <= 1000 for v in value):  # fmt: skip
+        raise BudgetFileError(f"thresholds: {value!r} is not a list of percentages; write thresholds = [50, 80, 100]")
+    return tuple(sorted({float(v) for v in value}))
+
+
+def _text(raw: dict[str, Any], key: str, default: str | None) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise BudgetFileError(f"{key}: missing or empty; write {key} = \"...\"")
+    return value.strip()
+
+
+def parse_budget(raw: dict[str, Any]) -> Budget:
+    """Validate one budget table; BudgetFileError names the key (callers add the line)."""
+    for key in raw:
+        if key not in _KEYS:
+            raise BudgetFileError(f"{key}: unknown key; use some of {', '.join(sorted(_KEYS))}")
+    period = _text(raw, "period", "month")
+    if period not in PERIODS:
+        raise BudgetFileError(f"period: {period!r} is not supported; use one of {', '.join(PERIODS)}")
+    forecast = raw.get("forecast", True)
+    if not isinstance(forecast, bool):
+        raise BudgetFileError(f"forecast: expected true or false, got {forecast!r}")
+    try:
+        recipients = check_emails(raw.get("recipients", []), "recipients")
+    except ConfigError as exc:
+        raise BudgetFileError(str(exc)) from None
+    scope = {attr: _strings(raw[dim], dim) for dim, attr in SCOPES.items() if dim in raw}
+    return Budget(name=_text(raw, "name", None), amount=_amount(raw.get("amount")), period=period,
+                  thresholds=_thresholds(raw.get("thresholds", [50, 80, 100])), forecast=forecast,
+                  recipients=recipients, **scope)  # fmt: skip
+
+
+def _line_of(text: str, index: int, key: str | None) -> int:
+    """1-based line of `key` inside the index-th [[budgets]] table (or of its header)."""
+    lines = text.splitlines()
+    headers = [i for i, line in enumerate(lines) if re.match(r"\s*\[\[\s*budgets\s*\]\]", line)]
+    if index >= len(headers):
+        return 1
+    start = headers[index]
+    end = headers[index + 1] if index + 1 < len(headers) else len(lines)
+    for i in range(start, end):
+        if key and re.match(rf"\s*{re.escape(key)}\s*=", lines[i]):
+            return i + 1
+    return start + 1
+
+
+def parse_budgets(text: str, path: Path) -> list[Budget]:
+    """Parse a budgets document; BudgetFileError says `<file> line N: <key>: <problem>; <fix>`."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BudgetFileError(f"{path}: invalid TOML: {exc}; fix the syntax at that line") from None
+    unknown = [k for k in doc if k != "budgets"]
+    if unknown or not isinstance(doc.get("budgets", []), list):
+        raise BudgetFileError(f"{path}: only [[budgets]] tables are allowed, found {unknown or 'budgets'}; "
+                              f"start each budget with [[budgets]]")  # fmt: skip
+    budgets: list[Budget] = []
+    for index, raw in enumerate(doc.get("budgets", [])):
+        try:
+            budgets.append(parse_budget(raw))
+        except BudgetFileError as exc:
+            key = str(exc).split(":", 1)[0]
+            raise BudgetFileError(f"{path} line {_line_of(text, index, key)}: {exc}") from None
+    _unique(budgets, text, path)
+    return budgets
+
+
+def _unique(budgets: list[Budget], text: str, path: Path) -> None:
+    seen: set[str] = set()
+    for index, budget in enumerate(budgets):
+        if budget.slug in seen or not budget.slug:
+            line = _line_of(text, index, "name")
+            raise BudgetFileError(f"{path} line {line}: name: {budget.name!r} is empty or used twice "
+                                  f"(names key the alert state); give each budget its own name")  # fmt: skip
+        seen.add(budget.slug)
+
+
+def load_budgets(path: Path) -> list[Budget]:
+    """The budgets in `path`; none when the file does not exist yet."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    return parse_budgets(text, Path(path))
+
+
+def render_budgets(budgets: list[Budget]) -> str:
+    return _HEADER + "".join("\n" + b.to_toml() for b in budgets)
+
+
+def save_budgets(path: Path, budgets: list[Budget]) -> Path:
+    """Validate (names unique) and replace the file atomically."""
+    text = render_budgets(budgets)
+    parse_budgets(text, Path(path))
+    return atomic_write_bytes(Path(path), text.encode())

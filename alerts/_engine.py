@@ -1,0 +1,116 @@
+"""One run of the alert engine: observe, advance the state machine, queue, then deliver.
+
+Why this order, all under one lock: the state change and the queued emails are written in a
+single atomic save *before* anything is sent (see `_state`), so a restart, a repeated
+`--once` or a SIGKILL anywhere never turns one crossing into two emails. Delivery then drains
+the outbox, saving after each message. The lock also serialises two engines on one data dir.
+
+Example:
+    >>> engine = Engine.from_config(load_config(Path("collector/example-alerts.toml")))
+    >>> engine.run().queued
+    2
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.config import Config
+
+from ._budget_rules import BudgetRules
+from ._budgets import Budget, BudgetFileError, load_budgets
+from ._compose import compose
+from ._digest import digest_due, digest_observation
+from ._health_rules import HealthRules
+from ._observation import Observation
+from ._outbox import drain, enqueue
+from ._settings import AlertSettings, SmtpSettings, parse_alerts, parse_smtp
+from ._state import Notice, StateStore, advance, prune, record
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run did; `error` is the budgets file problem, if any (other rules still ran)."""
+
+    notices: tuple[Notice, ...] = ()
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+    error: str | None = None
+
+
+class Engine:
+    """The alert engine over one data dir. Stateless between runs: everything is in the file."""
+
+    def __init__(self, config: Config, settings: AlertSettings, smtp: SmtpSettings | None) -> None:
+        self.config, self.settings, self.smtp = config, settings, smtp
+        self.store = StateStore(config.data_dir)
+        args = (config.data_dir, settings, config.timezone, config.currency, config.dashboard_url)
+        self.budget_rules, self.health_rules = BudgetRules(*args), HealthRules(*args)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Engine:
+        """Validate `[alerts]` and `[smtp]` (ConfigError names the key)."""
+        sections = config.sections
+        base = config.path.parent if config.path else None
+        smtp = parse_smtp(sections["smtp"], base) if "smtp" in sections else None
+        return cls(config, parse_alerts(sections.get("alerts", {}), config.data_dir), smtp)
+
+    def budgets(self) -> list[Budget]:
+        return load_budgets(self.settings.budgets_file)
+
+    def observe(self, now: datetime) -> tuple[list[Observation], str | None]:
+        """Every rule's observations; a broken budgets file is reported, not fatal."""
+        try:
+            budgets, error = self.budgets(), None
+        except BudgetFileError as exc:
+            budgets, error = [], str(exc)
+        return self.budget_rules.observe(budgets, now) + self.health_rules.observe(now), error
+
+    def run(self, now: datetime | None = None) -> RunResult:
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        observations, error = self.observe(now)
+        with self.store.locked() as state:
+            notices = [n for obs in observations if (n := advance(state, obs, now, self.settings.repeat_hours))]
+            queued = self._queue(state, notices, now) + self._digest(state, now)
+            prune(state, now)
+            self.store.save(state)
+            sent, failed = drain(state, self.smtp, now, lambda: self.store.save(state))
+        return RunResult(tuple(notices), queued, sent, failed, error)
+
+    def _queue(self, state: dict[str, Any], notices: list[Notice], now: datetime) -> int:
+        """Group notices by recipient, one email each; every notice goes to history."""
+        by_recipient: dict[str, list[Notice]] = defaultdict(list)
+        for notice in notices:
+            recipients = notice.observation.recipients if self.smtp else ()
+            record(state, notice, recipients, now)
+            for address in recipients:
+                by_recipient[address].append(notice)
+        for address, group in sorted(by_recipient.items()):
+            enqueue(state, compose(address, group), now, self.settings.outbox_expire_hours)
+        return len(by_recipient)
+
+    def _digest(self, state: dict[str, Any], now: datetime) -> int:
+        period = digest_due(self.settings, now, self.config.timezone, state["digests"])
+        if period is None:
+            return 0
+        cfg = self.config
+        try:
+            budgets = self.budgets()
+        except BudgetFileError:
+            budgets = []
+        obs = digest_observation(cfg.data_dir, self.settings, period, budgets, cfg.timezone, cfg.currency,
+                                 cfg.dashboard_url, now)  # fmt: skip
+        state["digests"][f"{self.settings.digest}:{period.id}"] = now.isoformat()
+        return self._queue(state, [Notice("fired", obs, period.id)], now)
+
+
+def engine_for(config: Config) -> Engine | None:
+    """The engine if alerts are configured (an [alerts] section or a budgets file), else None."""
+    engine = Engine.from_config(config)
+    if "alerts" in config.sections or engine.settings.budgets_file.exists():
+        return engine
+    return None

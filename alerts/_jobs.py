@@ -1,0 +1,39 @@
+"""The collector job: run the alert engine every `interval_seconds` (and on `--once`).
+
+Why validate here, at start-up: `build_jobs` runs inside the collector CLI's ConfigError
+handler, so a bad `[alerts]`/`[smtp]` key or a broken budgets file stops the collector with
+exit code 2 and one line naming the key (or the file's line) and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector._context import Context
+from collector._jobs import Job
+from collector._log import log, register_secret
+
+from ._engine import Engine, engine_for
+
+
+def collector_jobs(context: Context) -> list[Job]:
+    """`[Job("alerts", ...)]` when alerts are configured, else `[]`."""
+    engine = engine_for(context.config)
+    if engine is None:
+        return []
+    engine.budgets()
+    if engine.smtp is not None and engine.smtp.password_env:
+        register_secret(engine.smtp.password())
+    return [Job("alerts", lambda: run_logged(engine), interval_seconds=engine.settings.interval_seconds)]
+
+
+def run_logged(engine: Engine) -> bool:
+    """One run with one log line; False (a failed job) if the budgets file is broken."""
+    result = engine.run()
+    fields: dict[str, Any] = {"notices": [f"{n.kind}:{n.observation.key}" for n in result.notices],
+                              "queued": result.queued, "sent": result.sent, "not_delivered": result.failed}
+    if result.error:
+        log("alerts_budgets_invalid", error=result.error, **fields)
+        return False
+    log("alerts", **fields)
+    return True

@@ -1,0 +1,63 @@
+"""What a rule reports each run: one Observation per (rule, scope, period) key.
+
+Why a level instead of a boolean: a budget crosses 50%, then 80%, then 100% in one period,
+and each first crossing is worth exactly one email; a higher level than the one stored is
+news, the same or a lower one is not. `level=None` means "not enough data to judge": the
+stored state is left as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from urllib.parse import urlencode
+
+from ledger._query_filters import Filters
+
+
+@dataclass(frozen=True)
+class Contributor:
+    name: str
+    value: float
+    share: float | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A rule's verdict on one key, with everything an email about it needs."""
+
+    key: str
+    rule: str
+    scope: str
+    level: float | None
+    subject: str
+    resolvable: bool = False
+    recipients: tuple[str, ...] = ()
+    figures: tuple[tuple[str, str], ...] = ()
+    contributors: tuple[tuple[str, tuple[Contributor, ...]], ...] = field(default=())
+    link: str | None = None
+    expires: str | None = None
+    """ISO instant after which the key's state may be forgotten (the end of its period)."""
+
+
+def dashboard_link(base: str | None, filters: Filters, page: str = "") -> str | None:
+    """The dashboard URL with the slice in its query string (start/end as local dates)."""
+    if not base:
+        return None
+    last = (filters.end_at.astimezone(filters.tz).replace(tzinfo=None)).date()
+    if filters.end_at.astimezone(filters.tz).time().isoformat() == "00:00:00":
+        last = date.fromordinal(last.toordinal() - 1)
+    params: list[tuple[str, str]] = [("start", filters.start_at.astimezone(filters.tz).date().isoformat()),
+                                     ("end", last.isoformat()), ("tz", filters.timezone)]  # fmt: skip
+    for name, values in (("project", filters.projects), ("model", filters.models), ("api_key", filters.api_keys)):
+        params.extend((name, v) for v in values)
+    return f"{base.rstrip('/')}/{page}?{urlencode(params)}"
+
+
+def money(currency: str, value: float) -> str:
+    """`EUR 1,234.50`; whole amounts without decimals (`EUR 500`)."""
+    return f"{currency} {value:,.0f}" if float(value).is_integer() else f"{currency} {value:,.2f}"
+
+
+def pct(value: float) -> str:
+    return f"{value:.0f}%" if value >= 10 else f"{value:.1f}%"

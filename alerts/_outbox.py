@@ -1,0 +1,86 @@
+"""The persistent outbox: every email waits here until the SMTP server accepts it.
+
+Why persistent, with backoff and an expiry: an SMTP outage must lose nothing, hammer nothing
+and not hide forever. A message is retried after 1, 2, 4 ... minutes (at most an hour apart)
+until delivered; after `outbox_expire_hours` it is marked failed, with the last error in
+plain words, and the Budgets page shows it. Each delivery is recorded (one atomic state
+write) before the next message is tried, so a crash re-sends at most the one in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from ._compose import to_email
+from ._settings import SmtpSettings
+from ._smtp import DeliveryError, send
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def enqueue(state: dict[str, Any], fields: dict[str, Any], now: datetime, expire_hours: float) -> None:
+    """Add a composed email (see `compose`) unless a message with its id is already there."""
+    if any(m["id"] == fields["id"] and m["to"] == fields["to"] for m in state["outbox"]):
+        return
+    state["outbox"].append({**fields, "status": "pending", "attempts": 0, "created_at": now.isoformat(),
+                            "next_attempt_at": now.isoformat(), "sent_at": None, "last_error": None,
+                            "expires_at": (now + timedelta(hours=expire_hours)).isoformat()})  # fmt: skip
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def _pending(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in state["outbox"] if m["status"] == "pending"]
+
+
+def due(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    return [m for m in _pending(state) if datetime.fromisoformat(m["next_attempt_at"]) <= now]
+
+
+def expire(state: dict[str, Any], now: datetime) -> int:
+    """Mark pending messages past their expiry as failed; how many."""
+    expired = [m for m in _pending(state) if datetime.fromisoformat(m["expires_at"]) <= now]
+    for message in expired:
+        message["status"] = "failed"
+        message["last_error"] = f"not delivered after {message['attempts']} attempts: {message['last_error']}"
+    return len(expired)
+
+
+def attempt(message: dict[str, Any], smtp: SmtpSettings | None, now: datetime) -> DeliveryError | None:
+    """Try one pending message once and update it in place; the error if not delivered."""
+    try:
+        if smtp is None:
+            raise DeliveryError("SMTP is not configured; add an [smtp] section with host and sender to the config")
+        send(smtp, to_email(message, smtp.sender))
+    except DeliveryError as exc:
+        message["attempts"] += 1
+        message["last_error"] = str(exc)
+        message["next_attempt_at"] = (now + backoff(message["attempts"])).isoformat()
+        return exc
+    message.update(status="sent", sent_at=now.isoformat(), attempts=message["attempts"] + 1, last_error=None)
+    return None
+
+
+def drain(state: dict[str, Any], smtp: SmtpSettings | None, now: datetime, save: Callable[[], None]) -> tuple[int, int]:
+    """Send every due message, saving after each; (delivered, not delivered).
+
+    An unreachable server ends the drain: the rest wait for the next run instead of each
+    waiting out its own connection timeout.
+    """
+    sent = failed = 0
+    if expire(state, now):
+        save()
+    for message in due(state, now):
+        error = attempt(message, smtp, now)
+        save()
+        if error is None:
+            sent += 1
+            continue
+        failed += 1
+        if error.unreachable or smtp is None:
+            break
+    return sent, failed

@@ -1,0 +1,136 @@
+"""The alert state machine and its one persisted file: states, outbox and history together.
+
+Why one file, written atomically: "mark the alert firing" and "queue its email" must happen
+together or not at all. If they were two files, a SIGKILL between the writes would either
+lose the email (state saved, outbox not) or send it twice (outbox saved, state not, so the
+next run fires again). `<data_dir>/alerts/state.json` holds both, replaced in one rename.
+
+States per key (rule:scope:period): ok -> firing -> resolved (resolvable rules only) ->
+firing again for a new incident. A budget threshold key only ever climbs: its level is the
+highest threshold notified in the period; spend dropping back (a re-price) sends nothing,
+and crossing 80% after 50% is one new email.
+
+Example:
+    >>> with StateStore(Path("data")).locked() as state:
+    ...     notice = advance(state, observation, now)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.atomic import atomic_write_bytes
+
+from ._observation import Observation
+
+KEEP_HISTORY = 1000
+KEEP_SENT = 300
+FORGET_AFTER = timedelta(days=40)
+_thread_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An email-worthy change: fired (first crossing / new incident), repeat, or resolved."""
+
+    kind: str
+    observation: Observation
+    since: str
+
+    @property
+    def token(self) -> str:
+        """Stable across re-runs: what makes the Message-ID deterministic."""
+        return f"{self.observation.key}|{self.kind}|{self.observation.level}|{self.since}"
+
+
+def empty_state() -> dict[str, Any]:
+    return {"version": 1, "alerts": {}, "outbox": [], "history": [], "digests": {}}
+
+
+class StateStore:
+    """Reads and atomically replaces `<data_dir>/alerts/state.json` under an exclusive lock."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.folder = Path(data_dir) / "alerts"
+        self.path = self.folder / "state.json"
+
+    def read(self) -> dict[str, Any]:
+        """The last saved state (no lock: the file is only ever replaced whole)."""
+        try:
+            data = orjson.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return empty_state()
+        return {**empty_state(), **data} if isinstance(data, dict) else empty_state()
+
+    def save(self, state: dict[str, Any]) -> None:
+        atomic_write_bytes(self.path, orjson.dumps(state, option=orjson.OPT_INDENT_2))
+
+    @contextmanager
+    def locked(self) -> Iterator[dict[str, Any]]:
+        """Hold the lock across threads and processes; yields the state (call `save` to persist)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with _thread_lock, (self.folder / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield self.read()
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def advance(state: dict[str, Any], obs: Observation, now: datetime, repeat_hours: float) -> Notice | None:
+    """Move one key's state for this observation; the notice to send, if any."""
+    if obs.level is None:
+        return None
+    alerts = state["alerts"]
+    entry = alerts.get(obs.key) or {"state": "ok", "level": 0.0}
+    stamp = now.isoformat()
+    entry.update(rule=obs.rule, scope=obs.scope, expires=obs.expires, checked_at=stamp)
+    alerts[obs.key] = entry
+    if obs.level > 0:
+        return _firing(entry, obs, stamp, now, repeat_hours)
+    if entry["state"] == "firing" and obs.resolvable:
+        entry.update(state="resolved", level=0.0, resolved_at=stamp)
+        return Notice("resolved", obs, entry["since"])
+    return None
+
+
+def _firing(entry: dict[str, Any], obs: Observation, stamp: str, now: datetime, repeat_hours: float) -> Notice | None:
+    level = float(obs.level or 0)
+    if entry["state"] != "firing":
+        entry.update(state="firing", level=level, since=stamp, notified_at=stamp)
+        return Notice("fired", obs, stamp)
+    if level > entry["level"]:
+        entry.update(level=level, notified_at=stamp)
+        return Notice("fired", obs, entry["since"])
+    due = datetime.fromisoformat(entry["notified_at"]) + timedelta(hours=repeat_hours)
+    if repeat_hours > 0 and now >= due:
+        entry["notified_at"] = stamp
+        return Notice("repeat", obs, stamp)
+    return None
+
+
+def record(state: dict[str, Any], notice: Notice, recipients: tuple[str, ...], now: datetime) -> None:
+    """Append a notice to the alert history (shown on the Budgets page)."""
+    obs = notice.observation
+    state["history"].append({"at": now.isoformat(), "key": obs.key, "rule": obs.rule, "scope": obs.scope,
+                             "kind": notice.kind, "subject": obs.subject, "recipients": list(recipients)})  # fmt: skip
+    del state["history"][:-KEEP_HISTORY]
+
+
+def prune(state: dict[str, Any], now: datetime) -> None:
+    """Forget keys of long-ended periods and old delivered messages (pending ones stay)."""
+    cutoff = now - FORGET_AFTER
+    state["alerts"] = {k: v for k, v in state["alerts"].items()
+                       if not v.get("expires") or datetime.fromisoformat(v["expires"]) > cutoff}  # fmt: skip
+    done = [m for m in state["outbox"] if m["status"] != "pending"]
+    drop = {id(m) for m in done[:-KEEP_SENT]}
+    state["outbox"] = [m for m in state["outbox"] if id(m) not in drop]
