@@ -84,4 +84,7 @@ def build_jobs(context: Context) -> list[Job]:
     jobs.append(compaction_job(context))
     for factory in EXTRA_JOBS:
         jobs.extend(factory(context))
+    from alerts import collector_jobs  # imported here: alerts imports this module
+
+    jobs.extend(collector_jobs(context))
     return jobs
