@@ -171,6 +171,7 @@ def to_table(source: ProviderSource, prefix: str, endpoint: str, usages: Sequenc
         "batch": pa.array([u.batch for u in usages], pa.bool_()),
         "service_tier": pa.array([u.service_tier for u in usages], pa.string()),
         "resolved_model": pa.array([None] * len(usages), pa.string()),
+        "simulated": pa.array([False] * len(usages), pa.bool_()),
     })  # fmt: skip
     ctx = source.context
     table = price_rows(records, source.source.name, ctx.book, ctx.config.currency)
