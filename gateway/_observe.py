@@ -72,7 +72,7 @@ class SseObserver:
             return
         if self.first:
             self.first = False
-            self.summary.update((k, chunk[k]) for k in ("id", "model") if k in chunk)
+            self.summary.update((k, chunk[k]) for k in ("id", "object", "model") if k in chunk)
         if isinstance(chunk.get("usage"), dict):
             self.summary["usage"] = chunk["usage"]
         if chunk.get("object") == "error" or isinstance(chunk.get("error"), dict):
