@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from ._admin import ADMIN_PREFIX, AdminBilling
 from ._cursor import CursorError, Position, decode, encode
 from ._incidents import HOUR_MS
 from ._store import Store
@@ -42,6 +43,7 @@ class Settings:
                  clock: Callable[[], float]) -> None:  # fmt: skip
         self.store = Store(seed, rate, bad_every, cache_hours=int(days * 24) + 3)
         self.days, self.token, self.clock = days, token, clock
+        self.admin = AdminBilling(seed, rate, days, clock, token)
 
     def preload(self) -> int:
         """Generate the whole history up to now; return how many records it holds."""
@@ -82,6 +84,8 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path == "/healthz":
             self._send(200, b'{"status":"ok"}')
+        elif url.path.startswith(ADMIN_PREFIX):
+            self._send(*self.server.settings.admin.response(url.path, parse_qs(url.query), self.headers))
         elif url.path != USAGE_PATH:
             self._send(404, _error(f"no route {url.path[:80]!r}; use {USAGE_PATH}", "not_found", "404"))
         elif not self._authorised():
