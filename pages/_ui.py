@@ -1,0 +1,109 @@
+"""What every page renders with: cached data calls, money and percent formats, model colours, charts.
+
+Why one cache wrapper: pages call the typed functions of `ledger.queries` by name through
+`fetch`, so every call is cached with the same TTL and keyed on (data dir, filters, args);
+a filter change is a new key, a rerun of the same view costs nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from ledger import queries
+from ledger.queries import Filters
+
+TTL_SECONDS = 30
+SYMBOLS = {"USD": "$", "EUR": "€"}
+PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3
+NO_ROWS = (
+    "No requests match these filters in this date range. Widen the date range in the sidebar, "
+    "or clear the project, model, API key and source filters."
+)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=512)
+def _cached(name: str, data_dir: str, filters: Filters, kwargs: tuple[tuple[str, Any], ...]) -> Any:
+    return getattr(queries, name)(Path(data_dir), filters, **dict(kwargs))
+
+
+def fetch(name: str, data_dir: Path, filters: Filters, **kwargs: Any) -> Any:
+    """Call `ledger.queries.<name>(data_dir, filters, **kwargs)` through the page cache."""
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
+    return _cached(name, str(data_dir), filters, frozen)
+
+
+def money(value: float | None, currency: str) -> str:
+    """`$1,234.56`; four decimals below 0.01 so small test traffic is not shown as 0.00."""
+    if value is None or pd.isna(value):
+        return "n/a"
+    symbol = SYMBOLS.get(currency, currency + " ")
+    return f"{symbol}{value:,.4f}" if 0 < abs(value) < 0.01 else f"{symbol}{value:,.2f}"
+
+
+def money_format(currency: str) -> str:
+    """A printf format for st.column_config.NumberColumn showing the currency."""
+    return SYMBOLS.get(currency, currency + " ").replace("%", "%%") + "%.4f"
+
+
+def percent(value: float | None) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value * 100:.2f}%"
+
+
+def count(value: float | None) -> str:
+    """1,234 / 12.3k / 4.56M: compact but exact enough for a tile."""
+    if value is None or pd.isna(value):
+        return "n/a"
+    for size, suffix, digits in ((1e9, "B", 2), (1e6, "M", 2), (1e4, "k", 1)):
+        if abs(value) >= size:
+            return f"{value / size:,.{digits}f}{suffix}"
+    return f"{value:,.0f}"
+
+
+def millis(value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+def colours(models: list[str]) -> dict[str, str]:
+    """One colour per model: its rank among the window's models (ignoring the model filter).
+
+    Every page of a view sees the same model list, so a model keeps its colour across pages.
+    """
+    return {model: PALETTE[i % len(PALETTE)] for i, model in enumerate(sorted(models))}
+
+
+def style(fig: go.Figure, title: str, y_title: str, x_title: str = "") -> go.Figure:
+    """Title, axis titles with units, a horizontal legend, tight margins."""
+    fig.update_layout(
+        title={"text": title},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": None},
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        hovermode="x unified",
+    )
+    return fig
+
+
+def stacked_bars(
+    df: pd.DataFrame, y: str, color: str | None, title: str, y_title: str, colour_map: dict[str, str] | None = None
+) -> go.Figure:
+    """Bars over time, stacked by `color` (models get their fixed colours)."""
+    fig = px.bar(df, x="bucket", y=y, color=color, color_discrete_map=colour_map or {})
+    fig.update_layout(barmode="stack")
+    return style(fig, title, y_title)
+
+
+def show(fig: go.Figure) -> None:
+    st.plotly_chart(fig, width="stretch")
+
+
+def empty_state() -> None:
+    st.info(NO_ROWS, icon=":material/filter_alt_off:")

@@ -1,0 +1,105 @@
+"""Overview: what it costs, where the money goes, whether traffic is healthy, at a glance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from ledger.queries import Summary
+from pages._frame import context
+from pages._ui import TTL_SECONDS, count, empty_state, fetch, millis, money, percent, show, stacked_bars
+
+ctx = context()
+st.title("Overview")
+
+
+def _change(now: float | None, before: float | None) -> str | None:
+    """Relative change as '+12.3%', None when there is nothing to compare with."""
+    if now is None or before is None or before == 0:
+        return None
+    return f"{(now - before) / before * 100:+.1f}%"
+
+
+def _points(now: float | None, before: float | None) -> str | None:
+    """Change of a rate in percentage points."""
+    if now is None or before is None:
+        return None
+    return f"{(now - before) * 100:+.2f} pp"
+
+
+def tiles(cur: Summary, prev: Summary) -> None:
+    """Six tiles, each with its change against the previous period of equal length."""
+    spend, requests, tokens, errors, limited, p95 = st.columns(6)
+    currency = ctx.currency
+    spend.metric(f"Spend ({currency})", money(cur.spend, currency), _change(cur.spend, prev.spend), border=True)
+    requests.metric("Requests", f"{cur.requests:,}", _change(cur.requests, prev.requests), border=True)
+    tokens.metric("Tokens", count(cur.tokens), _change(cur.tokens, prev.tokens), border=True, help=f"{cur.tokens:,}")
+    errors.metric(
+        "Error rate", percent(cur.error_rate), _points(cur.error_rate, prev.error_rate), "inverse", border=True
+    )
+    limited.metric("429 rate", percent(cur.rate_429), _points(cur.rate_429, prev.rate_429), "inverse", border=True)
+    p95.metric("p95 latency", millis(cur.p95_ms), _change(cur.p95_ms, prev.p95_ms), "inverse", border=True)
+    if cur.unpriced_requests:
+        st.caption(f"{cur.unpriced_requests:,} requests to unpriced models are not in the spend; see the Spend page.")
+
+
+@st.fragment(run_every=TTL_SECONDS)
+def live_tiles() -> None:
+    """Refreshes on its own every TTL_SECONDS without rerunning the page."""
+    cur = fetch("spend_summary", ctx.data_dir, ctx.filters)
+    prev = fetch("spend_summary", ctx.data_dir, ctx.filters.previous())
+    tiles(cur, prev)
+    days = (ctx.filters.end_at - ctx.filters.start_at).days
+    updated = datetime.now(ctx.filters.tz)
+    st.caption(f"{ctx.range_label}, changes vs the {days} days before · updated {updated:%H:%M:%S}")
+
+
+def month_to_date() -> None:
+    forecast = fetch("month_forecast", ctx.data_dir, ctx.filters)
+    left, right, note = st.columns([1, 1, 2])
+    left.metric(f"Month to date ({forecast.month_start:%B})", money(forecast.spend_to_date, ctx.currency), border=True)
+    right.metric("Forecast to month end", money(forecast.forecast, ctx.currency), border=True)
+    note.caption(
+        f"Forecast: spend so far plus the days left to {forecast.month_end:%d %b}, each at the recent mean of its "
+        f"kind: weekdays {money(forecast.weekday_rate, ctx.currency)}/day, weekends "
+        f"{money(forecast.weekend_rate, ctx.currency)}/day (from {forecast.basis_days} full days)."
+    )
+
+
+def spend_by_model() -> None:
+    days = (ctx.filters.end_at - ctx.filters.start_at).days
+    grain = "hour" if days <= 2 else "day"
+    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim="model", grain=grain)
+    title = f"Spend per {grain} by model ({ctx.currency})"
+    show(stacked_bars(df, "spend", "model", title, f"Spend ({ctx.currency})", ctx.colours))
+
+
+def top_table(dim: str, label: str) -> None:
+    df = fetch("top_contributors", ctx.data_dir, ctx.filters, dim=dim, n=10)
+    st.subheader(f"Top {label}")
+    st.dataframe(
+        df[[dim, "spend", "share", "requests", "tokens"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            dim: st.column_config.TextColumn(label.rstrip("s").capitalize() if dim != "api_key" else "API key"),
+            "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format="%.2f"),
+            "share": st.column_config.ProgressColumn("Share of spend", format="percent", min_value=0, max_value=1),
+            "requests": st.column_config.NumberColumn("Requests", format="localized"),
+            "tokens": st.column_config.NumberColumn("Tokens", format="compact"),
+        },
+    )
+
+
+live_tiles()
+if fetch("spend_summary", ctx.data_dir, ctx.filters).requests == 0:
+    empty_state()
+else:
+    month_to_date()
+    spend_by_model()
+    projects, keys = st.columns(2)
+    with projects:
+        top_table("project", "projects")
+    with keys:
+        top_table("api_key", "API keys")
