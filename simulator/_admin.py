@@ -114,7 +114,7 @@ class AdminBilling:
         """Billed model -> quantities and amounts for the served hours of the month up to now."""
         start_ms = int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000)
         end_ms = start_ms + calendar.monthrange(year, month)[1] * 86_400_000
-        first = max(start_ms, int(now_ms - self.days * 86_400_000)) // HOUR_MS
+        first = -(-max(start_ms, int(now_ms - self.days * 86_400_000)) // HOUR_MS)  # whole hours served
         stop = min(end_ms, now_ms) // HOUR_MS  # hours fully over
         total: dict[str, np.ndarray] = {}
         for hour in range(first, stop):

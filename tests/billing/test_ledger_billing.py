@@ -43,10 +43,10 @@ def at(day: int, hour: int = 10, minute: int = 0) -> datetime:
 def test_upsert_replaces_by_id_and_keeps_other_rows(tmp_path):
     Appender(tmp_path).append(records([{"id": f"r{i}", "ts": at(14, 10, i)} for i in range(3)]))
     upsert_rows(tmp_path, records([{"id": "b1", "ts": at(14, 9), "prompt_tokens": 5}], "oai", aggregated=True))
-    upsert_rows(tmp_path, records([{"id": "b1", "ts": at(14, 9), "prompt_tokens": 9},
-                                   {"id": "b2", "ts": at(13, 9), "prompt_tokens": 1}], "oai", aggregated=True))  # fmt: skip
+    again = [{"id": "b1", "ts": at(14, 9), "prompt_tokens": 9}, {"id": "b2", "ts": at(13, 9), "prompt_tokens": 1}]
+    upsert_rows(tmp_path, records(again, "oai", aggregated=True))
     table = read_ledger(tmp_path)
-    got = sorted(zip(table["source"].to_pylist(), table["id"].to_pylist(), table["prompt_tokens"].to_pylist()))
+    got = sorted(zip(*(table[c].to_pylist() for c in ("source", "id", "prompt_tokens")), strict=True))
     assert got == [("oai", "b1", 9), ("oai", "b2", 1), ("sim", "r0", 1_000_000), ("sim", "r1", 1_000_000),
                    ("sim", "r2", 1_000_000)]  # fmt: skip
     Appender(tmp_path).append(records([{"id": "r3", "ts": at(14, 11)}]))
