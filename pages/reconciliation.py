@@ -1,0 +1,81 @@
+"""Reconciliation: what Mistral billed against what the ledger measured, and Mistral's limits.
+
+Why a page of its own: the gap between the bill and the gateway's view is the product's
+signature check. Billed rows come from the `mistral_admin` collector source; every figure
+here comes from ledger.billing, the same functions the alerts engine uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from ledger.billing import month_of, rate_headroom, rate_limits, read_billed, reconcile, spend_gauges
+from pages._frame import context
+from pages._ui import money, show
+
+STATUS_LABELS = {"matched": "matched", "billed_not_seen": "billed, never seen (bypasses the gateway?)",
+                 "seen_not_billed": "seen, not billed"}  # fmt: skip
+GAP_WARN_PCT = 5.0
+HEADROOM_DAYS = 7
+
+ctx = context()
+st.title("Reconciliation")
+now = datetime.now(UTC)
+billed_months = sorted(set(read_billed(ctx.data_dir)["month"].to_pylist()) | {month_of(now.date())}, reverse=True)
+month = st.selectbox("Month", billed_months, help="Months the Admin API has billed, newest first")
+
+rows = pd.DataFrame([asdict(r) for r in reconcile(ctx.data_dir, [month], ctx.currency)])
+if rows.empty or rows["billed"].isna().all():
+    hint = "Add a `mistral_admin` source to the collector config (docs/billing.md); it needs an Enterprise plan."
+    st.info(f"No bill for this month yet. {hint}", icon=":material/receipt_long:")
+if not rows.empty:
+    measured, billed = rows["measured"].sum(), rows["billed"].sum()
+    left, mid, right = st.columns(3)
+    left.metric("Measured (ledger)", money(measured, ctx.currency))
+    mid.metric("Billed (Admin API)", money(billed, ctx.currency))
+    gap_pct = 100 * (billed - measured) / billed if billed else None
+    right.metric("Gap", money(billed - measured, ctx.currency), f"{gap_pct:+.1f}%" if gap_pct is not None else None,
+                 delta_color="inverse")  # fmt: skip
+    unmatched = rows[rows["status"] != "matched"]
+    if len(unmatched):
+        pairs = zip(unmatched["model"], unmatched["status"], strict=True)
+        st.warning(f"{len(unmatched)} unmatched models: " + ", ".join(f"{m} ({STATUS_LABELS[s]})" for m, s in pairs))
+    fig = go.Figure([go.Bar(name="measured", x=rows["model"], y=rows["measured"]),
+                     go.Bar(name="billed", x=rows["model"], y=rows["billed"])])  # fmt: skip
+    fig.update_layout(barmode="group", title=f"Measured against billed, {month}", yaxis_title=ctx.currency)
+    show(fig)
+    view = rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]]
+    st.dataframe(view.style.format({"measured": "{:,.2f}", "billed": "{:,.2f}", "gap": "{:+,.2f}",
+                                    "gap_pct": "{:+.1f}%"}, na_rep="—"), hide_index=True, width="stretch")  # fmt: skip
+    st.caption(f"gap = billed - measured; gap % is of the bill; rows beyond ±{GAP_WARN_PCT:.0f}% deserve a look. "
+               "A measured value of — means the ledger saw the model but has no price for it.")  # fmt: skip
+
+st.subheader("Spend limit")
+for gauge in spend_gauges(ctx.data_dir, now):
+    if gauge.warning:
+        st.error(gauge.warning, icon=":material/block:")
+    if gauge.no_limit or gauge.limit is None:
+        st.write(f"{gauge.source}: no monthly limit; used {money(gauge.used, gauge.currency or ctx.currency)}")
+        continue
+    dial = go.Indicator(mode="gauge+number", value=gauge.used or 0, number={"suffix": f" {gauge.currency}"},
+                        gauge={"axis": {"range": [0, gauge.limit]}, "threshold": {"value": gauge.limit}},
+                        title={"text": f"{gauge.source}: used of {gauge.limit:,.0f} {gauge.currency}"})  # fmt: skip
+    show(go.Figure(dial))
+    days = "—" if gauge.days_to_cap is None else f"{gauge.days_to_cap:.1f} days"
+    st.write(f"Burn {money(gauge.burn_per_day, gauge.currency or ctx.currency)}/day; cap reached in {days} "
+             f"at this rate. Monthly limit reached: **{gauge.reached}**.")  # fmt: skip
+
+st.subheader(f"Rate-limit headroom (peak minute, last {HEADROOM_DAYS} days)")
+limits = rate_limits(ctx.data_dir)
+if not limits:
+    st.info("No rate-limit reading yet: it comes from the `mistral_admin` source.", icon=":material/speed:")
+else:
+    heads = pd.DataFrame([asdict(h) for h in rate_headroom(ctx.data_dir, now - timedelta(days=HEADROOM_DAYS), now,
+                                                             limits)])  # fmt: skip
+    formats = {"peak_tokens_minute": "{:,}", "limit_tokens_minute": "{:,.0f}", "headroom_pct": "{:.1f}%"}
+    st.dataframe(heads.style.format(formats, na_rep="—"), hide_index=True, width="stretch")

@@ -1,0 +1,52 @@
+"""The Reconciliation page (AppTest) over a ledger and bill collected from the simulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from collector._context import Context
+from collector._usage import UsageEndpointSource
+from collector.config import Config, SourceConfig
+from collector.providers import MistralAdminSource
+from ledger.billing import month_of, reconcile
+from simulator import start_server
+
+
+def page_script() -> None:
+    import runpy
+
+    from pages._frame import draw_frame
+
+    if draw_frame() is not None:
+        runpy.run_path("pages/reconciliation.py")
+
+
+@pytest.fixture
+def collected(tmp_path, monkeypatch):
+    now = datetime.now(UTC).replace(microsecond=0)
+    with start_server(seed=2, days=1, rate=4.0) as sim:
+        usage = SourceConfig(name="sim", kind="usage_endpoint", url=sim.url, max_requests_per_second=1e6)
+        admin = SourceConfig(name="mistral_admin", kind="mistral_admin", url=sim.url, max_requests_per_second=1e6)
+        context = Context.build(Config(data_dir=tmp_path, sources=(usage, admin)))
+        UsageEndpointSource(usage, context).poll()
+        MistralAdminSource(admin, context, clock=lambda: now).poll()
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    return tmp_path, now
+
+
+def test_page_shows_totals_unmatched_models_gauge_and_headroom(collected):
+    data_dir, now = collected
+    app = AppTest.from_function(page_script, default_timeout=60).run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Reconciliation"
+    rows = reconcile(data_dir, [month_of(now.date())], "USD")
+    labels = {m.label: m.value for m in app.metric}
+    billed = sum(r.billed or 0 for r in rows)
+    assert labels["Billed (Admin API)"].replace(",", "").endswith(f"{billed:.2f}")
+    assert any("mistral-ocr-2505" in w.value for w in app.warning)
+    assert [s.value for s in app.subheader][:1] == ["Spend limit"]
+    assert len(app.dataframe) == 2
