@@ -91,6 +91,8 @@ class BudgetRules:
         fc, cur = view.forecast, self.currency
         crossing = fc.crossing(view.budget.amount)
         projected = f"{crossing.astimezone(view.period.start.tzinfo):%Y-%m-%d %H:%M}" if crossing else None
+        if fc.spent >= view.budget.amount:
+            projected = "already reached"
         figures = (
             ("Budget", f"{view.budget.describe(cur)} for {view.budget.scope_label()}"),
             ("Period", f"{view.period.id} ({view.period.label()}, {self.timezone})"),
@@ -100,7 +102,7 @@ class BudgetRules:
         )
         contributors = tuple(
             (title, tuple(Contributor(str(r[dim]), float(r["spend"]), _share(r["share"]))
-                          for _, r in top_contributors(self.data_dir, so_far, dim, 3).iterrows()))
+                          for _, r in top_contributors(self.data_dir, so_far, dim, 3).iterrows() if r["spend"] > 0))
             for title, dim in (("Top models", "model"), ("Top API keys", "api_key"))
         )  # fmt: skip
         return {"scope": view.budget.scope_label(), "recipients": view.budget.recipients, "figures": figures,

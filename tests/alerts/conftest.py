@@ -1,0 +1,142 @@
+"""Shared fixtures: a real SMTP server (aiosmtpd) on loopback, a hand-written ledger, engines.
+
+Every figure a test asserts is computed from the rows the test itself wrote, never from what
+the engine returned.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from aiosmtpd.controller import Controller
+
+from alerts import Engine
+from collector.config import parse_config
+from ledger import SCHEMA, write_rows
+
+_row_counter = iter(range(10**9))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Recorder:
+    """An aiosmtpd handler keeping accepted messages; `replies` are answered to DATA first."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    data_seen: threading.Event = field(default_factory=threading.Event)
+    hold: threading.Event | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.data_seen.set()
+        if self.hold is not None:
+            self.hold.wait(30)
+            return "451 4.3.0 held by the test"
+        if self.replies:
+            return self.replies.pop(0)
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+class SmtpServer:
+    """Start/stop an aiosmtpd server on a fixed loopback port (so it can be 'down then back')."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.handler = Recorder()
+        self._controller: Controller | None = None
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.handler.messages
+
+    def start(self) -> None:
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    """A port with nothing listening (yet)."""
+    return free_port()
+
+
+def rows(data_dir: Path, records: list[dict[str, Any]]) -> None:
+    """Write ledger rows: each record needs `timestamp` and `cost`; the rest has defaults."""
+    base = {"source": "test", "model": "mistral-small-latest", "project": "search", "api_key_id": "key_a",
+            "status_code": 200, "prompt_tokens": 100, "completion_tokens": 10, "cached_tokens": 0,
+            "request_count": 1, "aggregated": False, "simulated": False, "currency": "EUR", "latency_ms": 250.0}  # fmt: skip
+    full = [{**base, "id": f"r{next(_row_counter)}", "ingested_at": r["timestamp"], **r} for r in records]
+    columns = {f.name: [r.get(f.name) for r in full] for f in SCHEMA}
+    write_rows(data_dir, pa.Table.from_pydict(columns, schema=SCHEMA))
+
+
+def config_dict(data_dir: Path, port: int, **alerts: Any) -> dict[str, Any]:
+    return {
+        "data_dir": str(data_dir),
+        "timezone": "Europe/Paris",
+        "currency": "EUR",
+        "dashboard_url": "http://dash.test:8501",
+        "alerts": {"rules_enabled": ["threshold"], "recipients": ["oncall@example.com"], **alerts},
+        "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "sender": "monitor@example.com",
+                 "timeout_seconds": 5},  # fmt: skip
+    }
+
+
+@pytest.fixture
+def make_engine(tmp_path: Path) -> Callable[..., Engine]:
+    """A fresh Engine over tmp_path/data each call (a 'restart' is just another call)."""
+
+    def build(port: int, **alerts: Any) -> Engine:
+        raw = config_dict(tmp_path / "data", port, **alerts)
+        return Engine.from_config(parse_config(raw, base=tmp_path))
+
+    return build
+
+
+def budgets_toml(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def paris(text: str) -> datetime:
+    """An aware datetime from a Europe/Paris wall-clock ISO string."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Europe/Paris"))
+
+
+def bodies(message: EmailMessage) -> tuple[str, str]:
+    """(plain text, html) parts of a multipart/alternative message."""
+    plain = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert plain is not None and html is not None
+    return plain.get_content(), html.get_content()

@@ -1,0 +1,168 @@
+"""The engine end to end against a real SMTP server on loopback: exactly-once, retries, resolve."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from alerts import StateStore
+from ledger import compact_day
+from tests.alerts.conftest import bodies, budgets_toml, paris, rows
+
+BUDGET = """
+[[budgets]]
+name = "Search monthly"
+period = "month"
+amount = 500
+project = "search"
+thresholds = [50, 80, 100]
+forecast = false
+recipients = ["ops@example.com"]
+"""
+NOW = paris("2026-11-20T12:00")
+
+
+def seed_november(data_dir: Path) -> None:
+    """Project search spends 410 EUR in November (82%): 300 large + 110 small, keys a and b."""
+    rows(data_dir, [
+        {"timestamp": paris("2026-11-02T10:00"), "cost": 300.0, "model": "mistral-large-latest", "api_key_id": "key_a"},
+        {"timestamp": paris("2026-11-10T10:00"), "cost": 60.0, "api_key_id": "key_b"},
+        {"timestamp": paris("2026-11-19T23:30"), "cost": 50.0, "api_key_id": "key_b"},
+        # Not search, or not November: must not count.
+        {"timestamp": paris("2026-11-05T10:00"), "cost": 1000.0, "project": "support-bot"},
+        {"timestamp": paris("2026-10-31T23:30"), "cost": 400.0},
+        {"timestamp": paris("2026-11-01T00:30"), "cost": None, "model": "acme-finetune-1"},
+    ])  # fmt: skip
+
+
+def test_threshold_crossing_sends_exactly_one_email_with_the_figures(tmp_path, smtp_server, make_engine):
+    data = tmp_path / "data"
+    budgets_toml(data / "budgets.toml", BUDGET)
+    seed_november(data)
+    result = make_engine(smtp_server.port).run(NOW)
+    assert (result.queued, result.sent) == (1, 1)
+    [message] = smtp_server.messages
+    assert message["To"] == "ops@example.com"
+    assert message["Subject"].startswith("[Mistral spend] project search at 82% of EUR 500 monthly budget, forecast EUR")
+    assert message["Message-ID"].endswith("@mistral-usage-monitor.local>")
+    text, html = bodies(message)
+    assert "Spent so far: EUR 410 (82%)" in text
+    assert "mistral-large-latest: 300.00 (73%)" in text  # 300 / 410
+    assert "key_b: 110.00 (27%)" in text
+    link = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Dashboard: "))
+    query = parse_qs(urlsplit(link).query)
+    assert query == {"start": ["2026-11-01"], "end": ["2026-11-30"], "tz": ["Europe/Paris"], "project": ["search"]}
+    assert "EUR 410 (82%)" in html and "<a href=" in html
+
+
+def test_ten_more_runs_restarts_compaction_and_late_records_send_nothing_more(tmp_path, smtp_server, make_engine):
+    data = tmp_path / "data"
+    budgets_toml(data / "budgets.toml", BUDGET)
+    seed_november(data)
+    make_engine(smtp_server.port).run(NOW)
+    engine = make_engine(smtp_server.port)
+    for i in range(10):
+        engine.run(NOW + timedelta(minutes=5 * i))
+    for i in range(3):  # "restarts": fresh engines over the same data dir
+        make_engine(smtp_server.port).run(NOW + timedelta(hours=1 + i))
+    for day in (2, 10, 19):
+        rows(data, [{"timestamp": paris(f"2026-11-{day:02d}T11:00"), "cost": 1.0}])  # late arrivals, 413 = 82.6%
+        compact_day(data, datetime(2026, 11, day).date())
+    make_engine(smtp_server.port).run(NOW + timedelta(hours=5))
+    assert len(smtp_server.messages) == 1
+    rows(data, [{"timestamp": paris("2026-11-20T12:30"), "cost": 90.0}])  # 503 = 100.6%: a new threshold
+    make_engine(smtp_server.port).run(NOW + timedelta(hours=6))
+    make_engine(smtp_server.port).run(NOW + timedelta(hours=7))
+    assert len(smtp_server.messages) == 2
+    assert "project search at 101% of EUR 500 monthly budget" in smtp_server.messages[1]["Subject"]
+
+
+def test_smtp_down_then_back_delivers_once(tmp_path, smtp_port, make_engine):
+    from tests.alerts.conftest import SmtpServer
+
+    data = tmp_path / "data"
+    budgets_toml(data / "budgets.toml", BUDGET)
+    seed_november(data)
+    first = make_engine(smtp_port).run(NOW)
+    assert (first.queued, first.sent, first.failed) == (1, 0, 1)
+    [pending] = StateStore(data).read()["outbox"]
+    assert pending["status"] == "pending" and "connection refused" in pending["last_error"]
+    server = SmtpServer(smtp_port)
+    server.start()
+    try:
+        assert make_engine(smtp_port).run(NOW + timedelta(seconds=30)).sent == 0  # backoff: not due yet
+        assert make_engine(smtp_port).run(NOW + timedelta(minutes=2)).sent == 1
+        for i in range(3):
+            make_engine(smtp_port).run(NOW + timedelta(minutes=10 + i))
+        assert len(server.messages) == 1
+        assert StateStore(data).read()["outbox"][0]["status"] == "sent"
+    finally:
+        server.stop()
+
+
+def test_4xx_and_5xx_replies_are_retried(tmp_path, smtp_server, make_engine):
+    data = tmp_path / "data"
+    budgets_toml(data / "budgets.toml", BUDGET)
+    seed_november(data)
+    smtp_server.handler.replies = ["451 4.3.0 Try again later", "554 5.7.1 Message rejected for now"]
+    assert make_engine(smtp_server.port).run(NOW).sent == 0
+    assert "451 4.3.0 Try again later" in StateStore(data).read()["outbox"][0]["last_error"]
+    assert make_engine(smtp_server.port).run(NOW + timedelta(minutes=1)).sent == 0
+    assert "554 5.7.1" in StateStore(data).read()["outbox"][0]["last_error"]
+    assert make_engine(smtp_server.port).run(NOW + timedelta(minutes=3)).sent == 1
+    assert len(smtp_server.messages) == 1
+
+
+def test_undeliverable_email_expires_as_failed(tmp_path, smtp_port, make_engine):
+    data = tmp_path / "data"
+    budgets_toml(data / "budgets.toml", BUDGET)
+    seed_november(data)
+    make_engine(smtp_port, outbox_expire_hours=1).run(NOW)
+    make_engine(smtp_port, outbox_expire_hours=1).run(NOW + timedelta(hours=2))
+    [message] = StateStore(data).read()["outbox"]
+    assert message["status"] == "failed"
+    assert "connection refused" in message["last_error"]
+
+
+def test_error_rate_fires_then_resolves(tmp_path, smtp_server, make_engine):
+    data = tmp_path / "data"
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    bad = [{"timestamp": now - timedelta(minutes=5, seconds=i), "cost": 0.01, "status_code": 500 if i < 30 else 200}
+           for i in range(100)]  # fmt: skip
+    rows(data, bad)
+    settings = {"rules_enabled": ["error_rate"], "error_rate_pct": 10, "min_requests": 50, "window_minutes": 15}
+    make_engine(smtp_server.port, **settings).run(now)
+    make_engine(smtp_server.port, **settings).run(now + timedelta(minutes=5))
+    assert [m["Subject"] for m in smtp_server.messages] == [
+        "[Mistral reliability] error rate 30% over the last 15 min (30 of 100)"
+    ]
+    assert smtp_server.messages[0]["To"] == "oncall@example.com"
+    later = now + timedelta(minutes=40)
+    rows(data, [{"timestamp": later - timedelta(minutes=1, seconds=i), "cost": 0.01} for i in range(60)])
+    make_engine(smtp_server.port, **settings).run(later)
+    make_engine(smtp_server.port, **settings).run(later + timedelta(minutes=1))
+    assert len(smtp_server.messages) == 2
+    assert smtp_server.messages[1]["Subject"] == "[Resolved] [Mistral reliability] error rate 0.0% over the last 15 min (0 of 60)"
+
+
+def test_too_few_requests_neither_fires_nor_resolves(tmp_path, smtp_server, make_engine):
+    data = tmp_path / "data"
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    rows(data, [{"timestamp": now - timedelta(minutes=1), "cost": 0.0, "status_code": 500} for _ in range(10)])
+    make_engine(smtp_server.port, rules_enabled=["error_rate"], min_requests=50).run(now)
+    assert smtp_server.messages == []
+
+
+def test_alerts_of_one_run_go_out_as_one_email_per_recipient(tmp_path, smtp_server, make_engine):
+    data = tmp_path / "data"
+    budgets_toml(data / "budgets.toml", BUDGET + BUDGET.replace("Search monthly", "Org daily")
+                 .replace('period = "month"', 'period = "day"').replace('project = "search"\n', "")
+                 .replace("amount = 500", "amount = 40").replace('["ops@example.com"]', '["ops@example.com", "cfo@example.com"]'))  # fmt: skip
+    seed_november(data)
+    rows(data, [{"timestamp": paris("2026-11-20T09:00"), "cost": 45.0, "project": "analytics"}])
+    make_engine(smtp_server.port).run(NOW)
+    by_to = {m["To"]: m["Subject"] for m in smtp_server.messages}
+    assert sorted(by_to) == ["cfo@example.com", "ops@example.com"]
+    assert by_to["ops@example.com"].endswith("(+1 more)")
+    assert by_to["cfo@example.com"].startswith("[Mistral spend] the organisation at 112% of EUR 40 daily budget")
