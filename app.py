@@ -14,6 +14,7 @@ from pages._frame import draw_frame
 
 HERE = Path(__file__).parent
 BUDGETS = HERE / "pages" / "budgets.py"
+RECONCILIATION = HERE / "pages" / "reconciliation.py"
 
 
 def budgets_placeholder() -> None:
@@ -31,6 +32,8 @@ pages = [
     if BUDGETS.exists()
     else st.Page(budgets_placeholder, title="Budgets", icon=":material/savings:", url_path="budgets"),
 ]
+if RECONCILIATION.exists():
+    pages.append(st.Page(RECONCILIATION, title="Reconciliation", icon=":material/receipt_long:"))
 page = st.navigation(pages)
 if draw_frame() is not None:
     page.run()

@@ -113,7 +113,9 @@ def _write_url(default_tz: str, first: date, last: date) -> None:
     for param in DIM_PARAMS:
         if state[f"f_{param}"]:
             wanted[param] = list(state[f"f_{param}"])
-    current = {k: (st.query_params.get_all(k) if isinstance(v, list) else st.query_params.get(k)) for k, v in wanted.items()}
+    current = {
+        k: (st.query_params.get_all(k) if isinstance(v, list) else st.query_params.get(k)) for k, v in wanted.items()
+    }
     if current != wanted or set(st.query_params.keys()) != set(wanted):
         st.query_params.from_dict(wanted)
 

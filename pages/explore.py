@@ -1,0 +1,77 @@
+"""Explore: slice the ledger ad hoc (group-by, measure, grain), or ask it in read-only SQL."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from ledger.queries import DIMENSIONS, GRAINS, MEASURES, SqlRefused, csv_bytes, parquet_bytes, run_sql
+from pages._frame import context
+from pages._ui import empty_state, fetch, show, style
+
+ctx = context()
+st.title("Explore")
+SQL_EXAMPLE = "SELECT model, count(*) AS requests, sum(cost) AS spend\nFROM ledger\nGROUP BY model\nORDER BY spend DESC"
+MAX_ROWS = 100_000
+
+
+def downloads(df: pd.DataFrame, stem: str) -> None:
+    """CSV (formula-safe) and parquet downloads of what is shown."""
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button("Download CSV", csv_bytes(df), f"{stem}.csv", "text/csv", key=f"{stem}_csv")
+    right.download_button(
+        "Download parquet", parquet_bytes(df), f"{stem}.parquet", "application/vnd.apache.parquet", key=f"{stem}_pq"
+    )
+
+
+def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None) -> None:
+    unit = f" ({ctx.currency})" if measure == "spend" else ""
+    colour = group_by[0] if group_by else None
+    colour_map = ctx.colours if colour == "model" else {}
+    title = f"{measure.replace('_', ' ').capitalize()}{unit}" + (f" by {', '.join(group_by)}" if group_by else "")
+    if grain:
+        fig = px.line(df, x="bucket", y=measure, color=colour, color_discrete_map=colour_map, markers=True)
+        show(style(fig, f"{title} per {grain}", measure.replace("_", " ") + unit))
+    elif group_by:
+        fig = px.bar(df.head(50), x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map)
+        show(style(fig, title, measure.replace("_", " ") + unit, group_by[0]))
+
+
+def slicer() -> None:
+    left, middle, right = st.columns([2, 1, 1])
+    group_by = left.multiselect("Group by", list(DIMENSIONS), default=["model"], key="ex_group")
+    measure = middle.selectbox("Measure", list(MEASURES), key="ex_measure")
+    grain_choice = right.selectbox("Grain", ["none", *GRAINS], index=2, key="ex_grain")
+    grain = None if grain_choice == "none" else grain_choice
+    df = fetch("breakdown", ctx.data_dir, ctx.filters, group_by=group_by, measure=measure, grain=grain)
+    if df.empty:
+        empty_state()
+        return
+    chart(df, group_by, measure, grain)
+    st.dataframe(df, hide_index=True, width="stretch")
+    downloads(df, "explore")
+
+
+def sql_box() -> None:
+    st.subheader("SQL (read-only)")
+    st.caption(
+        "One SELECT over `ledger`: the rows in the sidebar's date range and filters, columns as in "
+        "ledger/schema.py. Other statements, file access and settings are refused; at most 10 s."
+    )
+    sql = st.text_area("Query", SQL_EXAMPLE, height=140, key="ex_sql")
+    limit = st.number_input("Row limit", 1, MAX_ROWS, 1_000, step=1_000, key="ex_limit")
+    if not st.button("Run query", type="primary", key="ex_run"):
+        return
+    try:
+        df = run_sql(ctx.data_dir, ctx.filters, sql, row_limit=int(limit))
+    except SqlRefused as exc:
+        st.error(str(exc), icon=":material/block:")
+        return
+    st.caption(f"{len(df):,} rows" + (" (row limit reached)" if len(df) == limit else ""))
+    st.dataframe(df, hide_index=True, width="stretch")
+    downloads(df, "query")
+
+
+slicer()
+sql_box()

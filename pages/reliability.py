@@ -1,0 +1,108 @@
+"""Reliability: errors and 429s over time, spend cap vs throttling, retries, latency, headroom."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from pages._frame import context
+from pages._ui import empty_state, fetch, millis, percent, show, style
+
+ctx = context()
+st.title("Reliability")
+st.caption("Per-request traffic only: aggregated usage-API rows carry no status or latency.")
+
+
+def headline(grain: str) -> None:
+    s = fetch("spend_summary", ctx.data_dir, ctx.filters)
+    rate, r429, capped, retries = st.columns(4)
+    rate.metric("Error rate", percent(s.error_rate), help=f"{s.errors:,} of {s.measured_requests:,} requests")
+    r429.metric("429 rate", percent(s.rate_429), help=f"{s.rate_limited:,} requests got HTTP 429")
+    capped.metric(
+        "429s from the spend cap",
+        f"{s.spend_cap:,} of {s.rate_limited:,}",
+        help="Monthly spend limit reached (raise the limit) vs throttling (slow down or raise rate limits)",
+    )
+    share = s.retries / s.measured_requests if s.measured_requests else None
+    retries.metric("Retries", f"{s.retries:,}", help=f"attempt > 1: {percent(share)} of the traffic")
+
+
+def rates_over_time(grain: str) -> None:
+    df = fetch("reliability_over_time", ctx.data_dir, ctx.filters, grain=grain)
+    long = df.melt(id_vars="bucket", value_vars=["error_rate", "rate_429"], var_name="rate", value_name="share")
+    long["rate"] = long["rate"].map({"error_rate": "All errors (status >= 400)", "rate_429": "HTTP 429"})
+    fig = px.line(long, x="bucket", y="share", color="rate")
+    fig.update_yaxes(tickformat=".1%")
+    show(style(fig, f"Error and 429 rate per {grain}", "Share of requests (%)"))
+    df = df.assign(throttled=df["rate_limited"] - df["spend_cap"])
+    split = df.melt(id_vars="bucket", value_vars=["throttled", "spend_cap"], var_name="cause", value_name="count")
+    split["cause"] = split["cause"].map({"throttled": "Rate limited (throttling)", "spend_cap": "Spend cap reached"})
+    fig = px.bar(split, x="bucket", y="count", color="cause")
+    show(style(fig, f"429s per {grain}: throttling vs spend cap", "Requests with HTTP 429"))
+
+
+def errors_by(grain: str, by: str) -> None:
+    df = fetch("reliability_over_time", ctx.data_dir, ctx.filters, grain=grain, by=by)
+    label = "status class" if by == "status_class" else "error type"
+    fig = px.bar(df, x="bucket", y="count", color=by)
+    show(style(fig, f"Failed requests per {grain} by {label}", "Failed requests"))
+
+
+def retries_and_errors() -> None:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Retries")
+        df = fetch("retry_impact", ctx.data_dir, ctx.filters)
+        st.dataframe(df, hide_index=True, width="stretch", column_config={
+            "attempt": "Attempt", "requests": st.column_config.NumberColumn("Requests", format="localized"),
+            "tokens": st.column_config.NumberColumn("Tokens", format="compact"),
+            "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format="%.2f"),
+            "share": st.column_config.NumberColumn("Share of traffic", format="percent"),
+        })  # fmt: skip
+    with right:
+        st.subheader("Top error types")
+        df = fetch("top_errors", ctx.data_dir, ctx.filters, n=10)
+        st.dataframe(df, hide_index=True, width="stretch", column_config={
+            "status_code": st.column_config.NumberColumn("Status", format="%d"), "error_type": "Error type",
+            "count": st.column_config.NumberColumn("Requests", format="localized"),
+            "share": st.column_config.NumberColumn("Share of errors", format="percent"),
+        })  # fmt: skip
+
+
+def latency() -> None:
+    df = fetch("latency_percentiles", ctx.data_dir, ctx.filters, dim="model")
+    long = df.melt(id_vars="model", value_vars=["p50_ms", "p95_ms", "p99_ms"], var_name="percentile", value_name="ms")
+    long["percentile"] = long["percentile"].str.replace("_ms", "")
+    fig = px.bar(long, x="model", y="ms", color="percentile", barmode="group")
+    show(style(fig, "Latency percentiles by model", "Latency (ms)", "Model"))
+    worst = df.sort_values("p95_ms", ascending=False).head(1)
+    for row in worst.itertuples():
+        st.caption(f"Slowest p95: {row.model} at {millis(row.p95_ms)} over {row.requests:,} requests.")
+
+
+def headroom(grain: str) -> None:
+    df = fetch("ratelimit_headroom", ctx.data_dir, ctx.filters, grain=grain)
+    st.subheader("Rate-limit headroom")
+    if df.empty:
+        st.caption("No x-ratelimit-* headers recorded in this range (the recording gateway captures them).")
+        return
+    fig = px.line(df, x="bucket", y="min_tokens_headroom", color="api_key")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    show(style(fig, f"Lowest remaining share of the tokens-per-minute limit, per {grain} and key", "Remaining (%)"))
+
+
+summary = fetch("spend_summary", ctx.data_dir, ctx.filters)
+if summary.measured_requests == 0:
+    empty_state()
+else:
+    days = (ctx.filters.end_at - ctx.filters.start_at).days
+    left, right = st.columns(2)
+    grain = left.radio("Grain", ["hour", "day", "week"], index=0 if days <= 7 else 1, horizontal=True, key="rel_grain")
+    by = right.radio("Split errors by", ["status_class", "error_type"], horizontal=True, key="rel_by",
+                     format_func=lambda v: v.replace("_", " ").capitalize())  # fmt: skip
+    headline(grain)
+    rates_over_time(grain)
+    errors_by(grain, by)
+    retries_and_errors()
+    latency()
+    headroom(grain)

@@ -1,0 +1,88 @@
+"""Spend: where the money goes over time, token mix, unit costs, and what is not priced."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from pages._frame import context
+from pages._ui import empty_state, fetch, money, show, stacked_bars, style
+
+ctx = context()
+st.title("Spend")
+DIMS = {"model": "Model", "project": "Project", "api_key": "API key", "endpoint": "Endpoint"}
+GRAINS = {"hour": "Hour", "day": "Day", "week": "Week"}
+
+
+def unpriced_warning() -> None:
+    df = fetch("unpriced_models", ctx.data_dir, ctx.filters)
+    if df.empty:
+        return
+    listed = ", ".join(f"{r.model} ({r.requests:,} requests, {r.tokens:,} tokens)" for r in df.itertuples())
+    st.warning(
+        f"Unpriced models: {listed}. Their cost is unknown, so it is not in any spend figure. "
+        "Add a price for them under [[prices]] in the config, then run `python -m collector reprice`.",
+        icon=":material/money_off:",
+    )
+
+
+def over_time(dim: str, grain: str) -> None:
+    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim=dim, grain=grain)
+    colour_map = ctx.colours if dim == "model" else None
+    label = DIMS[dim].lower()
+    show(
+        stacked_bars(
+            df, "spend", dim, f"Spend per {grain} by {label} ({ctx.currency})", f"Spend ({ctx.currency})", colour_map
+        )
+    )
+    df = df.assign(tokens=df["prompt_tokens"] + df["completion_tokens"])
+    show(stacked_bars(df, "tokens", dim, f"Tokens per {grain} by {label}", "Tokens (input + output)", colour_map))
+
+
+def token_mix(grain: str) -> None:
+    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim=None, grain=grain)
+    mix = pd.DataFrame(
+        {
+            "bucket": df["bucket"],
+            "Input (not cached)": df["prompt_tokens"] - df["cached_tokens"],
+            "Input (cached)": df["cached_tokens"],
+            "Output": df["completion_tokens"],
+        }
+    ).melt(id_vars="bucket", var_name="kind", value_name="tokens")
+    fig = px.area(mix, x="bucket", y="tokens", color="kind")
+    show(style(fig, f"Input vs cached vs output tokens per {grain}", "Tokens"))
+
+
+def unit_costs() -> None:
+    df = fetch("unit_costs", ctx.data_dir, ctx.filters)
+    st.subheader("Unit costs by model")
+    st.caption("Over priced requests only; an unpriced model shows no unit cost (unknown, not free).")
+    symbol_format = f"%.4f {ctx.currency}"
+    st.dataframe(
+        df,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "model": "Model",
+            "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format="%.2f"),
+            "requests": st.column_config.NumberColumn("Requests", format="localized"),
+            "cost_per_1k_requests": st.column_config.NumberColumn("Per 1k requests", format=symbol_format),
+            "cost_per_1m_tokens": st.column_config.NumberColumn("Per 1M tokens", format=symbol_format),
+        },
+    )
+
+
+unpriced_warning()
+summary = fetch("spend_summary", ctx.data_dir, ctx.filters)
+if summary.requests == 0:
+    empty_state()
+else:
+    st.metric(f"Spend in {ctx.range_label}", money(summary.spend, ctx.currency))
+    left, right = st.columns(2)
+    dim = left.selectbox("Break down by", list(DIMS), format_func=DIMS.__getitem__, key="spend_dim")
+    default_grain = 0 if (ctx.filters.end_at - ctx.filters.start_at).days <= 2 else 1
+    grain = right.radio("Grain", list(GRAINS), index=default_grain, format_func=GRAINS.__getitem__, horizontal=True)
+    over_time(dim, grain)
+    token_mix(grain)
+    unit_costs()
