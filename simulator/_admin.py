@@ -25,6 +25,7 @@ import hmac
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from email.message import Message
 from typing import Any
 
 import numpy as np
@@ -167,14 +168,15 @@ class AdminBilling:
                          "tokens_per_month": 10_000_000_000} for name in models}  # fmt: skip
         return {"requests_per_second": 10, "tokens_limits_by_model": limits}
 
-    def authorised(self, headers: Mapping[str, str]) -> bool:
+    def authorised(self, headers: Mapping[str, str] | Message) -> bool:
         """The admin key as `x-api-key` (the docs' form) or as a Bearer token."""
         if self.token is None:
             return True
         sent = [headers.get("x-api-key", ""), headers.get("Authorization", "").removeprefix("Bearer ")]
         return any(hmac.compare_digest(s.encode(), self.token.encode()) for s in sent)
 
-    def response(self, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> tuple[int, bytes]:
+    def response(self, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str] | Message
+                 ) -> tuple[int, bytes]:  # fmt: skip
         """(status, JSON body) for one GET under /v1/admin/."""
         if not self.authorised(headers):
             return _error(401, "Unauthorized: send the admin key as 'x-api-key' or a Bearer token", "unauthorized")

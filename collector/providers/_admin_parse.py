@@ -72,12 +72,12 @@ def _row(category: str, model: str, metric: str | None, entry: Any, currency: st
     if not isinstance(entry, dict):
         quantity = number(entry)
         return None if quantity is None else BilledRow(category, model, metric, quantity, None, None, currency)
-    found = [number(_first(entry, keys)) for keys in (QUANTITY, UNIT_PRICE, AMOUNT)]
-    if all(v is None for v in found):
+    quantity, unit_price, amount = (number(_first(entry, keys)) for keys in (QUANTITY, UNIT_PRICE, AMOUNT))
+    if quantity is None and unit_price is None and amount is None:
         return None
     label = _first(entry, METRIC)
     cur = entry.get("currency") if isinstance(entry.get("currency"), str) else currency
-    return BilledRow(category, model, str(label) if label is not None else metric, *found, cur)
+    return BilledRow(category, model, str(label) if label is not None else metric, quantity, unit_price, amount, cur)
 
 
 def _category(name: str, body: dict[str, Any], currency: str | None, problems: list[str]) -> Iterator[BilledRow]:
