@@ -25,7 +25,15 @@ from ._headers import downstream_headers, upstream_headers
 from ._log import log
 from ._metrics import Metrics
 from ._observe import observer_for
-from ._record import Exchange, KeyFingerprints, attempt_from, build_record, ratelimit_from, request_fields
+from ._record import (
+    CLIENT_CLOSED,
+    Exchange,
+    KeyFingerprints,
+    attempt_from,
+    build_record,
+    ratelimit_from,
+    request_fields,
+)
 from ._recorder import Recorder
 from .config import GatewayConfig, Secrets
 
@@ -83,6 +91,7 @@ class Forwarder:
             if not ex.cancelled or task is None:
                 raise
             task.uncancel()
+            ex.status = ex.status if ex.response_started else CLIENT_CLOSED
             ex.error_type = "client_disconnected"
             self.metrics.client_disconnects += 1
         finally:
@@ -121,23 +130,12 @@ class Forwarder:
         ex.ratelimit = ratelimit_from(response.raw_headers)
         content_type = response.headers.get("content-type", "")
         ex.stream = ex.stream or content_type.startswith("text/event-stream")
-        observer = ex.observer = observer_for(content_type, response.headers.get("content-encoding", ""))
+        ex.observer = observer_for(content_type, response.headers.get("content-encoding", ""))
         start = {"type": "http.response.start", "status": response.status,
                  "headers": downstream_headers(response.raw_headers)}  # fmt: skip
+        whole = response.content_length is not None and response.content_length <= SMALL_BODY and not ex.stream
         try:
-            if response.content_length is not None and response.content_length <= SMALL_BODY and not ex.stream:
-                data = await response.read()
-                await _send_start(send, start, ex)
-                await send({"type": "http.response.body", "body": data})
-                if observer is not None:
-                    observer.feed(data)
-            else:
-                await _send_start(send, start, ex)
-                async for chunk in response.content.iter_any():
-                    if observer is not None:
-                        observer.feed(chunk)
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b""})
+            await (_relay_whole if whole else _relay_chunks)(response, send, start, ex)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return await self._broken(send, ex, exc)
         return True
@@ -173,6 +171,26 @@ class Forwarder:
         except Exception as exc:  # a record failure must never reach the client
             self.metrics.record_failures += 1
             log("record_failure", records=1, error=f"{type(exc).__name__}: {exc}")
+
+
+async def _relay_whole(response: aiohttp.ClientResponse, send: Send, start: dict[str, Any], ex: Exchange) -> None:
+    """A small body of known length: read it first, so a failure can still become a clean 502/504."""
+    data = await response.read()
+    await _send_start(send, start, ex)
+    await send({"type": "http.response.body", "body": data})
+    if ex.observer is not None:
+        ex.observer.feed(data)
+
+
+async def _relay_chunks(response: aiohttp.ClientResponse, send: Send, start: dict[str, Any], ex: Exchange) -> None:
+    """A stream or a large body: each chunk goes on as it arrives."""
+    await _send_start(send, start, ex)
+    observer = ex.observer
+    async for chunk in response.content.iter_any():
+        if observer is not None:
+            observer.feed(chunk)
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _send_start(send: Send, start: dict[str, Any], ex: Exchange) -> None:

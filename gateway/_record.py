@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from ._observe import Observer
+
 CLIENT_CLOSED = 499
 _SPEND_WORDS = ("spend", "limit reached", "budget")
 _FALLBACK_TYPES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -55,7 +57,7 @@ class Exchange:
     response_started: bool = False
     ratelimit: dict[str, int | float] = field(default_factory=dict)
     summary: dict[str, Any] | None = None
-    observer: Any = None
+    observer: Observer | None = None
     error_type: str | None = None
     cancelled: bool = False
     done: bool = False

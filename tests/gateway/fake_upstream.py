@@ -5,6 +5,7 @@ The behaviour is chosen by the request's model, so the official SDK can drive ev
     fail-500                500 with an error body
     slow                    answers after `slow_seconds`
     <anything else>         a chat completion (or an SSE stream when "stream": true)
+    gated-json              a completion sent only once GATE is set
     gzip-json               the completion gzip-compressed, when the client accepts gzip
 A model ending in -latest resolves to -2603. A `gated-stream` sends its first chunk, then waits
 for GATE to be set before the rest: a test can hang up mid-stream, or prove the first bytes
@@ -88,6 +89,8 @@ async def chat(request: Request) -> Response:
         return _json(500, SERVER_ERROR)
     if model == "slow":
         await asyncio.sleep(SETTINGS["slow_seconds"])
+    if model == "gated-json":
+        await _gate()
     if body.get("stream"):
         return _stream(body)
     return _completion(request, body)

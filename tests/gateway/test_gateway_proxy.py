@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -84,10 +85,12 @@ def test_compressed_response_reaches_the_client_compressed_and_is_still_recorded
 
 
 def test_upstream_error_passes_through_and_is_recorded(gateway: Gateway) -> None:
-    response = post_chat(gateway, "fail-500", "err500")
+    body = {"model": "fail-500", "messages": MESSAGES}
+    headers = {"X-Project": "err500", "X-Stainless-Retry-Count": "2"}
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=headers)
     assert response.status_code == 500 and response.json() == fake_upstream.SERVER_ERROR
     record = only_record(gateway, "err500")
-    assert (record["status_code"], record["error_type"]) == (500, "internal_error")
+    assert (record["status_code"], record["error_type"], record["attempt"]) == (500, "internal_error", 3)
 
 
 def test_spend_limit_429_is_told_apart_from_throttling(gateway: Gateway) -> None:
@@ -161,6 +164,26 @@ def test_client_disconnect_mid_stream_cancels_upstream_and_is_recorded(gateway: 
     assert record["cancelled"] is True and record["error_type"] == "client_disconnected"
     assert record["status_code"] == 200 and record["stream"] is True
     assert record["id"].startswith("cmpl-"), "the id comes from the first chunk"
+
+
+@pytest.fixture
+def patient_gateway(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]:
+    gateway = Gateway(tmp_path, upstream.url, extra={"read_timeout_seconds": 60.0}).start()
+    yield gateway
+    gateway.stop()
+
+
+def test_client_gone_before_the_answer_is_recorded_as_499(patient_gateway: Gateway, gate: None) -> None:
+    marker = "gone-before-the-answer"
+    body = orjson.dumps({"model": "gated-json", "messages": [{"role": "user", "content": marker}]})
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+            f"X-Project: gone\r\nContent-Length: {len(body)}\r\n\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", patient_gateway.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        assert wait_for(lambda: any(marker.encode() in seen["body"] for seen in fake_upstream.SEEN))
+    record = only_record(patient_gateway, "gone")
+    assert (record["status_code"], record["error_type"], record["cancelled"]) == (499, "client_disconnected", True)
+    assert record["model"] == "gated-json" and record["prompt_tokens"] == 0
 
 
 def test_usage_endpoint_requires_the_token(gateway: Gateway) -> None:
