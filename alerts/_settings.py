@@ -158,9 +158,9 @@ def parse_smtp(raw: dict[str, Any], base: Path | None = None) -> SmtpSettings:
     """Validate the `[smtp]` table: host and sender are required."""
     if not isinstance(raw, dict):
         raise ConfigError("smtp: expected a table ([smtp]); fix the section")
-    _unknown(raw, set(SmtpSettings.__dataclass_fields__) - {"password"}, "smtp")
     if "password" in raw:
         raise ConfigError("smtp.password: never put the password in the file; set password_env to a variable name")
+    _unknown(raw, set(SmtpSettings.__dataclass_fields__), "smtp")
     for key in ("host", "sender"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ConfigError(f"smtp.{key}: missing; [smtp] needs host and sender, e.g. host = \"smtp.example.com\"")
