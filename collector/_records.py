@@ -20,16 +20,11 @@ import pyarrow as pa
 
 from ledger.schema import SCHEMA
 
+from ._fastpath import RATELIMIT_FIELDS, table_from_body, table_from_records
+
 _INT_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens")
-_OPTIONAL_STR = ("resolved_model", "service_tier")
-_OPTIONAL_BOOL = ("stream", "batch", "spend_limit_reached")
-_RATELIMIT = {
-    "limit-tokens-minute": "rl_limit_tokens_minute",
-    "remaining-tokens-minute": "rl_remaining_tokens_minute",
-    "limit-req-minute": "rl_limit_req_minute",
-    "remaining-req-minute": "rl_remaining_req_minute",
-}
-_RECORD_COLUMNS = (
+_RATELIMIT = RATELIMIT_FIELDS
+RECORD_COLUMNS = (
     "id", "timestamp", "model", "resolved_model", "project", "api_key_id", "endpoint",
     "status_code", "error_type", *_INT_COLUMNS, "latency_ms", "stream", "batch", "service_tier",
     "attempt", "spend_limit_reached", *_RATELIMIT.values(), "simulated",
@@ -125,7 +120,7 @@ def _as_int(value: Any) -> int | None:
 
 
 def validate(rec: Any) -> tuple[Any, ...]:
-    """One record as a row of `_RECORD_COLUMNS` values, or BadRecord."""
+    """One record as a row of `RECORD_COLUMNS` values, or BadRecord."""
     if type(rec) is not dict:
         raise BadRecord(f"record: must be a JSON object, got {type(rec).__name__}")
     prompt, completion, cached = (_count(rec, k) for k in _INT_COLUMNS)
@@ -144,6 +139,19 @@ def validate(rec: Any) -> tuple[Any, ...]:
 
 def parse_records(records: list[Any]) -> tuple[pa.Table, list[Rejected]]:
     """Split a page into a table of valid rows (record columns only) and the rejected."""
+    fast = table_from_records(records, RECORD_COLUMNS)
+    if fast is not None:
+        return fast, []
+    return careful_parse(records)
+
+
+def parse_body(body: bytes) -> tuple[pa.Table, str | None, bool] | None:
+    """The fast path for a whole page body; None when it needs `parse_records`."""
+    return table_from_body(body, RECORD_COLUMNS)
+
+
+def careful_parse(records: list[Any]) -> tuple[pa.Table, list[Rejected]]:
+    """The reference validator: one record at a time, with a reason for each rejection."""
     rows: list[tuple[Any, ...]] = []
     rejected: list[Rejected] = []
     for rec in records:
@@ -151,9 +159,9 @@ def parse_records(records: list[Any]) -> tuple[pa.Table, list[Rejected]]:
             rows.append(validate(rec))
         except BadRecord as exc:
             rejected.append(Rejected(str(exc), rec))
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_RECORD_COLUMNS)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(RECORD_COLUMNS)
     arrays = {
         name: pa.array(values, type=SCHEMA.field(name).type)
-        for name, values in zip(_RECORD_COLUMNS, columns, strict=True)
+        for name, values in zip(RECORD_COLUMNS, columns, strict=True)
     }
     return pa.table(arrays), rejected

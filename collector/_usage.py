@@ -11,17 +11,19 @@ Example:
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
+import pyarrow as pa
 
 from ledger import price_rows
 
 from ._context import Context
 from ._http import RateLimiter, RetryPolicy, make_client, send
-from ._records import parse_records
+from ._records import Rejected, parse_body, parse_records
 from .config import SourceConfig
 from .errors import BadPageError
 
@@ -30,9 +32,17 @@ PATH = "/v1/usage/requests"
 
 @dataclass(frozen=True)
 class Page:
-    data: list[Any]
+    """A page of the contract: decoded records, or already a table (fast path)."""
+
+    data: list[Any] | None
     next_cursor: str | None
     has_more: bool
+    table: pa.Table | None = None
+
+    def parse(self) -> tuple[pa.Table, list[Rejected]]:
+        if self.table is not None:
+            return self.table, []
+        return parse_records(self.data or [])
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,9 @@ class PollResult:
 
 def parse_page(response: httpx.Response) -> Page:
     """Read a contract page or raise BadPageError (a failed poll, retried)."""
+    fast = parse_body(response.content)
+    if fast is not None:
+        return Page(None, fast[1], fast[2], fast[0])
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
@@ -78,22 +91,31 @@ class UsageEndpointSource:
         return send(self.client, self.source, PATH, params, self.policy, self.limiter, parse_page)  # type: ignore[no-any-return]
 
     def poll(self) -> PollResult:
-        """Fetch and store pages until `has_more` is false (or a stop is asked)."""
+        """Fetch and store pages until `has_more` is false (or a stop is asked).
+
+        The next page is fetched in the background while this one is written; the cursor
+        still moves only after this page's rows are durable.
+        """
         ctx, name = self.context, self.source.name
         cursor = ctx.cursors.get(name)
         records = quarantined = pages = 0
-        while True:
-            page = self.fetch(cursor)
-            table, rejected = parse_records(page.data)
-            records += ctx.appender.append(price_rows(table, name, ctx.book, ctx.config.currency))
-            ctx.quarantine.put(name, cursor, rejected)
-            quarantined += len(rejected)
-            pages += 1
-            moved = page.next_cursor is not None and page.next_cursor != cursor
-            if moved:
-                ctx.cursors.set(name, page.next_cursor)  # type: ignore[arg-type]
-                cursor = page.next_cursor
-            if not page.has_more or ctx.stop.is_set():
-                return PollResult(records, quarantined, pages, cursor)
-            if not moved:
-                raise BadPageError(f"source {name}: has_more is true but next_cursor did not move; stopping this poll")
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{name}") as pool:
+            pending: Future[Page] = pool.submit(self.fetch, cursor)
+            while True:
+                page = pending.result()
+                moved = page.next_cursor is not None and page.next_cursor != cursor
+                more = page.has_more and moved and not ctx.stop.is_set()
+                if more:
+                    pending = pool.submit(self.fetch, page.next_cursor)
+                table, rejected = page.parse()
+                records += ctx.appender.append(price_rows(table, name, ctx.book, ctx.config.currency))
+                ctx.quarantine.put(name, cursor, rejected)
+                quarantined += len(rejected)
+                pages += 1
+                if moved:
+                    ctx.cursors.set(name, page.next_cursor)  # type: ignore[arg-type]
+                    cursor = page.next_cursor
+                if page.has_more and not moved:
+                    raise BadPageError(f"source {name}: has_more is true but next_cursor did not move; stopping")
+                if not more:
+                    return PollResult(records, quarantined, pages, cursor)

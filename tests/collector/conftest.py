@@ -33,10 +33,13 @@ def make_record(i: int, **overrides: Any) -> dict[str, Any]:
     return record
 
 
+Fault = Callable[[httpx.Request], httpx.Response | None]
+
+
 class FakeEndpoint:
     """Serves `records` in pages via httpx.MockTransport; cursor = index of the next record."""
 
-    def __init__(self, records: list[Any], faults: list[Callable[[httpx.Request], httpx.Response | None]] | None = None):
+    def __init__(self, records: list[Any], faults: list[Fault] | None = None):
         self.records = records
         self.faults = list(faults or [])
         self.calls: list[httpx.Request] = []
