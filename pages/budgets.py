@@ -1,0 +1,221 @@
+"""Budgets: spend so far, % used, burn-down with forecast, editing, alert history, outbox, test email.
+
+Figures come from the same functions as the alert emails (`alerts.view_budget` over
+`ledger.budget_queries`), so the page and the email never disagree. Edits are validated by
+the same `parse_budget` as the hand-edited file and saved atomically; the engine reads the
+file on its next run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from alerts import (
+    PERIODS,
+    Budget,
+    BudgetFileError,
+    BudgetView,
+    DeliveryError,
+    Engine,
+    StateStore,
+    parse_budget,
+    period_of,
+    save_budgets,
+    send_test_email,
+    view_budget,
+)
+from collector.config import Config, load_config
+from collector.errors import ConfigError
+from ledger.budget_queries import burn_down
+from ledger.queries import Filters, dimension_values
+
+NEW = "➕ New budget"
+SCOPE_FIELDS = {"project": ("projects", "Projects"), "model": ("models", "Models"), "api_key": ("api_keys", "API keys")}
+
+
+def load() -> tuple[Config, Engine]:
+    try:
+        config = load_config()
+        return config, Engine.from_config(config)
+    except ConfigError as exc:
+        st.error(f"Config error: {exc}")
+        st.stop()
+        raise
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def known(data_dir: str, timezone: str, dim: str) -> list[str]:
+    """Values seen in the last 90 days: a budget naming another one is flagged, not refused."""
+    now = datetime.now(UTC)
+    return dimension_values(Path(data_dir), Filters(now - timedelta(days=90), now, timezone), dim)
+
+
+def unknown_names(config: Config, budget: Budget) -> list[str]:
+    out = []
+    for dim, (attr, label) in SCOPE_FIELDS.items():
+        seen = set(known(str(config.data_dir), config.timezone, dim))
+        out += [f"{label[:-1].lower()} {v}" for v in getattr(budget, attr) if v not in seen]
+    return out
+
+
+def chart(view: BudgetView, config: Config, now: datetime) -> go.Figure:
+    """Remaining budget per day, the forecast line to the period's end, and the projected crossing."""
+    budget, fc = view.budget, view.forecast
+    filters = budget.filters(view.period, config.timezone)
+    burn = burn_down(config.data_dir, filters, now, budget.amount)
+    fig = go.Figure()
+    x_now = pd.Timestamp(now).tz_convert(config.timezone)
+    fig.add_scatter(x=[*burn["day"], x_now], y=[budget.amount, *burn["remaining"]],
+                    mode="lines+markers", name="Remaining", line_shape="hv")  # fmt: skip
+    end = pd.Timestamp(view.period.end).tz_convert(config.timezone)
+    fig.add_scatter(x=[x_now, end], y=[budget.amount - fc.spent, budget.amount - fc.forecast], mode="lines",
+                    name="Forecast", line={"dash": "dash"})  # fmt: skip
+    fig.add_hline(y=0, line_color="red", annotation_text="100% used")
+    crossing = fc.crossing(budget.amount)
+    if crossing is not None:
+        fig.add_vline(x=pd.Timestamp(crossing).tz_convert(config.timezone), line_dash="dot", line_color="red")
+    fig.update_layout(title=f"Burn-down ({config.currency})", yaxis_title=f"Budget left ({config.currency})",
+                      height=300, margin={"t": 40, "b": 10})  # fmt: skip
+    return fig
+
+
+def show_budget(view: BudgetView, config: Config, now: datetime) -> None:
+    budget, fc, cur = view.budget, view.forecast, config.currency
+    st.subheader(budget.name)
+    who = ", ".join(budget.recipients) or "nobody (add recipients)"
+    st.caption(f"{budget.scope_label()} · {view.period.id} ({view.period.label()}) · alerts at "
+               f"{', '.join(f'{t:g}%' for t in budget.thresholds)} · to {who}")  # fmt: skip
+    crossing = fc.crossing(budget.amount)
+    cols = st.columns(4)
+    cols[0].metric("Spent so far", f"{cur} {fc.spent:,.2f}")
+    cols[1].metric("Used", f"{view.spent_pct:.1f}%")
+    cols[2].metric("Forecast", f"{cur} {fc.forecast:,.2f}")
+    reached = "reached" if fc.spent >= budget.amount else "not this period"
+    when = f"{crossing.astimezone(view.period.start.tzinfo):%d %b %H:%M}" if crossing else reached
+    cols[3].metric("Projected 100%", when)
+    missing = unknown_names(config, budget)
+    if missing:
+        st.warning(f"No requests in the last 90 days for {', '.join(missing)}: check the spelling "
+                   "(the budget is kept; it counts from the first matching request).")
+    st.plotly_chart(chart(view, config, now), key=f"chart-{budget.slug}")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+def form_values(current: Budget | None) -> dict[str, Any] | None:
+    """The edit form; the raw values on submit (validated by the caller)."""
+    b = current or Budget("", 100.0)
+    with st.form("budget_form"):
+        raw: dict[str, Any] = {"name": st.text_input("Name", b.name)}
+        raw["period"] = st.selectbox("Period", PERIODS, index=PERIODS.index(b.period))
+        raw["amount"] = st.number_input("Amount", value=float(b.amount), step=10.0)
+        for dim, (attr, label) in SCOPE_FIELDS.items():
+            raw[dim] = _split(st.text_input(f"{label} (comma-separated; empty = all)", ", ".join(getattr(b, attr))))
+        raw["thresholds"] = st.text_input("Thresholds (%)", ", ".join(f"{t:g}" for t in b.thresholds))
+        raw["forecast"] = st.checkbox("Forecast alert", b.forecast)
+        raw["recipients"] = _split(st.text_input("Recipients (emails, comma-separated)", ", ".join(b.recipients)))
+        if not st.form_submit_button("Save budget", type="primary"):
+            return None
+    return raw
+
+
+def to_budget(raw: dict[str, Any]) -> Budget:
+    """Form values -> Budget through the file's own validation (empty scopes dropped)."""
+    values = {k: v for k, v in raw.items() if k not in SCOPE_FIELDS or v}
+    try:
+        values["thresholds"] = [float(t) for t in _split(raw["thresholds"])]
+    except ValueError:
+        text = raw["thresholds"]
+        raise BudgetFileError(f"thresholds: {text!r} is not a list of numbers; write 50, 80, 100") from None
+    return parse_budget(values)
+
+
+def editor(engine: Engine, budgets: list[Budget]) -> None:
+    st.header("Edit budgets")
+    names = [NEW, *(b.name for b in budgets)]
+    picked = st.selectbox("Budget", names, key="edit_pick")
+    current = next((b for b in budgets if b.name == picked), None)
+    raw = form_values(current)
+    if raw is not None:
+        try:
+            budget = to_budget(raw)
+            kept = [b for b in budgets if b is not current]
+            save_budgets(engine.settings.budgets_file, [*kept, budget] if current is None else
+                         [budget if b is current else b for b in budgets])  # fmt: skip
+        except BudgetFileError as exc:
+            st.error(f"Not saved: {exc}")
+        else:
+            st.success(f"Saved {budget.name!r} to {engine.settings.budgets_file}.")
+    if current is not None and st.button(f"Delete {current.name!r}", key="delete"):
+        save_budgets(engine.settings.budgets_file, [b for b in budgets if b is not current])
+        st.success(f"Deleted {current.name!r}.")
+
+
+def history(engine: Engine) -> None:
+    state = StateStore(engine.config.data_dir).read()
+    st.header("Alert history")
+    events = pd.DataFrame(list(reversed(state["history"])))
+    if events.empty:
+        st.caption("No alerts yet.")
+    else:
+        events["recipients"] = events["recipients"].map(", ".join)
+        st.dataframe(events[["at", "kind", "rule", "scope", "subject", "recipients"]], hide_index=True)
+    st.header("Outbox")
+    outbox = pd.DataFrame(list(reversed(state["outbox"])))
+    if outbox.empty:
+        st.caption("No emails yet.")
+        return
+    failed = outbox[outbox["status"] == "failed"]
+    if len(failed):
+        st.error(f"{len(failed)} email(s) expired undelivered. Last error: {failed['last_error'].iloc[0]}")
+    pending = outbox[outbox["status"] == "pending"]
+    if len(pending):
+        st.warning(f"{len(pending)} email(s) waiting to be retried. Last error: {pending['last_error'].iloc[0]}")
+    columns = ["created_at", "status", "to", "subject", "attempts", "last_error", "sent_at"]
+    st.dataframe(outbox[columns], hide_index=True)
+
+
+def test_email(engine: Engine) -> None:
+    st.header("Test email")
+    if engine.smtp is None:
+        st.info("No [smtp] section in the config: add host, port, security and sender (see docs/alerts.md).")
+        return
+    default = next(iter(engine.settings.recipients), "")
+    to = st.text_input("Send to", default, key="test_to")
+    if st.button("Send test email", key="send_test"):
+        try:
+            st.success(send_test_email(engine.smtp, to))
+        except DeliveryError as exc:
+            st.error(f"Not sent: {exc}")
+        except ConfigError as exc:
+            st.error(f"Not sent: {exc}")
+
+
+def main() -> None:
+    st.title("Budgets")
+    config, engine = load()
+    now = datetime.now(UTC)
+    try:
+        budgets = engine.budgets()
+    except BudgetFileError as exc:
+        st.error(f"The budgets file is invalid, so no budget is checked until it is fixed: {exc}")
+        budgets = []
+    if not budgets:
+        st.info(f"No budgets yet. Add one below; they are saved to {engine.settings.budgets_file}.")
+    for budget in budgets:
+        show_budget(view_budget(config.data_dir, budget, period_of(budget.period, now, config.timezone),
+                                config.timezone, config.currency, now), config, now)  # fmt: skip
+    editor(engine, budgets)
+    history(engine)
+    test_email(engine)
+
+
+main()

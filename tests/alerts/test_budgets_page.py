@@ -1,0 +1,136 @@
+"""The Budgets page under AppTest: figures, unknown-scope flag, form validation and save, history,
+outbox and the test-email button against a real SMTP server (and a dead port)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from alerts import load_budgets
+from collector.config import REPO
+from tests.alerts.conftest import budgets_toml, free_port, rows
+
+BUDGETS = """
+[[budgets]]
+name = "search monthly"
+amount = 200
+project = "search"
+recipients = ["ops@example.com"]
+
+[[budgets]]
+name = "ghost"
+period = "week"
+amount = 10
+project = "no-such-project"
+"""
+
+
+def config(tmp_path: Path, port: int) -> Path:
+    path = tmp_path / "monitor.toml"
+    path.write_text(f"""
+data_dir = "data"
+timezone = "Europe/Paris"
+currency = "EUR"
+
+[alerts]
+rules_enabled = ["threshold"]
+recipients = ["oncall@example.com"]
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+sender = "monitor@example.com"
+timeout_seconds = 5
+""")
+    return path
+
+
+@pytest.fixture
+def page_env(tmp_path, monkeypatch):
+    def setup(port: int) -> Path:
+        data = tmp_path / "data"
+        budgets_toml(data / "budgets.toml", BUDGETS)
+        now = datetime.now(UTC)
+        rows(data, [{"timestamp": now, "cost": 123.45}, {"timestamp": now, "cost": 10.0, "project": "analytics"}])
+        monkeypatch.setenv("MONITOR_CONFIG", str(config(tmp_path, port)))
+        return data
+
+    return setup
+
+
+def page() -> AppTest:
+    return AppTest.from_file(str(REPO / "pages" / "budgets.py"), default_timeout=60)
+
+
+def test_budget_figures_and_unknown_scope_flag(page_env, smtp_server):
+    page_env(smtp_server.port)
+    at = page().run()
+    assert not at.exception, at.exception
+    tiles = {(m.label, m.value) for m in at.metric}
+    assert ("Spent so far", "EUR 123.45") in tiles
+    assert ("Used", "61.7%") in tiles  # 123.45 / 200
+    assert [s.value for s in at.subheader] == ["search monthly", "ghost"]
+    assert any("project no-such-project" in w.value for w in at.warning)
+    assert not any("project search" in w.value for w in at.warning)
+
+
+def test_form_refuses_bad_values_and_saves_good_ones(page_env, smtp_server):
+    data = page_env(smtp_server.port)
+    at = page().run()
+    form = at.get("form")[0]
+    name, projects = form.text_input[0], form.text_input[1]
+    name.set_value("support daily")
+    projects.set_value("support-bot")
+    form.number_input[0].set_value(0.0)
+    form.button[0].click().run()
+    assert any("Not saved: amount: 0.0 is not a positive number" in e.value for e in at.error)
+    assert len(load_budgets(data / "budgets.toml")) == 2
+    at.get("form")[0].number_input[0].set_value(25.0)
+    at.get("form")[0].text_input[5].set_value("ops@example.com, not-an-email")
+    at.get("form")[0].button[0].click().run()
+    assert any("'not-an-email' is not an email address" in e.value for e in at.error)
+    at.get("form")[0].text_input[5].set_value("ops@example.com")
+    at.get("form")[0].button[0].click().run()
+    assert not at.exception, at.exception
+    saved = load_budgets(data / "budgets.toml")
+    assert [b.name for b in saved] == ["search monthly", "ghost", "support daily"]
+    assert saved[2].amount == 25.0 and saved[2].projects == ("support-bot",) and saved[2].recipients == ("ops@example.com",)
+
+
+def test_history_outbox_and_test_email(page_env, smtp_server):
+    data = page_env(smtp_server.port)
+    from alerts import Engine
+    from collector.config import load_config
+
+    Engine.from_config(load_config()).run()
+    at = page().run()
+    assert not at.exception, at.exception
+    history = at.dataframe[0].value
+    assert list(history["rule"]) == ["threshold"] and "at 62% of EUR 200" in history["subject"].iloc[0]
+    outbox = at.dataframe[1].value
+    assert list(outbox["status"]) == ["sent"] and list(outbox["to"]) == ["ops@example.com"]
+    at.text_input(key="test_to").set_value("me@example.com")
+    at.button(key="send_test").click().run()
+    assert any("sent a test email to me@example.com via 127.0.0.1" in s.value for s in at.success)
+    assert smtp_server.messages[-1]["To"] == "me@example.com"
+    assert (data / "alerts" / "state.json").exists()
+
+
+def test_test_email_reports_the_smtp_error_in_plain_words(page_env):
+    port = free_port()
+    page_env(port)
+    at = page().run()
+    at.button(key="send_test").click().run()
+    assert any(f"could not connect to 127.0.0.1:{port} (connection refused)" in e.value for e in at.error)
+
+
+def test_invalid_budgets_file_is_shown_with_its_line(page_env, smtp_server):
+    data = page_env(smtp_server.port)
+    (data / "budgets.toml").write_text(BUDGETS.replace("amount = 200", "amount = -1"))
+    at = page().run()
+    assert not at.exception, at.exception
+    assert any("line 4: amount: -1 is not a positive number" in e.value for e in at.error)
