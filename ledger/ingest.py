@@ -17,6 +17,7 @@ from collections import OrderedDict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -30,14 +31,14 @@ def price_rows(
 ) -> pa.Table:
     """Complete a table of record columns into SCHEMA: source, price, currency, ingestion time."""
     n = records.num_rows
-    now = now or datetime.now(UTC)
+    now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
     filled = {
         "source": pa.array([source] * n, pa.string()),
-        "request_count": pa.array([1] * n, pa.int64()),
-        "aggregated": pa.array([False] * n, pa.bool_()),
+        "request_count": pa.array(np.ones(n, dtype=np.int64)),
+        "aggregated": pa.array(np.zeros(n, dtype=bool)),
         "currency": pa.array([currency] * n, pa.string()),
         "price_version": pa.array([book.version] * n, pa.string()),
-        "ingested_at": pa.array([now] * n, SCHEMA.field("ingested_at").type),
+        "ingested_at": pa.array(np.full(n, now_us, dtype=np.int64)).cast(SCHEMA.field("ingested_at").type),
     }
     priced_model, cost = book.cost_columns(records, currency)
     filled["priced_model"], filled["cost"] = priced_model, cost
@@ -72,7 +73,8 @@ class Appender:
             for source in pc.unique(part["source"]).to_pylist():
                 known = self._known(source, day)
                 mine = part.filter(pc.equal(part["source"], source))
-                new = mine.filter(pa.array([i not in known for i in mine["id"].to_pylist()]))
+                ids = mine["id"].to_pylist()
+                new = mine if known.isdisjoint(ids) else mine.filter(pa.array([i not in known for i in ids]))
                 fresh.append((new, known))
         if not fresh:
             return 0

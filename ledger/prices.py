@@ -156,21 +156,26 @@ class PriceBook:
         ts = pc.cast(table["timestamp"], pa.int64()).to_numpy(zero_copy_only=False)
         priced = self._priced_models(table, ts)
         rates = np.full((len(ts), 3), np.nan)
-        for name in {m for m in priced if m is not None}:
-            rows = np.flatnonzero(priced == name)
-            rates[rows] = self._rates(name, currency, ts[rows])
+        codes, names = _codes(pa.chunked_array([pa.array(priced, pa.string())]))
+        for code, name in enumerate(names):
+            rows = np.flatnonzero(codes == code)
+            rates[rows] = self._rates(str(name), currency, ts[rows])
         return pa.array(priced, pa.string()), pa.array(_cost(table, rates), pa.float64(), from_pandas=True)
 
     def _priced_models(self, table: pa.Table, ts: np.ndarray) -> np.ndarray:
-        requested = table["model"].to_numpy(zero_copy_only=False).astype(object)
-        resolved = table["resolved_model"].to_numpy(zero_copy_only=False).astype(object)
-        known = self.models()
         out = np.empty(len(ts), dtype=object)
-        use_resolved = np.array([r in known for r in resolved], dtype=bool)
-        out[use_resolved] = resolved[use_resolved]
-        for name in set(requested[~use_resolved]):
-            rows = np.flatnonzero((requested == name) & ~use_resolved)
-            out[rows] = self._resolve_many(name, ts[rows])
+        resolved = _codes(table["resolved_model"])
+        known = self.models()
+        for code, name in enumerate(resolved[1]):
+            if name in known:
+                rows = np.flatnonzero(resolved[0] == code)
+                out[rows] = name
+        pending = np.equal(out, None)
+        requested = _codes(table["model"])
+        for code, name in enumerate(requested[1]):
+            rows = np.flatnonzero((requested[0] == code) & pending)
+            if len(rows):
+                out[rows] = self._resolve_many(name, ts[rows])
         return out
 
     def _resolve_many(self, name: str, ts: np.ndarray) -> np.ndarray:
@@ -199,6 +204,13 @@ def _price_key(price: Price) -> tuple[object, ...]:
         price.output_per_1m,
         price.cached_input_per_1m,
     )
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
+    """Dictionary codes (-1 for null) and the distinct values: loops run per value, not per row."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return codes, encoded.dictionary.to_pylist()
 
 
 def _cost(table: pa.Table, rates: np.ndarray) -> np.ndarray:

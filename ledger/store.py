@@ -73,7 +73,7 @@ def day_dir(data_dir: Path, day: date) -> Path:
 
 
 def _write_parquet(table: pa.Table, path: Path) -> Path:
-    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", compression_level=1))
 
 
 def split_by_day(table: pa.Table) -> dict[date, pa.Table]:
@@ -177,6 +177,8 @@ def dedupe(table: pa.Table) -> pa.Table:
     if table.num_rows == 0:
         return table
     keys = pc.binary_join_element_wise(table["source"], table["id"], "\x1f")
+    if pc.count_distinct(keys).as_py() == table.num_rows:
+        return table
     index = pa.array(range(table.num_rows), pa.int64())
     first = pa.table({"k": keys, "i": index}).group_by("k", use_threads=False).aggregate([("i", "min")])
     return table.take(pc.sort_indices(first["i_min"]))
