@@ -5,8 +5,8 @@ restarted simulator must spoil the same ones, so a record's position (epoch minu
 that minute) decides, never a counter that would reset with the process.
 
 Example:
-    >>> bad_kind(minute=29_500_000, n=3, every=10)
-    'wrong_type'
+    >>> [bad_kind(minute=29_500_000, n=n, every=10) for n in (0, 3, 10)]
+    ['missing_id', None, 'negative_tokens']
 """
 
 from __future__ import annotations

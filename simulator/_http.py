@@ -37,22 +37,22 @@ USAGE_PATH = "/v1/usage/requests"
 
 
 class Settings:
-    """What one simulator serves: the workload, its history window, its token and clock."""
+    """What one simulator serves: the workload, its history, its token and clock.
+
+    The history starts `days` before the server started, on a whole minute, and stays put while
+    it runs, so that two scans of a running simulator agree on old records.
+    """
 
     def __init__(self, seed: int, days: float, rate: float, token: str | None, bad_every: int,
                  clock: Callable[[], float]) -> None:  # fmt: skip
         self.store = Store(seed, rate, bad_every, cache_hours=int(days * 24) + 3)
         self.days, self.token, self.clock = days, token, clock
+        self.first = Position(int(clock() * 1000 - days * 86_400_000) // 60_000, 0)
         self.admin = AdminBilling(seed, rate, days, clock, token)
 
     def preload(self) -> int:
         """Generate the whole history up to now; return how many records it holds."""
-        now_ms = int(self.clock() * 1000)
-        return self.store.preload(range(self.retention_start(now_ms).minute // 60, now_ms // HOUR_MS + 1))
-
-    def retention_start(self, now_ms: int) -> Position:
-        """The first position still served: `days` before now, on a whole minute."""
-        return Position(int(now_ms - self.days * 86_400_000) // 60_000, 0)
+        return self.store.preload(range(self.first.minute // 60, int(self.clock() * 1000) // HOUR_MS + 1))
 
 
 class BadRequest(ValueError):
@@ -111,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(400, _error(str(exc), "invalid_request_error", "400"))
             return
         now_ms = int(settings.clock() * 1000)
-        start = max(asked or Position(0, 0), settings.retention_start(now_ms))
+        start = max(asked or Position(0, 0), settings.first)
         page = settings.store.page(start, limit, now_ms)
         cursor = encode(page.last) if page.last else after or encode(start)
         tail = orjson.dumps({"next_cursor": cursor, "has_more": page.has_more})

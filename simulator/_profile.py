@@ -5,7 +5,7 @@ run of the simulator generates it, so nothing here may depend on "now" or on a s
 
 Example:
     >>> round(load(int(datetime(2026, 11, 25, 9, tzinfo=UTC).timestamp()) // 3600), 2)
-    1.45
+    2.59
 """
 
 from __future__ import annotations

@@ -186,3 +186,11 @@ def test_cli_rejects_bad_settings_in_one_line(args: list[str], named: str) -> No
                           capture_output=True, text=True, timeout=30)  # fmt: skip
     assert done.returncode == 2
     assert f"error: {named}" in done.stderr.strip().splitlines()[-1]
+
+
+def test_the_history_start_stays_put_while_the_server_runs(clock: Clock) -> None:
+    """Two scans of one running simulator agree on the oldest records."""
+    with start_server(seed=12, days=0.5, rate=6.0, clock=clock) as sim:
+        clock.now = NOW + timedelta(hours=2)
+        first = httpx.get(sim.url + USAGE, params={"limit": 5}).json()["data"]
+    assert first == generate_records(12, history_start(NOW, 0.5), NOW, rate=6.0)[:5]
