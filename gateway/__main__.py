@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False,
-                server_header=False, date_header=False, timeout_graceful_shutdown=30)  # fmt: skip
+                server_header=False, date_header=False, proxy_headers=False, timeout_graceful_shutdown=30)  # fmt: skip
     return 0
 
 

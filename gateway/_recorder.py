@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -41,7 +42,7 @@ class Recorder:
         self.wakeup = asyncio.Event()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="gateway-writer")
         self.task: asyncio.Task[None] | None = None
-        self.stopping = False
+        self.stopping = asyncio.Event()
         self.last_purge = 0.0
 
     def submit(self, record: dict[str, Any]) -> None:
@@ -60,17 +61,17 @@ class Recorder:
 
     async def stop(self) -> None:
         """Flush everything pending, then stop the writer."""
-        self.stopping = True
+        self.stopping.set()
         self.wakeup.set()
         if self.task is not None:
             await self.task
         self.executor.shutdown(wait=True)
 
     async def _run(self) -> None:
-        while not self.stopping:
+        while not self.stopping.is_set():
             await self.wakeup.wait()
-            if not self.stopping:
-                await asyncio.sleep(self.flush_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.flush_interval)
             self.wakeup.clear()
             await self._flush()
             if time.time() - self.last_purge >= PURGE_EVERY:

@@ -47,3 +47,17 @@ def test_sigkill_after_acknowledgement_loses_nothing(upstream: ThreadServer, tmp
         assert [r["id"] for r in second.wait_records(N + 3)] == sent + more
     finally:
         second.stop()
+
+
+def test_sigterm_flushes_every_answered_request(upstream: ThreadServer, tmp_path: Path) -> None:
+    first = Gateway(tmp_path, upstream.url, extra={"flush_interval_ms": 10_000}).start()
+    try:
+        sent = send(first, 20, "graceful")
+    finally:
+        first.stop(signal.SIGTERM)
+    assert first.proc is not None and first.proc.returncode in (0, -signal.SIGTERM)
+    second = Gateway(tmp_path, upstream.url).start()
+    try:
+        assert [r["id"] for r in second.records()] == sent
+    finally:
+        second.stop()
