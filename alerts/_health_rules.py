@@ -74,7 +74,10 @@ class HealthRules:
         level = None if usual.samples < MIN_SAMPLES[grain] else (1.0 if firing else 0.0)
         slot = f"{usual.slot_start:%H:%M}" if grain == "hour" else f"{usual.slot_start:%A %Y-%m-%d}"
         same = "the same hour on the last 7 days" if grain == "hour" else "the same weekday of the last 4 weeks"
-        ratio = f"{usual.current / usual.baseline:.1f}x" if usual.baseline else "far above"
+        usual_text = money(self.currency, round(usual.baseline, 2))
+        ratio = f"usually {usual_text}"
+        if usual.baseline:
+            ratio = f"{usual.current / usual.baseline:.1f}x the usual {usual_text}"
         cur = self.currency
         figures = (
             (f"Spend this {grain} so far", f"{money(cur, round(usual.current, 2))} ({slot})"),
@@ -84,8 +87,8 @@ class HealthRules:
         slot_end = usual.slot_start + (timedelta(hours=1) if grain == "hour" else timedelta(days=1))
         return Observation(
             key=f"anomaly_{grain}:org", rule=f"anomaly_{grain}", scope=ORG, level=level, resolvable=True,
-            subject=(f"[Mistral spend] unusual spend: {money(cur, round(usual.current, 2))} this {grain} ({slot}), "
-                     f"{ratio} the usual {money(cur, round(usual.baseline, 2))}"),
+            subject=(f"[Mistral spend] {'unusual' if level else 'back to usual'} spend: "
+                     f"{money(cur, round(usual.current, 2))} this {grain} ({slot}), {ratio}"),
             recipients=self.settings.recipients, figures=figures,
             link=dashboard_link(self.dashboard_url, org.with_window(usual.slot_start, slot_end)),
         )  # fmt: skip

@@ -93,7 +93,8 @@ def rows(data_dir: Path, records: list[dict[str, Any]]) -> None:
     """Write ledger rows: each record needs `timestamp` and `cost`; the rest has defaults."""
     base = {"source": "test", "model": "mistral-small-latest", "project": "search", "api_key_id": "key_a",
             "status_code": 200, "prompt_tokens": 100, "completion_tokens": 10, "cached_tokens": 0,
-            "request_count": 1, "aggregated": False, "simulated": False, "currency": "EUR", "latency_ms": 250.0}  # fmt: skip
+            "request_count": 1, "aggregated": False, "simulated": False, "currency": "EUR",
+            "latency_ms": 250.0}  # fmt: skip
     full = [{**base, "id": f"r{next(_row_counter)}", "ingested_at": r["timestamp"], **r} for r in records]
     columns = {f.name: [r.get(f.name) for r in full] for f in SCHEMA}
     write_rows(data_dir, pa.Table.from_pydict(columns, schema=SCHEMA))

@@ -98,7 +98,7 @@ def test_form_refuses_bad_values_and_saves_good_ones(page_env, smtp_server):
     assert not at.exception, at.exception
     saved = load_budgets(data / "budgets.toml")
     assert [b.name for b in saved] == ["search monthly", "ghost", "support daily"]
-    assert saved[2].amount == 25.0 and saved[2].projects == ("support-bot",) and saved[2].recipients == ("ops@example.com",)
+    assert (saved[2].amount, saved[2].projects, saved[2].recipients) == (25.0, ("support-bot",), ("ops@example.com",))
 
 
 def test_history_outbox_and_test_email(page_env, smtp_server):

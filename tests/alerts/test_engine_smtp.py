@@ -44,7 +44,7 @@ def test_threshold_crossing_sends_exactly_one_email_with_the_figures(tmp_path, s
     assert (result.queued, result.sent) == (1, 1)
     [message] = smtp_server.messages
     assert message["To"] == "ops@example.com"
-    assert message["Subject"].startswith("[Mistral spend] project search at 82% of EUR 500 monthly budget, forecast EUR")
+    assert message["Subject"].startswith("[Mistral spend] project search at 82% of EUR 500 monthly budget, forecast")
     assert message["Message-ID"].endswith("@mistral-usage-monitor.local>")
     text, html = bodies(message)
     assert "Spent so far: EUR 410 (82%)" in text
@@ -143,7 +143,8 @@ def test_error_rate_fires_then_resolves(tmp_path, smtp_server, make_engine):
     make_engine(smtp_server.port, **settings).run(later)
     make_engine(smtp_server.port, **settings).run(later + timedelta(minutes=1))
     assert len(smtp_server.messages) == 2
-    assert smtp_server.messages[1]["Subject"] == "[Resolved] [Mistral reliability] error rate 0.0% over the last 15 min (0 of 60)"
+    resolved = "[Resolved] [Mistral reliability] error rate 0.0% over the last 15 min (0 of 60)"
+    assert smtp_server.messages[1]["Subject"] == resolved
 
 
 def test_too_few_requests_neither_fires_nor_resolves(tmp_path, smtp_server, make_engine):
@@ -156,9 +157,10 @@ def test_too_few_requests_neither_fires_nor_resolves(tmp_path, smtp_server, make
 
 def test_alerts_of_one_run_go_out_as_one_email_per_recipient(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
-    budgets_toml(data / "budgets.toml", BUDGET + BUDGET.replace("Search monthly", "Org daily")
-                 .replace('period = "month"', 'period = "day"').replace('project = "search"\n', "")
-                 .replace("amount = 500", "amount = 40").replace('["ops@example.com"]', '["ops@example.com", "cfo@example.com"]'))  # fmt: skip
+    daily = (BUDGET.replace("Search monthly", "Org daily").replace('period = "month"', 'period = "day"')
+             .replace('project = "search"\n', "").replace("amount = 500", "amount = 40")
+             .replace('["ops@example.com"]', '["ops@example.com", "cfo@example.com"]'))  # fmt: skip
+    budgets_toml(data / "budgets.toml", BUDGET + daily)
     seed_november(data)
     rows(data, [{"timestamp": paris("2026-11-20T09:00"), "cost": 45.0, "project": "analytics"}])
     make_engine(smtp_server.port).run(NOW)
@@ -166,3 +168,36 @@ def test_alerts_of_one_run_go_out_as_one_email_per_recipient(tmp_path, smtp_serv
     assert sorted(by_to) == ["cfo@example.com", "ops@example.com"]
     assert by_to["ops@example.com"].endswith("(+1 more)")
     assert by_to["cfo@example.com"].startswith("[Mistral spend] the organisation at 112% of EUR 40 daily budget")
+
+
+def test_spend_anomaly_this_hour_fires_then_resolves(tmp_path, smtp_server, make_engine):
+    """1 EUR at 14:10 on each of the last 7 days; 10 EUR at 14:10 today is 10x the usual (factor 3)."""
+    data = tmp_path / "data"
+    today = paris("2026-11-20T14:10")
+    rows(data, [{"timestamp": today - timedelta(days=d), "cost": 1.0} for d in range(1, 8)])
+    rows(data, [{"timestamp": today, "cost": 10.0}])
+    settings = {"rules_enabled": ["anomaly"], "anomaly_factor": 3, "anomaly_min_spend": 2}
+    make_engine(smtp_server.port, **settings).run(paris("2026-11-20T14:30"))
+    make_engine(smtp_server.port, **settings).run(paris("2026-11-20T14:45"))
+    make_engine(smtp_server.port, **settings).run(paris("2026-11-20T15:05"))
+    assert [m["Subject"] for m in smtp_server.messages] == [
+        "[Mistral spend] unusual spend: EUR 10 this hour (14:00), 10.0x the usual EUR 1",
+        "[Resolved] [Mistral spend] back to usual spend: EUR 0 this hour (15:00), usually EUR 0",
+    ]
+
+
+def test_daily_digest_is_sent_once_after_the_digest_hour(tmp_path, smtp_server, make_engine):
+    data = tmp_path / "data"
+    rows(data, [{"timestamp": paris("2026-11-19T10:00"), "cost": 20.0},
+                {"timestamp": paris("2026-11-20T10:00"), "cost": 25.0},
+                {"timestamp": paris("2026-11-20T23:30"), "cost": 5.0, "project": "analytics"}])  # fmt: skip
+    settings = {"rules_enabled": [], "digest": "daily", "digest_recipients": ["boss@example.com"], "digest_hour": 8}
+    make_engine(smtp_server.port, **settings).run(paris("2026-11-21T07:59"))
+    assert smtp_server.messages == []
+    for minutes in (0, 5, 60):
+        make_engine(smtp_server.port, **settings).run(paris("2026-11-21T08:00") + timedelta(minutes=minutes))
+    [digest] = smtp_server.messages
+    assert digest["To"] == "boss@example.com"
+    assert digest["Subject"] == "[Mistral digest] daily 2026-11-20: EUR 30 (+50% vs the period before)"
+    text = digest.get_body(("plain",)).get_content()
+    assert "  - search: 25.00" in text and "  - analytics: 5.00" in text

@@ -48,9 +48,11 @@ def test_hand_written_file_round_trips_through_save(tmp_path):
         (GOOD.replace('period = "week"', 'period = "fortnight"'),
          "line 10: period: 'fortnight' is not supported; use one of month, week, day"),
         (GOOD.replace("forecast = false", "forcast = false"), "line 15: forcast: unknown key"),
-        (GOOD.replace('name = "keys weekly"', 'name = "Search Monthly"'), "line 9: name: 'Search Monthly' is empty or used twice"),
+        (GOOD.replace('name = "keys weekly"', 'name = "Search Monthly"'),
+         "line 9: name: 'Search Monthly' is empty or used twice"),
         (GOOD.replace("amount = 500", "amount = "), "invalid TOML: Invalid value (at line 4, column 10)"),
-        (GOOD.replace("thresholds = [90, 25]", "thresholds = [0]"), "line 14: thresholds: [0] is not a list of percentages"),
+        (GOOD.replace("thresholds = [90, 25]", "thresholds = [0]"),
+         "line 14: thresholds: [0] is not a list of percentages"),
     ],
 )  # fmt: skip
 def test_errors_name_the_file_line_and_fix(tmp_path, broken, message):
