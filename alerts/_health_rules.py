@@ -59,7 +59,7 @@ class HealthRules:
             subject=f"[Mistral reliability] {label} {pct(value)} over the last {minutes} min ({count:,} of {n:,})",
             recipients=self.settings.recipients, figures=figures,
             contributors=(("By model", self._top(window, measure)),),
-            link=dashboard_link(self.dashboard_url, window),
+            link=dashboard_link(self.dashboard_url, window, page="reliability"),
         )  # fmt: skip
 
     def _top(self, window: Filters, measure: str) -> tuple[Contributor, ...]:

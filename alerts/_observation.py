@@ -9,7 +9,7 @@ stored state is left as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import time, timedelta
 from urllib.parse import urlencode
 
 from ledger._query_filters import Filters
@@ -40,16 +40,18 @@ class Observation:
     """ISO instant after which the key's state may be forgotten (the end of its period)."""
 
 
-def dashboard_link(base: str | None, filters: Filters, page: str = "") -> str | None:
-    """The dashboard URL with the slice in its query string (start/end as local dates)."""
+def dashboard_link(base: str | None, filters: Filters, page: str = "spend") -> str | None:
+    """The dashboard page with the slice in its query string, as the sidebar reads it.
+
+    e.g. `http://localhost:8501/spend?range=custom&from=2026-11-01&to=2026-11-30&tz=Europe%2FParis&project=search`
+    """
     if not base:
         return None
-    last = (filters.end_at.astimezone(filters.tz).replace(tzinfo=None)).date()
-    if filters.end_at.astimezone(filters.tz).time().isoformat() == "00:00:00":
-        last = date.fromordinal(last.toordinal() - 1)
-    params: list[tuple[str, str]] = [("start", filters.start_at.astimezone(filters.tz).date().isoformat()),
-                                     ("end", last.isoformat()), ("tz", filters.timezone)]  # fmt: skip
-    for name, values in (("project", filters.projects), ("model", filters.models), ("api_key", filters.api_keys)):
+    end = filters.end_at.astimezone(filters.tz)
+    last = end.date() - timedelta(days=1) if end.time() == time() else end.date()
+    first = filters.start_at.astimezone(filters.tz).date()
+    params = [("range", "custom"), ("from", first.isoformat()), ("to", last.isoformat()), ("tz", filters.timezone)]
+    for name, values in (("project", filters.projects), ("model", filters.models), ("key", filters.api_keys)):
         params.extend((name, v) for v in values)
     return f"{base.rstrip('/')}/{page}?{urlencode(params)}"
 

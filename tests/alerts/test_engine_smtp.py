@@ -52,7 +52,9 @@ def test_threshold_crossing_sends_exactly_one_email_with_the_figures(tmp_path, s
     assert "key_b: 110.00 (27%)" in text
     link = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Dashboard: "))
     query = parse_qs(urlsplit(link).query)
-    assert query == {"start": ["2026-11-01"], "end": ["2026-11-30"], "tz": ["Europe/Paris"], "project": ["search"]}
+    assert link.startswith("http://dash.test:8501/spend?")
+    assert query == {"range": ["custom"], "from": ["2026-11-01"], "to": ["2026-11-30"], "tz": ["Europe/Paris"],
+                     "project": ["search"]}  # fmt: skip
     assert "EUR 410 (82%)" in html and "<a href=" in html
 
 
