@@ -6,7 +6,7 @@ manager opens the CSV in a spreadsheet. Every text cell (and header) starting wi
 
 Example:
     >>> csv_bytes(pd.DataFrame({"project": ["=1+1"]}))
-    b"project\\n'=1+1\\n"
+    b"project\\r\\n'=1+1\\r\\n"
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ def neutralise(value: object) -> object:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """The frame as UTF-8 CSV (no index) with text cells neutralised."""
+    """The frame as UTF-8 CSV (RFC 4180 line ends, so a CR inside a cell is quoted), text cells neutralised."""
     safe = frame.copy()
     safe.columns = [str(neutralise(str(c))) for c in safe.columns]
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(neutralise)
-    return safe.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
