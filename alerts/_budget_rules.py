@@ -79,10 +79,11 @@ class BudgetRules:
         for budget in budgets:
             for period in self.periods(budget, now):
                 view = view_budget(self.data_dir, budget, period, self.timezone, self.currency, now)
+                common = self._common(view, now)
                 if self.settings.enabled("threshold"):
-                    out.append(self.threshold(view, now))
+                    out.append(self.threshold(view, common))
                 if self.settings.enabled("forecast") and budget.forecast and period.end > now:
-                    out.append(self.forecast(view, now))
+                    out.append(self.forecast(view, common))
         return out
 
     def _common(self, view: BudgetView, now: datetime) -> dict[str, object]:
@@ -109,13 +110,13 @@ class BudgetRules:
                 "contributors": contributors, "link": dashboard_link(self.dashboard_url, filters),
                 "expires": view.period.end.isoformat()}  # fmt: skip
 
-    def threshold(self, view: BudgetView, now: datetime) -> Observation:
+    def threshold(self, view: BudgetView, common: dict[str, object]) -> Observation:
         return Observation(
             key=f"threshold:{view.budget.slug}:{view.period.id}", rule="threshold", level=view.crossed,
-            subject=f"[Mistral spend] {view.headline()}", **self._common(view, now),  # type: ignore[arg-type]
+            subject=f"[Mistral spend] {view.headline()}", **common,  # type: ignore[arg-type]
         )  # fmt: skip
 
-    def forecast(self, view: BudgetView, now: datetime) -> Observation:
+    def forecast(self, view: BudgetView, common: dict[str, object]) -> Observation:
         fc = view.forecast
         over = fc.forecast > view.budget.amount and fc.spent < view.budget.amount
         level = (1.0 if over else 0.0) if forecast_is_meaningful(view, self.settings) else None
@@ -123,7 +124,7 @@ class BudgetRules:
                    f"{view.budget.describe(self.currency)} for {view.budget.scope_label()} "
                    f"({pct(view.spent_pct)} used)")
         return Observation(key=f"forecast:{view.budget.slug}:{view.period.id}", rule="forecast", level=level,
-                           subject=subject, **self._common(view, now))  # type: ignore[arg-type]  # fmt: skip
+                           subject=subject, **common)  # type: ignore[arg-type]  # fmt: skip
 
 
 def _share(value: object) -> float | None:
