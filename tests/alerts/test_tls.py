@@ -1,0 +1,53 @@
+"""STARTTLS and implicit TLS against aiosmtpd with a throwaway self-signed certificate (trusted via ca_file)."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from alerts import DeliveryError, parse_smtp, send_test_email
+from tests.alerts.conftest import Recorder, free_port
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("tls")
+    key, crt = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(crt)],
+                   check=True, capture_output=True)  # fmt: skip
+    return key, crt
+
+
+def server_context(key: Path, crt: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(crt), str(key))
+    return context
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_tls_modes_deliver(cert, security):
+    key, crt = cert
+    handler, port = Recorder(), free_port()
+    options = {"tls_context": server_context(key, crt), "require_starttls": True} if security == "starttls" else \
+        {"ssl_context": server_context(key, crt)}  # fmt: skip
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        smtp = parse_smtp({"host": "127.0.0.1", "port": port, "security": security, "sender": "m@example.com",
+                           "ca_file": str(crt), "timeout_seconds": 5})  # fmt: skip
+        assert "sent a test email to me@example.com" in send_test_email(smtp, "me@example.com")
+        assert [m["To"] for m in handler.messages] == ["me@example.com"]
+        untrusted = parse_smtp({"host": "127.0.0.1", "port": port, "security": security, "sender": "m@example.com",
+                                "timeout_seconds": 5})  # fmt: skip
+        with pytest.raises(DeliveryError, match="TLS with 127.0.0.1:.* failed .*check smtp.security"):
+            send_test_email(untrusted, "me@example.com")
+    finally:
+        controller.stop()
