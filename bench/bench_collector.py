@@ -36,7 +36,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(url: str, timeout: float = 120.0) -> None:
+def wait_ready(url: str, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -58,7 +58,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     sim = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(port), "--days", str(args.days),
-                            "--rate", f"{rate:.3f}", "--seed", "7"], cwd=REPO, env=env,
+                            "--rate", f"{rate:.3f}", "--seed", "7", "--preload"], cwd=REPO, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         wait_ready(url)
