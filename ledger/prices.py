@@ -208,6 +208,8 @@ def _price_key(price: Price) -> tuple[object, ...]:
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
     """Dictionary codes (-1 for null) and the distinct values: loops run per value, not per row."""
+    if len(column) == 0:
+        return np.empty(0, dtype=np.int64), []
     encoded = pc.dictionary_encode(column).combine_chunks()
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     return codes, encoded.dictionary.to_pylist()

@@ -92,3 +92,10 @@ def test_empty_table_prices_fine():
     table, _ = parse_records([])
     assert price_rows(table, "s", PriceBook.load(), "USD").num_rows == 0
     assert isinstance(table, pa.Table)
+
+
+def test_all_null_resolved_models_and_empty_chunked_tables_price_fine():
+    table, _ = parse_records([rec(1, "codestral-2508", "2026-06-01T00:00:00Z")])
+    empty = table.slice(0, 0).combine_chunks()
+    assert price_rows(empty, "s", PriceBook.load(), "USD").num_rows == 0
+    assert price_rows(pa.concat_tables([table, table.slice(0, 0)]), "s", PriceBook.load(), "USD")["cost"][0].as_py() > 0
