@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -10,6 +10,7 @@ import pandas as pd
 
 from ._query_engine import bucket_sql, localize_buckets, query, series
 from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
+from ._query_latency import percentiles
 
 PER_REQUEST = "NOT aggregated"
 SPEND_CAP = "coalesce(spend_limit_reached, false)"
@@ -32,7 +33,6 @@ _SUMMARY_EXTRA = """
     coalesce(sum(n) FILTER (WHERE simulated), 0)::BIGINT AS simulated_rows,
     min(first_at) AS first_at, max(last_at) AS last_at
 """
-_LATENCY = f"SELECT quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q FROM rows WHERE {PER_REQUEST}"
 _TOTAL_COLUMNS = tuple(TOTALS)
 MEASURES: dict[str, str] = {
     "spend": "coalesce(sum(cost), 0)",
@@ -113,12 +113,12 @@ def spend_summary(data_dir: Path, filters: Filters) -> Summary:
 
 
 def latency_summary(data_dir: Path, filters: Filters) -> tuple[float | None, float | None, float | None]:
-    """Exact p50, p95, p99 latency (ms) of per-request rows; Nones when there are none."""
-    df = query(data_dir, filters, _LATENCY, raw=True)
-    values = df["q"].iloc[0] if df is not None and len(df) else None
-    if values is None:
+    """p50, p95, p99 latency (ms) of per-request rows; Nones when there are none (see ledger._query_latency)."""
+    df = percentiles(data_dir, filters)
+    if df.empty:
         return None, None, None
-    return _none_if_nan(values[0]), _none_if_nan(values[1]), _none_if_nan(values[2])
+    row = df.iloc[0]
+    return _none_if_nan(row["p50_ms"]), _none_if_nan(row["p95_ms"]), _none_if_nan(row["p99_ms"])
 
 
 def _instant(value: object) -> datetime | None:
@@ -184,17 +184,10 @@ def latency_percentiles(data_dir: Path, filters: Filters, dim: str = "model") ->
     """p50/p95/p99 latency (ms) per dim value over per-request rows with a latency.
 
     Columns: <dim>, requests, p50_ms, p95_ms, p99_ms; sorted by requests, largest first.
+    Exact on small slices, from hourly histograms on large ones (see ledger._query_latency).
     """
-    select = f"""SELECT {_dim(dim)} AS {dim}, count(*) AS requests,
-        quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q FROM rows
-        WHERE {PER_REQUEST} AND latency_ms IS NOT NULL GROUP BY ALL ORDER BY requests DESC, {dim}"""
-    df = query(data_dir, filters, select, raw=True)
-    columns = [dim, "requests", "p50_ms", "p95_ms", "p99_ms"]
-    if df is None:
-        return _empty(columns)
-    for i, name in enumerate(("p50_ms", "p95_ms", "p99_ms")):
-        df[name] = df["q"].map(lambda q, i=i: float(q[i]))
-    return df[columns]
+    df = percentiles(data_dir, filters, key=dim)
+    return df.sort_values(["requests", dim], ascending=[False, True], ignore_index=True)
 
 
 def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: int = 10) -> pd.DataFrame:
@@ -253,11 +246,10 @@ def breakdown(
 
 
 def dimension_values(data_dir: Path, filters: Filters, dim: str) -> list[str]:
-    """Distinct values of one dimension in the window (ignoring the filter on that dimension itself).
+    """Distinct values of one dimension in the window, ignoring every dimension filter.
 
-    For the sidebar's choices: picking a model must not hide the other models from its list.
+    For the sidebar's choices: they do not shrink as filters are picked, and a filter change
+    reuses the cached lists.
     """
-    own = {"project": "projects", "model": "models", "api_key": "api_keys", "source": "sources"}.get(dim)
-    scope = replace(filters, **{own: ()}) if own else filters
-    df = query(data_dir, scope, f"SELECT DISTINCT {_dim(dim)} AS v FROM rows ORDER BY v")
+    df = query(data_dir, filters.unfiltered(), f"SELECT DISTINCT {_dim(dim)} AS v FROM rows ORDER BY v")
     return [] if df is None else [str(v) for v in df["v"]]

@@ -26,6 +26,11 @@ from .store import list_files
 
 MEMORY_LIMIT = os.environ.get("LEDGER_DUCKDB_MEMORY", "384MB")
 THREADS = int(os.environ.get("LEDGER_DUCKDB_THREADS", "2"))
+RAW_EXTRA = """1 AS n, cost IS NULL AS unpriced, timestamp AS first_at, timestamp AS last_at,
+    rl_remaining_tokens_minute / nullif(rl_limit_tokens_minute, 0) AS min_tokens_headroom,
+    rl_remaining_req_minute / nullif(rl_limit_req_minute, 0) AS min_requests_headroom,
+    (rl_limit_tokens_minute IS NOT NULL OR rl_limit_req_minute IS NOT NULL)::INTEGER AS rl_samples"""
+"""Columns that give raw rows the shape of the totals rollup (see ledger._query_rollups)."""
 _lock = threading.Lock()
 _shared: duckdb.DuckDBPyConnection | None = None
 
@@ -77,7 +82,7 @@ def use_rollups(filters: Filters) -> bool:
     return whole and quantum(filters, "hour") == 3_600
 
 
-def source_sql(data_dir: Path, filters: Filters, raw: bool = False) -> str | None:
+def source_sql(data_dir: Path, filters: Filters, raw: bool = False, kind: str = "totals") -> str | None:
     """SQL for the rows to read, rollup-shaped (a weight `n` per row); None when no file covers the window.
 
     Raw rows get n = 1; with rollups, fresh days read their rollup and the other days are
@@ -86,25 +91,30 @@ def source_sql(data_dir: Path, filters: Filters, raw: bool = False) -> str | Non
     first, last = filters.utc_days()
     if raw or not use_rollups(filters):
         files = list_files(Path(data_dir), first, last)
-        extra = "1 AS n, cost IS NULL AS unpriced, timestamp AS first_at, timestamp AS last_at"
-        return f"SELECT *, {extra} FROM {scan_sql(files)}" if files else None
-    fresh, stale = plan(Path(data_dir), first, last)
+        return f"SELECT *, {RAW_EXTRA} FROM {scan_sql(files)}" if files else None
+    fresh, stale = plan(Path(data_dir), first, last, kind)
     parts = [f"SELECT * FROM {scan_sql(fresh)}"] if fresh else []
     if stale:
-        parts.append(f"SELECT * FROM ({rollup_sql(scan_sql(stale))})")
+        parts.append(f"SELECT * FROM ({rollup_sql(scan_sql(stale), kind)})")
     return " UNION ALL BY NAME ".join(parts) or None
 
 
 def query(
-    data_dir: Path, filters: Filters, select: str, params: list[Any] | None = None, raw: bool = False
+    data_dir: Path,
+    filters: Filters,
+    select: str,
+    params: list[Any] | None = None,
+    raw: bool = False,
+    kind: str = "totals",
 ) -> pd.DataFrame | None:
     """Run `select` against a CTE named `rows` holding the filtered ledger rows.
 
     `rows` is rollup-shaped: count with sum(n), never count(*). Per-row columns such as
     latency_ms and rl_* exist only with raw=True. Returns None when no file covers the
     window. `params` bind the `?` placeholders in `select` after those of the filters.
+    `kind` picks the rollup ("totals" or "latency", see ledger._query_rollups).
     """
-    source = source_sql(data_dir, filters, raw)
+    source = source_sql(data_dir, filters, raw, kind)
     if source is None:
         return None
     where, where_params = where_sql(filters)

@@ -116,6 +116,10 @@ class Filters:
         """The same dimension filters over another window."""
         return replace(self, start=start, end=end)
 
+    def unfiltered(self) -> Filters:
+        """The same window with no dimension filters."""
+        return replace(self, projects=(), models=(), api_keys=(), sources=())
+
     def dimension_filters(self) -> dict[str, tuple[str, ...]]:
         """Dimension name (a DIMENSIONS key) -> accepted values, only the non-empty ones."""
         pairs = {"project": self.projects, "model": self.models, "api_key": self.api_keys, "source": self.sources}

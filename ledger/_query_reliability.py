@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._query_engine import bucket_sql, localize_buckets, query
+from ._query_engine import query, series
 from ._query_filters import GRAINS, Filters, check_choice
 
 _PER_REQUEST = "NOT aggregated"
@@ -51,15 +51,10 @@ def ratelimit_headroom(data_dir: Path, filters: Filters, grain: str = "hour") ->
     api_key, samples, min_tokens_headroom, min_requests_headroom (0..1; 0 = limit reached).
     """
     check_choice("grain", grain, GRAINS)
-    select = f"""SELECT {bucket_sql(grain, filters.timezone)} AS bucket, coalesce(api_key_id, '(none)') AS api_key,
-        count(*) AS samples,
-        min(rl_remaining_tokens_minute / nullif(rl_limit_tokens_minute, 0)) AS min_tokens_headroom,
-        min(rl_remaining_req_minute / nullif(rl_limit_req_minute, 0)) AS min_requests_headroom
-        FROM rows WHERE rl_limit_tokens_minute IS NOT NULL OR rl_limit_req_minute IS NOT NULL
-        GROUP BY ALL ORDER BY ALL"""
-    columns = ["bucket", "api_key", "samples", "min_tokens_headroom", "min_requests_headroom"]
-    df = query(data_dir, filters, select, raw=True)
-    if df is None:
-        return pd.DataFrame(columns=columns)
-    df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
-    return df
+    aggregates = {
+        "samples": "sum(rl_samples)::BIGINT",
+        "min_tokens_headroom": "min(min_tokens_headroom)",
+        "min_requests_headroom": "min(min_requests_headroom)",
+    }
+    df = series(data_dir, filters, grain, {"api_key": "coalesce(api_key_id, '(none)')"}, aggregates, "rl_samples > 0")
+    return _frame(df, ["bucket", "api_key", *aggregates])

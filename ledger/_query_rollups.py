@@ -5,7 +5,9 @@ dashboard figure except latency percentiles is a sum, count, min or max, so it c
 answered from rows pre-grouped by (hour, source, model, project, key, endpoint, status,
 error type, spend cap, attempt, aggregated, simulated, priced) with a weight `n`.
 
-A day's rollup is named after a hash of the day's visible ledger files, so it is fresh
+Two kinds per day: `totals` (the sums above) and `latency` (per-request latencies counted
+in 96 log-spaced bins per hour and (source, model, project, key, endpoint); see
+ledger._query_latency). A day's rollup is named after a hash of the day's visible ledger files, so it is fresh
 exactly when its name matches the files now visible: a write or compaction makes it stale
 at once, and stale or missing days are summed from the raw files on the fly, in the same
 shape. Nothing is ever wrong, only slower, when the collector does not call
@@ -28,41 +30,56 @@ from .schema import PARTITION
 from .store import day_dir, list_days, visible_files
 
 ROLLUPS = Path("rollups") / "hourly"
+VERSION = "4"
+"""Part of every rollup's name: bump it when a rollup's SQL changes, and old rollups go stale."""
+HOUR = "to_timestamp((epoch_us(timestamp) // 3600000000) * 3600) AS timestamp"
 KEYS = (
     "source", "model", "project", "api_key_id", "endpoint", "status_code", "error_type",
-    "spend_limit_reached", "attempt", "aggregated", "simulated", "currency", "unpriced",
+    "spend_limit_reached", "attempt", "aggregated", "simulated", "currency",
 )  # fmt: skip
-ROLLUP_SELECT = f"""SELECT to_timestamp((epoch_us(timestamp) // 3600000000) * 3600) AS timestamp,
-    {", ".join(KEYS[:-1])}, cost IS NULL AS unpriced,
-    count(*) AS n, sum(cost) AS cost, sum(request_count) AS request_count,
-    sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
-    sum(cached_tokens) AS cached_tokens, min(timestamp) AS first_at, max(timestamp) AS last_at"""
-"""Raw rows -> rollup rows. `cost IS NULL` is a key too, so unpriced rows keep a null cost."""
+PER_DECADE = 16
+BINS = 6 * PER_DECADE
+BIN_SQL = f"least({BINS - 1}, greatest(0, floor(log10(greatest(latency_ms, 1)) * {PER_DECADE})))::INTEGER"
+"""The latency bin of a row: bin i covers [10^(i/16), 10^((i+1)/16)) ms; bin 0 also holds < 1 ms."""
+KINDS = {
+    "totals": f"""SELECT {HOUR}, {", ".join(KEYS)}, cost IS NULL AS unpriced,
+        count(*) AS n, sum(cost) AS cost, sum(request_count) AS request_count,
+        sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
+        sum(cached_tokens) AS cached_tokens, min(timestamp) AS first_at, max(timestamp) AS last_at,
+        min(rl_remaining_tokens_minute / nullif(rl_limit_tokens_minute, 0)) AS min_tokens_headroom,
+        min(rl_remaining_req_minute / nullif(rl_limit_req_minute, 0)) AS min_requests_headroom,
+        count(*) FILTER (WHERE rl_limit_tokens_minute IS NOT NULL OR rl_limit_req_minute IS NOT NULL) AS rl_samples
+        FROM {{scan}} GROUP BY ALL""",
+    "latency": f"""SELECT {HOUR}, source, model, project, api_key_id, endpoint, {BIN_SQL} AS lat_bin, count(*) AS n
+        FROM {{scan}} WHERE NOT aggregated AND latency_ms IS NOT NULL GROUP BY ALL""",
+}
+"""Raw rows -> rollup rows, per kind. In totals `cost IS NULL` is a key, so unpriced rows keep a null cost."""
 
 
-def rollup_sql(scan: str) -> str:
+def rollup_sql(scan: str, kind: str = "totals") -> str:
     """The rollup of the rows of `scan` (a FROM-able SQL expression)."""
-    return f"{ROLLUP_SELECT} FROM {scan} GROUP BY ALL"
+    return KINDS[kind].format(scan=scan)
 
 
 def rollup_dir(data_dir: Path, day: date) -> Path:
     return Path(data_dir) / ROLLUPS / f"{PARTITION}={day.isoformat()}"
 
 
-def rollup_path(data_dir: Path, day: date, files: list[Path]) -> Path:
+def rollup_path(data_dir: Path, day: date, files: list[Path], kind: str = "totals") -> Path:
     """Where the rollup of exactly these visible files lives (a new name when they change)."""
-    digest = hashlib.sha256("\n".join(sorted(f.name for f in files)).encode()).hexdigest()[:16]
-    return rollup_dir(data_dir, day) / f"rollup-{digest}.parquet"
+    names = "\n".join([VERSION, *sorted(f.name for f in files)])
+    digest = hashlib.sha256(names.encode()).hexdigest()[:16]
+    return rollup_dir(data_dir, day) / f"{kind}-{digest}.parquet"
 
 
-def plan(data_dir: Path, first: date, last: date) -> tuple[list[Path], list[Path]]:
+def plan(data_dir: Path, first: date, last: date, kind: str = "totals") -> tuple[list[Path], list[Path]]:
     """For the UTC days first..last: (fresh rollup files, raw files of days without one)."""
     fresh: list[Path] = []
     raw: list[Path] = []
     for day in list_days(Path(data_dir)):
         if first <= day <= last:
             files = visible_files(day_dir(Path(data_dir), day))
-            target = rollup_path(data_dir, day, files) if files else None
+            target = rollup_path(data_dir, day, files, kind) if files else None
             if target is not None and target.exists():
                 fresh.append(target)
             else:
@@ -71,27 +88,34 @@ def plan(data_dir: Path, first: date, last: date) -> tuple[list[Path], list[Path
 
 
 def update_rollups(data_dir: Path, days: Iterable[date] | None = None) -> list[Path]:
-    """(Re)build the rollup of each given UTC day whose files changed; None = every day.
+    """(Re)build the rollups of each given UTC day whose files changed; None = every day.
 
     Call it after each ledger write or compaction (cheap when nothing changed: one hash of
     file names). Returns the rollup files written; older rollups of those days are removed.
     """
-    from ._query_engine import connection, scan_sql
-
     wanted = list_days(Path(data_dir)) if days is None else sorted(set(days))
     written = []
     for day in wanted:
         files = visible_files(day_dir(Path(data_dir), day))
-        if not files:
-            continue
-        target = rollup_path(data_dir, day, files)
-        if not target.exists():
-            sql = rollup_sql(scan_sql(files))
-            atomic_write(target, lambda tmp, sql=sql: _copy(connection(), sql, tmp))
-            written.append(target)
-        for old in rollup_dir(data_dir, day).glob("rollup-*.parquet"):
-            if old != target:
-                old.unlink(missing_ok=True)
+        for kind in KINDS if files else ():
+            written.extend(_build(data_dir, day, files, kind))
+    return written
+
+
+def _build(data_dir: Path, day: date, files: list[Path], kind: str) -> list[Path]:
+    from ._query_engine import connection, scan_sql
+
+    target = rollup_path(data_dir, day, files, kind)
+    written = []
+    if not target.exists():
+        sql = rollup_sql(scan_sql(files), kind)
+        atomic_write(target, lambda tmp: _copy(connection(), sql, tmp))
+        written.append(target)
+    for old in rollup_dir(data_dir, day).glob(f"{kind}-*.parquet"):
+        if old != target:
+            old.unlink(missing_ok=True)
+    for legacy in rollup_dir(data_dir, day).glob("rollup-*.parquet"):
+        legacy.unlink(missing_ok=True)
     return written
 
 

@@ -207,7 +207,7 @@ def draw_frame() -> Context | None:
         no_ledger(defaults.data_dir)
         return None
     filters, label = sidebar(defaults)
-    models = fetch("dimension_values", defaults.data_dir, filters, dim="model")
+    models = fetch("dimension_values", defaults.data_dir, filters.unfiltered(), dim="model")
     ctx = Context(defaults.data_dir, filters, defaults.currency, colours(models), label)
     summary = fetch("spend_summary", defaults.data_dir, filters)
     freshness_line(ctx, simulated=summary.simulated_rows > 0)

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +21,9 @@ from ledger.queries import (
     csv_bytes,
     freshness,
     hourly_spend,
+    latency_percentiles,
     month_forecast,
+    ratelimit_headroom,
     run_sql,
     spend_over_time,
     spend_summary,
@@ -200,3 +203,42 @@ def test_freshness_is_stale_after_three_missed_polls(tmp_path):
     status = freshness(tmp_path, now=now)
     assert not status.stale and status.collected_at == now - timedelta(seconds=100)
     assert status.data_up_to is None
+
+
+def test_large_slices_read_latency_from_histograms_within_the_bin_bound(dst_ledger, monkeypatch):
+    import ledger._query_latency as latency
+
+    data_dir, truth = dst_ledger
+    f = october()
+    update_rollups(data_dir)
+    monkeypatch.setattr(latency, "EXACT_MAX_ROWS", 0)
+    rows = truth.window(f.start_at, f.end_at)
+    binned = spend_summary(data_dir, f)
+    assert binned.p95_ms == pytest.approx(truth.p95(rows), rel=0.075)
+    by_model = latency_percentiles(data_dir, f)
+    large = truth.per_request(rows.filter(pc.equal(rows["model"], "mistral-large-latest")))
+    got = by_model.set_index("model").loc["mistral-large-latest"]
+    latencies = large["latency_ms"].drop_null().to_numpy()
+    assert got["requests"] == len(latencies)
+    assert got["p99_ms"] == pytest.approx(float(np.percentile(latencies, 99)), rel=0.075)
+
+
+def test_histogram_quantile_interpolates_inside_the_bin():
+    from ledger._query_latency import from_histogram
+
+    counts = np.zeros(96, dtype=np.int64)
+    counts[32] = 100  # 100 ms .. 115.5 ms
+    assert 100 <= from_histogram(counts, 0.5) <= 10 ** (33 / 16)
+    assert from_histogram(np.zeros(96, dtype=np.int64), 0.5) is None
+
+
+def test_ratelimit_headroom_is_the_lowest_remaining_share(dst_ledger):
+    data_dir, truth = dst_ledger
+    update_rollups(data_dir)
+    f = Filters.for_dates(date(2026, 10, 22), date(2026, 10, 22), "UTC", api_keys=("key_01b7c2",))
+    rows = truth.window(f.start_at, f.end_at, api_key_id="key_01b7c2")
+    rows = rows.filter(pc.is_valid(rows["rl_limit_tokens_minute"]))
+    share = pc.divide(pc.cast(rows["rl_remaining_tokens_minute"], pa.float64()), rows["rl_limit_tokens_minute"])
+    got = ratelimit_headroom(data_dir, f, "day")
+    assert list(got["samples"]) == [rows.num_rows]
+    assert got["min_tokens_headroom"].iloc[0] == pytest.approx(pc.min(share).as_py())
