@@ -164,17 +164,17 @@ class PriceBook:
 
     def _priced_models(self, table: pa.Table, ts: np.ndarray) -> np.ndarray:
         out = np.empty(len(ts), dtype=object)
-        resolved = _codes(table["resolved_model"])
+        assigned = np.zeros(len(ts), dtype=bool)
         known = self.models()
-        for code, name in enumerate(resolved[1]):
+        resolved_codes, resolved_names = _codes(table["resolved_model"])
+        for code, name in enumerate(resolved_names):
             if name in known:
-                rows = np.flatnonzero(resolved[0] == code)
-                out[rows] = name
-        pending = np.equal(out, None)
-        requested = _codes(table["model"])
-        for code, name in enumerate(requested[1]):
-            rows = np.flatnonzero((requested[0] == code) & pending)
-            if len(rows):
+                rows = resolved_codes == code
+                out[rows], assigned[rows] = name, True
+        requested_codes, requested_names = _codes(table["model"])
+        for code, name in enumerate(requested_names):
+            rows = np.flatnonzero((requested_codes == code) & ~assigned)
+            if len(rows) and name is not None:
                 out[rows] = self._resolve_many(name, ts[rows])
         return out
 
