@@ -18,16 +18,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DIMENSIONS: dict[str, str] = {
     "model": "model",
-    "project": "coalesce(project, '(none)')",
-    "api_key": "coalesce(api_key_id, '(none)')",
-    "endpoint": "coalesce(endpoint, '(none)')",
+    "project": "coalesce(project, '(no project)')",
+    "api_key": "coalesce(api_key_id, '(no key recorded)')",
+    "endpoint": "coalesce(endpoint, '(unknown)')",
     "source": "source",
     "priced_model": "coalesce(priced_model, '(unpriced)')",
     "status_class": "(status_code // 100)::VARCHAR || 'xx'",
     "status_code": "status_code::VARCHAR",
     "error_type": "coalesce(error_type, '(none)')",
 }
-"""Dimension name -> SQL expression over a ledger row. Null projects/keys show as '(none)'."""
+"""Dimension name -> SQL expression over a ledger row. Nulls get a label that says why
+(usage-API rows, for instance, carry no key)."""
 
 GRAINS = ("hour", "day", "week", "month")
 

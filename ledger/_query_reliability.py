@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._query_engine import query, series
-from ._query_filters import GRAINS, Filters, check_choice
+from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
 
 _PER_REQUEST = "NOT aggregated"
 
@@ -56,5 +56,5 @@ def ratelimit_headroom(data_dir: Path, filters: Filters, grain: str = "hour") ->
         "min_tokens_headroom": "min(min_tokens_headroom)",
         "min_requests_headroom": "min(min_requests_headroom)",
     }
-    df = series(data_dir, filters, grain, {"api_key": "coalesce(api_key_id, '(none)')"}, aggregates, "rl_samples > 0")
+    df = series(data_dir, filters, grain, {"api_key": DIMENSIONS["api_key"]}, aggregates, where="rl_samples > 0")
     return _frame(df, ["bucket", "api_key", *aggregates])

@@ -141,7 +141,7 @@ def _request_columns(rng: np.random.Generator, n: int, offset: int) -> dict[str,
         "spend_limit_reached": error_type == "spend_limit_reached",
         "gateway": gateway,
         "rl_limit": rl_limit,
-        "rl_remaining": (rl_limit * rng.random(n)).astype(np.int64),
+        "rl_remaining": (rl_limit * (1 - rng.beta(2, 9, size=n))).astype(np.int64),
     }
 
 
@@ -194,7 +194,7 @@ def _to_table(c: dict[str, np.ndarray], ts: np.ndarray) -> pa.Table:
 
 
 def _aggregated_rows(rng: np.random.Generator, day: date, n: int, ts_us: int) -> pa.Table:
-    counts = rng.integers(50, 500, size=n)
+    counts = rng.integers(10, 60, size=n)
     data = {
         "source": pa.array([AGGREGATED_SOURCE] * n, pa.string()),
         "id": pa.array([f"agg-{day.isoformat()}-{i}" for i in range(n)], pa.string()),

@@ -49,7 +49,11 @@ def slicer() -> None:
         empty_state()
         return
     chart(df, group_by, measure, grain)
-    st.dataframe(df, hide_index=True, width="stretch")
+    unit = f" ({ctx.currency})" if measure == "spend" else ""
+    bucket = st.column_config.DatetimeColumn(f"{grain} from ({ctx.filters.timezone})", format="YYYY-MM-DD HH:mm")
+    label = measure.replace("_", " ").capitalize() + unit
+    column_config = {"bucket": bucket, measure: st.column_config.NumberColumn(label)}
+    st.dataframe(df, hide_index=True, width="stretch", column_config=column_config)
     downloads(df, "explore")
 
 

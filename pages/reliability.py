@@ -32,7 +32,7 @@ def rates_over_time(grain: str) -> None:
     long = df.melt(id_vars="bucket", value_vars=["error_rate", "rate_429"], var_name="rate", value_name="share")
     long["rate"] = long["rate"].map({"error_rate": "All errors (status >= 400)", "rate_429": "HTTP 429"})
     fig = px.line(long, x="bucket", y="share", color="rate")
-    fig.update_yaxes(tickformat=".1%")
+    fig.update_yaxes(tickformat=".1%", rangemode="tozero")
     show(style(fig, f"Error and 429 rate per {grain}", "Share of requests (%)"))
     df = df.assign(throttled=df["rate_limited"] - df["spend_cap"])
     split = df.melt(id_vars="bucket", value_vars=["throttled", "spend_cap"], var_name="cause", value_name="count")
@@ -97,7 +97,14 @@ if summary.measured_requests == 0:
 else:
     days = (ctx.filters.end_at - ctx.filters.start_at).days
     left, right = st.columns(2)
-    grain = left.radio("Grain", ["hour", "day", "week"], index=0 if days <= 7 else 1, horizontal=True, key="rel_grain")
+    grain = left.radio(
+        "Grain",
+        ["hour", "day", "week"],
+        index=0 if days <= 7 else 1,
+        horizontal=True,
+        key="rel_grain",
+        format_func=str.capitalize,
+    )
     by = right.radio("Split errors by", ["status_class", "error_type"], horizontal=True, key="rel_by",
                      format_func=lambda v: v.replace("_", " ").capitalize())  # fmt: skip
     headline(grain)

@@ -115,7 +115,7 @@ def test_top_contributors_rank_and_share(dst_ledger):
     data_dir, truth = dst_ledger
     f = october()
     frame = truth.window(f.start_at, f.end_at).select(["api_key_id", "cost"]).to_pandas()
-    expected = frame.groupby(frame["api_key_id"].fillna("(none)"))["cost"].sum().sort_values(ascending=False)
+    expected = frame.groupby(frame["api_key_id"].fillna("(no key recorded)"))["cost"].sum().sort_values(ascending=False)
     got = top_contributors(data_dir, f, "api_key", 3)
     assert list(got["api_key"]) == list(expected.index[:3])
     assert got["share"].iloc[0] == pytest.approx(expected.iloc[0] / expected.sum())

@@ -1,0 +1,142 @@
+"""A real browser (Debian's chromium via Playwright) against `streamlit run app.py` on loopback.
+
+Opens every page, finds no exception box, checks the Overview spend against an independent
+pyarrow figure, changes a filter in the sidebar and sees it applied (tile and URL), and saves
+a screenshot of each page (light and dark) to artifacts/screenshots/ plus docs/img/ for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import REPO, Truth, utc_midnight
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO / "artifacts" / "screenshots"
+DOCS_IMG = REPO / "docs" / "img"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]  # fmt: skip
+PAGES = {"overview": "", "spend": "spend", "reliability": "reliability", "explore": "explore", "budgets": "budgets"}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(seeded: tuple[Path, Truth]) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "DATA_DIR": str(seeded[0]), "MONITOR_TIMEZONE": "UTC"}
+    env.pop("MONITOR_CONFIG", None)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("streamlit did not become healthy within 60 s")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+_IDLE = """() => {
+    const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]');
+    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
+    const drawn = document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg').length;
+    return !busy && document.querySelector('h1') !== null && drawn >= charts;
+}"""
+
+
+def _settle(page: object) -> None:
+    """Wait until the app has finished its run, twice in a row (a rerun may follow), and charts are drawn."""
+    for _ in range(2):
+        page.wait_for_timeout(800)  # type: ignore[attr-defined]
+        page.wait_for_function(_IDLE, timeout=60_000, polling=250)  # type: ignore[attr-defined]
+
+
+def _tile(page: object, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]', has_text=label).first  # type: ignore[attr-defined]
+    return str(metric.locator('[data-testid="stMetricValue"]').inner_text()).strip()
+
+
+def _assert_no_exception(page: object) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0  # type: ignore[attr-defined]
+
+
+def test_every_page_opens_without_exception_and_is_screenshotted(server, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for scheme in ("light", "dark"):
+        size = {"width": 1440, "height": 3000}
+        context = browser.new_context(viewport=size, color_scheme=scheme)  # type: ignore[attr-defined]
+        page = context.new_page()
+        for name, path in PAGES.items():
+            page.goto(f"{server}/{path}")
+            _settle(page)
+            _assert_no_exception(page)
+            assert page.locator("h1").first.inner_text().strip() == name.capitalize()
+            suffix = "" if scheme == "light" else "-dark"
+            page.screenshot(path=str(SHOTS / f"{name}{suffix}.png"), full_page=True)
+            if scheme == "light" and name in ("overview", "reliability"):
+                DOCS_IMG.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(DOCS_IMG / f"{name}.png"), full_page=True)
+        context.close()
+
+
+def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, seeded):
+    _, truth = seeded
+    now = datetime.now(UTC)
+    start, end = utc_midnight(29, now), utc_midnight(-1, now)
+    page = browser.new_page(viewport={"width": 1440, "height": 1400})  # type: ignore[attr-defined]
+    page.goto(server)
+    _settle(page)
+    assert _tile(page, "Spend (USD)") == f"${truth.spend(truth.window(start, end)):,.2f}"
+    model = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]', has_text="Model")
+    model.locator("input").click()
+    page.keyboard.type("mistral-large-latest")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    _settle(page)
+    expected = truth.spend(truth.window(start, end, model="mistral-large-latest"))
+    assert _tile(page, "Spend (USD)") == f"${expected:,.2f}"
+    assert "model=mistral-large-latest" in page.url
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "overview-filtered.png"), full_page=True)
+    page.close()
