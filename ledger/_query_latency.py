@@ -6,8 +6,9 @@ BINS log-spaced bins (16 per decade, 1 ms to 1000 s; each bin spans a factor of 
 any slice's histogram is a sum. A percentile read from it is interpolated geometrically
 inside its bin: at most 7.5% off by construction, typically well under 1%.
 
-Slices of up to EXACT_MAX_ROWS per-request rows (or any window the rollups cannot answer)
-are computed exactly from the raw rows, like DuckDB's quantile_cont.
+Slices of up to EXACT_MAX_ROWS per-request rows are computed exactly from the raw rows, like
+DuckDB's quantile_cont (which holds every value in memory: fine for 500k, not for 30M).
+Windows the rollups cannot answer are binned on the fly from the raw rows, in flat memory.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 
 from ._query_engine import query, use_rollups
 from ._query_filters import DIMENSIONS, Filters, check_choice
-from ._query_rollups import BINS, PER_DECADE
+from ._query_rollups import BIN_SQL, BINS, PER_DECADE
 
 EXACT_MAX_ROWS = int(os.environ.get("LEDGER_EXACT_LATENCY_ROWS", "500000"))
 PERCENTILES = (0.5, 0.95, 0.99)
@@ -47,10 +48,19 @@ HISTOGRAM_DIMS = ("model", "project", "api_key", "endpoint", "source")
 
 
 def _histograms(data_dir: Path, filters: Filters, key: str | None) -> tuple[list[str], np.ndarray] | None:
-    """(key values, counts[value, bin]) from the latency rollups; one row when key is None."""
+    """(key values, counts[value, bin]); one row when key is None.
+
+    From the latency rollups when they can answer, else binned on the fly from the raw rows
+    (streaming, so memory stays flat however many rows the slice has).
+    """
     head = f"{DIMENSIONS[key]} AS k, " if key else "'' AS k, "
-    df = query(data_dir, filters, f"SELECT {head}lat_bin, sum(n)::BIGINT AS n FROM rows GROUP BY ALL", kind="latency")
-    if df is None:
+    if use_rollups(filters) and (key is None or key in HISTOGRAM_DIMS):
+        select = f"SELECT {head}lat_bin, sum(n)::BIGINT AS n FROM rows GROUP BY ALL"
+        df = query(data_dir, filters, select, kind="latency")
+    else:
+        select = f"SELECT {head}{BIN_SQL} AS lat_bin, count(*) AS n FROM rows WHERE {_MEASURED} GROUP BY ALL"
+        df = query(data_dir, filters, select, raw=True)
+    if df is None or df.empty:
         return None
     table = df.pivot_table(index="k", columns="lat_bin", values="n", aggfunc="sum", fill_value=0)
     counts = table.reindex(columns=range(BINS), fill_value=0).to_numpy(dtype=np.int64)
@@ -73,10 +83,11 @@ def percentiles(data_dir: Path, filters: Filters, key: str | None = None) -> pd.
     """requests, p50_ms, p95_ms, p99_ms (per `key` dimension when given) over per-request rows with a latency."""
     if key:
         check_choice("dimension", key, list(DIMENSIONS))
-    binned = use_rollups(filters) and (key is None or key in HISTOGRAM_DIMS)
-    hist = _histograms(data_dir, filters, key) if binned else None
     columns = [*([key] if key else []), "requests", "p50_ms", "p95_ms", "p99_ms"]
-    if hist is None or int(hist[1].sum()) <= EXACT_MAX_ROWS:
+    hist = _histograms(data_dir, filters, key)
+    if hist is None:
+        return pd.DataFrame(columns=columns)
+    if int(hist[1].sum()) <= EXACT_MAX_ROWS:
         exact = _exact(data_dir, filters, key)
         return pd.DataFrame(columns=columns) if exact is None else exact[columns]
     keys, counts = hist

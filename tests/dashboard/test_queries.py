@@ -242,3 +242,13 @@ def test_ratelimit_headroom_is_the_lowest_remaining_share(dst_ledger):
     got = ratelimit_headroom(data_dir, f, "day")
     assert list(got["samples"]) == [rows.num_rows]
     assert got["min_tokens_headroom"].iloc[0] == pytest.approx(pc.min(share).as_py())
+
+
+def test_unaligned_windows_bin_latency_from_raw_rows(dst_ledger, monkeypatch):
+    import ledger._query_latency as latency
+
+    data_dir, truth = dst_ledger
+    monkeypatch.setattr(latency, "EXACT_MAX_ROWS", 0)
+    start, end = datetime(2026, 10, 21, 6, 30, tzinfo=UTC), datetime(2026, 10, 23, 18, 45, tzinfo=UTC)
+    summary = spend_summary(data_dir, Filters(start, end))
+    assert summary.p95_ms == pytest.approx(truth.p95(truth.window(start, end)), rel=0.075)
