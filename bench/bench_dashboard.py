@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def page_calls(page: str, data_dir: Path, f: q.Filters, now: datetime) -> list[C
     """The data calls a page makes for one view (the frame's are shared by every page)."""
     frame: list[Callable[[], Any]] = [lambda: q.spend_summary(data_dir, f)]
     if not f.dimension_filters():  # after a filter change the choices are cache hits (same window)
-        frame += [lambda d=d: q.dimension_values(data_dir, f, d) for d in ("project", "model", "api_key", "source")]
+        frame += [partial(q.dimension_values, data_dir, f, d) for d in ("project", "model", "api_key", "source")]
     calls: dict[str, list[Callable[[], Any]]] = {
         "frame": frame,
         "overview": [

@@ -58,10 +58,14 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def scan_sql(files: list[Path]) -> str:
-    """A read_parquet() over exactly these files (old files lacking new columns read them as null)."""
+def scan_sql(files: list[Path], by_name: bool = True) -> str:
+    """A read_parquet() over exactly these files.
+
+    by_name: old ledger files lacking newer columns read them as null; rollups, written by
+    one version of the code (see VERSION), skip that per-file schema merge.
+    """
     paths = ", ".join(_literal(str(f)) for f in files)
-    return f"read_parquet([{paths}], union_by_name=true, hive_partitioning=false)"
+    return f"read_parquet([{paths}], union_by_name={str(by_name).lower()}, hive_partitioning=false)"
 
 
 def where_sql(filters: Filters) -> tuple[str, list[Any]]:
@@ -93,7 +97,7 @@ def source_sql(data_dir: Path, filters: Filters, raw: bool = False, kind: str = 
         files = list_files(Path(data_dir), first, last)
         return f"SELECT *, {RAW_EXTRA} FROM {scan_sql(files)}" if files else None
     fresh, stale = plan(Path(data_dir), first, last, kind)
-    parts = [f"SELECT * FROM {scan_sql(fresh)}"] if fresh else []
+    parts = [f"SELECT * FROM {scan_sql(fresh, by_name=False)}"] if fresh else []
     if stale:
         parts.append(f"SELECT * FROM ({rollup_sql(scan_sql(stale), kind)})")
     return " UNION ALL BY NAME ".join(parts) or None
