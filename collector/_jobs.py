@@ -6,7 +6,7 @@ Why a registry of source kinds: the usage endpoint is the first kind; provider u
 Example:
     >>> jobs = build_jobs(context)
     >>> [job.name for job in jobs]
-    ['poll:simulator', 'compact']
+    ['poll:simulator', 'compact', 'rollups', 'alerts']
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ledger import compact_closed_days
+from ledger import compact_closed_days, update_rollups
 
 from ._context import Context
 from ._log import log, register_secret
@@ -32,6 +32,7 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+ROLLUP_SECONDS = 300
 SourceFactory = Callable[[SourceConfig, Context], Source]
 SOURCE_FACTORIES: dict[str, SourceFactory] = {"usage_endpoint": UsageEndpointSource, **PROVIDER_FACTORIES}
 EXTRA_JOBS: list[Callable[[Context], list[Job]]] = []
@@ -79,9 +80,21 @@ def compaction_job(context: Context) -> Job:
     return Job("compact", run, daily_hour_utc=context.config.compaction_hour_utc)
 
 
+def rollup_job(context: Context) -> Job:
+    """Keep the dashboard's hourly rollups fresh; cheap when no day changed (a hash of names)."""
+
+    def run() -> bool:
+        start = time.perf_counter()
+        written = update_rollups(context.data_dir)
+        log("rollups", files=len(written), duration_s=round(time.perf_counter() - start, 3))
+        return True
+
+    return Job("rollups", run, interval_seconds=ROLLUP_SECONDS)
+
+
 def build_jobs(context: Context) -> list[Job]:
     jobs = [poll_job(s, context) for s in context.config.sources if s.enabled]
-    jobs.append(compaction_job(context))
+    jobs.extend([compaction_job(context), rollup_job(context)])
     for factory in EXTRA_JOBS:
         jobs.extend(factory(context))
     from alerts import collector_jobs  # imported here: alerts imports this module

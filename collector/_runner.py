@@ -10,6 +10,9 @@ scheduler down after running jobs return.
 from __future__ import annotations
 
 import signal
+import threading
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -39,28 +42,62 @@ def _add(scheduler: BlockingScheduler, job: Job) -> None:
         scheduler.add_job(job.run, trigger, id=job.name, name=job.name, misfire_grace_time=3600)
 
 
-def build_scheduler(jobs: list[Job]) -> BlockingScheduler:
+class InFlight:
+    """Counts jobs running, so shutdown can wait for the writes in progress."""
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._idle = threading.Condition()
+
+    def wrap(self, run: Callable[[], bool]) -> Callable[[], bool]:
+        def tracked() -> bool:
+            with self._idle:
+                self._running += 1
+            try:
+                return run()
+            finally:
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
+
+        return tracked
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
+
+
+def build_scheduler(jobs: list[Job], inflight: InFlight | None = None) -> BlockingScheduler:
     scheduler = BlockingScheduler(
         timezone=UTC,
         executors={"default": ThreadPoolExecutor(max_workers=max(2, len(jobs)))},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
     )
     for job in jobs:
-        _add(scheduler, job)
+        _add(scheduler, replace(job, run=inflight.wrap(job.run)) if inflight else job)
     return scheduler
 
 
-def run_forever(jobs: list[Job], context: Context) -> None:
-    """Block until SIGTERM/SIGINT, then stop after the writes in progress."""
-    scheduler = build_scheduler(jobs)
+def run_forever(jobs: list[Job], context: Context, drain_seconds: float = 120.0) -> None:
+    """Block until SIGTERM/SIGINT, then stop after the writes in progress.
+
+    The handler only sets flags (no locks, no I/O: it interrupts the main thread anywhere);
+    the waiting for running jobs happens after the scheduler loop returns.
+    """
+    inflight = InFlight()
+    scheduler = build_scheduler(jobs, inflight)
+    received: list[int] = []
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        log("stopping", signal=signal.Signals(signum).name)
+        received.append(signum)
         context.stop.set()
-        scheduler.shutdown(wait=True)
+        scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log("started", jobs=[job.name for job in jobs], data_dir=str(context.data_dir))
     scheduler.start()
-    log("stopped")
+    if received:
+        log("stopping", signal=signal.Signals(received[0]).name)
+    drained = inflight.wait_idle(drain_seconds)
+    log("stopped", drained=drained)

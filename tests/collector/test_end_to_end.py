@@ -60,6 +60,8 @@ def test_bad_records_are_quarantined_and_nothing_is_lost(tmp_path, sim):
     assert stored + len(lines) == len(records)
     assert all(line["reason"] and line["raw"] in records for line in lines)
     assert TOKEN not in proc.stderr
+    days = {p.parent.name for p in (tmp_path / "data" / "rollups" / "hourly").glob("*/totals-*.parquet")}
+    assert days == {p.name for p in (tmp_path / "data" / "requests").glob("date=*")}
     assert '"event": "poll"' in proc.stderr or '"event":"poll"' in proc.stderr
 
 
