@@ -26,9 +26,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..errors import ConfigError
-from ._base import ProviderSource
-from ._buckets import BUCKET_SECONDS, BucketPollResult, Cost, Usage, buckets, results, store, window_start
+from ._buckets import BucketPollResult, BucketSource, Cost, Usage, buckets, results, store
 
 USAGE = "/v1/organizations/usage_report/messages"
 COSTS = "/v1/organizations/cost_report"
@@ -74,22 +72,16 @@ def parse_cost(bucket: dict[str, Any], item: dict[str, Any]) -> Cost:
     )  # fmt: skip
 
 
-class AnthropicUsageSource(ProviderSource):
+class AnthropicUsageSource(BucketSource):
     """Polls Anthropic's usage and cost reports for the trailing window and upserts them."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         version = args[0].options.get("anthropic_version", "2023-06-01") if args else "2023-06-01"
         kwargs["headers"] = lambda token: {"x-api-key": token, "anthropic-version": str(version)}
         super().__init__(*args, **kwargs)
-        self.width = self.option("bucket_width", "1h", str)
-        if self.width not in BUCKET_SECONDS:
-            raise ConfigError(f"sources.{self.source.name}.bucket_width: {self.width!r}; use '1h' or '1d'")
-        self.trailing = self.option("trailing_days", 2, int)
 
     def poll(self) -> BucketPollResult:
-        now = self.clock()
-        start = window_start(now, self.trailing)
-        span = int((now - start).total_seconds()) // BUCKET_SECONDS[self.width] + 1
+        now, start, span = self.window()
         base = [("starting_at", start.isoformat().replace("+00:00", "Z")),
                 ("ending_at", now.isoformat(timespec="seconds").replace("+00:00", "Z"))]  # fmt: skip
         groups = [("group_by[]", g) for g in ("model", "workspace_id", "api_key_id", "service_tier")]

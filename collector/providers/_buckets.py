@@ -27,7 +27,7 @@ import pyarrow as pa
 from ledger import SCHEMA, price_rows
 from ledger.upsert import upsert_rows
 
-from ..errors import BadPageError
+from ..errors import BadPageError, ConfigError
 from ._base import ProviderSource, warn_once
 
 BUCKET_SECONDS = {"1h": 3600, "1d": 86_400}
@@ -186,6 +186,23 @@ def to_table(source: ProviderSource, prefix: str, endpoint: str, usages: Sequenc
     for name, column in replaced.items():
         table = table.set_column(SCHEMA.get_field_index(name), SCHEMA.field(name), column)
     return table
+
+
+class BucketSource(ProviderSource):
+    """A provider source that re-fetches a trailing window of `bucket_width` buckets."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.width = self.option("bucket_width", "1h", str)
+        if self.width not in BUCKET_SECONDS:
+            raise ConfigError(f"sources.{self.source.name}.bucket_width: {self.width!r}; use '1h' or '1d'")
+        self.trailing = self.option("trailing_days", 2, int)
+
+    def window(self) -> tuple[datetime, datetime, int]:
+        """(now, start of the window, how many buckets it spans)."""
+        now = self.clock()
+        start = window_start(now, self.trailing)
+        return now, start, int((now - start).total_seconds()) // BUCKET_SECONDS[self.width] + 1
 
 
 def window_start(now: datetime, trailing_days: int) -> datetime:

@@ -24,9 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import ConfigError
-from ._base import ProviderSource
-from ._buckets import BUCKET_SECONDS, BucketPollResult, Cost, Usage, buckets, results, store, window_start
+from ._buckets import BucketPollResult, BucketSource, Cost, Usage, buckets, results, store
 
 USAGE = "/v1/organization/usage/completions"
 COSTS = "/v1/organization/costs"
@@ -73,20 +71,11 @@ def parse_cost(bucket: dict[str, Any], item: dict[str, Any]) -> Cost:
     )  # fmt: skip
 
 
-class OpenAIUsageSource(ProviderSource):
+class OpenAIUsageSource(BucketSource):
     """Polls OpenAI's usage and costs for the trailing window and upserts them into the ledger."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.width = self.option("bucket_width", "1h", str)
-        if self.width not in BUCKET_SECONDS:
-            raise ConfigError(f"sources.{self.source.name}.bucket_width: {self.width!r}; use '1h' or '1d'")
-        self.trailing = self.option("trailing_days", 2, int)
-
     def poll(self) -> BucketPollResult:
-        now = self.clock()
-        start = window_start(now, self.trailing)
-        span = int((now - start).total_seconds()) // BUCKET_SECONDS[self.width] + 1
+        now, start, span = self.window()
         base = [("start_time", int(start.timestamp())), ("end_time", int(now.timestamp()))]
         usage_q = base + [("bucket_width", self.width), ("group_by", "model,project_id,api_key_id"),
                           ("limit", min(LIMITS[self.width], span))]  # fmt: skip
