@@ -97,8 +97,9 @@ def _tile(page: object, label: str) -> str:
     return str(metric.locator('[data-testid="stMetricValue"]').inner_text()).strip()
 
 
-def _assert_no_exception(page: object) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0  # type: ignore[attr-defined]
+def _assert_no_exception(page: object, name: str) -> None:
+    boxes = page.locator('[data-testid="stException"]')  # type: ignore[attr-defined]
+    assert boxes.count() == 0, f"{name}: {boxes.first.inner_text()[:500]}"
 
 
 def test_every_page_opens_without_exception_and_is_screenshotted(server, browser):
@@ -110,8 +111,9 @@ def test_every_page_opens_without_exception_and_is_screenshotted(server, browser
         for name, path in PAGES.items():
             page.goto(f"{server}/{path}")
             _settle(page)
-            _assert_no_exception(page)
-            assert page.locator("h1").first.inner_text().strip() == name.capitalize()
+            _assert_no_exception(page, f"{name} ({scheme})")
+            heading = page.locator("h1").first.inner_text().strip()
+            assert heading == name.capitalize(), f"{name} ({scheme}) shows {heading!r}"
             suffix = "" if scheme == "light" else "-dark"
             page.screenshot(path=str(SHOTS / f"{name}{suffix}.png"), full_page=True)
             if scheme == "light" and name in ("overview", "reliability"):
