@@ -14,7 +14,8 @@ from pathlib import Path
 import orjson
 
 from ._query_engine import connection, scan_sql
-from .store import day_dir, list_days, visible_files
+from ._query_rollups import plan
+from .store import list_days
 
 STALE_POLLS = 3
 
@@ -56,12 +57,15 @@ def _parse(value: object) -> datetime | None:
 
 
 def newest_row(data_dir: Path) -> datetime | None:
-    """The latest `timestamp` in the ledger, reading only the newest day partition."""
+    """The latest `timestamp` in the ledger: the newest day's rollup when fresh, else its raw files."""
     days = list_days(Path(data_dir))
-    files = visible_files(day_dir(Path(data_dir), days[-1])) if days else []
-    if not files:
+    if not days:
         return None
-    value = connection().execute(f"SELECT max(timestamp) FROM {scan_sql(files)}").fetchone()
+    rollups, raw = plan(Path(data_dir), days[-1], days[-1])
+    if not rollups and not raw:
+        return None
+    sql = f"SELECT max(last_at) FROM {scan_sql(rollups)}" if rollups else f"SELECT max(timestamp) FROM {scan_sql(raw)}"
+    value = connection().execute(sql).fetchone()
     return value[0] if value and value[0] is not None else None
 
 

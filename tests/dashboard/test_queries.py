@@ -252,3 +252,11 @@ def test_unaligned_windows_bin_latency_from_raw_rows(dst_ledger, monkeypatch):
     start, end = datetime(2026, 10, 21, 6, 30, tzinfo=UTC), datetime(2026, 10, 23, 18, 45, tzinfo=UTC)
     summary = spend_summary(data_dir, Filters(start, end))
     assert summary.p95_ms == pytest.approx(truth.p95(truth.window(start, end)), rel=0.075)
+
+
+def test_data_up_to_is_the_newest_row_with_or_without_rollups(tmp_path):
+    build_ledger(tmp_path, n_records=2_000, days=3, seed=4, end=END)
+    newest = pc.max(Truth.read(tmp_path).table["timestamp"]).as_py()
+    assert freshness(tmp_path).data_up_to == newest
+    update_rollups(tmp_path)
+    assert freshness(tmp_path).data_up_to == newest
