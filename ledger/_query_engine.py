@@ -116,14 +116,21 @@ def query(
     `rows` is rollup-shaped: count with sum(n), never count(*). Per-row columns such as
     latency_ms and rl_* exist only with raw=True. Returns None when no file covers the
     window. `params` bind the `?` placeholders in `select` after those of the filters.
-    `kind` picks the rollup ("totals" or "latency", see ledger._query_rollups).
+    `kind` picks the rollup ("totals" or "latency", see ledger._query_rollups). A file
+    replaced between planning and reading (compaction, a rollup rebuilt) means a re-plan.
     """
-    source = source_sql(data_dir, filters, raw, kind)
-    if source is None:
-        return None
     where, where_params = where_sql(filters)
-    sql = f"WITH rows AS (SELECT * FROM ({source}) WHERE {where}) {select}"
-    return connection().execute(sql, [*where_params, *(params or [])]).fetchdf()
+    for attempt in range(3):
+        source = source_sql(data_dir, filters, raw, kind)
+        if source is None:
+            return None
+        sql = f"WITH rows AS (SELECT * FROM ({source}) WHERE {where}) {select}"
+        try:
+            return connection().execute(sql, [*where_params, *(params or [])]).fetchdf()
+        except duckdb.IOException:
+            if attempt == 2:
+                raise
+    return None
 
 
 def bucket_sql(grain: str, tz: str) -> str:

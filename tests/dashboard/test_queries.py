@@ -260,3 +260,22 @@ def test_data_up_to_is_the_newest_row_with_or_without_rollups(tmp_path):
     assert freshness(tmp_path).data_up_to == newest
     update_rollups(tmp_path)
     assert freshness(tmp_path).data_up_to == newest
+
+
+def test_a_rollup_replaced_between_plan_and_read_is_replanned(tmp_path, monkeypatch):
+    import ledger._query_engine as engine
+
+    build_ledger(tmp_path, n_records=2_000, days=3, seed=4, end=END)
+    update_rollups(tmp_path)
+    f = Filters(date(2026, 11, 3), date(2026, 11, 5))
+    expected = spend_summary(tmp_path, f).requests
+    real_plan, calls = engine.plan, []
+
+    def stale_first(*args: object) -> tuple[list[Path], list[Path]]:
+        calls.append(args)
+        fresh, raw = real_plan(*args)  # type: ignore[arg-type]
+        return ([tmp_path / "gone.parquet", *fresh], raw) if len(calls) == 1 else (fresh, raw)
+
+    monkeypatch.setattr(engine, "plan", stale_first)
+    assert spend_summary(tmp_path, f).requests == expected
+    assert len(calls) >= 2
