@@ -36,10 +36,11 @@ def _by_model(data_dir: Path, filters: Filters) -> pd.DataFrame:
 def unit_costs(data_dir: Path, filters: Filters) -> pd.DataFrame:
     """Per model: spend, requests, cost_per_1k_requests and cost_per_1m_tokens over priced rows.
 
-    Unpriced models have NaN unit costs (unknown, not free).
+    A model with no priced request has NaN spend and unit costs (unknown, not free).
     """
     df = _by_model(data_dir, filters)
     priced = df["priced_requests"].where(df["priced_requests"] > 0)
+    df["spend"] = df["spend"].where(priced.notna())
     tokens = df["priced_tokens"].where(df["priced_tokens"] > 0)
     df["cost_per_1k_requests"] = df["spend"] / priced * 1000
     df["cost_per_1m_tokens"] = df["spend"] / tokens * 1e6

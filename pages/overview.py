@@ -71,6 +71,7 @@ def spend_by_model() -> None:
     days = (ctx.filters.end_at - ctx.filters.start_at).days
     grain = "hour" if days <= 2 else "day"
     df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim="model", grain=grain)
+    df = df[df["unpriced_requests"] < df["requests"]]  # unpriced models have no spend to draw, not 0
     title = f"Spend per {grain} by model ({ctx.currency})"
     show(stacked_bars(df, "spend", "model", title, f"Spend ({ctx.currency})", ctx.colours))
 

@@ -29,13 +29,11 @@ def unpriced_warning() -> None:
 
 def over_time(dim: str, grain: str) -> None:
     df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim=dim, grain=grain)
+    priced = df[df["unpriced_requests"] < df["requests"]]  # unpriced: no spend to draw, not 0
     colour_map = ctx.colours if dim == "model" else None
     label = DIMS[dim].lower()
-    show(
-        stacked_bars(
-            df, "spend", dim, f"Spend per {grain} by {label} ({ctx.currency})", f"Spend ({ctx.currency})", colour_map
-        )
-    )
+    title = f"Spend per {grain} by {label} ({ctx.currency})"
+    show(stacked_bars(priced, "spend", dim, title, f"Spend ({ctx.currency})", colour_map))
     df = df.assign(tokens=df["prompt_tokens"] + df["completion_tokens"])
     show(stacked_bars(df, "tokens", dim, f"Tokens per {grain} by {label}", "Tokens (input + output)", colour_map))
 
@@ -58,19 +56,12 @@ def unit_costs() -> None:
     df = fetch("unit_costs", ctx.data_dir, ctx.filters)
     st.subheader("Unit costs by model")
     st.caption("Over priced requests only; an unpriced model shows no unit cost (unknown, not free).")
-    symbol_format = f"%.4f {ctx.currency}"
-    st.dataframe(
-        df,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "model": "Model",
-            "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format="%.2f"),
-            "requests": st.column_config.NumberColumn("Requests", format="localized"),
-            "cost_per_1k_requests": st.column_config.NumberColumn("Per 1k requests", format=symbol_format),
-            "cost_per_1m_tokens": st.column_config.NumberColumn("Per 1M tokens", format=symbol_format),
-        },
-    )
+    unit = f"{{:,.4f}} {ctx.currency}"
+    formats = {"spend": "{:,.2f}", "requests": "{:,}", "cost_per_1k_requests": unit, "cost_per_1m_tokens": unit}
+    labels = {"model": "Model", "spend": f"Spend ({ctx.currency})", "requests": "Requests",
+              "cost_per_1k_requests": "Per 1k requests", "cost_per_1m_tokens": "Per 1M tokens"}  # fmt: skip
+    st.dataframe(df.rename(columns=labels).style.format(
+        {labels[k]: v for k, v in formats.items()}, na_rep="unpriced"), hide_index=True, width="stretch")  # fmt: skip
 
 
 unpriced_warning()

@@ -279,3 +279,16 @@ def test_a_rollup_replaced_between_plan_and_read_is_replanned(tmp_path, monkeypa
     monkeypatch.setattr(engine, "plan", stale_first)
     assert spend_summary(tmp_path, f).requests == expected
     assert len(calls) >= 2
+
+
+def test_unit_costs_leave_unpriced_models_unknown_not_free(dst_ledger):
+    from ledger.queries import unit_costs
+
+    data_dir, truth = dst_ledger
+    f = october()
+    got = unit_costs(data_dir, f).set_index("model")
+    assert got.loc["acme-finetune-1", ["spend", "cost_per_1k_requests"]].isna().all()
+    large = truth.window(f.start_at, f.end_at, model="mistral-large-latest")
+    priced = large.filter(pc.is_valid(large["cost"]))
+    expected = truth.spend(priced) / truth.requests(priced) * 1000
+    assert got.loc["mistral-large-latest", "cost_per_1k_requests"] == pytest.approx(expected)
