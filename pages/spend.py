@@ -55,13 +55,24 @@ def token_mix(grain: str) -> None:
 def unit_costs() -> None:
     df = fetch("unit_costs", ctx.data_dir, ctx.filters)
     st.subheader("Unit costs by model")
-    st.caption("Over priced requests only; an unpriced model shows no unit cost (unknown, not free).")
-    unit = f"{{:,.4f}} {ctx.currency}"
-    formats = {"spend": "{:,.2f}", "requests": "{:,}", "cost_per_1k_requests": unit, "cost_per_1m_tokens": unit}
-    labels = {"model": "Model", "spend": f"Spend ({ctx.currency})", "requests": "Requests",
-              "cost_per_1k_requests": "Per 1k requests", "cost_per_1m_tokens": "Per 1M tokens"}  # fmt: skip
-    st.dataframe(df.rename(columns=labels).style.format(
-        {labels[k]: v for k, v in formats.items()}, na_rep="unpriced"), hide_index=True, width="stretch")  # fmt: skip
+    st.caption("Over priced requests only; an unpriced model's cost is unknown, not free.")
+    shown = df.assign(
+        spend=[money(v, ctx.currency) if pd.notna(v) else "unpriced" for v in df["spend"]],
+        cost_per_1k_requests=[_unit(v) for v in df["cost_per_1k_requests"]],
+        cost_per_1m_tokens=[_unit(v) for v in df["cost_per_1m_tokens"]],
+    )
+    right = "right"
+    st.dataframe(shown, hide_index=True, width="stretch", column_config={
+        "model": "Model",
+        "spend": st.column_config.TextColumn(f"Spend ({ctx.currency})", alignment=right),
+        "requests": st.column_config.NumberColumn("Requests", format="localized"),
+        "cost_per_1k_requests": st.column_config.TextColumn("Per 1k requests", alignment=right),
+        "cost_per_1m_tokens": st.column_config.TextColumn("Per 1M tokens", alignment=right),
+    })  # fmt: skip
+
+
+def _unit(value: float) -> str:
+    return "unpriced" if pd.isna(value) else f"{value:,.4f} {ctx.currency}"
 
 
 unpriced_warning()
