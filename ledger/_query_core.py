@@ -86,6 +86,13 @@ class Summary:
     def rate_429(self) -> float | None:
         return self.rate_limited / self.measured_requests if self.measured_requests else None
 
+    def covers(self, start: datetime, end: datetime) -> bool:
+        """Whether the data reaches back to (within 10% of) `start`: a fair base for a change.
+
+        A ledger that began last week would otherwise show "+22,000%" against an empty month.
+        """
+        return self.first_at is not None and self.first_at - start <= (end - start) * 0.1
+
 
 EMPTY_SUMMARY = Summary(0.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 

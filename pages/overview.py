@@ -6,7 +6,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from ledger.queries import Summary
+from ledger.queries import EMPTY_SUMMARY, Summary
 from pages._frame import context
 from pages._ui import TTL_SECONDS, count, empty_state, fetch, millis, money, percent, show, stacked_bars
 
@@ -47,12 +47,15 @@ def tiles(cur: Summary, prev: Summary) -> None:
 @st.fragment(run_every=TTL_SECONDS)
 def live_tiles() -> None:
     """Refreshes on its own every TTL_SECONDS without rerunning the page."""
+    before = ctx.filters.previous()
     cur = fetch("spend_summary", ctx.data_dir, ctx.filters)
-    prev = fetch("spend_summary", ctx.data_dir, ctx.filters.previous())
-    tiles(cur, prev)
+    prev = fetch("spend_summary", ctx.data_dir, before)
+    comparable = prev.covers(before.start_at, before.end_at)
+    tiles(cur, prev if comparable else EMPTY_SUMMARY)
     days = (ctx.filters.end_at - ctx.filters.start_at).days
     updated = datetime.now(ctx.filters.tz)
-    st.caption(f"{ctx.range_label}, changes vs the {days} days before · updated {updated:%H:%M:%S}")
+    versus = f"changes vs the {days} days before" if comparable else "no changes: no data for the days before"
+    st.caption(f"{ctx.range_label}, {versus} · updated {updated:%H:%M:%S}")
 
 
 def month_to_date() -> None:
