@@ -27,6 +27,7 @@ from ._digest import digest_due, digest_observation
 from ._health_rules import HealthRules
 from ._observation import Observation
 from ._outbox import drain, enqueue
+from ._reconcile_rule import ReconcileRule
 from ._settings import AlertSettings, SmtpSettings, parse_alerts, parse_smtp
 from ._state import Notice, StateStore, advance, prune, record
 
@@ -50,6 +51,7 @@ class Engine:
         self.store = StateStore(config.data_dir)
         args = (config.data_dir, settings, config.timezone, config.currency, config.dashboard_url)
         self.budget_rules, self.health_rules = BudgetRules(*args), HealthRules(*args)
+        self.reconcile_rule = ReconcileRule(*args)
 
     @classmethod
     def from_config(cls, config: Config) -> Engine:
@@ -68,7 +70,8 @@ class Engine:
             budgets, error = self.budgets(), None
         except BudgetFileError as exc:
             budgets, error = [], str(exc)
-        return self.budget_rules.observe(budgets, now) + self.health_rules.observe(now), error
+        health = self.health_rules.observe(now) + self.reconcile_rule.observe(now)
+        return self.budget_rules.observe(budgets, now) + health, error
 
     def run(self, now: datetime | None = None) -> RunResult:
         now = (now or datetime.now(UTC)).astimezone(UTC)

@@ -21,7 +21,7 @@ from typing import Any
 
 from collector.errors import ConfigError
 
-RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly")
+RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation")
 DIGESTS = ("off", "daily", "weekly")
 SECURITY = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -42,6 +42,8 @@ class AlertSettings:
     window_minutes: int = 15
     anomaly_factor: float = 3.0
     anomaly_min_spend: float = 1.0
+    reconcile_gap_pct: float = 5.0
+    reconcile_min_gap: float = 1.0
     forecast_min_elapsed_pct: float = 20.0
     late_grace_minutes: int = 60
     repeat_hours: float = 0.0
@@ -144,6 +146,8 @@ def parse_alerts(raw: dict[str, Any], data_dir: Path) -> AlertSettings:
         window_minutes=int(n("window_minutes", 15, 1, 1440)),
         anomaly_factor=n("anomaly_factor", 3.0, 1.01, 1000),
         anomaly_min_spend=n("anomaly_min_spend", 1.0, 0, 1e12),
+        reconcile_gap_pct=n("reconcile_gap_pct", 5.0, 0, 1000),
+        reconcile_min_gap=n("reconcile_min_gap", 1.0, 0, 1e12),
         forecast_min_elapsed_pct=n("forecast_min_elapsed_pct", 20.0, 0, 100),
         late_grace_minutes=int(n("late_grace_minutes", 60, 0, 1440)),
         repeat_hours=n("repeat_hours", 0.0, 0, 24 * 366),

@@ -1,0 +1,72 @@
+"""Billed against measured: alert when Mistral's bill and the ledger disagree this month.
+
+Why per month and only with a bill: the Admin API bills by calendar month, and with no bill
+for the month there is nothing to compare (level None keeps the stored state). The rule
+fires when any model's gap passes `reconcile_gap_pct` (and `reconcile_min_gap` in money), or
+a model is billed but never seen (traffic that bypasses the gateway); it resolves when the
+figures agree again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ledger._query_filters import Filters
+from ledger.billing import Reconciled, gap_breaches, reconcile
+
+from ._observation import Contributor, Observation, dashboard_link, money, pct
+from ._settings import AlertSettings
+
+SCOPE = "the organisation"
+
+
+def _month_bounds(now: datetime) -> tuple[datetime, datetime]:
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+class ReconcileRule:
+    def __init__(self, data_dir: Path, settings: AlertSettings, timezone: str, currency: str,
+                 dashboard_url: str | None) -> None:  # fmt: skip
+        self.data_dir, self.settings, self.timezone = Path(data_dir), settings, timezone
+        self.currency, self.dashboard_url = currency, dashboard_url
+
+    def observe(self, now: datetime) -> list[Observation]:
+        if not self.settings.enabled("reconciliation"):
+            return []
+        start, end = _month_bounds(now)
+        month = f"{start:%Y-%m}"
+        rows = reconcile(self.data_dir, [month], self.currency)
+        if not any(r.billed is not None for r in rows):
+            return []
+        breaches = gap_breaches(rows, self.settings.reconcile_gap_pct, self.settings.reconcile_min_gap)
+        return [self._observation(month, rows, breaches, Filters(start, end, self.timezone))]
+
+    def _observation(self, month: str, rows: list[Reconciled], breaches: list[Reconciled],
+                     window: Filters) -> Observation:  # fmt: skip
+        billed = sum(r.billed or 0.0 for r in rows)
+        measured = sum(r.measured or 0.0 for r in rows)
+        gap = billed - measured
+        cur = self.currency
+        share = f" ({pct(abs(gap) / billed * 100)} of the bill)" if billed else ""
+        state = "differ" if breaches else "agree again"
+        figures = (
+            (f"Billed for {month} so far", money(cur, round(billed, 2))),
+            ("Measured by the ledger", money(cur, round(measured, 2))),
+            ("Gap (billed - measured)", f"{money(cur, round(gap, 2))}{share}"),
+            ("Alert when a model's gap is above", f"{pct(self.settings.reconcile_gap_pct)} and "
+             f"{money(cur, self.settings.reconcile_min_gap)}, or it is billed but never seen"),
+        )  # fmt: skip
+        models = tuple(Contributor(f"{r.model} ({r.status})", round(r.gap or 0.0, 2)) for r in breaches[:5])
+        return Observation(
+            key=f"reconciliation:{month}", rule="reconciliation", scope=SCOPE,
+            level=1.0 if breaches else 0.0, resolvable=True,
+            subject=(f"[Mistral billing] bill and ledger {state} for {month}: billed {money(cur, round(billed, 2))},"
+                     f" measured {money(cur, round(measured, 2))}"),
+            recipients=self.settings.recipients, figures=figures,
+            contributors=(("Models with a gap (billed - measured)", models),) if models else (),
+            link=dashboard_link(self.dashboard_url, window, page="reconciliation"),
+            expires=window.end_at.isoformat(),
+        )  # fmt: skip
