@@ -88,11 +88,16 @@ class Config:
 
 
 def default_config() -> Config:
-    """The embedded default: the simulator on its default port, the ledger in data/."""
+    """The embedded default: the simulator's usage endpoint and Admin API, the ledger in data/."""
+    simulator = f"http://127.0.0.1:{DEFAULT_PORT}"
     return Config(
         data_dir=Path(os.environ.get("DATA_DIR", REPO / "data")),
         timezone=os.environ.get("MONITOR_TIMEZONE", "UTC"),
-        sources=(SourceConfig(name="simulator", kind="usage_endpoint", url=f"http://127.0.0.1:{DEFAULT_PORT}"),),
+        dashboard_url="http://localhost:8501",
+        sources=(
+            SourceConfig(name="simulator", kind="usage_endpoint", url=simulator),
+            SourceConfig(name="simulator_admin", kind="mistral_admin", url=simulator, poll_seconds=300),
+        ),
     )
 
 

@@ -7,6 +7,16 @@ bash scripts/setup.sh
 PORT="${SIMULATOR_PORT:-8765}"
 DASHBOARD_PORT="${DASHBOARD_PORT:-8501}"
 mkdir -p data/logs
+[ -f data/budgets.toml ] || cat > data/budgets.toml <<'TOML'
+# A sample budget for the demo; edit it on the Budgets page.
+[[budgets]]
+name = "organisation monthly"
+period = "month"
+amount = 600
+thresholds = [50, 80, 100]
+forecast = true
+recipients = ["finance@example.com"]
+TOML
 pids=()
 cleanup() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
