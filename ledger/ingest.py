@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -56,6 +57,7 @@ class Appender:
         self.data_dir = Path(data_dir)
         self.days_kept = days_kept
         self._ids: OrderedDict[tuple[str, date], set[str]] = OrderedDict()
+        self._lock = threading.Lock()  # poll jobs of several sources share one Appender
 
     def _known(self, source: str, day: date) -> set[str]:
         key = (source, day)
@@ -68,6 +70,10 @@ class Appender:
 
     def append(self, rows: pa.Table) -> int:
         """Write the rows not already stored; returns how many were new."""
+        with self._lock:
+            return self._append(rows)
+
+    def _append(self, rows: pa.Table) -> int:
         fresh = []
         for day, part in split_by_day(dedupe(rows)).items():
             for source in pc.unique(part["source"]).to_pylist():
