@@ -9,6 +9,7 @@ images to docs/img/ (when missing, or with UPDATE_DOC_IMAGES=1).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -98,9 +99,10 @@ def _refresh(doc_image: Path) -> bool:
     return not doc_image.exists() or os.environ.get("UPDATE_DOC_IMAGES") == "1"
 
 
-def _tile(page: object, label: str) -> str:
+def _expect_tile(page: object, label: str, value: str) -> None:
+    """The tile shows `value` (Playwright polls until it does, up to 60 s: a rerun may lag)."""
     metric = page.locator('[data-testid="stMetric"]', has_text=label).first  # type: ignore[attr-defined]
-    return str(metric.locator('[data-testid="stMetricValue"]').inner_text()).strip()
+    sync_api.expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(value, timeout=60_000)
 
 
 def _assert_no_exception(page: object, name: str) -> None:
@@ -118,8 +120,7 @@ def test_every_page_opens_without_exception_and_is_screenshotted(server, browser
             page.goto(f"{server}/{path}")
             _settle(page)
             _assert_no_exception(page, f"{name} ({scheme})")
-            heading = page.locator("h1").first.inner_text().strip()
-            assert heading == name.capitalize(), f"{name} ({scheme}) shows {heading!r}"
+            sync_api.expect(page.locator("h1").first).to_have_text(name.capitalize(), timeout=60_000)
             suffix = "" if scheme == "light" else "-dark"
             page.screenshot(path=str(SHOTS / f"{name}{suffix}.png"), full_page=True)
             doc_image = DOCS_IMG / f"{name}.png"
@@ -136,7 +137,7 @@ def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, se
     page = browser.new_page(viewport={"width": 1440, "height": 1400})  # type: ignore[attr-defined]
     page.goto(server)
     _settle(page)
-    assert _tile(page, "Spend (USD)") == f"${truth.spend(truth.window(start, end)):,.2f}"
+    _expect_tile(page, "Spend (USD)", f"${truth.spend(truth.window(start, end)):,.2f}")
     model = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]', has_text="Model")
     model.locator("input").click()
     page.keyboard.type("mistral-large-latest")
@@ -144,8 +145,8 @@ def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, se
     page.keyboard.press("Escape")
     _settle(page)
     expected = truth.spend(truth.window(start, end, model="mistral-large-latest"))
-    assert _tile(page, "Spend (USD)") == f"${expected:,.2f}"
-    assert "model=mistral-large-latest" in page.url
+    _expect_tile(page, "Spend (USD)", f"${expected:,.2f}")
+    sync_api.expect(page).to_have_url(re.compile("model=mistral-large-latest"), timeout=60_000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "overview-filtered.png"), full_page=True)
     page.close()
