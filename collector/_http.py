@@ -21,9 +21,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from .config import SourceConfig
-from .errors import PollError, SourceAuthError, SourceHTTPError
+from .errors import BadPageError, PollError, SourceAuthError, SourceHTTPError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 TRANSIENT = (httpx.TransportError,)
@@ -79,6 +80,18 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def data_page(response: httpx.Response) -> dict[str, Any]:
+    """The body as a JSON object holding a `data` list, or BadPageError (a failed poll, retried)."""
+    path = response.request.url.path
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise BadPageError(f"{path}: body is not JSON ({exc}); is the url right?") from None
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise BadPageError(f"{path}: expected an object with a 'data' list, got {str(body)[:80]!r}")
+    return body
 
 
 def make_client(source: SourceConfig, transport: httpx.BaseTransport | None = None) -> httpx.Client:

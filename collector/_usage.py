@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 import pyarrow as pa
 
 from ledger import price_rows
 
 from ._context import Context
-from ._http import RateLimiter, RetryPolicy, make_client, send
+from ._http import RateLimiter, RetryPolicy, data_page, make_client, send
 from ._records import Rejected, parse_body, parse_records
 from .config import SourceConfig
 from .errors import BadPageError
@@ -59,12 +58,7 @@ def parse_page(response: httpx.Response) -> Page:
     fast = parse_body(response.content)
     if fast is not None:
         return Page(None, fast[1], fast[2], fast[0])
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        raise BadPageError(f"{PATH}: body is not JSON ({exc}); is the url a usage endpoint?") from None
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise BadPageError(f"{PATH}: expected an object with a 'data' list, got {str(body)[:80]!r}")
+    body = data_page(response)
     cursor = body.get("next_cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise BadPageError(f"{PATH}: next_cursor must be a string, got {cursor!r}")

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
 import orjson
 import pyarrow as pa
 
 from ledger import SCHEMA, price_rows
 from ledger.upsert import upsert_rows
 
+from .._http import data_page
 from ..errors import BadPageError, ConfigError
 from ._base import ProviderSource, warn_once
 
@@ -75,22 +75,12 @@ class BucketPollResult:
     days: list[str] = field(default_factory=list)
 
 
-def _page(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        raise BadPageError(f"{response.request.url.path}: body is not JSON ({exc})") from None
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise BadPageError(f"{response.request.url.path}: expected an object with a 'data' list")
-    return body
-
-
 def buckets(source: ProviderSource, path: str, params: list[tuple[str, Any]], pages: list[int]) -> Iterator[Any]:
     """Every bucket of a paged report, following `next_page` while `has_more`."""
     cursor = None
     for _ in range(MAX_PAGES):
         query = params + ([("page", cursor)] if cursor else [])
-        body = source.get(path, query, _page)
+        body = source.get(path, query, data_page)
         pages[0] += 1
         yield from body["data"]
         nxt = body.get("next_page")
