@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from ledger import list_days
 from ledger.queries import Filters, Freshness, freshness
@@ -215,9 +216,23 @@ def draw_frame() -> Context | None:
     return ctx
 
 
+def ensure_routed() -> None:
+    """Make a page opened by a deep link run through app.py.
+
+    Until some session has run app.py's `st.navigation`, Streamlit treats a `pages/` folder as
+    an old-style multipage app and runs a deep-linked page file alone: no frame, no filters
+    (e.g. the first click on an alert email's link after a restart). Leave that mode, as
+    `st.navigation` itself does, and rerun: the rerun goes through app.py to the same page.
+    """
+    if CONTEXT_KEY not in st.session_state and PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def context() -> Context:
     """The context app.py drew in this run (pages call this first)."""
+    ensure_routed()
     return st.session_state[CONTEXT_KEY]  # type: ignore[no-any-return]
 
 
-__all__ = ["TTL_SECONDS", "Context", "context", "draw_frame"]
+__all__ = ["TTL_SECONDS", "Context", "context", "draw_frame", "ensure_routed"]

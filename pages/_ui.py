@@ -80,13 +80,13 @@ def colours(models: list[str]) -> dict[str, str]:
 
 
 def style(fig: go.Figure, title: str, y_title: str, x_title: str = "") -> go.Figure:
-    """Title, axis titles with units, a horizontal legend, tight margins."""
+    """Title, axis titles with units, the legend on the right (a dozen models never cover the title)."""
     fig.update_layout(
         title={"text": title},
         xaxis_title=x_title,
         yaxis_title=y_title,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": None},
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        legend={"orientation": "v", "yanchor": "top", "y": 1, "x": 1.01, "title": None},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
         hovermode="x unified",
     )
     return fig

@@ -34,6 +34,7 @@ from collector.config import Config, load_config
 from collector.errors import ConfigError
 from ledger.budget_queries import burn_down
 from ledger.queries import Filters, dimension_values
+from pages._frame import ensure_routed
 
 NEW = "➕ New budget"
 SCOPE_FIELDS = {"project": ("projects", "Projects"), "model": ("models", "Models"), "api_key": ("api_keys", "API keys")}
@@ -200,6 +201,7 @@ def test_email(engine: Engine) -> None:
 
 
 def main() -> None:
+    ensure_routed()
     st.title("Budgets")
     config, engine = load()
     now = datetime.now(UTC)

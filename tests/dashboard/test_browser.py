@@ -42,8 +42,18 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(seeded: tuple[Path, Truth]) -> Iterator[str]:
+    yield from _serve(seeded[0])
+
+
+@pytest.fixture
+def fresh_server(seeded: tuple[Path, Truth]) -> Iterator[str]:
+    """A server no session has visited yet (its first visitor arrives by a deep link)."""
+    yield from _serve(seeded[0])
+
+
+def _serve(data_dir: Path) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "DATA_DIR": str(seeded[0]), "MONITOR_TIMEZONE": "UTC"}
+    env = {**os.environ, "DATA_DIR": str(data_dir), "MONITOR_TIMEZONE": "UTC"}
     env.pop("MONITOR_CONFIG", None)
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port)]  # fmt: skip
@@ -149,4 +159,15 @@ def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, se
     sync_api.expect(page).to_have_url(re.compile("model=mistral-large-latest"), timeout=60_000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "overview-filtered.png"), full_page=True)
+    page.close()
+
+
+def test_a_deep_link_as_the_first_visit_gets_the_page_with_its_frame(fresh_server, browser):
+    page = browser.new_page(viewport={"width": 1440, "height": 1400})  # type: ignore[attr-defined]
+    page.goto(f"{fresh_server}/reliability?range=7d")
+    _settle(page)
+    _assert_no_exception(page, "reliability by deep link")
+    sync_api.expect(page.locator("h1").first).to_have_text("Reliability", timeout=60_000)
+    sync_api.expect(page.get_by_text("money in USD").first).to_be_visible(timeout=60_000)
+    sync_api.expect(page.locator('[data-testid="stSidebarNav"]')).not_to_contain_text("frame")
     page.close()
