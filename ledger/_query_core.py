@@ -11,6 +11,7 @@ import pandas as pd
 from ._query_engine import bucket_sql, localize_buckets, query, series
 from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
 from ._query_latency import percentiles
+from ._query_rollups import LATENCY_ROWS
 
 PER_REQUEST = "NOT aggregated"
 SPEND_CAP = "coalesce(spend_limit_reached, false)"
@@ -44,8 +45,8 @@ MEASURES: dict[str, str] = {
     "errors": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND status_code >= 400), 0)::BIGINT",
     "error_rate": f"sum(n) FILTER (WHERE {PER_REQUEST} AND status_code >= 400) / sum(n) FILTER (WHERE {PER_REQUEST})",
     "rate_429": f"sum(n) FILTER (WHERE {PER_REQUEST} AND status_code = 429) / sum(n) FILTER (WHERE {PER_REQUEST})",
-    "p95_latency_ms": f"approx_quantile(latency_ms, 0.95) FILTER (WHERE {PER_REQUEST})",
-    "avg_latency_ms": f"avg(latency_ms) FILTER (WHERE {PER_REQUEST})",
+    "p95_latency_ms": f"approx_quantile(latency_ms, 0.95) FILTER (WHERE {LATENCY_ROWS})",
+    "avg_latency_ms": f"avg(latency_ms) FILTER (WHERE {LATENCY_ROWS})",
 }
 """Measure name -> SQL aggregate, for Explore and `breakdown`. p95 there is a t-digest estimate
 (bounded memory over any slice); the tiles' percentiles come from ledger._query_latency."""

@@ -21,11 +21,11 @@ import pandas as pd
 
 from ._query_engine import query, use_rollups
 from ._query_filters import DIMENSIONS, Filters, check_choice
-from ._query_rollups import BIN_SQL, BINS, PER_DECADE
+from ._query_rollups import BIN_SQL, BINS, LATENCY_ROWS, PER_DECADE
 
 EXACT_MAX_ROWS = int(os.environ.get("LEDGER_EXACT_LATENCY_ROWS", "500000"))
 PERCENTILES = (0.5, 0.95, 0.99)
-_MEASURED = "NOT aggregated AND latency_ms IS NOT NULL"
+_MEASURED = LATENCY_ROWS
 
 
 def from_histogram(counts: np.ndarray, p: float) -> float | None:

@@ -30,7 +30,7 @@ from .schema import PARTITION
 from .store import day_dir, list_days, visible_files
 
 ROLLUPS = Path("rollups") / "hourly"
-VERSION = "4"
+VERSION = "5"
 """Part of every rollup's name: bump it when a rollup's SQL changes, and old rollups go stale."""
 HOUR = "to_timestamp((epoch_us(timestamp) // 3600000000) * 3600) AS timestamp"
 KEYS = (
@@ -41,6 +41,8 @@ PER_DECADE = 16
 BINS = 6 * PER_DECADE
 BIN_SQL = f"least({BINS - 1}, greatest(0, floor(log10(greatest(latency_ms, 1)) * {PER_DECADE})))::INTEGER"
 """The latency bin of a row: bin i covers [10^(i/16), 10^((i+1)/16)) ms; bin 0 also holds < 1 ms."""
+LATENCY_ROWS = "NOT aggregated AND latency_ms IS NOT NULL AND NOT coalesce(batch, false)"
+"""Rows whose latency is a request's latency: not usage-API buckets, not Batch API jobs (minutes to hours)."""
 KINDS = {
     "totals": f"""SELECT {HOUR}, {", ".join(KEYS)}, cost IS NULL AS unpriced,
         count(*) AS n, sum(cost) AS cost, sum(request_count) AS request_count,
@@ -51,7 +53,7 @@ KINDS = {
         count(*) FILTER (WHERE rl_limit_tokens_minute IS NOT NULL OR rl_limit_req_minute IS NOT NULL) AS rl_samples
         FROM {{scan}} GROUP BY ALL""",
     "latency": f"""SELECT {HOUR}, source, model, project, api_key_id, endpoint, {BIN_SQL} AS lat_bin, count(*) AS n
-        FROM {{scan}} WHERE NOT aggregated AND latency_ms IS NOT NULL GROUP BY ALL""",
+        FROM {{scan}} WHERE {LATENCY_ROWS} GROUP BY ALL""",
 }
 """Raw rows -> rollup rows, per kind. In totals `cost IS NULL` is a key, so unpriced rows keep a null cost."""
 

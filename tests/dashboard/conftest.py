@@ -59,8 +59,14 @@ class Truth:
         return float(pc.sum(pc.greater_equal(measured["status_code"], 400)).as_py()) / measured.num_rows
 
     @classmethod
+    def interactive(cls, rows: pa.Table) -> pa.Table:
+        """Rows whose latency counts: per-request and not Batch API jobs."""
+        measured = cls.per_request(rows)
+        return measured.filter(pc.invert(pc.fill_null(measured["batch"], False)))
+
+    @classmethod
     def p95(cls, rows: pa.Table) -> float:
-        latency = cls.per_request(rows)["latency_ms"].drop_null().to_numpy()
+        latency = cls.interactive(rows)["latency_ms"].drop_null().to_numpy()
         return float(np.percentile(latency, 95))
 
 

@@ -216,7 +216,7 @@ def test_large_slices_read_latency_from_histograms_within_the_bin_bound(dst_ledg
     binned = spend_summary(data_dir, f)
     assert binned.p95_ms == pytest.approx(truth.p95(rows), rel=0.075)
     by_model = latency_percentiles(data_dir, f)
-    large = truth.per_request(rows.filter(pc.equal(rows["model"], "mistral-large-latest")))
+    large = truth.interactive(rows.filter(pc.equal(rows["model"], "mistral-large-latest")))
     got = by_model.set_index("model").loc["mistral-large-latest"]
     latencies = large["latency_ms"].drop_null().to_numpy()
     assert got["requests"] == len(latencies)
