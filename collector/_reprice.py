@@ -12,23 +12,28 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ledger import PriceBook, list_days, read_ledger
-from ledger.store import replace_day
+from ledger import PriceBook, list_days
+from ledger.store import rewrite_day
 
 
 def reprice(data_dir: Path, book: PriceBook, currency: str) -> dict[str, int]:
-    """Re-price every stale per-request row; returns counts of days and rows rewritten."""
-    days = rows = 0
-    for day in list_days(data_dir):
-        table = read_ledger(data_dir, day, day)
+    """Re-price every stale per-request row; returns counts of days and rows rewritten.
+
+    Each day is read and replaced by `rewrite_day`, under the ledger lock, so rows the running
+    collector appends meanwhile are kept.
+    """
+    counts = {"days": 0, "rows": 0}
+
+    def change(table: pa.Table) -> pa.Table | None:
         version = pc.fill_null(table["price_version"], "")
         stale = pc.and_(pc.invert(table["aggregated"]), pc.not_equal(version, book.version))
         if not pc.any(stale).as_py():
-            continue
-        replace_day(data_dir, day, _repriced(table, stale, book, currency))
-        days += 1
-        rows += pc.sum(stale.cast(pa.int64())).as_py()
-    return {"days": days, "rows": rows}
+            return None
+        counts["rows"] += pc.sum(stale.cast(pa.int64())).as_py()
+        return _repriced(table, stale, book, currency)
+
+    counts["days"] = sum(rewrite_day(data_dir, day, change) for day in list_days(data_dir))
+    return counts
 
 
 def _repriced(table: pa.Table, stale: pa.ChunkedArray, book: PriceBook, currency: str) -> pa.Table:

@@ -28,6 +28,7 @@ from .store import (
     list_files,
     read_ledger,
     requests_dir,
+    rewrite_day,
     write_rows,
 )
 
@@ -48,6 +49,7 @@ __all__ = [
     "price_rows",
     "read_ledger",
     "requests_dir",
+    "rewrite_day",
     "write_rows",
     "Filters",
     "Summary",

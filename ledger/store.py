@@ -21,7 +21,7 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -151,19 +151,41 @@ def read_ids(data_dir: Path, source: str, day: date) -> set[str]:
     return set(table["id"].to_pylist())
 
 
+def rewrite_day(data_dir: Path, day: date, change: Callable[[pa.Table], pa.Table | None]) -> bool:
+    """Read a day, let `change` compute its new content, and replace the day, all under the lock.
+
+    The one read-modify-write of the ledger (re-pricing, compaction, upserts): a writer that
+    appends while a day is being rewritten waits for the lock, so its rows land after the
+    rewrite instead of being deleted by it. `change` returns None to leave the day as it is.
+    Returns True if the day was replaced.
+
+    Example:
+        >>> rewrite_day(Path("data"), date(2026, 11, 1), lambda t: t.sort_by("timestamp"))
+        True
+    """
+    with ledger_lock(data_dir):
+        folder = day_dir(data_dir, day)
+        files = visible_files(folder)
+        old = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table() if files else None
+        new = change(SCHEMA.empty_table() if old is None else old)
+        if new is None:
+            return False
+        floor = max(_seq_of(f) for f in files) + 1 if files else _next_seq()
+        _write_parquet(new.cast(SCHEMA), folder / f"compact-{floor:020d}.parquet")
+        for stale in files:
+            stale.unlink(missing_ok=True)
+    return True
+
+
 def compact_day(data_dir: Path, day: date) -> bool:
     """Merge a day's files into one (deduped on source+id); True if anything changed."""
-    with ledger_lock(data_dir):
-        files = visible_files(day_dir(data_dir, day))
-        if len(files) <= 1:
-            return False
-        table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table()
-        table = dedupe(table).sort_by([("timestamp", "ascending")])
-        floor = max(_seq_of(f) for f in files)
-        _write_parquet(table, day_dir(data_dir, day) / f"compact-{floor:020d}.parquet")
-        for old in files:
-            old.unlink(missing_ok=True)
-    return True
+    if len(visible_files(day_dir(data_dir, day))) <= 1:
+        return False
+    return rewrite_day(data_dir, day, _compacted)
+
+
+def _compacted(table: pa.Table) -> pa.Table:
+    return dedupe(table).sort_by([("timestamp", "ascending")])
 
 
 def compact_closed_days(data_dir: Path, today: date) -> list[date]:
@@ -182,16 +204,6 @@ def dedupe(table: pa.Table) -> pa.Table:
     index = pa.array(range(table.num_rows), pa.int64())
     first = pa.table({"k": keys, "i": index}).group_by("k", use_threads=False).aggregate([("i", "min")])
     return table.take(pc.sort_indices(first["i_min"]))
-
-
-def replace_day(data_dir: Path, day: date, table: pa.Table) -> None:
-    """Atomically replace a whole day's content (used by re-pricing)."""
-    with ledger_lock(data_dir):
-        files = visible_files(day_dir(data_dir, day))
-        floor = max([_seq_of(f) for f in files] + [_next_seq()])
-        _write_parquet(table.cast(SCHEMA), day_dir(data_dir, day) / f"compact-{floor:020d}.parquet")
-        for old in files:
-            old.unlink(missing_ok=True)
 
 
 def disk_bytes(data_dir: Path) -> int:

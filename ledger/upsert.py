@@ -2,7 +2,7 @@
 
 Why not the Appender: it keeps the FIRST row of each (source, id), which is right for
 immutable per-request records but wrong for a provider's hourly bucket that keeps growing
-until the hour is over. Here each affected UTC day is rewritten whole under the ledger lock:
+until the hour is over. Here each affected UTC day is rewritten whole by `rewrite_day` (under the ledger lock):
 other sources' rows and this source's other ids are kept, rows whose id is in the new batch
 are dropped, the new rows are added, and the result replaces the day's files atomically.
 
@@ -13,33 +13,27 @@ Example:
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from .schema import SCHEMA
-from .store import _next_seq, _seq_of, _write_parquet, day_dir, dedupe, ledger_lock, split_by_day, visible_files
+from .store import dedupe, rewrite_day, split_by_day
 
 
-def _replace_locked(data_dir: Path, day: date, fresh: pa.Table) -> None:
-    """Rewrite one day: keep rows not superseded by `fresh`, add `fresh` (caller holds the lock)."""
-    files = visible_files(day_dir(data_dir, day))
-    parts = [fresh]
-    if files:
-        old = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table()
+def _superseded_by(fresh: pa.Table) -> Callable[[pa.Table], pa.Table]:
+    """The day's new content: rows not superseded by `fresh`, then `fresh`."""
+
+    def change(old: pa.Table) -> pa.Table:
         for source in pc.unique(fresh["source"]).to_pylist():
             ids = pc.unique(fresh.filter(pc.equal(fresh["source"], source))["id"])
             stale = pc.and_(pc.equal(old["source"], source), pc.is_in(old["id"], value_set=ids))
             old = old.filter(pc.invert(stale))
-        parts.insert(0, old)
-    table = pa.concat_tables(parts).sort_by([("timestamp", "ascending")])
-    floor = max([_seq_of(f) for f in files] + [_next_seq()])
-    _write_parquet(table, day_dir(data_dir, day) / f"compact-{floor:020d}.parquet")
-    for old_file in files:
-        old_file.unlink(missing_ok=True)
+        return pa.concat_tables([old, fresh]).sort_by([("timestamp", "ascending")])
+
+    return change
 
 
 def upsert_rows(data_dir: Path, rows: pa.Table) -> int:
@@ -51,7 +45,6 @@ def upsert_rows(data_dir: Path, rows: pa.Table) -> int:
     if rows.num_rows == 0:
         return 0
     rows = dedupe(rows.cast(SCHEMA))
-    with ledger_lock(data_dir):
-        for day, part in sorted(split_by_day(rows).items()):
-            _replace_locked(Path(data_dir), day, part)
+    for day, part in sorted(split_by_day(rows).items()):
+        rewrite_day(Path(data_dir), day, _superseded_by(part))
     return rows.num_rows
