@@ -137,21 +137,19 @@ def test_invalid_budgets_file_is_shown_with_its_line(page_env, smtp_server):
 
 
 def test_test_email_offers_only_configured_recipients_one_at_a_time(page_env, smtp_server):
-    """The budgets' recipients and [alerts] recipients, one address per email; a typed or
-    tampered value (another address, or several) is refused and nothing is sent."""
+    """A pick among the budgets' and [alerts] recipients, one address per email; no free text.
+    (Streamlit refuses a value outside the options; `send_test_email` checks again, below.)"""
     page_env(smtp_server.port)
     at = page().run()
     box = at.selectbox(key="test_to")
     assert box.options == ["oncall@example.com", "ops@example.com"]
-    box.set_value("oncall@example.com")
-    at.button(key="send_test").click().run()
-    assert [m["To"] for m in smtp_server.messages] == ["oncall@example.com"]
-    for tampered in ("me@example.com", "ops@example.com, me@example.com", "ops@example.com\n"):
-        at.session_state["test_to"] = tampered
+    assert "test_to" not in [t.key for t in at.text_input]
+    for address in ("ops@example.com", "oncall@example.com"):
+        at.selectbox(key="test_to").set_value(address)
         at.button(key="send_test").click().run()
         assert not at.exception, at.exception
-        assert any("is not a configured recipient" in e.value for e in at.error), tampered
-    assert [m["To"] for m in smtp_server.messages] == ["oncall@example.com"]
+    assert [(m["To"], m["Cc"], m["Bcc"]) for m in smtp_server.messages] == [
+        ("ops@example.com", None, None), ("oncall@example.com", None, None)]  # fmt: skip
 
 
 def test_send_test_email_refuses_anything_but_one_configured_address(smtp_server):
