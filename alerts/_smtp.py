@@ -103,8 +103,9 @@ def send_test_email(settings: SmtpSettings, recipient: str, allowed: Collection[
     mail any address (or several, or a forged header) from the monitor's account.
     """
     if recipient not in allowed or not is_email(recipient):
-        raise DeliveryError(f"{recipient!r} is not a configured recipient; pick one of {', '.join(allowed) or 'none'}"
-                            " (add an address to a budget or to [alerts] recipients first)", temporary=False)  # fmt: skip
+        raise DeliveryError(f"{recipient!r} is not a configured recipient; pick one of "
+                            f"{', '.join(allowed) or 'none'} (add an address to a budget or to [alerts] recipients "
+                            "first)", temporary=False)  # fmt: skip
     message = EmailMessage()
     message["From"], message["To"] = settings.sender, recipient
     message["Subject"] = "[Mistral spend] test email from the usage monitor"

@@ -49,6 +49,7 @@ def test_newline_in_a_scope_from_traffic_leaves_the_other_emails_going(tmp_path,
     assert "\nX-Injected" not in text and r"tiny\r\nX-Injected: 1" in html
     outbox = StateStore(data).read()["outbox"]
     assert sorted((m["to"], m["status"]) for m in outbox) == [("a@example.com", "sent"), ("b@example.com", "sent")]
+    assert "\n" not in "".join(h["subject"] + h["scope"] for h in StateStore(data).read()["history"])
 
 
 def _entry(to: str, subject: str, **extra: object) -> dict[str, object]:
