@@ -17,7 +17,7 @@ from tests.alerts.test_process import collector, write_config
 
 NOW = paris("2026-11-20T12:00")
 EVIL_PROJECT = "search\nBcc: evil@example.com"
-EVIL_MODEL = "tiny\r\nX-Injected: 1"
+EVIL_MODEL = "<i>tiny</i>\r\nX-Injected: 1"
 
 
 def _headers(message: EmailMessage) -> set[str]:
@@ -28,7 +28,8 @@ def test_newline_in_a_scope_from_traffic_leaves_the_other_emails_going(tmp_path,
                                                                         monkeypatch):  # fmt: skip
     """A project named "search\\nBcc: ..." in the ledger and a budget on it (built in code, as
     the file now refuses it): each budget's email goes out exactly once, the bad one with the
-    name escaped onto one line, no forged header, the model name escaped in both bodies."""
+    name escaped onto one line, no forged header, the model name escaped in both bodies (and
+    HTML-escaped in the HTML part)."""
     data = tmp_path / "data"
     rows(data, [{"timestamp": paris("2026-11-10T10:00"), "cost": 90.0, "project": EVIL_PROJECT, "model": EVIL_MODEL},
                 {"timestamp": paris("2026-11-10T11:00"), "cost": 60.0, "project": "search"}])  # fmt: skip
@@ -45,8 +46,8 @@ def test_newline_in_a_scope_from_traffic_leaves_the_other_emails_going(tmp_path,
     assert "bcc" not in _headers(evil) and "x-injected" not in _headers(evil)
     assert plain["Subject"].startswith("[Mistral spend] project search at 60% of EUR 100 monthly budget")
     text, html = bodies(evil)
-    assert r"  - tiny\r\nX-Injected: 1: 90.00 (100%)" in text
-    assert "\nX-Injected" not in text and r"tiny\r\nX-Injected: 1" in html
+    assert r"  - <i>tiny</i>\r\nX-Injected: 1: 90.00 (100%)" in text and "\nX-Injected" not in text
+    assert r"&lt;i&gt;tiny&lt;/i&gt;\r\nX-Injected: 1" in html and "<i>" not in html
     outbox = StateStore(data).read()["outbox"]
     assert sorted((m["to"], m["status"]) for m in outbox) == [("a@example.com", "sent"), ("b@example.com", "sent")]
     assert "\n" not in "".join(h["subject"] + h["scope"] for h in StateStore(data).read()["history"])
