@@ -28,6 +28,7 @@ from collector.errors import ConfigError
 from ledger._query_filters import Filters
 from ledger.atomic import atomic_write_bytes
 
+from ._names import CONTROL, check_name
 from ._observation import money
 from ._periods import ADJECTIVE, PERIODS, Period
 from ._settings import check_emails
@@ -95,15 +96,15 @@ def _toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + CONTROL.sub(lambda m: f"\\u{ord(m.group()):04X}", escaped) + '"'
 
 
 def _strings(value: Any, key: str) -> tuple[str, ...]:
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
         raise BudgetFileError(f"{key}: expected a name or a list of names, got {value!r}; write {key} = \"search\"")
-    return tuple(v.strip() for v in values)
+    return tuple(check_name(v, key, BudgetFileError).strip() for v in values)
 
 
 def _amount(value: Any) -> float:
@@ -123,7 +124,7 @@ def _text(raw: dict[str, Any], key: str, default: str | None) -> str:
     value = raw.get(key, default)
     if not isinstance(value, str) or not value.strip():
         raise BudgetFileError(f"{key}: missing or empty; write {key} = \"...\"")
-    return value.strip()
+    return check_name(value, key, BudgetFileError).strip()
 
 
 def parse_budget(raw: dict[str, Any]) -> Budget:

@@ -17,6 +17,7 @@ from email.utils import formatdate
 from html import escape
 from typing import Any
 
+from ._names import printable
 from ._observation import Contributor
 from ._state import Notice
 
@@ -37,7 +38,8 @@ def _rank(notice: Notice) -> tuple[int, int]:
 
 
 def subject_of(notice: Notice) -> str:
-    return _PREFIX[notice.kind] + notice.observation.subject
+    """The subject on one line: a project or model name from traffic may hold a newline."""
+    return printable(_PREFIX[notice.kind] + notice.observation.subject)
 
 
 def compose(recipient: str, notices: list[Notice]) -> dict[str, Any]:
@@ -58,13 +60,13 @@ def compose(recipient: str, notices: list[Notice]) -> dict[str, Any]:
 
 def _contributor(c: Contributor) -> str:
     share = f" ({100 * c.share:.0f}%)" if c.share is not None else ""
-    return f"{c.name}: {c.value:,.2f}{share}"
+    return f"{printable(c.name)}: {c.value:,.2f}{share}"
 
 
 def _text(notice: Notice) -> str:
     obs = notice.observation
     lines = [subject_of(notice), ""]
-    lines += [f"{label}: {value}" for label, value in obs.figures]
+    lines += [f"{printable(label)}: {printable(value)}" for label, value in obs.figures]
     for title, people in obs.contributors:
         if people:
             lines += ["", f"{title}:"] + [f"  - {_contributor(c)}" for c in people]
@@ -75,7 +77,8 @@ def _text(notice: Notice) -> str:
 
 def _html_one(notice: Notice) -> str:
     obs = notice.observation
-    rows = "".join(f"<tr><th align='left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in obs.figures)
+    rows = "".join(f"<tr><th align='left'>{escape(printable(k))}</th><td>{escape(printable(v))}</td></tr>"
+                   for k, v in obs.figures)  # fmt: skip
     parts = [f"<h2 style='font-size:16px'>{escape(subject_of(notice))}</h2>", f"<table>{rows}</table>"]
     for title, people in obs.contributors:
         if people:
@@ -92,11 +95,14 @@ def _html(notices: list[Notice]) -> str:
 
 
 def to_email(entry: dict[str, Any], sender: str) -> EmailMessage:
-    """A multipart/alternative message (plain text first, HTML second) from an outbox entry."""
+    """A multipart/alternative message (plain text first, HTML second) from an outbox entry.
+
+    The subject is escaped again: an entry queued by an older version may hold a raw newline.
+    """
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = entry["to"]
-    msg["Subject"] = entry["subject"]
+    msg["Subject"] = printable(entry["subject"])
     msg["Message-ID"] = entry["id"]
     msg["Date"] = formatdate(localtime=False)
     msg.set_content(entry["text"])

@@ -64,6 +64,11 @@ class Engine:
     def budgets(self) -> list[Budget]:
         return load_budgets(self.settings.budgets_file)
 
+    def recipients(self, budgets: list[Budget]) -> tuple[str, ...]:
+        """Every address the engine mails (budgets, [alerts] recipients, digest), sorted, once each."""
+        named = [a for b in budgets for a in b.recipients]
+        return tuple(sorted({*named, *self.settings.recipients, *self.settings.digest_recipients}))
+
     def observe(self, now: datetime) -> tuple[list[Observation], str | None]:
         """Every rule's observations; a broken budgets file is reported, not fatal."""
         try:

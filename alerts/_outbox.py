@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from ._compose import to_email
-from ._settings import SmtpSettings
+from ._settings import SmtpSettings, is_email
 from ._smtp import DeliveryError, send
 
 MAX_BACKOFF = timedelta(hours=1)
@@ -50,12 +51,33 @@ def expire(state: dict[str, Any], now: datetime) -> int:
     return len(expired)
 
 
+class Unsendable(Exception):
+    """This message can never go out as it is (a bad recipient, a corrupt entry): it fails alone."""
+
+
+def build(message: dict[str, Any], sender: str) -> EmailMessage:
+    """The email for an outbox entry, or Unsendable saying why not."""
+    to = message.get("to")
+    if not is_email(to):
+        raise Unsendable(f"the recipient {to!r} is not an email address (one address, no control characters)")
+    try:
+        return to_email(message, sender)
+    except Exception as exc:  # noqa: BLE001 - one corrupt entry must not stop the others
+        raise Unsendable(f"the email could not be composed ({type(exc).__name__}: {exc})") from None
+
+
 def attempt(message: dict[str, Any], smtp: SmtpSettings | None, now: datetime) -> DeliveryError | None:
-    """Try one pending message once and update it in place; the error if not delivered."""
+    """Try one pending message once and update it in place; the error if not delivered.
+
+    A message that can never be sent is marked failed at once, with the reason.
+    """
     try:
         if smtp is None:
             raise DeliveryError("SMTP is not configured; add an [smtp] section with host and sender to the config")
-        send(smtp, to_email(message, smtp.sender))
+        send(smtp, build(message, smtp.sender))
+    except Unsendable as exc:
+        message.update(status="failed", attempts=message["attempts"] + 1, last_error=f"not sent: {exc}")
+        return DeliveryError(str(exc), temporary=False)
     except DeliveryError as exc:
         message["attempts"] += 1
         message["last_error"] = str(exc)

@@ -21,11 +21,14 @@ from typing import Any
 
 from collector.errors import ConfigError
 
+from ._names import CONTROL, check_name
+
 RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation")
 DIGESTS = ("off", "daily", "weekly")
 SECURITY = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
-EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.]+$")
+EMAIL = re.compile(r"[^@\s,;<>()\"\\]+@[^@\s,;<>()\"\\]+\.[^@\s,;<>()\"\\.]+")
+"""One address, matched whole (`fullmatch`: `$` would accept a trailing newline)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,11 @@ class SmtpSettings:
         return value
 
 
+def is_email(value: object) -> bool:
+    """One plain address and nothing else: no list, no display name, no control character."""
+    return isinstance(value, str) and bool(EMAIL.fullmatch(value)) and not CONTROL.search(value)
+
+
 def check_emails(values: Any, where: str) -> tuple[str, ...]:
     """A list of addresses, or ConfigError naming the bad one."""
     if isinstance(values, str):
@@ -84,7 +92,7 @@ def check_emails(values: Any, where: str) -> tuple[str, ...]:
     if not isinstance(values, list):
         raise ConfigError(f"{where}: expected a list of email addresses, got {values!r}; write [\"ops@example.com\"]")
     for value in values:
-        if not isinstance(value, str) or not EMAIL.match(value):
+        if not is_email(value):
             raise ConfigError(f"{where}: {value!r} is not an email address; write it like ops@example.com")
     return tuple(values)
 
@@ -168,6 +176,9 @@ def parse_smtp(raw: dict[str, Any], base: Path | None = None) -> SmtpSettings:
     for key in ("host", "sender"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ConfigError(f"smtp.{key}: missing; [smtp] needs host and sender, e.g. host = \"smtp.example.com\"")
+    for key in ("host", "username", "password_env"):
+        if isinstance(raw.get(key), str):
+            check_name(raw[key], f"smtp.{key}")
     security = _choice(raw, "security", "starttls", SECURITY, "smtp")
     ca_file = _get(raw, "ca_file", str, None, "smtp")
     return SmtpSettings(

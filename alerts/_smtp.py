@@ -13,9 +13,10 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from collections.abc import Collection
 from email.message import EmailMessage
 
-from ._settings import SmtpSettings
+from ._settings import SmtpSettings, is_email
 
 
 class DeliveryError(Exception):
@@ -95,8 +96,16 @@ def explain(exc: Exception, settings: SmtpSettings, where: str) -> str:
     return f"sending through {where} failed: {exc}"
 
 
-def send_test_email(settings: SmtpSettings, recipient: str) -> str:
-    """Send a short test message now (no outbox); a sentence saying it worked, or DeliveryError."""
+def send_test_email(settings: SmtpSettings, recipient: str, allowed: Collection[str]) -> str:
+    """Send a short test message now (no outbox); a sentence saying it worked, or DeliveryError.
+
+    Only to one of `allowed`, the configured recipients: the page must not become a way to
+    mail any address (or several, or a forged header) from the monitor's account.
+    """
+    if recipient not in allowed or not is_email(recipient):
+        raise DeliveryError(f"{recipient!r} is not a configured recipient; pick one of "
+                            f"{', '.join(allowed) or 'none'} (add an address to a budget or to [alerts] recipients "
+                            "first)", temporary=False)  # fmt: skip
     message = EmailMessage()
     message["From"], message["To"] = settings.sender, recipient
     message["Subject"] = "[Mistral spend] test email from the usage monitor"

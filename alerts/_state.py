@@ -30,6 +30,7 @@ import orjson
 
 from ledger.atomic import atomic_write_bytes
 
+from ._names import printable
 from ._observation import Observation
 
 KEEP_HISTORY = 1000
@@ -121,8 +122,9 @@ def _firing(entry: dict[str, Any], obs: Observation, stamp: str, now: datetime, 
 def record(state: dict[str, Any], notice: Notice, recipients: tuple[str, ...], now: datetime) -> None:
     """Append a notice to the alert history (shown on the Budgets page)."""
     obs = notice.observation
-    state["history"].append({"at": now.isoformat(), "key": obs.key, "rule": obs.rule, "scope": obs.scope,
-                             "kind": notice.kind, "subject": obs.subject, "recipients": list(recipients)})  # fmt: skip
+    state["history"].append({"at": now.isoformat(), "key": obs.key, "rule": obs.rule, "scope": printable(obs.scope),
+                             "kind": notice.kind, "subject": printable(obs.subject),
+                             "recipients": list(recipients)})  # fmt: skip
     del state["history"][:-KEEP_HISTORY]
 
 

@@ -184,16 +184,20 @@ def history(engine: Engine) -> None:
     st.dataframe(outbox[columns], hide_index=True)
 
 
-def test_email(engine: Engine) -> None:
+def test_email(engine: Engine, budgets: list[Budget]) -> None:
+    """Only to a configured recipient, one at a time (send_test_email checks it again)."""
     st.header("Test email")
     if engine.smtp is None:
         st.info("No [smtp] section in the config: add host, port, security and sender (see docs/alerts.md).")
         return
-    default = next(iter(engine.settings.recipients), "")
-    to = st.text_input("Send to", default, key="test_to")
+    allowed = engine.recipients(budgets)
+    if not allowed:
+        st.info("No recipients configured yet: add one to a budget (or to [alerts] recipients) first.")
+        return
+    to = st.selectbox("Send to (a configured recipient)", allowed, key="test_to")
     if st.button("Send test email", key="send_test"):
         try:
-            st.success(send_test_email(engine.smtp, to))
+            st.success(send_test_email(engine.smtp, str(to), allowed))
         except DeliveryError as exc:
             st.error(f"Not sent: {exc}")
         except ConfigError as exc:
@@ -217,7 +221,7 @@ def main() -> None:
                                 config.timezone, config.currency, now), config, now)  # fmt: skip
     editor(engine, budgets)
     history(engine)
-    test_email(engine)
+    test_email(engine, budgets)
 
 
 main()

@@ -113,10 +113,10 @@ def test_history_outbox_and_test_email(page_env, smtp_server):
     assert list(history["rule"]) == ["threshold"] and "at 62% of EUR 200" in history["subject"].iloc[0]
     outbox = at.dataframe[1].value
     assert list(outbox["status"]) == ["sent"] and list(outbox["to"]) == ["ops@example.com"]
-    at.text_input(key="test_to").set_value("me@example.com")
+    at.selectbox(key="test_to").set_value("ops@example.com")
     at.button(key="send_test").click().run()
-    assert any("sent a test email to me@example.com via 127.0.0.1" in s.value for s in at.success)
-    assert smtp_server.messages[-1]["To"] == "me@example.com"
+    assert any("sent a test email to ops@example.com via 127.0.0.1" in s.value for s in at.success)
+    assert smtp_server.messages[-1]["To"] == "ops@example.com"
     assert (data / "alerts" / "state.json").exists()
 
 
@@ -134,3 +134,41 @@ def test_invalid_budgets_file_is_shown_with_its_line(page_env, smtp_server):
     at = page().run()
     assert not at.exception, at.exception
     assert any("line 4: amount: -1 is not a positive number" in e.value for e in at.error)
+
+
+def test_test_email_offers_only_configured_recipients_one_at_a_time(page_env, smtp_server):
+    """A pick among the budgets' and [alerts] recipients, one address per email; no free text.
+    (Streamlit refuses a value outside the options; `send_test_email` checks again, below.)"""
+    page_env(smtp_server.port)
+    at = page().run()
+    box = at.selectbox(key="test_to")
+    assert box.options == ["oncall@example.com", "ops@example.com"]
+    assert "test_to" not in [t.key for t in at.text_input]
+    for address in ("ops@example.com", "oncall@example.com"):
+        at.selectbox(key="test_to").set_value(address)
+        at.button(key="send_test").click().run()
+        assert not at.exception, at.exception
+    assert [(m["To"], m["Cc"], m["Bcc"]) for m in smtp_server.messages] == [
+        ("ops@example.com", None, None), ("oncall@example.com", None, None)]  # fmt: skip
+
+
+def test_send_test_email_refuses_anything_but_one_configured_address(smtp_server):
+    from alerts import DeliveryError, parse_smtp, send_test_email
+
+    smtp = parse_smtp({"host": "127.0.0.1", "port": smtp_server.port, "security": "none",
+                       "sender": "monitor@example.com"})  # fmt: skip
+    allowed = ("ops@example.com",)
+    for bad in ("me@example.com", "ops@example.com, me@example.com", "ops@example.com\n", "ops@example.com\r\n"):
+        with pytest.raises(DeliveryError, match="is not a configured recipient"):
+            send_test_email(smtp, bad, allowed)
+    assert smtp_server.messages == []
+    assert send_test_email(smtp, "ops@example.com", allowed).startswith("sent a test email to ops@example.com")
+    assert [m["To"] for m in smtp_server.messages] == ["ops@example.com"]
+
+
+def test_control_character_in_a_budget_name_is_shown_not_crashed(page_env, smtp_server):
+    data = page_env(smtp_server.port)
+    (data / "budgets.toml").write_text(BUDGETS.replace('name = "ghost"', 'name = "gh\\u0007ost"'))
+    at = page().run()
+    assert not at.exception, at.exception
+    assert any("line 9: name: 'gh\\x07ost' contains a control character" in e.value for e in at.error)

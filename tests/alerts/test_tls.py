@@ -43,11 +43,11 @@ def test_tls_modes_deliver(cert, security):
     try:
         smtp = parse_smtp({"host": "127.0.0.1", "port": port, "security": security, "sender": "m@example.com",
                            "ca_file": str(crt), "timeout_seconds": 5})  # fmt: skip
-        assert "sent a test email to me@example.com" in send_test_email(smtp, "me@example.com")
+        assert "sent a test email to me@example.com" in send_test_email(smtp, "me@example.com", ["me@example.com"])
         assert [m["To"] for m in handler.messages] == ["me@example.com"]
         untrusted = parse_smtp({"host": "127.0.0.1", "port": port, "security": security, "sender": "m@example.com",
                                 "timeout_seconds": 5})  # fmt: skip
         with pytest.raises(DeliveryError, match="TLS with 127.0.0.1:.* failed .*check smtp.security"):
-            send_test_email(untrusted, "me@example.com")
+            send_test_email(untrusted, "me@example.com", ["me@example.com"])
     finally:
         controller.stop()
