@@ -210,16 +210,19 @@ def main() -> None:
     config, engine = load()
     now = datetime.now(UTC)
     try:
-        budgets = engine.budgets()
+        budgets, editable = engine.budgets(), True
     except BudgetFileError as exc:
         st.error(f"The budgets file is invalid, so no budget is checked until it is fixed: {exc}")
-        budgets = []
-    if not budgets:
+        st.info(f"Editing is off until {engine.settings.budgets_file} is fixed by hand, so a save cannot "
+                "overwrite the budgets it holds.")  # fmt: skip
+        budgets, editable = [], False
+    if not budgets and editable:
         st.info(f"No budgets yet. Add one below; they are saved to {engine.settings.budgets_file}.")
     for budget in budgets:
         show_budget(view_budget(config.data_dir, budget, period_of(budget.period, now, config.timezone),
                                 config.timezone, config.currency, now), config, now)  # fmt: skip
-    editor(engine, budgets)
+    if editable:
+        editor(engine, budgets)
     history(engine)
     test_email(engine, budgets)
 

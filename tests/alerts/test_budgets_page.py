@@ -172,3 +172,15 @@ def test_control_character_in_a_budget_name_is_shown_not_crashed(page_env, smtp_
     at = page().run()
     assert not at.exception, at.exception
     assert any("line 9: name: 'gh\\x07ost' contains a control character" in e.value for e in at.error)
+
+
+def test_an_invalid_budgets_file_cannot_be_overwritten_from_the_page(page_env, smtp_server):
+    data = page_env(smtp_server.port)
+    broken = BUDGETS.replace("amount = 10", "amount = -10")
+    (data / "budgets.toml").write_text(broken)
+    at = page().run()
+    assert not at.exception, at.exception
+    assert any("invalid" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter")]
+    assert not [b for b in at.button if b.key == "delete"]
+    assert (data / "budgets.toml").read_text() == broken
