@@ -83,8 +83,16 @@ CASES = [
 
 
 def price(case: Case, batch: bool = False) -> tuple[str | None, float | None]:
-    record = {"id": "1", "timestamp": case.timestamp, "model": case.model, "status_code": 200, "batch": batch,
-              "prompt_tokens": case.prompt, "cached_tokens": case.cached, "completion_tokens": case.completion}
+    record = {
+        "id": "1",
+        "timestamp": case.timestamp,
+        "model": case.model,
+        "status_code": 200,
+        "batch": batch,
+        "prompt_tokens": case.prompt,
+        "cached_tokens": case.cached,
+        "completion_tokens": case.completion,
+    }
     table, rejected = parse_records([record])
     assert not rejected
     priced = price_rows(table, "s", PriceBook.load(), case.currency)
@@ -124,6 +132,13 @@ def test_every_row_cites_the_docs_history_or_says_why_it_is_inferred() -> None:
 
 def test_models_the_history_does_not_price_are_left_out_not_invented() -> None:
     models = {row["model"] for row in _rows("prices.csv")}
-    for absent in ("mistral-large-4", "zai-glm-5-3", "mistral-large-2407", "open-mixtral-8x22b", "codestral-2405",
-                   "open-codestral-mamba", "mistral-saba-2502"):
+    for absent in (
+        "mistral-large-4",
+        "zai-glm-5-3",
+        "mistral-large-2407",
+        "open-mixtral-8x22b",
+        "codestral-2405",
+        "open-codestral-mamba",
+        "mistral-saba-2502",
+    ):
         assert absent not in models, absent
