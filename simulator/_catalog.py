@@ -43,10 +43,10 @@ FINE_TUNED = "ft:mistral-small-2603:acme:7f3a"
 
 MODELS: tuple[Model, ...] = (
     Model("mistral-small-latest",
-          (("2025-06-20", "mistral-small-2506"), ("2026-03-16", "mistral-small-2603")), 700, 900, 220),
+          (("2025-06-23", "mistral-small-2506"), ("2026-03-16", "mistral-small-2603")), 700, 900, 220),
     Model("mistral-small-2603", (), 700, 1200, 260),
     Model("mistral-medium-latest",
-          (("2025-08-12", "mistral-medium-2508"), ("2026-04-28", "mistral-medium-3-5")), 1500, 1600, 380),
+          (("2025-08-12", "mistral-medium-2508"), ("2026-06-16", "mistral-medium-3-5")), 1500, 1600, 380),
     Model("mistral-large-latest", (("2025-12-02", "mistral-large-2512"),), 2400, 2200, 520),
     Model("codestral-latest", (("2025-07-30", "codestral-2508"),), 300, 1400, 60),
     Model("ministral-8b-latest", (("2025-12-02", "ministral-8b-2512"),), 350, 500, 120),
