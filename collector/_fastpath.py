@@ -12,6 +12,7 @@ paths the same pages.
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -40,6 +41,7 @@ RECORD = pa.struct(
     + [(n, pa.bool_()) for n in _FLAGS]
     + [("ratelimit", pa.struct([(h, pa.int64()) for h in RATELIMIT_FIELDS]))]
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE = pa.schema([("data", pa.list_(RECORD)), ("next_cursor", pa.string()), ("has_more", pa.bool_())])
 _PARSE = pj.ParseOptions(explicit_schema=PAGE, unexpected_field_behavior="ignore")
 
@@ -61,8 +63,12 @@ def _inside(timestamps: pa.Array, window: TimeWindow | None) -> bool:
     """Every timestamp within the window (one min/max pass; the careful path names the culprit)."""
     if window is None or not len(timestamps):
         return True
-    bounds = pc.min_max(timestamps).as_py()
-    return bool(window.start <= bounds["min"] and bounds["max"] <= window.end)
+    bounds = pc.min_max(timestamps.cast(pa.int64())).as_py()  # integers: year 0 has no datetime
+    return bool(_micros(window.start) <= bounds["min"] and bounds["max"] <= _micros(window.end))
+
+
+def _micros(when: datetime) -> int:
+    return (when - _EPOCH) // timedelta(microseconds=1)
 
 
 def _table(records: pa.StructArray, columns: tuple[str, ...], window: TimeWindow | None = None) -> pa.Table:

@@ -86,7 +86,7 @@ def _checked(page: Page) -> Page:
     if cursor is not None and not isinstance(cursor, str):
         raise BadPageError(f"{PATH}: next_cursor must be a string, got {str(cursor)[:80]!r}")
     if cursor is not None and len(cursor) > MAX_CURSOR_CHARS:
-        raise BadPageError(f"{PATH}: next_cursor is {len(cursor):,} characters, over {MAX_CURSOR_CHARS}; fix the source")
+        raise BadPageError(f"{PATH}: next_cursor is {len(cursor):,} characters (> {MAX_CURSOR_CHARS}); fix the source")
     return page
 
 

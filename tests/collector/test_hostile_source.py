@@ -102,3 +102,19 @@ def test_a_token_echoed_inside_records_is_masked_in_the_ledger(tmp_path, serve):
     assert files_holding(tmp_path / "data", TOKEN) == []
     rows = {r["id"]: r["project"] for r in read_ledger(tmp_path / "data").to_pylist()}
     assert rows == {"r0": "search", "r1": "echo ***"}
+
+
+def test_once_ends_with_a_clear_error_when_cursors_cycle(tmp_path, serve):
+    def cycle(_headers: dict[str, str], query: dict[str, list[str]]) -> tuple[int, bytes]:
+        after = (query.get("after") or [""])[-1]
+        nxt = {"": "a", "a": "b", "b": "a"}[after]
+        record = make_record(0, id=f"from-{after or 'start'}")
+        return 200, orjson.dumps({"object": "list", "data": [record], "next_cursor": nxt, "has_more": True})
+
+    server = serve(cycle)
+    proc = run_collector(tmp_path, server.url, timeout=60)
+    assert proc.returncode == 1 and server.calls == 3
+    failed = [orjson.loads(line) for line in proc.stderr.splitlines() if '"poll_failed"' in line]
+    assert len(failed) == 1 and "go round in a circle" in failed[0]["error"] and "'b'" in failed[0]["error"]
+    assert orjson.loads((tmp_path / "data" / "state" / "cursors.json").read_bytes()) == {"hostile": "b"}
+    assert sorted(read_ledger(tmp_path / "data")["id"].to_pylist()) == ["from-a", "from-b", "from-start"]
