@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import orjson
 
+from ._scrub import contains_secret, scrub_secrets
 from .config import SourceConfig
 from .errors import BadPageError, PageTooLargeError, PollError, SourceAuthError, SourceHTTPError
 
@@ -125,6 +126,19 @@ def bounded_get(client: httpx.Client, source: SourceConfig, path: str, params: A
             parts.append(chunk)
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
     return httpx.Response(response.status_code, headers=headers, content=b"".join(parts), request=response.request)
+
+
+def without_secrets(response: httpx.Response) -> httpx.Response:
+    """`response`, or a copy whose body has the configured tokens replaced by `***`.
+
+    Why: a provider that echoes our key inside a 2xx body would otherwise carry it into the
+    billed table or the readings, which are written as parsed, not as text.
+    """
+    if not contains_secret(response.content):
+        return response
+    body = scrub_secrets(response.content.decode("utf-8", errors="replace")).encode()
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
 
 
 def _too_large(source: SourceConfig, path: str, seen: str) -> PageTooLargeError:
