@@ -12,13 +12,17 @@ paths the same pages.
 from __future__ import annotations
 
 import io
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from ledger.schema import SCHEMA
+
+if TYPE_CHECKING:
+    from ._records import TimeWindow
 
 RATELIMIT_FIELDS = {
     "limit-tokens-minute": "rl_limit_tokens_minute",
@@ -37,6 +41,7 @@ RECORD = pa.struct(
     + [(n, pa.bool_()) for n in _FLAGS]
     + [("ratelimit", pa.struct([(h, pa.int64()) for h in RATELIMIT_FIELDS]))]
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE = pa.schema([("data", pa.list_(RECORD)), ("next_cursor", pa.string()), ("has_more", pa.bool_())])
 _PARSE = pj.ParseOptions(explicit_schema=PAGE, unexpected_field_behavior="ignore")
 
@@ -54,7 +59,19 @@ def _field(records: pa.StructArray, name: str) -> pa.Array:
     return records.field(name)
 
 
-def _table(records: pa.StructArray, columns: tuple[str, ...]) -> pa.Table:
+def _inside(timestamps: pa.Array, window: TimeWindow | None) -> bool:
+    """Every timestamp within the window (one min/max pass; the careful path names the culprit)."""
+    if window is None or not len(timestamps):
+        return True
+    bounds = pc.min_max(timestamps.cast(pa.int64())).as_py()  # integers: year 0 has no datetime
+    return bool(_micros(window.start) <= bounds["min"] and bounds["max"] <= _micros(window.end))
+
+
+def _micros(when: datetime) -> int:
+    return (when - _EPOCH) // timedelta(microseconds=1)
+
+
+def _table(records: pa.StructArray, columns: tuple[str, ...], window: TimeWindow | None = None) -> pa.Table:
     if records.null_count:
         raise _Reject
     out: dict[str, pa.Array] = {}
@@ -76,6 +93,7 @@ def _table(records: pa.StructArray, columns: tuple[str, ...]) -> pa.Table:
         out["timestamp"] = _field(records, "timestamp").cast(SCHEMA.field("timestamp").type)
     except pa.ArrowInvalid:
         raise _Reject from None
+    _check(_inside(out["timestamp"], window))
     out["simulated"] = pc.fill_null(_field(records, "simulated"), False)
     limits = _field(records, "ratelimit")
     for child, name in zip(limits.flatten(), RATELIMIT_FIELDS.values(), strict=True):
@@ -110,17 +128,19 @@ def _widens(got: pa.DataType, want: pa.DataType) -> bool:
     return got == pa.int64() and want == pa.float64()
 
 
-def table_from_records(records: list[Any], columns: tuple[str, ...]) -> pa.Table | None:
+def table_from_records(records: list[Any], columns: tuple[str, ...],
+                       window: TimeWindow | None = None) -> pa.Table | None:  # fmt: skip
     """Decoded records as a table of `columns`, or None if any needs the careful path."""
     if not records or any(type(r) is not dict for r in records):
         return None
     try:
-        return _table(_conform(pa.array(records), RECORD), columns)
+        return _table(_conform(pa.array(records), RECORD), columns, window)
     except (_Reject, pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
         return None
 
 
-def table_from_body(body: bytes, columns: tuple[str, ...]) -> tuple[pa.Table, str | None, bool] | None:
+def table_from_body(body: bytes, columns: tuple[str, ...],
+                    window: TimeWindow | None = None) -> tuple[pa.Table, str | None, bool] | None:  # fmt: skip
     """A raw page body as (table, next_cursor, has_more), or None for the careful path."""
     try:
         page = pj.read_json(io.BytesIO(body), read_options=pj.ReadOptions(block_size=len(body) + 1, use_threads=False),
@@ -128,7 +148,7 @@ def table_from_body(body: bytes, columns: tuple[str, ...]) -> tuple[pa.Table, st
         if page.num_rows != 1 or page["data"].null_count or page["has_more"].null_count:
             return None
         records = page["data"].chunk(0).values
-        table = _table(records, columns) if len(records) else None
+        table = _table(records, columns, window) if len(records) else None
     except (_Reject, pa.ArrowInvalid, pa.ArrowTypeError):
         return None
     if table is None:

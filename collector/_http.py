@@ -23,8 +23,9 @@ from typing import Any
 import httpx
 import orjson
 
+from ._scrub import contains_secret, scrub_secrets
 from .config import SourceConfig
-from .errors import BadPageError, PollError, SourceAuthError, SourceHTTPError
+from .errors import BadPageError, PageTooLargeError, PollError, SourceAuthError, SourceHTTPError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 TRANSIENT = (httpx.TransportError,)
@@ -102,6 +103,51 @@ def make_client(source: SourceConfig, transport: httpx.BaseTransport | None = No
     return httpx.Client(base_url=source.url, headers=headers, timeout=timeout, transport=transport)
 
 
+_DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+def bounded_get(client: httpx.Client, source: SourceConfig, path: str, params: Any) -> httpx.Response:
+    """GET, reading at most `source.max_page_bytes` of (decoded) body, else PageTooLargeError.
+
+    Why decoded bytes: a gzip body of a few kilobytes can inflate to gigabytes. The response
+    returned holds the whole body already read, so callers use `.content` as usual.
+    """
+    limit = source.max_page_bytes
+    with client.stream("GET", path, params=params) as response:
+        declared = response.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise _too_large(source, path, f"it declares {int(declared):,}")
+        parts: list[bytes] = []
+        read = 0
+        for chunk in response.iter_bytes():
+            read += len(chunk)
+            if read > limit:
+                raise _too_large(source, path, f"stopped reading at {read:,}")
+            parts.append(chunk)
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
+    return httpx.Response(response.status_code, headers=headers, content=b"".join(parts), request=response.request)
+
+
+def without_secrets(response: httpx.Response) -> httpx.Response:
+    """`response`, or a copy whose body has the configured tokens replaced by `***`.
+
+    Why: a provider that echoes our key inside a 2xx body would otherwise carry it into the
+    billed table or the readings, which are written as parsed, not as text.
+    """
+    if not contains_secret(response.content):
+        return response
+    body = scrub_secrets(response.content.decode("utf-8", errors="replace")).encode()
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
+
+
+def _too_large(source: SourceConfig, path: str, seen: str) -> PageTooLargeError:
+    return PageTooLargeError(
+        f"source {source.name}: the body from {path} is over max_page_bytes = {source.max_page_bytes:,} ({seen}); "
+        "lower page_limit or raise max_page_bytes. Nothing from it was stored; the next poll retries the same cursor"
+    )
+
+
 def _delay_for(response: httpx.Response | None, attempt: int, policy: RetryPolicy) -> float:
     header = response.headers.get("retry-after") if response is not None else None
     hinted = retry_after_seconds(header)
@@ -140,7 +186,7 @@ def send(
         limiter.wait()
         response = None
         try:
-            response = client.get(path, params=params)
+            response = bounded_get(client, source, path, params)
         except TRANSIENT as exc:
             last = PollError(f"source {source.name}: {type(exc).__name__} calling {path}: {exc}")
             continue

@@ -1,8 +1,8 @@
 """One structured JSON line per event on stderr, with secrets scrubbed.
 
-Why scrub here as well as never logging tokens: an exception message from a library can
-carry a header or URL we did not choose to print. Every registered secret is replaced by
-`***` in the final line, whatever put it there.
+Why scrub here as well as never logging tokens: an exception message from a library, or an
+error body a source echoed, can carry a header or URL we did not choose to print. The final
+line goes through `_scrub.scrub` (the same function as every state file), whatever put it there.
 
 Example:
     >>> log("poll", source="simulator", records=10000, duration_s=0.41)
@@ -18,20 +18,10 @@ from typing import Any, TextIO
 
 import orjson
 
-_secrets: set[str] = set()
+from ._scrub import register_secret, scrub
+
+__all__ = ["log", "register_secret", "scrub"]
 _lock = threading.Lock()
-
-
-def register_secret(value: str | None) -> None:
-    """Never print `value` (tokens shorter than 4 characters are not worth matching)."""
-    if value and len(value) >= 4:
-        _secrets.add(value)
-
-
-def scrub(text: str) -> str:
-    for secret in _secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 def log(event: str, stream: TextIO | None = None, **fields: Any) -> None:

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -33,6 +33,27 @@ RECORD_COLUMNS = (
 
 class BadRecord(ValueError):
     """A record that breaks the contract; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The record timestamps accepted, inclusive; `why` names the config keys that set it.
+
+    Why a window: a record dated 0001 or 9999 is a bug at the source, and it would make a
+    ledger partition of its own and move the dashboard's "data up to" line to 9999.
+    """
+
+    start: datetime
+    end: datetime
+    why: str = ""
+
+    @classmethod
+    def around(cls, now: datetime, days_back: int, future_seconds: int, why: str = "") -> TimeWindow:
+        return cls(now - timedelta(days=days_back), now + timedelta(seconds=future_seconds), why)
+
+    def reason(self, value: Any) -> str:
+        return (f"timestamp: {value!r} is outside the accepted window {self.start:%Y-%m-%dT%H:%M:%SZ} .. "
+                f"{self.end:%Y-%m-%dT%H:%M:%SZ}{f' ({self.why})' if self.why else ''}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,7 +89,7 @@ def _flag(rec: dict[str, Any], key: str) -> bool | None:
     return value
 
 
-def _timestamp(rec: dict[str, Any]) -> datetime:
+def _timestamp(rec: dict[str, Any], window: TimeWindow | None) -> datetime:
     value = rec.get("timestamp")
     try:
         parsed = datetime.fromisoformat(value)  # type: ignore[arg-type]
@@ -76,6 +97,12 @@ def _timestamp(rec: dict[str, Any]) -> datetime:
         raise BadRecord(f"timestamp: not an RFC 3339 date-time: {value!r}") from None
     if parsed.tzinfo is None:
         raise BadRecord(f"timestamp: needs a UTC offset (e.g. 'Z'): {value!r}")
+    try:
+        inside = window is None or window.start <= parsed <= window.end
+    except OverflowError:  # year 1 or 9999 with an offset has no UTC equivalent
+        inside = False
+    if not inside:
+        raise BadRecord(window.reason(value))  # type: ignore[union-attr]
     return parsed
 
 
@@ -119,7 +146,7 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
-def validate(rec: Any) -> tuple[Any, ...]:
+def validate(rec: Any, window: TimeWindow | None = None) -> tuple[Any, ...]:
     """One record as a row of `RECORD_COLUMNS` values, or BadRecord."""
     if type(rec) is not dict:
         raise BadRecord(f"record: must be a JSON object, got {type(rec).__name__}")
@@ -127,7 +154,7 @@ def validate(rec: Any) -> tuple[Any, ...]:
     if cached > prompt:
         raise BadRecord(f"cached_tokens: {cached} exceeds prompt_tokens {prompt}")
     return (
-        _text(rec, "id", True), _timestamp(rec), _text(rec, "model", True),
+        _text(rec, "id", True), _timestamp(rec, window), _text(rec, "model", True),
         _text(rec, "resolved_model", False), _text(rec, "project", False),
         _text(rec, "api_key_id", False), _text(rec, "endpoint", False), _status(rec),
         _text(rec, "error_type", False), prompt, completion, cached, _latency(rec),
@@ -137,26 +164,26 @@ def validate(rec: Any) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def parse_records(records: list[Any]) -> tuple[pa.Table, list[Rejected]]:
+def parse_records(records: list[Any], window: TimeWindow | None = None) -> tuple[pa.Table, list[Rejected]]:
     """Split a page into a table of valid rows (record columns only) and the rejected."""
-    fast = table_from_records(records, RECORD_COLUMNS)
+    fast = table_from_records(records, RECORD_COLUMNS, window)
     if fast is not None:
         return fast, []
-    return careful_parse(records)
+    return careful_parse(records, window)
 
 
-def parse_body(body: bytes) -> tuple[pa.Table, str | None, bool] | None:
+def parse_body(body: bytes, window: TimeWindow | None = None) -> tuple[pa.Table, str | None, bool] | None:
     """The fast path for a whole page body; None when it needs `parse_records`."""
-    return table_from_body(body, RECORD_COLUMNS)
+    return table_from_body(body, RECORD_COLUMNS, window)
 
 
-def careful_parse(records: list[Any]) -> tuple[pa.Table, list[Rejected]]:
+def careful_parse(records: list[Any], window: TimeWindow | None = None) -> tuple[pa.Table, list[Rejected]]:
     """The reference validator: one record at a time, with a reason for each rejection."""
     rows: list[tuple[Any, ...]] = []
     rejected: list[Rejected] = []
     for rec in records:
         try:
-            rows.append(validate(rec))
+            rows.append(validate(rec, window))
         except BadRecord as exc:
             rejected.append(Rejected(str(exc), rec))
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(RECORD_COLUMNS)

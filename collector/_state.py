@@ -22,6 +22,7 @@ import orjson
 from ledger.atomic import atomic_write_bytes
 
 from ._records import Rejected
+from ._scrub import scrubbed_json
 
 
 def _now() -> str:
@@ -34,6 +35,49 @@ def _read_json(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _storable(raw: Any) -> Any:
+    """`raw` if orjson can write it, else its text: orjson refuses nesting deeper than 254."""
+    try:
+        orjson.dumps(raw)
+    except orjson.JSONEncodeError:
+        return _deep_text(raw)
+    return raw
+
+
+def _deep_text(raw: Any) -> str:
+    """JSON text of a deeply nested value, built without recursion."""
+    out: list[str] = []
+    stack: list[Any] = [raw]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Raw):
+            out.append(item.text)
+        elif isinstance(item, dict):
+            stack.append(_Raw("}"))
+            for n, (key, value) in enumerate(reversed(list(item.items()))):
+                stack.extend([value, _Raw(orjson.dumps(str(key)).decode() + ":")])
+                if n < len(item) - 1:
+                    stack.append(_Raw(","))
+            stack.append(_Raw("{"))
+        elif isinstance(item, list):
+            stack.append(_Raw("]"))
+            for n, value in enumerate(reversed(item)):
+                stack.append(value)
+                if n < len(item) - 1:
+                    stack.append(_Raw(","))
+            stack.append(_Raw("["))
+        else:
+            out.append(orjson.dumps(item, default=str).decode())
+    return "".join(out)
+
+
+class _Raw:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 class CursorStore:
@@ -75,7 +119,7 @@ class StatusBoard:
             entry["records_total"] += records
             entry["quarantined_total"] += quarantined
             data["updated_at"] = now
-            atomic_write_bytes(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2))
+            atomic_write_bytes(self.path, scrubbed_json(data, indent=True))
 
     def read(self) -> dict[str, Any]:
         return _read_json(self.path)
@@ -95,8 +139,9 @@ class Quarantine:
         if not rejected:
             return None
         key = hashlib.sha256(f"{source}\x1f{cursor or ''}".encode()).hexdigest()[:16]
+        at = _now()
         lines = (
-            orjson.dumps({"source": source, "after": cursor, "reason": r.reason, "raw": r.raw, "at": _now()})
+            scrubbed_json({"source": source, "after": cursor, "reason": r.reason, "raw": _storable(r.raw), "at": at})
             for r in rejected
         )
         return atomic_write_bytes(self.root / source / f"{key}.jsonl", b"\n".join(lines) + b"\n")

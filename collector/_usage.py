@@ -14,35 +14,47 @@ from __future__ import annotations
 import gc
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 import pyarrow as pa
 
 from ledger import price_rows
 
 from ._context import Context
-from ._http import RateLimiter, RetryPolicy, data_page, make_client, send
-from ._records import Rejected, parse_body, parse_records
+from ._http import RateLimiter, RetryPolicy, make_client, send
+from ._log import log
+from ._records import Rejected, TimeWindow, parse_body, parse_records
+from ._scrub import MASK, contains_secret, scrub_secrets
+from ._split import decode_page
 from .config import SourceConfig
-from .errors import BadPageError
+from .errors import BadPageError, CursorCycleError
 
 PATH = "/v1/usage/requests"
+MAX_CURSOR_CHARS = 4096
 
 
 @dataclass(frozen=True)
 class Page:
-    """A page of the contract: decoded records, or already a table (fast path)."""
+    """A page of the contract: decoded records, or already a table (fast path).
+
+    `rejected` holds records that could not even be decoded (found by `_split`).
+    """
 
     data: list[Any] | None
     next_cursor: str | None
     has_more: bool
     table: pa.Table | None = None
+    rejected: tuple[Rejected, ...] = ()
+    window: TimeWindow | None = None
 
     def parse(self) -> tuple[pa.Table, list[Rejected]]:
         if self.table is not None:
-            return self.table, []
-        return parse_records(self.data or [])
+            return self.table, list(self.rejected)
+        table, rejected = parse_records(self.data or [], self.window)
+        return table, [*self.rejected, *rejected]
 
 
 @dataclass(frozen=True)
@@ -51,18 +63,48 @@ class PollResult:
     quarantined: int
     pages: int
     cursor: str | None = None
+    capped: bool = False
 
 
-def parse_page(response: httpx.Response) -> Page:
-    """Read a contract page or raise BadPageError (a failed poll, retried)."""
-    fast = parse_body(response.content)
+def _decode(content: bytes, window: TimeWindow | None) -> Page:
+    fast = parse_body(content, window)
     if fast is not None:
         return Page(None, fast[1], fast[2], fast[0])
-    body = data_page(response)
-    cursor = body.get("next_cursor")
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        split = decode_page(content, PATH)
+        rejected = tuple(Rejected(u.reason, u.text) for u in split.rejected)
+        return _checked(Page(split.records, split.next_cursor, split.has_more is True, None, rejected, window))
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise BadPageError(f"{PATH}: expected an object with a 'data' list, got {str(body)[:80]!r}")
+    return _checked(Page(body["data"], body.get("next_cursor"), body.get("has_more") is True, None, (), window))
+
+
+def _checked(page: Page) -> Page:
+    cursor = page.next_cursor
     if cursor is not None and not isinstance(cursor, str):
-        raise BadPageError(f"{PATH}: next_cursor must be a string, got {cursor!r}")
-    return Page(body["data"], cursor, body.get("has_more") is True)
+        raise BadPageError(f"{PATH}: next_cursor must be a string, got {str(cursor)[:80]!r}")
+    if cursor is not None and len(cursor) > MAX_CURSOR_CHARS:
+        raise BadPageError(f"{PATH}: next_cursor is {len(cursor):,} characters (> {MAX_CURSOR_CHARS}); fix the source")
+    return page
+
+
+def parse_page(content: bytes, window: TimeWindow | None = None, source: str = "") -> Page:
+    """Read a contract page or raise BadPageError (a failed poll, retried).
+
+    A body that echoes the source's token is read with the token replaced by `***`, so it
+    lands nowhere on disk; a next_cursor holding it is refused rather than stored.
+    """
+    echoed = contains_secret(content)
+    if echoed:
+        content = scrub_secrets(content.decode("utf-8", errors="replace")).encode()
+    page = _decode(content, window)
+    if echoed:
+        log("source_echoed_secret", source=source, hint="the page held this source's token; it is stored as ***")
+        if page.next_cursor is not None and MASK in page.next_cursor:
+            raise BadPageError(f"source {source}: next_cursor holds the source's token; refusing to store it")
+    return page
 
 
 class UsageEndpointSource:
@@ -79,39 +121,64 @@ class UsageEndpointSource:
     def close(self) -> None:
         self.client.close()
 
+    def window(self) -> TimeWindow:
+        """The record timestamps accepted now (`[collector]` keys)."""
+        cfg = self.context.config
+        why = f"[collector] max_record_age_days = {cfg.max_record_age_days}, " \
+              f"max_future_skew_seconds = {cfg.max_future_skew_seconds}"  # fmt: skip
+        return TimeWindow.around(datetime.now(UTC), cfg.max_record_age_days, cfg.max_future_skew_seconds, why)
+
     def fetch(self, cursor: str | None) -> Page:
         params: dict[str, Any] = {"limit": self.source.page_limit}
         if cursor is not None:
             params["after"] = cursor
-        return send(self.client, self.source, PATH, params, self.policy, self.limiter, parse_page)  # type: ignore[no-any-return]
+        window, name = self.window(), self.source.name
+        return send(self.client, self.source, PATH, params, self.policy, self.limiter,  # type: ignore[no-any-return]
+                    lambda response: parse_page(response.content, window, name))  # fmt: skip
 
     def poll(self) -> PollResult:
-        """Fetch and store pages until `has_more` is false (or a stop is asked).
+        """Fetch and store pages until `has_more` is false, a stop is asked, or `max_pages_per_poll`.
 
         The next page is fetched in the background while this one is written; the cursor
-        still moves only after this page's rows are durable.
+        still moves only after this page's rows are durable. A next_cursor already seen in
+        this poll (a, b, a...) is a cycle: that page's rows are stored (dedupe absorbs them),
+        the cursor stays where it was and the poll fails with CursorCycleError.
         """
-        ctx, name = self.context, self.source.name
+        ctx, name, limit = self.context, self.source.name, self.source.max_pages_per_poll
         cursor = ctx.cursors.get(name)
+        seen = {cursor}
         records = quarantined = pages = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{name}") as pool:
             pending: Future[Page] = pool.submit(self.fetch, cursor)
             while True:
                 page = pending.result()
                 gc.collect(1)  # httpx responses sit in reference cycles; free each 5 MB body now
-                moved = page.next_cursor is not None and page.next_cursor != cursor
-                more = page.has_more and moved and not ctx.stop.is_set()
+                nxt = page.next_cursor
+                moved = nxt is not None and nxt != cursor
+                cycle = moved and nxt in seen
+                capped = page.has_more and moved and pages + 1 >= limit
+                more = page.has_more and moved and not cycle and not capped and not ctx.stop.is_set()
                 if more:
-                    pending = pool.submit(self.fetch, page.next_cursor)
+                    pending = pool.submit(self.fetch, nxt)
                 table, rejected = page.parse()
                 records += ctx.appender.append(price_rows(table, name, ctx.book, ctx.config.currency))
                 ctx.quarantine.put(name, cursor, rejected)
                 quarantined += len(rejected)
                 pages += 1
-                if moved:
-                    ctx.cursors.set(name, page.next_cursor)  # type: ignore[arg-type]
-                    cursor = page.next_cursor
+                if moved and not cycle:
+                    ctx.cursors.set(name, nxt)  # type: ignore[arg-type]
+                    cursor = nxt
+                    seen.add(nxt)
+                if cycle:
+                    raise CursorCycleError(
+                        f"source {name}: next_cursor {str(nxt)[:80]!r} repeats a cursor already seen in this poll "
+                        f"(page {pages}); the source's cursors go round in a circle, so the poll stops with the "
+                        f"cursor left at {str(cursor)[:80]!r}; fix the source"
+                    )
                 if page.has_more and not moved:
                     raise BadPageError(f"source {name}: has_more is true but next_cursor did not move; stopping")
+                if capped:
+                    log("poll_capped", source=name, pages=pages, cursor=cursor,
+                        hint="max_pages_per_poll reached, has_more still true; the next poll continues")  # fmt: skip
                 if not more:
-                    return PollResult(records, quarantined, pages, cursor)
+                    return PollResult(records, quarantined, pages, cursor, capped)

@@ -36,13 +36,15 @@ SOURCE_KINDS: dict[str, frozenset[str]] = {
     "openai_usage": frozenset({"bucket_width", "trailing_days"}),
     "anthropic_usage": frozenset({"bucket_width", "trailing_days", "anthropic_version"}),
 }
-_TOP_KEYS = {"data_dir", "timezone", "currency", "dashboard_url", "sources", "prices", "compaction"}
+_TOP_KEYS = {"data_dir", "timezone", "currency", "dashboard_url", "sources", "prices", "compaction", "collector"}
+_COLLECTOR_KEYS = {"max_record_age_days", "max_future_skew_seconds"}
 # Sections owned by other components; passed through unparsed in Config.sections.
 _PASSTHROUGH = {"alerts", "smtp", "budgets", "gateway", "reconcile"}
 _SOURCE_KEYS = {
     "name", "kind", "url", "poll_seconds", "token_env", "page_limit", "timeout_seconds",
-    "max_requests_per_second", "max_retries", "enabled",
+    "max_requests_per_second", "max_retries", "enabled", "max_pages_per_poll", "max_page_bytes",
 }  # fmt: skip
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class SourceConfig:
     max_requests_per_second: float = 20.0
     max_retries: int = 5
     enabled: bool = True
+    max_pages_per_poll: int = 1000
+    max_page_bytes: int = 64 * MIB
     options: dict[str, Any] = field(default_factory=dict)
 
     def token(self) -> str | None:
@@ -85,6 +89,8 @@ class Config:
     compaction_hour_utc: int = 2
     sections: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    max_record_age_days: int = 400
+    max_future_skew_seconds: int = 300
 
 
 def default_config() -> Config:
@@ -124,6 +130,8 @@ def parse_config(raw: dict[str, Any], base: Path, path: Path | None = None) -> C
     sources = tuple(_source(s, i) for i, s in enumerate(_typed(raw, "sources", list, [])))
     _unique_names(sources)
     currency = _currency(raw)
+    collector = _typed(raw, "collector", dict, {})
+    _no_unknown(collector, _COLLECTOR_KEYS, "collector.")
     return Config(
         data_dir=data_dir if data_dir.is_absolute() else (base / data_dir).resolve(),
         timezone=_timezone(raw),
@@ -134,6 +142,8 @@ def parse_config(raw: dict[str, Any], base: Path, path: Path | None = None) -> C
         compaction_hour_utc=_int_range(_typed(raw, "compaction", dict, {}), "hour_utc", 2, 0, 23, "compaction."),
         sections={k: raw[k] for k in _PASSTHROUGH if k in raw},
         path=path,
+        max_record_age_days=_int_range(collector, "max_record_age_days", 400, 1, 36_500, "collector."),
+        max_future_skew_seconds=_int_range(collector, "max_future_skew_seconds", 300, 0, 31_536_000, "collector."),
     )
 
 
@@ -198,6 +208,8 @@ def _source(raw: Any, index: int) -> SourceConfig:
         max_requests_per_second=float(_typed(raw, "max_requests_per_second", (int, float), 20.0, where)),  # type: ignore[arg-type]
         max_retries=_int_range(raw, "max_retries", 5, 0, 20, where),
         enabled=bool(_typed(raw, "enabled", bool, True, where)),
+        max_pages_per_poll=_int_range(raw, "max_pages_per_poll", 1000, 1, 10_000_000, where),
+        max_page_bytes=_int_range(raw, "max_page_bytes", 64 * MIB, 1024, 4096 * MIB, where),
         options=extra,
     )
 

@@ -1,11 +1,13 @@
 """The collector's exceptions, one tree:
 
     CollectorError
-    ├── ConfigError          bad config file or value; the CLI exits 2 with its message
-    └── PollError            a poll failed; the cursor stays, the next poll retries
-        ├── SourceHTTPError  the source answered with an error status (after retries)
-        ├── SourceAuthError  401/403: the token env var is missing or wrong
-        └── BadPageError     the body is not the contract's JSON (truncated, not JSON, wrong shape)
+    ├── ConfigError            bad config file or value; the CLI exits 2 with its message
+    └── PollError              a poll failed; the cursor stays, the next poll retries
+        ├── SourceHTTPError    the source answered with an error status (after retries)
+        ├── SourceAuthError    401/403: the token env var is missing or wrong
+        ├── BadPageError       the body is not the contract's JSON (truncated, not JSON, wrong shape)
+        ├── PageTooLargeError  the body is over the source's max_page_bytes (not retried in this poll)
+        └── CursorCycleError   next_cursor repeats one already seen in this poll
 """
 
 from __future__ import annotations
@@ -33,3 +35,11 @@ class SourceAuthError(PollError):
 
 class BadPageError(PollError):
     """The body could not be read as a page of the contract."""
+
+
+class PageTooLargeError(PollError):
+    """The body went over `max_page_bytes`; the poll stops before reading more."""
+
+
+class CursorCycleError(PollError):
+    """The source's cursors go round in a circle; the cursor is not moved into the circle."""

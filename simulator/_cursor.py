@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import NamedTuple
 
 _PREFIX = "v1:"
+_PARTS = re.compile(r"v1:(-?[0-9]{1,15}):([0-9]{1,7})", re.ASCII)
 MAX_INDEX = 2**20
 
 
@@ -44,8 +46,10 @@ def decode(cursor: str) -> Position:
     """The position in `cursor`, or CursorError naming the fix."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        minute, n = raw.removeprefix(_PREFIX).split(":") if raw.startswith(_PREFIX) else ("", "")
-        pos = Position(int(minute), int(n))
+        parts = _PARTS.fullmatch(raw)
+        if parts is None:
+            raise ValueError(raw)
+        pos = Position(int(parts[1]), int(parts[2]))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise CursorError(
             f"after: {cursor[:40]!r} is not a cursor from this endpoint; "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -55,6 +56,10 @@ class Settings:
         return self.store.preload(range(self.first.minute // 60, int(self.clock() * 1000) // HOUR_MS + 1))
 
 
+_DIGITS = re.compile(r"\+?0*([0-9]+)", re.ASCII)
+"""ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() then refuses or reads."""
+
+
 class BadRequest(ValueError):
     """A query parameter the endpoint cannot serve; the message says which and why."""
 
@@ -64,9 +69,10 @@ def parse_limit(values: list[str]) -> int:
     if not values or values[-1] == "":
         return DEFAULT_LIMIT
     text = values[-1]
-    if not text.strip().lstrip("+").isdigit() or int(text) < 1:
+    digits = _DIGITS.fullmatch(text.strip())
+    if digits is None or int(digits[1][:6]) < 1:
         raise BadRequest(f"limit: must be an integer from 1 to {MAX_LIMIT}, got {text[:20]!r}")
-    return min(int(text), MAX_LIMIT)
+    return min(int(digits[1][:6]), MAX_LIMIT)
 
 
 def _error(message: str, kind: str, code: str) -> bytes:
@@ -81,6 +87,14 @@ class Handler(BaseHTTPRequestHandler):
     server: SimulatorHTTPServer
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        """Route the request; an unexpected failure is still a JSON error, never a dropped connection."""
+        try:
+            self._route()
+        except Exception:
+            log.exception("request %s failed", self.path[:200])
+            self._send(500, _error("internal error; retry later", "server_error", "500"))
+
+    def _route(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/healthz":
             self._send(200, b'{"status":"ok"}')

@@ -6,6 +6,7 @@ the expected records come from `generate_records`, which shares no paging code w
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -96,13 +97,20 @@ def test_limit_is_clamped_and_defaults_to_1000(clock: Clock) -> None:
     with start_server(seed=3, days=3, rate=6.0, clock=clock) as sim, httpx.Client(base_url=sim.url) as client:
         assert len(client.get(USAGE).json()["data"]) == 1000
         big = client.get(USAGE, params={"limit": 50_000}).json()
+        huge = client.get(USAGE, params={"limit": "9" * 5000})  # past int()'s 4300-digit limit
     assert len(big["data"]) == MAX_LIMIT and big["has_more"] is True
+    assert huge.status_code == 200 and len(huge.json()["data"]) == MAX_LIMIT
 
 
 @pytest.mark.parametrize(
     ("params", "named"),
     [({"limit": "0"}, "limit"), ({"limit": "-5"}, "limit"), ({"limit": "ten"}, "limit"), ({"limit": "2.5"}, "limit"),
-     ({"after": "not-a-cursor"}, "after"), ({"after": encode(Position(1, 0))[:-2] + "!!"}, "after")],
+     ({"after": "not-a-cursor"}, "after"), ({"after": encode(Position(1, 0))[:-2] + "!!"}, "after"),
+     ({"after": "99999999999999999999999"}, "after"), ({"limit": "abc"}, "limit"), ({"limit": "\u00b2"}, "limit"),
+     ({"limit": "\u0663"}, "limit"),
+     ({"after": base64.urlsafe_b64encode("v1:\u0663:0".encode()).decode()}, "after"),
+     ({"after": base64.urlsafe_b64encode(b"v1:1_0:0").decode()}, "after"),
+     ({"after": base64.urlsafe_b64encode(b"v1:" + b"9" * 5000 + b":0").decode()}, "after")],
 )  # fmt: skip
 def test_bad_parameters_are_a_400_naming_the_parameter(clock: Clock, params: dict, named: str) -> None:
     with start_server(seed=3, days=0.05, clock=clock) as sim:

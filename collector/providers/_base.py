@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from .._context import Context
-from .._http import RateLimiter, RetryPolicy, make_client, send
+from .._http import RateLimiter, RetryPolicy, make_client, send, without_secrets
 from .._log import log, register_secret
 from ..config import SourceConfig
 
@@ -61,7 +61,8 @@ class ProviderSource:
 
     def get(self, path: str, params: Any, check: Callable[[httpx.Response], Any] = lambda r: r) -> Any:
         """GET with the collector's retries; `check` parses a 2xx and may raise PollError to retry."""
-        return send(self.client, self.source, path, params, self.policy, self.limiter, check)
+        return send(self.client, self.source, path, params, self.policy, self.limiter,
+                    lambda response: check(without_secrets(response)))  # fmt: skip
 
     def option(self, key: str, default: Any, kind: type | tuple[type, ...]) -> Any:
         """A kind-specific config key, type-checked with a ConfigError naming it."""

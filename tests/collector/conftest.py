@@ -60,10 +60,13 @@ class FakeEndpoint:
 
 @pytest.fixture
 def make_source(tmp_path: Path) -> Callable[..., UsageEndpointSource]:
-    def build(endpoint: FakeEndpoint, page_limit: int = 3, **source_kw: Any) -> UsageEndpointSource:
+    def build(endpoint: FakeEndpoint, page_limit: int = 3, config_kw: dict[str, Any] | None = None,
+              **source_kw: Any) -> UsageEndpointSource:  # fmt: skip
         source = SourceConfig(name="fake", kind="usage_endpoint", url="http://usage.test", page_limit=page_limit,
                               max_requests_per_second=1e6, **source_kw)
-        context = Context.build(Config(data_dir=tmp_path / "data", sources=(source,)))
+        # make_record's fixed dates must stay inside the timestamp window whenever the tests run
+        settings = {"max_record_age_days": 36_500} | (config_kw or {})
+        context = Context.build(Config(data_dir=tmp_path / "data", sources=(source,), **settings))
         policy = RetryPolicy(max_retries=4, sleep=lambda s: sleeps.append(s), rng=lambda: 0.5)
         sleeps: list[float] = []
         src = UsageEndpointSource(source, context, transport=httpx.MockTransport(endpoint), policy=policy)

@@ -42,6 +42,12 @@ SOURCE = '[[sources]]\nname = "a"\nkind = "usage_endpoint"\nurl = "http://127.0.
         ('[[sources]]\nname = "a"\nkind = "usage_endpoint"\n', "sources[0].url"),
         ('[[prices]]\nmodel = "m"\n', "prices[0].input_per_1m"),
         ("data_dir = [1\n", "invalid TOML"),
+        ("[collector]\nmax_record_age_days = 0\n", "collector.max_record_age_days"),
+        ('[collector]\nmax_record_age_days = "400"\n', "collector.max_record_age_days"),
+        ("[collector]\nmax_future_skew_seconds = -1\n", "collector.max_future_skew_seconds"),
+        ("[collector]\naccept_from = 3\n", "collector.accept_from"),
+        (SOURCE + "max_pages_per_poll = 0\n", "sources[0].max_pages_per_poll"),
+        (SOURCE + "max_page_bytes = 10\n", "sources[0].max_page_bytes"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, text, key):
@@ -63,3 +69,17 @@ def test_missing_token_env_var_is_a_config_error(tmp_path, monkeypatch):
     proc = subprocess.run([sys.executable, "-m", "collector", "--config", str(path), "--once"],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 2 and "NOPE_TOKEN" in proc.stderr
+
+
+def test_cli_exits_2_naming_a_bad_timestamp_window_key(tmp_path):
+    path = write(tmp_path, SOURCE + "[collector]\nmax_future_skew_seconds = -5\n")
+    proc = subprocess.run([sys.executable, "-m", "collector", "--config", str(path), "--once"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "collector.max_future_skew_seconds" in proc.stderr
+
+
+def test_window_and_page_bounds_parse_with_defaults(tmp_path):
+    config = load_config(write(tmp_path, SOURCE + "max_pages_per_poll = 7\n[collector]\nmax_record_age_days = 30\n"))
+    assert (config.max_record_age_days, config.max_future_skew_seconds) == (30, 300)
+    assert (config.sources[0].max_pages_per_poll, config.sources[0].max_page_bytes) == (7, 64 * 1024 * 1024)
