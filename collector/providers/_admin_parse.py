@@ -3,7 +3,10 @@
 Why so defensive: the API is an Enterprise preview ("endpoints and fields can change") and
 the per-model entries of `GET /v1/admin/usage` are untyped in its schema. Every parser here
 returns what it understood plus a list of problems; it never raises on a payload and never
-makes a number up: a field it cannot read stays None.
+makes a number up: a field it cannot read stays None. Each value under a model's key is one
+entry, read when it is a number on its own or holds objects with a known field (quantity,
+unit price, amount); any other entry becomes one line with no numbers, the entry's JSON in
+`raw` and a `problem` naming where its numbers are (e.g. `input.charge.value_micros`).
 
 Shapes (from Mistral's public docs, 2026):
     usage:       {"completion": {"models": {"<model>": {"<metric>": [{...}]}}}, "ocr": {...},
@@ -130,6 +133,7 @@ def _entry(category: str, model: str, metric: str | None, entry: Any, currency: 
 def _model(category: str, model: str, payload: Any, prefix: str | None, currency: str | None,
            problems: list[str]) -> list[BilledRow]:  # fmt: skip
     """One model's lines: each key of its object is an entry (or the payload is one)."""
+    entries: list[tuple[str | None, Any]]
     if isinstance(payload, dict) and not _recognised(payload):
         entries = [(str(k) if prefix is None else f"{prefix}.{k}", v) for k, v in payload.items()]
     else:
