@@ -11,7 +11,7 @@ from collector._context import Context
 from collector._usage import UsageEndpointSource
 from collector.config import Config, SourceConfig
 from collector.providers import MistralAdminSource
-from ledger.billing import comparable_totals, month_of, reconcile
+from ledger.billing import month_of, reconcile
 from simulator import start_server
 
 
@@ -47,7 +47,6 @@ def test_page_shows_totals_unmatched_models_gauge_and_headroom(collected):
     labels = {m.label: m.value for m in app.metric}
     priced = [r for r in rows if r.measured is not None or r.status == "billed_not_seen"]
     billed = sum(r.billed or 0 for r in priced)  # the fine-tuned model has no price: no gap, left out
-    assert billed == pytest.approx(comparable_totals(rows).billed)
     assert labels["Billed (Admin API)"].replace(",", "").endswith(f"{billed:.2f}")
     assert any(w.value == "1 model: billed, never seen (bypasses the gateway?)" for w in app.warning)
     main, apart, _ = (f.value for f in app.dataframe)
