@@ -2,9 +2,10 @@
 
 Why per month and only with a bill: the Admin API bills by calendar month, and with no bill
 for the month there is nothing to compare (level None keeps the stored state). The rule
-fires when any model's gap passes `reconcile_gap_pct` (and `reconcile_min_gap` in money), or
-a model is billed but never seen (traffic that bypasses the gateway); it resolves when the
-figures agree again.
+fires when any model's gap passes `reconcile_gap_pct` (and `reconcile_min_gap` in money), a
+model is billed but never seen (traffic that bypasses the gateway), or a model's bill cannot
+be read; it resolves when the figures agree again. Its totals are those of the page
+(`comparable_totals`): over the models whose gap is known, the others named apart.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ledger._query_filters import Filters
-from ledger.billing import Reconciled, gap_breaches, reconcile
+from ledger.billing import Reconciled, comparable_totals, gap_breaches, reconcile
 
 from ._observation import Contributor, Observation, dashboard_link, money, pct
 from ._settings import AlertSettings
@@ -39,34 +40,37 @@ class ReconcileRule:
         start, end = _month_bounds(now)
         month = f"{start:%Y-%m}"
         rows = reconcile(self.data_dir, [month], self.currency)
-        if not any(r.billed is not None for r in rows):
+        if all(r.status == "seen_not_billed" for r in rows):
             return []
         breaches = gap_breaches(rows, self.settings.reconcile_gap_pct, self.settings.reconcile_min_gap)
         return [self._observation(month, rows, breaches, Filters(start, end, self.timezone))]
 
     def _observation(self, month: str, rows: list[Reconciled], breaches: list[Reconciled],
                      window: Filters) -> Observation:  # fmt: skip
-        billed = sum(r.billed or 0.0 for r in rows)
-        measured = sum(r.measured or 0.0 for r in rows)
-        gap = billed - measured
-        cur = self.currency
+        totals = comparable_totals(rows)
+        billed, measured, gap, cur = totals.billed, totals.measured, totals.gap, self.currency
         share = f" ({pct(abs(gap) / billed * 100)} of the bill)" if billed else ""
         state = "differ" if breaches else "agree again"
         figures = (
             (f"Billed for {month} so far", money(cur, round(billed, 2))),
             ("Measured by the ledger", money(cur, round(measured, 2))),
             ("Gap (billed - measured)", f"{money(cur, round(gap, 2))}{share}"),
+            ("Totals cover", f"{totals.compared} models; {len(totals.left_out)} left out (listed below)"),
             ("Alert when a model's gap is above", f"{pct(self.settings.reconcile_gap_pct)} and "
-             f"{money(cur, self.settings.reconcile_min_gap)}, or it is billed but never seen"),
+             f"{money(cur, self.settings.reconcile_min_gap)}, or it is billed but never seen, "
+             "or its bill cannot be read"),
         )  # fmt: skip
-        models = tuple(Contributor(f"{r.model} ({r.status})", round(r.gap or 0.0, 2)) for r in breaches[:5])
+        gaps = tuple(Contributor(f"{r.model} ({r.status})", round(r.gap or 0.0, 2)) for r in breaches if r.comparable)
+        apart = tuple(Contributor(f"{r.model} ({r.status})", round(r.measured or 0.0, 2)) for r in totals.left_out)
+        groups = (("Models with a gap (billed - measured)", gaps[:5]),
+                  ("Left out of the totals, no gap known (measured)", apart[:5]))  # fmt: skip
         return Observation(
             key=f"reconciliation:{month}", rule="reconciliation", scope=SCOPE,
             level=1.0 if breaches else 0.0, resolvable=True,
             subject=(f"[Mistral billing] bill and ledger {state} for {month}: billed {money(cur, round(billed, 2))},"
                      f" measured {money(cur, round(measured, 2))}"),
             recipients=self.settings.recipients, figures=figures,
-            contributors=(("Models with a gap (billed - measured)", models),) if models else (),
+            contributors=tuple((title, people) for title, people in groups if people),
             link=dashboard_link(self.dashboard_url, window, page="reconciliation"),
             expires=window.end_at.isoformat(),
         )  # fmt: skip

@@ -1,10 +1,11 @@
-"""What the provider billed, next to what we measured: the billed table and reconciliation.
+"""What the provider billed, next to what we measured: reconciliation per month and model.
 
 Why a table of its own: the Admin API reports money per month, category, model and metric,
-with no request, day or key behind it, so its rows do not fit the request ledger. Each fetch
-of a (source, month, workspace) replaces that file atomically; the raw responses are kept
-apart as dated snapshots by the collector. `reconcile` puts the two side by side per
-(month, model) for the Reconciliation page and the alerts engine alike.
+with no request, day or key behind it, so its rows do not fit the request ledger (the billed
+table lives in `_billing_table`). `reconcile` puts the two side by side per (month, model)
+for the Reconciliation page and the alerts engine alike, with a status that says what is
+known: a model whose bill cannot be read is `bill_unreadable`, never `matched`, and totals
+(`comparable_totals`) add up only the models whose gap is known.
 
 Layout: `<data_dir>/billing/<source>/<YYYY-MM>[.<workspace>].parquet` and the latest
 spend-limit and rate-limit readings as `<data_dir>/billing/<source>/{spend-limit,rate-limit}.json`.
@@ -17,16 +18,12 @@ Example:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from ._billing_limits import (
     RATE_LIMIT,
@@ -41,9 +38,17 @@ from ._billing_limits import (
     spend_gauges,
     write_reading,
 )
+from ._billing_table import (
+    BILLED_SCHEMA,
+    BilledRow,
+    carry_over,
+    check_month,
+    read_billed,
+    read_billed_rows,
+    update_billed,
+    write_billed,
+)
 from ._query_engine import connection, scan_sql
-from .atomic import atomic_write
-from .schema import TS
 from .store import list_files
 
 __all__ = [
@@ -52,55 +57,33 @@ __all__ = [
     "SPEND_LIMIT",
     "BilledRow",
     "Headroom",
+    "STATUSES",
     "Reconciled",
     "SpendGauge",
+    "Totals",
     "billed_amount",
     "billed_by_model",
     "billing_dir",
+    "carry_over",
     "check_month",
+    "comparable_totals",
     "gap_breaches",
     "measured_by_model",
     "month_of",
     "rate_headroom",
     "rate_limits",
     "read_billed",
+    "read_billed_rows",
     "read_readings",
     "reconcile",
     "safe_name",
     "spend_gauges",
+    "unreadable_lines",
+    "update_billed",
     "write_billed",
     "write_reading",
 ]
-
-BILLED_SCHEMA = pa.schema(
-    [
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("month", pa.string(), nullable=False),
-        pa.field("workspace", pa.string()),
-        pa.field("category", pa.string(), nullable=False),
-        pa.field("model", pa.string(), nullable=False),
-        pa.field("metric", pa.string()),
-        pa.field("quantity", pa.float64()),
-        pa.field("unit_price", pa.float64()),
-        pa.field("amount", pa.float64()),
-        pa.field("currency", pa.string()),
-        pa.field("fetched_at", TS, nullable=False),
-    ]
-)
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-@dataclass(frozen=True)
-class BilledRow:
-    """One recognised line of a bill; a number the provider did not give stays None."""
-
-    category: str
-    model: str
-    metric: str | None
-    quantity: float | None
-    unit_price: float | None
-    amount: float | None
-    currency: str | None
+STATUSES = ("matched", "billed_not_seen", "seen_not_billed", "bill_unreadable")
 
 
 @dataclass(frozen=True)
@@ -108,7 +91,9 @@ class Reconciled:
     """Measured against billed for one (month, model); gap = billed - measured.
 
     `gap_pct` is the gap as a share of the bill (None when nothing was billed or a side is
-    unknown); `measured` is None when the ledger saw the model but could not price it.
+    unknown); `measured` is None when the ledger saw the model but could not price it;
+    `billed` is None when a line of its bill could not be read (`bill_unreadable`).
+    `comparable` is True when the gap is known (a side the model is absent from counts 0).
     """
 
     month: str
@@ -117,57 +102,40 @@ class Reconciled:
     billed: float | None
     gap: float | None
     gap_pct: float | None
-    status: str  # matched | billed_not_seen | seen_not_billed
+    status: str  # one of STATUSES
     requests: int
     currency: str
+    comparable: bool = False
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Measured and billed added up over the comparable models; `left_out` are the others."""
+
+    measured: float
+    billed: float
+    gap: float
+    gap_pct: float | None
+    compared: int
+    left_out: tuple[Reconciled, ...]
 
 
 def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def check_month(month: str) -> str:
-    """Validate 'YYYY-MM' or raise ValueError naming the fix."""
-    if not _MONTH.match(month):
-        raise ValueError(f"month {month!r}: write it as YYYY-MM, e.g. 2026-05")
-    return month
-
-
-def write_billed(data_dir: Path, source: str, month: str, workspace: str | None, rows: Sequence[BilledRow],
-                 fetched_at: datetime | None = None) -> Path:  # fmt: skip
-    """Replace the billed rows of (source, month, workspace) with `rows`, atomically."""
-    check_month(month)
-    when = fetched_at or datetime.now(UTC)
-    columns: dict[str, list[Any]] = {name: [] for name in BILLED_SCHEMA.names}
-    for row in rows:
-        for key, value in asdict(row).items():
-            columns[key].append(value)
-    n = len(rows)
-    columns |= {"source": [source] * n, "month": [month] * n, "workspace": [workspace] * n, "fetched_at": [when] * n}
-    table = pa.table(columns, schema=BILLED_SCHEMA)
-    suffix = f".{safe_name(workspace)}" if workspace else ""
-    path = billing_dir(data_dir, source) / f"{month}{suffix}.parquet"
-    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
-
-
-def read_billed(data_dir: Path, months: Iterable[str] | None = None) -> pa.Table:
-    """Every billed row (of `months` if given), all sources and workspaces."""
-    wanted = None if months is None else {check_month(m) for m in months}
-    files = [
-        p for p in sorted(billing_dir(data_dir).glob("*/*.parquet"))
-        if wanted is None or p.name[:7] in wanted
-    ]  # fmt: skip
-    if not files:
-        return BILLED_SCHEMA.empty_table()
-    return ds.dataset([str(p) for p in files], schema=BILLED_SCHEMA, format="parquet").to_table()
-
-
 def billed_amount(table: pa.Table) -> list[float | None]:
-    """Each row's money: the amount when given, else quantity x unit price, else None."""
+    """Each row's money: the amount when given, else quantity x unit price, else None.
+
+    A line with a `problem` (its entry could not be read) has no money, whatever it holds.
+    """
     out: list[float | None] = []
-    for amount, quantity, price in zip(table["amount"].to_pylist(), table["quantity"].to_pylist(),
-                                       table["unit_price"].to_pylist(), strict=True):  # fmt: skip
-        if amount is not None:
+    for amount, quantity, price, problem in zip(table["amount"].to_pylist(), table["quantity"].to_pylist(),
+                                                table["unit_price"].to_pylist(), table["problem"].to_pylist(),
+                                                strict=True):  # fmt: skip
+        if problem is not None:
+            out.append(None)
+        elif amount is not None:
             out.append(amount)
         elif quantity is not None and price is not None:
             out.append(quantity * price)
@@ -225,7 +193,8 @@ def reconcile(data_dir: Path, months: Sequence[str], currency: str) -> list[Reco
 
     Both sides are taken in `currency` only: a bill in EUR is never compared with a ledger
     priced in USD. A model only one side knows is `billed_not_seen` (traffic that bypassed
-    the gateway) or `seen_not_billed`.
+    the gateway) or `seen_not_billed`; one with an unreadable bill line is `bill_unreadable`
+    (billed None, no gap), whether the ledger saw it or not.
     """
     billed = billed_by_model(data_dir, months, currency)
     measured = measured_by_model(data_dir, months, currency)
@@ -238,7 +207,9 @@ def _row(key: tuple[str, str], seen: tuple[float | None, int] | None, billed: di
     month, model = key
     cost, requests = seen if seen is not None else (None, 0)
     bill = billed.get(key)
-    if key not in billed:
+    if key in billed and bill is None:
+        status = "bill_unreadable"
+    elif key not in billed:
         status = "seen_not_billed"
     elif seen is None:
         status = "billed_not_seen"
@@ -248,11 +219,37 @@ def _row(key: tuple[str, str], seen: tuple[float | None, int] | None, billed: di
     theirs = bill if key in billed else 0.0
     gap = None if mine is None or theirs is None else theirs - mine
     pct = None if gap is None or not theirs else 100.0 * gap / theirs
-    return Reconciled(month, model, cost, bill, gap, pct, status, requests, currency.upper())
+    return Reconciled(month, model, cost, bill, gap, pct, status, requests, currency.upper(), gap is not None)
+
+
+def comparable_totals(rows: Sequence[Reconciled]) -> Totals:
+    """Measured, billed and gap over the rows whose gap is known; the rest listed apart.
+
+    Why: adding an unreadable bill's model to Measured but nothing to Billed invents a gap
+    (e.g. $0.97 shown where the readable models differ by $2.47).
+    """
+    compared = [r for r in rows if r.comparable]
+    measured = sum(r.measured or 0.0 for r in compared)
+    billed = sum(r.billed or 0.0 for r in compared)
+    gap = billed - measured
+    left_out = tuple(r for r in rows if not r.comparable)
+    return Totals(measured, billed, gap, 100.0 * gap / billed if billed else None, len(compared), left_out)
+
+
+def unreadable_lines(data_dir: Path, months: Sequence[str], currency: str) -> pa.Table:
+    """The bill lines whose money could not be read (raw entry and reason), in `currency` or none."""
+    table = read_billed(data_dir, months)
+    wanted = [
+        problem is not None and (cur or currency).upper() == currency.upper()
+        for problem, cur in zip(table["problem"].to_pylist(), table["currency"].to_pylist(), strict=True)
+    ]
+    names = ["month", "model", "category", "metric", "quantity", "problem", "raw", "fetched_at", "source"]
+    return table.filter(pa.array(wanted, pa.bool_())).select(names)
 
 
 def gap_breaches(rows: Sequence[Reconciled], threshold_pct: float, min_gap: float = 0.0) -> list[Reconciled]:
-    """The rows an alert should name: |gap| >= min_gap and |gap_pct| >= threshold (or unmatched).
+    """The rows an alert should name: |gap| >= min_gap and |gap_pct| >= threshold (or unmatched),
+    and every model whose bill cannot be read.
 
     Example:
         >>> [r.model for r in gap_breaches(reconcile(d, ["2026-05"], "EUR"), threshold_pct=5)]
@@ -260,6 +257,9 @@ def gap_breaches(rows: Sequence[Reconciled], threshold_pct: float, min_gap: floa
     """
     out = []
     for row in rows:
+        if row.status == "bill_unreadable":
+            out.append(row)
+            continue
         if row.gap is None or abs(row.gap) < min_gap:
             continue
         if row.status != "matched" or (row.gap_pct is not None and abs(row.gap_pct) >= threshold_pct):

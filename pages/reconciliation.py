@@ -2,7 +2,9 @@
 
 Why a page of its own: the gap between the bill and the gateway's view is the product's
 signature check. Billed rows come from the `mistral_admin` collector source; every figure
-here comes from ledger.billing, the same functions the alerts engine uses.
+here comes from ledger.billing, the same functions the alerts engine uses: the headline adds
+up the models whose gap is known (`comparable_totals`); the others are listed beside it, and a
+bill line that cannot be read is shown as it came. Model names go in tables only, never in text.
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ledger.billing import month_of, rate_headroom, rate_limits, read_billed, reconcile, spend_gauges
+from ledger.billing import (
+    comparable_totals,
+    month_of,
+    rate_headroom,
+    rate_limits,
+    read_billed,
+    reconcile,
+    spend_gauges,
+    unreadable_lines,
+)
 from pages._frame import context
 from pages._ui import money, show
 
 STATUS_LABELS = {"matched": "matched", "billed_not_seen": "billed, never seen (bypasses the gateway?)",
-                 "seen_not_billed": "seen, not billed"}  # fmt: skip
+                 "seen_not_billed": "seen, not billed", "bill_unreadable": "bill cannot be read"}  # fmt: skip
 GAP_WARN_PCT = 5.0
 HEADROOM_DAYS = 7
 
@@ -29,22 +40,23 @@ now = datetime.now(UTC)
 billed_months = sorted(set(read_billed(ctx.data_dir)["month"].to_pylist()) | {month_of(now.date())}, reverse=True)
 month = st.selectbox("Month", billed_months, help="Months the Admin API has billed, newest first")
 
-rows = pd.DataFrame([asdict(r) for r in reconcile(ctx.data_dir, [month], ctx.currency)])
-if rows.empty or rows["billed"].isna().all():
+records = reconcile(ctx.data_dir, [month], ctx.currency)
+rows = pd.DataFrame([asdict(r) for r in records])
+if rows.empty or (rows["status"] == "seen_not_billed").all():
     hint = "Add a `mistral_admin` source to the collector config (docs/billing.md); it needs an Enterprise plan."
     st.info(f"No bill for this month yet. {hint}", icon=":material/receipt_long:")
 if not rows.empty:
-    measured, billed = rows["measured"].sum(), rows["billed"].sum()
+    totals = comparable_totals(records)
     left, mid, right = st.columns(3)
-    left.metric("Measured (ledger)", money(measured, ctx.currency))
-    mid.metric("Billed (Admin API)", money(billed, ctx.currency))
-    gap_pct = 100 * (billed - measured) / billed if billed else None
-    right.metric("Gap", money(billed - measured, ctx.currency), f"{gap_pct:+.1f}%" if gap_pct is not None else None,
-                 delta_color="inverse")  # fmt: skip
-    unmatched = rows[rows["status"] != "matched"]
-    if len(unmatched):
-        pairs = zip(unmatched["model"], unmatched["status"], strict=True)
-        st.warning(f"{len(unmatched)} unmatched models: " + ", ".join(f"{m} ({STATUS_LABELS[s]})" for m, s in pairs))
+    left.metric("Measured (ledger)", money(totals.measured, ctx.currency))
+    mid.metric("Billed (Admin API)", money(totals.billed, ctx.currency))
+    right.metric("Gap", money(totals.gap, ctx.currency),
+                 f"{totals.gap_pct:+.1f}%" if totals.gap_pct is not None else None, delta_color="inverse")  # fmt: skip
+    st.caption(f"Totals over the {totals.compared} models whose gap is known; {len(totals.left_out)} left out "
+               "(listed below: a bill that cannot be read, or traffic without a price).")  # fmt: skip
+    for status, count in rows.loc[rows["status"] != "matched", "status"].value_counts().items():
+        extra = " (left out of the totals; the raw lines are below)" if status == "bill_unreadable" else ""
+        st.warning(f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[str(status)]}{extra}")
     fig = go.Figure([go.Bar(name="measured", x=rows["model"], y=rows["measured"]),
                      go.Bar(name="billed", x=rows["model"], y=rows["billed"])])  # fmt: skip
     fig.update_layout(barmode="group", title=f"Measured against billed, {month}", yaxis_title=ctx.currency)
@@ -53,7 +65,19 @@ if not rows.empty:
     st.dataframe(view.style.format({"measured": "{:,.2f}", "billed": "{:,.2f}", "gap": "{:+,.2f}",
                                     "gap_pct": "{:+.1f}%"}, na_rep="—"), hide_index=True, width="stretch")  # fmt: skip
     st.caption(f"gap = billed - measured; gap % is of the bill; rows beyond ±{GAP_WARN_PCT:.0f}% deserve a look. "
-               "A measured value of — means the ledger saw the model but has no price for it.")  # fmt: skip
+               "A measured value of — means the ledger saw the model but has no price for it; a billed value "
+               "of — means a line of its bill cannot be read.")  # fmt: skip
+    if totals.left_out:
+        st.markdown("**Left out of the totals** (no gap known)")
+        apart = pd.DataFrame([{"model": r.model, "status": r.status, "measured": r.measured, "billed": r.billed,
+                               "why": "a line of its bill cannot be read" if r.status == "bill_unreadable"
+                               else "no price for the measured traffic"} for r in totals.left_out])  # fmt: skip
+        st.dataframe(apart, hide_index=True, width="stretch")
+    lines = unreadable_lines(ctx.data_dir, [month], ctx.currency).to_pandas()
+    if not lines.empty:
+        st.markdown("**Bill lines that cannot be read**, as the Admin API sent them (also in `data/snapshots/`)")
+        st.dataframe(lines[["model", "category", "metric", "problem", "raw", "fetched_at"]], hide_index=True,
+                     width="stretch")  # fmt: skip
 
 st.subheader("Spend limit")
 for gauge in spend_gauges(ctx.data_dir, now):

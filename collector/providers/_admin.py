@@ -5,7 +5,8 @@ most every `usage_every_seconds` (default hourly); the previous month gets late 
 in its first days, so it is fetched daily while today is within `previous_month_days`. The
 spend limit and rate limits are read on every poll (cheap, and the gauge wants them fresh).
 Every raw response is kept as a snapshot first; a body the parser does not recognise logs one
-warning and leaves the stored table as it was.
+warning and leaves the stored table as it was; a body it reads only in part stores what it
+read, keeps the unreadable entries raw, and keeps those models' earlier readable lines.
 
 Example:
     >>> MistralAdminSource(source_config, context).poll()
@@ -21,13 +22,13 @@ from typing import Any
 import httpx
 import orjson
 
-from ledger.billing import RATE_LIMIT, SPEND_LIMIT, month_of, write_billed, write_reading
+from ledger.billing import RATE_LIMIT, SPEND_LIMIT, month_of, update_billed, write_reading
 
 from .._context import Context
 from .._http import RetryPolicy
 from ..config import SourceConfig
 from ..errors import ConfigError
-from ._admin_parse import parse_rate_limit, parse_spend_limit, parse_usage
+from ._admin_parse import parse_rate_limit, parse_spend_limit, parse_usage, recognised
 from ._base import ProviderSource, bearer, warn_once
 from ._snapshots import save_snapshot
 
@@ -84,22 +85,24 @@ class MistralAdminSource(ProviderSource):
             self._problems(endpoint, [f"{endpoint}: body is not JSON"], result)
             return None
 
-    def _problems(self, endpoint: str, problems: list[str], result: AdminPollResult) -> None:
+    def _problems(self, endpoint: str, problems: list[str], result: AdminPollResult,
+                  what: str = "payload not recognised") -> None:  # fmt: skip
         if problems:
             result.problems += len(problems)
             hint = "the raw response is kept under data/snapshots; see docs/billing.md"
-            warn_once(self.source.name, f"{endpoint}: payload not recognised", count=len(problems),
-                      first=problems[0], hint=hint)  # fmt: skip
+            warn_once(self.source.name, f"{endpoint}: {what}", count=len(problems), first=problems[0],
+                      hint=hint)  # fmt: skip
 
     def _usage(self, month: str, result: AdminPollResult) -> None:
         year, mon = month.split("-")
         params = {"month": int(mon), "year": int(year), "workspace_id": self.workspace, "api_zone": self.api_zone}
         body = self._fetch(f"usage-{month}", f"{PREFIX}/usage", {k: v for k, v in params.items() if v}, result)
         rows, problems = parse_usage(body) if body is not None else ([], [])
-        self._problems("usage", problems, result)
+        partly = recognised(body)
+        self._problems("usage", problems, result, "entries not readable" if partly else "payload not recognised")
         now = self.clock()
-        if rows or (body is not None and not problems):
-            write_billed(self.context.data_dir, self.source.name, month, self.workspace, rows, now)
+        if partly:
+            update_billed(self.context.data_dir, self.source.name, month, self.workspace, rows, now)
             result.records += len(rows)
         self.context.cursors.set(f"{self.source.name}:usage:{month}", now.isoformat())
         result.months.append(month)

@@ -3,7 +3,10 @@
 Why so defensive: the API is an Enterprise preview ("endpoints and fields can change") and
 the per-model entries of `GET /v1/admin/usage` are untyped in its schema. Every parser here
 returns what it understood plus a list of problems; it never raises on a payload and never
-makes a number up: a field it cannot read stays None.
+makes a number up: a field it cannot read stays None. Each value under a model's key is one
+entry, read when it is a number on its own or holds objects with a known field (quantity,
+unit price, amount); any other entry becomes one line with no numbers, the entry's JSON in
+`raw` and a `problem` naming where its numbers are (e.g. `input.charge.value_micros`).
 
 Shapes (from Mistral's public docs, 2026):
     usage:       {"completion": {"models": {"<model>": {"<metric>": [{...}]}}}, "ocr": {...},
@@ -24,7 +27,10 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import orjson
 
 from ledger.billing import BilledRow
 
@@ -54,30 +60,85 @@ def _first(entry: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return next((entry[k] for k in keys if k in entry and entry[k] is not None), None)
 
 
-def _entries(payload: Any, metric: str | None, depth: int = 0) -> Iterator[tuple[str | None, Any]]:
-    """Flatten a free-form per-model payload into (metric, entry) pairs."""
-    if isinstance(payload, dict) and (depth >= MAX_DEPTH or any(number(payload.get(k)) is not None for k in NUMERIC)):
-        yield metric, payload
-    elif isinstance(payload, dict):
-        for key, value in payload.items():
-            yield from _entries(value, key if metric is None else f"{metric}.{key}", depth + 1)
-    elif isinstance(payload, list):
-        for item in payload:
-            yield from _entries(item, metric, depth + 1)
-    else:
-        yield metric, payload
+def _recognised(value: Any) -> bool:
+    """An object carrying a quantity, unit price or amount under a known name."""
+    return isinstance(value, dict) and any(number(value.get(k)) is not None for k in NUMERIC)
 
 
-def _row(category: str, model: str, metric: str | None, entry: Any, currency: str | None) -> BilledRow | None:
+@dataclass
+class _Walk:
+    """What one entry holds: readable (metric, object or number) pairs, and numbers found elsewhere."""
+
+    found: list[tuple[str | None, Any]] = field(default_factory=list)
+    stray: list[str] = field(default_factory=list)
+
+
+def _walk(node: Any, path: str, metric: str | None, top: bool, depth: int, out: _Walk) -> None:
+    """Collect an entry's readable parts; a number is readable only on its own under a metric
+    name (`{"input_tokens": 1000}`) or inside a recognised object, so `input.charge.value_micros`
+    is never taken for a quantity."""
+    if depth > MAX_DEPTH:
+        out.stray.append(path)
+    elif _recognised(node):
+        out.found.append((metric, node))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _walk(value, f"{path}.{key}" if path else str(key), f"{metric}.{key}" if metric else str(key),
+                  False, depth + 1, out)  # fmt: skip
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _walk(item, f"{path}[{i}]", metric, top, depth + 1, out)
+    elif not isinstance(node, bool) and number(node) is not None and top:
+        out.found.append((metric, node))
+    elif not isinstance(node, bool) and number(node) is not None:
+        out.stray.append(path)
+
+
+def _line(category: str, model: str, metric: str | None, entry: Any, currency: str | None) -> BilledRow:
     if not isinstance(entry, dict):
-        quantity = number(entry)
-        return None if quantity is None else BilledRow(category, model, metric, quantity, None, None, currency)
+        return _priceless(BilledRow(category, model, metric, number(entry), None, None, currency), entry)
     quantity, unit_price, amount = (number(_first(entry, keys)) for keys in (QUANTITY, UNIT_PRICE, AMOUNT))
-    if quantity is None and unit_price is None and amount is None:
-        return None
     label = _first(entry, METRIC)
     cur = entry.get("currency") if isinstance(entry.get("currency"), str) else currency
-    return BilledRow(category, model, str(label) if label is not None else metric, quantity, unit_price, amount, cur)
+    row = BilledRow(category, model, str(label) if label is not None else metric, quantity, unit_price, amount, cur)
+    return _priceless(row, entry)
+
+
+def _priceless(row: BilledRow, entry: Any) -> BilledRow:
+    """A quantity with neither amount nor unit price: kept, with its entry, as a line without money."""
+    if row.amount is not None or (row.quantity is not None and row.unit_price is not None):
+        return row
+    return replace(row, raw=_json(entry), problem="a quantity without amount or unit price")
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def _entry(category: str, model: str, metric: str | None, entry: Any, currency: str | None,
+           problems: list[str]) -> list[BilledRow]:  # fmt: skip
+    """The lines of one entry, or one unreadable line holding it raw (and a problem naming why)."""
+    walk = _Walk()
+    _walk(entry, metric or "", metric, True, 0, walk)
+    empty = entry is None or isinstance(entry, str | bool) or (isinstance(entry, dict | list) and not entry)
+    if not walk.stray and (walk.found or empty):
+        return [_line(category, model, m, e, currency) for m, e in walk.found]
+    where = f"numbers at {', '.join(walk.stray[:3])}" if walk.stray else "no number in it"
+    known = "/".join(("quantity", "value", "unit_price", "amount", "cost"))
+    problem = f"{category}/{model} entry {metric or '(whole)'!r}: no {known} field ({where}); kept raw, not counted"
+    problems.append(problem)
+    return [BilledRow(category, model, metric, None, None, None, currency, _json(entry), problem)]
+
+
+def _model(category: str, model: str, payload: Any, prefix: str | None, currency: str | None,
+           problems: list[str]) -> list[BilledRow]:  # fmt: skip
+    """One model's lines: each key of its object is an entry (or the payload is one)."""
+    entries: list[tuple[str | None, Any]]
+    if isinstance(payload, dict) and not _recognised(payload):
+        entries = [(str(k) if prefix is None else f"{prefix}.{k}", v) for k, v in payload.items()]
+    else:
+        entries = [(prefix, payload)]
+    return [row for metric, value in entries for row in _entry(category, model, metric, value, currency, problems)]
 
 
 def _category(name: str, body: dict[str, Any], currency: str | None, problems: list[str]) -> Iterator[BilledRow]:
@@ -86,16 +147,16 @@ def _category(name: str, body: dict[str, Any], currency: str | None, problems: l
             continue
         prefix = None if group == "models" else group
         for model, payload in models.items():
-            for metric, entry in _entries(payload, prefix):
-                row = _row(name, str(model), metric, entry, currency)
-                if row is None:
-                    problems.append(f"{name}/{model}: no number in {str(entry)[:80]!r}")
-                else:
-                    yield row
+            yield from _model(name, str(model), payload, prefix, currency, problems)
+
+
+def recognised(body: Any) -> bool:
+    """Whether a usage payload has the documented frame (a category with 'models')."""
+    return isinstance(body, dict) and any(isinstance(v, dict) and "models" in v for v in body.values())
 
 
 def parse_usage(body: Any) -> tuple[list[BilledRow], list[str]]:
-    """Billed rows of one month's usage payload, and the problems met."""
+    """Billed lines of one month's usage payload (unreadable entries kept raw), and the problems met."""
     if not isinstance(body, dict):
         return [], [f"usage: expected a JSON object, got {type(body).__name__}"]
     currency = body.get("currency") if isinstance(body.get("currency"), str) else None
@@ -106,7 +167,7 @@ def parse_usage(body: Any) -> tuple[list[BilledRow], list[str]]:
         if isinstance(value, dict) and name != "prices"
         for row in _category(name, value, currency, problems)
     ]
-    if not any(isinstance(v, dict) and "models" in v for v in body.values()):
+    if not recognised(body):
         problems.append(f"usage: no category with 'models' (keys: {', '.join(sorted(body))[:120]})")
     return rows, problems
 

@@ -1,0 +1,140 @@
+"""The billed table: what a provider's bill says, per (source, month, workspace) file.
+
+Why lines with a `problem`: the Admin API's per-model entries are untyped and change shape,
+so a line whose money cannot be read is kept as it came (`raw`, the entry's JSON) with the
+reason, never turned into a number. A fetch that could not read some models keeps those
+models' earlier readable lines (`carry_over`), so one odd payload never erases a bill.
+
+Example:
+    >>> update_billed(Path("data"), "mistral_admin", "2026-05", None, rows)
+    >>> read_billed(Path("data"), ["2026-05"]).num_rows
+    5
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from ._billing_limits import billing_dir, safe_name
+from .atomic import atomic_write
+from .schema import TS
+
+BILLED_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("month", pa.string(), nullable=False),
+        pa.field("workspace", pa.string()),
+        pa.field("category", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("metric", pa.string()),
+        pa.field("quantity", pa.float64()),
+        pa.field("unit_price", pa.float64()),
+        pa.field("amount", pa.float64()),
+        pa.field("currency", pa.string()),
+        pa.field("fetched_at", TS, nullable=False),
+        pa.field("raw", pa.string()),
+        pa.field("problem", pa.string()),
+    ]
+)
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class BilledRow:
+    """One line of a bill; a number the provider did not give stays None.
+
+    `problem` says why the line's money cannot be read (then `raw` holds the entry as JSON);
+    `fetched_at` is set on lines carried over from an earlier fetch.
+    """
+
+    category: str
+    model: str
+    metric: str | None
+    quantity: float | None
+    unit_price: float | None
+    amount: float | None
+    currency: str | None
+    raw: str | None = None
+    problem: str | None = None
+    fetched_at: datetime | None = None
+
+
+def check_month(month: str) -> str:
+    """Validate 'YYYY-MM' or raise ValueError naming the fix."""
+    if not _MONTH.match(month):
+        raise ValueError(f"month {month!r}: write it as YYYY-MM, e.g. 2026-05")
+    return month
+
+
+def _path(data_dir: Path, source: str, month: str, workspace: str | None) -> Path:
+    suffix = f".{safe_name(workspace)}" if workspace else ""
+    return billing_dir(data_dir, source) / f"{check_month(month)}{suffix}.parquet"
+
+
+def write_billed(data_dir: Path, source: str, month: str, workspace: str | None, rows: Sequence[BilledRow],
+                 fetched_at: datetime | None = None) -> Path:  # fmt: skip
+    """Replace the billed rows of (source, month, workspace) with `rows`, atomically."""
+    path = _path(data_dir, source, month, workspace)
+    when = fetched_at or datetime.now(UTC)
+    columns: dict[str, list[Any]] = {name: [] for name in BILLED_SCHEMA.names}
+    for row in rows:
+        for key, value in asdict(row).items():
+            columns[key].append(value)
+    n = len(rows)
+    columns |= {"source": [source] * n, "month": [month] * n, "workspace": [workspace] * n,
+                "fetched_at": [at or when for at in columns["fetched_at"]]}  # fmt: skip
+    table = pa.table(columns, schema=BILLED_SCHEMA)
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def _dataset(paths: Sequence[Path]) -> pa.Table:
+    """Files written before `raw` and `problem` existed read with those columns null."""
+    return ds.dataset([str(p) for p in paths], schema=BILLED_SCHEMA, format="parquet").to_table()
+
+
+def read_billed(data_dir: Path, months: Iterable[str] | None = None) -> pa.Table:
+    """Every billed row (of `months` if given), all sources and workspaces."""
+    wanted = None if months is None else {check_month(m) for m in months}
+    files = [
+        p for p in sorted(billing_dir(data_dir).glob("*/*.parquet"))
+        if wanted is None or p.name[:7] in wanted
+    ]  # fmt: skip
+    return _dataset(files) if files else BILLED_SCHEMA.empty_table()
+
+
+def read_billed_rows(data_dir: Path, source: str, month: str, workspace: str | None) -> list[BilledRow]:
+    """The stored lines of one (source, month, workspace), as written (empty if none yet)."""
+    path = _path(data_dir, source, month, workspace)
+    if not path.exists():
+        return []
+    names = [f.name for f in fields(BilledRow)]
+    return [BilledRow(**{k: r[k] for k in names}) for r in _dataset([path]).to_pylist()]
+
+
+def carry_over(previous: Sequence[BilledRow], new: Sequence[BilledRow]) -> list[BilledRow]:
+    """The lines to store after a fetch: `new`, except for models with an unreadable line.
+
+    Such a model keeps its earlier readable lines (with their own `fetched_at`) and gets this
+    fetch's unreadable lines; its other new lines are left to the snapshot. So its last
+    readable bill survives an odd payload, and a later readable fetch replaces it all.
+    """
+    unreadable = {row.model for row in new if row.problem is not None}
+    kept = [row for row in previous if row.model in unreadable and row.problem is None]
+    fresh = [row for row in new if row.model not in unreadable or row.problem is not None]
+    return kept + fresh
+
+
+def update_billed(data_dir: Path, source: str, month: str, workspace: str | None, rows: Sequence[BilledRow],
+                  fetched_at: datetime | None = None) -> Path:  # fmt: skip
+    """Store a fetch of (source, month, workspace) without dropping what it could not read."""
+    previous = read_billed_rows(data_dir, source, month, workspace)
+    return write_billed(data_dir, source, month, workspace, carry_over(previous, rows), fetched_at)
