@@ -48,7 +48,9 @@ def parse_params(after: str | None, limit: str | None) -> tuple[int, int]:
     elif _digits(after) and len(after) <= 19 and int(after) <= MAX_CURSOR:
         cursor = int(after)
     else:
-        raise BadParameter(f"after: {after[:40]!r} is not a cursor from this endpoint; pass a next_cursor back unchanged")
+        raise BadParameter(
+            f"after: {after[:40]!r} is not a cursor from this endpoint; pass a next_cursor back unchanged"
+        )
     if limit is None:
         return cursor, DEFAULT_LIMIT
     significant = limit.lstrip("0")

@@ -118,7 +118,8 @@ def test_sigkill_mid_stream_leaves_an_interrupted_record(upstream: ThreadServer,
         with httpx.Client(timeout=10) as client:
             with client.stream("POST", first.url + "/v1/chat/completions", json=body,
                                headers={"X-Project": "midstream"}) as response:  # fmt: skip
-                line = next(response.iter_lines())
+                lines = response.iter_lines()  # kept referenced: a collected iterator closes the stream
+                line = next(lines)
                 stream_id = orjson.loads(line.removeprefix("data: "))["id"]
                 wait_until(lambda: any(stream_id.encode() in b for b in inflight_bodies(first.db_path)))
                 first.stop(signal.SIGKILL)
