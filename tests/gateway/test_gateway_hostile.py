@@ -192,3 +192,13 @@ def test_half_open_connections_never_stop_healthz(crowded: Gateway) -> None:
     finally:
         for sock in socks:
             sock.close()
+
+
+def test_a_body_that_stalls_is_cut_after_the_client_timeout(crowded: Gateway) -> None:
+    head = b"POST /v1/files HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000\r\nX-Project: stalled\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", crowded.port), timeout=10) as sock:
+        sock.sendall(head + b"x" * 10)
+        started = time.monotonic()
+        assert closed_by_peer([sock], timeout=10) == 1, "a body stalled for 10 s is still held open"
+        assert time.monotonic() - started < 5
+    assert httpx.get(crowded.url + "/healthz", timeout=5).status_code == 200
