@@ -6,7 +6,7 @@ may take to send its request head, or stall in its body; 300 clients sending hal
 (`limit_concurrency` answers 503 only once a head is complete, so it cannot help.) So each
 connection has one timer: while the gateway waits for the client's bytes (a head, or a body it
 is ready to read), `client_timeout_seconds` of silence closes the connection (408 if no request
-is in flight). And past `max_client_connections` open connections (kept below the process's
+was ever answered on it). And past `max_client_connections` open connections (kept below the process's
 open-file limit, with room for the upstream pool) a new one gets a 503 and is closed at once.
 
 Example:
@@ -63,6 +63,7 @@ class _Guarded(H11Protocol):
         super().connection_made(transport)
         self.last_heard = self.loop.time()
         self.timer: asyncio.TimerHandle | None = None
+        self.served = False
         if len(self.connections) > self.limit:
             self.counters.connections_refused += 1
             transport.write(_BUSY)
@@ -73,6 +74,10 @@ class _Guarded(H11Protocol):
     def data_received(self, data: bytes) -> None:
         self.last_heard = self.loop.time()
         super().data_received(data)
+
+    def on_response_complete(self) -> None:
+        self.served = True
+        super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
@@ -93,8 +98,8 @@ class _Guarded(H11Protocol):
             self.last_heard = now  # the client owes nothing now (a response is under way): silence is fine
         elif now - self.last_heard >= self.timeout:
             self.counters.client_timeouts += 1
-            if self.conn.their_state is h11.IDLE and self.conn.our_state is h11.IDLE:
-                self.transport.write(_TIMEOUT)
+            if not self.served and self.conn.their_state is h11.IDLE:
+                self.transport.write(_TIMEOUT)  # never on a reused connection: a new request may cross it
             self.transport.close()
             return
         self.timer = self.loop.call_later(max(self.last_heard + self.timeout - now, 0.05), self._check)
