@@ -189,6 +189,14 @@ def test_half_open_connections_never_stop_healthz(crowded: Gateway) -> None:
         assert answered, f"/healthz did not answer in 20 s with {len(socks)} half-open connections"
         assert closed_by_peer(socks, timeout=10) == len(socks), "every stalled connection is closed by the gateway"
         assert crowded.proc is not None and crowded.proc.poll() is None
+        text = httpx.get(crowded.url + "/metrics", timeout=5).text
+        values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        refused, timed_out = (
+            int(values["gateway_connections_refused_total"]),
+            int(values["gateway_client_timeouts_total"]),
+        )
+        assert timed_out > 0 and refused > 0, "past the cap (256 files - 100 upstream - 64) new connections are refused"
+        assert refused + timed_out >= len(socks)
     finally:
         for sock in socks:
             sock.close()
