@@ -79,6 +79,8 @@ class Buffer:
         self.writer = self._connect(synchronous)
         self.writer.executescript(_SCHEMA)
         self.writer.execute("PRAGMA wal_autocheckpoint=0")
+        if synchronous == "NORMAL":  # commits run on the event loop (see _recorder): never wait 30 s for a lock there
+            self.writer.execute("PRAGMA busy_timeout=2000")
         self.local = threading.local()
         self.synchronous = synchronous
 

@@ -8,8 +8,8 @@ queue their rows, the writer takes all that is queued as one transaction, and ev
 released together (group commit), so the busier the gateway the larger the batch.
 
 A request must still never fail because of a record: a failed commit is logged and counted, a
-wait ends after `commit_wait` seconds whatever the disk does, and past `max_pending` queued rows
-new ones are dropped and counted. SIGTERM drains the queue.
+wait on the writer thread ends after `commit_wait` seconds whatever the disk does, and past
+`max_pending` queued rows new ones are dropped and counted. SIGTERM drains the queue.
 
 Why commit on the event loop (with sqlite_synchronous NORMAL): a WAL commit without fsync is
 tens of microseconds, less than handing it to a thread and back (measured: p99 added latency 1.2
