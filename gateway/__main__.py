@@ -9,6 +9,8 @@ from pathlib import Path
 import uvicorn
 
 from ._app import create_app
+from ._metrics import Metrics
+from ._server import server_options
 from .config import load_config, read_secrets
 from .errors import ConfigError
 
@@ -21,14 +23,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    metrics = Metrics()
     try:
         config = load_config(args.config)
-        app = create_app(config, read_secrets(config))
+        app = create_app(config, read_secrets(config), metrics)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False,
-                server_header=False, date_header=False, proxy_headers=False, timeout_graceful_shutdown=30)  # fmt: skip
+    uvicorn.run(app, **server_options(config, metrics))
     return 0
 
 

@@ -27,21 +27,21 @@ from ._usage_api import UsageEndpoint
 from .config import GatewayConfig, Secrets
 
 
-def create_app(config: GatewayConfig, secrets: Secrets) -> Starlette:
-    """The ASGI app; the buffer opens now, the upstream pool and the writer on startup."""
+def create_app(config: GatewayConfig, secrets: Secrets, metrics: Metrics | None = None) -> Starlette:
+    """The ASGI app; the buffer opens now (and is locked), the upstream pool and the writer on startup."""
     register_secret(secrets.usage_token)
     register_secret(secrets.key_salt)
-    metrics = Metrics()
+    metrics = metrics or Metrics()
     buffer = Buffer(config.db_path, config.sqlite_synchronous)
     usage = UsageEndpoint(buffer, secrets.usage_token)
-    recorder = Recorder(buffer, metrics, config.flush_interval_ms / 1000, config.retention_days)
+    recorder = Recorder(buffer, metrics, config.retention_days)
     forwarder = Forwarder(config, secrets, recorder, metrics)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "upstream": config.upstream_url, "pending": len(recorder.pending)})
+        return JSONResponse({"status": "ok", "upstream": config.upstream_url, "pending": recorder.pending})
 
     async def prometheus(request: Request) -> Response:
-        text = metrics.render(buffered=await usage.buffered(), pending=len(recorder.pending))
+        text = metrics.render(buffered=await usage.buffered(), pending=recorder.pending)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @asynccontextmanager

@@ -10,6 +10,11 @@ A record is *committed* when the writer's transaction holding it has committed; 
 with synchronous=NORMAL that survives the process being killed (SIGKILL), and with FULL it
 also survives power loss.
 
+Why an `inflight` table: a request's intent row (already shaped as its `interrupted` record)
+is committed before anything goes upstream; the transaction that appends the finished record
+deletes it. So after a SIGKILL every forwarded request has exactly one of the two, and
+`recover` turns the leftovers into records at the next start. One process per file (a lock).
+
 Example:
     >>> buffer = Buffer(Path("/tmp/b.sqlite3"))
     >>> buffer.write([b'{"id": "r1"}'], now=time.time())
@@ -19,10 +24,14 @@ Example:
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
+
+from .errors import ConfigError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -31,7 +40,26 @@ CREATE TABLE IF NOT EXISTS records (
     body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_ts ON records (ts);
+CREATE TABLE IF NOT EXISTS inflight (
+    key INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    body BLOB NOT NULL
+);
 """
+PURGE_CHUNK = 10_000
+
+
+@dataclass
+class Batch:
+    """One writer transaction: new intents, their updates, and finished records (with their intent keys)."""
+
+    intents: list[tuple[int, float, bytes]] = field(default_factory=list)
+    updates: dict[int, bytes] = field(default_factory=dict)
+    records: list[bytes] = field(default_factory=list)
+    finished_keys: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.intents) + len(self.updates) + len(self.records)
 
 
 @dataclass(frozen=True)
@@ -47,8 +75,12 @@ class Buffer:
     def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.lock = _lock(path)
         self.writer = self._connect(synchronous)
         self.writer.executescript(_SCHEMA)
+        self.writer.execute("PRAGMA wal_autocheckpoint=0")
+        if synchronous == "NORMAL":  # commits run on the event loop (see _recorder): never wait 30 s for a lock there
+            self.writer.execute("PRAGMA busy_timeout=2000")
         self.local = threading.local()
         self.synchronous = synchronous
 
@@ -65,16 +97,46 @@ class Buffer:
         return conn
 
     def write(self, bodies: list[bytes], now: float) -> None:
-        """Commit a batch in one transaction: all of it is durable, or none of it."""
-        with self.writer:
-            self.writer.execute("BEGIN IMMEDIATE")
-            self.writer.executemany("INSERT INTO records (ts, body) VALUES (?, ?)", ((now, b) for b in bodies))
+        """Commit records in one transaction: all of them are durable, or none."""
+        self.commit(Batch(records=bodies), now)
 
-    def purge(self, before: float) -> int:
-        """Delete the records older than `before` (epoch seconds); returns how many."""
+    def commit(self, batch: Batch, now: float) -> None:
+        """Apply a batch in one transaction; a finished record and the deletion of its intent go together."""
         with self.writer:
             self.writer.execute("BEGIN IMMEDIATE")
-            return self.writer.execute("DELETE FROM records WHERE ts < ?", (before,)).rowcount
+            if batch.intents:
+                self.writer.executemany("INSERT OR REPLACE INTO inflight (key, ts, body) VALUES (?, ?, ?)",
+                                        batch.intents)  # fmt: skip
+            if batch.updates:
+                self.writer.executemany("UPDATE inflight SET body = ? WHERE key = ?",
+                                        ((body, key) for key, body in batch.updates.items()))  # fmt: skip
+            if batch.records:
+                self.writer.executemany(
+                    "INSERT INTO records (ts, body) VALUES (?, ?)", ((now, b) for b in batch.records)
+                )
+            if batch.finished_keys:
+                self.writer.executemany("DELETE FROM inflight WHERE key = ?", ((k,) for k in batch.finished_keys))
+
+    def recover(self, now: float) -> int:
+        """Turn every intent left by a killed process into its (interrupted) record; returns how many."""
+        with self.writer:
+            self.writer.execute("BEGIN IMMEDIATE")
+            moved = self.writer.execute("INSERT INTO records (ts, body) SELECT ?, body FROM inflight ORDER BY key",
+                                        (now,)).rowcount  # fmt: skip
+            self.writer.execute("DELETE FROM inflight")
+            return int(moved)
+
+    def purge(self, before: float, chunk: int = PURGE_CHUNK) -> int:
+        """Delete up to `chunk` records older than `before` (epoch seconds); returns how many.
+
+        Why in chunks: requests wait for the writer's commits, so one long delete would stall them.
+        """
+        with self.writer:
+            self.writer.execute("BEGIN IMMEDIATE")
+            return self.writer.execute(
+                "DELETE FROM records WHERE seq IN (SELECT seq FROM records WHERE ts < ? ORDER BY seq LIMIT ?)",
+                (before, chunk),
+            ).rowcount
 
     def page(self, after: int, limit: int) -> Page:
         """Up to `limit` records with seq > after, in seq order."""
@@ -87,8 +149,28 @@ class Buffer:
         rows = rows[:limit]
         return Page([bytes(body) for _, body in rows], rows[-1][0] if rows else None, has_more)
 
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database from this thread's own connection, never blocking the writer.
+
+        Why not SQLite's automatic checkpoint: it runs inside a commit, and its fsync would then
+        stall every request waiting for that commit.
+        """
+        self._reader().execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def count(self) -> int:
         return int(self._reader().execute("SELECT count(*) FROM records").fetchone()[0])
 
     def close(self) -> None:
         self.writer.close()
+        self.lock.close()
+
+
+def _lock(path: Path) -> IO[bytes]:
+    """An exclusive lock held while the process lives (released by the kernel, even on SIGKILL)."""
+    handle = open(path.with_name(path.name + ".lock"), "ab")  # noqa: SIM115 - held open until close()
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConfigError(f"db_path: {path} is in use by another gateway; give each gateway its own db_path") from None
+    return handle

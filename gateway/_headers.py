@@ -35,6 +35,7 @@ class RequestHeaders:
     authorization: str | None = None
     retry_count: str | None = None
     content_type: str = ""
+    content_length: int | None = None
 
 
 def connection_tokens(headers: RawHeaders) -> frozenset[bytes]:
@@ -62,6 +63,8 @@ def upstream_headers(
             seen.content_type = value.decode("latin-1").lower()
         elif lower in retry_headers:
             seen.retry_count = value.decode("latin-1")
+        elif lower == b"content-length" and value.strip().isdigit():
+            seen.content_length = int(value)
         if lower in drop:
             continue
         text = value.decode("latin-1")

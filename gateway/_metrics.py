@@ -23,6 +23,11 @@ class Metrics:
         self.client_disconnects = 0
         self.records_written = 0
         self.record_failures = 0
+        self.records_interrupted = 0
+        self.commit_timeouts = 0
+        self.bodies_too_large = 0
+        self.connections_refused = 0
+        self.client_timeouts = 0
 
     def count_response(self, status: int) -> None:
         self.requests += 1
@@ -45,6 +50,18 @@ class Metrics:
                      [("", self.records_written)]),
             *_metric("gateway_record_failures_total", "counter", "Records that could not be written (dropped).",
                      [("", self.record_failures)]),
+            *_metric("gateway_records_interrupted_total", "counter",
+                     "Requests cut by a crash, recovered as interrupted records at start.",
+                     [("", self.records_interrupted)]),
+            *_metric("gateway_commit_timeouts_total", "counter", "Record commits slower than the wait allowed.",
+                     [("", self.commit_timeouts)]),
+            *_metric("gateway_bodies_too_large_total", "counter", "Requests refused with 413 (max_request_body_mib).",
+                     [("", self.bodies_too_large)]),
+            *_metric("gateway_connections_refused_total", "counter",
+                     "Connections closed at once: max_client_connections reached.", [("", self.connections_refused)]),
+            *_metric("gateway_client_timeouts_total", "counter",
+                     "Connections closed: a request head or body stalled past client_timeout_seconds.",
+                     [("", self.client_timeouts)]),
             *_metric("gateway_records_buffered", "gauge", "Records held in the buffer database.", [("", buffered)]),
             *_metric("gateway_records_pending", "gauge", "Records waiting for the writer.", [("", pending)]),
         ]  # fmt: skip

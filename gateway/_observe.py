@@ -125,3 +125,9 @@ def _as_object(data: bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def seen_so_far(observer: Observer | None) -> dict[str, Any] | None:
+    """What a stream's observer has read so far (id, model, usage if seen); None for other bodies."""
+    inner = observer.inner if isinstance(observer, Inflating) else observer
+    return dict(inner.summary) if isinstance(inner, SseObserver) else None

@@ -1,11 +1,14 @@
 """The forwarder: every request that is not the gateway's own goes upstream, byte for byte.
 
 Why raw ASGI and one pooled aiohttp session: this is the hot path, and measured on a 2-core
-machine aiohttp direct is several times faster than httpx's default transport. The body is
-relayed as it arrives (an SSE stream is never held whole); a copy goes through an observer
-that keeps only what the record needs. A watcher task waits on `receive()`: when the client
-disconnects it cancels the forwarding, which closes the upstream connection, so a dropped
-stream stops generating (and billing) upstream, and the record says `cancelled`.
+machine aiohttp direct is several times faster than httpx's default transport. Both bodies are
+relayed as they arrive (a large upload or an SSE stream is never held whole); a copy of the
+response goes through an observer that keeps only what the record needs. Before anything goes
+upstream the request's intent is committed (see _recorder). A watcher task waits on
+`receive()` once the request body has been read: when the client disconnects it cancels the
+forwarding, which closes the upstream connection, so a dropped stream stops generating (and
+billing) upstream, and the record says `cancelled`. A body over `max_request_body_mib` gets a
+413 (at once when its Content-Length says so, else when the count passes the limit).
 
 Example:
     >>> forwarder = Forwarder(config, secrets, recorder, metrics)
@@ -21,20 +24,23 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from ._body import MIB, RequestBody
 from ._headers import downstream_headers, upstream_headers
 from ._log import log
 from ._metrics import Metrics
-from ._observe import observer_for
+from ._observe import observer_for, seen_so_far
 from ._record import (
     CLIENT_CLOSED,
     Exchange,
     KeyFingerprints,
     attempt_from,
     build_record,
+    interrupted_record,
     ratelimit_from,
     request_fields,
 )
 from ._recorder import Recorder
+from ._relay import relay_chunks, relay_whole, send_start
 from .config import GatewayConfig, Secrets
 
 Scope = dict[str, Any]
@@ -58,6 +64,7 @@ class Forwarder:
         self.fingerprint = KeyFingerprints(secrets.key_salt)
         self.project_header = config.project_header.encode()
         self.retry_headers = tuple(h.encode() for h in config.retry_count_headers)
+        self.limit = config.max_request_body_mib * MIB
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -76,38 +83,57 @@ class Forwarder:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ex = Exchange(method=scope["method"], endpoint=scope["path"])
-        body = await _read_body(receive)
-        if body is None:
-            return
         headers, seen = upstream_headers(scope["headers"], self.project_header, self.retry_headers)
-        ex.model, ex.stream = request_fields(body, seen.content_type)
         ex.project, ex.attempt = seen.project, attempt_from(seen.retry_count)
         ex.api_key_id = self.fingerprint(seen.authorization)
+        body = RequestBody(receive, self.limit, seen.content_length)
+        first = b"" if body.too_large else await body.head()
+        if first is None:
+            return
+        if body.too_large:
+            return await self._refuse(send, ex)
+        ex.model, ex.stream = request_fields(first, seen.content_type, body.complete)
+        ex.key = await self.recorder.begin(interrupted_record(ex))
         task = asyncio.current_task()
-        watcher = asyncio.create_task(_watch(receive, task, ex))
+        watchers: list[asyncio.Task[None]] = []
+
+        def watch() -> None:
+            watchers.append(asyncio.create_task(_watch(receive, task, ex)))
+
+        if body.complete:
+            watch()
+            data: Any = first or None
+        else:
+            body.on_complete = watch
+            data = body.stream(first)
+            if seen.content_length is not None:
+                headers.append(("Content-Length", str(seen.content_length)))
         try:
-            await self._forward(scope, headers, body, send, ex)
+            await self._forward(scope, headers, data, body, send, ex)
         except asyncio.CancelledError:
             if not ex.cancelled or task is None:
                 raise
             task.uncancel()
-            ex.status = ex.status if ex.response_started else CLIENT_CLOSED
-            ex.error_type = "client_disconnected"
-            self.metrics.client_disconnects += 1
+            self._client_gone(ex)
         finally:
             ex.done = True
-            watcher.cancel()
+            for watcher in watchers:
+                watcher.cancel()
             self._record(ex)
 
-    async def _forward(self, scope: Scope, headers: list[tuple[str, str]], body: bytes, send: Send,
-                       ex: Exchange) -> None:  # fmt: skip
+    async def _forward(self, scope: Scope, headers: list[tuple[str, str]], data: Any, body: RequestBody,
+                       send: Send, ex: Exchange) -> None:  # fmt: skip
         assert self.session is not None, "Forwarder.start() was not awaited"
         try:
-            response = await self.session.request(ex.method, self._url(scope), headers=headers, data=body or None,
+            response = await self.session.request(ex.method, self._url(scope), headers=headers, data=data,
                                                   allow_redirects=False)  # fmt: skip
         except TimeoutError:
             return await self._fail(send, ex, 504, "upstream_timeout", "the upstream API did not answer in time")
         except (aiohttp.ClientError, OSError) as exc:
+            if body.too_large:
+                return await self._refuse(send, ex)
+            if body.gone:
+                return self._client_gone(ex)
             return await self._fail(send, ex, 502, "upstream_unavailable", f"the upstream API is unreachable: {exc}")
         relayed = False
         try:
@@ -135,7 +161,7 @@ class Forwarder:
                  "headers": downstream_headers(response.raw_headers)}  # fmt: skip
         whole = response.content_length is not None and response.content_length <= SMALL_BODY and not ex.stream
         try:
-            await (_relay_whole if whole else _relay_chunks)(response, send, start, ex)
+            await (relay_whole if whole else relay_chunks)(response, send, start, ex, self.complete, self.note)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return await self._broken(send, ex, exc)
         return True
@@ -152,62 +178,63 @@ class Forwarder:
         log("upstream_broken_mid_response", endpoint=ex.endpoint, error=repr(exc))
         return False
 
-    async def _fail(self, send: Send, ex: Exchange, status: int, kind: str, message: str) -> None:
+    async def _refuse(self, send: Send, ex: Exchange) -> None:
+        self.metrics.bodies_too_large += 1
+        mib = self.config.max_request_body_mib
+        message = (f"the request body is larger than the gateway's max_request_body_mib ({mib} MiB); "
+                   "send a smaller body, or raise max_request_body_mib in the gateway config")  # fmt: skip
+        await self._fail(send, ex, 413, "request_too_large", message, upstream=False)
+
+    async def _fail(self, send: Send, ex: Exchange, status: int, kind: str, message: str,
+                    upstream: bool = True) -> None:  # fmt: skip
         body = error_body(status, kind, message)
         ex.status, ex.summary = status, body
-        self.metrics.upstream_failures[kind] += 1
+        if upstream:
+            self.metrics.upstream_failures[kind] += 1
         data = orjson.dumps(body)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-        await _send_start(send, {"type": "http.response.start", "status": status, "headers": headers}, ex)
+        if not upstream:
+            headers.append((b"connection", b"close"))
+        await self.complete(ex)
+        await send_start(send, {"type": "http.response.start", "status": status, "headers": headers}, ex)
         await send({"type": "http.response.body", "body": data})
 
+    def _client_gone(self, ex: Exchange) -> None:
+        ex.cancelled = True
+        ex.status = ex.status if ex.response_started else CLIENT_CLOSED
+        ex.error_type = "client_disconnected"
+        self.metrics.client_disconnects += 1
+
+    def note(self, ex: Exchange) -> None:
+        """The response has begun: the intent learns its status and what the first chunk told."""
+        self.recorder.update(ex.key, interrupted_record(ex, seen_so_far(ex.observer)))
+
+    async def complete(self, ex: Exchange) -> None:
+        """Commit the finished record; awaited just before the answer's last bytes go out."""
+        record = self._finished(ex)
+        if record is not None:
+            await self.recorder.finish(ex.key, record)
+
     def _record(self, ex: Exchange) -> None:
+        """The record of an exchange that ended another way (cancelled, broken): queued, not awaited."""
+        record = self._finished(ex)
+        if record is not None:
+            self.recorder.submit(record, ex.key)
+
+    def _finished(self, ex: Exchange) -> dict[str, Any] | None:
+        if ex.recorded:
+            return None
+        ex.recorded = True
         try:
             self.metrics.count_response(ex.status)
             record = build_record(ex)
-            self.recorder.submit(record)
             if self.config.log_requests:
                 log("request", **{k: record[k] for k in ("id", "endpoint", "status_code", "latency_ms")})
+            return record
         except Exception as exc:  # a record failure must never reach the client
             self.metrics.record_failures += 1
             log("record_failure", records=1, error=f"{type(exc).__name__}: {exc}")
-
-
-async def _relay_whole(response: aiohttp.ClientResponse, send: Send, start: dict[str, Any], ex: Exchange) -> None:
-    """A small body of known length: read it first, so a failure can still become a clean 502/504."""
-    data = await response.read()
-    await _send_start(send, start, ex)
-    await send({"type": "http.response.body", "body": data})
-    if ex.observer is not None:
-        ex.observer.feed(data)
-
-
-async def _relay_chunks(response: aiohttp.ClientResponse, send: Send, start: dict[str, Any], ex: Exchange) -> None:
-    """A stream or a large body: each chunk goes on as it arrives."""
-    await _send_start(send, start, ex)
-    observer = ex.observer
-    async for chunk in response.content.iter_any():
-        if observer is not None:
-            observer.feed(chunk)
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
-
-
-async def _send_start(send: Send, start: dict[str, Any], ex: Exchange) -> None:
-    ex.response_started = True
-    await send(start)
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body, or None when the client left before sending it (nothing to forward)."""
-    parts: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
             return None
-        parts.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(parts)
 
 
 async def _watch(receive: Receive, task: asyncio.Task[Any] | None, ex: Exchange) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,9 +26,14 @@ import orjson
 from ._observe import Observer
 
 CLIENT_CLOSED = 499
+INTERRUPTED_BEFORE_ANSWER = 502
 _SPEND_WORDS = ("spend", "limit reached", "budget")
 _FALLBACK_TYPES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                    422: "invalid_request", 429: "rate_limited"}  # fmt: skip
+_MODEL_PREFIX = re.compile(
+    rb'^\s*\{\s*(?:"[a-z_]+"\s*:\s*(?:"[^"\\]*"|[\w.-]+)\s*,\s*)*"model"\s*:\s*"([^"\\]{1,200})"'
+)
+_STREAM_PREFIX = re.compile(rb'^\s*\{\s*(?:"[a-z_]+"\s*:\s*(?:"[^"\\]*"|[\w.-]+)\s*,\s*)*"stream"\s*:\s*true')
 _LEGACY_RATELIMIT = {
     "ratelimitbysize-limit": "limit-tokens-minute",
     "ratelimitbysize-remaining": "remaining-tokens-minute",
@@ -61,12 +67,21 @@ class Exchange:
     error_type: str | None = None
     cancelled: bool = False
     done: bool = False
+    key: int | None = None
+    recorded: bool = False
 
 
-def request_fields(body: bytes, content_type: str) -> tuple[str | None, bool]:
-    """The model and stream flag of a JSON request body; (None, False) for anything else."""
+def request_fields(body: bytes, content_type: str, whole: bool = True) -> tuple[str | None, bool]:
+    """The model and stream flag of a JSON request body; (None, False) for anything else.
+
+    Why `whole`: a body too large to hold is streamed on, and only its first bytes are seen;
+    then the top-level `"model": "..."` and `"stream": true` are searched for in those bytes.
+    """
     if not body or not ("json" in content_type or body[:1] == b"{"):
         return None, False
+    if not whole:
+        model = _MODEL_PREFIX.search(body)
+        return (model.group(1).decode() if model else None), _STREAM_PREFIX.search(body) is not None
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -161,7 +176,7 @@ def build_record(ex: Exchange, now: float | None = None) -> dict[str, Any]:
     resolved = summary.get("model") if isinstance(summary.get("model"), str) else None
     record: dict[str, Any] = {
         "id": _record_id(summary, ex),
-        "timestamp": datetime.fromtimestamp(ex.wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": _timestamp(ex.wall),
         "model": ex.model or resolved or "unknown",
         "endpoint": ex.endpoint,
         "method": ex.method,
@@ -178,6 +193,40 @@ def build_record(ex: Exchange, now: float | None = None) -> dict[str, Any]:
     _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None,
               spend_limit_reached=spend, cancelled=ex.cancelled or None)  # fmt: skip
     return record
+
+
+def interrupted_record(ex: Exchange, partial: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The record of an exchange cut by a crash: what was known when it was last noted.
+
+    Status is the one the client got, or 502 when nothing was sent yet; error_type
+    `interrupted`, `interrupted: true`, tokens as far as seen (usually 0), latency unknown (null).
+    """
+    summary = partial or {}
+    prompt, completion, cached = usage_counts(summary.get("usage"))
+    resolved = summary.get("model") if isinstance(summary.get("model"), str) else None
+    record: dict[str, Any] = {
+        "id": _record_id(summary, ex),
+        "timestamp": _timestamp(ex.wall),
+        "model": ex.model or resolved or "unknown",
+        "endpoint": ex.endpoint,
+        "method": ex.method,
+        "api_key_id": ex.api_key_id,
+        "project": ex.project,
+        "status_code": ex.status if ex.response_started else INTERRUPTED_BEFORE_ANSWER,
+        "error_type": "interrupted",
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cached_tokens": cached,
+        "latency_ms": None,
+        "stream": ex.stream,
+        "interrupted": True,
+    }
+    _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None)
+    return record
+
+
+def _timestamp(wall: float) -> str:
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _optional(record: dict[str, Any], **values: Any) -> None:

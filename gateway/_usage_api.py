@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
@@ -20,9 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ._buffer import Buffer
+from ._log import log
 
 DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 10_000
+MAX_CURSOR = 2**63 - 1
 
 
 class BadParameter(ValueError):
@@ -35,18 +38,29 @@ def contract_error(status: int, kind: str, message: str, headers: dict[str, str]
 
 
 def parse_params(after: str | None, limit: str | None) -> tuple[int, int]:
-    """(after seq, page size) from the query, clamped per the contract, or BadParameter."""
+    """(after seq, page size) from the query, clamped per the contract, or BadParameter.
+
+    Why ASCII digits only: str.isdigit() accepts '²' and int() refuses it, and a 20-digit
+    cursor overflows SQLite's 64-bit integers; both were 500s.
+    """
     if after is None or after == "":
         cursor = 0
-    elif after.isdigit():
+    elif _digits(after) and len(after) <= 19 and int(after) <= MAX_CURSOR:
         cursor = int(after)
     else:
-        raise BadParameter(f"after: {after!r} is not a cursor from this endpoint; pass a next_cursor back unchanged")
+        raise BadParameter(
+            f"after: {after[:40]!r} is not a cursor from this endpoint; pass a next_cursor back unchanged"
+        )
     if limit is None:
         return cursor, DEFAULT_LIMIT
-    if not limit.lstrip("-").isdigit() or int(limit) < 1:
-        raise BadParameter(f"limit: {limit!r} must be an integer >= 1 (at most {MAX_LIMIT})")
-    return cursor, min(int(limit), MAX_LIMIT)
+    significant = limit.lstrip("0")
+    if not _digits(limit) or not significant:
+        raise BadParameter(f"limit: {limit[:40]!r} must be an integer >= 1 (at most {MAX_LIMIT})")
+    return cursor, MAX_LIMIT if len(significant) > 6 else min(int(significant), MAX_LIMIT)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 class UsageEndpoint:
@@ -67,7 +81,11 @@ class UsageEndpoint:
         except BadParameter as exc:
             return contract_error(400, "invalid_request", str(exc))
         loop = asyncio.get_running_loop()
-        page = await loop.run_in_executor(self.readers, self.buffer.page, after, limit)
+        try:
+            page = await loop.run_in_executor(self.readers, self.buffer.page, after, limit)
+        except sqlite3.Error as exc:
+            log("usage_read_failure", error=f"{type(exc).__name__}: {exc}")
+            return contract_error(503, "unavailable", "the buffer could not be read; retry later", {"Retry-After": "1"})
         cursor = str(page.last_seq if page.last_seq is not None else after)
         tail = orjson.dumps({"next_cursor": cursor, "has_more": page.has_more})
         body = b'{"object":"list","data":[' + b",".join(page.bodies) + b"]," + tail[1:]

@@ -44,6 +44,9 @@ class GatewayConfig:
     usage_token_env: str = "GATEWAY_USAGE_TOKEN"
     key_salt_env: str = "GATEWAY_KEY_SALT"
     log_requests: bool = False
+    max_request_body_mib: int = 513  # Mistral's file uploads: 512 MB per file, plus multipart framing
+    max_client_connections: int = 1000
+    client_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,11 @@ def parse_config(raw: dict[str, Any], base: Path) -> GatewayConfig:
         usage_token_env=_typed(raw, "usage_token_env", str, defaults.usage_token_env),
         key_salt_env=_typed(raw, "key_salt_env", str, defaults.key_salt_env),
         log_requests=_typed(raw, "log_requests", bool, defaults.log_requests),
+        max_request_body_mib=_int_range(raw, "max_request_body_mib", defaults.max_request_body_mib, 1, 1 << 20),
+        max_client_connections=_int_range(
+            raw, "max_client_connections", defaults.max_client_connections, 1, 1_000_000
+        ),  # fmt: skip
+        client_timeout_seconds=_positive(raw, "client_timeout_seconds", defaults.client_timeout_seconds),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -64,6 +65,7 @@ class Gateway:
     extra: dict[str, Any] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    max_open_files: int | None = None
 
     @property
     def url(self) -> str:
@@ -92,7 +94,9 @@ class Gateway:
         env = {**os.environ, "GATEWAY_USAGE_TOKEN": TOKEN, "GATEWAY_KEY_SALT": SALT}
         self.log = open(self.root / "gateway.log", "ab")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, "-m", "gateway", "--config", str(self.write_config())]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=self.log, stdout=self.log)
+        limit = self.max_open_files
+        cap = None if limit is None else (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=self.log, stdout=self.log, preexec_fn=cap)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"gateway exited: {(self.root / 'gateway.log').read_text()}"
@@ -108,6 +112,14 @@ class Gateway:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
         self.log.close()
+
+    def peak_rss_mib(self) -> float:
+        """The process's resident-memory high-water mark (VmHWM), in MiB."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmHWM in /proc/<pid>/status")
 
     def records(self, token: str = TOKEN, limit: int = 1000) -> list[dict[str, Any]]:
         """Every record the usage endpoint serves, following the cursor to the end."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import itertools
 import threading
 from typing import Any
@@ -32,7 +33,7 @@ from starlette.routing import Route
 
 SENT: list[dict[str, Any]] = []
 SEEN: list[dict[str, Any]] = []
-STATS = {"streams_cancelled": 0, "streams_finished": 0}
+STATS = {"streams_cancelled": 0, "streams_finished": 0, "uploads_started": 0, "uploads_finished": 0}
 SETTINGS = {"slow_seconds": 3.0, "chunks": 5}
 GATE = threading.Event()
 _ids = itertools.count(1)
@@ -184,6 +185,18 @@ async def echo(request: Request) -> Response:
     )
 
 
+async def files(request: Request) -> Response:
+    """A file upload read as a stream (never held whole): answers its size and sha256."""
+    STATS["uploads_started"] += 1
+    digest, size = hashlib.sha256(), 0
+    async for chunk in request.stream():
+        digest.update(chunk)
+        size += len(chunk)
+    STATS["uploads_finished"] += 1
+    answer = {"id": f"file-{next(_ids)}", "object": "file", "bytes": size, "sha256": digest.hexdigest()}
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
 async def models(request: Request) -> Response:
     return Response(
         orjson.dumps({"object": "list", "data": [{"id": "mistral-small-latest", "object": "model"}]}),
@@ -194,7 +207,7 @@ async def models(request: Request) -> Response:
 def reset() -> None:
     SENT.clear()
     SEEN.clear()
-    STATS.update(streams_cancelled=0, streams_finished=0)
+    STATS.update(streams_cancelled=0, streams_finished=0, uploads_started=0, uploads_finished=0)
     GATE.clear()
 
 
@@ -203,6 +216,7 @@ app = Starlette(
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/files", files, methods=["POST"]),
         Route("/echo/{rest:path}", echo, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ]
 )

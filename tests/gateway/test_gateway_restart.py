@@ -9,9 +9,18 @@ expects the same N records, in the same order, and new records after them.
 from __future__ import annotations
 
 import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
+import fake_upstream
 import httpx
+import orjson
+import pytest
 from conftest import Gateway, ThreadServer
 
 N = 60
@@ -61,3 +70,104 @@ def test_sigterm_flushes_every_answered_request(upstream: ThreadServer, tmp_path
         assert [r["id"] for r in second.records()] == sent
     finally:
         second.stop()
+
+
+def test_sigkill_right_after_the_answers_loses_none_of_them(upstream: ThreadServer, tmp_path: Path) -> None:
+    """The records of answered requests are committed before the answer ends (here a long flush interval)."""
+    first = Gateway(tmp_path, upstream.url, extra={"flush_interval_ms": 10_000}).start()
+    try:
+        sent = send(first, 20, "answered")
+    finally:
+        first.stop(signal.SIGKILL)
+    second = Gateway(tmp_path, upstream.url).start()
+    try:
+        after = second.records()
+        assert [r["id"] for r in after] == sent
+        assert [r["prompt_tokens"] for r in after] == list(range(1, 21))
+        assert not any(r.get("interrupted") for r in after)
+    finally:
+        second.stop()
+
+
+@pytest.fixture
+def gate() -> Iterator[None]:
+    fake_upstream.GATE.clear()
+    yield
+    fake_upstream.GATE.set()
+
+
+def inflight_bodies(db_path: Path) -> list[bytes]:
+    try:
+        with closing(sqlite3.connect(db_path)) as conn:
+            return [bytes(row[0]) for row in conn.execute("SELECT body FROM inflight")]
+    except sqlite3.OperationalError:
+        return []
+
+
+def wait_until(condition: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return bool(condition())
+
+
+def test_sigkill_mid_stream_leaves_an_interrupted_record(upstream: ThreadServer, tmp_path: Path, gate: None) -> None:
+    first = Gateway(tmp_path, upstream.url, extra={"read_timeout_seconds": 60.0}).start()
+    body = {"model": "gated-stream", "stream": True, "messages": [{"role": "user", "content": "abc"}]}
+    try:
+        with httpx.Client(timeout=10) as client:
+            with client.stream("POST", first.url + "/v1/chat/completions", json=body,
+                               headers={"X-Project": "midstream"}) as response:  # fmt: skip
+                lines = response.iter_lines()  # kept referenced: a collected iterator closes the stream
+                line = next(lines)
+                stream_id = orjson.loads(line.removeprefix("data: "))["id"]
+                wait_until(lambda: any(stream_id.encode() in b for b in inflight_bodies(first.db_path)))
+                first.stop(signal.SIGKILL)
+    except httpx.HTTPError:
+        pass
+    finally:
+        first.stop(signal.SIGKILL)
+    second = Gateway(tmp_path, upstream.url).start()
+    try:
+        [record] = [r for r in second.records() if r["project"] == "midstream"]
+        assert record["id"] == stream_id and record["interrupted"] is True
+        assert (record["status_code"], record["error_type"]) == (200, "interrupted")
+        assert (record["model"], record["stream"], record["prompt_tokens"]) == ("gated-stream", True, 0)
+        assert record["latency_ms"] is None
+        more = send(second, 1, "after-interrupt")
+        assert [r["id"] for r in second.wait_records(2)][-1] == more[0]
+        assert len([r for r in second.records() if r["project"] == "midstream"]) == 1, "recovered once only"
+    finally:
+        second.stop()
+
+
+def test_sigkill_before_the_answer_leaves_an_interrupted_record(
+    upstream: ThreadServer, tmp_path: Path, gate: None
+) -> None:
+    first = Gateway(tmp_path, upstream.url, extra={"read_timeout_seconds": 60.0}).start()
+    marker = "killed-before-the-answer"
+    body = {"model": "gated-json", "messages": [{"role": "user", "content": marker}]}
+    caller = threading.Thread(target=lambda: _quietly(lambda: httpx.post(
+        first.url + "/v1/chat/completions", json=body, headers={"X-Project": "unanswered"}, timeout=30)))  # fmt: skip
+    caller.start()
+    try:
+        assert wait_until(lambda: any(marker.encode() in seen["body"] for seen in fake_upstream.SEEN))
+    finally:
+        first.stop(signal.SIGKILL)
+        caller.join(timeout=30)
+    second = Gateway(tmp_path, upstream.url).start()
+    try:
+        [record] = [r for r in second.records() if r["project"] == "unanswered"]
+        assert (record["status_code"], record["error_type"], record["interrupted"]) == (502, "interrupted", True)
+        assert (record["model"], record["endpoint"], record["prompt_tokens"]) == (
+            "gated-json", "/v1/chat/completions", 0)  # fmt: skip
+        assert record["id"].startswith("gw-")
+    finally:
+        second.stop()
+
+
+def _quietly(call: Any) -> None:
+    try:
+        call()
+    except httpx.HTTPError:
+        pass

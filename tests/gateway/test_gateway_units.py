@@ -21,6 +21,7 @@ from gateway import (
     read_secrets,
     usage_counts,
 )
+from gateway._buffer import Batch
 from gateway._headers import downstream_headers, upstream_headers
 from gateway._metrics import Metrics
 from gateway._observe import JSON_CAP, observer_for
@@ -288,14 +289,14 @@ def test_timestamps_are_utc_z() -> None:
 
 
 class BrokenBuffer(Buffer):
-    def write(self, bodies: list[bytes], now: float) -> None:
+    def commit(self, batch: Batch, now: float) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
 
 def test_recorder_commits_on_stop_and_counts_failures_without_raising(tmp_path: Path) -> None:
     async def scenario(buffer: Buffer) -> Metrics:
         metrics = Metrics()
-        recorder = Recorder(buffer, metrics, flush_interval=0.001, retention_days=1, max_pending=3)
+        recorder = Recorder(buffer, metrics, retention_days=1, max_pending=3)
         await recorder.start()
         for index in range(5):
             recorder.submit({"id": f"r{index}"})
@@ -316,7 +317,7 @@ def test_recorder_purges_past_retention_at_start(tmp_path: Path) -> None:
     buffer.write([b'{"id":"new"}'], now=time.time() - 1 * 86_400)
 
     async def start_and_stop() -> None:
-        recorder = Recorder(buffer, Metrics(), flush_interval=0.001, retention_days=2)
+        recorder = Recorder(buffer, Metrics(), retention_days=2)
         await recorder.start()
         await recorder.stop()
 
