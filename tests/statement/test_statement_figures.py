@@ -98,9 +98,11 @@ def test_one_project_and_unknown_month(ledger_dir):
 def test_csv_neutralises_formulas(tmp_path):
     from tests.alerts.conftest import rows
 
-    rows(tmp_path, [{"timestamp": datetime(2026, 10, 5, 10, tzinfo=UTC), "cost": 2.0,
-                     "project": "=HYPERLINK(\"http://evil\")", "model": "+cmd|' /C calc'!A0"},
-                    {"timestamp": datetime(2026, 10, 6, 10, tzinfo=UTC), "cost": 1.0, "project": "@SUM(1)"}])  # fmt: skip
+    rows(tmp_path, [
+        {"timestamp": datetime(2026, 10, 5, 10, tzinfo=UTC), "cost": 2.0, "project": "=HYPERLINK(\"http://evil\")",
+         "model": "+cmd|' /C calc'!A0"},
+        {"timestamp": datetime(2026, 10, 6, 10, tzinfo=UTC), "cost": 1.0, "project": "@SUM(1)"},
+    ])  # fmt: skip
     text = statement_csv(statement(tmp_path, "2026-10", TZ, "EUR")).decode()
     body = text.splitlines()[1:]
     assert any(line.startswith("2026-10,'@SUM(1),") for line in body), text
