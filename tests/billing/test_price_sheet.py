@@ -128,3 +128,36 @@ def test_a_payload_without_prices_keeps_the_stored_sheet(tmp_path, admin, monkey
     poll(tmp_path, admin, utc(2026, 5, 15, 9))
     large = next(r for r in compare_prices(tmp_path, MAY) if r.model == "mistral-large-2512" and r.kind == "input")
     assert abs(large.difference) < 1e-9  # a new sheet replaces the month's sheet
+
+
+def reconciliation_page() -> None:
+    import runpy
+
+    from pages._frame import draw_frame
+
+    if draw_frame() is not None:
+        runpy.run_path("pages/reconciliation.py")
+
+
+def test_prices_section_shows_list_your_price_and_difference(tmp_path, admin, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.alerts.conftest import rows
+
+    monkeypatch.setenv(ENV, SECRET)
+    rows(tmp_path, [{"timestamp": utc(2026, 5, 2, 10), "cost": 1.0, "model": "mistral-large-2512"}])
+    admin.usage[MAY] = usage(MAY, sheet(DISCOUNT))
+    poll(tmp_path, admin, utc(2026, 5, 14, 9))
+    (tmp_path / "config.toml").write_text(f'data_dir = "{tmp_path}"\ncurrency = "EUR"\n')
+    monkeypatch.setenv("MONITOR_CONFIG", str(tmp_path / "config.toml"))
+    app = AppTest.from_function(reconciliation_page, default_timeout=60).run()
+    next(s for s in app.selectbox if s.label == "Month").select(MAY).run()
+    assert not app.exception, app.exception
+    assert "Prices" in [s.value for s in app.subheader]
+    frame = app.dataframe[-1].value
+    large = frame[(frame["model"] == "mistral-large-2512") & (frame["kind"] == "input")].iloc[0]
+    listed = list_price("mistral-large-2512", "input_per_1m")
+    yours = float(per_token(listed * DISCOUNT)) * 1e6
+    assert (large["list_price"], large["your_price"]) == pytest.approx((listed, yours))
+    assert large["difference"] == pytest.approx(yours - listed) and large["difference_pct"] == pytest.approx(-20.0)
+    assert len(frame) == len(sheet(DISCOUNT))
