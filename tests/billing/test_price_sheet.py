@@ -161,3 +161,17 @@ def test_prices_section_shows_list_your_price_and_difference(tmp_path, admin, mo
     assert (large["list_price"], large["your_price"]) == pytest.approx((listed, yours))
     assert large["difference"] == pytest.approx(yours - listed) and large["difference_pct"] == pytest.approx(-20.0)
     assert len(frame) == len(sheet(DISCOUNT))
+
+
+def test_simulator_serves_its_list_prices_as_the_sheet(tmp_path, monkeypatch):
+    from simulator import start_server
+
+    now = utc(2026, 5, 14, 10, 30)
+    monkeypatch.setenv(ENV, SECRET)
+    with start_server(seed=4, days=1, rate=2.0, token=SECRET, clock=now.timestamp) as sim:
+        poll(tmp_path, fake_admin.FakeAdmin(url=sim.url), now)
+    rows = compare_prices(tmp_path, MAY)
+    small = {r.kind: r for r in rows if r.model == "mistral-small-2603"}
+    assert set(small) == {"input", "cached_input", "output"}
+    assert small["output"].your_price == pytest.approx(list_price("mistral-small-2603", "output_per_1m", "USD"))
+    assert all(r.difference == pytest.approx(0.0, abs=1e-9) for r in rows)  # no negotiated deal in the demo
