@@ -33,10 +33,10 @@ def prices_section(data_dir: Path, month: str) -> None:
         st.info("No price sheet for this month: the `mistral_admin` source stores the Admin API's `prices` list "
                 "when the bill carries one (docs/billing.md).", icon=":material/sell:")  # fmt: skip
         return
-    cheaper = int((frame["difference"] < 0).sum())
-    dearer = int((frame["difference"] > 0).sum())
+    diff = pd.to_numeric(frame["difference"], errors="coerce")
+    cheaper, dearer = int((diff < 0).sum()), int((diff > 0).sum())
     st.caption(f"Your price sheet against the list prices: {cheaper} prices below list, {dearer} above, "
-               f"{int(frame['difference'].isna().sum())} without a list price to compare. Token prices per 1M "
+               f"{int(diff.isna().sum())} without a list price to compare. Token prices per 1M "
                "tokens; difference = your price - list price; regional zones (us, eu) list at 1.1x.")  # fmt: skip
     formats = {"list_price": "{:,.4f}", "your_price": "{:,.4f}", "difference": "{:+,.4f}", "difference_pct": "{:+.1f}%"}
     st.dataframe(frame.style.format(formats, na_rep="—"), hide_index=True, width="stretch")
