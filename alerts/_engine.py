@@ -30,6 +30,7 @@ from ._outbox import drain, enqueue
 from ._reconcile_rule import ReconcileRule
 from ._settings import AlertSettings, SmtpSettings, parse_alerts, parse_smtp
 from ._state import Notice, StateStore, advance, prune, record
+from ._statement import queue_statements
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class Engine:
         observations, error = self.observe(now)
         with self.store.locked() as state:
             notices = [n for obs in observations if (n := advance(state, obs, now, self.settings.repeat_hours))]
-            queued = self._queue(state, notices, now) + self._digest(state, now)
+            queued = self._queue(state, notices, now) + self._digest(state, now) + queue_statements(self, state, now)
             prune(state, now)
             self.store.save(state)
             sent, failed = drain(state, self.smtp, now, lambda: self.store.save(state))

@@ -23,7 +23,7 @@ from collector.errors import ConfigError
 
 from ._names import CONTROL, check_name
 
-RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation")
+RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation", "statement")
 DIGESTS = ("off", "daily", "weekly")
 SECURITY = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -54,6 +54,7 @@ class AlertSettings:
     digest: str = "off"
     digest_recipients: tuple[str, ...] = ()
     digest_hour: int = 8
+    statement_hour: int = 8
 
     def enabled(self, rule: str) -> bool:
         return rule in self.rules_enabled
@@ -163,6 +164,7 @@ def parse_alerts(raw: dict[str, Any], data_dir: Path) -> AlertSettings:
         digest=_choice(raw, "digest", "off", DIGESTS, "alerts"),
         digest_recipients=check_emails(raw.get("digest_recipients", []), "alerts.digest_recipients"),
         digest_hour=int(n("digest_hour", 8, 0, 23)),
+        statement_hour=int(n("statement_hour", 8, 0, 23)),
     )
 
 

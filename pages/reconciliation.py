@@ -27,6 +27,7 @@ from ledger.billing import (
     unreadable_lines,
 )
 from pages._frame import context
+from pages._prices import prices_section
 from pages._ui import money, show
 
 STATUS_LABELS = {"matched": "matched", "billed_not_seen": "billed, never seen (bypasses the gateway?)",
@@ -103,3 +104,5 @@ else:
                                                              limits)])  # fmt: skip
     formats = {"peak_tokens_minute": "{:,}", "limit_tokens_minute": "{:,.0f}", "headroom_pct": "{:.1f}%"}
     st.dataframe(heads.style.format(formats, na_rep="—"), hide_index=True, width="stretch")
+
+prices_section(ctx.data_dir, month)

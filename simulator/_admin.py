@@ -140,10 +140,25 @@ class AdminBilling:
         body |= _EMPTY_EXTRAS | {
             "date": f"{year:04d}-{month:02d}-01T00:00:00Z", "start_date": f"{year:04d}-{month:02d}-01T00:00:00Z",
             "end_date": f"{year:04d}-{month:02d}-{days:02d}T23:59:59Z", "currency": self.currency,
-            "currency_symbol": "$" if self.currency == "USD" else "€", "prices": [],
+            "currency_symbol": "$" if self.currency == "USD" else "€", "prices": self.price_sheet(year, month, bill),
             "previous_month": f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}", "next_month": None,
         }  # fmt: skip
         return body
+
+    def price_sheet(self, year: int, month: int, bill: dict[str, np.ndarray]) -> list[dict[str, str]]:
+        """The `prices` list: per-token list prices of the billed token models (no negotiated deal here)."""
+        at = datetime(year, month, 1, tzinfo=UTC)
+        out = []
+        for name in sorted(bill):
+            price = self.book.price_at(name, at, self.currency)
+            if price is None:  # OCR pages and the fine-tune: no token list price
+                continue
+            for metric, per_1m in zip(METRICS, (price.input_per_1m, price.cached_input_per_1m, price.output_per_1m),
+                                      strict=True):  # fmt: skip
+                out.append({"event_type": name, "billing_metric": f"{metric}_tokens", "billing_group": "completion",
+                            "api_zone": "global", "service_tier": "standard",
+                            "price": f"{per_1m / 1e6:.12f}"})  # fmt: skip
+        return out
 
     @staticmethod
     def _entry(metric: str, quantity: float, amount: float) -> dict[str, Any]:
