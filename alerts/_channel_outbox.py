@@ -22,6 +22,7 @@ from typing import Any
 from ._channels import ChannelSettings
 from ._chat_format import delivery_id, payload
 from ._compose import subject_of
+from ._observation import Observation
 from ._outbox import backoff
 from ._post import ChannelError, post
 from ._state import Notice
@@ -115,3 +116,36 @@ def drain_posts(state: dict[str, Any], channels: dict[str, ChannelSettings], now
             if error.unreachable:
                 break
     return posted, failed
+
+
+def send_test_post(channel: ChannelSettings, now: datetime) -> str:
+    """Post a short test message now (no outbox); a sentence saying it worked, or ChannelError."""
+    obs = Observation(key=f"test:{channel.name}", rule="test", scope="the organisation", level=None,
+                      subject="[Mistral usage monitor] test message: alerts will reach this channel",
+                      figures=(("Channel", f"{channel.name} ({channel.kind})"),
+                               ("Sent at", now.isoformat())))  # fmt: skip
+    notice = Notice("test", obs, now.isoformat())
+    ident = delivery_id(notice.token, channel.name)
+    post(channel, payload(channel.kind, notice, ident, channel.name, now), ident)
+    return f"posted a test message to the {channel.label}"
+
+
+def _status(info: dict[str, Any], now: datetime) -> str:
+    if _paused(info, now):
+        return f"paused until {info['not_before']} (HTTP 429 Retry-After)"
+    if info.get("last_error_at") and (info.get("last_ok_at") or "") < info["last_error_at"]:
+        return "failing"
+    return "ok" if info.get("last_ok_at") else "nothing sent yet"
+
+
+def channel_status(state: dict[str, Any], channels: dict[str, ChannelSettings], now: datetime) -> list[dict[str, Any]]:
+    """One row per configured channel for the Budgets page: state, counts, last delivery and error."""
+    out = []
+    for name, channel in sorted(channels.items()):
+        info = state.get("channels", {}).get(name, {})
+        mine = [m for m in state["outbox"] if is_post(m) and m["channel"] == name]
+        count = {s: sum(1 for m in mine if m["status"] == s) for s in ("pending", "sent", "failed")}
+        out.append({"channel": name, "kind": channel.kind, "url from": f"${channel.url_env}",
+                    "state": _status(info, now), **count, "last delivered": info.get("last_ok_at"),
+                    "last error": info.get("last_error"), "last error at": info.get("last_error_at")})  # fmt: skip
+    return out
