@@ -74,7 +74,15 @@ def _paused(info: dict[str, Any], now: datetime) -> bool:
 
 def attempt_post(message: dict[str, Any], channel: ChannelSettings, info: dict[str, Any],
                  now: datetime) -> ChannelError | None:  # fmt: skip
-    """Post one message once; update it and the channel's state in place; the error if not delivered."""
+    """Post one message once; update it and the channel's state in place; the error if not delivered.
+
+    A message built for another kind (the channel's `kind` changed in the config meanwhile)
+    is marked failed at once: a Slack body posted to a Teams URL would only be refused.
+    """
+    if message.get("kind") != channel.kind:
+        reason = f"not sent: built for a {message.get('kind')} channel, but {channel.name} is now {channel.kind}"
+        message.update(status="failed", attempts=message["attempts"] + 1, last_error=reason)
+        return ChannelError(reason)
     try:
         post(channel, message["body"], message["id"])
     except ChannelError as exc:

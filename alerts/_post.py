@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -32,6 +33,8 @@ from ._smtp import DeliveryError
 
 SIGNATURE_HEADER = "X-Monitor-Signature"
 DELIVERY_HEADER = "X-Monitor-Delivery"
+logging.getLogger("httpx").setLevel(logging.WARNING)
+"""httpx logs each request's full URL at INFO; for a webhook the URL is the credential."""
 MAX_RETRY_AFTER = 86_400.0
 """A longer `Retry-After` is read as this (a day): a hostile or broken value must not park a channel for ever."""
 

@@ -202,3 +202,27 @@ def test_no_channels_configured_changes_nothing(tmp_path, smtp_server, receivers
     result = make_engine(smtp_server.port).run(NOW)
     assert (result.queued, result.sent, result.posts_queued, result.posted) == (1, 1, 0, 0)
     assert accepted(receivers) == {"slack": 0, "teams": 0, "hook": 0}
+
+
+def test_the_digest_goes_to_its_routed_channels_once(tmp_path, smtp_server, receivers, make_engine):
+    rows(tmp_path / "data", [{"timestamp": paris("2026-11-20T10:00"), "cost": 25.0}])
+    settings = {"rules_enabled": [], "digest": "daily", "digest_recipients": ["boss@example.com"],
+                "channels": CHANNELS, "rule_channels": {"digest": ["teams"]}}  # fmt: skip
+    for minutes in (0, 5, 60):
+        make_engine(smtp_server.port, **settings).run(paris("2026-11-21T08:00") + timedelta(minutes=minutes))
+    assert accepted(receivers) == {"slack": 0, "teams": 1, "hook": 0}
+    card = receivers["teams"].accepted[0].json()["attachments"][0]["content"]
+    assert card["body"][0]["text"].startswith(r"\[Mistral digest\] daily 2026\-11\-20\: EUR 25")
+
+
+def test_a_message_built_for_another_kind_is_failed_not_posted(tmp_path, smtp_server, receivers, make_engine):
+    data = setup(tmp_path, BUDGET + 'channels = ["slack"]\n')
+    receivers["slack"].stop()
+    make_engine(smtp_server.port, channels=CHANNELS).run(NOW)
+    receivers["slack"].start()
+    swapped = {**CHANNELS, "slack": {**CHANNELS["teams"], "url_env": "TEST_SLACK_URL"}}
+    make_engine(smtp_server.port, channels=swapped).run(NOW + timedelta(minutes=5))
+    [message] = [m for m in StateStore(data).read()["outbox"] if m.get("channel") == "slack"]
+    assert message["status"] == "failed"
+    assert message["last_error"] == "not sent: built for a slack channel, but slack is now teams"
+    assert receivers["slack"].attempts == []
