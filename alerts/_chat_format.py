@@ -69,8 +69,20 @@ def _share(c: Contributor) -> str:
     return f"{c.value:,.2f}{share}"
 
 
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text, "verbatim": True}
+def fit(escaped: str, limit: int) -> str:
+    """Escaped Slack text cut to `limit` characters without splitting an entity (`&amp;`)."""
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def _mrkdwn(text: str, limit: int = 3000) -> dict[str, Any]:
+    """A text object Slack shows as written: no auto-linked URL, channel or mention."""
+    return {"type": "mrkdwn", "text": fit(text, limit), "verbatim": True}
 
 
 def slack_payload(notice: Notice) -> dict[str, Any]:
@@ -78,7 +90,7 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
     obs = notice.observation
     subject = clip(subject_of(notice), 500)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(f"*{slack_escape(subject)}*")}]
-    fields = [_mrkdwn(f"*{slack_escape(clip(k))}*\n{slack_escape(clip(v))}") for k, v in obs.figures]
+    fields = [_mrkdwn(f"*{slack_escape(clip(k))}*\n{slack_escape(clip(v))}", 2000) for k, v in obs.figures]
     blocks += [{"type": "section", "fields": fields[i : i + 10]} for i in range(0, len(fields), 10)]
     for title, people in obs.contributors:
         if people:

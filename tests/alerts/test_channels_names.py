@@ -98,7 +98,8 @@ def test_webhook_carries_names_as_plain_json_strings(evil_run):
 
 def test_overlong_names_are_clipped_to_slack_limits(tmp_path, smtp_server, receivers, make_engine, monkeypatch):
     long = "&" * 5000
-    rows(tmp_path / "data", [{"timestamp": paris("2026-11-10T10:00"), "cost": 90.0, "project": long, "model": long}])
+    rows(tmp_path / "data", [{"timestamp": paris("2026-11-10T10:00"), "cost": 30.0, "project": long, "model": long + m}
+                             for m in "abc"])  # fmt: skip
     budget = Budget("long", 100.0, projects=(long,), forecast=False, channels=("slack",))
     engine = make_engine(smtp_server.port, channels=CHANNELS)
     monkeypatch.setattr(engine, "budgets", lambda: [budget])
@@ -106,8 +107,10 @@ def test_overlong_names_are_clipped_to_slack_limits(tmp_path, smtp_server, recei
     message = receivers["slack"].accepted[0].json()
     for block in message["blocks"]:
         if block["type"] == "section":
-            assert len(block.get("text", {}).get("text", "")) <= 3000
+            text = block.get("text", {}).get("text", "")
+            assert len(text) <= 3000 and not re.search(r"&(?!amp;|lt;|gt;)", text)
             assert all(len(f["text"]) <= 2000 for f in block.get("fields", []))
+    assert any(len(b.get("text", {}).get("text", "")) > 2900 for b in message["blocks"])  # the list was cut
 
 
 def _alerts(**raw: Any):
