@@ -54,7 +54,7 @@ class Notice:
 
 
 def empty_state() -> dict[str, Any]:
-    return {"version": 1, "alerts": {}, "outbox": [], "history": [], "digests": {}}
+    return {"version": 1, "alerts": {}, "outbox": [], "history": [], "digests": {}, "channels": {}}
 
 
 class StateStore:
@@ -119,12 +119,13 @@ def _firing(entry: dict[str, Any], obs: Observation, stamp: str, now: datetime, 
     return None
 
 
-def record(state: dict[str, Any], notice: Notice, recipients: tuple[str, ...], now: datetime) -> None:
+def record(state: dict[str, Any], notice: Notice, recipients: tuple[str, ...], now: datetime,
+           channels: tuple[str, ...] = ()) -> None:  # fmt: skip
     """Append a notice to the alert history (shown on the Budgets page)."""
     obs = notice.observation
     state["history"].append({"at": now.isoformat(), "key": obs.key, "rule": obs.rule, "scope": printable(obs.scope),
                              "kind": notice.kind, "subject": printable(obs.subject),
-                             "recipients": list(recipients)})  # fmt: skip
+                             "recipients": list(recipients), "channels": list(channels)})  # fmt: skip
     del state["history"][:-KEEP_HISTORY]
 
 

@@ -1,4 +1,5 @@
-"""Budgets: spend so far, % used, burn-down with forecast, editing, alert history, outbox, test email.
+"""Budgets: spend so far, % used, burn-down with forecast, editing, alert history, outbox, test email,
+and each Slack / Teams / webhook channel's delivery state with a test button.
 
 Figures come from the same functions as the alert emails (`alerts.view_budget` over
 `ledger.budget_queries`), so the page and the email never disagree. Edits are validated by
@@ -21,13 +22,17 @@ from alerts import (
     Budget,
     BudgetFileError,
     BudgetView,
+    ChannelSettings,
     DeliveryError,
     Engine,
     StateStore,
+    channel_status,
+    check_known,
     parse_budget,
     period_of,
     save_budgets,
     send_test_email,
+    send_test_post,
     view_budget,
 )
 from collector.config import Config, load_config
@@ -123,6 +128,8 @@ def form_values(current: Budget | None) -> dict[str, Any] | None:
         raw["thresholds"] = st.text_input("Thresholds (%)", ", ".join(f"{t:g}" for t in b.thresholds))
         raw["forecast"] = st.checkbox("Forecast alert", b.forecast)
         raw["recipients"] = _split(st.text_input("Recipients (emails, comma-separated)", ", ".join(b.recipients)))
+        raw["channels"] = _split(st.text_input("Channels (names from [alerts.channels], comma-separated)",
+                                               ", ".join(b.channels)))  # fmt: skip
         if not st.form_submit_button("Save budget", type="primary"):
             return None
     return raw
@@ -148,6 +155,7 @@ def editor(engine: Engine, budgets: list[Budget]) -> None:
     if raw is not None:
         try:
             budget = to_budget(raw)
+            known_channels(engine, budget)
             kept = [b for b in budgets if b is not current]
             save_budgets(engine.settings.budgets_file, [*kept, budget] if current is None else
                          [budget if b is current else b for b in budgets])  # fmt: skip
@@ -204,6 +212,44 @@ def test_email(engine: Engine, budgets: list[Budget]) -> None:
             st.error(f"Not sent: {exc}")
 
 
+def known_channels(engine: Engine, budget: Budget) -> None:
+    """A budget may only name configured channels (BudgetFileError naming the missing one)."""
+    try:
+        check_known(budget.channels, engine.settings.channels, "channels")
+    except ConfigError as exc:
+        raise BudgetFileError(str(exc)) from None
+
+
+def channels_section(engine: Engine) -> None:
+    """Each channel's delivery state, and a test button per channel.
+
+    The buttons are for admins and editors only once sign-in exists; until then anyone who
+    can open the dashboard can post a test message (nothing typed in: the configured URL).
+    """
+    st.header("Channels")
+    channels = engine.settings.channels
+    if not channels:
+        st.caption("No Slack, Teams or webhook channels: add [alerts.channels.<name>] to the config "
+                   "(see docs/alerts.md).")  # fmt: skip
+        return
+    rows = channel_status(StateStore(engine.config.data_dir).read(), channels, datetime.now(UTC))
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="channel_states")
+    for row in rows:
+        if row["state"] == "failing":
+            st.warning(f"{row['kind']} channel {row['channel']}: {row['pending']} message(s) waiting. "
+                       f"Last error: {row['last error']}")  # fmt: skip
+    for name, channel in sorted(channels.items()):
+        channel_test_button(name, channel)
+
+
+def channel_test_button(name: str, channel: ChannelSettings) -> None:
+    if st.button(f"Send a test message to the {channel.label}", key=f"test_channel_{name}"):
+        try:
+            st.success(send_test_post(channel, datetime.now(UTC)))
+        except DeliveryError as exc:
+            st.error(f"Not sent: {exc}")
+
+
 def main() -> None:
     ensure_routed()
     st.title("Budgets")
@@ -225,6 +271,7 @@ def main() -> None:
         editor(engine, budgets)
     history(engine)
     test_email(engine, budgets)
+    channels_section(engine)
 
 
 main()
