@@ -31,6 +31,8 @@ _ERROR_INDEX = np.zeros(600, dtype=np.int64)
 _ERROR_INDEX[list(ERROR_TYPES)] = np.arange(1, len(ERROR_TYPES) + 1)
 _BOOL = (b"false", b"true")
 _EMBEDDINGS = cat.ENDPOINTS.index(cat.EMBEDDINGS)
+_OCR, _SPEECH = cat.ENDPOINTS.index(cat.OCR), cat.ENDPOINTS.index(cat.SPEECH)
+_ZONES = [orjson.dumps(zone) for zone in cat.ZONES]
 
 
 def _json(values: tuple[str | None, ...]) -> list[bytes]:
@@ -58,7 +60,7 @@ def _identity(rows: Rows, cols: Columns, spoil: np.ndarray) -> None:
     """`{"id":...,"timestamp":...,"model":...` up to the project."""
     hour_start = datetime.fromtimestamp(int(cols["ts"][0]) // 3_600_000 * 3600, UTC)
     prefixes = (hour_start.strftime("%Y-%m-%dT%H:").encode(), hour_start.strftime("%d/%m/%Y %Hh").encode())
-    resolved = _json(tuple(m.resolved_at(int(cols["ts"][0])) for m in cat.MODELS))
+    resolved = _json(tuple(m.resolved_at(int(cols["ts"][0])) for m in cat.ALL_MODELS))
     has_id = spoil != MISSING_ID
     rows.text(b"{")
     rows.text(b'"id":"sim-', has_id)
@@ -121,12 +123,33 @@ def _extras(rows: Rows, cols: Columns) -> None:
     rows.text(b',"spend_limit_reached":', throttled)
     rows.table(_BOOL, cols["capped"].astype(np.int64), throttled)
     limited = (cols["status"] == 200) & (cols["endpoint"] != _EMBEDDINGS) & ~cols["batch"]
+    limited &= cols["endpoint"] < len(cat.TOKEN_ENDPOINTS)
     rows.text(f',"ratelimit":{{"limit-tokens-minute":{LIMIT_TOKENS},"remaining-tokens-minute":'.encode(), limited)
     rows.number(cols["rl_tokens"], limited)
     rows.text(f',"limit-req-minute":{LIMIT_REQUESTS},"remaining-req-minute":'.encode(), limited)
     rows.number(cols["rl_requests"], limited)
     rows.text(b"}", limited)
+    _quantities(rows, cols)
     rows.text(b',"simulated":true},')
+
+
+def _quantities(rows: Rows, cols: Columns) -> None:
+    """Billed units: pages on OCR calls, audio seconds, characters on speech; the zone; billable."""
+    ocr, speech = cols["endpoint"] == _OCR, cols["endpoint"] == _SPEECH
+    annotated, audio = cols["annotated"] > 0, cols["audio_tenths"] > 0
+    rows.text(b',"pages":', ocr)
+    rows.number(cols["pages"], ocr)
+    rows.text(b',"annotated_pages":', annotated)
+    rows.number(cols["annotated"], annotated)
+    rows.text(b',"audio_seconds":', audio)
+    rows.number(cols["audio_tenths"] // 10, audio)
+    rows.text(b".", audio)
+    rows.number(cols["audio_tenths"] % 10, audio)
+    rows.text(b',"characters":', speech)
+    rows.number(cols["characters"], speech)
+    rows.text(b',"api_zone":')
+    rows.table(_ZONES, cols["zone"])
+    rows.text(b',"billable":false', ~cols["billable"])
 
 
 def encode_hour(cols: Columns, bad_every: int = 0) -> tuple[bytes, np.ndarray]:

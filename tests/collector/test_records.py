@@ -97,7 +97,8 @@ def test_billed_quantities_and_new_optional_fields_land_in_their_columns():
     assert (ocr["pages"], ocr["annotated_pages"], ocr["api_zone"], ocr["agent_id"]) == (12, 3, "eu", "ag_1")
     assert (ocr["billable"], ocr["tokens_estimated"]) == (True, False)
     assert audio["audio_seconds"] == 90.0 and audio["api_zone"] == "global"
-    assert (tts["characters"], tts["audio_seconds"], tts["billable"], tts["tokens_estimated"]) == (400, 12.5, False, True)
+    assert (tts["characters"], tts["audio_seconds"]) == (400, 12.5)
+    assert (tts["billable"], tts["tokens_estimated"]) == (False, True)
     assert files["billable"] is False and files["pages"] == 0
     old = rows["r0"]  # a record without the new fields stays valid, its new columns null
     assert all(old[k] is None for k in ("pages", "annotated_pages", "audio_seconds", "characters", "api_zone",
@@ -116,6 +117,7 @@ def test_a_bad_billed_quantity_is_quarantined_with_a_reason_naming_it(bad, reaso
 
 
 def test_an_infinite_audio_duration_goes_to_the_careful_path():
-    body = b'{"object":"list","data":[' + orjson.dumps(make_record(1))[:-1] + b',"audio_seconds":1e999}],"has_more":false}'
+    record = orjson.dumps(make_record(1))[:-1] + b',"audio_seconds":1e999}'
+    body = b'{"object":"list","data":[' + record + b'],"has_more":false}'
     assert table_from_body(body, RECORD_COLUMNS) is None
     assert len(careful_parse([orjson.loads(body.replace(b"1e999", b"1e300"))["data"][0]])[1]) == 0
