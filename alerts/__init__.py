@@ -15,6 +15,7 @@ from ._periods import PERIODS, Period, period_of
 from ._settings import RULES, AlertSettings, SmtpSettings, parse_alerts, parse_smtp
 from ._smtp import DeliveryError, send, send_test_email
 from ._state import StateStore
+from ._unpriced_rule import UnpricedModel, unpriced_models_seen
 
 __all__ = [
     "PERIODS",
@@ -29,6 +30,7 @@ __all__ = [
     "RunResult",
     "SmtpSettings",
     "StateStore",
+    "UnpricedModel",
     "collector_jobs",
     "engine_for",
     "load_budgets",
@@ -41,5 +43,6 @@ __all__ = [
     "send",
     "send_test_email",
     "to_email",
+    "unpriced_models_seen",
     "view_budget",
 ]

@@ -30,6 +30,7 @@ from ._outbox import drain, enqueue
 from ._reconcile_rule import ReconcileRule
 from ._settings import AlertSettings, SmtpSettings, parse_alerts, parse_smtp
 from ._state import Notice, StateStore, advance, prune, record
+from ._unpriced_rule import UnpricedRule
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Engine:
         self.store = StateStore(config.data_dir)
         args = (config.data_dir, settings, config.timezone, config.currency, config.dashboard_url)
         self.budget_rules, self.health_rules = BudgetRules(*args), HealthRules(*args)
-        self.reconcile_rule = ReconcileRule(*args)
+        self.reconcile_rule, self.unpriced_rule = ReconcileRule(*args), UnpricedRule(*args)
 
     @classmethod
     def from_config(cls, config: Config) -> Engine:
@@ -75,7 +76,7 @@ class Engine:
             budgets, error = self.budgets(), None
         except BudgetFileError as exc:
             budgets, error = [], str(exc)
-        health = self.health_rules.observe(now) + self.reconcile_rule.observe(now)
+        health = self.health_rules.observe(now) + self.reconcile_rule.observe(now) + self.unpriced_rule.observe(now)
         return self.budget_rules.observe(budgets, now) + health, error
 
     def run(self, now: datetime | None = None) -> RunResult:

@@ -38,6 +38,8 @@ class Observation:
     link: str | None = None
     expires: str | None = None
     """ISO instant after which the key's state may be forgotten (the end of its period)."""
+    repeats: bool = True
+    """False: never a reminder (`repeat_hours`), whatever the settings (an unpriced model)."""
 
 
 def dashboard_link(base: str | None, filters: Filters, page: str = "spend") -> str | None:

@@ -23,7 +23,7 @@ from collector.errors import ConfigError
 
 from ._names import CONTROL, check_name
 
-RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation")
+RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation", "unpriced")
 DIGESTS = ("off", "daily", "weekly")
 SECURITY = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
