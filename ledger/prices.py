@@ -272,6 +272,13 @@ def _flags(table: pa.Table, name: str, default: bool) -> np.ndarray:
     return pc.fill_null(table[name], default).to_numpy(zero_copy_only=False)
 
 
+def _transcriptions(table: pa.Table) -> np.ndarray:
+    """Rows sent to /v1/audio/transcriptions: their audio is priced per transcription minute."""
+    if "endpoint" not in table.column_names:
+        return np.zeros(table.num_rows, dtype=bool)
+    return pc.fill_null(pc.match_substring(table["endpoint"], TRANSCRIPTIONS), False).to_numpy(zero_copy_only=False)
+
+
 def _part(quantity: np.ndarray, rate: np.ndarray, per: float) -> np.ndarray:
     """quantity x rate / per; 0 where there is nothing to bill, NaN where it has no price."""
     return np.where(quantity > 0, quantity * rate / per, 0.0)
@@ -292,8 +299,7 @@ def _base(table: pa.Table, rates: np.ndarray) -> np.ndarray:
     cost += _part(pages - annotated, col[PAGES], 1000) + _part(annotated, col[ANNOTATED_PAGES], 1000)
     seconds = _numbers(table, "audio_seconds")
     if seconds.any():
-        endpoint = pc.fill_null(pc.match_substring(table["endpoint"], TRANSCRIPTIONS), False)
-        minute = np.where(endpoint.to_numpy(zero_copy_only=False), col[TRANSCRIBED_MINUTES], col[AUDIO_MINUTES])
+        minute = np.where(_transcriptions(table), col[TRANSCRIBED_MINUTES], col[AUDIO_MINUTES])
         cost += _part(seconds, minute, 60)
     cost += _part(_numbers(table, "characters"), col[CHARACTERS], 1e6)
     return np.where(np.isnan(rates).all(axis=1), np.nan, cost)
