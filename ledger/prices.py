@@ -4,7 +4,9 @@ Mistral publishes current prices only, and `-latest` aliases move between models
 past request with today's table makes last month's figures drift, so every price row has an
 `effective_from` date, every alias row says since when it pointed where, and each priced row
 records the `price_version` it was priced with (so `python -m collector reprice` knows what
-is stale).
+is stale). Mistral bills more than tokens, so each row has a unit (tokens, OCR pages, audio
+minutes, TTS characters) and a record is the sum of its units, then the tier and zone
+multipliers (docs/prices.md, "How a record is priced").
 
 Example:
     >>> book = PriceBook.load()
