@@ -25,9 +25,10 @@ Columns = dict[str, np.ndarray]
 
 STREAM = 0x0417
 SHARES = ((cat.OCR_MODEL, 0.02), (cat.TRANSCRIBE_MODEL, 0.012), (cat.TTS_MODEL, 0.006), (cat.UNBILLED_MODEL, 0.03))
-ENDPOINT = {cat.OCR_MODEL: cat.OCR, cat.TRANSCRIBE_MODEL: cat.TRANSCRIPTIONS, cat.TTS_MODEL: cat.SPEECH}
-HOST = {cat.OCR_MODEL: cat.MODEL_NAMES.index("pixtral-large-latest"), cat.TRANSCRIBE_MODEL: cat.VOXTRAL,
-        cat.TTS_MODEL: cat.VOXTRAL, cat.UNBILLED_MODEL: 0}  # fmt: skip
+_FIRST = cat.OCR_MODEL
+ENDPOINT = np.array([cat.ENDPOINTS.index(e) for e in (cat.OCR, cat.TRANSCRIPTIONS, cat.SPEECH, cat.UNBILLED[0])])
+"""By unit model (index - OCR_MODEL); an unbilled call then picks one of the UNBILLED endpoints."""
+HOST = np.array([cat.MODEL_NAMES.index("pixtral-large-latest"), cat.VOXTRAL, cat.VOXTRAL, 0])
 """Whose outage windows a unit call shares (the incidents are drawn per token model)."""
 OCR_BATCH_SHARE = 0.15
 ANNOTATED_SHARE = 0.25
@@ -38,10 +39,8 @@ _LATENCY = np.array([m.latency_ms for m in cat.ALL_MODELS])
 
 
 def _endpoints(rng: np.random.Generator, model: np.ndarray) -> np.ndarray:
-    names = [ENDPOINT.get(int(m)) for m in model]
-    unbilled = rng.integers(0, len(cat.UNBILLED), len(model))
-    return np.array([cat.ENDPOINTS.index(n) if n else cat.ENDPOINTS.index(cat.UNBILLED[u])
-                     for n, u in zip(names, unbilled, strict=True)], dtype=np.int64)  # fmt: skip
+    unbilled = ENDPOINT[-1] + rng.integers(0, len(cat.UNBILLED), len(model))
+    return np.where(model == cat.UNBILLED_MODEL, unbilled, ENDPOINT[model - _FIRST])
 
 
 def _calls(rng: np.random.Generator, inc: Incidents, hour: int, rate: float) -> Columns:
@@ -53,7 +52,7 @@ def _calls(rng: np.random.Generator, inc: Incidents, hour: int, rate: float) -> 
     key = rng.choice(len(cat.KEYS), n, p=cat.KEY_WEIGHTS)
     ocr = model == cat.OCR_MODEL
     batch = ocr & (rng.random(n) < OCR_BATCH_SHARE)
-    status, capped = assign_status(rng, inc, ts, key, np.array([HOST[int(m)] for m in model], dtype=np.int64))
+    status, capped = assign_status(rng, inc, ts, key, HOST[model - _FIRST])
     ok = status == 200
     pages = np.where(ocr, np.maximum(1, (MEDIAN_PAGES * rng.lognormal(0, 1.0, n)).astype(np.int64)), 0) * ok
     audio = (MEDIAN_AUDIO_S * 10 * rng.lognormal(0, 0.9, n)).astype(np.int64) * ok
