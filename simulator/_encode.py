@@ -32,7 +32,7 @@ _ERROR_INDEX[list(ERROR_TYPES)] = np.arange(1, len(ERROR_TYPES) + 1)
 _BOOL = (b"false", b"true")
 _EMBEDDINGS = cat.ENDPOINTS.index(cat.EMBEDDINGS)
 _OCR, _SPEECH = cat.ENDPOINTS.index(cat.OCR), cat.ENDPOINTS.index(cat.SPEECH)
-_ZONES = [orjson.dumps(zone) for zone in cat.ZONES]
+_ZONES = [b',"api_zone":' + orjson.dumps(zone) for zone in cat.ZONES]
 
 
 def _json(values: tuple[str | None, ...]) -> list[bytes]:
@@ -133,23 +133,33 @@ def _extras(rows: Rows, cols: Columns) -> None:
     rows.text(b',"simulated":true},')
 
 
+def _units(cols: Columns, i: int) -> bytes:
+    """One record's billed quantities as JSON members (`,"pages":3`...), for the few that have any."""
+    parts = []
+    if cols["endpoint"][i] == _OCR:
+        parts.append(b',"pages":%d' % cols["pages"][i])
+    if cols["annotated"][i]:
+        parts.append(b',"annotated_pages":%d' % cols["annotated"][i])
+    if cols["audio_tenths"][i]:
+        parts.append(b',"audio_seconds":%d.%d' % divmod(int(cols["audio_tenths"][i]), 10))
+    if cols["endpoint"][i] == _SPEECH:
+        parts.append(b',"characters":%d' % cols["characters"][i])
+    if not cols["billable"][i]:
+        parts.append(b',"billable":false')
+    return b"".join(parts)
+
+
 def _quantities(rows: Rows, cols: Columns) -> None:
-    """Billed units: pages on OCR calls, audio seconds, characters on speech; the zone; billable."""
-    ocr, speech = cols["endpoint"] == _OCR, cols["endpoint"] == _SPEECH
-    annotated, audio = cols["annotated"] > 0, cols["audio_tenths"] > 0
-    rows.text(b',"pages":', ocr)
-    rows.number(cols["pages"], ocr)
-    rows.text(b',"annotated_pages":', annotated)
-    rows.number(cols["annotated"], annotated)
-    rows.text(b',"audio_seconds":', audio)
-    rows.number(cols["audio_tenths"] // 10, audio)
-    rows.text(b".", audio)
-    rows.number(cols["audio_tenths"] % 10, audio)
-    rows.text(b',"characters":', speech)
-    rows.number(cols["characters"], speech)
-    rows.text(b',"api_zone":')
+    """The zone on every record; billed units (OCR pages, audio, characters) and `billable: false` on
+    the few records that have them, rendered one by one: as columns they would widen every row.
+    """
     rows.table(_ZONES, cols["zone"])
-    rows.text(b',"billable":false', ~cols["billable"])
+    has = (cols["endpoint"] == _OCR) | (cols["endpoint"] == _SPEECH) | (cols["audio_tenths"] > 0) | ~cols["billable"]
+    some = np.flatnonzero(has)
+    if len(some):
+        index = np.zeros(len(has), dtype=np.int64)
+        index[some] = np.arange(1, len(some) + 1)
+        rows.table([b"", *(_units(cols, int(i)) for i in some)], index)
 
 
 def encode_hour(cols: Columns, bad_every: int = 0) -> tuple[bytes, np.ndarray]:
