@@ -19,6 +19,7 @@ from ._post import ChannelError
 from ._settings import RULES, AlertSettings, SmtpSettings, parse_alerts, parse_smtp
 from ._smtp import DeliveryError, send, send_test_email
 from ._state import StateStore
+from ._unpriced_rule import UnpricedModel, unpriced_models_seen
 
 __all__ = [
     "PERIODS",
@@ -37,6 +38,7 @@ __all__ = [
     "StateStore",
     "channel_status",
     "check_known",
+    "UnpricedModel",
     "collector_jobs",
     "engine_for",
     "load_budgets",
@@ -50,5 +52,6 @@ __all__ = [
     "send_test_email",
     "send_test_post",
     "to_email",
+    "unpriced_models_seen",
     "view_budget",
 ]

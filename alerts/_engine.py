@@ -33,6 +33,7 @@ from ._reconcile_rule import ReconcileRule
 from ._settings import AlertSettings, SmtpSettings, parse_alerts, parse_smtp
 from ._state import Notice, StateStore, advance, prune, record
 from ._statement import queue_statements
+from ._unpriced_rule import UnpricedRule
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Engine:
         self.store = StateStore(config.data_dir)
         args = (config.data_dir, settings, config.timezone, config.currency, config.dashboard_url)
         self.budget_rules, self.health_rules = BudgetRules(*args), HealthRules(*args)
-        self.reconcile_rule = ReconcileRule(*args)
+        self.reconcile_rule, self.unpriced_rule = ReconcileRule(*args), UnpricedRule(*args)
 
     @classmethod
     def from_config(cls, config: Config) -> Engine:
@@ -85,7 +86,7 @@ class Engine:
             budgets, error = self.budgets(), None
         except BudgetFileError as exc:
             budgets, error = [], str(exc)
-        health = self.health_rules.observe(now) + self.reconcile_rule.observe(now)
+        health = self.health_rules.observe(now) + self.reconcile_rule.observe(now) + self.unpriced_rule.observe(now)
         return self.budget_rules.observe(budgets, now) + health, error
 
     def run(self, now: datetime | None = None) -> RunResult:

@@ -113,7 +113,7 @@ def _firing(entry: dict[str, Any], obs: Observation, stamp: str, now: datetime, 
         entry.update(level=level, notified_at=stamp)
         return Notice("fired", obs, entry["since"])
     due = datetime.fromisoformat(entry["notified_at"]) + timedelta(hours=repeat_hours)
-    if repeat_hours > 0 and now >= due:
+    if repeat_hours > 0 and obs.repeats and now >= due:
         entry["notified_at"] = stamp
         return Notice("repeat", obs, stamp)
     return None

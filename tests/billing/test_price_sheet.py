@@ -108,7 +108,7 @@ def test_sheet_is_stored_per_month_and_shows_the_discount(tmp_path, admin, monke
     assert eu.list_price == pytest.approx(list_price("mistral-small-2603", "input_per_1m") * 1.1)
     notes = {(r.model, r.kind, r.service_tier): r.note for r in rows if r.difference is None}
     assert "standard tier" in notes[("mistral-small-2603", "output", "priority")]
-    assert "does not know this model" in notes[("mistral-ocr-2505", None, "standard")]  # OCR: no token list price
+    assert "not a token price" in notes[("mistral-ocr-2505", None, "standard")]  # OCR is priced per page, not per token
     assert "is not a number" in notes[("mistral-small-2603", "output", "standard")]
 
     april = compare_prices(tmp_path, APRIL)
