@@ -41,6 +41,8 @@ from ._query_export import csv_bytes, neutralise, parquet_bytes
 from ._query_filters import DIMENSIONS, GRAINS, Filters
 from ._query_reliability import ratelimit_headroom, retry_impact, top_errors
 from ._query_rollups import update_rollups
+from ._query_sql import MAX_BYTES as SQL_MAX_BYTES
+from ._query_sql import MEMORY_MB as SQL_MEMORY_MB
 from ._query_sql import SqlRefused, check_select, run_sql
 from ._query_status import Freshness, SourceStatus, freshness, newest_row
 
@@ -53,6 +55,8 @@ __all__ = [
     "Forecast",
     "Freshness",
     "SourceStatus",
+    "SQL_MAX_BYTES",
+    "SQL_MEMORY_MB",
     "SqlRefused",
     "Summary",
     "breakdown",

@@ -6,7 +6,17 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ledger.queries import DIMENSIONS, GRAINS, MEASURES, SqlRefused, csv_bytes, parquet_bytes, run_sql
+from ledger.queries import (
+    DIMENSIONS,
+    GRAINS,
+    MEASURES,
+    SQL_MAX_BYTES,
+    SQL_MEMORY_MB,
+    SqlRefused,
+    csv_bytes,
+    parquet_bytes,
+    run_sql,
+)
 from pages._frame import context
 from pages._ui import empty_state, fetch, show, style
 
@@ -61,7 +71,8 @@ def sql_box() -> None:
     st.subheader("SQL (read-only)")
     st.caption(
         "One SELECT over `ledger`: the rows in the sidebar's date range and filters, columns as in "
-        "ledger/schema.py. Other statements, file access and settings are refused; at most 10 s."
+        "ledger/schema.py. Other statements, file access and settings are refused; at most 10 s, "
+        f"{SQL_MAX_BYTES // 2**20} MB of result and {SQL_MEMORY_MB:,} MB of memory."
     )
     sql = st.text_area("Query", SQL_EXAMPLE, height=140, key="ex_sql")
     limit = st.number_input("Row limit", 1, MAX_ROWS, 1_000, step=1_000, key="ex_limit")
@@ -72,7 +83,9 @@ def sql_box() -> None:
     except SqlRefused as exc:
         st.error(str(exc), icon=":material/block:")
         return
-    st.caption(f"{len(df):,} rows" + (" (row limit reached)" if len(df) == limit else ""))
+    cap = f" (cut at {SQL_MAX_BYTES // 2**20} MB: select fewer or smaller columns)"
+    cut = {"rows": " (row limit reached)", "bytes": cap}
+    st.caption(f"{len(df):,} rows" + cut.get(df.attrs.get("truncated", ""), ""))
     st.dataframe(df, hide_index=True, width="stretch")
     downloads(df, "query")
 
