@@ -25,6 +25,7 @@ Example:
 from ._query_core import (
     EMPTY_SUMMARY,
     MEASURES,
+    OTHER,
     Summary,
     breakdown,
     dimension_values,
@@ -51,6 +52,7 @@ __all__ = [
     "EMPTY_SUMMARY",
     "GRAINS",
     "MEASURES",
+    "OTHER",
     "Filters",
     "Forecast",
     "Freshness",

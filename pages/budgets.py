@@ -35,6 +35,7 @@ from collector.errors import ConfigError
 from ledger.budget_queries import burn_down
 from ledger.queries import Filters, dimension_values
 from pages._frame import ensure_routed
+from pages._text import md, short
 
 NEW = "➕ New budget"
 SCOPE_FIELDS = {"project": ("projects", "Projects"), "model": ("models", "Models"), "api_key": ("api_keys", "API keys")}
@@ -45,7 +46,7 @@ def load() -> tuple[Config, Engine]:
         config = load_config()
         return config, Engine.from_config(config)
     except ConfigError as exc:
-        st.error(f"Config error: {exc}")
+        st.error(f"Config error: {md(exc, 2_000)}")
         st.stop()
         raise
 
@@ -88,9 +89,9 @@ def chart(view: BudgetView, config: Config, now: datetime) -> go.Figure:
 
 def show_budget(view: BudgetView, config: Config, now: datetime) -> None:
     budget, fc, cur = view.budget, view.forecast, config.currency
-    st.subheader(budget.name)
-    who = ", ".join(budget.recipients) or "nobody (add recipients)"
-    st.caption(f"{budget.scope_label()} · {view.period.id} ({view.period.label()}) · alerts at "
+    st.subheader(md(budget.name))
+    who = md(", ".join(budget.recipients), 500) if budget.recipients else "nobody (add recipients)"
+    st.caption(f"{md(budget.scope_label(), 500)} · {md(view.period.id)} ({md(view.period.label())}) · alerts at "
                f"{', '.join(f'{t:g}%' for t in budget.thresholds)} · to {who}")  # fmt: skip
     crossing = fc.crossing(budget.amount)
     cols = st.columns(4)
@@ -102,7 +103,7 @@ def show_budget(view: BudgetView, config: Config, now: datetime) -> None:
     cols[3].metric("Projected 100%", when)
     missing = unknown_names(config, budget)
     if missing:
-        st.warning(f"No requests in the last 90 days for {', '.join(missing)}: check the spelling "
+        st.warning(f"No requests in the last 90 days for {md(', '.join(missing), 500)}: check the spelling "
                    "(the budget is kept; it counts from the first matching request).")
     st.plotly_chart(chart(view, config, now), key=f"chart-{budget.slug}")
 
@@ -142,7 +143,7 @@ def to_budget(raw: dict[str, Any]) -> Budget:
 def editor(engine: Engine, budgets: list[Budget]) -> None:
     st.header("Edit budgets")
     names = [NEW, *(b.name for b in budgets)]
-    picked = st.selectbox("Budget", names, key="edit_pick")
+    picked = st.selectbox("Budget", names, key="edit_pick", format_func=short)
     current = next((b for b in budgets if b.name == picked), None)
     raw = form_values(current)
     if raw is not None:
@@ -152,12 +153,12 @@ def editor(engine: Engine, budgets: list[Budget]) -> None:
             save_budgets(engine.settings.budgets_file, [*kept, budget] if current is None else
                          [budget if b is current else b for b in budgets])  # fmt: skip
         except BudgetFileError as exc:
-            st.error(f"Not saved: {exc}")
+            st.error(f"Not saved: {md(exc, 500)}")
         else:
-            st.success(f"Saved {budget.name!r} to {engine.settings.budgets_file}.")
-    if current is not None and st.button(f"Delete {current.name!r}", key="delete"):
+            st.success(f"Saved {md(repr(budget.name))} to {md(engine.settings.budgets_file, 300)}.")
+    if current is not None and st.button(f"Delete {md(repr(current.name))}", key="delete"):
         save_budgets(engine.settings.budgets_file, [b for b in budgets if b is not current])
-        st.success(f"Deleted {current.name!r}.")
+        st.success(f"Deleted {md(repr(current.name))}.")
 
 
 def history(engine: Engine) -> None:
@@ -176,10 +177,11 @@ def history(engine: Engine) -> None:
         return
     failed = outbox[outbox["status"] == "failed"]
     if len(failed):
-        st.error(f"{len(failed)} email(s) expired undelivered. Last error: {failed['last_error'].iloc[0]}")
+        st.error(f"{len(failed)} email(s) expired undelivered. Last error: {md(failed['last_error'].iloc[0], 300)}")
     pending = outbox[outbox["status"] == "pending"]
     if len(pending):
-        st.warning(f"{len(pending)} email(s) waiting to be retried. Last error: {pending['last_error'].iloc[0]}")
+        last = md(pending["last_error"].iloc[0], 300)
+        st.warning(f"{len(pending)} email(s) waiting to be retried. Last error: {last}")
     columns = ["created_at", "status", "to", "subject", "attempts", "last_error", "sent_at"]
     st.dataframe(outbox[columns], hide_index=True)
 
@@ -208,10 +210,10 @@ def main() -> None:
     try:
         budgets = engine.budgets()
     except BudgetFileError as exc:
-        st.error(f"The budgets file is invalid, so no budget is checked until it is fixed: {exc}")
+        st.error(f"The budgets file is invalid, so no budget is checked until it is fixed: {md(exc, 500)}")
         budgets = []
     if not budgets:
-        st.info(f"No budgets yet. Add one below; they are saved to {engine.settings.budgets_file}.")
+        st.info(f"No budgets yet. Add one below; they are saved to {md(engine.settings.budgets_file, 300)}.")
     for budget in budgets:
         show_budget(view_budget(config.data_dir, budget, period_of(budget.period, now, config.timezone),
                                 config.timezone, config.currency, now), config, now)  # fmt: skip

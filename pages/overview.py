@@ -8,7 +8,8 @@ import streamlit as st
 
 from ledger.queries import EMPTY_SUMMARY, Summary
 from pages._frame import context
-from pages._ui import TTL_SECONDS, count, empty_state, fetch, millis, money, percent, show, stacked_bars
+from pages._text import short
+from pages._ui import TOP_N, TTL_SECONDS, count, empty_state, fetch, millis, money, percent, show, stacked_bars
 
 ctx = context()
 st.title("Overview")
@@ -73,7 +74,7 @@ def month_to_date() -> None:
 def spend_by_model() -> None:
     days = (ctx.filters.end_at - ctx.filters.start_at).days
     grain = "hour" if days <= 2 else "day"
-    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim="model", grain=grain)
+    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim="model", grain=grain, top=TOP_N)
     df = df[df["unpriced_requests"] < df["requests"]]  # unpriced models have no spend to draw, not 0
     title = f"Spend per {grain} by model ({ctx.currency})"
     show(stacked_bars(df, "spend", "model", title, f"Spend ({ctx.currency})", ctx.colours))
@@ -83,7 +84,7 @@ def top_table(dim: str, label: str) -> None:
     df = fetch("top_contributors", ctx.data_dir, ctx.filters, dim=dim, n=10)
     st.subheader(f"Top {label}")
     st.dataframe(
-        df[[dim, "spend", "share", "requests", "tokens"]],
+        df[[dim, "spend", "share", "requests", "tokens"]].assign(**{dim: df[dim].map(short)}),
         hide_index=True,
         width="stretch",
         column_config={

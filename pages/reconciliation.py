@@ -16,7 +16,8 @@ import streamlit as st
 
 from ledger.billing import month_of, rate_headroom, rate_limits, read_billed, reconcile, spend_gauges
 from pages._frame import context
-from pages._ui import money, show
+from pages._text import md, plot
+from pages._ui import TOP_N, money, show
 
 STATUS_LABELS = {"matched": "matched", "billed_not_seen": "billed, never seen (bypasses the gateway?)",
                  "seen_not_billed": "seen, not billed"}  # fmt: skip
@@ -43,10 +44,13 @@ if not rows.empty:
                  delta_color="inverse")  # fmt: skip
     unmatched = rows[rows["status"] != "matched"]
     if len(unmatched):
-        pairs = zip(unmatched["model"], unmatched["status"], strict=True)
-        st.warning(f"{len(unmatched)} unmatched models: " + ", ".join(f"{m} ({STATUS_LABELS[s]})" for m, s in pairs))
-    fig = go.Figure([go.Bar(name="measured", x=rows["model"], y=rows["measured"]),
-                     go.Bar(name="billed", x=rows["model"], y=rows["billed"])])  # fmt: skip
+        pairs = list(zip(unmatched["model"], unmatched["status"], strict=True))[:TOP_N]
+        listed = ", ".join(f"{md(m)} ({STATUS_LABELS[s]})" for m, s in pairs)
+        more = " and more (table below)" if len(unmatched) > TOP_N else ""
+        st.warning(f"{len(unmatched)} unmatched models: {listed}{more}")
+    labels = rows["model"].map(plot)
+    fig = go.Figure([go.Bar(name="measured", x=labels, y=rows["measured"]),
+                     go.Bar(name="billed", x=labels, y=rows["billed"])])  # fmt: skip
     fig.update_layout(barmode="group", title=f"Measured against billed, {month}", yaxis_title=ctx.currency)
     show(fig)
     view = rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]]
@@ -58,13 +62,15 @@ if not rows.empty:
 st.subheader("Spend limit")
 for gauge in spend_gauges(ctx.data_dir, now):
     if gauge.warning:
-        st.error(gauge.warning, icon=":material/block:")
+        st.error(md(gauge.warning, 500), icon=":material/block:")
     if gauge.no_limit or gauge.limit is None:
-        st.write(f"{gauge.source}: no monthly limit; used {money(gauge.used, gauge.currency or ctx.currency)}")
+        used = money(gauge.used, gauge.currency or ctx.currency)
+        st.write(f"{md(gauge.source)}: no monthly limit; used {used}")
         continue
+    heading = f"{plot(gauge.source)}: used of {gauge.limit:,.0f} {gauge.currency}"
     dial = go.Indicator(mode="gauge+number", value=gauge.used or 0, number={"suffix": f" {gauge.currency}"},
                         gauge={"axis": {"range": [0, gauge.limit]}, "threshold": {"value": gauge.limit}},
-                        title={"text": f"{gauge.source}: used of {gauge.limit:,.0f} {gauge.currency}"})  # fmt: skip
+                        title={"text": heading})  # fmt: skip
     show(go.Figure(dial))
     days = "—" if gauge.days_to_cap is None else f"{gauge.days_to_cap:.1f} days"
     st.write(f"Burn {money(gauge.burn_per_day, gauge.currency or ctx.currency)}/day; cap reached in {days} "

@@ -1,0 +1,45 @@
+"""Text from traffic, config and state, made inert and short before any page shows it.
+
+Why: a model, project, budget or source name is whatever a client or a config wrote.
+`![x](http://host/beacon.png)` in `st.markdown` (and `st.caption`, `st.warning`, labels...) made
+the browser fetch the beacon, a bare URL became a link, and plotly renders `<a href>` in legends
+and ticks. Every such value goes through `md` (markdown) or `plot` (plotly) here, one helper
+each, and is shortened (a 1 MB name is not a legend entry).
+
+Example:
+    >>> print(md("[login](http://host)"))
+    \\[login\\]\\(http\\:\\/\\/host\\)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+
+MAX_CHARS = 48
+"""Longest name shown in charts, tables and messages; Explore and downloads keep full names."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_PUNCTUATION = re.compile(r"([!-,./:-@\[-`{-~]|^-)")
+"""ASCII punctuation (a hyphen only where it would start a list): CommonMark lets each be
+backslash-escaped, which also breaks autolinks (`http\\:\\/\\/`, `www\\.`), emphasis, HTML,
+LaTeX (`$`) and Streamlit's `:color[...]`, and leaves `mistral-large-latest` as it is."""
+
+
+def short(value: object, limit: int = MAX_CHARS) -> str:
+    """One line of at most `limit` characters; a cut name ends in a hash, so two long names stay two."""
+    text = _CONTROL.sub(" ", str(value))
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return f"{text[: limit - 8]}…#{digest}"
+
+
+def md(value: object, limit: int = MAX_CHARS) -> str:
+    """`value` shortened and escaped so Streamlit markdown shows it as plain text."""
+    return _PUNCTUATION.sub(r"\\\1", short(value, limit))
+
+
+def plot(value: object, limit: int = MAX_CHARS) -> str:
+    """`value` shortened and HTML-escaped for plotly labels (legend, ticks, hover), which render tags."""
+    return html.escape(short(value, limit), quote=False)
