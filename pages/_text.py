@@ -7,8 +7,8 @@ and ticks. Every such value goes through `md` (markdown) or `plot` (plotly) here
 each, and is shortened (a 1 MB name is not a legend entry).
 
 Example:
-    >>> print(md("[login](http://host)"))
-    \\[login\\]\\(http\\:\\/\\/host\\)
+    >>> md("[login](http://host)").replace(JOINER, "+")
+    '\\\\[login\\\\]\\\\(http\\\\:+\\\\/\\\\/host\\\\)'
 """
 
 from __future__ import annotations
@@ -22,8 +22,12 @@ MAX_CHARS = 48
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _PUNCTUATION = re.compile(r"([!-,./:-@\[-`{-~]|^-)")
 """ASCII punctuation (a hyphen only where it would start a list): CommonMark lets each be
-backslash-escaped, which also breaks autolinks (`http\\:\\/\\/`, `www\\.`), emphasis, HTML,
-LaTeX (`$`) and Streamlit's `:color[...]`, and leaves `mistral-large-latest` as it is."""
+backslash-escaped, which defeats links, images, emphasis, HTML, LaTeX (`$`) and Streamlit's
+`:color[...]`, and leaves `mistral-large-latest` as it is."""
+_LINKABLE = re.compile(r"(\\[:@])|(\\\.)")
+JOINER = "\u2060"
+"""A zero-width word joiner: Streamlit finds bare URLs, `www.` and e-mail addresses in the text
+*after* escapes are resolved, so a joiner goes after each `:` and `@` and before each `.`."""
 
 
 def short(value: object, limit: int = MAX_CHARS) -> str:
@@ -36,8 +40,9 @@ def short(value: object, limit: int = MAX_CHARS) -> str:
 
 
 def md(value: object, limit: int = MAX_CHARS) -> str:
-    """`value` shortened and escaped so Streamlit markdown shows it as plain text."""
-    return _PUNCTUATION.sub(r"\\\1", short(value, limit))
+    """`value` shortened and escaped so Streamlit markdown shows it as plain text, never as a link."""
+    escaped = _PUNCTUATION.sub(r"\\\1", short(value, limit))
+    return _LINKABLE.sub(lambda m: m.group(1) + JOINER if m.group(1) else JOINER + m.group(2), escaped)
 
 
 def plot(value: object, limit: int = MAX_CHARS) -> str:
