@@ -181,7 +181,9 @@ def test_a_deep_link_as_the_first_visit_gets_the_page_with_its_frame(fresh_serve
 
 _LINKS_TO = """(host) => Array.from(document.querySelectorAll('*')).filter(
     e => Array.from(e.attributes).some(a => /href|src/i.test(a.name) && a.value.includes(host))
-).map(e => (e.closest('[data-testid]') || {}).getAttribute?.('data-testid') + ' ' + (e.parentElement || e).outerHTML.slice(0, 400))"""
+).map(e => (e.closest('[data-testid]') || {}).getAttribute?.('data-testid') + ' '
+             + (e.parentElement || e).outerHTML.slice(0, 400))"""
+"""Elements with an href/src naming `host`, each with its Streamlit element and HTML (for the failure message)."""
 
 
 def test_hostile_names_fetch_nothing_and_make_no_link(hostile_server, browser):
