@@ -7,8 +7,8 @@ and ticks. Every such value goes through `md` (markdown) or `plot` (plotly) here
 each, and is shortened (a 1 MB name is not a legend entry).
 
 Example:
-    >>> md("[login](http://host)").replace(JOINER, "+")
-    '\\\\[login\\\\]\\\\(http\\\\:+\\\\/\\\\/host\\\\)'
+    >>> print(md("![x](http://host/b.png) *a*").replace(JOINER, "+"))
+    !\\[x\\](http:+//host/b.png) \\*a\\*
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import re
 MAX_CHARS = 48
 """Longest name shown in charts, tables and messages; Explore and downloads keep full names."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_PUNCTUATION = re.compile(r"([!-,./:-@\[-`{-~]|^-)")
-"""ASCII punctuation (a hyphen only where it would start a list): CommonMark lets each be
-backslash-escaped, which defeats links, images, emphasis, HTML, LaTeX (`$`) and Streamlit's
-`:color[...]`, and leaves `mistral-large-latest` as it is."""
-_LINKABLE = re.compile(r"(\\[:@])|(\\\.)")
+_MARKUP = re.compile(r"([\\`*_~\[\]<>#|$])")
+"""Characters that start markdown, HTML, LaTeX (`$`) or Streamlit's `:color[...]` (CommonMark lets each
+be backslash-escaped). Others (`.`, `:`, `-`, quotes) stay, so messages read as written."""
+_LIST_START = re.compile(r"^([-+]|\d+[.)])")
+_AUTOLINK = re.compile(r"(://|@)|(www)(?=\.)", re.IGNORECASE)
 JOINER = "\u2060"
 """A zero-width word joiner: Streamlit finds bare URLs, `www.` and e-mail addresses in the text
-*after* escapes are resolved, so a joiner goes after each `:` and `@` and before each `.`."""
+*after* escapes are resolved, so a joiner goes inside each `://`, after each `@` and after `www`."""
 
 
 def short(value: object, limit: int = MAX_CHARS) -> str:
@@ -41,8 +41,15 @@ def short(value: object, limit: int = MAX_CHARS) -> str:
 
 def md(value: object, limit: int = MAX_CHARS) -> str:
     """`value` shortened and escaped so Streamlit markdown shows it as plain text, never as a link."""
-    escaped = _PUNCTUATION.sub(r"\\\1", short(value, limit))
-    return _LINKABLE.sub(lambda m: m.group(1) + JOINER if m.group(1) else JOINER + m.group(2), escaped)
+    text = _MARKUP.sub(r"\\\1", short(value, limit))
+    text = _LIST_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text)
+    return _AUTOLINK.sub(_join, text)
+
+
+def _join(match: re.Match[str]) -> str:
+    if match.group(1):
+        return match.group(1)[0] + JOINER + match.group(1)[1:]
+    return match.group(2) + JOINER
 
 
 def plot(value: object, limit: int = MAX_CHARS) -> str:
