@@ -18,6 +18,7 @@ from ledger.queries import (
     run_sql,
 )
 from pages._frame import context
+from pages._text import md
 from pages._ui import TOP_N, empty_state, fetch, label_colours, labelled, show, style
 
 ctx = context()
@@ -99,7 +100,7 @@ def sql_box() -> None:
     try:
         df = run_sql(ctx.data_dir, ctx.filters, sql, row_limit=int(limit))
     except SqlRefused as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(md(exc, 500), icon=":material/block:")
         return
     cap = f" (cut at {SQL_MAX_BYTES // 2**20} MB: select fewer or smaller columns)"
     cut = {"rows": " (row limit reached)", "bytes": cap}

@@ -51,7 +51,7 @@ if not rows.empty:
     labels = rows["model"].map(plot)
     fig = go.Figure([go.Bar(name="measured", x=labels, y=rows["measured"]),
                      go.Bar(name="billed", x=labels, y=rows["billed"])])  # fmt: skip
-    fig.update_layout(barmode="group", title=f"Measured against billed, {month}", yaxis_title=ctx.currency)
+    fig.update_layout(barmode="group", title=f"Measured against billed, {plot(month)}", yaxis_title=ctx.currency)
     show(fig)
     view = rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]]
     st.dataframe(view.style.format({"measured": "{:,.2f}", "billed": "{:,.2f}", "gap": "{:+,.2f}",

@@ -176,12 +176,14 @@ HUGE_NAME = "y" * 1_000_000
 def many_model_names(table: pa.Table) -> pa.Table:
     ids = pc.cast(table["id"], pa.string()).to_pylist()
     names = [HUGE_NAME if i == "7" else f"model-{int(i) % MANY_MODELS:06d}" if i.isdigit() else "agg" for i in ids]
+    projects = [f"project-{int(i) % 5_000}" if i.isdigit() else None for i in ids]
+    table = table.set_column(table.schema.get_field_index("project"), "project", pa.array(projects, pa.string()))
     return table.set_column(table.schema.get_field_index("model"), "model", pa.array(names, pa.string()))
 
 
 @pytest.fixture(scope="session")
 def many_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
-    """3 days, 300k requests over ~100,000 model names, one of them 1 MB long."""
+    """3 days, 300k requests over ~100,000 model names (one of them 1 MB long) and 5,000 projects."""
     plain = tmp_path_factory.mktemp("plain-many")
     build_ledger(plain, n_records=300_000, days=3, seed=4)
     data_dir = rewritten_ledger(plain, tmp_path_factory.mktemp("many"), many_model_names)

@@ -158,6 +158,17 @@ def test_pages_with_100k_models_render_in_seconds(many_models, monkeypatch, page
         traces = json.loads(element.proto.spec)["data"]
         assert len(traces) <= 3 * (TOP + 1)
         assert all(len(str(t.get("name", ""))) < 100 for t in traces)
+    if page == "overview":
+        truth = many_models[1]
+        rows = truth.window(*_last_30_days())
+        projects = at.dataframe[0].value
+        assert len(projects) == 11 and projects["project"].iloc[-1] == queries.OTHER
+        assert projects["requests"].sum() == truth.requests(rows)
+
+
+def _last_30_days() -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    return utc_midnight(29, now), utc_midnight(-1, now)
 
 
 def _frame_and_page_for(page_path: str) -> None:
