@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._query_engine import bucket_sql, localize_buckets, query, series
+from ._query_engine import OTHER, bucket_sql, localize_buckets, query, series
 from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
 from ._query_latency import percentiles
 from ._query_rollups import LATENCY_ROWS
@@ -142,8 +142,6 @@ def _dim(dim: str) -> str:
     return DIMENSIONS[check_choice("dimension", dim, list(DIMENSIONS))]
 
 
-OTHER = "(other)"
-"""The value every dimension value beyond the top N is shown as."""
 BY_SPEND = "coalesce(sum(cost), 0) DESC, coalesce(sum(request_count), 0) DESC"
 BY_ROWS = "sum(n) DESC"
 
@@ -171,8 +169,8 @@ def spend_over_time(
     the window keep their name; the others are summed as OTHER.
     """
     check_choice("grain", grain, GRAINS)
-    keys = {dim: top_key(dim, top)} if dim else {}
-    df = series(data_dir, filters, grain, keys, TOTALS)
+    keys = {dim: _dim(dim)} if dim else {}
+    df = series(data_dir, filters, grain, keys, TOTALS, top=(top, ("spend", "requests")) if dim and top else None)
     return _empty(["bucket", *keys, *TOTALS]) if df is None else df
 
 
@@ -205,8 +203,9 @@ def reliability_over_time(
         return df
     totals = series(data_dir, filters, grain, {}, {"requests": "sum(n)::BIGINT"}, where=PER_REQUEST)
     failed = f"{PER_REQUEST} AND status_code >= 400"
-    keys = {by: top_key(by, top, BY_ROWS, failed)}
-    errors = series(data_dir, filters, grain, keys, {"count": "sum(n)::BIGINT"}, failed)
+    keys = {by: _dim(by)}
+    ranked = (top, ("count",)) if top else None
+    errors = series(data_dir, filters, grain, keys, {"count": "sum(n)::BIGINT"}, failed, ranked)
     if totals is None or errors is None:
         return _empty(["bucket", by, "count", "requests", "rate"])
     df = errors.merge(totals, on="bucket", how="left")
