@@ -221,7 +221,7 @@ def latency_percentiles(data_dir: Path, filters: Filters, dim: str = "model", to
     With `top`, the values beyond the `top` busiest are pooled as OTHER (their percentiles
     are those of the pooled requests).
     """
-    df = percentiles(data_dir, filters, key=dim, key_sql=top_key(dim, top, BY_ROWS) if top else None)
+    df = percentiles(data_dir, filters, key=dim, key_sql=top_key(dim, top, BY_ROWS) if top else None, top=top)
     return df.sort_values(["requests", dim], ascending=[False, True], ignore_index=True)
 
 

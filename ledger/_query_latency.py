@@ -69,6 +69,18 @@ def _histograms(
     return [str(k) for k in table.index], counts
 
 
+def _pool(keys: list[str], counts: np.ndarray, top: int) -> tuple[list[str], np.ndarray]:
+    """The `top` keys with most requests (then by name) and one OTHER row summing the rest's histograms."""
+    from ._query_engine import OTHER
+
+    order = sorted(range(len(keys)), key=lambda i: (-int(counts[i].sum()), keys[i]))
+    kept, rest = order[:top], order[top:]
+    if not rest:
+        return keys, counts
+    pooled = np.vstack([counts[kept], counts[rest].sum(axis=0, keepdims=True)])
+    return [*(keys[i] for i in kept), OTHER], pooled
+
+
 def _exact(data_dir: Path, filters: Filters, key: str | None, key_sql: str | None = None) -> pd.DataFrame | None:
     head = f"{key_sql or DIMENSIONS[key]} AS {key}, " if key else ""
     group = " GROUP BY ALL" if key else ""
@@ -82,22 +94,23 @@ def _exact(data_dir: Path, filters: Filters, key: str | None, key_sql: str | Non
 
 
 def percentiles(
-    data_dir: Path, filters: Filters, key: str | None = None, key_sql: str | None = None
+    data_dir: Path, filters: Filters, key: str | None = None, key_sql: str | None = None, top: int | None = None
 ) -> pd.DataFrame:
     """requests, p50_ms, p95_ms, p99_ms (per `key` dimension when given) over per-request rows with a latency.
 
-    `key_sql` replaces the dimension's SQL (e.g. a top-N expression from ledger._query_core.top_key).
+    With `top`, the key values beyond the `top` busiest are pooled as OTHER: in SQL through
+    `key_sql` on the exact path (a small slice), by summing histograms on the large one.
     """
     if key:
         check_choice("dimension", key, list(DIMENSIONS))
     columns = [*([key] if key else []), "requests", "p50_ms", "p95_ms", "p99_ms"]
-    hist = _histograms(data_dir, filters, key, key_sql)
+    hist = _histograms(data_dir, filters, key)
     if hist is None:
         return pd.DataFrame(columns=columns)
     if int(hist[1].sum()) <= EXACT_MAX_ROWS:
         exact = _exact(data_dir, filters, key, key_sql)
         return pd.DataFrame(columns=columns) if exact is None else exact[columns]
-    keys, counts = hist
+    keys, counts = _pool(*hist, top) if top is not None else hist
     out = pd.DataFrame({key or "k": keys, "requests": counts.sum(axis=1)})
     for p, name in zip(PERCENTILES, ("p50_ms", "p95_ms", "p99_ms"), strict=True):
         out[name] = [from_histogram(row, p) for row in counts]

@@ -178,3 +178,19 @@ def _frame_and_page_for(page_path: str) -> None:
 
     if draw_frame() is not None:
         runpy.run_path(page_path, run_name="__page__")
+
+
+def test_pooled_latency_histograms_keep_every_request(many_models, monkeypatch):
+    from ledger import _query_latency
+
+    monkeypatch.setattr(_query_latency, "EXACT_MAX_ROWS", 0)  # the histogram path, as on a large ledger
+    data_dir, truth = many_models
+    f = window()
+    interactive = Truth.interactive(truth.window(f.start_at, f.end_at))
+    timed = interactive.filter(pc.invert(pc.is_null(interactive["latency_ms"])))
+    per_model = timed.group_by("model").aggregate([("model", "count")]).to_pandas()
+    busiest = per_model.sort_values(["model_count", "model"], ascending=[False, True]).head(TOP)
+    got = latency_percentiles(data_dir, f, "model", top=TOP)
+    assert len(got) == TOP + 1 and queries.OTHER in set(got["model"])
+    assert got["requests"].sum() == timed.num_rows
+    assert set(got["model"]) - {queries.OTHER} == set(busiest["model"])
