@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
 
-from ledger.queries import EMPTY_SUMMARY, OTHER, Summary
+from ledger.queries import EMPTY_SUMMARY, OTHER, Filters, Summary
 from pages._frame import context
-from pages._text import short
+from pages._text import md, short
 from pages._ui import TOP_N, TTL_SECONDS, count, empty_state, fetch, millis, money, percent, show, stacked_bars
 
+UNPRICED_LOOKBACK_DAYS = 31
 ctx = context()
 st.title("Overview")
 
@@ -109,6 +110,24 @@ def top_table(dim: str, label: str) -> None:
     )
 
 
+def unpriced_banner() -> None:
+    """Models in the last 31 days' traffic with no price for their date: a new release is never silently uncounted."""
+    now = datetime.now(UTC)
+    window = Filters(now - timedelta(days=UNPRICED_LOOKBACK_DAYS), now + timedelta(seconds=1), ctx.filters.timezone)
+    found = fetch("unpriced_models", ctx.data_dir, window)
+    if found.empty:
+        return
+    names = ", ".join(md(m) for m in found["model"].head(5))
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    st.warning(
+        f"{len(found)} model(s) in the last {UNPRICED_LOOKBACK_DAYS} days have no price: {names}{more} "
+        f"({int(found['requests'].sum()):,} requests, left out of spend). Add a row to ledger/prices.csv or a "
+        "[[prices]] override, then run python -m collector reprice.",
+        icon=":material/price_change:",
+    )
+
+
+unpriced_banner()
 live_tiles()
 if fetch("spend_summary", ctx.data_dir, ctx.filters).requests == 0:
     empty_state()
