@@ -23,7 +23,7 @@ from ._channels import ChannelSettings
 from ._chat_format import delivery_id, payload
 from ._compose import subject_of
 from ._observation import Observation
-from ._outbox import backoff
+from ._outbox import backoff, expire_pending
 from ._post import ChannelError, post
 from ._state import Notice
 
@@ -60,11 +60,7 @@ def _pending(state: dict[str, Any], name: str | None = None) -> list[dict[str, A
 
 
 def expire_posts(state: dict[str, Any], now: datetime) -> int:
-    expired = [m for m in _pending(state) if datetime.fromisoformat(m["expires_at"]) <= now]
-    for message in expired:
-        message["status"] = "failed"
-        message["last_error"] = f"not delivered after {message['attempts']} attempts: {message['last_error']}"
-    return len(expired)
+    return expire_pending(_pending(state), now)
 
 
 def _paused(info: dict[str, Any], now: datetime) -> bool:

@@ -45,8 +45,13 @@ def due(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
 
 
 def expire(state: dict[str, Any], now: datetime) -> int:
-    """Mark pending messages past their expiry as failed; how many."""
-    expired = [m for m in _pending(state) if datetime.fromisoformat(m["expires_at"]) <= now]
+    """Mark pending emails past their expiry as failed; how many."""
+    return expire_pending(_pending(state), now)
+
+
+def expire_pending(pending: list[dict[str, Any]], now: datetime) -> int:
+    """Mark the messages of `pending` (emails or channel posts) past their expiry as failed; how many."""
+    expired = [m for m in pending if datetime.fromisoformat(m["expires_at"]) <= now]
     for message in expired:
         message["status"] = "failed"
         message["last_error"] = f"not delivered after {message['attempts']} attempts: {message['last_error']}"
