@@ -10,7 +10,7 @@ read, keeps the unreadable entries raw, and keeps those models' earlier readable
 
 Example:
     >>> MistralAdminSource(source_config, context).poll()
-    AdminPollResult(records=42, months=['2026-05'], snapshots=3, problems=0)
+    AdminPollResult(records=42, months=['2026-05'], snapshots=3, problems=0, sheets=1, repriced=None)
 """
 
 from __future__ import annotations

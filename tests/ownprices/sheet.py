@@ -56,8 +56,8 @@ def usage(month: str, prices: object, currency: str = "EUR") -> dict[str, Any]:
 
 def sheet_cost(prices: list[dict[str, str]]) -> float:
     """A record's cost at the sheet's standard prices: tokens x your per-token price."""
-    mine = {e["billing_metric"]: float(e["price"]) for e in prices
-            if e["event_type"] == DISCOUNTED and e["api_zone"] == "global" and e["service_tier"] == "standard"}  # fmt: skip
+    base = [e for e in prices if e["api_zone"] == "global" and e["service_tier"] == "standard"]
+    mine = {e["billing_metric"]: float(e["price"]) for e in base if e["event_type"] == DISCOUNTED}
     return (PROMPT - CACHED) * mine["input_tokens"] + CACHED * mine["cached_input_tokens"] + (
         COMPLETION * mine["output_tokens"]
     )
