@@ -8,13 +8,15 @@ from pathlib import Path
 
 from ledger import Appender, PriceBook
 
+from ._reprice import build_book
 from ._state import CursorStore, Quarantine, StatusBoard
 from .config import Config
 
 
 @dataclass
 class Context:
-    """Built once per process; jobs read it, never replace its parts."""
+    """Built once per process; jobs read it, never replace its parts (but `book`, swapped whole by
+    `refresh_book` when a new price sheet changes what `pricing = "billed"` charges)."""
 
     config: Config
     book: PriceBook
@@ -33,7 +35,7 @@ class Context:
         data_dir = config.data_dir
         return cls(
             config=config,
-            book=PriceBook.load(config.price_overrides),
+            book=build_book(config),
             appender=Appender(data_dir),
             cursors=CursorStore(data_dir),
             status=StatusBoard(data_dir),

@@ -5,17 +5,72 @@ again, but a day is rewritten (atomically, under the ledger lock) only if one of
 priced models or currencies changes. A change to one alias date rewrites the days it covers,
 not the whole history; a re-price can be interrupted and run again. Rows from provider usage
 APIs (`aggregated`) keep the provider's own cost.
+
+Which book: `build_book` is the one place the config's pricing choices meet: list prices and
+`[[prices]]` overrides, EUR rows derived from USD when `derive_eur_from_usd` opts in, and with
+`pricing = "billed"` the stored Admin API price sheets, month by month.
 """
 
 from __future__ import annotations
 
+import importlib
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ledger import PriceBook, list_days
+from ledger._billing_prices import sheet_prices
+from ledger.prices import RateFn, derive_prices, read_aliases, read_prices
 from ledger.store import rewrite_day
+
+from .config import Config
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from ._context import Context
+
+
+def build_book(config: Config, rate: RateFn | None = None) -> PriceBook:
+    """The price book the config asks for; `rate` (a test double) stands in for ledger.fx."""
+    prices = [*read_prices(), *config.price_overrides]
+    if config.derive_eur_from_usd:
+        prices += derive_prices(prices, rate or dated_rate(), datetime.now(UTC).date())
+    aliases = read_aliases()
+    book = PriceBook(prices, aliases)
+    if config.pricing != "billed":
+        return book
+    return PriceBook(prices, aliases, sheet_prices(config.data_dir, config.currency, book))
+
+
+def dated_rate() -> RateFn:
+    """`ledger.fx.rate(day, from, to)`, the dated rate table, or a ConfigError when it is absent."""
+    try:
+        rate = getattr(importlib.import_module("ledger.fx"), "rate", None)
+    except ImportError:
+        rate = None
+    if not callable(rate):
+        raise ConfigError("derive_eur_from_usd: this version has no dated rate table (ledger.fx.rate); "
+                          "remove the key to keep EUR-less models unpriced")  # fmt: skip
+    return rate  # type: ignore[no-any-return]
+
+
+def refresh_book(context: Context) -> dict[str, int] | None:
+    """After a price sheet was stored: with `pricing = "billed"`, the running collector's book
+    is rebuilt and, when its version moved, the ledger re-priced (only days whose costs move).
+
+    A page priced with the old book in the same instant may still be appended after its day
+    was re-priced; it keeps the old `price_version`, so `python -m collector reprice` fixes it.
+    """
+    if context.config.pricing != "billed":
+        return None
+    book = build_book(context.config)
+    if book.version == context.book.version:
+        return None
+    context.book = book
+    return reprice(context.data_dir, book, context.config.currency)
 
 
 def reprice(data_dir: Path, book: PriceBook, currency: str) -> dict[str, int]:

@@ -29,6 +29,7 @@ from .errors import ConfigError
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8765
 CURRENCIES = ("USD", "EUR")
+PRICINGS = ("list", "billed")
 # Each source kind and the extra keys it accepts (kept in SourceConfig.options).
 SOURCE_KINDS: dict[str, frozenset[str]] = {
     "usage_endpoint": frozenset(),
@@ -36,7 +37,10 @@ SOURCE_KINDS: dict[str, frozenset[str]] = {
     "openai_usage": frozenset({"bucket_width", "trailing_days"}),
     "anthropic_usage": frozenset({"bucket_width", "trailing_days", "anthropic_version"}),
 }
-_TOP_KEYS = {"data_dir", "timezone", "currency", "dashboard_url", "sources", "prices", "compaction", "collector"}
+_TOP_KEYS = {
+    "data_dir", "timezone", "currency", "dashboard_url", "sources", "prices", "compaction", "collector", "pricing",
+    "derive_eur_from_usd",
+}  # fmt: skip
 _COLLECTOR_KEYS = {"max_record_age_days", "max_future_skew_seconds"}
 # Sections owned by other components; passed through unparsed in Config.sections.
 _PASSTHROUGH = {"alerts", "smtp", "budgets", "gateway", "reconcile"}
@@ -86,6 +90,8 @@ class Config:
     dashboard_url: str | None = None
     sources: tuple[SourceConfig, ...] = ()
     price_overrides: tuple[Price, ...] = ()
+    pricing: str = "list"
+    derive_eur_from_usd: bool = False
     compaction_hour_utc: int = 2
     sections: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
@@ -139,6 +145,8 @@ def parse_config(raw: dict[str, Any], base: Path, path: Path | None = None) -> C
         dashboard_url=_typed(raw, "dashboard_url", str, None),
         sources=sources,
         price_overrides=tuple(_price(p, i, currency) for i, p in enumerate(_typed(raw, "prices", list, []))),
+        pricing=_pricing(raw),
+        derive_eur_from_usd=bool(_typed(raw, "derive_eur_from_usd", bool, False)),
         compaction_hour_utc=_int_range(_typed(raw, "compaction", dict, {}), "hour_utc", 2, 0, 23, "compaction."),
         sections={k: raw[k] for k in _PASSTHROUGH if k in raw},
         path=path,
@@ -181,6 +189,14 @@ def _currency(raw: dict[str, Any]) -> str:
     if value not in CURRENCIES:
         raise ConfigError(f"currency: {value!r} is not supported; use one of {', '.join(CURRENCIES)}")
     return value
+
+
+def _pricing(raw: dict[str, Any]) -> str:
+    """`list` (the published prices) or `billed` (your Admin API price sheet, month by month)."""
+    value = _typed(raw, "pricing", str, "list")
+    if value not in PRICINGS:
+        raise ConfigError(f"pricing: {value!r} is not known; use 'list' (published prices) or 'billed' (your sheet)")
+    return str(value)
 
 
 def _source(raw: Any, index: int) -> SourceConfig:

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from ._billing_limits import billing_dir, safe_name
 from ._billing_table import check_month
 from .atomic import atomic_write
-from .prices import PriceBook
+from .prices import PriceBook, SheetPrice
 from .schema import TS
 
 PRICES_DIR = "prices"
@@ -212,3 +212,36 @@ def compare_prices(data_dir: Path, month: str, book: PriceBook | None = None) ->
     book = book or PriceBook.load()
     rows = [_compare(row, book) for row in read_price_sheet(data_dir, [month]).to_pylist()]
     return sorted(rows, key=lambda r: (r.model or "", r.kind or "", r.api_zone or "", r.service_tier or ""))
+
+
+def _usable(row: PriceComparison) -> bool:
+    """A token price of a known model, standard tier, no regional zone, in a plausible unit."""
+    tier, zone = (row.service_tier or "standard").lower(), (row.api_zone or "global").lower()
+    plausible = not (row.note or "").startswith(f"more than {UNIT_WARNING:.0f}x")
+    return (row.unit == "per 1M tokens" and row.your_price is not None and row.model is not None
+            and tier == "standard" and zone not in REGIONAL_ZONES and plausible)  # fmt: skip
+
+
+def sheet_prices(data_dir: Path, currency: str, book: PriceBook | None = None) -> list[SheetPrice]:
+    """The stored sheets as prices the ledger can use (`pricing = "billed"`), in `currency` only.
+
+    Why so few entries qualify: the ledger applies the tier and zone multipliers itself, so
+    only standard-tier, non-regional token prices of models the table knows are taken, and a
+    price flagged "check the unit" is left out rather than multiplying costs by a million.
+    When sheets disagree on a (month, model, kind), the organisation-wide sheet (no workspace)
+    wins, then the first source by name. Example: `SheetPrice("mistral-large-2512", "EUR",
+    "2026-05", "input", 0.4)`.
+    """
+    book = book or PriceBook.load()
+    rows = read_price_sheet(data_dir).to_pylist()
+    rows.sort(key=lambda r: (r["workspace"] is not None, r["source"], r["workspace"] or ""))
+    chosen: dict[tuple[str, str, str], SheetPrice] = {}
+    for row in rows:
+        if (row["currency"] or "").upper() != currency.upper():
+            continue
+        compared = _compare(row, book)
+        if _usable(compared) and compared.kind is not None and compared.model is not None:
+            key = (row["month"], compared.model, compared.kind)
+            chosen.setdefault(key, SheetPrice(compared.model, currency.upper(), row["month"], compared.kind,
+                                              float(compared.your_price or 0.0)))  # fmt: skip
+    return list(chosen.values())

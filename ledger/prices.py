@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,25 @@ class Price:
     source: str = ""
     unit: str = TOKENS
     unit_price: float = 0.0
+
+
+@dataclass(frozen=True)
+class SheetPrice:
+    """Your own price of one model's token kind for one calendar month (UTC), per 1M tokens.
+
+    From the Admin API's price sheet (`ledger/_billing_prices.sheet_prices`); it replaces the
+    list price of that kind for that month only, so a month without a sheet keeps list prices.
+    """
+
+    model: str
+    currency: str
+    month: str
+    kind: str
+    per_1m: float
+
+
+RateFn = Callable[[date, str, str], float | None]
+"""A dated exchange rate: `rate(day, "USD", "EUR")` is how many EUR one USD bought that day, or None."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +143,7 @@ class PriceBook:
     effective_from), which is how config overrides replace the shipped table.
     """
 
-    def __init__(self, prices: Iterable[Price], aliases: Iterable[Alias]) -> None:
+    def __init__(self, prices: Iterable[Price], aliases: Iterable[Alias], sheet: Iterable[SheetPrice] = ()) -> None:
         by_key: dict[tuple[str, str, str, date], Price] = {}
         for price in prices:
             by_key[(price.model, price.currency, price.unit, price.effective_from)] = price
@@ -135,7 +154,14 @@ class PriceBook:
         self._aliases: dict[str, list[Alias]] = {}
         for alias in sorted(aliases, key=lambda a: a.effective_from):
             self._aliases.setdefault(alias.alias, []).append(alias)
-        self.version = self._fingerprint(by_key.values(), self._aliases)
+        self.sheet = tuple(sorted(set(sheet), key=lambda p: (p.model, p.currency, p.month, p.kind, p.per_1m)))
+        self._sheet: dict[tuple[str, str], list[tuple[int, int, int, float]]] = {}
+        for entry in self.sheet:
+            start, end = _month_us(entry.month)
+            self._sheet.setdefault((entry.model, entry.currency.upper()), []).append(
+                (start, end, _RATE_COLUMNS.index(_SHEET_KINDS[entry.kind]), entry.per_1m)
+            )
+        self.version = self._fingerprint(by_key.values(), self._aliases, self.sheet)
 
     @classmethod
     def load(cls, overrides: Sequence[Price] = ()) -> PriceBook:
@@ -143,18 +169,20 @@ class PriceBook:
         return cls([*read_prices(), *overrides], read_aliases())
 
     @staticmethod
-    def _fingerprint(prices: Iterable[Price], aliases: dict[str, list[Alias]]) -> str:
+    def _fingerprint(prices: Iterable[Price], aliases: dict[str, list[Alias]], sheet: Sequence[SheetPrice]) -> str:
         digest = hashlib.sha256(repr((BATCH_DISCOUNT, PRIORITY_FACTOR, sorted(ZONE_FACTOR.items()))).encode())
         for price in sorted(prices, key=lambda p: (p.model, p.currency, p.unit, p.effective_from)):
             digest.update(repr(_price_key(price)).encode())
         for name in sorted(aliases):
             for alias in aliases[name]:
                 digest.update(f"{alias.alias}>{alias.model}@{alias.effective_from}".encode())
+        for entry in sheet:  # none in list pricing, so its version stays what it was
+            digest.update(repr(("sheet", entry.model, entry.currency, entry.month, entry.kind, entry.per_1m)).encode())
         return "pv-" + digest.hexdigest()[:12]
 
     def models(self) -> set[str]:
         """Every concrete model with at least one price row, in any unit."""
-        return {model for model, _, _ in self._prices}
+        return {model for model, _, _ in self._prices} | {model for model, _ in self._sheet}
 
     def is_alias(self, name: str) -> bool:
         return name in self._aliases
@@ -231,10 +259,66 @@ class PriceBook:
             starts = np.array([_day_us(p.effective_from) for p in rows], dtype=np.int64)
             first = _RATE_COLUMNS.index("input" if unit == TOKENS else unit)
             out[:, first : first + table.shape[1]] = table[np.searchsorted(starts, ts, side="right")]
+        for start, end, column, value in self._sheet.get((model, currency.upper()), []):
+            out[(ts >= start) & (ts < end), column] = value
         return out
 
 
 _RATE_COLUMNS = ("input", "cached", "output", *UNITS[1:])
+_SHEET_KINDS = {"input": "input", "cached_input": "cached", "output": "output"}
+
+
+def _month_us(month: str) -> tuple[int, int]:
+    """[first instant, first instant of the next month) of a YYYY-MM month, in epoch microseconds."""
+    first = date(int(month[:4]), int(month[5:7]), 1)
+    return _day_us(first), _day_us(_next_month(first))
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def derive_prices(prices: Sequence[Price], rate: RateFn, until: date, base: str = "USD",
+                  target: str = "EUR") -> list[Price]:  # fmt: skip
+    """`target` rows derived from `base` rows for each (model, unit) with no `target` row at all.
+
+    Why monthly: a converted price moves with the rate, so a derived row starts on each base
+    row's date and on every 1st of a month after it (up to `until`), each at that day's rate,
+    and its `source` says so ("derived from USD at 0.92 on 2026-05-01"). A day without a rate
+    gets a row of NaN (unpriced), never the previous month's price. Used only when the config
+    opts in (`derive_eur_from_usd`).
+    """
+    listed = {(p.model, p.unit) for p in prices if p.currency == target}
+    rows: dict[tuple[str, str], list[Price]] = {}
+    for price in sorted(prices, key=lambda p: p.effective_from):
+        if price.currency == base and (price.model, price.unit) not in listed:
+            rows.setdefault((price.model, price.unit), []).append(price)
+    out = []
+    for history in rows.values():
+        ends = [p.effective_from for p in history[1:]] + [_next_month(until)]
+        for price, end in zip(history, ends, strict=True):
+            days = _month_starts(price.effective_from, end)
+            out += [_converted(price, day, rate(day, base, target), base, target) for day in days]
+    return out
+
+
+def _month_starts(start: date, end: date) -> list[date]:
+    """`start`, then each 1st of a month before `end`."""
+    days, day = [start], _next_month(start)
+    while day < end:
+        days.append(day)
+        day = _next_month(day)
+    return days if start < end else []
+
+
+def _converted(price: Price, day: date, factor: float | None, base: str, target: str) -> Price:
+    if factor is None or not factor > 0:
+        nan = float("nan")
+        return Price(price.model, day, target, nan, nan, nan, f"no {base}->{target} rate on {day}: unpriced",
+                     price.unit, nan)  # fmt: skip
+    return Price(price.model, day, target, price.input_per_1m * factor, price.output_per_1m * factor,
+                 price.cached_input_per_1m * factor, f"derived from {base} at {factor:g} on {day}", price.unit,
+                 price.unit_price * factor)  # fmt: skip
 
 
 def _price_key(price: Price) -> tuple[object, ...]:

@@ -10,7 +10,7 @@ read, keeps the unreadable entries raw, and keeps those models' earlier readable
 
 Example:
     >>> MistralAdminSource(source_config, context).poll()
-    AdminPollResult(records=42, months=['2026-05'], snapshots=3, problems=0)
+    AdminPollResult(records=42, months=['2026-05'], snapshots=3, problems=0, sheets=1, repriced=None)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ledger.billing import RATE_LIMIT, SPEND_LIMIT, month_of, update_billed, wri
 
 from .._context import Context
 from .._http import RetryPolicy
+from .._reprice import refresh_book
 from ..config import SourceConfig
 from ..errors import ConfigError
 from ._admin_parse import parse_prices, parse_rate_limit, parse_spend_limit, parse_usage, recognised
@@ -42,6 +43,8 @@ class AdminPollResult:
     months: list[str] = field(default_factory=list)
     snapshots: int = 0
     problems: int = 0
+    sheets: int = 0
+    repriced: dict[str, int] | None = None
 
 
 def previous_month(day: date) -> str:
@@ -115,6 +118,7 @@ class MistralAdminSource(ProviderSource):
         if entries:
             currency = body.get("currency") if isinstance(body.get("currency"), str) else None
             write_price_sheet(self.context.data_dir, self.source.name, month, self.workspace, entries, currency, now)
+            result.sheets += 1
 
     def _reading(self, name: str, parse: Any, result: AdminPollResult) -> None:
         body = self._fetch(name, f"{PREFIX}/{name}", {}, result)
@@ -132,4 +136,6 @@ class MistralAdminSource(ProviderSource):
             self._usage(month, result)
         self._reading(SPEND_LIMIT, parse_spend_limit, result)
         self._reading(RATE_LIMIT, parse_rate_limit, result)
+        if result.sheets:
+            result.repriced = refresh_book(self.context)
         return result
