@@ -2,8 +2,9 @@
 
 Why observers: the bytes go to the client as they arrive; a copy passes through an observer
 that keeps only what the record needs. For JSON that is the body (up to a cap: a completion is
-kilobytes); for server-sent events it is the first chunk (id, model) and the last one carrying
-`usage`. A compressed body is inflated for the observer only; the client gets it untouched.
+kilobytes); for server-sent events it is the first chunk (id, model), the last one carrying
+`usage`, and a count of the text generated (for a stream cut before its usage). A compressed
+body is inflated for the observer only; the client gets it untouched.
 
 Example:
     >>> seen = observer_for("text/event-stream", "")
@@ -18,6 +19,8 @@ import zlib
 from typing import Any, Protocol
 
 import orjson
+
+from ._estimate import text_bytes
 
 JSON_CAP = 16 * 1024 * 1024
 LINE_CAP = 1024 * 1024
@@ -48,12 +51,19 @@ class JsonObserver:
 
 
 class SseObserver:
-    """Parses `data:` lines, but only the first one and those that mention usage or an error."""
+    """Parses every `data:` line, keeping only what a record needs.
+
+    Kept: the first chunk's id, object and model; the first model and agent_id any chunk names
+    (a conversation names them after its `conversation.response.started` event); the last
+    usage; an error; and `generated`, the UTF-8 bytes of text generated so far, which is all
+    there is to count when the client closes the stream before its usage arrives.
+    """
 
     def __init__(self) -> None:
         self.pending = b""
         self.summary: dict[str, Any] = {}
         self.first = True
+        self.generated = 0
 
     def feed(self, data: bytes) -> None:
         lines = (self.pending + data).split(b"\n")
@@ -65,18 +75,23 @@ class SseObserver:
                 self._data(line[5:].strip())
 
     def _data(self, payload: bytes) -> None:
-        if not (self.first or b'"usage"' in payload or b'"error"' in payload) or payload == b"[DONE]":
+        if payload == b"[DONE]":
             return
         chunk = _as_object(payload)
         if chunk is None:
             return
+        summary = self.summary
         if self.first:
             self.first = False
-            self.summary.update((k, chunk[k]) for k in ("id", "object", "model") if k in chunk)
+            summary.update((k, chunk[k]) for k in ("id", "object", "model") if k in chunk)
+        for key in ("model", "agent_id"):
+            if key not in summary and isinstance(chunk.get(key), str):
+                summary[key] = chunk[key]
         if isinstance(chunk.get("usage"), dict):
-            self.summary["usage"] = chunk["usage"]
+            summary["usage"] = chunk["usage"]
         if chunk.get("object") == "error" or isinstance(chunk.get("error"), dict):
-            self.summary["error"] = chunk.get("error", chunk)
+            summary["error"] = chunk.get("error", chunk)
+        self.generated += _generated(chunk)
 
     def result(self) -> dict[str, Any] | None:
         if self.pending:
@@ -125,6 +140,21 @@ def _as_object(data: bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _generated(chunk: dict[str, Any]) -> int:
+    """Bytes of text a chunk adds: a chat delta's content and tool arguments, a conversation delta's."""
+    choices = chunk.get("choices")
+    if isinstance(choices, list):
+        deltas = [c["delta"] for c in choices if isinstance(c, dict) and isinstance(c.get("delta"), dict)]
+        return sum(text_bytes(d.get("content"), 0) + text_bytes(d.get("tool_calls"), 0) for d in deltas)
+    return text_bytes(chunk.get("content"), 0) + text_bytes(chunk.get("arguments"), 0)
+
+
+def generated_bytes(observer: Observer | None) -> int:
+    """How many bytes of text a stream's observer saw generated (0 for other bodies)."""
+    inner = observer.inner if isinstance(observer, Inflating) else observer
+    return inner.generated if isinstance(inner, SseObserver) else 0
 
 
 def seen_so_far(observer: Observer | None) -> dict[str, Any] | None:
