@@ -34,6 +34,7 @@ _MODEL_PREFIX = re.compile(
     rb'^\s*\{\s*(?:"[a-z_]+"\s*:\s*(?:"[^"\\]*"|[\w.-]+)\s*,\s*)*"model"\s*:\s*"([^"\\]{1,200})"'
 )
 _STREAM_PREFIX = re.compile(rb'^\s*\{\s*(?:"[a-z_]+"\s*:\s*(?:"[^"\\]*"|[\w.-]+)\s*,\s*)*"stream"\s*:\s*true')
+_MULTIPART_MODEL = re.compile(rb'name="model"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n"]{1,200})\r\n')
 _LEGACY_RATELIMIT = {
     "ratelimitbysize-limit": "limit-tokens-minute",
     "ratelimitbysize-remaining": "remaining-tokens-minute",
@@ -76,11 +77,14 @@ class Exchange:
 
 
 def read_request(body: bytes, content_type: str, whole: bool, template: str) -> RequestFacts:
-    """The facts of a request body (see RequestFacts); none for a body that is not JSON.
+    """The facts of a request body (see RequestFacts); a multipart upload's `model` field alone.
 
     Why `whole`: a body too large to hold is streamed on, and only its first bytes are seen;
     then the top-level `"model": "..."` and `"stream": true` are searched for in those bytes.
     """
+    if content_type.startswith("multipart/form-data"):
+        field = _MULTIPART_MODEL.search(body)
+        return RequestFacts(model=field.group(1).decode("utf-8", "replace")) if field else NO_FACTS
     if not body or not ("json" in content_type or body[:1] == b"{"):
         return NO_FACTS
     if not whole:
