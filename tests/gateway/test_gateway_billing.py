@@ -119,7 +119,7 @@ def test_conversation_append_is_templated_and_keeps_model_and_agent(calls: dict[
 
 def test_file_upload_is_not_billable(calls: dict[str, Any]) -> None:
     record = one(calls["records"], "/v1/files")
-    assert calls["file"].size_bytes > len(b"{\"custom_id\": \"1\"}"), "the multipart upload crossed whole"
+    assert calls["file"].size_bytes > len(b'{"custom_id": "1"}'), "the multipart upload crossed whole"
     assert record["billable"] is False and record["method"] == "POST"
 
 
@@ -176,7 +176,8 @@ def test_cancelled_stream_is_estimated_flagged_and_never_zero(gateway: Gateway, 
 
 def test_finished_stream_is_not_estimated(gateway: Gateway) -> None:
     client = Mistral(api_key=API_KEY, server_url=gateway.url)
-    events = list(client.chat.stream(model="mistral-small-latest", messages=PROMPT, http_headers={"X-Project": "whole"}))
+    tag = {"X-Project": "whole"}
+    events = list(client.chat.stream(model="mistral-small-latest", messages=PROMPT, http_headers=tag))  # type: ignore[arg-type]
     usage = next(e.data.usage for e in events if e.data.usage is not None)
     (record,) = gateway.wait_records(1, lambda r: r["project"] == "whole")
     assert "tokens_estimated" not in record
