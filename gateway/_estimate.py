@@ -40,7 +40,7 @@ def tokens_for(request_body: bytes, generated: bytes | int) -> tuple[int, int]:
 
 
 def prompt_bytes(request_body: bytes) -> int:
-    """UTF-8 bytes of the prompt's text: every string under the prompt keys, not inline files.
+    """UTF-8 bytes of the prompt's text: every string under the prompt keys but chunk types and inline files.
 
     A body that is not JSON (or was too large to hold) counts whole: an overestimate beats a 0.
     """
@@ -58,5 +58,5 @@ def text_bytes(value: Any, depth: int) -> int:
     if isinstance(value, list):
         return sum(text_bytes(item, depth + 1) for item in value)
     if isinstance(value, dict):
-        return sum(text_bytes(item, depth + 1) for item in value.values())
+        return sum(text_bytes(item, depth + 1) for key, item in value.items() if key != "type")
     return 0
