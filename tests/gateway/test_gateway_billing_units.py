@@ -114,7 +114,8 @@ def test_response_units_read_only_well_typed_values() -> None:
 
 
 def test_request_facts_from_json_and_multipart() -> None:
-    facts = read_request(b'{"input": "\xc3\xa9t\xc3\xa9", "model": "tts"}', "application/json", True, "/v1/audio/speech")
+    speech = b'{"input": "\xc3\xa9t\xc3\xa9", "model": "tts"}'
+    facts = read_request(speech, "application/json", True, "/v1/audio/speech")
     assert (facts.model, facts.characters) == ("tts", 3)
     chat = read_request(b'{"input": "abc", "agent_id": "ag_1", "service_tier": "standard_only"}', "application/json",
                         True, "/v1/chat/completions")  # fmt: skip
