@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any, Protocol
 
@@ -24,6 +25,8 @@ from ._estimate import text_bytes
 
 JSON_CAP = 16 * 1024 * 1024
 LINE_CAP = 1024 * 1024
+TAIL = 64 * 1024
+_TAIL_FIELDS = re.compile(rb'"(model|usage_info)"\s*:\s*("[^"\\]{1,200}"|\{[^{}]{0,2000}\})')
 
 
 class Observer(Protocol):
@@ -33,20 +36,29 @@ class Observer(Protocol):
 
 
 class JsonObserver:
-    """Keeps a JSON body up to JSON_CAP bytes and parses it once at the end."""
+    """Keeps a JSON body up to JSON_CAP bytes and parses it once at the end.
+
+    A larger body (an OCR answer with page images) keeps only its last TAIL bytes, where
+    Mistral puts `model` and `usage_info`; those two are read from it.
+    """
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
         self.size = 0
+        self.tail = b""
 
     def feed(self, data: bytes) -> None:
         self.size += len(data)
         if self.size <= JSON_CAP:
             self.parts.append(data)
+            return
+        if self.parts:
+            self.tail, self.parts = b"".join(self.parts)[-TAIL:], []
+        self.tail = (self.tail + data)[-TAIL:]
 
     def result(self) -> dict[str, Any] | None:
         if self.size > JSON_CAP:
-            return None
+            return _from_tail(self.tail)
         return _as_object(b"".join(self.parts))
 
 
@@ -132,6 +144,17 @@ def observer_for(content_type: str, content_encoding: str) -> Observer | None:
     if coding in ("", "identity"):
         return inner
     return Inflating(inner) if coding in ("gzip", "deflate") else None
+
+
+def _from_tail(tail: bytes) -> dict[str, Any] | None:
+    """`model` and `usage_info` of a body too large to keep, from its last bytes (the last of each wins)."""
+    found: dict[str, Any] = {}
+    for match in _TAIL_FIELDS.finditer(tail):
+        try:
+            found[match.group(1).decode()] = orjson.loads(match.group(2))
+        except orjson.JSONDecodeError:
+            continue
+    return found or None
 
 
 def _as_object(data: bytes) -> dict[str, Any] | None:

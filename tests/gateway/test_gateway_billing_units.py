@@ -13,7 +13,7 @@ import pytest
 
 from gateway._endpoints import billable, endpoint_template
 from gateway._estimate import prompt_bytes, tokens_for
-from gateway._observe import generated_bytes, observer_for
+from gateway._observe import JSON_CAP, generated_bytes, observer_for
 from gateway._record import CLIENT_CLOSED, Exchange, build_record, interrupted_record, read_request
 from gateway._units import response_units, zone_for
 from gateway.config import load_config
@@ -195,3 +195,17 @@ def test_failed_speech_bills_no_characters_and_interrupted_records_keep_the_cont
     assert "characters" not in record and (record["api_zone"], record["billable"]) == ("eu", True)
     interrupted = interrupted_record(ex)
     assert (interrupted["api_zone"], interrupted["billable"], interrupted["endpoint"]) == ("eu", True, ex.endpoint)
+
+
+def test_ocr_answer_over_the_json_cap_still_records_its_pages() -> None:
+    image = "data:image/png;base64," + "A" * (JSON_CAP // 4)
+    pages = [{"index": i, "markdown": 'a "model": "wrong" text', "images": [{"image_base64": image}]} for i in range(5)]
+    answer = {"pages": pages, "model": "mistral-ocr-2505", "usage_info": {"pages_processed": 5, "doc_size_bytes": 9}}
+    body = orjson.dumps(answer)
+    assert len(body) > JSON_CAP
+    ex = Exchange(method="POST", endpoint="/v1/ocr", model="mistral-ocr-latest", status=200)
+    ex.observer = observer_for("application/json", "")
+    for start in range(0, len(body), 1 << 16):
+        ex.observer.feed(body[start : start + (1 << 16)])  # type: ignore[union-attr]
+    record = build_record(ex)
+    assert (record["pages"], record["resolved_model"]) == (5, "mistral-ocr-2505")
