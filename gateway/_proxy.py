@@ -100,7 +100,7 @@ class Forwarder:
             return await self._refuse(send, ex)
         ex.facts = read_request(first, seen.content_type, body.complete, template)
         ex.model, ex.stream = ex.facts.model, ex.facts.stream
-        ex.request_body = first if template in TOKEN_BILLED else None
+        ex.request_body = first if template in TOKEN_BILLED and body.complete else None
         ex.key = await self.recorder.begin(interrupted_record(ex))
         task = asyncio.current_task()
         watchers: list[asyncio.Task[None]] = []
@@ -125,6 +125,7 @@ class Forwarder:
             self._client_gone(ex)
         finally:
             ex.done = True
+            ex.request_size = body.received
             for watcher in watchers:
                 watcher.cancel()
             self._record(ex)

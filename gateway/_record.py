@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ._estimate import TOKEN_BILLED, tokens_for
+from ._estimate import TOKEN_BILLED, tokens, tokens_for
 from ._observe import Observer, generated_bytes
 from ._units import NO_FACTS, RequestFacts, facts_of, parse_body, response_units
 
@@ -74,6 +74,7 @@ class Exchange:
     zone: str | None = None
     facts: RequestFacts = NO_FACTS
     request_body: bytes | None = None
+    request_size: int = 0
 
 
 def read_request(body: bytes, content_type: str, whole: bool, template: str) -> RequestFacts:
@@ -260,13 +261,15 @@ def _estimate(ex: Exchange, summary: dict[str, Any]) -> tuple[int, int] | None:
     """(prompt, completion) estimated for a token-billed stream that ended without its usage.
 
     A stream the client closed (or the upstream broke) after Mistral had the prompt is billed
-    for the prompt and what was generated; the usage chunk never came, so count them.
+    for the prompt and what was generated; the usage chunk never came, so count them. A body
+    too large to hold (not kept, to bound memory) counts whole.
     """
     if not ex.stream or isinstance(summary.get("usage"), dict) or ex.endpoint not in TOKEN_BILLED:
         return None
     if ex.status not in (200, CLIENT_CLOSED) or not (ex.cancelled or ex.error_type):
         return None
-    return tokens_for(ex.request_body or b"", generated_bytes(ex.observer))
+    prompt, completion = tokens_for(ex.request_body or b"", generated_bytes(ex.observer))
+    return (prompt if ex.request_body is not None else tokens(ex.request_size)), completion
 
 
 def _timestamp(wall: float) -> str:

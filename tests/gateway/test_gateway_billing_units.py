@@ -186,6 +186,9 @@ def test_cut_stream_tokens_are_estimated_only_when_usage_never_came() -> None:
     whole = cut_stream(200, True)
     whole.cancelled = False
     assert "tokens_estimated" not in build_record(whole)
+    large = cut_stream(200, True)
+    large.request_body, large.request_size = None, 4 * 1024 * 1024 + 1
+    assert build_record(large)["prompt_tokens"] == 1024 * 1024 + 1, "a body too large to hold counts whole"
 
 
 def test_failed_speech_bills_no_characters_and_interrupted_records_keep_the_context() -> None:
