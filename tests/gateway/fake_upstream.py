@@ -7,7 +7,8 @@ The behaviour is chosen by the request's model, so the official SDK can drive ev
     <anything else>         a chat completion (or an SSE stream when "stream": true)
     gated-json              a completion sent only once GATE is set
     gzip-json               the completion gzip-compressed, when the client accepts gzip
-A model ending in -latest resolves to -2603. A `gated-stream` sends its first chunk, then waits
+A model ending in -latest resolves to -2603. A `gated-stream` (or any stream requested with an
+`X-Gate: 1` header, so a priced model can be cut too) sends its first chunk, then waits
 for GATE to be set before the rest: a test can hang up mid-stream, or prove the first bytes
 reached it before the upstream had finished, without relying on timing.
 
@@ -46,7 +47,7 @@ SEEN: list[dict[str, Any]] = []
 STATS = {"streams_cancelled": 0, "streams_finished": 0, "uploads_started": 0, "uploads_finished": 0}
 SETTINGS = {"slow_seconds": 3.0, "chunks": 5}
 AGENT_ID = "ag_0195a3b2c4d5e6f7a8b9c0d1e2f3a4b5"
-AGENT_MODEL = "mistral-medium-latest"
+AGENT_MODEL = "mistral-small-latest"
 STARTED_WITH_AGENT: set[str] = set()
 GATE = threading.Event()
 _ids = itertools.count(1)
@@ -118,7 +119,7 @@ async def chat(request: Request) -> Response:
     if model == "gated-json":
         await _gate()
     if body.get("stream"):
-        return _stream(body)
+        return _stream(body, gated=body["model"] == "gated-stream" or request.headers.get("x-gate") == "1")
     return _completion(request, body)
 
 
@@ -148,10 +149,9 @@ async def _gate() -> None:
         await asyncio.sleep(0.01)
 
 
-def _stream(body: dict[str, Any]) -> Response:
+def _stream(body: dict[str, Any], gated: bool) -> Response:
     rid, model = f"cmpl-{next(_ids)}", resolve(body["model"])
     usage = usage_for(body)
-    gated = body["model"] == "gated-stream"
     SENT.append({"id": rid, "status": 200, "usage": usage, "model": model, "stream": True})
 
     async def events() -> Any:
@@ -231,7 +231,7 @@ async def ocr(request: Request) -> Response:
     count = int(url.split("pages=")[1]) if "pages=" in url else 1
     pages = [{"index": i, "markdown": f"# Page {i + 1}", "images": [],
               "dimensions": {"dpi": 200, "height": 2200, "width": 1700}} for i in range(count)]  # fmt: skip
-    answer = {"pages": pages, "model": "mistral-ocr-2505", "document_annotation": None,
+    answer = {"pages": pages, "model": "mistral-ocr-2512", "document_annotation": None,
               "usage_info": {"pages_processed": count, "doc_size_bytes": 1000 * count}}  # fmt: skip
     return _json(200, answer)
 

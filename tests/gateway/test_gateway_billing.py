@@ -67,7 +67,7 @@ def calls(gateway: Gateway) -> dict[str, Any]:
 def test_ocr_records_the_pages_processed(calls: dict[str, Any]) -> None:
     record = one(calls["records"], "/v1/ocr")
     assert record["pages"] == calls["ocr"].usage_info.pages_processed == len(calls["ocr"].pages) == 4
-    assert (record["model"], record["resolved_model"]) == ("mistral-ocr-latest", "mistral-ocr-2505")
+    assert (record["model"], record["resolved_model"]) == ("mistral-ocr-latest", "mistral-ocr-2512")
     assert record["billable"] is True and record["prompt_tokens"] == 0
 
 
@@ -102,7 +102,7 @@ def test_priority_request_records_the_tier_the_response_names(calls: dict[str, A
 def test_conversation_with_an_agent_records_the_model_it_ran(calls: dict[str, Any]) -> None:
     started = calls["agent"]
     record = one(calls["records"], "/v1/conversations")
-    assert record["model"] == started.outputs[0].model == "mistral-medium-2603"
+    assert record["model"] == started.outputs[0].model == "mistral-small-2603"
     assert record["agent_id"] == fake_upstream.AGENT_ID
     assert (record["prompt_tokens"], record["completion_tokens"]) == (started.usage.prompt_tokens,
                                                                       started.usage.completion_tokens)  # fmt: skip
@@ -112,7 +112,7 @@ def test_conversation_with_an_agent_records_the_model_it_ran(calls: dict[str, An
 def test_conversation_append_is_templated_and_keeps_model_and_agent(calls: dict[str, Any]) -> None:
     appended = calls["append"]
     record = one(calls["records"], "/v1/conversations/{id}", method="POST")
-    assert record["model"] == appended.outputs[0].model == "mistral-medium-2603"
+    assert record["model"] == appended.outputs[0].model == "mistral-small-2603"
     assert record["agent_id"] == fake_upstream.AGENT_ID, "named by the response's output entry"
     assert record["completion_tokens"] == appended.usage.completion_tokens and record["billable"] is True
 

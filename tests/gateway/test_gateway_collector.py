@@ -7,11 +7,13 @@ output 0.6) and mistral-embed-2312 (input 0.1), not read back from the ledger's 
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import fake_upstream
 import pytest
 from conftest import REPO, TOKEN, Gateway, ThreadServer
 from mistralai.client import Mistral
@@ -83,3 +85,99 @@ def test_collector_polls_the_gateway_into_the_ledger(upstream: ThreadServer, tmp
     assert (throttled[0]["status_code"], throttled[0]["error_type"]) == (429, "rate_limited")
     assert throttled[0]["rl_limit_tokens_minute"] == 2_000_000
     assert throttled[0]["spend_limit_reached"] is False
+
+
+UNIT_COLUMNS = {"pages", "audio_seconds", "characters", "api_zone", "billable", "tokens_estimated", "agent_id"}
+OCR_USD_PER_PAGE = 2.0 / 1000  # mistral-ocr-2512: $2 per 1,000 pages (Mistral's pricing page)
+PRIORITY, REGIONAL = 1.75, 1.1  # priority tier and api.eu / api.us multipliers (Mistral's pricing docs)
+
+
+def collect_all(gateways: dict[str, Gateway], root: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m collector --once` with one usage_endpoint source per gateway."""
+    config = root / "collector.toml"
+    sources = "".join(
+        f'\n[[sources]]\nname = "{name}"\nkind = "usage_endpoint"\nurl = "{gw.url}"\npoll_seconds = 60\n'
+        'token_env = "GATEWAY_USAGE_TOKEN"\n'
+        for name, gw in gateways.items()
+    )
+    config.write_text(f'data_dir = "{root / "data"}"\ntimezone = "UTC"\ncurrency = "USD"\n{sources}')
+    env = {**os.environ, "GATEWAY_USAGE_TOKEN": TOKEN}
+    cmd = [sys.executable, "-m", "collector", "--config", str(config), "--once"]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(not UNIT_COLUMNS <= set(ledger.SCHEMA.names), reason="the ledger has no billable-unit columns")
+def test_billable_units_reach_the_ledger_priced(upstream: ThreadServer, tmp_path: Path) -> None:
+    """OCR pages, a priority call, an agent conversation, a file upload, a cut stream and a regional
+    call go SDK -> gateway -> collector -> ledger; each row's units, flags and cost are checked
+    against prices written here."""
+    home = Gateway(tmp_path / "gw", upstream.url)
+    regional = Gateway(tmp_path / "eu", upstream.url, extra={"api_zone": "eu"})
+    for gateway in (home, regional):
+        gateway.root.mkdir()
+        gateway.start()
+    try:
+        client = Mistral(api_key="sk-units-ledger-key", server_url=home.url)
+        messages = [{"role": "user", "content": "Count to three, please."}]
+        document = {"type": "document_url", "document_url": "https://example.com/scan.pdf?pages=4"}
+        ocr = client.ocr.process(model="mistral-ocr-latest", document=document)  # type: ignore[arg-type]
+        priority = client.chat.complete(model="mistral-small-latest", messages=messages, max_tokens=30,
+                                        service_tier="auto")  # type: ignore[arg-type]  # fmt: skip
+        agent = client.beta.conversations.start(agent_id=fake_upstream.AGENT_ID, inputs="Plan my trip")
+        client.files.upload(file={"file_name": "batch.jsonl", "content": b'{"custom_id": "1"}\n'})
+        fake_upstream.GATE.clear()
+        try:
+            gate = {"X-Gate": "1"}
+            with client.chat.stream(model="mistral-small-latest", messages=messages, http_headers=gate) as events:  # type: ignore[arg-type]
+                seen = next(iter(events)).data.choices[0].delta.content
+        finally:
+            fake_upstream.GATE.set()
+        eu_client = Mistral(api_key="sk-units-ledger-key", server_url=regional.url)
+        eu_chat = eu_client.chat.complete(model="mistral-small-latest", messages=messages, max_tokens=20)  # type: ignore[arg-type]
+        assert len(home.wait_records(5)) == 5 and len(regional.wait_records(1)) == 1
+        result = collect_all({"gateway": home, "gateway_eu": regional}, tmp_path)
+        assert result.returncode == 0, result.stderr
+    finally:
+        for gateway in (home, regional):
+            gateway.stop()
+
+    rows = ledger.read_ledger(tmp_path / "data").to_pylist()
+    by_endpoint = {(row["source"], row["endpoint"]): row for row in rows}
+    assert len(rows) == len(by_endpoint) == 6
+
+    ocr_row = by_endpoint["gateway", "/v1/ocr"]
+    assert ocr_row["pages"] == ocr.usage_info.pages_processed == 4
+    assert ocr_row["billable"] is True and ocr_row["api_zone"] == "global"
+    assert ocr_row["cost"] == pytest.approx(4 * OCR_USD_PER_PAGE)
+
+    chat_rows = [r for r in rows if r["endpoint"] == "/v1/chat/completions" and r["source"] == "gateway"]
+    tiered = next(r for r in chat_rows if r["id"] == priority.id)
+    usage = priority.usage
+    cached = usage.prompt_tokens // 2
+    assert tiered["service_tier"] == "priority"
+    assert tiered["cost"] == pytest.approx(
+        PRIORITY * expected_cost("mistral-small-2603", usage.prompt_tokens, cached, usage.completion_tokens)
+    )
+
+    conversation = by_endpoint["gateway", "/v1/conversations"]
+    assert (conversation["model"], conversation["agent_id"]) == ("mistral-small-2603", fake_upstream.AGENT_ID)
+    assert conversation["cost"] == pytest.approx(
+        expected_cost("mistral-small-2603", agent.usage.prompt_tokens, 0, agent.usage.completion_tokens)
+    )
+
+    upload = by_endpoint["gateway", "/v1/files"]
+    assert upload["billable"] is False and not upload["cost"]
+
+    cut = next(r for r in chat_rows if r["id"] != priority.id)
+    prompt = math.ceil(sum(len(m["role"]) + len(m["content"]) for m in messages) / 4)
+    completion = math.ceil(len(seen.encode()) / 4)
+    assert (cut["tokens_estimated"], cut["prompt_tokens"], cut["completion_tokens"]) == (True, prompt, completion)
+    assert cut["priced_model"] == "mistral-small-2603"
+    assert cut["cost"] == pytest.approx(expected_cost("mistral-small-2603", prompt, 0, completion)) and cut["cost"] > 0
+
+    eu_row = by_endpoint["gateway_eu", "/v1/chat/completions"]
+    eu_usage = eu_chat.usage
+    assert eu_row["api_zone"] == "eu"
+    fresh = expected_cost("mistral-small-2603", eu_usage.prompt_tokens, eu_usage.prompt_tokens // 2,
+                          eu_usage.completion_tokens)  # fmt: skip
+    assert eu_row["cost"] == pytest.approx(REGIONAL * fresh)
