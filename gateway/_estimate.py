@@ -6,10 +6,10 @@ record gets an estimate and `tokens_estimated: true`.
 
 Why bytes, not Mistral's tokenizer: `mistral-common` (its Tekken tokenizer ships inside the
 package) would pin numpy below the version the project runs on (<2.4; the venv has 2.4.6),
-adds ~160 MiB and ~1 s of
-loading to the gateway, and costs 120-330 us per 2 KB prompt. Measured with it on prose,
-French, code, JSON and Chinese, UTF-8 bytes per token were 4.99, 4.62, 2.52, 2.46 and 4.40;
-BYTES_PER_TOKEN = 4 is within a factor of 1.6 of each, and rounds up.
+adds ~160 MiB and ~1 s of loading to the gateway, and costs 120-330 us per 2 KB prompt
+(this estimate: ~5 us). Measured with it on prose, French, code, JSON and Chinese, UTF-8
+bytes per token were 4.99, 4.62, 2.52, 2.46 and 4.40; BYTES_PER_TOKEN = 4 is within a
+factor of 1.6 of each, and rounds up.
 
 Example:
     >>> tokens_for(b'{"messages": [{"role": "user", "content": "Hello there"}]}', b"")
