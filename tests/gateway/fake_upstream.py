@@ -261,6 +261,8 @@ async def conversations(request: Request) -> Response:
         STARTED_WITH_AGENT.add(conversation)
     model = resolve(body.get("model") or AGENT_MODEL)
     text = body["inputs"] if isinstance(body["inputs"], str) else orjson.dumps(body["inputs"]).decode()
+    if body.get("stream"):
+        return _conversation_stream(conversation, model, agent, text)
     output = {"object": "entry", "type": "message.output", "created_at": "2026-11-25T16:52:03.123Z",
               "completed_at": "2026-11-25T16:52:04.000Z", "id": f"msg_{next(_ids):08d}", "agent_id": agent,
               "model": model, "role": "assistant", "content": "Hello from the agent."}  # fmt: skip
@@ -276,6 +278,20 @@ async def models(request: Request) -> Response:
         orjson.dumps({"object": "list", "data": [{"id": "mistral-small-latest", "object": "model"}]}),
         media_type="application/json",
     )
+
+
+def _conversation_stream(conversation: str, model: str, agent: str | None, text: str) -> Response:
+    """Mistral's conversation events: started, message deltas naming model and agent, done with usage."""
+    usage = {"prompt_tokens": len(text), "completion_tokens": 2, "total_tokens": len(text) + 2}
+    SENT.append({"id": conversation, "status": 200, "usage": usage, "model": model, "stream": True})
+    delta = {"type": "message.output.delta", "id": "msg_1", "model": model, "agent_id": agent, "role": "assistant"}
+    events = [("conversation.response.started", {"type": "conversation.response.started",
+                                                 "conversation_id": conversation}),
+              ("message.output.delta", {**delta, "content": "Bon", "content_index": 0}),
+              ("message.output.delta", {**delta, "content": "jour", "content_index": 0}),
+              ("conversation.response.done", {"type": "conversation.response.done", "usage": usage})]  # fmt: skip
+    data = b"".join(f"event: {name}\ndata: ".encode() + orjson.dumps(payload) + b"\n\n" for name, payload in events)
+    return Response(data, media_type="text/event-stream")
 
 
 def reset() -> None:

@@ -174,6 +174,27 @@ def test_cancelled_stream_is_estimated_flagged_and_never_zero(gateway: Gateway, 
     assert record["cached_tokens"] == 0 and record["billable"] is True
 
 
+def test_streamed_agent_conversation_records_model_agent_and_usage(gateway: Gateway) -> None:
+    client = Mistral(api_key=API_KEY, server_url=gateway.url)
+    tag = {"X-Project": "agent-stream"}
+    events = list(
+        client.beta.conversations.start_stream(agent_id=fake_upstream.AGENT_ID, inputs="Hi", http_headers=tag)
+    )
+    done = events[-1].data
+    (record,) = gateway.wait_records(1, lambda r: r["project"] == "agent-stream")
+    assert record["model"] == events[1].data.model == "mistral-small-2603"
+    assert (record["agent_id"], record["stream"], record["endpoint"]) == (
+        fake_upstream.AGENT_ID,
+        True,
+        "/v1/conversations",
+    )
+    assert (record["prompt_tokens"], record["completion_tokens"]) == (
+        done.usage.prompt_tokens,
+        done.usage.completion_tokens,
+    )
+    assert "tokens_estimated" not in record
+
+
 def test_finished_stream_is_not_estimated(gateway: Gateway) -> None:
     client = Mistral(api_key=API_KEY, server_url=gateway.url)
     tag = {"X-Project": "whole"}
