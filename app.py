@@ -34,6 +34,7 @@ pages = [
 ]
 if RECONCILIATION.exists():
     pages.append(st.Page(RECONCILIATION, title="Reconciliation", icon=":material/receipt_long:"))
+pages.append(st.Page(HERE / "pages" / "statement.py", title="Statement", icon=":material/request_quote:"))
 page = st.navigation(pages)
 if draw_frame() is not None:
     page.run()

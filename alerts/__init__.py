@@ -2,19 +2,24 @@
 
 The engine (a collector job) reads the ledger through `ledger.queries` /
 `ledger.budget_queries`, advances a persisted state machine per (rule, scope, period) and
-delivers email through a persistent outbox. The Budgets page (pages/budgets.py) edits the
-budgets file and shows spend, forecasts, history and the outbox. See docs/alerts.md.
+delivers email and Slack / Teams / webhook messages through a persistent outbox. The Budgets
+page (pages/budgets.py) edits the budgets file and shows spend, forecasts, history, the outbox
+and each channel's delivery state. See docs/alerts.md.
 """
 
 from ._budget_rules import BudgetView, view_budget
 from ._budgets import Budget, BudgetFileError, load_budgets, parse_budget, parse_budgets, save_budgets
+from ._channel_outbox import channel_status, send_test_post
+from ._channels import ChannelSettings, check_known
 from ._compose import to_email
 from ._engine import Engine, RunResult, engine_for
 from ._jobs import collector_jobs
 from ._periods import PERIODS, Period, period_of
+from ._post import ChannelError
 from ._settings import RULES, AlertSettings, SmtpSettings, parse_alerts, parse_smtp
 from ._smtp import DeliveryError, send, send_test_email
 from ._state import StateStore
+from ._unpriced_rule import UnpricedModel, unpriced_models_seen
 
 __all__ = [
     "PERIODS",
@@ -23,12 +28,17 @@ __all__ = [
     "Budget",
     "BudgetFileError",
     "BudgetView",
+    "ChannelError",
+    "ChannelSettings",
     "DeliveryError",
     "Engine",
     "Period",
     "RunResult",
     "SmtpSettings",
     "StateStore",
+    "channel_status",
+    "check_known",
+    "UnpricedModel",
     "collector_jobs",
     "engine_for",
     "load_budgets",
@@ -40,6 +50,8 @@ __all__ = [
     "save_budgets",
     "send",
     "send_test_email",
+    "send_test_post",
     "to_email",
+    "unpriced_models_seen",
     "view_budget",
 ]

@@ -106,7 +106,8 @@ class BudgetRules:
                           for _, r in top_contributors(self.data_dir, so_far, dim, 3).iterrows() if r["spend"] > 0))
             for title, dim in (("Top models", "model"), ("Top API keys", "api_key"))
         )  # fmt: skip
-        return {"scope": view.budget.scope_label(), "recipients": view.budget.recipients, "figures": figures,
+        return {"scope": view.budget.scope_label(), "recipients": view.budget.recipients,
+                "channels": view.budget.channels, "figures": figures,
                 "contributors": contributors, "link": dashboard_link(self.dashboard_url, filters),
                 "expires": view.period.end.isoformat()}  # fmt: skip
 

@@ -14,6 +14,7 @@ Example file:
     thresholds = [50, 80, 100]
     forecast = true
     recipients = ["ops@example.com"]
+    channels = ["ops-slack"]    # optional: [alerts.channels.<name>] in the config
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from collector.errors import ConfigError
 from ledger._query_filters import Filters
 from ledger.atomic import atomic_write_bytes
 
+from ._channels import channel_names
 from ._names import CONTROL, check_name
 from ._observation import money
 from ._periods import ADJECTIVE, PERIODS, Period
 from ._settings import check_emails
 
 SCOPES = {"project": "projects", "model": "models", "api_key": "api_keys"}
-_KEYS = {"name", "period", "amount", "thresholds", "forecast", "recipients", *SCOPES}
+_KEYS = {"name", "period", "amount", "thresholds", "forecast", "recipients", "channels", *SCOPES}
 _HEADER = "# Budgets for the Mistral usage monitor; see docs/alerts.md. Saved by the Budgets page.\n"
 
 
@@ -55,6 +57,8 @@ class Budget:
     thresholds: tuple[float, ...] = (50.0, 80.0, 100.0)
     forecast: bool = True
     recipients: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    """Slack/Teams/webhook channels by name (`[alerts.channels.<name>]` in the config)."""
 
     @property
     def slug(self) -> str:
@@ -84,6 +88,8 @@ class Budget:
                 lines.append(f"{dim} = {_toml_value(values[0] if len(values) == 1 else list(values))}")
         lines += [f"thresholds = {_toml_value(list(self.thresholds))}", f"forecast = {_toml_value(self.forecast)}",
                   f"recipients = {_toml_value(list(self.recipients))}"]  # fmt: skip
+        if self.channels:
+            lines.append(f"channels = {_toml_value(list(self.channels))}")
         return "\n".join(lines) + "\n"
 
 
@@ -140,12 +146,13 @@ def parse_budget(raw: dict[str, Any]) -> Budget:
         raise BudgetFileError(f"forecast: expected true or false, got {forecast!r}")
     try:
         recipients = check_emails(raw.get("recipients", []), "recipients")
+        channels = channel_names(raw.get("channels", []), "channels")
     except ConfigError as exc:
         raise BudgetFileError(str(exc)) from None
     scope = {attr: _strings(raw[dim], dim) for dim, attr in SCOPES.items() if dim in raw}
     return Budget(name=_text(raw, "name", None), amount=_amount(raw.get("amount")), period=period,
                   thresholds=_thresholds(raw.get("thresholds", [50, 80, 100])), forecast=forecast,
-                  recipients=recipients, **scope)  # fmt: skip
+                  recipients=recipients, channels=channels, **scope)  # fmt: skip
 
 
 def _line_of(text: str, index: int, key: str | None) -> int:

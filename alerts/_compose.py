@@ -24,7 +24,7 @@ from ._state import Notice
 DOMAIN = "mistral-usage-monitor.local"
 _ORDER = {"fired": 0, "repeat": 1, "resolved": 2}
 _RULE_ORDER = ("threshold", "forecast", "error_rate", "rate_429", "anomaly_day", "anomaly_hour")
-_PREFIX = {"fired": "", "repeat": "[Reminder] ", "resolved": "[Resolved] "}
+_PREFIX = {"fired": "", "repeat": "[Reminder] ", "resolved": "[Resolved] ", "test": "[Test] "}
 
 
 def message_id(tokens: list[str], recipient: str) -> str:

@@ -22,6 +22,8 @@ from collector.config import Config
 
 from ._budget_rules import BudgetRules
 from ._budgets import Budget, BudgetFileError, load_budgets
+from ._channel_outbox import drain_posts, enqueue_posts
+from ._channels import rule_channels
 from ._compose import compose
 from ._digest import digest_due, digest_observation
 from ._health_rules import HealthRules
@@ -30,17 +32,26 @@ from ._outbox import drain, enqueue
 from ._reconcile_rule import ReconcileRule
 from ._settings import AlertSettings, SmtpSettings, parse_alerts, parse_smtp
 from ._state import Notice, StateStore, advance, prune, record
+from ._statement import queue_statements
+from ._unpriced_rule import UnpricedRule
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """What one run did; `error` is the budgets file problem, if any (other rules still ran)."""
+    """What one run did; `error` is the budgets file problem, if any (other rules still ran).
+
+    `queued`, `sent`, `failed` count emails; `posts_queued`, `posted`, `post_failed` count
+    chat/webhook messages (one per notice per channel).
+    """
 
     notices: tuple[Notice, ...] = ()
     queued: int = 0
     sent: int = 0
     failed: int = 0
     error: str | None = None
+    posts_queued: int = 0
+    posted: int = 0
+    post_failed: int = 0
 
 
 class Engine:
@@ -51,7 +62,7 @@ class Engine:
         self.store = StateStore(config.data_dir)
         args = (config.data_dir, settings, config.timezone, config.currency, config.dashboard_url)
         self.budget_rules, self.health_rules = BudgetRules(*args), HealthRules(*args)
-        self.reconcile_rule = ReconcileRule(*args)
+        self.reconcile_rule, self.unpriced_rule = ReconcileRule(*args), UnpricedRule(*args)
 
     @classmethod
     def from_config(cls, config: Config) -> Engine:
@@ -75,7 +86,7 @@ class Engine:
             budgets, error = self.budgets(), None
         except BudgetFileError as exc:
             budgets, error = [], str(exc)
-        health = self.health_rules.observe(now) + self.reconcile_rule.observe(now)
+        health = self.health_rules.observe(now) + self.reconcile_rule.observe(now) + self.unpriced_rule.observe(now)
         return self.budget_rules.observe(budgets, now) + health, error
 
     def run(self, now: datetime | None = None) -> RunResult:
@@ -83,22 +94,32 @@ class Engine:
         observations, error = self.observe(now)
         with self.store.locked() as state:
             notices = [n for obs in observations if (n := advance(state, obs, now, self.settings.repeat_hours))]
-            queued = self._queue(state, notices, now) + self._digest(state, now)
+            queued = self._queue(state, notices, now) + self._digest(state, now) + queue_statements(self, state, now)
+            posts_queued = sum(1 for m in state["outbox"] if m.get("channel") and m["created_at"] == now.isoformat())
             prune(state, now)
             self.store.save(state)
             sent, failed = drain(state, self.smtp, now, lambda: self.store.save(state))
-        return RunResult(tuple(notices), queued, sent, failed, error)
+            posted, post_failed = drain_posts(state, self.settings.channels, now, lambda: self.store.save(state))
+        return RunResult(tuple(notices), queued, sent, failed, error, posts_queued, posted, post_failed)
+
+    def channels_of(self, obs: Observation) -> tuple[str, ...]:
+        """A budget's own channels, else those `[alerts.rule_channels]` routes the rule to."""
+        return obs.channels if obs.channels is not None else rule_channels(self.settings.rule_channels, obs.rule)
 
     def _queue(self, state: dict[str, Any], notices: list[Notice], now: datetime) -> int:
-        """Group notices by recipient, one email each; every notice goes to history."""
+        """Group notices by recipient, one email each, and one message per notice per channel;
+        every notice goes to history. Returns the number of emails queued."""
         by_recipient: dict[str, list[Notice]] = defaultdict(list)
+        expire = self.settings.outbox_expire_hours
         for notice in notices:
             recipients = notice.observation.recipients if self.smtp else ()
-            record(state, notice, recipients, now)
+            channels = self.channels_of(notice.observation)
+            record(state, notice, recipients, now, channels)
+            enqueue_posts(state, notice, channels, self.settings.channels, now, expire)
             for address in recipients:
                 by_recipient[address].append(notice)
         for address, group in sorted(by_recipient.items()):
-            enqueue(state, compose(address, group), now, self.settings.outbox_expire_hours)
+            enqueue(state, compose(address, group), now, expire)
         return len(by_recipient)
 
     def _digest(self, state: dict[str, Any], now: datetime) -> int:

@@ -13,7 +13,20 @@ from collector._context import Context
 from collector._jobs import Job
 from collector._log import log, register_secret
 
+from ._budgets import Budget
+from ._channels import check_known
 from ._engine import Engine, engine_for
+
+
+def check_channels(engine: Engine, budgets: list[Budget]) -> None:
+    """Every channel a budget names is configured, and every channel's URL (and secret) is in
+    the environment; each is registered so no log line can print it. ConfigError otherwise."""
+    for budget in budgets:
+        check_known(budget.channels, engine.settings.channels, f"{engine.settings.budgets_file}: budget "
+                    f"{budget.name!r}: channels")  # fmt: skip
+    for channel in engine.settings.channels.values():
+        register_secret(channel.url())
+        register_secret(channel.secret())
 
 
 def collector_jobs(context: Context) -> list[Job]:
@@ -21,9 +34,10 @@ def collector_jobs(context: Context) -> list[Job]:
     engine = engine_for(context.config)
     if engine is None:
         return []
-    engine.budgets()
+    budgets = engine.budgets()
     if engine.smtp is not None and engine.smtp.password_env:
         register_secret(engine.smtp.password())
+    check_channels(engine, budgets)
     return [Job("alerts", lambda: run_logged(engine), interval_seconds=engine.settings.interval_seconds)]
 
 
@@ -31,7 +45,9 @@ def run_logged(engine: Engine) -> bool:
     """One run with one log line; False (a failed job) if the budgets file is broken."""
     result = engine.run()
     fields: dict[str, Any] = {"notices": [f"{n.kind}:{n.observation.key}" for n in result.notices],
-                              "queued": result.queued, "sent": result.sent, "not_delivered": result.failed}
+                              "queued": result.queued, "sent": result.sent, "not_delivered": result.failed,
+                              "posts_queued": result.posts_queued, "posted": result.posted,
+                              "posts_not_delivered": result.post_failed}
     if result.error:
         log("alerts_budgets_invalid", error=result.error, **fields)
         return False

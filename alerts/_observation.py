@@ -38,6 +38,10 @@ class Observation:
     link: str | None = None
     expires: str | None = None
     """ISO instant after which the key's state may be forgotten (the end of its period)."""
+    channels: tuple[str, ...] | None = None
+    """Chat/webhook channels by name (a budget's own); None = the rule's `[alerts.rule_channels]`."""
+    repeats: bool = True
+    """False: never a reminder (`repeat_hours`), whatever the settings (an unpriced model)."""
 
 
 def dashboard_link(base: str | None, filters: Filters, page: str = "spend") -> str | None:

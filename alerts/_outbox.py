@@ -1,5 +1,7 @@
 """The persistent outbox: every email waits here until the SMTP server accepts it.
 
+(Chat and webhook messages share the list; `_channel_outbox` sends those, each channel on its own.)
+
 Why persistent, with backoff and an expiry: an SMTP outage must lose nothing, hammer nothing
 and not hide forever. A message is retried after 1, 2, 4 ... minutes (at most an hour apart)
 until delivered; after `outbox_expire_hours` it is marked failed, with the last error in
@@ -35,7 +37,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _pending(state: dict[str, Any]) -> list[dict[str, Any]]:
-    return [m for m in state["outbox"] if m["status"] == "pending"]
+    return [m for m in state["outbox"] if m["status"] == "pending" and not m.get("channel")]
 
 
 def due(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -43,8 +45,13 @@ def due(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
 
 
 def expire(state: dict[str, Any], now: datetime) -> int:
-    """Mark pending messages past their expiry as failed; how many."""
-    expired = [m for m in _pending(state) if datetime.fromisoformat(m["expires_at"]) <= now]
+    """Mark pending emails past their expiry as failed; how many."""
+    return expire_pending(_pending(state), now)
+
+
+def expire_pending(pending: list[dict[str, Any]], now: datetime) -> int:
+    """Mark the messages of `pending` (emails or channel posts) past their expiry as failed; how many."""
+    expired = [m for m in pending if datetime.fromisoformat(m["expires_at"]) <= now]
     for message in expired:
         message["status"] = "failed"
         message["last_error"] = f"not delivered after {message['attempts']} attempts: {message['last_error']}"

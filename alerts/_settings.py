@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from collector.errors import ConfigError
 
+from ._channels import ChannelSettings, parse_channels, parse_rule_channels
 from ._names import CONTROL, check_name
 
-RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation")
+RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation", "statement", "unpriced")
 DIGESTS = ("off", "daily", "weekly")
 SECURITY = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -54,6 +55,11 @@ class AlertSettings:
     digest: str = "off"
     digest_recipients: tuple[str, ...] = ()
     digest_hour: int = 8
+    statement_hour: int = 8
+    channels: dict[str, ChannelSettings] = field(default_factory=dict)
+    """`[alerts.channels.<name>]`: Slack, Teams and webhook channels by name."""
+    rule_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """`[alerts.rule_channels]`: organisation-wide rule (or `digest`) -> channel names."""
 
     def enabled(self, rule: str) -> bool:
         return rule in self.rules_enabled
@@ -143,6 +149,7 @@ def parse_alerts(raw: dict[str, Any], data_dir: Path) -> AlertSettings:
     _unknown(raw, set(AlertSettings.__dataclass_fields__), "alerts")
     budgets = Path(_get(raw, "budgets_file", str, "budgets.toml", "alerts"))
     n = lambda key, default, low, high: _number(raw, key, default, low, high, "alerts")  # noqa: E731
+    channels = parse_channels(raw.get("channels"))
     return AlertSettings(
         budgets_file=budgets if budgets.is_absolute() else Path(data_dir) / budgets,
         interval_seconds=int(n("interval_seconds", 300, 10, 86_400)),
@@ -163,6 +170,9 @@ def parse_alerts(raw: dict[str, Any], data_dir: Path) -> AlertSettings:
         digest=_choice(raw, "digest", "off", DIGESTS, "alerts"),
         digest_recipients=check_emails(raw.get("digest_recipients", []), "alerts.digest_recipients"),
         digest_hour=int(n("digest_hour", 8, 0, 23)),
+        statement_hour=int(n("statement_hour", 8, 0, 23)),
+        channels=channels,
+        rule_channels=parse_rule_channels(raw.get("rule_channels"), RULES, channels),
     )
 
 

@@ -54,7 +54,7 @@ class Notice:
 
 
 def empty_state() -> dict[str, Any]:
-    return {"version": 1, "alerts": {}, "outbox": [], "history": [], "digests": {}}
+    return {"version": 1, "alerts": {}, "outbox": [], "history": [], "digests": {}, "channels": {}}
 
 
 class StateStore:
@@ -113,18 +113,19 @@ def _firing(entry: dict[str, Any], obs: Observation, stamp: str, now: datetime, 
         entry.update(level=level, notified_at=stamp)
         return Notice("fired", obs, entry["since"])
     due = datetime.fromisoformat(entry["notified_at"]) + timedelta(hours=repeat_hours)
-    if repeat_hours > 0 and now >= due:
+    if repeat_hours > 0 and obs.repeats and now >= due:
         entry["notified_at"] = stamp
         return Notice("repeat", obs, stamp)
     return None
 
 
-def record(state: dict[str, Any], notice: Notice, recipients: tuple[str, ...], now: datetime) -> None:
+def record(state: dict[str, Any], notice: Notice, recipients: tuple[str, ...], now: datetime,
+           channels: tuple[str, ...] = ()) -> None:  # fmt: skip
     """Append a notice to the alert history (shown on the Budgets page)."""
     obs = notice.observation
     state["history"].append({"at": now.isoformat(), "key": obs.key, "rule": obs.rule, "scope": printable(obs.scope),
                              "kind": notice.kind, "subject": printable(obs.subject),
-                             "recipients": list(recipients)})  # fmt: skip
+                             "recipients": list(recipients), "channels": list(channels)})  # fmt: skip
     del state["history"][:-KEEP_HISTORY]
 
 

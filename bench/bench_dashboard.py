@@ -35,6 +35,8 @@ from ledger import queries as q  # noqa: E402
 from ledger.fixtures import build_ledger  # noqa: E402
 
 PAGES = ("frame", "overview", "spend", "reliability", "explore")
+TOP_N = 12
+"""As pages/_ui.py: charts show the top N values and an "(other)" group."""
 CHANGES = (
     {"models": ("mistral-large-latest",)},
     {"projects": ("search", "analytics")},
@@ -46,28 +48,30 @@ def page_calls(page: str, data_dir: Path, f: q.Filters, now: datetime) -> list[C
     """The data calls a page makes for one view (the frame's are shared by every page)."""
     frame: list[Callable[[], Any]] = [lambda: q.spend_summary(data_dir, f)]
     if not f.dimension_filters():  # after a filter change the choices are cache hits (same window)
-        frame += [partial(q.dimension_values, data_dir, f, d) for d in ("project", "model", "api_key", "source")]
+        dims = ("project", "model", "api_key", "source")
+        frame += [partial(q.dimension_values, data_dir, f, d, limit=500) for d in dims]  # sidebar choices
+        frame += [partial(q.dimension_values, data_dir, f, "model")]  # model colours
     calls: dict[str, list[Callable[[], Any]]] = {
         "frame": frame,
         "overview": [
             lambda: q.spend_summary(data_dir, f.previous()),
             lambda: q.month_forecast(data_dir, f, now=now),
-            lambda: q.spend_over_time(data_dir, f, "model", "day"),
+            lambda: q.spend_over_time(data_dir, f, "model", "day", top=TOP_N),
             lambda: q.top_contributors(data_dir, f, "project", 10),
             lambda: q.top_contributors(data_dir, f, "api_key", 10),
         ],
         "spend": [
             lambda: q.unpriced_models(data_dir, f),
-            lambda: q.spend_over_time(data_dir, f, "model", "day"),
+            lambda: q.spend_over_time(data_dir, f, "model", "day", top=TOP_N),
             lambda: q.spend_over_time(data_dir, f, None, "day"),
-            lambda: q.unit_costs(data_dir, f),
+            lambda: q.unit_costs(data_dir, f, top=TOP_N),
         ],
         "reliability": [
             lambda: q.reliability_over_time(data_dir, f, "day"),
-            lambda: q.reliability_over_time(data_dir, f, "day", "status_class"),
+            lambda: q.reliability_over_time(data_dir, f, "day", "status_class", top=TOP_N),
             lambda: q.retry_impact(data_dir, f),
             lambda: q.top_errors(data_dir, f, 10),
-            lambda: q.latency_percentiles(data_dir, f, "model"),
+            lambda: q.latency_percentiles(data_dir, f, "model", top=TOP_N),
             lambda: q.ratelimit_headroom(data_dir, f, "day"),
         ],
         "explore": [lambda: q.breakdown(data_dir, f, ["model"], "spend", "day")],

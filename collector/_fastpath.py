@@ -31,13 +31,16 @@ RATELIMIT_FIELDS = {
     "remaining-req-minute": "rl_remaining_req_minute",
 }
 _STRINGS = ("id", "timestamp", "model", "resolved_model", "project", "api_key_id", "endpoint", "error_type",
-            "service_tier")  # fmt: skip
-_INTS = ("status_code", "prompt_tokens", "completion_tokens", "cached_tokens", "attempt")
-_FLAGS = ("stream", "batch", "spend_limit_reached", "simulated")
+            "service_tier", "api_zone", "agent_id")  # fmt: skip
+_QUANTITIES = ("pages", "annotated_pages", "characters")
+_INTS = ("status_code", "prompt_tokens", "completion_tokens", "cached_tokens", "attempt", *_QUANTITIES)
+_FLAGS = ("stream", "batch", "spend_limit_reached", "simulated", "billable", "tokens_estimated")
+_FLOATS = ("latency_ms", "audio_seconds")
+_ZONES = pa.array(["global", "eu", "us"])
 RECORD = pa.struct(
     [(n, pa.string()) for n in _STRINGS]
     + [(n, pa.int64()) for n in _INTS]
-    + [("latency_ms", pa.float64())]
+    + [("latency_ms", pa.float64()), ("audio_seconds", pa.float64())]
     + [(n, pa.bool_()) for n in _FLAGS]
     + [("ratelimit", pa.struct([(h, pa.int64()) for h in RATELIMIT_FIELDS]))]
 )
@@ -89,6 +92,7 @@ def _table(records: pa.StructArray, columns: tuple[str, ...], window: TimeWindow
     _check(pc.all(pc.greater_equal(_field(records, "latency_ms"), 0)).as_py() is not False)
     _check(pc.all(pc.greater_equal(_field(records, "attempt"), 1)).as_py() is not False)
     out["attempt"] = _field(records, "attempt").cast(pa.int32())
+    _units(records)
     try:
         out["timestamp"] = _field(records, "timestamp").cast(SCHEMA.field("timestamp").type)
     except pa.ArrowInvalid:
@@ -99,6 +103,23 @@ def _table(records: pa.StructArray, columns: tuple[str, ...], window: TimeWindow
     for child, name in zip(limits.flatten(), RATELIMIT_FIELDS.values(), strict=True):
         out[name] = child  # flatten() carries a missing ratelimit object into nulls
     return pa.table({name: out[name] if name in out else _field(records, name) for name in columns})
+
+
+def _none_false(condition: Any) -> None:
+    """Holds for every non-null value (an all-null column passes)."""
+    _check(condition.as_py() is not False)
+
+
+def _units(records: pa.StructArray) -> None:
+    """The optional billed quantities: non-negative, annotated pages within pages, a known zone."""
+    for name in (*_QUANTITIES, "audio_seconds"):
+        _none_false(pc.all(pc.greater_equal(_field(records, name), 0)))
+    _none_false(pc.all(pc.is_finite(_field(records, "audio_seconds"))))
+    pages = pc.fill_null(_field(records, "pages"), 0)
+    _none_false(pc.all(pc.less_equal(_field(records, "annotated_pages"), pages)))
+    zones = _field(records, "api_zone")
+    if zones.null_count < len(zones):
+        _check(pc.all(pc.is_in(zones.drop_null(), value_set=_ZONES)))
 
 
 def _conform(inferred: pa.StructArray, target: pa.StructType) -> pa.StructArray:
@@ -133,6 +154,8 @@ def table_from_records(records: list[Any], columns: tuple[str, ...],
     """Decoded records as a table of `columns`, or None if any needs the careful path."""
     if not records or any(type(r) is not dict for r in records):
         return None
+    if any(type(r.get(name)) is bool for r in records for name in _FLOATS):
+        return None  # arrow's inference reads true as 1.0 in a column that also holds floats
     try:
         return _table(_conform(pa.array(records), RECORD), columns, window)
     except (_Reject, pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):

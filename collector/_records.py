@@ -28,7 +28,9 @@ RECORD_COLUMNS = (
     "id", "timestamp", "model", "resolved_model", "project", "api_key_id", "endpoint",
     "status_code", "error_type", *_INT_COLUMNS, "latency_ms", "stream", "batch", "service_tier",
     "attempt", "spend_limit_reached", *_RATELIMIT.values(), "simulated",
+    "pages", "annotated_pages", "audio_seconds", "characters", "api_zone", "billable", "tokens_estimated", "agent_id",
 )  # fmt: skip
+ZONES = ("global", "eu", "us")
 
 
 class BadRecord(ValueError):
@@ -129,6 +131,36 @@ def _attempt(rec: dict[str, Any]) -> int | None:
     return value
 
 
+def _quantity(rec: dict[str, Any], key: str) -> int | None:
+    value = rec.get(key)
+    if value is not None and (type(value) is not int or value < 0):
+        raise BadRecord(f"{key}: must be a non-negative integer or null, got {value!r}")
+    return value
+
+
+def _pages(rec: dict[str, Any]) -> tuple[int | None, int | None]:
+    pages, annotated = _quantity(rec, "pages"), _quantity(rec, "annotated_pages")
+    if annotated and annotated > (pages or 0):
+        raise BadRecord(f"annotated_pages: {annotated} exceeds pages {pages}")
+    return pages, annotated
+
+
+def _seconds(rec: dict[str, Any]) -> float | None:
+    value = rec.get("audio_seconds")
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not 0 <= value < float("inf"):
+        raise BadRecord(f"audio_seconds: must be a non-negative number or null, got {value!r}")
+    return float(value)
+
+
+def _zone(rec: dict[str, Any]) -> str | None:
+    value = rec.get("api_zone")
+    if value is not None and value not in ZONES:
+        raise BadRecord(f"api_zone: must be one of {', '.join(ZONES)} or null, got {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
 def _ratelimit(rec: dict[str, Any]) -> list[int | None]:
     values = rec.get("ratelimit")
     if not values:
@@ -160,7 +192,8 @@ def validate(rec: Any, window: TimeWindow | None = None) -> tuple[Any, ...]:
         _text(rec, "error_type", False), prompt, completion, cached, _latency(rec),
         _flag(rec, "stream"), _flag(rec, "batch"), _text(rec, "service_tier", False),
         _attempt(rec), _flag(rec, "spend_limit_reached"), *_ratelimit(rec),
-        _flag(rec, "simulated") or False,
+        _flag(rec, "simulated") or False, *_pages(rec), _seconds(rec), _quantity(rec, "characters"), _zone(rec),
+        _flag(rec, "billable"), _flag(rec, "tokens_estimated"), _text(rec, "agent_id", False),
     )  # fmt: skip
 
 

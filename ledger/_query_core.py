@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._query_engine import bucket_sql, localize_buckets, query, series
+from ._query_engine import OTHER, bucket_sql, localize_buckets, query, series
 from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
 from ._query_latency import percentiles
 from ._query_rollups import LATENCY_ROWS
@@ -142,15 +142,35 @@ def _dim(dim: str) -> str:
     return DIMENSIONS[check_choice("dimension", dim, list(DIMENSIONS))]
 
 
-def spend_over_time(data_dir: Path, filters: Filters, dim: str | None = "model", grain: str = "day") -> pd.DataFrame:
+BY_SPEND = "coalesce(sum(cost), 0) DESC, coalesce(sum(request_count), 0) DESC"
+BY_ROWS = "sum(n) DESC"
+
+
+def top_key(dim: str, top: int | None, rank: str = BY_SPEND, where: str = "true") -> str:
+    """SQL for a dimension that keeps its `top` largest values (by `rank`) and calls the rest OTHER.
+
+    Why: 100,000 model names made a chart of 100,000 traces (minutes in plotly); totals stay
+    exact because the rest is summed into one group, not dropped. None keeps every value.
+    """
+    expr = _dim(dim)
+    if top is None:
+        return expr
+    ranked = f"SELECT {expr} FROM rows WHERE {where} GROUP BY ALL ORDER BY {rank}, 1 LIMIT {int(top)}"
+    return f"CASE WHEN {expr} IN ({ranked}) THEN {expr} ELSE '{OTHER}' END"
+
+
+def spend_over_time(
+    data_dir: Path, filters: Filters, dim: str | None = "model", grain: str = "day", top: int | None = None
+) -> pd.DataFrame:
     """One row per (bucket, dim value) with the TOTALS columns (spend, requests, tokens, errors...).
 
     Columns: bucket (tz-aware local bucket start), <dim> (absent when dim is None), then TOTALS.
-    Sorted by bucket then dim.
+    Sorted by bucket then dim. With `top`, only the top values by spend (then requests) over
+    the window keep their name; the others are summed as OTHER.
     """
     check_choice("grain", grain, GRAINS)
     keys = {dim: _dim(dim)} if dim else {}
-    df = series(data_dir, filters, grain, keys, TOTALS)
+    df = series(data_dir, filters, grain, keys, TOTALS, top=(top, ("spend", "requests")) if dim and top else None)
     return _empty(["bucket", *keys, *TOTALS]) if df is None else df
 
 
@@ -163,12 +183,15 @@ _RELIABILITY = {
 }
 
 
-def reliability_over_time(data_dir: Path, filters: Filters, grain: str = "hour", by: str | None = None) -> pd.DataFrame:
+def reliability_over_time(
+    data_dir: Path, filters: Filters, grain: str = "hour", by: str | None = None, top: int | None = None
+) -> pd.DataFrame:
     """Per-request reliability per bucket: requests, errors, rate_limited, spend_cap, retries, rates.
 
     Without `by`: columns bucket, requests, errors, rate_limited, spend_cap, retries, error_rate,
     rate_429. With `by` (e.g. "status_class" or "error_type") the errors are split by it:
-    columns bucket, <by>, count, requests (all per-request rows in the bucket), rate.
+    columns bucket, <by>, count, requests (all per-request rows in the bucket), rate; with
+    `top`, values beyond the `top` most frequent errors are summed as OTHER.
     """
     check_choice("grain", grain, GRAINS)
     if by is None:
@@ -179,9 +202,10 @@ def reliability_over_time(data_dir: Path, filters: Filters, grain: str = "hour",
         df["rate_429"] = df["rate_limited"] / df["requests"]
         return df
     totals = series(data_dir, filters, grain, {}, {"requests": "sum(n)::BIGINT"}, where=PER_REQUEST)
-    errors = series(
-        data_dir, filters, grain, {by: _dim(by)}, {"count": "sum(n)::BIGINT"}, f"{PER_REQUEST} AND status_code >= 400"
-    )
+    failed = f"{PER_REQUEST} AND status_code >= 400"
+    keys = {by: _dim(by)}
+    ranked = (top, ("count",)) if top else None
+    errors = series(data_dir, filters, grain, keys, {"count": "sum(n)::BIGINT"}, failed, ranked)
     if totals is None or errors is None:
         return _empty(["bucket", by, "count", "requests", "rate"])
     df = errors.merge(totals, on="bucket", how="left")
@@ -189,13 +213,15 @@ def reliability_over_time(data_dir: Path, filters: Filters, grain: str = "hour",
     return df
 
 
-def latency_percentiles(data_dir: Path, filters: Filters, dim: str = "model") -> pd.DataFrame:
+def latency_percentiles(data_dir: Path, filters: Filters, dim: str = "model", top: int | None = None) -> pd.DataFrame:
     """p50/p95/p99 latency (ms) per dim value over per-request rows with a latency.
 
     Columns: <dim>, requests, p50_ms, p95_ms, p99_ms; sorted by requests, largest first.
     Exact on small slices, from hourly histograms on large ones (see ledger._query_latency).
+    With `top`, the values beyond the `top` busiest are pooled as OTHER (their percentiles
+    are those of the pooled requests).
     """
-    df = percentiles(data_dir, filters, key=dim)
+    df = percentiles(data_dir, filters, key=dim, key_sql=top_key(dim, top, BY_ROWS) if top else None, top=top)
     return df.sort_values(["requests", dim], ascending=[False, True], ignore_index=True)
 
 
@@ -254,11 +280,16 @@ def breakdown(
     return df[columns].sort_values(order, ascending=[True, False][-len(order) :], na_position="last", ignore_index=True)
 
 
-def dimension_values(data_dir: Path, filters: Filters, dim: str) -> list[str]:
+def dimension_values(data_dir: Path, filters: Filters, dim: str, limit: int | None = None) -> list[str]:
     """Distinct values of one dimension in the window, ignoring every dimension filter.
 
     For the sidebar's choices: they do not shrink as filters are picked, and a filter change
-    reuses the cached lists.
+    reuses the cached lists. With `limit`, the `limit` largest by spend (then requests), in
+    that order; without, every value in name order.
     """
-    df = query(data_dir, filters.unfiltered(), f"SELECT DISTINCT {_dim(dim)} AS v FROM rows ORDER BY v")
+    if limit is None:
+        select = f"SELECT DISTINCT {_dim(dim)} AS v FROM rows ORDER BY v"
+    else:
+        select = f"SELECT {_dim(dim)} AS v FROM rows GROUP BY ALL ORDER BY {BY_SPEND}, v LIMIT {int(limit)}"
+    df = query(data_dir, filters.unfiltered(), select)
     return [] if df is None else [str(v) for v in df["v"]]

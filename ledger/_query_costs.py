@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._query_core import spend_over_time
+from ._query_core import OTHER, spend_over_time
 from ._query_engine import query
 from ._query_filters import Filters
 
@@ -33,12 +33,16 @@ def _by_model(data_dir: Path, filters: Filters) -> pd.DataFrame:
     return pd.DataFrame(columns=columns) if df is None else df
 
 
-def unit_costs(data_dir: Path, filters: Filters) -> pd.DataFrame:
+def unit_costs(data_dir: Path, filters: Filters, top: int | None = None) -> pd.DataFrame:
     """Per model: spend, requests, cost_per_1k_requests and cost_per_1m_tokens over priced rows.
 
-    A model with no priced request has NaN spend and unit costs (unknown, not free).
+    A model with no priced request has NaN spend and unit costs (unknown, not free). With
+    `top`, the models beyond the `top` largest by spend are pooled as one OTHER row.
     """
     df = _by_model(data_dir, filters)
+    if top is not None and len(df) > top:
+        rest = df.iloc[top:].drop(columns="model").sum().to_frame().T.assign(model=OTHER)
+        df = pd.concat([df.iloc[:top], rest[df.columns]], ignore_index=True)
     priced = df["priced_requests"].where(df["priced_requests"] > 0)
     df["spend"] = df["spend"].where(priced.notna())
     tokens = df["priced_tokens"].where(df["priced_tokens"] > 0)

@@ -190,13 +190,25 @@ def slots_to_buckets(slots: pd.Series, seconds: int, grain: str, tz: str) -> pd.
     return _relocalize(floored, tz)
 
 
+OTHER = "(other)"
+"""The value every dimension value beyond the top N is shown as."""
+
+
 def series(
-    data_dir: Path, filters: Filters, grain: str, keys: dict[str, str], aggregates: dict[str, str], where: str = "true"
+    data_dir: Path,
+    filters: Filters,
+    grain: str,
+    keys: dict[str, str],
+    aggregates: dict[str, str],
+    where: str = "true",
+    top: tuple[int, tuple[str, ...]] | None = None,
 ) -> pd.DataFrame | None:
     """Additive aggregates per local time bucket and keys: bucket, *keys, *aggregates.
 
     Rows are grouped by UTC slot in DuckDB, then slots are mapped to local buckets and
     re-summed in pandas; so `aggregates` must be sums or counts (or min/max, named min_*/max_*).
+    `top` = (n, rank columns): only the n key values with the largest sums of the rank columns
+    over the window keep their name, the others are summed as OTHER (one key only).
     """
     seconds = quantum(filters, grain)
     key_sql = "".join(f", {expr} AS {name}" for name, expr in keys.items())
@@ -206,5 +218,20 @@ def series(
     if df is None:
         return None
     df.insert(0, "bucket", slots_to_buckets(df.pop("slot"), seconds, grain, filters.timezone))
+    if top is not None:
+        (key,) = keys
+        df[key] = lump(df, key, *top)
     how = {n: ("min" if n.startswith("min_") else "max" if n.startswith("max_") else "sum") for n in aggregates}
     return df.groupby(["bucket", *keys], as_index=False, sort=True).agg(how)
+
+
+def lump(df: pd.DataFrame, key: str, n: int, rank: tuple[str, ...]) -> pd.Series:
+    """`df[key]` with every value outside the n largest (by the sums of `rank`, then name) set to OTHER.
+
+    Why in pandas: the frame is already grouped (slots x values), so ranking it costs no second
+    scan of the ledger, and the rest is summed, never dropped, so totals stay exact.
+    """
+    totals = df.groupby(key, as_index=False)[list(rank)].sum()
+    ordered = totals.sort_values([*rank, key], ascending=[*(False for _ in rank), True])
+    keep = set(ordered[key].head(n))
+    return df[key].where(df[key].isin(keep), OTHER)

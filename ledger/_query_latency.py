@@ -47,13 +47,15 @@ def from_histogram(counts: np.ndarray, p: float) -> float | None:
 HISTOGRAM_DIMS = ("model", "project", "api_key", "endpoint", "source")
 
 
-def _histograms(data_dir: Path, filters: Filters, key: str | None) -> tuple[list[str], np.ndarray] | None:
+def _histograms(
+    data_dir: Path, filters: Filters, key: str | None, key_sql: str | None = None
+) -> tuple[list[str], np.ndarray] | None:
     """(key values, counts[value, bin]); one row when key is None.
 
     From the latency rollups when they can answer, else binned on the fly from the raw rows
     (streaming, so memory stays flat however many rows the slice has).
     """
-    head = f"{DIMENSIONS[key]} AS k, " if key else "'' AS k, "
+    head = f"{key_sql or DIMENSIONS[key]} AS k, " if key else "'' AS k, "
     if use_rollups(filters) and (key is None or key in HISTOGRAM_DIMS):
         select = f"SELECT {head}lat_bin, sum(n)::BIGINT AS n FROM rows GROUP BY ALL"
         df = query(data_dir, filters, select, kind="latency")
@@ -67,8 +69,20 @@ def _histograms(data_dir: Path, filters: Filters, key: str | None) -> tuple[list
     return [str(k) for k in table.index], counts
 
 
-def _exact(data_dir: Path, filters: Filters, key: str | None) -> pd.DataFrame | None:
-    head = f"{DIMENSIONS[key]} AS {key}, " if key else ""
+def _pool(keys: list[str], counts: np.ndarray, top: int) -> tuple[list[str], np.ndarray]:
+    """The `top` keys with most requests (then by name) and one OTHER row summing the rest's histograms."""
+    from ._query_engine import OTHER
+
+    order = sorted(range(len(keys)), key=lambda i: (-int(counts[i].sum()), keys[i]))
+    kept, rest = order[:top], order[top:]
+    if not rest:
+        return keys, counts
+    pooled = np.vstack([counts[kept], counts[rest].sum(axis=0, keepdims=True)])
+    return [*(keys[i] for i in kept), OTHER], pooled
+
+
+def _exact(data_dir: Path, filters: Filters, key: str | None, key_sql: str | None = None) -> pd.DataFrame | None:
+    head = f"{key_sql or DIMENSIONS[key]} AS {key}, " if key else ""
     group = " GROUP BY ALL" if key else ""
     select = f"SELECT {head}count(*) AS requests, quantile_cont(latency_ms, {list(PERCENTILES)}) AS q FROM rows"
     df = query(data_dir, filters, f"{select} WHERE {_MEASURED}{group}", raw=True)
@@ -79,8 +93,14 @@ def _exact(data_dir: Path, filters: Filters, key: str | None) -> pd.DataFrame | 
     return df.drop(columns="q")
 
 
-def percentiles(data_dir: Path, filters: Filters, key: str | None = None) -> pd.DataFrame:
-    """requests, p50_ms, p95_ms, p99_ms (per `key` dimension when given) over per-request rows with a latency."""
+def percentiles(
+    data_dir: Path, filters: Filters, key: str | None = None, key_sql: str | None = None, top: int | None = None
+) -> pd.DataFrame:
+    """requests, p50_ms, p95_ms, p99_ms (per `key` dimension when given) over per-request rows with a latency.
+
+    With `top`, the key values beyond the `top` busiest are pooled as OTHER: in SQL through
+    `key_sql` on the exact path (a small slice), by summing histograms on the large one.
+    """
     if key:
         check_choice("dimension", key, list(DIMENSIONS))
     columns = [*([key] if key else []), "requests", "p50_ms", "p95_ms", "p99_ms"]
@@ -88,9 +108,9 @@ def percentiles(data_dir: Path, filters: Filters, key: str | None = None) -> pd.
     if hist is None:
         return pd.DataFrame(columns=columns)
     if int(hist[1].sum()) <= EXACT_MAX_ROWS:
-        exact = _exact(data_dir, filters, key)
+        exact = _exact(data_dir, filters, key, key_sql)
         return pd.DataFrame(columns=columns) if exact is None else exact[columns]
-    keys, counts = hist
+    keys, counts = _pool(*hist, top) if top is not None else hist
     out = pd.DataFrame({key or "k": keys, "requests": counts.sum(axis=1)})
     for p, name in zip(PERCENTILES, ("p50_ms", "p95_ms", "p99_ms"), strict=True):
         out[name] = [from_histogram(row, p) for row in counts]

@@ -1,31 +1,44 @@
-"""The read-only SQL box: one SELECT over the filtered ledger, a row limit and a time limit.
+"""The read-only SQL box: one SELECT over the filtered ledger, capped in rows, bytes, memory and time.
 
-Why a separate, locked connection: a SELECT can still call read_csv('/etc/passwd') or COPY
-data out. Here the ledger rows are handed to DuckDB as an Arrow dataset, then file-system
-access is switched off and the configuration locked, so the only data reachable is the
-`ledger` view; anything but one SELECT is refused before it runs.
+Why a worker process (ledger._query_sql_worker): a SELECT can still call read_csv('/etc/passwd'),
+or build gigabytes of strings that DuckDB's memory_limit does not count and that fetching then
+copies again. The worker sees only `ledger` (the rows matching the filters, as a filtered
+Arrow dataset), runs with file access off, no spill directory and a capped data segment, and
+is SIGKILLed at the deadline: startup, query and fetch all count. Anything but one SELECT is
+refused before a process starts.
 
 Example:
-    >>> run_sql(Path("data"), filters, "SELECT model, sum(cost) FROM ledger GROUP BY 1")
+    >>> run_sql(Path("data"), filters, "SELECT model, sum(cost) FROM ledger GROUP BY 1").attrs["truncated"]
+    ''
 """
 
 from __future__ import annotations
 
-import threading
+import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow.dataset as ds
+import pyarrow as pa
 
-from ._query_engine import configure, where_sql
+from ._query_engine import THREADS
 from ._query_filters import Filters
-from .schema import SCHEMA
 from .store import list_files
+
+REPO = Path(__file__).resolve().parent.parent
+MEMORY_MB = int(os.environ.get("LEDGER_SQL_MEMORY_MB", "1024"))
+MAX_BYTES = int(os.environ.get("LEDGER_SQL_MAX_MB", "16")) * 2**20
+NULL_LABELS = {"project": "(no project)", "api_key_id": "(no key recorded)"}
+"""What a null shows as in the sidebar (ledger._query_filters.DIMENSIONS), so the filter matches it."""
+COLUMNS = {"projects": "project", "models": "model", "api_keys": "api_key_id", "sources": "source"}
 
 
 class SqlRefused(ValueError):
-    """The statement is not allowed, did not parse, failed, or ran out of time; the message says why."""
+    """The statement is not allowed, did not parse, failed, or hit a limit; the message says why."""
 
 
 def check_select(sql: str) -> str:
@@ -41,35 +54,67 @@ def check_select(sql: str) -> str:
     return sql.strip().rstrip(";").strip()
 
 
-def _locked_connection(data_dir: Path, filters: Filters) -> duckdb.DuckDBPyConnection:
-    con = configure(duckdb.connect(":memory:"))
-    files = [str(f) for f in list_files(Path(data_dir), *filters.utc_days())]
-    source = ds.dataset(files, schema=SCHEMA, format="parquet") if files else SCHEMA.empty_table()
-    con.register("ledger_files", source)
-    con.execute("SET enable_external_access=false")
-    con.execute("SET lock_configuration=true")
-    return con
+def _job(data_dir: Path, filters: Filters, body: str, row_limit: int, max_bytes: int, memory_mb: int) -> bytes:
+    dims = {COLUMNS[name]: list(values) for name, values in _dimension_values(filters).items() if values}
+    job = {
+        "files": [str(f) for f in list_files(Path(data_dir), *filters.utc_days())],
+        "start": filters.start_at.isoformat(),
+        "end": filters.end_at.isoformat(),
+        "dims": dims,
+        "null_labels": NULL_LABELS,
+        "sql": body,
+        "row_limit": int(row_limit),
+        "max_bytes": int(max_bytes),
+        "memory_mb": int(memory_mb),
+        "threads": THREADS,
+    }
+    return json.dumps(job).encode()
+
+
+def _dimension_values(filters: Filters) -> dict[str, tuple[str, ...]]:
+    return {name: getattr(filters, name) for name in COLUMNS}
 
 
 def run_sql(
-    data_dir: Path, filters: Filters, sql: str, row_limit: int = 10_000, timeout_s: float = 10.0
+    data_dir: Path,
+    filters: Filters,
+    sql: str,
+    row_limit: int = 10_000,
+    timeout_s: float = 10.0,
+    max_bytes: int = MAX_BYTES,
+    memory_mb: int = MEMORY_MB,
 ) -> pd.DataFrame:
-    """Run one SELECT where `ledger` names the rows matching `filters`; at most `row_limit` rows.
+    """Run one SELECT where `ledger` names the rows matching `filters`.
 
-    Raises SqlRefused for anything else, for errors, and when it runs longer than `timeout_s`.
+    At most `row_limit` rows and `max_bytes` bytes come back; `attrs["truncated"]` says which
+    cap cut the result ("rows", "bytes", or "" for none). Raises SqlRefused for anything but
+    one SELECT, for errors, past `memory_mb` of memory and past `timeout_s` seconds.
     """
     body = check_select(sql)
-    where, params = where_sql(filters)
-    wrapped = f"WITH ledger AS (SELECT * FROM ledger_files WHERE {where}) SELECT * FROM ({body}) LIMIT {int(row_limit)}"
-    con = _locked_connection(data_dir, filters)
-    timer = threading.Timer(timeout_s, con.interrupt)
-    timer.start()
-    try:
-        return con.execute(wrapped, params).fetchdf()
-    except duckdb.InterruptException:
-        raise SqlRefused(f"query stopped after {timeout_s:g} s; narrow the date range or aggregate more") from None
-    except duckdb.Error as exc:
-        raise SqlRefused(f"query failed: {str(exc).splitlines()[0]}") from None
-    finally:
-        timer.cancel()
-        con.close()
+    job = _job(data_dir, filters, body, row_limit, max_bytes, memory_mb)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with tempfile.TemporaryDirectory(prefix="sqlbox-") as cwd:
+        worker = [sys.executable, "-m", "ledger._query_sql_worker"]
+        proc = subprocess.Popen(worker, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)  # fmt: skip
+        try:
+            out, err = proc.communicate(job, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise SqlRefused(f"query stopped after {timeout_s:g} s; narrow the date range or aggregate more") from None
+    return _result(proc.returncode, out, err, memory_mb)
+
+
+def _result(code: int, out: bytes, err: bytes, memory_mb: int) -> pd.DataFrame:
+    if code != 0:
+        lines = err.decode(errors="replace").strip().splitlines()
+        if code > 0 and lines:
+            raise SqlRefused(lines[-1])
+        raise SqlRefused(f"query stopped (worker exit {code}); it most likely needed more than its {memory_mb} MB "
+                         "of memory: select fewer or smaller columns, or aggregate")  # fmt: skip
+    with pa.ipc.open_stream(out) as reader:
+        table = reader.read_all()
+    frame = table.to_pandas()
+    frame.attrs["truncated"] = (table.schema.metadata or {}).get(b"truncated", b"").decode()
+    return frame

@@ -38,6 +38,15 @@ from ._billing_limits import (
     spend_gauges,
     write_reading,
 )
+from ._billing_prices import (
+    PRICE_SCHEMA,
+    PriceComparison,
+    PriceEntry,
+    compare_prices,
+    price_months,
+    read_price_sheet,
+    write_price_sheet,
+)
 from ._billing_table import (
     BILLED_SCHEMA,
     BilledRow,
@@ -53,6 +62,13 @@ from .store import list_files
 
 __all__ = [
     "BILLED_SCHEMA",
+    "PRICE_SCHEMA",
+    "PriceComparison",
+    "PriceEntry",
+    "compare_prices",
+    "price_months",
+    "read_price_sheet",
+    "write_price_sheet",
     "RATE_LIMIT",
     "SPEND_LIMIT",
     "BilledRow",

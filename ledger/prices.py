@@ -4,7 +4,9 @@ Mistral publishes current prices only, and `-latest` aliases move between models
 past request with today's table makes last month's figures drift, so every price row has an
 `effective_from` date, every alias row says since when it pointed where, and each priced row
 records the `price_version` it was priced with (so `python -m collector reprice` knows what
-is stale).
+is stale). Mistral bills more than tokens, so each row has a unit (tokens, OCR pages, audio
+minutes, TTS characters) and a record is the sum of its units, then the tier and zone
+multipliers (docs/prices.md, "How a record is priced").
 
 Example:
     >>> book = PriceBook.load()
@@ -28,13 +30,31 @@ import pyarrow.compute as pc
 HERE = Path(__file__).parent
 PRICES_CSV = HERE / "prices.csv"
 ALIASES_CSV = HERE / "aliases.csv"
-BATCH_DISCOUNT = 0.5
 CACHED_INPUT_SHARE = 0.1
+BATCH_DISCOUNT = 0.5
+PRIORITY_FACTOR = 1.75
+ZONE_FACTOR = {"eu": 1.1, "us": 1.1}
+"""Multipliers (docs/prices.md, "Multipliers", cites each): the cache discount is in the base
+price, then the tier (batch 0.5 or priority 1.75), then the regional endpoint (x1.1)."""
+
+TOKENS = "1M_tokens"
+PAGES = "1K_pages"
+ANNOTATED_PAGES = "1K_annotated_pages"
+AUDIO_MINUTES = "audio_minute"
+TRANSCRIBED_MINUTES = "transcription_minute"
+CHARACTERS = "1M_characters"
+UNITS = (TOKENS, PAGES, ANNOTATED_PAGES, AUDIO_MINUTES, TRANSCRIBED_MINUTES, CHARACTERS)
+"""What a row of prices.csv prices (its `unit` column; empty = 1M_tokens)."""
+TRANSCRIPTIONS = "/audio/transcriptions"
 
 
 @dataclass(frozen=True)
 class Price:
-    """One model's list price per 1M tokens in one currency, from a date on."""
+    """One model's list price in one currency, from a date on.
+
+    A `1M_tokens` row prices input, cached input and output per 1M tokens; any other unit
+    has one `unit_price` (per 1,000 pages, per audio minute, per 1M characters).
+    """
 
     model: str
     effective_from: date
@@ -43,6 +63,8 @@ class Price:
     output_per_1m: float
     cached_input_per_1m: float
     source: str = ""
+    unit: str = TOKENS
+    unit_price: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -59,21 +81,31 @@ def _day_us(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1_000_000)
 
 
+def _number(text: str | None) -> float:
+    return float(text) if text else 0.0
+
+
 def read_prices(path: Path = PRICES_CSV) -> list[Price]:
-    """Read a price CSV (see ledger/prices.csv for the columns)."""
+    """Read a price CSV (see ledger/prices.csv for the columns; `unit` empty = 1M_tokens)."""
     with path.open(newline="") as f:
-        return [
+        prices = [
             Price(
                 model=row["model"],
                 effective_from=date.fromisoformat(row["effective_from"]),
                 currency=row["currency"].upper(),
-                input_per_1m=float(row["input_per_1m"]),
-                output_per_1m=float(row["output_per_1m"] or 0),
-                cached_input_per_1m=float(row["cached_input_per_1m"] or 0),
+                input_per_1m=_number(row["input_per_1m"]),
+                output_per_1m=_number(row["output_per_1m"]),
+                cached_input_per_1m=_number(row["cached_input_per_1m"]),
                 source=row.get("source", ""),
+                unit=row.get("unit") or TOKENS,
+                unit_price=_number(row.get("unit_price")),
             )
             for row in csv.DictReader(f)
         ]
+    for price in prices:
+        if price.unit not in UNITS:
+            raise ValueError(f"{path.name}: {price.model} has unit {price.unit!r}; use one of {', '.join(UNITS)}")
+    return prices
 
 
 def read_aliases(path: Path = ALIASES_CSV) -> list[Alias]:
@@ -88,18 +120,18 @@ def read_aliases(path: Path = ALIASES_CSV) -> list[Alias]:
 class PriceBook:
     """All price and alias rows, indexed for point-in-time lookups.
 
-    Rows given later win over earlier rows with the same (model, currency, effective_from),
-    which is how config overrides replace the shipped table.
+    Rows given later win over earlier rows with the same (model, currency, unit,
+    effective_from), which is how config overrides replace the shipped table.
     """
 
     def __init__(self, prices: Iterable[Price], aliases: Iterable[Alias]) -> None:
-        by_key: dict[tuple[str, str, date], Price] = {}
+        by_key: dict[tuple[str, str, str, date], Price] = {}
         for price in prices:
-            by_key[(price.model, price.currency, price.effective_from)] = price
-        self._prices: dict[tuple[str, str], list[Price]] = {}
-        for key in sorted(by_key, key=lambda k: k[2]):
+            by_key[(price.model, price.currency, price.unit, price.effective_from)] = price
+        self._prices: dict[tuple[str, str, str], list[Price]] = {}
+        for key in sorted(by_key, key=lambda k: k[3]):
             price = by_key[key]
-            self._prices.setdefault((price.model, price.currency), []).append(price)
+            self._prices.setdefault((price.model, price.currency, price.unit), []).append(price)
         self._aliases: dict[str, list[Alias]] = {}
         for alias in sorted(aliases, key=lambda a: a.effective_from):
             self._aliases.setdefault(alias.alias, []).append(alias)
@@ -112,8 +144,8 @@ class PriceBook:
 
     @staticmethod
     def _fingerprint(prices: Iterable[Price], aliases: dict[str, list[Alias]]) -> str:
-        digest = hashlib.sha256()
-        for price in sorted(prices, key=lambda p: (p.model, p.currency, p.effective_from)):
+        digest = hashlib.sha256(repr((BATCH_DISCOUNT, PRIORITY_FACTOR, sorted(ZONE_FACTOR.items()))).encode())
+        for price in sorted(prices, key=lambda p: (p.model, p.currency, p.unit, p.effective_from)):
             digest.update(repr(_price_key(price)).encode())
         for name in sorted(aliases):
             for alias in aliases[name]:
@@ -121,8 +153,8 @@ class PriceBook:
         return "pv-" + digest.hexdigest()[:12]
 
     def models(self) -> set[str]:
-        """Every concrete model with at least one price row."""
-        return {model for model, _ in self._prices}
+        """Every concrete model with at least one price row, in any unit."""
+        return {model for model, _, _ in self._prices}
 
     def is_alias(self, name: str) -> bool:
         return name in self._aliases
@@ -138,10 +170,10 @@ class PriceBook:
                 current = alias.model
         return current
 
-    def price_at(self, model: str, at: datetime, currency: str) -> Price | None:
+    def price_at(self, model: str, at: datetime, currency: str, unit: str = TOKENS) -> Price | None:
         """The price row in effect at `at`, or None when the model has no price then."""
         found = None
-        for price in self._prices.get((model, currency.upper()), []):
+        for price in self._prices.get((model, currency.upper(), unit), []):
             if price.effective_from <= at.date():
                 found = price
         return found
@@ -151,11 +183,11 @@ class PriceBook:
 
         The response's `resolved_model` wins when it is a priced model; otherwise the
         requested `model` is resolved through the alias history at the row's timestamp.
-        Unpriced rows get a null cost, never 0.
+        Unpriced rows get a null cost, never 0; rows with `billable` false cost 0.0.
         """
         ts = pc.cast(table["timestamp"], pa.int64()).to_numpy(zero_copy_only=False)
         priced = self._priced_models(table, ts)
-        rates = np.full((len(ts), 3), np.nan)
+        rates = np.full((len(ts), len(_RATE_COLUMNS)), np.nan)
         codes, names = _codes(pa.chunked_array([pa.array(priced, pa.string())]))
         for code, name in enumerate(names):
             rows = np.flatnonzero(codes == code)
@@ -187,16 +219,26 @@ class PriceBook:
         return targets[np.searchsorted(starts, ts, side="right")]
 
     def _rates(self, model: str, currency: str, ts: np.ndarray) -> np.ndarray:
-        rows = self._prices.get((model, currency.upper()), [])
-        table = np.array(
-            [[np.nan] * 3] + [[p.input_per_1m, p.cached_input_per_1m, p.output_per_1m] for p in rows]
-        )
-        starts = np.array([_day_us(p.effective_from) for p in rows], dtype=np.int64)
-        return table[np.searchsorted(starts, ts, side="right")]
+        """Per row, the rates of `_RATE_COLUMNS` in effect (NaN where the model has none)."""
+        out = np.full((len(ts), len(_RATE_COLUMNS)), np.nan)
+        for unit in UNITS:
+            rows = self._prices.get((model, currency.upper(), unit), [])
+            if not rows:
+                continue
+            values = [[p.input_per_1m, p.cached_input_per_1m, p.output_per_1m] if unit == TOKENS else [p.unit_price]
+                      for p in rows]  # fmt: skip
+            table = np.array([[np.nan] * len(values[0]), *values])
+            starts = np.array([_day_us(p.effective_from) for p in rows], dtype=np.int64)
+            first = _RATE_COLUMNS.index("input" if unit == TOKENS else unit)
+            out[:, first : first + table.shape[1]] = table[np.searchsorted(starts, ts, side="right")]
+        return out
+
+
+_RATE_COLUMNS = ("input", "cached", "output", *UNITS[1:])
 
 
 def _price_key(price: Price) -> tuple[object, ...]:
-    return (
+    key: tuple[object, ...] = (
         price.model,
         price.currency,
         price.effective_from,
@@ -204,6 +246,7 @@ def _price_key(price: Price) -> tuple[object, ...]:
         price.output_per_1m,
         price.cached_input_per_1m,
     )
+    return key if price.unit == TOKENS else (*key, price.unit, price.unit_price)
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
@@ -215,10 +258,65 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
     return codes, encoded.dictionary.to_pylist()
 
 
+def _numbers(table: pa.Table, name: str) -> np.ndarray:
+    """A quantity column as float64, null (or absent, in an old table) as 0."""
+    if name not in table.column_names:
+        return np.zeros(table.num_rows)
+    column = table[name]
+    if column.null_count == len(column):
+        return np.zeros(table.num_rows)
+    return pc.fill_null(column, 0).to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _flags(table: pa.Table, name: str, default: bool) -> np.ndarray:
+    if name not in table.column_names:
+        return np.full(table.num_rows, default)
+    return pc.fill_null(table[name], default).to_numpy(zero_copy_only=False)
+
+
+def _transcriptions(table: pa.Table) -> np.ndarray:
+    """Rows sent to /v1/audio/transcriptions: their audio is priced per transcription minute."""
+    if "endpoint" not in table.column_names:
+        return np.zeros(table.num_rows, dtype=bool)
+    return pc.fill_null(pc.match_substring(table["endpoint"], TRANSCRIPTIONS), False).to_numpy(zero_copy_only=False)
+
+
+def _part(quantity: np.ndarray, rate: np.ndarray, per: float) -> np.ndarray:
+    """quantity x rate / per; 0 where there is nothing to bill, NaN where it has no price."""
+    return np.where(quantity > 0, quantity * rate / per, 0.0)
+
+
+def _base(table: pa.Table, rates: np.ndarray) -> np.ndarray:
+    """List cost before tier and zone: tokens (cached at their own rate), pages, audio, characters.
+
+    A row is unpriced (NaN) when its model has no price in any unit that day, or when it
+    carries a billed quantity (pages, audio, characters) its model has no price for. Tokens
+    of a model priced only per page or minute (OCR, transcription) are not billed.
+    """
+    col = {name: rates[:, i] for i, name in enumerate(_RATE_COLUMNS)}
+    prompt, cached, completion = (_numbers(table, n) for n in ("prompt_tokens", "cached_tokens", "completion_tokens"))
+    tokens = ((prompt - cached) * col["input"] + cached * col["cached"] + completion * col["output"]) / 1e6
+    cost = np.where(np.isnan(col["input"]), 0.0, tokens)
+    pages, annotated = _numbers(table, "pages"), _numbers(table, "annotated_pages")
+    cost += _part(pages - annotated, col[PAGES], 1000) + _part(annotated, col[ANNOTATED_PAGES], 1000)
+    seconds = _numbers(table, "audio_seconds")
+    if seconds.any():
+        minute = np.where(_transcriptions(table), col[TRANSCRIBED_MINUTES], col[AUDIO_MINUTES])
+        cost += _part(seconds, minute, 60)
+    cost += _part(_numbers(table, "characters"), col[CHARACTERS], 1e6)
+    return np.where(np.isnan(rates).all(axis=1), np.nan, cost)
+
+
 def _cost(table: pa.Table, rates: np.ndarray) -> np.ndarray:
-    prompt = table["prompt_tokens"].to_numpy(zero_copy_only=False).astype(np.float64)
-    cached = table["cached_tokens"].to_numpy(zero_copy_only=False).astype(np.float64)
-    completion = table["completion_tokens"].to_numpy(zero_copy_only=False).astype(np.float64)
-    cost = ((prompt - cached) * rates[:, 0] + cached * rates[:, 1] + completion * rates[:, 2]) / 1e6
-    batch = pc.fill_null(table["batch"], False).to_numpy(zero_copy_only=False)
-    return np.where(batch, cost * BATCH_DISCOUNT, cost)
+    """Base cost, then the tier (batch 50%, else priority x1.75), then the zone (x1.1)."""
+    cost = _base(table, rates)
+    batch = _flags(table, "batch", False)
+    if "service_tier" in table.column_names:
+        priority = pc.fill_null(pc.equal(table["service_tier"], "priority"), False).to_numpy(zero_copy_only=False)
+        cost = np.where(~batch & priority, cost * PRIORITY_FACTOR, cost)
+    cost = np.where(batch, cost * BATCH_DISCOUNT, cost)
+    if "api_zone" in table.column_names and table["api_zone"].null_count < table.num_rows:
+        zone = table["api_zone"].to_numpy(zero_copy_only=False)
+        for name, factor in ZONE_FACTOR.items():
+            cost = np.where(zone == name, cost * factor, cost)
+    return np.where(_flags(table, "billable", True), cost, 0.0)

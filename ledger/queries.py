@@ -25,6 +25,7 @@ Example:
 from ._query_core import (
     EMPTY_SUMMARY,
     MEASURES,
+    OTHER,
     Summary,
     breakdown,
     dimension_values,
@@ -41,6 +42,8 @@ from ._query_export import csv_bytes, neutralise, parquet_bytes
 from ._query_filters import DIMENSIONS, GRAINS, Filters
 from ._query_reliability import ratelimit_headroom, retry_impact, top_errors
 from ._query_rollups import update_rollups
+from ._query_sql import MAX_BYTES as SQL_MAX_BYTES
+from ._query_sql import MEMORY_MB as SQL_MEMORY_MB
 from ._query_sql import SqlRefused, check_select, run_sql
 from ._query_status import Freshness, SourceStatus, freshness, newest_row
 
@@ -49,10 +52,13 @@ __all__ = [
     "EMPTY_SUMMARY",
     "GRAINS",
     "MEASURES",
+    "OTHER",
     "Filters",
     "Forecast",
     "Freshness",
     "SourceStatus",
+    "SQL_MAX_BYTES",
+    "SQL_MEMORY_MB",
     "SqlRefused",
     "Summary",
     "breakdown",

@@ -44,6 +44,14 @@ SCHEMA = pa.schema(
         pa.field("currency", pa.string(), nullable=False),
         pa.field("price_version", pa.string()),
         pa.field("ingested_at", TS, nullable=False),
+        pa.field("pages", pa.int64()),
+        pa.field("annotated_pages", pa.int64()),
+        pa.field("audio_seconds", pa.float64()),
+        pa.field("characters", pa.int64()),
+        pa.field("api_zone", pa.string()),
+        pa.field("billable", pa.bool_()),
+        pa.field("tokens_estimated", pa.bool_()),
+        pa.field("agent_id", pa.string()),
     ]
 )
 

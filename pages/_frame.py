@@ -18,6 +18,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from ledger import list_days
 from ledger.queries import Filters, Freshness, freshness
 
+from ._text import md, short
 from ._ui import TTL_SECONDS, colours, fetch
 
 PRESETS = {
@@ -33,6 +34,8 @@ DIM_PARAMS = {"project": "projects", "model": "models", "key": "api_keys", "sour
 DIM_LABELS = {"project": "Project", "model": "Model", "key": "API key", "source": "Source"}
 DIM_NAMES = {"project": "project", "model": "model", "key": "api_key", "source": "source"}
 CONTEXT_KEY = "_dashboard_context"
+CHOICES = 500
+"""Sidebar choices per dimension: the largest by spend (a link may name any other; Explore lists all)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def settings() -> Settings:
     try:
         config = load_config()
     except ConfigError as exc:
-        st.error(f"Config error: {exc}")
+        st.error(f"Config error: {md(exc, 2_000)}")
         st.stop()
     return Settings(Path(config.data_dir), config.timezone, config.currency)
 
@@ -147,9 +150,11 @@ def sidebar(defaults: Settings) -> tuple[Filters, str]:
     window = Filters.for_dates(first, last, zone)
     chosen: dict[str, tuple[str, ...]] = {}
     for param, field in DIM_PARAMS.items():
-        options = fetch("dimension_values", defaults.data_dir, window, dim=DIM_NAMES[param])
+        options = fetch("dimension_values", defaults.data_dir, window, dim=DIM_NAMES[param], limit=CHOICES)
         options = sorted(set(options) | set(st.session_state[f"f_{param}"]))
-        picked = st.sidebar.multiselect(DIM_LABELS[param], options, key=f"f_{param}", placeholder="All")
+        picked = st.sidebar.multiselect(
+            DIM_LABELS[param], options, key=f"f_{param}", placeholder="All", format_func=short
+        )
         chosen[field] = tuple(picked)
     _write_url(defaults.timezone, first, last)
     label = f"{first:%d %b %Y}" if first == last else f"{first:%d %b} – {last:%d %b %Y}"
@@ -181,9 +186,9 @@ def freshness_line(ctx: Context, simulated: bool) -> None:
     for source in status.sources:
         if source.stale:
             last = _ago(source.last_success) if source.last_success else "never"
-            error = f" Last error: {source.last_error}" if source.last_error else ""
+            error = f" Last error: {md(source.last_error, 300)}" if source.last_error else ""
             st.warning(
-                f"Collector source '{source.name}' is stale: last successful poll {last} (polls every "
+                f"Collector source '{md(source.name)}' is stale: last successful poll {last} (polls every "
                 f"{source.poll_seconds} s). Check data/logs/collector.log, or start it with "
                 f"`python -m collector`.{error}",
                 icon=":material/schedule:",
@@ -193,7 +198,7 @@ def freshness_line(ctx: Context, simulated: bool) -> None:
 def no_ledger(data_dir: Path) -> None:
     st.title("Mistral usage monitor")
     st.info(
-        f"No ledger yet in `{data_dir}`. Start the simulator, collector and dashboard together with "
+        f"No ledger yet in {md(data_dir, 300)}. Start the simulator, collector and dashboard together with "
         "`./scripts/demo.sh`, or point the collector at your sources with "
         "`python -m collector --config your.toml` (see collector/example.toml). "
         "The dashboard picks the data up on its own within a minute.",

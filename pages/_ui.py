@@ -18,7 +18,11 @@ import streamlit as st
 from ledger import queries
 from ledger.queries import Filters
 
+from ._text import plot
+
 TTL_SECONDS = 30
+TOP_N = 12
+"""Charts and tables show the TOP_N largest values of a dimension and one "(other)" group."""
 SYMBOLS = {"USD": "$", "EUR": "€"}
 PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3
 NO_ROWS = (
@@ -92,11 +96,27 @@ def style(fig: go.Figure, title: str, y_title: str, x_title: str = "") -> go.Fig
     return fig
 
 
+def labelled(df: pd.DataFrame, *columns: str | None) -> pd.DataFrame:
+    """A copy whose `columns` hold plotly-safe, shortened labels (see pages._text.plot)."""
+    return df.assign(**{c: df[c].map(plot) for c in columns if c and c in df.columns})
+
+
+OTHER_COLOUR = "#9e9e9e"
+
+
+def label_colours(colour_map: dict[str, str] | None, present: pd.Series | None = None) -> dict[str, str]:
+    """The model colours of the `present` names, keyed by the labels `labelled` gives them; "(other)" grey."""
+    names = set(present) if present is not None else set(colour_map or {})
+    colours = {plot(name): colour for name, colour in (colour_map or {}).items() if name in names}
+    return {**colours, plot(queries.OTHER): OTHER_COLOUR} if colour_map else {}
+
+
 def stacked_bars(
     df: pd.DataFrame, y: str, color: str | None, title: str, y_title: str, colour_map: dict[str, str] | None = None
 ) -> go.Figure:
-    """Bars over time, stacked by `color` (models get their fixed colours)."""
-    fig = px.bar(df, x="bucket", y=y, color=color, color_discrete_map=colour_map or {})
+    """Bars over time, stacked by `color` (models get their fixed colours); labels made safe here."""
+    colours = label_colours(colour_map, df[color] if color else None)
+    fig = px.bar(labelled(df, color), x="bucket", y=y, color=color, color_discrete_map=colours)
     fig.update_layout(barmode="stack")
     return style(fig, title, y_title)
 

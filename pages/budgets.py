@@ -1,4 +1,5 @@
-"""Budgets: spend so far, % used, burn-down with forecast, editing, alert history, outbox, test email.
+"""Budgets: spend so far, % used, burn-down with forecast, editing, alert history, outbox, test email,
+and each Slack / Teams / webhook channel's delivery state with a test button.
 
 Figures come from the same functions as the alert emails (`alerts.view_budget` over
 `ledger.budget_queries`), so the page and the email never disagree. Edits are validated by
@@ -21,13 +22,17 @@ from alerts import (
     Budget,
     BudgetFileError,
     BudgetView,
+    ChannelSettings,
     DeliveryError,
     Engine,
     StateStore,
+    channel_status,
+    check_known,
     parse_budget,
     period_of,
     save_budgets,
     send_test_email,
+    send_test_post,
     view_budget,
 )
 from collector.config import Config, load_config
@@ -35,6 +40,7 @@ from collector.errors import ConfigError
 from ledger.budget_queries import burn_down
 from ledger.queries import Filters, dimension_values
 from pages._frame import ensure_routed
+from pages._text import md, short
 
 NEW = "➕ New budget"
 SCOPE_FIELDS = {"project": ("projects", "Projects"), "model": ("models", "Models"), "api_key": ("api_keys", "API keys")}
@@ -45,7 +51,7 @@ def load() -> tuple[Config, Engine]:
         config = load_config()
         return config, Engine.from_config(config)
     except ConfigError as exc:
-        st.error(f"Config error: {exc}")
+        st.error(f"Config error: {md(exc, 2_000)}")
         st.stop()
         raise
 
@@ -88,9 +94,9 @@ def chart(view: BudgetView, config: Config, now: datetime) -> go.Figure:
 
 def show_budget(view: BudgetView, config: Config, now: datetime) -> None:
     budget, fc, cur = view.budget, view.forecast, config.currency
-    st.subheader(budget.name)
-    who = ", ".join(budget.recipients) or "nobody (add recipients)"
-    st.caption(f"{budget.scope_label()} · {view.period.id} ({view.period.label()}) · alerts at "
+    st.subheader(md(budget.name))
+    who = md(", ".join(budget.recipients), 500) if budget.recipients else "nobody (add recipients)"
+    st.caption(f"{md(budget.scope_label(), 500)} · {md(view.period.id)} ({md(view.period.label())}) · alerts at "
                f"{', '.join(f'{t:g}%' for t in budget.thresholds)} · to {who}")  # fmt: skip
     crossing = fc.crossing(budget.amount)
     cols = st.columns(4)
@@ -102,7 +108,7 @@ def show_budget(view: BudgetView, config: Config, now: datetime) -> None:
     cols[3].metric("Projected 100%", when)
     missing = unknown_names(config, budget)
     if missing:
-        st.warning(f"No requests in the last 90 days for {', '.join(missing)}: check the spelling "
+        st.warning(f"No requests in the last 90 days for {md(', '.join(missing), 500)}: check the spelling "
                    "(the budget is kept; it counts from the first matching request).")
     st.plotly_chart(chart(view, config, now), key=f"chart-{budget.slug}")
 
@@ -123,6 +129,8 @@ def form_values(current: Budget | None) -> dict[str, Any] | None:
         raw["thresholds"] = st.text_input("Thresholds (%)", ", ".join(f"{t:g}" for t in b.thresholds))
         raw["forecast"] = st.checkbox("Forecast alert", b.forecast)
         raw["recipients"] = _split(st.text_input("Recipients (emails, comma-separated)", ", ".join(b.recipients)))
+        raw["channels"] = _split(st.text_input("Channels (names from [alerts.channels], comma-separated)",
+                                               ", ".join(b.channels)))  # fmt: skip
         if not st.form_submit_button("Save budget", type="primary"):
             return None
     return raw
@@ -142,22 +150,23 @@ def to_budget(raw: dict[str, Any]) -> Budget:
 def editor(engine: Engine, budgets: list[Budget]) -> None:
     st.header("Edit budgets")
     names = [NEW, *(b.name for b in budgets)]
-    picked = st.selectbox("Budget", names, key="edit_pick")
+    picked = st.selectbox("Budget", names, key="edit_pick", format_func=short)
     current = next((b for b in budgets if b.name == picked), None)
     raw = form_values(current)
     if raw is not None:
         try:
             budget = to_budget(raw)
+            known_channels(engine, budget)
             kept = [b for b in budgets if b is not current]
             save_budgets(engine.settings.budgets_file, [*kept, budget] if current is None else
                          [budget if b is current else b for b in budgets])  # fmt: skip
         except BudgetFileError as exc:
-            st.error(f"Not saved: {exc}")
+            st.error(f"Not saved: {md(exc, 500)}")
         else:
-            st.success(f"Saved {budget.name!r} to {engine.settings.budgets_file}.")
-    if current is not None and st.button(f"Delete {current.name!r}", key="delete"):
+            st.success(f"Saved {md(repr(budget.name))} to {md(engine.settings.budgets_file, 300)}.")
+    if current is not None and st.button(f"Delete {md(repr(current.name))}", key="delete"):
         save_budgets(engine.settings.budgets_file, [b for b in budgets if b is not current])
-        st.success(f"Deleted {current.name!r}.")
+        st.success(f"Deleted {md(repr(current.name))}.")
 
 
 def history(engine: Engine) -> None:
@@ -176,10 +185,11 @@ def history(engine: Engine) -> None:
         return
     failed = outbox[outbox["status"] == "failed"]
     if len(failed):
-        st.error(f"{len(failed)} email(s) expired undelivered. Last error: {failed['last_error'].iloc[0]}")
+        st.error(f"{len(failed)} email(s) expired undelivered. Last error: {md(failed['last_error'].iloc[0], 300)}")
     pending = outbox[outbox["status"] == "pending"]
     if len(pending):
-        st.warning(f"{len(pending)} email(s) waiting to be retried. Last error: {pending['last_error'].iloc[0]}")
+        last = md(pending["last_error"].iloc[0], 300)
+        st.warning(f"{len(pending)} email(s) waiting to be retried. Last error: {last}")
     columns = ["created_at", "status", "to", "subject", "attempts", "last_error", "sent_at"]
     st.dataframe(outbox[columns], hide_index=True)
 
@@ -197,11 +207,49 @@ def test_email(engine: Engine, budgets: list[Budget]) -> None:
     to = st.selectbox("Send to (a configured recipient)", allowed, key="test_to")
     if st.button("Send test email", key="send_test"):
         try:
-            st.success(send_test_email(engine.smtp, str(to), allowed))
+            st.success(md(send_test_email(engine.smtp, str(to), allowed), 300))
         except DeliveryError as exc:
-            st.error(f"Not sent: {exc}")
+            st.error(f"Not sent: {md(exc, 300)}")
         except ConfigError as exc:
-            st.error(f"Not sent: {exc}")
+            st.error(f"Not sent: {md(exc, 300)}")
+
+
+def known_channels(engine: Engine, budget: Budget) -> None:
+    """A budget may only name configured channels (BudgetFileError naming the missing one)."""
+    try:
+        check_known(budget.channels, engine.settings.channels, "channels")
+    except ConfigError as exc:
+        raise BudgetFileError(str(exc)) from None
+
+
+def channels_section(engine: Engine) -> None:
+    """Each channel's delivery state, and a test button per channel.
+
+    The buttons are for admins and editors only once sign-in exists; until then anyone who
+    can open the dashboard can post a test message (nothing typed in: the configured URL).
+    """
+    st.header("Channels")
+    channels = engine.settings.channels
+    if not channels:
+        st.caption("No Slack, Teams or webhook channels: add [alerts.channels.<name>] to the config "
+                   "(see docs/alerts.md).")  # fmt: skip
+        return
+    rows = channel_status(StateStore(engine.config.data_dir).read(), channels, datetime.now(UTC))
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="channel_states")
+    for row in rows:
+        if row["state"] == "failing":
+            st.warning(f"{row['kind']} channel {md(row['channel'])}: {row['pending']} message(s) waiting. "
+                       f"Last error: {md(row['last error'], 300)}")  # fmt: skip
+    for name, channel in sorted(channels.items()):
+        channel_test_button(name, channel)
+
+
+def channel_test_button(name: str, channel: ChannelSettings) -> None:
+    if st.button(f"Send a test message to the {md(channel.label, 200)}", key=f"test_channel_{name}"):
+        try:
+            st.success(md(send_test_post(channel, datetime.now(UTC)), 300))
+        except DeliveryError as exc:
+            st.error(f"Not sent: {md(exc, 300)}")
 
 
 def main() -> None:
@@ -212,12 +260,12 @@ def main() -> None:
     try:
         budgets, editable = engine.budgets(), True
     except BudgetFileError as exc:
-        st.error(f"The budgets file is invalid, so no budget is checked until it is fixed: {exc}")
-        st.info(f"Editing is off until {engine.settings.budgets_file} is fixed by hand, so a save cannot "
+        st.error(f"The budgets file is invalid, so no budget is checked until it is fixed: {md(exc, 500)}")
+        st.info(f"Editing is off until {md(engine.settings.budgets_file, 300)} is fixed by hand, so a save cannot "
                 "overwrite the budgets it holds.")  # fmt: skip
         budgets, editable = [], False
     if not budgets and editable:
-        st.info(f"No budgets yet. Add one below; they are saved to {engine.settings.budgets_file}.")
+        st.info(f"No budgets yet. Add one below; they are saved to {md(engine.settings.budgets_file, 300)}.")
     for budget in budgets:
         show_budget(view_budget(config.data_dir, budget, period_of(budget.period, now, config.timezone),
                                 config.timezone, config.currency, now), config, now)  # fmt: skip
@@ -225,6 +273,7 @@ def main() -> None:
         editor(engine, budgets)
     history(engine)
     test_email(engine, budgets)
+    channels_section(engine)
 
 
 main()

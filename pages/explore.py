@@ -6,14 +6,27 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ledger.queries import DIMENSIONS, GRAINS, MEASURES, SqlRefused, csv_bytes, parquet_bytes, run_sql
+from ledger.queries import (
+    DIMENSIONS,
+    GRAINS,
+    MEASURES,
+    SQL_MAX_BYTES,
+    SQL_MEMORY_MB,
+    SqlRefused,
+    csv_bytes,
+    parquet_bytes,
+    run_sql,
+)
 from pages._frame import context
-from pages._ui import empty_state, fetch, show, style
+from pages._text import md
+from pages._ui import TOP_N, empty_state, fetch, label_colours, labelled, show, style
 
 ctx = context()
 st.title("Explore")
 SQL_EXAMPLE = "SELECT model, count(*) AS requests, sum(cost) AS spend\nFROM ledger\nGROUP BY model\nORDER BY spend DESC"
 MAX_ROWS = 100_000
+TABLE_ROWS = 100_000
+"""Rows the table shows; the downloads hold every row."""
 
 
 def downloads(df: pd.DataFrame, stem: str) -> None:
@@ -25,16 +38,30 @@ def downloads(df: pd.DataFrame, stem: str) -> None:
     )
 
 
+def largest(df: pd.DataFrame, colour: str | None, measure: str) -> pd.DataFrame:
+    """The rows of the TOP_N `colour` values with the largest total `measure` (a chart of 100,000 lines is none)."""
+    if colour is None or df[colour].nunique() <= TOP_N:
+        return df
+    keep = df.groupby(colour)[measure].sum().nlargest(TOP_N).index
+    st.caption(f"The chart shows the {TOP_N} largest of {df[colour].nunique():,} values; the table has them all.")
+    return df[df[colour].isin(keep)]
+
+
 def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None) -> None:
     unit = f" ({ctx.currency})" if measure == "spend" else ""
     colour = group_by[0] if group_by else None
-    colour_map = ctx.colours if colour == "model" else {}
     title = f"{measure.replace('_', ' ').capitalize()}{unit}" + (f" by {', '.join(group_by)}" if group_by else "")
     if grain:
-        fig = px.line(df, x="bucket", y=measure, color=colour, color_discrete_map=colour_map, markers=True)
+        drawn = largest(df, colour, measure)
+        colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
+        fig = px.line(labelled(drawn, colour), x="bucket", y=measure, color=colour, color_discrete_map=colour_map,
+                      markers=True)  # fmt: skip
         show(style(fig, f"{title} per {grain}", measure.replace("_", " ") + unit))
     elif group_by:
-        fig = px.bar(df.head(50), x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map)
+        drawn = df.head(50)
+        colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
+        fig = px.bar(labelled(drawn, *group_by[:1]), x=group_by[0], y=measure, color=colour,
+                     color_discrete_map=colour_map)  # fmt: skip
         show(style(fig, title, measure.replace("_", " ") + unit, group_by[0]))
 
 
@@ -53,7 +80,9 @@ def slicer() -> None:
     bucket = st.column_config.DatetimeColumn(f"{grain} from ({ctx.filters.timezone})", format="YYYY-MM-DD HH:mm")
     label = measure.replace("_", " ").capitalize() + unit
     column_config = {"bucket": bucket, measure: st.column_config.NumberColumn(label)}
-    st.dataframe(df, hide_index=True, width="stretch", column_config=column_config)
+    if len(df) > TABLE_ROWS:
+        st.caption(f"The table shows the first {TABLE_ROWS:,} of {len(df):,} rows; the downloads have them all.")
+    st.dataframe(df.head(TABLE_ROWS), hide_index=True, width="stretch", column_config=column_config)
     downloads(df, "explore")
 
 
@@ -61,7 +90,8 @@ def sql_box() -> None:
     st.subheader("SQL (read-only)")
     st.caption(
         "One SELECT over `ledger`: the rows in the sidebar's date range and filters, columns as in "
-        "ledger/schema.py. Other statements, file access and settings are refused; at most 10 s."
+        "ledger/schema.py. Other statements, file access and settings are refused; at most 10 s, "
+        f"{SQL_MAX_BYTES // 2**20} MB of result and {SQL_MEMORY_MB:,} MB of memory."
     )
     sql = st.text_area("Query", SQL_EXAMPLE, height=140, key="ex_sql")
     limit = st.number_input("Row limit", 1, MAX_ROWS, 1_000, step=1_000, key="ex_limit")
@@ -70,9 +100,11 @@ def sql_box() -> None:
     try:
         df = run_sql(ctx.data_dir, ctx.filters, sql, row_limit=int(limit))
     except SqlRefused as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(md(exc, 500), icon=":material/block:")
         return
-    st.caption(f"{len(df):,} rows" + (" (row limit reached)" if len(df) == limit else ""))
+    cap = f" (cut at {SQL_MAX_BYTES // 2**20} MB: select fewer or smaller columns)"
+    cut = {"rows": " (row limit reached)", "bytes": cap}
+    st.caption(f"{len(df):,} rows" + cut.get(df.attrs.get("truncated", ""), ""))
     st.dataframe(df, hide_index=True, width="stretch")
     downloads(df, "query")
 

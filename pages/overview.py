@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import streamlit as st
 
-from ledger.queries import EMPTY_SUMMARY, Summary
+from ledger.queries import EMPTY_SUMMARY, OTHER, Filters, Summary
 from pages._frame import context
-from pages._ui import TTL_SECONDS, count, empty_state, fetch, millis, money, percent, show, stacked_bars
+from pages._text import md, short
+from pages._ui import TOP_N, TTL_SECONDS, count, empty_state, fetch, millis, money, percent, show, stacked_bars
 
+UNPRICED_LOOKBACK_DAYS = 31
 ctx = context()
 st.title("Overview")
 
@@ -73,17 +76,28 @@ def month_to_date() -> None:
 def spend_by_model() -> None:
     days = (ctx.filters.end_at - ctx.filters.start_at).days
     grain = "hour" if days <= 2 else "day"
-    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim="model", grain=grain)
+    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim="model", grain=grain, top=TOP_N)
     df = df[df["unpriced_requests"] < df["requests"]]  # unpriced models have no spend to draw, not 0
     title = f"Spend per {grain} by model ({ctx.currency})"
     show(stacked_bars(df, "spend", "model", title, f"Spend ({ctx.currency})", ctx.colours))
 
 
+def with_other(df: pd.DataFrame, dim: str, total: Summary) -> pd.DataFrame:
+    """The top rows plus one "(other)" row holding the rest of the slice, when there is a rest."""
+    rest = {"spend": total.spend - df["spend"].sum(), "requests": total.requests - df["requests"].sum(),
+            "tokens": total.tokens - df["tokens"].sum()}  # fmt: skip
+    if rest["requests"] <= 0:
+        return df
+    share = rest["spend"] / total.spend if total.spend else None
+    return pd.concat([df, pd.DataFrame([{dim: OTHER, **rest, "share": share}])], ignore_index=True)
+
+
 def top_table(dim: str, label: str) -> None:
     df = fetch("top_contributors", ctx.data_dir, ctx.filters, dim=dim, n=10)
+    df = with_other(df, dim, fetch("spend_summary", ctx.data_dir, ctx.filters))
     st.subheader(f"Top {label}")
     st.dataframe(
-        df[[dim, "spend", "share", "requests", "tokens"]],
+        df[[dim, "spend", "share", "requests", "tokens"]].assign(**{dim: df[dim].map(short)}),
         hide_index=True,
         width="stretch",
         column_config={
@@ -96,6 +110,24 @@ def top_table(dim: str, label: str) -> None:
     )
 
 
+def unpriced_banner() -> None:
+    """Models in the last 31 days' traffic with no price for their date: a new release is never silently uncounted."""
+    now = datetime.now(UTC)
+    window = Filters(now - timedelta(days=UNPRICED_LOOKBACK_DAYS), now + timedelta(seconds=1), ctx.filters.timezone)
+    found = fetch("unpriced_models", ctx.data_dir, window)
+    if found.empty:
+        return
+    names = ", ".join(md(m) for m in found["model"].head(5))
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    st.warning(
+        f"{len(found)} model(s) in the last {UNPRICED_LOOKBACK_DAYS} days have no price: {names}{more} "
+        f"({int(found['requests'].sum()):,} requests, left out of spend). Add a row to ledger/prices.csv or a "
+        "[[prices]] override, then run python -m collector reprice.",
+        icon=":material/price_change:",
+    )
+
+
+unpriced_banner()
 live_tiles()
 if fetch("spend_summary", ctx.data_dir, ctx.filters).requests == 0:
     empty_state()

@@ -27,6 +27,8 @@ from ledger.billing import (
     unreadable_lines,
 )
 from pages._frame import context
+from pages._prices import prices_section
+from pages._text import md, plot
 from pages._ui import money, show
 
 STATUS_LABELS = {"matched": "matched", "billed_not_seen": "billed, never seen (bypasses the gateway?)",
@@ -57,9 +59,10 @@ if not rows.empty:
     for status, count in rows.loc[rows["status"] != "matched", "status"].value_counts().items():
         extra = " (left out of the totals; the raw lines are below)" if status == "bill_unreadable" else ""
         st.warning(f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[str(status)]}{extra}")
-    fig = go.Figure([go.Bar(name="measured", x=rows["model"], y=rows["measured"]),
-                     go.Bar(name="billed", x=rows["model"], y=rows["billed"])])  # fmt: skip
-    fig.update_layout(barmode="group", title=f"Measured against billed, {month}", yaxis_title=ctx.currency)
+    labels = rows["model"].map(plot)
+    fig = go.Figure([go.Bar(name="measured", x=labels, y=rows["measured"]),
+                     go.Bar(name="billed", x=labels, y=rows["billed"])])  # fmt: skip
+    fig.update_layout(barmode="group", title=f"Measured against billed, {plot(month)}", yaxis_title=ctx.currency)
     show(fig)
     view = rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]]
     st.dataframe(view.style.format({"measured": "{:,.2f}", "billed": "{:,.2f}", "gap": "{:+,.2f}",
@@ -82,13 +85,15 @@ if not rows.empty:
 st.subheader("Spend limit")
 for gauge in spend_gauges(ctx.data_dir, now):
     if gauge.warning:
-        st.error(gauge.warning, icon=":material/block:")
+        st.error(md(gauge.warning, 500), icon=":material/block:")
     if gauge.no_limit or gauge.limit is None:
-        st.write(f"{gauge.source}: no monthly limit; used {money(gauge.used, gauge.currency or ctx.currency)}")
+        used = money(gauge.used, gauge.currency or ctx.currency)
+        st.write(f"{md(gauge.source)}: no monthly limit; used {used}")
         continue
+    heading = f"{plot(gauge.source)}: used of {gauge.limit:,.0f} {gauge.currency}"
     dial = go.Indicator(mode="gauge+number", value=gauge.used or 0, number={"suffix": f" {gauge.currency}"},
                         gauge={"axis": {"range": [0, gauge.limit]}, "threshold": {"value": gauge.limit}},
-                        title={"text": f"{gauge.source}: used of {gauge.limit:,.0f} {gauge.currency}"})  # fmt: skip
+                        title={"text": heading})  # fmt: skip
     show(go.Figure(dial))
     days = "—" if gauge.days_to_cap is None else f"{gauge.days_to_cap:.1f} days"
     st.write(f"Burn {money(gauge.burn_per_day, gauge.currency or ctx.currency)}/day; cap reached in {days} "
@@ -103,3 +108,5 @@ else:
                                                              limits)])  # fmt: skip
     formats = {"peak_tokens_minute": "{:,}", "limit_tokens_minute": "{:,.0f}", "headroom_pct": "{:.1f}%"}
     st.dataframe(heads.style.format(formats, na_rep="—"), hide_index=True, width="stretch")
+
+prices_section(ctx.data_dir, month)

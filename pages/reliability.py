@@ -6,7 +6,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages._frame import context
-from pages._ui import empty_state, fetch, millis, percent, show, style
+from pages._text import md, short
+from pages._ui import TOP_N, empty_state, fetch, labelled, millis, percent, show, style
 
 ctx = context()
 st.title("Reliability")
@@ -42,9 +43,9 @@ def rates_over_time(grain: str) -> None:
 
 
 def errors_by(grain: str, by: str) -> None:
-    df = fetch("reliability_over_time", ctx.data_dir, ctx.filters, grain=grain, by=by)
+    df = fetch("reliability_over_time", ctx.data_dir, ctx.filters, grain=grain, by=by, top=TOP_N)
     label = "status class" if by == "status_class" else "error type"
-    fig = px.bar(df, x="bucket", y="count", color=by)
+    fig = px.bar(labelled(df, by), x="bucket", y="count", color=by)
     show(style(fig, f"Failed requests per {grain} by {label}", "Failed requests"))
 
 
@@ -62,7 +63,8 @@ def retries_and_errors() -> None:
     with right:
         st.subheader("Top error types")
         df = fetch("top_errors", ctx.data_dir, ctx.filters, n=10)
-        st.dataframe(df, hide_index=True, width="stretch", column_config={
+        shown = df.assign(error_type=df["error_type"].map(short))
+        st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "status_code": st.column_config.NumberColumn("Status", format="%d"), "error_type": "Error type",
             "count": st.column_config.NumberColumn("Requests", format="localized"),
             "share": st.column_config.NumberColumn("Share of errors", format="percent"),
@@ -70,14 +72,15 @@ def retries_and_errors() -> None:
 
 
 def latency() -> None:
-    df = fetch("latency_percentiles", ctx.data_dir, ctx.filters, dim="model")
-    long = df.melt(id_vars="model", value_vars=["p50_ms", "p95_ms", "p99_ms"], var_name="percentile", value_name="ms")
+    df = fetch("latency_percentiles", ctx.data_dir, ctx.filters, dim="model", top=TOP_N)
+    values = ["p50_ms", "p95_ms", "p99_ms"]
+    long = labelled(df, "model").melt(id_vars="model", value_vars=values, var_name="percentile", value_name="ms")
     long["percentile"] = long["percentile"].str.replace("_ms", "")
     fig = px.bar(long, x="model", y="ms", color="percentile", barmode="group")
     show(style(fig, "Latency percentiles by model", "Latency (ms)", "Model"))
     worst = df.sort_values("p95_ms", ascending=False).head(1)
     for row in worst.itertuples():
-        st.caption(f"Slowest p95: {row.model} at {millis(row.p95_ms)} over {row.requests:,} requests.")
+        st.caption(f"Slowest p95: {md(row.model)} at {millis(row.p95_ms)} over {row.requests:,} requests.")
 
 
 def headroom(grain: str) -> None:
@@ -86,7 +89,7 @@ def headroom(grain: str) -> None:
     if df.empty:
         st.caption("No x-ratelimit-* headers recorded in this range (the recording gateway captures them).")
         return
-    fig = px.line(df, x="bucket", y="min_tokens_headroom", color="api_key")
+    fig = px.line(labelled(df, "api_key"), x="bucket", y="min_tokens_headroom", color="api_key")
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
     show(style(fig, f"Lowest remaining share of the tokens-per-minute limit, per {grain} and key", "Remaining (%)"))
 

@@ -7,7 +7,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages._frame import context
-from pages._ui import empty_state, fetch, money, show, stacked_bars, style
+from pages._text import md, short
+from pages._ui import TOP_N, empty_state, fetch, money, show, stacked_bars, style
 
 ctx = context()
 st.title("Spend")
@@ -19,16 +20,18 @@ def unpriced_warning() -> None:
     df = fetch("unpriced_models", ctx.data_dir, ctx.filters)
     if df.empty:
         return
-    listed = ", ".join(f"{r.model} ({r.requests:,} requests, {r.tokens:,} tokens)" for r in df.itertuples())
+    rows = df.head(TOP_N).itertuples()
+    listed = ", ".join(f"{md(r.model)} ({r.requests:,} requests, {r.tokens:,} tokens)" for r in rows)
+    more = f" and {len(df) - TOP_N:,} more (all in Explore, grouped by priced model)" if len(df) > TOP_N else ""
     st.warning(
-        f"Unpriced models: {listed}. Their cost is unknown, so it is not in any spend figure. "
+        f"Unpriced models: {listed}{more}. Their cost is unknown, so it is not in any spend figure. "
         "Add a price for them under [[prices]] in the config, then run `python -m collector reprice`.",
         icon=":material/money_off:",
     )
 
 
 def over_time(dim: str, grain: str) -> None:
-    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim=dim, grain=grain)
+    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim=dim, grain=grain, top=TOP_N)
     priced = df[df["unpriced_requests"] < df["requests"]]  # unpriced: no spend to draw, not 0
     colour_map = ctx.colours if dim == "model" else None
     label = DIMS[dim].lower()
@@ -53,10 +56,11 @@ def token_mix(grain: str) -> None:
 
 
 def unit_costs() -> None:
-    df = fetch("unit_costs", ctx.data_dir, ctx.filters)
+    df = fetch("unit_costs", ctx.data_dir, ctx.filters, top=TOP_N)
     st.subheader("Unit costs by model")
     st.caption("Over priced requests only; an unpriced model's cost is unknown, not free.")
     shown = df.assign(
+        model=df["model"].map(short),
         spend=[money(v, ctx.currency) if pd.notna(v) else "unpriced" for v in df["spend"]],
         cost_per_1k_requests=[_unit(v) for v in df["cost_per_1k_requests"]],
         cost_per_1m_tokens=[_unit(v) for v in df["cost_per_1m_tokens"]],

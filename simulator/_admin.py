@@ -53,7 +53,18 @@ CATEGORIES = ("completion", "chat", "ocr", "connectors", "audio", "audio_charact
 _EMPTY_EXTRAS = {"libraries_api": {"pages": {}, "tokens": {}, "audio_seconds": {}},
                  "fine_tuning": {"training": {}, "storage": {}}, "vibe_code": {}, "vibe_usage": 0}  # fmt: skip
 
-HourBill = dict[str, np.ndarray]  # billed model -> [uncached, cached, output, amount_in, amount_cached, amount_out]
+HourBill = dict[str, np.ndarray]
+"""billed model -> [uncached, cached, output, units, amount_in, amount_cached, amount_out, amount_units];
+units are pages (OCR), audio seconds or characters (TTS), by the model's kind."""
+
+
+def _unit_line(model: str) -> tuple[str, str]:
+    """The Admin API category and metric a model's non-token units are billed under."""
+    if model.startswith("mistral-ocr"):
+        return "ocr", "pages"
+    if "tts" in model:
+        return "audio_characters", "characters"
+    return "audio", "audio_seconds"
 
 
 def _error(status: int, message: str, kind: str) -> tuple[int, bytes]:
@@ -68,7 +79,7 @@ class AdminBilling:
         self.seed, self.rate, self.days, self.clock, self.token = seed, rate, days, clock, token
         self.currency, self.spend_limit = currency, spend_limit
         self.book = PriceBook.load()
-        drift = np.random.default_rng([seed, 0xB111]).normal(0, DRIFT_SD, len(cat.MODELS) + 1)
+        drift = np.random.default_rng([seed, 0xB111]).normal(0, DRIFT_SD, len(cat.ALL_MODELS) + 1)
         self.drift = 1.0 + np.clip(drift, -3 * DRIFT_SD, 3 * DRIFT_SD)
         self._hours: dict[int, HourBill] = {}
         self._lock = threading.Lock()
@@ -85,28 +96,39 @@ class AdminBilling:
         return bill
 
     def _price_hour(self, cols: dict[str, np.ndarray]) -> HourBill:
-        ok = cols["status"] == 200
+        ok = (cols["status"] == 200) & cols["billable"]
         if not ok.any():
             return {}
         model = cols["model"][ok]
-        resolved = [m.resolved_at(int(cols["ts"][0])) for m in cat.MODELS]
+        resolved = [m.resolved_at(int(cols["ts"][0])) for m in cat.ALL_MODELS]
         billed = np.array(resolved, dtype=object)[model]
         priced = np.where(billed == cat.FINE_TUNED, FT_BASE, billed)
         prompt, cached, out = cols["prompt"][ok], cols["cached"][ok], cols["completion"][ok]
+        units = {"pages": cols["pages"][ok], "annotated_pages": cols["annotated"][ok],
+                 "audio_seconds": cols["audio_tenths"][ok] / 10, "characters": cols["characters"][ok]}  # fmt: skip
         zero = np.zeros_like(prompt)
-        parts = [(prompt - cached, zero, zero), (cached, cached, zero), (zero, zero, out)]
-        amounts = [self._cost(cols["ts"][ok], priced, cols["batch"][ok], *p) for p in parts]
-        quantities = np.stack([prompt - cached, cached, out, *amounts], axis=1).astype(np.float64)
+        none = {name: np.zeros_like(values) for name, values in units.items()}
+        parts = [((prompt - cached, zero, zero), none), ((cached, cached, zero), none), ((zero, zero, out), none),
+                 ((zero, zero, zero), units)]  # fmt: skip
+        amounts = [self._cost(cols, ok, priced, *tokens, extra) for tokens, extra in parts]
+        quantity = units["pages"] + units["audio_seconds"] + units["characters"]
+        quantities = np.stack([prompt - cached, cached, out, quantity, *amounts], axis=1).astype(np.float64)
         factor = self.drift[model]
-        quantities[:, 3:] *= factor[:, None]
+        quantities[:, 4:] *= factor[:, None]
         return {name: quantities[billed == name].sum(axis=0) for name in set(billed.tolist())}
 
-    def _cost(self, ts: np.ndarray, model: np.ndarray, batch: np.ndarray, prompt: np.ndarray, cached: np.ndarray,
-              completion: np.ndarray) -> np.ndarray:  # fmt: skip
+    def _cost(self, cols: dict[str, np.ndarray], ok: np.ndarray, model: np.ndarray, prompt: np.ndarray,
+              cached: np.ndarray, completion: np.ndarray, units: dict[str, np.ndarray]) -> np.ndarray:  # fmt: skip
+        """The price book's cost of these quantities, with the calls' tier, zone and endpoint."""
+        names = model.tolist()
         table = pa.table({
-            "timestamp": pa.array(ts * 1000, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            "model": pa.array(model.tolist(), pa.string()), "resolved_model": pa.array(model.tolist(), pa.string()),
-            "prompt_tokens": prompt, "cached_tokens": cached, "completion_tokens": completion, "batch": batch,
+            "timestamp": pa.array(cols["ts"][ok] * 1000, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            "model": pa.array(names, pa.string()), "resolved_model": pa.array(names, pa.string()),
+            "endpoint": pa.array([cat.ENDPOINTS[e] for e in cols["endpoint"][ok]], pa.string()),
+            "prompt_tokens": prompt, "cached_tokens": cached, "completion_tokens": completion,
+            "batch": cols["batch"][ok],
+            "service_tier": pa.array(np.where(cols["priority"][ok], "priority", "standard").tolist(), pa.string()),
+            "api_zone": pa.array([cat.ZONES[z] for z in cols["zone"][ok]], pa.string()), **units,
         })  # fmt: skip
         _, cost = self.book.cost_columns(table, self.currency)
         return np.nan_to_num(cost.to_numpy(zero_copy_only=False).astype(np.float64))
@@ -123,7 +145,7 @@ class AdminBilling:
                 total[name] = total.get(name, 0) + values
         if stop > first:
             ocr = OCR_PAGES_PER_HOUR * (stop - first)
-            total[OCR_MODEL] = np.array([ocr, 0, 0, ocr * OCR_PRICE_PER_PAGE, 0, 0], dtype=np.float64)
+            total[OCR_MODEL] = np.array([0, 0, 0, ocr, 0, 0, 0, ocr * OCR_PRICE_PER_PAGE], dtype=np.float64)
         return total
 
     def usage(self, year: int, month: int, now_ms: int) -> dict[str, Any]:
@@ -131,19 +153,35 @@ class AdminBilling:
         bill = self.month_bill(year, month, now_ms)
         body: dict[str, Any] = {name: {"models": {}} for name in CATEGORIES}
         for name, values in sorted(bill.items()):
-            if name == OCR_MODEL:
-                body["ocr"]["models"][name] = {"pages": [self._entry("pages", values[0], values[3])]}
-            else:
-                lines = [[self._entry(f"{m}_tokens", values[i], values[i + 3])] for i, m in enumerate(METRICS)]
+            if values[:3].any():
+                lines = [[self._entry(f"{m}_tokens", values[i], values[i + 4])] for i, m in enumerate(METRICS)]
                 body["completion"]["models"][name] = dict(zip(METRICS, lines, strict=True))
+            if values[3]:
+                category, metric = _unit_line(name)
+                body[category]["models"][name] = {metric: [self._entry(metric, values[3], values[7])]}
         days = calendar.monthrange(year, month)[1]
         body |= _EMPTY_EXTRAS | {
             "date": f"{year:04d}-{month:02d}-01T00:00:00Z", "start_date": f"{year:04d}-{month:02d}-01T00:00:00Z",
             "end_date": f"{year:04d}-{month:02d}-{days:02d}T23:59:59Z", "currency": self.currency,
-            "currency_symbol": "$" if self.currency == "USD" else "€", "prices": [],
+            "currency_symbol": "$" if self.currency == "USD" else "€", "prices": self.price_sheet(year, month, bill),
             "previous_month": f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}", "next_month": None,
         }  # fmt: skip
         return body
+
+    def price_sheet(self, year: int, month: int, bill: dict[str, np.ndarray]) -> list[dict[str, str]]:
+        """The `prices` list: per-token list prices of the billed token models (no negotiated deal here)."""
+        at = datetime(year, month, 1, tzinfo=UTC)
+        out = []
+        for name in sorted(bill):
+            price = self.book.price_at(name, at, self.currency)
+            if price is None:  # OCR pages and the fine-tune: no token list price
+                continue
+            for metric, per_1m in zip(METRICS, (price.input_per_1m, price.cached_input_per_1m, price.output_per_1m),
+                                      strict=True):  # fmt: skip
+                out.append({"event_type": name, "billing_metric": f"{metric}_tokens", "billing_group": "completion",
+                            "api_zone": "global", "service_tier": "standard",
+                            "price": f"{per_1m / 1e6:.12f}"})  # fmt: skip
+        return out
 
     @staticmethod
     def _entry(metric: str, quantity: float, amount: float) -> dict[str, Any]:
@@ -153,7 +191,7 @@ class AdminBilling:
     def spend_limit_body(self, now_ms: int) -> dict[str, Any]:
         """Month-to-date usage against the limit; reached when over it or inside a spend-cap window."""
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
-        used = round(float(sum(v[3:].sum() for v in self.month_bill(now.year, now.month, now_ms).values())), 2)
+        used = round(float(sum(v[4:].sum() for v in self.month_bill(now.year, now.month, now_ms).values())), 2)
         window = spend_cap_window(self.seed, now_ms // HOUR_MS)
         capped = window is not None and window[0] <= now.minute < window[1]
         limits = {"no_monthly_limit": False, "monthly_limit_reached": capped or used >= self.spend_limit,
@@ -163,7 +201,7 @@ class AdminBilling:
 
     def rate_limit_body(self, now_ms: int) -> dict[str, Any]:
         """Requests per second and per-model token limits for every concrete model in service."""
-        models = sorted({m.resolved_at(now_ms) for m in cat.MODELS})
+        models = sorted({m.resolved_at(now_ms) for m in cat.MODELS})  # token models: the rate limits are tokens
         limits = {name: {"tokens_per_minute": TOKENS_PER_MINUTE.get(name, 2_000_000),
                          "tokens_per_month": 10_000_000_000} for name in models}  # fmt: skip
         return {"requests_per_second": 10, "tokens_limits_by_model": limits}

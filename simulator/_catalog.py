@@ -16,7 +16,13 @@ CHAT = "/v1/chat/completions"
 FIM = "/v1/fim/completions"
 EMBEDDINGS = "/v1/embeddings"
 AGENTS = "/v1/agents/completions"
-ENDPOINTS = (CHAT, FIM, EMBEDDINGS, AGENTS)
+OCR = "/v1/ocr"
+TRANSCRIPTIONS = "/v1/audio/transcriptions"
+SPEECH = "/v1/audio/speech"
+UNBILLED = ("/v1/files", "/v1/models", "/v1/batch/jobs", "/v1/fine_tuning/jobs")
+"""Calls Mistral does not charge for: recorded with `billable: false`."""
+TOKEN_ENDPOINTS = (CHAT, FIM, EMBEDDINGS, AGENTS)
+ENDPOINTS = (*TOKEN_ENDPOINTS, OCR, TRANSCRIPTIONS, SPEECH, *UNBILLED)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,20 @@ MODELS: tuple[Model, ...] = (
     Model("voxtral-small-latest", (("2025-07-15", "voxtral-small-2507"),), 1800, 3000, 250),
     Model(FINE_TUNED, (), 650, 800, 180),
 )  # fmt: skip
-MODEL_NAMES = tuple(m.name for m in MODELS)
+UNIT_MODELS: tuple[Model, ...] = (
+    Model("mistral-ocr-latest", (("2025-03-17", "mistral-ocr-2503"), ("2025-05-22", "mistral-ocr-2505"),
+                                 ("2025-12-18", "mistral-ocr-2512"), ("2026-06-23", "mistral-ocr-4-0"),
+                                 ("2026-07-16", "mistral-ocr-4-1")), 3500, 0, 0),
+    Model("voxtral-mini-2602", (), 2500, 0, 0),
+    Model("voxtral-mini-tts-2603", (), 1200, 0, 0),
+    Model("unknown", (), 90, 0, 0),
+)  # fmt: skip
+"""Models billed per page, per audio minute, per character, or not at all (the gateway names a
+call without a model `unknown`). They are drawn apart from the token mix, in `_units`."""
+ALL_MODELS = MODELS + UNIT_MODELS
+MODEL_NAMES = tuple(m.name for m in ALL_MODELS)
+OCR_MODEL, TRANSCRIBE_MODEL, TTS_MODEL, UNBILLED_MODEL = range(len(MODELS), len(ALL_MODELS))
+VOXTRAL = MODEL_NAMES.index("voxtral-small-latest")
 EMBED = MODEL_NAMES.index("mistral-embed")
 CODESTRAL = MODEL_NAMES.index("codestral-latest")
 MEDIUM = MODEL_NAMES.index("mistral-medium-latest")
@@ -79,6 +98,10 @@ KEYS: tuple[tuple[str, float, int], ...] = (
 KEY_IDS = tuple(k[0] for k in KEYS)
 KEY_WEIGHTS = np.array([k[1] for k in KEYS]) / sum(k[1] for k in KEYS)
 KEY_PROJECT = np.array([k[2] for k in KEYS])
+ZONES = ("global", "eu", "us")
+KEY_ZONE = np.array([0, 0, 0, 1, 0, 0, 2])
+"""The rag-search key calls api.eu.mistral.ai, one untagged key api.us (x1.1 each); batch and
+agents calls go to the global endpoint (regional endpoints do not serve them)."""
 MAIN_PROJECT_SHARE = 0.93
 
 # Rows: projects; columns: MODELS. Every row gives the fine-tuned model ~0.5%.

@@ -31,6 +31,8 @@ _ERROR_INDEX = np.zeros(600, dtype=np.int64)
 _ERROR_INDEX[list(ERROR_TYPES)] = np.arange(1, len(ERROR_TYPES) + 1)
 _BOOL = (b"false", b"true")
 _EMBEDDINGS = cat.ENDPOINTS.index(cat.EMBEDDINGS)
+_OCR, _SPEECH = cat.ENDPOINTS.index(cat.OCR), cat.ENDPOINTS.index(cat.SPEECH)
+_ZONES = [b',"api_zone":' + orjson.dumps(zone) for zone in cat.ZONES]
 
 
 def _json(values: tuple[str | None, ...]) -> list[bytes]:
@@ -58,7 +60,7 @@ def _identity(rows: Rows, cols: Columns, spoil: np.ndarray) -> None:
     """`{"id":...,"timestamp":...,"model":...` up to the project."""
     hour_start = datetime.fromtimestamp(int(cols["ts"][0]) // 3_600_000 * 3600, UTC)
     prefixes = (hour_start.strftime("%Y-%m-%dT%H:").encode(), hour_start.strftime("%d/%m/%Y %Hh").encode())
-    resolved = _json(tuple(m.resolved_at(int(cols["ts"][0])) for m in cat.MODELS))
+    resolved = _json(tuple(m.resolved_at(int(cols["ts"][0])) for m in cat.ALL_MODELS))
     has_id = spoil != MISSING_ID
     rows.text(b"{")
     rows.text(b'"id":"sim-', has_id)
@@ -121,12 +123,43 @@ def _extras(rows: Rows, cols: Columns) -> None:
     rows.text(b',"spend_limit_reached":', throttled)
     rows.table(_BOOL, cols["capped"].astype(np.int64), throttled)
     limited = (cols["status"] == 200) & (cols["endpoint"] != _EMBEDDINGS) & ~cols["batch"]
+    limited &= cols["endpoint"] < len(cat.TOKEN_ENDPOINTS)
     rows.text(f',"ratelimit":{{"limit-tokens-minute":{LIMIT_TOKENS},"remaining-tokens-minute":'.encode(), limited)
     rows.number(cols["rl_tokens"], limited)
     rows.text(f',"limit-req-minute":{LIMIT_REQUESTS},"remaining-req-minute":'.encode(), limited)
     rows.number(cols["rl_requests"], limited)
     rows.text(b"}", limited)
+    _quantities(rows, cols)
     rows.text(b',"simulated":true},')
+
+
+def _units(cols: Columns, i: int) -> bytes:
+    """One record's billed quantities as JSON members (`,"pages":3`...), for the few that have any."""
+    parts = []
+    if cols["endpoint"][i] == _OCR:
+        parts.append(b',"pages":%d' % cols["pages"][i])
+    if cols["annotated"][i]:
+        parts.append(b',"annotated_pages":%d' % cols["annotated"][i])
+    if cols["audio_tenths"][i]:
+        parts.append(b',"audio_seconds":%d.%d' % divmod(int(cols["audio_tenths"][i]), 10))
+    if cols["endpoint"][i] == _SPEECH:
+        parts.append(b',"characters":%d' % cols["characters"][i])
+    if not cols["billable"][i]:
+        parts.append(b',"billable":false')
+    return b"".join(parts)
+
+
+def _quantities(rows: Rows, cols: Columns) -> None:
+    """The zone on every record; billed units (OCR pages, audio, characters) and `billable: false` on
+    the few records that have them, rendered one by one: as columns they would widen every row.
+    """
+    rows.table(_ZONES, cols["zone"])
+    has = (cols["endpoint"] == _OCR) | (cols["endpoint"] == _SPEECH) | (cols["audio_tenths"] > 0) | ~cols["billable"]
+    some = np.flatnonzero(has)
+    if len(some):
+        index = np.zeros(len(has), dtype=np.int64)
+        index[some] = np.arange(1, len(some) + 1)
+        rows.table([b"", *(_units(cols, int(i)) for i in some)], index)
 
 
 def encode_hour(cols: Columns, bad_every: int = 0) -> tuple[bytes, np.ndarray]:

@@ -17,6 +17,7 @@ import numpy as np
 from . import _catalog as cat
 from ._incidents import HOUR_MS, MINUTE_MS, Incidents, assign_status, draw_incidents
 from ._profile import SPIKE_FACTOR, is_spike_day, load
+from ._units import with_units
 
 Columns = dict[str, np.ndarray]
 
@@ -33,9 +34,9 @@ LIMIT_TOKENS = 2_000_000
 LIMIT_REQUESTS = 600
 ERROR_LATENCY_MS = {400: 60.0, 401: 25.0, 422: 70.0, 429: 30.0, 500: 900.0, 502: 5000.0, 503: 180.0}
 BATCH_LATENCY_MS = 25 * 60_000.0
-_MEDIAN_LATENCY = np.array([m.latency_ms for m in cat.MODELS])
-_MEDIAN_PROMPT = np.array([m.prompt for m in cat.MODELS])
-_MEDIAN_COMPLETION = np.array([m.completion for m in cat.MODELS])
+_MEDIAN_LATENCY = np.array([m.latency_ms for m in cat.ALL_MODELS])
+_MEDIAN_PROMPT = np.array([m.prompt for m in cat.ALL_MODELS])
+_MEDIAN_COMPLETION = np.array([m.completion for m in cat.ALL_MODELS])
 
 
 def _pick(rng: np.random.Generator, cdf: np.ndarray) -> np.ndarray:
@@ -166,6 +167,7 @@ def generate_hour(seed: int, hour: int, rate: float) -> Columns:
     cols = _take(cols, np.argsort(cols["ts"], kind="stable"))
     _outcome(rng, cols)
     _ratelimit(rng, inc, cols)
+    cols = with_units(seed, hour, rate, inc, cols)
     minute = cols["ts"] // MINUTE_MS
     first = np.searchsorted(minute, minute, side="left")
     return cols | {"minute": minute, "n": np.arange(len(minute)) - first}

@@ -82,7 +82,9 @@ def test_mix_of_models_projects_keys_and_endpoints(month: list[dict]) -> None:
     keys = Counter(r["api_key_id"] for r in month)
     assert len(keys) >= 6 and all(k.startswith("key_") and len(k) == 12 for k in keys)
     endpoints = Counter(r["endpoint"] for r in month)
-    assert set(endpoints) == {"/v1/chat/completions", "/v1/fim/completions", "/v1/embeddings", "/v1/agents/completions"}
+    assert set(endpoints) == {"/v1/chat/completions", "/v1/fim/completions", "/v1/embeddings", "/v1/agents/completions",
+                              "/v1/ocr", "/v1/audio/transcriptions", "/v1/audio/speech", "/v1/files", "/v1/models",
+                              "/v1/batch/jobs", "/v1/fine_tuning/jobs"}  # fmt: skip
     assert endpoints.most_common(1)[0][0] == "/v1/chat/completions"
     assert {r["model"] for r in month if r["endpoint"] == "/v1/fim/completions"} == {"codestral-latest"}
 
@@ -203,7 +205,7 @@ def _naive_record(cols: dict, i: int) -> dict:
         "id": f"sim-{cols['minute'][i]}-{cols['n'][i]}",
         "timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
         "model": cat.MODEL_NAMES[model],
-        "resolved_model": cat.MODELS[model].resolved_at(int(cols["ts"][i])),
+        "resolved_model": cat.ALL_MODELS[model].resolved_at(int(cols["ts"][i])),
         "endpoint": cat.ENDPOINTS[cols["endpoint"][i]],
         "api_key_id": cat.KEY_IDS[cols["key"][i]],
         "project": cat.PROJECTS[cols["project"][i]],
@@ -219,10 +221,21 @@ def _naive_record(cols: dict, i: int) -> dict:
         "batch": bool(cols["batch"][i]),
         "service_tier": "priority" if cols["priority"][i] else "standard",
         "attempt": int(cols["attempt"][i]),
+        "api_zone": ("global", "eu", "us")[cols["zone"][i]],
         "simulated": True,
     }
     if status == 429:
         rec["spend_limit_reached"] = bool(cols["capped"][i])
+    if rec["endpoint"] == "/v1/ocr":
+        rec["pages"] = int(cols["pages"][i])
+    if cols["annotated"][i]:
+        rec["annotated_pages"] = int(cols["annotated"][i])
+    if cols["audio_tenths"][i]:
+        rec["audio_seconds"] = int(cols["audio_tenths"][i]) / 10
+    if rec["endpoint"] == "/v1/audio/speech":
+        rec["characters"] = int(cols["characters"][i])
+    if not cols["billable"][i]:
+        rec["billable"] = False
     return rec
 
 
@@ -281,3 +294,46 @@ def test_bad_kinds_break_the_record_in_the_named_way() -> None:
 def test_naive_datetimes_are_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="tzinfo=UTC"):
         generate_records(1, datetime(2026, 11, 1), datetime(2026, 11, 2), rate=1.0)
+
+
+def test_billed_units_zones_and_unbilled_calls_in_realistic_shares(month: list[dict]) -> None:
+    """OCR pages, audio minutes, TTS characters and unbilled calls appear, each as documented."""
+    n = len(month)
+    by_endpoint = Counter(r["endpoint"] for r in month)
+    assert 0.01 < by_endpoint["/v1/ocr"] / n < 0.03
+    assert 0.006 < by_endpoint["/v1/audio/transcriptions"] / n < 0.02
+    assert 0.003 < by_endpoint["/v1/audio/speech"] / n < 0.01
+    unbilled = [r for r in month if r.get("billable") is False]
+    assert 0.02 < len(unbilled) / n < 0.04
+    assert {r["endpoint"] for r in unbilled} == {"/v1/files", "/v1/models", "/v1/batch/jobs", "/v1/fine_tuning/jobs"}
+    ocr_ok = [r for r in month if r["endpoint"] == "/v1/ocr" and r["status_code"] == 200]
+    assert all(r["pages"] >= 1 and r.get("annotated_pages", 0) in (0, r["pages"]) for r in ocr_ok)
+    assert 0.15 < sum("annotated_pages" in r for r in ocr_ok) / len(ocr_ok) < 0.35
+    assert all(r["pages"] == 0 for r in month if r["endpoint"] == "/v1/ocr" and r["status_code"] != 200)
+    voxtral = [r for r in month if r["model"] == "voxtral-small-latest" and r["status_code"] == 200]
+    assert 0.5 < sum("audio_seconds" in r for r in voxtral) / len(voxtral) < 0.7
+    assert all(r["audio_seconds"] > 0 for r in month if r["endpoint"] == "/v1/audio/transcriptions"
+               and r["status_code"] == 200)  # fmt: skip
+    assert all(r["characters"] >= 1 for r in month if r["endpoint"] == "/v1/audio/speech" and r["status_code"] == 200)
+    zones = Counter(r["api_zone"] for r in month)
+    assert set(zones) == {"global", "eu", "us"} and zones.most_common(1)[0][0] == "global"
+    assert all(r["api_zone"] == "global" for r in month if r["batch"] or r["endpoint"] == "/v1/agents/completions")
+
+
+def test_the_demo_shows_ocr_and_audio_spend_and_no_unbilled_call_is_unpriced(month: list[dict]) -> None:
+    from collector._records import parse_records
+    from ledger import PriceBook, price_rows
+
+    table, rejected = parse_records(month)
+    assert rejected == []
+    rows = price_rows(table, "sim", PriceBook.load(), "USD").to_pylist()
+    spend = Counter()
+    for r in rows:
+        spend[r["endpoint"]] += r["cost"] or 0.0
+    assert spend["/v1/ocr"] > 0 and spend["/v1/audio/transcriptions"] > 0 and spend["/v1/audio/speech"] > 0
+    chat_audio = sum(r["cost"] for r in rows if r["audio_seconds"] and r["endpoint"] == "/v1/chat/completions")
+    assert chat_audio > 0
+    unbilled = [r for r in rows if r["billable"] is False]
+    assert unbilled and all(r["cost"] == 0.0 for r in unbilled)
+    unpriced = {r["model"] for r in rows if r["cost"] is None}
+    assert unpriced == {FINE_TUNED}  # only the fine-tune has no price; every unit model is priced

@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 import orjson
 
-from ledger.billing import RATE_LIMIT, SPEND_LIMIT, month_of, update_billed, write_reading
+from ledger.billing import RATE_LIMIT, SPEND_LIMIT, month_of, update_billed, write_price_sheet, write_reading
 
 from .._context import Context
 from .._http import RetryPolicy
 from ..config import SourceConfig
 from ..errors import ConfigError
-from ._admin_parse import parse_rate_limit, parse_spend_limit, parse_usage, recognised
+from ._admin_parse import parse_prices, parse_rate_limit, parse_spend_limit, parse_usage, recognised
 from ._base import ProviderSource, bearer, warn_once
 from ._snapshots import save_snapshot
 
@@ -104,8 +104,17 @@ class MistralAdminSource(ProviderSource):
         if partly:
             update_billed(self.context.data_dir, self.source.name, month, self.workspace, rows, now)
             result.records += len(rows)
+        self._prices(month, body, now, result)
         self.context.cursors.set(f"{self.source.name}:usage:{month}", now.isoformat())
         result.months.append(month)
+
+    def _prices(self, month: str, body: Any, now: datetime, result: AdminPollResult) -> None:
+        """Store the month's own price sheet (the payload's `prices` list) when it has one."""
+        entries, problems = parse_prices(body)
+        self._problems("prices", problems, result, "entries not readable" if entries else "payload not recognised")
+        if entries:
+            currency = body.get("currency") if isinstance(body.get("currency"), str) else None
+            write_price_sheet(self.context.data_dir, self.source.name, month, self.workspace, entries, currency, now)
 
     def _reading(self, name: str, parse: Any, result: AdminPollResult) -> None:
         body = self._fetch(name, f"{PREFIX}/{name}", {}, result)

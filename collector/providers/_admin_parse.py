@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from ledger.billing import BilledRow
+from ledger.billing import BilledRow, PriceEntry
 
 QUANTITY = ("quantity", "value", "usage", "count", "tokens", "units", "volume")
 UNIT_PRICE = ("unit_price", "price", "price_per_unit", "rate")
@@ -170,6 +170,42 @@ def parse_usage(body: Any) -> tuple[list[BilledRow], list[str]]:
     if not recognised(body):
         problems.append(f"usage: no category with 'models' (keys: {', '.join(sorted(body))[:120]})")
     return rows, problems
+
+
+PRICE_FIELDS = ("event_type", "billing_metric", "billing_group", "api_zone", "service_tier")
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or isinstance(value, dict | list) else str(value)
+
+
+def _price_entry(entry: Any, index: int) -> PriceEntry:
+    """One entry of the `prices` list; a price that is not a number is kept raw with a problem."""
+    if not isinstance(entry, dict):
+        return PriceEntry(None, None, None, None, None, None, None, None, _json(entry),
+                          f"prices[{index}]: not an object; kept raw, not compared")  # fmt: skip
+    labels = {name: _text(entry.get(name)) for name in PRICE_FIELDS}
+    price, text = number(entry.get("price")), _text(entry.get("price"))
+    base = PriceEntry(**labels, model=_text(entry.get("model")), price=price, price_text=text)
+    if price is None:
+        problem = f"prices[{index}]: price {entry.get('price')!r} is not a number; kept raw, not compared"
+        return replace(base, raw=_json(entry), problem=problem)
+    return base
+
+
+def parse_prices(body: Any) -> tuple[list[PriceEntry] | None, list[str]]:
+    """The usage payload's `prices` list (the organisation's own unit prices), and the problems met.
+
+    None when there is no usable list (absent, empty or not a list): the stored sheet is then
+    left as it was, so one odd payload never erases it.
+    """
+    prices = body.get("prices") if isinstance(body, dict) else None
+    if prices is None or prices == []:
+        return None, []
+    if not isinstance(prices, list):
+        return None, [f"prices: expected a list, got {type(prices).__name__}"]
+    entries = [_price_entry(entry, i) for i, entry in enumerate(prices)]
+    return entries, [e.problem for e in entries if e.problem]
 
 
 def parse_spend_limit(body: Any) -> tuple[dict[str, Any] | None, list[str]]:

@@ -141,3 +141,27 @@ def bodies(message: EmailMessage) -> tuple[str, str]:
     html = message.get_body(("html",))
     assert plain is not None and html is not None
     return plain.get_content(), html.get_content()
+
+
+WEBHOOK_SECRET = "whsec-test-0123456789abcdef0123456789"
+CHANNELS = {
+    "slack": {"kind": "slack", "url_env": "TEST_SLACK_URL"},
+    "teams": {"kind": "teams", "url_env": "TEST_TEAMS_URL"},
+    "hook": {"kind": "webhook", "url_env": "TEST_HOOK_URL", "secret_env": "TEST_HOOK_SECRET", "timeout_seconds": 5},
+}
+
+
+@pytest.fixture
+def receivers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Slack, Teams (answers 202 like a workflow) and webhook receivers, their URLs in the env."""
+    from tests.alerts.receivers import Receiver
+
+    started = {"slack": Receiver(free_port()), "teams": Receiver(free_port(), ok_status=202),
+               "hook": Receiver(free_port())}  # fmt: skip
+    for name, receiver in started.items():
+        receiver.start()
+        monkeypatch.setenv(CHANNELS[name]["url_env"], receiver.url)
+    monkeypatch.setenv("TEST_HOOK_SECRET", WEBHOOK_SECRET)
+    yield started
+    for receiver in started.values():
+        receiver.stop()

@@ -49,7 +49,8 @@ def test_page_shows_totals_unmatched_models_gauge_and_headroom(collected):
     billed = sum(r.billed or 0 for r in priced)  # the fine-tuned model has no price: no gap, left out
     assert labels["Billed (Admin API)"].replace(",", "").endswith(f"{billed:.2f}")
     assert any(w.value == "1 model: billed, never seen (bypasses the gateway?)" for w in app.warning)
-    main, apart, _ = (f.value for f in app.dataframe)
+    main, apart, _, prices = (f.value for f in app.dataframe)  # the last: the simulator's price sheet
     assert main.set_index("model").loc["mistral-ocr-2505", "status"] == "billed_not_seen"  # names in tables only
     assert list(apart["model"]) == ["ft:mistral-small-2603:acme:7f3a"]
-    assert [s.value for s in app.subheader][:1] == ["Spend limit"]
+    assert [s.value for s in app.subheader][:1] == ["Spend limit"] and "Prices" in [s.value for s in app.subheader]
+    assert len(prices) and (prices["difference"].abs() < 1e-9).all()

@@ -72,7 +72,7 @@ def test_wrong_token_fails_with_one_clear_line_and_no_secret(tmp_path, sim):
     assert "wrong-token-value-123" not in proc.stderr and TOKEN not in proc.stderr
 
 
-def test_reprice_after_a_price_change_rewrites_only_stale_rows(tmp_path, sim):
+def test_reprice_after_a_price_change_rewrites_only_rows_whose_cost_moves(tmp_path, sim):
     assert run_collector(tmp_path, sim.url, TOKEN).returncode == 0
     data = tmp_path / "data"
     before = read_ledger(data)
@@ -82,13 +82,16 @@ def test_reprice_after_a_price_change_rewrites_only_stale_rows(tmp_path, sim):
     listed = PriceBook.load().price_at(model, rows["timestamp"][0].as_py(), "USD")
     assert listed is not None
     book = PriceBook.load([Price(model, listed.effective_from, "USD", 10.0, 20.0, 1.0)])
-    assert reprice(data, book, "USD")["rows"] == before.num_rows
+    billed = [r for r in rows.to_pylist() if r["prompt_tokens"] + r["completion_tokens"] > 0]
+    assert reprice(data, book, "USD")["rows"] == len(billed)  # only rows whose cost moves; 0-token rows stay 0
     after = read_ledger(data)
     assert after.num_rows == before.num_rows
     changed = after.filter(pc.equal(after["priced_model"], model)).to_pylist()
     for row in changed:
         uncached = row["prompt_tokens"] - row["cached_tokens"]
         expected = (uncached * 10.0 + row["cached_tokens"] * 1.0 + row["completion_tokens"] * 20.0) / 1e6
-        assert row["cost"] == pytest.approx(expected * (0.5 if row["batch"] else 1.0))
-    assert set(after["price_version"].to_pylist()) == {book.version}
+        tier = 0.5 if row["batch"] else 1.75 if row["service_tier"] == "priority" else 1.0
+        zone = 1.1 if row["api_zone"] in ("eu", "us") else 1.0
+        assert row["cost"] == pytest.approx(0.0 if row["billable"] is False else expected * tier * zone)
+    assert {row["price_version"] for row in changed} == {book.version}
     assert reprice(data, book, "USD") == {"days": 0, "rows": 0}

@@ -6,7 +6,8 @@ fixture wrote), never from ledger.queries.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from ledger import write_rows
 from ledger.fixtures import build_ledger
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,3 +107,85 @@ def app_env(seeded: tuple[Path, Truth], monkeypatch: pytest.MonkeyPatch) -> tupl
     monkeypatch.setenv("MONITOR_TIMEZONE", "UTC")
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     return seeded
+
+
+BEACON = "beacon.invalid"
+HOSTILE_MODEL = f"![x](http://{BEACON}/model.png) [login](http://{BEACON}/login)"
+HOSTILE_UNPRICED = f"http://{BEACON}/bare www.{BEACON} <img src=http://{BEACON}/u.png>"
+HOSTILE_PROJECT = f'<a href="http://{BEACON}/a">click</a><img src="http://{BEACON}/p.png"> **b** $x$ :red[r]'
+HOSTILE_ERROR = f"[err](http://{BEACON}/e) <a href='http://{BEACON}/e2'>e</a>"
+HOSTILE_SOURCE = f"[src](http://{BEACON}/s)"
+RENAMES = {
+    "model": {"mistral-large-latest": HOSTILE_MODEL, "acme-finetune-1": HOSTILE_UNPRICED},
+    "project": {"search": HOSTILE_PROJECT},
+    "error_type": {"server_error": HOSTILE_ERROR},
+    "api_key_id": {"key_00a1f3": HOSTILE_SOURCE},
+}
+
+
+def rename(table: pa.Table, column: str, mapping: dict[str, str] | Callable[[str], str]) -> pa.Table:
+    """`table` with the values of `column` renamed (nulls kept)."""
+    values = table[column].to_pylist()
+    renamed = [v if v is None else (mapping(v) if callable(mapping) else mapping.get(v, v)) for v in values]
+    return table.set_column(table.schema.get_field_index(column), column, pa.array(renamed, pa.string()))
+
+
+def rewritten_ledger(source: Path, target: Path, edit: Callable[[pa.Table], pa.Table]) -> Path:
+    """A copy of the fixture ledger at `source` with every day's rows passed through `edit`."""
+    for path in sorted((source / "requests").glob("date=*/*.parquet")):
+        write_rows(target, edit(pq.read_table(path)))
+    return target
+
+
+def hostile_names(table: pa.Table) -> pa.Table:
+    for column, mapping in RENAMES.items():
+        table = rename(table, column, mapping)
+    return table
+
+
+def write_hostile_state(data_dir: Path) -> None:
+    """A stale source with a hostile name and error, and a budget whose name and scope are hostile."""
+    stamp = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="seconds")
+    source = {"kind": "usage_endpoint", "last_success": stamp, "last_error": HOSTILE_ERROR, "poll_seconds": 60}
+    (data_dir / "state").mkdir(parents=True, exist_ok=True)
+    (data_dir / "state" / "collector.json").write_bytes(orjson.dumps({"sources": {HOSTILE_SOURCE: source}}))
+    budgets = f"""
+[[budgets]]
+name = {json.dumps(HOSTILE_MODEL)}
+amount = 100
+project = [{json.dumps(HOSTILE_PROJECT)}, {json.dumps(HOSTILE_ERROR)}]
+recipients = ["ops@example.com"]
+"""
+    (data_dir / "budgets.toml").write_text(budgets)
+
+
+@pytest.fixture(scope="session")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 20-day ledger whose model, project, key and error names, source and budget are markup."""
+    plain = tmp_path_factory.mktemp("plain")
+    build_ledger(plain, n_records=8_000, days=20, seed=3)
+    data_dir = rewritten_ledger(plain, tmp_path_factory.mktemp("hostile"), hostile_names)
+    write_hostile_state(data_dir)
+    return data_dir
+
+
+MANY_MODELS = 100_000
+HUGE_NAME = "y" * 1_000_000
+
+
+def many_model_names(table: pa.Table) -> pa.Table:
+    ids = pc.cast(table["id"], pa.string()).to_pylist()
+    names = [HUGE_NAME if i == "7" else f"model-{int(i) % MANY_MODELS:06d}" if i.isdigit() else "agg" for i in ids]
+    projects = [f"project-{int(i) % 5_000}" if i.isdigit() else None for i in ids]
+    table = table.set_column(table.schema.get_field_index("project"), "project", pa.array(projects, pa.string()))
+    return table.set_column(table.schema.get_field_index("model"), "model", pa.array(names, pa.string()))
+
+
+@pytest.fixture(scope="session")
+def many_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
+    """3 days, 300k requests over ~100,000 model names (one of them 1 MB long) and 5,000 projects."""
+    plain = tmp_path_factory.mktemp("plain-many")
+    build_ledger(plain, n_records=300_000, days=3, seed=4)
+    data_dir = rewritten_ledger(plain, tmp_path_factory.mktemp("many"), many_model_names)
+    write_status(data_dir, datetime.now(UTC))
+    return data_dir, Truth.read(data_dir)

@@ -155,3 +155,17 @@ def test_stale_collector_is_a_warning_naming_the_source(seeded, tmp_path, monkey
 def test_simulated_rows_show_a_badge(app_env):
     at = app().run()
     assert any("Simulated data" in m.value for m in at.markdown)
+
+
+def test_overview_banner_names_unpriced_models_seen_in_the_last_31_days(app_env):
+    _, truth = app_env
+    at = page_app("pages/overview.py").run()
+    assert not at.exception, at.exception
+    now = datetime.now(UTC)
+    rows = truth.window(now - timedelta(days=31), now + timedelta(seconds=1))
+    unpriced = rows.filter(pc.is_null(rows["cost"]))
+    banner = [w.value for w in at.warning if "no price" in w.value]
+    assert len(banner) == 1, [w.value for w in at.warning]
+    for model in set(unpriced["model"].to_pylist()):
+        assert model.replace("-", "\\-") in banner[0] or model in banner[0]
+    assert f"{truth.requests(unpriced):,} requests" in banner[0]

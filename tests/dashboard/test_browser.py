@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import REPO, Truth, utc_midnight
+from .conftest import BEACON, REPO, Truth, utc_midnight
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "artifacts" / "screenshots"
@@ -43,6 +43,12 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(seeded: tuple[Path, Truth]) -> Iterator[str]:
     yield from _serve(seeded[0])
+
+
+@pytest.fixture(scope="module")
+def hostile_server(hostile: Path) -> Iterator[str]:
+    """A server over the ledger whose names, stale source and budget are markup (tests/dashboard/conftest.py)."""
+    yield from _serve(hostile)
 
 
 @pytest.fixture
@@ -171,3 +177,28 @@ def test_a_deep_link_as_the_first_visit_gets_the_page_with_its_frame(fresh_serve
     sync_api.expect(page.get_by_text("money in USD").first).to_be_visible(timeout=60_000)
     sync_api.expect(page.locator('[data-testid="stSidebarNav"]')).not_to_contain_text("frame")
     page.close()
+
+
+_LINKS_TO = """(host) => Array.from(document.querySelectorAll('*')).filter(
+    e => Array.from(e.attributes).some(a => /href|src/i.test(a.name) && a.value.includes(host))
+).map(e => (e.closest('[data-testid]') || {}).getAttribute?.('data-testid') + ' '
+             + (e.parentElement || e).outerHTML.slice(0, 400))"""
+"""Elements with an href/src naming `host`, each with its Streamlit element and HTML (for the failure message)."""
+
+
+def test_hostile_names_fetch_nothing_and_make_no_link(hostile_server, browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 2400})  # type: ignore[attr-defined]
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    context.route(re.compile(re.escape(BEACON)), lambda route: route.abort())
+    page = context.new_page()
+    for name, path in {**PAGES, "reconciliation": "reconciliation"}.items():
+        page.goto(f"{hostile_server}/{path}")
+        _settle(page)
+        _assert_no_exception(page, name)
+        assert page.evaluate(_LINKS_TO, BEACON) == [], name
+    page.goto(f"{hostile_server}/spend")
+    _settle(page)
+    sync_api.expect(page.get_by_text(f"{BEACON}/bare").first).to_be_visible(timeout=60_000)
+    assert [url for url in requested if BEACON in url] == []
+    context.close()

@@ -1,0 +1,175 @@
+"""The monthly statement email: on the 1st, each project's owners get last month's statement, once.
+
+Why owners come from the budgets file: it is where people are already named per project. A
+project's owners are the recipients of every budget whose `project` names it; a project no
+budget names gets no statement email (the Statement page still shows it).
+
+Why exactly once: like the digest, "statement of 2026-10 for search queued" is recorded in
+the alert state in the same atomic write as the queued emails (see `_state`), so a restart,
+a repeated `--once` or a SIGKILL never sends it twice, and delivery goes through the outbox.
+It is due from `statement_hour` local time on the 1st until the month ends (a collector
+that was down on the 1st sends it late, not never); with no SMTP configured nothing is
+recorded, so it goes out once SMTP is set up.
+
+Example:
+    >>> owners([Budget("search", 500, projects=("search",), recipients=("lead@example.com",))])
+    {'search': ('lead@example.com',)}
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ledger.statement import Statement, statement
+
+from ._budgets import Budget, BudgetFileError
+from ._compose import message_id
+from ._names import printable
+from ._observation import money
+from ._outbox import enqueue
+from ._periods import Period, period_of
+from ._state import KEEP_HISTORY
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+RULE = "statement"
+STATE_KEY = "statements"
+MAX_LINES = 25
+
+
+def owners(budgets: list[Budget]) -> dict[str, tuple[str, ...]]:
+    """Project -> the addresses of every budget scoped to it, sorted, once each."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for budget in budgets:
+        for project in budget.projects:
+            found[project].update(budget.recipients)
+    return {project: tuple(sorted(people)) for project, people in sorted(found.items()) if people}
+
+
+def due_month(now: datetime, timezone: str, hour: int) -> Period | None:
+    """Last month, once this month's 1st has reached `hour` local time; else None."""
+    current = period_of("month", now, timezone)
+    if now < current.start.replace(hour=hour):
+        return None
+    return current.previous()
+
+
+def _key(month: str, project: str) -> str:
+    return f"{month}:{project}"
+
+
+def queue_statements(engine: Engine, state: dict[str, Any], now: datetime) -> int:
+    """Queue last month's statement for every owned project not done yet; how many emails."""
+    settings, config = engine.settings, engine.config
+    period = due_month(now, config.timezone, settings.statement_hour)
+    if period is None or engine.smtp is None or not settings.enabled(RULE):
+        return 0
+    try:
+        owned = owners(engine.budgets())
+    except BudgetFileError:
+        return 0
+    done = state.setdefault(STATE_KEY, {})
+    todo = {p: people for p, people in owned.items() if _key(period.id, p) not in done}
+    if not todo:
+        return 0
+    stmt = statement(config.data_dir, period.id, config.timezone, config.currency)
+    queued = 0
+    for project, people in todo.items():
+        mine = stmt.only(project)
+        sent = not mine.totals.empty
+        if sent:
+            for address in people:
+                enqueue(state, compose(address, mine, project, config.dashboard_url), now, settings.outbox_expire_hours)
+            queued += len(people)
+            _history(state, period.id, project, people, subject(mine, project), now)
+        done[_key(period.id, project)] = {"at": now.isoformat(), "emails": len(people) if sent else 0}
+    _forget_old(done, period.id)
+    return queued
+
+
+def _forget_old(done: dict[str, Any], month: str) -> None:
+    """Only last month's statement can still be due: older records are dropped."""
+    for key in [k for k in done if k[:7] < month]:
+        del done[key]
+
+
+def _history(state: dict[str, Any], month: str, project: str, people: tuple[str, ...], title: str,
+             now: datetime) -> None:  # fmt: skip
+    state.setdefault("history", []).append({
+        "at": now.isoformat(), "key": f"{RULE}:{month}:{printable(project)}", "rule": RULE,
+        "scope": f"project {printable(project)}", "kind": "fired", "subject": title, "recipients": list(people),
+    })  # fmt: skip
+    del state["history"][:-KEEP_HISTORY]
+
+
+def _change(total: pd.Series, previous: str) -> str:
+    if not total["previous_spend"] > 0:
+        return f"no spend in {previous}"
+    return f"{total['change_pct']:+.0f}% vs {previous} ({total['previous_spend']:,.2f})"
+
+
+def subject(stmt: Statement, project: str) -> str:
+    parts = [f"{money(str(t['currency']), round(float(t['spend']), 2))} ({_change(t, stmt.previous).split(' (')[0]})"
+             for _, t in stmt.totals.iterrows()]  # fmt: skip
+    return printable(f"[Mistral statement] {project} {stmt.month}: {'; '.join(parts)}")
+
+
+def _figures(stmt: Statement) -> list[tuple[str, str]]:
+    rows = [("Month", f"{stmt.month} ({stmt.timezone})")]
+    for _, t in stmt.totals.iterrows():
+        cur = str(t["currency"])
+        rows += [(f"Spend ({cur})", money(cur, round(float(t["spend"]), 2))),
+                 (f"Change from {stmt.previous}", _change(t, stmt.previous)),
+                 ("Requests", f"{int(t['requests']):,}"),
+                 ("Errors", f"{int(t['errors']):,}" + (f" ({100 * t['error_rate']:.1f}%)"
+                                                        if pd.notna(t["error_rate"]) else "")),
+                 ("Requests without a price (not in spend)", f"{int(t['unpriced_requests']):,}")]  # fmt: skip
+    rows.append(("Rate", f"none: {stmt.rate_note}"))
+    return rows
+
+
+def _model_rows(stmt: Statement) -> list[tuple[str, str, str, str, str]]:
+    """(model, spend, change, requests, errors), names printable; the largest MAX_LINES."""
+    out = []
+    for _, line in stmt.lines.head(MAX_LINES).iterrows():
+        change = f"{line['change_pct']:+.0f}%" if pd.notna(line["change_pct"]) else "new"
+        out.append((printable(str(line["model"])), money(str(line["currency"]), round(float(line["spend"]), 2)),
+                    change, f"{int(line['requests']):,}", f"{int(line['errors']):,}"))  # fmt: skip
+    return out
+
+
+def _text(stmt: Statement, project: str, link: str | None) -> str:
+    lines = [subject(stmt, project), ""] + [f"{k}: {v}" for k, v in _figures(stmt)]
+    lines += ["", "By model (model: spend, change, requests, errors):"]
+    lines += [f"  - {m}: {s}, {c}, {r} requests, {e} errors" for m, s, c, r, e in _model_rows(stmt)]
+    if len(stmt.lines) > MAX_LINES:
+        lines.append(f"  ... and {len(stmt.lines) - MAX_LINES} more on the Statement page")
+    if link:
+        lines += ["", f"Statement page (CSV download): {link}"]
+    return "\n".join(lines) + "\n"
+
+
+def _html(stmt: Statement, project: str, link: str | None) -> str:
+    figures = "".join(f"<tr><th align='left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in _figures(stmt))
+    head = "".join(f"<th align='left'>{h}</th>" for h in ("model", "spend", "change", "requests", "errors"))
+    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
+                   for row in _model_rows(stmt))  # fmt: skip
+    parts = [f"<h2 style='font-size:16px'>{escape(subject(stmt, project))}</h2>", f"<table>{figures}</table>",
+             f"<p><b>By model</b></p><table><tr>{head}</tr>{body}</table>"]  # fmt: skip
+    if link:
+        parts.append(f"<p><a href=\"{escape(link, quote=True)}\">Open the Statement page (CSV download)</a></p>")
+    return f"<!doctype html><html><body style='font-family:sans-serif'>{''.join(parts)}</body></html>"
+
+
+def compose(address: str, stmt: Statement, project: str, dashboard_url: str | None = None) -> dict[str, Any]:
+    """The outbox fields of one statement email; its id depends on (month, project, address) only."""
+    link = f"{dashboard_url.rstrip('/')}/statement" if dashboard_url else None
+    return {"id": message_id([f"{RULE}|{stmt.month}|{project}"], address), "to": address,
+            "subject": subject(stmt, project), "text": _text(stmt, project, link), "html": _html(stmt, project, link),
+            "keys": [f"{RULE}:{stmt.month}:{printable(project)}"]}  # fmt: skip

@@ -1,0 +1,150 @@
+"""The monthly statement: per project (or API key), spend by model, requests, errors, and the change from last month.
+
+Why a module of its own: the Statement page, its CSV download and the email each project's
+owner gets on the 1st (alerts/_statement.py) must show the very same figures, so they all
+come from `statement()`. Months are calendar months in the configured time zone, like budget
+periods. Conventions are the dashboard's (ledger.queries): spend sums priced rows only
+(unpriced requests are counted apart, never as 0), requests include aggregated usage-API
+rows, errors are per-request rows with status >= 400.
+
+Money is shown in the currency each row was priced in; no currency conversion exists yet, so
+the statement's `rate` is None and `rate_note` says so (a row priced in another currency
+than the ledger's stays on its own line, never added to the others).
+
+Example:
+    >>> s = statement(Path("data"), "2026-10", "Europe/Paris", "EUR")
+    >>> s.totals.loc[s.totals["project"] == "search", "spend"].item()
+    123.45
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from ._billing_table import check_month
+from ._query_engine import query
+from ._query_export import csv_bytes
+from ._query_filters import DIMENSIONS, Filters, check_choice
+
+SCOPES = ("project", "api_key")
+"""What a statement is per: a project, or an API key label (`api_key_id`)."""
+LINE_COLUMNS = ("model", "currency", "spend", "previous_spend", "change", "change_pct", "requests", "errors",
+                "error_rate", "unpriced_requests")  # fmt: skip
+TOTAL_COLUMNS = ("currency", "spend", "previous_spend", "change", "change_pct", "requests", "previous_requests",
+                 "errors", "error_rate", "unpriced_requests")  # fmt: skip
+_SUMS = ("spend", "requests", "errors", "measured", "unpriced_requests")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One month's statement for every project (or API key) that had traffic in it or the month before.
+
+    `lines`: one row per (scope, model, currency): LINE_COLUMNS. `totals`: one row per
+    (scope, currency): TOTAL_COLUMNS. The scope column is named after `by` ("project" or
+    "api_key"). change = spend - previous_spend; change_pct is None when last month had no spend.
+    """
+
+    month: str
+    previous: str
+    by: str
+    timezone: str
+    currency: str
+    rate: float | None
+    rate_note: str
+    lines: pd.DataFrame
+    totals: pd.DataFrame
+
+    def scopes(self) -> list[str]:
+        return sorted(self.totals[self.by].unique().tolist())
+
+    def only(self, name: str) -> Statement:
+        """The statement of one project (or key)."""
+        pick = lambda df: df[df[self.by] == name].reset_index(drop=True)  # noqa: E731
+        return Statement(self.month, self.previous, self.by, self.timezone, self.currency, self.rate, self.rate_note,
+                         pick(self.lines), pick(self.totals))  # fmt: skip
+
+
+def month_window(month: str, timezone: str) -> Filters:
+    """The whole calendar month `YYYY-MM` in `timezone`."""
+    year, mon = int(check_month(month)[:4]), int(month[5:])
+    first = date(year, mon, 1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return Filters(first, following - timedelta(days=1), timezone)
+
+
+def previous_month(month: str) -> str:
+    first = date(int(check_month(month)[:4]), int(month[5:]), 1)
+    before = first - timedelta(days=1)
+    return f"{before.year:04d}-{before.month:02d}"
+
+
+def rate_note(currency: str) -> str:
+    return (f"no conversion applied: amounts are in the currency each request was priced in "
+            f"(the ledger's currency is {currency.upper()})")  # fmt: skip
+
+
+def _select(by: str) -> str:
+    return f"""SELECT {DIMENSIONS[by]} AS scope, model, currency, timestamp >= ? AS this_month,
+        coalesce(sum(cost), 0) AS spend,
+        coalesce(sum(request_count), 0)::BIGINT AS requests,
+        coalesce(sum(n) FILTER (WHERE NOT aggregated AND status_code >= 400), 0)::BIGINT AS errors,
+        coalesce(sum(n) FILTER (WHERE NOT aggregated), 0)::BIGINT AS measured,
+        coalesce(sum(request_count) FILTER (WHERE cost IS NULL), 0)::BIGINT AS unpriced_requests
+        FROM rows GROUP BY ALL"""
+
+
+def _sums(data_dir: Path, month: str, timezone: str, by: str) -> pd.DataFrame:
+    """Per (scope, model, currency): this month's sums and last month's spend and requests."""
+    this, last = month_window(month, timezone), month_window(previous_month(month), timezone)
+    df = query(data_dir, this.with_window(last.start_at, this.end_at), _select(by), [this.start_at])
+    keys = ["scope", "model", "currency"]
+    if df is None or df.empty:
+        return pd.DataFrame(columns=[*keys, *_SUMS, "previous_spend", "previous_requests"])
+    now = df[df["this_month"]].groupby(keys, as_index=False)[list(_SUMS)].sum()
+    before = df[~df["this_month"]].groupby(keys, as_index=False)[["spend", "requests"]].sum()
+    before = before.rename(columns={"spend": "previous_spend", "requests": "previous_requests"})
+    out = now.merge(before, on=keys, how="outer")
+    fill = {c: 0 for c in [*_SUMS, "previous_spend", "previous_requests"]}
+    out = out.fillna(fill).infer_objects()
+    return out.astype({c: "int64" for c in ("requests", "errors", "measured", "unpriced_requests",
+                                            "previous_requests")})  # fmt: skip
+
+
+def _derive(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["change"] = df["spend"] - df["previous_spend"]
+    df["change_pct"] = (100.0 * df["change"] / df["previous_spend"]).where(df["previous_spend"] > 0)
+    df["error_rate"] = (df["errors"] / df["measured"]).where(df["measured"] > 0)
+    return df
+
+
+def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str = "project") -> Statement:
+    """The statement of `month` (YYYY-MM, in `timezone`) per `by` ("project" or "api_key")."""
+    check_choice("statement scope", by, SCOPES)
+    sums = _sums(Path(data_dir), month, timezone, by)
+    lines = _derive(sums).rename(columns={"scope": by})
+    lines = lines.sort_values([by, "spend", "model"], ascending=[True, False, True], ignore_index=True)
+    grouped = sums.groupby(["scope", "currency"], as_index=False)
+    totals = _derive(grouped[[*_SUMS, "previous_spend", "previous_requests"]].sum()).rename(columns={"scope": by})
+    totals = totals.sort_values([by, "currency"], ignore_index=True)
+    return Statement(month, previous_month(month), by, timezone, currency.upper(), None, rate_note(currency),
+                     lines[[by, *LINE_COLUMNS]], totals[[by, *TOTAL_COLUMNS]])  # fmt: skip
+
+
+def statement_frame(stmt: Statement) -> pd.DataFrame:
+    """The statement's lines as one table for a download: month, scope, model, figures, rate."""
+    frame = stmt.lines.copy()
+    frame.insert(0, "month", stmt.month)
+    frame["previous_month"] = stmt.previous
+    frame["rate"] = "none" if stmt.rate is None else stmt.rate
+    frame["rate_note"] = stmt.rate_note
+    return frame
+
+
+def statement_csv(stmt: Statement) -> bytes:
+    """The statement's lines as CSV, text cells neutralised against formula injection."""
+    return csv_bytes(statement_frame(stmt))

@@ -1,0 +1,42 @@
+"""The Reconciliation page's "Prices" section: your own unit prices against the list-price table.
+
+Why a section of its own: the Admin API's `prices` list is the organisation's real price
+sheet (negotiated discounts included), stored per month by the `mistral_admin` source; this
+shows, per model and token kind, the list price, your price and the difference, both per 1M
+tokens. Model names and the sheet's labels go in the table only, never into text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from ledger.billing import compare_prices
+
+COLUMNS = ["model", "kind", "api_zone", "service_tier", "currency", "list_price", "your_price", "difference",
+           "difference_pct", "unit", "note", "event_type", "billing_metric", "source"]  # fmt: skip
+
+
+def prices_frame(data_dir: Path, month: str) -> pd.DataFrame:
+    """The comparison of `month`'s stored price sheet as a table (empty when there is none)."""
+    rows = compare_prices(data_dir, month)
+    return pd.DataFrame([asdict(r) for r in rows], columns=["month", *COLUMNS])[COLUMNS]
+
+
+def prices_section(data_dir: Path, month: str) -> None:
+    st.subheader("Prices")
+    frame = prices_frame(data_dir, month)
+    if frame.empty:
+        st.info("No price sheet for this month: the `mistral_admin` source stores the Admin API's `prices` list "
+                "when the bill carries one (docs/billing.md).", icon=":material/sell:")  # fmt: skip
+        return
+    diff = pd.to_numeric(frame["difference"], errors="coerce")
+    cheaper, dearer = int((diff < 0).sum()), int((diff > 0).sum())
+    st.caption(f"Your price sheet against the list prices: {cheaper} prices below list, {dearer} above, "
+               f"{int(diff.isna().sum())} without a list price to compare. Token prices per 1M "
+               "tokens; difference = your price - list price; regional zones (us, eu) list at 1.1x.")  # fmt: skip
+    formats = {"list_price": "{:,.4f}", "your_price": "{:,.4f}", "difference": "{:+,.4f}", "difference_pct": "{:+.1f}%"}
+    st.dataframe(frame.style.format(formats, na_rep="—"), hide_index=True, width="stretch")

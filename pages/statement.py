@@ -1,0 +1,76 @@
+"""Statement: one month per project (or API key): spend by model, requests, errors, the rate, the change.
+
+Why a page of its own: it is what a project owner gets by email on the 1st (alerts/_statement.py),
+and finance wants the same figures as a CSV; all three come from `ledger.statement`. Months are
+calendar months in the configured time zone; the sidebar's date range does not apply here.
+Project, key and model names go in tables and widgets only, never into markdown text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from ledger.statement import SCOPES, Statement, statement, statement_csv
+from ledger.store import list_days
+from pages._frame import context
+from pages._ui import TTL_SECONDS, count, money
+
+SCOPE_LABELS = {"project": "Project", "api_key": "API key"}
+MONEY = {"spend": "{:,.4f}", "previous_spend": "{:,.4f}", "change": "{:+,.4f}", "change_pct": "{:+.1f}%",
+         "error_rate": "{:.2%}"}  # fmt: skip
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=64)
+def _statement(data_dir: str, month: str, timezone: str, currency: str, by: str) -> Statement:
+    return statement(Path(data_dir), month, timezone, currency, by)
+
+
+def months(data_dir: Path, timezone: str) -> list[str]:
+    """Months with ledger days, newest first (always including this month)."""
+    found = {f"{day:%Y-%m}" for day in list_days(data_dir)}
+    return sorted(found | {f"{datetime.now(ZoneInfo(timezone)):%Y-%m}"}, reverse=True)
+
+
+def headline(stmt: Statement, currency: str) -> None:
+    totals = stmt.totals[stmt.totals["currency"] == currency]
+    spend, before = float(totals["spend"].sum()), float(totals["previous_spend"].sum())
+    left, mid, right, last = st.columns(4)
+    left.metric(f"Spend {stmt.month}", money(spend, currency),
+                f"{100 * (spend - before) / before:+.1f}% vs {stmt.previous}" if before else None,
+                delta_color="inverse")  # fmt: skip
+    mid.metric(f"Spend {stmt.previous}", money(before, currency))
+    right.metric("Requests", count(float(totals["requests"].sum())))
+    last.metric("Errors", count(float(totals["errors"].sum())))
+
+
+ctx = context()
+st.title("Statement")
+zone = ctx.filters.timezone
+choices = months(ctx.data_dir, zone)
+pick, per = st.columns(2)
+month = pick.selectbox("Month", choices, index=min(1, len(choices) - 1), key="statement_month",
+                       help="Calendar months in the sidebar's time zone; the sidebar's dates do not apply here")
+by = per.radio("Per", SCOPES, format_func=SCOPE_LABELS.__getitem__, horizontal=True, key="statement_by")
+stmt = _statement(str(ctx.data_dir), month, zone, ctx.currency, by)
+st.caption(f"Rate: none. {stmt.rate_note[0].upper()}{stmt.rate_note[1:]}. Spend counts priced requests only; "
+           f"errors are per-request rows with status >= 400; change is against {stmt.previous}.")  # fmt: skip
+if stmt.totals.empty:
+    st.info(f"No requests in {month} or {stmt.previous}. Pick another month.", icon=":material/receipt:")
+    st.stop()
+headline(stmt, ctx.currency)
+st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
+st.dataframe(stmt.totals.style.format(MONEY, na_rep="—"), hide_index=True, width="stretch")
+st.download_button("Download CSV (every line)", statement_csv(stmt), f"statement-{month}-{by}.csv", "text/csv",
+                   key="statement_all_csv")  # fmt: skip
+
+scope = st.selectbox(SCOPE_LABELS[by], stmt.scopes(), key="statement_scope",
+                     help="The statement of one, as its owner gets it by email")  # fmt: skip
+mine = stmt.only(scope)
+st.markdown(f"**By model** ({SCOPE_LABELS[by].lower()} picked above)")
+st.dataframe(mine.lines.style.format(MONEY, na_rep="—"), hide_index=True, width="stretch")
+st.download_button("Download CSV (this one)", statement_csv(mine), f"statement-{month}-{by}-one.csv", "text/csv",
+                   key="statement_one_csv")  # fmt: skip

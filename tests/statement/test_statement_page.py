@@ -1,0 +1,69 @@
+"""The Statement page (AppTest): its tables equal sums of the rows the test wrote; names stay out of markdown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.alerts.conftest import rows
+
+HOSTILE = "[click](http://evil.test)"
+
+
+def page_script() -> None:
+    import runpy
+
+    from pages._frame import draw_frame
+
+    if draw_frame() is not None:
+        runpy.run_path("pages/statement.py")
+
+
+@pytest.fixture
+def ledger(tmp_path, monkeypatch):
+    at = lambda d, h=12: datetime(2026, 10, d, h, tzinfo=UTC)  # noqa: E731
+    rows(tmp_path, [
+        {"timestamp": datetime(2026, 9, 3, 12, tzinfo=UTC), "cost": 4.0, "currency": "USD"},
+        {"timestamp": at(1), "cost": 1.5, "currency": "USD"},
+        {"timestamp": at(2), "cost": 2.5, "currency": "USD", "status_code": 429},
+        {"timestamp": at(3), "cost": None, "currency": "USD", "model": "acme-ft"},
+        {"timestamp": at(4), "cost": 3.0, "currency": "USD", "project": HOSTILE, "model": HOSTILE},
+        {"timestamp": datetime(2026, 11, 1, 0, 30, tzinfo=UTC), "cost": 50.0, "currency": "USD"},
+    ])  # fmt: skip
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    return tmp_path
+
+
+def test_statement_page_shows_the_month_per_project_and_per_model(ledger):
+    app = AppTest.from_function(page_script, default_timeout=60).run()
+    assert not app.exception, app.exception
+    app.selectbox(key="statement_month").select("2026-10").run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Statement"
+    totals = app.dataframe[0].value.set_index("project")
+    assert totals.loc["search", "spend"] == pytest.approx(1.5 + 2.5)
+    assert totals.loc["search", "previous_spend"] == pytest.approx(4.0)
+    assert (totals.loc["search", "requests"], totals.loc["search", "errors"]) == (3, 1)
+    assert totals.loc["search", "unpriced_requests"] == 1
+    assert totals.loc[HOSTILE, "spend"] == pytest.approx(3.0)  # the name, as it is, in a table
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Spend 2026-10"] == "$7.00" and metrics["Spend 2026-09"] == "$4.00"
+    assert metrics["Requests"] == "4" and metrics["Errors"] == "1"
+    app.selectbox(key="statement_scope").select("search").run()
+    lines = app.dataframe[1].value
+    assert set(lines["project"]) == {"search"}
+    assert lines.set_index("model").loc["mistral-small-latest", "spend"] == pytest.approx(4.0)
+    text = " ".join([*(m.value for m in app.markdown), *(c.value for c in app.caption), *(i.value for i in app.info)])
+    assert "evil.test" not in text and "click" not in text and "no conversion applied" in text.lower(), text
+
+
+def test_per_api_key(ledger):
+    app = AppTest.from_function(page_script, default_timeout=60).run()
+    app.selectbox(key="statement_month").select("2026-10").run()
+    app.radio(key="statement_by").set_value("api_key").run()
+    assert not app.exception, app.exception
+    totals = app.dataframe[0].value.set_index("api_key")
+    assert totals.loc["key_a", "spend"] == pytest.approx(7.0) and totals.loc["key_a", "requests"] == 4
