@@ -249,6 +249,7 @@ def _billing(ex: Exchange, units: dict[str, Any]) -> dict[str, Any]:
     tier = units.pop("service_tier", None) or ("standard" if ex.facts.standard_only and succeeded else None)
     return {
         **units,
+        "annotated_pages": units.get("pages") if ex.facts.annotated else None,
         "characters": ex.facts.characters if succeeded else None,
         "api_zone": ex.zone,
         "service_tier": tier,

@@ -24,17 +24,21 @@ import orjson
 ZONES = ("global", "eu", "us")
 TIERS = ("standard", "priority")
 SPEECH = "/v1/audio/speech"
+OCR = "/v1/ocr"
+_ANNOTATIONS = ("document_annotation_format", "bbox_annotation_format")
 
 
 @dataclass(frozen=True)
 class RequestFacts:
-    """What a request body tells the record: model, stream flag, agent, TTS characters, tier asked."""
+    """What a request body tells the record: model, stream flag, agent, TTS characters, tier asked,
+    and whether an OCR call asked for annotations (its pages are then billed as annotated)."""
 
     model: str | None = None
     stream: bool = False
     agent_id: str | None = None
     characters: int | None = None
     standard_only: bool = False
+    annotated: bool = False
 
 
 NO_FACTS = RequestFacts()
@@ -51,6 +55,7 @@ def facts_of(value: Any, template: str) -> RequestFacts:
         agent_id=agent if isinstance(agent, str) and agent else None,
         characters=len(text) if template == SPEECH and isinstance(text, str) else None,
         standard_only=value.get("service_tier") == "standard_only",
+        annotated=template == OCR and any(value.get(key) for key in _ANNOTATIONS),
     )
 
 

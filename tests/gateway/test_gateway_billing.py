@@ -40,6 +40,10 @@ def calls(gateway: Gateway) -> dict[str, Any]:
     got: dict[str, Any] = {}
     document = {"type": "document_url", "document_url": "https://example.com/report.pdf?pages=4"}
     got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document, http_headers=tag)  # type: ignore[arg-type]
+    schema = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": {"type": "object"}}}
+    scanned = {"type": "document_url", "document_url": "https://example.com/invoice.pdf?pages=2"}
+    got["annotated"] = client.ocr.process(model="mistral-ocr-latest", document=scanned,  # type: ignore[arg-type]
+                                          document_annotation_format=schema, http_headers=tag)  # type: ignore[arg-type]  # fmt: skip
     got["transcription"] = client.audio.transcriptions.complete(
         model="voxtral-mini-latest", file={"file_name": "clip.mp3", "content": AUDIO}, http_headers=tag
     )
@@ -60,15 +64,21 @@ def calls(gateway: Gateway) -> dict[str, Any]:
                     f"/v1/conversations/{got['agent'].conversation_id}"]  # fmt: skip
     for path in got["paths"]:
         httpx.get(gateway.url + path, headers={**tag, "Authorization": f"Bearer {API_KEY}"})
-    got["records"] = gateway.wait_records(12, lambda r: r["project"] == PROJECT)
+    got["records"] = gateway.wait_records(13, lambda r: r["project"] == PROJECT)
     return got
 
 
 def test_ocr_records_the_pages_processed(calls: dict[str, Any]) -> None:
-    record = one(calls["records"], "/v1/ocr")
+    record = one(calls["records"], "/v1/ocr", pages=4)
+    assert "annotated_pages" not in record
     assert record["pages"] == calls["ocr"].usage_info.pages_processed == len(calls["ocr"].pages) == 4
     assert (record["model"], record["resolved_model"]) == ("mistral-ocr-latest", "mistral-ocr-2512")
     assert record["billable"] is True and record["prompt_tokens"] == 0
+
+
+def test_ocr_with_an_annotation_format_records_its_pages_as_annotated(calls: dict[str, Any]) -> None:
+    record = one(calls["records"], "/v1/ocr", pages=2)
+    assert record["annotated_pages"] == record["pages"] == calls["annotated"].usage_info.pages_processed == 2
 
 
 def test_transcription_records_audio_seconds_and_the_form_model(calls: dict[str, Any]) -> None:
@@ -134,7 +144,7 @@ def test_id_paths_become_templates_and_are_not_billable(calls: dict[str, Any]) -
 
 
 def test_every_record_names_the_zone_of_a_global_upstream(calls: dict[str, Any]) -> None:
-    assert len(calls["records"]) == 12
+    assert len(calls["records"]) == 13
     assert {r["api_zone"] for r in calls["records"]} == {"global"}
 
 
