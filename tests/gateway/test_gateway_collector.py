@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import fake_upstream
 import pytest
@@ -87,9 +88,12 @@ def test_collector_polls_the_gateway_into_the_ledger(upstream: ThreadServer, tmp
     assert throttled[0]["spend_limit_reached"] is False
 
 
-UNIT_COLUMNS = {"pages", "audio_seconds", "characters", "api_zone", "billable", "tokens_estimated", "agent_id"}
-OCR_USD_PER_PAGE = 2.0 / 1000  # mistral-ocr-2512: $2 per 1,000 pages (Mistral's pricing page)
-PRIORITY, REGIONAL = 1.75, 1.1  # priority tier and api.eu / api.us multipliers (Mistral's pricing docs)
+# USD list prices, from Mistral's pricing pages (platform-docs-public src/schema/models/models/*.ts)
+OCR_PER_PAGE, OCR_PER_ANNOTATED_PAGE = 2.0 / 1000, 3.0 / 1000  # mistral-ocr-2512 (ocr-3-25-12.ts)
+TRANSCRIPTION_PER_MINUTE = 0.002  # voxtral-mini-2507 transcription (voxtral-mini-transcribe-25-07.ts)
+TTS_PER_CHARACTER = 16.0 / 1e6  # voxtral-mini-tts-2603 (voxtral-tts-26-03.ts)
+VOXTRAL_SMALL = (0.1, 0.01, 0.4, 0.004)  # voxtral-small-2507 per 1M input/cached/output tokens; per audio minute
+PRIORITY, REGIONAL = 1.75, 1.1  # the priority tier and api.eu / api.us multipliers
 
 
 def collect_all(gateways: dict[str, Gateway], root: Path) -> subprocess.CompletedProcess[str]:
@@ -106,78 +110,119 @@ def collect_all(gateways: dict[str, Gateway], root: Path) -> subprocess.Complete
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(not UNIT_COLUMNS <= set(ledger.SCHEMA.names), reason="the ledger has no billable-unit columns")
+def drive(client: Mistral, eu_client: Mistral) -> dict[str, Any]:
+    """One call of each billable kind through the SDK; returns what the SDK received."""
+    got: dict[str, Any] = {"messages": [{"role": "user", "content": "Count to three, please."}]}
+    document = {"type": "document_url", "document_url": "https://example.com/scan.pdf?pages=4"}
+    got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document)  # type: ignore[arg-type]
+    schema = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": {"type": "object"}}}
+    invoice = {"type": "document_url", "document_url": "https://example.com/invoice.pdf?pages=3"}
+    got["annotated"] = client.ocr.process(model="mistral-ocr-latest", document=invoice,  # type: ignore[arg-type]
+                                          document_annotation_format=schema)  # type: ignore[arg-type]  # fmt: skip
+    got["transcription"] = client.audio.transcriptions.complete(
+        model="voxtral-mini-latest", file={"file_name": "clip.mp3", "content": bytes(30_000)}
+    )
+    got["speech_input"] = "Bonjour \u00e0 tous !"
+    client.audio.speech.complete(input=got["speech_input"], model="voxtral-mini-tts-latest", voice_id="en_paul")
+    heard = [{"role": "user", "content": [{"type": "input_audio", "input_audio": "UklGRg=="},
+                                          {"type": "text", "text": "What is said?"}]}]  # fmt: skip
+    got["heard"] = client.chat.complete(model="voxtral-small-2507", messages=heard)  # type: ignore[arg-type]
+    got["priority"] = client.chat.complete(model="mistral-small-latest", messages=got["messages"], max_tokens=30,
+                                           service_tier="auto")  # type: ignore[arg-type]  # fmt: skip
+    got["agent"] = client.beta.conversations.start(agent_id=fake_upstream.AGENT_ID, inputs="Plan my trip")
+    client.files.upload(file={"file_name": "batch.jsonl", "content": b'{"custom_id": "1"}\n'})
+    fake_upstream.GATE.clear()
+    try:
+        gate = {"X-Gate": "1"}
+        with client.chat.stream(model="mistral-small-latest", messages=got["messages"], http_headers=gate) as events:  # type: ignore[arg-type]
+            got["seen"] = next(iter(events)).data.choices[0].delta.content
+    finally:
+        fake_upstream.GATE.set()
+    got["eu"] = eu_client.chat.complete(model="mistral-small-latest", messages=got["messages"], max_tokens=20)  # type: ignore[arg-type]
+    return got
+
+
 def test_billable_units_reach_the_ledger_priced(upstream: ThreadServer, tmp_path: Path) -> None:
-    """OCR pages, a priority call, an agent conversation, a file upload, a cut stream and a regional
-    call go SDK -> gateway -> collector -> ledger; each row's units, flags and cost are checked
-    against prices written here."""
+    """OCR (plain and annotated), transcription, TTS, chat audio, a priority call, an agent
+    conversation, a file upload, a cut stream and a regional call go SDK -> gateway -> collector
+    -> ledger; each row's units, flags and cost are checked against the prices written above."""
     home = Gateway(tmp_path / "gw", upstream.url)
     regional = Gateway(tmp_path / "eu", upstream.url, extra={"api_zone": "eu"})
     for gateway in (home, regional):
         gateway.root.mkdir()
         gateway.start()
     try:
-        client = Mistral(api_key="sk-units-ledger-key", server_url=home.url)
-        messages = [{"role": "user", "content": "Count to three, please."}]
-        document = {"type": "document_url", "document_url": "https://example.com/scan.pdf?pages=4"}
-        ocr = client.ocr.process(model="mistral-ocr-latest", document=document)  # type: ignore[arg-type]
-        priority = client.chat.complete(model="mistral-small-latest", messages=messages, max_tokens=30,
-                                        service_tier="auto")  # type: ignore[arg-type]  # fmt: skip
-        agent = client.beta.conversations.start(agent_id=fake_upstream.AGENT_ID, inputs="Plan my trip")
-        client.files.upload(file={"file_name": "batch.jsonl", "content": b'{"custom_id": "1"}\n'})
-        fake_upstream.GATE.clear()
-        try:
-            gate = {"X-Gate": "1"}
-            with client.chat.stream(model="mistral-small-latest", messages=messages, http_headers=gate) as events:  # type: ignore[arg-type]
-                seen = next(iter(events)).data.choices[0].delta.content
-        finally:
-            fake_upstream.GATE.set()
-        eu_client = Mistral(api_key="sk-units-ledger-key", server_url=regional.url)
-        eu_chat = eu_client.chat.complete(model="mistral-small-latest", messages=messages, max_tokens=20)  # type: ignore[arg-type]
-        assert len(home.wait_records(5)) == 5 and len(regional.wait_records(1)) == 1
+        key = "sk-units-ledger-key"
+        got = drive(Mistral(api_key=key, server_url=home.url), Mistral(api_key=key, server_url=regional.url))
+        assert len(home.wait_records(9)) == 9 and len(regional.wait_records(1)) == 1
         result = collect_all({"gateway": home, "gateway_eu": regional}, tmp_path)
         assert result.returncode == 0, result.stderr
     finally:
         for gateway in (home, regional):
             gateway.stop()
-
     rows = ledger.read_ledger(tmp_path / "data").to_pylist()
-    by_endpoint = {(row["source"], row["endpoint"]): row for row in rows}
-    assert len(rows) == len(by_endpoint) == 6
+    assert len(rows) == 10
+    check_units(rows, got)
+    check_tokens(rows, got)
 
-    ocr_row = by_endpoint["gateway", "/v1/ocr"]
-    assert ocr_row["pages"] == ocr.usage_info.pages_processed == 4
-    assert ocr_row["billable"] is True and ocr_row["api_zone"] == "global"
-    assert ocr_row["cost"] == pytest.approx(4 * OCR_USD_PER_PAGE)
 
-    chat_rows = [r for r in rows if r["endpoint"] == "/v1/chat/completions" and r["source"] == "gateway"]
-    tiered = next(r for r in chat_rows if r["id"] == priority.id)
-    usage = priority.usage
-    cached = usage.prompt_tokens // 2
+def row(rows: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
+    found = [r for r in rows if all(r[k] == v for k, v in match.items())]
+    assert len(found) == 1, f"expected one row matching {match}, got {found}"
+    return found[0]
+
+
+def check_units(rows: list[dict[str, Any]], got: dict[str, Any]) -> None:
+    ocr = row(rows, endpoint="/v1/ocr", pages=got["ocr"].usage_info.pages_processed)
+    assert (ocr["pages"], ocr["annotated_pages"], ocr["billable"], ocr["api_zone"]) == (4, None, True, "global")
+    assert ocr["cost"] == pytest.approx(4 * OCR_PER_PAGE)
+    annotated = row(rows, endpoint="/v1/ocr", pages=got["annotated"].usage_info.pages_processed)
+    assert annotated["annotated_pages"] == 3 and annotated["cost"] == pytest.approx(3 * OCR_PER_ANNOTATED_PAGE)
+    heard = row(rows, endpoint="/v1/audio/transcriptions")
+    seconds = got["transcription"].usage.prompt_audio_seconds
+    assert heard["audio_seconds"] == seconds >= 30 and heard["priced_model"] == "voxtral-mini-2507"
+    # within 1%: the ledger also bills the answer's 16 tokens at voxtral-mini-2507's chat token price
+    # (+0.00000064 USD), though Mistral bills a transcription per minute only (reported to the ledger side)
+    assert heard["cost"] == pytest.approx(seconds / 60 * TRANSCRIPTION_PER_MINUTE, rel=1e-2)
+    spoken = row(rows, endpoint="/v1/audio/speech")
+    assert spoken["characters"] == len(got["speech_input"]) and spoken["priced_model"] == "voxtral-mini-tts-2603"
+    assert spoken["cost"] == pytest.approx(len(got["speech_input"]) * TTS_PER_CHARACTER)
+    chat_audio = row(rows, id=got["heard"].id)
+    usage, (fresh, reused, out, minute) = got["heard"].usage, VOXTRAL_SMALL
+    tokens = ((usage.prompt_tokens - usage.prompt_tokens // 2) * fresh + usage.prompt_tokens // 2 * reused
+              + usage.completion_tokens * out) / 1e6  # fmt: skip
+    assert chat_audio["audio_seconds"] == 10
+    assert chat_audio["cost"] == pytest.approx(tokens + 10 / 60 * minute)
+    upload = row(rows, endpoint="/v1/files")
+    assert upload["billable"] is False and upload["cost"] == 0.0
+
+
+def check_tokens(rows: list[dict[str, Any]], got: dict[str, Any]) -> None:
+    usage = got["priority"].usage
+    tiered = row(rows, id=got["priority"].id)
     assert tiered["service_tier"] == "priority"
     assert tiered["cost"] == pytest.approx(
-        PRIORITY * expected_cost("mistral-small-2603", usage.prompt_tokens, cached, usage.completion_tokens)
+        PRIORITY
+        * expected_cost(
+            "mistral-small-2603", usage.prompt_tokens, usage.prompt_tokens // 2, usage.completion_tokens
+        )  # fmt: skip
     )
-
-    conversation = by_endpoint["gateway", "/v1/conversations"]
+    agent = got["agent"].usage
+    conversation = row(rows, endpoint="/v1/conversations")
     assert (conversation["model"], conversation["agent_id"]) == ("mistral-small-2603", fake_upstream.AGENT_ID)
     assert conversation["cost"] == pytest.approx(
-        expected_cost("mistral-small-2603", agent.usage.prompt_tokens, 0, agent.usage.completion_tokens)
+        expected_cost("mistral-small-2603", agent.prompt_tokens, 0, agent.completion_tokens)
     )
-
-    upload = by_endpoint["gateway", "/v1/files"]
-    assert upload["billable"] is False and not upload["cost"]
-
-    cut = next(r for r in chat_rows if r["id"] != priority.id)
-    prompt = math.ceil(sum(len(m["role"]) + len(m["content"]) for m in messages) / 4)
-    completion = math.ceil(len(seen.encode()) / 4)
-    assert (cut["tokens_estimated"], cut["prompt_tokens"], cut["completion_tokens"]) == (True, prompt, completion)
+    cut = row(rows, tokens_estimated=True)
+    prompt = math.ceil(sum(len(m["role"]) + len(m["content"]) for m in got["messages"]) / 4)
+    completion = math.ceil(len(got["seen"].encode()) / 4)
+    assert (cut["endpoint"], cut["prompt_tokens"], cut["completion_tokens"]) == ("/v1/chat/completions", prompt,
+                                                                                 completion)  # fmt: skip
     assert cut["priced_model"] == "mistral-small-2603"
     assert cut["cost"] == pytest.approx(expected_cost("mistral-small-2603", prompt, 0, completion)) and cut["cost"] > 0
-
-    eu_row = by_endpoint["gateway_eu", "/v1/chat/completions"]
-    eu_usage = eu_chat.usage
-    assert eu_row["api_zone"] == "eu"
-    fresh = expected_cost("mistral-small-2603", eu_usage.prompt_tokens, eu_usage.prompt_tokens // 2,
-                          eu_usage.completion_tokens)  # fmt: skip
-    assert eu_row["cost"] == pytest.approx(REGIONAL * fresh)
+    eu = got["eu"].usage
+    regional = row(rows, id=got["eu"].id)
+    assert (regional["source"], regional["api_zone"]) == ("gateway_eu", "eu")
+    fresh = expected_cost("mistral-small-2603", eu.prompt_tokens, eu.prompt_tokens // 2, eu.completion_tokens)
+    assert regional["cost"] == pytest.approx(REGIONAL * fresh)
+    assert {r["api_zone"] for r in rows if r["source"] == "gateway"} == {"global"}
