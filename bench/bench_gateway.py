@@ -7,7 +7,9 @@ load generator. Two measurements:
      directly and through the gateway; p50 and p99 of each and the difference.
      Goal on 2 cores: p50 added <= 2 ms, p99 added <= 10 ms.
   2. highest sustained rate: closed loop at several concurrencies, non-streaming; requests/s.
-     Goal on 2 cores: >= 1,000 requests/s. Also one streaming row.
+     Goal on 2 cores: >= 1,000 requests/s. Also one streaming row. Each row also gives the
+     gateway process's CPU time per request (user + system, from /proc): unlike requests/s it
+     hardly moves when other processes load the machine, so it compares two versions fairly.
 Every loop is bounded in count and time and targets 127.0.0.1 only. Not a test.
 
     .venv/bin/python bench/bench_gateway.py [--rate 200] [--seconds 10] [--count 6000]
@@ -124,12 +126,18 @@ async def closed_loop(
         return len(latencies) / (time.perf_counter() - begin), latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(args: argparse.Namespace, upstream: str, gateway: str) -> None:
+async def run(args: argparse.Namespace, upstream: str, gateway: str, gateway_pid: int) -> None:
     await wait_ready(upstream)
     await wait_ready(gateway)
     direct = await open_loop(upstream, args.rate, args.seconds)
@@ -142,15 +150,17 @@ async def run(args: argparse.Namespace, upstream: str, gateway: str) -> None:
         print(f"{name:<22}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}{max(values):>10.2f}")
     print(f"{'added':<22}{pct(through, 0.5) - pct(direct, 0.5):>10.2f}{pct(through, 0.99) - pct(direct, 0.99):>10.2f}")
     print(f"\nSustained rate through the gateway ({args.count} requests per row, at most 60 s; goal >= 1,000/s)")
-    print(f"{'kind':<12}{'concurrency':>12}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'kind':<12}{'concurrency':>12}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'gw CPU us/req':>15}")
     for kind, payload, concurrency in [
         ("plain", PAYLOAD, 8),
         ("plain", PAYLOAD, 32),
         ("plain", PAYLOAD, 64),
         ("stream", STREAM_PAYLOAD, 32),
     ]:
+        used = cpu_seconds(gateway_pid)
         rps, values = await closed_loop(gateway, concurrency, args.count, payload, 60.0)
-        print(f"{kind:<12}{concurrency:>12}{rps:>12.0f}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}")
+        cpu = (cpu_seconds(gateway_pid) - used) / (len(values) + concurrency) * 1e6
+        print(f"{kind:<12}{concurrency:>12}{rps:>12.0f}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}{cpu:>15.0f}")
     rps, values = await closed_loop(upstream, 32, args.count, PAYLOAD, 60.0)
     print(f"{'(direct)':<12}{32:>12}{rps:>12.0f}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}")
 
@@ -171,7 +181,7 @@ def main() -> int:
         start([sys.executable, "-m", "gateway", "--config", str(config)], env, workdir / "gateway.log"),
     ]
     try:
-        asyncio.run(run(args, f"http://{HOST}:{up_port}", f"http://{HOST}:{gw_port}"))
+        asyncio.run(run(args, f"http://{HOST}:{up_port}", f"http://{HOST}:{gw_port}", procs[1].pid))
     finally:
         for proc in procs:
             proc.terminate()

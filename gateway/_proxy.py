@@ -25,6 +25,8 @@ import orjson
 from yarl import URL
 
 from ._body import MIB, RequestBody
+from ._endpoints import billable, endpoint_template
+from ._estimate import TOKEN_BILLED
 from ._headers import downstream_headers, upstream_headers
 from ._log import log
 from ._metrics import Metrics
@@ -37,10 +39,11 @@ from ._record import (
     build_record,
     interrupted_record,
     ratelimit_from,
-    request_fields,
+    read_request,
 )
 from ._recorder import Recorder
 from ._relay import relay_chunks, relay_whole, send_start
+from ._units import zone_for
 from .config import GatewayConfig, Secrets
 
 Scope = dict[str, Any]
@@ -65,6 +68,7 @@ class Forwarder:
         self.project_header = config.project_header.encode()
         self.retry_headers = tuple(h.encode() for h in config.retry_count_headers)
         self.limit = config.max_request_body_mib * MIB
+        self.zone = zone_for(config.upstream_url, config.api_zone)
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -82,7 +86,9 @@ class Forwarder:
             await self.session.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ex = Exchange(method=scope["method"], endpoint=scope["path"])
+        template = endpoint_template(scope["path"])
+        ex = Exchange(method=scope["method"], endpoint=template, zone=self.zone)
+        ex.billable = billable(ex.method, template)
         headers, seen = upstream_headers(scope["headers"], self.project_header, self.retry_headers)
         ex.project, ex.attempt = seen.project, attempt_from(seen.retry_count)
         ex.api_key_id = self.fingerprint(seen.authorization)
@@ -92,7 +98,9 @@ class Forwarder:
             return
         if body.too_large:
             return await self._refuse(send, ex)
-        ex.model, ex.stream = request_fields(first, seen.content_type, body.complete)
+        ex.facts = read_request(first, seen.content_type, body.complete, template)
+        ex.model, ex.stream = ex.facts.model, ex.facts.stream
+        ex.request_body = first if template in TOKEN_BILLED and body.complete else None
         ex.key = await self.recorder.begin(interrupted_record(ex))
         task = asyncio.current_task()
         watchers: list[asyncio.Task[None]] = []
@@ -117,6 +125,7 @@ class Forwarder:
             self._client_gone(ex)
         finally:
             ex.done = True
+            ex.request_size = body.received
             for watcher in watchers:
                 watcher.cancel()
             self._record(ex)

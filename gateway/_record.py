@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
-from ._observe import Observer
+from ._estimate import TOKEN_BILLED, tokens, tokens_for
+from ._observe import Observer, generated_bytes
+from ._units import NO_FACTS, RequestFacts, facts_of, parse_body, response_units
 
 CLIENT_CLOSED = 499
 INTERRUPTED_BEFORE_ANSWER = 502
@@ -34,6 +34,7 @@ _MODEL_PREFIX = re.compile(
     rb'^\s*\{\s*(?:"[a-z_]+"\s*:\s*(?:"[^"\\]*"|[\w.-]+)\s*,\s*)*"model"\s*:\s*"([^"\\]{1,200})"'
 )
 _STREAM_PREFIX = re.compile(rb'^\s*\{\s*(?:"[a-z_]+"\s*:\s*(?:"[^"\\]*"|[\w.-]+)\s*,\s*)*"stream"\s*:\s*true')
+_MULTIPART_MODEL = re.compile(rb'name="model"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n"]{1,200})\r\n')
 _LEGACY_RATELIMIT = {
     "ratelimitbysize-limit": "limit-tokens-minute",
     "ratelimitbysize-remaining": "remaining-tokens-minute",
@@ -69,27 +70,35 @@ class Exchange:
     done: bool = False
     key: int | None = None
     recorded: bool = False
+    billable: bool | None = None
+    zone: str | None = None
+    facts: RequestFacts = NO_FACTS
+    request_body: bytes | None = None
+    request_size: int = 0
 
 
-def request_fields(body: bytes, content_type: str, whole: bool = True) -> tuple[str | None, bool]:
-    """The model and stream flag of a JSON request body; (None, False) for anything else.
+def read_request(body: bytes, content_type: str, whole: bool, template: str) -> RequestFacts:
+    """The facts of a request body (see RequestFacts); a multipart upload's `model` field alone.
 
     Why `whole`: a body too large to hold is streamed on, and only its first bytes are seen;
     then the top-level `"model": "..."` and `"stream": true` are searched for in those bytes.
     """
+    if content_type.startswith("multipart/form-data"):
+        field = _MULTIPART_MODEL.search(body)
+        return RequestFacts(model=field.group(1).decode("utf-8", "replace")) if field else NO_FACTS
     if not body or not ("json" in content_type or body[:1] == b"{"):
-        return None, False
+        return NO_FACTS
     if not whole:
         model = _MODEL_PREFIX.search(body)
-        return (model.group(1).decode() if model else None), _STREAM_PREFIX.search(body) is not None
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None, False
-    if not isinstance(value, dict):
-        return None, False
-    model = value.get("model")
-    return (model if isinstance(model, str) and model else None), value.get("stream") is True
+        found = model.group(1).decode() if model else None
+        return RequestFacts(model=found, stream=_STREAM_PREFIX.search(body) is not None)
+    return facts_of(parse_body(body), template)
+
+
+def request_fields(body: bytes, content_type: str, whole: bool = True) -> tuple[str | None, bool]:
+    """The model and stream flag of a JSON request body; (None, False) for anything else."""
+    facts = read_request(body, content_type, whole, "")
+    return facts.model, facts.stream
 
 
 class KeyFingerprints:
@@ -172,8 +181,13 @@ def build_record(ex: Exchange, now: float | None = None) -> dict[str, Any]:
         ex.summary = ex.observer.result()
     summary = ex.summary or {}
     prompt, completion, cached = usage_counts(summary.get("usage"))
+    estimated = _estimate(ex, summary)
+    if estimated is not None:
+        prompt, completion = estimated
     error_type, spend = error_fields(ex.status, summary)
-    resolved = summary.get("model") if isinstance(summary.get("model"), str) else None
+    units = response_units(summary)
+    output_model = units.pop("output_model", None)
+    resolved = summary.get("model") if isinstance(summary.get("model"), str) else output_model
     record: dict[str, Any] = {
         "id": _record_id(summary, ex),
         "timestamp": _timestamp(ex.wall),
@@ -191,7 +205,9 @@ def build_record(ex: Exchange, now: float | None = None) -> dict[str, Any]:
         "stream": ex.stream,
     }
     _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None,
-              spend_limit_reached=spend, cancelled=ex.cancelled or None)  # fmt: skip
+              spend_limit_reached=spend, cancelled=ex.cancelled or None,
+              tokens_estimated=estimated is not None or None)  # fmt: skip
+    _optional(record, **_billing(ex, units))
     return record
 
 
@@ -221,8 +237,40 @@ def interrupted_record(ex: Exchange, partial: dict[str, Any] | None = None) -> d
         "stream": ex.stream,
         "interrupted": True,
     }
-    _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None)
+    agent = ex.facts.agent_id or summary.get("agent_id")
+    _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None,
+              api_zone=ex.zone, billable=ex.billable, agent_id=agent)  # fmt: skip
     return record
+
+
+def _billing(ex: Exchange, units: dict[str, Any]) -> dict[str, Any]:
+    """The billing fields: quantities as stated, zone, tier, billable flag, agent."""
+    succeeded = 200 <= ex.status < 300
+    tier = units.pop("service_tier", None) or ("standard" if ex.facts.standard_only and succeeded else None)
+    return {
+        **units,
+        "annotated_pages": units.get("pages") if ex.facts.annotated else None,
+        "characters": ex.facts.characters if succeeded else None,
+        "api_zone": ex.zone,
+        "service_tier": tier,
+        "billable": ex.billable,
+        "agent_id": ex.facts.agent_id or units.get("agent_id"),
+    }
+
+
+def _estimate(ex: Exchange, summary: dict[str, Any]) -> tuple[int, int] | None:
+    """(prompt, completion) estimated for a token-billed stream that ended without its usage.
+
+    A stream the client closed (or the upstream broke) after Mistral had the prompt is billed
+    for the prompt and what was generated; the usage chunk never came, so count them. A body
+    too large to hold (not kept, to bound memory) counts whole.
+    """
+    if not ex.stream or isinstance(summary.get("usage"), dict) or ex.endpoint not in TOKEN_BILLED:
+        return None
+    if ex.status not in (200, CLIENT_CLOSED) or not (ex.cancelled or ex.error_type):
+        return None
+    prompt, completion = tokens_for(ex.request_body or b"", generated_bytes(ex.observer))
+    return (prompt if ex.request_body is not None else tokens(ex.request_size)), completion
 
 
 def _timestamp(wall: float) -> str:

@@ -25,6 +25,7 @@ from .errors import ConfigError
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = Path("data/gateway/buffer.sqlite3")
 _SYNC_MODES = ("NORMAL", "FULL")
+_ZONES = ("auto", "global", "eu", "us")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     upstream_url: str = "https://api.mistral.ai"
+    api_zone: str = "auto"  # recorded per request; auto = from the upstream host (api.eu.mistral.ai -> eu)
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 300.0
     max_connections: int = 100
@@ -83,6 +85,7 @@ def parse_config(raw: dict[str, Any], base: Path) -> GatewayConfig:
         host=_typed(raw, "host", str, defaults.host),
         port=_int_range(raw, "port", defaults.port, 0, 65_535),
         upstream_url=_url(raw),
+        api_zone=_zone(raw),
         connect_timeout_seconds=_positive(raw, "connect_timeout_seconds", defaults.connect_timeout_seconds),
         read_timeout_seconds=_positive(raw, "read_timeout_seconds", defaults.read_timeout_seconds),
         max_connections=_int_range(raw, "max_connections", defaults.max_connections, 1, 10_000),
@@ -171,4 +174,11 @@ def _sync_mode(raw: dict[str, Any]) -> str:
     value = str(_typed(raw, "sqlite_synchronous", str, GatewayConfig.sqlite_synchronous)).upper()
     if value not in _SYNC_MODES:
         raise ConfigError(f"sqlite_synchronous: {value!r} is not supported; use NORMAL or FULL")
+    return value
+
+
+def _zone(raw: dict[str, Any]) -> str:
+    value = str(_typed(raw, "api_zone", str, GatewayConfig.api_zone)).lower()
+    if value not in _ZONES:
+        raise ConfigError(f"api_zone: {value!r} is not a zone; use auto (read from upstream_url), global, eu or us")
     return value
