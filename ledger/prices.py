@@ -375,17 +375,18 @@ def _base(table: pa.Table, rates: np.ndarray) -> np.ndarray:
 
     A row is unpriced (NaN) when its model has no price in any unit that day, or when it
     carries a billed quantity (pages, audio, characters) its model has no price for. Tokens
-    of a model priced only per page or minute (OCR, transcription) are not billed.
+    of a model priced only per page or minute (OCR), and of any transcription, are not billed.
     """
     col = {name: rates[:, i] for i, name in enumerate(_RATE_COLUMNS)}
     prompt, cached, completion = (_numbers(table, n) for n in ("prompt_tokens", "cached_tokens", "completion_tokens"))
     tokens = ((prompt - cached) * col["input"] + cached * col["cached"] + completion * col["output"]) / 1e6
-    cost = np.where(np.isnan(col["input"]), 0.0, tokens)
+    transcribed = _transcriptions(table)
+    cost = np.where(np.isnan(col["input"]) | transcribed, 0.0, tokens)
     pages, annotated = _numbers(table, "pages"), _numbers(table, "annotated_pages")
     cost += _part(pages - annotated, col[PAGES], 1000) + _part(annotated, col[ANNOTATED_PAGES], 1000)
     seconds = _numbers(table, "audio_seconds")
     if seconds.any():
-        minute = np.where(_transcriptions(table), col[TRANSCRIBED_MINUTES], col[AUDIO_MINUTES])
+        minute = np.where(transcribed, col[TRANSCRIBED_MINUTES], col[AUDIO_MINUTES])
         cost += _part(seconds, minute, 60)
     cost += _part(_numbers(table, "characters"), col[CHARACTERS], 1e6)
     return np.where(np.isnan(rates).all(axis=1), np.nan, cost)

@@ -88,6 +88,8 @@ CASES = [
     case("voxtral-mini chat audio", "voxtral-mini-latest", JUNE, 0.01, audio_seconds=600),  # 10 min x 0.001
     case("voxtral-mini transcription", "voxtral-mini-2507", JUNE, 0.02, audio_seconds=600,
          endpoint=TRANSCRIBE),  # 10 min x 0.002
+    case("transcription with the response's token usage", "voxtral-mini-2507", JUNE, 0.02, audio_seconds=600,
+         endpoint=TRANSCRIBE, **tokens()),  # 10 min x 0.002; a transcription is billed per minute only, never per token
     case("transcribe 2602 on release day", "voxtral-mini-2602", "2026-02-04T00:00:00Z", 0.006, audio_seconds=120,
          endpoint=TRANSCRIBE),  # 2 min x 0.003
     case("transcribe 2602 day before release", "voxtral-mini-2602", "2026-02-03T23:59:59Z", None,
