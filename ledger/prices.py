@@ -362,7 +362,8 @@ def _transcriptions(table: pa.Table) -> np.ndarray:
     """Rows sent to /v1/audio/transcriptions: their audio is priced per transcription minute."""
     if "endpoint" not in table.column_names:
         return np.zeros(table.num_rows, dtype=bool)
-    return pc.fill_null(pc.match_substring(table["endpoint"], TRANSCRIPTIONS), False).to_numpy(zero_copy_only=False)
+    endpoint = table["endpoint"].cast(pa.string())
+    return pc.fill_null(pc.match_substring(endpoint, TRANSCRIPTIONS), False).to_numpy(zero_copy_only=False)
 
 
 def _part(quantity: np.ndarray, rate: np.ndarray, per: float) -> np.ndarray:
