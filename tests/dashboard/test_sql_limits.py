@@ -4,6 +4,7 @@ and to rows outside the sidebar's filters. Each expected figure is computed inde
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,10 @@ from .test_queries import END, october
 BOMB = "SELECT repeat('x', 50000000) AS s FROM range(100)"
 SAFETY_LIMIT_BYTES = 4 * 2**30
 """A hard data limit on the test's own subprocess, so a regression cannot take the machine down."""
+SQL_MEMORY_MB = 256
+"""The SQL box's memory cap for this test (LEDGER_SQL_MEMORY_MB); the worker's own imports come on top."""
 RSS_CEILING_MB = 1_000
+"""About 2x the cap plus the worker's imports; the unbounded query took 9.7 GB."""
 TIME_CEILING_S = 60
 
 
@@ -51,7 +55,9 @@ def test_sql_bomb_is_refused_within_time_and_memory(small_ledger):
         peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
         print("\\n" + json.dumps({{"outcome": outcome, "seconds": time.monotonic() - started, "peak_mb": peak / 1024}}))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=REPO)
+    env = {**os.environ, "LEDGER_SQL_MEMORY_MB": str(SQL_MEMORY_MB)}
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
     assert done.stdout.strip(), done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["outcome"].startswith("refused: "), report
