@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from . import fx
 from ._query_filters import DIMENSIONS, Filters
 from ._query_rollups import plan, rollup_sql
 from .store import list_files
@@ -103,6 +104,25 @@ def source_sql(data_dir: Path, filters: Filters, raw: bool = False, kind: str = 
     return " UNION ALL BY NAME ".join(parts) or None
 
 
+def converted_sql(data_dir: Path, filters: Filters, source: str, where: str, currency: str | None = None) -> str:
+    """`rows` over `source` with `cost` in the display currency (ledger.fx).
+
+    `original_cost` keeps the row's own money; `unconverted` marks a priced row whose rate
+    is missing (its `cost` is then null: left out of spend, never taken at 1.0). A row's
+    rate is that of its UTC day, so an hourly rollup converts exactly as its raw rows do.
+    """
+    shown = fx.display()
+    target = (currency or shown.currency).upper()
+    first, last = filters.utc_days()
+    rates = fx.factors_sql(fx.factors(fx.load_rates(data_dir, shown.overrides), target, first, last))
+    same = f"currency = {_literal(target)}"
+    return f"""SELECT * EXCLUDE (fx_day, fx_cur, fx_rate)
+        REPLACE (CASE WHEN {same} THEN cost ELSE cost * fx_rate END AS cost),
+        cost AS original_cost, (cost IS NOT NULL AND NOT {same} AND fx_rate IS NULL) AS unconverted
+        FROM ({source}) LEFT JOIN {rates} AS fx
+        ON fx_cur = currency AND fx_day = epoch_us(timestamp) // 86400000000 WHERE {where}"""
+
+
 def query(
     data_dir: Path,
     filters: Filters,
@@ -110,6 +130,7 @@ def query(
     params: list[Any] | None = None,
     raw: bool = False,
     kind: str = "totals",
+    currency: str | None = None,
 ) -> pd.DataFrame | None:
     """Run `select` against a CTE named `rows` holding the filtered ledger rows.
 
@@ -118,13 +139,19 @@ def query(
     window. `params` bind the `?` placeholders in `select` after those of the filters.
     `kind` picks the rollup ("totals" or "latency", see ledger._query_rollups). A file
     replaced between planning and reading (compaction, a rollup rebuilt) means a re-plan.
+    With kind "totals", `cost` is in `currency` (default: the display currency), see
+    `converted_sql`.
     """
     where, where_params = where_sql(filters)
     for attempt in range(3):
         source = source_sql(data_dir, filters, raw, kind)
         if source is None:
             return None
-        sql = f"WITH rows AS (SELECT * FROM ({source}) WHERE {where}) {select}"
+        if kind == "totals" and ("cost" in select or "unconverted" in select):
+            rows = converted_sql(data_dir, filters, source, where, currency)
+        else:
+            rows = f"SELECT * FROM ({source}) WHERE {where}"
+        sql = f"WITH rows AS ({rows}) {select}"
         try:
             return connection().execute(sql, [*where_params, *(params or [])]).fetchdf()
         except duckdb.IOException:
