@@ -173,9 +173,10 @@ def _fx(raw: dict[str, Any]) -> FxConfig:
     timeout = float(_typed(raw, "timeout_seconds", (int, float), 30.0, "fx."))  # type: ignore[arg-type]
     if not 0 < timeout <= 600:
         raise ConfigError(f"fx.timeout_seconds: {timeout} is out of range; use 0..600 seconds")
+    rates = tuple(_fx_rate(r, i) for i, r in enumerate(_typed(raw, "rates", list, [], "fx.")))
     return FxConfig(url=url, every_hours=_int_range(raw, "every_hours", 6, 1, 168, "fx."),
                     max_retries=_int_range(raw, "max_retries", 3, 0, 20, "fx."), timeout_seconds=timeout,
-                    overrides=tuple(_fx_rate(r, i) for i, r in enumerate(_typed(raw, "rates", list, [], "fx."))))  # fmt: skip
+                    overrides=rates)  # fmt: skip
 
 
 def _fx_rate(raw: Any, index: int) -> tuple[date, str, float]:
