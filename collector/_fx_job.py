@@ -76,11 +76,10 @@ def update_rates(data_dir: Path, settings: FxConfig, backoff: float = BACKOFF_SE
 
 
 def fx_jobs(context: Context) -> list[Job]:
-    """Set the process's display currency (alerts convert with it); a fetch job when a URL is set."""
+    """The fetch job, when `[fx] url` is set (the alerts engine converts with `fx.displaying`)."""
     from ._jobs import Job  # imported here: _jobs imports this module
 
     settings = context.config.fx
-    fx.configure(context.config.currency, settings.overrides)
     if settings.url is None:
         return []
 

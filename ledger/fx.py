@@ -100,18 +100,9 @@ class Display:
 
 
 _lock = threading.Lock()
-_display: Display | None = None
 _scoped: ContextVar[Display | None] = ContextVar("fx_display", default=None)
 _cache: dict[tuple[str, tuple[float, ...], tuple[Rate, ...]], RateTable] = {}
 _from_config: dict[tuple[str, float], Display] = {}
-
-
-def configure(currency: str, overrides: Sequence[Rate] = ()) -> Display:
-    """Set this process's display currency and rate overrides (the collector does, from its config)."""
-    global _display
-    with _lock:
-        _display = Display(currency.upper(), tuple(overrides))
-        return _display
 
 
 @contextmanager
@@ -125,18 +116,14 @@ def displaying(currency: str, overrides: Sequence[Rate] = ()) -> Iterator[Displa
 
 
 def display() -> Display:
-    """The Display in force: a `displaying` block, else `configure`, else the config the dashboard reads.
+    """The Display in force: a `displaying` block (an alerts run), else the config the dashboard reads.
 
-    The last is `load_config()` ($MONITOR_CONFIG, else the embedded default), as in
-    pages/_frame.py, so pages label and convert money in the same currency.
+    That is `load_config()` ($MONITOR_CONFIG, else the embedded default), as in
+    pages/_frame.py, so pages label and convert money in the same currency. No process-wide
+    setter on purpose: one would leak from one caller (or test) into every other.
     """
     scoped = _scoped.get()
-    if scoped is not None:
-        return scoped
-    with _lock:
-        if _display is not None:
-            return _display
-    return _config_display()
+    return scoped if scoped is not None else _config_display()
 
 
 def _config_display() -> Display:
