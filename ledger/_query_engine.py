@@ -114,12 +114,15 @@ def converted_sql(data_dir: Path, filters: Filters, source: str, where: str, cur
     shown = fx.display()
     target = (currency or shown.currency).upper()
     first, last = filters.utc_days()
-    rates = fx.factors_sql(fx.factors(fx.load_rates(data_dir, shown.overrides), target, first, last))
+    factors = fx.factors(fx.load_rates(data_dir, shown.overrides), target, first, last)
     same = f"currency = {_literal(target)}"
+    if not factors:  # nothing to convert with: skip the join, same answer
+        return f"""SELECT * REPLACE (CASE WHEN {same} THEN cost END AS cost), cost AS original_cost,
+            (cost IS NOT NULL AND NOT {same}) AS unconverted FROM ({source}) WHERE {where}"""
     return f"""SELECT * EXCLUDE (fx_day, fx_cur, fx_rate)
         REPLACE (CASE WHEN {same} THEN cost ELSE cost * fx_rate END AS cost),
         cost AS original_cost, (cost IS NOT NULL AND NOT {same} AND fx_rate IS NULL) AS unconverted
-        FROM ({source}) LEFT JOIN {rates} AS fx
+        FROM ({source}) LEFT JOIN {fx.factors_sql(factors)} AS fx
         ON fx_cur = currency AND fx_day = epoch_us(timestamp) // 86400000000 WHERE {where}"""
 
 

@@ -128,8 +128,10 @@ def display() -> Display:
 
 def _config_display() -> Display:
     path = os.environ.get("MONITOR_CONFIG", "")
+    if not path:
+        return Display()  # the embedded default config: USD, no overrides (and no collector import)
     try:
-        stamp = Path(path).stat().st_mtime if path else 0.0
+        stamp = Path(path).stat().st_mtime
     except OSError:
         return Display()
     cached = _from_config.get((path, stamp))
