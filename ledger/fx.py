@@ -196,6 +196,44 @@ def load_rates(data_dir: Path, overrides: Sequence[Rate] = ()) -> RateTable:
     return table
 
 
+_file_currencies: dict[tuple[str, float, int], frozenset[str] | None] = {}
+
+
+def file_currencies(path: Path) -> frozenset[str] | None:
+    """The currencies in a parquet file's `currency` column, from its row-group statistics; None if unknown.
+
+    Why: a ledger in one currency (the usual case) needs no rate join; ledger and rollup files
+    are never modified in place, so the answer is cached per (path, mtime, size).
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = (str(path), stat.st_mtime, stat.st_size)
+    if key not in _file_currencies:
+        if len(_file_currencies) > 100_000:
+            _file_currencies.clear()
+        _file_currencies[key] = _read_currencies(path)
+    return _file_currencies[key]
+
+
+def _read_currencies(path: Path) -> frozenset[str] | None:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+        index = meta.schema.names.index("currency")
+    except (OSError, ValueError):
+        return None
+    found: set[str] = set()
+    for group in range(meta.num_row_groups):
+        stats = meta.row_group(group).column(index).statistics
+        if stats is None or not stats.has_min_max or stats.min != stats.max:
+            return None  # a range could hide any code between min and max
+        found.add(str(stats.min))
+    return frozenset(found)
+
+
 def day_number(day: date) -> int:
     return (day - EPOCH).days
 
