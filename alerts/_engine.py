@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.config import Config
+from ledger import fx
 
 from ._budget_rules import BudgetRules
 from ._budgets import Budget, BudgetFileError, load_budgets
@@ -90,6 +91,11 @@ class Engine:
         return self.budget_rules.observe(budgets, now) + health, error
 
     def run(self, now: datetime | None = None) -> RunResult:
+        """One run, money converted to the config's currency (ledger.fx)."""
+        with fx.displaying(self.config.currency, self.config.fx.overrides):
+            return self._run(now)
+
+    def _run(self, now: datetime | None) -> RunResult:
         now = (now or datetime.now(UTC)).astimezone(UTC)
         observations, error = self.observe(now)
         with self.store.locked() as state:

@@ -130,7 +130,7 @@ def _figures(stmt: Statement) -> list[tuple[str, str]]:
                  ("Errors", f"{int(t['errors']):,}" + (f" ({100 * t['error_rate']:.1f}%)"
                                                         if pd.notna(t["error_rate"]) else "")),
                  ("Requests without a price (not in spend)", f"{int(t['unpriced_requests']):,}")]  # fmt: skip
-    rows.append(("Rate", f"none: {stmt.rate_note}"))
+    rows.append(("Rate", f"{'none' if stmt.rate is None else f'{stmt.rate:.4f}'}: {stmt.rate_note}"))
     return rows
 
 

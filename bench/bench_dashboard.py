@@ -59,12 +59,14 @@ def page_calls(page: str, data_dir: Path, f: q.Filters, now: datetime) -> list[C
             lambda: q.spend_over_time(data_dir, f, "model", "day", top=TOP_N),
             lambda: q.top_contributors(data_dir, f, "project", 10),
             lambda: q.top_contributors(data_dir, f, "api_key", 10),
+            lambda: q.conversion(data_dir, f),
         ],
         "spend": [
             lambda: q.unpriced_models(data_dir, f),
             lambda: q.spend_over_time(data_dir, f, "model", "day", top=TOP_N),
             lambda: q.spend_over_time(data_dir, f, None, "day"),
             lambda: q.unit_costs(data_dir, f, top=TOP_N),
+            lambda: q.conversion(data_dir, f),
         ],
         "reliability": [
             lambda: q.reliability_over_time(data_dir, f, "day"),

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from ledger import compact_closed_days, update_rollups
 
 from ._context import Context
+from ._fx_job import fx_jobs
 from ._log import log, register_secret
 from ._usage import UsageEndpointSource
 from .config import SourceConfig
@@ -95,6 +96,7 @@ def rollup_job(context: Context) -> Job:
 def build_jobs(context: Context) -> list[Job]:
     jobs = [poll_job(s, context) for s in context.config.sources if s.enabled]
     jobs.extend([compaction_job(context), rollup_job(context)])
+    jobs.extend(fx_jobs(context))
     for factory in EXTRA_JOBS:
         jobs.extend(factory(context))
     from alerts import collector_jobs  # imported here: alerts imports this module

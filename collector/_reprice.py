@@ -13,8 +13,7 @@ Which book: `build_book` is the one place the config's pricing choices meet: lis
 
 from __future__ import annotations
 
-import importlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,21 +22,21 @@ import pyarrow.compute as pc
 
 from ledger import PriceBook, list_days
 from ledger._billing_prices import sheet_prices
+from ledger.fx import load_rates
 from ledger.prices import RateFn, derive_prices, read_aliases, read_prices
 from ledger.store import rewrite_day
 
 from .config import Config
-from .errors import ConfigError
 
 if TYPE_CHECKING:
     from ._context import Context
 
 
 def build_book(config: Config, rate: RateFn | None = None) -> PriceBook:
-    """The price book the config asks for; `rate` (a test double) stands in for ledger.fx."""
+    """The price book the config asks for; `rate` (a test double) stands in for the rate table."""
     prices = [*read_prices(), *config.price_overrides]
     if config.derive_eur_from_usd:
-        prices += derive_prices(prices, rate or dated_rate(), datetime.now(UTC).date())
+        prices += derive_prices(prices, rate or dated_rate(config), datetime.now(UTC).date())
     aliases = read_aliases()
     book = PriceBook(prices, aliases)
     if config.pricing != "billed":
@@ -45,16 +44,18 @@ def build_book(config: Config, rate: RateFn | None = None) -> PriceBook:
     return PriceBook(prices, aliases, sheet_prices(config.data_dir, config.currency, book))
 
 
-def dated_rate() -> RateFn:
-    """`ledger.fx.rate(day, from, to)`, the dated rate table, or a ConfigError when it is absent."""
-    try:
-        rate = getattr(importlib.import_module("ledger.fx"), "rate", None)
-    except ImportError:
-        rate = None
-    if not callable(rate):
-        raise ConfigError("derive_eur_from_usd: this version has no dated rate table (ledger.fx.rate); "
-                          "remove the key to keep EUR-less models unpriced")  # fmt: skip
-    return rate  # type: ignore[no-any-return]
+def dated_rate(config: Config) -> RateFn:
+    """The dated reference-rate table (`ledger.fx`: seed, fetched rates, `[[fx.rates]]`) as `rate(day, from, to)`.
+
+    A day the table has no rate for gives None, so that month's derived price stays unpriced.
+    """
+    table = load_rates(config.data_dir, config.fx.overrides)
+
+    def rate(day: date, source: str, target: str) -> float | None:
+        found = table.factor(source, target, day)
+        return None if found is None else found[0]
+
+    return rate
 
 
 def refresh_book(context: Context) -> dict[str, int] | None:

@@ -39,8 +39,9 @@ SOURCE_KINDS: dict[str, frozenset[str]] = {
 }
 _TOP_KEYS = {
     "data_dir", "timezone", "currency", "dashboard_url", "sources", "prices", "compaction", "collector", "pricing",
-    "derive_eur_from_usd",
+    "derive_eur_from_usd", "fx",
 }  # fmt: skip
+_FX_KEYS = {"url", "every_hours", "max_retries", "timeout_seconds", "rates"}
 _COLLECTOR_KEYS = {"max_record_age_days", "max_future_skew_seconds"}
 # Sections owned by other components; passed through unparsed in Config.sections.
 _PASSTHROUGH = {"alerts", "smtp", "budgets", "gateway", "reconcile"}
@@ -83,6 +84,21 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class FxConfig:
+    """`[fx]`: where the collector fetches reference rates (none = never) and rate overrides.
+
+    `overrides` are (date, currency, units per 1 EUR), e.g. `[[fx.rates]] date = 2026-11-27,
+    currency = "USD", per_eur = 1.0563`; they win over fetched and seed rates (ledger.fx).
+    """
+
+    url: str | None = None
+    every_hours: int = 6
+    max_retries: int = 3
+    timeout_seconds: float = 30.0
+    overrides: tuple[tuple[date, str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path
     timezone: str = "UTC"
@@ -97,6 +113,7 @@ class Config:
     path: Path | None = None
     max_record_age_days: int = 400
     max_future_skew_seconds: int = 300
+    fx: FxConfig = field(default_factory=FxConfig)
 
 
 def default_config() -> Config:
@@ -152,7 +169,39 @@ def parse_config(raw: dict[str, Any], base: Path, path: Path | None = None) -> C
         path=path,
         max_record_age_days=_int_range(collector, "max_record_age_days", 400, 1, 36_500, "collector."),
         max_future_skew_seconds=_int_range(collector, "max_future_skew_seconds", 300, 0, 31_536_000, "collector."),
+        fx=_fx(_typed(raw, "fx", dict, {})),
     )
+
+
+def _fx(raw: dict[str, Any]) -> FxConfig:
+    _no_unknown(raw, _FX_KEYS, "fx.")
+    url = _typed(raw, "url", str, None, "fx.")
+    if url is not None:
+        _check_url(url, "fx.")
+    timeout = float(_typed(raw, "timeout_seconds", (int, float), 30.0, "fx."))  # type: ignore[arg-type]
+    if not 0 < timeout <= 600:
+        raise ConfigError(f"fx.timeout_seconds: {timeout} is out of range; use 0..600 seconds")
+    rates = tuple(_fx_rate(r, i) for i, r in enumerate(_typed(raw, "rates", list, [], "fx.")))
+    return FxConfig(url=url, every_hours=_int_range(raw, "every_hours", 6, 1, 168, "fx."),
+                    max_retries=_int_range(raw, "max_retries", 3, 0, 20, "fx."), timeout_seconds=timeout,
+                    overrides=rates)  # fmt: skip
+
+
+def _fx_rate(raw: Any, index: int) -> tuple[date, str, float]:
+    where = f"fx.rates[{index}]."
+    if not isinstance(raw, dict):
+        raise ConfigError(f"fx.rates[{index}]: expected a table ([[fx.rates]]); fix the entry")
+    _no_unknown(raw, {"date", "currency", "per_eur"}, where)
+    try:
+        day = raw["date"] if isinstance(raw["date"], date) else date.fromisoformat(str(raw["date"]))
+        currency, per_eur = str(raw["currency"]).upper(), float(raw["per_eur"])
+    except KeyError as exc:
+        raise ConfigError(f"{where}{exc.args[0]}: missing; a rate needs date, currency and per_eur") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}; use YYYY-MM-DD for date and a number for per_eur") from None
+    if not per_eur > 0 or len(currency) != 3 or not currency.isalpha():
+        raise ConfigError(f"{where}: {currency} {per_eur} is not a rate; use a 3-letter code and units per 1 EUR > 0")
+    return day, currency, per_eur
 
 
 def _typed(table: dict[str, Any], key: str, kind: type, default: Any, where: str = "") -> Any:

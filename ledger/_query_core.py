@@ -18,7 +18,8 @@ SPEND_CAP = "coalesce(spend_limit_reached, false)"
 TOTALS: dict[str, str] = {
     "spend": "coalesce(sum(cost), 0)",
     "requests": "coalesce(sum(request_count), 0)::BIGINT",
-    "unpriced_requests": "coalesce(sum(request_count) FILTER (WHERE cost IS NULL), 0)::BIGINT",
+    "unpriced_requests": "coalesce(sum(request_count) FILTER (WHERE unpriced), 0)::BIGINT",
+    "unconverted_requests": "coalesce(sum(request_count) FILTER (WHERE unconverted), 0)::BIGINT",
     "prompt_tokens": "coalesce(sum(prompt_tokens), 0)::BIGINT",
     "completion_tokens": "coalesce(sum(completion_tokens), 0)::BIGINT",
     "cached_tokens": "coalesce(sum(cached_tokens), 0)::BIGINT",
@@ -67,6 +68,7 @@ class Summary:
     rate_limited: int
     spend_cap: int
     retries: int
+    unconverted_requests: int = 0
     p50_ms: float | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
@@ -233,7 +235,7 @@ def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: 
     select = f"""SELECT {_dim(dim)} AS {dim}, coalesce(sum(cost), 0) AS spend,
         coalesce(sum(request_count), 0)::BIGINT AS requests,
         coalesce(sum(prompt_tokens + completion_tokens), 0)::BIGINT AS tokens,
-        coalesce(sum(request_count) FILTER (WHERE cost IS NULL), 0)::BIGINT AS unpriced_requests,
+        coalesce(sum(request_count) FILTER (WHERE unpriced), 0)::BIGINT AS unpriced_requests,
         coalesce(sum(cost), 0) / nullif(sum(sum(cost)) OVER (), 0) AS share
         FROM rows GROUP BY ALL ORDER BY spend DESC, requests DESC, {dim} LIMIT ?"""
     df = query(data_dir, filters, select, [int(n)])

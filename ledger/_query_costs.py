@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import fx
 from ._query_core import OTHER, spend_over_time
 from ._query_engine import query
 from ._query_filters import Filters
@@ -22,8 +23,8 @@ _BY_MODEL = """SELECT model, coalesce(sum(cost), 0) AS spend,
     coalesce(sum(request_count), 0)::BIGINT AS requests,
     coalesce(sum(request_count) FILTER (WHERE cost IS NOT NULL), 0)::BIGINT AS priced_requests,
     coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE cost IS NOT NULL), 0)::BIGINT AS priced_tokens,
-    coalesce(sum(request_count) FILTER (WHERE cost IS NULL), 0)::BIGINT AS unpriced_requests,
-    coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE cost IS NULL), 0)::BIGINT AS unpriced_tokens
+    coalesce(sum(request_count) FILTER (WHERE unpriced), 0)::BIGINT AS unpriced_requests,
+    coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE unpriced), 0)::BIGINT AS unpriced_tokens
     FROM rows GROUP BY model ORDER BY spend DESC, requests DESC, model"""
 
 
@@ -122,3 +123,54 @@ def _fill_days(spent: pd.Series, first: date, today: date) -> pd.Series:
     start = max(first, min(spent.index))
     days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
     return spent.reindex(days, fill_value=0.0)
+
+
+@dataclass(frozen=True)
+class RateUsed:
+    """How one foreign currency was converted over a window (for the caption beside the figures).
+
+    `rate`/`rate_date`: the rate of the latest day with traffic and the date it was published;
+    `low`/`high`: the range of the day rates used; `missing_days`: UTC days whose rows had no
+    rate (their `missing_requests` and `missing_cost`, in the row's own currency, are left out).
+    """
+
+    currency: str
+    target: str
+    rate: float | None
+    rate_date: date | None
+    low: float | None
+    high: float | None
+    days: int
+    missing_days: tuple[date, ...]
+    missing_requests: int
+    missing_cost: float
+
+
+_BY_CURRENCY_DAY = """SELECT currency, epoch_us(timestamp) // 86400000000 AS day,
+    coalesce(sum(request_count), 0)::BIGINT AS requests,
+    coalesce(sum(request_count) FILTER (WHERE unconverted), 0)::BIGINT AS missing_requests,
+    coalesce(sum(original_cost) FILTER (WHERE unconverted), 0) AS missing_cost
+    FROM rows WHERE currency <> ? GROUP BY ALL ORDER BY currency, day"""
+
+
+def conversion(data_dir: Path, filters: Filters, currency: str | None = None) -> list[RateUsed]:
+    """Per foreign currency in the window: the rates used to show it in `currency` (default: display)."""
+    shown = fx.display()
+    target = (currency or shown.currency).upper()
+    df = query(data_dir, filters, _BY_CURRENCY_DAY, [target], currency=target)
+    if df is None or df.empty:
+        return []
+    table = fx.load_rates(data_dir, shown.overrides)
+    return [_rate_used(table, str(cur), target, part) for cur, part in df.groupby("currency", sort=True)]
+
+
+def _rate_used(table: fx.RateTable, currency: str, target: str, part: pd.DataFrame) -> RateUsed:
+    days = [fx.day_of(d) for d in part["day"]]
+    found = [table.factor(currency, target, d) for d in days]
+    known = [f for f in found if f is not None]
+    missing = part[part["missing_requests"] > 0]
+    last = known[-1] if known else None
+    return RateUsed(currency, target, last[0] if last else None, last[1] if last else None,
+                    min(f[0] for f in known) if known else None, max(f[0] for f in known) if known else None,
+                    len(days), tuple(fx.day_of(d) for d in missing["day"]), int(missing["missing_requests"].sum()),
+                    float(missing["missing_cost"].sum()))  # fmt: skip

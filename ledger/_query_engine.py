@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from . import fx
 from ._query_filters import DIMENSIONS, Filters
 from ._query_rollups import plan, rollup_sql
 from .store import list_files
@@ -92,15 +93,51 @@ def source_sql(data_dir: Path, filters: Filters, raw: bool = False, kind: str = 
     Raw rows get n = 1; with rollups, fresh days read their rollup and the other days are
     rolled up on the fly from their raw files.
     """
+    return planned_source(data_dir, filters, raw, kind)[0]
+
+
+def planned_source(data_dir: Path, filters: Filters, raw: bool, kind: str) -> tuple[str | None, list[Path]]:
+    """`source_sql` and the files it reads."""
     first, last = filters.utc_days()
     if raw or not use_rollups(filters):
         files = list_files(Path(data_dir), first, last)
-        return f"SELECT *, {RAW_EXTRA} FROM {scan_sql(files)}" if files else None
+        return (f"SELECT *, {RAW_EXTRA} FROM {scan_sql(files)}" if files else None), files
     fresh, stale = plan(Path(data_dir), first, last, kind)
     parts = [f"SELECT * FROM {scan_sql(fresh, by_name=False)}"] if fresh else []
     if stale:
         parts.append(f"SELECT * FROM ({rollup_sql(scan_sql(stale), kind)})")
-    return " UNION ALL BY NAME ".join(parts) or None
+    return " UNION ALL BY NAME ".join(parts) or None, [*fresh, *stale]
+
+
+def converted_sql(data_dir: Path, filters: Filters, source: str, where: str, currency: str | None = None,
+                  files: list[Path] | None = None) -> str:  # fmt: skip
+    """`rows` over `source` with `cost` in the display currency (ledger.fx).
+
+    `original_cost` keeps the row's own money; `unconverted` marks a priced row whose rate
+    is missing (its `cost` is then null: left out of spend, never taken at 1.0). A row's
+    rate is that of its UTC day, so an hourly rollup converts exactly as its raw rows do.
+    When the `files` read hold the target currency only (parquet statistics), or no rate
+    applies, there is no join: the same answer, at the speed of a plain scan.
+    """
+    shown = fx.display()
+    target = (currency or shown.currency).upper()
+    same = f"currency = {_literal(target)}"
+    only_target = files is not None and all(_holds_only(f, target) for f in files)
+    first, last = filters.utc_days()
+    factors = [] if only_target else fx.factors(fx.load_rates(data_dir, shown.overrides), target, first, last)
+    if not factors:
+        return f"""SELECT * REPLACE (CASE WHEN {same} THEN cost END AS cost), cost AS original_cost,
+            (cost IS NOT NULL AND NOT {same}) AS unconverted FROM ({source}) WHERE {where}"""
+    return f"""SELECT * EXCLUDE (fx_day, fx_cur, fx_rate)
+        REPLACE (CASE WHEN {same} THEN cost ELSE cost * fx_rate END AS cost),
+        cost AS original_cost, (cost IS NOT NULL AND NOT {same} AND fx_rate IS NULL) AS unconverted
+        FROM ({source}) LEFT JOIN {fx.factors_sql(factors)} AS fx
+        ON fx_cur = currency AND fx_day = epoch_us(timestamp) // 86400000000 WHERE {where}"""
+
+
+def _holds_only(path: Path, currency: str) -> bool:
+    found = fx.file_currencies(path)
+    return found is not None and found <= {currency}
 
 
 def query(
@@ -110,6 +147,7 @@ def query(
     params: list[Any] | None = None,
     raw: bool = False,
     kind: str = "totals",
+    currency: str | None = None,
 ) -> pd.DataFrame | None:
     """Run `select` against a CTE named `rows` holding the filtered ledger rows.
 
@@ -118,13 +156,19 @@ def query(
     window. `params` bind the `?` placeholders in `select` after those of the filters.
     `kind` picks the rollup ("totals" or "latency", see ledger._query_rollups). A file
     replaced between planning and reading (compaction, a rollup rebuilt) means a re-plan.
+    With kind "totals", `cost` is in `currency` (default: the display currency), see
+    `converted_sql`.
     """
     where, where_params = where_sql(filters)
     for attempt in range(3):
-        source = source_sql(data_dir, filters, raw, kind)
+        source, files = planned_source(data_dir, filters, raw, kind)
         if source is None:
             return None
-        sql = f"WITH rows AS (SELECT * FROM ({source}) WHERE {where}) {select}"
+        if kind == "totals" and ("cost" in select or "unconverted" in select):
+            rows = converted_sql(data_dir, filters, source, where, currency, files)
+        else:
+            rows = f"SELECT * FROM ({source}) WHERE {where}"
+        sql = f"WITH rows AS ({rows}) {select}"
         try:
             return connection().execute(sql, [*where_params, *(params or [])]).fetchdf()
         except duckdb.IOException:

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 
+from . import fx
 from ._billing_limits import (
     RATE_LIMIT,
     SPEND_LIMIT,
@@ -57,8 +59,8 @@ from ._billing_table import (
     update_billed,
     write_billed,
 )
-from ._query_engine import connection, scan_sql
-from .store import list_files
+from ._query_engine import query
+from ._query_filters import Filters
 
 __all__ = [
     "BILLED_SCHEMA",
@@ -161,18 +163,29 @@ def billed_amount(table: pa.Table) -> list[float | None]:
 
 
 def billed_by_model(data_dir: Path, months: Sequence[str], currency: str) -> dict[tuple[str, str], float | None]:
-    """(month, model) -> billed money in `currency` (None if a line had no usable number)."""
+    """(month, model) -> billed money in `currency` (None if a line had no usable number).
+
+    A line billed in another currency is converted at the reference rate of its month's last
+    day (ledger.fx); without one its money is unknown (None), never converted at 1.0.
+    """
     table = read_billed(data_dir, months)
+    rates = fx.load_rates(data_dir, fx.display().overrides)
     out: dict[tuple[str, str], float | None] = {}
     rows = zip(table["month"].to_pylist(), table["model"].to_pylist(), table["currency"].to_pylist(),
                billed_amount(table), strict=True)  # fmt: skip
     for month, model, cur, money in rows:
-        if (cur or currency).upper() != currency.upper():
-            continue
         key = (month, model)
         previous = out.get(key, 0.0)
-        out[key] = None if previous is None or money is None else previous + money
+        converted = _in_currency(rates, money, cur or currency, currency, month)
+        out[key] = None if previous is None or converted is None else previous + converted
     return out
+
+
+def _in_currency(rates: fx.RateTable, money: float | None, source: str, target: str, month: str) -> float | None:
+    if money is None:
+        return None
+    found = rates.factor(source, target, _month_bounds(month)[1])
+    return None if found is None else money * found[0]
 
 
 def _month_bounds(month: str) -> tuple[date, date]:
@@ -182,6 +195,11 @@ def _month_bounds(month: str) -> tuple[date, date]:
     return start, date.fromordinal(nxt.toordinal() - 1)
 
 
+_MEASURED = """SELECT coalesce(priced_model, resolved_model, model) AS m,
+    CASE WHEN count(*) FILTER (WHERE unpriced OR unconverted) = 0 THEN sum(cost) END AS cost,
+    sum(request_count)::BIGINT AS n FROM rows WHERE NOT aggregated GROUP BY m"""
+
+
 def measured_by_model(
     data_dir: Path, months: Sequence[str], currency: str
 ) -> dict[tuple[str, str], tuple[float | None, int]]:
@@ -189,28 +207,30 @@ def measured_by_model(
 
     Aggregated rows (other providers' usage APIs) are left out: they are not on this bill.
     The model is the concrete one the row was priced as, else the one the response named.
+    Rows priced in another currency are converted at their UTC day's rate (ledger.fx); a
+    model with a row whose rate is missing has an unknown cost (None), like an unpriced one.
     """
     out: dict[tuple[str, str], tuple[float | None, int]] = {}
     for month in months:
         start, end = _month_bounds(check_month(month))
-        files = list_files(data_dir, start, end)
-        if not files:
+        window = Filters(start, end, "UTC")
+        df = query(data_dir, window, _MEASURED, raw=True, currency=currency)
+        if df is None:
             continue
-        sql = (f"SELECT coalesce(priced_model, resolved_model, model) AS m, "
-               f"CASE WHEN count(*) = count(cost) THEN sum(cost) END AS cost, sum(request_count)::BIGINT AS n "
-               f"FROM {scan_sql(files)} WHERE NOT aggregated AND upper(currency) = ? GROUP BY m")  # fmt: skip
-        for model, cost, count in connection().execute(sql, [currency.upper()]).fetchall():
-            out[(month, model)] = (None if cost is None else float(cost), int(count))
+        for model, cost, count in df.itertuples(index=False):
+            out[(month, model)] = (None if cost is None or pd.isna(cost) else float(cost), int(count))
     return out
 
 
 def reconcile(data_dir: Path, months: Sequence[str], currency: str) -> list[Reconciled]:
     """Per (month, model): measured cost (ledger) against billed (Admin API), sorted by |gap|.
 
-    Both sides are taken in `currency` only: a bill in EUR is never compared with a ledger
-    priced in USD. A model only one side knows is `billed_not_seen` (traffic that bypassed
-    the gateway) or `seen_not_billed`; one with an unreadable bill line is `bill_unreadable`
-    (billed None, no gap), whether the ledger saw it or not.
+    Both sides are in `currency`: ledger rows and bill lines in another currency are converted
+    (ledger.fx; rows at their day's rate, bill lines at their month's last day's), and a side
+    whose rate is missing is unknown, so its model is left out of `comparable_totals`. A model
+    only one side knows is `billed_not_seen` (traffic that bypassed the gateway) or
+    `seen_not_billed`; one with an unreadable bill line (or one in a currency with no rate)
+    is `bill_unreadable` (billed None, no gap), whether the ledger saw it or not.
     """
     billed = billed_by_model(data_dir, months, currency)
     measured = measured_by_model(data_dir, months, currency)
@@ -253,14 +273,25 @@ def comparable_totals(rows: Sequence[Reconciled]) -> Totals:
 
 
 def unreadable_lines(data_dir: Path, months: Sequence[str], currency: str) -> pa.Table:
-    """The bill lines whose money could not be read (raw entry and reason), in `currency` or none."""
+    """The bill lines whose money could not be read in `currency` (raw entry and reason).
+
+    That is a line with a `problem`, or one billed in another currency with no rate for its
+    month's last day (reason: the missing rate).
+    """
     table = read_billed(data_dir, months)
-    wanted = [
-        problem is not None and (cur or currency).upper() == currency.upper()
-        for problem, cur in zip(table["problem"].to_pylist(), table["currency"].to_pylist(), strict=True)
-    ]
+    rates = fx.load_rates(data_dir, fx.display().overrides)
+    problems: list[str | None] = []
+    for problem, cur, month in zip(table["problem"].to_pylist(), table["currency"].to_pylist(),
+                                   table["month"].to_pylist(), strict=True):  # fmt: skip
+        source = (cur or currency).upper()
+        day = _month_bounds(month)[1]
+        if problem is None and rates.factor(source, currency, day) is None:
+            problem = f"no {source} to {currency.upper()} rate on or within {fx.MAX_STALE_DAYS} days before {day}"
+        problems.append(problem)
+    wanted = pa.array([p is not None for p in problems], pa.bool_())
+    table = table.set_column(table.schema.get_field_index("problem"), "problem", pa.array(problems, pa.string()))
     names = ["month", "model", "category", "metric", "quantity", "problem", "raw", "fetched_at", "source"]
-    return table.filter(pa.array(wanted, pa.bool_())).select(names)
+    return table.filter(wanted).select(names)
 
 
 def gap_breaches(rows: Sequence[Reconciled], threshold_pct: float, min_gap: float = 0.0) -> list[Reconciled]:

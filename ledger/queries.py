@@ -8,6 +8,9 @@ returns a pandas DataFrame or a small frozen dataclass.
 Conventions, so two callers never disagree:
 - spend is the sum of `cost` over priced rows; unpriced rows (null cost) are never counted
   as 0 but reported as `unpriced_requests`.
+- money is in the display currency (the config's `currency`): each row is converted at its
+  UTC day's reference rate (ledger.fx); a row with no rate is left out of spend and counted
+  as `unconverted_requests` (never taken at 1.0); `conversion()` says which rates were used.
 - requests and tokens include aggregated rows (provider usage APIs, `request_count` = N).
 - error rate, 429 rate, retries and latency use per-request rows only (`aggregated` false):
   error rate = status >= 400 over per-request rows; 429 rate = status 429 over the same.
@@ -37,7 +40,7 @@ from ._query_core import (
     spend_summary,
     top_contributors,
 )
-from ._query_costs import Forecast, month_forecast, unit_costs, unpriced_models
+from ._query_costs import Forecast, RateUsed, conversion, month_forecast, unit_costs, unpriced_models
 from ._query_export import csv_bytes, neutralise, parquet_bytes
 from ._query_filters import DIMENSIONS, GRAINS, Filters
 from ._query_reliability import ratelimit_headroom, retry_impact, top_errors
@@ -55,6 +58,7 @@ __all__ = [
     "OTHER",
     "Filters",
     "Forecast",
+    "RateUsed",
     "Freshness",
     "SourceStatus",
     "SQL_MAX_BYTES",
@@ -63,6 +67,7 @@ __all__ = [
     "Summary",
     "breakdown",
     "check_select",
+    "conversion",
     "csv_bytes",
     "dimension_values",
     "freshness",

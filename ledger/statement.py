@@ -7,9 +7,11 @@ periods. Conventions are the dashboard's (ledger.queries): spend sums priced row
 (unpriced requests are counted apart, never as 0), requests include aggregated usage-API
 rows, errors are per-request rows with status >= 400.
 
-Money is shown in the currency each row was priced in; no currency conversion exists yet, so
-the statement's `rate` is None and `rate_note` says so (a row priced in another currency
-than the ledger's stays on its own line, never added to the others).
+Money is in the statement's currency: a row priced in another currency is converted at its
+UTC day's reference rate (ledger.fx), as on the dashboard, so the statement of a month equals
+the dashboard's figure for it. `rate` is the latest rate used (when one other currency was
+converted) and `rate_note` names every rate, its date, and any day without one: such rows are
+left out of spend and counted as `unconverted_requests`, never converted at 1.0.
 
 Example:
     >>> s = statement(Path("data"), "2026-10", "Europe/Paris", "EUR")
@@ -26,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._billing_table import check_month
+from ._query_costs import RateUsed, conversion
 from ._query_engine import query
 from ._query_export import csv_bytes
 from ._query_filters import DIMENSIONS, Filters, check_choice
@@ -33,10 +36,10 @@ from ._query_filters import DIMENSIONS, Filters, check_choice
 SCOPES = ("project", "api_key")
 """What a statement is per: a project, or an API key label (`api_key_id`)."""
 LINE_COLUMNS = ("model", "currency", "spend", "previous_spend", "change", "change_pct", "requests", "errors",
-                "error_rate", "unpriced_requests")  # fmt: skip
+                "error_rate", "unpriced_requests", "unconverted_requests")  # fmt: skip
 TOTAL_COLUMNS = ("currency", "spend", "previous_spend", "change", "change_pct", "requests", "previous_requests",
-                 "errors", "error_rate", "unpriced_requests")  # fmt: skip
-_SUMS = ("spend", "requests", "errors", "measured", "unpriced_requests")
+                 "errors", "error_rate", "unpriced_requests", "unconverted_requests")  # fmt: skip
+_SUMS = ("spend", "requests", "errors", "measured", "unpriced_requests", "unconverted_requests")
 
 
 @dataclass(frozen=True)
@@ -82,25 +85,44 @@ def previous_month(month: str) -> str:
     return f"{before.year:04d}-{before.month:02d}"
 
 
-def rate_note(currency: str) -> str:
-    return (f"no conversion applied: amounts are in the currency each request was priced in "
-            f"(the ledger's currency is {currency.upper()})")  # fmt: skip
+def rate_note(currency: str, used: list[RateUsed] | None = None) -> str:
+    """What was converted, at which rates (with their dates), and which days had no rate."""
+    if not used:
+        return f"no conversion applied: every amount was priced in {currency.upper()}"
+    return "; ".join(_one_note(u) for u in used)
 
 
-def _select(by: str) -> str:
-    return f"""SELECT {DIMENSIONS[by]} AS scope, model, currency, timestamp >= ? AS this_month,
+def _one_note(used: RateUsed) -> str:
+    pair = f"{used.currency} to {used.target}"
+    if used.rate is None or used.rate_date is None:
+        text = f"{pair}: no rate on any day"
+    else:
+        text = f"{pair} at each day's reference rate, {used.rate:.4f} on {used.rate_date.isoformat()}"
+        if used.low is not None and used.high is not None and used.high != used.low:
+            text += f" (from {used.low:.4f} to {used.high:.4f} over {used.days} days)"
+    if used.missing_days:
+        days = ", ".join(d.isoformat() for d in used.missing_days[:5]) + (" ..." if len(used.missing_days) > 5 else "")
+        text += (f"; missing rate on {days}: {used.missing_requests} requests "
+                 f"({used.missing_cost:,.4f} {used.currency}) left out")  # fmt: skip
+    return text
+
+
+def _select(by: str, currency: str) -> str:
+    return f"""SELECT {DIMENSIONS[by]} AS scope, model, '{currency}' AS currency, timestamp >= ? AS this_month,
         coalesce(sum(cost), 0) AS spend,
         coalesce(sum(request_count), 0)::BIGINT AS requests,
         coalesce(sum(n) FILTER (WHERE NOT aggregated AND status_code >= 400), 0)::BIGINT AS errors,
         coalesce(sum(n) FILTER (WHERE NOT aggregated), 0)::BIGINT AS measured,
-        coalesce(sum(request_count) FILTER (WHERE cost IS NULL), 0)::BIGINT AS unpriced_requests
+        coalesce(sum(request_count) FILTER (WHERE unpriced), 0)::BIGINT AS unpriced_requests,
+        coalesce(sum(request_count) FILTER (WHERE unconverted), 0)::BIGINT AS unconverted_requests
         FROM rows GROUP BY ALL"""
 
 
-def _sums(data_dir: Path, month: str, timezone: str, by: str) -> pd.DataFrame:
-    """Per (scope, model, currency): this month's sums and last month's spend and requests."""
+def _sums(data_dir: Path, month: str, timezone: str, by: str, currency: str) -> pd.DataFrame:
+    """Per (scope, model) in `currency`: this month's sums and last month's spend and requests."""
     this, last = month_window(month, timezone), month_window(previous_month(month), timezone)
-    df = query(data_dir, this.with_window(last.start_at, this.end_at), _select(by), [this.start_at])
+    window = this.with_window(last.start_at, this.end_at)
+    df = query(data_dir, window, _select(by, currency), [this.start_at], currency=currency)
     keys = ["scope", "model", "currency"]
     if df is None or df.empty:
         return pd.DataFrame(columns=[*keys, *_SUMS, "previous_spend", "previous_requests"])
@@ -111,7 +133,7 @@ def _sums(data_dir: Path, month: str, timezone: str, by: str) -> pd.DataFrame:
     fill = {c: 0 for c in [*_SUMS, "previous_spend", "previous_requests"]}
     out = out.fillna(fill).infer_objects()
     return out.astype({c: "int64" for c in ("requests", "errors", "measured", "unpriced_requests",
-                                            "previous_requests")})  # fmt: skip
+                                            "unconverted_requests", "previous_requests")})  # fmt: skip
 
 
 def _derive(df: pd.DataFrame) -> pd.DataFrame:
@@ -125,14 +147,25 @@ def _derive(df: pd.DataFrame) -> pd.DataFrame:
 def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str = "project") -> Statement:
     """The statement of `month` (YYYY-MM, in `timezone`) per `by` ("project" or "api_key")."""
     check_choice("statement scope", by, SCOPES)
-    sums = _sums(Path(data_dir), month, timezone, by)
+    currency = check_currency(currency)
+    sums = _sums(Path(data_dir), month, timezone, by, currency)
     lines = _derive(sums).rename(columns={"scope": by})
     lines = lines.sort_values([by, "spend", "model"], ascending=[True, False, True], ignore_index=True)
     grouped = sums.groupby(["scope", "currency"], as_index=False)
     totals = _derive(grouped[[*_SUMS, "previous_spend", "previous_requests"]].sum()).rename(columns={"scope": by})
     totals = totals.sort_values([by, "currency"], ignore_index=True)
-    return Statement(month, previous_month(month), by, timezone, currency.upper(), None, rate_note(currency),
+    used = conversion(Path(data_dir), month_window(month, timezone), currency)
+    rate = used[0].rate if len(used) == 1 else None
+    return Statement(month, previous_month(month), by, timezone, currency, rate, rate_note(currency, used),
                      lines[[by, *LINE_COLUMNS]], totals[[by, *TOTAL_COLUMNS]])  # fmt: skip
+
+
+def check_currency(currency: str) -> str:
+    """An ISO 4217 code, upper case; ValueError naming the fix (it goes into SQL as a literal)."""
+    code = currency.strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ValueError(f"currency {currency!r} is not a 3-letter code; use e.g. USD or EUR")
+    return code
 
 
 def statement_frame(stmt: Statement) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import streamlit as st
 from ledger import queries
 from ledger.queries import Filters
 
-from ._text import plot
+from ._text import md, plot
 
 TTL_SECONDS = 30
 TOP_N = 12
@@ -48,6 +48,34 @@ def money(value: float | None, currency: str) -> str:
         return "n/a"
     symbol = SYMBOLS.get(currency, currency + " ")
     return f"{symbol}{value:,.4f}" if 0 < abs(value) < 0.01 else f"{symbol}{value:,.2f}"
+
+
+def rate_text(used: queries.RateUsed) -> str:
+    """`EUR→USD 1.0563 (ECB, 2026-11-27)`, with the range when the days' rates differ."""
+    if used.rate is None or used.rate_date is None:
+        return f"{md(used.currency, 12)}→{md(used.target, 12)}: no rate"
+    text = f"{md(used.currency, 12)}→{md(used.target, 12)} {used.rate:.4f} (rate of {used.rate_date.isoformat()})"
+    if used.low is not None and used.high is not None and used.low != used.high:
+        text += f", {used.low:.4f}–{used.high:.4f} over the window"
+    return text
+
+
+def conversion_note(data_dir: Path, filters: Filters, currency: str) -> None:
+    """Under the money figures: which rates converted them (and their dates), and what has no rate.
+
+    Why: a figure converted from two currencies must say so; a day with no rate is left out
+    of every sum (never taken at 1.0), so the page names it and the money it holds.
+    """
+    used: list[queries.RateUsed] = fetch("conversion", data_dir, filters)
+    if not used:
+        return
+    st.caption(f"Money in {md(currency, 12)}, converted at each UTC day's reference rate: "
+               + "; ".join(rate_text(u) for u in used) + ".")  # fmt: skip
+    for u in (u for u in used if u.missing_requests):
+        days = ", ".join(d.isoformat() for d in u.missing_days[:5]) + (" …" if len(u.missing_days) > 5 else "")
+        st.warning(f"No {md(u.currency, 12)}→{md(u.target, 12)} rate for {days}: {u.missing_requests:,} requests "
+                   f"({u.missing_cost:,.4f} {md(u.currency, 12)}) are left out of the spend. Add the rates "
+                   f"(`[fx] url` or `[[fx.rates]]` in the config).", icon=":material/currency_exchange:")  # fmt: skip
 
 
 def money_format(currency: str) -> str:

@@ -10,7 +10,19 @@ import streamlit as st
 from ledger.queries import EMPTY_SUMMARY, OTHER, Filters, Summary
 from pages._frame import context
 from pages._text import md, short
-from pages._ui import TOP_N, TTL_SECONDS, count, empty_state, fetch, millis, money, percent, show, stacked_bars
+from pages._ui import (
+    TOP_N,
+    TTL_SECONDS,
+    conversion_note,
+    count,
+    empty_state,
+    fetch,
+    millis,
+    money,
+    percent,
+    show,
+    stacked_bars,
+)
 
 UNPRICED_LOOKBACK_DAYS = 31
 ctx = context()
@@ -45,6 +57,7 @@ def tiles(cur: Summary, prev: Summary) -> None:
     p95.metric("p95 latency", millis(cur.p95_ms), _change(cur.p95_ms, prev.p95_ms), "inverse", border=True)
     if cur.unpriced_requests:
         st.caption(f"{cur.unpriced_requests:,} requests to unpriced models are not in the spend; see the Spend page.")
+    conversion_note(ctx.data_dir, ctx.filters, currency)
 
 
 @st.fragment(run_every=TTL_SECONDS)

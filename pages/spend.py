@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages._frame import context
 from pages._text import md, short
-from pages._ui import TOP_N, empty_state, fetch, money, show, stacked_bars, style
+from pages._ui import TOP_N, conversion_note, empty_state, fetch, money, show, stacked_bars, style
 
 ctx = context()
 st.title("Spend")
@@ -85,6 +85,7 @@ if summary.requests == 0:
     empty_state()
 else:
     st.metric(f"Spend in {ctx.range_label}", money(summary.spend, ctx.currency))
+    conversion_note(ctx.data_dir, ctx.filters, ctx.currency)
     left, right = st.columns(2)
     dim = left.selectbox("Break down by", list(DIMS), format_func=DIMS.__getitem__, key="spend_dim")
     default_grain = 0 if (ctx.filters.end_at - ctx.filters.start_at).days <= 2 else 1

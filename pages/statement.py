@@ -56,7 +56,8 @@ month = pick.selectbox("Month", choices, index=min(1, len(choices) - 1), key="st
                        help="Calendar months in the sidebar's time zone; the sidebar's dates do not apply here")
 by = per.radio("Per", SCOPES, format_func=SCOPE_LABELS.__getitem__, horizontal=True, key="statement_by")
 stmt = _statement(str(ctx.data_dir), month, zone, ctx.currency, by)
-st.caption(f"Rate: none. {stmt.rate_note[0].upper()}{stmt.rate_note[1:]}. Spend counts priced requests only; "
+rate = "none" if stmt.rate is None else f"{stmt.rate:.4f}"
+st.caption(f"Rate: {rate}. {stmt.rate_note[0].upper()}{stmt.rate_note[1:]}. Spend counts priced requests only; "
            f"errors are per-request rows with status >= 400; change is against {stmt.previous}.")  # fmt: skip
 if stmt.totals.empty:
     st.info(f"No requests in {month} or {stmt.previous}. Pick another month.", icon=":material/receipt:")

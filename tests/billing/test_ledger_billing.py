@@ -10,6 +10,7 @@ import pytest
 from ledger import Appender, PriceBook, compact_day, price_rows, read_ledger
 from ledger.billing import (
     BilledRow,
+    comparable_totals,
     gap_breaches,
     rate_headroom,
     read_billed,
@@ -82,8 +83,7 @@ def test_reconcile_statuses_and_gaps(tmp_path):
     write_billed(tmp_path, "adm", "2026-05", None, [
         bill("mistral-small-2603", 0.2), bill("mistral-small-2603", 0.11),
         bill("ft:mistral-small-2603:acme:7f3a", 0.3), bill("mistral-ocr-2505", None, quantity=100, unit_price=0.001),
-        bill("mistral-small-2603", 99.0, currency="EUR"),
-    ])  # fmt: skip
+    ])  # fmt: skip  (a line in another currency is converted or unknown: tests/fx/test_reconcile_fx.py)
     rows = {r.model: r for r in reconcile(tmp_path, ["2026-05"], "USD")}
     small = rows["mistral-small-2603"]
     assert small.measured == pytest.approx(2 * small_usd) and small.billed == pytest.approx(0.31)
@@ -100,8 +100,8 @@ def test_reconcile_statuses_and_gaps(tmp_path):
     assert {r.model for r in gap_breaches(list(rows.values()), threshold_pct=10)} == {
         "mistral-ocr-2505", "ministral-8b-2512"}  # fmt: skip
     assert "mistral-small-2603" in {r.model for r in gap_breaches(list(rows.values()), threshold_pct=1)}
-    eur = reconcile(tmp_path, ["2026-05"], "EUR")
-    assert [(r.model, r.billed, r.status) for r in eur] == [("mistral-small-2603", 99.0, "billed_not_seen")]
+    eur = reconcile(tmp_path, ["2026-05"], "EUR")  # no USD rate here: nothing taken at 1.0, nothing summed
+    assert comparable_totals(eur).compared == 0 and all(r.measured is None for r in eur)
 
 
 def test_spend_gauge_burn_days_to_cap_and_429_warning(tmp_path):

@@ -5,7 +5,6 @@ the `rate(day, from, to)` interface."""
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -13,8 +12,7 @@ import pytest
 
 from collector._records import parse_records
 from collector._reprice import build_book
-from collector.config import Config
-from collector.errors import ConfigError
+from collector.config import Config, FxConfig
 from ledger import price_rows
 
 from .sheet import list_price
@@ -56,10 +54,12 @@ def test_opt_in_derives_at_the_rate_of_the_month_and_marks_the_row(tmp_path):
     assert book.version != build_book(Config(data_dir=tmp_path, currency="EUR"), rate=rate).version
 
 
-def test_opt_in_without_a_rate_table_is_one_clear_config_error(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "ledger.fx", None)  # as before ledger/fx.py exists
-    with pytest.raises(ConfigError, match=r"^derive_eur_from_usd: .*ledger\.fx\.rate.*remove the key"):
-        build_book(Config(data_dir=tmp_path, currency="EUR", derive_eur_from_usd=True))
+def test_opt_in_reads_the_dated_rate_table_and_a_month_without_a_rate_stays_unpriced(tmp_path):
+    overrides = ((date(2026, 5, 1), "USD", 1.25),)  # 1 EUR = 1.25 USD, so 1 USD = 0.8 EUR, on May 1 only
+    config = Config(data_dir=tmp_path, currency="EUR", derive_eur_from_usd=True, fx=FxConfig(overrides=overrides))
+    book = build_book(config)
+    assert cost(book, NO_EUR, "2026-05-20T10:00:00Z") == pytest.approx(usd(NO_EUR) * 0.8)
+    assert cost(book, NO_EUR, "2026-06-20T10:00:00Z") is None  # June 1 has no rate within 7 days: unpriced
 
 
 @pytest.mark.parametrize(

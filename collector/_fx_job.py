@@ -1,0 +1,96 @@
+"""The `fx` job: fetch the ECB's reference rates into `<data_dir>/fx/rates.csv` when `[fx] url` is set.
+
+Why merge, never replace: the daily document holds one day; history builds up run by run
+(or comes at once from eurofxref-hist). A failed fetch is retried (`max_retries`, short
+backoff) and, if it still fails or the document cannot be read, the table on disk is left
+exactly as it was, so the dashboard keeps converting with the rates it had.
+
+Example (collector/example.toml):
+    [fx]
+    url = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml"
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ledger import fx
+
+from ._context import Context
+from ._log import log
+from .config import FxConfig
+
+if TYPE_CHECKING:
+    from ._jobs import Job
+
+MAX_BYTES = 32 * 1024 * 1024
+"""eurofxref-hist.xml (every day since 1999) is ~6 MB; anything far larger is not that document."""
+BACKOFF_SECONDS = 1.0
+
+
+class FetchError(Exception):
+    """The rates could not be fetched or read; the message says why (never a secret: the URL has none)."""
+
+
+def fetch_rates(settings: FxConfig, backoff: float = BACKOFF_SECONDS) -> list[fx.Rate]:
+    """GET settings.url and parse it, retrying transport errors, 5xx and unreadable bodies."""
+    assert settings.url is not None
+    last = "not tried"
+    for attempt in range(settings.max_retries + 1):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        try:
+            return fx.parse_ecb_xml(_get(settings.url, settings.timeout_seconds))
+        except (httpx.HTTPError, fx.RateFileError, FetchError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+    raise FetchError(f"fx: {settings.url} failed {settings.max_retries + 1} times ({last}); the old rates are kept")
+
+
+def _get(url: str, timeout: float) -> bytes:
+    with httpx.Client(timeout=timeout, follow_redirects=True) as client, client.stream("GET", url) as response:
+        if response.status_code != 200:
+            raise FetchError(f"HTTP {response.status_code}")
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body.extend(chunk)
+            if len(body) > MAX_BYTES:
+                raise FetchError(f"body over {MAX_BYTES} bytes")
+        return bytes(body)
+
+
+def update_rates(data_dir: Path, settings: FxConfig, backoff: float = BACKOFF_SECONDS) -> int:
+    """Fetch, merge into the stored table (fetched rows win) and write it atomically; the rows fetched."""
+    fetched = fetch_rates(settings, backoff)
+    path = Path(data_dir) / fx.FETCHED
+    try:
+        stored = fx.read_rate_csv(path)
+    except fx.RateFileError as exc:
+        log("fx_table_unreadable", error=str(exc))
+        stored = []
+    fx.write_rate_csv(path, [*stored, *fetched], source=f"ECB {settings.url}")
+    return len(fetched)
+
+
+def fx_jobs(context: Context) -> list[Job]:
+    """The fetch job, when `[fx] url` is set (the alerts engine converts with `fx.displaying`)."""
+    from ._jobs import Job  # imported here: _jobs imports this module
+
+    settings = context.config.fx
+    if settings.url is None:
+        return []
+
+    def run() -> bool:
+        start = time.perf_counter()
+        try:
+            count = update_rates(context.data_dir, settings)
+        except FetchError as exc:
+            log("fx_failed", error=str(exc), duration_s=round(time.perf_counter() - start, 3))
+            return False
+        log("fx", rates=count, duration_s=round(time.perf_counter() - start, 3))
+        return True
+
+    return [Job("fx", run, interval_seconds=settings.every_hours * 3600)]
