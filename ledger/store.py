@@ -141,13 +141,18 @@ def read_ledger(
 
 
 def read_ids(data_dir: Path, source: str, day: date) -> set[str]:
-    """The ids already stored for `source` on one UTC day: the dedupe key."""
-    files = visible_files(day_dir(data_dir, day))
-    if not files:
-        return set()
-    table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table(
-        columns=["id"], filter=ds.field("source") == source
-    )
+    """The ids already stored for `source` on one UTC day: the dedupe key.
+
+    Read under the ledger lock: a day being rewritten (compaction, re-pricing) deletes the files
+    it replaces, and a read racing it would fail on a vanished file.
+    """
+    with ledger_lock(data_dir):
+        files = visible_files(day_dir(data_dir, day))
+        if not files:
+            return set()
+        table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table(
+            columns=["id"], filter=ds.field("source") == source
+        )
     return set(table["id"].to_pylist())
 
 
