@@ -19,12 +19,13 @@ from .conftest import REPO, Truth
 from .test_queries import END, october
 
 BOMB = "SELECT repeat('x', 50000000) AS s FROM range(100)"
-SAFETY_LIMIT_BYTES = 4 * 2**30
+SAFETY_LIMIT_BYTES = 8 * 2**30
 """A hard data limit on the test's own subprocess, so a regression cannot take the machine down."""
 SQL_MEMORY_MB = 256
 """The SQL box's memory cap for this test (LEDGER_SQL_MEMORY_MB); the worker's own imports come on top."""
-RSS_CEILING_MB = 1_000
-"""About 2x the cap plus the worker's imports; the unbounded query took 9.7 GB."""
+RSS_CEILING_MB = 2_000
+"""The worker's data limit is its imports' reserved memory (about 1 GB, mostly untouched) plus the cap,
+so its peak RSS stays between 0.26 and 1.2 GB (measured); the unbounded query took 9.7 GB."""
 TIME_CEILING_S = 60
 
 
