@@ -115,9 +115,21 @@ def account(principal: Principal) -> None:
 
 
 def current() -> Principal | None:
-    """The Principal app.py resolved in this run (None outside a gated run)."""
+    """The Principal app.py resolved in this session; outside app.py (a page run alone, as in
+    tests) only the open mode's anyone, never a signed-in role."""
     found = st.session_state.get(PRINCIPAL_KEY)
-    return found if isinstance(found, Principal) else None
+    if isinstance(found, Principal):
+        return found
+    return ANYONE if _open_mode() else None
+
+
+def _open_mode() -> bool:
+    from ._frame import settings
+
+    try:
+        return mode(load_policy(access_path(settings().data_dir))) == "open"
+    except AccessError:
+        return False
 
 
 def may(role: str) -> bool:
