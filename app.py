@@ -59,8 +59,11 @@ def pages_for(who: Principal) -> list[st.Page]:
     return pages
 
 
+SIGNED_OUT = Principal("", "none", ())
+"""Nobody: the read pages only, registered hidden behind the sign-in screen and never run."""
+
 st.set_page_config(page_title="Mistral usage monitor", page_icon=":material/monitoring:", layout="wide")
-principal = gate(settings().data_dir)
+principal = gate(settings().data_dir, lambda: st.navigation(pages_for(SIGNED_OUT), position="hidden"))
 page = st.navigation(pages_for(principal))
 account(principal)
 if draw_frame(principal.projects) is not None:

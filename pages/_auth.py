@@ -13,6 +13,7 @@ can click a button that was never shown, so every action asks `may(role)` where 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -82,8 +83,12 @@ def not_allowed(how: str, email: str) -> None:
         st.logout()
 
 
-def gate(data_dir: Path) -> Principal:
-    """Who is here, or the sign-in screen (and `st.stop()`) when nobody allowed is."""
+def gate(data_dir: Path, refuse: Callable[[], None]) -> Principal:
+    """Who is here, or the sign-in screen (and `st.stop()`) when nobody allowed is.
+
+    `refuse` runs first on the way out: app.py registers its pages with a hidden menu there,
+    so a deep link keeps its path and no page (nor the pages folder's own menu) is shown.
+    """
     rules = policy(data_dir)
     how = mode(rules)
     if how == "open":
@@ -93,10 +98,12 @@ def gate(data_dir: Path) -> Principal:
     st.session_state.pop(PRINCIPAL_KEY, None)
     email = signed_in_email(how, rules)
     if email is None:
+        refuse()
         sign_in_screen(how)
         st.stop()
     principal = rules.resolve(email) if rules is not None else None
     if principal is None:
+        refuse()
         not_allowed(how, str(email))
         st.stop()
     assert principal is not None
