@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from access import Principal
-from pages._auth import account, gate
+from pages._auth import account, gate, land
 from pages._frame import draw_frame, settings
 
 HERE = Path(__file__).parent
@@ -59,12 +59,15 @@ def pages_for(who: Principal) -> list[st.Page]:
     return pages
 
 
-SIGNED_OUT = Principal("", "none", ())
-"""Nobody: the read pages only, registered hidden behind the sign-in screen and never run."""
+EVERY_PAGE = Principal("", "admin", None)
+"""Only for the hidden menu behind the sign-in screen: every page is registered (so a deep link
+keeps its path for after sign-in, with no "page not found"), and none of them runs."""
 
 st.set_page_config(page_title="Mistral usage monitor", page_icon=":material/monitoring:", layout="wide")
-principal = gate(settings().data_dir, lambda: st.navigation(pages_for(SIGNED_OUT), position="hidden"))
-page = st.navigation(pages_for(principal))
+principal = gate(settings().data_dir, lambda: st.navigation(pages_for(EVERY_PAGE), position="hidden"))
+allowed = pages_for(principal)
+page = st.navigation(allowed)
+land(allowed)
 account(principal)
 if draw_frame(principal.projects) is not None:
     page.run()

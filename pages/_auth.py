@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import streamlit as st
 
@@ -23,6 +24,14 @@ from access import AccessError, AuditLog, Policy, Principal, access_path, audit_
 from ._text import md
 
 PRINCIPAL_KEY = "_principal"
+NEXT_COOKIE = "monitor_next"
+REMEMBER_TARGET = (
+    "<script>document.cookie = 'monitor_next=' + encodeURIComponent(window.location.pathname"
+    " + window.location.search) + '; path=/; max-age=900; SameSite=Lax';</script>"
+)
+"""The OIDC callback always lands on "/", so the sign-in screen keeps the asked-for view in a
+cookie the browser sets (fixed script: nothing from the request is written into it)."""
+FORGET_TARGET = "<script>document.cookie = 'monitor_next=; path=/; max-age=0; SameSite=Lax';</script>"
 OPEN_NOTICE = (
     "Open dashboard: no sign-in is configured, so anyone who can reach this address sees and edits "
     "everything. Configure sign-in before exposing it (docs/signin.md)."
@@ -69,6 +78,7 @@ def sign_in_screen(how: str) -> None:
     st.title("Mistral usage monitor")
     if how == "oidc":
         st.write("Sign in to see the dashboard.")
+        st.html(REMEMBER_TARGET, unsafe_allow_javascript=True)
         if st.button("Sign in", type="primary", icon=":material/login:", key="_sign_in"):
             st.login()
     else:
@@ -109,6 +119,26 @@ def gate(data_dir: Path, refuse: Callable[[], None]) -> Principal:
     assert principal is not None
     st.session_state[PRINCIPAL_KEY] = principal
     return principal
+
+
+def land(pages: list[st.Page]) -> None:
+    """Once per session after an OIDC sign-in: go to the view the sign-in screen was asked for.
+
+    Only a registered page's path is followed (never an outside URL); its query string becomes
+    the filters, as any shared link's does. The cookie is cleared on the next run.
+    """
+    state = st.session_state
+    if state.get("_landed") == "pending":
+        st.html(FORGET_TARGET, unsafe_allow_javascript=True)
+        state._landed = "done"
+    if state.get("_landed") or not auth_configured():
+        return
+    state._landed = "pending"
+    target = urlsplit(unquote(st.context.cookies.get(NEXT_COOKIE) or ""))
+    path = target.path.strip("/")
+    page = next((p for p in pages if path and p.url_path == path), None)
+    if page is not None and not st.query_params:
+        st.switch_page(page, query_params=parse_qs(target.query))
 
 
 def account(principal: Principal) -> None:

@@ -16,11 +16,10 @@ __all__ = ["ARGS", "CHROMIUM", "REPO", "_settle", "free_port", "nav_titles", "se
 NAV = '[data-testid="stSidebarNav"] a'
 
 
-def serve(data_dir: Path, access: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`streamlit run app.py` on a free loopback port with MONITOR_ACCESS=access; yields its URL."""
-    port = free_port()
-    full_env = {**os.environ, "DATA_DIR": str(data_dir), "MONITOR_TIMEZONE": "UTC", "MONITOR_ACCESS": str(access),
-                **(env or {})}  # fmt: skip
+def serve(data_dir: Path, access: Path, *extra: str, port: int = 0) -> Iterator[str]:
+    """`streamlit run app.py` on loopback (`port`, else a free one) with MONITOR_ACCESS=access; yields its URL."""
+    port = port or free_port()
+    full_env = {**os.environ, "DATA_DIR": str(data_dir), "MONITOR_TIMEZONE": "UTC", "MONITOR_ACCESS": str(access)}
     full_env.pop("MONITOR_CONFIG", None)
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), *extra]  # fmt: skip
