@@ -182,8 +182,12 @@ def test_scoped_viewer_sees_only_their_projects(site: str, browser: object, seed
     sync_api.expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(f"${Truth.spend(rows):,.2f}")
     for path in ("", "spend"):
         open_page(page, site, path)
-        shown = {v for trace in page.evaluate(_TRACES) for v in trace}
-        assert not shown & others, path
+        assert not set(page.evaluate(_TRACES)) & others, path
+    page.locator('[data-testid="stSelectbox"]', has_text="Break down by").click()
+    page.get_by_role("option", name="Project").click()
+    _settle(page)
+    by_project = set(page.evaluate(_TRACES))
+    assert set(SCOPE) <= by_project and not by_project & others
     open_page(page, site, "explore")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").first.click()
