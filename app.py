@@ -59,9 +59,10 @@ def pages_for(who: Principal) -> list[st.Page]:
     return pages
 
 
+# Only for the hidden menu behind the sign-in screen (a string here would be drawn by Streamlit's
+# magic): every page is registered, so a deep link keeps its path for after sign-in with no
+# "page not found", and none of them runs.
 EVERY_PAGE = Principal("", "admin", None)
-"""Only for the hidden menu behind the sign-in screen: every page is registered (so a deep link
-keeps its path for after sign-in, with no "page not found"), and none of them runs."""
 
 st.set_page_config(page_title="Mistral usage monitor", page_icon=":material/monitoring:", layout="wide")
 principal = gate(settings().data_dir, lambda: st.navigation(pages_for(EVERY_PAGE), position="hidden"))
