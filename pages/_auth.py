@@ -102,7 +102,7 @@ def gate(data_dir: Path, refuse: Callable[[], None]) -> Principal:
     rules = policy(data_dir)
     how = mode(rules)
     if how == "open":
-        st.warning(OPEN_NOTICE, icon=":material/lock_open:")
+        st.warning(md(OPEN_NOTICE, 500), icon=":material/lock_open:")
         st.session_state[PRINCIPAL_KEY] = ANYONE
         return ANYONE
     st.session_state.pop(PRINCIPAL_KEY, None)

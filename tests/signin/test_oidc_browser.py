@@ -21,6 +21,8 @@ import pytest
 
 from tests.dashboard.conftest import utc_midnight
 
+from access import AuditLog, audit_path
+
 from .browser import ARGS, CHROMIUM, _settle, free_port, nav_titles, serve
 from .conftest import Truth
 from .oidc import node_ready, provider, write_secrets
@@ -143,12 +145,17 @@ def test_editor_edits_budgets_but_runs_no_sql(site: str, browser: object) -> Non
     page.context.close()
 
 
-def test_admin_runs_sql_and_sees_it_in_the_audit_log(site: str, browser: object) -> None:
+def audited(data_dir: Path, who: str, action: str) -> list[str]:
+    return [r["detail"] for r in AuditLog(audit_path(data_dir)).read() if r["who"] == who and r["action"] == action]
+
+
+def test_admin_runs_sql_and_sees_it_in_the_audit_log(site: str, browser: object, seeded: tuple[Path, Truth]) -> None:
     page = sign_in(browser, site, "ana@example.com", "explore")
     assert nav_titles(page) == [*ALL_PAGES, "Audit log"]
     page.get_by_role("button", name="Run query").click()
     _settle(page)
     sync_api.expect(page.get_by_text("rows").first).to_be_visible()
+    assert any("FROM ledger" in sql for sql in audited(seeded[0], "ana@example.com", "sql"))
     open_page(page, site, "audit")
     assert heading(page) == "Audit log"
     text = page.locator('[data-testid="stDataFrame"]').first
@@ -193,6 +200,7 @@ def test_scoped_viewer_sees_only_their_projects(site: str, browser: object, seed
         page.get_by_role("button", name="Download CSV").first.click()
     lines = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
     assert sum(float(r["spend"]) for r in lines) == pytest.approx(Truth.spend(rows), rel=1e-6)
+    assert audited(seeded[0], "lead@example.com", "export")
     open_page(page, site, "statement")
     assert heading(page) == "Overview"
     page.context.close()
