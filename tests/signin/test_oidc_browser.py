@@ -19,9 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from tests.dashboard.conftest import utc_midnight
-
 from access import AuditLog, audit_path
+from tests.dashboard.conftest import utc_midnight
 
 from .browser import ARGS, CHROMIUM, _settle, free_port, nav_titles, serve
 from .conftest import Truth
@@ -50,6 +49,7 @@ projects = {list(SCOPE)!r}
 READ_PAGES = ["Overview", "Spend", "Reliability", "Explore"]
 ALL_PAGES = [*READ_PAGES, "Budgets", "Reconciliation", "Statement"]
 SIGN_IN = "Sign in to see the dashboard."
+DATA_ELEMENTS = '[data-testid="stMetric"], [data-testid="stPlotlyChart"], [data-testid="stDataFrame"]'
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_signed_out_visits_show_only_the_sign_in_screen(site: str, browser: obje
         open_page(page, site, path)
         sync_api.expect(page.get_by_text(SIGN_IN)).to_be_visible()
         assert nav_titles(page) == [], path
-        assert page.locator('[data-testid="stMetric"], [data-testid="stPlotlyChart"], [data-testid="stDataFrame"]').count() == 0, path
+        assert page.locator(DATA_ELEMENTS).count() == 0, path
         assert page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').count() == 0, path
     page.context.close()
 
