@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,6 +50,8 @@ projects = {list(SCOPE)!r}
 READ_PAGES = ["Overview", "Spend", "Reliability", "Explore"]
 ALL_PAGES = [*READ_PAGES, "Budgets", "Reconciliation", "Statement"]
 SIGN_IN = "Sign in to see the dashboard."
+ALERT_LINK = "spend?range=custom&from=2026-11-01&to=2026-11-30&tz=Europe%2FParis&project=search+%26+co"
+"""As alerts/_observation.dashboard_link writes it (a project name with `&` in it)."""
 DATA_ELEMENTS = '[data-testid="stMetric"], [data-testid="stPlotlyChart"], [data-testid="stDataFrame"]'
 
 
@@ -122,9 +125,13 @@ def test_signed_out_visits_show_only_the_sign_in_screen(site: str, browser: obje
 
 
 def test_viewer_reads_every_page_but_edits_and_queries_nothing(site: str, browser: object) -> None:
-    page = sign_in(browser, site, "vera@example.com", "explore")
-    assert heading(page) == "Explore"  # the deep link survives the sign-in
+    page = sign_in(browser, site, "vera@example.com", ALERT_LINK)
+    assert heading(page) == "Spend"  # an alert email's link survives the sign-in, filters included
+    query = parse_qs(urlsplit(page.url).query)
+    assert query == {"range": ["custom"], "from": ["2026-11-01"], "to": ["2026-11-30"], "tz": ["Europe/Paris"],
+                     "project": ["search & co"]}  # fmt: skip
     assert nav_titles(page) == ALL_PAGES
+    open_page(page, site, "explore")
     sync_api.expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("viewer")
     assert page.get_by_text("SQL (read-only)").count() == 0
     open_page(page, site, "budgets")
