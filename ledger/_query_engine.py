@@ -73,6 +73,8 @@ def where_sql(filters: Filters) -> tuple[str, list[Any]]:
     """The WHERE clause (without the keyword) and its parameters for a Filters."""
     clauses = ["timestamp >= ?", "timestamp < ?"]
     params: list[Any] = [filters.start_at, filters.end_at]
+    if filters.denies_all:
+        clauses.append("FALSE")
     for dim, values in filters.dimension_filters().items():
         clauses.append(f"{DIMENSIONS[dim]} IN ({', '.join('?' * len(values))})")
         params.extend(values)

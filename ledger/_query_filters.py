@@ -61,6 +61,10 @@ def _as_instant(value: datetime | date, tz: ZoneInfo, end: bool) -> datetime:
 class Filters:
     """A half-open window [start, end) plus dimension filters (an empty tuple = all).
 
+    `scope` (None = unrestricted) is the projects a signed-in user may see: `projects` is
+    narrowed to it (all of it when no project is picked), and a pick outside it matches no
+    row (`denies_all`). Every query, export and the SQL box read rows through these fields.
+
     `start`/`end` may be given as tz-aware datetimes or as dates in `timezone`; a date `end`
     is inclusive (the whole day), so `Filters(date(2026,11,1), date(2026,11,30))` is November.
     After construction both are tz-aware datetimes.
@@ -73,6 +77,7 @@ class Filters:
     models: tuple[str, ...] = ()
     api_keys: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    scope: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         tz = zone(self.timezone)
@@ -83,11 +88,21 @@ class Filters:
         object.__setattr__(self, "end", end)
         for name in ("projects", "models", "api_keys", "sources"):
             object.__setattr__(self, name, tuple(sorted(set(getattr(self, name)))))
+        if self.scope is not None:
+            scope = tuple(sorted(set(self.scope)))
+            narrowed = tuple(p for p in self.projects if p in scope) if self.projects else scope
+            object.__setattr__(self, "scope", scope)
+            object.__setattr__(self, "projects", narrowed)
+
+    @property
+    def denies_all(self) -> bool:
+        """True when the scope leaves no project to show (the WHERE clause is then FALSE)."""
+        return self.scope is not None and not self.projects
 
     @classmethod
-    def for_dates(cls, first: date, last: date, timezone: str = "UTC", **dims: tuple[str, ...]) -> Filters:
-        """The whole local days first..last (inclusive)."""
-        return cls(first, last, timezone, **dims)
+    def for_dates(cls, first: date, last: date, timezone: str = "UTC", **dims: tuple[str, ...] | None) -> Filters:
+        """The whole local days first..last (inclusive); `dims` may include `scope`."""
+        return cls(first, last, timezone, **dims)  # type: ignore[arg-type]
 
     @property
     def tz(self) -> ZoneInfo:
@@ -118,7 +133,7 @@ class Filters:
         return replace(self, start=start, end=end)
 
     def unfiltered(self) -> Filters:
-        """The same window with no dimension filters."""
+        """The same window with no dimension filters (the scope stays: it is not a filter)."""
         return replace(self, projects=(), models=(), api_keys=(), sources=())
 
     def dimension_filters(self) -> dict[str, tuple[str, ...]]:

@@ -56,6 +56,8 @@ def check_select(sql: str) -> str:
 
 def _job(data_dir: Path, filters: Filters, body: str, row_limit: int, max_bytes: int, memory_mb: int) -> bytes:
     dims = {COLUMNS[name]: list(values) for name, values in _dimension_values(filters).items() if values}
+    if filters.denies_all:
+        dims["project"] = []
     job = {
         "files": [str(f) for f in list_files(Path(data_dir), *filters.utc_days())],
         "start": filters.start_at.isoformat(),

@@ -54,7 +54,7 @@ def ledger_filter(job: dict[str, Any]) -> Any:
         ts < pa.scalar(datetime.fromisoformat(job["end"]), stamp)
     )
     for column, values in job["dims"].items():
-        match = pc.field(column).isin(values)
+        match = pc.field(column).isin(pa.array(values, pa.string()))
         if job["null_labels"].get(column) in values:
             match = match | pc.field(column).is_null()
         expr = expr & match

@@ -142,12 +142,12 @@ def _window(default_tz: str) -> tuple[date, date, str]:
     return first, last, zone
 
 
-def sidebar(defaults: Settings) -> tuple[Filters, str]:
-    """Draw the shared filters and return them (with a label for the range)."""
+def sidebar(defaults: Settings, scope: tuple[str, ...] | None = None) -> tuple[Filters, str]:
+    """Draw the shared filters and return them (with a label for the range), within `scope`."""
     today = datetime.now(ZoneInfo(defaults.timezone)).date()
     _seed_from_url(defaults.timezone, today)
     first, last, zone = _window(defaults.timezone)
-    window = Filters.for_dates(first, last, zone)
+    window = Filters.for_dates(first, last, zone, scope=scope)
     chosen: dict[str, tuple[str, ...]] = {}
     for param, field in DIM_PARAMS.items():
         options = fetch("dimension_values", defaults.data_dir, window, dim=DIM_NAMES[param], limit=CHOICES)
@@ -158,7 +158,7 @@ def sidebar(defaults: Settings) -> tuple[Filters, str]:
         chosen[field] = tuple(picked)
     _write_url(defaults.timezone, first, last)
     label = f"{first:%d %b %Y}" if first == last else f"{first:%d %b} – {last:%d %b %Y}"
-    return Filters.for_dates(first, last, zone, **chosen), label
+    return Filters.for_dates(first, last, zone, scope=scope, **chosen), label
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -206,13 +206,16 @@ def no_ledger(data_dir: Path) -> None:
     )
 
 
-def draw_frame() -> Context | None:
-    """Sidebar, freshness line and badge; None (after an empty state) when there is no ledger."""
+def draw_frame(scope: tuple[str, ...] | None = None) -> Context | None:
+    """Sidebar, freshness line and badge; None (after an empty state) when there is no ledger.
+
+    `scope`: the projects the signed-in person may see (None = all); every page's Filters carry it.
+    """
     defaults = settings()
     if not list_days(defaults.data_dir):
         no_ledger(defaults.data_dir)
         return None
-    filters, label = sidebar(defaults)
+    filters, label = sidebar(defaults, scope)
     models = fetch("dimension_values", defaults.data_dir, filters.unfiltered(), dim="model")
     ctx = Context(defaults.data_dir, filters, defaults.currency, colours(models), label)
     summary = fetch("spend_summary", defaults.data_dir, filters)

@@ -39,6 +39,7 @@ from collector.config import Config, load_config
 from collector.errors import ConfigError
 from ledger.budget_queries import burn_down
 from ledger.queries import Filters, dimension_values
+from pages._auth import audit, may
 from pages._frame import ensure_routed
 from pages._text import md, short
 
@@ -163,9 +164,11 @@ def editor(engine: Engine, budgets: list[Budget]) -> None:
         except BudgetFileError as exc:
             st.error(f"Not saved: {md(exc, 500)}")
         else:
+            audit(engine.config.data_dir, "budget_edit", repr(raw))
             st.success(f"Saved {md(repr(budget.name))} to {md(engine.settings.budgets_file, 300)}.")
     if current is not None and st.button(f"Delete {md(repr(current.name))}", key="delete"):
         save_budgets(engine.settings.budgets_file, [b for b in budgets if b is not current])
+        audit(engine.config.data_dir, "budget_delete", current.name)
         st.success(f"Deleted {md(repr(current.name))}.")
 
 
@@ -206,6 +209,7 @@ def test_email(engine: Engine, budgets: list[Budget]) -> None:
         return
     to = st.selectbox("Send to (a configured recipient)", allowed, key="test_to")
     if st.button("Send test email", key="send_test"):
+        audit(engine.config.data_dir, "test_email", str(to))
         try:
             st.success(md(send_test_email(engine.smtp, str(to), allowed), 300))
         except DeliveryError as exc:
@@ -225,8 +229,8 @@ def known_channels(engine: Engine, budget: Budget) -> None:
 def channels_section(engine: Engine) -> None:
     """Each channel's delivery state, and a test button per channel.
 
-    The buttons are for admins and editors only once sign-in exists; until then anyone who
-    can open the dashboard can post a test message (nothing typed in: the configured URL).
+    Editors and admins only (main() checks the role; with no sign-in configured, anyone who can
+    open the dashboard can post a test message: nothing typed in, the configured URL).
     """
     st.header("Channels")
     channels = engine.settings.channels
@@ -241,11 +245,12 @@ def channels_section(engine: Engine) -> None:
             st.warning(f"{row['kind']} channel {md(row['channel'])}: {row['pending']} message(s) waiting. "
                        f"Last error: {md(row['last error'], 300)}")  # fmt: skip
     for name, channel in sorted(channels.items()):
-        channel_test_button(name, channel)
+        channel_test_button(name, channel, engine.config.data_dir)
 
 
-def channel_test_button(name: str, channel: ChannelSettings) -> None:
+def channel_test_button(name: str, channel: ChannelSettings, data_dir: Path) -> None:
     if st.button(f"Send a test message to the {md(channel.label, 200)}", key=f"test_channel_{name}"):
+        audit(data_dir, "test_channel", name)
         try:
             st.success(md(send_test_post(channel, datetime.now(UTC)), 300))
         except DeliveryError as exc:
@@ -269,11 +274,12 @@ def main() -> None:
     for budget in budgets:
         show_budget(view_budget(config.data_dir, budget, period_of(budget.period, now, config.timezone),
                                 config.timezone, config.currency, now), config, now)  # fmt: skip
-    if editable:
+    if editable and may("editor"):
         editor(engine, budgets)
     history(engine)
-    test_email(engine, budgets)
-    channels_section(engine)
+    if may("editor"):
+        test_email(engine, budgets)
+        channels_section(engine)
 
 
 main()

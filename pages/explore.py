@@ -17,6 +17,7 @@ from ledger.queries import (
     parquet_bytes,
     run_sql,
 )
+from pages._auth import audit, may
 from pages._frame import context
 from pages._text import md
 from pages._ui import TOP_N, empty_state, fetch, label_colours, labelled, show, style
@@ -30,11 +31,14 @@ TABLE_ROWS = 100_000
 
 
 def downloads(df: pd.DataFrame, stem: str) -> None:
-    """CSV (formula-safe) and parquet downloads of what is shown."""
+    """CSV (formula-safe) and parquet downloads of what is shown; each click goes to the audit log."""
     left, right, _ = st.columns([1, 1, 4])
-    left.download_button("Download CSV", csv_bytes(df), f"{stem}.csv", "text/csv", key=f"{stem}_csv")
+    args = (ctx.data_dir, "export", f"{stem}.csv, {len(df)} rows")
+    left.download_button("Download CSV", csv_bytes(df), f"{stem}.csv", "text/csv", key=f"{stem}_csv",
+                         on_click=audit, args=args)  # fmt: skip
     right.download_button(
-        "Download parquet", parquet_bytes(df), f"{stem}.parquet", "application/vnd.apache.parquet", key=f"{stem}_pq"
+        "Download parquet", parquet_bytes(df), f"{stem}.parquet", "application/vnd.apache.parquet", key=f"{stem}_pq",
+        on_click=audit, args=(ctx.data_dir, "export", f"{stem}.parquet, {len(df)} rows"),
     )
 
 
@@ -87,6 +91,9 @@ def slicer() -> None:
 
 
 def sql_box() -> None:
+    """Admins only: the check is here, where the query runs, not just in what is drawn."""
+    if not may("admin"):
+        return
     st.subheader("SQL (read-only)")
     st.caption(
         "One SELECT over `ledger`: the rows in the sidebar's date range and filters, columns as in "
@@ -97,6 +104,7 @@ def sql_box() -> None:
     limit = st.number_input("Row limit", 1, MAX_ROWS, 1_000, step=1_000, key="ex_limit")
     if not st.button("Run query", type="primary", key="ex_run"):
         return
+    audit(ctx.data_dir, "sql", sql)
     try:
         df = run_sql(ctx.data_dir, ctx.filters, sql, row_limit=int(limit))
     except SqlRefused as exc:

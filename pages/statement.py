@@ -16,6 +16,7 @@ import streamlit as st
 
 from ledger.statement import SCOPES, Statement, statement, statement_csv
 from ledger.store import list_days
+from pages._auth import audit
 from pages._frame import context
 from pages._ui import TTL_SECONDS, count, money
 
@@ -66,7 +67,7 @@ headline(stmt, ctx.currency)
 st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
 st.dataframe(stmt.totals.style.format(MONEY, na_rep="—"), hide_index=True, width="stretch")
 st.download_button("Download CSV (every line)", statement_csv(stmt), f"statement-{month}-{by}.csv", "text/csv",
-                   key="statement_all_csv")  # fmt: skip
+                   key="statement_all_csv", on_click=audit, args=(ctx.data_dir, "export", f"statement {month} {by}"))
 
 scope = st.selectbox(SCOPE_LABELS[by], stmt.scopes(), key="statement_scope",
                      help="The statement of one, as its owner gets it by email")  # fmt: skip
@@ -74,4 +75,4 @@ mine = stmt.only(scope)
 st.markdown(f"**By model** ({SCOPE_LABELS[by].lower()} picked above)")
 st.dataframe(mine.lines.style.format(MONEY, na_rep="—"), hide_index=True, width="stretch")
 st.download_button("Download CSV (this one)", statement_csv(mine), f"statement-{month}-{by}-one.csv", "text/csv",
-                   key="statement_one_csv")  # fmt: skip
+                   key="statement_one_csv", on_click=audit, args=(ctx.data_dir, "export", f"statement {month} one"))

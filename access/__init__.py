@@ -1,0 +1,44 @@
+"""Who may use the dashboard and what they may do: plain Python, testable without Streamlit.
+
+Why a module of its own: the rules (allowed emails and domains, roles, project scope, the
+trusted proxy header) decide what every page shows, so they live in one place that unit
+tests can reach without a browser. `pages/_auth.py` is the only Streamlit side of it.
+
+Example:
+    >>> policy = parse_policy({"allowed_domains": ["example.com"]}, "access.toml")
+    >>> policy.resolve("Ana@Example.com")
+    Principal(email='ana@example.com', role='viewer', projects=None)
+"""
+
+from __future__ import annotations
+
+from .audit import AuditLog, audit_path
+from .policy import (
+    ACCESS_ENV,
+    ROLES,
+    AccessError,
+    Policy,
+    Principal,
+    TrustedHeader,
+    access_path,
+    load_policy,
+    parse_policy,
+    role_allows,
+)
+from .trusted import trusted_email
+
+__all__ = [
+    "ACCESS_ENV",
+    "ROLES",
+    "AccessError",
+    "AuditLog",
+    "Policy",
+    "Principal",
+    "TrustedHeader",
+    "access_path",
+    "audit_path",
+    "load_policy",
+    "parse_policy",
+    "role_allows",
+    "trusted_email",
+]

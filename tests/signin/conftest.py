@@ -1,0 +1,7 @@
+"""A seeded ledger for the sign-in tests (the dashboard tests' fixture, with its independent figures)."""
+
+from __future__ import annotations
+
+from tests.dashboard.conftest import Truth, seeded
+
+__all__ = ["Truth", "seeded"]

@@ -1,0 +1,62 @@
+"""A real OpenID Connect provider (tests/oidc: oidc-provider on node) and the secrets.toml pointing at it."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from .browser import REPO
+
+OIDC_DIR = REPO / "tests" / "oidc"
+CLIENT_ID = "monitor-dashboard"
+
+
+def node_ready() -> str | None:
+    """Why the provider cannot run here, or None."""
+    if shutil.which("node") is None:
+        return "needs node (scripts/setup.sh dev installs it)"
+    if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
+        return "needs tests/oidc/node_modules: run scripts/setup.sh dev (npm ci in tests/oidc)"
+    return None
+
+
+def provider(port: int, client_secret: str, redirect_uri: str) -> Iterator[str]:
+    """Run the provider on 127.0.0.1:port until the generator closes; yields its issuer URL."""
+    cmd = ["node", "server.js", str(port), CLIENT_ID, client_secret, redirect_uri]
+    proc = subprocess.Popen(cmd, cwd=OIDC_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    issuer = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"oidc provider exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+            try:
+                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield issuer
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def write_secrets(path: Path, issuer: str, client_secret: str, redirect_uri: str) -> Path:
+    """secrets.toml with an [auth] section, as docs/signin.md describes (test values, temp dir)."""
+    path.write_text(
+        "[auth]\n"
+        f'redirect_uri = "{redirect_uri}"\n'
+        f'cookie_secret = "{secrets.token_hex(32)}"\n'
+        f'client_id = "{CLIENT_ID}"\n'
+        f'client_secret = "{client_secret}"\n'
+        f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n'
+        # Streamlit asks for prompt=select_account by default; oidc-provider refuses it.
+        'client_kwargs = { prompt = "login" }\n'
+    )
+    return path
