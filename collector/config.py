@@ -116,9 +116,19 @@ class Config:
     fx: FxConfig = field(default_factory=FxConfig)
 
 
+def simulator_port() -> int:
+    """`$SIMULATOR_PORT` (where the demo started the simulator), else 8765."""
+    raw = os.environ.get("SIMULATOR_PORT", "")
+    if not raw:
+        return DEFAULT_PORT
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 65535):
+        raise ConfigError(f"SIMULATOR_PORT: {raw[:20]!r} is not a TCP port; use 1..65535 or unset it")
+    return int(raw)
+
+
 def default_config() -> Config:
     """The embedded default: the simulator's usage endpoint and Admin API, the ledger in data/."""
-    simulator = f"http://127.0.0.1:{DEFAULT_PORT}"
+    simulator = f"http://127.0.0.1:{simulator_port()}"
     return Config(
         data_dir=Path(os.environ.get("DATA_DIR", REPO / "data")),
         timezone=os.environ.get("MONITOR_TIMEZONE", "UTC"),

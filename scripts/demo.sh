@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-PORT="${SIMULATOR_PORT:-8765}"
+export SIMULATOR_PORT="${SIMULATOR_PORT:-8765}"  # the collector's embedded default polls it there
+PORT="$SIMULATOR_PORT"
 DASHBOARD_PORT="${DASHBOARD_PORT:-8501}"
 mkdir -p data/logs
 [ -f data/budgets.toml ] || cat > data/budgets.toml <<'TOML'

@@ -1,4 +1,4 @@
-"""`python -m simulator --port 8090`: serve the simulated usage endpoint until interrupted.
+"""`python -m simulator [--port 8090]`: serve the simulated usage endpoint until interrupted.
 
 Why a token by environment variable name: a secret on the command line shows up in `ps` and
 shell history; the simulator only ever reads the variable and never prints it.
@@ -14,11 +14,23 @@ import sys
 from ._http import start_server
 
 log = logging.getLogger("simulator")
+DEFAULT_PORT = 8765
+"""Where the collector's embedded default config looks for the simulator."""
+
+
+def _default_port() -> int:
+    raw = os.environ.get("SIMULATOR_PORT", "")
+    if raw and not (raw.isascii() and raw.isdigit() and int(raw) <= 65535):
+        print(f"SIMULATOR_PORT: {raw[:20]!r} is not a TCP port; use 1..65535 or unset it", file=sys.stderr)
+        sys.exit(2)
+    return int(raw) if raw else DEFAULT_PORT
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
-    parser.add_argument("--port", type=int, required=True, help="TCP port (0: any free port)")
+    parser.add_argument("--port", type=int, default=_default_port(),
+                        help="TCP port (0: any free port; default $SIMULATOR_PORT, else 8765, where the "
+                        "collector's embedded default looks)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--seed", type=int, default=0, help="workload seed, >= 0 (default 0)")
     parser.add_argument("--days", type=float, default=30, help="days of history (default 30)")

@@ -83,3 +83,23 @@ def test_window_and_page_bounds_parse_with_defaults(tmp_path):
     config = load_config(write(tmp_path, SOURCE + "max_pages_per_poll = 7\n[collector]\nmax_record_age_days = 30\n"))
     assert (config.max_record_age_days, config.max_future_skew_seconds) == (30, 300)
     assert (config.sources[0].max_pages_per_poll, config.sources[0].max_page_bytes) == (7, 64 * 1024 * 1024)
+
+
+def test_the_embedded_default_polls_the_simulator_port_the_demo_chose(monkeypatch):
+    from collector.config import default_config
+    from simulator.__main__ import _parser
+
+    monkeypatch.setenv("SIMULATOR_PORT", "9123")
+    assert {s.url for s in default_config().sources} == {"http://127.0.0.1:9123"}
+    assert _parser().parse_args([]).port == 9123
+    monkeypatch.delenv("SIMULATOR_PORT")
+    assert {s.url for s in default_config().sources} == {"http://127.0.0.1:8765"}
+    assert _parser().parse_args([]).port == 8765
+
+
+def test_a_bad_simulator_port_names_the_variable(monkeypatch):
+    from collector.config import default_config
+
+    monkeypatch.setenv("SIMULATOR_PORT", "87a5")
+    with pytest.raises(ConfigError, match=r"^SIMULATOR_PORT: '87a5' is not a TCP port"):
+        default_config()
