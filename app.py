@@ -17,13 +17,6 @@ from pages._auth import account, gate, land
 from pages._frame import draw_frame, settings
 
 HERE = Path(__file__).parent
-BUDGETS = HERE / "pages" / "budgets.py"
-RECONCILIATION = HERE / "pages" / "reconciliation.py"
-
-
-def budgets_placeholder() -> None:
-    st.title("Budgets")
-    st.info("Budgets and alerts arrive with the alerts engine (issue 4).", icon=":material/savings:")
 
 
 def read_pages() -> list[st.Page]:
@@ -38,15 +31,11 @@ def read_pages() -> list[st.Page]:
 
 def all_project_pages() -> list[st.Page]:
     """Pages that show figures across every project (budgets, billed totals, statements)."""
-    pages = [
-        st.Page(BUDGETS, title="Budgets", icon=":material/savings:")
-        if BUDGETS.exists()
-        else st.Page(budgets_placeholder, title="Budgets", icon=":material/savings:", url_path="budgets"),
+    return [
+        st.Page(HERE / "pages" / "budgets.py", title="Budgets", icon=":material/savings:"),
+        st.Page(HERE / "pages" / "reconciliation.py", title="Reconciliation", icon=":material/receipt_long:"),
+        st.Page(HERE / "pages" / "statement.py", title="Statement", icon=":material/request_quote:"),
     ]
-    if RECONCILIATION.exists():
-        pages.append(st.Page(RECONCILIATION, title="Reconciliation", icon=":material/receipt_long:"))
-    pages.append(st.Page(HERE / "pages" / "statement.py", title="Statement", icon=":material/request_quote:"))
-    return pages
 
 
 def pages_for(who: Principal) -> list[st.Page]:
