@@ -3,13 +3,12 @@
 Public surface: the config objects, the exception tree, the source registry and `main`.
 """
 
-from ._jobs import EXTRA_JOBS, SOURCE_FACTORIES, Job
+from ._jobs import SOURCE_FACTORIES, Job
 from ._usage import UsageEndpointSource
 from .config import Config, SourceConfig, load_config
 from .errors import BadPageError, CollectorError, ConfigError, PollError, SourceAuthError, SourceHTTPError
 
 __all__ = [
-    "EXTRA_JOBS",
     "SOURCE_FACTORIES",
     "BadPageError",
     "CollectorError",

@@ -1,4 +1,7 @@
-"""`python -m collector [--config FILE] [--once]`, plus `reprice` and `compact` commands."""
+"""`python -m collector [--config FILE] [--once]`, plus `reprice` and `compact` commands.
+
+The one place that wires the alerts engine's jobs into the collector's schedule.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from alerts import collector_jobs
 from ledger import compact_closed_days
 
 from ._context import Context
@@ -36,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compact":
             print([d.isoformat() for d in compact_closed_days(config.data_dir, datetime.now(UTC).date())])
             return 0
-        jobs = build_jobs(context)
+        jobs = build_jobs(context, extra=[collector_jobs])
         if args.once:
             failed = run_once(jobs)
             if failed:

@@ -1,10 +1,10 @@
-"""Jobs the scheduler runs: one poll job per source, daily compaction, and extension points.
+"""Jobs the scheduler runs: one poll job per source, daily compaction, rollups, rates, and extras.
 
 Why a registry of source kinds: the usage endpoint is the first kind; provider usage APIs
 (Mistral Admin, OpenAI, Anthropic) plug in as more kinds without touching the scheduler.
 
 Example:
-    >>> jobs = build_jobs(context)
+    >>> jobs = build_jobs(context, extra=[alerts.collector_jobs])
     >>> [job.name for job in jobs]
     ['poll:simulator', 'compact', 'rollups', 'alerts']
 """
@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -36,8 +36,6 @@ class Source(Protocol):
 ROLLUP_SECONDS = 300
 SourceFactory = Callable[[SourceConfig, Context], Source]
 SOURCE_FACTORIES: dict[str, SourceFactory] = {"usage_endpoint": UsageEndpointSource, **PROVIDER_FACTORIES}
-EXTRA_JOBS: list[Callable[[Context], list[Job]]] = []
-"""Other components (the alerts engine) append a factory returning their jobs."""
 
 
 @dataclass
@@ -93,13 +91,14 @@ def rollup_job(context: Context) -> Job:
     return Job("rollups", run, interval_seconds=ROLLUP_SECONDS)
 
 
-def build_jobs(context: Context) -> list[Job]:
+JobFactory = Callable[[Context], list["Job"]]
+
+
+def build_jobs(context: Context, extra: Sequence[JobFactory] = ()) -> list[Job]:
+    """The collector's own jobs plus those of `extra` factories (the CLI passes the alerts engine's)."""
     jobs = [poll_job(s, context) for s in context.config.sources if s.enabled]
     jobs.extend([compaction_job(context), rollup_job(context)])
     jobs.extend(fx_jobs(context))
-    for factory in EXTRA_JOBS:
+    for factory in extra:
         jobs.extend(factory(context))
-    from alerts import collector_jobs  # imported here: alerts imports this module
-
-    jobs.extend(collector_jobs(context))
     return jobs
