@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from collector import Job
 from collector._context import Context
-from collector._jobs import Job
 from collector._log import log, register_secret
 
 from ._budgets import Budget

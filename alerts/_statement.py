@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 
+from collector.config import Config
 from ledger.statement import Statement, statement
 
 from ._budgets import Budget, BudgetFileError
@@ -33,10 +34,18 @@ from ._names import printable
 from ._observation import money
 from ._outbox import enqueue
 from ._periods import Period, period_of
+from ._settings import AlertSettings, SmtpSettings
 from ._state import KEEP_HISTORY
 
-if TYPE_CHECKING:
-    from ._engine import Engine
+
+class StatementEngine(Protocol):
+    """What the statement rule reads from the alerts engine (its config, settings, SMTP, budgets)."""
+
+    config: Config
+    settings: AlertSettings
+    smtp: SmtpSettings | None
+
+    def budgets(self) -> list[Budget]: ...
 
 RULE = "statement"
 STATE_KEY = "statements"
@@ -64,7 +73,7 @@ def _key(month: str, project: str) -> str:
     return f"{month}:{project}"
 
 
-def queue_statements(engine: Engine, state: dict[str, Any], now: datetime) -> int:
+def queue_statements(engine: StatementEngine, state: dict[str, Any], now: datetime) -> int:
     """Queue last month's statement for every owned project not done yet; how many emails."""
     settings, config = engine.settings, engine.config
     period = due_month(now, config.timezone, settings.statement_hour)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ledger import Appender, PriceBook
 
-from ._reprice import build_book
+from ._reprice import build_book, reprice
 from ._state import CursorStore, Quarantine, StatusBoard
 from .config import Config
 
@@ -16,7 +16,7 @@ from .config import Config
 @dataclass
 class Context:
     """Built once per process; jobs read it, never replace its parts (but `book`, swapped whole by
-    `refresh_book` when a new price sheet changes what `pricing = "billed"` charges)."""
+    `refresh_book` below when a new price sheet changes what `pricing = "billed"` charges)."""
 
     config: Config
     book: PriceBook
@@ -41,3 +41,19 @@ class Context:
             status=StatusBoard(data_dir),
             quarantine=Quarantine(data_dir),
         )
+
+
+def refresh_book(context: Context) -> dict[str, int] | None:
+    """After a price sheet was stored: with `pricing = "billed"`, the running collector's book
+    is rebuilt and, when its version moved, the ledger re-priced (only days whose costs move).
+
+    A page priced with the old book in the same instant may still be appended after its day
+    was re-priced; it keeps the old `price_version`, so `python -m collector reprice` fixes it.
+    """
+    if context.config.pricing != "billed":
+        return None
+    book = build_book(context.config)
+    if book.version == context.book.version:
+        return None
+    context.book = book
+    return reprice(context.data_dir, book, context.config.currency)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,8 +21,7 @@ import pyarrow.json as pj
 
 from ledger.schema import SCHEMA
 
-if TYPE_CHECKING:
-    from ._records import TimeWindow
+from ._window import TimeWindow
 
 RATELIMIT_FIELDS = {
     "limit-tokens-minute": "rl_limit_tokens_minute",

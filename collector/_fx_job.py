@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
 from ledger import fx
 
 from ._context import Context
+from ._job import Job
 from ._log import log
 from .config import FxConfig
-
-if TYPE_CHECKING:
-    from ._jobs import Job
 
 MAX_BYTES = 32 * 1024 * 1024
 """eurofxref-hist.xml (every day since 1999) is ~6 MB; anything far larger is not that document."""
@@ -77,7 +74,6 @@ def update_rates(data_dir: Path, settings: FxConfig, backoff: float = BACKOFF_SE
 
 def fx_jobs(context: Context) -> list[Job]:
     """The fetch job, when `[fx] url` is set (the alerts engine converts with `fx.displaying`)."""
-    from ._jobs import Job  # imported here: _jobs imports this module
 
     settings = context.config.fx
     if settings.url is None:

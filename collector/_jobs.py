@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -21,6 +20,7 @@ from ledger import compact_closed_days, update_rollups
 
 from ._context import Context
 from ._fx_job import fx_jobs
+from ._job import Job
 from ._log import log, register_secret
 from ._usage import UsageEndpointSource
 from .config import SourceConfig
@@ -36,16 +36,6 @@ class Source(Protocol):
 ROLLUP_SECONDS = 300
 SourceFactory = Callable[[SourceConfig, Context], Source]
 SOURCE_FACTORIES: dict[str, SourceFactory] = {"usage_endpoint": UsageEndpointSource, **PROVIDER_FACTORIES}
-
-
-@dataclass
-class Job:
-    """A named callable with a schedule: every `interval_seconds`, or daily at `daily_hour_utc`."""
-
-    name: str
-    run: Callable[[], bool]
-    interval_seconds: int | None = None
-    daily_hour_utc: int | None = None
 
 
 def poll_job(source: SourceConfig, context: Context) -> Job:

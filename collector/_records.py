@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -21,6 +21,7 @@ import pyarrow as pa
 from ledger.schema import SCHEMA
 
 from ._fastpath import RATELIMIT_FIELDS, table_from_body, table_from_records
+from ._window import TimeWindow
 
 _INT_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens")
 _RATELIMIT = RATELIMIT_FIELDS
@@ -35,27 +36,6 @@ ZONES = ("global", "eu", "us")
 
 class BadRecord(ValueError):
     """A record that breaks the contract; the message is the quarantine reason."""
-
-
-@dataclass(frozen=True)
-class TimeWindow:
-    """The record timestamps accepted, inclusive; `why` names the config keys that set it.
-
-    Why a window: a record dated 0001 or 9999 is a bug at the source, and it would make a
-    ledger partition of its own and move the dashboard's "data up to" line to 9999.
-    """
-
-    start: datetime
-    end: datetime
-    why: str = ""
-
-    @classmethod
-    def around(cls, now: datetime, days_back: int, future_seconds: int, why: str = "") -> TimeWindow:
-        return cls(now - timedelta(days=days_back), now + timedelta(seconds=future_seconds), why)
-
-    def reason(self, value: Any) -> str:
-        return (f"timestamp: {value!r} is outside the accepted window {self.start:%Y-%m-%dT%H:%M:%SZ} .. "
-                f"{self.end:%Y-%m-%dT%H:%M:%SZ}{f' ({self.why})' if self.why else ''}")  # fmt: skip
 
 
 @dataclass(frozen=True)

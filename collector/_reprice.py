@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,9 +26,6 @@ from ledger.prices import RateFn, derive_prices, read_aliases, read_prices
 from ledger.store import rewrite_day
 
 from .config import Config
-
-if TYPE_CHECKING:
-    from ._context import Context
 
 
 def build_book(config: Config, rate: RateFn | None = None) -> PriceBook:
@@ -58,20 +54,6 @@ def dated_rate(config: Config) -> RateFn:
     return rate
 
 
-def refresh_book(context: Context) -> dict[str, int] | None:
-    """After a price sheet was stored: with `pricing = "billed"`, the running collector's book
-    is rebuilt and, when its version moved, the ledger re-priced (only days whose costs move).
-
-    A page priced with the old book in the same instant may still be appended after its day
-    was re-priced; it keeps the old `price_version`, so `python -m collector reprice` fixes it.
-    """
-    if context.config.pricing != "billed":
-        return None
-    book = build_book(context.config)
-    if book.version == context.book.version:
-        return None
-    context.book = book
-    return reprice(context.data_dir, book, context.config.currency)
 
 
 def reprice(data_dir: Path, book: PriceBook, currency: str) -> dict[str, int]:

@@ -22,7 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from ._context import Context
-from ._jobs import Job
+from ._job import Job
 from ._log import log
 
 

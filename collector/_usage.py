@@ -26,9 +26,10 @@ from ledger import price_rows
 from ._context import Context
 from ._http import RateLimiter, RetryPolicy, make_client, send
 from ._log import log
-from ._records import Rejected, TimeWindow, parse_body, parse_records
+from ._records import Rejected, parse_body, parse_records
 from ._scrub import MASK, contains_secret, scrub_secrets
 from ._split import decode_page
+from ._window import TimeWindow
 from .config import SourceConfig
 from .errors import BadPageError, CursorCycleError
 

@@ -21,11 +21,9 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from .atomic import atomic_write
 from .schema import PARTITION
 from .store import day_dir, list_days, visible_files
 
@@ -87,40 +85,3 @@ def plan(data_dir: Path, first: date, last: date, kind: str = "totals") -> tuple
             else:
                 raw.extend(files)
     return fresh, raw
-
-
-def update_rollups(data_dir: Path, days: Iterable[date] | None = None) -> list[Path]:
-    """(Re)build the rollups of each given UTC day whose files changed; None = every day.
-
-    Call it after each ledger write or compaction (cheap when nothing changed: one hash of
-    file names). Returns the rollup files written; older rollups of those days are removed.
-    """
-    wanted = list_days(Path(data_dir)) if days is None else sorted(set(days))
-    written = []
-    for day in wanted:
-        files = visible_files(day_dir(Path(data_dir), day))
-        for kind in KINDS if files else ():
-            written.extend(_build(data_dir, day, files, kind))
-    return written
-
-
-def _build(data_dir: Path, day: date, files: list[Path], kind: str) -> list[Path]:
-    from ._query_engine import connection, scan_sql
-
-    target = rollup_path(data_dir, day, files, kind)
-    written = []
-    if not target.exists():
-        sql = rollup_sql(scan_sql(files), kind)
-        atomic_write(target, lambda tmp: _copy(connection(), sql, tmp))
-        written.append(target)
-    for old in rollup_dir(data_dir, day).glob(f"{kind}-*.parquet"):
-        if old != target:
-            old.unlink(missing_ok=True)
-    for legacy in rollup_dir(data_dir, day).glob("rollup-*.parquet"):
-        legacy.unlink(missing_ok=True)
-    return written
-
-
-def _copy(con: object, sql: str, tmp: Path) -> None:
-    escaped = str(tmp).replace("'", "''")
-    con.execute(f"COPY ({sql}) TO '{escaped}' (FORMAT parquet, COMPRESSION zstd)")  # type: ignore[attr-defined]

@@ -44,11 +44,11 @@ from ._query_costs import Forecast, RateUsed, conversion, month_forecast, unit_c
 from ._query_export import csv_bytes, neutralise, parquet_bytes
 from ._query_filters import DIMENSIONS, GRAINS, Filters
 from ._query_reliability import ratelimit_headroom, retry_impact, top_errors
-from ._query_rollups import update_rollups
 from ._query_sql import MAX_BYTES as SQL_MAX_BYTES
 from ._query_sql import MEMORY_MB as SQL_MEMORY_MB
 from ._query_sql import SqlRefused, check_select, run_sql
 from ._query_status import Freshness, SourceStatus, freshness, newest_row
+from ._rollup_build import update_rollups
 
 __all__ = [
     "DIMENSIONS",

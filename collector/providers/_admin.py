@@ -24,9 +24,8 @@ import orjson
 
 from ledger.billing import RATE_LIMIT, SPEND_LIMIT, month_of, update_billed, write_price_sheet, write_reading
 
-from .._context import Context
+from .._context import Context, refresh_book
 from .._http import RetryPolicy
-from .._reprice import refresh_book
 from ..config import SourceConfig
 from ..errors import ConfigError
 from ._admin_parse import parse_prices, parse_rate_limit, parse_spend_limit, parse_usage, recognised
