@@ -33,18 +33,25 @@ CREATE TABLE IF NOT EXISTS ledger (lim TEXT, period TEXT, amount REAL, as_of INT
 
 
 class LimitState:
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: Path, timeout: float, hot: bool = False) -> None:
+        """`hot`: the request path's connection, which never checkpoints (the worker's does, `checkpoint`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.timeout = timeout
-        self.db = self._connect()
+        self.db = self._connect(hot)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, hot: bool) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        if hot:
+            db.execute("PRAGMA wal_autocheckpoint=0")
         db.executescript(_SCHEMA)
         return db
+
+    def checkpoint(self) -> None:
+        """Copy the WAL back into the database without waiting for readers (the hot path skips it)."""
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         self.db.close()

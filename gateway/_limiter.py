@@ -88,6 +88,7 @@ class Limiter:
         self.task: asyncio.Task[None] | None = None
         self.last_ledger = -math.inf
         self.last_purge = 0.0
+        self.last_checkpoint = 0.0
 
     @property
     def active(self) -> bool:
@@ -96,7 +97,7 @@ class Limiter:
     async def start(self) -> None:
         if not self.active:
             return
-        self.hot = self._open()
+        self.hot = self._open(hot=True)
         await asyncio.get_running_loop().run_in_executor(self.executor, self._sync, [])
         self.task = asyncio.create_task(self._run())
 
@@ -110,9 +111,9 @@ class Limiter:
             if state is not None:
                 state.close()
 
-    def _open(self) -> LimitState | None:
+    def _open(self, hot: bool) -> LimitState | None:
         try:
-            return LimitState(self.settings.state_path, self.settings.state_timeout)
+            return LimitState(self.settings.state_path, self.settings.state_timeout, hot=hot)
         except (sqlite3.Error, OSError) as exc:
             self._failed("open", exc)
             return None
@@ -183,7 +184,7 @@ class Limiter:
         return verdict
 
     def _reopen(self) -> LimitState | None:
-        self.hot = self._open()
+        self.hot = self._open(hot=True)
         return self.hot
 
     def _matching(self, project: str | None, key_id: str | None, model: str | None) -> list[Limit]:
@@ -225,6 +226,9 @@ class Limiter:
             if now - self.last_purge > 3_600:
                 self.last_purge = now
                 state.purge(minute_of(now) - 2)
+            if time.monotonic() - self.last_checkpoint >= 1.0:
+                self.last_checkpoint = time.monotonic()
+                state.checkpoint()
             self.spent = state.spent((lim.name, self.periods.of(lim, now).id) for lim in self.limits
                                      if lim.amount is not None)  # fmt: skip
             self.spend_ok = True
