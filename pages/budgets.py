@@ -232,7 +232,7 @@ def limit_form(current: Limit | None) -> dict[str, Any] | None:
 
 def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str]) -> None:
     """Friendly names for key fingerprints; an empty label removes one."""
-    st.subheader("Key labels")
+    st.header("Key labels")
     if labels:
         st.dataframe(pd.DataFrame({"fingerprint": list(labels), "label": list(labels.values())}), hide_index=True,
                      key="labels_table")  # fmt: skip
