@@ -2,8 +2,8 @@
 
 The gateway runs in this process (uvicorn in a thread) so its clock can be moved across the
 budget's midnight; the fake upstream's SEEN log says which calls really went upstream. Costs are
-computed here from the price table's numbers (mistral-large-2411: $2 / $6 per 1M tokens), not
-read from the gateway.
+computed here from the price table's numbers (mistral-large-2411: $2 / $0.2 cached / $6 per 1M
+tokens), not read from the gateway.
 """
 
 from __future__ import annotations
@@ -67,8 +67,11 @@ class Clock:
 
 
 def call_cost(content: str) -> float:
-    """The fake upstream bills prompt = characters of the message, completion = max_tokens."""
-    return (len(content) * 2 + MAX_TOKENS * 6) / 1e6
+    """The fake upstream bills prompt = characters of the message (half of them cached), completion = max_tokens;
+    mistral-large-2411 costs $2 input, $0.2 cached input, $6 output per 1M tokens (ledger/prices.csv)."""
+    prompt = len(content)
+    cached = prompt // 2
+    return ((prompt - cached) * 2 + cached * 0.2 + MAX_TOKENS * 6) / 1e6
 
 
 @pytest.fixture()
@@ -88,6 +91,21 @@ def chat(url: str, project: str, content: str) -> object:
                                 http_headers={"X-Project": project})  # fmt: skip
 
 
+def wait_spend(state: Path, expected: float, timeout: float = 20.0) -> None:
+    """Until the shared state holds `expected` spend (the worker prices answers every 0.2 s), then one more sync."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(state) as db:
+            total = db.execute("SELECT coalesce(sum(amount), 0) FROM spend").fetchone()[0]
+        if total >= expected - 1e-9:
+            time.sleep(0.5)
+            return
+        time.sleep(0.05)
+    with sqlite3.connect(state) as db:
+        found = db.execute("SELECT * FROM spend").fetchall()
+    raise AssertionError(f"the state never reached {expected} of spend: {found}")
+
+
 def upstream_calls(tag: str) -> int:
     return sum(tag.encode() in seen["body"] for seen in fake_upstream.SEEN)
 
@@ -95,12 +113,12 @@ def upstream_calls(tag: str) -> int:
 def test_daily_hard_limit_refuses_after_crossing_and_resets_at_the_budget_midnight(
     served: tuple[str, Clock, Path],
 ) -> None:
-    url, clock, _ = served
+    url, clock, root = served
     content = "capped call, please answer at length"
     allowed = math.ceil(1 / call_cost(content))  # calls until the spend reaches $1: the last one crosses it
-    for _ in range(allowed):
+    for index in range(allowed):
         chat(url, "capped", content)
-        time.sleep(0.5)  # the worker prices the answer within sync_seconds (0.2 s)
+        wait_spend(root / "limits.sqlite3", (index + 1) * call_cost(content))
     before = upstream_calls(content)
     with pytest.raises(MistralError) as refused:
         chat(url, "capped", content)
@@ -110,6 +128,7 @@ def test_daily_hard_limit_refuses_after_crossing_and_resets_at_the_budget_midnig
     body = orjson.loads(error.body)
     assert body["object"] == "error" and body["type"] == "limit_exceeded" and body["code"] == "429"
     assert body["message"].startswith(ODD_NAME + ": spend limit of USD 1.00 per day for project capped reached")
+    assert f"(USD {allowed * call_cost(content):,.2f} spent)" in body["message"]  # priced as the ledger prices
     assert "resets at 2026-03-11T00:00:00+01:00" in body["message"]
     retry = int(error.raw_response.headers["retry-after"])
     assert retry == 9 * 60 + 40  # 23:50:20 to midnight in Paris
