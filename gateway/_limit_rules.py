@@ -55,6 +55,8 @@ class Limit:
     timezone: str | None = None
     key_ids: frozenset[str] = frozenset()
     """The fingerprints `api_key` stands for (its label resolved through `[key_labels]`)."""
+    key_label: str | None = None
+    """How `api_key` is shown: its label when it is a labelled fingerprint."""
 
     def matches(self, project: str | None, key_id: str | None, model: str | None) -> bool:
         return ((self.project is None or project == self.project)
@@ -63,8 +65,8 @@ class Limit:
 
     def scope_label(self) -> str:
         """e.g. 'project search, API key search prod'; 'the organisation' when unscoped."""
-        parts = [f"{dim.replace('api_key', 'API key')} {value}" for dim in SCOPES
-                 if (value := getattr(self, dim)) is not None]  # fmt: skip
+        shown = {"project": self.project, "api_key": self.key_label or self.api_key, "model": self.model}
+        parts = [f"{dim.replace('api_key', 'API key')} {value}" for dim, value in shown.items() if value is not None]
         return ", ".join(parts) or "the organisation"
 
     def to_toml(self) -> str:
@@ -134,8 +136,10 @@ def parse_limit(raw: dict[str, Any], labels: dict[str, str]) -> Limit:
         key = scope["api_key"]
         raise LimitRuleError(f"api_key: {key!r} is neither a key label nor a key-... fingerprint; "
                              f"add it to [key_labels] or use the fingerprint")  # fmt: skip
+    label = labels.get(scope.get("api_key", ""))
     return Limit(name=check_text(raw.get("name"), "name"), period=period, amount=amount, requests_per_minute=rpm,
-                 tokens_per_minute=tpm, hard=hard, timezone=zone, key_ids=key_ids, **scope)  # fmt: skip
+                 tokens_per_minute=tpm, hard=hard, timezone=zone, key_ids=key_ids, key_label=label,
+                 **scope)  # fmt: skip
 
 
 def _key_ids(key: str | None, labels: dict[str, str]) -> frozenset[str]:

@@ -98,3 +98,12 @@ def test_label_for_shows_the_label_or_the_fingerprint() -> None:
     assert label_for("key-0123456789abcdef", labels) == "search prod"
     assert label_for("key-ffffffffffffffff", labels) == "key-ffffffffffffffff"
     assert label_for(None, labels) is None
+
+
+def test_a_limit_on_a_labelled_fingerprint_is_shown_by_its_label(tmp_path: Path) -> None:
+    path = tmp_path / "budgets.toml"
+    path.write_text('[key_labels]\n"key-0123456789abcdef" = "search prod"\n\n'
+                    '[[limits]]\nname = "k"\napi_key = "key-0123456789abcdef"\nrequests_per_minute = 5\n')  # fmt: skip
+    [limit], _ = load_limits(path)
+    assert limit.scope_label() == "API key search prod"
+    assert limit.key_ids == frozenset({"key-0123456789abcdef"})
