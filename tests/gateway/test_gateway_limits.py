@@ -235,3 +235,26 @@ def test_a_control_character_in_a_limit_name_stops_the_start_with_one_line(tmp_p
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "limits[0].name" in lines[0] and "control character" in lines[0]
+
+
+def test_an_edited_budgets_file_is_enforced_without_a_restart(served: tuple[str, Clock, Path]) -> None:
+    url, _, root = served
+    chat(url, "late", "late call 0")
+    chat(url, "late", "late call 1")
+    late = '\n[[limits]]\nname = "late"\nproject = "late"\nrequests_per_minute = 1\n'
+    (root / "budgets.toml").write_text(BUDGETS + late)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            chat(url, "late", "late call again")
+        except MistralError as refused:
+            assert refused.status_code == 429
+            assert orjson.loads(refused.body)["message"].startswith("late: rate limit of 1 requests per minute")
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the new limit was never enforced")
+    (root / "budgets.toml").write_text('[[limits]]\nname = "broken\\u0007"\nrequests_per_minute = 1\n')
+    time.sleep(3)  # a broken edit keeps the limits in force
+    with pytest.raises(MistralError):
+        chat(url, "late", "late call kept")
