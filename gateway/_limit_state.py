@@ -4,8 +4,9 @@ Why SQLite with `BEGIN IMMEDIATE`: a rate limit is a read-then-increment, and tw
 must never both take the last slot; SQLite's write lock serialises them across processes on one
 host, and a WAL file lets readers go on meanwhile. A lock held longer than `timeout` (another
 process stuck, a disk gone) raises `sqlite3.Error`, which the limiter turns into fail-open or
-fail-closed. Spend is kept per (limit, period, minute) so the ledger's figure can replace the
-minutes it already covers (`ledger_baseline`).
+fail-closed. Spend is kept per (limit, period, minute), so the ledger's figure can replace the
+minutes it already covers (`set_ledger` notes the own spend before its `as_of`), and as a running
+total per (limit, period), so reading every limit's spend is two queries whatever the history.
 
 Example:
     >>> state = LimitState(Path("data/gateway/limits.sqlite3"), timeout=0.1)
@@ -21,14 +22,17 @@ from pathlib import Path
 _RATE = "SELECT requests, tokens FROM rate WHERE lim = ? AND minute = ?"
 _ADD_TOKENS = "INSERT INTO rate VALUES (?, ?, 0, ?) ON CONFLICT DO UPDATE SET tokens = tokens + excluded.tokens"
 _ADD_SPEND = "INSERT INTO spend VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET amount = amount + excluded.amount"
-_LEDGER = "SELECT amount, as_of FROM ledger WHERE lim = ? AND period = ?"
-_OWN = "SELECT coalesce(sum(amount), 0) FROM spend WHERE lim = ? AND period = ? AND minute >= ?"
+_ADD_TOTAL = "INSERT INTO totals VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET amount = amount + excluded.amount"
+_COVERED = "UPDATE ledger SET own_before = own_before + ? WHERE lim = ? AND period = ? AND as_of > ?"
+_BEFORE = "SELECT coalesce(sum(amount), 0) FROM spend WHERE lim = ? AND period = ? AND minute < ?"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rate (lim TEXT, minute INTEGER, requests INTEGER, tokens INTEGER,
                                  PRIMARY KEY (lim, minute));
 CREATE TABLE IF NOT EXISTS spend (lim TEXT, period TEXT, minute INTEGER, amount REAL,
                                   PRIMARY KEY (lim, period, minute));
-CREATE TABLE IF NOT EXISTS ledger (lim TEXT, period TEXT, amount REAL, as_of INTEGER, PRIMARY KEY (lim, period));
+CREATE TABLE IF NOT EXISTS totals (lim TEXT, period TEXT, amount REAL, PRIMARY KEY (lim, period));
+CREATE TABLE IF NOT EXISTS ledger (lim TEXT, period TEXT, amount REAL, as_of INTEGER, own_before REAL,
+                                   PRIMARY KEY (lim, period));
 """
 
 
@@ -92,25 +96,32 @@ class LimitState:
         with self._transaction() as db:
             db.executemany(_ADD_TOKENS, tokens)
             db.executemany(_ADD_SPEND, spend)
+            db.executemany(_ADD_TOTAL, [(name, period, cost) for name, period, _, cost in spend])
+            db.executemany(_COVERED, [(cost, name, period, minute) for name, period, minute, cost in spend])
 
     def rate_used(self, name: str, minute: int) -> tuple[int, int]:
         row = self.db.execute(_RATE, (name, minute)).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def spent(self, periods: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
-        """Each (limit, period)'s spend: the ledger's figure plus the gateway's own since it."""
-        out: dict[tuple[str, str], float] = {}
-        for name, period in periods:
-            base = self.db.execute(_LEDGER, (name, period)).fetchone()
-            amount, as_of = base or (0.0, 0)
-            own = self.db.execute(_OWN, (name, period, as_of)).fetchone()[0]
-            out[(name, period)] = float(amount) + float(own)
+        """Each (limit, period)'s spend: the ledger's figure plus the gateway's own since it (two queries)."""
+        wanted = set(periods)
+        ids = sorted({period for _, period in wanted})
+        marks = ",".join("?" * len(ids))
+        own = {(lim, period): amount for lim, period, amount in
+               self.db.execute(f"SELECT lim, period, amount FROM totals WHERE period IN ({marks})", ids)}  # fmt: skip
+        out = {key: float(own.get(key, 0.0)) for key in wanted}
+        query = f"SELECT lim, period, amount, own_before FROM ledger WHERE period IN ({marks})"
+        for lim, period, amount, before in self.db.execute(query, ids):
+            if (lim, period) in out:
+                out[(lim, period)] += float(amount) - float(before)
         return out
 
     def set_ledger(self, name: str, period: str, amount: float, as_of: int) -> None:
-        """The ledger's spend for the period before minute `as_of`; own spend from `as_of` on adds to it."""
+        """The ledger's spend for the period before minute `as_of`; it replaces the own spend before `as_of`."""
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO ledger VALUES (?, ?, ?, ?)", (name, period, amount, as_of))
+            before = db.execute(_BEFORE, (name, period, as_of)).fetchone()[0]
+            db.execute("INSERT OR REPLACE INTO ledger VALUES (?, ?, ?, ?, ?)", (name, period, amount, as_of, before))
 
     def purge(self, before_minute: int) -> None:
         """Drop rate rows older than `before_minute` and spend rows older than 40 days."""

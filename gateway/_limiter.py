@@ -238,11 +238,16 @@ class Limiter:
             self.queued[:0] = records[: _MAX_QUEUED - len(self.queued)]
 
     def _usage(self, records: list[tuple[Record, float]]) -> tuple[list[Any], list[Any]]:
-        costs = self._costs([rec for rec, _ in records])
+        """Token and spend rows for the limits each record matches; only records under a spend limit are priced."""
+        matched = [(rec, at, self._matching(rec.get("project"), rec.get("api_key_id"), rec.get("model")))
+                   for rec, at in records]  # fmt: skip
+        priced = [rec for rec, _, found in matched if any(lim.amount is not None for lim in found)]
+        costs = iter(self._costs(priced))
         tokens, spend = [], []
-        for (rec, at), cost in zip(records, costs, strict=True):
+        for rec, at, found in matched:
             used = int(rec.get("prompt_tokens") or 0) + int(rec.get("completion_tokens") or 0)
-            for limit in self._matching(rec.get("project"), rec.get("api_key_id"), rec.get("model")):
+            cost = next(costs) if any(lim.amount is not None for lim in found) else 0.0
+            for limit in found:
                 if limit.tokens_per_minute and used:
                     tokens.append((limit.name, minute_of(at), used))
                 if limit.amount is not None and cost:
@@ -250,6 +255,8 @@ class Limiter:
         return tokens, spend
 
     def _costs(self, records: list[Record]) -> list[float]:
+        if not records:
+            return []
         if self.pricer is None:
             from ._limit_prices import book_pricer
 
