@@ -83,6 +83,8 @@ def build_limiter(config: GatewayConfig, metrics: Metrics, clock: Callable[[], f
     """The limits of `budgets_file` (none without one); ConfigError naming the key for a bad file."""
     limits: list[Limit] = []
     if config.budgets_file is not None:
+        if not config.budgets_file.exists():
+            log("limits_file_missing", path=str(config.budgets_file), detail="no limits until it is created")
         try:
             limits, _ = load_limit_file(config.budgets_file)
         except LimitRuleError as exc:

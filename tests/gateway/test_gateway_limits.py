@@ -258,3 +258,19 @@ def test_an_edited_budgets_file_is_enforced_without_a_restart(served: tuple[str,
     time.sleep(3)  # a broken edit keeps the limits in force
     with pytest.raises(MistralError):
         chat(url, "late", "late call kept")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"limits_timezone": "Mars/Olympus"}, "limits_timezone: 'Mars/Olympus' is not a time zone"),
+        ({"limits_fail_closed": "yes"}, "limits_fail_closed: expected bool"),
+        ({"limits_state_timeout_ms": 0}, "limits_state_timeout_ms: 0 is out of range"),
+    ],
+)
+def test_bad_limit_keys_name_the_key(tmp_path: Path, raw: dict[str, object], expected: str) -> None:
+    from gateway import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, base=tmp_path)
+    assert str(raised.value).startswith(expected)
