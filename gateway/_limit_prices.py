@@ -1,8 +1,10 @@
-"""Price the gateway's records with the ledger's own PriceBook, on the limits' worker thread.
+"""Price the gateway's records with the ledger's own PriceBook, in a pricing process of its own.
 
 Why the same `cost_columns`: a spend limit must agree with the ledger to the cent, so records
 are turned into the ledger's columns and priced by the very function the collector uses
-(aliases, cached tokens, pages, audio, characters, tier, zone, billable). Why load
+(aliases, cached tokens, pages, audio, characters, tier, zone, billable). It runs in a
+process of its own (`load_pricer`, `price_records`), so numpy and pyarrow never hold the
+gateway's GIL while requests wait. Why load
 `ledger/prices.py` by path: importing the `ledger` package pulls in its DuckDB query stack,
 which the gateway keeps out of its process; prices.py needs only numpy and pyarrow.
 Differences from the ledger, documented in docs/gateway.md: list prices only (the collector's
@@ -42,6 +44,19 @@ def _prices_module() -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+_PRICER: list[Callable[[list[dict[str, Any]]], list[float]]] = []
+
+
+def load_pricer(currency: str) -> None:
+    """The pricing process's initializer: load the price book once."""
+    _PRICER[:] = [book_pricer(currency)]
+
+
+def price_records(records: list[dict[str, Any]]) -> list[float]:
+    """Run in the pricing process (see Limiter._pool)."""
+    return _PRICER[0](records) if records else []
 
 
 def book_pricer(currency: str) -> Callable[[list[dict[str, Any]]], list[float]]:

@@ -4,7 +4,7 @@ Why this split: the request path does one in-memory spend comparison and, only w
 limit matches, one short SQLite transaction on the shared state file (so replicas enforce one
 limit together). Everything slow happens on a worker thread every `sync_seconds`: finished
 records are priced with the ledger's own PriceBook (the same `cost_columns`, so the gateway's
-cost of a request is the ledger's), their spend and tokens are added to the shared state, and
+cost of a request is the ledger's) in a pricing process, their spend and tokens are added to the shared state, and
 the spend of every limit's current period is read back into memory. So a spend limit reacts
 within `sync_seconds` of the answer that crossed it, and a request already in flight when it was
 crossed still completes. If the state cannot be read or written, the request passes (fail
@@ -25,12 +25,14 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from ._limit_periods import PeriodCache, minute_of
+from ._limit_prices import load_pricer, price_records
 from ._limit_rules import Limit, LimitRuleError, load_limit_file
 from ._limit_state import LimitState
 from ._log import log
@@ -85,6 +87,7 @@ class Limiter:
         self.hot: LimitState | None = None
         self.worker_state: LimitState | None = None
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="gateway-limits")
+        self.pricing: ProcessPoolExecutor | None = None
         self.task: asyncio.Task[None] | None = None
         self.last_ledger = -math.inf
         self.last_purge = 0.0
@@ -98,6 +101,8 @@ class Limiter:
         if not self.active:
             return
         self.hot = self._open(hot=True)
+        if self.pricer is None and self.source is not None:
+            self._pool().submit(price_records, [])  # loads the price book now, in the other process
         await asyncio.get_running_loop().run_in_executor(self.executor, self._sync, [])
         self.task = asyncio.create_task(self._run())
 
@@ -107,6 +112,8 @@ class Limiter:
             await asyncio.gather(self.task, return_exceptions=True)
             await asyncio.get_running_loop().run_in_executor(self.executor, self._sync, self._take())
         self.executor.shutdown(wait=True)
+        if self.pricing is not None:
+            self.pricing.shutdown(wait=True, cancel_futures=True)
         for state in (self.hot, self.worker_state):
             if state is not None:
                 state.close()
@@ -255,17 +262,23 @@ class Limiter:
         return tokens, spend
 
     def _costs(self, records: list[Record]) -> list[float]:
+        """Costs from the injected pricer, else from the pricing process (the ledger's PriceBook)."""
         if not records:
             return []
-        if self.pricer is None:
-            from ._limit_prices import book_pricer
-
-            self.pricer = book_pricer(self.settings.currency)
         try:
-            return self.pricer(records)
+            if self.pricer is not None:
+                return self.pricer(records)
+            return self._pool().submit(price_records, records).result(timeout=30)
         except Exception as exc:  # pricing must never stop enforcement of the rate limits
             self._failed("price", exc)
             return [0.0] * len(records)
+
+    def _pool(self) -> ProcessPoolExecutor:
+        """One process prices records, so numpy and pyarrow never hold this process's GIL (or memory)."""
+        if self.pricing is None:
+            self.pricing = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=load_pricer,
+                                               initargs=(self.settings.currency,))  # fmt: skip
+        return self.pricing
 
     def _refresh_ledger(self, state: LimitState, now: float) -> None:
         assert self.refresher is not None
