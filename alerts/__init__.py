@@ -8,12 +8,22 @@ and each channel's delivery state. See docs/alerts.md.
 """
 
 from ._budget_rules import BudgetView, view_budget
-from ._budgets import Budget, BudgetFileError, load_budgets, parse_budget, parse_budgets, save_budgets
+from ._budgets import (
+    Budget,
+    BudgetFileError,
+    load_budgets,
+    load_limits,
+    parse_budget,
+    parse_budgets,
+    save_budgets,
+    save_limits,
+)
 from ._channel_outbox import channel_status, send_test_post
 from ._channels import ChannelSettings, check_known
 from ._compose import to_email
 from ._engine import Engine, RunResult, engine_for
 from ._jobs import collector_jobs
+from ._limits import Limit, key_labels, label_for
 from ._periods import PERIODS, Period, period_of
 from ._post import ChannelError
 from ._settings import RULES, AlertSettings, SmtpSettings, parse_alerts, parse_smtp
@@ -32,6 +42,7 @@ __all__ = [
     "ChannelSettings",
     "DeliveryError",
     "Engine",
+    "Limit",
     "Period",
     "RunResult",
     "SmtpSettings",
@@ -41,13 +52,17 @@ __all__ = [
     "UnpricedModel",
     "collector_jobs",
     "engine_for",
+    "key_labels",
+    "label_for",
     "load_budgets",
+    "load_limits",
     "parse_alerts",
     "parse_budget",
     "parse_budgets",
     "parse_smtp",
     "period_of",
     "save_budgets",
+    "save_limits",
     "send",
     "send_test_email",
     "send_test_post",

@@ -16,6 +16,7 @@ from ledger.budget_queries import PeriodForecast, clip_to_now, period_forecast
 from ledger.queries import top_contributors
 
 from ._budgets import Budget
+from ._limits import key_labels, label_for
 from ._observation import Contributor, Observation, dashboard_link, money, pct
 from ._periods import Period, period_of
 from ._settings import AlertSettings
@@ -101,8 +102,10 @@ class BudgetRules:
             ("Forecast for the period", money(cur, round(fc.forecast, 2))),
             ("Projected to reach 100%", projected or "not within the period"),
         )
+        labels = key_labels(self.settings.budgets_file)
         contributors = tuple(
-            (title, tuple(Contributor(str(r[dim]), float(r["spend"]), _share(r["share"]))
+            (title, tuple(Contributor(str(label_for(r[dim], labels) if dim == "api_key" else r[dim]),
+                                      float(r["spend"]), _share(r["share"]))
                           for _, r in top_contributors(self.data_dir, so_far, dim, 3).iterrows() if r["spend"] > 0))
             for title, dim in (("Top models", "model"), ("Top API keys", "api_key"))
         )  # fmt: skip

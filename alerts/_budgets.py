@@ -15,6 +15,9 @@ Example file:
     forecast = true
     recipients = ["ops@example.com"]
     channels = ["ops-slack"]    # optional: [alerts.channels.<name>] in the config
+
+The same file holds the gateway's `[[limits]]` and `[key_labels]` (alerts/_limits.py,
+docs/gateway.md): validated here too, and kept as they are when the budgets are saved.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ledger._query_filters import Filters
 from ledger.atomic import atomic_write_bytes
 
 from ._channels import channel_names
+from ._limits import Limit, limits_section, render_limits
 from ._names import CONTROL, check_name
 from ._observation import money
 from ._periods import ADJECTIVE, PERIODS, Period
@@ -37,6 +41,7 @@ from ._settings import check_emails
 
 SCOPES = {"project": "projects", "model": "models", "api_key": "api_keys"}
 _KEYS = {"name", "period", "amount", "thresholds", "forecast", "recipients", "channels", *SCOPES}
+_TABLES = ("budgets", "limits", "key_labels")
 _HEADER = "# Budgets for the Mistral usage monitor; see docs/alerts.md. Saved by the Budgets page.\n"
 
 
@@ -109,7 +114,7 @@ def _toml_value(value: Any) -> str:
 def _strings(value: Any, key: str) -> tuple[str, ...]:
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-        raise BudgetFileError(f"{key}: expected a name or a list of names, got {value!r}; write {key} = \"search\"")
+        raise BudgetFileError(f'{key}: expected a name or a list of names, got {value!r}; write {key} = "search"')
     return tuple(check_name(v, key, BudgetFileError).strip() for v in values)
 
 
@@ -129,7 +134,7 @@ def _thresholds(value: Any) -> tuple[float, ...]:
 def _text(raw: dict[str, Any], key: str, default: str | None) -> str:
     value = raw.get(key, default)
     if not isinstance(value, str) or not value.strip():
-        raise BudgetFileError(f"{key}: missing or empty; write {key} = \"...\"")
+        raise BudgetFileError(f'{key}: missing or empty; write {key} = "..."')
     return check_name(value, key, BudgetFileError).strip()
 
 
@@ -175,10 +180,11 @@ def parse_budgets(text: str, path: Path) -> list[Budget]:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BudgetFileError(f"{path}: invalid TOML: {exc}; fix the syntax at that line") from None
-    unknown = [k for k in doc if k != "budgets"]
+    unknown = [k for k in doc if k not in _TABLES]
     if unknown or not isinstance(doc.get("budgets", []), list):
-        raise BudgetFileError(f"{path}: only [[budgets]] tables are allowed, found {unknown or 'budgets'}; "
-                              f"start each budget with [[budgets]]")  # fmt: skip
+        raise BudgetFileError(f"{path}: only [[budgets]], [[limits]] and [key_labels] tables are allowed, found "
+                              f"{unknown or 'budgets'}; start each budget with [[budgets]]")  # fmt: skip
+    limits_section(doc, text, path, BudgetFileError)
     budgets: list[Budget] = []
     for index, raw in enumerate(doc.get("budgets", [])):
         try:
@@ -209,12 +215,35 @@ def load_budgets(path: Path) -> list[Budget]:
     return parse_budgets(text, Path(path))
 
 
-def render_budgets(budgets: list[Budget]) -> str:
-    return _HEADER + "".join("\n" + b.to_toml() for b in budgets)
+def render_budgets(budgets: list[Budget], limits: list[Limit] | None = None,
+                   labels: dict[str, str] | None = None) -> str:  # fmt: skip
+    return _HEADER + "".join("\n" + b.to_toml() for b in budgets) + render_limits(limits or [], labels or {})
+
+
+def load_limits(path: Path) -> tuple[list[Limit], dict[str, str]]:
+    """The gateway's limits and the key labels in `path`; none when the file does not exist yet."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return [], {}
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BudgetFileError(f"{path}: invalid TOML: {exc}; fix the syntax at that line") from None
+    return limits_section(doc, text, Path(path), BudgetFileError)
 
 
 def save_budgets(path: Path, budgets: list[Budget]) -> Path:
-    """Validate (names unique) and replace the file atomically."""
-    text = render_budgets(budgets)
-    parse_budgets(text, Path(path))
-    return atomic_write_bytes(Path(path), text.encode())
+    """Validate (names unique) and replace the file atomically, keeping its limits and key labels."""
+    limits, labels = load_limits(path)
+    return _save(Path(path), render_budgets(budgets, limits, labels))
+
+
+def save_limits(path: Path, limits: list[Limit], labels: dict[str, str]) -> Path:
+    """Replace the limits and key labels (validated, names unique), keeping the budgets."""
+    return _save(Path(path), render_budgets(load_budgets(path), limits, labels))
+
+
+def _save(path: Path, text: str) -> Path:
+    parse_budgets(text, path)
+    return atomic_write_bytes(path, text.encode())

@@ -10,9 +10,13 @@ load generator. Two measurements:
      Goal on 2 cores: >= 1,000 requests/s. Also one streaming row. Each row also gives the
      gateway process's CPU time per request (user + system, from /proc): unlike requests/s it
      hardly moves when other processes load the machine, so it compares two versions fairly.
+  3. enforcement overhead (`--limits N`, default 100): a second gateway with N active limits in its
+     budgets file (4 match every request: an organisation spend limit, the project's spend limit,
+     its requests+tokens per minute, the model's requests per minute; the rest name other
+     projects), measured like 1. and in one sustained-rate row.
 Every loop is bounded in count and time and targets 127.0.0.1 only. Not a test.
 
-    .venv/bin/python bench/bench_gateway.py [--rate 200] [--seconds 10] [--count 6000]
+    .venv/bin/python bench/bench_gateway.py [--rate 200] [--seconds 10] [--count 6000] [--limits 100]
 """
 
 from __future__ import annotations
@@ -137,18 +141,37 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(args: argparse.Namespace, upstream: str, gateway: str, gateway_pid: int) -> None:
+def limits_file(path: Path, count: int) -> Path:
+    """`count` limits, 4 of them matching the benchmark's requests (project bench, mistral-small-latest)."""
+    matching = [
+        '[[limits]]\nname = "organisation"\nperiod = "month"\namount = 1000000\n',
+        '[[limits]]\nname = "bench daily"\nproject = "bench"\nperiod = "day"\namount = 100000\n',
+        '[[limits]]\nname = "bench rate"\nproject = "bench"\nrequests_per_minute = 100000000\n'
+        "tokens_per_minute = 1000000000\n",
+        '[[limits]]\nname = "small rate"\nmodel = "mistral-small-latest"\nrequests_per_minute = 100000000\n',
+    ]
+    others = [f'[[limits]]\nname = "p{i}"\nproject = "p{i}"\namount = 10\nrequests_per_minute = 60\n'
+              for i in range(max(0, count - len(matching)))]  # fmt: skip
+    path.write_text("\n".join(matching[:count] + others))
+    return path
+
+
+async def run(args: argparse.Namespace, upstream: str, gateway: str, gateway_pid: int, limited: str | None) -> None:
     await wait_ready(upstream)
     await wait_ready(gateway)
     direct = await open_loop(upstream, args.rate, args.seconds)
     through = await open_loop(gateway, args.rate, args.seconds)
+    rows = [("upstream direct", direct), ("through gateway", through)]
+    if limited is not None:
+        await wait_ready(limited)
+        rows.append((f"gateway, {args.limits} limits", await open_loop(limited, args.rate, args.seconds)))
     print(
         f"\nAdded latency at {args.rate:.0f} requests/s ({len(direct)} requests each; goal p50 <= 2 ms, p99 <= 10 ms)"
     )
-    print(f"{'path':<22}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
-    for name, values in (("upstream direct", direct), ("through gateway", through)):
-        print(f"{name:<22}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}{max(values):>10.2f}")
-    print(f"{'added':<22}{pct(through, 0.5) - pct(direct, 0.5):>10.2f}{pct(through, 0.99) - pct(direct, 0.99):>10.2f}")
+    print(f"{'path':<26}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'added p50':>11}{'added p99':>11}")
+    for name, values in rows:
+        added = f"{pct(values, 0.5) - pct(direct, 0.5):>11.2f}{pct(values, 0.99) - pct(direct, 0.99):>11.2f}"
+        print(f"{name:<26}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}{max(values):>10.2f}{added}")
     print(f"\nSustained rate through the gateway ({args.count} requests per row, at most 60 s; goal >= 1,000/s)")
     print(f"{'kind':<12}{'concurrency':>12}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'gw CPU us/req':>15}")
     for kind, payload, concurrency in [
@@ -161,8 +184,22 @@ async def run(args: argparse.Namespace, upstream: str, gateway: str, gateway_pid
         rps, values = await closed_loop(gateway, concurrency, args.count, payload, 60.0)
         cpu = (cpu_seconds(gateway_pid) - used) / (len(values) + concurrency) * 1e6
         print(f"{kind:<12}{concurrency:>12}{rps:>12.0f}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}{cpu:>15.0f}")
+    if limited is not None:
+        rps, values = await closed_loop(limited, 8, args.count, PAYLOAD, 60.0)
+        print(f"{'limits':<12}{8:>12}{rps:>12.0f}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}")
     rps, values = await closed_loop(upstream, 32, args.count, PAYLOAD, 60.0)
     print(f"{'(direct)':<12}{32:>12}{rps:>12.0f}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}")
+
+
+def start_limited(workdir: Path, up_port: int, env: dict[str, str], count: int) -> tuple[subprocess.Popen[bytes], str]:
+    """A second gateway enforcing `count` limits (its own buffer, a limits state file)."""
+    port = free_port()
+    limits_file(workdir / "budgets.toml", count)
+    config = workdir / "limited.toml"
+    config.write_text(f'port = {port}\nupstream_url = "http://{HOST}:{up_port}"\ndb_path = "limited.sqlite3"\n'
+                      'budgets_file = "budgets.toml"\nlimits_state_path = "limits.sqlite3"\n')  # fmt: skip
+    proc = start([sys.executable, "-m", "gateway", "--config", str(config)], env, workdir / "limited.log")
+    return proc, f"http://{HOST}:{port}"
 
 
 def main() -> int:
@@ -170,6 +207,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="requests/s for the latency run")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency run")
     parser.add_argument("--count", type=int, default=6000, help="requests per sustained-rate row")
+    parser.add_argument("--limits", type=int, default=100, help="active limits of the second gateway (0: none)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     up_port, gw_port = free_port(), free_port()
@@ -180,8 +218,12 @@ def main() -> int:
         start([sys.executable, "-c", UPSTREAM, str(up_port)], env, workdir / "upstream.log"),
         start([sys.executable, "-m", "gateway", "--config", str(config)], env, workdir / "gateway.log"),
     ]
+    limited = None
+    if args.limits > 0:
+        proc, limited = start_limited(workdir, up_port, env, args.limits)
+        procs.append(proc)
     try:
-        asyncio.run(run(args, f"http://{HOST}:{up_port}", f"http://{HOST}:{gw_port}", procs[1].pid))
+        asyncio.run(run(args, f"http://{HOST}:{up_port}", f"http://{HOST}:{gw_port}", procs[1].pid, limited))
     finally:
         for proc in procs:
             proc.terminate()

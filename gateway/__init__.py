@@ -3,15 +3,48 @@ usage record per request and serves them as the usage endpoint contract v1.
 
 Public surface: `create_app`, the config objects and loaders, the exceptions, and the pure
 helpers the collector-side tools may reuse (`build_record`, `usage_counts`, `ratelimit_from`,
-`endpoint_template`: a request path as its route template, ids replaced by `{id}`).
+`endpoint_template`: a request path as its route template, ids replaced by `{id}`). Each is
+imported on first use.
 """
 
-from ._app import create_app
-from ._buffer import Buffer
-from ._endpoints import endpoint_template
-from ._record import Exchange, build_record, ratelimit_from, usage_counts
-from .config import GatewayConfig, Secrets, load_config, parse_config, read_secrets
-from .errors import ConfigError, GatewayError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._app import create_app
+    from ._buffer import Buffer
+    from ._endpoints import endpoint_template
+    from ._record import Exchange, build_record, ratelimit_from, usage_counts
+    from .config import GatewayConfig, Secrets, load_config, parse_config, read_secrets
+    from .errors import ConfigError, GatewayError
+
+_EXPORTS = {
+    "create_app": "._app",
+    "Buffer": "._buffer",
+    "endpoint_template": "._endpoints",
+    "Exchange": "._record",
+    "build_record": "._record",
+    "ratelimit_from": "._record",
+    "usage_counts": "._record",
+    "GatewayConfig": ".config",
+    "Secrets": ".config",
+    "load_config": ".config",
+    "parse_config": ".config",
+    "read_secrets": ".config",
+    "ConfigError": ".errors",
+    "GatewayError": ".errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use, so `gateway._limit_rules` (read by the Budgets page) loads without the server."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gateway' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
 
 __all__ = [
     "Buffer",

@@ -10,7 +10,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -19,23 +20,31 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ._buffer import Buffer
+from ._limit_rules import Limit, LimitRuleError, load_limit_file
+from ._limiter import Limiter, LimitSettings
 from ._log import log, register_secret
 from ._metrics import Metrics
 from ._proxy import Forwarder
 from ._recorder import Recorder
 from ._usage_api import UsageEndpoint
 from .config import GatewayConfig, Secrets
+from .errors import ConfigError
 
 
-def create_app(config: GatewayConfig, secrets: Secrets, metrics: Metrics | None = None) -> Starlette:
-    """The ASGI app; the buffer opens now (and is locked), the upstream pool and the writer on startup."""
+def create_app(config: GatewayConfig, secrets: Secrets, metrics: Metrics | None = None,
+               clock: Callable[[], float] = time.time) -> Starlette:  # fmt: skip
+    """The ASGI app; the buffer opens now (and is locked), the upstream pool and the writer on startup.
+
+    `clock` (seconds since the epoch) is the limits' time: a test injects it to cross a period's end.
+    """
     register_secret(secrets.usage_token)
     register_secret(secrets.key_salt)
     metrics = metrics or Metrics()
+    limiter = build_limiter(config, metrics, clock)
     buffer = Buffer(config.db_path, config.sqlite_synchronous)
     usage = UsageEndpoint(buffer, secrets.usage_token)
     recorder = Recorder(buffer, metrics, config.retention_days)
-    forwarder = Forwarder(config, secrets, recorder, metrics)
+    forwarder = Forwarder(config, secrets, recorder, metrics, limiter)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "upstream": config.upstream_url, "pending": recorder.pending})
@@ -48,12 +57,14 @@ def create_app(config: GatewayConfig, secrets: Secrets, metrics: Metrics | None 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await forwarder.start()
         await recorder.start()
+        await limiter.start()
         log("gateway_started", upstream=config.upstream_url, db=str(config.db_path), host=config.host,
             port=config.port)  # fmt: skip
         try:
             yield
         finally:
             await recorder.stop()
+            await limiter.stop()
             await forwarder.stop()
             usage.close()
             buffer.close()
@@ -66,3 +77,25 @@ def create_app(config: GatewayConfig, secrets: Secrets, metrics: Metrics | None 
         Route("/{path:path}", forwarder, methods=None),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def build_limiter(config: GatewayConfig, metrics: Metrics, clock: Callable[[], float] = time.time) -> Limiter:
+    """The limits of `budgets_file` (none without one); ConfigError naming the key for a bad file."""
+    limits: list[Limit] = []
+    if config.budgets_file is not None:
+        if not config.budgets_file.exists():
+            log("limits_file_missing", path=str(config.budgets_file), detail="no limits until it is created")
+        try:
+            limits, _ = load_limit_file(config.budgets_file)
+        except LimitRuleError as exc:
+            raise ConfigError(f"budgets_file: {exc}") from None
+    refresher = None
+    if config.ledger_dir is not None and limits:
+        from ._limit_ledger import ledger_refresher
+
+        refresher = ledger_refresher(config.ledger_dir, config.ledger_source)
+    settings = LimitSettings(state_path=config.limits_state_path, timezone=config.limits_timezone,
+                             currency=config.limits_currency, fail_closed=config.limits_fail_closed,
+                             state_timeout=config.limits_state_timeout_ms / 1000,
+                             ledger_refresh_seconds=config.ledger_refresh_seconds)  # fmt: skip
+    return Limiter(limits, settings, metrics, clock, refresher=refresher, source=config.budgets_file)

@@ -28,6 +28,10 @@ class Metrics:
         self.bodies_too_large = 0
         self.connections_refused = 0
         self.client_timeouts = 0
+        self.limit_refusals: Counter[str] = Counter()
+        self.limit_warnings: Counter[str] = Counter()
+        self.limit_state_failures = 0
+        self.limit_state_errors: Counter[str] = Counter()
 
     def count_response(self, status: int) -> None:
         self.requests += 1
@@ -62,10 +66,24 @@ class Metrics:
             *_metric("gateway_client_timeouts_total", "counter",
                      "Connections closed: a request head or body stalled past client_timeout_seconds.",
                      [("", self.client_timeouts)]),
+            *_metric("gateway_limit_refusals_total", "counter", "Requests refused by a hard limit, by limit.",
+                     [(f'{{limit="{_label(k)}"}}', n) for k, n in sorted(self.limit_refusals.items())]),
+            *_metric("gateway_limit_warnings_total", "counter", "Requests past a soft limit, by limit.",
+                     [(f'{{limit="{_label(k)}"}}', n) for k, n in sorted(self.limit_warnings.items())]),
+            *_metric("gateway_limit_state_failures_total", "counter",
+                     "Requests checked while the limits' state was unavailable (passed, or 503 when fail-closed).",
+                     [("", self.limit_state_failures)]),
+            *_metric("gateway_limit_state_errors_total", "counter", "Errors of the limits' state, by operation.",
+                     [(f'{{part="{k}"}}', n) for k, n in sorted(self.limit_state_errors.items())]),
             *_metric("gateway_records_buffered", "gauge", "Records held in the buffer database.", [("", buffered)]),
             *_metric("gateway_records_pending", "gauge", "Records waiting for the writer.", [("", pending)]),
         ]  # fmt: skip
         return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _metric(name: str, kind: str, doc: str, samples: list[tuple[str, int]]) -> list[str]:

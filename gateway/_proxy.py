@@ -28,6 +28,7 @@ from ._body import MIB, RequestBody
 from ._endpoints import billable, endpoint_template
 from ._estimate import TOKEN_BILLED
 from ._headers import downstream_headers, upstream_headers
+from ._limiter import Limiter, Verdict
 from ._log import log
 from ._metrics import Metrics
 from ._observe import observer_for, seen_so_far
@@ -51,6 +52,7 @@ Receive = Any
 Send = Any
 SMALL_BODY = 1024 * 1024
 _SKIP_AUTO = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+WARNING_HEADER = b"x-gateway-limit-warning"
 
 
 def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
@@ -59,8 +61,10 @@ def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
 
 
 class Forwarder:
-    def __init__(self, config: GatewayConfig, secrets: Secrets, recorder: Recorder, metrics: Metrics) -> None:
+    def __init__(self, config: GatewayConfig, secrets: Secrets, recorder: Recorder, metrics: Metrics,
+                 limiter: Limiter | None = None) -> None:  # fmt: skip
         self.config = config
+        self.limiter = limiter if limiter is not None and limiter.active else None
         self.base = config.upstream_url
         self.recorder = recorder
         self.metrics = metrics
@@ -100,6 +104,10 @@ class Forwarder:
             return await self._refuse(send, ex)
         ex.facts = read_request(first, seen.content_type, body.complete, template)
         ex.model, ex.stream = ex.facts.model, ex.facts.stream
+        verdict = self.limiter.check(ex.project, ex.api_key_id, ex.model) if self.limiter is not None else None
+        if verdict is not None and verdict.status != 200:
+            return await self._limited(send, ex, verdict)
+        warnings = verdict.warnings if verdict is not None else None
         ex.request_body = first if template in TOKEN_BILLED and body.complete else None
         ex.key = await self.recorder.begin(interrupted_record(ex))
         task = asyncio.current_task()
@@ -117,7 +125,7 @@ class Forwarder:
             if seen.content_length is not None:
                 headers.append(("Content-Length", str(seen.content_length)))
         try:
-            await self._forward(scope, headers, data, body, send, ex)
+            await self._forward(scope, headers, data, body, send, ex, warnings)
         except asyncio.CancelledError:
             if not ex.cancelled or task is None:
                 raise
@@ -131,7 +139,7 @@ class Forwarder:
             self._record(ex)
 
     async def _forward(self, scope: Scope, headers: list[tuple[str, str]], data: Any, body: RequestBody,
-                       send: Send, ex: Exchange) -> None:  # fmt: skip
+                       send: Send, ex: Exchange, warnings: list[str] | None = None) -> None:  # fmt: skip
         assert self.session is not None, "Forwarder.start() was not awaited"
         try:
             response = await self.session.request(ex.method, self._url(scope), headers=headers, data=data,
@@ -146,7 +154,7 @@ class Forwarder:
             return await self._fail(send, ex, 502, "upstream_unavailable", f"the upstream API is unreachable: {exc}")
         relayed = False
         try:
-            relayed = await self._relay(response, send, ex)
+            relayed = await self._relay(response, send, ex, warnings)
         finally:
             if relayed:
                 response.release()
@@ -159,15 +167,18 @@ class Forwarder:
         query = (scope.get("query_string") or b"").decode("latin-1")
         return URL(self.base + path + ("?" + query if query else ""), encoded=True)
 
-    async def _relay(self, response: aiohttp.ClientResponse, send: Send, ex: Exchange) -> bool:
+    async def _relay(self, response: aiohttp.ClientResponse, send: Send, ex: Exchange,
+                     warnings: list[str] | None = None) -> bool:  # fmt: skip
         """Send the upstream response on; True when it was relayed whole."""
         ex.status = response.status
         ex.ratelimit = ratelimit_from(response.raw_headers)
         content_type = response.headers.get("content-type", "")
         ex.stream = ex.stream or content_type.startswith("text/event-stream")
         ex.observer = observer_for(content_type, response.headers.get("content-encoding", ""))
-        start = {"type": "http.response.start", "status": response.status,
-                 "headers": downstream_headers(response.raw_headers)}  # fmt: skip
+        sent_headers = downstream_headers(response.raw_headers)
+        if warnings:
+            sent_headers.append((WARNING_HEADER, _header_text("; ".join(warnings))))
+        start = {"type": "http.response.start", "status": response.status, "headers": sent_headers}
         whole = response.content_length is not None and response.content_length <= SMALL_BODY and not ex.stream
         try:
             await (relay_whole if whole else relay_chunks)(response, send, start, ex, self.complete, self.note)
@@ -186,6 +197,18 @@ class Forwarder:
         self.metrics.upstream_failures[kind] += 1
         log("upstream_broken_mid_response", endpoint=ex.endpoint, error=repr(exc))
         return False
+
+    async def _limited(self, send: Send, ex: Exchange, verdict: Verdict) -> None:
+        """A hard limit (429) or unavailable state with fail-closed (503): answered here, never forwarded."""
+        kind = "limit_exceeded" if verdict.status == 429 else "limits_unavailable"
+        body = error_body(verdict.status, kind, verdict.message)
+        ex.status, ex.summary, ex.billable = verdict.status, body, False
+        data = orjson.dumps(body)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                   (b"retry-after", str(verdict.retry_after).encode())]  # fmt: skip
+        await self.complete(ex)
+        await send_start(send, {"type": "http.response.start", "status": verdict.status, "headers": headers}, ex)
+        await send({"type": "http.response.body", "body": data})
 
     async def _refuse(self, send: Send, ex: Exchange) -> None:
         self.metrics.bodies_too_large += 1
@@ -237,6 +260,8 @@ class Forwarder:
         try:
             self.metrics.count_response(ex.status)
             record = build_record(ex)
+            if self.limiter is not None:
+                self.limiter.observe(record)
             if self.config.log_requests:
                 log("request", **{k: record[k] for k in ("id", "endpoint", "status_code", "latency_ms")})
             return record
@@ -244,6 +269,11 @@ class Forwarder:
             self.metrics.record_failures += 1
             log("record_failure", records=1, error=f"{type(exc).__name__}: {exc}")
             return None
+
+
+def _header_text(text: str) -> bytes:
+    """ASCII on one line: anything else escaped (names are checked at load; this is the last guard)."""
+    return "".join(c if 32 <= ord(c) < 127 else f"\\u{ord(c):04x}" for c in text[:2000]).encode("ascii")
 
 
 async def _watch(receive: Receive, task: asyncio.Task[Any] | None, ex: Exchange) -> None:

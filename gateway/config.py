@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = Path("data/gateway/buffer.sqlite3")
+DEFAULT_LIMITS_STATE = Path("data/gateway/limits.sqlite3")
 _SYNC_MODES = ("NORMAL", "FULL")
 _ZONES = ("auto", "global", "eu", "us")
 
@@ -49,6 +51,15 @@ class GatewayConfig:
     max_request_body_mib: int = 513  # Mistral's file uploads: 512 MB per file, plus multipart framing
     max_client_connections: int = 1000
     client_timeout_seconds: float = 10.0
+    budgets_file: Path | None = None  # [[limits]] and [key_labels] are read from it (docs/gateway.md)
+    limits_state_path: Path = REPO / DEFAULT_LIMITS_STATE
+    limits_timezone: str = "UTC"
+    limits_currency: str = "USD"
+    limits_fail_closed: bool = False
+    limits_state_timeout_ms: int = 100
+    ledger_dir: Path | None = None  # the collector's data_dir: each period's spend is read from it
+    ledger_refresh_seconds: float = 60.0
+    ledger_source: str = "gateway"
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,42 @@ def parse_config(raw: dict[str, Any], base: Path) -> GatewayConfig:
             raw, "max_client_connections", defaults.max_client_connections, 1, 1_000_000
         ),  # fmt: skip
         client_timeout_seconds=_positive(raw, "client_timeout_seconds", defaults.client_timeout_seconds),
+        **_limit_keys(raw, base, defaults),
     )
+
+
+def _limit_keys(raw: dict[str, Any], base: Path, defaults: GatewayConfig) -> dict[str, Any]:
+    """The limits' keys (docs/gateway.md, "Limits")."""
+    return {
+        "budgets_file": _path(raw, "budgets_file", base, None),
+        "limits_state_path": _path(raw, "limits_state_path", base, DEFAULT_LIMITS_STATE),
+        "limits_timezone": _timezone(raw),
+        "limits_currency": str(_typed(raw, "limits_currency", str, defaults.limits_currency)).upper(),
+        "limits_fail_closed": _typed(raw, "limits_fail_closed", bool, defaults.limits_fail_closed),
+        "limits_state_timeout_ms": _int_range(
+            raw, "limits_state_timeout_ms", defaults.limits_state_timeout_ms, 1, 60_000
+        ),  # fmt: skip
+        "ledger_dir": _path(raw, "ledger_dir", base, None),
+        "ledger_refresh_seconds": _positive(raw, "ledger_refresh_seconds", defaults.ledger_refresh_seconds),
+        "ledger_source": _typed(raw, "ledger_source", str, defaults.ledger_source),
+    }
+
+
+def _path(raw: dict[str, Any], key: str, base: Path, default: Path | None) -> Any:
+    value = raw.get(key)
+    if value is None:
+        return None if default is None else (REPO / default if key not in raw else None)
+    path = Path(_typed(raw, key, str, ""))
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _timezone(raw: dict[str, Any]) -> str:
+    name = str(_typed(raw, "limits_timezone", str, GatewayConfig.limits_timezone))
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f'limits_timezone: {name!r} is not a time zone; write e.g. "Europe/Paris"') from None
+    return name
 
 
 def read_secrets(config: GatewayConfig, environ: dict[str, str] | None = None) -> Secrets:

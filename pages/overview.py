@@ -9,6 +9,7 @@ import streamlit as st
 
 from ledger.queries import EMPTY_SUMMARY, OTHER, Filters, Summary
 from pages._frame import context
+from pages._keys import with_key_labels
 from pages._text import md, short
 from pages._ui import (
     TOP_N,
@@ -107,6 +108,7 @@ def with_other(df: pd.DataFrame, dim: str, total: Summary) -> pd.DataFrame:
 
 def top_table(dim: str, label: str) -> None:
     df = fetch("top_contributors", ctx.data_dir, ctx.filters, dim=dim, n=10)
+    df = with_key_labels(df, ctx.data_dir) if dim == "api_key" else df
     df = with_other(df, dim, fetch("spend_summary", ctx.data_dir, ctx.filters))
     st.subheader(f"Top {label}")
     st.dataframe(

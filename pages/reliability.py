@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages._frame import context
+from pages._keys import with_key_labels
 from pages._text import md, short
 from pages._ui import TOP_N, empty_state, fetch, labelled, millis, percent, show, style
 
@@ -84,7 +85,7 @@ def latency() -> None:
 
 
 def headroom(grain: str) -> None:
-    df = fetch("ratelimit_headroom", ctx.data_dir, ctx.filters, grain=grain)
+    df = with_key_labels(fetch("ratelimit_headroom", ctx.data_dir, ctx.filters, grain=grain), ctx.data_dir)
     st.subheader("Rate-limit headroom")
     if df.empty:
         st.caption("No x-ratelimit-* headers recorded in this range (the recording gateway captures them).")

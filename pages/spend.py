@@ -7,6 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages._frame import context
+from pages._keys import with_key_labels
 from pages._text import md, short
 from pages._ui import TOP_N, conversion_note, empty_state, fetch, money, show, stacked_bars, style
 
@@ -32,6 +33,7 @@ def unpriced_warning() -> None:
 
 def over_time(dim: str, grain: str) -> None:
     df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim=dim, grain=grain, top=TOP_N)
+    df = with_key_labels(df, ctx.data_dir) if dim == "api_key" else df
     priced = df[df["unpriced_requests"] < df["requests"]]  # unpriced: no spend to draw, not 0
     colour_map = ctx.colours if dim == "model" else None
     label = DIMS[dim].lower()

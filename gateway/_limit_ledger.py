@@ -1,0 +1,57 @@
+"""The ledger's spend for a limit's period, read in the background (every `ledger_refresh_seconds`).
+
+Why the ledger and the gateway's own records together: the ledger holds what every collector
+run priced (earlier replicas, restarts, other sources); the gateway's own records cover the
+minutes since. The ledger figure is taken up to `as_of`, the minute of the newest row the
+collector brought from `ledger_source` (this gateway's source name in the collector config),
+and the shared state adds the gateway's own spend from that minute on. So nothing is counted
+twice, except a request that started before `as_of` and finished after it (counted twice,
+never missed). Reads the visible files with `ledger.store.list_files` (the visible-file rule)
+and pyarrow, on the limits' worker thread, never on the request path.
+
+Example:
+    >>> refresh = ledger_refresher(Path("data"), "gateway")
+    >>> refresh(limit, period.start, period.end, period.id)      # (amount, as_of minute)
+    (12.5, 29548810)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ._limit_periods import minute_of
+from ._limit_rules import Limit
+
+_COLUMNS = ["source", "timestamp", "model", "project", "api_key_id", "cost"]
+
+
+def ledger_refresher(data_dir: Path, source: str) -> Callable[[Limit, float, float, str], tuple[float, int] | None]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from ledger.store import list_files
+
+    def refresh(limit: Limit, start: float, end: float, period_id: str) -> tuple[float, int] | None:
+        first = datetime.fromtimestamp(start, UTC).date() - timedelta(days=1)
+        last = datetime.fromtimestamp(end, UTC).date()
+        files = list_files(data_dir, first, last)
+        if not files:
+            return None
+        table = pa.concat_tables([pq.read_table(f, columns=_COLUMNS) for f in files], promote_options="default")
+        ts = pc.divide(pc.cast(table["timestamp"], pa.int64()), 1_000_000).to_numpy(zero_copy_only=False)
+        own = pc.equal(table["source"], source).to_numpy(zero_copy_only=False)
+        as_of = minute_of(float(ts[own].max())) if own.any() else minute_of(start)
+        keep = (ts >= start) & (ts < min(end, as_of * 60))
+        for column, value in (("project", limit.project), ("model", limit.model)):
+            if value is not None:
+                keep &= pc.fill_null(pc.equal(table[column], value), False).to_numpy(zero_copy_only=False)
+        if limit.api_key is not None:
+            keys = pa.array(sorted(limit.key_ids), pa.string())
+            keep &= pc.fill_null(pc.is_in(table["api_key_id"], keys), False).to_numpy(zero_copy_only=False)
+        cost = pc.fill_null(table["cost"], 0.0).to_numpy(zero_copy_only=False)
+        return float(cost[keep].sum()), as_of
+
+    return refresh

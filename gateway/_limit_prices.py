@@ -1,0 +1,84 @@
+"""Price the gateway's records with the ledger's own PriceBook, in a pricing process of its own.
+
+Why the same `cost_columns`: a spend limit must agree with the ledger to the cent, so records
+are turned into the ledger's columns and priced by the very function the collector uses
+(aliases, cached tokens, pages, audio, characters, tier, zone, billable). It runs in a
+process of its own (`load_pricer`, `price_records`), so numpy and pyarrow never hold the
+gateway's GIL while requests wait. Why load
+`ledger/prices.py` by path: importing the `ledger` package pulls in its DuckDB query stack,
+which the gateway keeps out of its process; prices.py needs only numpy and pyarrow.
+Differences from the ledger, documented in docs/gateway.md: list prices only (the collector's
+`price_overrides` and `pricing = "billed"` sheets are not applied), and an unpriced model
+counts 0 (the ledger shows it as unpriced).
+
+Example:
+    >>> price = book_pricer("USD")
+    >>> price([{"timestamp": "2026-03-01T10:00:00.000Z", "model": "mistral-small-latest",
+    ...         "prompt_tokens": 1000, "completion_tokens": 100, "cached_tokens": 0}])
+    [0.00013]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+_PRICES = Path(__file__).resolve().parent.parent / "ledger" / "prices.py"
+_NUMBERS = ("prompt_tokens", "cached_tokens", "completion_tokens", "pages", "annotated_pages", "audio_seconds",
+            "characters")  # fmt: skip
+_TEXTS = ("model", "resolved_model", "endpoint", "service_tier", "api_zone")
+
+
+def _prices_module() -> ModuleType:
+    name = "gateway._ledger_prices"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, _PRICES)
+    assert spec is not None and spec.loader is not None, f"{_PRICES} is missing"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_PRICER: list[Callable[[list[dict[str, Any]]], list[float]]] = []
+
+
+def load_pricer(currency: str) -> None:
+    """The pricing process's initializer: load the price book once."""
+    _PRICER[:] = [book_pricer(currency)]
+
+
+def price_records(records: list[dict[str, Any]]) -> list[float]:
+    """Run in the pricing process (see Limiter._pool)."""
+    return _PRICER[0](records) if records else []
+
+
+def book_pricer(currency: str) -> Callable[[list[dict[str, Any]]], list[float]]:
+    """A function pricing records (contract v1) in `currency` as the ledger would; 0 for unpriced."""
+    import pyarrow as pa
+
+    module = _prices_module()
+    book = module.PriceBook(module.read_prices(), module.read_aliases())
+
+    def price(records: list[dict[str, Any]]) -> list[float]:
+        if not records:
+            return []
+        columns: dict[str, Any] = {
+            "timestamp": pa.array(
+                [datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")) for r in records],
+                pa.timestamp("us", tz="UTC"),
+            ),  # fmt: skip
+            **{k: pa.array([r.get(k) for r in records], pa.float64()) for k in _NUMBERS},
+            **{k: pa.array([r.get(k) for r in records], pa.string()) for k in _TEXTS},
+            "billable": pa.array([r.get("billable") for r in records], pa.bool_()),
+        }
+        _, cost = book.cost_columns(pa.table(columns), currency)
+        return [float(c) if c is not None else 0.0 for c in cost.to_pylist()]
+
+    return price

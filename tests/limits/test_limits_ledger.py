@@ -1,0 +1,65 @@
+"""A spend limit counts the ledger's figure for the period plus the gateway's own spend since the
+collector's newest gateway row, never a request twice (real parquet ledger, real state file)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway._limit_ledger import ledger_refresher
+from gateway._limit_rules import Limit
+from gateway._limiter import Limiter, LimitSettings
+from gateway._metrics import Metrics
+from tests.alerts.conftest import rows
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def ledger(data: Path) -> None:
+    rows(data, [
+        {"source": "gw", "timestamp": at("2026-03-10 10:00"), "cost": 0.40, "project": "search"},
+        {"source": "gw", "timestamp": at("2026-03-10 10:05:30"), "cost": 0.30, "project": "search"},
+        {"source": "sim", "timestamp": at("2026-03-10 09:00"), "cost": 0.05, "project": "search"},
+        {"source": "sim", "timestamp": at("2026-03-10 10:09"), "cost": 5.00, "project": "search"},  # after as_of
+        {"source": "gw", "timestamp": at("2026-03-10 10:01"), "cost": 7.00, "project": "other"},
+        {"source": "gw", "timestamp": at("2026-03-09 22:00"), "cost": 9.00, "project": "search"},  # yesterday
+    ])  # fmt: skip
+
+
+def spent_message(tmp_path: Path, own: list[tuple[str, float]]) -> str:
+    """Run a limiter over the ledger with own records priced `cost` observed at each time; its 429 message."""
+    clock = {"now": at("2026-03-10 10:07").timestamp()}
+    limit = Limit("search daily", project="search", period="day", amount=0.5)
+    settings = LimitSettings(state_path=tmp_path / "state.sqlite3", ledger_refresh_seconds=3600)
+    limiter = Limiter([limit], settings, Metrics(), clock=lambda: clock["now"],
+                      pricer=lambda records: [r["test_cost"] for r in records],
+                      refresher=ledger_refresher(tmp_path / "data", "gw"))  # fmt: skip
+
+    async def run() -> str:
+        await limiter.start()
+        for when, cost in own:
+            clock["now"] = at(when).timestamp()
+            limiter.observe({"project": "search", "model": "m", "test_cost": cost})
+            await asyncio.sleep(0.5)
+        verdict = limiter.check("search", None, "m")
+        await limiter.stop()
+        assert verdict is not None
+        return verdict.message
+
+    return asyncio.run(run())
+
+
+def test_ledger_spend_plus_own_spend_since_the_newest_gateway_row(tmp_path: Path) -> None:
+    ledger(tmp_path / "data")
+    # ledger before 10:05 (as_of, the minute of the newest gw row): 0.40 + 0.05; own from 10:05 on: 0.30 + 0.25
+    message = spent_message(tmp_path, [("2026-03-10 10:04", 0.30), ("2026-03-10 10:05", 0.30),
+                                       ("2026-03-10 10:08", 0.25)])  # fmt: skip
+    assert "(USD 1.00 spent)" in message, message
+
+
+def test_without_a_ledger_only_own_spend_counts(tmp_path: Path) -> None:
+    message = spent_message(tmp_path, [("2026-03-10 10:04", 0.30), ("2026-03-10 10:08", 0.25)])
+    assert "(USD 0.55 spent)" in message, message
