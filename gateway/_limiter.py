@@ -42,6 +42,9 @@ Record = dict[str, Any]
 Pricer = Callable[[list[Record]], list[float]]
 Refresher = Callable[[Limit, float, float, str], tuple[float, int] | None]
 _MAX_QUEUED = 100_000
+PRICING_TIMEOUT_S = 120
+"""Off the request path; the pricing process's first start (numpy, pyarrow, the price table) can
+take tens of seconds on a loaded machine, and a timeout counts that batch at 0."""
 
 
 @dataclass(frozen=True)
@@ -268,7 +271,7 @@ class Limiter:
         try:
             if self.pricer is not None:
                 return self.pricer(records)
-            return self._pool().submit(price_records, records).result(timeout=30)
+            return self._pool().submit(price_records, records).result(timeout=PRICING_TIMEOUT_S)
         except Exception as exc:  # pricing must never stop enforcement of the rate limits
             self._failed("price", exc)
             return [0.0] * len(records)

@@ -91,7 +91,7 @@ def chat(url: str, project: str, content: str) -> object:
                                 http_headers={"X-Project": project})  # fmt: skip
 
 
-def wait_spend(state: Path, expected: float, timeout: float = 20.0) -> None:
+def wait_spend(state: Path, expected: float, timeout: float = 150.0) -> None:
     """Until the shared state holds `expected` spend (the worker prices answers every 0.2 s), then one more sync."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,8 +153,16 @@ def test_editor_edits_budgets_but_runs_no_sql(site: str, browser: object) -> Non
     page.context.close()
 
 
-def audited(data_dir: Path, who: str, action: str) -> list[str]:
-    return [r["detail"] for r in AuditLog(audit_path(data_dir)).read() if r["who"] == who and r["action"] == action]
+def audited(data_dir: Path, who: str, action: str, wait_s: float = 60.0) -> list[str]:
+    """The audit entries of `who` doing `action`; waits for the first one, since the server appends it in
+    the rerun after the click (a download can finish before that rerun does)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        entries = AuditLog(audit_path(data_dir)).read()
+        found = [r["detail"] for r in entries if r["who"] == who and r["action"] == action]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 def test_admin_runs_sql_and_sees_it_in_the_audit_log(site: str, browser: object, seeded: tuple[Path, Truth]) -> None:
