@@ -23,6 +23,7 @@ from ._channels import ChannelSettings, check_known
 from ._compose import to_email
 from ._engine import Engine, RunResult, engine_for
 from ._jobs import collector_jobs
+from ._limit_rule import LimitRule
 from ._limits import Limit, key_labels, label_for
 from ._periods import PERIODS, Period, period_of
 from ._post import ChannelError
@@ -43,6 +44,7 @@ __all__ = [
     "DeliveryError",
     "Engine",
     "Limit",
+    "LimitRule",
     "Period",
     "RunResult",
     "SmtpSettings",

@@ -28,6 +28,7 @@ from ._channels import rule_channels
 from ._compose import compose
 from ._digest import digest_due, digest_observation
 from ._health_rules import HealthRules
+from ._limit_rule import LimitRule
 from ._observation import Observation
 from ._outbox import drain, enqueue
 from ._reconcile_rule import ReconcileRule
@@ -64,6 +65,7 @@ class Engine:
         args = (config.data_dir, settings, config.timezone, config.currency, config.dashboard_url)
         self.budget_rules, self.health_rules = BudgetRules(*args), HealthRules(*args)
         self.reconcile_rule, self.unpriced_rule = ReconcileRule(*args), UnpricedRule(*args)
+        self.limit_rule = LimitRule(*args)
 
     @classmethod
     def from_config(cls, config: Config) -> Engine:
@@ -88,6 +90,7 @@ class Engine:
         except BudgetFileError as exc:
             budgets, error = [], str(exc)
         health = self.health_rules.observe(now) + self.reconcile_rule.observe(now) + self.unpriced_rule.observe(now)
+        health += self.limit_rule.observe(now)
         return self.budget_rules.observe(budgets, now) + health, error
 
     def run(self, now: datetime | None = None) -> RunResult:

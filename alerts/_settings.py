@@ -24,7 +24,8 @@ from collector.errors import ConfigError
 from ._channels import ChannelSettings, parse_channels, parse_rule_channels
 from ._names import CONTROL, check_name
 
-RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation", "statement", "unpriced")
+RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation", "statement", "unpriced",
+         "limits")
 DIGESTS = ("off", "daily", "weekly")
 SECURITY = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
