@@ -32,7 +32,9 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 PERIODS = ("day", "week", "month")
 SCOPES = ("project", "api_key", "model")
 KEYS = {"name", "period", "amount", "requests_per_minute", "tokens_per_minute", "hard", "timezone", *SCOPES}
-FINGERPRINT = re.compile(r"key-[0-9a-f]{16}")
+FINGERPRINT = re.compile(r"key[-_][A-Za-z0-9]{1,64}")
+"""A key id as sources record it: the gateway's `key-<16 hex>`, the simulator's and OpenAI's `key_...`;
+never a secret (`sk-...`), which a label must not be keyed by."""
 
 
 class LimitRuleError(ValueError):
@@ -106,7 +108,7 @@ def parse_key_labels(raw: Any) -> dict[str, str]:
     labels: dict[str, str] = {}
     for key_id, label in raw.items():
         if not FINGERPRINT.fullmatch(key_id):
-            raise LimitRuleError(f"key_labels: {key_id!r} is not an API key fingerprint; use the key-<16 hex> "
+            raise LimitRuleError(f"key_labels: {key_id!r} is not an API key fingerprint; use the key-... or key_... "
                                  f"id shown on the dashboard")  # fmt: skip
         labels[key_id] = check_text(label, f"key_labels.{key_id}")
     if len(set(labels.values())) < len(labels):

@@ -18,6 +18,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from ledger import list_days
 from ledger.queries import Filters, Freshness, freshness
 
+from ._keys import labels
 from ._text import md, short
 from ._ui import TTL_SECONDS, colours, fetch
 
@@ -149,11 +150,13 @@ def sidebar(defaults: Settings, scope: tuple[str, ...] | None = None) -> tuple[F
     first, last, zone = _window(defaults.timezone)
     window = Filters.for_dates(first, last, zone, scope=scope)
     chosen: dict[str, tuple[str, ...]] = {}
+    names = labels(str(defaults.data_dir))
     for param, field in DIM_PARAMS.items():
         options = fetch("dimension_values", defaults.data_dir, window, dim=DIM_NAMES[param], limit=CHOICES)
         options = sorted(set(options) | set(st.session_state[f"f_{param}"]))
         picked = st.sidebar.multiselect(
-            DIM_LABELS[param], options, key=f"f_{param}", placeholder="All", format_func=short
+            DIM_LABELS[param], options, key=f"f_{param}", placeholder="All",
+            format_func=(lambda v: short(names.get(v, v))) if param == "key" else short,
         )
         chosen[field] = tuple(picked)
     _write_url(defaults.timezone, first, last)

@@ -18,6 +18,7 @@ from ledger.statement import SCOPES, Statement, statement, statement_csv
 from ledger.store import list_days
 from pages._auth import audit
 from pages._frame import context
+from pages._keys import labels, with_key_labels
 from pages._ui import TTL_SECONDS, count, money
 
 SCOPE_LABELS = {"project": "Project", "api_key": "API key"}
@@ -65,14 +66,17 @@ if stmt.totals.empty:
     st.stop()
 headline(stmt, ctx.currency)
 st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
-st.dataframe(stmt.totals.style.format(MONEY, na_rep="—"), hide_index=True, width="stretch")
+st.dataframe(with_key_labels(stmt.totals, ctx.data_dir).style.format(MONEY, na_rep="—"), hide_index=True,
+             width="stretch")
 st.download_button("Download CSV (every line)", statement_csv(stmt), f"statement-{month}-{by}.csv", "text/csv",
                    key="statement_all_csv", on_click=audit, args=(ctx.data_dir, "export", f"statement {month} {by}"))
 
-scope = st.selectbox(SCOPE_LABELS[by], stmt.scopes(), key="statement_scope",
+names = labels(str(ctx.data_dir)) if by == "api_key" else {}
+scope = st.selectbox(SCOPE_LABELS[by], stmt.scopes(), key="statement_scope", format_func=lambda v: names.get(v, v),
                      help="The statement of one, as its owner gets it by email")  # fmt: skip
 mine = stmt.only(scope)
 st.markdown(f"**By model** ({SCOPE_LABELS[by].lower()} picked above)")
-st.dataframe(mine.lines.style.format(MONEY, na_rep="—"), hide_index=True, width="stretch")
+st.dataframe(with_key_labels(mine.lines, ctx.data_dir).style.format(MONEY, na_rep="—"), hide_index=True,
+             width="stretch")
 st.download_button("Download CSV (this one)", statement_csv(mine), f"statement-{month}-{by}-one.csv", "text/csv",
                    key="statement_one_csv", on_click=audit, args=(ctx.data_dir, "export", f"statement {month} one"))

@@ -67,3 +67,15 @@ def test_per_api_key(ledger):
     assert not app.exception, app.exception
     totals = app.dataframe[0].value.set_index("api_key")
     assert totals.loc["key_a", "spend"] == pytest.approx(7.0) and totals.loc["key_a", "requests"] == 4
+
+
+def test_per_api_key_shows_key_labels_in_tables_picker_and_sidebar(ledger):
+    (ledger / "budgets.toml").write_text('[key_labels]\nkey_a = "search prod"\n')
+    app = AppTest.from_function(page_script, default_timeout=60).run()
+    app.selectbox(key="statement_month").select("2026-10").run()
+    app.radio(key="statement_by").set_value("api_key").run()
+    assert not app.exception, app.exception
+    totals = app.dataframe[0].value.set_index("api_key")
+    assert "key_a" not in totals.index and totals.loc["search prod", "spend"] == pytest.approx(7.0)
+    assert "search prod" in app.selectbox(key="statement_scope").options
+    assert "search prod" in app.multiselect(key="f_key").options
