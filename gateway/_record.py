@@ -188,7 +188,20 @@ def build_record(ex: Exchange, now: float | None = None) -> dict[str, Any]:
     units = response_units(summary)
     output_model = units.pop("output_model", None)
     resolved = summary.get("model") if isinstance(summary.get("model"), str) else output_model
-    record: dict[str, Any] = {
+    latency = round(((now or time.perf_counter()) - ex.started) * 1000, 3)
+    record = _base(ex, summary, resolved, ex.status, ex.error_type or error_type, (prompt, completion, cached), latency)
+    _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None,
+              spend_limit_reached=spend, cancelled=ex.cancelled or None,
+              tokens_estimated=estimated is not None or None)  # fmt: skip
+    _optional(record, **_billing(ex, units))
+    return record
+
+
+def _base(ex: Exchange, summary: dict[str, Any], resolved: str | None, status: int | None,
+          error_type: str | None, tokens: tuple[int, int, int], latency_ms: float | None) -> dict[str, Any]:
+    """The contract-v1 fields every record has, finished or interrupted."""
+    prompt, completion, cached = tokens
+    return {
         "id": _record_id(summary, ex),
         "timestamp": _timestamp(ex.wall),
         "model": ex.model or resolved or "unknown",
@@ -196,19 +209,14 @@ def build_record(ex: Exchange, now: float | None = None) -> dict[str, Any]:
         "method": ex.method,
         "api_key_id": ex.api_key_id,
         "project": ex.project,
-        "status_code": ex.status,
-        "error_type": ex.error_type or error_type,
+        "status_code": status,
+        "error_type": error_type,
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "cached_tokens": cached,
-        "latency_ms": round(((now or time.perf_counter()) - ex.started) * 1000, 3),
+        "latency_ms": latency_ms,
         "stream": ex.stream,
     }
-    _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None,
-              spend_limit_reached=spend, cancelled=ex.cancelled or None,
-              tokens_estimated=estimated is not None or None)  # fmt: skip
-    _optional(record, **_billing(ex, units))
-    return record
 
 
 def interrupted_record(ex: Exchange, partial: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -220,23 +228,9 @@ def interrupted_record(ex: Exchange, partial: dict[str, Any] | None = None) -> d
     summary = partial or {}
     prompt, completion, cached = usage_counts(summary.get("usage"))
     resolved = summary.get("model") if isinstance(summary.get("model"), str) else None
-    record: dict[str, Any] = {
-        "id": _record_id(summary, ex),
-        "timestamp": _timestamp(ex.wall),
-        "model": ex.model or resolved or "unknown",
-        "endpoint": ex.endpoint,
-        "method": ex.method,
-        "api_key_id": ex.api_key_id,
-        "project": ex.project,
-        "status_code": ex.status if ex.response_started else INTERRUPTED_BEFORE_ANSWER,
-        "error_type": "interrupted",
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "cached_tokens": cached,
-        "latency_ms": None,
-        "stream": ex.stream,
-        "interrupted": True,
-    }
+    status = ex.status if ex.response_started else INTERRUPTED_BEFORE_ANSWER
+    record = _base(ex, summary, resolved, status, "interrupted", (prompt, completion, cached), None)
+    record["interrupted"] = True
     agent = ex.facts.agent_id or summary.get("agent_id")
     _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None,
               api_zone=ex.zone, billable=ex.billable, agent_id=agent)  # fmt: skip
