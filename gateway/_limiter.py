@@ -39,10 +39,17 @@ from ._log import log
 from ._metrics import Metrics
 
 Record = dict[str, Any]
+
+
+class PricingUnavailable(Exception):
+    """The pricing process failed for this batch; its records are kept for the next sync."""
 Pricer = Callable[[list[Record]], list[float]]
 Refresher = Callable[[Limit, float, float, str], tuple[float, int] | None]
 _MAX_QUEUED = 100_000
 PRICING_TIMEOUT_S = 120
+PRICING_RETRIES = 5
+"""Batches whose pricing failed are kept and tried again (a new pricing process each time) this
+many times in a row before they count at 0 (logged and counted), so rate limits keep working."""
 """Off the request path; the pricing process's first start (numpy, pyarrow, the price table) can
 take tens of seconds on a loaded machine, and a timeout counts that batch at 0."""
 
@@ -91,6 +98,7 @@ class Limiter:
         self.worker_state: LimitState | None = None
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="gateway-limits")
         self.pricing: ProcessPoolExecutor | None = None
+        self.price_retries = 0
         self.task: asyncio.Task[None] | None = None
         self.last_ledger = -math.inf
         self.last_purge = 0.0
@@ -227,7 +235,11 @@ class Limiter:
             state = self.worker_state = self.worker_state or LimitState(self.settings.state_path,
                                                                         self.settings.state_timeout)  # fmt: skip
             if records:
-                state.add_usage(*self._usage(records))
+                try:
+                    state.add_usage(*self._usage(records))
+                    self.price_retries = 0
+                except PricingUnavailable:
+                    self.queued[:0] = records[: _MAX_QUEUED - len(self.queued)]
             now = self.clock()
             self._maybe_reload()
             if self.refresher is not None and now - self.last_ledger >= self.settings.ledger_refresh_seconds:
@@ -274,7 +286,17 @@ class Limiter:
             return self._pool().submit(price_records, records).result(timeout=PRICING_TIMEOUT_S)
         except Exception as exc:  # pricing must never stop enforcement of the rate limits
             self._failed("price", exc)
+            self._drop_pool()
+            if self.price_retries < PRICING_RETRIES:
+                self.price_retries += 1
+                raise PricingUnavailable(str(exc)) from exc
             return [0.0] * len(records)
+
+    def _drop_pool(self) -> None:
+        """A broken or stuck pricing process is replaced on the next batch, never reused."""
+        if self.pricing is not None:
+            self.pricing.shutdown(wait=False, cancel_futures=True)
+            self.pricing = None
 
     def _pool(self) -> ProcessPoolExecutor:
         """One process prices records, so numpy and pyarrow never hold this process's GIL (or memory)."""

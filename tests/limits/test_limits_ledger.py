@@ -63,3 +63,30 @@ def test_ledger_spend_plus_own_spend_since_the_newest_gateway_row(tmp_path: Path
 def test_without_a_ledger_only_own_spend_counts(tmp_path: Path) -> None:
     message = spent_message(tmp_path, [("2026-03-10 10:04", 0.30), ("2026-03-10 10:08", 0.25)])
     assert "(USD 0.55 spent)" in message, message
+
+
+def test_a_batch_whose_pricing_failed_is_priced_on_the_next_sync(tmp_path: Path) -> None:
+    """A pricing process that dies (BrokenProcessPool in a loaded CI run) must not zero the batch."""
+    failures = {"left": 2}
+
+    def flaky(records: list[dict]) -> list[float]:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("A child process terminated abruptly")
+        return [r["test_cost"] for r in records]
+
+    clock = {"now": at("2026-03-10 10:07").timestamp()}
+    limit = Limit("search daily", project="search", period="day", amount=0.5)
+    settings = LimitSettings(state_path=tmp_path / "state.sqlite3")
+    limiter = Limiter([limit], settings, Metrics(), clock=lambda: clock["now"], pricer=flaky)
+
+    async def run() -> str:
+        await limiter.start()
+        limiter.observe({"project": "search", "model": "m", "test_cost": 0.75})
+        await asyncio.sleep(1.5)
+        verdict = limiter.check("search", None, "m")
+        await limiter.stop()
+        assert verdict is not None, "the batch was lost: no spend counted"
+        return verdict.message
+
+    assert "(USD 0.75 spent)" in asyncio.run(run())
