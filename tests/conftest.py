@@ -1,0 +1,29 @@
+"""Suite-wide guard: a test leaves the interpreter's `__main__` module as it found it.
+
+Why: Streamlit's `AppTest.from_function` runs its script as `__main__` and leaves that module
+in place; a later test whose code starts a `spawn` process (the gateway's pricing process) then
+has the child re-run that temporary script, which dies with a NameError (BrokenProcessPool).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored() -> Iterator[None]:
+    main = sys.modules.get("__main__")
+    saved = dict(vars(main)) if main is not None else None
+    yield
+    if main is None or saved is None:
+        return
+    if sys.modules.get("__main__") is not main:
+        sys.modules["__main__"] = main
+    for key in ("__file__", "__spec__", "__loader__"):
+        if key in saved:
+            setattr(main, key, saved[key])
+        elif hasattr(main, key):
+            delattr(main, key)
