@@ -124,9 +124,11 @@ class BudgetRules:
         fc = view.forecast
         over = fc.forecast > view.budget.amount and fc.spent < view.budget.amount
         level = (1.0 if over else 0.0) if forecast_is_meaningful(view, self.settings) else None
-        subject = (f"[Mistral spend] forecast {money(self.currency, round(fc.forecast, 2))} exceeds "
-                   f"{view.budget.describe(self.currency)} for {view.budget.scope_label()} "
-                   f"({pct(view.spent_pct)} used)")
+        subject = (
+            f"[Mistral spend] forecast {money(self.currency, round(fc.forecast, 2))} exceeds "
+            f"{view.budget.describe(self.currency)} for {view.budget.scope_label()} "
+            f"({pct(view.spent_pct)} used)"
+        )
         return Observation(key=f"forecast:{view.budget.slug}:{view.period.id}", rule="forecast", level=level,
                            subject=subject, **common)  # type: ignore[arg-type]  # fmt: skip
 

@@ -129,7 +129,7 @@ def parse_rule_channels(raw: Any, rules: tuple[str, ...],
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError("alerts.rule_channels: expected a table, e.g. [alerts.rule_channels] error_rate = [\"ops\"]")
+        raise ConfigError('alerts.rule_channels: expected a table, e.g. [alerts.rule_channels] error_rate = ["ops"]')
     out: dict[str, tuple[str, ...]] = {}
     allowed = [r for r in (*rules, "digest") if r not in BUDGET_RULES and r not in EMAIL_ONLY_RULES]
     for rule, value in raw.items():

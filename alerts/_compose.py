@@ -85,7 +85,7 @@ def _html_one(notice: Notice) -> str:
             items = "".join(f"<li>{escape(_contributor(c))}</li>" for c in people)
             parts.append(f"<p><b>{escape(title)}</b></p><ul>{items}</ul>")
     if obs.link:
-        parts.append(f"<p><a href=\"{escape(obs.link, quote=True)}\">Open the dashboard with these filters</a></p>")
+        parts.append(f'<p><a href="{escape(obs.link, quote=True)}">Open the dashboard with these filters</a></p>')
     return "".join(parts)
 
 

@@ -41,8 +41,16 @@ def _change(now_spend: float, before: float) -> str:
     return f"{100 * (now_spend - before) / before:+.0f}% vs the period before ({before:,.2f})"
 
 
-def digest_observation(data_dir: Path, settings: AlertSettings, period: Period, budgets: list[Budget],
-                       timezone: str, currency: str, dashboard_url: str | None, now: datetime) -> Observation:
+def digest_observation(
+    data_dir: Path,
+    settings: AlertSettings,
+    period: Period,
+    budgets: list[Budget],
+    timezone: str,
+    currency: str,
+    dashboard_url: str | None,
+    now: datetime,
+) -> Observation:
     """The digest's content as an Observation (so it is composed like an alert)."""
     filters = Filters(period.start, period.end, timezone)
     summary = spend_summary(data_dir, filters)

@@ -44,10 +44,15 @@ def collector_jobs(context: Context) -> list[Job]:
 def run_logged(engine: Engine) -> bool:
     """One run with one log line; False (a failed job) if the budgets file is broken."""
     result = engine.run()
-    fields: dict[str, Any] = {"notices": [f"{n.kind}:{n.observation.key}" for n in result.notices],
-                              "queued": result.queued, "sent": result.sent, "not_delivered": result.failed,
-                              "posts_queued": result.posts_queued, "posted": result.posted,
-                              "posts_not_delivered": result.post_failed}
+    fields: dict[str, Any] = {
+        "notices": [f"{n.kind}:{n.observation.key}" for n in result.notices],
+        "queued": result.queued,
+        "sent": result.sent,
+        "not_delivered": result.failed,
+        "posts_queued": result.posts_queued,
+        "posted": result.posted,
+        "posts_not_delivered": result.post_failed,
+    }
     if result.error:
         log("alerts_budgets_invalid", error=result.error, **fields)
         return False

@@ -24,8 +24,17 @@ from collector.errors import ConfigError
 from ._channels import ChannelSettings, parse_channels, parse_rule_channels
 from ._names import CONTROL, check_name
 
-RULES = ("threshold", "forecast", "error_rate", "rate_429", "anomaly", "reconciliation", "statement", "unpriced",
-         "limits")
+RULES = (
+    "threshold",
+    "forecast",
+    "error_rate",
+    "rate_429",
+    "anomaly",
+    "reconciliation",
+    "statement",
+    "unpriced",
+    "limits",
+)
 DIGESTS = ("off", "daily", "weekly")
 SECURITY = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -97,7 +106,7 @@ def check_emails(values: Any, where: str) -> tuple[str, ...]:
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, list):
-        raise ConfigError(f"{where}: expected a list of email addresses, got {values!r}; write [\"ops@example.com\"]")
+        raise ConfigError(f'{where}: expected a list of email addresses, got {values!r}; write ["ops@example.com"]')
     for value in values:
         if not is_email(value):
             raise ConfigError(f"{where}: {value!r} is not an email address; write it like ops@example.com")
@@ -186,7 +195,7 @@ def parse_smtp(raw: dict[str, Any], base: Path | None = None) -> SmtpSettings:
     _unknown(raw, set(SmtpSettings.__dataclass_fields__), "smtp")
     for key in ("host", "sender"):
         if not isinstance(raw.get(key), str) or not raw[key]:
-            raise ConfigError(f"smtp.{key}: missing; [smtp] needs host and sender, e.g. host = \"smtp.example.com\"")
+            raise ConfigError(f'smtp.{key}: missing; [smtp] needs host and sender, e.g. host = "smtp.example.com"')
     for key in ("host", "username", "password_env"):
         if isinstance(raw.get(key), str):
             check_name(raw[key], f"smtp.{key}")

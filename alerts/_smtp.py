@@ -76,10 +76,11 @@ def explain(exc: Exception, settings: SmtpSettings, where: str) -> str:
         return (f"the server {where} refused the login for {settings.username} ({_reply(exc)}); "
                 f"check smtp.username and the password in ${settings.password_env}")  # fmt: skip
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return f"the server {where} does not offer {exc}; set smtp.security to \"tls\" or \"none\""
+        return f'the server {where} does not offer {exc}; set smtp.security to "tls" or "none"'
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        replies = "; ".join(f"{rcpt}: {code} {text.decode(errors='replace')}"
-                            for rcpt, (code, text) in exc.recipients.items())
+        replies = "; ".join(
+            f"{rcpt}: {code} {text.decode(errors='replace')}" for rcpt, (code, text) in exc.recipients.items()
+        )
         return f"the server {where} refused the recipient ({replies})"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"the server {where} answered {_reply(exc)}"

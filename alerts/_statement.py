@@ -47,6 +47,7 @@ class StatementEngine(Protocol):
 
     def budgets(self) -> list[Budget]: ...
 
+
 RULE = "statement"
 STATE_KEY = "statements"
 MAX_LINES = 25
@@ -172,7 +173,7 @@ def _html(stmt: Statement, project: str, link: str | None) -> str:
     parts = [f"<h2 style='font-size:16px'>{escape(subject(stmt, project))}</h2>", f"<table>{figures}</table>",
              f"<p><b>By model</b></p><table><tr>{head}</tr>{body}</table>"]  # fmt: skip
     if link:
-        parts.append(f"<p><a href=\"{escape(link, quote=True)}\">Open the Statement page (CSV download)</a></p>")
+        parts.append(f'<p><a href="{escape(link, quote=True)}">Open the Statement page (CSV download)</a></p>')
     return f"<!doctype html><html><body style='font-family:sans-serif'>{''.join(parts)}</body></html>"
 
 

@@ -54,8 +54,6 @@ def dated_rate(config: Config) -> RateFn:
     return rate
 
 
-
-
 def reprice(data_dir: Path, book: PriceBook, currency: str) -> dict[str, int]:
     """Re-price stale per-request rows; returns the days rewritten and the rows whose price moved.
 

@@ -1,13 +1,13 @@
 """The collector's exceptions, one tree:
 
-    CollectorError
-    ├── ConfigError            bad config file or value; the CLI exits 2 with its message
-    └── PollError              a poll failed; the cursor stays, the next poll retries
-        ├── SourceHTTPError    the source answered with an error status (after retries)
-        ├── SourceAuthError    401/403: the token env var is missing or wrong
-        ├── BadPageError       the body is not the contract's JSON (truncated, not JSON, wrong shape)
-        ├── PageTooLargeError  the body is over the source's max_page_bytes (not retried in this poll)
-        └── CursorCycleError   next_cursor repeats one already seen in this poll
+CollectorError
+├── ConfigError            bad config file or value; the CLI exits 2 with its message
+└── PollError              a poll failed; the cursor stays, the next poll retries
+    ├── SourceHTTPError    the source answered with an error status (after retries)
+    ├── SourceAuthError    401/403: the token env var is missing or wrong
+    ├── BadPageError       the body is not the contract's JSON (truncated, not JSON, wrong shape)
+    ├── PageTooLargeError  the body is over the source's max_page_bytes (not retried in this poll)
+    └── CursorCycleError   next_cursor repeats one already seen in this poll
 """
 
 from __future__ import annotations

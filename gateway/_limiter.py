@@ -43,6 +43,8 @@ Record = dict[str, Any]
 
 class PricingUnavailable(Exception):
     """The pricing process failed for this batch; its records are kept for the next sync."""
+
+
 Pricer = Callable[[list[Record]], list[float]]
 Refresher = Callable[[Limit, float, float, str], tuple[float, int] | None]
 _MAX_QUEUED = 100_000

@@ -197,8 +197,15 @@ def build_record(ex: Exchange, now: float | None = None) -> dict[str, Any]:
     return record
 
 
-def _base(ex: Exchange, summary: dict[str, Any], resolved: str | None, status: int | None,
-          error_type: str | None, tokens: tuple[int, int, int], latency_ms: float | None) -> dict[str, Any]:
+def _base(
+    ex: Exchange,
+    summary: dict[str, Any],
+    resolved: str | None,
+    status: int | None,
+    error_type: str | None,
+    tokens: tuple[int, int, int],
+    latency_ms: float | None,
+) -> dict[str, Any]:
     """The contract-v1 fields every record has, finished or interrupted."""
     prompt, completion, cached = tokens
     return {

@@ -27,9 +27,7 @@ from .schema import SCHEMA
 from .store import dedupe, read_ids, split_by_day, write_rows
 
 
-def price_rows(
-    records: pa.Table, source: str, book: PriceBook, currency: str, now: datetime | None = None
-) -> pa.Table:
+def price_rows(records: pa.Table, source: str, book: PriceBook, currency: str, now: datetime | None = None) -> pa.Table:
     """Complete a table of record columns into SCHEMA: source, price, currency, ingestion time."""
     n = records.num_rows
     now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)

@@ -102,7 +102,7 @@ def list_days(data_dir: Path) -> list[date]:
     if not folder.is_dir():
         return []
     prefix = f"{PARTITION}="
-    return sorted(date.fromisoformat(p.name[len(prefix):]) for p in folder.glob(f"{prefix}*") if p.is_dir())
+    return sorted(date.fromisoformat(p.name[len(prefix) :]) for p in folder.glob(f"{prefix}*") if p.is_dir())
 
 
 def visible_files(folder: Path) -> list[Path]:

@@ -155,7 +155,10 @@ def sidebar(defaults: Settings, scope: tuple[str, ...] | None = None) -> tuple[F
         options = fetch("dimension_values", defaults.data_dir, window, dim=DIM_NAMES[param], limit=CHOICES)
         options = sorted(set(options) | set(st.session_state[f"f_{param}"]))
         picked = st.sidebar.multiselect(
-            DIM_LABELS[param], options, key=f"f_{param}", placeholder="All",
+            DIM_LABELS[param],
+            options,
+            key=f"f_{param}",
+            placeholder="All",
             format_func=(lambda v: short(names.get(v, v))) if param == "key" else short,
         )
         chosen[field] = tuple(picked)

@@ -114,8 +114,10 @@ def show_budget(view: BudgetView, config: Config, now: datetime) -> None:
     cols[3].metric("Projected 100%", when)
     missing = unknown_names(config, budget)
     if missing:
-        st.warning(f"No requests in the last 90 days for {md(', '.join(missing), 500)}: check the spelling "
-                   "(the budget is kept; it counts from the first matching request).")
+        st.warning(
+            f"No requests in the last 90 days for {md(', '.join(missing), 500)}: check the spelling "
+            "(the budget is kept; it counts from the first matching request)."
+        )
     st.plotly_chart(chart(view, config, now), key=f"chart-{budget.slug}")
 
 

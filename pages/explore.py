@@ -37,8 +37,13 @@ def downloads(df: pd.DataFrame, stem: str) -> None:
     left.download_button("Download CSV", csv_bytes(df), f"{stem}.csv", "text/csv", key=f"{stem}_csv",
                          on_click=audit, args=args)  # fmt: skip
     right.download_button(
-        "Download parquet", parquet_bytes(df), f"{stem}.parquet", "application/vnd.apache.parquet", key=f"{stem}_pq",
-        on_click=audit, args=(ctx.data_dir, "export", f"{stem}.parquet, {len(df)} rows"),
+        "Download parquet",
+        parquet_bytes(df),
+        f"{stem}.parquet",
+        "application/vnd.apache.parquet",
+        key=f"{stem}_pq",
+        on_click=audit,
+        args=(ctx.data_dir, "export", f"{stem}.parquet, {len(df)} rows"),
     )
 
 

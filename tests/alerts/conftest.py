@@ -107,8 +107,13 @@ def config_dict(data_dir: Path, port: int, **alerts: Any) -> dict[str, Any]:
         "currency": "EUR",
         "dashboard_url": "http://dash.test:8501",
         "alerts": {"rules_enabled": ["threshold"], "recipients": ["oncall@example.com"], **alerts},
-        "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "sender": "monitor@example.com",
-                 "timeout_seconds": 5},  # fmt: skip
+        "smtp": {
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "none",
+            "sender": "monitor@example.com",
+            "timeout_seconds": 5,
+        },  # fmt: skip
     }
 
 

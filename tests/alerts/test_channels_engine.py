@@ -107,8 +107,12 @@ def test_webhook_body_and_signature_verify_with_an_independent_implementation(tm
     assert set(body) == WEBHOOK_FIELDS
     assert body["schema"] == "mistral-usage-monitor/alert/v1"
     assert request.headers["X-Monitor-Delivery"] == body["id"]
-    assert (body["event"], body["rule"], body["key"], body["level"]) == ("fired", "threshold",
-                                                                         "threshold:search-monthly:2026-11", 80.0)
+    assert (body["event"], body["rule"], body["key"], body["level"]) == (
+        "fired",
+        "threshold",
+        "threshold:search-monthly:2026-11",
+        80.0,
+    )
     assert {"label": "Spent so far", "value": "EUR 410 (82%)"} in body["figures"]
     assert body["contributors"][0]["title"] == "Top models"
     assert body["contributors"][0]["items"][0] == {"name": "mistral-large-latest", "value": 300.0,

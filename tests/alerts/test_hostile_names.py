@@ -64,8 +64,12 @@ def test_one_unsendable_message_is_marked_failed_and_the_others_go_out_once(tmp_
     data = tmp_path / "data"
     store = StateStore(data)
     with store.locked() as state:
-        for fields in (_entry("ops@example.com\n", "trailing newline"), _entry("c@example.com", "corrupt", html=None),
-                       _entry("d@example.com", "over budget\nBcc: evil@example.com"), _entry("e@example.com", "fine")):
+        for fields in (
+            _entry("ops@example.com\n", "trailing newline"),
+            _entry("c@example.com", "corrupt", html=None),
+            _entry("d@example.com", "over budget\nBcc: evil@example.com"),
+            _entry("e@example.com", "fine"),
+        ):
             enqueue(state, fields, NOW, 24)  # fmt: skip
         store.save(state)
     for i in range(3):

@@ -18,8 +18,13 @@ def bill(data, amounts: dict[str, float]) -> None:
 
 def test_gap_fires_once_then_resolves(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
-    rows(data, [{"timestamp": datetime(2026, 11, 10, 9, tzinfo=UTC), "model": "mistral-large-2512", "cost": 40.0},
-                {"timestamp": datetime(2026, 11, 11, 9, tzinfo=UTC), "model": "mistral-large-2512", "cost": 60.0}])
+    rows(
+        data,
+        [
+            {"timestamp": datetime(2026, 11, 10, 9, tzinfo=UTC), "model": "mistral-large-2512", "cost": 40.0},
+            {"timestamp": datetime(2026, 11, 11, 9, tzinfo=UTC), "model": "mistral-large-2512", "cost": 60.0},
+        ],
+    )
     bill(data, {"mistral-large-2512": 112.0, "mistral-ocr-2512": 3.0})  # +12% and a model never seen
     settings = {"rules_enabled": ["reconciliation"], "reconcile_gap_pct": 5, "reconcile_min_gap": 1}
     for minutes in (0, 5, 10):

@@ -29,8 +29,12 @@ SPEND_LIMIT: dict[str, Any] = {"limits": {"completion": {
     "total_usage": 412.5, "usage_limit": 500}, "last_payment_failure": False,
     "last_payment_failure_protection": None, "currency": "EUR"}}  # fmt: skip
 
-RATE_LIMIT: dict[str, Any] = {"requests_per_second": 6, "tokens_limits_by_model": {
-    "mistral-small-2603": {"tokens_per_minute": 2_000_000, "tokens_per_month": 10_000_000_000}}}
+RATE_LIMIT: dict[str, Any] = {
+    "requests_per_second": 6,
+    "tokens_limits_by_model": {
+        "mistral-small-2603": {"tokens_per_minute": 2_000_000, "tokens_per_month": 10_000_000_000}
+    },
+}
 
 
 def openai_usage_page(start: int, results: list[dict[str, Any]], next_page: str | None) -> dict[str, Any]:

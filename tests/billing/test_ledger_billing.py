@@ -80,10 +80,18 @@ def test_reconcile_statuses_and_gaps(tmp_path):
         {"id": "x1", "ts": datetime(2026, 6, 1, tzinfo=UTC)},
     ]))  # fmt: skip
     upsert_rows(tmp_path, records([{"id": "g", "ts": at(6), "model": "gpt-4o"}], "oai", aggregated=True))
-    write_billed(tmp_path, "adm", "2026-05", None, [
-        bill("mistral-small-2603", 0.2), bill("mistral-small-2603", 0.11),
-        bill("ft:mistral-small-2603:acme:7f3a", 0.3), bill("mistral-ocr-2505", None, quantity=100, unit_price=0.001),
-    ])  # fmt: skip  (a line in another currency is converted or unknown: tests/fx/test_reconcile_fx.py)
+    write_billed(
+        tmp_path,
+        "adm",
+        "2026-05",
+        None,
+        [
+            bill("mistral-small-2603", 0.2),
+            bill("mistral-small-2603", 0.11),
+            bill("ft:mistral-small-2603:acme:7f3a", 0.3),
+            bill("mistral-ocr-2505", None, quantity=100, unit_price=0.001),
+        ],
+    )  # fmt: skip  (a line in another currency is converted or unknown: tests/fx/test_reconcile_fx.py)
     rows = {r.model: r for r in reconcile(tmp_path, ["2026-05"], "USD")}
     small = rows["mistral-small-2603"]
     assert small.measured == pytest.approx(2 * small_usd) and small.billed == pytest.approx(0.31)

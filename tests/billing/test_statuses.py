@@ -112,8 +112,10 @@ def test_unreadable_again_then_readable_again(data, admin):
     two_fetches(data, admin)
     poll(data, admin, THIRD)  # still partly readable: the earlier rows are still those of 09:00
     codestral = [r for r in read_billed(data, [s.MONTH]).to_pylist() if r["model"] == "codestral-2508"]
-    assert sorted((r["amount"], r["fetched_at"]) for r in codestral if r["raw"] is None) == [(0.30, FIRST),
-                                                                                             (1.10, FIRST)]
+    assert sorted((r["amount"], r["fetched_at"]) for r in codestral if r["raw"] is None) == [
+        (0.30, FIRST),
+        (1.10, FIRST),
+    ]
     assert [r["fetched_at"] for r in codestral if r["raw"] is not None] == [THIRD]
     admin.usage[s.MONTH] = s.READABLE
     poll(data, admin, utc(2026, 5, 14, 12))

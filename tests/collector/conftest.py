@@ -54,16 +54,23 @@ class FakeEndpoint:
         limit = int(request.url.params.get("limit", "1000"))
         page = self.records[start : start + limit]
         end = start + len(page)
-        return httpx.Response(200, json={"object": "list", "data": page, "next_cursor": str(end),
-                                         "has_more": end < len(self.records)})
+        return httpx.Response(
+            200, json={"object": "list", "data": page, "next_cursor": str(end), "has_more": end < len(self.records)}
+        )
 
 
 @pytest.fixture
 def make_source(tmp_path: Path) -> Callable[..., UsageEndpointSource]:
     def build(endpoint: FakeEndpoint, page_limit: int = 3, config_kw: dict[str, Any] | None = None,
               **source_kw: Any) -> UsageEndpointSource:  # fmt: skip
-        source = SourceConfig(name="fake", kind="usage_endpoint", url="http://usage.test", page_limit=page_limit,
-                              max_requests_per_second=1e6, **source_kw)
+        source = SourceConfig(
+            name="fake",
+            kind="usage_endpoint",
+            url="http://usage.test",
+            page_limit=page_limit,
+            max_requests_per_second=1e6,
+            **source_kw,
+        )
         # make_record's fixed dates must stay inside the timestamp window whenever the tests run
         settings = {"max_record_age_days": 36_500} | (config_kw or {})
         context = Context.build(Config(data_dir=tmp_path / "data", sources=(source,), **settings))

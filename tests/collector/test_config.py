@@ -57,8 +57,13 @@ def test_bad_config_names_the_key(tmp_path, text, key):
 
 def test_cli_exits_2_with_one_line(tmp_path):
     path = write(tmp_path, 'currency = "GBP"\n')
-    proc = subprocess.run([sys.executable, "-m", "collector", "--config", str(path), "--once"],
-                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "collector", "--config", str(path), "--once"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "currency" in proc.stderr
 
@@ -66,15 +71,25 @@ def test_cli_exits_2_with_one_line(tmp_path):
 def test_missing_token_env_var_is_a_config_error(tmp_path, monkeypatch):
     monkeypatch.delenv("NOPE_TOKEN", raising=False)
     path = write(tmp_path, SOURCE + 'token_env = "NOPE_TOKEN"\n')
-    proc = subprocess.run([sys.executable, "-m", "collector", "--config", str(path), "--once"],
-                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "collector", "--config", str(path), "--once"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "NOPE_TOKEN" in proc.stderr
 
 
 def test_cli_exits_2_naming_a_bad_timestamp_window_key(tmp_path):
     path = write(tmp_path, SOURCE + "[collector]\nmax_future_skew_seconds = -5\n")
-    proc = subprocess.run([sys.executable, "-m", "collector", "--config", str(path), "--once"],
-                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "collector", "--config", str(path), "--once"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "collector.max_future_skew_seconds" in proc.stderr
 

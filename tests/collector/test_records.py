@@ -12,17 +12,54 @@ from .conftest import make_record
 
 VALID = [
     make_record(0),
-    make_record(1, resolved_model="mistral-small-2603", stream=True, batch=False, service_tier="priority", attempt=2,
-                ratelimit={"limit-tokens-minute": 2000000, "remaining-tokens-minute": 1500, "other-header": 3}),
-    make_record(2, project=None, error_type="rate_limited", status_code=429, prompt_tokens=0, completion_tokens=0,
-                spend_limit_reached=True, simulated=True, latency_ms=12),
+    make_record(
+        1,
+        resolved_model="mistral-small-2603",
+        stream=True,
+        batch=False,
+        service_tier="priority",
+        attempt=2,
+        ratelimit={"limit-tokens-minute": 2000000, "remaining-tokens-minute": 1500, "other-header": 3},
+    ),
+    make_record(
+        2,
+        project=None,
+        error_type="rate_limited",
+        status_code=429,
+        prompt_tokens=0,
+        completion_tokens=0,
+        spend_limit_reached=True,
+        simulated=True,
+        latency_ms=12,
+    ),
     make_record(3, brand_new_field={"nested": [1, 2]}, timestamp="2026-11-20T11:00:00+01:00"),
     {k: v for k, v in make_record(4).items() if k not in ("latency_ms", "cached_tokens", "project")},
-    make_record(5, model="mistral-ocr-latest", endpoint="/v1/ocr", prompt_tokens=0, completion_tokens=0, pages=12,
-                annotated_pages=3, api_zone="eu", billable=True, tokens_estimated=False, agent_id="ag_1"),
+    make_record(
+        5,
+        model="mistral-ocr-latest",
+        endpoint="/v1/ocr",
+        prompt_tokens=0,
+        completion_tokens=0,
+        pages=12,
+        annotated_pages=3,
+        api_zone="eu",
+        billable=True,
+        tokens_estimated=False,
+        agent_id="ag_1",
+    ),
     make_record(6, model="voxtral-small-latest", audio_seconds=90, api_zone="global"),
-    make_record(7, model="voxtral-mini-tts-latest", endpoint="/v1/audio/speech", characters=400, audio_seconds=12.5,
-                pages=None, billable=False, tokens_estimated=True, api_zone=None, agent_id=None),
+    make_record(
+        7,
+        model="voxtral-mini-tts-latest",
+        endpoint="/v1/audio/speech",
+        characters=400,
+        audio_seconds=12.5,
+        pages=None,
+        billable=False,
+        tokens_estimated=True,
+        api_zone=None,
+        agent_id=None,
+    ),
     make_record(8, endpoint="/v1/files", billable=False, pages=0, annotated_pages=0, characters=0, audio_seconds=0),
 ]
 
@@ -70,8 +107,9 @@ def test_valid_pages_give_the_same_table_on_every_path():
     careful, rejected = careful_parse(VALID)
     assert rejected == []
     from_records = table_from_records(VALID, RECORD_COLUMNS)
-    from_body = table_from_body(orjson.dumps({"object": "list", "data": VALID, "next_cursor": "c", "has_more": True}),
-                                RECORD_COLUMNS)
+    from_body = table_from_body(
+        orjson.dumps({"object": "list", "data": VALID, "next_cursor": "c", "has_more": True}), RECORD_COLUMNS
+    )
     assert from_records is not None and from_body is not None
     assert from_records.equals(careful)
     assert from_body[0].equals(careful)
@@ -101,8 +139,19 @@ def test_billed_quantities_and_new_optional_fields_land_in_their_columns():
     assert (tts["billable"], tts["tokens_estimated"]) == (False, True)
     assert files["billable"] is False and files["pages"] == 0
     old = rows["r0"]  # a record without the new fields stays valid, its new columns null
-    assert all(old[k] is None for k in ("pages", "annotated_pages", "audio_seconds", "characters", "api_zone",
-                                        "billable", "tokens_estimated", "agent_id"))
+    assert all(
+        old[k] is None
+        for k in (
+            "pages",
+            "annotated_pages",
+            "audio_seconds",
+            "characters",
+            "api_zone",
+            "billable",
+            "tokens_estimated",
+            "agent_id",
+        )
+    )
 
 
 @pytest.mark.parametrize("bad, reason", [

@@ -21,8 +21,16 @@ def records() -> list[dict]:
     out = []
     for day in DAYS:
         for model in ("mistral-small-latest", "mistral-large-2512"):
-            out.append({"id": f"{model}-{day}", "timestamp": f"{day}T12:00:00Z", "model": model, "status_code": 200,
-                        "prompt_tokens": 1_000_000, "completion_tokens": 1_000_000})
+            out.append(
+                {
+                    "id": f"{model}-{day}",
+                    "timestamp": f"{day}T12:00:00Z",
+                    "model": model,
+                    "status_code": 200,
+                    "prompt_tokens": 1_000_000,
+                    "completion_tokens": 1_000_000,
+                }
+            )
     return out
 
 

@@ -60,10 +60,19 @@ CASES = [
     case("zone global", LARGE, JUNE, 2.0, api_zone="global", **tokens()),  # 2.0
     case("cached+priority+eu", LARGE, JUNE, 0.616, service_tier="priority", api_zone="eu", **CACHED),  # 0.32x1.75x1.1
     case("cached+batch+us", LARGE, JUNE, 0.176, batch=True, api_zone="us", **CACHED),  # 0.32 x 0.5 x 1.1
-    case("cached+batch+priority+zone: batch is its own tier", LARGE, JUNE, 0.176, batch=True,
-         service_tier="priority", api_zone="eu", **CACHED),  # 0.32 x 0.5 x 1.1 (no x1.75 on batch)
-    case("EUR priority+eu", LARGE, JUNE, 3.3495, "EUR", service_tier="priority", api_zone="eu",
-         **tokens()),  # (0.44 + 1.3) x 1.75 x 1.1 = 1.74 x 1.925
+    case(
+        "cached+batch+priority+zone: batch is its own tier",
+        LARGE,
+        JUNE,
+        0.176,
+        batch=True,
+        service_tier="priority",
+        api_zone="eu",
+        **CACHED,
+    ),  # 0.32 x 0.5 x 1.1 (no x1.75 on batch)
+    case(
+        "EUR priority+eu", LARGE, JUNE, 3.3495, "EUR", service_tier="priority", api_zone="eu", **tokens()
+    ),  # (0.44 + 1.3) x 1.75 x 1.1 = 1.74 x 1.925
     # OCR per 1,000 pages: 2505 $1 / $3 annotated; 2512 $2 / $3; 4-0 and 4-1 $4 / $5; EUR 2512 1.75 / 2.63
     case("ocr alias before 2505", "mistral-ocr-latest", "2025-05-21T23:59:59Z", None, pages=10),  # 2503: no price
     case("ocr alias on 2505", "mistral-ocr-latest", "2025-05-22T00:00:00Z", 1.0, pages=1000),  # 1000/1000 x 1
@@ -72,34 +81,82 @@ CASES = [
     case("ocr annotated", "mistral-ocr-2512", JUNE, 2.4, pages=1000, annotated_pages=400),  # 0.6x2 + 0.4x3
     case("ocr day before 4-0", "mistral-ocr-latest", "2026-06-22T23:59:59Z", 2.0, pages=1000),  # 1 x 2
     case("ocr alias on 4-0", "mistral-ocr-latest", "2026-06-23T00:00:00Z", 4.0, pages=1000),  # 1 x 4
-    case("ocr all annotated", "mistral-ocr-latest", "2026-07-15T23:59:59Z", 1.0, pages=200,
-         annotated_pages=200),  # 4-0: 0.2 x 5
+    case(
+        "ocr all annotated", "mistral-ocr-latest", "2026-07-15T23:59:59Z", 1.0, pages=200, annotated_pages=200
+    ),  # 4-0: 0.2 x 5
     case("ocr 4-1 batch", "mistral-ocr-latest", "2026-07-16T00:00:00Z", 0.5, pages=250, batch=True),  # 0.25x4x0.5
     case("ocr EUR annotated", "mistral-ocr-2512", JUNE, 2.63, "EUR", pages=1000, annotated_pages=1000),  # 1 x 2.63
-    case("ocr priority+eu", "mistral-ocr-4-0", "2026-07-01T00:00:00Z", 0.77, pages=100, service_tier="priority",
-         api_zone="eu"),  # 0.1 x 4 x 1.75 x 1.1
+    case(
+        "ocr priority+eu",
+        "mistral-ocr-4-0",
+        "2026-07-01T00:00:00Z",
+        0.77,
+        pages=100,
+        service_tier="priority",
+        api_zone="eu",
+    ),  # 0.1 x 4 x 1.75 x 1.1
     case("ocr zero pages", "mistral-ocr-2512", JUNE, 0.0, pages=0),
     case("ocr tokens are not billed", "mistral-ocr-2512", JUNE, 0.02, pages=10, prompt_tokens=5000),  # 0.01 x 2
     # audio per minute: chat audio (voxtral-small 0.004, voxtral-mini 0.001) and transcription
-    case("voxtral chat audio, old output price", "voxtral-small-latest", "2026-08-10T23:59:59Z", 0.406,
-         audio_seconds=90, **tokens()),  # 1.5 min x 0.004 + 0.1 + 0.3
-    case("voxtral chat audio, new output price", "voxtral-small-latest", "2026-08-11T00:00:00Z", 0.506,
-         audio_seconds=90, **tokens()),  # 1.5 min x 0.004 + 0.1 + 0.4
+    case(
+        "voxtral chat audio, old output price",
+        "voxtral-small-latest",
+        "2026-08-10T23:59:59Z",
+        0.406,
+        audio_seconds=90,
+        **tokens(),
+    ),  # 1.5 min x 0.004 + 0.1 + 0.3
+    case(
+        "voxtral chat audio, new output price",
+        "voxtral-small-latest",
+        "2026-08-11T00:00:00Z",
+        0.506,
+        audio_seconds=90,
+        **tokens(),
+    ),  # 1.5 min x 0.004 + 0.1 + 0.4
     case("voxtral-mini chat audio", "voxtral-mini-latest", JUNE, 0.01, audio_seconds=600),  # 10 min x 0.001
-    case("voxtral-mini transcription", "voxtral-mini-2507", JUNE, 0.02, audio_seconds=600,
-         endpoint=TRANSCRIBE),  # 10 min x 0.002
-    case("transcription with the response's token usage", "voxtral-mini-2507", JUNE, 0.02, audio_seconds=600,
-         endpoint=TRANSCRIBE, **tokens()),  # 10 min x 0.002; a transcription is billed per minute only, never per token
-    case("transcribe 2602 on release day", "voxtral-mini-2602", "2026-02-04T00:00:00Z", 0.006, audio_seconds=120,
-         endpoint=TRANSCRIBE),  # 2 min x 0.003
-    case("transcribe 2602 day before release", "voxtral-mini-2602", "2026-02-03T23:59:59Z", None,
-         audio_seconds=120, endpoint=TRANSCRIBE),
-    case("realtime transcription", "voxtral-mini-transcribe-realtime-latest", "2026-03-01T00:00:00Z", 0.003,
-         audio_seconds=30, endpoint=TRANSCRIBE),  # 0.5 min x 0.006
-    case("transcription EUR", "voxtral-mini-2602", JUNE, 0.0026, "EUR", audio_seconds=60,
-         endpoint=TRANSCRIBE),  # 1 min x 0.0026
-    case("audio on a model with no minute price", "mistral-small-2603", JUNE, None, audio_seconds=60,
-         **tokens()),  # a billed quantity with no price: unknown, not the token cost
+    case(
+        "voxtral-mini transcription", "voxtral-mini-2507", JUNE, 0.02, audio_seconds=600, endpoint=TRANSCRIBE
+    ),  # 10 min x 0.002
+    case(
+        "transcription with the response's token usage",
+        "voxtral-mini-2507",
+        JUNE,
+        0.02,
+        audio_seconds=600,
+        endpoint=TRANSCRIBE,
+        **tokens(),
+    ),  # 10 min x 0.002; a transcription is billed per minute only, never per token
+    case(
+        "transcribe 2602 on release day",
+        "voxtral-mini-2602",
+        "2026-02-04T00:00:00Z",
+        0.006,
+        audio_seconds=120,
+        endpoint=TRANSCRIBE,
+    ),  # 2 min x 0.003
+    case(
+        "transcribe 2602 day before release",
+        "voxtral-mini-2602",
+        "2026-02-03T23:59:59Z",
+        None,
+        audio_seconds=120,
+        endpoint=TRANSCRIBE,
+    ),
+    case(
+        "realtime transcription",
+        "voxtral-mini-transcribe-realtime-latest",
+        "2026-03-01T00:00:00Z",
+        0.003,
+        audio_seconds=30,
+        endpoint=TRANSCRIBE,
+    ),  # 0.5 min x 0.006
+    case(
+        "transcription EUR", "voxtral-mini-2602", JUNE, 0.0026, "EUR", audio_seconds=60, endpoint=TRANSCRIBE
+    ),  # 1 min x 0.0026
+    case(
+        "audio on a model with no minute price", "mistral-small-2603", JUNE, None, audio_seconds=60, **tokens()
+    ),  # a billed quantity with no price: unknown, not the token cost
     # text to speech per 1M characters: $16, EUR 10
     case("tts", "voxtral-mini-tts-2603", JUNE, 4.0, characters=250_000),  # 0.25 x 16
     case("tts alias day before", "voxtral-mini-tts-latest", "2026-06-07T23:59:59Z", None, characters=1000),
@@ -107,13 +164,16 @@ CASES = [
     case("tts EUR us", "voxtral-mini-tts-2603", JUNE, 11.0, "EUR", characters=M, api_zone="us"),  # 1 x 10 x 1.1
     case("tts before release", "voxtral-mini-tts-2603", "2026-03-22T23:59:59Z", None, characters=1000),
     # free periods and the end of a launch offer, with multipliers (free stays 0)
-    case("free launch, priority", "devstral-2512", "2026-01-26T23:59:59Z", 0.0, service_tier="priority",
-         **tokens()),  # 0 x 1.75
-    case("launch offer ended, eu", "devstral-2512", "2026-01-27T00:00:00Z", 2.64, api_zone="eu",
-         **tokens()),  # (0.4 + 2) x 1.1
+    case(
+        "free launch, priority", "devstral-2512", "2026-01-26T23:59:59Z", 0.0, service_tier="priority", **tokens()
+    ),  # 0 x 1.75
+    case(
+        "launch offer ended, eu", "devstral-2512", "2026-01-27T00:00:00Z", 2.64, api_zone="eu", **tokens()
+    ),  # (0.4 + 2) x 1.1
     case("free until 03-11", "labs-devstral-small-2512", "2026-03-10T23:59:59Z", 0.0, **tokens()),
-    case("paid from 03-11, batch", "labs-devstral-small-2512", "2026-03-11T00:00:00Z", 0.2, batch=True,
-         **tokens()),  # (0.1 + 0.3) x 0.5
+    case(
+        "paid from 03-11, batch", "labs-devstral-small-2512", "2026-03-11T00:00:00Z", 0.2, batch=True, **tokens()
+    ),  # (0.1 + 0.3) x 0.5
     # alias boundaries (the day before and the day of)
     case("large-latest on 2411", "mistral-large-latest", "2025-08-26T23:59:59Z", 8.0, **tokens()),  # 2 + 6
     case("large-latest on medium-2508", "mistral-large-latest", "2025-08-27T00:00:00Z", 2.4, **tokens()),  # 0.4+2
@@ -123,8 +183,15 @@ CASES = [
     case("unknown model", "ft:mistral-small-2603:acme:7f3a", JUNE, None, **tokens()),
     case("unknown model, not billable", "unknown", JUNE, 0.0, endpoint="/v1/files", billable=False),
     case("priced model, not billable", LARGE, JUNE, 0.0, billable=False, **tokens()),
-    case("batch job status, not billable", "unknown", JUNE, 0.0, endpoint="/v1/batch/jobs/j1", billable=False,
-         api_zone="eu"),
+    case(
+        "batch job status, not billable",
+        "unknown",
+        JUNE,
+        0.0,
+        endpoint="/v1/batch/jobs/j1",
+        billable=False,
+        api_zone="eu",
+    ),
     case("billable true is the default", LARGE, JUNE, 2.0, billable=True, **tokens()),
     case("old record: no new fields", LARGE, JUNE, 2.0, **tokens()),  # contract v1 as before
 ]

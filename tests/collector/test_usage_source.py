@@ -88,7 +88,7 @@ def test_failed_poll_leaves_cursor_and_ledger_as_they_were(make_source):
     assert source.poll().records == 2
 
 
-@pytest.mark.parametrize("body", [b"<html>oops", b'{"object": "list", "data": [{"id": "r0"', b'[1, 2]'])
+@pytest.mark.parametrize("body", [b"<html>oops", b'{"object": "list", "data": [{"id": "r0"', b"[1, 2]"])
 def test_non_json_or_truncated_body_is_a_failed_poll_then_retried(make_source, body):
     faults = [lambda r: httpx.Response(200, content=body)]
     source = make_source(FakeEndpoint([make_record(0)], faults), page_limit=10)

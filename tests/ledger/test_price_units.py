@@ -40,4 +40,3 @@ def test_every_shipped_row_has_a_unit_and_the_prices_its_unit_needs() -> None:
             assert row["unit_price"] and not row["input_per_1m"] and not row["output_per_1m"], row
     units = {row["unit"] for row in rows}
     assert units == set(UNITS)  # every unit has at least one price
-

@@ -18,8 +18,16 @@ def rows(*records):
 
 
 def rec(i, model, ts, prompt=1_000_000, completion=1_000_000, cached=0, **kw):
-    return {"id": str(i), "timestamp": ts, "model": model, "status_code": 200, "prompt_tokens": prompt,
-            "completion_tokens": completion, "cached_tokens": cached, **kw}
+    return {
+        "id": str(i),
+        "timestamp": ts,
+        "model": model,
+        "status_code": 200,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cached_tokens": cached,
+        **kw,
+    }
 
 
 def costs(book, *records, currency="USD"):
@@ -39,8 +47,9 @@ def test_alias_is_priced_by_the_model_it_pointed_to_then():
 
 
 def test_resolved_model_from_the_response_wins_over_alias_history():
-    _, cost = costs(PriceBook.load(), rec(1, "mistral-small-latest", "2026-04-01T00:00:00Z",
-                                           resolved_model="mistral-small-2506"))
+    _, cost = costs(
+        PriceBook.load(), rec(1, "mistral-small-latest", "2026-04-01T00:00:00Z", resolved_model="mistral-small-2506")
+    )
     assert cost == pytest.approx([0.40])
 
 
@@ -74,16 +83,25 @@ def test_request_before_a_models_release_is_unpriced():
 def test_override_with_a_later_effective_date_does_not_reprice_the_past():
     override = Price("mistral-small-2603", date(2026, 10, 1), "USD", 1.0, 2.0, 0.1)
     book = PriceBook.load([override])
-    _, cost = costs(book, rec(1, "mistral-small-2603", "2026-09-30T12:00:00Z"),
-                    rec(2, "mistral-small-2603", "2026-10-01T00:00:00Z"))
+    _, cost = costs(
+        book, rec(1, "mistral-small-2603", "2026-09-30T12:00:00Z"), rec(2, "mistral-small-2603", "2026-10-01T00:00:00Z")
+    )
     assert cost == pytest.approx([0.75, 3.0])
     assert book.version != PriceBook.load().version
 
 
 def test_every_shipped_alias_target_has_a_price():
     book = PriceBook.load()
-    for name in ["mistral-small-latest", "mistral-large-latest", "codestral-latest", "mistral-medium-latest",
-                 "magistral-medium-latest", "ministral-8b-latest", "devstral-latest", "pixtral-large-latest"]:
+    for name in [
+        "mistral-small-latest",
+        "mistral-large-latest",
+        "codestral-latest",
+        "mistral-medium-latest",
+        "magistral-medium-latest",
+        "ministral-8b-latest",
+        "devstral-latest",
+        "pixtral-large-latest",
+    ]:
         target = book.resolve(name, datetime(2026, 11, 1, tzinfo=UTC))
         assert target and book.price_at(target, datetime(2026, 11, 1, tzinfo=UTC), "USD"), name
 

@@ -27,8 +27,17 @@ DAY = "2026-11-01"
 
 
 def batch(start: int, n: int, day: str = DAY, source: str = "s", book: PriceBook | None = None) -> pa.Table:
-    records = [{"id": f"r{i}", "timestamp": f"{day}T{i % 24:02d}:00:00Z", "model": MODEL,
-                "status_code": 200, "prompt_tokens": 10, "completion_tokens": 1} for i in range(start, start + n)]
+    records = [
+        {
+            "id": f"r{i}",
+            "timestamp": f"{day}T{i % 24:02d}:00:00Z",
+            "model": MODEL,
+            "status_code": 200,
+            "prompt_tokens": 10,
+            "completion_tokens": 1,
+        }
+        for i in range(start, start + n)
+    ]
     table, _ = parse_records(records)
     return price_rows(table, source, book or PriceBook.load(), "USD")
 
@@ -119,8 +128,12 @@ WRITER = textwrap.dedent("""
 def test_a_collector_process_appending_during_repeated_reprices_loses_nothing(tmp_path):
     for d in (1, 2, 3):
         Appender(tmp_path).append(batch(d * 10_000, 50, day=f"2026-11-0{d}"))
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), "1000", "60"],
-                              cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path), "1000", "60"],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     books = [other_book(), PriceBook.load()]
     k = 0
     while writer.poll() is None:

@@ -14,8 +14,17 @@ from ledger.store import day_dir, visible_files
 
 
 def batch(start, n, day="2026-11-01", source="s"):
-    records = [{"id": f"r{i}", "timestamp": f"{day}T{i % 24:02d}:00:00Z", "model": "mistral-small-2603",
-                "status_code": 200, "prompt_tokens": 10, "completion_tokens": 1} for i in range(start, start + n)]
+    records = [
+        {
+            "id": f"r{i}",
+            "timestamp": f"{day}T{i % 24:02d}:00:00Z",
+            "model": "mistral-small-2603",
+            "status_code": 200,
+            "prompt_tokens": 10,
+            "completion_tokens": 1,
+        }
+        for i in range(start, start + n)
+    ]
     table, _ = parse_records(records)
     return price_rows(table, source, PriceBook.load(), "USD")
 

@@ -51,8 +51,13 @@ def setup(tmp_path: Path, text: str = LIMITS, day=DAY, costs=tuple(SEARCH)) -> P
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", text)
     rows(data, [{"timestamp": day + timedelta(hours=8, minutes=i), "cost": c} for i, c in enumerate(costs)])
-    rows(data, [{"timestamp": day + timedelta(hours=9), "cost": 5.0, "project": "other"},
-                {"timestamp": day - timedelta(hours=2), "cost": 3.0}])  # another project; the day before
+    rows(
+        data,
+        [
+            {"timestamp": day + timedelta(hours=9), "cost": 5.0, "project": "other"},
+            {"timestamp": day - timedelta(hours=2), "cost": 3.0},
+        ],
+    )  # another project; the day before
     return data
 
 
@@ -113,9 +118,14 @@ amount = 2
 hard = false
 """
     data = setup(tmp_path, text, costs=())
-    rows(data, [{"timestamp": DAY + timedelta(hours=8), "cost": 1.5, "api_key_id": LABEL},
-                {"timestamp": DAY + timedelta(hours=8), "cost": 0.75, "api_key_id": LABEL},
-                {"timestamp": DAY + timedelta(hours=8), "cost": 9.0, "api_key_id": "key-ffffffffffffffff"}])
+    rows(
+        data,
+        [
+            {"timestamp": DAY + timedelta(hours=8), "cost": 1.5, "api_key_id": LABEL},
+            {"timestamp": DAY + timedelta(hours=8), "cost": 0.75, "api_key_id": LABEL},
+            {"timestamp": DAY + timedelta(hours=8), "cost": 9.0, "api_key_id": "key-ffffffffffffffff"},
+        ],
+    )
     engine(make_engine, smtp_server).run(DAY + timedelta(hours=10))
     [message] = smtp_server.messages
     assert "prod key: EUR 2.25 spent" in message["Subject"]

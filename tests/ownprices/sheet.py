@@ -58,8 +58,10 @@ def sheet_cost(prices: list[dict[str, str]]) -> float:
     """A record's cost at the sheet's standard prices: tokens x your per-token price."""
     base = [e for e in prices if e["api_zone"] == "global" and e["service_tier"] == "standard"]
     mine = {e["billing_metric"]: float(e["price"]) for e in base if e["event_type"] == DISCOUNTED}
-    return (PROMPT - CACHED) * mine["input_tokens"] + CACHED * mine["cached_input_tokens"] + (
-        COMPLETION * mine["output_tokens"]
+    return (
+        (PROMPT - CACHED) * mine["input_tokens"]
+        + CACHED * mine["cached_input_tokens"]
+        + (COMPLETION * mine["output_tokens"])
     )
 
 

@@ -32,7 +32,7 @@ def admin() -> Iterator[fake_admin.FakeAdmin]:
 
 def config(tmp_path: Path, url: str, pricing: str) -> Path:
     path = tmp_path / "collector.toml"
-    path.write_text(f'''data_dir = "{tmp_path / 'data'}"
+    path.write_text(f'''data_dir = "{tmp_path / "data"}"
 currency = "EUR"
 pricing = "{pricing}"
 
@@ -81,6 +81,7 @@ def test_collector_process_prices_with_the_sheet_and_reprice_rewrites_exactly_it
         now = costs(data)
         assert [now[f"{DISCOUNTED}|{d}"] for d in this_month] == pytest.approx([expected] * 2)
         assert {k: v for k, v in now.items() if DISCOUNTED not in k or k[-10:] not in map(str, this_month)} == {
-            k: v for k, v in priced.items() if DISCOUNTED not in k or k[-10:] not in map(str, this_month)}
+            k: v for k, v in priced.items() if DISCOUNTED not in k or k[-10:] not in map(str, this_month)
+        }
     again = collector(config(tmp_path, admin.url, "billed"), "reprice")
     assert ast.literal_eval(again.stdout.strip().splitlines()[-1]) == {"days": 0, "rows": 0}

@@ -44,7 +44,8 @@ def expected(data, by: str, first: datetime, following: datetime) -> dict[tuple[
         "unpriced": pc.if_else(pc.is_null(table["cost"]), table["request_count"], 0),
     })  # fmt: skip
     grouped = t.group_by(["scope", "model", "currency"]).aggregate(
-        [("cost", "sum"), ("requests", "sum"), ("errors", "sum"), ("unpriced", "sum")])
+        [("cost", "sum"), ("requests", "sum"), ("errors", "sum"), ("unpriced", "sum")]
+    )
     return {(r["scope"], r["model"], r["currency"]): {"spend": r["cost_sum"], "requests": r["requests_sum"],
                                                       "errors": r["errors_sum"], "unpriced": r["unpriced_sum"]}
             for r in grouped.to_pylist()}  # fmt: skip
@@ -71,7 +72,10 @@ def test_statement_equals_pyarrow(ledger_dir, by, rollups):
         before = september.get(key, {"spend": 0.0})["spend"]
         assert line["spend"] == pytest.approx(now["spend"], abs=1e-9), key
         assert (line["requests"], line["errors"], line["unpriced_requests"]) == (
-            now["requests"], now["errors"], now["unpriced"]), key
+            now["requests"],
+            now["errors"],
+            now["unpriced"],
+        ), key
         assert line["previous_spend"] == pytest.approx(before, abs=1e-9), key
         assert line["change"] == pytest.approx(now["spend"] - before, abs=1e-9), key
     for total in stmt.totals.to_dict("records"):
@@ -106,5 +110,5 @@ def test_csv_neutralises_formulas(tmp_path):
     text = statement_csv(statement(tmp_path, "2026-10", TZ, "EUR")).decode()
     body = text.splitlines()[1:]
     assert any(line.startswith("2026-10,'@SUM(1),") for line in body), text
-    assert any(line.startswith("2026-10,\"'=HYPERLINK(\"\"http://evil\"\")\",'+cmd|") for line in body), text
+    assert any(line.startswith('2026-10,"\'=HYPERLINK(""http://evil"")",\'+cmd|') for line in body), text
     assert "\n=" not in text and ",=" not in text and ",+" not in text and ",@" not in text
