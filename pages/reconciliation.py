@@ -87,16 +87,17 @@ for gauge in spend_gauges(ctx.data_dir, now):
     if gauge.warning:
         st.error(md(gauge.warning, 500), icon=":material/block:")
     if gauge.no_limit or gauge.limit is None:
-        used = money(gauge.used, gauge.currency or ctx.currency)
+        used = md(money(gauge.used, gauge.currency or ctx.currency), 40)
         st.write(f"{md(gauge.source)}: no monthly limit; used {used}")
         continue
-    heading = f"{plot(gauge.source)}: used of {gauge.limit:,.0f} {gauge.currency}"
-    dial = go.Indicator(mode="gauge+number", value=gauge.used or 0, number={"suffix": f" {gauge.currency}"},
+    unit = plot(gauge.currency or ctx.currency, 12)
+    heading = f"{plot(gauge.source)}: used of {gauge.limit:,.0f} {unit}"
+    dial = go.Indicator(mode="gauge+number", value=gauge.used or 0, number={"suffix": f" {unit}"},
                         gauge={"axis": {"range": [0, gauge.limit]}, "threshold": {"value": gauge.limit}},
                         title={"text": heading})  # fmt: skip
     show(go.Figure(dial))
     days = "—" if gauge.days_to_cap is None else f"{gauge.days_to_cap:.1f} days"
-    st.write(f"Burn {money(gauge.burn_per_day, gauge.currency or ctx.currency)}/day; cap reached in {days} "
+    st.write(f"Burn {md(money(gauge.burn_per_day, gauge.currency or ctx.currency), 40)}/day; cap reached in {days} "
              f"at this rate. Monthly limit reached: **{gauge.reached}**.")  # fmt: skip
 
 st.subheader(f"Rate-limit headroom (peak minute, last {HEADROOM_DAYS} days)")

@@ -19,6 +19,7 @@ from ledger.store import list_days
 from pages._auth import audit
 from pages._frame import context
 from pages._keys import labels, with_key_labels
+from pages._text import md
 from pages._ui import TTL_SECONDS, count, money
 
 SCOPE_LABELS = {"project": "Project", "api_key": "API key"}
@@ -54,29 +55,51 @@ st.title("Statement")
 zone = ctx.filters.timezone
 choices = months(ctx.data_dir, zone)
 pick, per = st.columns(2)
-month = pick.selectbox("Month", choices, index=min(1, len(choices) - 1), key="statement_month",
-                       help="Calendar months in the sidebar's time zone; the sidebar's dates do not apply here")
+month = pick.selectbox(
+    "Month",
+    choices,
+    index=min(1, len(choices) - 1),
+    key="statement_month",
+    help="Calendar months in the sidebar's time zone; the sidebar's dates do not apply here",
+)
 by = per.radio("Per", SCOPES, format_func=SCOPE_LABELS.__getitem__, horizontal=True, key="statement_by")
 stmt = _statement(str(ctx.data_dir), month, zone, ctx.currency, by)
 rate = "none" if stmt.rate is None else f"{stmt.rate:.4f}"
-st.caption(f"Rate: {rate}. {stmt.rate_note[0].upper()}{stmt.rate_note[1:]}. Spend counts priced requests only; "
+note = md(stmt.rate_note[0].upper() + stmt.rate_note[1:], 500)
+st.caption(f"Rate: {rate}. {note}. Spend counts priced requests only; "
            f"errors are per-request rows with status >= 400; change is against {stmt.previous}.")  # fmt: skip
 if stmt.totals.empty:
     st.info(f"No requests in {month} or {stmt.previous}. Pick another month.", icon=":material/receipt:")
     st.stop()
 headline(stmt, ctx.currency)
 st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
-st.dataframe(with_key_labels(stmt.totals, ctx.data_dir).style.format(MONEY, na_rep="—"), hide_index=True,
-             width="stretch")
-st.download_button("Download CSV (every line)", statement_csv(stmt), f"statement-{month}-{by}.csv", "text/csv",
-                   key="statement_all_csv", on_click=audit, args=(ctx.data_dir, "export", f"statement {month} {by}"))
+st.dataframe(
+    with_key_labels(stmt.totals, ctx.data_dir).style.format(MONEY, na_rep="—"), hide_index=True, width="stretch"
+)
+st.download_button(
+    "Download CSV (every line)",
+    statement_csv(stmt),
+    f"statement-{month}-{by}.csv",
+    "text/csv",
+    key="statement_all_csv",
+    on_click=audit,
+    args=(ctx.data_dir, "export", f"statement {month} {by}"),
+)
 
 names = labels(str(ctx.data_dir)) if by == "api_key" else {}
 scope = st.selectbox(SCOPE_LABELS[by], stmt.scopes(), key="statement_scope", format_func=lambda v: names.get(v, v),
                      help="The statement of one, as its owner gets it by email")  # fmt: skip
 mine = stmt.only(scope)
 st.markdown(f"**By model** ({SCOPE_LABELS[by].lower()} picked above)")
-st.dataframe(with_key_labels(mine.lines, ctx.data_dir).style.format(MONEY, na_rep="—"), hide_index=True,
-             width="stretch")
-st.download_button("Download CSV (this one)", statement_csv(mine), f"statement-{month}-{by}-one.csv", "text/csv",
-                   key="statement_one_csv", on_click=audit, args=(ctx.data_dir, "export", f"statement {month} one"))
+st.dataframe(
+    with_key_labels(mine.lines, ctx.data_dir).style.format(MONEY, na_rep="—"), hide_index=True, width="stretch"
+)
+st.download_button(
+    "Download CSV (this one)",
+    statement_csv(mine),
+    f"statement-{month}-{by}-one.csv",
+    "text/csv",
+    key="statement_one_csv",
+    on_click=audit,
+    args=(ctx.data_dir, "export", f"statement {month} one"),
+)

@@ -194,3 +194,22 @@ def test_pooled_latency_histograms_keep_every_request(many_models, monkeypatch):
     assert len(got) == TOP + 1 and queries.OTHER in set(got["model"])
     assert got["requests"].sum() == timed.num_rows
     assert set(got["model"]) - {queries.OTHER} == set(busiest["model"])
+
+
+def test_a_provider_currency_in_the_spend_gauge_renders_as_text(hostile_env, monkeypatch):
+    """The Admin API names the currency of its spend limit: provider data, escaped like any name."""
+    import ledger.billing
+    from ledger._billing_limits import SpendGauge
+
+    hostile_currency = f"![x](http://{BEACON}/c.png)<a href=x>"
+    gauges = [
+        SpendGauge("admin", 10.0, 100.0, False, False, hostile_currency, None, 1.0, 90.0, 0, None),
+        SpendGauge("admin2", 5.0, None, True, False, hostile_currency, None, 1.0, None, 0, None),
+    ]
+    monkeypatch.setattr(ledger.billing, "spend_gauges", lambda *a, **k: gauges)
+    at = page_app("pages/reconciliation.py").run()
+    assert not at.exception, at.exception
+    unsafe = [t[:300] for t in markdown_texts(at) if UNSAFE_MARKDOWN.search(t)]
+    assert not unsafe, unsafe
+    labels = [s[:300] for s in plot_strings(at) if UNSAFE_PLOT.search(s)]
+    assert not labels, labels
