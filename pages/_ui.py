@@ -43,11 +43,12 @@ def fetch(name: str, data_dir: Path, filters: Filters, **kwargs: Any) -> Any:
 
 
 def money(value: float | None, currency: str) -> str:
-    """`$1,234.56`; four decimals below 0.01 so small test traffic is not shown as 0.00."""
+    """`$1,234.56` (`-$12.10` below zero); four decimals below 0.01 so small test traffic is not shown as 0.00."""
     if value is None or pd.isna(value):
         return "n/a"
     symbol = SYMBOLS.get(currency, currency + " ")
-    return f"{symbol}{value:,.4f}" if 0 < abs(value) < 0.01 else f"{symbol}{value:,.2f}"
+    sign, size = ("-" if value < 0 else ""), abs(value)
+    return f"{sign}{symbol}{size:,.4f}" if 0 < size < 0.01 else f"{sign}{symbol}{size:,.2f}"
 
 
 def rate_text(used: queries.RateUsed) -> str:
@@ -91,8 +92,8 @@ def count(value: float | None) -> str:
     """1,234 / 12.3k / 4.56M: compact but exact enough for a tile."""
     if value is None or pd.isna(value):
         return "n/a"
-    for size, suffix, digits in ((1e9, "B", 2), (1e6, "M", 2), (1e4, "k", 1)):
-        if abs(value) >= size:
+    for threshold, size, suffix, digits in ((1e9, 1e9, "B", 2), (1e6, 1e6, "M", 2), (1e4, 1e3, "k", 1)):
+        if abs(value) >= threshold:
             return f"{value / size:,.{digits}f}{suffix}"
     return f"{value:,.0f}"
 

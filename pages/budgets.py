@@ -227,7 +227,9 @@ def limit_form(current: Limit | None) -> dict[str, Any] | None:
                                                          value=lim.requests_per_minute or 0))  # fmt: skip
         raw["tokens_per_minute"] = int(st.number_input("Tokens per minute (0 = none)", min_value=0,
                                                        value=lim.tokens_per_minute or 0))  # fmt: skip
-        raw["hard"] = st.checkbox("Hard (refuse with 429); else soft (header and log only)", lim.hard)
+        raw["hard"] = st.checkbox(
+            "Hard (refuse with 429); else soft (a warning header, and an email for a spend limit)", lim.hard
+        )
         raw["timezone"] = st.text_input("Time zone (empty = the gateway's limits_timezone)", lim.timezone or "").strip()
         if not st.form_submit_button("Save limit", type="primary"):
             return None
@@ -242,7 +244,7 @@ def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str]) -> No
         st.dataframe(pd.DataFrame({"fingerprint": list(labels), "label": list(labels.values())}), hide_index=True,
                      key="labels_table")  # fmt: skip
     with st.form("label_form"):
-        key_id = st.text_input("Key fingerprint (key-...)").strip()
+        key_id = st.text_input("Key fingerprint (key-... or key_..., as the dashboard shows it)").strip()
         label = st.text_input("Label (empty = remove)").strip()
         if not st.form_submit_button("Save label"):
             return

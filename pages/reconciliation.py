@@ -36,7 +36,18 @@ STATUS_LABELS = {"matched": "matched", "billed_not_seen": "billed, never seen (b
 GAP_WARN_PCT = 5.0
 HEADROOM_DAYS = 7
 
+FORMATS = {"measured": "{:,.2f}", "billed": "{:,.2f}", "gap": "{:+,.2f}", "gap_pct": "{:+.1f}%"}
 ctx = context()
+
+
+def dashed(df: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
+    """The money columns as text, `—` where unknown (st.dataframe would print None)."""
+    present = {c: f for c, f in formats.items() if c in df.columns}
+    return df.assign(
+        **{c: df[c].map(lambda v, f=f: "—" if v is None or pd.isna(v) else f.format(v)) for c, f in present.items()}
+    )
+
+
 st.title("Reconciliation")
 now = datetime.now(UTC)
 billed_months = sorted(set(read_billed(ctx.data_dir)["month"].to_pylist()) | {month_of(now.date())}, reverse=True)
@@ -44,16 +55,17 @@ month = st.selectbox("Month", billed_months, help="Months the Admin API has bill
 
 records = reconcile(ctx.data_dir, [month], ctx.currency)
 rows = pd.DataFrame([asdict(r) for r in records])
-if rows.empty or (rows["status"] == "seen_not_billed").all():
+no_bill = rows.empty or bool((rows["status"] == "seen_not_billed").all())
+if no_bill:
     hint = "Add a `mistral_admin` source to the collector config (docs/billing.md); it needs an Enterprise plan."
     st.info(f"No bill for this month yet. {hint}", icon=":material/receipt_long:")
 if not rows.empty:
     totals = comparable_totals(records)
     left, mid, right = st.columns(3)
     left.metric("Measured (ledger)", money(totals.measured, ctx.currency))
-    mid.metric("Billed (Admin API)", money(totals.billed, ctx.currency))
-    right.metric("Gap", money(totals.gap, ctx.currency),
-                 f"{totals.gap_pct:+.1f}%" if totals.gap_pct is not None else None, delta_color="inverse")  # fmt: skip
+    mid.metric("Billed (Admin API)", "no bill" if no_bill else money(totals.billed, ctx.currency))
+    gap_pct = f"{totals.gap_pct:+.1f}%" if totals.gap_pct is not None and not no_bill else None
+    right.metric("Gap", "—" if no_bill else money(totals.gap, ctx.currency), gap_pct, delta_color="inverse")
     st.caption(f"Totals over the {totals.compared} models whose gap is known; {len(totals.left_out)} left out "
                "(listed below: a bill that cannot be read, or traffic without a price).")  # fmt: skip
     for status, count in rows.loc[rows["status"] != "matched", "status"].value_counts().items():
@@ -64,9 +76,8 @@ if not rows.empty:
                      go.Bar(name="billed", x=labels, y=rows["billed"])])  # fmt: skip
     fig.update_layout(barmode="group", title=f"Measured against billed, {plot(month)}", yaxis_title=ctx.currency)
     show(fig)
-    view = rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]]
-    st.dataframe(view.style.format({"measured": "{:,.2f}", "billed": "{:,.2f}", "gap": "{:+,.2f}",
-                                    "gap_pct": "{:+.1f}%"}, na_rep="—"), hide_index=True, width="stretch")  # fmt: skip
+    view = dashed(rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]], FORMATS)
+    st.dataframe(view, hide_index=True, width="stretch")
     st.caption(f"gap = billed - measured; gap % is of the bill; rows beyond ±{GAP_WARN_PCT:.0f}% deserve a look. "
                "A measured value of — means the ledger saw the model but has no price for it; a billed value "
                "of — means a line of its bill cannot be read.")  # fmt: skip
@@ -75,7 +86,7 @@ if not rows.empty:
         apart = pd.DataFrame([{"model": r.model, "status": r.status, "measured": r.measured, "billed": r.billed,
                                "why": "a line of its bill cannot be read" if r.status == "bill_unreadable"
                                else "no price for the measured traffic"} for r in totals.left_out])  # fmt: skip
-        st.dataframe(apart, hide_index=True, width="stretch")
+        st.dataframe(dashed(apart, FORMATS), hide_index=True, width="stretch")
     lines = unreadable_lines(ctx.data_dir, [month], ctx.currency).to_pandas()
     if not lines.empty:
         st.markdown("**Bill lines that cannot be read**, as the Admin API sent them (also in `data/snapshots/`)")
@@ -83,7 +94,10 @@ if not rows.empty:
                      width="stretch")  # fmt: skip
 
 st.subheader("Spend limit")
-for gauge in spend_gauges(ctx.data_dir, now):
+gauges = spend_gauges(ctx.data_dir, now)
+if not gauges:
+    st.info("No spend-limit reading yet: it comes from the `mistral_admin` source.", icon=":material/savings:")
+for gauge in gauges:
     if gauge.warning:
         st.error(md(gauge.warning, 500), icon=":material/block:")
     if gauge.no_limit or gauge.limit is None:

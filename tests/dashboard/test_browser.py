@@ -28,7 +28,15 @@ SHOTS = REPO / "artifacts" / "screenshots"
 DOCS_IMG = REPO / "docs" / "img"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]  # fmt: skip
-PAGES = {"overview": "", "spend": "spend", "reliability": "reliability", "explore": "explore", "budgets": "budgets"}
+PAGES = {
+    "overview": "",
+    "spend": "spend",
+    "reliability": "reliability",
+    "explore": "explore",
+    "budgets": "budgets",
+    "reconciliation": "reconciliation",
+    "statement": "statement",
+}
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
 sync_api = pytest.importorskip("playwright.sync_api")
