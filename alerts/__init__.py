@@ -24,7 +24,7 @@ from ._compose import to_email
 from ._engine import Engine, RunResult, engine_for
 from ._jobs import collector_jobs
 from ._limit_rule import LimitRule
-from ._limits import Limit, key_labels, label_for
+from ._limits import Limit, key_labels, label_for, parse_limit_form
 from ._periods import PERIODS, Period, period_of
 from ._post import ChannelError
 from ._settings import RULES, AlertSettings, SmtpSettings, parse_alerts, parse_smtp
@@ -56,6 +56,7 @@ __all__ = [
     "engine_for",
     "key_labels",
     "label_for",
+    "parse_limit_form",
     "load_budgets",
     "load_limits",
     "parse_alerts",

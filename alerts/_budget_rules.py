@@ -19,6 +19,7 @@ from ._budgets import Budget
 from ._limits import key_labels, label_for
 from ._observation import Contributor, Observation, dashboard_link, money, pct
 from ._periods import Period, period_of
+from ._rule import Rule
 from ._settings import AlertSettings
 
 MIN_BASIS_DAYS = 3
@@ -62,13 +63,8 @@ def forecast_is_meaningful(view: BudgetView, settings: AlertSettings) -> bool:
     return 100 * fc.elapsed_share >= settings.forecast_min_elapsed_pct and fc.basis_days >= MIN_BASIS_DAYS
 
 
-class BudgetRules:
+class BudgetRules(Rule):
     """Evaluate every budget for the current period (and the previous one within the grace)."""
-
-    def __init__(self, data_dir: Path, settings: AlertSettings, timezone: str, currency: str,
-                 dashboard_url: str | None) -> None:  # fmt: skip
-        self.data_dir, self.settings, self.timezone = Path(data_dir), settings, timezone
-        self.currency, self.dashboard_url = currency, dashboard_url
 
     def periods(self, budget: Budget, now: datetime) -> list[Period]:
         current = period_of(budget.period, now, self.timezone)

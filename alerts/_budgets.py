@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from collector.errors import ConfigError
-from ledger._query_filters import Filters
 from ledger.atomic import atomic_write_bytes
+from ledger.queries import Filters
 
 from ._channels import channel_names
 from ._limits import Limit, limits_section, render_limits

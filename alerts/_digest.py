@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ledger._query_filters import Filters
-from ledger.queries import spend_summary, top_contributors
+from ledger.queries import Filters, spend_summary, top_contributors
 
 from ._budget_rules import view_budget
 from ._budgets import Budget

@@ -11,25 +11,18 @@ per-request rows (429s included), 429 rate = status 429 over the same rows.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from ledger._query_filters import Filters
 from ledger.budget_queries import usual_spend
-from ledger.queries import breakdown, spend_summary
+from ledger.queries import Filters, breakdown, spend_summary
 
 from ._observation import Contributor, Observation, dashboard_link, money, pct
-from ._settings import AlertSettings
+from ._rule import Rule
 
 ORG = "the organisation"
 MIN_SAMPLES = {"hour": 3, "day": 2}
 
 
-class HealthRules:
-    def __init__(self, data_dir: Path, settings: AlertSettings, timezone: str, currency: str,
-                 dashboard_url: str | None) -> None:  # fmt: skip
-        self.data_dir, self.settings, self.timezone = Path(data_dir), settings, timezone
-        self.currency, self.dashboard_url = currency, dashboard_url
-
+class HealthRules(Rule):
     def observe(self, now: datetime) -> list[Observation]:
         out: list[Observation] = []
         window = Filters(now - timedelta(minutes=self.settings.window_minutes), now, self.timezone)

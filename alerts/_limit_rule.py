@@ -17,27 +17,20 @@ Example:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from ledger._query_filters import Filters
 from ledger.budget_queries import clip_to_now
-from ledger.queries import spend_summary
+from ledger.queries import Filters, spend_summary
 
 from ._budgets import BudgetFileError, load_limits
 from ._limits import Limit
 from ._observation import Observation, dashboard_link, money
 from ._periods import ADJECTIVE, Period, period_of
-from ._settings import AlertSettings
+from ._rule import Rule
 
 RULE = "limits"
 
 
-class LimitRule:
-    def __init__(self, data_dir: Path, settings: AlertSettings, timezone: str, currency: str,
-                 dashboard_url: str | None) -> None:  # fmt: skip
-        self.data_dir, self.settings, self.timezone = Path(data_dir), settings, timezone
-        self.currency, self.dashboard_url = currency, dashboard_url
-
+class LimitRule(Rule):
     def observe(self, now: datetime) -> list[Observation]:
         """Each soft spend limit in its current period (and the previous one within `late_grace_minutes`)."""
         if not self.settings.enabled(RULE):

@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from gateway._limit_rules import Limit, LimitRuleError, parse_key_labels, parse_limit, parse_limits, toml_string
+from gateway import Limit, LimitRuleError, parse_key_labels, parse_limit, parse_limits, toml_string
 
 __all__ = ["Limit", "key_labels", "label_for", "limits_section", "parse_limit_form", "render_limits"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from urllib.parse import urlencode
 
-from ledger._query_filters import Filters
+from ledger.queries import Filters
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from collector._scrub import scrub
+from collector import scrub
 from collector.errors import ConfigError
 
 from ._channels import ChannelSettings

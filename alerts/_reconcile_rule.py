@@ -11,13 +11,12 @@ be read; it resolves when the figures agree again. Its totals are those of the p
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from ledger._query_filters import Filters
 from ledger.billing import Reconciled, comparable_totals, gap_breaches, reconcile
+from ledger.queries import Filters
 
 from ._observation import Contributor, Observation, dashboard_link, money, pct
-from ._settings import AlertSettings
+from ._rule import Rule
 
 SCOPE = "the organisation"
 
@@ -28,12 +27,7 @@ def _month_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-class ReconcileRule:
-    def __init__(self, data_dir: Path, settings: AlertSettings, timezone: str, currency: str,
-                 dashboard_url: str | None) -> None:  # fmt: skip
-        self.data_dir, self.settings, self.timezone = Path(data_dir), settings, timezone
-        self.currency, self.dashboard_url = currency, dashboard_url
-
+class ReconcileRule(Rule):
     def observe(self, now: datetime) -> list[Observation]:
         if not self.settings.enabled("reconciliation"):
             return []

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ledger._query_filters import Filters
-from ledger.queries import unpriced_models
+from ledger.queries import Filters, unpriced_models
 
 from ._observation import Observation, dashboard_link
-from ._settings import AlertSettings
+from ._rule import Rule
 
 LOOKBACK_DAYS = 31
 """How far back a model counts as seen: a month, so a first backfill is covered too."""
@@ -48,12 +47,7 @@ def unpriced_models_seen(data_dir: Path, now: datetime | None = None, days: int 
     return [UnpricedModel(str(r.model), int(r.requests), int(r.tokens)) for r in frame.itertuples(index=False)]
 
 
-class UnpricedRule:
-    def __init__(self, data_dir: Path, settings: AlertSettings, timezone: str, currency: str,
-                 dashboard_url: str | None) -> None:  # fmt: skip
-        self.data_dir, self.settings, self.timezone = Path(data_dir), settings, timezone
-        self.currency, self.dashboard_url = currency, dashboard_url
-
+class UnpricedRule(Rule):
     def observe(self, now: datetime) -> list[Observation]:
         if not self.settings.enabled(RULE):
             return []

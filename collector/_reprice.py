@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ledger import PriceBook, list_days
-from ledger._billing_prices import sheet_prices
+from ledger.billing import sheet_prices
 from ledger.fx import load_rates
 from ledger.prices import RateFn, derive_prices, read_aliases, read_prices
 from ledger.store import rewrite_day

@@ -3,7 +3,8 @@ usage record per request and serves them as the usage endpoint contract v1.
 
 Public surface: `create_app`, the config objects and loaders, the exceptions, and the pure
 helpers the collector-side tools may reuse (`build_record`, `usage_counts`, `ratelimit_from`,
-`endpoint_template`: a request path as its route template, ids replaced by `{id}`). Each is
+`endpoint_template`: a request path as its route template, ids replaced by `{id}`), and the
+stdlib-only `[[limits]]` / `[key_labels]` parser the alerts engine and the Budgets page share. Each is
 imported on first use.
 """
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from ._app import create_app
     from ._buffer import Buffer
     from ._endpoints import endpoint_template
+    from ._limit_rules import Limit, LimitRuleError, parse_key_labels, parse_limit, parse_limits, toml_string
     from ._record import Exchange, build_record, ratelimit_from, usage_counts
     from .config import GatewayConfig, Secrets, load_config, parse_config, read_secrets
     from .errors import ConfigError, GatewayError
@@ -24,6 +26,12 @@ _EXPORTS = {
     "create_app": "._app",
     "Buffer": "._buffer",
     "endpoint_template": "._endpoints",
+    "Limit": "._limit_rules",
+    "LimitRuleError": "._limit_rules",
+    "parse_key_labels": "._limit_rules",
+    "parse_limit": "._limit_rules",
+    "parse_limits": "._limit_rules",
+    "toml_string": "._limit_rules",
     "Exchange": "._record",
     "build_record": "._record",
     "ratelimit_from": "._record",
@@ -52,13 +60,19 @@ __all__ = [
     "Exchange",
     "GatewayConfig",
     "GatewayError",
+    "Limit",
+    "LimitRuleError",
     "Secrets",
     "build_record",
     "create_app",
     "endpoint_template",
     "load_config",
     "parse_config",
+    "parse_key_labels",
+    "parse_limit",
+    "parse_limits",
     "ratelimit_from",
     "read_secrets",
+    "toml_string",
     "usage_counts",
 ]

@@ -47,6 +47,7 @@ from ._billing_prices import (
     compare_prices,
     price_months,
     read_price_sheet,
+    sheet_prices,
     write_price_sheet,
 )
 from ._billing_table import (
@@ -63,6 +64,7 @@ from ._query_engine import query
 from ._query_filters import Filters
 
 __all__ = [
+    "sheet_prices",
     "BILLED_SCHEMA",
     "PRICE_SCHEMA",
     "PriceComparison",

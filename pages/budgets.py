@@ -31,6 +31,7 @@ from alerts import (
     check_known,
     load_limits,
     parse_budget,
+    parse_limit_form,
     period_of,
     save_budgets,
     save_limits,
@@ -38,7 +39,6 @@ from alerts import (
     send_test_post,
     view_budget,
 )
-from alerts._limits import parse_limit_form
 from collector.config import Config, load_config
 from collector.errors import ConfigError
 from ledger.budget_queries import burn_down

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -126,16 +126,18 @@ def top_table(dim: str, label: str) -> None:
 
 
 def unpriced_banner() -> None:
-    """Models in the last 31 days' traffic with no price for their date: a new release is never silently uncounted."""
-    now = datetime.now(UTC)
-    window = Filters(now - timedelta(days=UNPRICED_LOOKBACK_DAYS), now + timedelta(seconds=1), ctx.filters.timezone)
-    found = fetch("unpriced_models", ctx.data_dir, window)
+    """Models seen in the last month's traffic with no price for their date: a new release is never silently
+    uncounted. Whole local days, so the cached query is reused all day long."""
+    today = datetime.now(ctx.filters.tz).date()
+    first = today - timedelta(days=UNPRICED_LOOKBACK_DAYS)
+    found = fetch("unpriced_models", ctx.data_dir, Filters.for_dates(first, today, ctx.filters.timezone))
     if found.empty:
         return
     names = ", ".join(md(m) for m in found["model"].head(5))
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    models = "1 model has" if len(found) == 1 else f"{len(found)} models have"
     st.warning(
-        f"{len(found)} model(s) in the last {UNPRICED_LOOKBACK_DAYS} days have no price: {names}{more} "
+        f"{models} no price in the traffic since {first:%d %b}: {names}{more} "
         f"({int(found['requests'].sum()):,} requests, left out of spend). Add a row to ledger/prices.csv or a "
         "[[prices]] override, then run python -m collector reprice.",
         icon=":material/price_change:",
