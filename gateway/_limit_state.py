@@ -99,10 +99,6 @@ class LimitState:
             db.executemany(_ADD_TOTAL, [(name, period, cost) for name, period, _, cost in spend])
             db.executemany(_COVERED, [(cost, name, period, minute) for name, period, minute, cost in spend])
 
-    def rate_used(self, name: str, minute: int) -> tuple[int, int]:
-        row = self.db.execute(_RATE, (name, minute)).fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
-
     def spent(self, periods: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
         """Each (limit, period)'s spend: the ledger's figure plus the gateway's own since it (two queries)."""
         wanted = set(periods)

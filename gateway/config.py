@@ -21,13 +21,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._units import ZONES
 from .errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = Path("data/gateway/buffer.sqlite3")
 DEFAULT_LIMITS_STATE = Path("data/gateway/limits.sqlite3")
 _SYNC_MODES = ("NORMAL", "FULL")
-_ZONES = ("auto", "global", "eu", "us")
+_ZONES = ("auto", *ZONES)
 
 
 @dataclass(frozen=True)
