@@ -1,0 +1,79 @@
+"""The layering rule, checked: each package imports only the packages below it, and no module
+imports another package's private (`_name`) modules or names (`app.py` is the dashboard's
+entry point, so it counts as part of `pages`).
+
+    foundation            (imports none of ours)
+    ledger, access        -> foundation
+    simulator             -> foundation, ledger          (list prices for its Admin API)
+    gateway               -> foundation, ledger
+    collector             -> foundation, ledger          (collector.__main__ also wires alerts)
+    alerts                -> foundation, ledger, gateway (the shared limits parser)
+    pages, app            -> foundation, ledger, alerts, access
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.test_import_graph import REPO, absolute
+
+ALLOWED: dict[str, set[str]] = {
+    "foundation": set(),
+    "ledger": {"foundation"},
+    "access": {"foundation"},
+    "simulator": {"foundation", "ledger"},
+    "gateway": {"foundation", "ledger"},
+    "collector": {"foundation", "ledger"},
+    "alerts": {"foundation", "ledger", "gateway"},
+    "pages": {"foundation", "ledger", "alerts", "access"},
+    "app": {"foundation", "ledger", "alerts", "access", "pages"},
+}
+WIRING = {"collector.__main__": {"alerts"}}
+"""The one place allowed to reach up: `python -m collector` runs the alert jobs."""
+
+
+def sources() -> dict[str, Path]:
+    found = {"app": REPO / "app.py"}
+    for package in ALLOWED:
+        for path in (REPO / package).rglob("*.py") if (REPO / package).is_dir() else ():
+            parts = path.relative_to(REPO).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def imported(module: str, path: Path) -> list[tuple[str, str]]:
+    """(module path, name) pairs for every import; name is "" for `import x`."""
+    out: list[tuple[str, str]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(alias.name, "") for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            out += [(absolute(module, path, node), alias.name) for alias in node.names]
+    return out
+
+
+def problems() -> list[str]:
+    found = []
+    for module, path in sorted(sources().items()):
+        package = "pages" if module == "app" else module.split(".")[0]
+        allowed = ALLOWED[module.split(".")[0]] | WIRING.get(module, set()) | {package}
+        for target, name in imported(module, path):
+            top = target.split(".")[0]
+            if top not in ALLOWED:
+                continue
+            if top not in allowed:
+                found.append(f"{module} imports {target} ({package} may import {sorted(ALLOWED[package])})")
+            elif top != package and any(p.startswith("_") for p in [*target.split(".")[1:], name] if p):
+                found.append(f"{module} imports a private name of {top}: {target} {name}".rstrip())
+    return found
+
+
+def test_every_package_imports_only_the_layers_below_it():
+    assert not problems(), "\n".join(problems())
+
+
+def test_the_checker_sees_an_upward_and_a_private_import(tmp_path):
+    path = tmp_path / "x.py"
+    path.write_text("from collector._context import Context\nimport pages\n")
+    assert imported("ledger.x", path) == [("collector._context", "Context"), ("pages", "")]
