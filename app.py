@@ -14,7 +14,8 @@ import streamlit as st
 
 from access import Principal
 from pages._auth import account, gate, land
-from pages._frame import draw_frame, settings
+from pages._config import settings
+from pages._frame import draw_frame
 
 HERE = Path(__file__).parent
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time, timedelta
-from urllib.parse import urlencode
 
+from foundation.money import money as format_money
+from foundation.view import ViewState, dashboard_url
 from ledger.queries import Filters
 
 
@@ -51,18 +52,21 @@ def dashboard_link(base: str | None, filters: Filters, page: str = "spend") -> s
     """
     if not base:
         return None
+    return dashboard_url(base, page, view_of(filters))
+
+
+def view_of(filters: Filters) -> ViewState:
+    """The sidebar state showing `filters`: its whole local days, its zone, its project/model/key filters."""
     end = filters.end_at.astimezone(filters.tz)
     last = end.date() - timedelta(days=1) if end.time() == time() else end.date()
     first = filters.start_at.astimezone(filters.tz).date()
-    params = [("range", "custom"), ("from", first.isoformat()), ("to", last.isoformat()), ("tz", filters.timezone)]
-    for name, values in (("project", filters.projects), ("model", filters.models), ("key", filters.api_keys)):
-        params.extend((name, v) for v in values)
-    return f"{base.rstrip('/')}/{page}?{urlencode(params)}"
+    return ViewState(preset="custom", first=first, last=last, timezone=filters.timezone,
+                     projects=filters.projects, models=filters.models, api_keys=filters.api_keys)
 
 
 def money(currency: str, value: float) -> str:
-    """`EUR 1,234.50`; whole amounts without decimals (`EUR 500`)."""
-    return f"{currency} {value:,.0f}" if float(value).is_integer() else f"{currency} {value:,.2f}"
+    """`EUR 1,234.50`, `EUR 500`: foundation.money's email style (this order kept for the rules' calls)."""
+    return format_money(value, currency, style="email")
 
 
 def pct(value: float) -> str:

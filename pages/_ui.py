@@ -1,54 +1,32 @@
-"""What every page renders with: cached data calls, money and percent formats, model colours, charts.
+"""What every page renders with: percent and count formats, the conversion note, model colours, charts.
 
-Why one cache wrapper: pages call the typed functions of `ledger.queries` by name through
-`fetch`, so every call is cached with the same TTL and keyed on (data dir, filters, args);
-a filter change is a new key, a rerun of the same view costs nothing.
+Why one module: a figure reads the same on every page (`12.5k`, `1.25%`, `n/a` for unknown),
+and a model keeps its colour from page to page. Data comes from `pages._data` (cached).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from foundation.money import symbol
 from ledger import queries
 from ledger.queries import Filters
 
+from . import _data as data
 from ._text import md, plot
 
-TTL_SECONDS = 30
 TOP_N = 12
 """Charts and tables show the TOP_N largest values of a dimension and one "(other)" group."""
-SYMBOLS = {"USD": "$", "EUR": "€"}
 PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3
 NO_ROWS = (
     "No requests match these filters in this date range. Widen the date range in the sidebar, "
     "or clear the project, model, API key and source filters."
 )
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=512)
-def _cached(name: str, data_dir: str, filters: Filters, kwargs: tuple[tuple[str, Any], ...]) -> Any:
-    return getattr(queries, name)(Path(data_dir), filters, **dict(kwargs))
-
-
-def fetch(name: str, data_dir: Path, filters: Filters, **kwargs: Any) -> Any:
-    """Call `ledger.queries.<name>(data_dir, filters, **kwargs)` through the page cache."""
-    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
-    return _cached(name, str(data_dir), filters, frozen)
-
-
-def money(value: float | None, currency: str) -> str:
-    """`$1,234.56` (`-$12.10` below zero); four decimals below 0.01 so small test traffic is not shown as 0.00."""
-    if value is None or pd.isna(value):
-        return "n/a"
-    symbol = SYMBOLS.get(currency, currency + " ")
-    sign, size = ("-" if value < 0 else ""), abs(value)
-    return f"{sign}{symbol}{size:,.4f}" if 0 < size < 0.01 else f"{sign}{symbol}{size:,.2f}"
 
 
 def rate_text(used: queries.RateUsed) -> str:
@@ -67,7 +45,7 @@ def conversion_note(data_dir: Path, filters: Filters, currency: str) -> None:
     Why: a figure converted from two currencies must say so; a day with no rate is left out
     of every sum (never taken at 1.0), so the page names it and the money it holds.
     """
-    used: list[queries.RateUsed] = fetch("conversion", data_dir, filters)
+    used = data.conversion(data_dir, filters)
     if not used:
         return
     st.caption(f"Money in {md(currency, 12)}, converted at each UTC day's reference rate: "
@@ -81,7 +59,7 @@ def conversion_note(data_dir: Path, filters: Filters, currency: str) -> None:
 
 def money_format(currency: str) -> str:
     """A printf format for st.column_config.NumberColumn showing the currency."""
-    return SYMBOLS.get(currency, currency + " ").replace("%", "%%") + "%.4f"
+    return symbol(currency).replace("%", "%%") + "%.4f"
 
 
 def percent(value: float | None) -> str:

@@ -44,7 +44,7 @@ from collector.errors import ConfigError
 from ledger.budget_queries import burn_down
 from ledger.queries import Filters, dimension_values
 from pages._auth import audit, may
-from pages._frame import ensure_routed
+from pages._routing import ensure_routed
 from pages._text import md, short
 
 NEW = "➕ New budget"

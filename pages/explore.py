@@ -17,10 +17,11 @@ from ledger.queries import (
     parquet_bytes,
     run_sql,
 )
+from pages import _data as data
 from pages._auth import audit, may
 from pages._frame import context
 from pages._text import md
-from pages._ui import TOP_N, empty_state, fetch, label_colours, labelled, show, style
+from pages._ui import TOP_N, empty_state, label_colours, labelled, show, style
 
 ctx = context()
 st.title("Explore")
@@ -80,7 +81,7 @@ def slicer() -> None:
     measure = middle.selectbox("Measure", list(MEASURES), key="ex_measure")
     grain_choice = right.selectbox("Grain", ["none", *GRAINS], index=2, key="ex_grain")
     grain = None if grain_choice == "none" else grain_choice
-    df = fetch("breakdown", ctx.data_dir, ctx.filters, group_by=group_by, measure=measure, grain=grain)
+    df = data.breakdown(ctx.data_dir, ctx.filters, group_by=group_by, measure=measure, grain=grain)
     if df.empty:
         empty_state()
         return

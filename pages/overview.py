@@ -7,19 +7,19 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
+from foundation.money import money
 from ledger.queries import EMPTY_SUMMARY, OTHER, Filters, Summary
+from pages import _data as data
+from pages._data import TTL_SECONDS
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
 from pages._ui import (
     TOP_N,
-    TTL_SECONDS,
     conversion_note,
     count,
     empty_state,
-    fetch,
     millis,
-    money,
     percent,
     show,
     stacked_bars,
@@ -65,8 +65,8 @@ def tiles(cur: Summary, prev: Summary) -> None:
 def live_tiles() -> None:
     """Refreshes on its own every TTL_SECONDS without rerunning the page."""
     before = ctx.filters.previous()
-    cur = fetch("spend_summary", ctx.data_dir, ctx.filters)
-    prev = fetch("spend_summary", ctx.data_dir, before)
+    cur = data.spend_summary(ctx.data_dir, ctx.filters)
+    prev = data.spend_summary(ctx.data_dir, before)
     comparable = prev.covers(before.start_at, before.end_at)
     tiles(cur, prev if comparable else EMPTY_SUMMARY)
     days = (ctx.filters.end_at - ctx.filters.start_at).days
@@ -76,7 +76,7 @@ def live_tiles() -> None:
 
 
 def month_to_date() -> None:
-    forecast = fetch("month_forecast", ctx.data_dir, ctx.filters)
+    forecast = data.month_forecast(ctx.data_dir, ctx.filters)
     left, right, note = st.columns([1, 1, 2])
     left.metric(f"Month to date ({forecast.month_start:%B})", money(forecast.spend_to_date, ctx.currency), border=True)
     right.metric("Forecast to month end", money(forecast.forecast, ctx.currency), border=True)
@@ -90,7 +90,7 @@ def month_to_date() -> None:
 def spend_by_model() -> None:
     days = (ctx.filters.end_at - ctx.filters.start_at).days
     grain = "hour" if days <= 2 else "day"
-    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim="model", grain=grain, top=TOP_N)
+    df = data.spend_over_time(ctx.data_dir, ctx.filters, dim="model", grain=grain, top=TOP_N)
     df = df[df["unpriced_requests"] < df["requests"]]  # unpriced models have no spend to draw, not 0
     title = f"Spend per {grain} by model ({ctx.currency})"
     show(stacked_bars(df, "spend", "model", title, f"Spend ({ctx.currency})", ctx.colours))
@@ -107,9 +107,9 @@ def with_other(df: pd.DataFrame, dim: str, total: Summary) -> pd.DataFrame:
 
 
 def top_table(dim: str, label: str) -> None:
-    df = fetch("top_contributors", ctx.data_dir, ctx.filters, dim=dim, n=10)
+    df = data.top_contributors(ctx.data_dir, ctx.filters, dim=dim, n=10)
     df = with_key_labels(df, ctx.data_dir) if dim == "api_key" else df
-    df = with_other(df, dim, fetch("spend_summary", ctx.data_dir, ctx.filters))
+    df = with_other(df, dim, data.spend_summary(ctx.data_dir, ctx.filters))
     st.subheader(f"Top {label}")
     st.dataframe(
         df[[dim, "spend", "share", "requests", "tokens"]].assign(**{dim: df[dim].map(short)}),
@@ -130,7 +130,7 @@ def unpriced_banner() -> None:
     uncounted. Whole local days, so the cached query is reused all day long."""
     today = datetime.now(ctx.filters.tz).date()
     first = today - timedelta(days=UNPRICED_LOOKBACK_DAYS)
-    found = fetch("unpriced_models", ctx.data_dir, Filters.for_dates(first, today, ctx.filters.timezone))
+    found = data.unpriced_models(ctx.data_dir, Filters.for_dates(first, today, ctx.filters.timezone))
     if found.empty:
         return
     names = ", ".join(md(m) for m in found["model"].head(5))
@@ -146,7 +146,7 @@ def unpriced_banner() -> None:
 
 unpriced_banner()
 live_tiles()
-if fetch("spend_summary", ctx.data_dir, ctx.filters).requests == 0:
+if data.spend_summary(ctx.data_dir, ctx.filters).requests == 0:
     empty_state()
 else:
     month_to_date()

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from foundation.money import money
 from ledger.billing import (
     comparable_totals,
     month_of,
@@ -29,7 +30,7 @@ from ledger.billing import (
 from pages._frame import context
 from pages._prices import prices_section
 from pages._text import md, plot
-from pages._ui import money, show
+from pages._ui import show
 
 STATUS_LABELS = {"matched": "matched", "billed_not_seen": "billed, never seen (bypasses the gateway?)",
                  "seen_not_billed": "seen, not billed", "bill_unreadable": "bill cannot be read"}  # fmt: skip

@@ -5,10 +5,11 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from pages import _data as data
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
-from pages._ui import TOP_N, empty_state, fetch, labelled, millis, percent, show, style
+from pages._ui import TOP_N, empty_state, labelled, millis, percent, show, style
 
 ctx = context()
 st.title("Reliability")
@@ -16,7 +17,7 @@ st.caption("Per-request traffic only: aggregated usage-API rows carry no status 
 
 
 def headline(grain: str) -> None:
-    s = fetch("spend_summary", ctx.data_dir, ctx.filters)
+    s = data.spend_summary(ctx.data_dir, ctx.filters)
     rate, r429, capped, retries = st.columns(4)
     rate.metric("Error rate", percent(s.error_rate), help=f"{s.errors:,} of {s.measured_requests:,} requests")
     r429.metric("429 rate", percent(s.rate_429), help=f"{s.rate_limited:,} requests got HTTP 429")
@@ -30,7 +31,7 @@ def headline(grain: str) -> None:
 
 
 def rates_over_time(grain: str) -> None:
-    df = fetch("reliability_over_time", ctx.data_dir, ctx.filters, grain=grain)
+    df = data.reliability_over_time(ctx.data_dir, ctx.filters, grain=grain)
     long = df.melt(id_vars="bucket", value_vars=["error_rate", "rate_429"], var_name="rate", value_name="share")
     long["rate"] = long["rate"].map({"error_rate": "All errors (status >= 400)", "rate_429": "HTTP 429"})
     fig = px.line(long, x="bucket", y="share", color="rate")
@@ -44,7 +45,7 @@ def rates_over_time(grain: str) -> None:
 
 
 def errors_by(grain: str, by: str) -> None:
-    df = fetch("reliability_over_time", ctx.data_dir, ctx.filters, grain=grain, by=by, top=TOP_N)
+    df = data.reliability_over_time(ctx.data_dir, ctx.filters, grain=grain, by=by, top=TOP_N)
     label = "status class" if by == "status_class" else "error type"
     fig = px.bar(labelled(df, by), x="bucket", y="count", color=by)
     show(style(fig, f"Failed requests per {grain} by {label}", "Failed requests"))
@@ -54,7 +55,7 @@ def retries_and_errors() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Retries")
-        df = fetch("retry_impact", ctx.data_dir, ctx.filters)
+        df = data.retry_impact(ctx.data_dir, ctx.filters)
         st.dataframe(df, hide_index=True, width="stretch", column_config={
             "attempt": "Attempt", "requests": st.column_config.NumberColumn("Requests", format="localized"),
             "tokens": st.column_config.NumberColumn("Tokens", format="compact"),
@@ -63,7 +64,7 @@ def retries_and_errors() -> None:
         })  # fmt: skip
     with right:
         st.subheader("Top error types")
-        df = fetch("top_errors", ctx.data_dir, ctx.filters, n=10)
+        df = data.top_errors(ctx.data_dir, ctx.filters, n=10)
         shown = df.assign(error_type=df["error_type"].map(short))
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "status_code": st.column_config.NumberColumn("Status", format="%d"), "error_type": "Error type",
@@ -73,7 +74,7 @@ def retries_and_errors() -> None:
 
 
 def latency() -> None:
-    df = fetch("latency_percentiles", ctx.data_dir, ctx.filters, dim="model", top=TOP_N)
+    df = data.latency_percentiles(ctx.data_dir, ctx.filters, dim="model", top=TOP_N)
     values = ["p50_ms", "p95_ms", "p99_ms"]
     long = labelled(df, "model").melt(id_vars="model", value_vars=values, var_name="percentile", value_name="ms")
     long["percentile"] = long["percentile"].str.replace("_ms", "")
@@ -85,7 +86,7 @@ def latency() -> None:
 
 
 def headroom(grain: str) -> None:
-    df = with_key_labels(fetch("ratelimit_headroom", ctx.data_dir, ctx.filters, grain=grain), ctx.data_dir)
+    df = with_key_labels(data.ratelimit_headroom(ctx.data_dir, ctx.filters, grain=grain), ctx.data_dir)
     st.subheader("Rate-limit headroom")
     if df.empty:
         st.caption("No x-ratelimit-* headers recorded in this range (the recording gateway captures them).")
@@ -95,7 +96,7 @@ def headroom(grain: str) -> None:
     show(style(fig, f"Lowest remaining share of the tokens-per-minute limit, per {grain} and key", "Remaining (%)"))
 
 
-summary = fetch("spend_summary", ctx.data_dir, ctx.filters)
+summary = data.spend_summary(ctx.data_dir, ctx.filters)
 if summary.measured_requests == 0:
     empty_state()
 else:

@@ -6,10 +6,12 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from foundation.money import money
+from pages import _data as data
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
-from pages._ui import TOP_N, conversion_note, empty_state, fetch, money, show, stacked_bars, style
+from pages._ui import TOP_N, conversion_note, empty_state, show, stacked_bars, style
 
 ctx = context()
 st.title("Spend")
@@ -18,7 +20,7 @@ GRAINS = {"hour": "Hour", "day": "Day", "week": "Week"}
 
 
 def unpriced_warning() -> None:
-    df = fetch("unpriced_models", ctx.data_dir, ctx.filters)
+    df = data.unpriced_models(ctx.data_dir, ctx.filters)
     if df.empty:
         return
     rows = df.head(TOP_N).itertuples()
@@ -32,7 +34,7 @@ def unpriced_warning() -> None:
 
 
 def over_time(dim: str, grain: str) -> None:
-    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim=dim, grain=grain, top=TOP_N)
+    df = data.spend_over_time(ctx.data_dir, ctx.filters, dim=dim, grain=grain, top=TOP_N)
     df = with_key_labels(df, ctx.data_dir) if dim == "api_key" else df
     priced = df[df["unpriced_requests"] < df["requests"]]  # unpriced: no spend to draw, not 0
     colour_map = ctx.colours if dim == "model" else None
@@ -44,7 +46,7 @@ def over_time(dim: str, grain: str) -> None:
 
 
 def token_mix(grain: str) -> None:
-    df = fetch("spend_over_time", ctx.data_dir, ctx.filters, dim=None, grain=grain)
+    df = data.spend_over_time(ctx.data_dir, ctx.filters, dim=None, grain=grain)
     mix = pd.DataFrame(
         {
             "bucket": df["bucket"],
@@ -58,7 +60,7 @@ def token_mix(grain: str) -> None:
 
 
 def unit_costs() -> None:
-    df = fetch("unit_costs", ctx.data_dir, ctx.filters, top=TOP_N)
+    df = data.unit_costs(ctx.data_dir, ctx.filters, top=TOP_N)
     st.subheader("Unit costs by model")
     st.caption("Over priced requests only; an unpriced model's cost is unknown, not free.")
     shown = df.assign(
@@ -82,7 +84,7 @@ def _unit(value: float) -> str:
 
 
 unpriced_warning()
-summary = fetch("spend_summary", ctx.data_dir, ctx.filters)
+summary = data.spend_summary(ctx.data_dir, ctx.filters)
 if summary.requests == 0:
     empty_state()
 else:

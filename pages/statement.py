@@ -14,22 +14,19 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from ledger.statement import SCOPES, Statement, statement, statement_csv
+from foundation.money import money
+from ledger.statement import SCOPES, Statement, statement_csv
 from ledger.store import list_days
+from pages import _data as data
 from pages._auth import audit
 from pages._frame import context
 from pages._keys import labels, with_key_labels
 from pages._text import md
-from pages._ui import TTL_SECONDS, count, money
+from pages._ui import count
 
 SCOPE_LABELS = {"project": "Project", "api_key": "API key"}
 MONEY = {"spend": "{:,.4f}", "previous_spend": "{:,.4f}", "change": "{:+,.4f}", "change_pct": "{:+.1f}%",
          "error_rate": "{:.2%}"}  # fmt: skip
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=64)
-def _statement(data_dir: str, month: str, timezone: str, currency: str, by: str) -> Statement:
-    return statement(Path(data_dir), month, timezone, currency, by)
 
 
 def months(data_dir: Path, timezone: str) -> list[str]:
@@ -63,7 +60,7 @@ month = pick.selectbox(
     help="Calendar months in the sidebar's time zone; the sidebar's dates do not apply here",
 )
 by = per.radio("Per", SCOPES, format_func=SCOPE_LABELS.__getitem__, horizontal=True, key="statement_by")
-stmt = _statement(str(ctx.data_dir), month, zone, ctx.currency, by)
+stmt = data.statement(ctx.data_dir, month, zone, ctx.currency, by)
 rate = "none" if stmt.rate is None else f"{stmt.rate:.4f}"
 note = md(stmt.rate_note[0].upper() + stmt.rate_note[1:], 500)
 st.caption(f"Rate: {rate}. {note}. Spend counts priced requests only; "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pages._ui import count, money
+from foundation.money import money
+from pages._ui import count
 
 
 @pytest.mark.parametrize(

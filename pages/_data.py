@@ -1,0 +1,127 @@
+"""The ledger functions the pages read, each wrapped once in Streamlit's cache.
+
+Why one module: every page asks the same few questions of the ledger, several times per run
+(the frame, the tiles, the tables); a cached call keyed on (data dir, filters, arguments)
+makes a rerun of the same view cost nothing, and a filter change is simply a new key.
+`st.cache_data` keeps each function's signature and return type, so mypy checks every call.
+
+Example:
+    >>> data.spend_summary(ctx.data_dir, ctx.filters).spend
+    1234.56
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from ledger import queries
+from ledger.queries import Filters, Forecast, Freshness, RateUsed, Summary
+from ledger.statement import Statement
+from ledger.statement import statement as _build_statement
+
+TTL_SECONDS = 30
+"""How long a figure may lag the ledger; the collector writes about once a minute."""
+FRESHNESS_TTL_SECONDS = 10
+KNOWN_TTL_SECONDS = 60
+KNOWN_DAYS = 90
+MAX_ENTRIES = 128
+"""Per function: a handful of views per session (current, previous, unfiltered), many sessions."""
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def spend_summary(data_dir: Path, filters: Filters) -> Summary:
+    return queries.spend_summary(data_dir, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def dimension_values(data_dir: Path, filters: Filters, dim: str, limit: int | None = None) -> list[str]:
+    return queries.dimension_values(data_dir, filters, dim, limit)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def spend_over_time(
+    data_dir: Path, filters: Filters, dim: str | None = "model", grain: str = "day", top: int | None = None
+) -> pd.DataFrame:
+    return queries.spend_over_time(data_dir, filters, dim, grain, top)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def unit_costs(data_dir: Path, filters: Filters, top: int | None = None) -> pd.DataFrame:
+    return queries.unit_costs(data_dir, filters, top)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def unpriced_models(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    return queries.unpriced_models(data_dir, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def reliability_over_time(
+    data_dir: Path, filters: Filters, grain: str = "hour", by: str | None = None, top: int | None = None
+) -> pd.DataFrame:
+    return queries.reliability_over_time(data_dir, filters, grain, by, top)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def retry_impact(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    return queries.retry_impact(data_dir, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def top_errors(data_dir: Path, filters: Filters, n: int = 10) -> pd.DataFrame:
+    return queries.top_errors(data_dir, filters, n)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def latency_percentiles(data_dir: Path, filters: Filters, dim: str = "model", top: int | None = None) -> pd.DataFrame:
+    return queries.latency_percentiles(data_dir, filters, dim, top)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def ratelimit_headroom(data_dir: Path, filters: Filters, grain: str = "hour") -> pd.DataFrame:
+    return queries.ratelimit_headroom(data_dir, filters, grain)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def month_forecast(data_dir: Path, filters: Filters) -> Forecast:
+    return queries.month_forecast(data_dir, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: int = 10) -> pd.DataFrame:
+    return queries.top_contributors(data_dir, filters, dim, n)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def breakdown(
+    data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str = "spend", grain: str | None = None
+) -> pd.DataFrame:
+    return queries.breakdown(data_dir, filters, list(group_by), measure, grain)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def conversion(data_dir: Path, filters: Filters) -> list[RateUsed]:
+    return queries.conversion(data_dir, filters)
+
+
+@st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False)
+def freshness(data_dir: Path) -> Freshness:
+    """The collector's status file and the newest row: for the line under every page's title."""
+    return queries.freshness(data_dir)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=64)
+def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str) -> Statement:
+    return _build_statement(data_dir, month, timezone, currency, by)
+
+
+@st.cache_data(ttl=KNOWN_TTL_SECONDS, show_spinner=False)
+def known_values(data_dir: Path, timezone: str, dim: str) -> list[str]:
+    """Values seen in the last 90 days: a budget naming another one is flagged, not refused."""
+    now = datetime.now(UTC)
+    return queries.dimension_values(data_dir, Filters(now - timedelta(days=KNOWN_DAYS), now, timezone), dim)
