@@ -93,7 +93,7 @@ def not_allowed(how: str, email: str) -> None:
         st.logout()
 
 
-def gate(data_dir: Path, refuse: Callable[[], None]) -> Principal:
+def gate(data_dir: Path, refuse: Callable[[], object]) -> Principal:
     """Who is here, or the sign-in screen (and `st.stop()`) when nobody allowed is.
 
     `refuse` runs first on the way out: app.py registers its pages with a hidden menu there,
