@@ -29,13 +29,14 @@ from ._periods import PERIODS, Period, period_of
 from ._post import ChannelError
 from ._settings import RULES, AlertSettings, SmtpSettings, parse_alerts, parse_smtp
 from ._smtp import DeliveryError, send, send_test_email
-from ._state import StateStore
+from ._state import AlertState, HistoryRow, OutboxRow, StateStore
 from ._unpriced_rule import UnpricedModel, unpriced_models_seen
 
 __all__ = [
     "PERIODS",
     "RULES",
     "AlertSettings",
+    "AlertState",
     "Budget",
     "BudgetFileError",
     "BudgetView",
@@ -48,6 +49,8 @@ __all__ = [
     "Period",
     "RunResult",
     "SmtpSettings",
+    "HistoryRow",
+    "OutboxRow",
     "StateStore",
     "channel_status",
     "check_known",

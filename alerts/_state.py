@@ -53,6 +53,92 @@ class Notice:
         return f"{self.observation.key}|{self.kind}|{self.observation.level}|{self.since}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class HistoryRow:
+    """One sent notice, as the Budgets page lists it (newest first)."""
+
+    at: str
+    kind: str
+    rule: str
+    scope: str
+    subject: str
+    recipients: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+    @classmethod
+    def read(cls, entry: dict[str, Any]) -> HistoryRow:
+        return cls(
+            at=_text(entry, "at"),
+            kind=_text(entry, "kind"),
+            rule=_text(entry, "rule"),
+            scope=_text(entry, "scope"),
+            subject=_text(entry, "subject"),
+            recipients=_texts(entry, "recipients"),
+            channels=_texts(entry, "channels"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxRow:
+    """One queued email or chat post: `status` is pending, sent or failed (expired)."""
+
+    created_at: str
+    status: str
+    to: str
+    subject: str
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: str | None = None
+    channel: str | None = None
+
+    @classmethod
+    def read(cls, entry: dict[str, Any]) -> OutboxRow:
+        return cls(
+            created_at=_text(entry, "created_at"),
+            status=_text(entry, "status"),
+            to=_text(entry, "to"),
+            subject=_text(entry, "subject"),
+            attempts=int(entry.get("attempts") or 0),
+            last_error=_maybe(entry, "last_error"),
+            sent_at=_maybe(entry, "sent_at"),
+            channel=_maybe(entry, "channel"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertState:
+    """The saved state as typed rows, oldest first: what a reader (the Budgets page) may rely on.
+
+    e.g. `[row.subject for row in StateStore(data_dir).rows().history if row.kind == "fired"]`
+    """
+
+    history: tuple[HistoryRow, ...]
+    outbox: tuple[OutboxRow, ...]
+
+    @classmethod
+    def read(cls, state: dict[str, Any]) -> AlertState:
+        """Entries that are not tables are skipped; a missing field reads as empty (older files lack some)."""
+        return cls(
+            history=tuple(HistoryRow.read(e) for e in state.get("history", []) if isinstance(e, dict)),
+            outbox=tuple(OutboxRow.read(e) for e in state.get("outbox", []) if isinstance(e, dict)),
+        )
+
+
+def _text(entry: dict[str, Any], name: str) -> str:
+    value = entry.get(name)
+    return "" if value is None else str(value)
+
+
+def _maybe(entry: dict[str, Any], name: str) -> str | None:
+    value = entry.get(name)
+    return None if value is None else str(value)
+
+
+def _texts(entry: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = entry.get(name)
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
 def empty_state() -> dict[str, Any]:
     return {"version": 1, "alerts": {}, "outbox": [], "history": [], "digests": {}, "channels": {}}
 
@@ -71,6 +157,10 @@ class StateStore:
         except FileNotFoundError:
             return empty_state()
         return {**empty_state(), **data} if isinstance(data, dict) else empty_state()
+
+    def rows(self) -> AlertState:
+        """The last saved history and outbox as typed rows (for readers; the engine keeps the dict)."""
+        return AlertState.read(self.read())
 
     def save(self, state: dict[str, Any]) -> None:
         atomic_write_bytes(self.path, orjson.dumps(state, option=orjson.OPT_INDENT_2))

@@ -5,9 +5,7 @@ Why one module: every page asks the same few questions of the ledger, several ti
 makes a rerun of the same view cost nothing, and a filter change is simply a new key.
 `st.cache_data` keeps each function's signature and return type, so mypy checks every call.
 
-Example:
-    >>> data.spend_summary(ctx.data_dir, ctx.filters).spend
-    1234.56
+e.g. `data.spend_summary(ctx.data_dir, ctx.filters).spend` is a float, and mypy knows it.
 """
 
 from __future__ import annotations
