@@ -8,4 +8,7 @@ dashboard's URL state. Standard library only (plus `orjson`), so importing it is
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .money import money
+from .view import ViewState, dashboard_url
+
+__all__: list[str] = ["ViewState", "dashboard_url", "money"]
