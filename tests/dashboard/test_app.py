@@ -158,14 +158,17 @@ def test_simulated_rows_show_a_badge(app_env):
 
 
 def test_overview_banner_names_unpriced_models_seen_in_the_last_31_days(app_env):
+    """Whole days: from midnight (UTC, the app_env's zone) 31 days before today to the end of today."""
     _, truth = app_env
     at = page_app("pages/overview.py").run()
     assert not at.exception, at.exception
     now = datetime.now(UTC)
-    rows = truth.window(now - timedelta(days=31), now + timedelta(seconds=1))
+    first = (now - timedelta(days=31)).date()
+    rows = truth.window(utc_midnight(31, now), utc_midnight(-1, now))
     unpriced = rows.filter(pc.is_null(rows["cost"]))
     banner = [w.value for w in at.warning if "no price" in w.value]
     assert len(banner) == 1, [w.value for w in at.warning]
     for model in set(unpriced["model"].to_pylist()):
         assert model.replace("-", "\\-") in banner[0] or model in banner[0]
     assert f"{truth.requests(unpriced):,} requests" in banner[0]
+    assert f"since {first:%d %b}" in banner[0]
