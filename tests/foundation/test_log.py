@@ -16,6 +16,8 @@ import collector._jobs
 import gateway._recorder
 from foundation.log import EventLogger, configure_logging, event_logger
 from foundation.scrub import register_secret
+from gateway import create_app
+from gateway.config import GatewayConfig, Secrets
 
 SECRET = "sekrit-registered-once-5f4e3d2c1b"
 register_secret(SECRET)
@@ -52,6 +54,17 @@ def test_a_secret_registered_once_is_scrubbed_from_every_components_line(name, c
     assert (second["level"], second["event"], second["job"]) == ("error", "job_crashed", "demo")
     assert "RuntimeError: upstream said: key *** refused" in second["exception"]
     assert second["exception"].startswith("Traceback (most recent call last)")
+
+
+def test_the_gateways_token_and_salt_are_scrubbed_from_the_collectors_and_alerts_lines(tmp_path, captured):
+    """One registry: what the gateway registers at start is masked in every other component's lines."""
+    buffer, lines = captured
+    token, salt = "gw-usage-token-9a8b7c6d5e", b"gw-key-salt-1f2e3d4c5b"
+    create_app(GatewayConfig(db_path=tmp_path / "buffer.sqlite3"), Secrets(token, salt))
+    collector._jobs.log.error("poll_failed", error=f"HTTP 400: {token}")
+    alerts._jobs.log("alerts", note=f"salt {salt.decode()}")
+    assert token not in buffer.getvalue() and salt.decode() not in buffer.getvalue()
+    assert [line.get("error") or line.get("note") for line in lines()] == ["HTTP 400: ***", "salt ***"]
 
 
 def test_each_line_is_one_json_object_in_a_fixed_key_order(captured):
