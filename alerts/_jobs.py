@@ -11,11 +11,14 @@ from typing import Any
 
 from collector import Job
 from collector._context import Context
-from collector._log import log, register_secret
+from foundation.log import event_logger
+from foundation.scrub import register_secret
 
 from ._budgets import Budget
 from ._channels import check_known
 from ._engine import Engine, engine_for
+
+log = event_logger("alerts")
 
 
 def check_channels(engine: Engine, budgets: list[Budget]) -> None:
@@ -54,7 +57,7 @@ def run_logged(engine: Engine) -> bool:
         "posts_not_delivered": result.post_failed,
     }
     if result.error:
-        log("alerts_budgets_invalid", error=result.error, **fields)
+        log.error("alerts_budgets_invalid", error=result.error, **fields)
         return False
     log("alerts", **fields)
     return True

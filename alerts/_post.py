@@ -24,8 +24,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from collector import scrub
 from collector.errors import ConfigError
+from foundation.scrub import scrub
 
 from ._channels import ChannelSettings
 from ._names import printable

@@ -1,11 +1,10 @@
 """The collector: polls usage sources on a schedule into the parquet ledger.
 
-Public surface: the config objects, the exception tree, the source registry, the secret scrubber
-(shared with the alerts engine's outbound posts) and `main`.
+Public surface: the config objects, the exception tree, the source registry and `main`
+(the secret scrubber and the logging live in `foundation`).
 """
 
 from ._jobs import SOURCE_FACTORIES, Job
-from ._scrub import register_secret, scrub
 from ._usage import UsageEndpointSource
 from .config import Config, SourceConfig, load_config
 from .errors import BadPageError, CollectorError, ConfigError, PollError, SourceAuthError, SourceHTTPError
@@ -23,6 +22,4 @@ __all__ = [
     "SourceHTTPError",
     "UsageEndpointSource",
     "load_config",
-    "register_secret",
-    "scrub",
 ]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alerts import collector_jobs
+from foundation.log import add_log_level_argument, configure_logging
 from ledger import compact_closed_days
 
 from ._context import Context
@@ -26,11 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="TOML config (default: $MONITOR_CONFIG or the embedded default)")
     parser.add_argument("--once", action="store_true", help="run every job once and exit")
     parser.add_argument("command", nargs="?", choices=("run", "reprice", "compact"), default="run")
+    add_log_level_argument(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    configure_logging(args.log_level)
     try:
         config = load_config(args.config)
         context = Context.build(config)

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import httpx
 
+from foundation.log import event_logger
 from ledger import fx
 
 from ._context import Context
 from ._job import Job
-from ._log import log
 from .config import FxConfig
+
+log = event_logger("collector")
 
 MAX_BYTES = 32 * 1024 * 1024
 """eurofxref-hist.xml (every day since 1999) is ~6 MB; anything far larger is not that document."""
@@ -66,7 +68,7 @@ def update_rates(data_dir: Path, settings: FxConfig, backoff: float = BACKOFF_SE
     try:
         stored = fx.read_rate_csv(path)
     except fx.RateFileError as exc:
-        log("fx_table_unreadable", error=str(exc))
+        log.warning("fx_table_unreadable", error=str(exc))
         stored = []
     fx.write_rate_csv(path, [*stored, *fetched], source=f"ECB {settings.url}")
     return len(fetched)
@@ -84,7 +86,7 @@ def fx_jobs(context: Context) -> list[Job]:
         try:
             count = update_rates(context.data_dir, settings)
         except FetchError as exc:
-            log("fx_failed", error=str(exc), duration_s=round(time.perf_counter() - start, 3))
+            log.warning("fx_failed", error=str(exc), duration_s=round(time.perf_counter() - start, 3))
             return False
         log("fx", rates=count, duration_s=round(time.perf_counter() - start, 3))
         return True

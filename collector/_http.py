@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 import orjson
 
-from ._scrub import contains_secret, scrub_secrets
+from foundation.scrub import contains_secret, scrub_secrets
+
 from .config import SourceConfig
 from .errors import BadPageError, PageTooLargeError, PollError, SourceAuthError, SourceHTTPError
 

@@ -16,16 +16,19 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from foundation.log import event_logger
+from foundation.scrub import register_secret
 from ledger import compact_closed_days, update_rollups
 
 from ._context import Context
 from ._fx_job import fx_jobs
 from ._job import Job
-from ._log import log, register_secret
 from ._usage import UsageEndpointSource
 from .config import SourceConfig
 from .errors import PollError
 from .providers import FACTORIES as PROVIDER_FACTORIES
+
+log = event_logger("collector")
 
 
 class Source(Protocol):
@@ -49,7 +52,8 @@ def poll_job(source: SourceConfig, context: Context) -> Job:
             result = impl.poll()
         except PollError as exc:
             context.status.record(source.name, source.kind, source.poll_seconds, False, 0, 0, str(exc))
-            log("poll_failed", source=source.name, error=str(exc), duration_s=round(time.perf_counter() - start, 3))
+            duration = round(time.perf_counter() - start, 3)
+            log.error("poll_failed", source=source.name, error=str(exc), duration_s=duration)
             return False
         fields = vars(result) if hasattr(result, "__dict__") else {"result": result}
         context.status.record(source.name, source.kind, source.poll_seconds, True,

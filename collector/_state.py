@@ -19,10 +19,10 @@ from typing import Any
 
 import orjson
 
+from foundation.scrub import scrubbed_json
 from ledger.atomic import atomic_write_bytes
 
 from ._records import Rejected
-from ._scrub import scrubbed_json
 
 
 def _now() -> str:

@@ -21,17 +21,19 @@ import httpx
 import orjson
 import pyarrow as pa
 
+from foundation.log import event_logger
+from foundation.scrub import MASK, contains_secret, scrub_secrets
 from ledger import price_rows
 
 from ._context import Context
 from ._http import RateLimiter, RetryPolicy, make_client, send
-from ._log import log
 from ._records import Rejected, parse_body, parse_records
-from ._scrub import MASK, contains_secret, scrub_secrets
 from ._split import decode_page
 from ._window import TimeWindow
 from .config import SourceConfig
 from .errors import BadPageError, CursorCycleError
+
+log = event_logger("collector")
 
 PATH = "/v1/usage/requests"
 MAX_CURSOR_CHARS = 4096
@@ -102,7 +104,8 @@ def parse_page(content: bytes, window: TimeWindow | None = None, source: str = "
         content = scrub_secrets(content.decode("utf-8", errors="replace")).encode()
     page = _decode(content, window)
     if echoed:
-        log("source_echoed_secret", source=source, hint="the page held this source's token; it is stored as ***")
+        hint = "the page held this source's token; it is stored as ***"
+        log.warning("source_echoed_secret", source=source, hint=hint)
         if page.next_cursor is not None and MASK in page.next_cursor:
             raise BadPageError(f"source {source}: next_cursor holds the source's token; refusing to store it")
     return page
@@ -179,7 +182,7 @@ class UsageEndpointSource:
                 if page.has_more and not moved:
                     raise BadPageError(f"source {name}: has_more is true but next_cursor did not move; stopping")
                 if capped:
-                    log("poll_capped", source=name, pages=pages, cursor=cursor,
+                    log.warning("poll_capped", source=name, pages=pages, cursor=cursor,
                         hint="max_pages_per_poll reached, has_more still true; the next poll continues")  # fmt: skip
                 if not more:
                     return PollResult(records, quarantined, pages, cursor, capped)

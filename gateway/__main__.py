@@ -8,6 +8,8 @@ from pathlib import Path
 
 import uvicorn
 
+from foundation.log import add_log_level_argument, configure_logging
+
 from ._app import create_app
 from ._metrics import Metrics
 from ._server import server_options
@@ -18,11 +20,13 @@ from .errors import ConfigError
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gateway", description="Forward to Mistral, record each request.")
     parser.add_argument("--config", type=Path, help="TOML config (default: every default; see gateway/example.toml)")
+    add_log_level_argument(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    configure_logging(args.log_level)
     metrics = Metrics()
     try:
         config = load_config(args.config)
@@ -30,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, **server_options(config, metrics))
+    uvicorn.run(app, **server_options(config, metrics), log_config=None)
     return 0
 
 

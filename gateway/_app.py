@@ -19,16 +19,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from foundation.log import event_logger
+from foundation.scrub import register_secret
+
 from ._buffer import Buffer
 from ._limit_rules import Limit, LimitRuleError, load_limit_file
 from ._limiter import Limiter, LimitSettings
-from ._log import log, register_secret
 from ._metrics import Metrics
 from ._proxy import Forwarder
 from ._recorder import Recorder
 from ._usage_api import UsageEndpoint
 from .config import GatewayConfig, Secrets
 from .errors import ConfigError
+
+log = event_logger("gateway")
 
 
 def create_app(config: GatewayConfig, secrets: Secrets, metrics: Metrics | None = None,
@@ -84,7 +88,7 @@ def build_limiter(config: GatewayConfig, metrics: Metrics, clock: Callable[[], f
     limits: list[Limit] = []
     if config.budgets_file is not None:
         if not config.budgets_file.exists():
-            log("limits_file_missing", path=str(config.budgets_file), detail="no limits until it is created")
+            log.warning("limits_file_missing", path=str(config.budgets_file), detail="no limits until it is created")
         try:
             limits, _ = load_limit_file(config.budgets_file)
         except LimitRuleError as exc:

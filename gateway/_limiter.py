@@ -31,12 +31,15 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from foundation.log import event_logger
+
 from ._limit_periods import PeriodCache, minute_of
 from ._limit_prices import load_pricer, price_records
 from ._limit_rules import Limit, LimitRuleError, load_limit_file
 from ._limit_state import LimitState
-from ._log import log
 from ._metrics import Metrics
+
+log = event_logger("gateway")
 
 Record = dict[str, Any]
 
@@ -191,7 +194,7 @@ class Limiter:
             return True
         verdict.warnings.append(message)
         if self.metrics.limit_warnings[limit.name] % 1000 == 0:
-            log("soft_limit_exceeded", limit=limit.name, message=message)
+            log.warning("soft_limit_exceeded", limit=limit.name, message=message)
         self.metrics.limit_warnings[limit.name] += 1
         return False
 
@@ -333,7 +336,7 @@ class Limiter:
         try:
             limits, _ = load_limit_file(self.source)
         except LimitRuleError as exc:
-            log("limits_not_reloaded", error=str(exc), kept=len(self.limits))
+            log.error("limits_not_reloaded", error=str(exc), kept=len(self.limits))
             return
         self.limits, self.matching = limits, {}
         log("limits_reloaded", limits=len(limits))
@@ -341,7 +344,7 @@ class Limiter:
     def _failed(self, what: str, exc: BaseException) -> None:
         self.metrics.limit_state_errors[what] += 1
         if self.metrics.limit_state_errors[what] % 100 == 1:
-            log("limit_state_failure", part=what, error=f"{type(exc).__name__}: {exc}",
+            log.error("limit_state_failure", part=what, error=f"{type(exc).__name__}: {exc}",
                 fail_closed=self.settings.fail_closed)  # fmt: skip
 
 

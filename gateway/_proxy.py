@@ -24,12 +24,13 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from foundation.log import event_logger
+
 from ._body import MIB, RequestBody
 from ._endpoints import billable, endpoint_template
 from ._estimate import TOKEN_BILLED
 from ._headers import downstream_headers, upstream_headers
 from ._limiter import Limiter, Verdict
-from ._log import log
 from ._metrics import Metrics
 from ._observe import observer_for, seen_so_far
 from ._record import (
@@ -46,6 +47,8 @@ from ._recorder import Recorder
 from ._relay import relay_chunks, relay_whole, send_start
 from ._units import zone_for
 from .config import GatewayConfig, Secrets
+
+log = event_logger("gateway")
 
 Scope = dict[str, Any]
 Receive = Any
@@ -195,7 +198,7 @@ class Forwarder:
             return False
         ex.error_type = kind
         self.metrics.upstream_failures[kind] += 1
-        log("upstream_broken_mid_response", endpoint=ex.endpoint, error=repr(exc))
+        log.warning("upstream_broken_mid_response", endpoint=ex.endpoint, error=repr(exc))
         return False
 
     async def _limited(self, send: Send, ex: Exchange, verdict: Verdict) -> None:
@@ -267,7 +270,7 @@ class Forwarder:
             return record
         except Exception as exc:  # a record failure must never reach the client
             self.metrics.record_failures += 1
-            log("record_failure", records=1, error=f"{type(exc).__name__}: {exc}")
+            log.error("record_failure", records=1, error=f"{type(exc).__name__}: {exc}")
             return None
 
 

@@ -35,9 +35,12 @@ from typing import Any
 
 import orjson
 
+from foundation.log import event_logger
+
 from ._buffer import PURGE_CHUNK, Batch, Buffer
-from ._log import log
 from ._metrics import Metrics
+
+log = event_logger("gateway")
 
 PURGE_EVERY = 3_600.0
 Record = dict[str, Any]
@@ -114,7 +117,7 @@ class Recorder:
         if not self._room():
             self.metrics.record_failures += 1
             if self.metrics.record_failures % 1000 == 1:
-                log("record_dropped", reason="writer backlog full or stopping", pending=len(self.queued))
+                log.error("record_dropped", reason="writer backlog full or stopping", pending=len(self.queued))
             return False
         self.queued.records.append(record)
         if key is not None:
@@ -139,7 +142,7 @@ class Recorder:
         recovered = await self._in_writer(self.buffer.recover, time.time())
         if recovered:
             self.metrics.records_interrupted += recovered
-            log("interrupted_records_recovered", records=recovered)
+            log.warning("interrupted_records_recovered", records=recovered)
         self.last_purge = time.time()
         while await self._in_writer(self._purge_chunk, self.last_purge - self.retention) == PURGE_CHUNK:
             pass
@@ -177,7 +180,7 @@ class Recorder:
             self.metrics.records_written += len(queued.records)
         except Exception as exc:  # a record failure must never reach a request
             self.metrics.record_failures += len(queued.records)
-            log("record_failure", records=len(queued.records), intents=len(queued.intents),
+            log.error("record_failure", records=len(queued.records), intents=len(queued.intents),
                 error=f"{type(exc).__name__}: {exc}")  # fmt: skip
 
     def _maybe_checkpoint(self) -> None:
@@ -192,7 +195,7 @@ class Recorder:
         try:
             self.buffer.checkpoint()
         except Exception as exc:
-            log("checkpoint_failure", error=f"{type(exc).__name__}: {exc}")
+            log.warning("checkpoint_failure", error=f"{type(exc).__name__}: {exc}")
 
     async def _maybe_purge(self) -> None:
         """One chunk per pass while a purge is due, so commits interleave with it."""
@@ -212,7 +215,7 @@ class Recorder:
                 log("retention_purge", deleted=deleted)
             return deleted
         except Exception as exc:
-            log("retention_failure", error=f"{type(exc).__name__}: {exc}")
+            log.warning("retention_failure", error=f"{type(exc).__name__}: {exc}")
             return 0
 
     async def _in_writer(self, func: Any, arg: Any) -> Any:
@@ -224,4 +227,4 @@ def _expire(waiter: asyncio.Future[bool], metrics: Metrics) -> None:
     if not waiter.done():
         waiter.set_result(False)
         metrics.commit_timeouts += 1
-        log("record_commit_slow", detail="requests released before their records were committed")
+        log.warning("record_commit_slow", detail="requests released before their records were committed")

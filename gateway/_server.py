@@ -22,9 +22,12 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ._log import log
+from foundation.log import event_logger
+
 from ._metrics import Metrics
 from .config import GatewayConfig
+
+log = event_logger("gateway")
 
 FILES_RESERVED = 64
 _TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -44,7 +47,7 @@ def protocol_class(config: GatewayConfig, metrics: Metrics) -> type[H11Protocol]
     """An H11Protocol subclass bound to this config's limits (uvicorn takes a class, not an instance)."""
     cap = connection_cap(config)
     if cap < config.max_client_connections:
-        log("connection_cap_lowered", max_client_connections=cap, reason="the process's open-file limit")
+        log.warning("connection_cap_lowered", max_client_connections=cap, reason="the process's open-file limit")
 
     class GuardedProtocol(_Guarded):
         limit = cap

@@ -20,8 +20,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from foundation.log import event_logger
+
 from ._buffer import Buffer
-from ._log import log
+
+log = event_logger("gateway")
 
 DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 10_000
@@ -84,7 +87,7 @@ class UsageEndpoint:
         try:
             page = await loop.run_in_executor(self.readers, self.buffer.page, after, limit)
         except sqlite3.Error as exc:
-            log("usage_read_failure", error=f"{type(exc).__name__}: {exc}")
+            log.error("usage_read_failure", error=f"{type(exc).__name__}: {exc}")
             return contract_error(503, "unavailable", "the buffer could not be read; retry later", {"Retry-After": "1"})
         cursor = str(page.last_seq if page.last_seq is not None else after)
         tail = orjson.dumps({"next_cursor": cursor, "has_more": page.has_more})

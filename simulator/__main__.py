@@ -7,13 +7,14 @@ shell history; the simulator only ever reads the variable and never prints it.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
+from foundation.log import add_log_level_argument, configure_logging, event_logger
+
 from ._http import start_server
 
-log = logging.getLogger("simulator")
+log = event_logger("simulator")
 DEFAULT_PORT = 8765
 """Where the collector's embedded default config looks for the simulator."""
 
@@ -40,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="spoil one record in N, rotating through 4 kinds (default off)")  # fmt: skip
     parser.add_argument("--preload", action="store_true",
                         help="generate the whole history before opening the port (for benchmarks)")  # fmt: skip
-    parser.add_argument("--verbose", action="store_true", help="log every request line")
+    parser.add_argument("--verbose", action="store_true", help="log every request line (the same as --log-level debug)")
+    add_log_level_argument(parser)
     return parser
 
 
@@ -67,17 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     token = _check(parser, args)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")  # fmt: skip
+    configure_logging("debug" if args.verbose else args.log_level)
     sim = start_server(args.seed, args.days, args.rate, token=token, bad_every=args.bad_every,
                        host=args.host, port=args.port, preload=args.preload)  # fmt: skip
     auth = f"token from ${args.token_env}" if token else "no token"
-    log.info("serving %s/v1/usage/requests (seed %d, %g days, %g req/min, %s)",
-             sim.url, args.seed, args.days, args.rate, auth)  # fmt: skip
+    url = f"{sim.url}/v1/usage/requests"
+    log("serving", url=url, seed=args.seed, days=args.days, rate_per_minute=args.rate, auth=auth)
     try:
         sim.wait()
     except KeyboardInterrupt:
-        log.info("stopping")
+        log("stopping")
     finally:
         sim.close()
     return 0

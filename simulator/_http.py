@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import hmac
-import logging
 import re
 import threading
 import time
@@ -25,12 +24,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from foundation.log import event_logger
+
 from ._admin import ADMIN_PREFIX, AdminBilling
 from ._cursor import CursorError, Position, decode, encode
 from ._incidents import HOUR_MS
 from ._store import Store
 
-log = logging.getLogger("simulator")
+log = event_logger("simulator")
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
@@ -91,7 +92,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self._route()
         except Exception:
-            log.exception("request %s failed", self.path[:200])
+            log.exception("request_failed", path=self.path[:200])
             self._send(500, _error("internal error; retry later", "server_error", "500"))
 
     def _route(self) -> None:
@@ -142,7 +143,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(piece)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        log.debug("%s %s", self.address_string(), format % args)
+        log.debug("request", client=self.address_string(), line=format % args)
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):
@@ -195,5 +196,5 @@ def start_server(seed: int = 0, days: float = 30, rate: float = 6.0, *, token: s
     if preload:
         started = time.perf_counter()
         count = settings.preload()
-        log.info("preloaded %d records in %.1f s", count, time.perf_counter() - started)
+        log("preloaded", records=count, duration_s=round(time.perf_counter() - started, 1))
     return SimulatorHandle(SimulatorHTTPServer((host, port), settings), host)

@@ -16,10 +16,14 @@ from typing import Any
 
 import httpx
 
+from foundation.log import event_logger
+from foundation.scrub import register_secret
+
 from .._context import Context
 from .._http import RateLimiter, RetryPolicy, make_client, send, without_secrets
-from .._log import log, register_secret
 from ..config import SourceConfig
+
+log = event_logger("collector")
 
 Headers = Callable[[str], dict[str, str]]
 _warned: set[tuple[str, str]] = set()
@@ -34,7 +38,7 @@ def warn_once(source: str, problem: str, **fields: Any) -> bool:
     if (source, problem) in _warned:
         return False
     _warned.add((source, problem))
-    log("source_warning", source=source, problem=problem, **fields)
+    log.warning("source_warning", source=source, problem=problem, **fields)
     return True
 
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from foundation.scrub import scrub
 from ledger.atomic import atomic_write_bytes
 from ledger.billing import safe_name
-
-from .._log import scrub
 
 SNAPSHOTS = "snapshots"
 

@@ -236,7 +236,7 @@ def test_a_gzip_bomb_is_bounded_by_its_decoded_size(make_source):
 
 
 def test_parse_page_refuses_a_cursor_holding_the_token(monkeypatch):
-    from collector._scrub import register_secret
+    from foundation.scrub import register_secret
 
     register_secret("tok-in-cursor-0123456789")
     body = page_body([orjson.dumps(make_record(0))], cursor="c-tok-in-cursor-0123456789")

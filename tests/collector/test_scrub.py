@@ -11,10 +11,10 @@ import pytest
 from collector._context import Context
 from collector._http import RetryPolicy
 from collector._records import Rejected
-from collector._scrub import register_secret, scrub, scrubbed_json
 from collector._state import Quarantine
 from collector.config import Config, SourceConfig
 from collector.providers import FACTORIES
+from foundation.scrub import register_secret, scrub, scrubbed_json
 from tests.billing import payloads
 
 SECRET = "adm-echo-7a6b5c4d3e2f"

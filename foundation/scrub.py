@@ -1,5 +1,7 @@
-"""The one scrubber for everything the collector prints or writes: log lines, the status file
-the dashboard reads, quarantine files, provider snapshots.
+"""The one scrubber for everything the product prints or writes: every log line (through
+`foundation.log`), the collector's status file, quarantine files and provider snapshots, the
+alerts' webhook errors. One registry of secrets: the collector's source tokens, the gateway's
+usage token and key salt, the alerts' SMTP password and webhook URLs.
 
 Why one function and two kinds of match: a source that answers an error by echoing the request
 (`{"error": "bad header Authorization: Bearer sk-..."}`) puts the token into an exception
@@ -36,11 +38,12 @@ _PATTERNS = (
 )
 
 
-def register_secret(value: str | None) -> None:
+def register_secret(value: str | bytes | None) -> None:
     """Never print or write `value` (tokens shorter than 4 characters are not worth matching)."""
-    if value and len(value) >= 4:
+    text = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+    if text and len(text) >= 4:
         with _lock:
-            _secrets.add(value)
+            _secrets.add(text)
 
 
 def contains_secret(data: bytes | str) -> bool:
