@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from collector import scrub
-from collector.errors import ConfigError
+from foundation.errors import ConfigError
 
 from ._channels import ChannelSettings
 from ._names import printable

@@ -1,28 +1,23 @@
 """The collector: polls usage sources on a schedule into the parquet ledger.
 
-Public surface: the config objects, the exception tree, the source registry, the secret scrubber
-(shared with the alerts engine's outbound posts) and `main`.
+Public surface: the exception tree, the source registry, the secret scrubber (shared with the
+alerts engine's outbound posts). The config objects live in `foundation.config`,
+the `Job` type in `foundation.jobs`.
 """
 
-from ._jobs import SOURCE_FACTORIES, Job
+from ._jobs import SOURCE_FACTORIES
 from ._scrub import register_secret, scrub
 from ._usage import UsageEndpointSource
-from .config import Config, SourceConfig, load_config
-from .errors import BadPageError, CollectorError, ConfigError, PollError, SourceAuthError, SourceHTTPError
+from .errors import BadPageError, CollectorError, PollError, SourceAuthError, SourceHTTPError
 
 __all__ = [
     "SOURCE_FACTORIES",
     "BadPageError",
     "CollectorError",
-    "Config",
-    "ConfigError",
-    "Job",
     "PollError",
     "SourceAuthError",
-    "SourceConfig",
     "SourceHTTPError",
     "UsageEndpointSource",
-    "load_config",
     "register_secret",
     "scrub",
 ]

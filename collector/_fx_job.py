@@ -17,12 +17,12 @@ from pathlib import Path
 
 import httpx
 
+from foundation.config import FxConfig
+from foundation.jobs import Job
 from ledger import fx
 
 from ._context import Context
-from ._job import Job
 from ._log import log
-from .config import FxConfig
 
 MAX_BYTES = 32 * 1024 * 1024
 """eurofxref-hist.xml (every day since 1999) is ~6 MB; anything far larger is not that document."""

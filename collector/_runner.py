@@ -21,8 +21,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from foundation.jobs import Job
+
 from ._context import Context
-from ._job import Job
 from ._log import log
 
 

@@ -21,6 +21,7 @@ import httpx
 import orjson
 import pyarrow as pa
 
+from foundation.config import SourceConfig
 from ledger import price_rows
 
 from ._context import Context
@@ -30,7 +31,6 @@ from ._records import Rejected, parse_body, parse_records
 from ._scrub import MASK, contains_secret, scrub_secrets
 from ._split import decode_page
 from ._window import TimeWindow
-from .config import SourceConfig
 from .errors import BadPageError, CursorCycleError
 
 PATH = "/v1/usage/requests"

@@ -39,8 +39,8 @@ from alerts import (
     send_test_post,
     view_budget,
 )
-from collector.config import Config, load_config
-from collector.errors import ConfigError
+from foundation.config import Config, load_config
+from foundation.errors import ConfigError
 from ledger.budget_queries import burn_down
 from ledger.queries import Filters, dimension_values
 from pages._auth import audit, may

@@ -16,10 +16,11 @@ from typing import Any
 
 import httpx
 
+from foundation.config import SourceConfig
+
 from .._context import Context
 from .._http import RateLimiter, RetryPolicy, make_client, send, without_secrets
 from .._log import log, register_secret
-from ..config import SourceConfig
 
 Headers = Callable[[str], dict[str, str]]
 _warned: set[tuple[str, str]] = set()
@@ -66,7 +67,8 @@ class ProviderSource:
 
     def option(self, key: str, default: Any, kind: type | tuple[type, ...]) -> Any:
         """A kind-specific config key, type-checked with a ConfigError naming it."""
-        from ..errors import ConfigError
+        from foundation.errors import ConfigError
+
 
         value = self.source.options.get(key, default)
         if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:

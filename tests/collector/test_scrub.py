@@ -13,8 +13,8 @@ from collector._http import RetryPolicy
 from collector._records import Rejected
 from collector._scrub import register_secret, scrub, scrubbed_json
 from collector._state import Quarantine
-from collector.config import Config, SourceConfig
 from collector.providers import FACTORIES
+from foundation.config import Config, SourceConfig
 from tests.billing import payloads
 
 SECRET = "adm-echo-7a6b5c4d3e2f"

@@ -12,7 +12,7 @@ import pytest
 
 from collector._records import parse_records
 from collector._reprice import build_book
-from collector.config import Config, FxConfig
+from foundation.config import Config, FxConfig
 from ledger import price_rows
 
 from .sheet import list_price
