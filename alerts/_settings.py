@@ -137,54 +137,151 @@ def _pct(name: str, default: float, help_text: str) -> Setting:
 
 
 ALERTS: tuple[Setting, ...] = (
-    Setting(name="budgets_file", kind=str, default="budgets.toml",
-            help="The budgets file ([[budgets]], [[limits]]); relative to the data_dir."),
-    Setting(name="interval_seconds", kind=float, default=300, low=10, high=86_400, check=int,
-            help="Seconds between two runs of the alert engine."),
-    Setting(name="recipients", kind=object, default=(), check=_emails("alerts.recipients"),
-            help="Who gets organisation-wide alerts (error rate, 429s, anomalies, reconciliation)."),
+    Setting(
+        name="budgets_file",
+        kind=str,
+        default="budgets.toml",
+        help="The budgets file ([[budgets]], [[limits]]); relative to the data_dir.",
+    ),
+    Setting(
+        name="interval_seconds",
+        kind=float,
+        default=300,
+        low=10,
+        high=86_400,
+        check=int,
+        help="Seconds between two runs of the alert engine.",
+    ),
+    Setting(
+        name="recipients",
+        kind=object,
+        default=(),
+        check=_emails("alerts.recipients"),
+        help="Email addresses that get organisation-wide alerts (error rate, 429s, anomalies, reconciliation).",
+    ),
     Setting(name="rules_enabled", kind=list, default=RULES, check=_rules, help="The rules that run (all by default)."),
     _pct("error_rate_pct", 10.0, "Alert when more than this % of requests in the window failed."),
     _pct("rate_429_pct", 5.0, "Alert when more than this % of requests in the window were rate-limited (429)."),
-    Setting(name="min_requests", kind=float, default=50, low=1, high=1e9, check=int,
-            help="Requests a window needs before its error and 429 rates count."),
-    Setting(name="window_minutes", kind=float, default=15, low=1, high=1440, check=int,
-            help="Minutes of the error-rate and 429 window."),
-    Setting(name="anomaly_factor", kind=float, default=3.0, low=1.01, high=1000,
-            help="Alert when a day's spend is this many times its usual."),
-    Setting(name="anomaly_min_spend", kind=float, default=1.0, low=0, high=1e12,
-            help="Days spending less than this never count as anomalies."),
-    Setting(name="reconcile_gap_pct", kind=float, default=5.0, low=0, high=1000,
-            help="Alert when the ledger and the bill differ by more than this %."),
-    Setting(name="reconcile_min_gap", kind=float, default=1.0, low=0, high=1e12,
-            help="Gaps smaller than this amount never alert."),
+    Setting(
+        name="min_requests",
+        kind=float,
+        default=50,
+        low=1,
+        high=1e9,
+        check=int,
+        help="Requests a window needs before its error and 429 rates count.",
+    ),
+    Setting(
+        name="window_minutes",
+        kind=float,
+        default=15,
+        low=1,
+        high=1440,
+        check=int,
+        help="Minutes of the error-rate and 429 window.",
+    ),
+    Setting(
+        name="anomaly_factor",
+        kind=float,
+        default=3.0,
+        low=1.01,
+        high=1000,
+        help="Alert when a day's spend is this many times its usual.",
+    ),
+    Setting(
+        name="anomaly_min_spend",
+        kind=float,
+        default=1.0,
+        low=0,
+        high=1e12,
+        help="Days spending less than this never count as anomalies.",
+    ),
+    Setting(
+        name="reconcile_gap_pct",
+        kind=float,
+        default=5.0,
+        low=0,
+        high=1000,
+        help="Alert when the ledger and the bill differ by more than this %.",
+    ),
+    Setting(
+        name="reconcile_min_gap",
+        kind=float,
+        default=1.0,
+        low=0,
+        high=1e12,
+        help="Gaps smaller than this amount never alert.",
+    ),
     _pct("forecast_min_elapsed_pct", 20.0, "Forecast alerts wait until this % of the period has elapsed."),
-    Setting(name="late_grace_minutes", kind=float, default=60, low=0, high=1440, check=int,
-            help="Minutes late data may arrive before a closed period counts as final."),
-    Setting(name="repeat_hours", kind=float, default=0.0, low=0, high=24 * 366,
-            help="Repeat a firing alert every this many hours (0: never)."),
-    Setting(name="outbox_expire_hours", kind=float, default=24.0, low=0.01, high=24 * 30,
-            help="Undelivered emails and posts are dropped after this many hours."),
+    Setting(
+        name="late_grace_minutes",
+        kind=float,
+        default=60,
+        low=0,
+        high=1440,
+        check=int,
+        help="Minutes late data may arrive before a closed period counts as final.",
+    ),
+    Setting(
+        name="repeat_hours",
+        kind=float,
+        default=0.0,
+        low=0,
+        high=24 * 366,
+        help="Repeat a firing alert every this many hours (0: never).",
+    ),
+    Setting(
+        name="outbox_expire_hours",
+        kind=float,
+        default=24.0,
+        low=0.01,
+        high=24 * 30,
+        help="Undelivered emails and posts are dropped after this many hours.",
+    ),
     Setting(name="digest", kind=str, default="off", choices=DIGESTS, help="Spend digest emails: off, daily or weekly."),
-    Setting(name="digest_recipients", kind=object, default=(), check=_emails("alerts.digest_recipients"),
-            help="Who gets the digest."),
-    Setting(name="digest_hour", kind=float, default=8, low=0, high=23, check=int,
-            help="Local hour the digest is sent."),
-    Setting(name="statement_hour", kind=float, default=8, low=0, high=23, check=int,
-            help="Local hour on the 1st the monthly statements are sent."),
-)  # fmt: skip
+    Setting(
+        name="digest_recipients",
+        kind=object,
+        default=(),
+        check=_emails("alerts.digest_recipients"),
+        help="Email addresses that get the spend digest.",
+    ),
+    Setting(
+        name="digest_hour", kind=float, default=8, low=0, high=23, check=int, help="Local hour the digest is sent."
+    ),
+    Setting(
+        name="statement_hour",
+        kind=float,
+        default=8,
+        low=0,
+        high=23,
+        check=int,
+        help="Local hour on the 1st the monthly statements are sent.",
+    ),
+)
 SMTP: tuple[Setting, ...] = (
     Setting(name="host", kind=str, required=True, check=_given, help="The SMTP server, e.g. smtp.example.com."),
-    Setting(name="sender", kind=str, required=True, check=lambda v: check_emails([_given(v)], "smtp.sender")[0],
-            help="The From address of alert emails."),
-    Setting(name="port", kind=float, low=1, high=65_535, check=int,
-            help="The SMTP port (default: 587 for starttls, 465 for tls, 25 for none)."),
+    Setting(
+        name="sender",
+        kind=str,
+        required=True,
+        check=lambda v: check_emails([_given(v)], "smtp.sender")[0],
+        help="The From address of alert emails.",
+    ),
+    Setting(
+        name="port",
+        kind=float,
+        low=1,
+        high=65_535,
+        check=int,
+        help="The SMTP port (default: 587 for starttls, 465 for tls, 25 for none).",
+    ),
     Setting(name="security", kind=str, default="starttls", choices=SECURITY, help="starttls, tls or none."),
     Setting(name="username", kind=str, help="The SMTP login, if the server wants one."),
     Setting(name="password_env", kind=str, help="Name of the environment variable holding the SMTP password."),
     Setting(name="timeout_seconds", kind=float, default=20.0, low=0.1, high=600, help="Timeout of one SMTP session."),
     Setting(name="ca_file", kind=str, help="A CA bundle to verify the server with; relative to the config file."),
-)  # fmt: skip
+)
 
 
 def parse_alerts(raw: dict[str, Any], data_dir: Path) -> AlertSettings:
@@ -209,8 +306,9 @@ def parse_smtp(raw: dict[str, Any], base: Path | None = None) -> SmtpSettings:
             check_name(values[key], f"smtp.{key}")
     ca_file = values["ca_file"]
     return SmtpSettings(
-        **values | {
+        **values
+        | {
             "port": DEFAULT_PORTS[values["security"]] if values["port"] is None else values["port"],
             "ca_file": None if ca_file is None else (Path(ca_file) if base is None else base / ca_file),
         }
-    )  # fmt: skip
+    )

@@ -22,15 +22,15 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "key_path", "load_toml", "validate"]
+__all__ = ["Setting", "key_path", "load_toml", "reference", "validate"]
 
-_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
-          dict: "a table"}  # fmt: skip
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,8 +70,10 @@ class Setting:
         numeric = self.kind is float and isinstance(value, int)
         if isinstance(value, bool) is not (self.kind is bool) or not (numeric or isinstance(value, self.kind)):
             example = f"; write e.g. {self.name} = {toml_value(self.default)}" if self.default is not None else ""
-            raise ConfigError(f"{path}: expected {_KINDS.get(self.kind, self.kind.__name__)}, got "
-                              f"{toml_value(value)}{example or '; fix its value'}")  # fmt: skip
+            raise ConfigError(
+                f"{path}: expected {_KINDS.get(self.kind, self.kind.__name__)}, got "
+                f"{toml_value(value)}{example or '; fix its value'}"
+            )
         return float(value) if numeric else value
 
     def _in_range(self, value: Any, path: str) -> None:
@@ -124,10 +126,40 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: invalid TOML ({exc}); fix the syntax at that line") from None
 
 
+def reference(settings: Iterable[Setting]) -> str:
+    """A Markdown table of the settings (key, type, default, allowed values, help) for the docs.
+
+    Example:
+        >>> print(reference([Setting(name="port", kind=int, default=8080, low=0, high=65_535, help="TCP port.")]))
+        | key | type | default | allowed | what it does |
+        |---|---|---|---|---|
+        | `port` | integer | `8080` | 0..65535 | TCP port. |
+    """
+    rows = ["| key | type | default | allowed | what it does |", "|---|---|---|---|---|"]
+    for s in settings:
+        default = f"`{toml_value(s.default)}`" if s.default or s.default in (0, False) else "none"
+        default = "required" if s.required else "empty" if s.default in ({}, [], ()) else default
+        kind = _KINDS.get(s.kind, "see help").removeprefix("an ").removeprefix("a ")
+        rows.append(f"| `{s.name}` | {kind} | {default} | {_allowed(s)} | {s.help} |")
+    return "\n".join(rows)
+
+
+def _allowed(setting: Setting) -> str:
+    if setting.choices:
+        return ", ".join(setting.choices)
+    low, high, above = (None if v is None else _number(v) for v in (setting.low, setting.high, setting.above))
+    if low is not None and high is not None:
+        return f"{low}..{high}"
+    lower = f">= {low}" if low is not None else f"> {above}" if above is not None else None
+    return ", ".join(p for p in (lower, None if high is None else f"<= {high}") if p)
+
+
 def toml_value(value: Any) -> str:
     """How a value is written in TOML, for messages: `true`, `"UTC"`, `60`."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, str):
         return '"' + value.encode("unicode_escape").decode("ascii").replace('"', '\\"')[:60] + '"'
     if isinstance(value, list | tuple):
