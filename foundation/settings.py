@@ -30,7 +30,14 @@ from .errors import ConfigError
 
 __all__ = ["Setting", "key_path", "load_toml", "reference", "validate"]
 
-_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+_KINDS = {
+    bool: "bool (true or false)",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a table",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
