@@ -288,12 +288,10 @@ def parse_alerts(raw: dict[str, Any], data_dir: Path) -> AlertSettings:
     """Validate the `[alerts]` table (may be empty: every key has a default)."""
     values = validate(raw, ALERTS, "alerts", sections=("channels", "rule_channels"))
     budgets = Path(values["budgets_file"])
+    values["budgets_file"] = budgets if budgets.is_absolute() else Path(data_dir) / budgets
     channels = parse_channels(raw.get("channels"))
-    return AlertSettings(
-        **values | {"budgets_file": budgets if budgets.is_absolute() else Path(data_dir) / budgets},
-        channels=channels,
-        rule_channels=parse_rule_channels(raw.get("rule_channels"), RULES, channels),
-    )
+    rule_channels = parse_rule_channels(raw.get("rule_channels"), RULES, channels)
+    return AlertSettings(**values, channels=channels, rule_channels=rule_channels)
 
 
 def parse_smtp(raw: dict[str, Any], base: Path | None = None) -> SmtpSettings:
@@ -305,10 +303,6 @@ def parse_smtp(raw: dict[str, Any], base: Path | None = None) -> SmtpSettings:
         if values[key] is not None:
             check_name(values[key], f"smtp.{key}")
     ca_file = values["ca_file"]
-    return SmtpSettings(
-        **values
-        | {
-            "port": DEFAULT_PORTS[values["security"]] if values["port"] is None else values["port"],
-            "ca_file": None if ca_file is None else (Path(ca_file) if base is None else base / ca_file),
-        }
-    )
+    values["ca_file"] = None if ca_file is None else (Path(ca_file) if base is None else base / ca_file)
+    values["port"] = values["port"] or DEFAULT_PORTS[values["security"]]
+    return SmtpSettings(**values)
