@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from foundation.config import SourceConfig
+from foundation.errors import ConfigError
 
 from .._context import Context
 from .._http import RateLimiter, RetryPolicy, make_client, send, without_secrets
@@ -67,9 +68,6 @@ class ProviderSource:
 
     def option(self, key: str, default: Any, kind: type | tuple[type, ...]) -> Any:
         """A kind-specific config key, type-checked with a ConfigError naming it."""
-        from foundation.errors import ConfigError
-
-
         value = self.source.options.get(key, default)
         if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
             raise ConfigError(f"sources.{self.source.name}.{key}: {value!r} has the wrong type; see docs/billing.md")
