@@ -76,12 +76,16 @@ class Setting:
     def _typed(self, value: Any, path: str) -> Any:
         numeric = self.kind is float and isinstance(value, int)
         if isinstance(value, bool) is not (self.kind is bool) or not (numeric or isinstance(value, self.kind)):
-            example = f"; write e.g. {self.name} = {toml_value(self.default)}" if self.default is not None else ""
-            raise ConfigError(
-                f"{path}: expected {_KINDS.get(self.kind, self.kind.__name__)}, got "
-                f"{toml_value(value)}{example or '; fix its value'}"
-            )
+            kind = _KINDS.get(self.kind, self.kind.__name__)
+            raise ConfigError(f"{path}: expected {kind}, got {toml_value(value)}; {self._example(path)}")
         return float(value) if numeric else value
+
+    def _example(self, path: str) -> str:
+        if self.kind is dict:
+            return f"write it as a table, [{path}]"
+        if self.default is None or self.default in ((), []):
+            return "fix its value"
+        return f"write e.g. {self.name} = {toml_value(self.default)}"
 
     def _in_range(self, value: Any, path: str) -> None:
         low, high = self.low, self.high

@@ -189,7 +189,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="retry_count_headers",
         kind=list,
-        default=["x-retry-count", "x-stainless-retry-count"],
+        default=("x-retry-count", "x-stainless-retry-count"),
         check=_headers,
         help="Request headers SDKs use to number their retries.",
     ),

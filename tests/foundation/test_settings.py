@@ -77,7 +77,7 @@ def test_the_collector_cli_refuses_page_limit_true_with_exit_2(tmp_path):
         ({"sources": [{"name": "a", "kind": "usage_endpoint"}]}, "sources[0].url: missing; add it (The source's base"),
         ({"timezone": "Mars/Olympus"}, "timezone: unknown time zone 'Mars/Olympus'; use an IANA name"),
         ({"fx": {"timeout_seconds": 0}}, "fx.timeout_seconds: must be greater than 0, got 0; use a number above 0"),
-        ({"fx": []}, "fx: expected a table, got []; write e.g. fx = "),
+        ({"fx": []}, "fx: expected a table, got []; write it as a table, [fx]"),
         ({"collector": {"max_record_age_days": 0}}, "collector.max_record_age_days: 0 is out of range; use 1..36500"),
     ],
 )
@@ -136,7 +136,7 @@ def test_there_is_one_config_error_class():
     [
         (SourceConfig, SOURCE, {"name", "kind", "url"}),
         (FxConfig, FX, {"rates"}),
-        (GatewayConfig, GATEWAY, {"db_path", "limits_state_path", "retry_count_headers"}),
+        (GatewayConfig, GATEWAY, {"db_path", "limits_state_path"}),
         (AlertSettings, ALERTS, {"budgets_file"}),
         (SmtpSettings, SMTP, {"host", "sender", "port"}),
     ],
@@ -151,6 +151,7 @@ def test_the_value_objects_defaults_are_the_settings_defaults(cls, settings, ski
 def test_parsing_nothing_gives_the_value_objects_defaults(tmp_path):
     assert parse_config({"sources": [SOURCE_TABLE]}, base=tmp_path).sources[0] == SourceConfig(**SOURCE_TABLE)
     assert parse_config({}, base=tmp_path).fx == FxConfig()
+    assert parse_gateway({}, base=tmp_path).retry_count_headers == GatewayConfig().retry_count_headers
     assert validate({}, COLLECTOR) == {"max_record_age_days": 400, "max_future_skew_seconds": 300}
 
 
