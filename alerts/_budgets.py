@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from collector.errors import ConfigError
+from foundation.errors import ConfigError
 from ledger.atomic import atomic_write_bytes
 from ledger.queries import Filters
 

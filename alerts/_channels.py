@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from collector.errors import ConfigError
+from foundation.errors import ConfigError
 
 KINDS = ("slack", "teams", "webhook")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.config import Config
+from foundation.config import Config
 from ledger import fx
 
 from ._budget_rules import BudgetRules

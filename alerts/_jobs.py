@@ -1,6 +1,6 @@
 """The collector job: run the alert engine every `interval_seconds` (and on `--once`).
 
-Why validate here, at start-up: `build_jobs` runs inside the collector CLI's ConfigError
+Why validate here, at start-up: `collector_jobs` runs inside the collector CLI's ConfigError
 handler, so a bad `[alerts]`/`[smtp]` key or a broken budgets file stops the collector with
 exit code 2 and one line naming the key (or the file's line) and the fix.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector import Job
-from collector._context import Context
+from foundation.config import Config
+from foundation.jobs import Job
 from foundation.log import event_logger
 from foundation.scrub import register_secret
 
@@ -32,9 +32,9 @@ def check_channels(engine: Engine, budgets: list[Budget]) -> None:
         register_secret(channel.secret())
 
 
-def collector_jobs(context: Context) -> list[Job]:
-    """`[Job("alerts", ...)]` when alerts are configured, else `[]`."""
-    engine = engine_for(context.config)
+def collector_jobs(config: Config) -> list[Job]:
+    """`[Job("alerts", ...)]` when alerts are configured, else `[]` (`python -m collector` adds them)."""
+    engine = engine_for(config)
     if engine is None:
         return []
     budgets = engine.budgets()

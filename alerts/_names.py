@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from collector.errors import ConfigError
+from foundation.errors import ConfigError
 
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 """C0 and C1 controls, DEL, and the Unicode line and paragraph separators."""

@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from collector.errors import ConfigError
+from foundation.errors import ConfigError
 from foundation.scrub import scrub
 
 from ._channels import ChannelSettings

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector.errors import ConfigError
+from foundation.errors import ConfigError
+from foundation.settings import Setting, validate
 
 from ._channels import ChannelSettings, parse_channels, parse_rule_channels
 from ._names import CONTROL, check_name
@@ -113,101 +115,194 @@ def check_emails(values: Any, where: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _get(table: dict[str, Any], key: str, kinds: type | tuple[type, ...], default: Any, where: str) -> Any:
-    value = table.get(key, default)
-    if value is default:
-        return default
-    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
-        raise ConfigError(f"{where}.{key}: expected a number, got {value!r}; fix its value")
-    if not isinstance(value, kinds):
-        raise ConfigError(f"{where}.{key}: expected {getattr(kinds, '__name__', 'a number')}, got {value!r}")
-    return value
-
-
-def _number(table: dict[str, Any], key: str, default: float, low: float, high: float, where: str) -> float:
-    value = float(_get(table, key, (int, float), default, where))
-    if not low <= value <= high:
-        raise ConfigError(f"{where}.{key}: {value:g} is out of range; use {low:g}..{high:g}")
-    return value
-
-
-def _choice(table: dict[str, Any], key: str, default: str, allowed: tuple[str, ...], where: str) -> str:
-    value = _get(table, key, str, default, where)
-    if value not in allowed:
-        raise ConfigError(f"{where}.{key}: {value!r} is not supported; use one of {', '.join(allowed)}")
-    return str(value)
-
-
-def _unknown(table: dict[str, Any], known: set[str], where: str) -> None:
-    for key in table:
-        if key not in known:
-            raise ConfigError(f"{where}.{key}: unknown key; remove it or use one of {', '.join(sorted(known))}")
-
-
-def _rules(table: dict[str, Any]) -> tuple[str, ...]:
-    rules = _get(table, "rules_enabled", list, list(RULES), "alerts")
+def _rules(rules: list[Any]) -> tuple[str, ...]:
     for rule in rules:
         if rule not in RULES:
-            raise ConfigError(f"alerts.rules_enabled: unknown rule {rule!r}; use some of {', '.join(RULES)}")
+            raise ValueError(f"unknown rule {rule!r}; use some of {', '.join(RULES)}")
     return tuple(rules)
+
+
+def _given(value: str) -> str:
+    if not value:
+        raise ValueError('missing; [smtp] needs host and sender, e.g. host = "smtp.example.com"')
+    return value
+
+
+def _emails(where: str) -> Callable[[Any], tuple[str, ...]]:
+    return lambda value: check_emails(value, where)
+
+
+def _pct(name: str, default: float, help_text: str) -> Setting:
+    return Setting(name=name, kind=float, default=default, low=0, high=100, help=help_text)
+
+
+ALERTS: tuple[Setting, ...] = (
+    Setting(
+        name="budgets_file",
+        kind=str,
+        default="budgets.toml",
+        help="The budgets file ([[budgets]], [[limits]]); relative to the data_dir.",
+    ),
+    Setting(
+        name="interval_seconds",
+        kind=float,
+        default=300,
+        low=10,
+        high=86_400,
+        check=int,
+        help="Seconds between two runs of the alert engine.",
+    ),
+    Setting(
+        name="recipients",
+        kind=object,
+        default=(),
+        check=_emails("alerts.recipients"),
+        help="Email addresses that get organisation-wide alerts (error rate, 429s, anomalies, reconciliation).",
+    ),
+    Setting(name="rules_enabled", kind=list, default=RULES, check=_rules, help="The rules that run (all by default)."),
+    _pct("error_rate_pct", 10.0, "Alert when more than this % of requests in the window failed."),
+    _pct("rate_429_pct", 5.0, "Alert when more than this % of requests in the window were rate-limited (429)."),
+    Setting(
+        name="min_requests",
+        kind=float,
+        default=50,
+        low=1,
+        high=1e9,
+        check=int,
+        help="Requests a window needs before its error and 429 rates count.",
+    ),
+    Setting(
+        name="window_minutes",
+        kind=float,
+        default=15,
+        low=1,
+        high=1440,
+        check=int,
+        help="Minutes of the error-rate and 429 window.",
+    ),
+    Setting(
+        name="anomaly_factor",
+        kind=float,
+        default=3.0,
+        low=1.01,
+        high=1000,
+        help="Alert when a day's spend is this many times its usual.",
+    ),
+    Setting(
+        name="anomaly_min_spend",
+        kind=float,
+        default=1.0,
+        low=0,
+        high=1e12,
+        help="Days spending less than this never count as anomalies.",
+    ),
+    Setting(
+        name="reconcile_gap_pct",
+        kind=float,
+        default=5.0,
+        low=0,
+        high=1000,
+        help="Alert when the ledger and the bill differ by more than this %.",
+    ),
+    Setting(
+        name="reconcile_min_gap",
+        kind=float,
+        default=1.0,
+        low=0,
+        high=1e12,
+        help="Gaps smaller than this amount never alert.",
+    ),
+    _pct("forecast_min_elapsed_pct", 20.0, "Forecast alerts wait until this % of the period has elapsed."),
+    Setting(
+        name="late_grace_minutes",
+        kind=float,
+        default=60,
+        low=0,
+        high=1440,
+        check=int,
+        help="Minutes late data may arrive before a closed period counts as final.",
+    ),
+    Setting(
+        name="repeat_hours",
+        kind=float,
+        default=0.0,
+        low=0,
+        high=24 * 366,
+        help="Repeat a firing alert every this many hours (0: never).",
+    ),
+    Setting(
+        name="outbox_expire_hours",
+        kind=float,
+        default=24.0,
+        low=0.01,
+        high=24 * 30,
+        help="Undelivered emails and posts are dropped after this many hours.",
+    ),
+    Setting(name="digest", kind=str, default="off", choices=DIGESTS, help="Spend digest emails: off, daily or weekly."),
+    Setting(
+        name="digest_recipients",
+        kind=object,
+        default=(),
+        check=_emails("alerts.digest_recipients"),
+        help="Email addresses that get the spend digest.",
+    ),
+    Setting(
+        name="digest_hour", kind=float, default=8, low=0, high=23, check=int, help="Local hour the digest is sent."
+    ),
+    Setting(
+        name="statement_hour",
+        kind=float,
+        default=8,
+        low=0,
+        high=23,
+        check=int,
+        help="Local hour on the 1st the monthly statements are sent.",
+    ),
+)
+SMTP: tuple[Setting, ...] = (
+    Setting(name="host", kind=str, required=True, check=_given, help="The SMTP server, e.g. smtp.example.com."),
+    Setting(
+        name="sender",
+        kind=str,
+        required=True,
+        check=lambda v: check_emails([_given(v)], "smtp.sender")[0],
+        help="The From address of alert emails.",
+    ),
+    Setting(
+        name="port",
+        kind=float,
+        low=1,
+        high=65_535,
+        check=int,
+        help="The SMTP port (default: 587 for starttls, 465 for tls, 25 for none).",
+    ),
+    Setting(name="security", kind=str, default="starttls", choices=SECURITY, help="starttls, tls or none."),
+    Setting(name="username", kind=str, help="The SMTP login, if the server wants one."),
+    Setting(name="password_env", kind=str, help="Name of the environment variable holding the SMTP password."),
+    Setting(name="timeout_seconds", kind=float, default=20.0, low=0.1, high=600, help="Timeout of one SMTP session."),
+    Setting(name="ca_file", kind=str, help="A CA bundle to verify the server with; relative to the config file."),
+)
 
 
 def parse_alerts(raw: dict[str, Any], data_dir: Path) -> AlertSettings:
     """Validate the `[alerts]` table (may be empty: every key has a default)."""
-    if not isinstance(raw, dict):
-        raise ConfigError("alerts: expected a table ([alerts]); fix the section")
-    _unknown(raw, set(AlertSettings.__dataclass_fields__), "alerts")
-    budgets = Path(_get(raw, "budgets_file", str, "budgets.toml", "alerts"))
-    n = lambda key, default, low, high: _number(raw, key, default, low, high, "alerts")  # noqa: E731
+    values = validate(raw, ALERTS, "alerts", sections=("channels", "rule_channels"))
+    budgets = Path(values["budgets_file"])
+    values["budgets_file"] = budgets if budgets.is_absolute() else Path(data_dir) / budgets
     channels = parse_channels(raw.get("channels"))
-    return AlertSettings(
-        budgets_file=budgets if budgets.is_absolute() else Path(data_dir) / budgets,
-        interval_seconds=int(n("interval_seconds", 300, 10, 86_400)),
-        recipients=check_emails(raw.get("recipients", []), "alerts.recipients"),
-        rules_enabled=_rules(raw),
-        error_rate_pct=n("error_rate_pct", 10.0, 0, 100),
-        rate_429_pct=n("rate_429_pct", 5.0, 0, 100),
-        min_requests=int(n("min_requests", 50, 1, 1e9)),
-        window_minutes=int(n("window_minutes", 15, 1, 1440)),
-        anomaly_factor=n("anomaly_factor", 3.0, 1.01, 1000),
-        anomaly_min_spend=n("anomaly_min_spend", 1.0, 0, 1e12),
-        reconcile_gap_pct=n("reconcile_gap_pct", 5.0, 0, 1000),
-        reconcile_min_gap=n("reconcile_min_gap", 1.0, 0, 1e12),
-        forecast_min_elapsed_pct=n("forecast_min_elapsed_pct", 20.0, 0, 100),
-        late_grace_minutes=int(n("late_grace_minutes", 60, 0, 1440)),
-        repeat_hours=n("repeat_hours", 0.0, 0, 24 * 366),
-        outbox_expire_hours=n("outbox_expire_hours", 24.0, 0.01, 24 * 30),
-        digest=_choice(raw, "digest", "off", DIGESTS, "alerts"),
-        digest_recipients=check_emails(raw.get("digest_recipients", []), "alerts.digest_recipients"),
-        digest_hour=int(n("digest_hour", 8, 0, 23)),
-        statement_hour=int(n("statement_hour", 8, 0, 23)),
-        channels=channels,
-        rule_channels=parse_rule_channels(raw.get("rule_channels"), RULES, channels),
-    )
+    rule_channels = parse_rule_channels(raw.get("rule_channels"), RULES, channels)
+    return AlertSettings(**values, channels=channels, rule_channels=rule_channels)
 
 
 def parse_smtp(raw: dict[str, Any], base: Path | None = None) -> SmtpSettings:
     """Validate the `[smtp]` table: host and sender are required."""
-    if not isinstance(raw, dict):
-        raise ConfigError("smtp: expected a table ([smtp]); fix the section")
-    if "password" in raw:
+    if isinstance(raw, dict) and "password" in raw:
         raise ConfigError("smtp.password: never put the password in the file; set password_env to a variable name")
-    _unknown(raw, set(SmtpSettings.__dataclass_fields__), "smtp")
-    for key in ("host", "sender"):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            raise ConfigError(f'smtp.{key}: missing; [smtp] needs host and sender, e.g. host = "smtp.example.com"')
+    values = validate(raw, SMTP, "smtp")
     for key in ("host", "username", "password_env"):
-        if isinstance(raw.get(key), str):
-            check_name(raw[key], f"smtp.{key}")
-    security = _choice(raw, "security", "starttls", SECURITY, "smtp")
-    ca_file = _get(raw, "ca_file", str, None, "smtp")
-    return SmtpSettings(
-        host=raw["host"],
-        sender=check_emails([raw["sender"]], "smtp.sender")[0],
-        port=int(_number(raw, "port", DEFAULT_PORTS[security], 1, 65_535, "smtp")),
-        security=security,
-        username=_get(raw, "username", str, None, "smtp"),
-        password_env=_get(raw, "password_env", str, None, "smtp"),
-        timeout_seconds=_number(raw, "timeout_seconds", 20.0, 0.1, 600, "smtp"),
-        ca_file=None if ca_file is None else (Path(ca_file) if base is None else base / ca_file),
-    )
+        if values[key] is not None:
+            check_name(values[key], f"smtp.{key}")
+    ca_file = values["ca_file"]
+    values["ca_file"] = None if ca_file is None else (Path(ca_file) if base is None else base / ca_file)
+    values["port"] = values["port"] or DEFAULT_PORTS[values["security"]]
+    return SmtpSettings(**values)

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from collector.config import Config
+from foundation.config import Config
 from ledger.statement import Statement, statement
 
 from ._budgets import Budget, BudgetFileError

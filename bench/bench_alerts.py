@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alerts import Budget, Engine, parse_alerts, save_budgets  # noqa: E402
-from collector.config import Config  # noqa: E402
+from foundation.config import Config  # noqa: E402
 from ledger.fixtures import PROJECTS, build_ledger  # noqa: E402
 
 

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alerts import collector_jobs
+from foundation.config import load_config
+from foundation.errors import ConfigError
 from foundation.log import add_log_level_argument, configure_logging
 from ledger import compact_closed_days
 
@@ -18,8 +20,7 @@ from ._context import Context
 from ._jobs import build_jobs
 from ._reprice import reprice
 from ._runner import run_forever, run_once
-from .config import load_config
-from .errors import CollectorError, ConfigError
+from .errors import CollectorError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compact":
             print([d.isoformat() for d in compact_closed_days(config.data_dir, datetime.now(UTC).date())])
             return 0
-        jobs = build_jobs(context, extra=[collector_jobs])
+        jobs = [*build_jobs(context), *collector_jobs(context.config)]
         if args.once:
             failed = run_once(jobs)
             if failed:

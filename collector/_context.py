@@ -6,11 +6,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from foundation.config import Config
 from ledger import Appender, PriceBook
 
 from ._reprice import build_book, reprice
 from ._state import CursorStore, Quarantine, StatusBoard
-from .config import Config
 
 
 @dataclass

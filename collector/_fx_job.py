@@ -17,12 +17,12 @@ from pathlib import Path
 
 import httpx
 
+from foundation.config import FxConfig
+from foundation.jobs import Job
 from foundation.log import event_logger
 from ledger import fx
 
 from ._context import Context
-from ._job import Job
-from .config import FxConfig
 
 log = event_logger("collector")
 

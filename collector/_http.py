@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import orjson
 
+from foundation.config import SourceConfig
 from foundation.scrub import contains_secret, scrub_secrets
 
-from .config import SourceConfig
 from .errors import BadPageError, PageTooLargeError, PollError, SourceAuthError, SourceHTTPError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

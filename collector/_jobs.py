@@ -1,30 +1,29 @@
-"""Jobs the scheduler runs: one poll job per source, daily compaction, rollups, rates, and extras.
+"""Jobs the scheduler runs: one poll job per source, daily compaction, rollups and rates.
 
 Why a registry of source kinds: the usage endpoint is the first kind; provider usage APIs
 (Mistral Admin, OpenAI, Anthropic) plug in as more kinds without touching the scheduler.
 
 Example:
-    >>> jobs = build_jobs(context, extra=[alerts.collector_jobs])
-    >>> [job.name for job in jobs]
-    ['poll:simulator', 'compact', 'rollups', 'alerts']
+    >>> [job.name for job in build_jobs(context)]  # doctest: +SKIP
+    ['poll:simulator', 'compact', 'rollups']
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from foundation.config import SourceConfig
+from foundation.jobs import Job
 from foundation.log import event_logger
 from foundation.scrub import register_secret
 from ledger import compact_closed_days, update_rollups
 
 from ._context import Context
 from ._fx_job import fx_jobs
-from ._job import Job
 from ._usage import UsageEndpointSource
-from .config import SourceConfig
 from .errors import PollError
 from .providers import FACTORIES as PROVIDER_FACTORIES
 
@@ -85,14 +84,9 @@ def rollup_job(context: Context) -> Job:
     return Job("rollups", run, interval_seconds=ROLLUP_SECONDS)
 
 
-JobFactory = Callable[[Context], list["Job"]]
-
-
-def build_jobs(context: Context, extra: Sequence[JobFactory] = ()) -> list[Job]:
-    """The collector's own jobs plus those of `extra` factories (the CLI passes the alerts engine's)."""
+def build_jobs(context: Context) -> list[Job]:
+    """The collector's own jobs; `python -m collector` adds the alert engine's to them."""
     jobs = [poll_job(s, context) for s in context.config.sources if s.enabled]
     jobs.extend([compaction_job(context), rollup_job(context)])
     jobs.extend(fx_jobs(context))
-    for factory in extra:
-        jobs.extend(factory(context))
     return jobs

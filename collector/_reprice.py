@@ -19,18 +19,17 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation.config import Config, PriceOverride
 from ledger import PriceBook, list_days
 from ledger.billing import sheet_prices
 from ledger.fx import load_rates
-from ledger.prices import RateFn, derive_prices, read_aliases, read_prices
+from ledger.prices import CACHED_INPUT_SHARE, Price, RateFn, derive_prices, read_aliases, read_prices
 from ledger.store import rewrite_day
-
-from .config import Config
 
 
 def build_book(config: Config, rate: RateFn | None = None) -> PriceBook:
     """The price book the config asks for; `rate` (a test double) stands in for the rate table."""
-    prices = [*read_prices(), *config.price_overrides]
+    prices = [*read_prices(), *map(override_price, config.price_overrides)]
     if config.derive_eur_from_usd:
         prices += derive_prices(prices, rate or dated_rate(config), datetime.now(UTC).date())
     aliases = read_aliases()
@@ -38,6 +37,20 @@ def build_book(config: Config, rate: RateFn | None = None) -> PriceBook:
     if config.pricing != "billed":
         return book
     return PriceBook(prices, aliases, sheet_prices(config.data_dir, config.currency, book))
+
+
+def override_price(override: PriceOverride) -> Price:
+    """A `[[prices]]` override as a price row; no cached price given = the ledger's cached share."""
+    cached = override.cached_input_per_1m
+    return Price(
+        model=override.model,
+        effective_from=override.effective_from,
+        currency=override.currency,
+        input_per_1m=override.input_per_1m,
+        output_per_1m=override.output_per_1m,
+        cached_input_per_1m=override.input_per_1m * CACHED_INPUT_SHARE if cached is None else cached,
+        source=override.source,
+    )
 
 
 def dated_rate(config: Config) -> RateFn:

@@ -21,12 +21,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from foundation.jobs import Job
 from foundation.log import event_logger
 
 from ._context import Context
-from ._job import Job
 
 log = event_logger("collector")
+
 
 
 def run_once(jobs: list[Job]) -> list[str]:

@@ -21,6 +21,7 @@ import httpx
 import orjson
 import pyarrow as pa
 
+from foundation.config import SourceConfig
 from foundation.log import event_logger
 from foundation.scrub import MASK, contains_secret, scrub_secrets
 from ledger import price_rows
@@ -30,7 +31,6 @@ from ._http import RateLimiter, RetryPolicy, make_client, send
 from ._records import Rejected, parse_body, parse_records
 from ._split import decode_page
 from ._window import TimeWindow
-from .config import SourceConfig
 from .errors import BadPageError, CursorCycleError
 
 log = event_logger("collector")

@@ -1,7 +1,6 @@
-"""The collector's exceptions, one tree:
+"""The collector's exceptions (their place in the product's tree: foundation.errors):
 
-CollectorError
-├── ConfigError            bad config file or value; the CLI exits 2 with its message
+CollectorError             a MonitorError; config problems are foundation.errors.ConfigError
 └── PollError              a poll failed; the cursor stays, the next poll retries
     ├── SourceHTTPError    the source answered with an error status (after retries)
     ├── SourceAuthError    401/403: the token env var is missing or wrong
@@ -12,13 +11,11 @@ CollectorError
 
 from __future__ import annotations
 
-
-class CollectorError(Exception):
-    """Base of every error the collector raises on purpose."""
+from foundation.errors import MonitorError
 
 
-class ConfigError(CollectorError):
-    """A config problem; the message names the key and the fix."""
+class CollectorError(MonitorError):
+    """Base of every error the collector raises on purpose (but config errors)."""
 
 
 class PollError(CollectorError):

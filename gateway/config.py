@@ -1,9 +1,10 @@
-"""The gateway's config: one TOML file read into a frozen value object.
+"""The gateway's config: one TOML table read into a frozen value object.
 
 Why strict: a typo silently falling back to a default is how a gateway ends up recording
-nowhere. Every problem raises ConfigError naming the key and the fix. The keys live at the top
-level of the file, or in a `[gateway]` table so one monitor.toml can serve every component.
-Secrets never live here: the file names the *environment variables* holding them.
+nowhere. The keys are declared once as `Setting`s (foundation.settings) and every problem
+raises one ConfigError naming the key path and the fix. The keys live at the top level of the
+file, or in a `[gateway]` table so one monitor.toml can serve every component. Secrets never
+live here: the file names the *environment variables* holding them.
 
 Example:
     >>> cfg = load_config(Path("gateway/example.toml"))
@@ -14,17 +15,17 @@ Example:
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ._units import ZONES
-from .errors import ConfigError
+from foundation.errors import ConfigError
+from foundation.settings import Setting, load_toml, validate
 
-REPO = Path(__file__).resolve().parent.parent
+from ._units import ZONES
+
 DEFAULT_DB = Path("data/gateway/buffer.sqlite3")
 DEFAULT_LIMITS_STATE = Path("data/gateway/limits.sqlite3")
 _SYNC_MODES = ("NORMAL", "FULL")
@@ -42,7 +43,7 @@ class GatewayConfig:
     max_connections: int = 100
     project_header: str = "x-project"
     retry_count_headers: tuple[str, ...] = ("x-retry-count", "x-stainless-retry-count")
-    db_path: Path = REPO / DEFAULT_DB
+    db_path: Path = DEFAULT_DB  # relative paths: to the config file, else to the current directory
     retention_days: float = 14.0
     flush_interval_ms: int = 20
     sqlite_synchronous: str = "NORMAL"
@@ -53,7 +54,7 @@ class GatewayConfig:
     max_client_connections: int = 1000
     client_timeout_seconds: float = 10.0
     budgets_file: Path | None = None  # [[limits]] and [key_labels] are read from it (docs/gateway.md)
-    limits_state_path: Path = REPO / DEFAULT_LIMITS_STATE
+    limits_state_path: Path = DEFAULT_LIMITS_STATE
     limits_timezone: str = "UTC"
     limits_currency: str = "USD"
     limits_fail_closed: bool = False
@@ -75,82 +76,27 @@ def load_config(path: Path | None) -> GatewayConfig:
     """Read a TOML file (None = every default). Relative paths are relative to the file."""
     if path is None:
         return GatewayConfig()
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found; pass an existing file to --config") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: invalid TOML ({exc}); fix the syntax at that line") from None
-    table = raw["gateway"] if isinstance(raw.get("gateway"), dict) else raw
-    return parse_config(table, base=path.parent.resolve())
+    raw = load_toml(path)
+    if isinstance(raw.get("gateway"), dict):
+        return parse_config(raw["gateway"], base=path.parent.resolve(), where="gateway")
+    return parse_config(raw, base=path.parent.resolve())
 
 
-def parse_config(raw: dict[str, Any], base: Path) -> GatewayConfig:
-    """Validate one TOML table into a GatewayConfig."""
-    known = set(GatewayConfig.__dataclass_fields__)
-    for key in raw:
-        if key not in known:
-            raise ConfigError(f"{key}: unknown key; remove it or use one of {', '.join(sorted(known))}")
-    defaults = GatewayConfig()
-    db_path = Path(_typed(raw, "db_path", str, str(DEFAULT_DB)))
-    return GatewayConfig(
-        host=_typed(raw, "host", str, defaults.host),
-        port=_int_range(raw, "port", defaults.port, 0, 65_535),
-        upstream_url=_url(raw),
-        api_zone=_zone(raw),
-        connect_timeout_seconds=_positive(raw, "connect_timeout_seconds", defaults.connect_timeout_seconds),
-        read_timeout_seconds=_positive(raw, "read_timeout_seconds", defaults.read_timeout_seconds),
-        max_connections=_int_range(raw, "max_connections", defaults.max_connections, 1, 10_000),
-        project_header=_header(_typed(raw, "project_header", str, defaults.project_header), "project_header"),
-        retry_count_headers=_headers(raw, defaults.retry_count_headers),
-        db_path=db_path if db_path.is_absolute() else (base / db_path).resolve(),
-        retention_days=_positive(raw, "retention_days", defaults.retention_days),
-        flush_interval_ms=_int_range(raw, "flush_interval_ms", defaults.flush_interval_ms, 1, 10_000),
-        sqlite_synchronous=_sync_mode(raw),
-        usage_token_env=_typed(raw, "usage_token_env", str, defaults.usage_token_env),
-        key_salt_env=_typed(raw, "key_salt_env", str, defaults.key_salt_env),
-        log_requests=_typed(raw, "log_requests", bool, defaults.log_requests),
-        max_request_body_mib=_int_range(raw, "max_request_body_mib", defaults.max_request_body_mib, 1, 1 << 20),
-        max_client_connections=_int_range(
-            raw, "max_client_connections", defaults.max_client_connections, 1, 1_000_000
-        ),  # fmt: skip
-        client_timeout_seconds=_positive(raw, "client_timeout_seconds", defaults.client_timeout_seconds),
-        **_limit_keys(raw, base, defaults),
-    )
+def parse_config(raw: dict[str, Any], base: Path, where: str = "") -> GatewayConfig:
+    """Validate one TOML table into a GatewayConfig; `where` prefixes key paths in errors."""
+    values = validate(raw, SETTINGS, where)
+    values["db_path"] = _path(values["db_path"], base)
+    state = values["limits_state_path"]
+    # the state is shared by replicas: without the key, in the current directory (not next to the file)
+    values["limits_state_path"] = _path(state, base) if "limits_state_path" in raw else DEFAULT_LIMITS_STATE.absolute()
+    for key in ("budgets_file", "ledger_dir"):
+        values[key] = None if values[key] is None else _path(values[key], base)
+    return GatewayConfig(**values)
 
 
-def _limit_keys(raw: dict[str, Any], base: Path, defaults: GatewayConfig) -> dict[str, Any]:
-    """The limits' keys (docs/gateway.md, "Limits")."""
-    return {
-        "budgets_file": _path(raw, "budgets_file", base, None),
-        "limits_state_path": _path(raw, "limits_state_path", base, DEFAULT_LIMITS_STATE),
-        "limits_timezone": _timezone(raw),
-        "limits_currency": str(_typed(raw, "limits_currency", str, defaults.limits_currency)).upper(),
-        "limits_fail_closed": _typed(raw, "limits_fail_closed", bool, defaults.limits_fail_closed),
-        "limits_state_timeout_ms": _int_range(
-            raw, "limits_state_timeout_ms", defaults.limits_state_timeout_ms, 1, 60_000
-        ),  # fmt: skip
-        "ledger_dir": _path(raw, "ledger_dir", base, None),
-        "ledger_refresh_seconds": _positive(raw, "ledger_refresh_seconds", defaults.ledger_refresh_seconds),
-        "ledger_source": _typed(raw, "ledger_source", str, defaults.ledger_source),
-    }
-
-
-def _path(raw: dict[str, Any], key: str, base: Path, default: Path | None) -> Any:
-    value = raw.get(key)
-    if value is None:
-        return None if default is None else (REPO / default if key not in raw else None)
-    path = Path(_typed(raw, key, str, ""))
+def _path(value: str, base: Path) -> Path:
+    path = Path(value)
     return path if path.is_absolute() else (base / path).resolve()
-
-
-def _timezone(raw: dict[str, Any]) -> str:
-    name = str(_typed(raw, "limits_timezone", str, GatewayConfig.limits_timezone))
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f'limits_timezone: {name!r} is not a time zone; write e.g. "Europe/Paris"') from None
-    return name
 
 
 def read_secrets(config: GatewayConfig, environ: dict[str, str] | None = None) -> Secrets:
@@ -170,62 +116,180 @@ def _secret(env: Any, name: str, key: str, what: str) -> str:
     return str(value)
 
 
-def _typed(table: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
-    value = table.get(key, default)
-    if isinstance(value, bool) and kind in (int, float, (int, float)):
-        raise ConfigError(f"{key}: expected a number, got {value!r}; fix its value")
-    if not isinstance(value, kind):
-        name = kind.__name__ if isinstance(kind, type) else "number"
-        raise ConfigError(f"{key}: expected {name}, got {value!r}; fix its value")
-    return value
-
-
-def _int_range(table: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = _typed(table, key, int, default)
-    if not low <= value <= high:
-        raise ConfigError(f"{key}: {value} is out of range; use {low}..{high}")
-    return int(value)
-
-
-def _positive(table: dict[str, Any], key: str, default: float) -> float:
-    value = float(_typed(table, key, (int, float), default))
-    if value <= 0:
-        raise ConfigError(f"{key}: must be greater than 0, got {value}; fix its value")
-    return value
-
-
-def _url(raw: dict[str, Any]) -> str:
-    url = str(_typed(raw, "upstream_url", str, GatewayConfig.upstream_url)).rstrip("/")
+def _url(value: str) -> str:
+    url = value.rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"upstream_url: {url!r} is not an http(s) URL; write e.g. 'https://api.mistral.ai'")
+        raise ValueError(f"{url!r} is not an http(s) URL; write e.g. 'https://api.mistral.ai'")
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigError("upstream_url: no credentials, query or fragment; clients send their own API key")
+        raise ValueError("no credentials, query or fragment; clients send their own API key")
     return url
 
 
-def _header(name: str, key: str) -> str:
+def _header(name: str) -> str:
     if not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise ConfigError(f"{key}: {name!r} is not a header name; use letters, digits and '-' (e.g. 'X-Project')")
+        raise ValueError(f"{name!r} is not a header name; use letters, digits and '-' (e.g. 'X-Project')")
     return name.lower()
 
 
-def _headers(raw: dict[str, Any], default: tuple[str, ...]) -> tuple[str, ...]:
-    names = _typed(raw, "retry_count_headers", list, list(default))
+def _headers(names: list[Any]) -> tuple[str, ...]:
     if not all(isinstance(n, str) for n in names):
-        raise ConfigError(f"retry_count_headers: expected a list of header names, got {names!r}; fix its value")
-    return tuple(_header(n, "retry_count_headers") for n in names)
+        raise ValueError(f"expected a list of header names, got {names!r}; fix its value")
+    return tuple(_header(n) for n in names)
 
 
-def _sync_mode(raw: dict[str, Any]) -> str:
-    value = str(_typed(raw, "sqlite_synchronous", str, GatewayConfig.sqlite_synchronous)).upper()
-    if value not in _SYNC_MODES:
-        raise ConfigError(f"sqlite_synchronous: {value!r} is not supported; use NORMAL or FULL")
-    return value
+def _zone(value: str) -> str:
+    if value.lower() not in _ZONES:
+        raise ValueError(f"{value.lower()!r} is not a zone; use auto (read from upstream_url), global, eu or us")
+    return value.lower()
 
 
-def _zone(raw: dict[str, Any]) -> str:
-    value = str(_typed(raw, "api_zone", str, GatewayConfig.api_zone)).lower()
-    if value not in _ZONES:
-        raise ConfigError(f"api_zone: {value!r} is not a zone; use auto (read from upstream_url), global, eu or us")
-    return value
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f'{name!r} is not a time zone; write e.g. "Europe/Paris"') from None
+    return name
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(name="host", kind=str, default="127.0.0.1", help="Address the gateway listens on."),
+    Setting(name="port", kind=int, default=8080, low=0, high=65_535, help="TCP port the gateway listens on."),
+    Setting(
+        name="upstream_url",
+        kind=str,
+        default="https://api.mistral.ai",
+        check=_url,
+        help="The Mistral API the gateway forwards to, e.g. 'https://api.eu.mistral.ai'.",
+    ),
+    Setting(
+        name="api_zone",
+        kind=str,
+        default="auto",
+        check=_zone,
+        help="Zone recorded per request: auto (from upstream_url's host), global, eu or us.",
+    ),
+    Setting(name="connect_timeout_seconds", kind=float, default=10.0, above=0, help="Upstream connect timeout."),
+    Setting(name="read_timeout_seconds", kind=float, default=300.0, above=0, help="Upstream read timeout."),
+    Setting(
+        name="max_connections",
+        kind=int,
+        default=100,
+        low=1,
+        high=10_000,
+        help="Connections the gateway keeps open to the upstream.",
+    ),
+    Setting(
+        name="project_header",
+        kind=str,
+        default="x-project",
+        check=_header,
+        help="Request header whose value is recorded as the project.",
+    ),
+    Setting(
+        name="retry_count_headers",
+        kind=list,
+        default=("x-retry-count", "x-stainless-retry-count"),
+        check=_headers,
+        help="Request headers SDKs use to number their retries.",
+    ),
+    Setting(
+        name="db_path",
+        kind=str,
+        default=str(DEFAULT_DB),
+        help="The SQLite buffer of records; relative to the config file.",
+    ),
+    Setting(name="retention_days", kind=float, default=14.0, above=0, help="Days records stay in the buffer."),
+    Setting(
+        name="flush_interval_ms",
+        kind=int,
+        default=20,
+        low=1,
+        high=10_000,
+        help="Milliseconds between two buffer writes.",
+    ),
+    Setting(
+        name="sqlite_synchronous",
+        kind=str,
+        default="NORMAL",
+        check=str.upper,
+        choices=_SYNC_MODES,
+        help="SQLite synchronous mode of the buffer: NORMAL or FULL.",
+    ),
+    Setting(
+        name="usage_token_env",
+        kind=str,
+        default="GATEWAY_USAGE_TOKEN",
+        help="Environment variable holding the token the collector sends to read usage.",
+    ),
+    Setting(
+        name="key_salt_env",
+        kind=str,
+        default="GATEWAY_KEY_SALT",
+        help="Environment variable holding the salt of API key ids.",
+    ),
+    Setting(name="log_requests", kind=bool, default=False, help="Log one line per request."),
+    Setting(
+        name="max_request_body_mib",
+        kind=int,
+        default=513,
+        low=1,
+        high=1 << 20,
+        help="Largest request body in MiB (Mistral's file uploads: 512 MB per file, plus framing).",
+    ),
+    Setting(
+        name="max_client_connections",
+        kind=int,
+        default=1000,
+        low=1,
+        high=1_000_000,
+        help="Client connections served at once.",
+    ),
+    Setting(
+        name="client_timeout_seconds",
+        kind=float,
+        default=10.0,
+        above=0,
+        help="Seconds a client may take to send its request.",
+    ),
+    Setting(name="budgets_file", kind=str, help="The budgets file holding [[limits]] and [key_labels]."),
+    Setting(
+        name="limits_state_path",
+        kind=str,
+        default=str(DEFAULT_LIMITS_STATE),
+        help="The limits' shared SQLite state (minute counters, spend).",
+    ),
+    Setting(
+        name="limits_timezone",
+        kind=str,
+        default="UTC",
+        check=_time_zone,
+        help="Time zone of the limits' days, weeks and months.",
+    ),
+    Setting(name="limits_currency", kind=str, default="USD", check=str.upper, help="Currency of spend limits."),
+    Setting(
+        name="limits_fail_closed",
+        kind=bool,
+        default=False,
+        help="true: refuse requests when the limits' state cannot be read.",
+    ),
+    Setting(
+        name="limits_state_timeout_ms",
+        kind=int,
+        default=100,
+        low=1,
+        high=60_000,
+        help="Milliseconds to wait for the limits' state.",
+    ),
+    Setting(name="ledger_dir", kind=str, help="The collector's data_dir, to read each period's spend from."),
+    Setting(
+        name="ledger_refresh_seconds",
+        kind=float,
+        default=60.0,
+        above=0,
+        help="Seconds between two reads of the ledger's spend.",
+    ),
+    Setting(
+        name="ledger_source", kind=str, default="gateway", help="This gateway's source name in the collector config."
+    ),
+)

@@ -2,14 +2,16 @@
 
 Everything that goes wrong while serving (upstream down, a record that cannot be written) is
 answered, logged and counted instead, because the user's request must never fail for it.
+`ConfigError` is the product's one (foundation.errors), re-exported as part of this package's
+public surface.
 """
 
 from __future__ import annotations
 
+from foundation.errors import ConfigError, MonitorError
 
-class GatewayError(Exception):
-    """Base of every error the gateway raises on purpose."""
+__all__ = ["ConfigError", "GatewayError"]
 
 
-class ConfigError(GatewayError):
-    """A config problem; the message names the key and the fix (the CLI exits 2 with it)."""
+class GatewayError(MonitorError):
+    """Base of every error the gateway raises on purpose (but config errors)."""

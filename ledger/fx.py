@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from foundation.config import load_config
+
 from .atomic import atomic_write
 
 SEED = Path(__file__).resolve().parent / "fx_rates.csv"
@@ -129,7 +131,7 @@ def display() -> Display:
 def _config_display() -> Display:
     path = os.environ.get("MONITOR_CONFIG", "")
     if not path:
-        return Display()  # the embedded default config: USD, no overrides (and no collector import)
+        return Display()  # the embedded default config: USD, no overrides
     try:
         stamp = Path(path).stat().st_mtime
     except OSError:
@@ -138,8 +140,6 @@ def _config_display() -> Display:
     if cached is not None:
         return cached
     try:
-        from collector.config import load_config  # imported here: the collector imports the ledger
-
         config = load_config()
     except Exception:  # a broken config is reported by the dashboard frame itself, in one line
         return Display()

@@ -23,8 +23,8 @@ class Settings:
 
 def settings() -> Settings:
     """The collector's config (`$MONITOR_CONFIG`, else defaults); stops the app with one line on error."""
-    from collector.config import load_config
-    from collector.errors import ConfigError
+    from foundation.config import load_config
+    from foundation.errors import ConfigError
 
     try:
         config = load_config()

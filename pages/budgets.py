@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from alerts import Budget, BudgetFileError, Engine, check_known, period_of, save_budgets, view_budget
-from collector.config import Config, load_config
-from collector.errors import ConfigError
+from foundation.config import Config, load_config
+from foundation.errors import ConfigError
 from pages._alert_log import alert_log
 from pages._auth import audit, may
 from pages._budget_channels import channels_section, test_email

@@ -2,7 +2,7 @@
 
 Public surface: the three source classes and `FACTORIES`
 (kind -> class), which collector._jobs registers; the kinds' config keys are in
-collector.config.SOURCE_KINDS.
+foundation.config.SOURCE_KINDS.
 """
 
 from ._admin import MistralAdminSource

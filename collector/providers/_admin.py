@@ -22,12 +22,12 @@ from typing import Any
 import httpx
 import orjson
 
+from foundation.config import SourceConfig
+from foundation.errors import ConfigError
 from ledger.billing import RATE_LIMIT, SPEND_LIMIT, month_of, update_billed, write_price_sheet, write_reading
 
 from .._context import Context, refresh_book
 from .._http import RetryPolicy
-from ..config import SourceConfig
-from ..errors import ConfigError
 from ._admin_parse import parse_prices, parse_rate_limit, parse_spend_limit, parse_usage, recognised
 from ._base import ProviderSource, bearer, warn_once
 from ._snapshots import save_snapshot

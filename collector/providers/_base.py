@@ -16,12 +16,13 @@ from typing import Any
 
 import httpx
 
+from foundation.config import SourceConfig
+from foundation.errors import ConfigError
 from foundation.log import event_logger
 from foundation.scrub import register_secret
 
 from .._context import Context
 from .._http import RateLimiter, RetryPolicy, make_client, send, without_secrets
-from ..config import SourceConfig
 
 log = event_logger("collector")
 
@@ -70,8 +71,6 @@ class ProviderSource:
 
     def option(self, key: str, default: Any, kind: type | tuple[type, ...]) -> Any:
         """A kind-specific config key, type-checked with a ConfigError naming it."""
-        from ..errors import ConfigError
-
         value = self.source.options.get(key, default)
         if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
             raise ConfigError(f"sources.{self.source.name}.{key}: {value!r} has the wrong type; see docs/billing.md")

@@ -23,11 +23,12 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from foundation.errors import ConfigError
 from ledger import SCHEMA, price_rows
 from ledger.upsert import upsert_rows
 
 from .._http import data_page
-from ..errors import BadPageError, ConfigError
+from ..errors import BadPageError
 from ._base import ProviderSource, warn_once
 
 BUCKET_SECONDS = {"1h": 3600, "1d": 86_400}

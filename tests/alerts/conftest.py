@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from alerts import Engine
-from collector.config import parse_config
+from foundation.config import parse_config
 from ledger import SCHEMA, write_rows
 
 _row_counter = iter(range(10**9))

@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from alerts import load_budgets
-from collector.config import REPO
 from tests.alerts.conftest import budgets_toml, free_port, rows
+from tests.paths import REPO
 
 BUDGETS = """
 [[budgets]]
@@ -110,7 +110,7 @@ def test_form_refuses_bad_values_and_saves_good_ones(page_env, smtp_server):
 def test_history_outbox_and_test_email(page_env, smtp_server):
     data = page_env(smtp_server.port)
     from alerts import Engine
-    from collector.config import load_config
+    from foundation.config import load_config
 
     Engine.from_config(load_config()).run()
     at = page().run()

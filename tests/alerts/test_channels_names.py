@@ -11,7 +11,7 @@ import pytest
 
 from alerts import Budget, BudgetFileError, load_budgets, parse_alerts, parse_budget, save_budgets
 from alerts._post import retry_after
-from collector.errors import ConfigError
+from foundation.errors import ConfigError
 from tests.alerts.conftest import CHANNELS, paris, rows
 from tests.alerts.test_engine_smtp import NOW
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from alerts import load_budgets
-from collector.config import REPO
 from tests.alerts.test_channels_process import CHANNELS_TOML
 from tests.alerts.test_process import write_config
+from tests.paths import REPO
 
 
 def page() -> AppTest:
@@ -29,7 +29,7 @@ def _channel_table(at: AppTest):
 
 def test_channel_states_and_a_test_button_per_channel(tmp_path, monkeypatch, smtp_server, receivers):
     from alerts import Engine
-    from collector.config import load_config
+    from foundation.config import load_config
     from tests.alerts.conftest import budgets_toml, rows
     from tests.alerts.test_channels_process import BUDGET
 

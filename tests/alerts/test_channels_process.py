@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alerts import StateStore
-from collector.config import REPO
 from tests.alerts.conftest import WEBHOOK_SECRET, budgets_toml, paris, rows
 from tests.alerts.receivers import URL_TOKEN
 from tests.alerts.test_process import KILLED, collector, write_config
+from tests.paths import REPO
 
 CHANNELS_TOML = """
 [alerts.channels.slack]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from alerts import Budget, BudgetFileError, load_budgets, parse_alerts, parse_budget, parse_smtp, save_budgets
-from collector.errors import ConfigError
+from foundation.errors import ConfigError
 
 GOOD = """# hand-written
 [[budgets]]

@@ -11,7 +11,7 @@ import pytest
 
 from alerts import Budget, BudgetFileError, StateStore, load_budgets, parse_alerts, parse_smtp
 from alerts._outbox import enqueue
-from collector.errors import ConfigError
+from foundation.errors import ConfigError
 from tests.alerts.conftest import bodies, budgets_toml, paris, rows
 from tests.alerts.test_process import collector, write_config
 

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 from alerts import StateStore
-from collector.config import REPO
 from tests.alerts.conftest import budgets_toml, paris, rows
+from tests.paths import REPO
 
 BUDGET = """
 [[budgets]]
@@ -84,7 +84,7 @@ KILLED = """
 import sys
 from datetime import datetime
 from alerts import Engine
-from collector.config import load_config
+from foundation.config import load_config
 from pathlib import Path
 Engine.from_config(load_config(Path(sys.argv[1]))).run(datetime.fromisoformat(sys.argv[2]))
 """

@@ -10,9 +10,9 @@ import pytest
 
 from collector._context import Context
 from collector._http import RetryPolicy
-from collector.config import Config, SourceConfig
 from collector.providers import FACTORIES
 from collector.providers._base import _warned
+from foundation.config import Config, SourceConfig
 
 ENV = "TEST_ADMIN_KEY"
 SECRET = "adm-secret-9f8e7d6c"

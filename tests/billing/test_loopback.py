@@ -8,9 +8,9 @@ import pytest
 
 from collector._context import Context
 from collector._usage import UsageEndpointSource
-from collector.config import Config, SourceConfig
 from collector.errors import SourceAuthError
 from collector.providers import MistralAdminSource
+from foundation.config import Config, SourceConfig
 from ledger.billing import read_billed, read_readings, reconcile, spend_gauges
 from simulator import generate_records, start_server
 from simulator._admin import OCR_MODEL, OCR_PAGES_PER_HOUR, OCR_PRICE_PER_PAGE

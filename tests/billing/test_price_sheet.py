@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from collector._context import Context
-from collector.config import Config, SourceConfig
 from collector.providers import MistralAdminSource
 from collector.providers._admin import AdminPollResult
+from foundation.config import Config, SourceConfig
 from ledger.billing import compare_prices, read_price_sheet
 
 from . import fake_admin

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from alerts import Engine
-from collector.config import parse_config
+from foundation.config import parse_config
 from tests.alerts.conftest import SmtpServer, config_dict, free_port
 
 from . import fake_admin

@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from collector._context import Context
 from collector._usage import UsageEndpointSource
-from collector.config import Config, SourceConfig
 from collector.providers import MistralAdminSource
+from foundation.config import Config, SourceConfig
 from ledger.billing import month_of, reconcile
 from simulator import start_server
 

@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from collector._context import Context
-from collector.config import Config, SourceConfig
 from collector.providers import MistralAdminSource
 from collector.providers._admin import AdminPollResult
+from foundation.config import Config, SourceConfig
 from ledger import billing
 from ledger.billing import read_billed, reconcile
 

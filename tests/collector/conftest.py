@@ -10,7 +10,7 @@ import pytest
 from collector._context import Context
 from collector._http import RetryPolicy
 from collector._usage import UsageEndpointSource
-from collector.config import Config, SourceConfig
+from foundation.config import Config, SourceConfig
 
 
 def make_record(i: int, **overrides: Any) -> dict[str, Any]:

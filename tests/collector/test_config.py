@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import REPO, load_config
-from collector.errors import ConfigError
+from foundation.config import load_config
+from foundation.errors import ConfigError
+from tests.paths import REPO
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -101,7 +102,7 @@ def test_window_and_page_bounds_parse_with_defaults(tmp_path):
 
 
 def test_the_embedded_default_polls_the_simulator_port_the_demo_chose(monkeypatch):
-    from collector.config import default_config
+    from foundation.config import default_config
     from simulator.__main__ import _parser
 
     monkeypatch.setenv("SIMULATOR_PORT", "9123")
@@ -113,7 +114,7 @@ def test_the_embedded_default_polls_the_simulator_port_the_demo_chose(monkeypatc
 
 
 def test_a_bad_simulator_port_names_the_variable(monkeypatch):
-    from collector.config import default_config
+    from foundation.config import default_config
 
     monkeypatch.setenv("SIMULATOR_PORT", "87a5")
     with pytest.raises(ConfigError, match=r"^SIMULATOR_PORT: '87a5' is not a TCP port"):

@@ -14,9 +14,9 @@ import pyarrow.compute as pc
 import pytest
 
 from collector._reprice import reprice
-from collector.config import REPO
 from ledger import Price, PriceBook, read_ledger
 from simulator import start_server
+from tests.paths import REPO
 
 TOKEN = "tok-9f8e7d6c5b4a-secret"
 FIXED_NOW = time.time()

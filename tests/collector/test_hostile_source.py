@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from collector._state import StatusBoard
-from collector.config import REPO
 from ledger import read_ledger
+from tests.paths import REPO
 
 from .conftest import make_record
 

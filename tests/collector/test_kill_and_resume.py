@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collector.config import REPO
 from ledger import read_ledger
 from ledger.store import list_files
+from tests.paths import REPO
 
 SEED = 11
 

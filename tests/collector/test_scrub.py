@@ -12,8 +12,8 @@ from collector._context import Context
 from collector._http import RetryPolicy
 from collector._records import Rejected
 from collector._state import Quarantine
-from collector.config import Config, SourceConfig
 from collector.providers import FACTORIES
+from foundation.config import Config, SourceConfig
 from foundation.scrub import register_secret, scrub, scrubbed_json
 from tests.billing import payloads
 

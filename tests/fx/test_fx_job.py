@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from collector._fx_job import FetchError, fx_jobs, update_rates
-from collector.config import ConfigError, FxConfig, parse_config
+from foundation.config import ConfigError, FxConfig, parse_config
 from ledger.queries import Filters, spend_summary
 from tests.alerts.conftest import rows
 
@@ -130,7 +130,7 @@ def test_the_job_runs_only_when_a_url_is_set(tmp_path, server):
     ({"urls": "x"}, "fx.urls: unknown key"),
     ({"url": "ftp://rates"}, "fx.url: 'ftp://rates' is not an http(s) URL"),
     ({"rates": [{"date": "2026-10-01", "currency": "USD"}]}, "fx.rates[0].per_eur: missing"),
-    ({"rates": [{"date": "2026-10-01", "currency": "USD", "per_eur": 0}]}, "fx.rates[0].: USD 0.0 is not a rate"),
+    ({"rates": [{"date": "2026-10-01", "currency": "USD", "per_eur": 0}]}, "fx.rates[0].per_eur: must be greater"),
     ({"rates": [{"date": "01/10/2026", "currency": "USD", "per_eur": 1.1}]}, "use YYYY-MM-DD"),
     ({"every_hours": 0}, "fx.every_hours: 0 is out of range"),
 ])  # fmt: skip

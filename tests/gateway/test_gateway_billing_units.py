@@ -11,13 +11,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from foundation.errors import ConfigError
 from gateway._endpoints import billable, endpoint_template
 from gateway._estimate import prompt_bytes, tokens_for
 from gateway._observe import JSON_CAP, generated_bytes, observer_for
 from gateway._record import CLIENT_CLOSED, Exchange, build_record, interrupted_record, read_request
 from gateway._units import response_units, zone_for
 from gateway.config import load_config
-from gateway.errors import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -246,7 +246,7 @@ def run_cli(config: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
         ('upstream_url = "ftp://x"\n', "upstream_url"),
         ("port = 99999\n", "port"),
         ('retention_days = "long"\n', "retention_days"),
-        ("[gateway]\nproject_header = 'X Project'\n", "project_header"),
+        ("[gateway]\nproject_header = 'X Project'\n", "gateway.project_header"),
     ],
 )
 def test_bad_config_exits_2_with_one_line_naming_the_key(tmp_path: Path, text: str, key: str) -> None:

@@ -9,8 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from alerts import load_budgets
-from collector.config import REPO
 from gateway._limit_rules import load_limit_file
+from tests.paths import REPO
 
 BUDGETS = """
 [[budgets]]

@@ -12,7 +12,7 @@ import pytest
 
 from collector._records import parse_records
 from collector._reprice import build_book
-from collector.config import Config, FxConfig
+from foundation.config import Config, FxConfig
 from ledger import price_rows
 
 from .sheet import list_price
@@ -66,8 +66,9 @@ def test_opt_in_reads_the_dated_rate_table_and_a_month_without_a_rate_stays_unpr
     ("line", "message"),
     [
         ('pricing = "bill"', "pricing: 'bill' is not known; use 'list' (published prices) or 'billed' (your sheet)"),
-        ("pricing = 1", "pricing: expected str, got 1; fix its value"),
-        ('derive_eur_from_usd = "yes"', "derive_eur_from_usd: expected bool, got 'yes'; fix its value"),
+        ("pricing = 1", 'pricing: expected a string, got 1; write e.g. pricing = "list"'),
+        ('derive_eur_from_usd = "yes"',
+         'derive_eur_from_usd: expected bool (true or false), got "yes"; write e.g. derive_eur_from_usd = false'),
     ],
 )
 def test_bad_pricing_keys_exit_2_with_one_line(tmp_path: Path, capsys, line: str, message: str):

@@ -1,10 +1,11 @@
 """The unit of scheduling every component hands to the collector's runner.
 
-Why its own module: the collector's job factories, the rates job and the alerts engine all
-build `Job`s; a module of its own lets each import the type without importing the others.
+Why in the foundation: the collector's job factories, the rates job and the alerts engine all
+build `Job`s; the alerts must not import the collector to do so (the collector's `__main__`
+is the one place that wires the alert jobs into its schedule).
 
 Example:
-    >>> Job("compact", lambda: True, daily_hour_utc=2)
+    >>> Job("compact", lambda: True, daily_hour_utc=2)  # doctest: +ELLIPSIS
     Job(name='compact', run=<function <lambda> at ...>, interval_seconds=None, daily_hour_utc=2)
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+__all__ = ["Job"]
 
 
 @dataclass
