@@ -74,15 +74,22 @@ DASHBOARD_PORT="$(free_port)"
 pids+=($!)
 wait_for "http://127.0.0.1:$DASHBOARD_PORT/_stcore/health" ok dashboard.log "${pids[-1]}"
 wait_for "http://127.0.0.1:$DASHBOARD_PORT/" "<title>Streamlit</title>" dashboard.log "${pids[-1]}"
-"$VPY" - >apptest.log 2>&1 <<'PY' || fail "the installed app.py did not render the Overview (log above)" apptest.log
+"$VPY" - >apptest.log 2>&1 <<'PY' || fail "the installed app.py or SQL box failed (log above)" apptest.log
 import importlib.util
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+
+from ledger.queries import Filters, run_sql
 
 app = importlib.util.find_spec("app").origin
 assert "site-packages" in app, f"app.py came from {app}, not the installed package"
 at = AppTest.from_file(app, default_timeout=120).run()
 assert not at.exception, at.exception
 assert at.title and at.title[0].value == "Overview", [t.value for t in at.title]
+today = datetime.now(UTC).date()
+week = Filters.for_dates(today - timedelta(days=7), today)
+assert run_sql(Path("data"), week, "SELECT count(*) AS n FROM ledger")["n"].iloc[0] > 0, "the SQL box saw no rows"
 PY
-echo "wheel_check: dashboard healthy, front page and Overview render; all in $((SECONDS - START)) s"
+echo "wheel_check: dashboard healthy, front page, Overview and SQL box work; all in $((SECONDS - START)) s"
