@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -56,19 +57,16 @@ def _start(module: str, args: list[str], log: Path, env: dict[str, str]) -> subp
 
 
 def run_demo(argv: list[str]) -> int:
-    """Start the simulator and collector in the background, run the dashboard until Ctrl-C."""
+    """Start the simulator and collector in the background, run the dashboard until Ctrl-C or SIGTERM."""
     args = _parser().parse_args(argv)
     try:
         dashboard = streamlit_argv(app_path(), ["--server.port", str(args.dashboard_port)])
     except DashboardMissing as exc:
         print(f"mistral-monitor demo: {exc}", file=sys.stderr)
         return 2
-    logs = Path("data") / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    budgets = Path("data") / "budgets.toml"
-    if not budgets.exists():
-        budgets.write_text(SAMPLE_BUDGETS)
+    logs = _prepare(Path("data"))
     env = {**os.environ, "SIMULATOR_PORT": str(args.port)}
+    signal.signal(signal.SIGTERM, _exit_on_term)
     children = [
         _start("simulator", ["--port", str(args.port), "--days", f"{args.days:g}"], logs / "simulator.log", env),
         _start("collector", [], logs / "collector.log", env),
@@ -76,16 +74,32 @@ def run_demo(argv: list[str]) -> int:
     print(f"simulator on http://127.0.0.1:{args.port}, collector logging to {logs / 'collector.log'}")
     print(f"dashboard on http://localhost:{args.dashboard_port} (Ctrl-C stops everything)", flush=True)
     try:
-        return subprocess.call(dashboard, env=env)
+        children.append(subprocess.Popen(dashboard, env=env))
+        return children[-1].wait()
     except KeyboardInterrupt:
         return 130
     finally:
         _stop(children)
 
 
+def _prepare(data: Path) -> Path:
+    """Create data/logs and, once, the sample budget scripts/demo.sh writes; return the log folder."""
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+    if not (data / "budgets.toml").exists():
+        (data / "budgets.toml").write_text(SAMPLE_BUDGETS)
+    return data / "logs"
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so the children are stopped too, not orphaned."""
+    raise SystemExit(128 + signum)
+
+
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child still running, then SIGKILL whatever has not exited after 10 s."""
     for child in children:
-        child.terminate()
+        if child.poll() is None:
+            child.terminate()
     for child in children:
         try:
             child.wait(timeout=10)

@@ -6,8 +6,10 @@ scripts/wheel_check.sh, which scripts/test.sh runs after pytest.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -161,3 +163,44 @@ def test_the_dashboard_command_serves_on_loopback_only(dashboard: str):
     assert listening_on(port) == {"0100007F"}  # 127.0.0.1, little-endian hex
     page = httpx.get(dashboard, timeout=10)
     assert page.status_code == 200 and "<title>Streamlit</title>" in page.text
+
+
+def children_of(pid: int) -> list[int]:
+    """The child process ids of `pid` (Linux's /proc/PID/task/PID/children)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(), reason="Linux /proc")
+def test_the_demo_runs_the_three_parts_and_a_sigterm_stops_them_all(tmp_path: Path):
+    ports = [free_port(), free_port()]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DATA_DIR": str(tmp_path / "data"), "MONITOR_TIMEZONE": "UTC"}
+    env.pop("MONITOR_CONFIG", None)
+    command = [sys.executable, "-m", "monitor_cli", "demo", "--port", str(ports[0]), "--dashboard-port", str(ports[1])]
+    proc = subprocess.Popen([*command, "--days", "0.2"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 90
+        while not (_healthy(f"http://127.0.0.1:{ports[1]}") and list((tmp_path / "data").glob("requests/*/*.parquet"))):
+            assert proc.poll() is None and time.monotonic() < deadline, "the demo did not serve and collect in 90 s"
+            time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{ports[0]}/healthz", timeout=5).status_code == 200
+        children = children_of(proc.pid)
+        assert len(children) == 3
+        assert (tmp_path / "data" / "budgets.toml").read_text().startswith("# A sample budget")
+        proc.terminate()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while any(alive(child) for child in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [child for child in children if alive(child)], "a SIGTERM to the demo left its parts running"
+    finally:
+        for pid in [proc.pid, *children]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
