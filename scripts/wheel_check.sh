@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the wheel from the tree, installs it into a fresh venv in a temp dir and runs the demo from
-# there, in an empty working directory (nothing of the repository on the path): the simulator, one
-# `mistral-monitor collector --once` into ./data, the dashboard (health, front page, the Overview
-# rendered from site-packages). Exits non-zero with one line `wheel_check: <reason>` on any failure.
-# Needs the registry (or a warm pip cache) for the dependencies. PYTHON picks the interpreter (python3).
+# Builds the wheel from the tree, installs it into a fresh venv in a temp dir and runs the demo's
+# parts from there, in an empty working directory (nothing of the repository on the path): the
+# simulator, one `mistral-monitor collector --once` into ./data, the gateway (health), the dashboard
+# (health, front page, the Overview rendered from site-packages, the SQL box).
+# Exits non-zero with one line `wheel_check: <reason>` on any failure. The dependencies come from
+# the registry (PIP_CACHE_DIR keeps them between runs); PYTHON picks the interpreter (python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -68,6 +69,17 @@ ROWS="$("$VPY" -c 'import pyarrow.dataset as ds; print(ds.dataset("data/requests
   2>/dev/null)" || fail "no parquet ledger in ./data/requests after collector --once (log above)" collector.log
 [ "$ROWS" -gt 0 ] || fail "collector --once wrote 0 records into ./data/requests" collector.log
 echo "wheel_check: collector --once wrote $ROWS records into ./data/requests"
+
+GATEWAY_PORT="$(free_port)"
+printf 'port = %s\ndb_path = "data/gateway/buffer.sqlite3"\nlimits_state_path = "data/gateway/limits.sqlite3"\n' \
+  "$GATEWAY_PORT" >gateway.toml
+GATEWAY_USAGE_TOKEN="$("$VPY" -c 'import secrets; print(secrets.token_hex(24))')" \
+  GATEWAY_KEY_SALT="$("$VPY" -c 'import secrets; print(secrets.token_hex(16))')" \
+  "$CLI" gateway --config gateway.toml >gateway.log 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$GATEWAY_PORT/healthz" "" gateway.log "${pids[-1]}"
+[ -f data/gateway/buffer.sqlite3 ] || fail "the gateway's buffer is not in ./data/gateway (log above)" gateway.log
+echo "wheel_check: gateway healthy, buffering in ./data/gateway"
 
 DASHBOARD_PORT="$(free_port)"
 "$CLI" dashboard --server.port "$DASHBOARD_PORT" >dashboard.log 2>&1 &
