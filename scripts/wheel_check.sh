@@ -47,22 +47,22 @@ echo "wheel_check: built and installed $(basename "$WHEEL") in $((SECONDS - STAR
 cd "$TMP/work"
 unset PYTHONPATH MONITOR_CONFIG DATA_DIR MONITOR_ACCESS
 free_port() { "$VPY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# wait_for URL BODY LOG PID: until URL answers with BODY in it (60 s), while PID lives.
+# wait_for NAME URL BODY PID: until URL answers with BODY in it (60 s), while PID lives; NAME.log is its log.
 wait_for() {
   for _ in $(seq 300); do
-    kill -0 "$4" 2>/dev/null || fail "the process behind $1 exited (log above)" "$3"
-    "$VPY" -c 'import sys, httpx; sys.exit(sys.argv[2] not in httpx.get(sys.argv[1], timeout=2).text)' "$1" "$2" \
+    kill -0 "$4" 2>/dev/null || fail "mistral-monitor $1 exited before $2 answered (log above)" "$1.log"
+    "$VPY" -c 'import sys, httpx; sys.exit(sys.argv[2] not in httpx.get(sys.argv[1], timeout=2).text)' "$2" "$3" \
       2>/dev/null && return 0
     sleep 0.2
   done
-  fail "$1 did not answer within 60 s (log above)" "$3"
+  fail "mistral-monitor $1: $2 did not answer within 60 s (log above)" "$1.log"
 }
 
 SIMULATOR_PORT="$(free_port)"
 export SIMULATOR_PORT
 "$CLI" simulator --port "$SIMULATOR_PORT" --days 2 >simulator.log 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:$SIMULATOR_PORT/healthz" "" simulator.log "${pids[-1]}"
+wait_for simulator "http://127.0.0.1:$SIMULATOR_PORT/healthz" "" "${pids[-1]}"
 
 "$CLI" collector --once >collector.log 2>&1 || fail "mistral-monitor collector --once failed (log above)" collector.log
 ROWS="$("$VPY" -c 'import pyarrow.dataset as ds; print(ds.dataset("data/requests", format="parquet").count_rows())' \
@@ -77,15 +77,15 @@ GATEWAY_USAGE_TOKEN="$("$VPY" -c 'import secrets; print(secrets.token_hex(24))')
   GATEWAY_KEY_SALT="$("$VPY" -c 'import secrets; print(secrets.token_hex(16))')" \
   "$CLI" gateway --config gateway.toml >gateway.log 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:$GATEWAY_PORT/healthz" "" gateway.log "${pids[-1]}"
+wait_for gateway "http://127.0.0.1:$GATEWAY_PORT/healthz" "" "${pids[-1]}"
 [ -f data/gateway/buffer.sqlite3 ] || fail "the gateway's buffer is not in ./data/gateway (log above)" gateway.log
 echo "wheel_check: gateway healthy, buffering in ./data/gateway"
 
 DASHBOARD_PORT="$(free_port)"
 "$CLI" dashboard --server.port "$DASHBOARD_PORT" >dashboard.log 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:$DASHBOARD_PORT/_stcore/health" ok dashboard.log "${pids[-1]}"
-wait_for "http://127.0.0.1:$DASHBOARD_PORT/" "<title>Streamlit</title>" dashboard.log "${pids[-1]}"
+wait_for dashboard "http://127.0.0.1:$DASHBOARD_PORT/_stcore/health" ok "${pids[-1]}"
+wait_for dashboard "http://127.0.0.1:$DASHBOARD_PORT/" "<title>Streamlit</title>" "${pids[-1]}"
 "$VPY" - >apptest.log 2>&1 <<'PY' || fail "the installed app.py or SQL box failed (log above)" apptest.log
 import importlib.util
 from datetime import UTC, datetime, timedelta
