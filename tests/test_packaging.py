@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from monitor_cli._dashboard import OPTIONS, streamlit_argv
+from monitor_cli._demo import SAMPLE_BUDGETS
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
@@ -109,6 +110,11 @@ def test_a_flag_the_caller_passes_replaces_the_default_one():
         "--theme.primaryColor=#000000",
     ]
     assert "--server.headless=true" in argv
+
+
+def test_the_demo_s_sample_budget_is_scripts_demo_sh_s():
+    script = (REPO / "scripts" / "demo.sh").read_text()
+    assert script.split("<<'TOML'\n")[1].split("TOML\n")[0] == SAMPLE_BUDGETS
 
 
 def free_port() -> int:
