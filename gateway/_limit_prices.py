@@ -28,7 +28,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-_PRICES = Path(__file__).resolve().parent.parent / "ledger" / "prices.py"
+_LEDGER = importlib.util.find_spec("ledger")  # finds the package without running its __init__
+assert _LEDGER is not None and _LEDGER.submodule_search_locations, "the ledger package is not installed"
+_PRICES = Path(_LEDGER.submodule_search_locations[0]) / "prices.py"
 _NUMBERS = ("prompt_tokens", "cached_tokens", "completion_tokens", "pages", "annotated_pages", "audio_seconds",
             "characters")  # fmt: skip
 _TEXTS = ("model", "resolved_model", "endpoint", "service_tier", "api_zone")

@@ -29,7 +29,8 @@ from ._query_engine import THREADS
 from ._query_filters import Filters
 from .store import list_files
 
-REPO = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[__name__.count(".")]
+"""The folder holding the `ledger` package (a checkout or site-packages): the worker's PYTHONPATH."""
 MEMORY_MB = int(os.environ.get("LEDGER_SQL_MEMORY_MB", "1024"))
 MAX_BYTES = int(os.environ.get("LEDGER_SQL_MAX_MB", "16")) * 2**20
 NULL_LABELS = {"project": "(no project)", "api_key_id": "(no key recorded)"}
@@ -59,7 +60,7 @@ def _job(data_dir: Path, filters: Filters, body: str, row_limit: int, max_bytes:
     if filters.denies_all:
         dims["project"] = []
     job = {
-        "files": [str(f) for f in list_files(Path(data_dir), *filters.utc_days())],
+        "files": [str(f) for f in list_files(Path(data_dir).resolve(), *filters.utc_days())],
         "start": filters.start_at.isoformat(),
         "end": filters.end_at.isoformat(),
         "dims": dims,
@@ -94,7 +95,7 @@ def run_sql(
     """
     body = check_select(sql)
     job = _job(data_dir, filters, body, row_limit, max_bytes, memory_mb)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory(prefix="sqlbox-") as cwd:
         worker = [sys.executable, "-m", "ledger._query_sql_worker"]
         proc = subprocess.Popen(worker, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

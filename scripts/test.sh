@@ -7,3 +7,4 @@ bash scripts/setup.sh dev
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
+bash scripts/wheel_check.sh  # the wheel installs into a fresh venv and runs the demo from there

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("ledger", "collector", "alerts", "gateway", "simulator", "pages", "access")
+PACKAGES = ("ledger", "collector", "alerts", "gateway", "simulator", "pages", "access", "monitor_cli")
 
 
 def modules() -> dict[str, Path]:

@@ -9,6 +9,7 @@ entry point, so it counts as part of `pages`).
     collector             -> foundation, ledger          (collector.__main__ also wires alerts)
     alerts                -> foundation, ledger, gateway (the shared limits parser)
     pages, app            -> foundation, ledger, alerts, access
+    monitor_cli           -> every package               (the `mistral-monitor` command runs each one)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "alerts": {"foundation", "ledger", "gateway"},
     "pages": {"foundation", "ledger", "alerts", "access"},
     "app": {"foundation", "ledger", "alerts", "access", "pages"},
+    "monitor_cli": {"foundation", "ledger", "access", "simulator", "gateway", "collector", "alerts", "pages", "app"},
 }
 WIRING = {"collector.__main__": {"alerts"}}
 """The one place allowed to reach up: `python -m collector` runs the alert jobs."""
@@ -53,6 +55,11 @@ def imported(module: str, path: Path) -> list[tuple[str, str]]:
     return out
 
 
+def private(part: str) -> bool:
+    """`_name` is private; a dunder such as `__main__` (what `python -m pkg` runs) is not."""
+    return part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
+
+
 def problems() -> list[str]:
     found = []
     for module, path in sorted(sources().items()):
@@ -64,7 +71,7 @@ def problems() -> list[str]:
                 continue
             if top not in allowed:
                 found.append(f"{module} imports {target} ({package} may import {sorted(ALLOWED[package])})")
-            elif top != package and any(p.startswith("_") for p in [*target.split(".")[1:], name] if p):
+            elif top != package and any(private(p) for p in [*target.split(".")[1:], name]):
                 found.append(f"{module} imports a private name of {top}: {target} {name}".rstrip())
     return found
 
@@ -77,3 +84,7 @@ def test_the_checker_sees_an_upward_and_a_private_import(tmp_path):
     path = tmp_path / "x.py"
     path.write_text("from collector._context import Context\nimport pages\n")
     assert imported("ledger.x", path) == [("collector._context", "Context"), ("pages", "")]
+
+
+def test_a_dunder_module_is_public_and_an_underscore_one_private():
+    assert [private(p) for p in ("__main__", "_context", "config", "")] == [False, True, False, False]

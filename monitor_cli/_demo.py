@@ -1,0 +1,108 @@
+"""`mistral-monitor demo`: what scripts/demo.sh runs, from the installed package, in ./data.
+
+The simulator (30 days of history and a live trickle) on $SIMULATOR_PORT (default 8765, where
+the collector's embedded default looks), the collector polling it, and the dashboard in the
+foreground on $DASHBOARD_PORT (default 8501); Ctrl-C stops all three. Logs go to data/logs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from ._dashboard import DashboardMissing, app_path, streamlit_argv
+
+SAMPLE_BUDGETS = """\
+# A sample budget for the demo; edit it on the Budgets page.
+[[budgets]]
+name = "organisation monthly"
+period = "month"
+amount = 600
+thresholds = [50, 80, 100]
+forecast = true
+recipients = ["finance@example.com"]
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mistral-monitor demo", description=__doc__)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("SIMULATOR_PORT") or 8765),
+        help="the simulator's port (default $SIMULATOR_PORT, else 8765)",
+    )
+    parser.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=int(os.environ.get("DASHBOARD_PORT") or 8501),
+        help="the dashboard's port (default $DASHBOARD_PORT, else 8501)",
+    )
+    parser.add_argument(
+        "--days",
+        type=float,
+        default=float(os.environ.get("SIMULATOR_DAYS") or 30),
+        help="days of simulated history (default $SIMULATOR_DAYS, else 30)",
+    )
+    return parser
+
+
+def _start(module: str, args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", module, *args], stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+def run_demo(argv: list[str]) -> int:
+    """Start the simulator and collector in the background, run the dashboard until Ctrl-C or SIGTERM."""
+    args = _parser().parse_args(argv)
+    try:
+        dashboard = streamlit_argv(app_path(), ["--server.port", str(args.dashboard_port)])
+    except DashboardMissing as exc:
+        print(f"mistral-monitor demo: {exc}", file=sys.stderr)
+        return 2
+    logs = _prepare(Path("data"))
+    env = {**os.environ, "SIMULATOR_PORT": str(args.port)}
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    children = [
+        _start("simulator", ["--port", str(args.port), "--days", f"{args.days:g}"], logs / "simulator.log", env),
+        _start("collector", [], logs / "collector.log", env),
+    ]
+    print(f"simulator on http://127.0.0.1:{args.port}, collector logging to {logs / 'collector.log'}")
+    print(f"dashboard on http://localhost:{args.dashboard_port} (Ctrl-C stops everything)", flush=True)
+    try:
+        children.append(subprocess.Popen(dashboard, env=env))
+        return children[-1].wait()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        _stop(children)
+
+
+def _prepare(data: Path) -> Path:
+    """Create data/logs and, once, the sample budget scripts/demo.sh writes; return the log folder."""
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+    if not (data / "budgets.toml").exists():
+        (data / "budgets.toml").write_text(SAMPLE_BUDGETS)
+    return data / "logs"
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so the children are stopped too, not orphaned."""
+    raise SystemExit(128 + signum)
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child still running, then SIGKILL whatever has not exited after 10 s."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
