@@ -22,12 +22,13 @@ from alerts import (
     send_test_email,
     send_test_post,
 )
+from foundation.errors import ConfigError
 
 from ._auth import audit
 from ._text import md
 
 
-def test_email(engine: Engine, budgets: list[Budget], config_error: type[Exception]) -> None:
+def test_email(engine: Engine, budgets: list[Budget]) -> None:
     """Only to a configured recipient, one at a time (send_test_email checks it again)."""
     st.header("Test email")
     if engine.smtp is None:
@@ -42,7 +43,7 @@ def test_email(engine: Engine, budgets: list[Budget], config_error: type[Excepti
         audit(engine.config.data_dir, "test_email", str(to))
         try:
             st.success(md(send_test_email(engine.smtp, str(to), allowed), 300))
-        except (DeliveryError, config_error) as exc:
+        except (DeliveryError, ConfigError) as exc:
             st.error(f"Not sent: {md(exc, 300)}")
 
 

@@ -94,7 +94,7 @@ def main() -> None:
         limits_editor(engine.settings.budgets_file)
     alert_log(config.data_dir)
     if may("editor"):
-        test_email(engine, budgets, ConfigError)
+        test_email(engine, budgets)
         channels_section(engine)
 
 
