@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from foundation.money import email_money
 from ledger.budget_queries import PeriodForecast, clip_to_now, period_forecast
 from ledger.queries import top_contributors
 
 from ._budgets import Budget
 from ._limits import key_labels, label_for
-from ._observation import Contributor, Observation, dashboard_link, money, pct
+from ._observation import Contributor, Observation, dashboard_link, pct
 from ._periods import Period, period_of
 from ._rule import Rule
 from ._settings import AlertSettings
@@ -47,7 +48,7 @@ class BudgetView:
     def headline(self) -> str:
         """e.g. 'project search at 82% of EUR 500 monthly budget, forecast EUR 640'."""
         text = f"{self.budget.scope_label()} at {pct(self.spent_pct)} of {self.budget.describe(self.currency)}"
-        return f"{text}, forecast {money(self.currency, round(self.forecast.forecast, 2))}"
+        return f"{text}, forecast {email_money(round(self.forecast.forecast, 2), self.currency)}"
 
 
 def view_budget(data_dir: Path, budget: Budget, period: Period, timezone: str, currency: str,
@@ -94,8 +95,8 @@ class BudgetRules(Rule):
         figures = (
             ("Budget", f"{view.budget.describe(cur)} for {view.budget.scope_label()}"),
             ("Period", f"{view.period.id} ({view.period.label()}, {self.timezone})"),
-            ("Spent so far", f"{money(cur, round(fc.spent, 2))} ({pct(view.spent_pct)})"),
-            ("Forecast for the period", money(cur, round(fc.forecast, 2))),
+            ("Spent so far", f"{email_money(round(fc.spent, 2), cur)} ({pct(view.spent_pct)})"),
+            ("Forecast for the period", email_money(round(fc.forecast, 2), cur)),
             ("Projected to reach 100%", projected or "not within the period"),
         )
         labels = key_labels(self.settings.budgets_file)
@@ -121,7 +122,7 @@ class BudgetRules(Rule):
         over = fc.forecast > view.budget.amount and fc.spent < view.budget.amount
         level = (1.0 if over else 0.0) if forecast_is_meaningful(view, self.settings) else None
         subject = (
-            f"[Mistral spend] forecast {money(self.currency, round(fc.forecast, 2))} exceeds "
+            f"[Mistral spend] forecast {email_money(round(fc.forecast, 2), self.currency)} exceeds "
             f"{view.budget.describe(self.currency)} for {view.budget.scope_label()} "
             f"({pct(view.spent_pct)} used)"
         )

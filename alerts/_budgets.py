@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from foundation.errors import ConfigError
+from foundation.money import email_money
 from ledger.atomic import atomic_write_bytes
 from ledger.queries import Filters
 
 from ._channels import channel_names
 from ._limits import Limit, limits_section, render_limits
 from ._names import CONTROL, check_name
-from ._observation import money
 from ._periods import ADJECTIVE, PERIODS, Period
 from ._settings import check_emails
 
@@ -78,7 +78,7 @@ class Budget:
 
     def describe(self, currency: str) -> str:
         """e.g. 'EUR 500 monthly budget'."""
-        return f"{money(currency, self.amount)} {ADJECTIVE[self.period]} budget"
+        return f"{email_money(self.amount, currency)} {ADJECTIVE[self.period]} budget"
 
     def filters(self, period: Period, timezone: str) -> Filters:
         return Filters(period.start, period.end, timezone, projects=self.projects, models=self.models,

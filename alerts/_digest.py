@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from foundation.money import email_money
 from ledger.queries import Filters, spend_summary, top_contributors
 
 from ._budget_rules import view_budget
 from ._budgets import Budget
-from ._observation import Contributor, Observation, dashboard_link, money, pct
+from ._observation import Contributor, Observation, dashboard_link, pct
 from ._periods import Period, period_of
 from ._settings import AlertSettings
 
@@ -56,7 +57,7 @@ def digest_observation(
     before = spend_summary(data_dir, filters.with_window(period.previous().start, period.start)).spend
     figures = [
         ("Period", f"{period.id} ({period.label()}, {timezone})"),
-        ("Spend", money(currency, round(summary.spend, 2))),
+        ("Spend", email_money(round(summary.spend, 2), currency)),
         ("Change", _change(summary.spend, before)),
         ("Requests", f"{summary.requests:,}"),
         ("Error rate", pct(100 * (summary.error_rate or 0.0))),
@@ -65,7 +66,7 @@ def digest_observation(
     for budget in budgets:
         view = view_budget(data_dir, budget, period_of(budget.period, now, timezone), timezone, currency, now)
         figures.append((f"Budget {budget.name}", f"{pct(view.spent_pct)} of {budget.describe(currency)}, "
-                        f"forecast {money(currency, round(view.forecast.forecast, 2))}"))  # fmt: skip
+                        f"forecast {email_money(round(view.forecast.forecast, 2), currency)}"))  # fmt: skip
     tops = tuple(
         (title, tuple(Contributor(str(r[dim]), float(r["spend"]), None)
                       for _, r in top_contributors(data_dir, filters, dim, 5).iterrows()))
@@ -73,7 +74,7 @@ def digest_observation(
     )  # fmt: skip
     return Observation(
         key=f"digest:{settings.digest}:{period.id}", rule="digest", scope="the organisation", level=1.0,
-        subject=f"[Mistral digest] {settings.digest} {period.id}: {money(currency, round(summary.spend, 2))} "
+        subject=f"[Mistral digest] {settings.digest} {period.id}: {email_money(round(summary.spend, 2), currency)} "
                 f"({_change(summary.spend, before).split(' (')[0]})",
         recipients=settings.digest_recipients, figures=tuple(figures), contributors=tops,
         link=dashboard_link(dashboard_url, filters), expires=(period.end + timedelta(days=1)).isoformat(),

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from foundation.money import email_money
 from ledger.budget_queries import usual_spend
 from ledger.queries import Filters, breakdown, spend_summary
 
-from ._observation import Contributor, Observation, dashboard_link, money, pct
+from ._observation import Contributor, Observation, dashboard_link, pct
 from ._rule import Rule
 
 ORG = "the organisation"
@@ -67,21 +68,21 @@ class HealthRules(Rule):
         level = None if usual.samples < MIN_SAMPLES[grain] else (1.0 if firing else 0.0)
         slot = f"{usual.slot_start:%H:%M}" if grain == "hour" else f"{usual.slot_start:%A %Y-%m-%d}"
         same = "the same hour on the last 7 days" if grain == "hour" else "the same weekday of the last 4 weeks"
-        usual_text = money(self.currency, round(usual.baseline, 2))
+        usual_text = email_money(round(usual.baseline, 2), self.currency)
         ratio = f"usually {usual_text}"
         if usual.baseline:
             ratio = f"{usual.current / usual.baseline:.1f}x the usual {usual_text}"
-        cur = self.currency
+        cur, minimum = self.currency, self.settings.anomaly_min_spend
         figures = (
-            (f"Spend this {grain} so far", f"{money(cur, round(usual.current, 2))} ({slot})"),
-            ("Usual", f"{money(cur, round(usual.baseline, 2))}, the median of {same} ({usual.samples} samples)"),
-            ("Alert when", f"above {factor:g}x the usual and at least {money(cur, self.settings.anomaly_min_spend)}"),
+            (f"Spend this {grain} so far", f"{email_money(round(usual.current, 2), cur)} ({slot})"),
+            ("Usual", f"{email_money(round(usual.baseline, 2), cur)}, the median of {same} ({usual.samples} samples)"),
+            ("Alert when", f"above {factor:g}x the usual and at least {email_money(minimum, cur)}"),
         )
         slot_end = usual.slot_start + (timedelta(hours=1) if grain == "hour" else timedelta(days=1))
         return Observation(
             key=f"anomaly_{grain}:org", rule=f"anomaly_{grain}", scope=ORG, level=level, resolvable=True,
             subject=(f"[Mistral spend] {'unusual' if level else 'back to usual'} spend: "
-                     f"{money(cur, round(usual.current, 2))} this {grain} ({slot}), {ratio}"),
+                     f"{email_money(round(usual.current, 2), cur)} this {grain} ({slot}), {ratio}"),
             recipients=self.settings.recipients, figures=figures,
             link=dashboard_link(self.dashboard_url, org.with_window(usual.slot_start, slot_end)),
         )  # fmt: skip

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from foundation.money import email_money
 from ledger.budget_queries import clip_to_now
 from ledger.queries import Filters, spend_summary
 
 from ._budgets import BudgetFileError, load_limits
 from ._limits import Limit
-from ._observation import Observation, dashboard_link, money
+from ._observation import Observation, dashboard_link
 from ._periods import ADJECTIVE, Period, period_of
 from ._rule import Rule
 
@@ -59,17 +60,17 @@ class LimitRule(Rule):
         so_far = clip_to_now(filters, now)
         spent = float(spend_summary(self.data_dir, so_far).spend or 0) if so_far else 0.0
         cur, zone = self.currency, limit.timezone or self.timezone
-        described = f"{money(cur, amount)} {ADJECTIVE[period.kind]} soft limit"
+        described = f"{email_money(amount, cur)} {ADJECTIVE[period.kind]} soft limit"
         figures = (
             ("Limit", f"{limit.name}: {described} for {limit.scope_label()}"),
             ("Period", f"{period.id} ({period.label()}, {zone})"),
-            ("Spent so far", money(cur, round(spent, 2))),
+            ("Spent so far", email_money(round(spent, 2), cur)),
             ("What happens", "nothing is refused (hard = false): answers carry the X-Gateway-Limit-Warning header"),
         )
         return Observation(
             key=f"{RULE}:{limit.name}:{period.id}", rule=RULE, scope=limit.name,
             level=1.0 if spent >= amount else 0.0, resolvable=False, repeats=False,
-            subject=f"[Mistral limits] {limit.name}: {money(cur, round(spent, 2))} spent reaches the {described}",
+            subject=f"[Mistral limits] {limit.name}: {email_money(round(spent, 2), cur)} spent reaches the {described}",
             recipients=self.settings.recipients, figures=figures,
             link=dashboard_link(self.dashboard_url, filters), expires=period.end.isoformat(),
         )  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 
-from foundation.money import money as format_money
 from foundation.view import ViewState, dashboard_url
 from ledger.queries import Filters
 
@@ -62,11 +61,6 @@ def view_of(filters: Filters) -> ViewState:
     first = filters.start_at.astimezone(filters.tz).date()
     return ViewState(preset="custom", first=first, last=last, timezone=filters.timezone,
                      projects=filters.projects, models=filters.models, api_keys=filters.api_keys)
-
-
-def money(currency: str, value: float) -> str:
-    """`EUR 1,234.50`, `EUR 500`: foundation.money's email style (this order kept for the rules' calls)."""
-    return format_money(value, currency, style="email")
 
 
 def pct(value: float) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from foundation.money import email_money
 from ledger.billing import Reconciled, comparable_totals, gap_breaches, reconcile
 from ledger.queries import Filters
 
-from ._observation import Contributor, Observation, dashboard_link, money, pct
+from ._observation import Contributor, Observation, dashboard_link, pct
 from ._rule import Rule
 
 SCOPE = "the organisation"
@@ -46,12 +47,12 @@ class ReconcileRule(Rule):
         share = f" ({pct(abs(gap) / billed * 100)} of the bill)" if billed else ""
         state = "differ" if breaches else "agree again"
         figures = (
-            (f"Billed for {month} so far", money(cur, round(billed, 2))),
-            ("Measured by the ledger", money(cur, round(measured, 2))),
-            ("Gap (billed - measured)", f"{money(cur, round(gap, 2))}{share}"),
+            (f"Billed for {month} so far", email_money(round(billed, 2), cur)),
+            ("Measured by the ledger", email_money(round(measured, 2), cur)),
+            ("Gap (billed - measured)", f"{email_money(round(gap, 2), cur)}{share}"),
             ("Totals cover", f"{totals.compared} models; {len(totals.left_out)} left out (listed below)"),
             ("Alert when a model's gap is above", f"{pct(self.settings.reconcile_gap_pct)} and "
-             f"{money(cur, self.settings.reconcile_min_gap)}, or it is billed but never seen, "
+             f"{email_money(self.settings.reconcile_min_gap, cur)}, or it is billed but never seen, "
              "or its bill cannot be read"),
         )  # fmt: skip
         gaps = tuple(Contributor(f"{r.model} ({r.status})", round(r.gap or 0.0, 2)) for r in breaches if r.comparable)
@@ -61,8 +62,8 @@ class ReconcileRule(Rule):
         return Observation(
             key=f"reconciliation:{month}", rule="reconciliation", scope=SCOPE,
             level=1.0 if breaches else 0.0, resolvable=True,
-            subject=(f"[Mistral billing] bill and ledger {state} for {month}: billed {money(cur, round(billed, 2))},"
-                     f" measured {money(cur, round(measured, 2))}"),
+            subject=(f"[Mistral billing] bill and ledger {state} for {month}: "
+                     f"billed {email_money(round(billed, 2), cur)}, measured {email_money(round(measured, 2), cur)}"),
             recipients=self.settings.recipients, figures=figures,
             contributors=tuple((title, people) for title, people in groups if people),
             link=dashboard_link(self.dashboard_url, window, page="reconciliation"),

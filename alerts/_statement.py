@@ -26,12 +26,12 @@ from typing import Any, Protocol
 import pandas as pd
 
 from foundation.config import Config
+from foundation.money import email_money
 from ledger.statement import Statement, statement
 
 from ._budgets import Budget, BudgetFileError
 from ._compose import message_id
 from ._names import printable
-from ._observation import money
 from ._outbox import enqueue
 from ._periods import Period, period_of
 from ._settings import AlertSettings, SmtpSettings
@@ -125,8 +125,8 @@ def _change(total: pd.Series, previous: str) -> str:
 
 
 def subject(stmt: Statement, project: str) -> str:
-    parts = [f"{money(str(t['currency']), round(float(t['spend']), 2))} ({_change(t, stmt.previous).split(' (')[0]})"
-             for _, t in stmt.totals.iterrows()]  # fmt: skip
+    parts = [f"{email_money(round(float(t['spend']), 2), str(t['currency']))} "
+             f"({_change(t, stmt.previous).split(' (')[0]})" for _, t in stmt.totals.iterrows()]  # fmt: skip
     return printable(f"[Mistral statement] {project} {stmt.month}: {'; '.join(parts)}")
 
 
@@ -134,7 +134,7 @@ def _figures(stmt: Statement) -> list[tuple[str, str]]:
     rows = [("Month", f"{stmt.month} ({stmt.timezone})")]
     for _, t in stmt.totals.iterrows():
         cur = str(t["currency"])
-        rows += [(f"Spend ({cur})", money(cur, round(float(t["spend"]), 2))),
+        rows += [(f"Spend ({cur})", email_money(round(float(t["spend"]), 2), cur)),
                  (f"Change from {stmt.previous}", _change(t, stmt.previous)),
                  ("Requests", f"{int(t['requests']):,}"),
                  ("Errors", f"{int(t['errors']):,}" + (f" ({100 * t['error_rate']:.1f}%)"
@@ -149,7 +149,7 @@ def _model_rows(stmt: Statement) -> list[tuple[str, str, str, str, str]]:
     out = []
     for _, line in stmt.lines.head(MAX_LINES).iterrows():
         change = f"{line['change_pct']:+.0f}%" if pd.notna(line["change_pct"]) else "new"
-        out.append((printable(str(line["model"])), money(str(line["currency"]), round(float(line["spend"]), 2)),
+        out.append((printable(str(line["model"])), email_money(round(float(line["spend"]), 2), str(line["currency"])),
                     change, f"{int(line['requests']):,}", f"{int(line['errors']):,}"))  # fmt: skip
     return out
 

@@ -55,3 +55,13 @@ def _email(value: float, currency: str) -> str:
 
 
 __all__ = ["SYMBOLS", "Style", "money", "symbol"]
+
+
+def email_money(value: float | None, currency: str) -> str:
+    """`money(value, currency, style="email")`, for the alert rules' many f-strings.
+
+    Example:
+        >>> email_money(640, "EUR")
+        'EUR 640'
+    """
+    return money(value, currency, style="email")

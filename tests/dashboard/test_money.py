@@ -7,8 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from alerts._observation import money as email_money
-from foundation.money import money
+from foundation.money import email_money, money
 
 
 @pytest.mark.parametrize(
@@ -30,6 +29,6 @@ def test_page_style(value: float | None, currency: str, shown: str) -> None:
 @pytest.mark.parametrize(
     ("value", "shown"), [(500, "EUR 500"), (1234.5, "EUR 1,234.50"), (1e6, "EUR 1,000,000"), (-3.25, "EUR -3.25")]
 )
-def test_email_style_and_the_alerts_order_agree(value: float, shown: str) -> None:
+def test_email_style_and_the_alerts_shorthand_agree(value: float, shown: str) -> None:
     assert money(value, "EUR", style="email") == shown
-    assert email_money("EUR", value) == shown
+    assert email_money(value, "EUR") == shown
