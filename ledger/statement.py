@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._billing_table import check_month
+from ._measures import aggregates
 from ._query_costs import RateUsed, conversion
 from ._query_engine import query
 from ._query_export import csv_bytes
@@ -108,14 +109,10 @@ def _one_note(used: RateUsed) -> str:
 
 
 def _select(by: str, currency: str) -> str:
+    sums = aggregates(spend="spend", requests="requests", errors="errors", measured="measured_requests",
+                      unpriced_requests="unpriced_requests", unconverted_requests="unconverted_requests")
     return f"""SELECT {DIMENSIONS[by]} AS scope, model, '{currency}' AS currency, timestamp >= ? AS this_month,
-        coalesce(sum(cost), 0) AS spend,
-        coalesce(sum(request_count), 0)::BIGINT AS requests,
-        coalesce(sum(n) FILTER (WHERE NOT aggregated AND status_code >= 400), 0)::BIGINT AS errors,
-        coalesce(sum(n) FILTER (WHERE NOT aggregated), 0)::BIGINT AS measured,
-        coalesce(sum(request_count) FILTER (WHERE unpriced), 0)::BIGINT AS unpriced_requests,
-        coalesce(sum(request_count) FILTER (WHERE unconverted), 0)::BIGINT AS unconverted_requests
-        FROM rows GROUP BY ALL"""
+        {sums} FROM rows GROUP BY ALL"""
 
 
 def _sums(data_dir: Path, month: str, timezone: str, by: str, currency: str) -> pd.DataFrame:
