@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from foundation.periods import first_day, next_first_day
+
 from . import fx
 from ._measures import aggregates
 from ._query_core import OTHER, spend_over_time
@@ -72,12 +74,6 @@ class Forecast:
     basis_days: int
 
 
-def _month_bounds(day: date) -> tuple[date, date]:
-    start = day.replace(day=1)
-    after = (start + timedelta(days=32)).replace(day=1)
-    return start, after - timedelta(days=1)
-
-
 def _rates(daily: pd.Series, today: date) -> tuple[float, float, int]:
     """Mean spend of full weekdays and of full weekend days in `daily` (before today)."""
     full = daily[daily.index < today]
@@ -98,7 +94,7 @@ def month_forecast(data_dir: Path, filters: Filters, now: datetime | None = None
     tz = filters.tz
     now = (now or datetime.now(tz)).astimezone(tz)
     today = now.date()
-    month_start, month_end = _month_bounds(today)
+    month_start, month_end = first_day("month", today), next_first_day("month", today) - timedelta(days=1)
     first = min(month_start, today - timedelta(days=lookback_days))
     window = filters.with_window(datetime.combine(first, time(), tzinfo=tz), now)
     frame = spend_over_time(data_dir, window, dim=None, grain="day")

@@ -22,10 +22,12 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
+
+from foundation import periods
+from foundation.periods import month_days
 
 from ._billing_table import check_month
 from ._measures import aggregates
@@ -74,16 +76,11 @@ class Statement:
 
 def month_window(month: str, timezone: str) -> Filters:
     """The whole calendar month `YYYY-MM` in `timezone`."""
-    year, mon = int(check_month(month)[:4]), int(month[5:])
-    first = date(year, mon, 1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return Filters(first, following - timedelta(days=1), timezone)
+    return Filters(*month_days(check_month(month)), timezone)
 
 
 def previous_month(month: str) -> str:
-    first = date(int(check_month(month)[:4]), int(month[5:]), 1)
-    before = first - timedelta(days=1)
-    return f"{before.year:04d}-{before.month:02d}"
+    return periods.previous_month(check_month(month))
 
 
 def rate_note(currency: str, used: list[RateUsed] | None = None) -> str:
