@@ -16,10 +16,7 @@ from ._query_latency import percentiles
 TOTALS = measures(*TOTAL_NAMES)
 """The additive totals every slice reports (see the module docstring of ledger.queries)."""
 _TOTALS = aggregates(*TOTAL_NAMES)
-_SUMMARY_EXTRA = """
-    coalesce(sum(n) FILTER (WHERE simulated), 0)::BIGINT AS simulated_rows,
-    min(first_at) AS first_at, max(last_at) AS last_at
-"""
+_SUMMARY_EXTRA = aggregates("simulated_rows", "first_at", "last_at")
 _TOTAL_COLUMNS = TOTAL_NAMES
 MEASURES: dict[str, str] = {name: MEASURES_BY_NAME[name].sql for name in EXPLORE_NAMES}
 """Measure name -> SQL aggregate, for Explore and `breakdown` (from ledger._measures). p95 there is
@@ -120,6 +117,7 @@ def _dim(dim: str) -> str:
 
 BY_SPEND = f"{MEASURES_BY_NAME['spend'].sql} DESC, {MEASURES_BY_NAME['requests'].sql} DESC"
 BY_ROWS = "sum(n) DESC"
+"""Rank by row count (n), not by a measure (latency_percentiles' top values)."""
 
 
 def top_key(dim: str, top: int | None, rank: str = BY_SPEND, where: str = "true") -> str:
