@@ -5,6 +5,7 @@ containing the spring DST change really is an hour shorter). Each period has a s
 (`2026-03`, `2026-W13`, `2026-03-29`) that keys the alert state, so a new period starts clean.
 
 Example:
+    >>> from datetime import UTC
     >>> p = period_of("month", datetime(2026, 3, 15, tzinfo=UTC), "Europe/Paris")
     >>> p.id, p.hours
     ('2026-03', 743.0)
