@@ -242,8 +242,19 @@ def test_rollups_change_no_answer(
     monkeypatch.setenv("LEDGER_ROLLUPS", "1")
     raw = answers["raw"][case]
     assert not isinstance(raw, Failed), f"{case} from raw rows: {raw.error}"
-    same(answers["fly"][case], raw, f"{case} on the fly vs raw", _rtol(case))
-    same(_answer(CASES[case], ledgers["rolled"]), raw, f"{case} from rollup files vs raw", _rtol(case))
+    rtol = _rtol(case)
+    fly, built = answers["fly"][case], _answer(CASES[case], ledgers["rolled"])
+    if rtol != 1e-9:  # an estimate: rows sorted by it may swap, so compare them in key order
+        raw, fly, built = (_by_keys(a, case.split(",")[1]) for a in (raw, fly, built))
+    same(fly, raw, f"{case} on the fly vs raw", rtol)
+    same(built, raw, f"{case} from rollup files vs raw", rtol)
+
+
+def _by_keys(answer: Any, measure: str) -> Any:
+    if not isinstance(answer, pd.DataFrame):
+        return answer
+    keys = [c for c in answer.columns if c != measure]
+    return answer.sort_values(keys, ignore_index=True) if keys else answer
 
 
 def test_the_cases_cover_every_public_data_function() -> None:
