@@ -1,12 +1,11 @@
 """Budget periods: calendar months, ISO weeks and days, aligned in the configured time zone.
 
-Why local midnights built from dates (never `start + timedelta(days=n)` on an aware
-datetime): the boundary of a period is a wall-clock fact ("1 March 00:00 in Paris"), and
-the period containing the spring DST change really is an hour shorter. Each period has a
-stable id (`2026-03`, `2026-W13`, `2026-03-29`) that keys the alert state, so a new
-period starts clean.
+The boundaries are foundation.periods' (local midnights built from dates: the period
+containing the spring DST change really is an hour shorter). Each period has a stable id
+(`2026-03`, `2026-W13`, `2026-03-29`) that keys the alert state, so a new period starts clean.
 
 Example:
+    >>> from datetime import UTC
     >>> p = period_of("month", datetime(2026, 3, 15, tzinfo=UTC), "Europe/Paris")
     >>> p.id, p.hours
     ('2026-03', 743.0)
@@ -15,10 +14,11 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-PERIODS = ("month", "week", "day")
+from foundation.periods import PERIODS, day_key, first_day, hours_between, local_day, local_midnight, next_first_day
+
+__all__ = ["ADJECTIVE", "PERIODS", "Period", "period_of"]
 ADJECTIVE = {"month": "monthly", "week": "weekly", "day": "daily"}
 
 
@@ -33,12 +33,11 @@ class Period:
 
     @property
     def hours(self) -> float:
-        return (self.end.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds() / 3600
+        return hours_between(self.start, self.end)
 
     def elapsed_share(self, now: datetime) -> float:
         """How much of the period lies before `now`, 0..1."""
-        done = (min(now, self.end).astimezone(UTC) - self.start.astimezone(UTC)).total_seconds() / 3600
-        return max(0.0, done / self.hours)
+        return max(0.0, hours_between(self.start, min(now, self.end)) / self.hours)
 
     def label(self) -> str:
         """'2026-03-01 to 2026-03-31' (the last day inclusive)."""
@@ -49,27 +48,8 @@ class Period:
         return period_of(self.kind, self.start - timedelta(seconds=1), str(self.start.tzinfo))
 
 
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), tzinfo=tz)
-
-
-def _first_days(kind: str, day: date) -> tuple[date, date, str]:
-    """The first day of the period containing `day`, the first day after it, and its id."""
-    if kind == "day":
-        return day, day + timedelta(days=1), day.isoformat()
-    if kind == "week":
-        monday = day - timedelta(days=day.weekday())
-        year, week, _ = monday.isocalendar()
-        return monday, monday + timedelta(days=7), f"{year}-W{week:02d}"
-    first = day.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return first, following, f"{first.year}-{first.month:02d}"
-
-
 def period_of(kind: str, instant: datetime, timezone: str) -> Period:
-    """The period of `kind` that contains `instant` (aware), in `timezone`."""
-    if kind not in PERIODS:
-        raise ValueError(f"period {kind!r} is not supported; use one of {', '.join(PERIODS)}")
-    tz = ZoneInfo(timezone)
-    first, following, ident = _first_days(kind, instant.astimezone(tz).date())
-    return Period(kind, ident, _midnight(first, tz), _midnight(following, tz))
+    """The period of `kind` that contains `instant` (aware), in `timezone` (see foundation.periods)."""
+    day = local_day(instant, timezone)
+    start, end = local_midnight(first_day(kind, day), timezone), local_midnight(next_first_day(kind, day), timezone)
+    return Period(kind, day_key(kind, day), start, end)

@@ -1,8 +1,7 @@
 """A limit's current period (day, ISO week, month) in its time zone, cached until it ends.
 
-Why local midnights from dates, as `alerts/_periods.py` does (not imported: the gateway keeps
-off the alerts stack): a period boundary is a wall-clock fact, and the ids (`2026-03-29`,
-`2026-W13`, `2026-03`) match the budgets' so a limit and a budget of the same period agree.
+The boundaries and ids are foundation.periods', as the budgets' are (alerts/_periods.py), so a
+limit and a budget of the same period agree: local midnights, ids `2026-03-29`, `2026-W13`, `2026-03`.
 The cache keeps the request path to one comparison per limit.
 
 Example:
@@ -13,8 +12,10 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from foundation.periods import next_period_start, period_key, period_start
 
 from ._limit_rules import Limit
 
@@ -32,22 +33,11 @@ def minute_of(now: float) -> int:
     return int(now // 60)
 
 
-def _bounds(kind: str, day: date) -> tuple[date, date, str]:
-    if kind == "day":
-        return day, day + timedelta(days=1), day.isoformat()
-    if kind == "week":
-        monday = day - timedelta(days=day.weekday())
-        year, week, _ = monday.isocalendar()
-        return monday, monday + timedelta(days=7), f"{year}-W{week:02d}"
-    first = day.replace(day=1)
-    return first, (first + timedelta(days=32)).replace(day=1), f"{first.year}-{first.month:02d}"
-
-
 def period_at(kind: str, now: float, zone: str) -> LimitPeriod:
     tz = ZoneInfo(zone)
-    first, following, ident = _bounds(kind, datetime.fromtimestamp(now, tz).date())
-    start, end = datetime.combine(first, time(), tzinfo=tz), datetime.combine(following, time(), tzinfo=tz)
-    return LimitPeriod(ident, start.timestamp(), end.timestamp(), end.isoformat())
+    instant = datetime.fromtimestamp(now, tz)
+    start, end = period_start(kind, instant, tz), next_period_start(kind, instant, tz)
+    return LimitPeriod(period_key(kind, instant, tz), start.timestamp(), end.timestamp(), end.isoformat())
 
 
 class PeriodCache:

@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from foundation.periods import period_start
+
 from ._query_engine import connection, scan_sql
 from .atomic import atomic_write_bytes
 from .store import list_files
@@ -113,7 +115,7 @@ def gauge(source: str, reading: dict[str, Any], now: datetime, recent_429s: int)
     """One gauge from a stored reading (see collector.providers' spend-limit parser)."""
     used, limit = _number(reading.get("used")), _number(reading.get("limit"))
     no_limit, reached = reading.get("no_limit") is True, reading.get("reached") is True
-    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_start = period_start("month", now, now.tzinfo or UTC)
     elapsed_days = max((now - month_start).total_seconds() / 86_400, 1 / 24)
     burn = None if used is None else used / elapsed_days
     left = None

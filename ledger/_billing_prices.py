@@ -32,6 +32,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from foundation.periods import local_midnight, next_period_start, parse_month
+
 from ._billing_limits import billing_dir, safe_name
 from ._billing_table import check_month
 from .atomic import atomic_write
@@ -163,8 +165,8 @@ def _model(row: dict[str, Any], book: PriceBook, at: datetime) -> tuple[str | No
 
 def _sheet_date(month: str, fetched_at: datetime) -> datetime:
     """The sheet's date for list prices: when it was fetched, within its month."""
-    first = datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC)
-    last = (first + timedelta(days=32)).replace(day=1) - timedelta(microseconds=1)
+    first = local_midnight(parse_month(month), UTC)
+    last = next_period_start("month", first, UTC) - timedelta(microseconds=1)
     return min(max(fetched_at.astimezone(UTC), first), last)
 
 

@@ -8,49 +8,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._measures import EXPLORE_NAMES, MEASURES_BY_NAME, PER_REQUEST, TOTAL_NAMES, aggregates, measures
 from ._query_engine import OTHER, bucket_sql, localize_buckets, query, series
 from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
 from ._query_latency import percentiles
-from ._query_rollups import LATENCY_ROWS
 
-PER_REQUEST = "NOT aggregated"
-SPEND_CAP = "coalesce(spend_limit_reached, false)"
-TOTALS: dict[str, str] = {
-    "spend": "coalesce(sum(cost), 0)",
-    "requests": "coalesce(sum(request_count), 0)::BIGINT",
-    "unpriced_requests": "coalesce(sum(request_count) FILTER (WHERE unpriced), 0)::BIGINT",
-    "unconverted_requests": "coalesce(sum(request_count) FILTER (WHERE unconverted), 0)::BIGINT",
-    "prompt_tokens": "coalesce(sum(prompt_tokens), 0)::BIGINT",
-    "completion_tokens": "coalesce(sum(completion_tokens), 0)::BIGINT",
-    "cached_tokens": "coalesce(sum(cached_tokens), 0)::BIGINT",
-    "measured_requests": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST}), 0)::BIGINT",
-    "errors": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND status_code >= 400), 0)::BIGINT",
-    "rate_limited": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND status_code = 429), 0)::BIGINT",
-    "spend_cap": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND status_code = 429 AND {SPEND_CAP}), 0)::BIGINT",
-    "retries": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND coalesce(attempt, 1) > 1), 0)::BIGINT",
-}
+TOTALS = measures(*TOTAL_NAMES)
 """The additive totals every slice reports (see the module docstring of ledger.queries)."""
-_TOTALS = ", ".join(f"{expr} AS {name}" for name, expr in TOTALS.items())
-_SUMMARY_EXTRA = """
-    coalesce(sum(n) FILTER (WHERE simulated), 0)::BIGINT AS simulated_rows,
-    min(first_at) AS first_at, max(last_at) AS last_at
-"""
-_TOTAL_COLUMNS = tuple(TOTALS)
-MEASURES: dict[str, str] = {
-    "spend": "coalesce(sum(cost), 0)",
-    "requests": "coalesce(sum(request_count), 0)::BIGINT",
-    "tokens": "coalesce(sum(prompt_tokens + completion_tokens), 0)::BIGINT",
-    "prompt_tokens": "coalesce(sum(prompt_tokens), 0)::BIGINT",
-    "completion_tokens": "coalesce(sum(completion_tokens), 0)::BIGINT",
-    "cached_tokens": "coalesce(sum(cached_tokens), 0)::BIGINT",
-    "errors": f"coalesce(sum(n) FILTER (WHERE {PER_REQUEST} AND status_code >= 400), 0)::BIGINT",
-    "error_rate": f"sum(n) FILTER (WHERE {PER_REQUEST} AND status_code >= 400) / sum(n) FILTER (WHERE {PER_REQUEST})",
-    "rate_429": f"sum(n) FILTER (WHERE {PER_REQUEST} AND status_code = 429) / sum(n) FILTER (WHERE {PER_REQUEST})",
-    "p95_latency_ms": f"approx_quantile(latency_ms, 0.95) FILTER (WHERE {LATENCY_ROWS})",
-    "avg_latency_ms": f"avg(latency_ms) FILTER (WHERE {LATENCY_ROWS})",
-}
-"""Measure name -> SQL aggregate, for Explore and `breakdown`. p95 there is a t-digest estimate
-(bounded memory over any slice); the tiles' percentiles come from ledger._query_latency."""
+_TOTALS = aggregates(*TOTAL_NAMES)
+_SUMMARY_EXTRA = aggregates("simulated_rows", "first_at", "last_at")
+_TOTAL_COLUMNS = TOTAL_NAMES
+MEASURES: dict[str, str] = {name: MEASURES_BY_NAME[name].sql for name in EXPLORE_NAMES}
+"""Measure name -> SQL aggregate, for Explore and `breakdown` (from ledger._measures). p95 there is
+a t-digest estimate (bounded memory over any slice); the tiles' percentiles come from
+ledger._query_latency."""
 
 
 @dataclass(frozen=True)
@@ -144,8 +115,9 @@ def _dim(dim: str) -> str:
     return DIMENSIONS[check_choice("dimension", dim, list(DIMENSIONS))]
 
 
-BY_SPEND = "coalesce(sum(cost), 0) DESC, coalesce(sum(request_count), 0) DESC"
+BY_SPEND = f"{MEASURES_BY_NAME['spend'].sql} DESC, {MEASURES_BY_NAME['requests'].sql} DESC"
 BY_ROWS = "sum(n) DESC"
+"""Rank by row count (n), not by a measure (latency_percentiles' top values)."""
 
 
 def top_key(dim: str, top: int | None, rank: str = BY_SPEND, where: str = "true") -> str:
@@ -176,13 +148,9 @@ def spend_over_time(
     return _empty(["bucket", *keys, *TOTALS]) if df is None else df
 
 
-_RELIABILITY = {
-    "requests": "sum(n)::BIGINT",
-    "errors": "coalesce(sum(n) FILTER (WHERE status_code >= 400), 0)::BIGINT",
-    "rate_limited": "coalesce(sum(n) FILTER (WHERE status_code = 429), 0)::BIGINT",
-    "spend_cap": f"coalesce(sum(n) FILTER (WHERE status_code = 429 AND {SPEND_CAP}), 0)::BIGINT",
-    "retries": "coalesce(sum(n) FILTER (WHERE coalesce(attempt, 1) > 1), 0)::BIGINT",
-}
+_RELIABILITY = measures(
+    requests="measured_requests", errors="errors", rate_limited="rate_limited", spend_cap="spend_cap", retries="retries"
+)
 
 
 def reliability_over_time(
@@ -203,11 +171,11 @@ def reliability_over_time(
         df["error_rate"] = df["errors"] / df["requests"]
         df["rate_429"] = df["rate_limited"] / df["requests"]
         return df
-    totals = series(data_dir, filters, grain, {}, {"requests": "sum(n)::BIGINT"}, where=PER_REQUEST)
+    totals = series(data_dir, filters, grain, {}, measures(requests="measured_requests"), where=PER_REQUEST)
     failed = f"{PER_REQUEST} AND status_code >= 400"
     keys = {by: _dim(by)}
     ranked = (top, ("count",)) if top else None
-    errors = series(data_dir, filters, grain, keys, {"count": "sum(n)::BIGINT"}, failed, ranked)
+    errors = series(data_dir, filters, grain, keys, measures(count="errors"), failed, ranked)
     if totals is None or errors is None:
         return _empty(["bucket", by, "count", "requests", "rate"])
     df = errors.merge(totals, on="bucket", how="left")
@@ -232,11 +200,9 @@ def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: 
 
     `share` is the value's part of the slice's total spend (0..1); ties broken by requests.
     """
-    select = f"""SELECT {_dim(dim)} AS {dim}, coalesce(sum(cost), 0) AS spend,
-        coalesce(sum(request_count), 0)::BIGINT AS requests,
-        coalesce(sum(prompt_tokens + completion_tokens), 0)::BIGINT AS tokens,
-        coalesce(sum(request_count) FILTER (WHERE unpriced), 0)::BIGINT AS unpriced_requests,
-        coalesce(sum(cost), 0) / nullif(sum(sum(cost)) OVER (), 0) AS share
+    spend = MEASURES_BY_NAME["spend"].sql
+    select = f"""SELECT {_dim(dim)} AS {dim}, {aggregates("spend", "requests", "tokens", "unpriced_requests")},
+        {spend} / nullif(sum(sum(cost)) OVER (), 0) AS share
         FROM rows GROUP BY ALL ORDER BY spend DESC, requests DESC, {dim} LIMIT ?"""
     df = query(data_dir, filters, select, [int(n)])
     return _empty([dim, "spend", "requests", "tokens", "unpriced_requests", "share"]) if df is None else df
@@ -253,7 +219,7 @@ def hourly_spend(data_dir: Path, filters: Filters) -> pd.DataFrame:
     return out.astype({"spend": float, "requests": int})
 
 
-ADDITIVE = ("spend", "requests", "tokens", "prompt_tokens", "completion_tokens", "cached_tokens", "errors")
+ADDITIVE = tuple(n for n in EXPLORE_NAMES if MEASURES_BY_NAME[n].additive)
 
 
 def breakdown(
@@ -267,19 +233,21 @@ def breakdown(
     keys = {d: _dim(d) for d in group_by}
     columns = [*(["bucket"] if grain else []), *group_by, measure]
     if grain and measure in ADDITIVE:
-        df = series(data_dir, filters, check_choice("grain", grain, GRAINS), keys, {measure: MEASURES[measure]})
+        df = series(data_dir, filters, check_choice("grain", grain, GRAINS), keys, measures(measure))
     else:
         parts = [f"{expr} AS {name}" for name, expr in keys.items()]
         if grain:
             parts.insert(0, f"{bucket_sql(check_choice('grain', grain, GRAINS), filters.timezone)} AS bucket")
         select = f"SELECT {', '.join([*parts, MEASURES[measure] + ' AS ' + measure])} FROM rows"
-        df = query(data_dir, filters, select + (" GROUP BY ALL" if parts else ""), raw="latency" in measure)
+        raw = MEASURES_BY_NAME[measure].served == "raw"
+        df = query(data_dir, filters, select + (" GROUP BY ALL" if parts else ""), raw=raw)
         if df is not None and grain:
             df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
     if df is None:
         return _empty(columns)
     order = ["bucket", measure] if grain else [measure]
-    return df[columns].sort_values(order, ascending=[True, False][-len(order) :], na_position="last", ignore_index=True)
+    ascending = [True, False][-len(order) :] + [True] * len(group_by)
+    return df[columns].sort_values([*order, *group_by], ascending=ascending, na_position="last", ignore_index=True)
 
 
 def dimension_values(data_dir: Path, filters: Filters, dim: str, limit: int | None = None) -> list[str]:

@@ -14,23 +14,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from foundation.periods import first_day, next_first_day
+
 from . import fx
+from ._measures import aggregates
 from ._query_core import OTHER, spend_over_time
 from ._query_engine import query
 from ._query_filters import Filters
 
-_BY_MODEL = """SELECT model, coalesce(sum(cost), 0) AS spend,
-    coalesce(sum(request_count), 0)::BIGINT AS requests,
-    coalesce(sum(request_count) FILTER (WHERE cost IS NOT NULL), 0)::BIGINT AS priced_requests,
-    coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE cost IS NOT NULL), 0)::BIGINT AS priced_tokens,
-    coalesce(sum(request_count) FILTER (WHERE unpriced), 0)::BIGINT AS unpriced_requests,
-    coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE unpriced), 0)::BIGINT AS unpriced_tokens
+_BY_MODEL_COLUMNS = ("spend", "requests", "priced_requests", "priced_tokens", "unpriced_requests", "unpriced_tokens")
+_BY_MODEL = f"""SELECT model, {aggregates(*_BY_MODEL_COLUMNS)}
     FROM rows GROUP BY model ORDER BY spend DESC, requests DESC, model"""
 
 
 def _by_model(data_dir: Path, filters: Filters) -> pd.DataFrame:
     df = query(data_dir, filters, _BY_MODEL)
-    columns = ["model", "spend", "requests", "priced_requests", "priced_tokens", "unpriced_requests", "unpriced_tokens"]
+    columns = ["model", *_BY_MODEL_COLUMNS]
     return pd.DataFrame(columns=columns) if df is None else df
 
 
@@ -75,12 +74,6 @@ class Forecast:
     basis_days: int
 
 
-def _month_bounds(day: date) -> tuple[date, date]:
-    start = day.replace(day=1)
-    after = (start + timedelta(days=32)).replace(day=1)
-    return start, after - timedelta(days=1)
-
-
 def _rates(daily: pd.Series, today: date) -> tuple[float, float, int]:
     """Mean spend of full weekdays and of full weekend days in `daily` (before today)."""
     full = daily[daily.index < today]
@@ -101,7 +94,7 @@ def month_forecast(data_dir: Path, filters: Filters, now: datetime | None = None
     tz = filters.tz
     now = (now or datetime.now(tz)).astimezone(tz)
     today = now.date()
-    month_start, month_end = _month_bounds(today)
+    month_start, month_end = first_day("month", today), next_first_day("month", today) - timedelta(days=1)
     first = min(month_start, today - timedelta(days=lookback_days))
     window = filters.with_window(datetime.combine(first, time(), tzinfo=tz), now)
     frame = spend_over_time(data_dir, window, dim=None, grain="day")
@@ -146,10 +139,8 @@ class RateUsed:
     missing_cost: float
 
 
-_BY_CURRENCY_DAY = """SELECT currency, epoch_us(timestamp) // 86400000000 AS day,
-    coalesce(sum(request_count), 0)::BIGINT AS requests,
-    coalesce(sum(request_count) FILTER (WHERE unconverted), 0)::BIGINT AS missing_requests,
-    coalesce(sum(original_cost) FILTER (WHERE unconverted), 0) AS missing_cost
+_BY_CURRENCY_DAY = f"""SELECT currency, epoch_us(timestamp) // 86400000000 AS day,
+    {aggregates(requests="requests", missing_requests="unconverted_requests", missing_cost="unconverted_cost")}
     FROM rows WHERE currency <> ? GROUP BY ALL ORDER BY currency, day"""
 
 

@@ -21,17 +21,15 @@ import numpy as np
 import pandas as pd
 
 from . import fx
+from ._measures import Measure, raw_columns
 from ._query_filters import DIMENSIONS, Filters
 from ._query_rollups import plan, rollup_sql
 from .store import list_files
 
 MEMORY_LIMIT = os.environ.get("LEDGER_DUCKDB_MEMORY", "384MB")
 THREADS = int(os.environ.get("LEDGER_DUCKDB_THREADS", "2"))
-RAW_EXTRA = """1 AS n, cost IS NULL AS unpriced, timestamp AS first_at, timestamp AS last_at,
-    rl_remaining_tokens_minute / nullif(rl_limit_tokens_minute, 0) AS min_tokens_headroom,
-    rl_remaining_req_minute / nullif(rl_limit_req_minute, 0) AS min_requests_headroom,
-    (rl_limit_tokens_minute IS NOT NULL OR rl_limit_req_minute IS NOT NULL)::INTEGER AS rl_samples"""
-"""Columns that give raw rows the shape of the totals rollup (see ledger._query_rollups)."""
+RAW_EXTRA = raw_columns()
+"""Columns that give raw rows the shape of the totals rollup (see ledger._measures)."""
 _lock = threading.Lock()
 _shared: duckdb.DuckDBPyConnection | None = None
 
@@ -230,7 +228,7 @@ def slots_to_buckets(slots: pd.Series, seconds: int, grain: str, tz: str) -> pd.
     elif grain == "day":
         floored = naive.dt.floor("D")
     elif grain == "week":
-        floored = naive.dt.floor("D") - pd.to_timedelta(naive.dt.weekday, unit="D")
+        floored = naive.dt.floor("D") - pd.to_timedelta(naive.dt.day_of_week, unit="D")
     else:
         floored = naive.dt.to_period("M").dt.to_timestamp()
     return _relocalize(floored, tz)
@@ -245,20 +243,23 @@ def series(
     filters: Filters,
     grain: str,
     keys: dict[str, str],
-    aggregates: dict[str, str],
+    aggregates: dict[str, Measure],
     where: str = "true",
     top: tuple[int, tuple[str, ...]] | None = None,
 ) -> pd.DataFrame | None:
-    """Additive aggregates per local time bucket and keys: bucket, *keys, *aggregates.
+    """Measures per local time bucket and keys: bucket, *keys, *aggregates (column -> measure).
 
     Rows are grouped by UTC slot in DuckDB, then slots are mapped to local buckets and
-    re-summed in pandas; so `aggregates` must be sums or counts (or min/max, named min_*/max_*).
+    re-combined in pandas; so each measure must combine (a sum, min or max: ledger._measures).
     `top` = (n, rank columns): only the n key values with the largest sums of the rank columns
     over the window keep their name, the others are summed as OTHER (one key only).
     """
+    how = {name: m.combine for name, m in aggregates.items()}
+    if None in how.values():
+        raise ValueError(f"series: {sorted(n for n, c in how.items() if c is None)} cannot be re-combined per bucket")
     seconds = quantum(filters, grain)
     key_sql = "".join(f", {expr} AS {name}" for name, expr in keys.items())
-    agg_sql = ", ".join(f"{expr} AS {name}" for name, expr in aggregates.items())
+    agg_sql = ", ".join(f"{m.sql} AS {name}" for name, m in aggregates.items())
     select = f"SELECT {slot_sql(seconds)} AS slot{key_sql}, {agg_sql} FROM rows WHERE {where} GROUP BY ALL"
     df = query(data_dir, filters, select)
     if df is None:
@@ -267,7 +268,6 @@ def series(
     if top is not None:
         (key,) = keys
         df[key] = lump(df, key, *top)
-    how = {n: ("min" if n.startswith("min_") else "max" if n.startswith("max_") else "sum") for n in aggregates}
     return df.groupby(["bucket", *keys], as_index=False, sort=True).agg(how)
 
 

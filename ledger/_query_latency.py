@@ -19,12 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._measures import LATENCY_ROWS
+from ._measures import PERCENTILES as _NAMED
 from ._query_engine import query, use_rollups
 from ._query_filters import DIMENSIONS, Filters, check_choice
-from ._query_rollups import BIN_SQL, BINS, LATENCY_ROWS, PER_DECADE
+from ._query_rollups import BIN_SQL, BINS, PER_DECADE
 
 EXACT_MAX_ROWS = int(os.environ.get("LEDGER_EXACT_LATENCY_ROWS", "500000"))
-PERCENTILES = (0.5, 0.95, 0.99)
+PERCENTILES = tuple(_NAMED.values())
 _MEASURED = LATENCY_ROWS
 
 
@@ -45,6 +47,7 @@ def from_histogram(counts: np.ndarray, p: float) -> float | None:
 
 
 HISTOGRAM_DIMS = ("model", "project", "api_key", "endpoint", "source")
+"""The dimensions whose columns are all LATENCY_KEYS: the latency rollup has their histograms."""
 
 
 def _histograms(
@@ -88,7 +91,7 @@ def _exact(data_dir: Path, filters: Filters, key: str | None, key_sql: str | Non
     df = query(data_dir, filters, f"{select} WHERE {_MEASURED}{group}", raw=True)
     if df is None:
         return None
-    for i, name in enumerate(("p50_ms", "p95_ms", "p99_ms")):
+    for i, name in enumerate(_NAMED):
         df[name] = [None if q is None else float(q[i]) for q in df["q"]]
     return df.drop(columns="q")
 
@@ -103,7 +106,7 @@ def percentiles(
     """
     if key:
         check_choice("dimension", key, list(DIMENSIONS))
-    columns = [*([key] if key else []), "requests", "p50_ms", "p95_ms", "p99_ms"]
+    columns = [*([key] if key else []), "requests", *_NAMED]
     hist = _histograms(data_dir, filters, key)
     if hist is None:
         return pd.DataFrame(columns=columns)
@@ -112,6 +115,6 @@ def percentiles(
         return pd.DataFrame(columns=columns) if exact is None else exact[columns]
     keys, counts = _pool(*hist, top) if top is not None else hist
     out = pd.DataFrame({key or "k": keys, "requests": counts.sum(axis=1)})
-    for p, name in zip(PERCENTILES, ("p50_ms", "p95_ms", "p99_ms"), strict=True):
+    for name, p in _NAMED.items():
         out[name] = [from_histogram(row, p) for row in counts]
     return out[out["requests"] > 0].reset_index(drop=True)[columns]

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._measures import PER_REQUEST, aggregates, measures
 from ._query_engine import query, series
 from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
-
-_PER_REQUEST = "NOT aggregated"
 
 
 def _frame(df: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
@@ -24,9 +23,9 @@ def top_errors(data_dir: Path, filters: Filters, n: int = 10) -> pd.DataFrame:
 
     Columns: status_code, error_type ('(none)' when absent), count, share (of all errors).
     """
-    select = f"""SELECT status_code, coalesce(error_type, '(none)') AS error_type, sum(n)::BIGINT AS count,
+    select = f"""SELECT status_code, coalesce(error_type, '(none)') AS error_type, {aggregates(count="errors")},
         sum(n) / sum(sum(n)) OVER () AS share
-        FROM rows WHERE {_PER_REQUEST} AND status_code >= 400
+        FROM rows WHERE {PER_REQUEST} AND status_code >= 400
         GROUP BY ALL ORDER BY count DESC, status_code, error_type LIMIT ?"""
     return _frame(query(data_dir, filters, select, [int(n)]), ["status_code", "error_type", "count", "share"])
 
@@ -37,10 +36,10 @@ def retry_impact(data_dir: Path, filters: Filters) -> pd.DataFrame:
     Columns: attempt, requests, tokens, spend, share (of per-request rows). Rows with
     attempt > 1 are the traffic client retries add.
     """
-    select = f"""SELECT coalesce(attempt, 1) AS attempt, sum(n)::BIGINT AS requests,
-        coalesce(sum(prompt_tokens + completion_tokens), 0)::BIGINT AS tokens, coalesce(sum(cost), 0) AS spend,
+    sums = aggregates(requests="measured_requests", tokens="tokens", spend="spend")
+    select = f"""SELECT coalesce(attempt, 1) AS attempt, {sums},
         sum(n) / sum(sum(n)) OVER () AS share
-        FROM rows WHERE {_PER_REQUEST} GROUP BY ALL ORDER BY attempt"""
+        FROM rows WHERE {PER_REQUEST} GROUP BY ALL ORDER BY attempt"""
     return _frame(query(data_dir, filters, select), ["attempt", "requests", "tokens", "spend", "share"])
 
 
@@ -51,10 +50,7 @@ def ratelimit_headroom(data_dir: Path, filters: Filters, grain: str = "hour") ->
     api_key, samples, min_tokens_headroom, min_requests_headroom (0..1; 0 = limit reached).
     """
     check_choice("grain", grain, GRAINS)
-    aggregates = {
-        "samples": "sum(rl_samples)::BIGINT",
-        "min_tokens_headroom": "min(min_tokens_headroom)",
-        "min_requests_headroom": "min(min_requests_headroom)",
-    }
-    df = series(data_dir, filters, grain, {"api_key": DIMENSIONS["api_key"]}, aggregates, where="rl_samples > 0")
-    return _frame(df, ["bucket", "api_key", *aggregates])
+    headroom = measures(samples="rl_samples", min_tokens_headroom="min_tokens_headroom",
+                        min_requests_headroom="min_requests_headroom")
+    df = series(data_dir, filters, grain, {"api_key": DIMENSIONS["api_key"]}, headroom, where="rl_samples > 0")
+    return _frame(df, ["bucket", "api_key", *headroom])

@@ -3,7 +3,8 @@
 Why: a 30-day window of a 10M-record ledger is 3M+ rows, and 100M records make it 30M; every
 dashboard figure except latency percentiles is a sum, count, min or max, so it can be
 answered from rows pre-grouped by (hour, source, model, project, key, endpoint, status,
-error type, spend cap, attempt, aggregated, simulated, priced) with a weight `n`.
+error type, spend cap, attempt, aggregated, simulated, currency, priced model, priced) with
+a weight `n`. Which columns a rollup keeps is derived from ledger._measures.
 
 Two kinds per day: `totals` (the sums above) and `latency` (per-request latencies counted
 in 96 log-spaced bins per hour and (source, model, project, key, endpoint); see
@@ -24,36 +25,25 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
+from ._measures import LATENCY_KEYS, LATENCY_ROWS, rollup_columns
 from .schema import PARTITION
 from .store import day_dir, list_days, visible_files
 
 ROLLUPS = Path("rollups") / "hourly"
-VERSION = "5"
+VERSION = "6"
 """Part of every rollup's name: bump it when a rollup's SQL changes, and old rollups go stale."""
 HOUR = "to_timestamp((epoch_us(timestamp) // 3600000000) * 3600) AS timestamp"
-KEYS = (
-    "source", "model", "project", "api_key_id", "endpoint", "status_code", "error_type",
-    "spend_limit_reached", "attempt", "aggregated", "simulated", "currency",
-)  # fmt: skip
 PER_DECADE = 16
 BINS = 6 * PER_DECADE
 BIN_SQL = f"least({BINS - 1}, greatest(0, floor(log10(greatest(latency_ms, 1)) * {PER_DECADE})))::INTEGER"
 """The latency bin of a row: bin i covers [10^(i/16), 10^((i+1)/16)) ms; bin 0 also holds < 1 ms."""
-LATENCY_ROWS = "NOT aggregated AND latency_ms IS NOT NULL AND NOT coalesce(batch, false)"
-"""Rows whose latency is a request's latency: not usage-API buckets, not Batch API jobs (minutes to hours)."""
 KINDS = {
-    "totals": f"""SELECT {HOUR}, {", ".join(KEYS)}, cost IS NULL AS unpriced,
-        count(*) AS n, sum(cost) AS cost, sum(request_count) AS request_count,
-        sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
-        sum(cached_tokens) AS cached_tokens, min(timestamp) AS first_at, max(timestamp) AS last_at,
-        min(rl_remaining_tokens_minute / nullif(rl_limit_tokens_minute, 0)) AS min_tokens_headroom,
-        min(rl_remaining_req_minute / nullif(rl_limit_req_minute, 0)) AS min_requests_headroom,
-        count(*) FILTER (WHERE rl_limit_tokens_minute IS NOT NULL OR rl_limit_req_minute IS NOT NULL) AS rl_samples
-        FROM {{scan}} GROUP BY ALL""",
-    "latency": f"""SELECT {HOUR}, source, model, project, api_key_id, endpoint, {BIN_SQL} AS lat_bin, count(*) AS n
+    "totals": f"SELECT {HOUR}, {rollup_columns()} FROM {{scan}} GROUP BY ALL",
+    "latency": f"""SELECT {HOUR}, {", ".join(LATENCY_KEYS)}, {BIN_SQL} AS lat_bin, count(*) AS n
         FROM {{scan}} WHERE {LATENCY_ROWS} GROUP BY ALL""",
 }
-"""Raw rows -> rollup rows, per kind. In totals `cost IS NULL` is a key, so unpriced rows keep a null cost."""
+"""Raw rows -> rollup rows, per kind, from the registry (ledger._measures). In totals `cost IS NULL`
+is a key, so unpriced rows keep a null cost."""
 
 
 def rollup_sql(scan: str, kind: str = "totals") -> str:

@@ -26,6 +26,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from foundation.periods import month_days, month_key
+
 from . import fx
 from ._billing_limits import (
     RATE_LIMIT,
@@ -141,7 +143,7 @@ class Totals:
 
 
 def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
+    return month_key(day)
 
 
 def billed_amount(table: pa.Table) -> list[float | None]:
@@ -186,15 +188,8 @@ def billed_by_model(data_dir: Path, months: Sequence[str], currency: str) -> dic
 def _in_currency(rates: fx.RateTable, money: float | None, source: str, target: str, month: str) -> float | None:
     if money is None:
         return None
-    found = rates.factor(source, target, _month_bounds(month)[1])
+    found = rates.factor(source, target, month_days(month)[1])
     return None if found is None else money * found[0]
-
-
-def _month_bounds(month: str) -> tuple[date, date]:
-    year, mon = int(month[:4]), int(month[5:])
-    start = date(year, mon, 1)
-    nxt = date(year + mon // 12, mon % 12 + 1, 1)
-    return start, date.fromordinal(nxt.toordinal() - 1)
 
 
 _MEASURED = """SELECT coalesce(priced_model, resolved_model, model) AS m,
@@ -214,7 +209,7 @@ def measured_by_model(
     """
     out: dict[tuple[str, str], tuple[float | None, int]] = {}
     for month in months:
-        start, end = _month_bounds(check_month(month))
+        start, end = month_days(check_month(month))
         window = Filters(start, end, "UTC")
         df = query(data_dir, window, _MEASURED, raw=True, currency=currency)
         if df is None:
@@ -286,7 +281,7 @@ def unreadable_lines(data_dir: Path, months: Sequence[str], currency: str) -> pa
     for problem, cur, month in zip(table["problem"].to_pylist(), table["currency"].to_pylist(),
                                    table["month"].to_pylist(), strict=True):  # fmt: skip
         source = (cur or currency).upper()
-        day = _month_bounds(month)[1]
+        day = month_days(month)[1]
         if problem is None and rates.factor(source, currency, day) is None:
             problem = f"no {source} to {currency.upper()} rate on or within {fx.MAX_STALE_DAYS} days before {day}"
         problems.append(problem)

@@ -19,18 +19,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
+from foundation.periods import hours_between, local_midnight
+
 from ._query_filters import Filters
 from .queries import month_forecast, spend_over_time, spend_summary
-
-
-def hours_between(start: datetime, end: datetime) -> float:
-    """Elapsed hours between two aware instants, DST-correct."""
-    return (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 3600
 
 
 def clip_to_now(filters: Filters, now: datetime) -> Filters | None:
@@ -70,7 +67,7 @@ class PeriodForecast:
 
 
 def _day_start(day: date, filters: Filters) -> datetime:
-    return datetime.combine(day, time(), tzinfo=filters.tz)
+    return local_midnight(day, filters.tz)
 
 
 def _steps(filters: Filters, now: datetime, weekday: float, weekend: float) -> list[tuple[datetime, datetime, float]]:

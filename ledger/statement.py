@@ -22,12 +22,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 
+from foundation import periods
+from foundation.periods import month_days
+
 from ._billing_table import check_month
+from ._measures import aggregates
 from ._query_costs import RateUsed, conversion
 from ._query_engine import query
 from ._query_export import csv_bytes
@@ -73,16 +76,11 @@ class Statement:
 
 def month_window(month: str, timezone: str) -> Filters:
     """The whole calendar month `YYYY-MM` in `timezone`."""
-    year, mon = int(check_month(month)[:4]), int(month[5:])
-    first = date(year, mon, 1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return Filters(first, following - timedelta(days=1), timezone)
+    return Filters(*month_days(check_month(month)), timezone)
 
 
 def previous_month(month: str) -> str:
-    first = date(int(check_month(month)[:4]), int(month[5:]), 1)
-    before = first - timedelta(days=1)
-    return f"{before.year:04d}-{before.month:02d}"
+    return periods.previous_month(check_month(month))
 
 
 def rate_note(currency: str, used: list[RateUsed] | None = None) -> str:
@@ -108,14 +106,10 @@ def _one_note(used: RateUsed) -> str:
 
 
 def _select(by: str, currency: str) -> str:
+    sums = aggregates(spend="spend", requests="requests", errors="errors", measured="measured_requests",
+                      unpriced_requests="unpriced_requests", unconverted_requests="unconverted_requests")
     return f"""SELECT {DIMENSIONS[by]} AS scope, model, '{currency}' AS currency, timestamp >= ? AS this_month,
-        coalesce(sum(cost), 0) AS spend,
-        coalesce(sum(request_count), 0)::BIGINT AS requests,
-        coalesce(sum(n) FILTER (WHERE NOT aggregated AND status_code >= 400), 0)::BIGINT AS errors,
-        coalesce(sum(n) FILTER (WHERE NOT aggregated), 0)::BIGINT AS measured,
-        coalesce(sum(request_count) FILTER (WHERE unpriced), 0)::BIGINT AS unpriced_requests,
-        coalesce(sum(request_count) FILTER (WHERE unconverted), 0)::BIGINT AS unconverted_requests
-        FROM rows GROUP BY ALL"""
+        {sums} FROM rows GROUP BY ALL"""
 
 
 def _sums(data_dir: Path, month: str, timezone: str, by: str, currency: str) -> pd.DataFrame:

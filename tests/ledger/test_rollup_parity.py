@@ -1,0 +1,275 @@
+"""Rollups change no answer: every data function the pages and the alerts engine call gives the same
+figures from raw rows, from rollups built on the fly, and from rollup files on disk.
+
+One seeded ledger (ledger/fixtures.py: 14 days over the Paris DST change, six models, five
+projects, eight keys, errors, 429s, spend-cap 429s, retries, an unpriced model, usage-API
+rows; a third of the rows re-priced in EUR, with no USD rate for its first days) is copied
+twice: `raw` is read with LEDGER_ROLLUPS=0 and `fly` with no rollup file (both before any
+rollup exists), `built` after `update_rollups` (then one late row per copy leaves one day
+stale, so `built` mixes rollup files and on-the-fly days). Counts must match exactly, money
+to 1e-9; a failure names the function and its arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from ledger import billing, budget_queries, list_days, rewrite_day, write_rows
+from ledger import queries as q
+from ledger import statement as st
+from ledger._measures import MEASURES_BY_NAME
+from ledger._query_rollups import plan
+from ledger.fixtures import build_ledger
+from ledger.store import read_ledger
+
+END = datetime(2026, 10, 30, 14, tzinfo=UTC)
+DAYS = 14
+PARIS = "Europe/Paris"
+NOW = datetime(2026, 10, 30, 9, tzinfo=UTC)
+"""A whole hour, so windows that end now are read from rollups."""
+RATES_FROM = date(2026, 10, 20)
+"""The first day with a USD-per-EUR rate: EUR rows before it are unconverted."""
+
+Call = Callable[[Path], Any]
+
+
+def _euro(table: pa.Table) -> pa.Table | None:
+    """A third of the keys' rows priced in EUR (at 0.9 of their USD cost)."""
+    keys = table["api_key_id"]
+    mask = pc.fill_null(pc.is_in(keys, value_set=pa.array(["key_00a1f3", "key_03d4e8", "key_06a8b1"])), False)
+    cost = pc.if_else(mask, pc.multiply(table["cost"], 0.9), table["cost"])
+    currency = pc.if_else(mask, "EUR", table["currency"])
+    table = table.set_column(table.schema.get_field_index("cost"), "cost", cost)
+    return table.set_column(table.schema.get_field_index("currency"), "currency", currency)
+
+
+def _rates(data_dir: Path) -> None:
+    days = [RATES_FROM + timedelta(days=i) for i in range(12)]
+    lines = ["date,currency,per_eur,source", *(f"{d},USD,{1.05 + d.day / 1000!r},test" for d in days)]
+    (data_dir / "fx").mkdir(parents=True, exist_ok=True)
+    (data_dir / "fx" / "rates.csv").write_text("\n".join(lines) + "\n")
+
+
+def _late_row(data_dir: Path, day: date) -> None:
+    """One more part file on `day` (its rollup, if any, goes stale)."""
+    rows = read_ledger(data_dir, day, day).slice(0, 3)
+    ids = pa.array([f"late-{i}" for i in range(rows.num_rows)])
+    write_rows(data_dir, rows.set_column(rows.schema.get_field_index("id"), "id", ids))
+
+
+@pytest.fixture(scope="module")
+def ledgers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("parity")
+    plain = base / "plain"
+    build_ledger(plain, n_records=6_000, days=DAYS, seed=10, end=END)
+    for day in list_days(plain):
+        rewrite_day(plain, day, _euro)
+    _late_row(plain, date(2026, 10, 24))  # a day of two files
+    _rates(plain)
+    rolled = base / "rolled"
+    shutil.copytree(plain, rolled)
+    assert q.update_rollups(rolled)
+    stale = date(2026, 10, 27)
+    for data_dir in (plain, rolled):
+        _late_row(data_dir, stale)
+    fresh, raw = plan(rolled, END.date() - timedelta(days=DAYS), END.date())
+    assert len(fresh) == DAYS - 1 and raw, "the built copy should mix rollup files and one stale day"
+    return {"plain": plain, "rolled": rolled}
+
+
+def _window(tz: str = PARIS, **dims: Any) -> q.Filters:
+    return q.Filters.for_dates(date(2026, 10, 18), date(2026, 10, 29), tz, **dims)
+
+
+WINDOWS = {
+    "paris": _window(),
+    "utc": _window("UTC"),
+    "filtered": _window(models=("mistral-large-latest", "acme-finetune-1"), projects=("search", "support-bot")),
+    "scoped": _window(scope=("analytics", "search")),
+}
+DIMS = tuple(q.DIMENSIONS)
+MONTH = q.Filters.for_dates(date(2026, 10, 1), date(2026, 10, 31), PARIS)
+WEEK = q.Filters.for_dates(date(2026, 10, 26), date(2026, 11, 1), PARIS, projects=("search",))
+
+
+def _cases() -> Iterator[tuple[str, Call]]:
+    for wname, f in WINDOWS.items():
+        yield f"spend_summary[{wname}]", lambda d, f=f: q.spend_summary(d, f)
+        yield f"spend_summary.previous[{wname}]", lambda d, f=f: q.spend_summary(d, f.previous())
+        yield f"latency_summary[{wname}]", lambda d, f=f: q.latency_summary(d, f)
+        yield f"hourly_spend[{wname}]", lambda d, f=f: q.hourly_spend(d, f)
+        yield f"conversion[{wname}]", lambda d, f=f: q.conversion(d, f)
+        yield f"conversion.EUR[{wname}]", lambda d, f=f: q.conversion(d, f, "EUR")
+        yield f"unit_costs[{wname}]", lambda d, f=f: q.unit_costs(d, f)
+        yield f"unit_costs.top3[{wname}]", lambda d, f=f: q.unit_costs(d, f, top=3)
+        yield f"unpriced_models[{wname}]", lambda d, f=f: q.unpriced_models(d, f)
+        yield f"retry_impact[{wname}]", lambda d, f=f: q.retry_impact(d, f)
+        yield f"top_errors[{wname}]", lambda d, f=f: q.top_errors(d, f, 10)
+        yield f"month_forecast[{wname}]", lambda d, f=f: q.month_forecast(d, f, now=NOW)
+        for grain in q.GRAINS:
+            yield f"spend_over_time[{wname},None,{grain}]", lambda d, f=f, g=grain: q.spend_over_time(d, f, None, g)
+            yield f"reliability_over_time[{wname},{grain}]", lambda d, f=f, g=grain: q.reliability_over_time(d, f, g)
+            yield f"ratelimit_headroom[{wname},{grain}]", lambda d, f=f, g=grain: q.ratelimit_headroom(d, f, g)
+            for by in ("status_class", "error_type") if grain in ("hour", "day") else ():
+                yield (
+                    f"reliability_over_time[{wname},{grain},by={by}]",
+                    lambda d, f=f, g=grain, b=by: q.reliability_over_time(d, f, g, b, top=3),
+                )
+        for dim in DIMS if wname in ("paris", "filtered") else ("model",):
+            for grain in q.GRAINS if dim == "model" else ("day",):
+                yield (
+                    f"spend_over_time[{wname},{dim},{grain}]",
+                    lambda d, f=f, x=dim, g=grain: q.spend_over_time(d, f, x, g),
+                )
+            yield f"spend_over_time.top3[{wname},{dim}]", lambda d, f=f, x=dim: q.spend_over_time(d, f, x, "day", 3)
+            yield f"top_contributors[{wname},{dim}]", lambda d, f=f, x=dim: q.top_contributors(d, f, x, 4)
+            yield f"latency_percentiles[{wname},{dim}]", lambda d, f=f, x=dim: q.latency_percentiles(d, f, x)
+            yield f"latency_percentiles.top3[{wname},{dim}]", lambda d, f=f, x=dim: q.latency_percentiles(d, f, x, 3)
+            yield f"dimension_values[{wname},{dim}]", lambda d, f=f, x=dim: q.dimension_values(d, f, x)
+            yield f"dimension_values.limit3[{wname},{dim}]", lambda d, f=f, x=dim: q.dimension_values(d, f, x, 3)
+    yield from _breakdowns()
+    yield from _budget_and_statement()
+
+
+def _breakdowns() -> Iterator[tuple[str, Call]]:
+    groups: list[list[str]] = [[], *([d] for d in DIMS), ["project", "model"]]
+    for wname, grains, sets in (("paris", (None, "hour", "day"), groups), ("filtered", ("week",), groups[:2])):
+        f = WINDOWS[wname]
+        for measure in q.MEASURES:
+            for group_by in sets:
+                for grain in grains:
+                    yield (
+                        f"breakdown[{wname},{measure},{'+'.join(group_by) or '-'},{grain}]",
+                        lambda d, f=f, m=measure, b=group_by, g=grain: q.breakdown(d, f, b, m, g),
+                    )
+
+
+def _budget_and_statement() -> Iterator[tuple[str, Call]]:
+    for name, f, monthly in (("month", MONTH, True), ("week", WEEK, False)):
+        yield f"period_forecast[{name}]", lambda d, f=f, m=monthly: budget_queries.period_forecast(d, f, NOW, m)
+        yield f"burn_down[{name}]", lambda d, f=f: budget_queries.burn_down(d, f, NOW, 100.0)
+    for grain in ("hour", "day"):
+        yield f"usual_spend[{grain}]", lambda d, g=grain: budget_queries.usual_spend(d, MONTH, NOW, g)
+    for by in st.SCOPES:
+        for currency in ("USD", "EUR"):
+            for tz in (PARIS, "UTC"):
+                yield (
+                    f"statement[{by},{currency},{tz}]",
+                    lambda d, b=by, c=currency, z=tz: st.statement(d, "2026-10", z, c, b),
+                )
+    yield "reconcile[2026-10]", lambda d: billing.reconcile(d, ["2026-10"], "USD")
+    yield "newest_row", lambda d: q.newest_row(d)
+
+
+CASES = dict(_cases())
+NOT_DATA = {"check_select", "csv_bytes", "neutralise", "parquet_bytes", "run_sql", "update_rollups", "freshness"}
+"""Public names of ledger.queries that are not figures (run_sql reads raw rows by design)."""
+
+
+ESTIMATE_RTOL = 0.02
+"""For a measure the registry marks inexact (a t-digest p95): its digest depends on the order rows
+arrive in from parallel threads, so two runs over the very same raw rows differ in the 4th digit."""
+
+
+def _rtol(case: str) -> float:
+    if case.startswith("breakdown["):
+        return 1e-9 if MEASURES_BY_NAME[case.split(",")[1]].exact else ESTIMATE_RTOL
+    return 1e-9
+
+
+def same(got: Any, want: Any, where: str = "", rtol: float = 1e-9) -> None:
+    """Equal, counts exactly and floats to `rtol` (relative, or 1e-9 absolute near 0); frames with their dtypes."""
+    if isinstance(want, pd.DataFrame):
+        assert isinstance(got, pd.DataFrame), where
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=rtol, atol=1e-9, obj=where or "frame")
+    elif dataclasses.is_dataclass(want) and not isinstance(want, type):
+        assert type(got) is type(want), where
+        for field in dataclasses.fields(want):
+            same(getattr(got, field.name), getattr(want, field.name), f"{where}.{field.name}", rtol)
+    elif isinstance(want, list | tuple):
+        assert isinstance(got, list | tuple) and len(got) == len(want), f"{where}: {got!r} != {want!r}"
+        for i, (a, b) in enumerate(zip(got, want, strict=True)):
+            same(a, b, f"{where}[{i}]", rtol)
+    elif isinstance(want, float):
+        assert isinstance(got, float), f"{where}: {got!r} != {want!r}"
+        close = math.isclose(got, want, rel_tol=rtol, abs_tol=1e-9) or (math.isnan(got) and math.isnan(want))
+        assert close, f"{where}: {got!r} != {want!r}"
+    else:
+        assert got == want and type(got) is type(want), f"{where}: {got!r} != {want!r}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Failed:
+    """A case that raised: kept as its answer, so the case (not the whole module) fails."""
+
+    error: str
+
+
+def _answer(call: Call, data_dir: Path) -> Any:
+    try:
+        return call(data_dir)
+    except Exception as e:  # noqa: BLE001 - reported by the case that made it
+        return Failed(f"{type(e).__name__}: {e}".splitlines()[0])
+
+
+@pytest.fixture(scope="module")
+def answers(ledgers: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Every case's answer from raw rows and from on-the-fly rollups (before any rollup file exists)."""
+    scratch = ledgers["plain"]
+    out: dict[str, dict[str, Any]] = {"raw": {}, "fly": {}}
+    with pytest.MonkeyPatch.context() as patch:
+        for mode, flag in (("raw", "0"), ("fly", "1")):
+            patch.setenv("LEDGER_ROLLUPS", flag)
+            out[mode] = {name: _answer(call, scratch) for name, call in CASES.items()}
+    return out
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_rollups_change_no_answer(
+    case: str, ledgers: dict[str, Path], answers: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_ROLLUPS", "1")
+    raw = answers["raw"][case]
+    assert not isinstance(raw, Failed), f"{case} from raw rows: {raw.error}"
+    rtol = _rtol(case)
+    fly, built = answers["fly"][case], _answer(CASES[case], ledgers["rolled"])
+    if rtol != 1e-9:  # an estimate: rows sorted by it may swap, so compare them in key order
+        raw, fly, built = (_by_keys(a, case.split(",")[1]) for a in (raw, fly, built))
+    same(fly, raw, f"{case} on the fly vs raw", rtol)
+    same(built, raw, f"{case} from rollup files vs raw", rtol)
+
+
+def _by_keys(answer: Any, measure: str) -> Any:
+    if not isinstance(answer, pd.DataFrame):
+        return answer
+    keys = [c for c in answer.columns if c != measure]
+    return answer.sort_values(keys, ignore_index=True) if keys else answer
+
+
+def test_the_cases_cover_every_public_data_function() -> None:
+    """A new data function in ledger.queries must join the cases (or say why it is no figure)."""
+    called = {name.split("[")[0].split(".")[0] for name in CASES}
+    public = {n for n in q.__all__ if callable(getattr(q, n)) and n[0].islower()} - NOT_DATA
+    assert public <= called, f"add parity cases for {sorted(public - called)}"
+
+
+def test_the_ledger_holds_what_the_figures_must_cover(ledgers: dict[str, Path]) -> None:
+    """Not a vacuous test: the window has errors, 429s, spend-cap 429s, retries, unpriced,
+    unconverted and usage-API rows, EUR and USD, every breakdown measure is non-zero somewhere."""
+    s = q.spend_summary(ledgers["plain"], WINDOWS["paris"])
+    assert min(s.errors, s.rate_limited, s.spend_cap, s.retries, s.unpriced_requests, s.unconverted_requests) > 0
+    assert s.requests > s.measured_requests > 0 and s.spend > 0
+    assert {r.currency for r in q.conversion(ledgers["plain"], WINDOWS["paris"])} == {"EUR"}
+    for measure in q.MEASURES:
+        assert q.breakdown(ledgers["plain"], WINDOWS["paris"], [], measure)[measure].iloc[0] > 0, measure
