@@ -10,9 +10,10 @@ be read; it resolves when the figures agree again. Its totals are those of the p
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from foundation.money import email_money
+from foundation.periods import next_period_start, period_start
 from ledger.billing import Reconciled, comparable_totals, gap_breaches, reconcile
 from ledger.queries import Filters
 
@@ -23,9 +24,8 @@ SCOPE = "the organisation"
 
 
 def _month_bounds(now: datetime) -> tuple[datetime, datetime]:
-    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = (start + timedelta(days=32)).replace(day=1)
-    return start, end
+    """The UTC month of `now`: bills are per UTC month."""
+    return period_start("month", now, UTC), next_period_start("month", now, UTC)
 
 
 class ReconcileRule(Rule):

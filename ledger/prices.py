@@ -20,12 +20,14 @@ import csv
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from foundation.periods import next_first_day
 
 HERE = Path(__file__).parent
 PRICES_CSV = HERE / "prices.csv"
@@ -271,11 +273,7 @@ _SHEET_KINDS = {"input": "input", "cached_input": "cached", "output": "output"}
 def _month_us(month: str) -> tuple[int, int]:
     """[first instant, first instant of the next month) of a YYYY-MM month, in epoch microseconds."""
     first = date(int(month[:4]), int(month[5:7]), 1)
-    return _day_us(first), _day_us(_next_month(first))
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return _day_us(first), _day_us(next_first_day("month", first))
 
 
 def derive_prices(prices: Sequence[Price], rate: RateFn, until: date, base: str = "USD",
@@ -295,7 +293,7 @@ def derive_prices(prices: Sequence[Price], rate: RateFn, until: date, base: str 
             rows.setdefault((price.model, price.unit), []).append(price)
     out = []
     for history in rows.values():
-        ends = [p.effective_from for p in history[1:]] + [_next_month(until)]
+        ends = [p.effective_from for p in history[1:]] + [next_first_day("month", until)]
         for price, end in zip(history, ends, strict=True):
             days = _month_starts(price.effective_from, end)
             out += [_converted(price, day, rate(day, base, target), base, target) for day in days]
@@ -304,10 +302,10 @@ def derive_prices(prices: Sequence[Price], rate: RateFn, until: date, base: str 
 
 def _month_starts(start: date, end: date) -> list[date]:
     """`start`, then each 1st of a month before `end`."""
-    days, day = [start], _next_month(start)
+    days, day = [start], next_first_day("month", start)
     while day < end:
         days.append(day)
-        day = _next_month(day)
+        day = next_first_day("month", day)
     return days if start < end else []
 
 

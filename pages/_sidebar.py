@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import streamlit as st
 
+from foundation.periods import first_day
 from foundation.view import DIMENSIONS
 from ledger.queries import Filters
 
@@ -38,10 +39,10 @@ def preset_dates(preset: str, today: date, custom: tuple[date, date]) -> tuple[d
     if preset in ("7d", "30d"):
         return today - timedelta(days=int(preset[:-1]) - 1), today
     if preset == "mtd":
-        return today.replace(day=1), today
+        return first_day("month", today), today
     if preset == "last_month":
-        last = today.replace(day=1) - timedelta(days=1)
-        return last.replace(day=1), last
+        last = first_day("month", today) - timedelta(days=1)
+        return first_day("month", last), last
     first, last = custom
     return min(first, last), max(first, last)
 

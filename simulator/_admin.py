@@ -20,11 +20,10 @@ Example:
 
 from __future__ import annotations
 
-import calendar
 import hmac
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import Message
 from typing import Any
 
@@ -32,6 +31,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from foundation.periods import days_in_period
 from ledger.prices import PriceBook
 
 from . import _catalog as cat
@@ -136,7 +136,7 @@ class AdminBilling:
     def month_bill(self, year: int, month: int, now_ms: int) -> dict[str, np.ndarray]:
         """Billed model -> quantities and amounts for the served hours of the month up to now."""
         start_ms = int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000)
-        end_ms = start_ms + calendar.monthrange(year, month)[1] * 86_400_000
+        end_ms = start_ms + days_in_period("month", date(year, month, 1)) * 86_400_000
         first = -(-max(start_ms, int(now_ms - self.days * 86_400_000)) // HOUR_MS)  # whole hours served
         stop = min(end_ms, now_ms) // HOUR_MS  # hours fully over
         total: dict[str, np.ndarray] = {}
@@ -159,7 +159,7 @@ class AdminBilling:
             if values[3]:
                 category, metric = _unit_line(name)
                 body[category]["models"][name] = {metric: [self._entry(metric, values[3], values[7])]}
-        days = calendar.monthrange(year, month)[1]
+        days = days_in_period("month", date(year, month, 1))
         body |= _EMPTY_EXTRAS | {
             "date": f"{year:04d}-{month:02d}-01T00:00:00Z", "start_date": f"{year:04d}-{month:02d}-01T00:00:00Z",
             "end_date": f"{year:04d}-{month:02d}-{days:02d}T23:59:59Z", "currency": self.currency,

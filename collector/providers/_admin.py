@@ -16,12 +16,13 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 import orjson
 
+from foundation import periods
 from foundation.config import SourceConfig
 from foundation.errors import ConfigError
 from ledger.billing import RATE_LIMIT, SPEND_LIMIT, month_of, update_billed, write_price_sheet, write_reading
@@ -47,7 +48,7 @@ class AdminPollResult:
 
 
 def previous_month(day: date) -> str:
-    return month_of(day.replace(day=1) - timedelta(days=1))
+    return periods.previous_month(month_of(day))
 
 
 class MistralAdminSource(ProviderSource):
