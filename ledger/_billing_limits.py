@@ -6,8 +6,10 @@ that coincide with `monthly_limit_reached`, or the busiest minute of a model aga
 tokens-per-minute limit.
 
 Example:
-    >>> spend_gauges(Path("data"), datetime.now(UTC))[0].days_to_cap
-    6.5
+    >>> reading = {"used": 300.0, "limit": 1000.0, "currency": "EUR"}
+    >>> _ = write_reading(Path("data"), "mistral_admin", SPEND_LIMIT, reading)
+    >>> spend_gauges(Path("data"), datetime(2026, 11, 16, tzinfo=UTC))[0].days_to_cap   # 20 EUR a day, 700 left
+    35.0
 """
 
 from __future__ import annotations

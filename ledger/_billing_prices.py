@@ -15,8 +15,10 @@ per unit (per token, e.g. "0.00000015"), shown per 1M tokens like the list. Regi
 (us, eu) list at 1.1x; a service tier other than standard has no list price.
 
 Example:
-    >>> write_price_sheet(Path("data"), "mistral_admin", "2026-05", None, [entry], "EUR")
-    >>> compare_prices(Path("data"), "2026-05")[0].difference_pct
+    >>> entry = PriceEntry(event_type="mistral-small-2506", billing_metric="input", billing_group=None,
+    ...                    api_zone=None, service_tier=None, model=None, price=0.00000008, price_text="0.00000008")
+    >>> _ = write_price_sheet(Path("data"), "mistral_admin", "2026-05", None, [entry], "EUR")
+    >>> round(compare_prices(Path("data"), "2026-05")[0].difference_pct, 6)
     -20.0
 """
 

@@ -6,9 +6,11 @@ reason, never turned into a number. A fetch that could not read some models keep
 models' earlier readable lines (`carry_over`), so one odd payload never erases a bill.
 
 Example:
-    >>> update_billed(Path("data"), "mistral_admin", "2026-05", None, rows)
+    >>> line = BilledRow(category="completion", model="mistral-small-2506", metric="input", quantity=2e6,
+    ...                  unit_price=1e-7, amount=0.2, currency="EUR")
+    >>> _ = update_billed(Path("data"), "mistral_admin", "2026-05", None, [line])
     >>> read_billed(Path("data"), ["2026-05"]).num_rows
-    5
+    1
 """
 
 from __future__ import annotations

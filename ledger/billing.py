@@ -11,9 +11,11 @@ Layout: `<data_dir>/billing/<source>/<YYYY-MM>[.<workspace>].parquet` and the la
 spend-limit and rate-limit readings as `<data_dir>/billing/<source>/{spend-limit,rate-limit}.json`.
 
 Example:
-    >>> write_billed(Path("data"), "mistral_admin", "2026-05", None, rows)
-    >>> reconcile(Path("data"), ["2026-05"], currency="EUR")[0].status
-    'matched'
+    >>> line = BilledRow(category="ocr", model="mistral-ocr-2505", metric="pages", quantity=1000.0,
+    ...                  unit_price=0.001, amount=1.0, currency="EUR")
+    >>> _ = write_billed(Path("data"), "mistral_admin", "2026-05", None, [line])
+    >>> reconcile(Path("data"), ["2026-05"], currency="EUR")[0].status     # billed, but no request seen
+    'billed_not_seen'
 """
 
 from __future__ import annotations
@@ -301,7 +303,10 @@ def gap_breaches(rows: Sequence[Reconciled], threshold_pct: float, min_gap: floa
     and every model whose bill cannot be read.
 
     Example:
-        >>> [r.model for r in gap_breaches(reconcile(d, ["2026-05"], "EUR"), threshold_pct=5)]
+        >>> line = BilledRow(category="ocr", model="mistral-ocr-2505", metric="pages", quantity=1000.0,
+        ...                  unit_price=0.001, amount=1.0, currency="EUR")
+        >>> _ = write_billed(Path("data"), "mistral_admin", "2026-05", None, [line])
+        >>> [r.model for r in gap_breaches(reconcile(Path("data"), ["2026-05"], "EUR"), threshold_pct=5)]
         ['mistral-ocr-2505']
     """
     out = []

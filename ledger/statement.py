@@ -14,9 +14,12 @@ converted) and `rate_note` names every rate, its date, and any day without one: 
 left out of spend and counted as `unconverted_requests`, never converted at 1.0.
 
 Example:
-    >>> s = statement(Path("data"), "2026-10", "Europe/Paris", "EUR")
-    >>> s.totals.loc[s.totals["project"] == "search", "spend"].item()
-    123.45
+    >>> from datetime import UTC, datetime
+    >>> from ledger.fixtures import build_ledger
+    >>> _ = build_ledger(Path("data"), n_records=800, days=2, seed=7, end=datetime(2026, 10, 2, 23, tzinfo=UTC))
+    >>> s = statement(Path("data"), "2026-10", "Europe/Paris", "USD")
+    >>> s.totals.loc[s.totals["project"] == "search", "requests"].item()
+    277
 """
 
 from __future__ import annotations
