@@ -5,8 +5,12 @@ source together; a uniformly random delay in [0, base * 2**n] spreads them. A `R
 (seconds or HTTP date) from the source wins, capped so a bad header cannot stall us for hours.
 
 Example:
-    >>> policy = RetryPolicy(max_retries=5)
-    >>> response = send(client, "GET", "/v1/usage/requests", {"limit": 10}, policy, limiter)
+    >>> answers = iter([httpx.Response(503), httpx.Response(200, json={"data": []})])
+    >>> client = httpx.Client(base_url="http://source.test", transport=httpx.MockTransport(lambda _: next(answers)))
+    >>> source = SourceConfig(name="sim", kind="usage_endpoint", url="http://source.test")
+    >>> policy = RetryPolicy(max_retries=5, sleep=lambda seconds: None)   # no real waiting in an example
+    >>> send(client, source, "/v1/usage/requests", {"limit": 10}, policy, RateLimiter(20.0)).json()  # after a 503
+    {'data': []}
 """
 
 from __future__ import annotations

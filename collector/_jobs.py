@@ -4,9 +4,12 @@ Why a registry of source kinds: the usage endpoint is the first kind; provider u
 (Mistral Admin, OpenAI, Anthropic) plug in as more kinds without touching the scheduler.
 
 Example:
-    >>> jobs = build_jobs(context, extra=[alerts.collector_jobs])
-    >>> [job.name for job in jobs]
-    ['poll:simulator', 'compact', 'rollups', 'alerts']
+    >>> from pathlib import Path
+    >>> from collector.config import Config
+    >>> source = SourceConfig(name="simulator", kind="usage_endpoint", url="http://127.0.0.1:8765")
+    >>> jobs = build_jobs(Context.build(Config(data_dir=Path("data"), sources=(source,))))
+    >>> [job.name for job in jobs]       # `python -m collector` adds the alert jobs with extra=
+    ['poll:simulator', 'compact', 'rollups']
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ record is checked once with cheap type tests and appended to column lists; arrow
 columns at the end. A bad record never stops the batch: it comes back with its reason.
 
 Example:
-    >>> rows, bad = parse_records([{"id": "r1", ...}, {"id": None}], source="sim")
-    >>> bad[0].reason
-    'id: missing or not a non-empty string'
+    >>> rows, bad = parse_records([{"id": None}])
+    >>> rows.num_rows, bad[0].reason
+    (0, 'id: missing or not a non-empty string')
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ a known field that does not decode rejects the record with that field's name. A 
 (unbalanced brackets) is still a bad page: it is retried, never half-read.
 
 Example:
-    >>> decode_page(b'{"data": [{"id": "a"}, {"id": "b", "x": [[[...5000 deep...]]]}], "has_more": false}')
+    >>> deep = b"[" * 5000 + b"]" * 5000
+    >>> decode_page(b'{"data": [{"id": "a"}, {"id": "b", "x": ' + deep + b'}], "has_more": false}', "/v1/usage/requests")
     SplitPage(records=[{'id': 'a'}, {'id': 'b'}], rejected=[], next_cursor=None, has_more=False)
 """
 

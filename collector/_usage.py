@@ -5,8 +5,14 @@ cursor advanced. A crash loses at most the page in flight, which the next poll f
 and dedupe absorbs; memory stays bounded by the page size during a long backfill.
 
 Example:
-    >>> UsageEndpointSource(source_config, context).poll()
-    PollResult(records=10000, quarantined=0, pages=1)
+    >>> from pathlib import Path
+    >>> from collector.config import Config
+    >>> from simulator import start_server
+    >>> now = datetime(2026, 5, 14, 10, tzinfo=UTC)
+    >>> with start_server(seed=4, days=0.5, rate=2.0, clock=now.timestamp) as sim:
+    ...     source = SourceConfig(name="sim", kind="usage_endpoint", url=sim.url)
+    ...     UsageEndpointSource(source, Context.build(Config(data_dir=Path("data"), sources=(source,)))).poll()
+    PollResult(records=1458, quarantined=0, pages=1, cursor='...', capped=False)
 """
 
 from __future__ import annotations

@@ -9,8 +9,16 @@ warning and leaves the stored table as it was; a body it reads only in part stor
 read, keeps the unreadable entries raw, and keeps those models' earlier readable lines.
 
 Example:
-    >>> MistralAdminSource(source_config, context).poll()
-    AdminPollResult(records=42, months=['2026-05'], snapshots=3, problems=0, sheets=1, repriced=None)
+    >>> from datetime import UTC
+    >>> from pathlib import Path
+    >>> from collector.config import Config
+    >>> from simulator import start_server
+    >>> now = datetime(2026, 5, 14, 10, tzinfo=UTC)
+    >>> with start_server(seed=4, days=0.5, rate=2.0, clock=now.timestamp) as sim:
+    ...     source = SourceConfig(name="mistral_admin", kind="mistral_admin", url=sim.url)
+    ...     context = Context.build(Config(data_dir=Path("data"), sources=(source,)))
+    ...     MistralAdminSource(source, context, clock=lambda: now).poll()
+    AdminPollResult(records=38, months=['2026-05'], snapshots=3, problems=0, sheets=1, repriced=None)
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ Why warn once: a provider whose payload changed shape changes it for every poll;
 poll repeating the same warning forever buries the one line that matters.
 
 Example:
-    >>> source = ProviderSource(config, context, headers=lambda token: {"x-api-key": token})
+    >>> bearer("sk-test")                       # the default auth header; a source passes its own `headers`
+    {'Authorization': 'Bearer sk-test'}
+    >>> warn_once("openai", "unknown line item"), warn_once("openai", "unknown line item")
+    (True, False)
 """
 
 from __future__ import annotations

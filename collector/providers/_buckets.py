@@ -7,9 +7,14 @@ carries the provider's own money; an amount no usage row can take (web search, a
 no tokens that day) becomes a row of its own with zero tokens. Totals are therefore exact.
 
 Example:
-    >>> rows = allocate(usages, costs)
-    >>> round(sum(r.cost or 0 for r in rows), 6) == round(sum(c.amount for c in costs), 6)
-    True
+    >>> start = datetime(2026, 5, 12, tzinfo=UTC)
+    >>> usages = [Usage(start=start, model=m, project="p", api_key_id=None, prompt=n, cached=0, completion=0,
+    ...                 requests=1, weights={"input": n}, group=(m,)) for m, n in [("gpt-4o", 3000), ("gpt-4o", 1000)]]
+    >>> costs = [Cost(day=start.date(), project="p", model="gpt-4o", kind="input", amount=0.04, currency="USD",
+    ...               label="gpt-4o, input"), Cost(day=start.date(), project="p", model=None, kind=None,
+    ...               amount=0.01, currency="USD", label="web search")]
+    >>> [(r.model, round(r.cost, 4)) for r in allocate(usages, costs)]
+    [('gpt-4o', 0.03), ('gpt-4o', 0.01), ('web search', 0.01)]
 """
 
 from __future__ import annotations
