@@ -4,8 +4,15 @@ Why the catch-all route: every path that is not the gateway's own (/healthz, /me
 /v1/usage/requests) belongs to the upstream API, whatever the method.
 
 Example:
-    >>> app = create_app(load_config(None), read_secrets(load_config(None)))
-    >>> uvicorn.run(app, host="127.0.0.1", port=8080)
+    >>> from dataclasses import replace
+    >>> from pathlib import Path
+    >>> from starlette.testclient import TestClient
+    >>> from gateway.config import load_config, read_secrets
+    >>> config = replace(load_config(None), db_path=Path("gateway.sqlite3"))
+    >>> secrets = read_secrets(config, {"GATEWAY_USAGE_TOKEN": "usage-token-1", "GATEWAY_KEY_SALT": "key-salt-1"})
+    >>> with TestClient(create_app(config, secrets)) as client:      # in production: uvicorn.run(app, ...)
+    ...     client.get("/healthz").json()["status"]
+    'ok'
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ deletes it. So after a SIGKILL every forwarded request has exactly one of the tw
 `recover` turns the leftovers into records at the next start. One process per file (a lock).
 
 Example:
-    >>> buffer = Buffer(Path("/tmp/b.sqlite3"))
-    >>> buffer.write([b'{"id": "r1"}'], now=time.time())
+    >>> buffer = Buffer(Path("gateway.sqlite3"))
+    >>> buffer.write([b'{"id": "r1"}'], now=1_764_000_000.0)
     >>> buffer.page(after=0, limit=10)
     Page(bodies=[b'{"id": "r1"}'], last_seq=1, has_more=False)
 """

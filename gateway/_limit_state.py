@@ -11,6 +11,7 @@ total per (limit, period), so reading every limit's spend is two queries whateve
 Example:
     >>> state = LimitState(Path("data/gateway/limits.sqlite3"), timeout=0.1)
     >>> state.take_requests([("search", 600, None, True)], minute=29_000_000)   # {} = counted, none full
+    {}
 """
 
 from __future__ import annotations

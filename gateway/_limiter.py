@@ -13,9 +13,14 @@ open: logged, `gateway_limit_state_failures_total`) unless `limits_fail_closed` 
 Time is `clock()` (seconds since the epoch), injectable so a test can cross midnight.
 
 Example:
-    >>> limiter = Limiter(limits, settings, metrics, clock=time.time)
+    >>> limits = [Limit("search-rpm", project="search", requests_per_minute=1)]
+    >>> settings = LimitSettings(state_path=Path("limits.sqlite3"))
+    >>> limiter = Limiter(limits, settings, Metrics(), clock=lambda: 1_764_000_000.0)
+    >>> limiter.check("search", "key-0123456789abcdef", "mistral-small-latest").refused is None   # passes
+    True
     >>> verdict = limiter.check("search", "key-0123456789abcdef", "mistral-small-latest")
-    >>> verdict.refused is None     # else a 429 with verdict.message and verdict.retry_after
+    >>> verdict.status, verdict.refused.name, verdict.retry_after     # the minute's one request is taken
+    (429, 'search-rpm', 60)
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ billing) upstream, and the record says `cancelled`. A body over `max_request_bod
 413 (at once when its Content-Length says so, else when the count passes the limit).
 
 Example:
-    >>> forwarder = Forwarder(config, secrets, recorder, metrics)
-    >>> app = Starlette(routes=[Route("/{path:path}", forwarder)])
+    >>> error_body(413, "request_too_large", "the request body is over 513 MiB")   # the gateway's own errors
+    {'object': 'error', 'message': 'the request body is over 513 MiB', 'type': 'request_too_large', 'param': None, 'code': '413'}
+    >>> # a Forwarder is the app's catch-all route: Route("/{path:path}", Forwarder(config, secrets, recorder, metrics))
 """
 
 from __future__ import annotations

@@ -17,10 +17,16 @@ ms inline, 10.6 ms through a thread under load). The checkpoint, which does fsyn
 own thread. With FULL every commit fsyncs, so commits go to the writer thread.
 
 Example:
-    >>> recorder = Recorder(buffer, metrics, retention_days=14)
-    >>> await recorder.start()
-    >>> key = await recorder.begin(interrupted)      # durable before forwarding
-    >>> await recorder.finish(key, record)           # durable before the answer ends
+    >>> from pathlib import Path
+    >>> async def one_request(recorder):
+    ...     await recorder.start()
+    ...     key = await recorder.begin({"id": "r1", "status_code": 502})    # durable before forwarding
+    ...     await recorder.finish(key, {"id": "r1", "status_code": 200})    # durable before the answer ends
+    ...     await recorder.stop()
+    >>> buffer = Buffer(Path("gateway.sqlite3"))
+    >>> asyncio.run(one_request(Recorder(buffer, Metrics(), retention_days=14)))
+    >>> buffer.page(after=0, limit=10).bodies
+    [b'{"id":"r1","status_code":200}']
 """
 
 from __future__ import annotations
