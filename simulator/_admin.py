@@ -13,6 +13,7 @@ Routes (any other /v1/admin path is a 404):
     GET /v1/admin/rate-limit                              requests/s and tokens per model
 
 Example:
+    >>> import time
     >>> admin = AdminBilling(seed=1, rate=6.0, days=30, clock=time.time)
     >>> admin.response("/v1/admin/rate-limit", {}, {})[0]
     200

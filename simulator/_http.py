@@ -5,6 +5,7 @@ and writes one buffer; measured, that already serves several hundred thousand re
 over loopback, and it runs in a background thread inside a test without an event loop.
 
 Example:
+    >>> import httpx
     >>> sim = start_server(seed=3, days=1, rate=2.0)
     >>> httpx.get(sim.url + "/v1/usage/requests", params={"limit": 5}).json()["has_more"]
     True
