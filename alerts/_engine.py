@@ -6,9 +6,24 @@ single atomic save *before* anything is sent (see `_state`), so a restart, a rep
 the outbox, saving after each message. The lock also serialises two engines on one data dir.
 
 Example:
-    >>> engine = Engine.from_config(load_config(Path("collector/example-alerts.toml")))
-    >>> engine.run().queued
-    2
+    >>> from pathlib import Path
+    >>> from ledger.fixtures import build_ledger
+    >>> now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    >>> _ = build_ledger(Path("data"), n_records=2000, days=2, seed=7, end=now)
+    >>> _ = Path("data/budgets.toml").write_text('''
+    ... [[budgets]]
+    ... name = "Search monthly"
+    ... period = "month"
+    ... amount = 0.01
+    ... project = "search"
+    ... thresholds = [100]
+    ... ''')
+    >>> from collector.config import parse_config
+    >>> engine = Engine.from_config(parse_config({"data_dir": "data"}, base=Path(".")))
+    >>> [notice.observation.key for notice in engine.run(now).notices]
+    ['threshold:search-monthly:2026-11', 'unpriced:acme-finetune-1']
+    >>> engine.run(now).notices        # the same crossing never fires twice
+    ()
 """
 
 from __future__ import annotations

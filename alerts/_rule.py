@@ -1,7 +1,12 @@
 """What every alert rule is built from: the engine hands each rule the same five things.
 
 Example:
-    >>> BudgetRules(data_dir, settings, "Europe/Paris", "EUR", "http://dash").observe(now)
+    >>> from datetime import UTC, datetime
+    >>> from alerts._unpriced_rule import UnpricedRule
+    >>> rule = UnpricedRule(Path("data"), AlertSettings(budgets_file=Path("data/budgets.toml")), "Europe/Paris",
+    ...                     "EUR", "http://dash")
+    >>> rule.observe(datetime(2026, 11, 20, tzinfo=UTC))     # an empty ledger: nothing to say
+    []
 """
 
 from __future__ import annotations
