@@ -1,11 +1,8 @@
 """Doctest setup: every docstring example runs in a fresh temporary working directory.
 
 Why: examples read like real use (`Path("data")`), and must never write into the repository's
-own `data/` (the demo's ledger) or depend on what an earlier example left behind.
-
-Example:
-    >>> Path("data").resolve().is_relative_to(Path(__file__).parent)   # not the repository's data/
-    False
+own `data/` (the demo's ledger) or depend on what an earlier example left behind. So an
+example's `Path("data")` is `<tmp_path>/data`, fresh for each docstring.
 """
 
 from __future__ import annotations
