@@ -24,7 +24,9 @@ Example:
     ... ''')
     >>> from alerts._settings import AlertSettings
     >>> settings = AlertSettings(budgets_file=Path("data/budgets.toml"))
-    >>> LimitRule(Path("data"), settings, "Europe/Paris", "EUR", None).observe(now)[0].key
+    >>> rule = LimitRule(data_dir=Path("data"), settings=settings, timezone="Europe/Paris", currency="EUR",
+    ...                  dashboard_url=None)
+    >>> rule.observe(now)[0].key
     'limits:search daily:2026-11-20'
 """
 

@@ -9,7 +9,8 @@ Example:
     >>> client = httpx.Client(base_url="http://source.test", transport=httpx.MockTransport(lambda _: next(answers)))
     >>> source = SourceConfig(name="sim", kind="usage_endpoint", url="http://source.test")
     >>> policy = RetryPolicy(max_retries=5, sleep=lambda seconds: None)   # no real waiting in an example
-    >>> send(client, source, "/v1/usage/requests", {"limit": 10}, policy, RateLimiter(20.0)).json()  # after a 503
+    >>> limiter = RateLimiter(per_second=20)
+    >>> send(client, source, "/v1/usage/requests", {"limit": 10}, policy, limiter).json()   # answered after a 503
     {'data': []}
 """
 
@@ -37,7 +38,7 @@ TRANSIENT = (httpx.TransportError,)
 Sleep = Callable[[float], Any]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RetryPolicy:
     """How hard to try: `max_retries` after the first attempt, delays capped at `max_delay`."""
 
@@ -52,7 +53,7 @@ class RetryPolicy:
         return self.rng() * min(self.max_delay, self.base_delay * 2**attempt)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RateLimiter:
     """At most `per_second` requests per second from this process, spaced evenly."""
 

@@ -37,14 +37,14 @@ class Source(Protocol):
 
 
 ROLLUP_SECONDS = 300
-SourceFactory = Callable[[SourceConfig, Context], Source]
+SourceFactory = Callable[..., Source]  # called as factory(source=..., context=...)
 SOURCE_FACTORIES: dict[str, SourceFactory] = {"usage_endpoint": UsageEndpointSource, **PROVIDER_FACTORIES}
 
 
 def poll_job(source: SourceConfig, context: Context) -> Job:
     """Wrap a source: log one line per poll, record status; a failure keeps the cursor."""
     register_secret(source.token())
-    impl = SOURCE_FACTORIES[source.kind](source, context)
+    impl = SOURCE_FACTORIES[source.kind](source=source, context=context)
 
     def run() -> bool:
         start = time.perf_counter()

@@ -11,7 +11,8 @@ a known field that does not decode rejects the record with that field's name. A 
 
 Example:
     >>> deep = b"[" * 5000 + b"]" * 5000
-    >>> decode_page(b'{"data": [{"id": "a"}, {"id": "b", "x": ' + deep + b'}], "has_more": false}', "/v1/usage/requests")
+    >>> body = b'{"data": [{"id": "a"}, {"id": "b", "x": ' + deep + b'}], "has_more": false}'
+    >>> decode_page(body, "/v1/usage/requests")
     SplitPage(records=[{'id': 'a'}, {'id': 'b'}], rejected=[], next_cursor=None, has_more=False)
 """
 
@@ -44,7 +45,7 @@ class Undecodable:
     text: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SplitPage:
     records: list[Any] = field(default_factory=list)
     rejected: list[Undecodable] = field(default_factory=list)

@@ -50,8 +50,8 @@ def create_app(config: GatewayConfig, secrets: Secrets, metrics: Metrics | None 
     limiter = build_limiter(config, metrics, clock)
     buffer = Buffer(config.db_path, config.sqlite_synchronous)
     usage = UsageEndpoint(buffer, secrets.usage_token)
-    recorder = Recorder(buffer, metrics, config.retention_days)
-    forwarder = Forwarder(config, secrets, recorder, metrics, limiter)
+    recorder = Recorder(buffer=buffer, metrics=metrics, retention_days=config.retention_days)
+    forwarder = Forwarder(config=config, secrets=secrets, recorder=recorder, metrics=metrics, limiter=limiter)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "upstream": config.upstream_url, "pending": recorder.pending})
@@ -105,4 +105,6 @@ def build_limiter(config: GatewayConfig, metrics: Metrics, clock: Callable[[], f
                              currency=config.limits_currency, fail_closed=config.limits_fail_closed,
                              state_timeout=config.limits_state_timeout_ms / 1000,
                              ledger_refresh_seconds=config.ledger_refresh_seconds)  # fmt: skip
-    return Limiter(limits, settings, metrics, clock, refresher=refresher, source=config.budgets_file)
+    return Limiter(
+        limits=limits, settings=settings, metrics=metrics, clock=clock, refresher=refresher, source=config.budgets_file
+    )

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS inflight (
 PURGE_CHUNK = 10_000
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Batch:
     """One writer transaction: new intents, their updates, and finished records (with their intent keys)."""
 

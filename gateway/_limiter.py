@@ -15,7 +15,7 @@ Time is `clock()` (seconds since the epoch), injectable so a test can cross midn
 Example:
     >>> limits = [Limit("search-rpm", project="search", requests_per_minute=1)]
     >>> settings = LimitSettings(state_path=Path("limits.sqlite3"))
-    >>> limiter = Limiter(limits, settings, Metrics(), clock=lambda: 1_764_000_000.0)
+    >>> limiter = Limiter(limits=limits, settings=settings, metrics=Metrics(), clock=lambda: 1_764_000_000.0)
     >>> limiter.check("search", "key-0123456789abcdef", "mistral-small-latest").refused is None   # passes
     True
     >>> verdict = limiter.check("search", "key-0123456789abcdef", "mistral-small-latest")
@@ -61,7 +61,7 @@ many times in a row before they count at 0 (logged and counted), so rate limits 
 take tens of seconds on a loaded machine, and a timeout counts that batch at 0."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LimitSettings:
     state_path: Path
     timezone: str = "UTC"
@@ -72,7 +72,7 @@ class LimitSettings:
     ledger_refresh_seconds: float = 60.0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Verdict:
     """What the limits say about one request: refused (429 or 503) and/or soft warnings."""
 
@@ -84,7 +84,7 @@ class Verdict:
 
 
 class Limiter:
-    def __init__(self, limits: list[Limit], settings: LimitSettings, metrics: Metrics,
+    def __init__(self, *, limits: list[Limit], settings: LimitSettings, metrics: Metrics,
                  clock: Callable[[], float] = time.time, pricer: Pricer | None = None,
                  refresher: Refresher | None = None, source: Path | None = None) -> None:  # fmt: skip
         self.limits = limits

@@ -11,9 +11,9 @@ billing) upstream, and the record says `cancelled`. A body over `max_request_bod
 413 (at once when its Content-Length says so, else when the count passes the limit).
 
 Example:
-    >>> error_body(413, "request_too_large", "the request body is over 513 MiB")   # the gateway's own errors
-    {'object': 'error', 'message': 'the request body is over 513 MiB', 'type': 'request_too_large', 'param': None, 'code': '413'}
-    >>> # a Forwarder is the app's catch-all route: Route("/{path:path}", Forwarder(config, secrets, recorder, metrics))
+    >>> error_body(413, "request_too_large", "over 513 MiB")   # the gateway's own errors, shaped like Mistral's
+    {'object': 'error', 'message': 'over 513 MiB', 'type': 'request_too_large', 'param': None, 'code': '413'}
+    >>> # a Forwarder is the app's catch-all route: Route("/{path:path}", Forwarder(config=..., ...))
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
 
 
 class Forwarder:
-    def __init__(self, config: GatewayConfig, secrets: Secrets, recorder: Recorder, metrics: Metrics,
+    def __init__(self, *, config: GatewayConfig, secrets: Secrets, recorder: Recorder, metrics: Metrics,
                  limiter: Limiter | None = None) -> None:  # fmt: skip
         self.config = config
         self.limiter = limiter if limiter is not None and limiter.active else None

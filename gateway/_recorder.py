@@ -24,7 +24,7 @@ Example:
     ...     await recorder.finish(key, {"id": "r1", "status_code": 200})    # durable before the answer ends
     ...     await recorder.stop()
     >>> buffer = Buffer(Path("gateway.sqlite3"))
-    >>> asyncio.run(one_request(Recorder(buffer, Metrics(), retention_days=14)))
+    >>> asyncio.run(one_request(Recorder(buffer=buffer, metrics=Metrics(), retention_days=14)))
     >>> buffer.page(after=0, limit=10).bodies
     [b'{"id":"r1","status_code":200}']
 """
@@ -70,7 +70,7 @@ class _Queued:
 
 
 class Recorder:
-    def __init__(self, buffer: Buffer, metrics: Metrics, retention_days: float, max_pending: int = 100_000,
+    def __init__(self, *, buffer: Buffer, metrics: Metrics, retention_days: float, max_pending: int = 100_000,
                  commit_wait: float = 5.0) -> None:  # fmt: skip
         self.buffer = buffer
         self.metrics = metrics

@@ -68,7 +68,7 @@ PRICE_SCHEMA = pa.schema(
 KINDS = {"input": "input_per_1m", "cached_input": "cached_input_per_1m", "output": "output_per_1m"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PriceEntry:
     """One entry of the `prices` list as sent; `price` None (with `problem`) when it is not a number."""
 
@@ -84,7 +84,7 @@ class PriceEntry:
     problem: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PriceComparison:
     """Your price against the list price for one entry; per 1M tokens for token kinds, else per unit."""
 
@@ -203,10 +203,11 @@ def _compare(row: dict[str, Any], book: PriceBook) -> PriceComparison:
     pct = None if diff is None or not listed else 100.0 * diff / listed
     if pct is not None and listed and yours and not 1 / UNIT_WARNING <= yours / listed <= UNIT_WARNING:
         note = f"more than {UNIT_WARNING:.0f}x from the list price: check the unit (prices are read per token)"
-    return PriceComparison(row["month"], row["source"], model, kind, row.get("api_zone"), row.get("service_tier"),
-                           row.get("currency"), listed, yours, diff, pct,
-                           "per 1M tokens" if per_million else "per unit", note, row.get("event_type"),
-                           row.get("billing_metric"))  # fmt: skip
+    return PriceComparison(month=row["month"], source=row["source"], model=model, kind=kind,
+                           api_zone=row.get("api_zone"), service_tier=row.get("service_tier"),
+                           currency=row.get("currency"), list_price=listed, your_price=yours, difference=diff,
+                           difference_pct=pct, unit="per 1M tokens" if per_million else "per unit", note=note,
+                           event_type=row.get("event_type"), billing_metric=row.get("billing_metric"))  # fmt: skip
 
 
 def compare_prices(data_dir: Path, month: str, book: PriceBook | None = None) -> list[PriceComparison]:
@@ -244,6 +245,7 @@ def sheet_prices(data_dir: Path, currency: str, book: PriceBook | None = None) -
         compared = _compare(row, book)
         if _usable(compared) and compared.kind is not None and compared.model is not None:
             key = (row["month"], compared.model, compared.kind)
-            chosen.setdefault(key, SheetPrice(compared.model, currency.upper(), row["month"], compared.kind,
-                                              float(compared.your_price or 0.0)))  # fmt: skip
+            chosen.setdefault(key, SheetPrice(model=compared.model, currency=currency.upper(), month=row["month"],
+                                              kind=compared.kind,
+                                              per_1m=float(compared.your_price or 0.0)))  # fmt: skip
     return list(chosen.values())

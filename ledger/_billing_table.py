@@ -50,7 +50,7 @@ BILLED_SCHEMA = pa.schema(
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BilledRow:
     """One line of a bill; a number the provider did not give stays None.
 

@@ -108,7 +108,7 @@ __all__ = [
 STATUSES = ("matched", "billed_not_seen", "seen_not_billed", "bill_unreadable")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Reconciled:
     """Measured against billed for one (month, model); gap = billed - measured.
 
@@ -130,7 +130,7 @@ class Reconciled:
     comparable: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Totals:
     """Measured and billed added up over the comparable models; `left_out` are the others."""
 
@@ -259,7 +259,18 @@ def _row(key: tuple[str, str], seen: tuple[float | None, int] | None, billed: di
     theirs = bill if key in billed else 0.0
     gap = None if mine is None or theirs is None else theirs - mine
     pct = None if gap is None or not theirs else 100.0 * gap / theirs
-    return Reconciled(month, model, cost, bill, gap, pct, status, requests, currency.upper(), gap is not None)
+    return Reconciled(
+        month=month,
+        model=model,
+        measured=cost,
+        billed=bill,
+        gap=gap,
+        gap_pct=pct,
+        status=status,
+        requests=requests,
+        currency=currency.upper(),
+        comparable=gap is not None,
+    )
 
 
 def comparable_totals(rows: Sequence[Reconciled]) -> Totals:
@@ -273,7 +284,14 @@ def comparable_totals(rows: Sequence[Reconciled]) -> Totals:
     billed = sum(r.billed or 0.0 for r in compared)
     gap = billed - measured
     left_out = tuple(r for r in rows if not r.comparable)
-    return Totals(measured, billed, gap, 100.0 * gap / billed if billed else None, len(compared), left_out)
+    return Totals(
+        measured=measured,
+        billed=billed,
+        gap=gap,
+        gap_pct=100.0 * gap / billed if billed else None,
+        compared=len(compared),
+        left_out=left_out,
+    )
 
 
 def unreadable_lines(data_dir: Path, months: Sequence[str], currency: str) -> pa.Table:

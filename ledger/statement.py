@@ -45,7 +45,7 @@ TOTAL_COLUMNS = ("currency", "spend", "previous_spend", "change", "change_pct", 
 _SUMS = ("spend", "requests", "errors", "measured", "unpriced_requests", "unconverted_requests")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Statement:
     """One month's statement for every project (or API key) that had traffic in it or the month before.
 
@@ -70,8 +70,9 @@ class Statement:
     def only(self, name: str) -> Statement:
         """The statement of one project (or key)."""
         pick = lambda df: df[df[self.by] == name].reset_index(drop=True)  # noqa: E731
-        return Statement(self.month, self.previous, self.by, self.timezone, self.currency, self.rate, self.rate_note,
-                         pick(self.lines), pick(self.totals))  # fmt: skip
+        return Statement(month=self.month, previous=self.previous, by=self.by, timezone=self.timezone,
+                         currency=self.currency, rate=self.rate, rate_note=self.rate_note, lines=pick(self.lines),
+                         totals=pick(self.totals))  # fmt: skip
 
 
 def month_window(month: str, timezone: str) -> Filters:
@@ -159,8 +160,9 @@ def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str 
     totals = totals.sort_values([by, "currency"], ignore_index=True)
     used = conversion(Path(data_dir), month_window(month, timezone), currency)
     rate = used[0].rate if len(used) == 1 else None
-    return Statement(month, previous_month(month), by, timezone, currency, rate, rate_note(currency, used),
-                     lines[[by, *LINE_COLUMNS]], totals[[by, *TOTAL_COLUMNS]])  # fmt: skip
+    return Statement(month=month, previous=previous_month(month), by=by, timezone=timezone, currency=currency,
+                     rate=rate, rate_note=rate_note(currency, used), lines=lines[[by, *LINE_COLUMNS]],
+                     totals=totals[[by, *TOTAL_COLUMNS]])  # fmt: skip
 
 
 def check_currency(currency: str) -> str:

@@ -16,7 +16,8 @@ Example:
     >>> _ = build_ledger(Path("seed"), n_records=500, days=2, seed=7, end=datetime(2026, 11, 2, 23, tzinfo=UTC))
     >>> table = read_ledger(Path("seed"))
     >>> write_rows(Path("data"), table)      # one file per UTC day in the batch
-    [PosixPath('data/requests/date=2026-11-01/part-....parquet'), PosixPath('data/requests/date=2026-11-02/part-....parquet')]
+    [PosixPath('data/requests/date=2026-11-01/part-....parquet'),
+     PosixPath('data/requests/date=2026-11-02/part-....parquet')]
     >>> read_ledger(Path("data"), start=date(2026, 11, 2)).num_rows
     345
 """

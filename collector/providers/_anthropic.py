@@ -79,10 +79,10 @@ def parse_cost(bucket: dict[str, Any], item: dict[str, Any]) -> Cost:
 class AnthropicUsageSource(BucketSource):
     """Polls Anthropic's usage and cost reports for the trailing window and upserts them."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        version = args[0].options.get("anthropic_version", "2023-06-01") if args else "2023-06-01"
+    def __init__(self, **kwargs: Any) -> None:
+        version = kwargs["source"].options.get("anthropic_version", "2023-06-01")
         kwargs["headers"] = lambda token: {"x-api-key": token, "anthropic-version": str(version)}
-        super().__init__(*args, **kwargs)
+        super().__init__(**kwargs)
 
     def poll(self) -> BucketPollResult:
         now, start, span = self.window()

@@ -44,13 +44,13 @@ def warn_once(source: str, problem: str, **fields: Any) -> bool:
 class ProviderSource:
     """Base of the provider sources: owns the HTTP client; subclasses implement poll()."""
 
-    def __init__(self, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
+    def __init__(self, *, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
                  policy: RetryPolicy | None = None, headers: Headers = bearer,
                  clock: Callable[[], datetime] | None = None) -> None:  # fmt: skip
         self.source = source
         self.context = context
         self.policy = policy or RetryPolicy(max_retries=source.max_retries, sleep=context.stop.wait)
-        self.limiter = RateLimiter(source.max_requests_per_second, sleep=context.stop.wait)
+        self.limiter = RateLimiter(per_second=source.max_requests_per_second, sleep=context.stop.wait)
         self.client = make_client(source, transport)
         self.client.headers.pop("Authorization", None)
         token = source.token()

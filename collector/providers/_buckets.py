@@ -39,7 +39,7 @@ BUCKET_SECONDS = {"1h": 3600, "1d": 86_400}
 MAX_PAGES = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Usage:
     """One usage bucket for one group; `weights` are the token counts per cost kind."""
 
@@ -59,7 +59,7 @@ class Usage:
     currency: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Cost:
     """One line of a provider's daily cost report, in currency units (not cents)."""
 
@@ -72,7 +72,7 @@ class Cost:
     label: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BucketPollResult:
     records: int = 0
     pages: int = 0
@@ -142,8 +142,9 @@ def allocate(usages: Sequence[Usage], costs: Sequence[Cost]) -> list[Usage]:
 
 def _cost_row(cost: Cost) -> Usage:
     start = datetime(cost.day.year, cost.day.month, cost.day.day, tzinfo=UTC)
-    return Usage(start, cost.model or cost.label, cost.project, None, 0, 0, 0, 0, {}, ("cost", cost.label),
-                 cost=cost.amount, currency=cost.currency)  # fmt: skip
+    return Usage(start=start, model=cost.model or cost.label, project=cost.project, api_key_id=None, prompt=0, cached=0,
+                 completion=0, requests=0, weights={}, group=("cost", cost.label), cost=cost.amount,
+                 currency=cost.currency)  # fmt: skip
 
 
 def row_id(prefix: str, usage: Usage) -> str:
@@ -186,8 +187,8 @@ def to_table(source: ProviderSource, prefix: str, endpoint: str, usages: Sequenc
 class BucketSource(ProviderSource):
     """A provider source that re-fetches a trailing window of `bucket_width` buckets."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.width = self.option("bucket_width", "1h", str)
         if self.width not in BUCKET_SECONDS:
             raise ConfigError(f"sources.{self.source.name}.bucket_width: {self.width!r}; use '1h' or '1d'")

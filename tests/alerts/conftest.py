@@ -33,7 +33,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Recorder:
     """An aiosmtpd handler keeping accepted messages; `replies` are answered to DATA first."""
 
@@ -161,8 +161,8 @@ def receivers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """Slack, Teams (answers 202 like a workflow) and webhook receivers, their URLs in the env."""
     from tests.alerts.receivers import Receiver
 
-    started = {"slack": Receiver(free_port()), "teams": Receiver(free_port(), ok_status=202),
-               "hook": Receiver(free_port())}  # fmt: skip
+    started = {"slack": Receiver(port=free_port()), "teams": Receiver(port=free_port(), ok_status=202),
+               "hook": Receiver(port=free_port())}  # fmt: skip
     for name, receiver in started.items():
         receiver.start()
         monkeypatch.setenv(CHANNELS[name]["url_env"], receiver.url)

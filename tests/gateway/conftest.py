@@ -56,7 +56,7 @@ class ThreadServer:
         return f"http://127.0.0.1:{self.port}"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Gateway:
     """A `python -m gateway` subprocess and its config."""
 
@@ -165,6 +165,6 @@ def upstream() -> Iterator[ThreadServer]:
 
 @pytest.fixture(scope="module")
 def gateway(upstream: ThreadServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    gw = Gateway(tmp_path_factory.mktemp("gateway"), upstream.url).start()
+    gw = Gateway(root=tmp_path_factory.mktemp("gateway"), upstream_url=upstream.url).start()
     yield gw
     gw.stop()
