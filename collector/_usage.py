@@ -31,10 +31,10 @@ import pyarrow as pa
 from ledger import price_rows
 
 from ._context import Context
-from ._http import RateLimiter, RetryPolicy, make_client, send
+from ._http import RateLimiter, RetryPolicy, checked_page, make_client, scrub_body, send
 from ._log import log
 from ._records import Rejected, parse_body, parse_records
-from ._scrub import MASK, contains_secret, scrub_secrets
+from ._scrub import MASK, contains_secret
 from ._split import decode_page
 from ._window import TimeWindow
 from .config import SourceConfig
@@ -93,8 +93,7 @@ def _decode(content: bytes, window: TimeWindow | None) -> Page:
                 window=window,
             )
         )
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise BadPageError(f"{PATH}: expected an object with a 'data' list, got {str(body)[:80]!r}")
+    body = checked_page(body, PATH)
     return _checked(
         Page(
             data=body["data"],
@@ -124,7 +123,7 @@ def parse_page(content: bytes, window: TimeWindow | None = None, source: str = "
     """
     echoed = contains_secret(content)
     if echoed:
-        content = scrub_secrets(content.decode("utf-8", errors="replace")).encode()
+        content = scrub_body(content)
     page = _decode(content, window)
     if echoed:
         log("source_echoed_secret", source=source, hint="the page held this source's token; it is stored as ***")
