@@ -25,18 +25,15 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from ._billing_limits import billing_dir, safe_name
-from ._billing_table import check_month
-from .atomic import atomic_write
+from ._billing_table import check_month, read_month_files, write_month_file
 from .prices import PriceBook, SheetPrice
 from .schema import TS
 
@@ -113,27 +110,19 @@ def _path(data_dir: Path, source: str, month: str, workspace: str | None) -> Pat
 def write_price_sheet(data_dir: Path, source: str, month: str, workspace: str | None, entries: Sequence[PriceEntry],
                       currency: str | None, fetched_at: datetime | None = None) -> Path:  # fmt: skip
     """Replace the stored price sheet of (source, month, workspace) with `entries`, atomically."""
-    when = fetched_at or datetime.now(UTC)
-    columns: dict[str, list[Any]] = {name: [] for name in PRICE_SCHEMA.names}
-    for entry in entries:
-        for key, value in asdict(entry).items():
-            columns[key].append(value)
-    n = len(entries)
-    columns |= {"source": [source] * n, "month": [month] * n, "workspace": [workspace] * n,
-                "currency": [currency] * n, "fetched_at": [when] * n}  # fmt: skip
-    table = pa.table(columns, schema=PRICE_SCHEMA)
-    path = _path(data_dir, source, month, workspace)
-    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    same = {
+        "source": source,
+        "month": month,
+        "workspace": workspace,
+        "currency": currency,
+        "fetched_at": fetched_at or datetime.now(UTC),
+    }
+    return write_month_file(_path(data_dir, source, month, workspace), PRICE_SCHEMA, entries, same)
 
 
 def read_price_sheet(data_dir: Path, months: Iterable[str] | None = None) -> pa.Table:
     """Every stored price entry (of `months` if given), all sources and workspaces."""
-    wanted = None if months is None else {check_month(m) for m in months}
-    files = [p for p in sorted(billing_dir(data_dir).glob(f"*/{PRICES_DIR}/*.parquet"))
-             if wanted is None or p.name[:7] in wanted]  # fmt: skip
-    if not files:
-        return PRICE_SCHEMA.empty_table()
-    return ds.dataset([str(p) for p in files], schema=PRICE_SCHEMA, format="parquet").to_table()
+    return read_month_files(billing_dir(data_dir).glob(f"*/{PRICES_DIR}/*.parquet"), PRICE_SCHEMA, months)
 
 
 def price_months(data_dir: Path) -> list[str]:
