@@ -6,7 +6,6 @@ the engine returned.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,14 +22,9 @@ from aiosmtpd.controller import Controller
 from alerts import Engine
 from collector.config import parse_config
 from ledger import SCHEMA, write_rows
+from tests._helpers import free_port
 
 _row_counter = iter(range(10**9))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(kw_only=True)
