@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ def serve_dashboard(data_dir: Path, *extra: str, env: dict[str, str] | None = No
         proc.wait(timeout=20)
 
 
+@contextmanager
 def chromium(sync_api: Any) -> Iterator[Any]:
     """Debian's chromium, headless, through Playwright's `sync_api`; closed when the generator ends."""
     with sync_api.sync_playwright() as p:

@@ -94,6 +94,40 @@ def rows(data_dir: Path, records: list[dict[str, Any]]) -> None:
     write_rows(data_dir, pa.Table.from_pydict(columns, schema=SCHEMA))
 
 
+def write_monitor_toml(path: Path, port: int, alerts: str = "") -> Path:
+    """A monitor.toml (data dir `data` beside it) with the threshold rule, `alerts` lines and SMTP on `port`."""
+    path.write_text(f"""
+data_dir = "data"
+timezone = "Europe/Paris"
+currency = "EUR"
+
+[alerts]
+rules_enabled = ["threshold"]
+{alerts}
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+sender = "monitor@example.com"
+timeout_seconds = 5
+""")
+    return path
+
+
+SEARCH_MONTHLY = """
+[[budgets]]
+name = "Search monthly"
+period = "month"
+amount = 500
+project = "search"
+thresholds = [50, 80, 100]
+forecast = false
+recipients = ["ops@example.com"]
+"""
+"""A monthly budget of 500 on project search, mailing ops@ at 50, 80 and 100%."""
+
+
 def config_dict(data_dir: Path, port: int, **alerts: Any) -> dict[str, Any]:
     return {
         "data_dir": str(data_dir),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alerts import StateStore
 from collector.config import REPO
-from tests.alerts.conftest import budgets_toml, paris, rows
+from tests.alerts.conftest import budgets_toml, paris, rows, write_monitor_toml
 
 BUDGET = """
 [[budgets]]
@@ -23,23 +23,7 @@ forecast = false
 
 
 def write_config(path: Path, port: int, extra: str = "") -> Path:
-    path.write_text(f"""
-data_dir = "data"
-timezone = "Europe/Paris"
-currency = "EUR"
-
-[alerts]
-rules_enabled = ["threshold"]
-{extra}
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-sender = "monitor@example.com"
-timeout_seconds = 5
-""")
-    return path
+    return write_monitor_toml(path, port, extra)
 
 
 def collector(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -55,7 +55,8 @@ def fresh_server(seeded: tuple[Path, Truth]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    yield from chromium(sync_api)
+    with chromium(sync_api) as browser:
+        yield browser
 
 
 _IDLE = """() => {

@@ -76,7 +76,8 @@ def site(seeded: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    yield from chromium(sync_api)
+    with chromium(sync_api) as browser:
+        yield browser
 
 
 def new_page(browser: object) -> object:

@@ -40,7 +40,8 @@ def server(seeded: tuple[Path, Truth], access: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    yield from chromium(sync_api)
+    with chromium(sync_api) as browser:
+        yield browser
 
 
 def visit(browser: object, url: str, email: str | None) -> object:
