@@ -60,11 +60,11 @@ class BilledRow:
 
     category: str
     model: str
-    metric: str | None
-    quantity: float | None
-    unit_price: float | None
-    amount: float | None
-    currency: str | None
+    metric: str | None = None
+    quantity: float | None = None
+    unit_price: float | None = None
+    amount: float | None = None
+    currency: str | None = None
     raw: str | None = None
     problem: str | None = None
     fetched_at: datetime | None = None

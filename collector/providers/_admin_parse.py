@@ -96,18 +96,8 @@ def _walk(node: Any, path: str, metric: str | None, top: bool, depth: int, out: 
 
 def _line(category: str, model: str, metric: str | None, entry: Any, currency: str | None) -> BilledRow:
     if not isinstance(entry, dict):
-        return _priceless(
-            BilledRow(
-                category=category,
-                model=model,
-                metric=metric,
-                quantity=number(entry),
-                unit_price=None,
-                amount=None,
-                currency=currency,
-            ),
-            entry,
-        )
+        bare = BilledRow(category=category, model=model, metric=metric, quantity=number(entry), currency=currency)
+        return _priceless(bare, entry)
     quantity, unit_price, amount = (number(_first(entry, keys)) for keys in (QUANTITY, UNIT_PRICE, AMOUNT))
     label = _first(entry, METRIC)
     cur = entry.get("currency") if isinstance(entry.get("currency"), str) else currency
@@ -146,19 +136,8 @@ def _entry(category: str, model: str, metric: str | None, entry: Any, currency: 
     known = "/".join(("quantity", "value", "unit_price", "amount", "cost"))
     problem = f"{category}/{model} entry {metric or '(whole)'!r}: no {known} field ({where}); kept raw, not counted"
     problems.append(problem)
-    return [
-        BilledRow(
-            category=category,
-            model=model,
-            metric=metric,
-            quantity=None,
-            unit_price=None,
-            amount=None,
-            currency=currency,
-            raw=_json(entry),
-            problem=problem,
-        )
-    ]
+    row = BilledRow(category=category, model=model, metric=metric, currency=currency, raw=_json(entry), problem=problem)
+    return [row]
 
 
 def _model(category: str, model: str, payload: Any, prefix: str | None, currency: str | None,
