@@ -6,6 +6,7 @@ being written). Reading skips a torn last line instead of failing.
 
 Example:
     >>> AuditLog(Path("data/audit/audit.jsonl")).append("ana@example.com", "admin", "sql", "SELECT 1")
+    {'at': '...', 'who': 'ana@example.com', 'role': 'admin', 'action': 'sql', 'detail': 'SELECT 1'}
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class UserRule:
     projects: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Policy:
     """The parsed access file; `resolve` turns an email into a Principal or None (not allowed)."""
 

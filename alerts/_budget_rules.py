@@ -27,7 +27,7 @@ MIN_BASIS_DAYS = 3
 """A forecast needs run rates learned from at least this many full days of history."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BudgetView:
     """Where the engine and the page read a budget's figures for one period."""
 
@@ -55,7 +55,7 @@ def view_budget(data_dir: Path, budget: Budget, period: Period, timezone: str, c
                 now: datetime) -> BudgetView:  # fmt: skip
     filters = budget.filters(period, timezone)
     forecast = period_forecast(data_dir, filters, now, monthly=period.kind == "month")
-    return BudgetView(budget, period, forecast, currency)
+    return BudgetView(budget=budget, period=period, forecast=forecast, currency=currency)
 
 
 def forecast_is_meaningful(view: BudgetView, settings: AlertSettings) -> bool:

@@ -23,13 +23,13 @@ docs/gateway.md): validated here too, and kept as they are when the budgets are 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from foundation.errors import ConfigError
 from foundation.money import email_money
+from gateway import parse_toml, read_toml
 from ledger.atomic import atomic_write_bytes
 from ledger.queries import Filters
 
@@ -176,10 +176,7 @@ def _line_of(text: str, index: int, key: str | None) -> int:
 
 def parse_budgets(text: str, path: Path) -> list[Budget]:
     """Parse a budgets document; BudgetFileError says `<file> line N: <key>: <problem>; <fix>`."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BudgetFileError(f"{path}: invalid TOML: {exc}; fix the syntax at that line") from None
+    doc = parse_toml(text, path, BudgetFileError)
     unknown = [k for k in doc if k not in _TABLES]
     if unknown or not isinstance(doc.get("budgets", []), list):
         raise BudgetFileError(f"{path}: only [[budgets]], [[limits]] and [key_labels] tables are allowed, found "
@@ -222,14 +219,10 @@ def render_budgets(budgets: list[Budget], limits: list[Limit] | None = None,
 
 def load_limits(path: Path) -> tuple[list[Limit], dict[str, str]]:
     """The gateway's limits and the key labels in `path`; none when the file does not exist yet."""
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
+    found = read_toml(path, BudgetFileError)
+    if found is None:
         return [], {}
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BudgetFileError(f"{path}: invalid TOML: {exc}; fix the syntax at that line") from None
+    text, doc = found
     return limits_section(doc, text, Path(path), BudgetFileError)
 
 

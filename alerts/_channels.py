@@ -31,7 +31,7 @@ BUDGET_RULES = ("threshold", "forecast")
 _KEYS = {"kind", "url_env", "secret_env", "timeout_seconds"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChannelSettings:
     """One channel; `url()` and `secret()` read the environment (ConfigError naming the variable)."""
 
@@ -106,8 +106,8 @@ def parse_channel(name: str, raw: Any) -> ChannelSettings:
     timeout = raw.get("timeout_seconds", 10.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 120:
         raise ConfigError(f"{where}.timeout_seconds: {timeout!r} is out of range; use 0.1..120")
-    return ChannelSettings(name, str(kind), str(_env_name(raw, "url_env", where, required=True)), secret_env,
-                           float(timeout))  # fmt: skip
+    return ChannelSettings(name=name, kind=str(kind), url_env=str(_env_name(raw, "url_env", where, required=True)),
+                           secret_env=secret_env, timeout_seconds=float(timeout))  # fmt: skip
 
 
 def parse_channels(raw: Any) -> dict[str, ChannelSettings]:

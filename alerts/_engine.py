@@ -6,9 +6,24 @@ single atomic save *before* anything is sent (see `_state`), so a restart, a rep
 the outbox, saving after each message. The lock also serialises two engines on one data dir.
 
 Example:
-    >>> engine = Engine.from_config(load_config(Path("collector/example-alerts.toml")))
-    >>> engine.run().queued
-    2
+    >>> from pathlib import Path
+    >>> from ledger.fixtures import build_ledger
+    >>> now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    >>> _ = build_ledger(Path("data"), n_records=2000, days=2, seed=7, end=now)
+    >>> _ = Path("data/budgets.toml").write_text('''
+    ... [[budgets]]
+    ... name = "Search monthly"
+    ... period = "month"
+    ... amount = 0.01
+    ... project = "search"
+    ... thresholds = [100]
+    ... ''')
+    >>> from collector.config import parse_config
+    >>> engine = Engine.from_config(parse_config({"data_dir": "data"}, base=Path(".")))
+    >>> [notice.observation.key for notice in engine.run(now).notices]
+    ['threshold:search-monthly:2026-11', 'unpriced:acme-finetune-1']
+    >>> engine.run(now).notices        # the same crossing never fires twice
+    ()
 """
 
 from __future__ import annotations
@@ -16,7 +31,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from foundation.config import Config
 from ledger import fx
@@ -32,13 +47,14 @@ from ._limit_rule import LimitRule
 from ._observation import Observation
 from ._outbox import drain, enqueue
 from ._reconcile_rule import ReconcileRule
+from ._rule import Rule
 from ._settings import AlertSettings, SmtpSettings, parse_alerts, parse_smtp
 from ._state import Notice, StateStore, advance, prune, record
 from ._statement import queue_statements
 from ._unpriced_rule import UnpricedRule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunResult:
     """What one run did; `error` is the budgets file problem, if any (other rules still ran).
 
@@ -56,16 +72,32 @@ class RunResult:
     post_failed: int = 0
 
 
+R = TypeVar("R", bound=Rule)
+
+
+def _rule(kind: type[R], config: Config, settings: AlertSettings) -> R:
+    """A rule over the config's data dir, time zone, currency and dashboard link."""
+    return kind(
+        data_dir=config.data_dir,
+        settings=settings,
+        timezone=config.timezone,
+        currency=config.currency,
+        dashboard_url=config.dashboard_url,
+    )
+
+
 class Engine:
     """The alert engine over one data dir. Stateless between runs: everything is in the file."""
 
     def __init__(self, config: Config, settings: AlertSettings, smtp: SmtpSettings | None) -> None:
         self.config, self.settings, self.smtp = config, settings, smtp
         self.store = StateStore(config.data_dir)
-        args = (config.data_dir, settings, config.timezone, config.currency, config.dashboard_url)
-        self.budget_rules, self.health_rules = BudgetRules(*args), HealthRules(*args)
-        self.reconcile_rule, self.unpriced_rule = ReconcileRule(*args), UnpricedRule(*args)
-        self.limit_rule = LimitRule(*args)
+        self.budget_rules, self.health_rules = (
+            _rule(BudgetRules, config, settings),
+            _rule(HealthRules, config, settings),
+        )
+        self.reconcile_rule = _rule(ReconcileRule, config, settings)
+        self.unpriced_rule, self.limit_rule = _rule(UnpricedRule, config, settings), _rule(LimitRule, config, settings)
 
     @classmethod
     def from_config(cls, config: Config) -> Engine:
@@ -109,7 +141,16 @@ class Engine:
             self.store.save(state)
             sent, failed = drain(state, self.smtp, now, lambda: self.store.save(state))
             posted, post_failed = drain_posts(state, self.settings.channels, now, lambda: self.store.save(state))
-        return RunResult(tuple(notices), queued, sent, failed, error, posts_queued, posted, post_failed)
+        return RunResult(
+            notices=tuple(notices),
+            queued=queued,
+            sent=sent,
+            failed=failed,
+            error=error,
+            posts_queued=posts_queued,
+            posted=posted,
+            post_failed=post_failed,
+        )
 
     def channels_of(self, obs: Observation) -> tuple[str, ...]:
         """A budget's own channels, else those `[alerts.rule_channels]` routes the rule to."""

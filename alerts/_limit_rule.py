@@ -10,7 +10,23 @@ ledger cannot see per-minute warnings; they show as the gateway's header, log li
 `gateway_limit_warnings_total`.
 
 Example:
-    >>> LimitRule(Path("data"), settings, "Europe/Paris", "EUR", None).observe(now)[0].key
+    >>> from datetime import UTC
+    >>> from pathlib import Path
+    >>> from ledger.fixtures import build_ledger
+    >>> now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    >>> _ = build_ledger(Path("data"), n_records=2000, days=2, seed=7, end=now)
+    >>> _ = Path("data/budgets.toml").write_text('''
+    ... [[limits]]
+    ... name = "search daily"
+    ... project = "search"
+    ... amount = 0.01
+    ... hard = false
+    ... ''')
+    >>> from alerts._settings import AlertSettings
+    >>> settings = AlertSettings(budgets_file=Path("data/budgets.toml"))
+    >>> rule = LimitRule(data_dir=Path("data"), settings=settings, timezone="Europe/Paris", currency="EUR",
+    ...                  dashboard_url=None)
+    >>> rule.observe(now)[0].key
     'limits:search daily:2026-11-20'
 """
 

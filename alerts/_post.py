@@ -10,7 +10,16 @@ v1=<hex HMAC-SHA256 of "<t>." + body, keyed by the secret>`, plus `X-Monitor-Del
 (the same on every retry, so a consumer can drop a duplicate). Recipe in docs/alerts.md.
 
 Example:
-    >>> post(channel, entry["body"], entry["id"])   # or ChannelError(retry_after=30.0) on a 429
+    >>> import os
+    >>> os.environ["EXAMPLE_SLACK_URL"] = "https://hooks.slack.test/services/T0/B0/x"
+    >>> channel = ChannelSettings(name="ops-slack", kind="slack", url_env="EXAMPLE_SLACK_URL")
+    >>> busy = httpx.MockTransport(lambda request: httpx.Response(429, headers={"Retry-After": "30"}))
+    >>> try:
+    ...     post(channel, '{"text": "hi"}', "delivery-1", transport=busy)
+    ... except ChannelError as exc:
+    ...     print(exc.retry_after, exc)
+    30.0 the slack channel ops-slack answered HTTP 429 (Too Many Requests); retrying after 30 s as asked
+    >>> del os.environ["EXAMPLE_SLACK_URL"]
 """
 
 from __future__ import annotations

@@ -1,7 +1,13 @@
 """What every alert rule is built from: the engine hands each rule the same five things.
 
 Example:
-    >>> BudgetRules(data_dir, settings, "Europe/Paris", "EUR", "http://dash").observe(now)
+    >>> from datetime import UTC, datetime
+    >>> from alerts._unpriced_rule import UnpricedRule
+    >>> settings = AlertSettings(budgets_file=Path("data/budgets.toml"))
+    >>> rule = UnpricedRule(data_dir=Path("data"), settings=settings, timezone="Europe/Paris", currency="EUR",
+    ...                     dashboard_url="http://dash")
+    >>> rule.observe(datetime(2026, 11, 20, tzinfo=UTC))     # an empty ledger: nothing to say
+    []
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ class Rule:
     """The ledger's folder, the alert settings, the time zone and currency, and the dashboard link base."""
 
     def __init__(
-        self, data_dir: Path, settings: AlertSettings, timezone: str, currency: str, dashboard_url: str | None
+        self, *, data_dir: Path, settings: AlertSettings, timezone: str, currency: str, dashboard_url: str | None
     ) -> None:
         self.data_dir, self.settings, self.timezone = Path(data_dir), settings, timezone
         self.currency, self.dashboard_url = currency, dashboard_url

@@ -5,7 +5,14 @@ server refused the login for alerts@example.com: check username and $SMTP_PASSWO
 `SMTPAuthenticationError(535, b'5.7.8 ...')`. The password never appears in a message.
 
 Example:
-    >>> send(settings, to_email(entry, settings.sender))
+    >>> message = EmailMessage()
+    >>> message["From"], message["To"] = "monitor@example.com", "ops@example.com"
+    >>> settings = SmtpSettings(host="127.0.0.1", sender="monitor@example.com", port=9, security="none")
+    >>> try:
+    ...     send(settings, message)
+    ... except DeliveryError as exc:
+    ...     print(exc)
+    could not connect to 127.0.0.1:9 (connection refused); is the SMTP server running and the port right?
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ no expiry, so the state file remembers it for good. Calls Mistral does not bill
 (`billable = false`) cost 0.0 and are never unpriced.
 
 Example:
+    >>> from ledger.fixtures import build_ledger
+    >>> _ = build_ledger(Path("data"), n_records=2000, days=2, seed=7, end=datetime(2026, 11, 28, tzinfo=UTC))
     >>> unpriced_models_seen(Path("data"), now=datetime(2026, 11, 28, tzinfo=UTC))
-    [UnpricedModel(model='acme-finetune-1', requests=412, tokens=390112)]
+    [UnpricedModel(model='acme-finetune-1', requests=..., tokens=...)]
 """
 
 from __future__ import annotations

@@ -9,8 +9,6 @@ in < 5 s, i.e. under 2% of the default 300 s interval. Not a test: figures depen
 
 from __future__ import annotations
 
-import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -18,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import peak_rss_mb, records_parser  # noqa: E402
 
 from alerts import Budget, Engine, parse_alerts, save_budgets  # noqa: E402
 from foundation.config import Config  # noqa: E402
@@ -37,8 +37,7 @@ def timed(engine: Engine, now: datetime) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=1_000_000)
+    parser = records_parser(__doc__, records=1_000_000)
     parser.add_argument("--budgets", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
@@ -52,7 +51,7 @@ def main() -> None:
     engine = Engine(Config(data_dir=data, timezone="Europe/Paris", currency="USD"), settings, None)
     first = timed(engine, now)
     warm = sorted(timed(engine, now) for _ in range(args.runs))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(f"| rows | budgets | ledger build s | first run s | warm run s (median of {args.runs}) | peak RSS MB |")
     print("|---:|---:|---:|---:|---:|---:|")
     print(f"| {args.records:,} | {args.budgets} | {built:.1f} | {first:.2f} | {warm[len(warm) // 2]:.2f} | {rss:.0f} |")

@@ -9,9 +9,7 @@ depend on the machine. Goal on 2 cores: >= 100,000 records/s and < 500 MB.
 
 from __future__ import annotations
 
-import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _common import free_port, records_parser
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_COLLECTOR = """
@@ -28,12 +27,6 @@ start = time.perf_counter()
 code = main(["--config", sys.argv[1], "--once"])
 print("RESULT", code, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(url: str, timeout: float = 300.0) -> None:
@@ -48,8 +41,7 @@ def wait_ready(url: str, timeout: float = 300.0) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=1_000_000)
+    parser = records_parser(__doc__, records=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--page-limit", type=int, default=10_000)
     args = parser.parse_args()

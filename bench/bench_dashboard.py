@@ -30,6 +30,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _common import records_parser  # noqa: E402
+
 from ledger import list_files  # noqa: E402
 from ledger import queries as q  # noqa: E402
 from ledger.fixtures import build_ledger  # noqa: E402
@@ -170,8 +172,7 @@ def prepare(records: int, days: int, out: Path) -> tuple[Path, date]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=10_000_000)
+    parser = records_parser(__doc__, records=10_000_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     parser.add_argument("--skip-baseline", action="store_true")

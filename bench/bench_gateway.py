@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from _common import free_port, records_parser
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -63,12 +63,6 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 PAYLOAD = b'{"model":"mistral-small-latest","messages":[{"role":"user","content":"Say ok."}]}'
 STREAM_PAYLOAD = b'{"model":"mistral-small-latest","stream":true,"messages":[{"role":"user","content":"Say ok."}]}'
 HEADERS = {"Authorization": "Bearer bench-key", "Content-Type": "application/json", "X-Project": "bench"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -203,7 +197,7 @@ def start_limited(workdir: Path, up_port: int, env: dict[str, str], count: int) 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = records_parser(__doc__)
     parser.add_argument("--rate", type=float, default=200.0, help="requests/s for the latency run")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency run")
     parser.add_argument("--count", type=int, default=6000, help="requests per sustained-rate row")

@@ -12,7 +12,6 @@ Usage: .venv/bin/python bench/bench_simulator.py [--days 30] [--rate 25] [--limi
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import time
@@ -20,14 +19,9 @@ from pathlib import Path
 
 import httpx
 import orjson
+from _common import free_port, records_parser
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -65,7 +59,7 @@ def _backfill(url: str, limit: int, parse: bool) -> tuple[int, int, float]:
 
 def _serve(args: argparse.Namespace, preload: bool) -> tuple[subprocess.Popen[bytes], str, float]:
     """Start a fresh simulator; return it, its URL and the seconds until it answered."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "simulator", "--port", str(port), "--days", str(args.days), "--rate", str(args.rate)]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd + (["--preload"] if preload else []), cwd=ROOT, stderr=subprocess.DEVNULL)
@@ -86,7 +80,7 @@ def _passes(args: argparse.Namespace, preload: bool, parses: tuple[bool, ...]) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = records_parser(__doc__)
     parser.add_argument("--days", type=float, default=30)
     parser.add_argument("--rate", type=float, default=25)
     parser.add_argument("--limit", type=int, default=10_000)

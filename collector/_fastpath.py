@@ -35,7 +35,9 @@ _QUANTITIES = ("pages", "annotated_pages", "characters")
 _INTS = ("status_code", "prompt_tokens", "completion_tokens", "cached_tokens", "attempt", *_QUANTITIES)
 _FLAGS = ("stream", "batch", "spend_limit_reached", "simulated", "billable", "tokens_estimated")
 _FLOATS = ("latency_ms", "audio_seconds")
-_ZONES = pa.array(["global", "eu", "us"])
+ZONES = ("global", "eu", "us")
+"""The contract's `api_zone` values (either path refuses any other)."""
+_ZONES = pa.array(ZONES)
 RECORD = pa.struct(
     [(n, pa.string()) for n in _STRINGS]
     + [(n, pa.int64()) for n in _INTS]

@@ -23,6 +23,7 @@ from foundation.log import event_logger
 from ledger import fx
 
 from ._context import Context
+from ._http import read_capped
 
 log = event_logger("collector")
 
@@ -53,12 +54,7 @@ def _get(url: str, timeout: float) -> bytes:
     with httpx.Client(timeout=timeout, follow_redirects=True) as client, client.stream("GET", url) as response:
         if response.status_code != 200:
             raise FetchError(f"HTTP {response.status_code}")
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body.extend(chunk)
-            if len(body) > MAX_BYTES:
-                raise FetchError(f"body over {MAX_BYTES} bytes")
-        return bytes(body)
+        return read_capped(response, MAX_BYTES, lambda seen: FetchError(f"body over {MAX_BYTES} bytes ({seen})"))
 
 
 def update_rates(data_dir: Path, settings: FxConfig, backoff: float = BACKOFF_SECONDS) -> int:

@@ -5,8 +5,13 @@ source together; a uniformly random delay in [0, base * 2**n] spreads them. A `R
 (seconds or HTTP date) from the source wins, capped so a bad header cannot stall us for hours.
 
 Example:
-    >>> policy = RetryPolicy(max_retries=5)
-    >>> response = send(client, "GET", "/v1/usage/requests", {"limit": 10}, policy, limiter)
+    >>> answers = iter([httpx.Response(503), httpx.Response(200, json={"data": []})])
+    >>> client = httpx.Client(base_url="http://source.test", transport=httpx.MockTransport(lambda _: next(answers)))
+    >>> source = SourceConfig(name="sim", kind="usage_endpoint", url="http://source.test")
+    >>> policy = RetryPolicy(max_retries=5, sleep=lambda seconds: None)   # no real waiting in an example
+    >>> limiter = RateLimiter(per_second=20)
+    >>> send(client, source, "/v1/usage/requests", {"limit": 10}, policy, limiter).json()   # answered after a 503
+    {'data': []}
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ TRANSIENT = (httpx.TransportError,)
 Sleep = Callable[[float], Any]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RetryPolicy:
     """How hard to try: `max_retries` after the first attempt, delays capped at `max_delay`."""
 
@@ -49,7 +54,7 @@ class RetryPolicy:
         return self.rng() * min(self.max_delay, self.base_delay * 2**attempt)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RateLimiter:
     """At most `per_second` requests per second from this process, spaced evenly."""
 
@@ -91,6 +96,11 @@ def data_page(response: httpx.Response) -> dict[str, Any]:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
         raise BadPageError(f"{path}: body is not JSON ({exc}); is the url right?") from None
+    return checked_page(body, path)
+
+
+def checked_page(body: Any, path: str) -> dict[str, Any]:
+    """`body` if it is a JSON object holding a `data` list, else BadPageError naming `path`."""
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise BadPageError(f"{path}: expected an object with a 'data' list, got {str(body)[:80]!r}")
     return body
@@ -113,20 +123,38 @@ def bounded_get(client: httpx.Client, source: SourceConfig, path: str, params: A
     Why decoded bytes: a gzip body of a few kilobytes can inflate to gigabytes. The response
     returned holds the whole body already read, so callers use `.content` as usual.
     """
-    limit = source.max_page_bytes
     with client.stream("GET", path, params=params) as response:
-        declared = response.headers.get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > limit:
-            raise _too_large(source, path, f"it declares {int(declared):,}")
-        parts: list[bytes] = []
-        read = 0
-        for chunk in response.iter_bytes():
-            read += len(chunk)
-            if read > limit:
-                raise _too_large(source, path, f"stopped reading at {read:,}")
-            parts.append(chunk)
+        content = read_capped(response, source.max_page_bytes, lambda seen: _too_large(source, path, seen))
+    return _with_body(response, content)
+
+
+def read_capped(response: httpx.Response, limit: int, too_large: Callable[[str], Exception]) -> bytes:
+    """A streamed response's decoded body, raising `too_large(what was seen)` past `limit` bytes.
+
+    Example: `read_capped(response, 32 * MIB, lambda seen: FetchError(f"body too large ({seen})"))`.
+    """
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise too_large(f"it declares {int(declared):,}")
+    parts: list[bytes] = []
+    read = 0
+    for chunk in response.iter_bytes():
+        read += len(chunk)
+        if read > limit:
+            raise too_large(f"stopped reading at {read:,}")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _with_body(response: httpx.Response, content: bytes) -> httpx.Response:
+    """A read response rebuilt around `content` (already decoded, so no length or encoding headers)."""
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
-    return httpx.Response(response.status_code, headers=headers, content=b"".join(parts), request=response.request)
+    return httpx.Response(response.status_code, headers=headers, content=content, request=response.request)
+
+
+def scrub_body(content: bytes) -> bytes:
+    """`content` with the configured tokens replaced by `***` (read as UTF-8, bad bytes replaced)."""
+    return scrub_secrets(content.decode("utf-8", errors="replace")).encode()
 
 
 def without_secrets(response: httpx.Response) -> httpx.Response:
@@ -137,9 +165,7 @@ def without_secrets(response: httpx.Response) -> httpx.Response:
     """
     if not contains_secret(response.content):
         return response
-    body = scrub_secrets(response.content.decode("utf-8", errors="replace")).encode()
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
-    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
+    return _with_body(response, scrub_body(response.content))
 
 
 def _too_large(source: SourceConfig, path: str, seen: str) -> PageTooLargeError:

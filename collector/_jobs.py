@@ -4,7 +4,11 @@ Why a registry of source kinds: the usage endpoint is the first kind; provider u
 (Mistral Admin, OpenAI, Anthropic) plug in as more kinds without touching the scheduler.
 
 Example:
-    >>> [job.name for job in build_jobs(context)]  # doctest: +SKIP
+    >>> from pathlib import Path
+    >>> from foundation.config import Config
+    >>> source = SourceConfig(name="simulator", kind="usage_endpoint", url="http://127.0.0.1:8765")
+    >>> jobs = build_jobs(Context.build(Config(data_dir=Path("data"), sources=(source,))))
+    >>> [job.name for job in jobs]       # `python -m collector` adds the alert jobs
     ['poll:simulator', 'compact', 'rollups']
 """
 
@@ -36,14 +40,14 @@ class Source(Protocol):
 
 
 ROLLUP_SECONDS = 300
-SourceFactory = Callable[[SourceConfig, Context], Source]
+SourceFactory = Callable[..., Source]  # called as factory(source=..., context=...)
 SOURCE_FACTORIES: dict[str, SourceFactory] = {"usage_endpoint": UsageEndpointSource, **PROVIDER_FACTORIES}
 
 
 def poll_job(source: SourceConfig, context: Context) -> Job:
     """Wrap a source: log one line per poll, record status; a failure keeps the cursor."""
     register_secret(source.token())
-    impl = SOURCE_FACTORIES[source.kind](source, context)
+    impl = SOURCE_FACTORIES[source.kind](source=source, context=context)
 
     def run() -> bool:
         start = time.perf_counter()

@@ -5,9 +5,9 @@ record is checked once with cheap type tests and appended to column lists; arrow
 columns at the end. A bad record never stops the batch: it comes back with its reason.
 
 Example:
-    >>> rows, bad = parse_records([{"id": "r1", ...}, {"id": None}], source="sim")
-    >>> bad[0].reason
-    'id: missing or not a non-empty string'
+    >>> rows, bad = parse_records([{"id": None}])
+    >>> rows.num_rows, bad[0].reason
+    (0, 'id: missing or not a non-empty string')
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from ledger.schema import SCHEMA
 
-from ._fastpath import RATELIMIT_FIELDS, table_from_body, table_from_records
+from ._fastpath import RATELIMIT_FIELDS, ZONES, table_from_body, table_from_records
 from ._window import TimeWindow
 
 _INT_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens")
@@ -31,7 +31,6 @@ RECORD_COLUMNS = (
     "attempt", "spend_limit_reached", *_RATELIMIT.values(), "simulated",
     "pages", "annotated_pages", "audio_seconds", "characters", "api_zone", "billable", "tokens_estimated", "agent_id",
 )  # fmt: skip
-ZONES = ("global", "eu", "us")
 
 
 class BadRecord(ValueError):

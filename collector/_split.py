@@ -10,7 +10,9 @@ a known field that does not decode rejects the record with that field's name. A 
 (unbalanced brackets) is still a bad page: it is retried, never half-read.
 
 Example:
-    >>> decode_page(b'{"data": [{"id": "a"}, {"id": "b", "x": [[[...5000 deep...]]]}], "has_more": false}')
+    >>> deep = b"[" * 5000 + b"]" * 5000
+    >>> body = b'{"data": [{"id": "a"}, {"id": "b", "x": ' + deep + b'}], "has_more": false}'
+    >>> decode_page(body, "/v1/usage/requests")
     SplitPage(records=[{'id': 'a'}, {'id': 'b'}], rejected=[], next_cursor=None, has_more=False)
 """
 
@@ -43,7 +45,7 @@ class Undecodable:
     text: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SplitPage:
     records: list[Any] = field(default_factory=list)
     rejected: list[Undecodable] = field(default_factory=list)

@@ -5,8 +5,15 @@ cursor advanced. A crash loses at most the page in flight, which the next poll f
 and dedupe absorbs; memory stays bounded by the page size during a long backfill.
 
 Example:
-    >>> UsageEndpointSource(source_config, context).poll()
-    PollResult(records=10000, quarantined=0, pages=1)
+    >>> from pathlib import Path
+    >>> from foundation.config import Config
+    >>> from simulator import start_server
+    >>> now = datetime(2026, 5, 14, 10, tzinfo=UTC)
+    >>> with start_server(seed=4, days=0.5, rate=2.0, clock=now.timestamp) as sim:
+    ...     source = SourceConfig(name="sim", kind="usage_endpoint", url=sim.url)
+    ...     context = Context.build(Config(data_dir=Path("data"), sources=(source,)))
+    ...     UsageEndpointSource(source=source, context=context).poll()
+    PollResult(records=1458, quarantined=0, pages=1, cursor='...', capped=False)
 """
 
 from __future__ import annotations
@@ -23,11 +30,11 @@ import pyarrow as pa
 
 from foundation.config import SourceConfig
 from foundation.log import event_logger
-from foundation.scrub import MASK, contains_secret, scrub_secrets
+from foundation.scrub import MASK, contains_secret
 from ledger import price_rows
 
 from ._context import Context
-from ._http import RateLimiter, RetryPolicy, make_client, send
+from ._http import RateLimiter, RetryPolicy, checked_page, make_client, scrub_body, send
 from ._records import Rejected, parse_body, parse_records
 from ._split import decode_page
 from ._window import TimeWindow
@@ -39,7 +46,7 @@ PATH = "/v1/usage/requests"
 MAX_CURSOR_CHARS = 4096
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Page:
     """A page of the contract: decoded records, or already a table (fast path).
 
@@ -60,7 +67,7 @@ class Page:
         return table, [*self.rejected, *rejected]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PollResult:
     records: int
     quarantined: int
@@ -72,16 +79,33 @@ class PollResult:
 def _decode(content: bytes, window: TimeWindow | None) -> Page:
     fast = parse_body(content, window)
     if fast is not None:
-        return Page(None, fast[1], fast[2], fast[0])
+        return Page(data=None, next_cursor=fast[1], has_more=fast[2], table=fast[0])
     try:
         body = orjson.loads(content)
     except orjson.JSONDecodeError:
         split = decode_page(content, PATH)
         rejected = tuple(Rejected(u.reason, u.text) for u in split.rejected)
-        return _checked(Page(split.records, split.next_cursor, split.has_more is True, None, rejected, window))
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise BadPageError(f"{PATH}: expected an object with a 'data' list, got {str(body)[:80]!r}")
-    return _checked(Page(body["data"], body.get("next_cursor"), body.get("has_more") is True, None, (), window))
+        return _checked(
+            Page(
+                data=split.records,
+                next_cursor=split.next_cursor,
+                has_more=split.has_more is True,
+                table=None,
+                rejected=rejected,
+                window=window,
+            )
+        )
+    body = checked_page(body, PATH)
+    return _checked(
+        Page(
+            data=body["data"],
+            next_cursor=body.get("next_cursor"),
+            has_more=body.get("has_more") is True,
+            table=None,
+            rejected=(),
+            window=window,
+        )
+    )
 
 
 def _checked(page: Page) -> Page:
@@ -101,7 +125,7 @@ def parse_page(content: bytes, window: TimeWindow | None = None, source: str = "
     """
     echoed = contains_secret(content)
     if echoed:
-        content = scrub_secrets(content.decode("utf-8", errors="replace")).encode()
+        content = scrub_body(content)
     page = _decode(content, window)
     if echoed:
         hint = "the page held this source's token; it is stored as ***"
@@ -114,12 +138,12 @@ def parse_page(content: bytes, window: TimeWindow | None = None, source: str = "
 class UsageEndpointSource:
     """Polls one usage endpoint into the ledger."""
 
-    def __init__(self, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
+    def __init__(self, *, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
                  policy: RetryPolicy | None = None) -> None:  # fmt: skip
         self.source = source
         self.context = context
         self.policy = policy or RetryPolicy(max_retries=source.max_retries, sleep=context.stop.wait)
-        self.limiter = RateLimiter(source.max_requests_per_second, sleep=context.stop.wait)
+        self.limiter = RateLimiter(per_second=source.max_requests_per_second, sleep=context.stop.wait)
         self.client = make_client(source, transport)
 
     def close(self) -> None:
@@ -185,4 +209,6 @@ class UsageEndpointSource:
                     log.warning("poll_capped", source=name, pages=pages, cursor=cursor,
                         hint="max_pages_per_poll reached, has_more still true; the next poll continues")  # fmt: skip
                 if not more:
-                    return PollResult(records, quarantined, pages, cursor, capped)
+                    return PollResult(
+                        records=records, quarantined=quarantined, pages=pages, cursor=cursor, capped=capped
+                    )

@@ -1,6 +1,7 @@
 """The accepted window of record timestamps, shared by the fast path and the careful validator.
 
 Example:
+    >>> from datetime import UTC
     >>> TimeWindow.around(datetime(2026, 11, 28, tzinfo=UTC), 400, 300).end
     datetime.datetime(2026, 11, 28, 0, 5, tzinfo=datetime.timezone.utc)
 """

@@ -17,7 +17,16 @@ if TYPE_CHECKING:
     from ._app import create_app
     from ._buffer import Buffer
     from ._endpoints import endpoint_template
-    from ._limit_rules import Limit, LimitRuleError, parse_key_labels, parse_limit, parse_limits, toml_string
+    from ._limit_rules import (
+        Limit,
+        LimitRuleError,
+        parse_key_labels,
+        parse_limit,
+        parse_limits,
+        parse_toml,
+        read_toml,
+        toml_string,
+    )
     from ._record import Exchange, build_record, ratelimit_from, usage_counts
     from .config import GatewayConfig, Secrets, load_config, parse_config, read_secrets
     from .errors import ConfigError, GatewayError
@@ -31,6 +40,8 @@ _EXPORTS = {
     "parse_key_labels": "._limit_rules",
     "parse_limit": "._limit_rules",
     "parse_limits": "._limit_rules",
+    "parse_toml": "._limit_rules",
+    "read_toml": "._limit_rules",
     "toml_string": "._limit_rules",
     "Exchange": "._record",
     "build_record": "._record",
@@ -71,8 +82,10 @@ __all__ = [
     "parse_key_labels",
     "parse_limit",
     "parse_limits",
+    "parse_toml",
     "ratelimit_from",
     "read_secrets",
+    "read_toml",
     "toml_string",
     "usage_counts",
 ]

@@ -4,8 +4,15 @@ Why the catch-all route: every path that is not the gateway's own (/healthz, /me
 /v1/usage/requests) belongs to the upstream API, whatever the method.
 
 Example:
-    >>> app = create_app(load_config(None), read_secrets(load_config(None)))
-    >>> uvicorn.run(app, host="127.0.0.1", port=8080)
+    >>> from dataclasses import replace
+    >>> from pathlib import Path
+    >>> from starlette.testclient import TestClient
+    >>> from gateway.config import load_config, read_secrets
+    >>> config = replace(load_config(None), db_path=Path("gateway.sqlite3"))
+    >>> secrets = read_secrets(config, {"GATEWAY_USAGE_TOKEN": "usage-token-1", "GATEWAY_KEY_SALT": "key-salt-1"})
+    >>> with TestClient(create_app(config, secrets)) as client:      # in production: uvicorn.run(app, ...)
+    ...     client.get("/healthz").json()["status"]
+    'ok'
 """
 
 from __future__ import annotations
@@ -47,8 +54,8 @@ def create_app(config: GatewayConfig, secrets: Secrets, metrics: Metrics | None 
     limiter = build_limiter(config, metrics, clock)
     buffer = Buffer(config.db_path, config.sqlite_synchronous)
     usage = UsageEndpoint(buffer, secrets.usage_token)
-    recorder = Recorder(buffer, metrics, config.retention_days)
-    forwarder = Forwarder(config, secrets, recorder, metrics, limiter)
+    recorder = Recorder(buffer=buffer, metrics=metrics, retention_days=config.retention_days)
+    forwarder = Forwarder(config=config, secrets=secrets, recorder=recorder, metrics=metrics, limiter=limiter)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "upstream": config.upstream_url, "pending": recorder.pending})
@@ -102,4 +109,6 @@ def build_limiter(config: GatewayConfig, metrics: Metrics, clock: Callable[[], f
                              currency=config.limits_currency, fail_closed=config.limits_fail_closed,
                              state_timeout=config.limits_state_timeout_ms / 1000,
                              ledger_refresh_seconds=config.ledger_refresh_seconds)  # fmt: skip
-    return Limiter(limits, settings, metrics, clock, refresher=refresher, source=config.budgets_file)
+    return Limiter(
+        limits=limits, settings=settings, metrics=metrics, clock=clock, refresher=refresher, source=config.budgets_file
+    )

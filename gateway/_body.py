@@ -6,9 +6,13 @@ upstream chunk by chunk as the client sends it, counted against the limit. Past 
 upload is abandoned (the upstream never gets a complete body) and the client gets a 413.
 
 Example:
+    >>> import asyncio
+    >>> messages = iter([{"type": "http.request", "body": b'{"model": "mistral-small-latest"}'}])
+    >>> async def receive():
+    ...     return next(messages)
     >>> body = RequestBody(receive, limit=513 * MIB, declared=None)
-    >>> first = await body.head()             # None: the client left before sending it
-    >>> data = first if body.complete else body.stream(first)
+    >>> asyncio.run(body.head()), body.complete    # head() is None when the client left before sending it
+    (b'{"model": "mistral-small-latest"}', True)
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ deletes it. So after a SIGKILL every forwarded request has exactly one of the tw
 `recover` turns the leftovers into records at the next start. One process per file (a lock).
 
 Example:
-    >>> buffer = Buffer(Path("/tmp/b.sqlite3"))
-    >>> buffer.write([b'{"id": "r1"}'], now=time.time())
+    >>> buffer = Buffer(Path("gateway.sqlite3"))
+    >>> buffer.write([b'{"id": "r1"}'], now=1_764_000_000.0)
     >>> buffer.page(after=0, limit=10)
     Page(bodies=[b'{"id": "r1"}'], last_seq=1, has_more=False)
 """
@@ -27,9 +27,10 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Generic, TypeVar
 
 from .errors import ConfigError
 
@@ -47,19 +48,34 @@ CREATE TABLE IF NOT EXISTS inflight (
 );
 """
 PURGE_CHUNK = 10_000
+T = TypeVar("T")
+U = TypeVar("U")
 
 
-@dataclass
-class Batch:
-    """One writer transaction: new intents, their updates, and finished records (with their intent keys)."""
+@dataclass(kw_only=True)
+class Batch(Generic[T]):
+    """One writer transaction: new intents, their updates, and finished records (with their intent keys).
 
-    intents: list[tuple[int, float, bytes]] = field(default_factory=list)
-    updates: dict[int, bytes] = field(default_factory=dict)
-    records: list[bytes] = field(default_factory=list)
+    Why generic: the recorder gathers records as dicts (`Batch[Record]`) and hands the buffer
+    their JSON (`batch.map(orjson.dumps)`, a `Batch[bytes]`), one shape for both sides.
+    """
+
+    intents: list[tuple[int, float, T]] = field(default_factory=list)
+    updates: dict[int, T] = field(default_factory=dict)
+    records: list[T] = field(default_factory=list)
     finished_keys: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.intents) + len(self.updates) + len(self.records)
+
+    def map(self, convert: Callable[[T], U]) -> Batch[U]:
+        """The same batch with every intent, update and record converted."""
+        return Batch(
+            intents=[(key, ts, convert(item)) for key, ts, item in self.intents],
+            updates={key: convert(item) for key, item in self.updates.items()},
+            records=[convert(item) for item in self.records],
+            finished_keys=self.finished_keys,
+        )
 
 
 @dataclass(frozen=True)
@@ -98,9 +114,9 @@ class Buffer:
 
     def write(self, bodies: list[bytes], now: float) -> None:
         """Commit records in one transaction: all of them are durable, or none."""
-        self.commit(Batch(records=bodies), now)
+        self.commit(Batch[bytes](records=bodies), now)
 
-    def commit(self, batch: Batch, now: float) -> None:
+    def commit(self, batch: Batch[bytes], now: float) -> None:
         """Apply a batch in one transaction; a finished record and the deletion of its intent go together."""
         with self.writer:
             self.writer.execute("BEGIN IMMEDIATE")

@@ -27,7 +27,7 @@ READABLE_CODINGS = frozenset({"gzip", "deflate", "identity"})
 RawHeaders = Iterable[tuple[bytes, bytes]]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RequestHeaders:
     """What the record needs from the client's headers."""
 

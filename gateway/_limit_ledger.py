@@ -10,9 +10,15 @@ never missed). Reads the visible files with `ledger.store.list_files` (the visib
 and pyarrow, on the limits' worker thread, never on the request path.
 
 Example:
+    >>> from ledger.fixtures import build_ledger
+    >>> from gateway._limit_periods import period_at
+    >>> now = datetime(2026, 11, 2, 12, tzinfo=UTC)
+    >>> _ = build_ledger(Path("data"), n_records=500, days=2, seed=7, end=now)
+    >>> period = period_at("day", now.timestamp(), "UTC")
     >>> refresh = ledger_refresher(Path("data"), "gateway")
-    >>> refresh(limit, period.start, period.end, period.id)      # (amount, as_of minute)
-    (12.5, 29548810)
+    >>> spent, as_of = refresh(Limit("search", project="search", amount=10.0), period.start, period.end, period.id)
+    >>> round(spent, 4), as_of        # the ledger's spend, up to the minute of its newest gateway row
+    (0.011, 29893665)
 """
 
 from __future__ import annotations

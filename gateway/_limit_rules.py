@@ -192,17 +192,29 @@ def parse_limits(doc: dict[str, Any]) -> tuple[list[Limit], dict[str, str]]:
     return limits, labels
 
 
+def parse_toml(text: str, path: Path, error: type[Exception]) -> dict[str, Any]:
+    """The TOML document `text` (read from `path`), or `error` naming the file and the fix."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: invalid TOML: {exc}; fix the syntax at that line") from None
+
+
+def read_toml(path: Path, error: type[Exception]) -> tuple[str, dict[str, Any]] | None:
+    """The text and document of a budgets file; None when it does not exist yet."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return None
+    return text, parse_toml(text, path, error)
+
+
 def load_limit_file(path: Path) -> tuple[list[Limit], dict[str, str]]:
     """The limits and key labels in a budgets file; none when it does not exist."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
+    found = read_toml(path, LimitRuleError)
+    if found is None:
         return [], {}
     try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise LimitRuleError(f"{path}: invalid TOML: {exc}; fix the syntax at that line") from None
-    try:
-        return parse_limits(doc)
+        return parse_limits(found[1])
     except LimitRuleError as exc:
         raise LimitRuleError(f"{path}: {exc}") from None

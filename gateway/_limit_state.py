@@ -11,12 +11,14 @@ total per (limit, period), so reading every limit's spend is two queries whateve
 Example:
     >>> state = LimitState(Path("data/gateway/limits.sqlite3"), timeout=0.1)
     >>> state.take_requests([("search", 600, None, True)], minute=29_000_000)   # {} = counted, none full
+    {}
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _RATE = "SELECT requests, tokens FROM rate WHERE lim = ? AND minute = ?"
@@ -66,10 +68,8 @@ class LimitState:
         Returns {name: "requests" or "tokens"} for the limits already full this minute; when one
         of them is hard nothing is counted (the request is refused), else every limit counts it.
         """
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            full: dict[str, str] = {}
+        full: dict[str, str] = {}
+        with self._transaction() as db:
             refused = False
             names = []
             for name, rpm, tpm, hard in limits:
@@ -84,12 +84,7 @@ class LimitState:
             if not refused:
                 db.executemany("INSERT INTO rate VALUES (?, ?, 1, 0) ON CONFLICT DO UPDATE SET requests = requests + 1",
                                [(name, minute) for name in names])  # fmt: skip
-            db.execute("COMMIT")
-            return full
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+        return full
 
     def add_usage(self, tokens: list[tuple[str, int, int]], spend: list[tuple[str, str, int, float]]) -> None:
         """Add (limit, minute, tokens) and (limit, period, minute, cost) in one transaction."""
@@ -125,17 +120,15 @@ class LimitState:
             db.execute("DELETE FROM rate WHERE minute < ?", (before_minute,))
             db.execute("DELETE FROM spend WHERE minute < ?", (before_minute - 40 * 1440,))
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self.db)
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, kind: object, *rest: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One `BEGIN IMMEDIATE` transaction: committed, or rolled back (if still open) on any error."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise

@@ -13,9 +13,14 @@ open: logged, `gateway_limit_state_failures_total`) unless `limits_fail_closed` 
 Time is `clock()` (seconds since the epoch), injectable so a test can cross midnight.
 
 Example:
-    >>> limiter = Limiter(limits, settings, metrics, clock=time.time)
+    >>> limits = [Limit("search-rpm", project="search", requests_per_minute=1)]
+    >>> settings = LimitSettings(state_path=Path("limits.sqlite3"))
+    >>> limiter = Limiter(limits=limits, settings=settings, metrics=Metrics(), clock=lambda: 1_764_000_000.0)
+    >>> limiter.check("search", "key-0123456789abcdef", "mistral-small-latest").refused is None   # passes
+    True
     >>> verdict = limiter.check("search", "key-0123456789abcdef", "mistral-small-latest")
-    >>> verdict.refused is None     # else a 429 with verdict.message and verdict.retry_after
+    >>> verdict.status, verdict.refused.name, verdict.retry_after     # the minute's one request is taken
+    (429, 'search-rpm', 60)
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ many times in a row before they count at 0 (logged and counted), so rate limits 
 take tens of seconds on a loaded machine, and a timeout counts that batch at 0."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LimitSettings:
     state_path: Path
     timezone: str = "UTC"
@@ -70,7 +75,7 @@ class LimitSettings:
     ledger_refresh_seconds: float = 60.0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Verdict:
     """What the limits say about one request: refused (429 or 503) and/or soft warnings."""
 
@@ -82,7 +87,7 @@ class Verdict:
 
 
 class Limiter:
-    def __init__(self, limits: list[Limit], settings: LimitSettings, metrics: Metrics,
+    def __init__(self, *, limits: list[Limit], settings: LimitSettings, metrics: Metrics,
                  clock: Callable[[], float] = time.time, pricer: Pricer | None = None,
                  refresher: Refresher | None = None, source: Path | None = None) -> None:  # fmt: skip
         self.limits = limits

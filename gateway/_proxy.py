@@ -11,8 +11,9 @@ billing) upstream, and the record says `cancelled`. A body over `max_request_bod
 413 (at once when its Content-Length says so, else when the count passes the limit).
 
 Example:
-    >>> forwarder = Forwarder(config, secrets, recorder, metrics)
-    >>> app = Starlette(routes=[Route("/{path:path}", forwarder)])
+    >>> error_body(413, "request_too_large", "over 513 MiB")   # the gateway's own errors, shaped like Mistral's
+    {'object': 'error', 'message': 'over 513 MiB', 'type': 'request_too_large', 'param': None, 'code': '413'}
+    >>> # a Forwarder is the app's catch-all route: Route("/{path:path}", Forwarder(config=..., ...))
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
 
 
 class Forwarder:
-    def __init__(self, config: GatewayConfig, secrets: Secrets, recorder: Recorder, metrics: Metrics,
+    def __init__(self, *, config: GatewayConfig, secrets: Secrets, recorder: Recorder, metrics: Metrics,
                  limiter: Limiter | None = None) -> None:  # fmt: skip
         self.config = config
         self.limiter = limiter if limiter is not None and limiter.active else None
@@ -204,14 +205,9 @@ class Forwarder:
     async def _limited(self, send: Send, ex: Exchange, verdict: Verdict) -> None:
         """A hard limit (429) or unavailable state with fail-closed (503): answered here, never forwarded."""
         kind = "limit_exceeded" if verdict.status == 429 else "limits_unavailable"
-        body = error_body(verdict.status, kind, verdict.message)
-        ex.status, ex.summary, ex.billable = verdict.status, body, False
-        data = orjson.dumps(body)
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                   (b"retry-after", str(verdict.retry_after).encode())]  # fmt: skip
-        await self.complete(ex)
-        await send_start(send, {"type": "http.response.start", "status": verdict.status, "headers": headers}, ex)
-        await send({"type": "http.response.body", "body": data})
+        ex.billable = False
+        retry = [(b"retry-after", str(verdict.retry_after).encode())]
+        await self._answer(send, ex, verdict.status, error_body(verdict.status, kind, verdict.message), retry)
 
     async def _refuse(self, send: Send, ex: Exchange) -> None:
         self.metrics.bodies_too_large += 1
@@ -222,16 +218,21 @@ class Forwarder:
 
     async def _fail(self, send: Send, ex: Exchange, status: int, kind: str, message: str,
                     upstream: bool = True) -> None:  # fmt: skip
-        body = error_body(status, kind, message)
-        ex.status, ex.summary = status, body
         if upstream:
             self.metrics.upstream_failures[kind] += 1
+        close = [] if upstream else [(b"connection", b"close")]
+        await self._answer(send, ex, status, error_body(status, kind, message), close)
+
+    async def _answer(
+        self, send: Send, ex: Exchange, status: int, body: dict[str, Any], extra_headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """The gateway's own JSON answer, recorded (committed) before it is sent, like an upstream one."""
+        ex.status, ex.summary = status, body
         data = orjson.dumps(body)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-        if not upstream:
-            headers.append((b"connection", b"close"))
         await self.complete(ex)
-        await send_start(send, {"type": "http.response.start", "status": status, "headers": headers}, ex)
+        start = {"type": "http.response.start", "status": status, "headers": headers + extra_headers}
+        await send_start(send, start, ex)
         await send({"type": "http.response.body", "body": data})
 
     def _client_gone(self, ex: Exchange) -> None:

@@ -47,7 +47,7 @@ _LEGACY_RATELIMIT = {
 }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Exchange:
     """Everything learnt about one request while it is forwarded."""
 

@@ -17,10 +17,16 @@ ms inline, 10.6 ms through a thread under load). The checkpoint, which does fsyn
 own thread. With FULL every commit fsyncs, so commits go to the writer thread.
 
 Example:
-    >>> recorder = Recorder(buffer, metrics, retention_days=14)
-    >>> await recorder.start()
-    >>> key = await recorder.begin(interrupted)      # durable before forwarding
-    >>> await recorder.finish(key, record)           # durable before the answer ends
+    >>> from pathlib import Path
+    >>> async def one_request(recorder):
+    ...     await recorder.start()
+    ...     key = await recorder.begin({"id": "r1", "status_code": 502})    # durable before forwarding
+    ...     await recorder.finish(key, {"id": "r1", "status_code": 200})    # durable before the answer ends
+    ...     await recorder.stop()
+    >>> buffer = Buffer(Path("gateway.sqlite3"))
+    >>> asyncio.run(one_request(Recorder(buffer=buffer, metrics=Metrics(), retention_days=14)))
+    >>> buffer.page(after=0, limit=10).bodies
+    [b'{"id":"r1","status_code":200}']
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ import itertools
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -46,28 +51,8 @@ PURGE_EVERY = 3_600.0
 Record = dict[str, Any]
 
 
-@dataclass
-class _Queued:
-    intents: list[tuple[int, float, Record]] = field(default_factory=list)
-    updates: dict[int, Record] = field(default_factory=dict)
-    records: list[Record] = field(default_factory=list)
-    finished_keys: list[int] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.intents) + len(self.updates) + len(self.records)
-
-    def encoded(self) -> Batch:
-        dumps = orjson.dumps
-        return Batch(
-            intents=[(key, ts, dumps(rec)) for key, ts, rec in self.intents],
-            updates={key: dumps(rec) for key, rec in self.updates.items()},
-            records=[dumps(rec) for rec in self.records],
-            finished_keys=self.finished_keys,
-        )
-
-
 class Recorder:
-    def __init__(self, buffer: Buffer, metrics: Metrics, retention_days: float, max_pending: int = 100_000,
+    def __init__(self, *, buffer: Buffer, metrics: Metrics, retention_days: float, max_pending: int = 100_000,
                  commit_wait: float = 5.0) -> None:  # fmt: skip
         self.buffer = buffer
         self.metrics = metrics
@@ -75,7 +60,7 @@ class Recorder:
         self.max_pending = max_pending
         self.commit_wait = commit_wait
         self.inline = buffer.synchronous == "NORMAL"
-        self.queued = _Queued()
+        self.queued = Batch[Record]()
         self.waiter: asyncio.Future[bool] | None = None
         self.keys = itertools.count(secrets.randbits(24) << 32)
         self.wakeup = asyncio.Event()
@@ -162,7 +147,7 @@ class Recorder:
             await self.wakeup.wait()
             self.wakeup.clear()
             queued, waiter = self.queued, self.waiter
-            self.queued, self.waiter = _Queued(), None
+            self.queued, self.waiter = Batch[Record](), None
             if len(queued) and self.inline:
                 self._commit(queued)
             elif len(queued):
@@ -174,9 +159,9 @@ class Recorder:
                 return
             await self._maybe_purge()
 
-    def _commit(self, queued: _Queued) -> None:
+    def _commit(self, queued: Batch[Record]) -> None:
         try:
-            self.buffer.commit(queued.encoded(), time.time())
+            self.buffer.commit(queued.map(orjson.dumps), time.time())
             self.metrics.records_written += len(queued.records)
         except Exception as exc:  # a record failure must never reach a request
             self.metrics.record_failures += len(queued.records)

@@ -8,7 +8,22 @@ Everything before goes on the moment it arrives; a stream's first chunk also upd
 request's intent (status, id), so a crash mid-stream leaves a record with both.
 
 Example:
-    >>> await relay_chunks(response, send, start, ex, finish=forwarder.complete, noted=forwarder.note)
+    >>> import asyncio
+    >>> from types import SimpleNamespace
+    >>> sent = []
+    >>> async def send(message):
+    ...     sent.append(message.get("body", "start"))
+    >>> async def finish(ex):
+    ...     sent.append("record committed")
+    >>> class Upstream:
+    ...     async def iter_any(self):
+    ...         for chunk in (b"data: {}", b"data: [DONE]"):
+    ...             yield chunk
+    >>> response = SimpleNamespace(content_length=None, content=Upstream())
+    >>> ex = SimpleNamespace(observer=None, stream=True, response_started=False)
+    >>> asyncio.run(relay_chunks(response, send, {}, ex, finish, note=lambda ex: None))
+    >>> sent
+    ['start', b'data: {}', 'record committed', b'data: [DONE]']
 """
 
 from __future__ import annotations

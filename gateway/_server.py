@@ -10,7 +10,11 @@ was ever answered on it). And past `max_client_connections` open connections (ke
 open-file limit, with room for the upstream pool) a new one gets a 503 and is closed at once.
 
 Example:
-    >>> uvicorn.run(app, http=protocol_class(config, metrics), ...)
+    >>> from gateway.config import GatewayConfig
+    >>> connection_cap(GatewayConfig(max_client_connections=1000), open_files=1024)   # what the fd limit leaves
+    860
+    >>> issubclass(protocol_class(GatewayConfig(), Metrics()), H11Protocol)   # uvicorn.run(app, http=this class)
+    True
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ OCR = "/v1/ocr"
 _ANNOTATIONS = ("document_annotation_format", "bbox_annotation_format")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RequestFacts:
     """What a request body tells the record: model, stream flag, agent, TTS characters, tier asked,
     and whether an OCR call asked for annotations (its pages are then billed as annotated)."""

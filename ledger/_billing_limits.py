@@ -6,8 +6,10 @@ that coincide with `monthly_limit_reached`, or the busiest minute of a model aga
 tokens-per-minute limit.
 
 Example:
-    >>> spend_gauges(Path("data"), datetime.now(UTC))[0].days_to_cap
-    6.5
+    >>> reading = {"used": 300.0, "limit": 1000.0, "currency": "EUR"}
+    >>> _ = write_reading(Path("data"), "mistral_admin", SPEND_LIMIT, reading)
+    >>> spend_gauges(Path("data"), datetime(2026, 11, 16, tzinfo=UTC))[0].days_to_cap   # 20 EUR a day, 700 left
+    35.0
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def read_readings(data_dir: Path, name: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SpendGauge:
     """Month-to-date usage against the monthly limit, with the days left at the current burn."""
 
@@ -78,7 +80,7 @@ class SpendGauge:
     warning: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Headroom:
     """A model's busiest minute (all keys together) against its tokens-per-minute limit."""
 
@@ -125,8 +127,9 @@ def gauge(source: str, reading: dict[str, Any], now: datetime, recent_429s: int)
     if reached and recent_429s:
         warning = (f"{recent_429s} requests got HTTP 429 in the last 24 h while Mistral reports "
                    f"monthly_limit_reached: they fail until an admin raises the spend limit")  # fmt: skip
-    return SpendGauge(source, used, limit, no_limit, reached, reading.get("currency"), _when(reading.get("fetched_at")),
-                      burn, left, recent_429s, warning)  # fmt: skip
+    return SpendGauge(source=source, used=used, limit=limit, no_limit=no_limit, reached=reached,
+                      currency=reading.get("currency"), fetched_at=_when(reading.get("fetched_at")), burn_per_day=burn,
+                      days_to_cap=left, recent_429s=recent_429s, warning=warning)  # fmt: skip
 
 
 def rate_headroom(data_dir: Path, start: datetime, end: datetime, limits: dict[str, Any]) -> list[Headroom]:
@@ -146,7 +149,15 @@ def rate_headroom(data_dir: Path, start: datetime, end: datetime, limits: dict[s
         entry = limits.get(model)
         limit = _number(entry.get("tokens_per_minute")) if isinstance(entry, dict) else None
         pct = None if not limit else 100.0 * (limit - peak) / limit
-        out.append(Headroom(model, peak, at, None if limit is None else int(limit), pct))
+        out.append(
+            Headroom(
+                model=model,
+                peak_tokens_minute=peak,
+                peak_at=at,
+                limit_tokens_minute=None if limit is None else int(limit),
+                headroom_pct=pct,
+            )
+        )
     return sorted(out, key=lambda h: (h.headroom_pct is None, h.headroom_pct or 0.0, h.model))
 
 

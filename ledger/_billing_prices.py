@@ -15,28 +15,27 @@ per unit (per token, e.g. "0.00000015"), shown per 1M tokens like the list. Regi
 (us, eu) list at 1.1x; a service tier other than standard has no list price.
 
 Example:
-    >>> write_price_sheet(Path("data"), "mistral_admin", "2026-05", None, [entry], "EUR")
-    >>> compare_prices(Path("data"), "2026-05")[0].difference_pct
+    >>> entry = PriceEntry(event_type="mistral-small-2506", billing_metric="input", billing_group=None,
+    ...                    api_zone=None, service_tier=None, model=None, price=0.00000008, price_text="0.00000008")
+    >>> _ = write_price_sheet(Path("data"), "mistral_admin", "2026-05", None, [entry], "EUR")
+    >>> round(compare_prices(Path("data"), "2026-05")[0].difference_pct, 6)
     -20.0
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from foundation.periods import local_midnight, next_period_start, parse_month
 
 from ._billing_limits import billing_dir, safe_name
-from ._billing_table import check_month
-from .atomic import atomic_write
+from ._billing_table import check_month, read_month_files, write_month_file
 from .prices import PriceBook, SheetPrice
 from .schema import TS
 
@@ -68,7 +67,7 @@ PRICE_SCHEMA = pa.schema(
 KINDS = {"input": "input_per_1m", "cached_input": "cached_input_per_1m", "output": "output_per_1m"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PriceEntry:
     """One entry of the `prices` list as sent; `price` None (with `problem`) when it is not a number."""
 
@@ -84,7 +83,7 @@ class PriceEntry:
     problem: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PriceComparison:
     """Your price against the list price for one entry; per 1M tokens for token kinds, else per unit."""
 
@@ -113,27 +112,19 @@ def _path(data_dir: Path, source: str, month: str, workspace: str | None) -> Pat
 def write_price_sheet(data_dir: Path, source: str, month: str, workspace: str | None, entries: Sequence[PriceEntry],
                       currency: str | None, fetched_at: datetime | None = None) -> Path:  # fmt: skip
     """Replace the stored price sheet of (source, month, workspace) with `entries`, atomically."""
-    when = fetched_at or datetime.now(UTC)
-    columns: dict[str, list[Any]] = {name: [] for name in PRICE_SCHEMA.names}
-    for entry in entries:
-        for key, value in asdict(entry).items():
-            columns[key].append(value)
-    n = len(entries)
-    columns |= {"source": [source] * n, "month": [month] * n, "workspace": [workspace] * n,
-                "currency": [currency] * n, "fetched_at": [when] * n}  # fmt: skip
-    table = pa.table(columns, schema=PRICE_SCHEMA)
-    path = _path(data_dir, source, month, workspace)
-    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    same = {
+        "source": source,
+        "month": month,
+        "workspace": workspace,
+        "currency": currency,
+        "fetched_at": fetched_at or datetime.now(UTC),
+    }
+    return write_month_file(_path(data_dir, source, month, workspace), PRICE_SCHEMA, entries, same)
 
 
 def read_price_sheet(data_dir: Path, months: Iterable[str] | None = None) -> pa.Table:
     """Every stored price entry (of `months` if given), all sources and workspaces."""
-    wanted = None if months is None else {check_month(m) for m in months}
-    files = [p for p in sorted(billing_dir(data_dir).glob(f"*/{PRICES_DIR}/*.parquet"))
-             if wanted is None or p.name[:7] in wanted]  # fmt: skip
-    if not files:
-        return PRICE_SCHEMA.empty_table()
-    return ds.dataset([str(p) for p in files], schema=PRICE_SCHEMA, format="parquet").to_table()
+    return read_month_files(billing_dir(data_dir).glob(f"*/{PRICES_DIR}/*.parquet"), PRICE_SCHEMA, months)
 
 
 def price_months(data_dir: Path) -> list[str]:
@@ -203,10 +194,11 @@ def _compare(row: dict[str, Any], book: PriceBook) -> PriceComparison:
     pct = None if diff is None or not listed else 100.0 * diff / listed
     if pct is not None and listed and yours and not 1 / UNIT_WARNING <= yours / listed <= UNIT_WARNING:
         note = f"more than {UNIT_WARNING:.0f}x from the list price: check the unit (prices are read per token)"
-    return PriceComparison(row["month"], row["source"], model, kind, row.get("api_zone"), row.get("service_tier"),
-                           row.get("currency"), listed, yours, diff, pct,
-                           "per 1M tokens" if per_million else "per unit", note, row.get("event_type"),
-                           row.get("billing_metric"))  # fmt: skip
+    return PriceComparison(month=row["month"], source=row["source"], model=model, kind=kind,
+                           api_zone=row.get("api_zone"), service_tier=row.get("service_tier"),
+                           currency=row.get("currency"), list_price=listed, your_price=yours, difference=diff,
+                           difference_pct=pct, unit="per 1M tokens" if per_million else "per unit", note=note,
+                           event_type=row.get("event_type"), billing_metric=row.get("billing_metric"))  # fmt: skip
 
 
 def compare_prices(data_dir: Path, month: str, book: PriceBook | None = None) -> list[PriceComparison]:
@@ -244,6 +236,7 @@ def sheet_prices(data_dir: Path, currency: str, book: PriceBook | None = None) -
         compared = _compare(row, book)
         if _usable(compared) and compared.kind is not None and compared.model is not None:
             key = (row["month"], compared.model, compared.kind)
-            chosen.setdefault(key, SheetPrice(compared.model, currency.upper(), row["month"], compared.kind,
-                                              float(compared.your_price or 0.0)))  # fmt: skip
+            chosen.setdefault(key, SheetPrice(model=compared.model, currency=currency.upper(), month=row["month"],
+                                              kind=compared.kind,
+                                              per_1m=float(compared.your_price or 0.0)))  # fmt: skip
     return list(chosen.values())

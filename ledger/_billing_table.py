@@ -6,16 +6,18 @@ reason, never turned into a number. A fetch that could not read some models keep
 models' earlier readable lines (`carry_over`), so one odd payload never erases a bill.
 
 Example:
-    >>> update_billed(Path("data"), "mistral_admin", "2026-05", None, rows)
+    >>> line = BilledRow(category="completion", model="mistral-small-2506", metric="input", quantity=2e6,
+    ...                  unit_price=1e-7, amount=0.2, currency="EUR")
+    >>> _ = update_billed(Path("data"), "mistral_admin", "2026-05", None, [line])
     >>> read_billed(Path("data"), ["2026-05"]).num_rows
-    5
+    1
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,7 @@ BILLED_SCHEMA = pa.schema(
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BilledRow:
     """One line of a bill; a number the provider did not give stays None.
 
@@ -58,11 +60,11 @@ class BilledRow:
 
     category: str
     model: str
-    metric: str | None
-    quantity: float | None
-    unit_price: float | None
-    amount: float | None
-    currency: str | None
+    metric: str | None = None
+    quantity: float | None = None
+    unit_price: float | None = None
+    amount: float | None = None
+    currency: str | None = None
     raw: str | None = None
     problem: str | None = None
     fetched_at: datetime | None = None
@@ -83,32 +85,39 @@ def _path(data_dir: Path, source: str, month: str, workspace: str | None) -> Pat
 def write_billed(data_dir: Path, source: str, month: str, workspace: str | None, rows: Sequence[BilledRow],
                  fetched_at: datetime | None = None) -> Path:  # fmt: skip
     """Replace the billed rows of (source, month, workspace) with `rows`, atomically."""
-    path = _path(data_dir, source, month, workspace)
     when = fetched_at or datetime.now(UTC)
-    columns: dict[str, list[Any]] = {name: [] for name in BILLED_SCHEMA.names}
+    dated = [replace(row, fetched_at=row.fetched_at or when) for row in rows]
+    path = _path(data_dir, source, month, workspace)
+    return write_month_file(path, BILLED_SCHEMA, dated, {"source": source, "month": month, "workspace": workspace})
+
+
+def write_month_file(path: Path, schema: pa.Schema, rows: Sequence[Any], same: dict[str, Any]) -> Path:
+    """Dataclass `rows`, plus the columns `same` for every row, as one parquet file in `schema`, atomically.
+
+    Shared by the billed table and the price sheets: one (source, month, workspace) file each.
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
     for row in rows:
         for key, value in asdict(row).items():
             columns[key].append(value)
-    n = len(rows)
-    columns |= {"source": [source] * n, "month": [month] * n, "workspace": [workspace] * n,
-                "fetched_at": [at or when for at in columns["fetched_at"]]}  # fmt: skip
-    table = pa.table(columns, schema=BILLED_SCHEMA)
+    columns |= {key: [value] * len(rows) for key, value in same.items()}
+    table = pa.table(columns, schema=schema)
     return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
-def _dataset(paths: Sequence[Path]) -> pa.Table:
-    """Files written before `raw` and `problem` existed read with those columns null."""
-    return ds.dataset([str(p) for p in paths], schema=BILLED_SCHEMA, format="parquet").to_table()
+def read_month_files(paths: Iterable[Path], schema: pa.Schema, months: Iterable[str] | None = None) -> pa.Table:
+    """The files among `paths` named for one of `months` (all if None), read in `schema`.
+
+    Files written before a column existed read with it null.
+    """
+    wanted = None if months is None else {check_month(m) for m in months}
+    files = [str(p) for p in sorted(paths) if wanted is None or p.name[:7] in wanted]
+    return ds.dataset(files, schema=schema, format="parquet").to_table() if files else schema.empty_table()
 
 
 def read_billed(data_dir: Path, months: Iterable[str] | None = None) -> pa.Table:
     """Every billed row (of `months` if given), all sources and workspaces."""
-    wanted = None if months is None else {check_month(m) for m in months}
-    files = [
-        p for p in sorted(billing_dir(data_dir).glob("*/*.parquet"))
-        if wanted is None or p.name[:7] in wanted
-    ]  # fmt: skip
-    return _dataset(files) if files else BILLED_SCHEMA.empty_table()
+    return read_month_files(billing_dir(data_dir).glob("*/*.parquet"), BILLED_SCHEMA, months)
 
 
 def read_billed_rows(data_dir: Path, source: str, month: str, workspace: str | None) -> list[BilledRow]:
@@ -117,7 +126,7 @@ def read_billed_rows(data_dir: Path, source: str, month: str, workspace: str | N
     if not path.exists():
         return []
     names = [f.name for f in fields(BilledRow)]
-    return [BilledRow(**{k: r[k] for k in names}) for r in _dataset([path]).to_pylist()]
+    return [BilledRow(**{k: r[k] for k in names}) for r in read_month_files([path], BILLED_SCHEMA).to_pylist()]
 
 
 def carry_over(previous: Sequence[BilledRow], new: Sequence[BilledRow]) -> list[BilledRow]:

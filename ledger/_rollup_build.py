@@ -4,8 +4,13 @@ Why its own module: building runs a DuckDB query (`_query_engine`), and the engi
 `_query_rollups`; keeping the build here means neither of those two imports the other's user.
 
 Example:
-    >>> update_rollups(Path("data"))   # after a write or compaction; cheap when nothing changed
+    >>> from datetime import UTC, datetime
+    >>> from ledger.fixtures import build_ledger
+    >>> _ = build_ledger(Path("data"), n_records=500, days=1, seed=7, end=datetime(2026, 11, 27, 23, tzinfo=UTC))
+    >>> update_rollups(Path("data"))   # after a write or compaction
     [PosixPath('data/rollups/hourly/date=2026-11-27/totals-....parquet'), ...]
+    >>> update_rollups(Path("data"))   # cheap when nothing changed
+    []
 """
 
 from __future__ import annotations

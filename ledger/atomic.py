@@ -5,6 +5,7 @@ one. Readers skip names starting with "." (pyarrow's default), so temp files sta
 
 Example:
     >>> atomic_write_bytes(Path("data/state/cursors.json"), b"{}")
+    PosixPath('data/state/cursors.json')
 """
 
 from __future__ import annotations

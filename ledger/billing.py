@@ -11,9 +11,11 @@ Layout: `<data_dir>/billing/<source>/<YYYY-MM>[.<workspace>].parquet` and the la
 spend-limit and rate-limit readings as `<data_dir>/billing/<source>/{spend-limit,rate-limit}.json`.
 
 Example:
-    >>> write_billed(Path("data"), "mistral_admin", "2026-05", None, rows)
-    >>> reconcile(Path("data"), ["2026-05"], currency="EUR")[0].status
-    'matched'
+    >>> line = BilledRow(category="ocr", model="mistral-ocr-2505", metric="pages", quantity=1000.0,
+    ...                  unit_price=0.001, amount=1.0, currency="EUR")
+    >>> _ = write_billed(Path("data"), "mistral_admin", "2026-05", None, [line])
+    >>> reconcile(Path("data"), ["2026-05"], currency="EUR")[0].status     # billed, but no request seen
+    'billed_not_seen'
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ __all__ = [
 STATUSES = ("matched", "billed_not_seen", "seen_not_billed", "bill_unreadable")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Reconciled:
     """Measured against billed for one (month, model); gap = billed - measured.
 
@@ -130,7 +132,7 @@ class Reconciled:
     comparable: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Totals:
     """Measured and billed added up over the comparable models; `left_out` are the others."""
 
@@ -252,7 +254,18 @@ def _row(key: tuple[str, str], seen: tuple[float | None, int] | None, billed: di
     theirs = bill if key in billed else 0.0
     gap = None if mine is None or theirs is None else theirs - mine
     pct = None if gap is None or not theirs else 100.0 * gap / theirs
-    return Reconciled(month, model, cost, bill, gap, pct, status, requests, currency.upper(), gap is not None)
+    return Reconciled(
+        month=month,
+        model=model,
+        measured=cost,
+        billed=bill,
+        gap=gap,
+        gap_pct=pct,
+        status=status,
+        requests=requests,
+        currency=currency.upper(),
+        comparable=gap is not None,
+    )
 
 
 def comparable_totals(rows: Sequence[Reconciled]) -> Totals:
@@ -266,7 +279,14 @@ def comparable_totals(rows: Sequence[Reconciled]) -> Totals:
     billed = sum(r.billed or 0.0 for r in compared)
     gap = billed - measured
     left_out = tuple(r for r in rows if not r.comparable)
-    return Totals(measured, billed, gap, 100.0 * gap / billed if billed else None, len(compared), left_out)
+    return Totals(
+        measured=measured,
+        billed=billed,
+        gap=gap,
+        gap_pct=100.0 * gap / billed if billed else None,
+        compared=len(compared),
+        left_out=left_out,
+    )
 
 
 def unreadable_lines(data_dir: Path, months: Sequence[str], currency: str) -> pa.Table:
@@ -296,7 +316,10 @@ def gap_breaches(rows: Sequence[Reconciled], threshold_pct: float, min_gap: floa
     and every model whose bill cannot be read.
 
     Example:
-        >>> [r.model for r in gap_breaches(reconcile(d, ["2026-05"], "EUR"), threshold_pct=5)]
+        >>> line = BilledRow(category="ocr", model="mistral-ocr-2505", metric="pages", quantity=1000.0,
+        ...                  unit_price=0.001, amount=1.0, currency="EUR")
+        >>> _ = write_billed(Path("data"), "mistral_admin", "2026-05", None, [line])
+        >>> [r.model for r in gap_breaches(reconcile(Path("data"), ["2026-05"], "EUR"), threshold_pct=5)]
         ['mistral-ocr-2505']
     """
     out = []

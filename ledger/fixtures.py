@@ -10,8 +10,8 @@ The workload has a daily and weekly rhythm (weekends are quieter), a mix of pric
 few aggregated rows from a provider usage API.
 
 Example:
-    >>> build_ledger(Path("/tmp/ledger"), n_records=50_000, days=14, seed=7)
-    [PosixPath('/tmp/ledger/requests/date=2026-11-12/part-....parquet'), ...]
+    >>> build_ledger(Path("data"), n_records=5_000, days=14, seed=7, end=datetime(2026, 11, 25, tzinfo=UTC))
+    [PosixPath('data/requests/date=2026-11-12/part-....parquet'), ...]
 """
 
 from __future__ import annotations

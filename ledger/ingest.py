@@ -6,9 +6,13 @@ ids of the days a batch touches are read from disk once per process and kept for
 which is what a backfill in time order needs.
 
 Example:
-    >>> rows = price_rows(records, source="sim", book=PriceBook.load(), currency="USD")
-    >>> Appender(Path("data")).append(rows)
-    10000
+    >>> from ledger.fixtures import build_ledger
+    >>> _ = build_ledger(Path("seed"), n_records=500, days=2, seed=7, end=datetime(2026, 11, 2, 23, tzinfo=UTC))
+    >>> from ledger.store import read_ledger
+    >>> rows = read_ledger(Path("seed"))
+    >>> appender = Appender(Path("data"))
+    >>> appender.append(rows), appender.append(rows)     # a replayed page adds nothing
+    (504, 0)
 """
 
 from __future__ import annotations

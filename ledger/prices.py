@@ -69,7 +69,7 @@ class Price:
     unit_price: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SheetPrice:
     """Your own price of one model's token kind for one calendar month (UTC), per 1M tokens.
 
@@ -88,7 +88,7 @@ RateFn = Callable[[date, str, str], float | None]
 """A dated exchange rate: `rate(day, "USD", "EUR")` is how many EUR one USD bought that day, or None."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Alias:
     """`alias` pointed to `model` from `effective_from` until the next row for the alias."""
 
@@ -133,7 +133,12 @@ def read_aliases(path: Path = ALIASES_CSV) -> list[Alias]:
     """Read the alias-history CSV (alias, model, effective_from, source)."""
     with path.open(newline="") as f:
         return [
-            Alias(row["alias"], row["model"], date.fromisoformat(row["effective_from"]), row["source"])
+            Alias(
+                alias=row["alias"],
+                model=row["model"],
+                effective_from=date.fromisoformat(row["effective_from"]),
+                source=row["source"],
+            )
             for row in csv.DictReader(f)
         ]
 

@@ -14,9 +14,12 @@ converted) and `rate_note` names every rate, its date, and any day without one: 
 left out of spend and counted as `unconverted_requests`, never converted at 1.0.
 
 Example:
-    >>> s = statement(Path("data"), "2026-10", "Europe/Paris", "EUR")
-    >>> s.totals.loc[s.totals["project"] == "search", "spend"].item()
-    123.45
+    >>> from datetime import UTC, datetime
+    >>> from ledger.fixtures import build_ledger
+    >>> _ = build_ledger(Path("data"), n_records=800, days=2, seed=7, end=datetime(2026, 10, 2, 23, tzinfo=UTC))
+    >>> s = statement(Path("data"), "2026-10", "Europe/Paris", "USD")
+    >>> s.totals.loc[s.totals["project"] == "search", "requests"].item()
+    277
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ TOTAL_COLUMNS = ("currency", "spend", "previous_spend", "change", "change_pct", 
 _SUMS = ("spend", "requests", "errors", "measured", "unpriced_requests", "unconverted_requests")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Statement:
     """One month's statement for every project (or API key) that had traffic in it or the month before.
 
@@ -70,8 +73,9 @@ class Statement:
     def only(self, name: str) -> Statement:
         """The statement of one project (or key)."""
         pick = lambda df: df[df[self.by] == name].reset_index(drop=True)  # noqa: E731
-        return Statement(self.month, self.previous, self.by, self.timezone, self.currency, self.rate, self.rate_note,
-                         pick(self.lines), pick(self.totals))  # fmt: skip
+        return Statement(month=self.month, previous=self.previous, by=self.by, timezone=self.timezone,
+                         currency=self.currency, rate=self.rate, rate_note=self.rate_note, lines=pick(self.lines),
+                         totals=pick(self.totals))  # fmt: skip
 
 
 def month_window(month: str, timezone: str) -> Filters:
@@ -150,8 +154,9 @@ def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str 
     totals = totals.sort_values([by, "currency"], ignore_index=True)
     used = conversion(Path(data_dir), month_window(month, timezone), currency)
     rate = used[0].rate if len(used) == 1 else None
-    return Statement(month, previous_month(month), by, timezone, currency, rate, rate_note(currency, used),
-                     lines[[by, *LINE_COLUMNS]], totals[[by, *TOTAL_COLUMNS]])  # fmt: skip
+    return Statement(month=month, previous=previous_month(month), by=by, timezone=timezone, currency=currency,
+                     rate=rate, rate_note=rate_note(currency, used), lines=lines[[by, *LINE_COLUMNS]],
+                     totals=totals[[by, *TOTAL_COLUMNS]])  # fmt: skip
 
 
 def check_currency(currency: str) -> str:

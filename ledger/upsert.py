@@ -7,8 +7,15 @@ other sources' rows and this source's other ids are kept, rows whose id is in th
 are dropped, the new rows are added, and the result replaces the day's files atomically.
 
 Example:
-    >>> upsert_rows(Path("data"), rows)   # rows of one source, ids = stable bucket keys
-    24
+    >>> from datetime import UTC, datetime
+    >>> from ledger.fixtures import build_ledger
+    >>> from ledger.store import read_ledger
+    >>> _ = build_ledger(Path("seed"), n_records=100, days=2, seed=7, end=datetime(2026, 11, 2, 23, tzinfo=UTC))
+    >>> buckets = read_ledger(Path("seed")).filter(pc.field("aggregated"))   # ids = stable bucket keys
+    >>> upsert_rows(Path("data"), buckets), upsert_rows(Path("data"), buckets)
+    (8, 8)
+    >>> read_ledger(Path("data")).num_rows     # replaced, not added twice
+    8
 """
 
 from __future__ import annotations

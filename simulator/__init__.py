@@ -4,9 +4,12 @@ It serves a month of realistic, deterministic traffic plus a live trickle: the s
 gives the same records in every run, and cursors survive a restart.
 
 Example:
+    >>> import httpx
     >>> from simulator import start_server
     >>> with start_server(seed=1, days=2, rate=6.0) as sim:
     ...     page = httpx.get(f"{sim.url}/v1/usage/requests", params={"limit": 100}).json()
+    >>> len(page["data"]), page["has_more"]
+    (100, True)
 """
 
 from ._catalog import FINE_TUNED, KEY_IDS, MODEL_NAMES, PROJECTS

@@ -13,6 +13,7 @@ Routes (any other /v1/admin path is a 404):
     GET /v1/admin/rate-limit                              requests/s and tokens per model
 
 Example:
+    >>> import time
     >>> admin = AdminBilling(seed=1, rate=6.0, days=30, clock=time.time)
     >>> admin.response("/v1/admin/rate-limit", {}, {})[0]
     200
@@ -74,7 +75,7 @@ def _error(status: int, message: str, kind: str) -> tuple[int, bytes]:
 class AdminBilling:
     """The Admin API of one simulated organisation; hours are billed once and cached."""
 
-    def __init__(self, seed: int, rate: float, days: float, clock: Callable[[], float], token: str | None = None,
+    def __init__(self, *, seed: int, rate: float, days: float, clock: Callable[[], float], token: str | None = None,
                  currency: str = CURRENCY, spend_limit: float = SPEND_LIMIT) -> None:  # fmt: skip
         self.seed, self.rate, self.days, self.clock, self.token = seed, rate, days, clock, token
         self.currency, self.spend_limit = currency, spend_limit

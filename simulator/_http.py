@@ -5,6 +5,7 @@ and writes one buffer; measured, that already serves several hundred thousand re
 over loopback, and it runs in a background thread inside a test without an event loop.
 
 Example:
+    >>> import httpx
     >>> sim = start_server(seed=3, days=1, rate=2.0)
     >>> httpx.get(sim.url + "/v1/usage/requests", params={"limit": 5}).json()["has_more"]
     True
@@ -45,12 +46,12 @@ class Settings:
     it runs, so that two scans of a running simulator agree on old records.
     """
 
-    def __init__(self, seed: int, days: float, rate: float, token: str | None, bad_every: int,
+    def __init__(self, *, seed: int, days: float, rate: float, token: str | None, bad_every: int,
                  clock: Callable[[], float]) -> None:  # fmt: skip
-        self.store = Store(seed, rate, bad_every, cache_hours=int(days * 24) + 3)
+        self.store = Store(seed=seed, rate=rate, bad_every=bad_every, cache_hours=int(days * 24) + 3)
         self.days, self.token, self.clock = days, token, clock
         self.first = Position(int(clock() * 1000 - days * 86_400_000) // 60_000, 0)
-        self.admin = AdminBilling(seed, rate, days, clock, token)
+        self.admin = AdminBilling(seed=seed, rate=rate, days=days, clock=clock, token=token)
 
     def preload(self) -> int:
         """Generate the whole history up to now; return how many records it holds."""
@@ -192,7 +193,7 @@ def start_server(seed: int = 0, days: float = 30, rate: float = 6.0, *, token: s
     `clock` returns epoch seconds; a fixed clock makes the visible records fixed too.
     `preload` generates the whole history before the port opens, instead of on first read.
     """
-    settings = Settings(seed, days, rate, token, bad_every, clock)
+    settings = Settings(seed=seed, days=days, rate=rate, token=token, bad_every=bad_every, clock=clock)
     if preload:
         started = time.perf_counter()
         count = settings.preload()

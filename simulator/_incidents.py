@@ -25,7 +25,7 @@ OUTAGE_STATUSES = np.array([500, 502, 503])
 BACKGROUND = ((400, 0.003), (401, 0.0005), (422, 0.003))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Incidents:
     """Per-key throttling, per-model outage and org-wide spend-cap windows, in epoch ms."""
 
@@ -62,7 +62,7 @@ def draw_incidents(rng: np.random.Generator, seed: int, hour: int, load: float) 
     throttle = _windows(rng, len(KEYS), min(0.6, THROTTLE_PER_KEY_HOUR * load), hour_ms)
     outage = _windows(rng, len(MODELS), OUTAGE_PER_MODEL_HOUR, hour_ms)
     statuses = rng.choice(OUTAGE_STATUSES, len(MODELS), p=[0.3, 0.3, 0.4])
-    return Incidents(throttle, outage, statuses, _spend_cap(rng, seed, hour))
+    return Incidents(throttle=throttle, outage=outage, outage_status=statuses, spend_cap=_spend_cap(rng, seed, hour))
 
 
 def _inside(ts: np.ndarray, windows: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ Why a function of the absolute hour: a chunk of records must come out the same w
 run of the simulator generates it, so nothing here may depend on "now" or on a start date.
 
 Example:
+    >>> from datetime import UTC
     >>> round(load(int(datetime(2026, 11, 25, 9, tzinfo=UTC).timestamp()) // 3600), 2)
     2.59
 """

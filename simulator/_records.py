@@ -4,6 +4,7 @@ Why a separate entry point: paging over HTTP and this function share only the pe
 generator, so a paging bug (a skipped or repeated record) shows up as a difference.
 
 Example:
+    >>> from datetime import UTC
     >>> recs = generate_records(7, datetime(2026, 11, 2, 9, tzinfo=UTC),
     ...                         datetime(2026, 11, 2, 10, tzinfo=UTC), rate=6.0)
     >>> recs[0]["id"].startswith("sim-")

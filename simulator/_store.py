@@ -24,7 +24,7 @@ from ._incidents import HOUR_MS
 PREFETCH_HOURS = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Chunk:
     """One hour's records as comma-joined JSON, with where each record starts."""
 
@@ -42,10 +42,10 @@ def build_chunk(seed: int, hour: int, rate: float, bad_every: int) -> Chunk:
     """Generate and encode one hour."""
     cols = generate_hour(seed, hour, rate)
     blob, starts = encode_hour(cols, bad_every)
-    return Chunk(blob, starts, cols["minute"] * MAX_INDEX + cols["n"], cols["ts"])
+    return Chunk(blob=blob, starts=starts, keys=cols["minute"] * MAX_INDEX + cols["n"], ts=cols["ts"])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Page:
     """What one request returns: JSON parts, where to resume, whether more is visible."""
 
@@ -58,7 +58,7 @@ class Page:
 class Store:
     """The simulated endpoint's records, generated on demand for (seed, rate, bad_every)."""
 
-    def __init__(self, seed: int, rate: float, bad_every: int = 0, cache_hours: int = 24 * 31) -> None:
+    def __init__(self, *, seed: int, rate: float, bad_every: int = 0, cache_hours: int = 24 * 31) -> None:
         self._build: Callable[[int], Chunk] = lambda hour: build_chunk(seed, hour, rate, bad_every)
         self._cache_hours = cache_hours
         self._lock = threading.Lock()
@@ -90,7 +90,7 @@ class Store:
 
     def page(self, start: Position, limit: int, now_ms: int) -> Page:
         """Up to `limit` records from `start` on, among those stamped at or before `now_ms`."""
-        page = Page([], 0, None, False)
+        page = Page(parts=[], count=0, last=None, has_more=False)
         key, hour, now_hour = start.key, start.minute // 60, now_ms // HOUR_MS
         while hour <= now_hour:
             chunk = self.chunk(hour)

@@ -8,8 +8,9 @@ bill (files, models, batch-job status, fine-tuning jobs) 3%; and 60% of voxtral 
 carry audio. Zones follow the key (`_catalog.KEY_ZONE`).
 
 Example:
+    >>> from simulator._generate import generate_hour
     >>> cols = generate_hour(seed=1, hour=493_000, rate=6.0)
-    >>> int(cols["pages"][cols["model"] == OCR_MODEL].sum()) > 0
+    >>> int(cols["pages"][cols["model"] == cat.OCR_MODEL].sum()) > 0     # model codes index cat.MODEL_NAMES
     True
 """
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from simulator import MAX_LIMIT, Position, decode, encode, generate_records, start_server
+from tests._helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 25, 10, 37, 12, 345000, tzinfo=UTC)
@@ -152,12 +152,6 @@ def test_cursor_round_trip_and_opacity() -> None:
     pos = Position(29_900_000, 12)
     cursor = encode(pos)
     assert decode(cursor) == pos and "29900000" not in cursor
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_cli_serves_with_a_token_from_the_environment_and_never_logs_it() -> None:

@@ -9,8 +9,16 @@ warning and leaves the stored table as it was; a body it reads only in part stor
 read, keeps the unreadable entries raw, and keeps those models' earlier readable lines.
 
 Example:
-    >>> MistralAdminSource(source_config, context).poll()
-    AdminPollResult(records=42, months=['2026-05'], snapshots=3, problems=0, sheets=1, repriced=None)
+    >>> from datetime import UTC
+    >>> from pathlib import Path
+    >>> from foundation.config import Config
+    >>> from simulator import start_server
+    >>> now = datetime(2026, 5, 14, 10, tzinfo=UTC)
+    >>> with start_server(seed=4, days=0.5, rate=2.0, clock=now.timestamp) as sim:
+    ...     source = SourceConfig(name="mistral_admin", kind="mistral_admin", url=sim.url)
+    ...     context = Context.build(Config(data_dir=Path("data"), sources=(source,)))
+    ...     MistralAdminSource(source=source, context=context, clock=lambda: now).poll()
+    AdminPollResult(records=38, months=['2026-05'], snapshots=3, problems=0, sheets=1, repriced=None)
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ PREFIX = "/v1/admin"
 AUTH_STYLES = {"x-api-key": lambda token: {"x-api-key": token}, "bearer": bearer}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AdminPollResult:
     records: int = 0
     months: list[str] = field(default_factory=list)
@@ -54,12 +62,14 @@ def previous_month(day: date) -> str:
 class MistralAdminSource(ProviderSource):
     """Polls /v1/admin/{usage,spend-limit,rate-limit} into the billed table and readings."""
 
-    def __init__(self, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
+    def __init__(self, *, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
                  policy: RetryPolicy | None = None, clock: Any = None) -> None:  # fmt: skip
         auth = source.options.get("auth", "x-api-key")
         if auth not in AUTH_STYLES:
             raise ConfigError(f"sources.{source.name}.auth: {auth!r} is not known; use 'x-api-key' or 'bearer'")
-        super().__init__(source, context, transport, policy, AUTH_STYLES[auth], clock)
+        super().__init__(
+            source=source, context=context, transport=transport, policy=policy, headers=AUTH_STYLES[auth], clock=clock
+        )
         self.workspace = self.option("workspace_id", None, (str, type(None)))
         self.api_zone = self.option("api_zone", None, (str, type(None)))
         self.previous_days = self.option("previous_month_days", 5, int)

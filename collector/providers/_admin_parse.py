@@ -96,11 +96,20 @@ def _walk(node: Any, path: str, metric: str | None, top: bool, depth: int, out: 
 
 def _line(category: str, model: str, metric: str | None, entry: Any, currency: str | None) -> BilledRow:
     if not isinstance(entry, dict):
-        return _priceless(BilledRow(category, model, metric, number(entry), None, None, currency), entry)
+        bare = BilledRow(category=category, model=model, metric=metric, quantity=number(entry), currency=currency)
+        return _priceless(bare, entry)
     quantity, unit_price, amount = (number(_first(entry, keys)) for keys in (QUANTITY, UNIT_PRICE, AMOUNT))
     label = _first(entry, METRIC)
     cur = entry.get("currency") if isinstance(entry.get("currency"), str) else currency
-    row = BilledRow(category, model, str(label) if label is not None else metric, quantity, unit_price, amount, cur)
+    row = BilledRow(
+        category=category,
+        model=model,
+        metric=str(label) if label is not None else metric,
+        quantity=quantity,
+        unit_price=unit_price,
+        amount=amount,
+        currency=cur,
+    )
     return _priceless(row, entry)
 
 
@@ -127,7 +136,8 @@ def _entry(category: str, model: str, metric: str | None, entry: Any, currency: 
     known = "/".join(("quantity", "value", "unit_price", "amount", "cost"))
     problem = f"{category}/{model} entry {metric or '(whole)'!r}: no {known} field ({where}); kept raw, not counted"
     problems.append(problem)
-    return [BilledRow(category, model, metric, None, None, None, currency, _json(entry), problem)]
+    row = BilledRow(category=category, model=model, metric=metric, currency=currency, raw=_json(entry), problem=problem)
+    return [row]
 
 
 def _model(category: str, model: str, payload: Any, prefix: str | None, currency: str | None,
@@ -182,8 +192,9 @@ def _text(value: Any) -> str | None:
 def _price_entry(entry: Any, index: int) -> PriceEntry:
     """One entry of the `prices` list; a price that is not a number is kept raw with a problem."""
     if not isinstance(entry, dict):
-        return PriceEntry(None, None, None, None, None, None, None, None, _json(entry),
-                          f"prices[{index}]: not an object; kept raw, not compared")  # fmt: skip
+        return PriceEntry(event_type=None, billing_metric=None, billing_group=None, api_zone=None, service_tier=None,
+                          model=None, price=None, price_text=None, raw=_json(entry),
+                          problem=f"prices[{index}]: not an object; kept raw, not compared")  # fmt: skip
     labels = {name: _text(entry.get(name)) for name in PRICE_FIELDS}
     price, text = number(entry.get("price")), _text(entry.get("price"))
     base = PriceEntry(**labels, model=_text(entry.get("model")), price=price, price_text=text)

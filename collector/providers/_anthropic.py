@@ -17,8 +17,12 @@ Reads (admin key in `x-api-key`, `anthropic-version: 2023-06-01`):
            (amount: a decimal string in CENTS: "123.45" = $1.2345)
 
 Example:
-    >>> AnthropicUsageSource(source_config, context).poll().records
-    48
+    >>> bucket = {"starting_at": "2026-11-01T00:00:00Z"}
+    >>> parse_usage(bucket, {"uncached_input_tokens": 1500, "cache_read_input_tokens": 200,
+    ...     "cache_creation": {"ephemeral_5m_input_tokens": 100}, "output_tokens": 500}).prompt
+    1800
+    >>> parse_cost(bucket, {"amount": "123.45", "currency": "USD", "token_type": "uncached_input_tokens"}).amount
+    1.2345
 """
 
 from __future__ import annotations
@@ -75,10 +79,10 @@ def parse_cost(bucket: dict[str, Any], item: dict[str, Any]) -> Cost:
 class AnthropicUsageSource(BucketSource):
     """Polls Anthropic's usage and cost reports for the trailing window and upserts them."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        version = args[0].options.get("anthropic_version", "2023-06-01") if args else "2023-06-01"
+    def __init__(self, **kwargs: Any) -> None:
+        version = kwargs["source"].options.get("anthropic_version", "2023-06-01")
         kwargs["headers"] = lambda token: {"x-api-key": token, "anthropic-version": str(version)}
-        super().__init__(*args, **kwargs)
+        super().__init__(**kwargs)
 
     def poll(self) -> BucketPollResult:
         now, start, span = self.window()

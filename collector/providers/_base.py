@@ -5,7 +5,10 @@ Why warn once: a provider whose payload changed shape changes it for every poll;
 poll repeating the same warning forever buries the one line that matters.
 
 Example:
-    >>> source = ProviderSource(config, context, headers=lambda token: {"x-api-key": token})
+    >>> bearer("sk-test")                       # the default auth header; a source passes its own `headers`
+    {'Authorization': 'Bearer sk-test'}
+    >>> warn_once("openai", "unknown line item"), warn_once("openai", "unknown line item")
+    (True, False)
 """
 
 from __future__ import annotations
@@ -46,13 +49,13 @@ def warn_once(source: str, problem: str, **fields: Any) -> bool:
 class ProviderSource:
     """Base of the provider sources: owns the HTTP client; subclasses implement poll()."""
 
-    def __init__(self, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
+    def __init__(self, *, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
                  policy: RetryPolicy | None = None, headers: Headers = bearer,
                  clock: Callable[[], datetime] | None = None) -> None:  # fmt: skip
         self.source = source
         self.context = context
         self.policy = policy or RetryPolicy(max_retries=source.max_retries, sleep=context.stop.wait)
-        self.limiter = RateLimiter(source.max_requests_per_second, sleep=context.stop.wait)
+        self.limiter = RateLimiter(per_second=source.max_requests_per_second, sleep=context.stop.wait)
         self.client = make_client(source, transport)
         self.client.headers.pop("Authorization", None)
         token = source.token()

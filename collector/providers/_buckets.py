@@ -7,9 +7,14 @@ carries the provider's own money; an amount no usage row can take (web search, a
 no tokens that day) becomes a row of its own with zero tokens. Totals are therefore exact.
 
 Example:
-    >>> rows = allocate(usages, costs)
-    >>> round(sum(r.cost or 0 for r in rows), 6) == round(sum(c.amount for c in costs), 6)
-    True
+    >>> start = datetime(2026, 5, 12, tzinfo=UTC)
+    >>> usages = [Usage(start=start, model=m, project="p", api_key_id=None, prompt=n, cached=0, completion=0,
+    ...                 requests=1, weights={"input": n}, group=(m,)) for m, n in [("gpt-4o", 3000), ("gpt-4o", 1000)]]
+    >>> costs = [Cost(day=start.date(), project="p", model="gpt-4o", kind="input", amount=0.04, currency="USD",
+    ...               label="gpt-4o, input"), Cost(day=start.date(), project="p", model=None, kind=None,
+    ...               amount=0.01, currency="USD", label="web search")]
+    >>> [(r.model, round(r.cost, 4)) for r in allocate(usages, costs)]
+    [('gpt-4o', 0.03), ('gpt-4o', 0.01), ('web search', 0.01)]
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ BUCKET_SECONDS = {"1h": 3600, "1d": 86_400}
 MAX_PAGES = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Usage:
     """One usage bucket for one group; `weights` are the token counts per cost kind."""
 
@@ -55,7 +60,7 @@ class Usage:
     currency: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Cost:
     """One line of a provider's daily cost report, in currency units (not cents)."""
 
@@ -68,7 +73,7 @@ class Cost:
     label: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BucketPollResult:
     records: int = 0
     pages: int = 0
@@ -138,8 +143,9 @@ def allocate(usages: Sequence[Usage], costs: Sequence[Cost]) -> list[Usage]:
 
 def _cost_row(cost: Cost) -> Usage:
     start = datetime(cost.day.year, cost.day.month, cost.day.day, tzinfo=UTC)
-    return Usage(start, cost.model or cost.label, cost.project, None, 0, 0, 0, 0, {}, ("cost", cost.label),
-                 cost=cost.amount, currency=cost.currency)  # fmt: skip
+    return Usage(start=start, model=cost.model or cost.label, project=cost.project, api_key_id=None, prompt=0, cached=0,
+                 completion=0, requests=0, weights={}, group=("cost", cost.label), cost=cost.amount,
+                 currency=cost.currency)  # fmt: skip
 
 
 def row_id(prefix: str, usage: Usage) -> str:
@@ -182,8 +188,8 @@ def to_table(source: ProviderSource, prefix: str, endpoint: str, usages: Sequenc
 class BucketSource(ProviderSource):
     """A provider source that re-fetches a trailing window of `bucket_width` buckets."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.width = self.option("bucket_width", "1h", str)
         if self.width not in BUCKET_SECONDS:
             raise ConfigError(f"sources.{self.source.name}.bucket_width: {self.width!r}; use '1h' or '1d'")

@@ -15,8 +15,14 @@ Reads (admin key as a Bearer token):
                     "project_id": "proj_abc"}    (value: float, dollars)
 
 Example:
-    >>> OpenAIUsageSource(source_config, context).poll()
-    BucketPollResult(records=96, pages=3, skipped=0, days=['2026-05-12', '2026-05-13', '2026-05-14'])
+    >>> usage = parse_usage({"start_time": 1730419200}, {"input_tokens": 5000, "input_cached_tokens": 3000,
+    ...     "output_tokens": 1200, "num_model_requests": 42, "model": "gpt-4o-mini-2024-07-18"})
+    >>> usage.start.isoformat(), usage.weights
+    ('2024-11-01T00:00:00+00:00', {'input': 2000, 'cached': 3000, 'output': 1200})
+    >>> cost = parse_cost({"start_time": 1730419200}, {"amount": {"value": 0.06, "currency": "usd"},
+    ...     "line_item": "gpt-4o-mini, input", "project_id": "proj_abc"})
+    >>> cost.model, cost.kind, cost.amount, cost.currency
+    ('gpt-4o-mini', 'input', 0.06, 'USD')
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ can re-read it. Registered secrets are scrubbed before writing, in case a body e
 Layout: `<data_dir>/snapshots/<source>/<YYYY-MM-DD>/<endpoint>-<HHMMSS>.json` (UTC).
 
 Example:
+    >>> from datetime import UTC
+    >>> now = datetime(2026, 5, 14, 9, 30, tzinfo=UTC)
     >>> save_snapshot(Path("data"), "mistral_admin", "usage-2026-05", b"{...}", now)
     PosixPath('data/snapshots/mistral_admin/2026-05-14/usage-2026-05-093000.json')
 """

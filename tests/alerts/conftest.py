@@ -6,7 +6,6 @@ the engine returned.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,17 +22,12 @@ from aiosmtpd.controller import Controller
 from alerts import Engine
 from foundation.config import parse_config
 from ledger import SCHEMA, write_rows
+from tests._helpers import free_port
 
 _row_counter = iter(range(10**9))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
+@dataclass(kw_only=True)
 class Recorder:
     """An aiosmtpd handler keeping accepted messages; `replies` are answered to DATA first."""
 
@@ -100,6 +94,40 @@ def rows(data_dir: Path, records: list[dict[str, Any]]) -> None:
     write_rows(data_dir, pa.Table.from_pydict(columns, schema=SCHEMA))
 
 
+def write_monitor_toml(path: Path, port: int, alerts: str = "") -> Path:
+    """A monitor.toml (data dir `data` beside it) with the threshold rule, `alerts` lines and SMTP on `port`."""
+    path.write_text(f"""
+data_dir = "data"
+timezone = "Europe/Paris"
+currency = "EUR"
+
+[alerts]
+rules_enabled = ["threshold"]
+{alerts}
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+sender = "monitor@example.com"
+timeout_seconds = 5
+""")
+    return path
+
+
+SEARCH_MONTHLY = """
+[[budgets]]
+name = "Search monthly"
+period = "month"
+amount = 500
+project = "search"
+thresholds = [50, 80, 100]
+forecast = false
+recipients = ["ops@example.com"]
+"""
+"""A monthly budget of 500 on project search, mailing ops@ at 50, 80 and 100%."""
+
+
 def config_dict(data_dir: Path, port: int, **alerts: Any) -> dict[str, Any]:
     return {
         "data_dir": str(data_dir),
@@ -161,8 +189,8 @@ def receivers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """Slack, Teams (answers 202 like a workflow) and webhook receivers, their URLs in the env."""
     from tests.alerts.receivers import Receiver
 
-    started = {"slack": Receiver(free_port()), "teams": Receiver(free_port(), ok_status=202),
-               "hook": Receiver(free_port())}  # fmt: skip
+    started = {"slack": Receiver(port=free_port()), "teams": Receiver(port=free_port(), ok_status=202),
+               "hook": Receiver(port=free_port())}  # fmt: skip
     for name, receiver in started.items():
         receiver.start()
         monkeypatch.setenv(CHANNELS[name]["url_env"], receiver.url)

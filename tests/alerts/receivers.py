@@ -28,7 +28,7 @@ class Request:
         return json.loads(self.body)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Receiver:
     port: int
     ok_status: int = 200

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from alerts import load_budgets
-from tests.alerts.conftest import budgets_toml, free_port, rows
+from tests.alerts.conftest import budgets_toml, free_port, rows, write_monitor_toml
 from tests.paths import REPO
 
 BUDGETS = """
@@ -35,24 +35,7 @@ def shown(markdown: str) -> str:
 
 
 def config(tmp_path: Path, port: int) -> Path:
-    path = tmp_path / "monitor.toml"
-    path.write_text(f"""
-data_dir = "data"
-timezone = "Europe/Paris"
-currency = "EUR"
-
-[alerts]
-rules_enabled = ["threshold"]
-recipients = ["oncall@example.com"]
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-sender = "monitor@example.com"
-timeout_seconds = 5
-""")
-    return path
+    return write_monitor_toml(tmp_path / "monitor.toml", port, 'recipients = ["oncall@example.com"]')
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alerts import StateStore
 from tests.alerts.conftest import WEBHOOK_SECRET, budgets_toml, paris, rows
@@ -70,18 +71,25 @@ def _rerun(config_path: Path, now: str) -> None:
                    env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
 
 
-def test_sigkill_during_a_slack_post_then_restart_posts_exactly_once_per_channel(tmp_path, smtp_server, receivers):
+def _killed_during_a_post(tmp_path: Path, port: int, receiver: Any, hold: str) -> Path:
+    """Run the engine on a crossing budget until `receiver` holds a post (its `hold` event), SIGKILL
+    the engine, then let the receiver answer; returns the config for the reruns."""
     budgets_toml(tmp_path / "data" / "budgets.toml", BUDGET)
     rows(tmp_path / "data", [{"timestamp": paris("2026-11-10T10:00"), "cost": 90.0}])
-    path = config(tmp_path, smtp_server.port)
-    slack = receivers["slack"]
-    slack.hold = threading.Event()
+    path = config(tmp_path, port)
+    setattr(receiver, hold, threading.Event())
     child = _engine_child(path, paris("2026-11-20T12:00").isoformat())
-    assert slack.seen.wait(60), "the engine never reached the Slack post"
+    assert receiver.seen.wait(60), f"the engine never reached the post ({hold})"
     os.kill(child.pid, signal.SIGKILL)
     child.wait(30)
-    slack.hold.set()  # the held request is answered 503: Slack did not take it
-    slack.hold = None
+    getattr(receiver, hold).set()
+    setattr(receiver, hold, None)
+    return path
+
+
+def test_sigkill_during_a_slack_post_then_restart_posts_exactly_once_per_channel(tmp_path, smtp_server, receivers):
+    slack = receivers["slack"]
+    path = _killed_during_a_post(tmp_path, smtp_server.port, slack, "hold")  # answered 503: Slack did not take it
     posts = {m["channel"]: m for m in StateStore(tmp_path / "data").read()["outbox"] if m.get("channel")}
     assert posts["slack"]["status"] == "pending"  # persisted before the post began
     assert posts["teams"]["status"] == "pending"  # not reached yet
@@ -97,17 +105,8 @@ def test_sigkill_during_a_slack_post_then_restart_posts_exactly_once_per_channel
 def test_sigkill_after_the_webhook_accepted_resends_the_same_delivery_id(tmp_path, smtp_server, receivers):
     """The one duplicate window (accepted, then killed before the save): the consumer gets the
     same `X-Monitor-Delivery` id and body twice, so it can drop the copy."""
-    budgets_toml(tmp_path / "data" / "budgets.toml", BUDGET)
-    rows(tmp_path / "data", [{"timestamp": paris("2026-11-10T10:00"), "cost": 90.0}])
-    path = config(tmp_path, smtp_server.port)
     hook = receivers["hook"]
-    hook.hold_after_accept = threading.Event()
-    child = _engine_child(path, paris("2026-11-20T12:00").isoformat())
-    assert hook.seen.wait(60), "the engine never reached the webhook post"
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(30)
-    hook.hold_after_accept.set()
-    hook.hold_after_accept = None
+    path = _killed_during_a_post(tmp_path, smtp_server.port, hook, "hold_after_accept")
     for _ in range(2):
         _rerun(path, paris("2026-11-20T12:10").isoformat())
     assert len(hook.accepted) == 2

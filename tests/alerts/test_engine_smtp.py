@@ -8,18 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from alerts import StateStore
 from ledger import compact_day
-from tests.alerts.conftest import bodies, budgets_toml, paris, rows
+from tests.alerts.conftest import SEARCH_MONTHLY, bodies, budgets_toml, paris, rows
 
-BUDGET = """
-[[budgets]]
-name = "Search monthly"
-period = "month"
-amount = 500
-project = "search"
-thresholds = [50, 80, 100]
-forecast = false
-recipients = ["ops@example.com"]
-"""
+BUDGET = SEARCH_MONTHLY
 NOW = paris("2026-11-20T12:00")
 
 

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from alerts import StateStore
-from tests.alerts.conftest import budgets_toml, paris, rows
+from tests.alerts.conftest import budgets_toml, paris, rows, write_monitor_toml
 from tests.paths import REPO
 
 BUDGET = """
@@ -23,23 +23,7 @@ forecast = false
 
 
 def write_config(path: Path, port: int, extra: str = "") -> Path:
-    path.write_text(f"""
-data_dir = "data"
-timezone = "Europe/Paris"
-currency = "EUR"
-
-[alerts]
-rules_enabled = ["threshold"]
-{extra}
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-sender = "monitor@example.com"
-timeout_seconds = 5
-""")
-    return path
+    return write_monitor_toml(path, port, extra)
 
 
 def collector(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,10 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def bill(data, amounts: dict[str, float]) -> None:
-    lines = [BilledRow("completion", model, "tokens", None, None, amount, "EUR") for model, amount in amounts.items()]
+    lines = [
+        BilledRow(category="completion", model=model, metric="tokens", amount=amount, currency="EUR")
+        for model, amount in amounts.items()
+    ]
     write_billed(data, "admin", "2026-11", None, lines)
 
 

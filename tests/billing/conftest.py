@@ -53,7 +53,7 @@ def make_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
         context = Context.build(Config(data_dir=tmp_path / "data", currency=currency, sources=(source,)))
         policy = RetryPolicy(max_retries=2, sleep=lambda s: None, rng=lambda: 0.0)
         clock = {"now": now}
-        impl = FACTORIES[kind](source, context, transport=httpx.MockTransport(router), policy=policy,
+        impl = FACTORIES[kind](source=source, context=context, transport=httpx.MockTransport(router), policy=policy,
                                clock=lambda: clock["now"])  # fmt: skip
         impl.clock_box = clock
         return impl

@@ -125,7 +125,7 @@ def test_not_json_body_is_kept_and_the_collector_keeps_running(make_provider, mo
     router = admin_router()
     router.routes["/v1/admin/rate-limit"] = lambda r: httpx.Response(200, text="<html>maintenance</html>")
     source = make_provider("mistral_admin", router, utc(2026, 5, 14, 9))
-    monkeypatch.setitem(SOURCE_FACTORIES, "mistral_admin", lambda config, context: source)
+    monkeypatch.setitem(SOURCE_FACTORIES, "mistral_admin", lambda **_: source)
     job = poll_job(source.source, source.context)
     assert job.run() is True
     entry = source.context.status.read()["sources"]["mistral_admin"]
@@ -137,7 +137,7 @@ def test_not_json_body_is_kept_and_the_collector_keeps_running(make_provider, mo
 def test_refused_key_fails_the_poll_job_with_the_env_var_named(make_provider, monkeypatch):
     router = Router({"/v1/admin/usage": lambda r: httpx.Response(401, json={"message": "Unauthorized"})})
     source = make_provider("mistral_admin", router, utc(2026, 5, 14, 9))
-    monkeypatch.setitem(SOURCE_FACTORIES, "mistral_admin", lambda config, context: source)
+    monkeypatch.setitem(SOURCE_FACTORIES, "mistral_admin", lambda **_: source)
     assert poll_job(source.source, source.context).run() is False
     error = source.context.status.read()["sources"]["mistral_admin"]["last_error"]
     assert ENV in error and "401" in error and SECRET not in error

@@ -56,8 +56,9 @@ def test_upsert_replaces_by_id_and_keeps_other_rows(tmp_path):
 
 
 def bill(model: str, amount: float | None, currency: str = "USD", **kw) -> BilledRow:
-    return BilledRow(kw.get("category", "completion"), model, "input_tokens", kw.get("quantity"),
-                     kw.get("unit_price"), amount, currency)  # fmt: skip
+    return BilledRow(category=kw.get("category", "completion"), model=model, metric="input_tokens",
+                     quantity=kw.get("quantity"), unit_price=kw.get("unit_price"), amount=amount,
+                     currency=currency)  # fmt: skip
 
 
 def test_billed_table_is_replaced_per_month_and_read_back(tmp_path):

@@ -39,14 +39,14 @@ def test_wrong_admin_key_is_one_clear_error(tmp_path, sim, monkeypatch):
     monkeypatch.setenv("SIM_ADMIN_KEY", "not-the-key")
     context, _, admin = context_for(tmp_path, sim, "SIM_ADMIN_KEY")
     with pytest.raises(SourceAuthError, match="HTTP 401 .* set SIM_ADMIN_KEY to a valid token"):
-        MistralAdminSource(admin, context, clock=lambda: NOW).poll()
+        MistralAdminSource(source=admin, context=context, clock=lambda: NOW).poll()
 
 
 def test_billed_matches_served_records_with_a_small_drift(tmp_path, sim, monkeypatch):
     monkeypatch.setenv("SIM_ADMIN_KEY", TOKEN)
     context, usage, admin = context_for(tmp_path, sim, "SIM_ADMIN_KEY")
-    UsageEndpointSource(usage, context).poll()
-    result = MistralAdminSource(admin, context, clock=lambda: NOW).poll()
+    UsageEndpointSource(source=usage, context=context).poll()
+    result = MistralAdminSource(source=admin, context=context, clock=lambda: NOW).poll()
     assert result.problems == 0 and result.months == ["2026-05"]
 
     records = generate_records(4, FIRST_FULL_HOUR, LAST_FULL_HOUR_END, rate=6.0)

@@ -3,13 +3,9 @@ bill cannot be read, and its totals add up comparable models only (real SMTP on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from alerts import Engine
 from foundation.config import parse_config
-from tests.alerts.conftest import SmtpServer, config_dict, free_port
+from tests.alerts.conftest import config_dict, smtp_server
 
 from . import fake_admin
 from . import scenario as s
@@ -19,23 +15,20 @@ from .test_statuses import two_fetches
 NOW = utc(2026, 5, 20, 12)
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
+__all__ = ["smtp_server"]
 
 
-def test_alert_names_unreadable_bills_and_totals_comparable_models(tmp_path, smtp, monkeypatch):
+def test_alert_names_unreadable_bills_and_totals_comparable_models(tmp_path, smtp_server, monkeypatch):
     monkeypatch.setenv(ENV, SECRET)
     data = tmp_path / "data"
     s.write_measured(data)
     with fake_admin.serve() as admin:
         two_fetches(data, admin)
-    raw = config_dict(data, smtp.port, rules_enabled=["reconciliation"], reconcile_gap_pct=5, reconcile_min_gap=0.1)
+    raw = config_dict(
+        data, smtp_server.port, rules_enabled=["reconciliation"], reconcile_gap_pct=5, reconcile_min_gap=0.1
+    )
     Engine.from_config(parse_config(raw, base=tmp_path)).run(NOW)
-    (message,) = smtp.messages
+    (message,) = smtp_server.messages
     billed, measured = f"EUR {s.COMPARABLE_BILLED:.2f}", f"EUR {s.COMPARABLE_MEASURED:.2f}"
     assert message["Subject"] == f"[Mistral billing] bill and ledger differ for 2026-05: billed {billed}, " \
                                  f"measured {measured}"  # fmt: skip
@@ -45,7 +38,7 @@ def test_alert_names_unreadable_bills_and_totals_comparable_models(tmp_path, smt
     assert "mistral-small-2603 (matched)" in body and "EUR 7.20" not in body
 
 
-def test_only_unreadable_bills_still_alert(tmp_path, smtp, monkeypatch):
+def test_only_unreadable_bills_still_alert(tmp_path, smtp_server, monkeypatch):
     """A month whose every bill entry is unreadable is news, not 'no bill yet'."""
     monkeypatch.setenv(ENV, SECRET)
     data = tmp_path / "data"
@@ -56,7 +49,7 @@ def test_only_unreadable_bills_still_alert(tmp_path, smtp, monkeypatch):
         from .test_statuses import poll
 
         poll(data, admin, utc(2026, 5, 14, 9))
-    raw = config_dict(data, smtp.port, rules_enabled=["reconciliation"])
+    raw = config_dict(data, smtp_server.port, rules_enabled=["reconciliation"])
     Engine.from_config(parse_config(raw, base=tmp_path)).run(NOW)
-    (message,) = smtp.messages
+    (message,) = smtp_server.messages
     assert "codestral-2508 (bill_unreadable)" in message.get_body(("plain",)).get_content()

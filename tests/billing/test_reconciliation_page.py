@@ -31,8 +31,8 @@ def collected(tmp_path, monkeypatch):
         usage = SourceConfig(name="sim", kind="usage_endpoint", url=sim.url, max_requests_per_second=1e6)
         admin = SourceConfig(name="mistral_admin", kind="mistral_admin", url=sim.url, max_requests_per_second=1e6)
         context = Context.build(Config(data_dir=tmp_path, sources=(usage, admin)))
-        UsageEndpointSource(usage, context).poll()
-        MistralAdminSource(admin, context, clock=lambda: now).poll()
+        UsageEndpointSource(source=usage, context=context).poll()
+        MistralAdminSource(source=admin, context=context, clock=lambda: now).poll()
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     return tmp_path, now

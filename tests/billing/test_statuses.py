@@ -46,7 +46,7 @@ def poll(data_dir, fake: fake_admin.FakeAdmin, when: datetime) -> AdminPollResul
     source = SourceConfig(name="mistral_admin", kind="mistral_admin", url=fake.url, token_env=ENV,
                           max_requests_per_second=1e6, max_retries=0)  # fmt: skip
     context = Context.build(Config(data_dir=data_dir, currency="EUR", sources=(source,)))
-    return MistralAdminSource(source, context, clock=lambda: when).poll()
+    return MistralAdminSource(source=source, context=context, clock=lambda: when).poll()
 
 
 def two_fetches(data_dir, fake: fake_admin.FakeAdmin) -> AdminPollResult:

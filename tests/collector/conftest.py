@@ -76,7 +76,9 @@ def make_source(tmp_path: Path) -> Callable[..., UsageEndpointSource]:
         context = Context.build(Config(data_dir=tmp_path / "data", sources=(source,), **settings))
         policy = RetryPolicy(max_retries=4, sleep=lambda s: sleeps.append(s), rng=lambda: 0.5)
         sleeps: list[float] = []
-        src = UsageEndpointSource(source, context, transport=httpx.MockTransport(endpoint), policy=policy)
+        src = UsageEndpointSource(
+            source=source, context=context, transport=httpx.MockTransport(endpoint), policy=policy
+        )
         src.sleeps = sleeps  # type: ignore[attr-defined]
         return src
 

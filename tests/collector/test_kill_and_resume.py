@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,10 @@ import pytest
 
 from ledger import read_ledger
 from ledger.store import list_files
+from tests._helpers import free_port, wait_up
 from tests.paths import REPO
 
 SEED = 11
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +33,7 @@ def simulator_url():
                              "--days", "3", "--rate", "15"], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    wait_up(f"{url}/healthz", proc, "simulator", timeout=30, every=0.1)
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -35,7 +35,7 @@ def records() -> list[dict]:
 
 
 def moved_book() -> PriceBook:
-    aliases = [Alias(a.alias, a.model, MOVED_TO, a.source)
+    aliases = [Alias(alias=a.alias, model=a.model, effective_from=MOVED_TO, source=a.source)
                if (a.alias, a.model) == ("mistral-small-latest", "mistral-small-2603") else a
                for a in read_aliases()]  # fmt: skip
     return PriceBook(read_prices(), aliases)

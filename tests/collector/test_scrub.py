@@ -59,7 +59,8 @@ def test_a_provider_echoing_its_key_in_a_body_leaves_it_nowhere_under_the_data_d
     source = SourceConfig(name="adm", kind="mistral_admin", url="http://provider.test", token_env="ECHO_ADMIN_KEY",
                           max_requests_per_second=1e6)  # fmt: skip
     context = Context.build(Config(data_dir=tmp_path / "data", sources=(source,)))
-    impl = FACTORIES["mistral_admin"](source, context, transport=transport, policy=RetryPolicy(max_retries=0),
+    impl = FACTORIES["mistral_admin"](source=source, context=context, transport=transport,
+                                      policy=RetryPolicy(max_retries=0),
                                       clock=lambda: datetime(2026, 5, 14, 9, tzinfo=UTC))  # fmt: skip
     assert impl.poll().records > 0
     written = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]

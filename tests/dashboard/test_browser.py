@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests._helpers import CHROMIUM, chromium, serve_dashboard
 
 from .conftest import BEACON, REPO, Truth, utc_midnight
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "artifacts" / "screenshots"
 DOCS_IMG = REPO / "docs" / "img"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
 PAGES = {
     "overview": "",
     "spend": "spend",
@@ -42,65 +36,27 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(seeded: tuple[Path, Truth]) -> Iterator[str]:
-    yield from _serve(seeded[0])
+    yield from serve_dashboard(seeded[0])
 
 
 @pytest.fixture(scope="module")
 def hostile_server(hostile: Path) -> Iterator[str]:
     """A server over the ledger whose names, stale source and budget are markup (tests/dashboard/conftest.py)."""
-    yield from _serve(hostile)
+    yield from serve_dashboard(hostile)
 
 
 @pytest.fixture
 def fresh_server(seeded: tuple[Path, Truth]) -> Iterator[str]:
     """A server no session has visited yet (its first visitor arrives by a deep link)."""
-    yield from _serve(seeded[0])
-
-
-def _serve(data_dir: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "DATA_DIR": str(data_dir), "MONITOR_TIMEZONE": "UTC"}
-    env.pop("MONITOR_CONFIG", None)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {proc.stdout.read().decode() if proc.stdout else ''}")
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("streamlit did not become healthy within 60 s")
+    yield from serve_dashboard(seeded[0])
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium(sync_api) as browser:
+        yield browser
 
 
 _IDLE = """() => {

@@ -203,8 +203,32 @@ def test_a_provider_currency_in_the_spend_gauge_renders_as_text(hostile_env, mon
 
     hostile_currency = f"![x](http://{BEACON}/c.png)<a href=x>"
     gauges = [
-        SpendGauge("admin", 10.0, 100.0, False, False, hostile_currency, None, 1.0, 90.0, 0, None),
-        SpendGauge("admin2", 5.0, None, True, False, hostile_currency, None, 1.0, None, 0, None),
+        SpendGauge(
+            source="admin",
+            used=10.0,
+            limit=100.0,
+            no_limit=False,
+            reached=False,
+            currency=hostile_currency,
+            fetched_at=None,
+            burn_per_day=1.0,
+            days_to_cap=90.0,
+            recent_429s=0,
+            warning=None,
+        ),
+        SpendGauge(
+            source="admin2",
+            used=5.0,
+            limit=None,
+            no_limit=True,
+            reached=False,
+            currency=hostile_currency,
+            fetched_at=None,
+            burn_per_day=1.0,
+            days_to_cap=None,
+            recent_429s=0,
+            warning=None,
+        ),
     ]
     monkeypatch.setattr(ledger.billing, "spend_gauges", lambda *a, **k: gauges)
     at = page_app("pages/reconciliation.py").run()

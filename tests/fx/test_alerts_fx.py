@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.alerts.conftest import bodies, budgets_toml, make_engine, paris, rows, smtp_port, smtp_server
+from tests.alerts.conftest import SEARCH_MONTHLY, bodies, budgets_toml, make_engine, paris, rows, smtp_port, smtp_server
 
 from .conftest import write_rates
 
 __all__ = ["make_engine", "smtp_port", "smtp_server"]
 
-BUDGET = """
-[[budgets]]
-name = "Search monthly"
-period = "month"
-amount = 500
-project = "search"
-thresholds = [50, 80, 100]
-forecast = false
-recipients = ["ops@example.com"]
-"""
+BUDGET = SEARCH_MONTHLY
 
 
 def test_a_budget_in_eur_counts_dollar_rows_at_their_days_rate(tmp_path, smtp_server, make_engine):

@@ -37,7 +37,7 @@ def test_statement_names_a_day_without_rate_and_leaves_it_out(mixed):
 
 
 def bill(model: str, amount: float, currency: str) -> BilledRow:
-    return BilledRow("completion", model, "input_tokens", None, None, amount, currency)
+    return BilledRow(category="completion", model=model, metric="input_tokens", amount=amount, currency=currency)
 
 
 def test_reconcile_converts_rows_and_bill_lines_in_another_currency(mixed):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,15 +19,11 @@ import httpx
 import pytest
 import uvicorn
 
+from tests._helpers import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-usage-token-0123456789"
 SALT = "test-salt-abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ThreadServer:
@@ -56,7 +51,7 @@ class ThreadServer:
         return f"http://127.0.0.1:{self.port}"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Gateway:
     """A `python -m gateway` subprocess and its config."""
 
@@ -165,6 +160,6 @@ def upstream() -> Iterator[ThreadServer]:
 
 @pytest.fixture(scope="module")
 def gateway(upstream: ThreadServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    gw = Gateway(tmp_path_factory.mktemp("gateway"), upstream.url).start()
+    gw = Gateway(root=tmp_path_factory.mktemp("gateway"), upstream_url=upstream.url).start()
     yield gw
     gw.stop()

@@ -150,7 +150,7 @@ def test_every_record_names_the_zone_of_a_global_upstream(calls: dict[str, Any])
 
 @pytest.fixture
 def eu_gateway(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]:
-    gateway = Gateway(tmp_path, upstream.url, extra={"api_zone": "eu"}).start()
+    gateway = Gateway(root=tmp_path, upstream_url=upstream.url, extra={"api_zone": "eu"}).start()
     yield gateway
     gateway.stop()
 

@@ -44,7 +44,7 @@ def collect(gateway: Gateway, root: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.skipif(not (REPO / "collector" / "__main__.py").exists(), reason="the collector is not there yet")
 def test_collector_polls_the_gateway_into_the_ledger(upstream: ThreadServer, tmp_path: Path) -> None:
-    gateway = Gateway(tmp_path / "gw", upstream.url)
+    gateway = Gateway(root=tmp_path / "gw", upstream_url=upstream.url)
     gateway.root.mkdir()
     gateway.start()
     try:
@@ -146,8 +146,8 @@ def test_billable_units_reach_the_ledger_priced(upstream: ThreadServer, tmp_path
     """OCR (plain and annotated), transcription, TTS, chat audio, a priority call, an agent
     conversation, a file upload, a cut stream and a regional call go SDK -> gateway -> collector
     -> ledger; each row's units, flags and cost are checked against the prices written above."""
-    home = Gateway(tmp_path / "gw", upstream.url)
-    regional = Gateway(tmp_path / "eu", upstream.url, extra={"api_zone": "eu"})
+    home = Gateway(root=tmp_path / "gw", upstream_url=upstream.url)
+    regional = Gateway(root=tmp_path / "eu", upstream_url=upstream.url, extra={"api_zone": "eu"})
     for gateway in (home, regional):
         gateway.root.mkdir()
         gateway.start()

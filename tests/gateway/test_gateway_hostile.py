@@ -52,7 +52,11 @@ def test_a_huge_numeric_limit_is_clamped_not_refused(gateway: Gateway) -> None:
 
 @pytest.fixture
 def limited(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]:
-    gateway = Gateway(tmp_path, upstream.url, extra={"max_request_body_mib": LIMIT_MIB, "read_timeout_seconds": 60.0})
+    gateway = Gateway(
+        root=tmp_path,
+        upstream_url=upstream.url,
+        extra={"max_request_body_mib": LIMIT_MIB, "read_timeout_seconds": 60.0},
+    )
     yield gateway.start()
     gateway.stop()
 
@@ -150,7 +154,9 @@ STALLED = 300
 @pytest.fixture
 def crowded(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]:
     """A gateway allowed 256 open files (a common default), with a short client timeout."""
-    gateway = Gateway(tmp_path, upstream.url, extra={"client_timeout_seconds": 1.0}, max_open_files=256)
+    gateway = Gateway(
+        root=tmp_path, upstream_url=upstream.url, extra={"client_timeout_seconds": 1.0}, max_open_files=256
+    )
     yield gateway.start()
     gateway.stop()
 

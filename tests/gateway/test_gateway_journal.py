@@ -58,7 +58,7 @@ def test_intents_then_records_are_group_committed(tmp_path: Path) -> None:
     buffer = CountingBuffer(tmp_path / "b.sqlite3")
 
     async def scenario() -> list[int | None]:
-        recorder = Recorder(buffer, Metrics(), retention_days=1)
+        recorder = Recorder(buffer=buffer, metrics=Metrics(), retention_days=1)
         await recorder.start()
         keys = await asyncio.gather(*(recorder.begin({"id": f"i{n}"}) for n in range(50)))
         assert len(inflight(buffer.path)) == 50, "every intent is committed when begin() returns"
@@ -81,7 +81,9 @@ def test_a_failed_commit_releases_the_request_and_is_counted(tmp_path: Path) -> 
     metrics = Metrics()
 
     async def scenario() -> None:
-        recorder = Recorder(FailingBuffer(tmp_path / "b.sqlite3"), metrics, retention_days=1, commit_wait=5)
+        recorder = Recorder(
+            buffer=FailingBuffer(tmp_path / "b.sqlite3"), metrics=metrics, retention_days=1, commit_wait=5
+        )
         await recorder.start()
         started = time.monotonic()
         key = await recorder.begin({"id": "x"})

@@ -207,8 +207,8 @@ def test_state_unavailable_fails_closed_when_configured(upstream: ThreadServer, 
 def test_two_gateway_processes_enforce_one_limit_together(upstream: ThreadServer, tmp_path: Path) -> None:
     (tmp_path / "budgets.toml").write_text('[[limits]]\nname = "shared"\nproject = "shared"\nrequests_per_minute = 5\n')
     extra = {"budgets_file": str(tmp_path / "budgets.toml"), "limits_state_path": str(tmp_path / "limits.sqlite3")}
-    first = Gateway(tmp_path / "a", upstream.url, extra=dict(extra))
-    second = Gateway(tmp_path / "b", upstream.url, extra=dict(extra))
+    first = Gateway(root=tmp_path / "a", upstream_url=upstream.url, extra=dict(extra))
+    second = Gateway(root=tmp_path / "b", upstream_url=upstream.url, extra=dict(extra))
     for gw in (first, second):
         gw.root.mkdir()
     if time.time() % 60 > 45:  # keep the ten calls inside one minute

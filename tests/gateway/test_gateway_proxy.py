@@ -111,7 +111,7 @@ def test_slow_upstream_gives_a_mistral_shaped_504(gateway: Gateway) -> None:
 
 @pytest.fixture
 def dead_gateway(tmp_path: Path) -> Iterator[Gateway]:
-    gateway = Gateway(tmp_path, f"http://127.0.0.1:{free_port()}").start()
+    gateway = Gateway(root=tmp_path, upstream_url=f"http://127.0.0.1:{free_port()}").start()
     yield gateway
     gateway.stop()
 
@@ -168,7 +168,7 @@ def test_client_disconnect_mid_stream_cancels_upstream_and_is_recorded(gateway: 
 
 @pytest.fixture
 def patient_gateway(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]:
-    gateway = Gateway(tmp_path, upstream.url, extra={"read_timeout_seconds": 60.0}).start()
+    gateway = Gateway(root=tmp_path, upstream_url=upstream.url, extra={"read_timeout_seconds": 60.0}).start()
     yield gateway
     gateway.stop()
 

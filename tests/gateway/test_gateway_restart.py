@@ -38,7 +38,7 @@ def send(gateway: Gateway, count: int, project: str) -> list[str]:
 
 
 def test_sigkill_after_acknowledgement_loses_nothing(upstream: ThreadServer, tmp_path: Path) -> None:
-    first = Gateway(tmp_path, upstream.url).start()
+    first = Gateway(root=tmp_path, upstream_url=upstream.url).start()
     try:
         sent = send(first, N, "restart")
         acknowledged = first.wait_records(N, lambda r: r["project"] == "restart")
@@ -47,7 +47,7 @@ def test_sigkill_after_acknowledgement_loses_nothing(upstream: ThreadServer, tmp
         first.stop(signal.SIGKILL)
     assert first.proc is not None and first.proc.returncode == -signal.SIGKILL
 
-    second = Gateway(tmp_path, upstream.url).start()
+    second = Gateway(root=tmp_path, upstream_url=upstream.url).start()
     try:
         after = second.records()
         assert [r["id"] for r in after] == sent
@@ -59,13 +59,13 @@ def test_sigkill_after_acknowledgement_loses_nothing(upstream: ThreadServer, tmp
 
 
 def test_sigterm_flushes_every_answered_request(upstream: ThreadServer, tmp_path: Path) -> None:
-    first = Gateway(tmp_path, upstream.url, extra={"flush_interval_ms": 10_000}).start()
+    first = Gateway(root=tmp_path, upstream_url=upstream.url, extra={"flush_interval_ms": 10_000}).start()
     try:
         sent = send(first, 20, "graceful")
     finally:
         first.stop(signal.SIGTERM)
     assert first.proc is not None and first.proc.returncode in (0, -signal.SIGTERM)
-    second = Gateway(tmp_path, upstream.url).start()
+    second = Gateway(root=tmp_path, upstream_url=upstream.url).start()
     try:
         assert [r["id"] for r in second.records()] == sent
     finally:
@@ -74,12 +74,12 @@ def test_sigterm_flushes_every_answered_request(upstream: ThreadServer, tmp_path
 
 def test_sigkill_right_after_the_answers_loses_none_of_them(upstream: ThreadServer, tmp_path: Path) -> None:
     """The records of answered requests are committed before the answer ends (here a long flush interval)."""
-    first = Gateway(tmp_path, upstream.url, extra={"flush_interval_ms": 10_000}).start()
+    first = Gateway(root=tmp_path, upstream_url=upstream.url, extra={"flush_interval_ms": 10_000}).start()
     try:
         sent = send(first, 20, "answered")
     finally:
         first.stop(signal.SIGKILL)
-    second = Gateway(tmp_path, upstream.url).start()
+    second = Gateway(root=tmp_path, upstream_url=upstream.url).start()
     try:
         after = second.records()
         assert [r["id"] for r in after] == sent
@@ -112,7 +112,7 @@ def wait_until(condition: Any, timeout: float = 10.0) -> bool:
 
 
 def test_sigkill_mid_stream_leaves_an_interrupted_record(upstream: ThreadServer, tmp_path: Path, gate: None) -> None:
-    first = Gateway(tmp_path, upstream.url, extra={"read_timeout_seconds": 60.0}).start()
+    first = Gateway(root=tmp_path, upstream_url=upstream.url, extra={"read_timeout_seconds": 60.0}).start()
     body = {"model": "gated-stream", "stream": True, "messages": [{"role": "user", "content": "abc"}]}
     try:
         with httpx.Client(timeout=10) as client:
@@ -127,7 +127,7 @@ def test_sigkill_mid_stream_leaves_an_interrupted_record(upstream: ThreadServer,
         pass
     finally:
         first.stop(signal.SIGKILL)
-    second = Gateway(tmp_path, upstream.url).start()
+    second = Gateway(root=tmp_path, upstream_url=upstream.url).start()
     try:
         [record] = [r for r in second.records() if r["project"] == "midstream"]
         assert record["id"] == stream_id and record["interrupted"] is True
@@ -144,7 +144,7 @@ def test_sigkill_mid_stream_leaves_an_interrupted_record(upstream: ThreadServer,
 def test_sigkill_before_the_answer_leaves_an_interrupted_record(
     upstream: ThreadServer, tmp_path: Path, gate: None
 ) -> None:
-    first = Gateway(tmp_path, upstream.url, extra={"read_timeout_seconds": 60.0}).start()
+    first = Gateway(root=tmp_path, upstream_url=upstream.url, extra={"read_timeout_seconds": 60.0}).start()
     marker = "killed-before-the-answer"
     body = {"model": "gated-json", "messages": [{"role": "user", "content": marker}]}
     caller = threading.Thread(target=lambda: _quietly(lambda: httpx.post(
@@ -155,7 +155,7 @@ def test_sigkill_before_the_answer_leaves_an_interrupted_record(
     finally:
         first.stop(signal.SIGKILL)
         caller.join(timeout=30)
-    second = Gateway(tmp_path, upstream.url).start()
+    second = Gateway(root=tmp_path, upstream_url=upstream.url).start()
     try:
         [record] = [r for r in second.records() if r["project"] == "unanswered"]
         assert (record["status_code"], record["error_type"], record["interrupted"]) == (502, "interrupted", True)

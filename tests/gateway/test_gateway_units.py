@@ -296,7 +296,7 @@ class BrokenBuffer(Buffer):
 def test_recorder_commits_on_stop_and_counts_failures_without_raising(tmp_path: Path) -> None:
     async def scenario(buffer: Buffer) -> Metrics:
         metrics = Metrics()
-        recorder = Recorder(buffer, metrics, retention_days=1, max_pending=3)
+        recorder = Recorder(buffer=buffer, metrics=metrics, retention_days=1, max_pending=3)
         await recorder.start()
         for index in range(5):
             recorder.submit({"id": f"r{index}"})
@@ -317,7 +317,7 @@ def test_recorder_purges_past_retention_at_start(tmp_path: Path) -> None:
     buffer.write([b'{"id":"new"}'], now=time.time() - 1 * 86_400)
 
     async def start_and_stop() -> None:
-        recorder = Recorder(buffer, Metrics(), retention_days=2)
+        recorder = Recorder(buffer=buffer, metrics=Metrics(), retention_days=2)
         await recorder.start()
         await recorder.stop()
 

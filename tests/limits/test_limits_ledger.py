@@ -34,7 +34,7 @@ def spent_message(tmp_path: Path, own: list[tuple[str, float]]) -> str:
     clock = {"now": at("2026-03-10 10:07").timestamp()}
     limit = Limit("search daily", project="search", period="day", amount=0.5)
     settings = LimitSettings(state_path=tmp_path / "state.sqlite3", ledger_refresh_seconds=3600)
-    limiter = Limiter([limit], settings, Metrics(), clock=lambda: clock["now"],
+    limiter = Limiter(limits=[limit], settings=settings, metrics=Metrics(), clock=lambda: clock["now"],
                       pricer=lambda records: [r["test_cost"] for r in records],
                       refresher=ledger_refresher(tmp_path / "data", "gw"))  # fmt: skip
 
@@ -78,7 +78,7 @@ def test_a_batch_whose_pricing_failed_is_priced_on_the_next_sync(tmp_path: Path)
     clock = {"now": at("2026-03-10 10:07").timestamp()}
     limit = Limit("search daily", project="search", period="day", amount=0.5)
     settings = LimitSettings(state_path=tmp_path / "state.sqlite3")
-    limiter = Limiter([limit], settings, Metrics(), clock=lambda: clock["now"], pricer=flaky)
+    limiter = Limiter(limits=[limit], settings=settings, metrics=Metrics(), clock=lambda: clock["now"], pricer=flaky)
 
     async def run() -> str:
         await limiter.start()

@@ -13,7 +13,16 @@ MAY = "2026-05"
 
 
 def entry(metric: str, price: str, model: str = DISCOUNTED) -> PriceEntry:
-    return PriceEntry(model, metric, "completion", "global", "standard", None, float(price), price)
+    return PriceEntry(
+        event_type=model,
+        billing_metric=metric,
+        billing_group="completion",
+        api_zone="global",
+        service_tier="standard",
+        model=None,
+        price=float(price),
+        price_text=price,
+    )
 
 
 def test_org_wide_sheet_wins_then_the_first_source_by_name(tmp_path):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+from tests._helpers import wait_up
 
 from .browser import REPO
 
@@ -32,15 +31,7 @@ def provider(port: int, client_secret: str, redirect_uri: str) -> Iterator[str]:
     proc = subprocess.Popen(cmd, cwd=OIDC_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     issuer = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"oidc provider exited: {proc.stdout.read().decode() if proc.stdout else ''}")
-            try:
-                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_up(f"{issuer}/.well-known/openid-configuration", proc, "oidc provider", timeout=30, every=0.2)
         yield issuer
     finally:
         proc.kill()

@@ -24,7 +24,7 @@ import pytest
 from access import AuditLog, audit_path
 from tests.dashboard.conftest import utc_midnight
 
-from .browser import ARGS, CHROMIUM, _settle, free_port, nav_titles, serve
+from .browser import CHROMIUM, _settle, chromium, free_port, nav_titles, serve
 from .conftest import Truth
 from .oidc import node_ready, provider, write_secrets
 
@@ -76,10 +76,8 @@ def site(seeded: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium(sync_api) as browser:
+        yield browser
 
 
 def new_page(browser: object) -> object:

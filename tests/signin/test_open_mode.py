@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from pages._auth import OPEN_NOTICE
 from pages._text import md
 
-from .browser import ARGS, CHROMIUM, REPO, _settle, nav_titles, serve
+from .browser import CHROMIUM, REPO, _settle, chromium, nav_titles, serve
 from .conftest import Truth
 
 PAGES = ["", "spend", "reliability", "explore", "budgets", "reconciliation", "statement", "audit"]
@@ -41,8 +41,7 @@ def open_server(seeded: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFac
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
 def test_every_page_says_it_is_open_and_nothing_else_from_app_py(open_server: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    with chromium(sync_api) as browser:
         page = browser.new_page(viewport={"width": 1440, "height": 1400})
         for path in PAGES:
             page.goto(f"{open_server}/{path}")
@@ -56,7 +55,6 @@ def test_every_page_says_it_is_open_and_nothing_else_from_app_py(open_server: st
         page.goto(f"{open_server}/explore")
         _settle(page)
         sync_api.expect(page.get_by_text("SQL (read-only)")).to_be_visible()
-        browser.close()
 
 
 def test_a_wrong_access_file_stops_every_page_with_one_line(open_env: Path, tmp_path: Path,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .browser import ARGS, CHROMIUM, _settle, nav_titles, serve
+from .browser import CHROMIUM, _settle, chromium, nav_titles, serve
 from .conftest import Truth
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
@@ -40,10 +40,8 @@ def server(seeded: tuple[Path, Truth], access: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium(sync_api) as browser:
+        yield browser
 
 
 def visit(browser: object, url: str, email: str | None) -> object:

@@ -1,0 +1,73 @@
+"""Helpers several test folders share: a free port, waiting for a server, streamlit and chromium.
+
+Why here: the dashboard's browser test and the sign-in tests start the same `streamlit run
+app.py` and the same headless chromium; written once, a fix to either (a longer wait, another
+flag) reaches every test that uses them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 60.0, every: float = 0.3) -> None:
+    """Poll `url` until it answers 200; RuntimeError with the output if `proc` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(every)
+    raise RuntimeError(f"{what} did not become healthy within {timeout:.0f} s")
+
+
+def serve_dashboard(data_dir: Path, *extra: str, env: dict[str, str] | None = None, port: int = 0) -> Iterator[str]:
+    """`streamlit run app.py` on loopback over `data_dir` (UTC, no MONITOR_CONFIG); yields its URL, then stops it."""
+    port = port or free_port()
+    full_env = {**os.environ, "DATA_DIR": str(data_dir), "MONITOR_TIMEZONE": "UTC", **(env or {})}
+    full_env.pop("MONITOR_CONFIG", None)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port), *extra]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(f"{url}/_stcore/health", proc, "streamlit")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@contextmanager
+def chromium(sync_api: Any) -> Iterator[Any]:
+    """Debian's chromium, headless, through Playwright's `sync_api`; closed when the generator ends."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield browser
+        browser.close()
