@@ -18,7 +18,7 @@ Example:
     ... project = "search"
     ... thresholds = [100]
     ... ''')
-    >>> from collector.config import parse_config
+    >>> from foundation.config import parse_config
     >>> engine = Engine.from_config(parse_config({"data_dir": "data"}, base=Path(".")))
     >>> [notice.observation.key for notice in engine.run(now).notices]
     ['threshold:search-monthly:2026-11', 'unpriced:acme-finetune-1']

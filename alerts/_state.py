@@ -11,8 +11,15 @@ highest threshold notified in the period; spend dropping back (a re-price) sends
 and crossing 80% after 50% is one new email.
 
 Example:
+    >>> from alerts._observation import Observation
+    >>> now = datetime(2026, 11, 20, 12)
+    >>> crossed = Observation(key="threshold:search:2026-11", rule="threshold", scope="search", level=0.8,
+    ...                       subject="search at 82%")
     >>> with StateStore(Path("data")).locked() as state:
-    ...     notice = advance(state, observation, now)
+    ...     first = advance(state, crossed, now, repeat_hours=0)
+    ...     again = advance(state, crossed, now, repeat_hours=0)
+    >>> first.kind, again
+    ('fired', None)
 """
 
 from __future__ import annotations

@@ -9,9 +9,12 @@ components, which validate them with the same `Setting`s (they are passed throug
 `Config.sections`).
 
 Example:
-    >>> cfg = load_config(Path("collector/example.toml"))
-    >>> cfg.sources[0].url
+    >>> source = {"name": "simulator", "kind": "usage_endpoint", "url": "http://127.0.0.1:8765/"}
+    >>> parse_config({"sources": [source]}, base=Path(".")).sources[0].url
     'http://127.0.0.1:8765'
+    >>> parse_config({"sources": [{**source, "page_limit": True}]}, base=Path("."))
+    Traceback (most recent call last):
+    foundation.errors.ConfigError: sources[0].page_limit: expected an integer, got true; write e.g. page_limit = 10000
 """
 
 from __future__ import annotations

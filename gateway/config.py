@@ -7,9 +7,10 @@ file, or in a `[gateway]` table so one monitor.toml can serve every component. S
 live here: the file names the *environment variables* holding them.
 
 Example:
-    >>> cfg = load_config(Path("gateway/example.toml"))
-    >>> cfg.upstream_url
-    'https://api.mistral.ai'
+    >>> _ = Path("monitor.toml").write_text("gateway.port = 8081")
+    >>> cfg = load_config(Path("monitor.toml"))
+    >>> cfg.port, cfg.upstream_url
+    (8081, 'https://api.mistral.ai')
 """
 
 from __future__ import annotations

@@ -15,8 +15,13 @@ shape. Nothing is ever wrong, only slower, when the collector does not call
 `update_rollups` after its writes.
 
 Example:
-    >>> update_rollups(Path("data"), [date(2026, 11, 25)])
-    [PosixPath('data/rollups/hourly/date=2026-11-25/rollup-3f2a....parquet')]
+    >>> from datetime import UTC, date, datetime
+    >>> from pathlib import Path
+    >>> from ledger.fixtures import build_ledger
+    >>> _ = build_ledger(Path("data"), n_records=2000, days=3, seed=7, end=datetime(2026, 11, 25, 12, tzinfo=UTC))
+    >>> from ledger._rollup_build import update_rollups
+    >>> [path.name.split("-")[0] for path in update_rollups(Path("data"), [date(2026, 11, 24)])]
+    ['totals', 'latency']
 """
 
 from __future__ import annotations

@@ -8,8 +8,14 @@ is SIGKILLed at the deadline: startup, query and fetch all count. Anything but o
 refused before a process starts.
 
 Example:
-    >>> run_sql(Path("data"), filters, "SELECT model, sum(cost) FROM ledger GROUP BY 1").attrs["truncated"]
-    ''
+    >>> from datetime import UTC, date, datetime
+    >>> from pathlib import Path
+    >>> from ledger.fixtures import build_ledger
+    >>> _ = build_ledger(Path("data"), n_records=2000, days=3, seed=7, end=datetime(2026, 11, 25, 12, tzinfo=UTC))
+    >>> f = Filters.for_dates(date(2026, 11, 23), date(2026, 11, 25), "Europe/Paris")
+    >>> df = run_sql(Path("data"), f, "SELECT count(*) AS n FROM ledger")
+    >>> int(df["n"][0]), df.attrs["truncated"]
+    (1642, '')
 """
 
 from __future__ import annotations

@@ -11,9 +11,14 @@ Durations are computed on UTC instants: subtracting two datetimes that share a t
 ignores DST in Python, and a month containing the spring change has 743 hours, not 744.
 
 Example:
-    >>> f = Filters(date(2026, 3, 1), date(2026, 3, 31), "Europe/Paris", projects=("search",))
-    >>> period_forecast(Path("data"), f, now=datetime(2026, 3, 20, tzinfo=UTC)).forecast
-    612.4
+    >>> from datetime import UTC, date, datetime
+    >>> from pathlib import Path
+    >>> from ledger.fixtures import build_ledger
+    >>> _ = build_ledger(Path("data"), n_records=2000, days=3, seed=7, end=datetime(2026, 11, 25, 12, tzinfo=UTC))
+    >>> month = Filters(date(2026, 11, 1), date(2026, 11, 30), "Europe/Paris", projects=("search",))
+    >>> f = period_forecast(Path("data"), month, now=datetime(2026, 11, 25, 12, tzinfo=UTC), monthly=True)
+    >>> round(f.spent, 2), round(f.forecast, 2)
+    (0.18, 0.57)
 """
 
 from __future__ import annotations

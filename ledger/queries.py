@@ -20,9 +20,14 @@ Conventions, so two callers never disagree:
   with identical results.
 
 Example:
-    >>> f = Filters.for_dates(date(2026, 11, 1), date(2026, 11, 25), "Europe/Paris")
-    >>> spend_summary(Path("data"), f).spend
-    1234.56
+    >>> from datetime import UTC, date, datetime
+    >>> from pathlib import Path
+    >>> from ledger.fixtures import build_ledger
+    >>> _ = build_ledger(Path("data"), n_records=2000, days=3, seed=7, end=datetime(2026, 11, 25, 12, tzinfo=UTC))
+    >>> f = Filters.for_dates(date(2026, 11, 23), date(2026, 11, 25), "Europe/Paris")
+    >>> summary = spend_summary(Path("data"), f)
+    >>> summary.requests, round(summary.spend, 2)
+    (2129, 0.89)
 """
 
 from ._query_core import (
