@@ -15,8 +15,6 @@ import pytest
 collect_ignore = ["app.py", "pages", "bench", "scripts"]
 
 
-
-
 @pytest.fixture(autouse=True)
 def _doctest_in_tmp_dir(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -1,7 +1,7 @@
 """Budgets and alert emails that fire exactly once.
 
 The engine (a collector job) reads the ledger through `ledger.queries` /
-`ledger.budget_queries`, advances a persisted state machine per (rule, scope, period) and
+`ledger.queries.budgets`, advances a persisted state machine per (rule, scope, period) and
 delivers email and Slack / Teams / webhook messages through a persistent outbox. The Budgets
 page (pages/budgets.py) edits the budgets file and shows spend, forecasts, history, the outbox
 and each channel's delivery state. See docs/alerts.md.

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from foundation.money import email_money
-from ledger.budget_queries import PeriodForecast, clip_to_now, period_forecast
 from ledger.queries import top_contributors
+from ledger.queries.budgets import PeriodForecast, clip_to_now, period_forecast
 
 from ._budgets import Budget
 from ._limits import key_labels, label_for
@@ -51,8 +52,9 @@ class BudgetView:
         return f"{text}, forecast {email_money(round(self.forecast.forecast, 2), self.currency)}"
 
 
-def view_budget(data_dir: Path, budget: Budget, period: Period, timezone: str, currency: str,
-                now: datetime) -> BudgetView:  # fmt: skip
+def view_budget(
+    data_dir: Path, budget: Budget, period: Period, timezone: str, currency: str, now: datetime
+) -> BudgetView:
     filters = budget.filters(period, timezone)
     forecast = period_forecast(data_dir, filters, now, monthly=period.kind == "month")
     return BudgetView(budget=budget, period=period, forecast=forecast, currency=currency)
@@ -84,7 +86,7 @@ class BudgetRules(Rule):
                     out.append(self.forecast(view, common))
         return out
 
-    def _common(self, view: BudgetView, now: datetime) -> dict[str, object]:
+    def _common(self, view: BudgetView, now: datetime) -> dict[str, Any]:
         filters = view.budget.filters(view.period, self.timezone)
         so_far = clip_to_now(filters, now) or filters
         fc, cur = view.forecast, self.currency
@@ -101,23 +103,40 @@ class BudgetRules(Rule):
         )
         labels = key_labels(self.settings.budgets_file)
         contributors = tuple(
-            (title, tuple(Contributor(str(label_for(r[dim], labels) if dim == "api_key" else r[dim]),
-                                      float(r["spend"]), _share(r["share"]))
-                          for _, r in top_contributors(self.data_dir, so_far, dim, 3).iterrows() if r["spend"] > 0))
+            (
+                title,
+                tuple(
+                    Contributor(
+                        str(label_for(r[dim], labels) if dim == "api_key" else r[dim]),
+                        float(r["spend"]),
+                        _share(r["share"]),
+                    )
+                    for _, r in top_contributors(self.data_dir, so_far, dim, 3).iterrows()
+                    if r["spend"] > 0
+                ),
+            )
             for title, dim in (("Top models", "model"), ("Top API keys", "api_key"))
-        )  # fmt: skip
-        return {"scope": view.budget.scope_label(), "recipients": view.budget.recipients,
-                "channels": view.budget.channels, "figures": figures,
-                "contributors": contributors, "link": dashboard_link(self.dashboard_url, filters),
-                "expires": view.period.end.isoformat()}  # fmt: skip
+        )
+        return {
+            "scope": view.budget.scope_label(),
+            "recipients": view.budget.recipients,
+            "channels": view.budget.channels,
+            "figures": figures,
+            "contributors": contributors,
+            "link": dashboard_link(self.dashboard_url, filters),
+            "expires": view.period.end.isoformat(),
+        }
 
-    def threshold(self, view: BudgetView, common: dict[str, object]) -> Observation:
+    def threshold(self, view: BudgetView, common: dict[str, Any]) -> Observation:
         return Observation(
-            key=f"threshold:{view.budget.slug}:{view.period.id}", rule="threshold", level=view.crossed,
-            subject=f"[Mistral spend] {view.headline()}", **common,  # type: ignore[arg-type]
-        )  # fmt: skip
+            key=f"threshold:{view.budget.slug}:{view.period.id}",
+            rule="threshold",
+            level=view.crossed,
+            subject=f"[Mistral spend] {view.headline()}",
+            **common,
+        )
 
-    def forecast(self, view: BudgetView, common: dict[str, object]) -> Observation:
+    def forecast(self, view: BudgetView, common: dict[str, Any]) -> Observation:
         fc = view.forecast
         over = fc.forecast > view.budget.amount and fc.spent < view.budget.amount
         level = (1.0 if over else 0.0) if forecast_is_meaningful(view, self.settings) else None
@@ -126,8 +145,9 @@ class BudgetRules(Rule):
             f"{view.budget.describe(self.currency)} for {view.budget.scope_label()} "
             f"({pct(view.spent_pct)} used)"
         )
-        return Observation(key=f"forecast:{view.budget.slug}:{view.period.id}", rule="forecast", level=level,
-                           subject=subject, **common)  # type: ignore[arg-type]  # fmt: skip
+        return Observation(
+            key=f"forecast:{view.budget.slug}:{view.period.id}", rule="forecast", level=level, subject=subject, **common
+        )
 
 
 def _share(value: object) -> float | None:

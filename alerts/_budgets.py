@@ -30,8 +30,8 @@ from typing import Any
 from foundation.errors import ConfigError
 from foundation.money import email_money
 from gateway import parse_toml, read_toml
-from ledger.atomic import atomic_write_bytes
 from ledger.queries import Filters
+from ledger.storage.atomic import atomic_write_bytes
 
 from ._channels import channel_names
 from ._limits import Limit, limits_section, render_limits
@@ -49,7 +49,7 @@ class BudgetFileError(ConfigError):
     """The budgets file (or a form) holds a value we cannot use; the message says where and how to fix it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Budget:
     """An amount per calendar period for a scope; an empty scope is the whole organisation."""
 
@@ -72,8 +72,11 @@ class Budget:
 
     def scope_label(self) -> str:
         """Human scope, e.g. 'project search' or 'the organisation'."""
-        parts = [f"{dim.replace('_', ' ')} {', '.join(getattr(self, attr))}" for dim, attr in SCOPES.items()
-                 if getattr(self, attr)]  # fmt: skip
+        parts = [
+            f"{dim.replace('_', ' ')} {', '.join(getattr(self, attr))}"
+            for dim, attr in SCOPES.items()
+            if getattr(self, attr)
+        ]
         return "; ".join(parts) or "the organisation"
 
     def describe(self, currency: str) -> str:
@@ -81,18 +84,31 @@ class Budget:
         return f"{email_money(self.amount, currency)} {ADJECTIVE[self.period]} budget"
 
     def filters(self, period: Period, timezone: str) -> Filters:
-        return Filters(period.start, period.end, timezone, projects=self.projects, models=self.models,
-                       api_keys=self.api_keys)  # fmt: skip
+        return Filters(
+            start=period.start,
+            end=period.end,
+            timezone=timezone,
+            projects=self.projects,
+            models=self.models,
+            api_keys=self.api_keys,
+        )
 
     def to_toml(self) -> str:
-        lines = ["[[budgets]]", f"name = {_toml_value(self.name)}", f"period = {_toml_value(self.period)}",
-                 f"amount = {_toml_value(self.amount)}"]  # fmt: skip
+        lines = [
+            "[[budgets]]",
+            f"name = {_toml_value(self.name)}",
+            f"period = {_toml_value(self.period)}",
+            f"amount = {_toml_value(self.amount)}",
+        ]
         for dim, attr in SCOPES.items():
             values = getattr(self, attr)
             if values:
                 lines.append(f"{dim} = {_toml_value(values[0] if len(values) == 1 else list(values))}")
-        lines += [f"thresholds = {_toml_value(list(self.thresholds))}", f"forecast = {_toml_value(self.forecast)}",
-                  f"recipients = {_toml_value(list(self.recipients))}"]  # fmt: skip
+        lines += [
+            f"thresholds = {_toml_value(list(self.thresholds))}",
+            f"forecast = {_toml_value(self.forecast)}",
+            f"recipients = {_toml_value(list(self.recipients))}",
+        ]
         if self.channels:
             lines.append(f"channels = {_toml_value(list(self.channels))}")
         return "\n".join(lines) + "\n"
@@ -125,8 +141,11 @@ def _amount(value: Any) -> float:
 
 
 def _thresholds(value: Any) -> tuple[float, ...]:
-    if not isinstance(value, list) or not value or any(isinstance(v, bool) or not isinstance(v, int | float)
-                                                       or not 0 < v <= 1000 for v in value):  # fmt: skip
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1000 for v in value)
+    ):
         raise BudgetFileError(f"thresholds: {value!r} is not a list of percentages; write thresholds = [50, 80, 100]")
     return tuple(sorted({float(v) for v in value}))
 
@@ -155,9 +174,16 @@ def parse_budget(raw: dict[str, Any]) -> Budget:
     except ConfigError as exc:
         raise BudgetFileError(str(exc)) from None
     scope = {attr: _strings(raw[dim], dim) for dim, attr in SCOPES.items() if dim in raw}
-    return Budget(name=_text(raw, "name", None), amount=_amount(raw.get("amount")), period=period,
-                  thresholds=_thresholds(raw.get("thresholds", [50, 80, 100])), forecast=forecast,
-                  recipients=recipients, channels=channels, **scope)  # fmt: skip
+    return Budget(
+        name=_text(raw, "name", None),
+        amount=_amount(raw.get("amount")),
+        period=period,
+        thresholds=_thresholds(raw.get("thresholds", [50, 80, 100])),
+        forecast=forecast,
+        recipients=recipients,
+        channels=channels,
+        **scope,
+    )
 
 
 def _line_of(text: str, index: int, key: str | None) -> int:
@@ -179,8 +205,10 @@ def parse_budgets(text: str, path: Path) -> list[Budget]:
     doc = parse_toml(text, path, BudgetFileError)
     unknown = [k for k in doc if k not in _TABLES]
     if unknown or not isinstance(doc.get("budgets", []), list):
-        raise BudgetFileError(f"{path}: only [[budgets]], [[limits]] and [key_labels] tables are allowed, found "
-                              f"{unknown or 'budgets'}; start each budget with [[budgets]]")  # fmt: skip
+        raise BudgetFileError(
+            f"{path}: only [[budgets]], [[limits]] and [key_labels] tables are allowed, found "
+            f"{unknown or 'budgets'}; start each budget with [[budgets]]"
+        )
     limits_section(doc, text, path, BudgetFileError)
     budgets: list[Budget] = []
     for index, raw in enumerate(doc.get("budgets", [])):
@@ -198,8 +226,10 @@ def _unique(budgets: list[Budget], text: str, path: Path) -> None:
     for index, budget in enumerate(budgets):
         if budget.slug in seen or not budget.slug:
             line = _line_of(text, index, "name")
-            raise BudgetFileError(f"{path} line {line}: name: {budget.name!r} is empty or used twice "
-                                  f"(names key the alert state); give each budget its own name")  # fmt: skip
+            raise BudgetFileError(
+                f"{path} line {line}: name: {budget.name!r} is empty or used twice "
+                f"(names key the alert state); give each budget its own name"
+            )
         seen.add(budget.slug)
 
 
@@ -212,8 +242,9 @@ def load_budgets(path: Path) -> list[Budget]:
     return parse_budgets(text, Path(path))
 
 
-def render_budgets(budgets: list[Budget], limits: list[Limit] | None = None,
-                   labels: dict[str, str] | None = None) -> str:  # fmt: skip
+def render_budgets(
+    budgets: list[Budget], limits: list[Limit] | None = None, labels: dict[str, str] | None = None
+) -> str:
     return _HEADER + "".join("\n" + b.to_toml() for b in budgets) + render_limits(limits or [], labels or {})
 
 

@@ -32,8 +32,14 @@ def is_post(message: dict[str, Any]) -> bool:
     return bool(message.get("channel"))
 
 
-def enqueue_posts(state: dict[str, Any], notice: Notice, names: tuple[str, ...],
-                  channels: dict[str, ChannelSettings], now: datetime, expire_hours: float) -> int:  # fmt: skip
+def enqueue_posts(
+    state: dict[str, Any],
+    notice: Notice,
+    names: tuple[str, ...],
+    channels: dict[str, ChannelSettings],
+    now: datetime,
+    expire_hours: float,
+) -> int:
     """One message per channel for `notice` (none twice); a channel not configured fails at once."""
     queued = 0
     for name in names:
@@ -42,14 +48,28 @@ def enqueue_posts(state: dict[str, Any], notice: Notice, names: tuple[str, ...],
         if any(is_post(m) and m["channel"] == name and m["id"] == ident for m in state["outbox"]):
             continue
         kind = channel.kind if channel else "unknown"
-        entry = {"id": ident, "channel": name, "kind": kind, "to": f"{kind}:{name}", "subject": subject_of(notice),
-                 "body": payload(kind, notice, ident, name, now) if channel else "", "keys": [notice.observation.key],
-                 "status": "pending", "attempts": 0, "created_at": now.isoformat(), "next_attempt_at": now.isoformat(),
-                 "sent_at": None, "last_error": None,
-                 "expires_at": (now + timedelta(hours=expire_hours)).isoformat()}  # fmt: skip
+        entry = {
+            "id": ident,
+            "channel": name,
+            "kind": kind,
+            "to": f"{kind}:{name}",
+            "subject": subject_of(notice),
+            "body": payload(kind, notice, ident, name, now) if channel else "",
+            "keys": [notice.observation.key],
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now.isoformat(),
+            "next_attempt_at": now.isoformat(),
+            "sent_at": None,
+            "last_error": None,
+            "expires_at": (now + timedelta(hours=expire_hours)).isoformat(),
+        }
         if channel is None:
-            entry.update(status="failed", last_error=f"not sent: channel {name!r} is not configured; add "
-                         f"[alerts.channels.{name}] to the config or remove it from the budget")  # fmt: skip
+            entry.update(
+                status="failed",
+                last_error=f"not sent: channel {name!r} is not configured; add "
+                f"[alerts.channels.{name}] to the config or remove it from the budget",
+            )
         state["outbox"].append(entry)
         queued += 1
     return queued
@@ -68,8 +88,9 @@ def _paused(info: dict[str, Any], now: datetime) -> bool:
     return isinstance(until, str) and datetime.fromisoformat(until) > now
 
 
-def attempt_post(message: dict[str, Any], channel: ChannelSettings, info: dict[str, Any],
-                 now: datetime) -> ChannelError | None:  # fmt: skip
+def attempt_post(
+    message: dict[str, Any], channel: ChannelSettings, info: dict[str, Any], now: datetime
+) -> ChannelError | None:
     """Post one message once; update it and the channel's state in place; the error if not delivered.
 
     A message built for another kind (the channel's `kind` changed in the config meanwhile)
@@ -96,8 +117,9 @@ def attempt_post(message: dict[str, Any], channel: ChannelSettings, info: dict[s
     return None
 
 
-def drain_posts(state: dict[str, Any], channels: dict[str, ChannelSettings], now: datetime,
-                save: Callable[[], None]) -> tuple[int, int]:  # fmt: skip
+def drain_posts(
+    state: dict[str, Any], channels: dict[str, ChannelSettings], now: datetime, save: Callable[[], None]
+) -> tuple[int, int]:
     """Post every due message channel by channel, saving after each; (delivered, not delivered).
 
     A channel that is down, or paused by a 429, stops its own drain; the others go on.
@@ -124,10 +146,14 @@ def drain_posts(state: dict[str, Any], channels: dict[str, ChannelSettings], now
 
 def send_test_post(channel: ChannelSettings, now: datetime) -> str:
     """Post a short test message now (no outbox); a sentence saying it worked, or ChannelError."""
-    obs = Observation(key=f"test:{channel.name}", rule="test", scope="the organisation", level=None,
-                      subject="[Mistral usage monitor] test message: alerts will reach this channel",
-                      figures=(("Channel", f"{channel.name} ({channel.kind})"),
-                               ("Sent at", now.isoformat())))  # fmt: skip
+    obs = Observation(
+        key=f"test:{channel.name}",
+        rule="test",
+        scope="the organisation",
+        level=None,
+        subject="[Mistral usage monitor] test message: alerts will reach this channel",
+        figures=(("Channel", f"{channel.name} ({channel.kind})"), ("Sent at", now.isoformat())),
+    )
     notice = Notice("test", obs, now.isoformat())
     ident = delivery_id(notice.token, channel.name)
     post(channel, payload(channel.kind, notice, ident, channel.name, now), ident)
@@ -149,7 +175,16 @@ def channel_status(state: dict[str, Any], channels: dict[str, ChannelSettings], 
         info = state.get("channels", {}).get(name, {})
         mine = [m for m in state["outbox"] if is_post(m) and m["channel"] == name]
         count = {s: sum(1 for m in mine if m["status"] == s) for s in ("pending", "sent", "failed")}
-        out.append({"channel": name, "kind": channel.kind, "url from": f"${channel.url_env}",
-                    "state": _status(info, now), **count, "last delivered": info.get("last_ok_at"),
-                    "last error": info.get("last_error"), "last error at": info.get("last_error_at")})  # fmt: skip
+        out.append(
+            {
+                "channel": name,
+                "kind": channel.kind,
+                "url from": f"${channel.url_env}",
+                "state": _status(info, now),
+                **count,
+                "last delivered": info.get("last_ok_at"),
+                "last error": info.get("last_error"),
+                "last error at": info.get("last_error_at"),
+            }
+        )
     return out

@@ -49,11 +49,15 @@ class ChannelSettings:
     def url(self) -> str:
         value = os.environ.get(self.url_env, "").strip()
         if not value:
-            raise ConfigError(f"alerts.channels.{self.name}.url_env: environment variable {self.url_env} is not "
-                              f"set; export it with the {self.kind} webhook URL")  # fmt: skip
+            raise ConfigError(
+                f"alerts.channels.{self.name}.url_env: environment variable {self.url_env} is not "
+                f"set; export it with the {self.kind} webhook URL"
+            )
         if not re.fullmatch(r"https?://[^\s/]+\S*", value):
-            raise ConfigError(f"alerts.channels.{self.name}.url_env: ${self.url_env} is not an http(s) URL; "
-                              "set it to the webhook URL (https://...)")  # fmt: skip
+            raise ConfigError(
+                f"alerts.channels.{self.name}.url_env: ${self.url_env} is not an http(s) URL; "
+                "set it to the webhook URL (https://...)"
+            )
         return value
 
     def secret(self) -> str | None:
@@ -61,9 +65,11 @@ class ChannelSettings:
             return None
         value = os.environ.get(self.secret_env, "")
         if len(value) < 16:
-            raise ConfigError(f"alerts.channels.{self.name}.secret_env: environment variable {self.secret_env} "
-                              "is not set or shorter than 16 characters; export a random secret "
-                              "(e.g. openssl rand -hex 32)")  # fmt: skip
+            raise ConfigError(
+                f"alerts.channels.{self.name}.secret_env: environment variable {self.secret_env} "
+                "is not set or shorter than 16 characters; export a random secret "
+                "(e.g. openssl rand -hex 32)"
+            )
         return value
 
 
@@ -71,8 +77,10 @@ def channel_names(value: Any, where: str) -> tuple[str, ...]:
     """A list of channel names (syntax only), or ConfigError naming `where`."""
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not all(isinstance(v, str) and NAME.fullmatch(v) for v in values):
-        raise ConfigError(f"{where}: expected a list of channel names (letters, digits, - and _), got {value!r}; "
-                          f"write {where.rsplit('.', 1)[-1]} = [\"ops-slack\"]")  # fmt: skip
+        raise ConfigError(
+            f"{where}: expected a list of channel names (letters, digits, - and _), got {value!r}; "
+            f'write {where.rsplit(".", 1)[-1]} = ["ops-slack"]'
+        )
     return tuple(dict.fromkeys(values))
 
 
@@ -81,8 +89,10 @@ def _env_name(raw: dict[str, Any], key: str, where: str, required: bool) -> str 
     if value is None and not required:
         return None
     if not isinstance(value, str) or not ENV_NAME.fullmatch(value):
-        raise ConfigError(f"{where}.{key}: expected the name of an environment variable, got {value!r}; "
-                          f"write {key} = \"SLACK_WEBHOOK_URL\" (never the URL or secret itself)")  # fmt: skip
+        raise ConfigError(
+            f"{where}.{key}: expected the name of an environment variable, got {value!r}; "
+            f'write {key} = "SLACK_WEBHOOK_URL" (never the URL or secret itself)'
+        )
     return value
 
 
@@ -106,8 +116,13 @@ def parse_channel(name: str, raw: Any) -> ChannelSettings:
     timeout = raw.get("timeout_seconds", 10.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 120:
         raise ConfigError(f"{where}.timeout_seconds: {timeout!r} is out of range; use 0.1..120")
-    return ChannelSettings(name=name, kind=str(kind), url_env=str(_env_name(raw, "url_env", where, required=True)),
-                           secret_env=secret_env, timeout_seconds=float(timeout))  # fmt: skip
+    return ChannelSettings(
+        name=name,
+        kind=str(kind),
+        url_env=str(_env_name(raw, "url_env", where, required=True)),
+        secret_env=secret_env,
+        timeout_seconds=float(timeout),
+    )
 
 
 def parse_channels(raw: Any) -> dict[str, ChannelSettings]:
@@ -123,8 +138,9 @@ EMAIL_ONLY_RULES = ("statement",)
 """Rules whose messages go to their owners by email, never to a shared channel."""
 
 
-def parse_rule_channels(raw: Any, rules: tuple[str, ...],
-                        channels: dict[str, ChannelSettings]) -> dict[str, tuple[str, ...]]:  # fmt: skip
+def parse_rule_channels(
+    raw: Any, rules: tuple[str, ...], channels: dict[str, ChannelSettings]
+) -> dict[str, tuple[str, ...]]:
     """`[alerts.rule_channels]`: organisation-wide rule (or `digest`) -> channel names, all configured."""
     if raw is None:
         return {}
@@ -135,11 +151,14 @@ def parse_rule_channels(raw: Any, rules: tuple[str, ...],
     for rule, value in raw.items():
         where = f"alerts.rule_channels.{rule}"
         if rule in EMAIL_ONLY_RULES:
-            raise ConfigError(f"{where}: monthly statements go by email to each project's owners only; "
-                              "remove this line")  # fmt: skip
+            raise ConfigError(
+                f"{where}: monthly statements go by email to each project's owners only; remove this line"
+            )
         if rule in BUDGET_RULES:
-            raise ConfigError(f"{where}: budget rules post to each budget's own channels; write channels = [...] "
-                              "in the budget (budgets.toml) instead")  # fmt: skip
+            raise ConfigError(
+                f"{where}: budget rules post to each budget's own channels; write channels = [...] "
+                "in the budget (budgets.toml) instead"
+            )
         if rule not in allowed:
             raise ConfigError(f"{where}: unknown rule; use some of {', '.join(allowed)}")
         out[rule] = check_known(channel_names(value, where), channels, where)
@@ -150,8 +169,9 @@ def check_known(names: tuple[str, ...], channels: dict[str, ChannelSettings], wh
     for name in names:
         if name not in channels:
             known = ", ".join(sorted(channels)) or "none yet"
-            raise ConfigError(f"{where}: channel {name!r} is not configured; add [alerts.channels.{name}] "
-                              f"or use one of: {known}")  # fmt: skip
+            raise ConfigError(
+                f"{where}: channel {name!r} is not configured; add [alerts.channels.{name}] or use one of: {known}"
+            )
     return names
 
 

@@ -100,8 +100,7 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
         button = {"type": "button", "text": {"type": "plain_text", "text": "Open the dashboard"}, "url": obs.link}
         blocks.append({"type": "actions", "elements": [button]})
     blocks.append({"type": "context", "elements": [_mrkdwn(f"Mistral usage monitor · {slack_escape(obs.key)}")]})
-    return {"text": no_autolink(slack_escape(subject)), "blocks": blocks, "unfurl_links": False,
-            "unfurl_media": False}  # fmt: skip
+    return {"text": no_autolink(slack_escape(subject)), "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 
 def _block(text: str, **style: Any) -> dict[str, Any]:
@@ -118,10 +117,17 @@ def teams_payload(notice: Notice) -> dict[str, Any]:
     for title, people in obs.contributors:
         if people:
             body.append(_block(teams_escape(title), weight="Bolder", spacing="Medium"))
-            body += [_block(f"{teams_escape(clip(c.name))}\\: {teams_escape(_share(c))}", spacing="None")
-                     for c in people[:10]]  # fmt: skip
-    card: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-                            "version": "1.4", "body": body, "msteams": {"width": "Full"}}  # fmt: skip
+            body += [
+                _block(f"{teams_escape(clip(c.name))}\\: {teams_escape(_share(c))}", spacing="None")
+                for c in people[:10]
+            ]
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
     if obs.link and len(obs.link) <= URL_MAX:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "Open the dashboard", "url": obs.link}]
     attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
@@ -132,15 +138,25 @@ def webhook_payload(notice: Notice, ident: str, channel: str, now: datetime) -> 
     """The documented JSON body (docs/alerts.md, schema `mistral-usage-monitor/alert/v1`)."""
     obs = notice.observation
     return {
-        "schema": SCHEMA, "id": ident, "channel": channel, "event": notice.kind, "rule": obs.rule,
-        "key": printable(obs.key), "scope": printable(obs.scope), "level": obs.level, "since": notice.since,
-        "subject": subject_of(notice), "created_at": now.isoformat(),
+        "schema": SCHEMA,
+        "id": ident,
+        "channel": channel,
+        "event": notice.kind,
+        "rule": obs.rule,
+        "key": printable(obs.key),
+        "scope": printable(obs.scope),
+        "level": obs.level,
+        "since": notice.since,
+        "subject": subject_of(notice),
+        "created_at": now.isoformat(),
         "figures": [{"label": printable(k), "value": printable(v)} for k, v in obs.figures],
-        "contributors": [{"title": title, "items": [{"name": printable(c.name), "value": c.value, "share": c.share}
-                                                    for c in people]}
-                         for title, people in obs.contributors if people],
+        "contributors": [
+            {"title": title, "items": [{"name": printable(c.name), "value": c.value, "share": c.share} for c in people]}
+            for title, people in obs.contributors
+            if people
+        ],
         "link": obs.link,
-    }  # fmt: skip
+    }
 
 
 def payload(kind: str, notice: Notice, ident: str, channel: str, now: datetime) -> str:

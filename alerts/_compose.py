@@ -77,8 +77,9 @@ def _text(notice: Notice) -> str:
 
 def _html_one(notice: Notice) -> str:
     obs = notice.observation
-    rows = "".join(f"<tr><th align='left'>{escape(printable(k))}</th><td>{escape(printable(v))}</td></tr>"
-                   for k, v in obs.figures)  # fmt: skip
+    rows = "".join(
+        f"<tr><th align='left'>{escape(printable(k))}</th><td>{escape(printable(v))}</td></tr>" for k, v in obs.figures
+    )
     parts = [f"<h2 style='font-size:16px'>{escape(subject_of(notice))}</h2>", f"<table>{rows}</table>"]
     for title, people in obs.contributors:
         if people:

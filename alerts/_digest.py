@@ -52,7 +52,7 @@ def digest_observation(
     now: datetime,
 ) -> Observation:
     """The digest's content as an Observation (so it is composed like an alert)."""
-    filters = Filters(period.start, period.end, timezone)
+    filters = Filters(start=period.start, end=period.end, timezone=timezone)
     summary = spend_summary(data_dir, filters)
     before = spend_summary(data_dir, filters.with_window(period.previous().start, period.start)).spend
     figures = [
@@ -65,17 +65,33 @@ def digest_observation(
     ]
     for budget in budgets:
         view = view_budget(data_dir, budget, period_of(budget.period, now, timezone), timezone, currency, now)
-        figures.append((f"Budget {budget.name}", f"{pct(view.spent_pct)} of {budget.describe(currency)}, "
-                        f"forecast {email_money(round(view.forecast.forecast, 2), currency)}"))  # fmt: skip
+        figures.append(
+            (
+                f"Budget {budget.name}",
+                f"{pct(view.spent_pct)} of {budget.describe(currency)}, "
+                f"forecast {email_money(round(view.forecast.forecast, 2), currency)}",
+            )
+        )
     tops = tuple(
-        (title, tuple(Contributor(str(r[dim]), float(r["spend"]), None)
-                      for _, r in top_contributors(data_dir, filters, dim, 5).iterrows()))
+        (
+            title,
+            tuple(
+                Contributor(str(r[dim]), float(r["spend"]), None)
+                for _, r in top_contributors(data_dir, filters, dim, 5).iterrows()
+            ),
+        )
         for title, dim in (("Top projects", "project"), ("Top models", "model"))
-    )  # fmt: skip
+    )
     return Observation(
-        key=f"digest:{settings.digest}:{period.id}", rule="digest", scope="the organisation", level=1.0,
+        key=f"digest:{settings.digest}:{period.id}",
+        rule="digest",
+        scope="the organisation",
+        level=1.0,
         subject=f"[Mistral digest] {settings.digest} {period.id}: {email_money(round(summary.spend, 2), currency)} "
-                f"({_change(summary.spend, before).split(' (')[0]})",
-        recipients=settings.digest_recipients, figures=tuple(figures), contributors=tops,
-        link=dashboard_link(dashboard_url, filters), expires=(period.end + timedelta(days=1)).isoformat(),
-    )  # fmt: skip
+        f"({_change(summary.spend, before).split(' (')[0]})",
+        recipients=settings.digest_recipients,
+        figures=tuple(figures),
+        contributors=tops,
+        link=dashboard_link(dashboard_url, filters),
+        expires=(period.end + timedelta(days=1)).isoformat(),
+    )

@@ -7,7 +7,7 @@ the outbox, saving after each message. The lock also serialises two engines on o
 
 Example:
     >>> from pathlib import Path
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> now = datetime(2026, 11, 20, 12, tzinfo=UTC)
     >>> _ = build_ledger(Path("data"), n_records=2000, days=2, seed=7, end=now)
     >>> _ = Path("data/budgets.toml").write_text('''
@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from foundation.config import Config
-from ledger import fx
+from ledger.pricing import fx
 
 from ._budget_rules import BudgetRules
 from ._budgets import Budget, BudgetFileError, load_budgets
@@ -126,7 +126,7 @@ class Engine:
         return self.budget_rules.observe(budgets, now) + health, error
 
     def run(self, now: datetime | None = None) -> RunResult:
-        """One run, money converted to the config's currency (ledger.fx)."""
+        """One run, money converted to the config's currency (ledger.pricing.fx)."""
         with fx.displaying(self.config.currency, self.config.fx.overrides):
             return self._run(now)
 
@@ -181,8 +181,9 @@ class Engine:
             budgets = self.budgets()
         except BudgetFileError:
             budgets = []
-        obs = digest_observation(cfg.data_dir, self.settings, period, budgets, cfg.timezone, cfg.currency,
-                                 cfg.dashboard_url, now)  # fmt: skip
+        obs = digest_observation(
+            cfg.data_dir, self.settings, period, budgets, cfg.timezone, cfg.currency, cfg.dashboard_url, now
+        )
         state["digests"][f"{self.settings.digest}:{period.id}"] = now.isoformat()
         return self._queue(state, [Notice("fired", obs, period.id)], now)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from foundation.money import email_money
-from ledger.budget_queries import usual_spend
 from ledger.queries import Filters, breakdown, spend_summary
+from ledger.queries.budgets import usual_spend
 
 from ._observation import Contributor, Observation, dashboard_link, pct
 from ._rule import Rule
@@ -26,7 +26,7 @@ MIN_SAMPLES = {"hour": 3, "day": 2}
 class HealthRules(Rule):
     def observe(self, now: datetime) -> list[Observation]:
         out: list[Observation] = []
-        window = Filters(now - timedelta(minutes=self.settings.window_minutes), now, self.timezone)
+        window = Filters(start=now - timedelta(minutes=self.settings.window_minutes), end=now, timezone=self.timezone)
         for rule in ("error_rate", "rate_429"):
             if self.settings.enabled(rule):
                 out.append(self.rate(rule, window))
@@ -49,19 +49,24 @@ class HealthRules(Rule):
         )
         measure = "errors" if rule == "error_rate" else "rate_429"
         return Observation(
-            key=f"{rule}:org", rule=rule, scope=ORG, level=level, resolvable=True,
+            key=f"{rule}:org",
+            rule=rule,
+            scope=ORG,
+            level=level,
+            resolvable=True,
             subject=f"[Mistral reliability] {label} {pct(value)} over the last {minutes} min ({count:,} of {n:,})",
-            recipients=self.settings.recipients, figures=figures,
+            recipients=self.settings.recipients,
+            figures=figures,
             contributors=(("By model", self._top(window, measure)),),
             link=dashboard_link(self.dashboard_url, window, page="reliability"),
-        )  # fmt: skip
+        )
 
     def _top(self, window: Filters, measure: str) -> tuple[Contributor, ...]:
         df = breakdown(self.data_dir, window, ["model"], measure=measure)
         return tuple(Contributor(str(r["model"]), float(r[measure])) for _, r in df.head(3).iterrows())
 
     def anomaly(self, grain: str, now: datetime) -> Observation:
-        org = Filters(now - timedelta(hours=1), now, self.timezone)
+        org = Filters(start=now - timedelta(hours=1), end=now, timezone=self.timezone)
         usual = usual_spend(self.data_dir, org, now, grain)
         factor = self.settings.anomaly_factor
         firing = usual.current >= self.settings.anomaly_min_spend and usual.current > factor * usual.baseline
@@ -80,9 +85,16 @@ class HealthRules(Rule):
         )
         slot_end = usual.slot_start + (timedelta(hours=1) if grain == "hour" else timedelta(days=1))
         return Observation(
-            key=f"anomaly_{grain}:org", rule=f"anomaly_{grain}", scope=ORG, level=level, resolvable=True,
-            subject=(f"[Mistral spend] {'unusual' if level else 'back to usual'} spend: "
-                     f"{email_money(round(usual.current, 2), cur)} this {grain} ({slot}), {ratio}"),
-            recipients=self.settings.recipients, figures=figures,
+            key=f"anomaly_{grain}:org",
+            rule=f"anomaly_{grain}",
+            scope=ORG,
+            level=level,
+            resolvable=True,
+            subject=(
+                f"[Mistral spend] {'unusual' if level else 'back to usual'} spend: "
+                f"{email_money(round(usual.current, 2), cur)} this {grain} ({slot}), {ratio}"
+            ),
+            recipients=self.settings.recipients,
+            figures=figures,
             link=dashboard_link(self.dashboard_url, org.with_window(usual.slot_start, slot_end)),
-        )  # fmt: skip
+        )

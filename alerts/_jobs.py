@@ -25,8 +25,11 @@ def check_channels(engine: Engine, budgets: list[Budget]) -> None:
     """Every channel a budget names is configured, and every channel's URL (and secret) is in
     the environment; each is registered so no log line can print it. ConfigError otherwise."""
     for budget in budgets:
-        check_known(budget.channels, engine.settings.channels, f"{engine.settings.budgets_file}: budget "
-                    f"{budget.name!r}: channels")  # fmt: skip
+        check_known(
+            budget.channels,
+            engine.settings.channels,
+            f"{engine.settings.budgets_file}: budget {budget.name!r}: channels",
+        )
     for channel in engine.settings.channels.values():
         register_secret(channel.url())
         register_secret(channel.secret())
@@ -41,7 +44,7 @@ def collector_jobs(config: Config) -> list[Job]:
     if engine.smtp is not None and engine.smtp.password_env:
         register_secret(engine.smtp.password())
     check_channels(engine, budgets)
-    return [Job("alerts", lambda: run_logged(engine), interval_seconds=engine.settings.interval_seconds)]
+    return [Job(name="alerts", run=lambda: run_logged(engine), interval_seconds=engine.settings.interval_seconds)]
 
 
 def run_logged(engine: Engine) -> bool:

@@ -12,7 +12,7 @@ ledger cannot see per-minute warnings; they show as the gateway's header, log li
 Example:
     >>> from datetime import UTC
     >>> from pathlib import Path
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> now = datetime(2026, 11, 20, 12, tzinfo=UTC)
     >>> _ = build_ledger(Path("data"), n_records=2000, days=2, seed=7, end=now)
     >>> _ = Path("data/budgets.toml").write_text('''
@@ -35,8 +35,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from foundation.money import email_money
-from ledger.budget_queries import clip_to_now
 from ledger.queries import Filters, spend_summary
+from ledger.queries.budgets import clip_to_now
 
 from ._budgets import BudgetFileError, load_limits
 from ._limits import Limit
@@ -67,8 +67,14 @@ class LimitRule(Rule):
     def filters(self, limit: Limit, period: Period) -> Filters:
         """The ledger rows a limit covers: every scope it names (a key label stands for its fingerprints)."""
         one = lambda value: (value,) if value is not None else ()  # noqa: E731
-        return Filters(period.start, period.end, limit.timezone or self.timezone, projects=one(limit.project),
-                       models=one(limit.model), api_keys=tuple(sorted(limit.key_ids)))  # fmt: skip
+        return Filters(
+            start=period.start,
+            end=period.end,
+            timezone=limit.timezone or self.timezone,
+            projects=one(limit.project),
+            models=one(limit.model),
+            api_keys=tuple(sorted(limit.key_ids)),
+        )
 
     def _observation(self, limit: Limit, period: Period, now: datetime) -> Observation:
         amount = float(limit.amount or 0)
@@ -84,9 +90,15 @@ class LimitRule(Rule):
             ("What happens", "nothing is refused (hard = false): answers carry the X-Gateway-Limit-Warning header"),
         )
         return Observation(
-            key=f"{RULE}:{limit.name}:{period.id}", rule=RULE, scope=limit.name,
-            level=1.0 if spent >= amount else 0.0, resolvable=False, repeats=False,
+            key=f"{RULE}:{limit.name}:{period.id}",
+            rule=RULE,
+            scope=limit.name,
+            level=1.0 if spent >= amount else 0.0,
+            resolvable=False,
+            repeats=False,
             subject=f"[Mistral limits] {limit.name}: {email_money(round(spent, 2), cur)} spent reaches the {described}",
-            recipients=self.settings.recipients, figures=figures,
-            link=dashboard_link(self.dashboard_url, filters), expires=period.end.isoformat(),
-        )  # fmt: skip
+            recipients=self.settings.recipients,
+            figures=figures,
+            link=dashboard_link(self.dashboard_url, filters),
+            expires=period.end.isoformat(),
+        )

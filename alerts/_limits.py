@@ -30,8 +30,9 @@ def label_for(api_key_id: str | None, labels: dict[str, str]) -> str | None:
     return labels.get(api_key_id, api_key_id)
 
 
-def limits_section(doc: dict[str, Any], text: str, path: Path,
-                   error: type[Exception]) -> tuple[list[Limit], dict[str, str]]:  # fmt: skip
+def limits_section(
+    doc: dict[str, Any], text: str, path: Path, error: type[Exception]
+) -> tuple[list[Limit], dict[str, str]]:
     """The limits and labels of a parsed budgets document; `error` says `<file> line N: <key>: ...`."""
     try:
         return parse_limits(doc)

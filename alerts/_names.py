@@ -30,6 +30,5 @@ def printable(text: str) -> str:
 def check_name(value: str, key: str, error: type[ConfigError] = ConfigError) -> str:
     """`value` unchanged, or `error` naming the key when it holds a control character."""
     if CONTROL.search(value):
-        raise error(f"{key}: {value!r} contains a control character; remove it (names go into email "
-                    f"headers and files)")  # fmt: skip
+        raise error(f"{key}: {value!r} contains a control character; remove it (names go into email headers and files)")
     return value

@@ -22,7 +22,7 @@ class Contributor:
     share: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Observation:
     """A rule's verdict on one key, with everything an email about it needs."""
 
@@ -59,8 +59,15 @@ def view_of(filters: Filters) -> ViewState:
     end = filters.end_at.astimezone(filters.tz)
     last = end.date() - timedelta(days=1) if end.time() == time() else end.date()
     first = filters.start_at.astimezone(filters.tz).date()
-    return ViewState(preset="custom", first=first, last=last, timezone=filters.timezone,
-                     projects=filters.projects, models=filters.models, api_keys=filters.api_keys)
+    return ViewState(
+        preset="custom",
+        first=first,
+        last=last,
+        timezone=filters.timezone,
+        projects=filters.projects,
+        models=filters.models,
+        api_keys=filters.api_keys,
+    )
 
 
 def pct(value: float) -> str:

@@ -27,9 +27,18 @@ def enqueue(state: dict[str, Any], fields: dict[str, Any], now: datetime, expire
     """Add a composed email (see `compose`) unless a message with its id is already there."""
     if any(m["id"] == fields["id"] and m["to"] == fields["to"] for m in state["outbox"]):
         return
-    state["outbox"].append({**fields, "status": "pending", "attempts": 0, "created_at": now.isoformat(),
-                            "next_attempt_at": now.isoformat(), "sent_at": None, "last_error": None,
-                            "expires_at": (now + timedelta(hours=expire_hours)).isoformat()})  # fmt: skip
+    state["outbox"].append(
+        {
+            **fields,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now.isoformat(),
+            "next_attempt_at": now.isoformat(),
+            "sent_at": None,
+            "last_error": None,
+            "expires_at": (now + timedelta(hours=expire_hours)).isoformat(),
+        }
+    )
 
 
 def backoff(attempts: int) -> timedelta:

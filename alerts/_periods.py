@@ -22,7 +22,7 @@ __all__ = ["ADJECTIVE", "PERIODS", "Period", "period_of"]
 ADJECTIVE = {"month": "monthly", "week": "weekly", "day": "daily"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Period:
     """A half-open window [start, end) of local time, with its id."""
 
@@ -52,4 +52,4 @@ def period_of(kind: str, instant: datetime, timezone: str) -> Period:
     """The period of `kind` that contains `instant` (aware), in `timezone` (see foundation.periods)."""
     day = local_day(instant, timezone)
     start, end = local_midnight(first_day(kind, day), timezone), local_midnight(next_first_day(kind, day), timezone)
-    return Period(kind, day_key(kind, day), start, end)
+    return Period(kind=kind, id=day_key(kind, day), start=start, end=end)

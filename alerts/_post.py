@@ -88,14 +88,19 @@ def _headers(channel: ChannelSettings, data: bytes, ident: str) -> dict[str, str
 def _transport_error(exc: Exception, channel: ChannelSettings) -> ChannelError:
     check = f"check ${channel.url_env}"
     if isinstance(exc, httpx.TimeoutException):
-        return ChannelError(f"no answer from the {channel.label} within {channel.timeout_seconds:g} s; {check}",
-                            unreachable=True)  # fmt: skip
+        return ChannelError(
+            f"no answer from the {channel.label} within {channel.timeout_seconds:g} s; {check}", unreachable=True
+        )
     if isinstance(exc, httpx.ConnectError) and "refused" in str(exc).lower():
-        return ChannelError(f"could not connect to the {channel.label} (connection refused); is the receiver up "
-                            f"and ${channel.url_env} right?", unreachable=True)  # fmt: skip
+        return ChannelError(
+            f"could not connect to the {channel.label} (connection refused); is the receiver up "
+            f"and ${channel.url_env} right?",
+            unreachable=True,
+        )
     if isinstance(exc, httpx.ConnectError):
-        return ChannelError(f"could not connect to the {channel.label} (host not found or network down); {check}",
-                            unreachable=True)  # fmt: skip
+        return ChannelError(
+            f"could not connect to the {channel.label} (host not found or network down); {check}", unreachable=True
+        )
     return ChannelError(f"posting to the {channel.label} failed ({type(exc).__name__}); {check}", unreachable=True)
 
 

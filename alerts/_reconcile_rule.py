@@ -38,10 +38,11 @@ class ReconcileRule(Rule):
         if all(r.status == "seen_not_billed" for r in rows):
             return []
         breaches = gap_breaches(rows, self.settings.reconcile_gap_pct, self.settings.reconcile_min_gap)
-        return [self._observation(month, rows, breaches, Filters(start, end, self.timezone))]
+        return [self._observation(month, rows, breaches, Filters(start=start, end=end, timezone=self.timezone))]
 
-    def _observation(self, month: str, rows: list[Reconciled], breaches: list[Reconciled],
-                     window: Filters) -> Observation:  # fmt: skip
+    def _observation(
+        self, month: str, rows: list[Reconciled], breaches: list[Reconciled], window: Filters
+    ) -> Observation:
         totals = comparable_totals(rows)
         billed, measured, gap, cur = totals.billed, totals.measured, totals.gap, self.currency
         share = f" ({pct(abs(gap) / billed * 100)} of the bill)" if billed else ""
@@ -51,21 +52,32 @@ class ReconcileRule(Rule):
             ("Measured by the ledger", email_money(round(measured, 2), cur)),
             ("Gap (billed - measured)", f"{email_money(round(gap, 2), cur)}{share}"),
             ("Totals cover", f"{totals.compared} models; {len(totals.left_out)} left out (listed below)"),
-            ("Alert when a model's gap is above", f"{pct(self.settings.reconcile_gap_pct)} and "
-             f"{email_money(self.settings.reconcile_min_gap, cur)}, or it is billed but never seen, "
-             "or its bill cannot be read"),
-        )  # fmt: skip
+            (
+                "Alert when a model's gap is above",
+                f"{pct(self.settings.reconcile_gap_pct)} and "
+                f"{email_money(self.settings.reconcile_min_gap, cur)}, or it is billed but never seen, "
+                "or its bill cannot be read",
+            ),
+        )
         gaps = tuple(Contributor(f"{r.model} ({r.status})", round(r.gap or 0.0, 2)) for r in breaches if r.comparable)
         apart = tuple(Contributor(f"{r.model} ({r.status})", round(r.measured or 0.0, 2)) for r in totals.left_out)
-        groups = (("Models with a gap (billed - measured)", gaps[:5]),
-                  ("Left out of the totals, no gap known (measured)", apart[:5]))  # fmt: skip
+        groups = (
+            ("Models with a gap (billed - measured)", gaps[:5]),
+            ("Left out of the totals, no gap known (measured)", apart[:5]),
+        )
         return Observation(
-            key=f"reconciliation:{month}", rule="reconciliation", scope=SCOPE,
-            level=1.0 if breaches else 0.0, resolvable=True,
-            subject=(f"[Mistral billing] bill and ledger {state} for {month}: "
-                     f"billed {email_money(round(billed, 2), cur)}, measured {email_money(round(measured, 2), cur)}"),
-            recipients=self.settings.recipients, figures=figures,
+            key=f"reconciliation:{month}",
+            rule="reconciliation",
+            scope=SCOPE,
+            level=1.0 if breaches else 0.0,
+            resolvable=True,
+            subject=(
+                f"[Mistral billing] bill and ledger {state} for {month}: "
+                f"billed {email_money(round(billed, 2), cur)}, measured {email_money(round(measured, 2), cur)}"
+            ),
+            recipients=self.settings.recipients,
+            figures=figures,
             contributors=tuple((title, people) for title, people in groups if people),
             link=dashboard_link(self.dashboard_url, window, page="reconciliation"),
             expires=window.end_at.isoformat(),
-        )  # fmt: skip
+        )

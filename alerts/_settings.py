@@ -44,7 +44,7 @@ EMAIL = re.compile(r"[^@\s,;<>()\"\\]+@[^@\s,;<>()\"\\]+\.[^@\s,;<>()\"\\.]+")
 """One address, matched whole (`fullmatch`: `$` would accept a trailing newline)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AlertSettings:
     """What the engine checks and how often. Rates are percentages (5 = 5%)."""
 
@@ -77,7 +77,7 @@ class AlertSettings:
         return rule in self.rules_enabled
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SmtpSettings:
     host: str
     sender: str

@@ -42,8 +42,9 @@ def _context(settings: SmtpSettings) -> ssl.SSLContext:
 
 def _connect(settings: SmtpSettings) -> smtplib.SMTP:
     if settings.security == "tls":
-        return smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout_seconds,
-                                context=_context(settings))  # fmt: skip
+        return smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=settings.timeout_seconds, context=_context(settings)
+        )
     client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
     if settings.security == "starttls":
         client.starttls(context=_context(settings))
@@ -80,8 +81,10 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
 def explain(exc: Exception, settings: SmtpSettings, where: str) -> str:
     """One sentence: what went wrong and what to check."""
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return (f"the server {where} refused the login for {settings.username} ({_reply(exc)}); "
-                f"check smtp.username and the password in ${settings.password_env}")  # fmt: skip
+        return (
+            f"the server {where} refused the login for {settings.username} ({_reply(exc)}); "
+            f"check smtp.username and the password in ${settings.password_env}"
+        )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return f'the server {where} does not offer {exc}; set smtp.security to "tls" or "none"'
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -111,13 +114,18 @@ def send_test_email(settings: SmtpSettings, recipient: str, allowed: Collection[
     mail any address (or several, or a forged header) from the monitor's account.
     """
     if recipient not in allowed or not is_email(recipient):
-        raise DeliveryError(f"{recipient!r} is not a configured recipient; pick one of "
-                            f"{', '.join(allowed) or 'none'} (add an address to a budget or to [alerts] recipients "
-                            "first)", temporary=False)  # fmt: skip
+        raise DeliveryError(
+            f"{recipient!r} is not a configured recipient; pick one of "
+            f"{', '.join(allowed) or 'none'} (add an address to a budget or to [alerts] recipients "
+            "first)",
+            temporary=False,
+        )
     message = EmailMessage()
     message["From"], message["To"] = settings.sender, recipient
     message["Subject"] = "[Mistral spend] test email from the usage monitor"
-    message.set_content(f"This is a test from the Mistral usage monitor via {settings.host}:{settings.port}.\n"
-                        "If you can read it, alert emails will reach you.\n")  # fmt: skip
+    message.set_content(
+        f"This is a test from the Mistral usage monitor via {settings.host}:{settings.port}.\n"
+        "If you can read it, alert emails will reach you.\n"
+    )
     send(settings, message)
     return f"sent a test email to {recipient} via {settings.host}:{settings.port} ({settings.security})"

@@ -35,7 +35,7 @@ from typing import Any
 
 import orjson
 
-from ledger.atomic import atomic_write_bytes
+from ledger.storage.atomic import atomic_write_bytes
 
 from ._names import printable
 from ._observation import Observation
@@ -216,21 +216,34 @@ def _firing(entry: dict[str, Any], obs: Observation, stamp: str, now: datetime, 
     return None
 
 
-def record(state: dict[str, Any], notice: Notice, recipients: tuple[str, ...], now: datetime,
-           channels: tuple[str, ...] = ()) -> None:  # fmt: skip
+def record(
+    state: dict[str, Any], notice: Notice, recipients: tuple[str, ...], now: datetime, channels: tuple[str, ...] = ()
+) -> None:
     """Append a notice to the alert history (shown on the Budgets page)."""
     obs = notice.observation
-    state["history"].append({"at": now.isoformat(), "key": obs.key, "rule": obs.rule, "scope": printable(obs.scope),
-                             "kind": notice.kind, "subject": printable(obs.subject),
-                             "recipients": list(recipients), "channels": list(channels)})  # fmt: skip
+    state["history"].append(
+        {
+            "at": now.isoformat(),
+            "key": obs.key,
+            "rule": obs.rule,
+            "scope": printable(obs.scope),
+            "kind": notice.kind,
+            "subject": printable(obs.subject),
+            "recipients": list(recipients),
+            "channels": list(channels),
+        }
+    )
     del state["history"][:-KEEP_HISTORY]
 
 
 def prune(state: dict[str, Any], now: datetime) -> None:
     """Forget keys of long-ended periods and old delivered messages (pending ones stay)."""
     cutoff = now - FORGET_AFTER
-    state["alerts"] = {k: v for k, v in state["alerts"].items()
-                       if not v.get("expires") or datetime.fromisoformat(v["expires"]) > cutoff}  # fmt: skip
+    state["alerts"] = {
+        k: v
+        for k, v in state["alerts"].items()
+        if not v.get("expires") or datetime.fromisoformat(v["expires"]) > cutoff
+    }
     done = [m for m in state["outbox"] if m["status"] != "pending"]
     drop = {id(m) for m in done[:-KEEP_SENT]}
     state["outbox"] = [m for m in state["outbox"] if id(m) not in drop]

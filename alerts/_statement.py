@@ -27,7 +27,7 @@ import pandas as pd
 
 from foundation.config import Config
 from foundation.money import email_money
-from ledger.statement import Statement, statement
+from ledger.queries.statement import Statement, statement
 
 from ._budgets import Budget, BudgetFileError
 from ._compose import message_id
@@ -109,12 +109,20 @@ def _forget_old(done: dict[str, Any], month: str) -> None:
         del done[key]
 
 
-def _history(state: dict[str, Any], month: str, project: str, people: tuple[str, ...], title: str,
-             now: datetime) -> None:  # fmt: skip
-    state.setdefault("history", []).append({
-        "at": now.isoformat(), "key": f"{RULE}:{month}:{printable(project)}", "rule": RULE,
-        "scope": f"project {printable(project)}", "kind": "fired", "subject": title, "recipients": list(people),
-    })  # fmt: skip
+def _history(
+    state: dict[str, Any], month: str, project: str, people: tuple[str, ...], title: str, now: datetime
+) -> None:
+    state.setdefault("history", []).append(
+        {
+            "at": now.isoformat(),
+            "key": f"{RULE}:{month}:{printable(project)}",
+            "rule": RULE,
+            "scope": f"project {printable(project)}",
+            "kind": "fired",
+            "subject": title,
+            "recipients": list(people),
+        }
+    )
     del state["history"][:-KEEP_HISTORY]
 
 
@@ -125,8 +133,10 @@ def _change(total: pd.Series, previous: str) -> str:
 
 
 def subject(stmt: Statement, project: str) -> str:
-    parts = [f"{email_money(round(float(t['spend']), 2), str(t['currency']))} "
-             f"({_change(t, stmt.previous).split(' (')[0]})" for _, t in stmt.totals.iterrows()]  # fmt: skip
+    parts = [
+        f"{email_money(round(float(t['spend']), 2), str(t['currency']))} ({_change(t, stmt.previous).split(' (')[0]})"
+        for _, t in stmt.totals.iterrows()
+    ]
     return printable(f"[Mistral statement] {project} {stmt.month}: {'; '.join(parts)}")
 
 
@@ -134,12 +144,16 @@ def _figures(stmt: Statement) -> list[tuple[str, str]]:
     rows = [("Month", f"{stmt.month} ({stmt.timezone})")]
     for _, t in stmt.totals.iterrows():
         cur = str(t["currency"])
-        rows += [(f"Spend ({cur})", email_money(round(float(t["spend"]), 2), cur)),
-                 (f"Change from {stmt.previous}", _change(t, stmt.previous)),
-                 ("Requests", f"{int(t['requests']):,}"),
-                 ("Errors", f"{int(t['errors']):,}" + (f" ({100 * t['error_rate']:.1f}%)"
-                                                        if pd.notna(t["error_rate"]) else "")),
-                 ("Requests without a price (not in spend)", f"{int(t['unpriced_requests']):,}")]  # fmt: skip
+        rows += [
+            (f"Spend ({cur})", email_money(round(float(t["spend"]), 2), cur)),
+            (f"Change from {stmt.previous}", _change(t, stmt.previous)),
+            ("Requests", f"{int(t['requests']):,}"),
+            (
+                "Errors",
+                f"{int(t['errors']):,}" + (f" ({100 * t['error_rate']:.1f}%)" if pd.notna(t["error_rate"]) else ""),
+            ),
+            ("Requests without a price (not in spend)", f"{int(t['unpriced_requests']):,}"),
+        ]
     rows.append(("Rate", f"{'none' if stmt.rate is None else f'{stmt.rate:.4f}'}: {stmt.rate_note}"))
     return rows
 
@@ -149,8 +163,15 @@ def _model_rows(stmt: Statement) -> list[tuple[str, str, str, str, str]]:
     out = []
     for _, line in stmt.lines.head(MAX_LINES).iterrows():
         change = f"{line['change_pct']:+.0f}%" if pd.notna(line["change_pct"]) else "new"
-        out.append((printable(str(line["model"])), email_money(round(float(line["spend"]), 2), str(line["currency"])),
-                    change, f"{int(line['requests']):,}", f"{int(line['errors']):,}"))  # fmt: skip
+        out.append(
+            (
+                printable(str(line["model"])),
+                email_money(round(float(line["spend"]), 2), str(line["currency"])),
+                change,
+                f"{int(line['requests']):,}",
+                f"{int(line['errors']):,}",
+            )
+        )
     return out
 
 
@@ -168,10 +189,12 @@ def _text(stmt: Statement, project: str, link: str | None) -> str:
 def _html(stmt: Statement, project: str, link: str | None) -> str:
     figures = "".join(f"<tr><th align='left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in _figures(stmt))
     head = "".join(f"<th align='left'>{h}</th>" for h in ("model", "spend", "change", "requests", "errors"))
-    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
-                   for row in _model_rows(stmt))  # fmt: skip
-    parts = [f"<h2 style='font-size:16px'>{escape(subject(stmt, project))}</h2>", f"<table>{figures}</table>",
-             f"<p><b>By model</b></p><table><tr>{head}</tr>{body}</table>"]  # fmt: skip
+    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in _model_rows(stmt))
+    parts = [
+        f"<h2 style='font-size:16px'>{escape(subject(stmt, project))}</h2>",
+        f"<table>{figures}</table>",
+        f"<p><b>By model</b></p><table><tr>{head}</tr>{body}</table>",
+    ]
     if link:
         parts.append(f'<p><a href="{escape(link, quote=True)}">Open the Statement page (CSV download)</a></p>')
     return f"<!doctype html><html><body style='font-family:sans-serif'>{''.join(parts)}</body></html>"
@@ -180,6 +203,11 @@ def _html(stmt: Statement, project: str, link: str | None) -> str:
 def compose(address: str, stmt: Statement, project: str, dashboard_url: str | None = None) -> dict[str, Any]:
     """The outbox fields of one statement email; its id depends on (month, project, address) only."""
     link = f"{dashboard_url.rstrip('/')}/statement" if dashboard_url else None
-    return {"id": message_id([f"{RULE}|{stmt.month}|{project}"], address), "to": address,
-            "subject": subject(stmt, project), "text": _text(stmt, project, link), "html": _html(stmt, project, link),
-            "keys": [f"{RULE}:{stmt.month}:{printable(project)}"]}  # fmt: skip
+    return {
+        "id": message_id([f"{RULE}|{stmt.month}|{project}"], address),
+        "to": address,
+        "subject": subject(stmt, project),
+        "text": _text(stmt, project, link),
+        "html": _html(stmt, project, link),
+        "keys": [f"{RULE}:{stmt.month}:{printable(project)}"],
+    }

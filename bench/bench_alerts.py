@@ -21,13 +21,21 @@ from _common import peak_rss_mb, records_parser  # noqa: E402
 
 from alerts import Budget, Engine, parse_alerts, save_budgets  # noqa: E402
 from foundation.config import Config  # noqa: E402
-from ledger.fixtures import PROJECTS, build_ledger  # noqa: E402
+from tests.builders import PROJECTS, build_ledger  # noqa: E402
 
 
 def budgets(n: int) -> list[Budget]:
     periods = ("month", "week", "day")
-    return [Budget(f"budget {i}", 50.0 + i, period=periods[i % 3], projects=(PROJECTS[i % len(PROJECTS)],) if i else (),
-                   recipients=("ops@example.com",)) for i in range(n)]  # fmt: skip
+    return [
+        Budget(
+            name=f"budget {i}",
+            amount=50.0 + i,
+            period=periods[i % 3],
+            projects=(PROJECTS[i % len(PROJECTS)],) if i else (),
+            recipients=("ops@example.com",),
+        )
+        for i in range(n)
+    ]
 
 
 def timed(engine: Engine, now: datetime) -> float:

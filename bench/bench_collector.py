@@ -49,9 +49,26 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    sim = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(port), "--days", str(args.days),
-                            "--rate", f"{rate:.3f}", "--seed", "7", "--preload"], cwd=REPO, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulator",
+            "--port",
+            str(port),
+            "--days",
+            str(args.days),
+            "--rate",
+            f"{rate:.3f}",
+            "--seed",
+            "7",
+            "--preload",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(url)
         with tempfile.TemporaryDirectory() as tmp:
@@ -60,15 +77,21 @@ def main() -> None:
                 f'data_dir = "{tmp}/data"\n[[sources]]\nname = "sim"\nkind = "usage_endpoint"\n'
                 f'url = "{url}"\npage_limit = {args.page_limit}\nmax_requests_per_second = 1000\n'
             )
-            proc = subprocess.run([sys.executable, "-c", RUN_COLLECTOR, str(config)], cwd=REPO, env=env,
-                                  capture_output=True, text=True, check=False)  # fmt: skip
+            proc = subprocess.run(
+                [sys.executable, "-c", RUN_COLLECTOR, str(config)],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
             if line is None:
                 raise SystemExit(f"collector failed:\n{proc.stderr[-2000:]}")
             _, code, seconds, maxrss_kb = line.split()
             sys.path.insert(0, str(REPO))
             from ledger import read_ledger
-            from ledger.store import disk_bytes
+            from ledger.storage.store import disk_bytes
 
             stored = read_ledger(Path(tmp) / "data", columns=["id"]).num_rows
             size = disk_bytes(Path(tmp) / "data")

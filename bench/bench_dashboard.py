@@ -34,7 +34,7 @@ from _common import records_parser  # noqa: E402
 
 from ledger import list_files  # noqa: E402
 from ledger import queries as q  # noqa: E402
-from ledger.fixtures import build_ledger  # noqa: E402
+from tests.builders import build_ledger  # noqa: E402
 
 PAGES = ("frame", "overview", "spend", "reliability", "explore")
 TOP_N = 12
@@ -102,14 +102,36 @@ def run_ours(data_dir: Path, page: str, end: date) -> dict[str, float]:
 
 
 BASELINE_COLUMNS = {
-    "frame": ["timestamp", "cost", "request_count", "prompt_tokens", "completion_tokens", "status_code",
-              "aggregated", "latency_ms", "model", "project", "api_key_id", "source", "simulated"],
-    "overview": ["timestamp", "cost", "model", "project", "api_key_id", "request_count", "latency_ms",
-                 "status_code", "aggregated"],
+    "frame": [
+        "timestamp",
+        "cost",
+        "request_count",
+        "prompt_tokens",
+        "completion_tokens",
+        "status_code",
+        "aggregated",
+        "latency_ms",
+        "model",
+        "project",
+        "api_key_id",
+        "source",
+        "simulated",
+    ],
+    "overview": [
+        "timestamp",
+        "cost",
+        "model",
+        "project",
+        "api_key_id",
+        "request_count",
+        "latency_ms",
+        "status_code",
+        "aggregated",
+    ],
     "spend": ["timestamp", "cost", "model", "request_count", "prompt_tokens", "completion_tokens", "cached_tokens"],
     "reliability": ["timestamp", "status_code", "error_type", "aggregated", "attempt", "latency_ms", "model"],
     "explore": ["timestamp", "cost", "model"],
-}  # fmt: skip
+}
 
 
 def run_baseline(data_dir: Path, page: str, end: date) -> dict[str, float]:
@@ -150,8 +172,19 @@ def child(args: argparse.Namespace) -> None:
 
 def spawn(data_dir: Path, page: str, mode: str, end: date) -> dict[str, float]:
     env = {**os.environ, "LEDGER_ROLLUPS": "0" if mode == "raw" else "1"}
-    cmd = [sys.executable, __file__, "--child", "--mode", mode, "--page", page,
-           "--data-dir", str(data_dir), "--end", end.isoformat()]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--mode",
+        mode,
+        "--page",
+        page,
+        "--data-dir",
+        str(data_dir),
+        "--end",
+        end.isoformat(),
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -194,8 +227,15 @@ def main() -> None:
     for page in PAGES:
         ours, raw = spawn(data_dir, page, "ours", end), spawn(data_dir, page, "raw", end)
         base = None if args.skip_baseline else spawn(data_dir, page, "baseline", end)
-        cells = [page, f"{ours['cold']:.3f}", f"{ours['warm']:.3f}", f"{ours['rss_mb']:.0f}",
-                 f"{raw['cold']:.3f}", f"{raw['warm']:.3f}", f"{raw['rss_mb']:.0f}"]  # fmt: skip
+        cells = [
+            page,
+            f"{ours['cold']:.3f}",
+            f"{ours['warm']:.3f}",
+            f"{ours['rss_mb']:.0f}",
+            f"{raw['cold']:.3f}",
+            f"{raw['warm']:.3f}",
+            f"{raw['rss_mb']:.0f}",
+        ]
         speedup = f"{base['cold'] / ours['cold']:.0f}x" if base else "-"
         cells += [f"{base['cold']:.2f}", f"{base['rss_mb']:.0f}", speedup] if base else ["-", "-", "-"]
         print("| " + " | ".join(cells) + " |", flush=True)

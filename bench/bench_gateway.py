@@ -144,8 +144,10 @@ def limits_file(path: Path, count: int) -> Path:
         "tokens_per_minute = 1000000000\n",
         '[[limits]]\nname = "small rate"\nmodel = "mistral-small-latest"\nrequests_per_minute = 100000000\n',
     ]
-    others = [f'[[limits]]\nname = "p{i}"\nproject = "p{i}"\namount = 10\nrequests_per_minute = 60\n'
-              for i in range(max(0, count - len(matching)))]  # fmt: skip
+    others = [
+        f'[[limits]]\nname = "p{i}"\nproject = "p{i}"\namount = 10\nrequests_per_minute = 60\n'
+        for i in range(max(0, count - len(matching)))
+    ]
     path.write_text("\n".join(matching[:count] + others))
     return path
 
@@ -190,8 +192,10 @@ def start_limited(workdir: Path, up_port: int, env: dict[str, str], count: int) 
     port = free_port()
     limits_file(workdir / "budgets.toml", count)
     config = workdir / "limited.toml"
-    config.write_text(f'port = {port}\nupstream_url = "http://{HOST}:{up_port}"\ndb_path = "limited.sqlite3"\n'
-                      'budgets_file = "budgets.toml"\nlimits_state_path = "limits.sqlite3"\n')  # fmt: skip
+    config.write_text(
+        f'port = {port}\nupstream_url = "http://{HOST}:{up_port}"\ndb_path = "limited.sqlite3"\n'
+        'budgets_file = "budgets.toml"\nlimits_state_path = "limits.sqlite3"\n'
+    )
     proc = start([sys.executable, "-m", "gateway", "--config", str(config)], env, workdir / "limited.log")
     return proc, f"http://{HOST}:{port}"
 

@@ -72,8 +72,10 @@ def _passes(args: argparse.Namespace, preload: bool, parses: tuple[bool, ...]) -
     proc, url, ready = _serve(args, preload)
     try:
         label = f"preloaded ({ready:.1f} s to start)" if preload else "cold"
-        return [(f"{label}, {'json parsed' if parse else 'bytes only'}", *_backfill(url, args.limit, parse))
-                for parse in parses]  # fmt: skip
+        return [
+            (f"{label}, {'json parsed' if parse else 'bytes only'}", *_backfill(url, args.limit, parse))
+            for parse in parses
+        ]
     finally:
         proc.terminate()
         proc.wait()

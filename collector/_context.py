@@ -13,7 +13,7 @@ from ._reprice import build_book, reprice
 from ._state import CursorStore, Quarantine, StatusBoard
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Context:
     """Built once per process; jobs read it, never replace its parts (but `book`, swapped whole by
     `refresh_book` below when a new price sheet changes what `pricing = "billed"` charges)."""

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from ledger.schema import SCHEMA
+from ledger.storage.schema import SCHEMA
 
 from ._window import TimeWindow
 
@@ -29,8 +29,19 @@ RATELIMIT_FIELDS = {
     "limit-req-minute": "rl_limit_req_minute",
     "remaining-req-minute": "rl_remaining_req_minute",
 }
-_STRINGS = ("id", "timestamp", "model", "resolved_model", "project", "api_key_id", "endpoint", "error_type",
-            "service_tier", "api_zone", "agent_id")  # fmt: skip
+_STRINGS = (
+    "id",
+    "timestamp",
+    "model",
+    "resolved_model",
+    "project",
+    "api_key_id",
+    "endpoint",
+    "error_type",
+    "service_tier",
+    "api_zone",
+    "agent_id",
+)
 _QUANTITIES = ("pages", "annotated_pages", "characters")
 _INTS = ("status_code", "prompt_tokens", "completion_tokens", "cached_tokens", "attempt", *_QUANTITIES)
 _FLAGS = ("stream", "batch", "spend_limit_reached", "simulated", "billable", "tokens_estimated")
@@ -150,8 +161,9 @@ def _widens(got: pa.DataType, want: pa.DataType) -> bool:
     return got == pa.int64() and want == pa.float64()
 
 
-def table_from_records(records: list[Any], columns: tuple[str, ...],
-                       window: TimeWindow | None = None) -> pa.Table | None:  # fmt: skip
+def table_from_records(
+    records: list[Any], columns: tuple[str, ...], window: TimeWindow | None = None
+) -> pa.Table | None:
     """Decoded records as a table of `columns`, or None if any needs the careful path."""
     if not records or any(type(r) is not dict for r in records):
         return None
@@ -163,12 +175,16 @@ def table_from_records(records: list[Any], columns: tuple[str, ...],
         return None
 
 
-def table_from_body(body: bytes, columns: tuple[str, ...],
-                    window: TimeWindow | None = None) -> tuple[pa.Table, str | None, bool] | None:  # fmt: skip
+def table_from_body(
+    body: bytes, columns: tuple[str, ...], window: TimeWindow | None = None
+) -> tuple[pa.Table, str | None, bool] | None:
     """A raw page body as (table, next_cursor, has_more), or None for the careful path."""
     try:
-        page = pj.read_json(io.BytesIO(body), read_options=pj.ReadOptions(block_size=len(body) + 1, use_threads=False),
-                            parse_options=_PARSE)  # fmt: skip
+        page = pj.read_json(
+            io.BytesIO(body),
+            read_options=pj.ReadOptions(block_size=len(body) + 1, use_threads=False),
+            parse_options=_PARSE,
+        )
         if page.num_rows != 1 or page["data"].null_count or page["has_more"].null_count:
             return None
         records = page["data"].chunk(0).values

@@ -20,7 +20,7 @@ import httpx
 from foundation.config import FxConfig
 from foundation.jobs import Job
 from foundation.log import event_logger
-from ledger import fx
+from ledger.pricing import fx
 
 from ._context import Context
 from ._http import read_capped
@@ -87,4 +87,4 @@ def fx_jobs(context: Context) -> list[Job]:
         log("fx", rates=count, duration_s=round(time.perf_counter() - start, 3))
         return True
 
-    return [Job("fx", run, interval_seconds=settings.every_hours * 3600)]
+    return [Job(name="fx", run=run, interval_seconds=settings.every_hours * 3600)]

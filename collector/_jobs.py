@@ -59,12 +59,13 @@ def poll_job(source: SourceConfig, context: Context) -> Job:
             log.error("poll_failed", source=source.name, error=str(exc), duration_s=duration)
             return False
         fields = vars(result) if hasattr(result, "__dict__") else {"result": result}
-        context.status.record(source.name, source.kind, source.poll_seconds, True,
-                              fields.get("records", 0), fields.get("quarantined", 0))  # fmt: skip
+        context.status.record(
+            source.name, source.kind, source.poll_seconds, True, fields.get("records", 0), fields.get("quarantined", 0)
+        )
         log("poll", source=source.name, duration_s=round(time.perf_counter() - start, 3), **fields)
         return True
 
-    return Job(f"poll:{source.name}", run, interval_seconds=source.poll_seconds)
+    return Job(name=f"poll:{source.name}", run=run, interval_seconds=source.poll_seconds)
 
 
 def compaction_job(context: Context) -> Job:
@@ -73,7 +74,7 @@ def compaction_job(context: Context) -> Job:
         log("compacted", days=[d.isoformat() for d in days])
         return True
 
-    return Job("compact", run, daily_hour_utc=context.config.compaction_hour_utc)
+    return Job(name="compact", run=run, daily_hour_utc=context.config.compaction_hour_utc)
 
 
 def rollup_job(context: Context) -> Job:
@@ -85,7 +86,7 @@ def rollup_job(context: Context) -> Job:
         log("rollups", files=len(written), duration_s=round(time.perf_counter() - start, 3))
         return True
 
-    return Job("rollups", run, interval_seconds=ROLLUP_SECONDS)
+    return Job(name="rollups", run=run, interval_seconds=ROLLUP_SECONDS)
 
 
 def build_jobs(context: Context) -> list[Job]:

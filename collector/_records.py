@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ledger.schema import SCHEMA
+from ledger.storage.schema import SCHEMA
 
 from ._fastpath import RATELIMIT_FIELDS, ZONES, table_from_body, table_from_records
 from ._window import TimeWindow
@@ -26,11 +26,33 @@ from ._window import TimeWindow
 _INT_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens")
 _RATELIMIT = RATELIMIT_FIELDS
 RECORD_COLUMNS = (
-    "id", "timestamp", "model", "resolved_model", "project", "api_key_id", "endpoint",
-    "status_code", "error_type", *_INT_COLUMNS, "latency_ms", "stream", "batch", "service_tier",
-    "attempt", "spend_limit_reached", *_RATELIMIT.values(), "simulated",
-    "pages", "annotated_pages", "audio_seconds", "characters", "api_zone", "billable", "tokens_estimated", "agent_id",
-)  # fmt: skip
+    "id",
+    "timestamp",
+    "model",
+    "resolved_model",
+    "project",
+    "api_key_id",
+    "endpoint",
+    "status_code",
+    "error_type",
+    *_INT_COLUMNS,
+    "latency_ms",
+    "stream",
+    "batch",
+    "service_tier",
+    "attempt",
+    "spend_limit_reached",
+    *_RATELIMIT.values(),
+    "simulated",
+    "pages",
+    "annotated_pages",
+    "audio_seconds",
+    "characters",
+    "api_zone",
+    "billable",
+    "tokens_estimated",
+    "agent_id",
+)
 
 
 class BadRecord(ValueError):
@@ -165,15 +187,34 @@ def validate(rec: Any, window: TimeWindow | None = None) -> tuple[Any, ...]:
     if cached > prompt:
         raise BadRecord(f"cached_tokens: {cached} exceeds prompt_tokens {prompt}")
     return (
-        _text(rec, "id", True), _timestamp(rec, window), _text(rec, "model", True),
-        _text(rec, "resolved_model", False), _text(rec, "project", False),
-        _text(rec, "api_key_id", False), _text(rec, "endpoint", False), _status(rec),
-        _text(rec, "error_type", False), prompt, completion, cached, _latency(rec),
-        _flag(rec, "stream"), _flag(rec, "batch"), _text(rec, "service_tier", False),
-        _attempt(rec), _flag(rec, "spend_limit_reached"), *_ratelimit(rec),
-        _flag(rec, "simulated") or False, *_pages(rec), _seconds(rec), _quantity(rec, "characters"), _zone(rec),
-        _flag(rec, "billable"), _flag(rec, "tokens_estimated"), _text(rec, "agent_id", False),
-    )  # fmt: skip
+        _text(rec, "id", True),
+        _timestamp(rec, window),
+        _text(rec, "model", True),
+        _text(rec, "resolved_model", False),
+        _text(rec, "project", False),
+        _text(rec, "api_key_id", False),
+        _text(rec, "endpoint", False),
+        _status(rec),
+        _text(rec, "error_type", False),
+        prompt,
+        completion,
+        cached,
+        _latency(rec),
+        _flag(rec, "stream"),
+        _flag(rec, "batch"),
+        _text(rec, "service_tier", False),
+        _attempt(rec),
+        _flag(rec, "spend_limit_reached"),
+        *_ratelimit(rec),
+        _flag(rec, "simulated") or False,
+        *_pages(rec),
+        _seconds(rec),
+        _quantity(rec, "characters"),
+        _zone(rec),
+        _flag(rec, "billable"),
+        _flag(rec, "tokens_estimated"),
+        _text(rec, "agent_id", False),
+    )
 
 
 def parse_records(records: list[Any], window: TimeWindow | None = None) -> tuple[pa.Table, list[Rejected]]:

@@ -22,9 +22,9 @@ import pyarrow.compute as pc
 from foundation.config import Config, PriceOverride
 from ledger import PriceBook, list_days
 from ledger.billing import sheet_prices
-from ledger.fx import load_rates
-from ledger.prices import CACHED_INPUT_SHARE, Price, RateFn, derive_prices, read_aliases, read_prices
-from ledger.store import rewrite_day
+from ledger.pricing.fx import load_rates
+from ledger.pricing.prices import CACHED_INPUT_SHARE, Price, RateFn, derive_prices, read_aliases, read_prices
+from ledger.storage.store import rewrite_day
 
 
 def build_book(config: Config, rate: RateFn | None = None) -> PriceBook:
@@ -54,7 +54,8 @@ def override_price(override: PriceOverride) -> Price:
 
 
 def dated_rate(config: Config) -> RateFn:
-    """The dated reference-rate table (`ledger.fx`: seed, fetched rates, `[[fx.rates]]`) as `rate(day, from, to)`.
+    """The dated reference-rate table as `rate(day, from, to)` (`ledger.pricing.fx`: seed,
+    fetched rates, `[[fx.rates]]`).
 
     A day the table has no rate for gives None, so that month's derived price stays unpriced.
     """
@@ -99,12 +100,14 @@ def _differs(old: pa.ChunkedArray, new: pa.Array) -> pa.Array:
 
 def _moved(table: pa.Table, priced_model: pa.Array, cost: pa.Array, currency: str) -> pa.Array:
     currency_changed = pc.fill_null(pc.not_equal(table["currency"], currency), True)
-    return pc.or_(pc.or_(_differs(table["cost"], cost), _differs(table["priced_model"], priced_model)),
-                  currency_changed)  # fmt: skip
+    return pc.or_(
+        pc.or_(_differs(table["cost"], cost), _differs(table["priced_model"], priced_model)), currency_changed
+    )
 
 
-def _repriced(table: pa.Table, stale: pa.ChunkedArray, priced_model: pa.Array, cost: pa.Array, version: str,
-              currency: str) -> pa.Table:  # fmt: skip
+def _repriced(
+    table: pa.Table, stale: pa.ChunkedArray, priced_model: pa.Array, cost: pa.Array, version: str, currency: str
+) -> pa.Table:
     updates = {
         "priced_model": pc.if_else(stale, priced_model, table["priced_model"]),
         "cost": pc.if_else(stale, cost, table["cost"]),

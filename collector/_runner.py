@@ -29,7 +29,6 @@ from ._context import Context
 log = event_logger("collector")
 
 
-
 def run_once(jobs: list[Job]) -> list[str]:
     """Run every job once, in order; the names of those that failed."""
     return [job.name for job in jobs if not job.run()]
@@ -39,8 +38,9 @@ def _add(scheduler: BlockingScheduler, job: Job) -> None:
     if job.interval_seconds is not None:
         trigger = IntervalTrigger(seconds=job.interval_seconds, timezone=UTC)
         grace = max(1, job.interval_seconds // 2)
-        scheduler.add_job(job.run, trigger, id=job.name, name=job.name, misfire_grace_time=grace,
-                          next_run_time=datetime.now(UTC))  # fmt: skip
+        scheduler.add_job(
+            job.run, trigger, id=job.name, name=job.name, misfire_grace_time=grace, next_run_time=datetime.now(UTC)
+        )
     else:
         trigger = CronTrigger(hour=job.daily_hour_utc or 0, minute=7, timezone=UTC)
         scheduler.add_job(job.run, trigger, id=job.name, name=job.name, misfire_grace_time=3600)

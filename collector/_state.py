@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from foundation.scrub import scrubbed_json
-from ledger.atomic import atomic_write_bytes
+from ledger.storage.atomic import atomic_write_bytes
 
 from ._records import Rejected
 
@@ -106,8 +106,16 @@ class StatusBoard:
         self.path = Path(data_dir) / "state" / "collector.json"
         self._lock = threading.Lock()
 
-    def record(self, source: str, kind: str, poll_seconds: int, ok: bool, records: int, quarantined: int,
-               error: str | None = None) -> None:  # fmt: skip
+    def record(
+        self,
+        source: str,
+        kind: str,
+        poll_seconds: int,
+        ok: bool,
+        records: int,
+        quarantined: int,
+        error: str | None = None,
+    ) -> None:
         with self._lock:
             data = _read_json(self.path)
             entry = data.setdefault("sources", {}).setdefault(source, {"records_total": 0, "quarantined_total": 0})

@@ -138,8 +138,14 @@ def parse_page(content: bytes, window: TimeWindow | None = None, source: str = "
 class UsageEndpointSource:
     """Polls one usage endpoint into the ledger."""
 
-    def __init__(self, *, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
-                 policy: RetryPolicy | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        source: SourceConfig,
+        context: Context,
+        transport: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self.source = source
         self.context = context
         self.policy = policy or RetryPolicy(max_retries=source.max_retries, sleep=context.stop.wait)
@@ -152,8 +158,10 @@ class UsageEndpointSource:
     def window(self) -> TimeWindow:
         """The record timestamps accepted now (`[collector]` keys)."""
         cfg = self.context.config
-        why = f"[collector] max_record_age_days = {cfg.max_record_age_days}, " \
-              f"max_future_skew_seconds = {cfg.max_future_skew_seconds}"  # fmt: skip
+        why = (
+            f"[collector] max_record_age_days = {cfg.max_record_age_days}, "
+            f"max_future_skew_seconds = {cfg.max_future_skew_seconds}"
+        )
         return TimeWindow.around(datetime.now(UTC), cfg.max_record_age_days, cfg.max_future_skew_seconds, why)
 
     def fetch(self, cursor: str | None) -> Page:
@@ -161,8 +169,15 @@ class UsageEndpointSource:
         if cursor is not None:
             params["after"] = cursor
         window, name = self.window(), self.source.name
-        return send(self.client, self.source, PATH, params, self.policy, self.limiter,  # type: ignore[no-any-return]
-                    lambda response: parse_page(response.content, window, name))  # fmt: skip
+        return send(
+            self.client,
+            self.source,
+            PATH,
+            params,
+            self.policy,
+            self.limiter,  # type: ignore[no-any-return]
+            lambda response: parse_page(response.content, window, name),
+        )
 
     def poll(self) -> PollResult:
         """Fetch and store pages until `has_more` is false, a stop is asked, or `max_pages_per_poll`.
@@ -206,8 +221,13 @@ class UsageEndpointSource:
                 if page.has_more and not moved:
                     raise BadPageError(f"source {name}: has_more is true but next_cursor did not move; stopping")
                 if capped:
-                    log.warning("poll_capped", source=name, pages=pages, cursor=cursor,
-                        hint="max_pages_per_poll reached, has_more still true; the next poll continues")  # fmt: skip
+                    log.warning(
+                        "poll_capped",
+                        source=name,
+                        pages=pages,
+                        cursor=cursor,
+                        hint="max_pages_per_poll reached, has_more still true; the next poll continues",
+                    )
                 if not more:
                     return PollResult(
                         records=records, quarantined=quarantined, pages=pages, cursor=cursor, capped=capped

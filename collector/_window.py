@@ -30,5 +30,7 @@ class TimeWindow:
         return cls(now - timedelta(days=days_back), now + timedelta(seconds=future_seconds), why)
 
     def reason(self, value: Any) -> str:
-        return (f"timestamp: {value!r} is outside the accepted window {self.start:%Y-%m-%dT%H:%M:%SZ} .. "
-                f"{self.end:%Y-%m-%dT%H:%M:%SZ}{f' ({self.why})' if self.why else ''}")  # fmt: skip
+        return (
+            f"timestamp: {value!r} is outside the accepted window {self.start:%Y-%m-%dT%H:%M:%SZ} .. "
+            f"{self.end:%Y-%m-%dT%H:%M:%SZ}{f' ({self.why})' if self.why else ''}"
+        )

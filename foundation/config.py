@@ -24,11 +24,24 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .config_keys import (
+    COLLECTOR,
+    COMPACTION,
+    CURRENCIES,
+    DEFAULT_PORT,
+    FX,
+    FX_RATE,
+    MIB,
+    PASSTHROUGH,
+    PRICE,
+    PRICINGS,
+    SOURCE,
+    SOURCE_KINDS,
+    TOP,
+)
 from .errors import ConfigError
-from .settings import Setting, load_toml, validate
+from .settings import load_toml, validate
 
 __all__ = [
     "CURRENCIES",
@@ -43,228 +56,6 @@ __all__ = [
     "parse_config",
     "simulator_port",
 ]
-
-DEFAULT_PORT = 8765
-CURRENCIES = ("USD", "EUR")
-PRICINGS = ("list", "billed")
-MIB = 1024 * 1024
-# Each source kind and the extra keys it accepts (kept in SourceConfig.options, checked by its provider).
-SOURCE_KINDS: dict[str, frozenset[str]] = {
-    "usage_endpoint": frozenset(),
-    "mistral_admin": frozenset({"auth", "workspace_id", "api_zone", "previous_month_days", "usage_every_seconds"}),
-    "openai_usage": frozenset({"bucket_width", "trailing_days"}),
-    "anthropic_usage": frozenset({"bucket_width", "trailing_days", "anthropic_version"}),
-}
-PASSTHROUGH = ("alerts", "smtp", "budgets", "gateway", "reconcile")
-"""Sections owned by other components; kept unparsed in `Config.sections`."""
-
-
-def http_url(url: str) -> str:
-    """An http(s) URL without credentials or query, else ValueError saying how to write it."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s) URL; write e.g. 'http://127.0.0.1:8765'")
-    if parts.username or parts.password or parts.query:
-        raise ValueError("no credentials or query in the URL; put the token in the env var of token_env")
-    return url
-
-
-def time_zone(name: str) -> str:
-    """An IANA time zone name, else ValueError."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name like 'Europe/Paris'") from None
-    return name
-
-
-def _day(value: Any) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD") from None
-
-
-def _source_kind(value: str) -> str:
-    if value not in SOURCE_KINDS:
-        raise ValueError(f"unknown kind {value!r}; use one of {', '.join(sorted(SOURCE_KINDS))}")
-    return value
-
-
-def _pricing(value: str) -> str:
-    if value not in PRICINGS:
-        raise ValueError(f"{value!r} is not known; use 'list' (published prices) or 'billed' (your sheet)")
-    return value
-
-
-def _currency_code(value: str) -> str:
-    if len(value) != 3 or not value.isalpha():
-        raise ValueError(f"{value!r} is not a currency code; use 3 letters like USD")
-    return value.upper()
-
-
-TOP: tuple[Setting, ...] = (
-    Setting(
-        name="data_dir",
-        kind=str,
-        default="data",
-        help="The ledger's directory (parquet files, cursors, state); relative to the config file.",
-    ),
-    Setting(
-        name="timezone",
-        kind=str,
-        default="UTC",
-        check=time_zone,
-        help="IANA time zone of budgets, statements and the dashboard's days, e.g. 'Europe/Paris'.",
-    ),
-    Setting(
-        name="currency",
-        kind=str,
-        default="USD",
-        check=str.upper,
-        choices=CURRENCIES,
-        help="The currency Mistral bills your Organisation in (USD or EUR); costs are priced in it.",
-    ),
-    Setting(name="dashboard_url", kind=str, help="The dashboard's address, for links in alert emails and posts."),
-    Setting(
-        name="pricing",
-        kind=str,
-        default="list",
-        check=_pricing,
-        help="'list' (published prices) or 'billed' (your Admin API price sheet, month by month).",
-    ),
-    Setting(
-        name="derive_eur_from_usd",
-        kind=bool,
-        default=False,
-        help="Price EUR rows the docs lack as USD times the dated reference rate (marked as derived).",
-    ),
-    Setting(name="sources", kind=list, default=[], help="[[sources]]: the usage sources the collector polls."),
-    Setting(name="prices", kind=list, default=[], help="[[prices]]: your own prices, winning over list prices."),
-    Setting(name="compaction", kind=dict, default={}, help="[compaction]: when closed days are compacted."),
-    Setting(name="collector", kind=dict, default={}, help="[collector]: the timestamp window records must fit."),
-    Setting(name="fx", kind=dict, default={}, help="[fx]: where reference rates come from, and rate overrides."),
-)
-SOURCE: tuple[Setting, ...] = (
-    Setting(name="name", kind=str, required=True, help="The source's unique name; it keys the ledger's rows."),
-    Setting(
-        name="kind",
-        kind=str,
-        required=True,
-        check=_source_kind,
-        help="usage_endpoint, mistral_admin, openai_usage or anthropic_usage.",
-    ),
-    Setting(
-        name="url",
-        kind=str,
-        required=True,
-        check=lambda url: http_url(url.rstrip("/")),
-        help="The source's base URL, e.g. 'http://127.0.0.1:8765'; no credentials in it.",
-    ),
-    Setting(name="poll_seconds", kind=int, default=60, low=5, high=86_400, help="Seconds between two polls."),
-    Setting(name="token_env", kind=str, help="Name of the environment variable holding the source's token."),
-    Setting(name="page_limit", kind=int, default=10_000, low=1, high=10_000, help="Records asked per request."),
-    Setting(name="timeout_seconds", kind=float, default=30.0, help="Timeout of one HTTP request, in seconds."),
-    Setting(
-        name="max_requests_per_second",
-        kind=float,
-        default=20.0,
-        help="Client-side rate limit of requests to this source.",
-    ),
-    Setting(
-        name="max_retries",
-        kind=int,
-        default=5,
-        low=0,
-        high=20,
-        help="Retries on connect errors, timeouts, 429 and 5xx (full jitter, honours Retry-After).",
-    ),
-    Setting(name="enabled", kind=bool, default=True, help="false: the source is configured but not polled."),
-    Setting(
-        name="max_pages_per_poll",
-        kind=int,
-        default=1000,
-        low=1,
-        high=10_000_000,
-        help="A poll stops after this many pages (logs poll_capped); the next poll goes on.",
-    ),
-    Setting(
-        name="max_page_bytes",
-        kind=int,
-        default=64 * MIB,
-        low=1024,
-        high=4096 * MIB,
-        help="A bigger page body (after decompression) fails the poll and nothing of it is stored.",
-    ),
-)
-COMPACTION = (Setting(name="hour_utc", kind=int, default=2, low=0, high=23, help="UTC hour of the daily compaction."),)
-COLLECTOR: tuple[Setting, ...] = (
-    Setting(
-        name="max_record_age_days",
-        kind=int,
-        default=400,
-        low=1,
-        high=36_500,
-        help="Records older than this many days are quarantined, not stored.",
-    ),
-    Setting(
-        name="max_future_skew_seconds",
-        kind=int,
-        default=300,
-        low=0,
-        high=31_536_000,
-        help="Records timestamped further in the future than this are quarantined.",
-    ),
-)
-FX: tuple[Setting, ...] = (
-    Setting(name="url", kind=str, check=http_url, help="Where reference rates are fetched (ECB CSV); none = never."),
-    Setting(name="every_hours", kind=int, default=6, low=1, high=168, help="Hours between two rate fetches."),
-    Setting(name="max_retries", kind=int, default=3, low=0, high=20, help="Retries of one rate fetch."),
-    Setting(
-        name="timeout_seconds",
-        kind=float,
-        default=30.0,
-        above=0,
-        high=600,
-        help="Timeout of one rate fetch, in seconds.",
-    ),
-    Setting(name="rates", kind=list, default=[], help="[[fx.rates]]: rate overrides, winning over fetched rates."),
-)
-FX_RATE: tuple[Setting, ...] = (
-    Setting(name="date", kind=object, required=True, check=_day, help="The day the rate is for (YYYY-MM-DD)."),
-    Setting(name="currency", kind=str, required=True, check=_currency_code, help="3-letter currency code, e.g. USD."),
-    Setting(name="per_eur", kind=float, required=True, above=0, help="Units of the currency per 1 EUR."),
-)
-PRICE: tuple[Setting, ...] = (
-    Setting(name="model", kind=str, required=True, help="The model id the price is for."),
-    Setting(
-        name="effective_from",
-        kind=object,
-        default=date(2000, 1, 1),
-        check=_day,
-        help="The first day the price applies (YYYY-MM-DD).",
-    ),
-    Setting(name="input_per_1m", kind=float, required=True, low=0, help="Price of 1M input tokens."),
-    Setting(name="output_per_1m", kind=float, default=0.0, low=0, help="Price of 1M output tokens."),
-    Setting(
-        name="cached_input_per_1m",
-        kind=float,
-        low=0,
-        help="Price of 1M cached input tokens (default: the ledger's share of the input price).",
-    ),
-)
-SETTINGS: dict[str, tuple[Setting, ...]] = {
-    "": TOP,
-    "sources[]": SOURCE,
-    "prices[]": PRICE,
-    "compaction": COMPACTION,
-    "collector": COLLECTOR,
-    "fx": FX,
-    "fx.rates[]": FX_RATE,
-}
-"""Every table of this module, by where it sits in the file (for docs and tests)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -303,7 +94,7 @@ class FxConfig:
     """`[fx]`: where the collector fetches reference rates (none = never) and rate overrides.
 
     `overrides` are (date, currency, units per 1 EUR), e.g. `[[fx.rates]] date = 2026-11-27,
-    currency = "USD", per_eur = 1.0563`; they win over fetched and seed rates (ledger.fx).
+    currency = "USD", per_eur = 1.0563`; they win over fetched and seed rates (ledger.pricing.fx).
     """
 
     url: str | None = None

@@ -18,7 +18,7 @@ their own subclasses in their own `errors` modules; only the base classes live h
     └── GatewayError                  gateway.errors (serving errors are answered, never raised)
 
 Value errors of pure parsers (`access.AccessError`, `gateway.LimitRuleError`,
-`ledger.fx.RateFileError`, alerts' `DeliveryError`) stay `ValueError`/`Exception` subclasses:
+`ledger.pricing.fx.RateFileError`, alerts' `DeliveryError`) stay `ValueError`/`Exception` subclasses:
 callers turn them into a `ConfigError` or a logged failure where they meet a config.
 
 Example:

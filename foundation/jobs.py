@@ -17,7 +17,7 @@ from dataclasses import dataclass
 __all__ = ["Job"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Job:
     """A named callable with a schedule: every `interval_seconds`, or daily at `daily_hour_utc`."""
 

@@ -42,8 +42,9 @@ from .errors import ConfigError
 log = event_logger("gateway")
 
 
-def create_app(config: GatewayConfig, secrets: Secrets, metrics: Metrics | None = None,
-               clock: Callable[[], float] = time.time) -> Starlette:  # fmt: skip
+def create_app(
+    config: GatewayConfig, secrets: Secrets, metrics: Metrics | None = None, clock: Callable[[], float] = time.time
+) -> Starlette:
     """The ASGI app; the buffer opens now (and is locked), the upstream pool and the writer on startup.
 
     `clock` (seconds since the epoch) is the limits' time: a test injects it to cross a period's end.
@@ -69,8 +70,7 @@ def create_app(config: GatewayConfig, secrets: Secrets, metrics: Metrics | None 
         await forwarder.start()
         await recorder.start()
         await limiter.start()
-        log("gateway_started", upstream=config.upstream_url, db=str(config.db_path), host=config.host,
-            port=config.port)  # fmt: skip
+        log("gateway_started", upstream=config.upstream_url, db=str(config.db_path), host=config.host, port=config.port)
         try:
             yield
         finally:
@@ -105,10 +105,14 @@ def build_limiter(config: GatewayConfig, metrics: Metrics, clock: Callable[[], f
         from ._limit_ledger import ledger_refresher
 
         refresher = ledger_refresher(config.ledger_dir, config.ledger_source)
-    settings = LimitSettings(state_path=config.limits_state_path, timezone=config.limits_timezone,
-                             currency=config.limits_currency, fail_closed=config.limits_fail_closed,
-                             state_timeout=config.limits_state_timeout_ms / 1000,
-                             ledger_refresh_seconds=config.ledger_refresh_seconds)  # fmt: skip
+    settings = LimitSettings(
+        state_path=config.limits_state_path,
+        timezone=config.limits_timezone,
+        currency=config.limits_currency,
+        fail_closed=config.limits_fail_closed,
+        state_timeout=config.limits_state_timeout_ms / 1000,
+        ledger_refresh_seconds=config.ledger_refresh_seconds,
+    )
     return Limiter(
         limits=limits, settings=settings, metrics=metrics, clock=clock, refresher=refresher, source=config.budgets_file
     )

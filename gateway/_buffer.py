@@ -121,11 +121,13 @@ class Buffer:
         with self.writer:
             self.writer.execute("BEGIN IMMEDIATE")
             if batch.intents:
-                self.writer.executemany("INSERT OR REPLACE INTO inflight (key, ts, body) VALUES (?, ?, ?)",
-                                        batch.intents)  # fmt: skip
+                self.writer.executemany(
+                    "INSERT OR REPLACE INTO inflight (key, ts, body) VALUES (?, ?, ?)", batch.intents
+                )
             if batch.updates:
-                self.writer.executemany("UPDATE inflight SET body = ? WHERE key = ?",
-                                        ((body, key) for key, body in batch.updates.items()))  # fmt: skip
+                self.writer.executemany(
+                    "UPDATE inflight SET body = ? WHERE key = ?", ((body, key) for key, body in batch.updates.items())
+                )
             if batch.records:
                 self.writer.executemany(
                     "INSERT INTO records (ts, body) VALUES (?, ?)", ((now, b) for b in batch.records)
@@ -137,8 +139,9 @@ class Buffer:
         """Turn every intent left by a killed process into its (interrupted) record; returns how many."""
         with self.writer:
             self.writer.execute("BEGIN IMMEDIATE")
-            moved = self.writer.execute("INSERT INTO records (ts, body) SELECT ?, body FROM inflight ORDER BY key",
-                                        (now,)).rowcount  # fmt: skip
+            moved = self.writer.execute(
+                "INSERT INTO records (ts, body) SELECT ?, body FROM inflight ORDER BY key", (now,)
+            ).rowcount
             self.writer.execute("DELETE FROM inflight")
             return int(moved)
 

@@ -23,8 +23,17 @@ from typing import Any
 from ._units import parse_body
 
 BYTES_PER_TOKEN = 4
-TOKEN_BILLED = frozenset(("/v1/chat/completions", "/v1/fim/completions", "/v1/agents/completions", "/v1/responses",
-                          "/v1/conversations", "/v1/conversations/{id}", "/v1/conversations/{id}/restart"))  # fmt: skip
+TOKEN_BILLED = frozenset(
+    (
+        "/v1/chat/completions",
+        "/v1/fim/completions",
+        "/v1/agents/completions",
+        "/v1/responses",
+        "/v1/conversations",
+        "/v1/conversations/{id}",
+        "/v1/conversations/{id}/restart",
+    )
+)
 _PROMPT_KEYS = ("messages", "inputs", "input", "instructions", "prompt", "suffix", "tools")
 _MAX_DEPTH = 32
 

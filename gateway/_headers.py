@@ -18,9 +18,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 HOP_BY_HOP = frozenset(
-    {b"connection", b"proxy-connection", b"keep-alive", b"te", b"transfer-encoding", b"upgrade",
-     b"proxy-authenticate", b"proxy-authorization"}
-)  # fmt: skip
+    {
+        b"connection",
+        b"proxy-connection",
+        b"keep-alive",
+        b"te",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+    }
+)
 _RECOMPUTED = frozenset({b"host", b"content-length"})
 READABLE_CODINGS = frozenset({"gzip", "deflate", "identity"})
 

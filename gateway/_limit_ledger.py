@@ -6,11 +6,11 @@ minutes since. The ledger figure is taken up to `as_of`, the minute of the newes
 collector brought from `ledger_source` (this gateway's source name in the collector config),
 and the shared state adds the gateway's own spend from that minute on. So nothing is counted
 twice, except a request that started before `as_of` and finished after it (counted twice,
-never missed). Reads the visible files with `ledger.store.list_files` (the visible-file rule)
+never missed). Reads the visible files with `ledger.storage.store.list_files` (the visible-file rule)
 and pyarrow, on the limits' worker thread, never on the request path.
 
 Example:
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> from gateway._limit_periods import period_at
     >>> now = datetime(2026, 11, 2, 12, tzinfo=UTC)
     >>> _ = build_ledger(Path("data"), n_records=500, days=2, seed=7, end=now)
@@ -38,7 +38,7 @@ def ledger_refresher(data_dir: Path, source: str) -> Callable[[Limit, float, flo
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from ledger.store import list_files
+    from ledger.storage.store import list_files
 
     def refresh(limit: Limit, start: float, end: float, period_id: str) -> tuple[float, int] | None:
         first = datetime.fromtimestamp(start, UTC).date() - timedelta(days=1)

@@ -20,7 +20,7 @@ from foundation.periods import next_period_start, period_key, period_start
 from ._limit_rules import Limit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LimitPeriod:
     id: str
     start: float
@@ -37,7 +37,9 @@ def period_at(kind: str, now: float, zone: str) -> LimitPeriod:
     tz = ZoneInfo(zone)
     instant = datetime.fromtimestamp(now, tz)
     start, end = period_start(kind, instant, tz), next_period_start(kind, instant, tz)
-    return LimitPeriod(period_key(kind, instant, tz), start.timestamp(), end.timestamp(), end.isoformat())
+    return LimitPeriod(
+        id=period_key(kind, instant, tz), start=start.timestamp(), end=end.timestamp(), end_label=end.isoformat()
+    )
 
 
 class PeriodCache:

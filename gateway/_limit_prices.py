@@ -4,9 +4,8 @@ Why the same `cost_columns`: a spend limit must agree with the ledger to the cen
 are turned into the ledger's columns and priced by the very function the collector uses
 (aliases, cached tokens, pages, audio, characters, tier, zone, billable). It runs in a
 process of its own (`load_pricer`, `price_records`), so numpy and pyarrow never hold the
-gateway's GIL while requests wait. Why load
-`ledger/prices.py` by path: importing the `ledger` package pulls in its DuckDB query stack,
-which the gateway keeps out of its process; prices.py needs only numpy and pyarrow.
+gateway's GIL while requests wait. Only `ledger.pricing` is imported (numpy and pyarrow): the
+`ledger` package loads its DuckDB query stack lazily, on first use, which the gateway never makes.
 Differences from the ledger, documented in docs/gateway.md: list prices only (the collector's
 `price_overrides` and `pricing = "billed"` sheets are not applied), and an unpriced model
 counts 0 (the ledger shows it as unpriced).
@@ -20,32 +19,20 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-_LEDGER = importlib.util.find_spec("ledger")  # finds the package without running its __init__
-assert _LEDGER is not None and _LEDGER.submodule_search_locations, "the ledger package is not installed"
-_PRICES = Path(_LEDGER.submodule_search_locations[0]) / "prices.py"
-_NUMBERS = ("prompt_tokens", "cached_tokens", "completion_tokens", "pages", "annotated_pages", "audio_seconds",
-            "characters")  # fmt: skip
+_NUMBERS = (
+    "prompt_tokens",
+    "cached_tokens",
+    "completion_tokens",
+    "pages",
+    "annotated_pages",
+    "audio_seconds",
+    "characters",
+)
 _TEXTS = ("model", "resolved_model", "endpoint", "service_tier", "api_zone")
-
-
-def _prices_module() -> ModuleType:
-    name = "gateway._ledger_prices"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, _PRICES)
-    assert spec is not None and spec.loader is not None, f"{_PRICES} is missing"
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 _PRICER: list[Callable[[list[dict[str, Any]]], list[float]]] = []
@@ -65,8 +52,9 @@ def book_pricer(currency: str) -> Callable[[list[dict[str, Any]]], list[float]]:
     """A function pricing records (contract v1) in `currency` as the ledger would; 0 for unpriced."""
     import pyarrow as pa
 
-    module = _prices_module()
-    book = module.PriceBook(module.read_prices(), module.read_aliases())
+    from ledger.pricing import prices
+
+    book = prices.PriceBook(prices.read_prices(), prices.read_aliases())
 
     def price(records: list[dict[str, Any]]) -> list[float]:
         if not records:
@@ -75,7 +63,7 @@ def book_pricer(currency: str) -> Callable[[list[dict[str, Any]]], list[float]]:
             "timestamp": pa.array(
                 [datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")) for r in records],
                 pa.timestamp("us", tz="UTC"),
-            ),  # fmt: skip
+            ),
             **{k: pa.array([r.get(k) for r in records], pa.float64()) for k in _NUMBERS},
             **{k: pa.array([r.get(k) for r in records], pa.string()) for k in _TEXTS},
             "billable": pa.array([r.get("billable") for r in records], pa.bool_()),

@@ -41,7 +41,7 @@ class LimitRuleError(ValueError):
     """A limit or key label we cannot use; the message starts with the key and ends with the fix."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Limit:
     """A spend limit per period and/or a rate limit per minute, for requests matching every scope set."""
 
@@ -61,9 +61,11 @@ class Limit:
     """How `api_key` is shown: its label when it is a labelled fingerprint."""
 
     def matches(self, project: str | None, key_id: str | None, model: str | None) -> bool:
-        return ((self.project is None or project == self.project)
-                and (self.api_key is None or key_id in self.key_ids)
-                and (self.model is None or model == self.model))  # fmt: skip
+        return (
+            (self.project is None or project == self.project)
+            and (self.api_key is None or key_id in self.key_ids)
+            and (self.model is None or model == self.model)
+        )
 
     def scope_label(self) -> str:
         """e.g. 'project search, API key search prod'; 'the organisation' when unscoped."""
@@ -96,8 +98,9 @@ def check_text(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise LimitRuleError(f'{key}: missing or empty; write {key} = "..."')
     if CONTROL.search(value):
-        raise LimitRuleError(f"{key}: {value!r} contains a control character; remove it (names go into "
-                             f"429 messages, headers and emails)")  # fmt: skip
+        raise LimitRuleError(
+            f"{key}: {value!r} contains a control character; remove it (names go into 429 messages, headers and emails)"
+        )
     return value.strip()
 
 
@@ -108,8 +111,10 @@ def parse_key_labels(raw: Any) -> dict[str, str]:
     labels: dict[str, str] = {}
     for key_id, label in raw.items():
         if not FINGERPRINT.fullmatch(key_id):
-            raise LimitRuleError(f"key_labels: {key_id!r} is not an API key fingerprint; use the key-... or key_... "
-                                 f"id shown on the dashboard")  # fmt: skip
+            raise LimitRuleError(
+                f"key_labels: {key_id!r} is not an API key fingerprint; use the key-... or key_... "
+                f"id shown on the dashboard"
+            )
         labels[key_id] = check_text(label, f"key_labels.{key_id}")
     if len(set(labels.values())) < len(labels):
         raise LimitRuleError("key_labels: a label is used twice; give each key its own label")
@@ -136,12 +141,23 @@ def parse_limit(raw: dict[str, Any], labels: dict[str, str]) -> Limit:
     key_ids = _key_ids(scope.get("api_key"), labels)
     if "api_key" in scope and not key_ids:
         key = scope["api_key"]
-        raise LimitRuleError(f"api_key: {key!r} is neither a key label nor a key-... fingerprint; "
-                             f"add it to [key_labels] or use the fingerprint")  # fmt: skip
+        raise LimitRuleError(
+            f"api_key: {key!r} is neither a key label nor a key-... fingerprint; "
+            f"add it to [key_labels] or use the fingerprint"
+        )
     label = labels.get(scope.get("api_key", ""))
-    return Limit(name=check_text(raw.get("name"), "name"), period=period, amount=amount, requests_per_minute=rpm,
-                 tokens_per_minute=tpm, hard=hard, timezone=zone, key_ids=key_ids, key_label=label,
-                 **scope)  # fmt: skip
+    return Limit(
+        name=check_text(raw.get("name"), "name"),
+        period=period,
+        amount=amount,
+        requests_per_minute=rpm,
+        tokens_per_minute=tpm,
+        hard=hard,
+        timezone=zone,
+        key_ids=key_ids,
+        key_label=label,
+        **scope,
+    )
 
 
 def _key_ids(key: str | None, labels: dict[str, str]) -> frozenset[str]:
@@ -158,8 +174,9 @@ def _positive(raw: dict[str, Any], key: str, kind: type) -> Any:
     wrong = isinstance(value, bool) or not isinstance(value, int | float) or not value > 0
     if wrong or (kind is int and not isinstance(value, int)):
         example = "1000" if kind is int else "25.5"
-        raise LimitRuleError(f"{key}: {value!r} is not a positive {'whole ' if kind is int else ''}number; "
-                             f"write e.g. {key} = {example}")  # fmt: skip
+        raise LimitRuleError(
+            f"{key}: {value!r} is not a positive {'whole ' if kind is int else ''}number; write e.g. {key} = {example}"
+        )
     return kind(value)
 
 

@@ -82,8 +82,10 @@ class LimitState:
                 refused = refused or (hard and name in full)
                 names.append(name)
             if not refused:
-                db.executemany("INSERT INTO rate VALUES (?, ?, 1, 0) ON CONFLICT DO UPDATE SET requests = requests + 1",
-                               [(name, minute) for name in names])  # fmt: skip
+                db.executemany(
+                    "INSERT INTO rate VALUES (?, ?, 1, 0) ON CONFLICT DO UPDATE SET requests = requests + 1",
+                    [(name, minute) for name in names],
+                )
         return full
 
     def add_usage(self, tokens: list[tuple[str, int, int]], spend: list[tuple[str, str, int, float]]) -> None:
@@ -99,8 +101,12 @@ class LimitState:
         wanted = set(periods)
         ids = sorted({period for _, period in wanted})
         marks = ",".join("?" * len(ids))
-        own = {(lim, period): amount for lim, period, amount in
-               self.db.execute(f"SELECT lim, period, amount FROM totals WHERE period IN ({marks})", ids)}  # fmt: skip
+        own = {
+            (lim, period): amount
+            for lim, period, amount in self.db.execute(
+                f"SELECT lim, period, amount FROM totals WHERE period IN ({marks})", ids
+            )
+        }
         out = {key: float(own.get(key, 0.0)) for key in wanted}
         query = f"SELECT lim, period, amount, own_before FROM ledger WHERE period IN ({marks})"
         for lim, period, amount, before in self.db.execute(query, ids):

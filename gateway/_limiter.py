@@ -87,9 +87,17 @@ class Verdict:
 
 
 class Limiter:
-    def __init__(self, *, limits: list[Limit], settings: LimitSettings, metrics: Metrics,
-                 clock: Callable[[], float] = time.time, pricer: Pricer | None = None,
-                 refresher: Refresher | None = None, source: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        limits: list[Limit],
+        settings: LimitSettings,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+        pricer: Pricer | None = None,
+        refresher: Refresher | None = None,
+        source: Path | None = None,
+    ) -> None:
         self.limits = limits
         self.source = source
         self.source_stamp = _stamp(source)
@@ -161,9 +169,11 @@ class Limiter:
             period = self.periods.of(limit, now)
             used = self.spent.get((limit.name, period.id), 0.0)
             if used >= (limit.amount or 0.0):
-                message = (f"{limit.name}: spend limit of {self.settings.currency} {limit.amount:,.2f} per "
-                           f"{limit.period} for {limit.scope_label()} reached ({self.settings.currency} {used:,.2f} "
-                           f"spent); it resets at {period.end_label}")  # fmt: skip
+                message = (
+                    f"{limit.name}: spend limit of {self.settings.currency} {limit.amount:,.2f} per "
+                    f"{limit.period} for {limit.scope_label()} reached ({self.settings.currency} {used:,.2f} "
+                    f"spent); it resets at {period.end_label}"
+                )
                 if self._verdict(verdict, limit, message, period.end - now):
                     return verdict
         rates = [limit for limit in found if limit.requests_per_minute or limit.tokens_per_minute]
@@ -175,8 +185,9 @@ class Limiter:
         if hot is None:
             return self._unavailable(verdict, "rate")
         try:
-            full = hot.take_requests([(lim.name, lim.requests_per_minute, lim.tokens_per_minute, lim.hard)
-                                      for lim in rates], minute)  # fmt: skip
+            full = hot.take_requests(
+                [(lim.name, lim.requests_per_minute, lim.tokens_per_minute, lim.hard) for lim in rates], minute
+            )
         except sqlite3.Error as exc:
             self._failed("rate", exc)
             return self._unavailable(verdict, "rate")
@@ -184,8 +195,10 @@ class Limiter:
             what = full[limit.name]
             per = limit.requests_per_minute if what == "requests" else limit.tokens_per_minute
             reset = (minute + 1) * 60
-            message = (f"{limit.name}: rate limit of {per:,} {what} per minute for {limit.scope_label()} reached; "
-                       f"it resets at {time.strftime('%H:%M:%S', time.gmtime(reset))} UTC")  # fmt: skip
+            message = (
+                f"{limit.name}: rate limit of {per:,} {what} per minute for {limit.scope_label()} reached; "
+                f"it resets at {time.strftime('%H:%M:%S', time.gmtime(reset))} UTC"
+            )
             if self._verdict(verdict, limit, message, reset - now):
                 return verdict
         return verdict
@@ -207,8 +220,9 @@ class Limiter:
         self.metrics.limit_state_failures += 1
         if self.settings.fail_closed:
             verdict.status, verdict.retry_after = 503, 1
-            verdict.message = (f"the gateway's limits state ({what}) is unavailable and limits_fail_closed is set; "
-                               "retry shortly")  # fmt: skip
+            verdict.message = (
+                f"the gateway's limits state ({what}) is unavailable and limits_fail_closed is set; retry shortly"
+            )
         return verdict
 
     def _reopen(self) -> LimitState | None:
@@ -242,8 +256,9 @@ class Limiter:
     def _sync(self, records: list[tuple[Record, float]]) -> None:
         """Worker thread: add the records' usage, refresh the ledger's figures when due, read spend back."""
         try:
-            state = self.worker_state = self.worker_state or LimitState(self.settings.state_path,
-                                                                        self.settings.state_timeout)  # fmt: skip
+            state = self.worker_state = self.worker_state or LimitState(
+                self.settings.state_path, self.settings.state_timeout
+            )
             if records:
                 try:
                     state.add_usage(*self._usage(records))
@@ -261,8 +276,9 @@ class Limiter:
             if time.monotonic() - self.last_checkpoint >= 1.0:
                 self.last_checkpoint = time.monotonic()
                 state.checkpoint()
-            self.spent = state.spent((lim.name, self.periods.of(lim, now).id) for lim in self.limits
-                                     if lim.amount is not None)  # fmt: skip
+            self.spent = state.spent(
+                (lim.name, self.periods.of(lim, now).id) for lim in self.limits if lim.amount is not None
+            )
             self.spend_ok = True
         except sqlite3.Error as exc:
             self.spend_ok = False
@@ -271,8 +287,10 @@ class Limiter:
 
     def _usage(self, records: list[tuple[Record, float]]) -> tuple[list[Any], list[Any]]:
         """Token and spend rows for the limits each record matches; only records under a spend limit are priced."""
-        matched = [(rec, at, self._matching(rec.get("project"), rec.get("api_key_id"), rec.get("model")))
-                   for rec, at in records]  # fmt: skip
+        matched = [
+            (rec, at, self._matching(rec.get("project"), rec.get("api_key_id"), rec.get("model")))
+            for rec, at in records
+        ]
         priced = [rec for rec, _, found in matched if any(lim.amount is not None for lim in found)]
         costs = iter(self._costs(priced))
         tokens, spend = [], []
@@ -311,8 +329,9 @@ class Limiter:
     def _pool(self) -> ProcessPoolExecutor:
         """One process prices records, so numpy and pyarrow never hold this process's GIL (or memory)."""
         if self.pricing is None:
-            self.pricing = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=load_pricer,
-                                               initargs=(self.settings.currency,))  # fmt: skip
+            self.pricing = ProcessPoolExecutor(
+                1, mp_context=get_context("spawn"), initializer=load_pricer, initargs=(self.settings.currency,)
+            )
         return self.pricing
 
     def _refresh_ledger(self, state: LimitState, now: float) -> None:
@@ -349,8 +368,12 @@ class Limiter:
     def _failed(self, what: str, exc: BaseException) -> None:
         self.metrics.limit_state_errors[what] += 1
         if self.metrics.limit_state_errors[what] % 100 == 1:
-            log.error("limit_state_failure", part=what, error=f"{type(exc).__name__}: {exc}",
-                fail_closed=self.settings.fail_closed)  # fmt: skip
+            log.error(
+                "limit_state_failure",
+                part=what,
+                error=f"{type(exc).__name__}: {exc}",
+                fail_closed=self.settings.fail_closed,
+            )
 
 
 def _stamp(path: Path | None) -> tuple[int, int] | None:

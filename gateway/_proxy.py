@@ -65,8 +65,15 @@ def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
 
 
 class Forwarder:
-    def __init__(self, *, config: GatewayConfig, secrets: Secrets, recorder: Recorder, metrics: Metrics,
-                 limiter: Limiter | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        config: GatewayConfig,
+        secrets: Secrets,
+        recorder: Recorder,
+        metrics: Metrics,
+        limiter: Limiter | None = None,
+    ) -> None:
         self.config = config
         self.limiter = limiter if limiter is not None and limiter.active else None
         self.base = config.upstream_url
@@ -85,9 +92,11 @@ class Forwarder:
         )
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self.config.max_connections, ttl_dns_cache=300),
-            timeout=timeout, auto_decompress=False, skip_auto_headers=_SKIP_AUTO,
+            timeout=timeout,
+            auto_decompress=False,
+            skip_auto_headers=_SKIP_AUTO,
             cookie_jar=aiohttp.DummyCookieJar(),
-        )  # fmt: skip
+        )
 
     async def stop(self) -> None:
         if self.session is not None:
@@ -142,12 +151,21 @@ class Forwarder:
                 watcher.cancel()
             self._record(ex)
 
-    async def _forward(self, scope: Scope, headers: list[tuple[str, str]], data: Any, body: RequestBody,
-                       send: Send, ex: Exchange, warnings: list[str] | None = None) -> None:  # fmt: skip
+    async def _forward(
+        self,
+        scope: Scope,
+        headers: list[tuple[str, str]],
+        data: Any,
+        body: RequestBody,
+        send: Send,
+        ex: Exchange,
+        warnings: list[str] | None = None,
+    ) -> None:
         assert self.session is not None, "Forwarder.start() was not awaited"
         try:
-            response = await self.session.request(ex.method, self._url(scope), headers=headers, data=data,
-                                                  allow_redirects=False)  # fmt: skip
+            response = await self.session.request(
+                ex.method, self._url(scope), headers=headers, data=data, allow_redirects=False
+            )
         except TimeoutError:
             return await self._fail(send, ex, 504, "upstream_timeout", "the upstream API did not answer in time")
         except (aiohttp.ClientError, OSError) as exc:
@@ -171,8 +189,9 @@ class Forwarder:
         query = (scope.get("query_string") or b"").decode("latin-1")
         return URL(self.base + path + ("?" + query if query else ""), encoded=True)
 
-    async def _relay(self, response: aiohttp.ClientResponse, send: Send, ex: Exchange,
-                     warnings: list[str] | None = None) -> bool:  # fmt: skip
+    async def _relay(
+        self, response: aiohttp.ClientResponse, send: Send, ex: Exchange, warnings: list[str] | None = None
+    ) -> bool:
         """Send the upstream response on; True when it was relayed whole."""
         ex.status = response.status
         ex.ratelimit = ratelimit_from(response.raw_headers)
@@ -212,12 +231,15 @@ class Forwarder:
     async def _refuse(self, send: Send, ex: Exchange) -> None:
         self.metrics.bodies_too_large += 1
         mib = self.config.max_request_body_mib
-        message = (f"the request body is larger than the gateway's max_request_body_mib ({mib} MiB); "
-                   "send a smaller body, or raise max_request_body_mib in the gateway config")  # fmt: skip
+        message = (
+            f"the request body is larger than the gateway's max_request_body_mib ({mib} MiB); "
+            "send a smaller body, or raise max_request_body_mib in the gateway config"
+        )
         await self._fail(send, ex, 413, "request_too_large", message, upstream=False)
 
-    async def _fail(self, send: Send, ex: Exchange, status: int, kind: str, message: str,
-                    upstream: bool = True) -> None:  # fmt: skip
+    async def _fail(
+        self, send: Send, ex: Exchange, status: int, kind: str, message: str, upstream: bool = True
+    ) -> None:
         if upstream:
             self.metrics.upstream_failures[kind] += 1
         close = [] if upstream else [(b"connection", b"close")]

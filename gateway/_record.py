@@ -28,8 +28,14 @@ from ._units import NO_FACTS, RequestFacts, facts_of, parse_body, response_units
 CLIENT_CLOSED = 499
 INTERRUPTED_BEFORE_ANSWER = 502
 _SPEND_WORDS = ("spend", "limit reached", "budget")
-_FALLBACK_TYPES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                   422: "invalid_request", 429: "rate_limited"}  # fmt: skip
+_FALLBACK_TYPES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    422: "invalid_request",
+    429: "rate_limited",
+}
 _MODEL_PREFIX = re.compile(
     rb'^\s*\{\s*(?:"[a-z_]+"\s*:\s*(?:"[^"\\]*"|[\w.-]+)\s*,\s*)*"model"\s*:\s*"([^"\\]{1,200})"'
 )
@@ -190,9 +196,15 @@ def build_record(ex: Exchange, now: float | None = None) -> dict[str, Any]:
     resolved = summary.get("model") if isinstance(summary.get("model"), str) else output_model
     latency = round(((now or time.perf_counter()) - ex.started) * 1000, 3)
     record = _base(ex, summary, resolved, ex.status, ex.error_type or error_type, (prompt, completion, cached), latency)
-    _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None,
-              spend_limit_reached=spend, cancelled=ex.cancelled or None,
-              tokens_estimated=estimated is not None or None)  # fmt: skip
+    _optional(
+        record,
+        resolved_model=resolved,
+        attempt=ex.attempt,
+        ratelimit=ex.ratelimit or None,
+        spend_limit_reached=spend,
+        cancelled=ex.cancelled or None,
+        tokens_estimated=estimated is not None or None,
+    )
     _optional(record, **_billing(ex, units))
     return record
 
@@ -239,8 +251,15 @@ def interrupted_record(ex: Exchange, partial: dict[str, Any] | None = None) -> d
     record = _base(ex, summary, resolved, status, "interrupted", (prompt, completion, cached), None)
     record["interrupted"] = True
     agent = ex.facts.agent_id or summary.get("agent_id")
-    _optional(record, resolved_model=resolved, attempt=ex.attempt, ratelimit=ex.ratelimit or None,
-              api_zone=ex.zone, billable=ex.billable, agent_id=agent)  # fmt: skip
+    _optional(
+        record,
+        resolved_model=resolved,
+        attempt=ex.attempt,
+        ratelimit=ex.ratelimit or None,
+        api_zone=ex.zone,
+        billable=ex.billable,
+        agent_id=agent,
+    )
     return record
 
 

@@ -52,8 +52,15 @@ Record = dict[str, Any]
 
 
 class Recorder:
-    def __init__(self, *, buffer: Buffer, metrics: Metrics, retention_days: float, max_pending: int = 100_000,
-                 commit_wait: float = 5.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        buffer: Buffer,
+        metrics: Metrics,
+        retention_days: float,
+        max_pending: int = 100_000,
+        commit_wait: float = 5.0,
+    ) -> None:
         self.buffer = buffer
         self.metrics = metrics
         self.retention = retention_days * 86_400
@@ -165,8 +172,12 @@ class Recorder:
             self.metrics.records_written += len(queued.records)
         except Exception as exc:  # a record failure must never reach a request
             self.metrics.record_failures += len(queued.records)
-            log.error("record_failure", records=len(queued.records), intents=len(queued.intents),
-                error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            log.error(
+                "record_failure",
+                records=len(queued.records),
+                intents=len(queued.intents),
+                error=f"{type(exc).__name__}: {exc}",
+            )
 
     def _maybe_checkpoint(self) -> None:
         """At most one checkpoint a second, on its own thread and connection, never awaited."""

@@ -40,8 +40,9 @@ Finish = Callable[[Exchange], Awaitable[None]]
 Note = Callable[[Exchange], None]
 
 
-async def relay_whole(response: aiohttp.ClientResponse, send: Send, start: dict[str, Any], ex: Exchange,
-                      finish: Finish, note: Note) -> None:  # fmt: skip
+async def relay_whole(
+    response: aiohttp.ClientResponse, send: Send, start: dict[str, Any], ex: Exchange, finish: Finish, note: Note
+) -> None:
     """A small body of known length: read it first, so a failure can still become a clean 502/504."""
     data = await response.read()
     if ex.observer is not None:
@@ -51,8 +52,9 @@ async def relay_whole(response: aiohttp.ClientResponse, send: Send, start: dict[
     await send({"type": "http.response.body", "body": data})
 
 
-async def relay_chunks(response: aiohttp.ClientResponse, send: Send, start: dict[str, Any], ex: Exchange,
-                       finish: Finish, note: Note) -> None:  # fmt: skip
+async def relay_chunks(
+    response: aiohttp.ClientResponse, send: Send, start: dict[str, Any], ex: Exchange, finish: Finish, note: Note
+) -> None:
     """A stream or a large body: each chunk goes on as it arrives, except the one that ends it."""
     await send_start(send, start, ex)
     observer, length = ex.observer, response.content_length

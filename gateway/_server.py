@@ -114,6 +114,14 @@ class _Guarded(H11Protocol):
 
 def server_options(config: GatewayConfig, metrics: Metrics) -> dict[str, Any]:
     """The uvicorn.run keyword arguments for this config."""
-    return {"host": config.host, "port": config.port, "http": protocol_class(config, metrics),
-            "log_level": "warning", "access_log": False, "server_header": False, "date_header": False,
-            "proxy_headers": False, "timeout_graceful_shutdown": 30}  # fmt: skip
+    return {
+        "host": config.host,
+        "port": config.port,
+        "http": protocol_class(config, metrics),
+        "log_level": "warning",
+        "access_log": False,
+        "server_header": False,
+        "date_header": False,
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": 30,
+    }

@@ -77,8 +77,12 @@ class UsageEndpoint:
 
     async def handle(self, request: Request) -> Response:
         if not self.authorized(request):
-            return contract_error(401, "unauthorized", "missing or wrong token; send Authorization: Bearer <token>",
-                                  {"WWW-Authenticate": "Bearer"})  # fmt: skip
+            return contract_error(
+                401,
+                "unauthorized",
+                "missing or wrong token; send Authorization: Bearer <token>",
+                {"WWW-Authenticate": "Bearer"},
+            )
         try:
             after, limit = parse_params(request.query_params.get("after"), request.query_params.get("limit"))
         except BadParameter as exc:

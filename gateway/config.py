@@ -33,7 +33,7 @@ _SYNC_MODES = ("NORMAL", "FULL")
 _ZONES = ("auto", *ZONES)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 8080

@@ -87,8 +87,10 @@ def sign_in_screen(how: str) -> None:
 
 def not_allowed(how: str, email: str) -> None:
     st.title("Mistral usage monitor")
-    st.error(f"{md(email, 200)} may not use this dashboard. Ask an admin to add you to the access file.",
-             icon=":material/block:")  # fmt: skip
+    st.error(
+        f"{md(email, 200)} may not use this dashboard. Ask an admin to add you to the access file.",
+        icon=":material/block:",
+    )
     if how == "oidc" and st.button("Sign out", key="_sign_out_denied"):
         st.logout()
 

@@ -52,15 +52,18 @@ def channels_section(engine: Engine) -> None:
     st.header("Channels")
     channels = engine.settings.channels
     if not channels:
-        st.caption("No Slack, Teams or webhook channels: add [alerts.channels.<name>] to the config "
-                   "(see docs/alerts.md).")  # fmt: skip
+        st.caption(
+            "No Slack, Teams or webhook channels: add [alerts.channels.<name>] to the config (see docs/alerts.md)."
+        )
         return
     rows = channel_status(StateStore(engine.config.data_dir).read(), channels, datetime.now(UTC))
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="channel_states")
     for row in rows:
         if row["state"] == "failing":
-            st.warning(f"{row['kind']} channel {md(row['channel'])}: {row['pending']} message(s) waiting. "
-                       f"Last error: {md(row['last error'], 300)}")  # fmt: skip
+            st.warning(
+                f"{row['kind']} channel {md(row['channel'])}: {row['pending']} message(s) waiting. "
+                f"Last error: {md(row['last error'], 300)}"
+            )
     for name, channel in sorted(channels.items()):
         channel_test_button(name, channel, engine.config.data_dir)
 

@@ -60,7 +60,7 @@ def split(text: str) -> list[str]:
 
 def budget_form(current: Budget | None) -> BudgetForm | None:
     """The edit form, filled from `current`; its values on submit, else None."""
-    b = current or Budget("", 100.0)
+    b = current or Budget(name="", amount=100.0)
     with st.form("budget_form"):
         name = st.text_input("Name", b.name)
         period = st.selectbox("Period", PERIODS, index=PERIODS.index(b.period))

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from alerts import Budget, BudgetView
-from ledger.budget_queries import burn_down
+from ledger.queries.budgets import burn_down
 
 from . import _data as data
 from ._budget_form import SCOPE_FIELDS
@@ -46,17 +46,31 @@ def chart(view: BudgetView, where: Where, now: datetime) -> go.Figure:
     burn = burn_down(where.data_dir, budget.filters(view.period, zone), now, budget.amount)
     fig = go.Figure()
     x_now = pd.Timestamp(now).tz_convert(zone)
-    fig.add_scatter(x=[*burn["day"], x_now], y=[budget.amount, *burn["remaining"]],
-                    mode="lines+markers", name="Remaining", line_shape="hv")  # fmt: skip
+    fig.add_scatter(
+        x=[*burn["day"], x_now],
+        y=[budget.amount, *burn["remaining"]],
+        mode="lines+markers",
+        name="Remaining",
+        line_shape="hv",
+    )
     end = pd.Timestamp(view.period.end).tz_convert(zone)
-    fig.add_scatter(x=[x_now, end], y=[budget.amount - fc.spent, budget.amount - fc.forecast], mode="lines",
-                    name="Forecast", line={"dash": "dash"})  # fmt: skip
+    fig.add_scatter(
+        x=[x_now, end],
+        y=[budget.amount - fc.spent, budget.amount - fc.forecast],
+        mode="lines",
+        name="Forecast",
+        line={"dash": "dash"},
+    )
     fig.add_hline(y=0, line_color="red", annotation_text="100% used")
     crossing = fc.crossing(budget.amount)
     if crossing is not None:
         fig.add_vline(x=pd.Timestamp(crossing).tz_convert(zone), line_dash="dot", line_color="red")
-    fig.update_layout(title=f"Burn-down ({where.currency})", yaxis_title=f"Budget left ({where.currency})",
-                      height=300, margin={"t": 40, "b": 10})  # fmt: skip
+    fig.update_layout(
+        title=f"Burn-down ({where.currency})",
+        yaxis_title=f"Budget left ({where.currency})",
+        height=300,
+        margin={"t": 40, "b": 10},
+    )
     return fig
 
 
@@ -65,8 +79,10 @@ def show_budget(view: BudgetView, where: Where, now: datetime) -> None:
     budget, fc, cur = view.budget, view.forecast, where.currency
     st.subheader(md(budget.name))
     who = md(", ".join(budget.recipients), 500) if budget.recipients else "nobody (add recipients)"
-    st.caption(f"{md(budget.scope_label(), 500)} · {md(view.period.id)} ({md(view.period.label())}) · alerts at "
-               f"{', '.join(f'{t:g}%' for t in budget.thresholds)} · to {who}")  # fmt: skip
+    st.caption(
+        f"{md(budget.scope_label(), 500)} · {md(view.period.id)} ({md(view.period.label())}) · alerts at "
+        f"{', '.join(f'{t:g}%' for t in budget.thresholds)} · to {who}"
+    )
     crossing = fc.crossing(budget.amount)
     cols = st.columns(4)
     cols[0].metric("Spent so far", f"{cur} {fc.spent:,.2f}")

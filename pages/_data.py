@@ -19,8 +19,8 @@ import streamlit as st
 
 from ledger import queries
 from ledger.queries import Filters, Forecast, Freshness, RateUsed, Summary
-from ledger.statement import Statement
-from ledger.statement import statement as _build_statement
+from ledger.queries.statement import Statement
+from ledger.queries.statement import statement as _build_statement
 
 TTL_SECONDS = 30
 """How long a figure may lag the ledger; the collector writes about once a minute."""
@@ -122,4 +122,6 @@ def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str)
 def known_values(data_dir: Path, timezone: str, dim: str) -> list[str]:
     """Values seen in the last 90 days: a budget naming another one is flagged, not refused."""
     now = datetime.now(UTC)
-    return queries.dimension_values(data_dir, Filters(now - timedelta(days=KNOWN_DAYS), now, timezone), dim)
+    return queries.dimension_values(
+        data_dir, Filters(start=now - timedelta(days=KNOWN_DAYS), end=now, timezone=timezone), dim
+    )

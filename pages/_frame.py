@@ -26,7 +26,7 @@ from ._sidebar import sidebar
 from ._ui import colours
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Context:
     """What a page needs: where the ledger is, the slice, the currency and model colours."""
 
@@ -48,7 +48,13 @@ def draw_frame(scope: tuple[str, ...] | None = None) -> Context | None:
         return None
     filters, label = sidebar(defaults, scope)
     models = data.dimension_values(defaults.data_dir, filters.unfiltered(), dim="model")
-    ctx = Context(defaults.data_dir, filters, defaults.currency, colours(models), label)
+    ctx = Context(
+        data_dir=defaults.data_dir,
+        filters=filters,
+        currency=defaults.currency,
+        colours=colours(models),
+        range_label=label,
+    )
     summary = data.spend_summary(defaults.data_dir, filters)
     freshness_line(ctx.data_dir, filters.timezone, ctx.currency, simulated=summary.simulated_rows > 0)
     st.session_state[CONTEXT_KEY] = ctx

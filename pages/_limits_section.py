@@ -35,8 +35,9 @@ def limits_editor(path: Path) -> None:
         try:
             limit = parse_limit_form(raw, labels)
             kept = [lim for lim in limits if lim is not current]
-            save_limits(path, [*kept, limit] if current is None else [limit if x is current else x for x in limits],
-                        labels)  # fmt: skip
+            save_limits(
+                path, [*kept, limit] if current is None else [limit if x is current else x for x in limits], labels
+            )
         except (BudgetFileError, ValueError) as exc:
             st.error(f"Not saved: {md(exc, 500)}")
         else:
@@ -48,14 +49,20 @@ def limits_editor(path: Path) -> None:
 
 
 def limit_row(limit: Limit) -> dict[str, FormValue]:
-    return {"name": limit.name, "scope": limit.scope_label(), "spend": limit.amount, "period": limit.period,
-            "requests/min": limit.requests_per_minute, "tokens/min": limit.tokens_per_minute,
-            "kind": "hard" if limit.hard else "soft"}  # fmt: skip
+    return {
+        "name": limit.name,
+        "scope": limit.scope_label(),
+        "spend": limit.amount,
+        "period": limit.period,
+        "requests/min": limit.requests_per_minute,
+        "tokens/min": limit.tokens_per_minute,
+        "kind": "hard" if limit.hard else "soft",
+    }
 
 
 def limit_form(current: Limit | None) -> dict[str, FormValue] | None:
     """The limit form; the raw values on submit (0 or empty = not set), validated by the caller."""
-    lim = current or Limit("")
+    lim = current or Limit(name="")
     with st.form("limit_form"):
         raw: dict[str, FormValue] = {"name": st.text_input("Limit name", lim.name)}
         for key, label in (("project", "Project"), ("api_key", "API key (label or fingerprint)"), ("model", "Model")):
@@ -64,10 +71,12 @@ def limit_form(current: Limit | None) -> dict[str, FormValue] | None:
         raw["amount"] = st.number_input(
             "Spend limit per period (0 = none)", value=float(lim.amount or 0), min_value=0.0
         )
-        raw["requests_per_minute"] = int(st.number_input("Requests per minute (0 = none)", min_value=0,
-                                                         value=lim.requests_per_minute or 0))  # fmt: skip
-        raw["tokens_per_minute"] = int(st.number_input("Tokens per minute (0 = none)", min_value=0,
-                                                       value=lim.tokens_per_minute or 0))  # fmt: skip
+        raw["requests_per_minute"] = int(
+            st.number_input("Requests per minute (0 = none)", min_value=0, value=lim.requests_per_minute or 0)
+        )
+        raw["tokens_per_minute"] = int(
+            st.number_input("Tokens per minute (0 = none)", min_value=0, value=lim.tokens_per_minute or 0)
+        )
         raw["hard"] = st.checkbox(
             "Hard (refuse with 429); else soft (a warning header, and an email for a spend limit)", lim.hard
         )
@@ -81,8 +90,11 @@ def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str]) -> No
     """Friendly names for key fingerprints; an empty label removes one."""
     st.header("Key labels")
     if labels:
-        st.dataframe(pd.DataFrame({"fingerprint": list(labels), "label": list(labels.values())}), hide_index=True,
-                     key="labels_table")  # fmt: skip
+        st.dataframe(
+            pd.DataFrame({"fingerprint": list(labels), "label": list(labels.values())}),
+            hide_index=True,
+            key="labels_table",
+        )
     with st.form("label_form"):
         key_id = st.text_input("Key fingerprint (key-... or key_..., as the dashboard shows it)").strip()
         label = st.text_input("Label (empty = remove)").strip()

@@ -16,8 +16,22 @@ import streamlit as st
 
 from ledger.billing import compare_prices
 
-COLUMNS = ["model", "kind", "api_zone", "service_tier", "currency", "list_price", "your_price", "difference",
-           "difference_pct", "unit", "note", "event_type", "billing_metric", "source"]  # fmt: skip
+COLUMNS = [
+    "model",
+    "kind",
+    "api_zone",
+    "service_tier",
+    "currency",
+    "list_price",
+    "your_price",
+    "difference",
+    "difference_pct",
+    "unit",
+    "note",
+    "event_type",
+    "billing_metric",
+    "source",
+]
 
 
 def prices_frame(data_dir: Path, month: str) -> pd.DataFrame:
@@ -30,13 +44,18 @@ def prices_section(data_dir: Path, month: str) -> None:
     st.subheader("Prices")
     frame = prices_frame(data_dir, month)
     if frame.empty:
-        st.info("No price sheet for this month: the `mistral_admin` source stores the Admin API's `prices` list "
-                "when the bill carries one (docs/billing.md).", icon=":material/sell:")  # fmt: skip
+        st.info(
+            "No price sheet for this month: the `mistral_admin` source stores the Admin API's `prices` list "
+            "when the bill carries one (docs/billing.md).",
+            icon=":material/sell:",
+        )
         return
     diff = pd.to_numeric(frame["difference"], errors="coerce")
     cheaper, dearer = int((diff < 0).sum()), int((diff > 0).sum())
-    st.caption(f"Your price sheet against the list prices: {cheaper} prices below list, {dearer} above, "
-               f"{int(diff.isna().sum())} without a list price to compare. Token prices per 1M "
-               "tokens; difference = your price - list price; regional zones (us, eu) list at 1.1x.")  # fmt: skip
+    st.caption(
+        f"Your price sheet against the list prices: {cheaper} prices below list, {dearer} above, "
+        f"{int(diff.isna().sum())} without a list price to compare. Token prices per 1M "
+        "tokens; difference = your price - list price; regional zones (us, eu) list at 1.1x."
+    )
     formats = {"list_price": "{:,.4f}", "your_price": "{:,.4f}", "difference": "{:+,.4f}", "difference_pct": "{:+.1f}%"}
     st.dataframe(frame.style.format(formats, na_rep="—"), hide_index=True, width="stretch")

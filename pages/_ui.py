@@ -48,13 +48,19 @@ def conversion_note(data_dir: Path, filters: Filters, currency: str) -> None:
     used = data.conversion(data_dir, filters)
     if not used:
         return
-    st.caption(f"Money in {md(currency, 12)}, converted at each UTC day's reference rate: "
-               + "; ".join(rate_text(u) for u in used) + ".")  # fmt: skip
+    st.caption(
+        f"Money in {md(currency, 12)}, converted at each UTC day's reference rate: "
+        + "; ".join(rate_text(u) for u in used)
+        + "."
+    )
     for u in (u for u in used if u.missing_requests):
         days = ", ".join(d.isoformat() for d in u.missing_days[:5]) + (" …" if len(u.missing_days) > 5 else "")
-        st.warning(f"No {md(u.currency, 12)}→{md(u.target, 12)} rate for {days}: {u.missing_requests:,} requests "
-                   f"({u.missing_cost:,.4f} {md(u.currency, 12)}) are left out of the spend. Add the rates "
-                   f"(`[fx] url` or `[[fx.rates]]` in the config).", icon=":material/currency_exchange:")  # fmt: skip
+        st.warning(
+            f"No {md(u.currency, 12)}→{md(u.target, 12)} rate for {days}: {u.missing_requests:,} requests "
+            f"({u.missing_cost:,.4f} {md(u.currency, 12)}) are left out of the spend. Add the rates "
+            f"(`[fx] url` or `[[fx.rates]]` in the config).",
+            icon=":material/currency_exchange:",
+        )
 
 
 def money_format(currency: str) -> str:

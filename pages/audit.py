@@ -19,5 +19,6 @@ records = AuditLog(audit_path(ctx.data_dir)).read(limit=1_000)
 if not records:
     st.info("Nothing recorded yet.")
 else:
-    st.dataframe(pd.DataFrame(records, columns=["at", "who", "role", "action", "detail"]), hide_index=True,
-                 width="stretch")  # fmt: skip
+    st.dataframe(
+        pd.DataFrame(records, columns=["at", "who", "role", "action", "detail"]), hide_index=True, width="stretch"
+    )

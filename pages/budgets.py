@@ -2,7 +2,7 @@
 and each Slack / Teams / webhook channel's delivery state with a test button.
 
 Figures come from the same functions as the alert emails (`alerts.view_budget` over
-`ledger.budget_queries`), so the page and the email never disagree. Edits are validated by
+`ledger.queries.budgets`), so the page and the email never disagree. Edits are validated by
 the same `parse_budget` as the hand-edited file and saved atomically; the engine reads the
 file on its next run. The sections live in `_budget_view`, `_budget_form`, `_limits_section`,
 `_alert_log` and `_budget_channels`.
@@ -58,8 +58,10 @@ def editor(engine: Engine, budgets: list[Budget]) -> None:
             budget = form.to_budget()
             known_channels(engine, budget)
             kept = [b for b in budgets if b is not current]
-            save_budgets(engine.settings.budgets_file, [*kept, budget] if current is None else
-                         [budget if b is current else b for b in budgets])  # fmt: skip
+            save_budgets(
+                engine.settings.budgets_file,
+                [*kept, budget] if current is None else [budget if b is current else b for b in budgets],
+            )
         except BudgetFileError as exc:
             st.error(f"Not saved: {md(exc, 500)}")
         else:
@@ -81,8 +83,10 @@ def main() -> None:
         budgets, editable = engine.budgets(), True
     except BudgetFileError as exc:
         st.error(f"The budgets file is invalid, so no budget is checked until it is fixed: {md(exc, 500)}")
-        st.info(f"Editing is off until {md(engine.settings.budgets_file, 300)} is fixed by hand, so a save cannot "
-                "overwrite the budgets it holds.")  # fmt: skip
+        st.info(
+            f"Editing is off until {md(engine.settings.budgets_file, 300)} is fixed by hand, so a save cannot "
+            "overwrite the budgets it holds."
+        )
         budgets, editable = [], False
     if not budgets and editable:
         st.info(f"No budgets yet. Add one below; they are saved to {md(engine.settings.budgets_file, 300)}.")

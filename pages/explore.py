@@ -35,8 +35,9 @@ def downloads(df: pd.DataFrame, stem: str) -> None:
     """CSV (formula-safe) and parquet downloads of what is shown; each click goes to the audit log."""
     left, right, _ = st.columns([1, 1, 4])
     args = (ctx.data_dir, "export", f"{stem}.csv, {len(df)} rows")
-    left.download_button("Download CSV", csv_bytes(df), f"{stem}.csv", "text/csv", key=f"{stem}_csv",
-                         on_click=audit, args=args)  # fmt: skip
+    left.download_button(
+        "Download CSV", csv_bytes(df), f"{stem}.csv", "text/csv", key=f"{stem}_csv", on_click=audit, args=args
+    )
     right.download_button(
         "Download parquet",
         parquet_bytes(df),
@@ -64,14 +65,16 @@ def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None
     if grain:
         drawn = largest(df, colour, measure)
         colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
-        fig = px.line(labelled(drawn, colour), x="bucket", y=measure, color=colour, color_discrete_map=colour_map,
-                      markers=True)  # fmt: skip
+        fig = px.line(
+            labelled(drawn, colour), x="bucket", y=measure, color=colour, color_discrete_map=colour_map, markers=True
+        )
         show(style(fig, f"{title} per {grain}", measure.replace("_", " ") + unit))
     elif group_by:
         drawn = df.head(50)
         colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
-        fig = px.bar(labelled(drawn, *group_by[:1]), x=group_by[0], y=measure, color=colour,
-                     color_discrete_map=colour_map)  # fmt: skip
+        fig = px.bar(
+            labelled(drawn, *group_by[:1]), x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map
+        )
         show(style(fig, title, measure.replace("_", " ") + unit, group_by[0]))
 
 
@@ -103,7 +106,7 @@ def sql_box() -> None:
     st.subheader("SQL (read-only)")
     st.caption(
         "One SELECT over `ledger`: the rows in the sidebar's date range and filters, columns as in "
-        "ledger/schema.py. Other statements, file access and settings are refused; at most 10 s, "
+        "ledger/storage/schema.py. Other statements, file access and settings are refused; at most 10 s, "
         f"{SQL_MAX_BYTES // 2**20} MB of result and {SQL_MEMORY_MB:,} MB of memory."
     )
     sql = st.text_area("Query", SQL_EXAMPLE, height=140, key="ex_sql")

@@ -98,8 +98,11 @@ def spend_by_model() -> None:
 
 def with_other(df: pd.DataFrame, dim: str, total: Summary) -> pd.DataFrame:
     """The top rows plus one "(other)" row holding the rest of the slice, when there is a rest."""
-    rest = {"spend": total.spend - df["spend"].sum(), "requests": total.requests - df["requests"].sum(),
-            "tokens": total.tokens - df["tokens"].sum()}  # fmt: skip
+    rest = {
+        "spend": total.spend - df["spend"].sum(),
+        "requests": total.requests - df["requests"].sum(),
+        "tokens": total.tokens - df["tokens"].sum(),
+    }
     if rest["requests"] <= 0:
         return df
     share = rest["spend"] / total.spend if total.spend else None
@@ -138,7 +141,7 @@ def unpriced_banner() -> None:
     models = "1 model has" if len(found) == 1 else f"{len(found)} models have"
     st.warning(
         f"{models} no price in the traffic since {first:%d %b}: {names}{more} "
-        f"({int(found['requests'].sum()):,} requests, left out of spend). Add a row to ledger/prices.csv or a "
+        f"({int(found['requests'].sum()):,} requests, left out of spend). Add a row to ledger/pricing/prices.csv or a "
         "[[prices]] override, then run python -m collector reprice.",
         icon=":material/price_change:",
     )

@@ -32,8 +32,12 @@ from pages._prices import prices_section
 from pages._text import md, plot
 from pages._ui import show
 
-STATUS_LABELS = {"matched": "matched", "billed_not_seen": "billed, never seen (bypasses the gateway?)",
-                 "seen_not_billed": "seen, not billed", "bill_unreadable": "bill cannot be read"}  # fmt: skip
+STATUS_LABELS = {
+    "matched": "matched",
+    "billed_not_seen": "billed, never seen (bypasses the gateway?)",
+    "seen_not_billed": "seen, not billed",
+    "bill_unreadable": "bill cannot be read",
+}
 GAP_WARN_PCT = 5.0
 HEADROOM_DAYS = 7
 
@@ -67,32 +71,49 @@ if not rows.empty:
     mid.metric("Billed (Admin API)", "no bill" if no_bill else money(totals.billed, ctx.currency))
     gap_pct = f"{totals.gap_pct:+.1f}%" if totals.gap_pct is not None and not no_bill else None
     right.metric("Gap", "—" if no_bill else money(totals.gap, ctx.currency), gap_pct, delta_color="inverse")
-    st.caption(f"Totals over the {totals.compared} models whose gap is known; {len(totals.left_out)} left out "
-               "(listed below: a bill that cannot be read, or traffic without a price).")  # fmt: skip
+    st.caption(
+        f"Totals over the {totals.compared} models whose gap is known; {len(totals.left_out)} left out "
+        "(listed below: a bill that cannot be read, or traffic without a price)."
+    )
     for status, count in rows.loc[rows["status"] != "matched", "status"].value_counts().items():
         extra = " (left out of the totals; the raw lines are below)" if status == "bill_unreadable" else ""
         st.warning(f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[str(status)]}{extra}")
     labels = rows["model"].map(plot)
-    fig = go.Figure([go.Bar(name="measured", x=labels, y=rows["measured"]),
-                     go.Bar(name="billed", x=labels, y=rows["billed"])])  # fmt: skip
+    fig = go.Figure(
+        [go.Bar(name="measured", x=labels, y=rows["measured"]), go.Bar(name="billed", x=labels, y=rows["billed"])]
+    )
     fig.update_layout(barmode="group", title=f"Measured against billed, {plot(month)}", yaxis_title=ctx.currency)
     show(fig)
     view = dashed(rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]], FORMATS)
     st.dataframe(view, hide_index=True, width="stretch")
-    st.caption(f"gap = billed - measured; gap % is of the bill; rows beyond ±{GAP_WARN_PCT:.0f}% deserve a look. "
-               "A measured value of — means the ledger saw the model but has no price for it; a billed value "
-               "of — means a line of its bill cannot be read.")  # fmt: skip
+    st.caption(
+        f"gap = billed - measured; gap % is of the bill; rows beyond ±{GAP_WARN_PCT:.0f}% deserve a look. "
+        "A measured value of — means the ledger saw the model but has no price for it; a billed value "
+        "of — means a line of its bill cannot be read."
+    )
     if totals.left_out:
         st.markdown("**Left out of the totals** (no gap known)")
-        apart = pd.DataFrame([{"model": r.model, "status": r.status, "measured": r.measured, "billed": r.billed,
-                               "why": "a line of its bill cannot be read" if r.status == "bill_unreadable"
-                               else "no price for the measured traffic"} for r in totals.left_out])  # fmt: skip
+        apart = pd.DataFrame(
+            [
+                {
+                    "model": r.model,
+                    "status": r.status,
+                    "measured": r.measured,
+                    "billed": r.billed,
+                    "why": "a line of its bill cannot be read"
+                    if r.status == "bill_unreadable"
+                    else "no price for the measured traffic",
+                }
+                for r in totals.left_out
+            ]
+        )
         st.dataframe(dashed(apart, FORMATS), hide_index=True, width="stretch")
     lines = unreadable_lines(ctx.data_dir, [month], ctx.currency).to_pandas()
     if not lines.empty:
         st.markdown("**Bill lines that cannot be read**, as the Admin API sent them (also in `data/snapshots/`)")
-        st.dataframe(lines[["model", "category", "metric", "problem", "raw", "fetched_at"]], hide_index=True,
-                     width="stretch")  # fmt: skip
+        st.dataframe(
+            lines[["model", "category", "metric", "problem", "raw", "fetched_at"]], hide_index=True, width="stretch"
+        )
 
 st.subheader("Spend limit")
 gauges = spend_gauges(ctx.data_dir, now)
@@ -107,21 +128,28 @@ for gauge in gauges:
         continue
     unit = plot(gauge.currency or ctx.currency, 12)
     heading = f"{plot(gauge.source)}: used of {gauge.limit:,.0f} {unit}"
-    dial = go.Indicator(mode="gauge+number", value=gauge.used or 0, number={"suffix": f" {unit}"},
-                        gauge={"axis": {"range": [0, gauge.limit]}, "threshold": {"value": gauge.limit}},
-                        title={"text": heading})  # fmt: skip
+    dial = go.Indicator(
+        mode="gauge+number",
+        value=gauge.used or 0,
+        number={"suffix": f" {unit}"},
+        gauge={"axis": {"range": [0, gauge.limit]}, "threshold": {"value": gauge.limit}},
+        title={"text": heading},
+    )
     show(go.Figure(dial))
     days = "—" if gauge.days_to_cap is None else f"{gauge.days_to_cap:.1f} days"
-    st.write(f"Burn {md(money(gauge.burn_per_day, gauge.currency or ctx.currency), 40)}/day; cap reached in {days} "
-             f"at this rate. Monthly limit reached: **{gauge.reached}**.")  # fmt: skip
+    st.write(
+        f"Burn {md(money(gauge.burn_per_day, gauge.currency or ctx.currency), 40)}/day; cap reached in {days} "
+        f"at this rate. Monthly limit reached: **{gauge.reached}**."
+    )
 
 st.subheader(f"Rate-limit headroom (peak minute, last {HEADROOM_DAYS} days)")
 limits = rate_limits(ctx.data_dir)
 if not limits:
     st.info("No rate-limit reading yet: it comes from the `mistral_admin` source.", icon=":material/speed:")
 else:
-    heads = pd.DataFrame([asdict(h) for h in rate_headroom(ctx.data_dir, now - timedelta(days=HEADROOM_DAYS), now,
-                                                             limits)])  # fmt: skip
+    heads = pd.DataFrame(
+        [asdict(h) for h in rate_headroom(ctx.data_dir, now - timedelta(days=HEADROOM_DAYS), now, limits)]
+    )
     formats = {"peak_tokens_minute": "{:,}", "limit_tokens_minute": "{:,.0f}", "headroom_pct": "{:.1f}%"}
     st.dataframe(heads.style.format(formats, na_rep="—"), hide_index=True, width="stretch")
 

@@ -56,21 +56,33 @@ def retries_and_errors() -> None:
     with left:
         st.subheader("Retries")
         df = data.retry_impact(ctx.data_dir, ctx.filters)
-        st.dataframe(df, hide_index=True, width="stretch", column_config={
-            "attempt": "Attempt", "requests": st.column_config.NumberColumn("Requests", format="localized"),
-            "tokens": st.column_config.NumberColumn("Tokens", format="compact"),
-            "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format="%.2f"),
-            "share": st.column_config.NumberColumn("Share of traffic", format="percent"),
-        })  # fmt: skip
+        st.dataframe(
+            df,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "attempt": "Attempt",
+                "requests": st.column_config.NumberColumn("Requests", format="localized"),
+                "tokens": st.column_config.NumberColumn("Tokens", format="compact"),
+                "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format="%.2f"),
+                "share": st.column_config.NumberColumn("Share of traffic", format="percent"),
+            },
+        )
     with right:
         st.subheader("Top error types")
         df = data.top_errors(ctx.data_dir, ctx.filters, n=10)
         shown = df.assign(error_type=df["error_type"].map(short))
-        st.dataframe(shown, hide_index=True, width="stretch", column_config={
-            "status_code": st.column_config.NumberColumn("Status", format="%d"), "error_type": "Error type",
-            "count": st.column_config.NumberColumn("Requests", format="localized"),
-            "share": st.column_config.NumberColumn("Share of errors", format="percent"),
-        })  # fmt: skip
+        st.dataframe(
+            shown,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "status_code": st.column_config.NumberColumn("Status", format="%d"),
+                "error_type": "Error type",
+                "count": st.column_config.NumberColumn("Requests", format="localized"),
+                "share": st.column_config.NumberColumn("Share of errors", format="percent"),
+            },
+        )
 
 
 def latency() -> None:
@@ -110,8 +122,13 @@ else:
         key="rel_grain",
         format_func=str.capitalize,
     )
-    by = right.radio("Split errors by", ["status_class", "error_type"], horizontal=True, key="rel_by",
-                     format_func=lambda v: v.replace("_", " ").capitalize())  # fmt: skip
+    by = right.radio(
+        "Split errors by",
+        ["status_class", "error_type"],
+        horizontal=True,
+        key="rel_by",
+        format_func=lambda v: v.replace("_", " ").capitalize(),
+    )
     headline(grain)
     rates_over_time(grain)
     errors_by(grain, by)

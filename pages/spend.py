@@ -69,13 +69,18 @@ def unit_costs() -> None:
         cost_per_1k_requests=[_unit(v) for v in df["cost_per_1k_requests"]],
         cost_per_1m_tokens=[_unit(v) for v in df["cost_per_1m_tokens"]],
     )
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        "model": "Model",
-        "spend": st.column_config.TextColumn(f"Spend ({ctx.currency})", alignment="right"),
-        "requests": st.column_config.NumberColumn("Requests", format="localized"),
-        "cost_per_1k_requests": st.column_config.TextColumn("Per 1k requests", alignment="right"),
-        "cost_per_1m_tokens": st.column_config.TextColumn("Per 1M tokens", alignment="right"),
-    })  # fmt: skip
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "model": "Model",
+            "spend": st.column_config.TextColumn(f"Spend ({ctx.currency})", alignment="right"),
+            "requests": st.column_config.NumberColumn("Requests", format="localized"),
+            "cost_per_1k_requests": st.column_config.TextColumn("Per 1k requests", alignment="right"),
+            "cost_per_1m_tokens": st.column_config.TextColumn("Per 1M tokens", alignment="right"),
+        },
+    )
 
 
 def _unit(value: float) -> str:

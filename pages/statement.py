@@ -1,7 +1,7 @@
 """Statement: one month per project (or API key): spend by model, requests, errors, the rate, the change.
 
 Why a page of its own: it is what a project owner gets by email on the 1st (alerts/_statement.py),
-and finance wants the same figures as a CSV; all three come from `ledger.statement`. Months are
+and finance wants the same figures as a CSV; all three come from `ledger.queries.statement`. Months are
 calendar months in the configured time zone; the sidebar's date range does not apply here.
 Project, key and model names go in tables and widgets only, never into markdown text.
 """
@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from foundation.money import money
-from ledger.statement import SCOPES, Statement, statement_csv
-from ledger.store import list_days
+from ledger.queries.statement import SCOPES, Statement, statement_csv
+from ledger.storage.store import list_days
 from pages import _data as data
 from pages._auth import audit
 from pages._frame import context
@@ -25,8 +25,13 @@ from pages._text import md
 from pages._ui import count
 
 SCOPE_LABELS = {"project": "Project", "api_key": "API key"}
-MONEY = {"spend": "{:,.4f}", "previous_spend": "{:,.4f}", "change": "{:+,.4f}", "change_pct": "{:+.1f}%",
-         "error_rate": "{:.2%}"}  # fmt: skip
+MONEY = {
+    "spend": "{:,.4f}",
+    "previous_spend": "{:,.4f}",
+    "change": "{:+,.4f}",
+    "change_pct": "{:+.1f}%",
+    "error_rate": "{:.2%}",
+}
 
 
 def months(data_dir: Path, timezone: str) -> list[str]:
@@ -39,9 +44,12 @@ def headline(stmt: Statement, currency: str) -> None:
     totals = stmt.totals[stmt.totals["currency"] == currency]
     spend, before = float(totals["spend"].sum()), float(totals["previous_spend"].sum())
     left, mid, right, last = st.columns(4)
-    left.metric(f"Spend {stmt.month}", money(spend, currency),
-                f"{100 * (spend - before) / before:+.1f}% vs {stmt.previous}" if before else None,
-                delta_color="inverse")  # fmt: skip
+    left.metric(
+        f"Spend {stmt.month}",
+        money(spend, currency),
+        f"{100 * (spend - before) / before:+.1f}% vs {stmt.previous}" if before else None,
+        delta_color="inverse",
+    )
     mid.metric(f"Spend {stmt.previous}", money(before, currency))
     right.metric("Requests", count(float(totals["requests"].sum())))
     last.metric("Errors", count(float(totals["errors"].sum())))
@@ -63,8 +71,10 @@ by = per.radio("Per", SCOPES, format_func=SCOPE_LABELS.__getitem__, horizontal=T
 stmt = data.statement(ctx.data_dir, month, zone, ctx.currency, by)
 rate = "none" if stmt.rate is None else f"{stmt.rate:.4f}"
 note = md(stmt.rate_note[0].upper() + stmt.rate_note[1:], 500)
-st.caption(f"Rate: {rate}. {note}. Spend counts priced requests only; "
-           f"errors are per-request rows with status >= 400; change is against {stmt.previous}.")  # fmt: skip
+st.caption(
+    f"Rate: {rate}. {note}. Spend counts priced requests only; "
+    f"errors are per-request rows with status >= 400; change is against {stmt.previous}."
+)
 if stmt.totals.empty:
     st.info(f"No requests in {month} or {stmt.previous}. Pick another month.", icon=":material/receipt:")
     st.stop()
@@ -84,8 +94,13 @@ st.download_button(
 )
 
 names = labels(str(ctx.data_dir)) if by == "api_key" else {}
-scope = st.selectbox(SCOPE_LABELS[by], stmt.scopes(), key="statement_scope", format_func=lambda v: names.get(v, v),
-                     help="The statement of one, as its owner gets it by email")  # fmt: skip
+scope = st.selectbox(
+    SCOPE_LABELS[by],
+    stmt.scopes(),
+    key="statement_scope",
+    format_func=lambda v: names.get(v, v),
+    help="The statement of one, as its owner gets it by email",
+)
 mine = stmt.only(scope)
 st.markdown(f"**By model** ({SCOPE_LABELS[by].lower()} picked above)")
 st.dataframe(

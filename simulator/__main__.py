@@ -29,18 +29,28 @@ def _default_port() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
-    parser.add_argument("--port", type=int, default=_default_port(),
-                        help="TCP port (0: any free port; default $SIMULATOR_PORT, else 8765, where the "
-                        "collector's embedded default looks)")  # fmt: skip
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=_default_port(),
+        help="TCP port (0: any free port; default $SIMULATOR_PORT, else 8765, where the "
+        "collector's embedded default looks)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--seed", type=int, default=0, help="workload seed, >= 0 (default 0)")
     parser.add_argument("--days", type=float, default=30, help="days of history (default 30)")
     parser.add_argument("--rate", type=float, default=6.0, help="mean requests/minute (default 6)")
     parser.add_argument("--token-env", metavar="NAME", help="require 'Bearer $NAME' on requests")
-    parser.add_argument("--bad-every", type=int, default=0, metavar="N",
-                        help="spoil one record in N, rotating through 4 kinds (default off)")  # fmt: skip
-    parser.add_argument("--preload", action="store_true",
-                        help="generate the whole history before opening the port (for benchmarks)")  # fmt: skip
+    parser.add_argument(
+        "--bad-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="spoil one record in N, rotating through 4 kinds (default off)",
+    )
+    parser.add_argument(
+        "--preload", action="store_true", help="generate the whole history before opening the port (for benchmarks)"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request line (the same as --log-level debug)")
     add_log_level_argument(parser)
     return parser
@@ -70,8 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     token = _check(parser, args)
     configure_logging("debug" if args.verbose else args.log_level)
-    sim = start_server(args.seed, args.days, args.rate, token=token, bad_every=args.bad_every,
-                       host=args.host, port=args.port, preload=args.preload)  # fmt: skip
+    sim = start_server(
+        args.seed,
+        args.days,
+        args.rate,
+        token=token,
+        bad_every=args.bad_every,
+        host=args.host,
+        port=args.port,
+        preload=args.preload,
+    )
     auth = f"token from ${args.token_env}" if token else "no token"
     url = f"{sim.url}/v1/usage/requests"
     log("serving", url=url, seed=args.seed, days=args.days, rate_per_minute=args.rate, auth=auth)

@@ -33,7 +33,7 @@ import orjson
 import pyarrow as pa
 
 from foundation.periods import days_in_period
-from ledger.prices import PriceBook
+from ledger.pricing.prices import PriceBook
 
 from . import _catalog as cat
 from ._generate import generate_hour
@@ -51,8 +51,12 @@ FT_BASE = "mistral-small-2603"
 TOKENS_PER_MINUTE = {"magistral-medium-2509": 500_000, "devstral-2512": 800_000, "mistral-large-2512": 1_000_000}
 METRICS = ("input", "cached_input", "output")
 CATEGORIES = ("completion", "chat", "ocr", "connectors", "audio", "audio_characters")
-_EMPTY_EXTRAS = {"libraries_api": {"pages": {}, "tokens": {}, "audio_seconds": {}},
-                 "fine_tuning": {"training": {}, "storage": {}}, "vibe_code": {}, "vibe_usage": 0}  # fmt: skip
+_EMPTY_EXTRAS = {
+    "libraries_api": {"pages": {}, "tokens": {}, "audio_seconds": {}},
+    "fine_tuning": {"training": {}, "storage": {}},
+    "vibe_code": {},
+    "vibe_usage": 0,
+}
 
 HourBill = dict[str, np.ndarray]
 """billed model -> [uncached, cached, output, units, amount_in, amount_cached, amount_out, amount_units];
@@ -75,8 +79,17 @@ def _error(status: int, message: str, kind: str) -> tuple[int, bytes]:
 class AdminBilling:
     """The Admin API of one simulated organisation; hours are billed once and cached."""
 
-    def __init__(self, *, seed: int, rate: float, days: float, clock: Callable[[], float], token: str | None = None,
-                 currency: str = CURRENCY, spend_limit: float = SPEND_LIMIT) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        seed: int,
+        rate: float,
+        days: float,
+        clock: Callable[[], float],
+        token: str | None = None,
+        currency: str = CURRENCY,
+        spend_limit: float = SPEND_LIMIT,
+    ) -> None:
         self.seed, self.rate, self.days, self.clock, self.token = seed, rate, days, clock, token
         self.currency, self.spend_limit = currency, spend_limit
         self.book = PriceBook.load()
@@ -105,12 +118,20 @@ class AdminBilling:
         billed = np.array(resolved, dtype=object)[model]
         priced = np.where(billed == cat.FINE_TUNED, FT_BASE, billed)
         prompt, cached, out = cols["prompt"][ok], cols["cached"][ok], cols["completion"][ok]
-        units = {"pages": cols["pages"][ok], "annotated_pages": cols["annotated"][ok],
-                 "audio_seconds": cols["audio_tenths"][ok] / 10, "characters": cols["characters"][ok]}  # fmt: skip
+        units = {
+            "pages": cols["pages"][ok],
+            "annotated_pages": cols["annotated"][ok],
+            "audio_seconds": cols["audio_tenths"][ok] / 10,
+            "characters": cols["characters"][ok],
+        }
         zero = np.zeros_like(prompt)
         none = {name: np.zeros_like(values) for name, values in units.items()}
-        parts = [((prompt - cached, zero, zero), none), ((cached, cached, zero), none), ((zero, zero, out), none),
-                 ((zero, zero, zero), units)]  # fmt: skip
+        parts = [
+            ((prompt - cached, zero, zero), none),
+            ((cached, cached, zero), none),
+            ((zero, zero, out), none),
+            ((zero, zero, zero), units),
+        ]
         amounts = [self._cost(cols, ok, priced, *tokens, extra) for tokens, extra in parts]
         quantity = units["pages"] + units["audio_seconds"] + units["characters"]
         quantities = np.stack([prompt - cached, cached, out, quantity, *amounts], axis=1).astype(np.float64)
@@ -118,19 +139,33 @@ class AdminBilling:
         quantities[:, 4:] *= factor[:, None]
         return {name: quantities[billed == name].sum(axis=0) for name in set(billed.tolist())}
 
-    def _cost(self, cols: dict[str, np.ndarray], ok: np.ndarray, model: np.ndarray, prompt: np.ndarray,
-              cached: np.ndarray, completion: np.ndarray, units: dict[str, np.ndarray]) -> np.ndarray:  # fmt: skip
+    def _cost(
+        self,
+        cols: dict[str, np.ndarray],
+        ok: np.ndarray,
+        model: np.ndarray,
+        prompt: np.ndarray,
+        cached: np.ndarray,
+        completion: np.ndarray,
+        units: dict[str, np.ndarray],
+    ) -> np.ndarray:
         """The price book's cost of these quantities, with the calls' tier, zone and endpoint."""
         names = model.tolist()
-        table = pa.table({
-            "timestamp": pa.array(cols["ts"][ok] * 1000, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            "model": pa.array(names, pa.string()), "resolved_model": pa.array(names, pa.string()),
-            "endpoint": pa.array([cat.ENDPOINTS[e] for e in cols["endpoint"][ok]], pa.string()),
-            "prompt_tokens": prompt, "cached_tokens": cached, "completion_tokens": completion,
-            "batch": cols["batch"][ok],
-            "service_tier": pa.array(np.where(cols["priority"][ok], "priority", "standard").tolist(), pa.string()),
-            "api_zone": pa.array([cat.ZONES[z] for z in cols["zone"][ok]], pa.string()), **units,
-        })  # fmt: skip
+        table = pa.table(
+            {
+                "timestamp": pa.array(cols["ts"][ok] * 1000, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                "model": pa.array(names, pa.string()),
+                "resolved_model": pa.array(names, pa.string()),
+                "endpoint": pa.array([cat.ENDPOINTS[e] for e in cols["endpoint"][ok]], pa.string()),
+                "prompt_tokens": prompt,
+                "cached_tokens": cached,
+                "completion_tokens": completion,
+                "batch": cols["batch"][ok],
+                "service_tier": pa.array(np.where(cols["priority"][ok], "priority", "standard").tolist(), pa.string()),
+                "api_zone": pa.array([cat.ZONES[z] for z in cols["zone"][ok]], pa.string()),
+                **units,
+            }
+        )
         _, cost = self.book.cost_columns(table, self.currency)
         return np.nan_to_num(cost.to_numpy(zero_copy_only=False).astype(np.float64))
 
@@ -162,11 +197,15 @@ class AdminBilling:
                 body[category]["models"][name] = {metric: [self._entry(metric, values[3], values[7])]}
         days = days_in_period("month", date(year, month, 1))
         body |= _EMPTY_EXTRAS | {
-            "date": f"{year:04d}-{month:02d}-01T00:00:00Z", "start_date": f"{year:04d}-{month:02d}-01T00:00:00Z",
-            "end_date": f"{year:04d}-{month:02d}-{days:02d}T23:59:59Z", "currency": self.currency,
-            "currency_symbol": "$" if self.currency == "USD" else "€", "prices": self.price_sheet(year, month, bill),
-            "previous_month": f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}", "next_month": None,
-        }  # fmt: skip
+            "date": f"{year:04d}-{month:02d}-01T00:00:00Z",
+            "start_date": f"{year:04d}-{month:02d}-01T00:00:00Z",
+            "end_date": f"{year:04d}-{month:02d}-{days:02d}T23:59:59Z",
+            "currency": self.currency,
+            "currency_symbol": "$" if self.currency == "USD" else "€",
+            "prices": self.price_sheet(year, month, bill),
+            "previous_month": f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}",
+            "next_month": None,
+        }
         return body
 
     def price_sheet(self, year: int, month: int, bill: dict[str, np.ndarray]) -> list[dict[str, str]]:
@@ -177,11 +216,19 @@ class AdminBilling:
             price = self.book.price_at(name, at, self.currency)
             if price is None:  # OCR pages and the fine-tune: no token list price
                 continue
-            for metric, per_1m in zip(METRICS, (price.input_per_1m, price.cached_input_per_1m, price.output_per_1m),
-                                      strict=True):  # fmt: skip
-                out.append({"event_type": name, "billing_metric": f"{metric}_tokens", "billing_group": "completion",
-                            "api_zone": "global", "service_tier": "standard",
-                            "price": f"{per_1m / 1e6:.12f}"})  # fmt: skip
+            for metric, per_1m in zip(
+                METRICS, (price.input_per_1m, price.cached_input_per_1m, price.output_per_1m), strict=True
+            ):
+                out.append(
+                    {
+                        "event_type": name,
+                        "billing_metric": f"{metric}_tokens",
+                        "billing_group": "completion",
+                        "api_zone": "global",
+                        "service_tier": "standard",
+                        "price": f"{per_1m / 1e6:.12f}",
+                    }
+                )
         return out
 
     @staticmethod
@@ -195,16 +242,30 @@ class AdminBilling:
         used = round(float(sum(v[4:].sum() for v in self.month_bill(now.year, now.month, now_ms).values())), 2)
         window = spend_cap_window(self.seed, now_ms // HOUR_MS)
         capped = window is not None and window[0] <= now.minute < window[1]
-        limits = {"no_monthly_limit": False, "monthly_limit_reached": capped or used >= self.spend_limit,
-                  "usage": used, "vibe_usage": 0, "total_usage": used, "usage_limit": self.spend_limit}  # fmt: skip
-        return {"limits": {"completion": limits, "last_payment_failure": False,
-                           "last_payment_failure_protection": None, "currency": self.currency}}  # fmt: skip
+        limits = {
+            "no_monthly_limit": False,
+            "monthly_limit_reached": capped or used >= self.spend_limit,
+            "usage": used,
+            "vibe_usage": 0,
+            "total_usage": used,
+            "usage_limit": self.spend_limit,
+        }
+        return {
+            "limits": {
+                "completion": limits,
+                "last_payment_failure": False,
+                "last_payment_failure_protection": None,
+                "currency": self.currency,
+            }
+        }
 
     def rate_limit_body(self, now_ms: int) -> dict[str, Any]:
         """Requests per second and per-model token limits for every concrete model in service."""
         models = sorted({m.resolved_at(now_ms) for m in cat.MODELS})  # token models: the rate limits are tokens
-        limits = {name: {"tokens_per_minute": TOKENS_PER_MINUTE.get(name, 2_000_000),
-                         "tokens_per_month": 10_000_000_000} for name in models}  # fmt: skip
+        limits = {
+            name: {"tokens_per_minute": TOKENS_PER_MINUTE.get(name, 2_000_000), "tokens_per_month": 10_000_000_000}
+            for name in models
+        }
         return {"requests_per_second": 10, "tokens_limits_by_model": limits}
 
     def authorised(self, headers: Mapping[str, str] | Message) -> bool:
@@ -214,8 +275,9 @@ class AdminBilling:
         sent = [headers.get("x-api-key", ""), headers.get("Authorization", "").removeprefix("Bearer ")]
         return any(hmac.compare_digest(s.encode(), self.token.encode()) for s in sent)
 
-    def response(self, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str] | Message
-                 ) -> tuple[int, bytes]:  # fmt: skip
+    def response(
+        self, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str] | Message
+    ) -> tuple[int, bytes]:
         """(status, JSON body) for one GET under /v1/admin/."""
         if not self.authorised(headers):
             return _error(401, "Unauthorized: send the admin key as 'x-api-key' or a Bearer token", "unauthorized")

@@ -2,7 +2,7 @@
 
 Why constants rather than seeded choices: the dashboards and the tests want to recognise the
 same projects, keys and models whatever the seed; the seed only moves the traffic around.
-Alias dates follow ledger/aliases.csv so that `resolved_model` agrees with the price book.
+Alias dates follow ledger/pricing/aliases.csv so that `resolved_model` agrees with the price book.
 """
 
 from __future__ import annotations
@@ -48,11 +48,21 @@ class Model:
 FINE_TUNED = "ft:mistral-small-2603:acme:7f3a"
 
 MODELS: tuple[Model, ...] = (
-    Model("mistral-small-latest",
-          (("2025-06-23", "mistral-small-2506"), ("2026-03-16", "mistral-small-2603")), 700, 900, 220),
+    Model(
+        "mistral-small-latest",
+        (("2025-06-23", "mistral-small-2506"), ("2026-03-16", "mistral-small-2603")),
+        700,
+        900,
+        220,
+    ),
     Model("mistral-small-2603", (), 700, 1200, 260),
-    Model("mistral-medium-latest",
-          (("2025-08-12", "mistral-medium-2508"), ("2026-06-16", "mistral-medium-3-5")), 1500, 1600, 380),
+    Model(
+        "mistral-medium-latest",
+        (("2025-08-12", "mistral-medium-2508"), ("2026-06-16", "mistral-medium-3-5")),
+        1500,
+        1600,
+        380,
+    ),
     Model("mistral-large-latest", (("2025-12-02", "mistral-large-2512"),), 2400, 2200, 520),
     Model("codestral-latest", (("2025-07-30", "codestral-2508"),), 300, 1400, 60),
     Model("ministral-8b-latest", (("2025-12-02", "ministral-8b-2512"),), 350, 500, 120),
@@ -62,15 +72,25 @@ MODELS: tuple[Model, ...] = (
     Model("pixtral-large-latest", (("2024-11-18", "pixtral-large-2411"),), 2600, 2800, 300),
     Model("voxtral-small-latest", (("2025-07-15", "voxtral-small-2507"),), 1800, 3000, 250),
     Model(FINE_TUNED, (), 650, 800, 180),
-)  # fmt: skip
+)
 UNIT_MODELS: tuple[Model, ...] = (
-    Model("mistral-ocr-latest", (("2025-03-17", "mistral-ocr-2503"), ("2025-05-22", "mistral-ocr-2505"),
-                                 ("2025-12-18", "mistral-ocr-2512"), ("2026-06-23", "mistral-ocr-4-0"),
-                                 ("2026-07-16", "mistral-ocr-4-1")), 3500, 0, 0),
+    Model(
+        "mistral-ocr-latest",
+        (
+            ("2025-03-17", "mistral-ocr-2503"),
+            ("2025-05-22", "mistral-ocr-2505"),
+            ("2025-12-18", "mistral-ocr-2512"),
+            ("2026-06-23", "mistral-ocr-4-0"),
+            ("2026-07-16", "mistral-ocr-4-1"),
+        ),
+        3500,
+        0,
+        0,
+    ),
     Model("voxtral-mini-2602", (), 2500, 0, 0),
     Model("voxtral-mini-tts-2603", (), 1200, 0, 0),
     Model("unknown", (), 90, 0, 0),
-)  # fmt: skip
+)
 """Models billed per page, per audio minute, per character, or not at all (the gateway names a
 call without a model `unknown`). They are drawn apart from the token mix, in `_units`."""
 ALL_MODELS = MODELS + UNIT_MODELS
@@ -105,12 +125,14 @@ agents calls go to the global endpoint (regional endpoints do not serve them).""
 MAIN_PROJECT_SHARE = 0.93
 
 # Rows: projects; columns: MODELS. Every row gives the fine-tuned model ~0.5%.
-_MIX = np.array([
-    # small  s2603  medium large  codest min8b  magist embed  devstr pixtr  voxtr  ft
-    [0.40,  0.05,  0.20,  0.08,  0.00,  0.17,  0.02,  0.00,  0.00,  0.03,  0.05,  0.005],
-    [0.05,  0.00,  0.08,  0.04,  0.50,  0.00,  0.03,  0.05,  0.25,  0.00,  0.00,  0.005],
-    [0.15,  0.10,  0.05,  0.12,  0.00,  0.03,  0.02,  0.50,  0.00,  0.03,  0.00,  0.005],
-    [0.10,  0.35,  0.15,  0.05,  0.00,  0.10,  0.00,  0.10,  0.00,  0.10,  0.05,  0.005],
-    [0.20,  0.05,  0.15,  0.15,  0.05,  0.05,  0.15,  0.05,  0.05,  0.05,  0.05,  0.005],
-])  # fmt: skip
+_MIX = np.array(
+    [
+        # small  s2603  medium large  codest min8b  magist embed  devstr pixtr  voxtr  ft
+        [0.40, 0.05, 0.20, 0.08, 0.00, 0.17, 0.02, 0.00, 0.00, 0.03, 0.05, 0.005],
+        [0.05, 0.00, 0.08, 0.04, 0.50, 0.00, 0.03, 0.05, 0.25, 0.00, 0.00, 0.005],
+        [0.15, 0.10, 0.05, 0.12, 0.00, 0.03, 0.02, 0.50, 0.00, 0.03, 0.00, 0.005],
+        [0.10, 0.35, 0.15, 0.05, 0.00, 0.10, 0.00, 0.10, 0.00, 0.10, 0.05, 0.005],
+        [0.20, 0.05, 0.15, 0.15, 0.05, 0.05, 0.15, 0.05, 0.05, 0.05, 0.05, 0.005],
+    ]
+)
 MODEL_CDF = np.cumsum(_MIX / _MIX.sum(axis=1, keepdims=True), axis=1)

@@ -23,8 +23,15 @@ from ._rows import Rows
 
 BAD_KINDS = ("missing_id", "negative_tokens", "bad_timestamp", "wrong_type")
 MISSING_ID, NEGATIVE_TOKENS, BAD_TIMESTAMP, WRONG_TYPE = range(len(BAD_KINDS))
-ERROR_TYPES = {400: "invalid_request_error", 401: "unauthorized", 422: "invalid_request_error",
-               429: "rate_limited", 500: "server_error", 502: "server_error", 503: "server_error"}  # fmt: skip
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "unauthorized",
+    422: "invalid_request_error",
+    429: "rate_limited",
+    500: "server_error",
+    502: "server_error",
+    503: "server_error",
+}
 _STRIDE = 1_000_003
 _ERROR_JSON = [b"null", *(orjson.dumps(kind) for kind in ERROR_TYPES.values())]
 _ERROR_INDEX = np.zeros(600, dtype=np.int64)

@@ -153,10 +153,12 @@ def _ratelimit(rng: np.random.Generator, inc: Incidents, cols: Columns) -> None:
     near = (cols["ts"] >= window[:, 0] - 2 * MINUTE_MS) & (cols["ts"] < window[:, 1])
     near &= window[:, 1] > window[:, 0]
     squeeze = rng.uniform(0.95, 1.0, len(near))
-    cols["rl_tokens"] = np.where(near, (LIMIT_TOKENS * (1 - squeeze)).astype(np.int64),
-                                 np.maximum(0, LIMIT_TOKENS - tokens))  # fmt: skip
-    cols["rl_requests"] = np.where(near, (LIMIT_REQUESTS * (1 - squeeze)).astype(np.int64),
-                                   np.maximum(0, LIMIT_REQUESTS - requests))  # fmt: skip
+    cols["rl_tokens"] = np.where(
+        near, (LIMIT_TOKENS * (1 - squeeze)).astype(np.int64), np.maximum(0, LIMIT_TOKENS - tokens)
+    )
+    cols["rl_requests"] = np.where(
+        near, (LIMIT_REQUESTS * (1 - squeeze)).astype(np.int64), np.maximum(0, LIMIT_REQUESTS - requests)
+    )
 
 
 def generate_hour(seed: int, hour: int, rate: float) -> Columns:

@@ -46,8 +46,9 @@ class Settings:
     it runs, so that two scans of a running simulator agree on old records.
     """
 
-    def __init__(self, *, seed: int, days: float, rate: float, token: str | None, bad_every: int,
-                 clock: Callable[[], float]) -> None:  # fmt: skip
+    def __init__(
+        self, *, seed: int, days: float, rate: float, token: str | None, bad_every: int, clock: Callable[[], float]
+    ) -> None:
         self.store = Store(seed=seed, rate=rate, bad_every=bad_every, cache_hours=int(days * 24) + 3)
         self.days, self.token, self.clock = days, token, clock
         self.first = Position(int(clock() * 1000 - days * 86_400_000) // 60_000, 0)
@@ -185,9 +186,18 @@ class SimulatorHandle:
         self.close()
 
 
-def start_server(seed: int = 0, days: float = 30, rate: float = 6.0, *, token: str | None = None,
-                 bad_every: int = 0, host: str = "127.0.0.1", port: int = 0, preload: bool = False,
-                 clock: Callable[[], float] = time.time) -> SimulatorHandle:  # fmt: skip
+def start_server(
+    seed: int = 0,
+    days: float = 30,
+    rate: float = 6.0,
+    *,
+    token: str | None = None,
+    bad_every: int = 0,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    preload: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> SimulatorHandle:
     """Serve the simulated endpoint in a background thread (port 0: any free port).
 
     `clock` returns epoch seconds; a fixed clock makes the visible records fixed too.

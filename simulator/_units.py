@@ -61,15 +61,29 @@ def _calls(rng: np.random.Generator, inc: Incidents, hour: int, rate: float) -> 
     latency = _LATENCY[model] * rng.lognormal(0, 0.6, n)
     zero = np.zeros(n, dtype=np.int64)
     return {
-        "ts": ts, "key": key, "project": cat.KEY_PROJECT[key], "model": model, "endpoint": _endpoints(rng, model),
-        "batch": batch, "stream": np.zeros(n, dtype=bool), "priority": np.zeros(n, dtype=bool),
-        "attempt": np.ones(n, dtype=np.int64), "prompt": zero, "completion": zero, "cached": zero,
-        "status": status, "capped": capped, "rl_tokens": zero, "rl_requests": zero,
+        "ts": ts,
+        "key": key,
+        "project": cat.KEY_PROJECT[key],
+        "model": model,
+        "endpoint": _endpoints(rng, model),
+        "batch": batch,
+        "stream": np.zeros(n, dtype=bool),
+        "priority": np.zeros(n, dtype=bool),
+        "attempt": np.ones(n, dtype=np.int64),
+        "prompt": zero,
+        "completion": zero,
+        "cached": zero,
+        "status": status,
+        "capped": capped,
+        "rl_tokens": zero,
+        "rl_requests": zero,
         "latency_tenths": np.rint(10 * np.where(batch, 25 * 60_000.0, latency)).astype(np.int64),
-        "pages": pages, "annotated": pages * (rng.random(n) < ANNOTATED_SHARE),
-        "audio_tenths": audio * (model == cat.TRANSCRIBE_MODEL), "characters": characters * (model == cat.TTS_MODEL),
+        "pages": pages,
+        "annotated": pages * (rng.random(n) < ANNOTATED_SHARE),
+        "audio_tenths": audio * (model == cat.TRANSCRIBE_MODEL),
+        "characters": characters * (model == cat.TTS_MODEL),
         "billable": model != cat.UNBILLED_MODEL,
-    }  # fmt: skip
+    }
 
 
 def _chat_audio(rng: np.random.Generator, cols: Columns) -> Columns:
@@ -78,8 +92,13 @@ def _chat_audio(rng: np.random.Generator, cols: Columns) -> Columns:
     zero = np.zeros(n, dtype=np.int64)
     speaks = (cols["model"] == cat.VOXTRAL) & (cols["status"] == 200) & (rng.random(n) < CHAT_AUDIO_SHARE)
     audio = (MEDIAN_CHAT_AUDIO_S * 10 * rng.lognormal(0, 0.8, n)).astype(np.int64) * speaks
-    return cols | {"pages": zero, "annotated": zero, "audio_tenths": audio, "characters": zero,
-                   "billable": np.ones(n, dtype=bool)}  # fmt: skip
+    return cols | {
+        "pages": zero,
+        "annotated": zero,
+        "audio_tenths": audio,
+        "characters": zero,
+        "billable": np.ones(n, dtype=bool),
+    }
 
 
 def with_units(seed: int, hour: int, rate: float, inc: Incidents, cols: Columns) -> Columns:

@@ -104,14 +104,22 @@ def test_limit_is_clamped_and_defaults_to_1000(clock: Clock) -> None:
 
 @pytest.mark.parametrize(
     ("params", "named"),
-    [({"limit": "0"}, "limit"), ({"limit": "-5"}, "limit"), ({"limit": "ten"}, "limit"), ({"limit": "2.5"}, "limit"),
-     ({"after": "not-a-cursor"}, "after"), ({"after": encode(Position(1, 0))[:-2] + "!!"}, "after"),
-     ({"after": "99999999999999999999999"}, "after"), ({"limit": "abc"}, "limit"), ({"limit": "\u00b2"}, "limit"),
-     ({"limit": "\u0663"}, "limit"),
-     ({"after": base64.urlsafe_b64encode("v1:\u0663:0".encode()).decode()}, "after"),
-     ({"after": base64.urlsafe_b64encode(b"v1:1_0:0").decode()}, "after"),
-     ({"after": base64.urlsafe_b64encode(b"v1:" + b"9" * 5000 + b":0").decode()}, "after")],
-)  # fmt: skip
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "-5"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": "2.5"}, "limit"),
+        ({"after": "not-a-cursor"}, "after"),
+        ({"after": encode(Position(1, 0))[:-2] + "!!"}, "after"),
+        ({"after": "99999999999999999999999"}, "after"),
+        ({"limit": "abc"}, "limit"),
+        ({"limit": "\u00b2"}, "limit"),
+        ({"limit": "\u0663"}, "limit"),
+        ({"after": base64.urlsafe_b64encode("v1:\u0663:0".encode()).decode()}, "after"),
+        ({"after": base64.urlsafe_b64encode(b"v1:1_0:0").decode()}, "after"),
+        ({"after": base64.urlsafe_b64encode(b"v1:" + b"9" * 5000 + b":0").decode()}, "after"),
+    ],
+)
 def test_bad_parameters_are_a_400_naming_the_parameter(clock: Clock, params: dict, named: str) -> None:
     with start_server(seed=3, days=0.05, clock=clock) as sim:
         response = httpx.get(sim.url + USAGE, params=params)
@@ -157,8 +165,22 @@ def test_cursor_round_trip_and_opacity() -> None:
 def test_cli_serves_with_a_token_from_the_environment_and_never_logs_it() -> None:
     port, token = free_port(), "tok-cli-7f1e9b"
     env = os.environ | {"SIM_TEST_TOKEN": token}
-    cmd = [sys.executable, "-m", "simulator", "--port", str(port), "--days", "0.5", "--seed", "6",
-           "--token-env", "SIM_TEST_TOKEN", "--bad-every", "10", "--verbose"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "simulator",
+        "--port",
+        str(port),
+        "--days",
+        "0.5",
+        "--seed",
+        "6",
+        "--token-env",
+        "SIM_TEST_TOKEN",
+        "--bad-every",
+        "10",
+        "--verbose",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -184,8 +206,14 @@ def test_cli_serves_with_a_token_from_the_environment_and_never_logs_it() -> Non
 )
 def test_cli_rejects_bad_settings_in_one_line(args: list[str], named: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "SIM_TEST_UNSET_VAR"}
-    done = subprocess.run([sys.executable, "-m", "simulator", "--port", "0", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "--port", "0", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert f"error: {named}" in done.stderr.strip().splitlines()[-1]
 

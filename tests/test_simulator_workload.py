@@ -1,6 +1,6 @@
 """The simulated workload: deterministic, realistic in the ways the dashboards rely on, valid.
 
-Expected values come from outside the generator: the alias history from ledger/aliases.csv,
+Expected values come from outside the generator: the alias history from ledger/pricing/aliases.csv,
 record validity from the collector's own validator, the JSON encoding from a naive dict
 builder written here.
 """
@@ -74,17 +74,34 @@ def test_every_record_passes_the_collectors_validator(month: list[dict]) -> None
 def test_mix_of_models_projects_keys_and_endpoints(month: list[dict]) -> None:
     models = Counter(r["model"] for r in month)
     assert len(models) >= 8
-    for name in ("mistral-small-latest", "mistral-large-latest", "codestral-latest", "mistral-embed",
-                 "devstral-latest", "magistral-medium-latest", "ministral-8b-latest"):  # fmt: skip
+    for name in (
+        "mistral-small-latest",
+        "mistral-large-latest",
+        "codestral-latest",
+        "mistral-embed",
+        "devstral-latest",
+        "magistral-medium-latest",
+        "ministral-8b-latest",
+    ):
         assert models[name] > 0, name
     assert 0.002 < models[FINE_TUNED] / len(month) < 0.01
     assert len({r["project"] for r in month}) >= 4 and None in {r["project"] for r in month}
     keys = Counter(r["api_key_id"] for r in month)
     assert len(keys) >= 6 and all(k.startswith("key_") and len(k) == 12 for k in keys)
     endpoints = Counter(r["endpoint"] for r in month)
-    assert set(endpoints) == {"/v1/chat/completions", "/v1/fim/completions", "/v1/embeddings", "/v1/agents/completions",
-                              "/v1/ocr", "/v1/audio/transcriptions", "/v1/audio/speech", "/v1/files", "/v1/models",
-                              "/v1/batch/jobs", "/v1/fine_tuning/jobs"}  # fmt: skip
+    assert set(endpoints) == {
+        "/v1/chat/completions",
+        "/v1/fim/completions",
+        "/v1/embeddings",
+        "/v1/agents/completions",
+        "/v1/ocr",
+        "/v1/audio/transcriptions",
+        "/v1/audio/speech",
+        "/v1/files",
+        "/v1/models",
+        "/v1/batch/jobs",
+        "/v1/fine_tuning/jobs",
+    }
     assert endpoints.most_common(1)[0][0] == "/v1/chat/completions"
     assert {r["model"] for r in month if r["endpoint"] == "/v1/fim/completions"} == {"codestral-latest"}
 
@@ -176,7 +193,7 @@ def test_streaming_batch_tier_and_latency_tail(month: list[dict]) -> None:
 
 def _alias_table() -> dict[str, list[tuple[str, str]]]:
     table: dict[str, list[tuple[str, str]]] = {}
-    with open(ROOT / "ledger" / "aliases.csv", newline="") as handle:
+    with open(ROOT / "ledger" / "pricing" / "aliases.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             table.setdefault(row["alias"], []).append((row["effective_from"], row["model"]))
     return table
@@ -312,8 +329,9 @@ def test_billed_units_zones_and_unbilled_calls_in_realistic_shares(month: list[d
     assert all(r["pages"] == 0 for r in month if r["endpoint"] == "/v1/ocr" and r["status_code"] != 200)
     voxtral = [r for r in month if r["model"] == "voxtral-small-latest" and r["status_code"] == 200]
     assert 0.5 < sum("audio_seconds" in r for r in voxtral) / len(voxtral) < 0.7
-    assert all(r["audio_seconds"] > 0 for r in month if r["endpoint"] == "/v1/audio/transcriptions"
-               and r["status_code"] == 200)  # fmt: skip
+    assert all(
+        r["audio_seconds"] > 0 for r in month if r["endpoint"] == "/v1/audio/transcriptions" and r["status_code"] == 200
+    )
     assert all(r["characters"] >= 1 for r in month if r["endpoint"] == "/v1/audio/speech" and r["status_code"] == 200)
     zones = Counter(r["api_zone"] for r in month)
     assert set(zones) == {"global", "eu", "us"} and zones.most_common(1)[0][0] == "global"

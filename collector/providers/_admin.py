@@ -62,8 +62,15 @@ def previous_month(day: date) -> str:
 class MistralAdminSource(ProviderSource):
     """Polls /v1/admin/{usage,spend-limit,rate-limit} into the billed table and readings."""
 
-    def __init__(self, *, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
-                 policy: RetryPolicy | None = None, clock: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        source: SourceConfig,
+        context: Context,
+        transport: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        clock: Any = None,
+    ) -> None:
         auth = source.options.get("auth", "x-api-key")
         if auth not in AUTH_STYLES:
             raise ConfigError(f"sources.{source.name}.auth: {auth!r} is not known; use 'x-api-key' or 'bearer'")
@@ -98,13 +105,13 @@ class MistralAdminSource(ProviderSource):
             self._problems(endpoint, [f"{endpoint}: body is not JSON"], result)
             return None
 
-    def _problems(self, endpoint: str, problems: list[str], result: AdminPollResult,
-                  what: str = "payload not recognised") -> None:  # fmt: skip
+    def _problems(
+        self, endpoint: str, problems: list[str], result: AdminPollResult, what: str = "payload not recognised"
+    ) -> None:
         if problems:
             result.problems += len(problems)
             hint = "the raw response is kept under data/snapshots; see docs/billing.md"
-            warn_once(self.source.name, f"{endpoint}: {what}", count=len(problems), first=problems[0],
-                      hint=hint)  # fmt: skip
+            warn_once(self.source.name, f"{endpoint}: {what}", count=len(problems), first=problems[0], hint=hint)
 
     def _usage(self, month: str, result: AdminPollResult) -> None:
         year, mon = month.split("-")

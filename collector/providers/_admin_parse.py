@@ -83,8 +83,14 @@ def _walk(node: Any, path: str, metric: str | None, top: bool, depth: int, out: 
         out.found.append((metric, node))
     elif isinstance(node, dict):
         for key, value in node.items():
-            _walk(value, f"{path}.{key}" if path else str(key), f"{metric}.{key}" if metric else str(key),
-                  False, depth + 1, out)  # fmt: skip
+            _walk(
+                value,
+                f"{path}.{key}" if path else str(key),
+                f"{metric}.{key}" if metric else str(key),
+                False,
+                depth + 1,
+                out,
+            )
     elif isinstance(node, list):
         for i, item in enumerate(node):
             _walk(item, f"{path}[{i}]", metric, top, depth + 1, out)
@@ -124,8 +130,9 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def _entry(category: str, model: str, metric: str | None, entry: Any, currency: str | None,
-           problems: list[str]) -> list[BilledRow]:  # fmt: skip
+def _entry(
+    category: str, model: str, metric: str | None, entry: Any, currency: str | None, problems: list[str]
+) -> list[BilledRow]:
     """The lines of one entry, or one unreadable line holding it raw (and a problem naming why)."""
     walk = _Walk()
     _walk(entry, metric or "", metric, True, 0, walk)
@@ -140,8 +147,9 @@ def _entry(category: str, model: str, metric: str | None, entry: Any, currency: 
     return [row]
 
 
-def _model(category: str, model: str, payload: Any, prefix: str | None, currency: str | None,
-           problems: list[str]) -> list[BilledRow]:  # fmt: skip
+def _model(
+    category: str, model: str, payload: Any, prefix: str | None, currency: str | None, problems: list[str]
+) -> list[BilledRow]:
     """One model's lines: each key of its object is an entry (or the payload is one)."""
     entries: list[tuple[str | None, Any]]
     if isinstance(payload, dict) and not _recognised(payload):
@@ -192,9 +200,18 @@ def _text(value: Any) -> str | None:
 def _price_entry(entry: Any, index: int) -> PriceEntry:
     """One entry of the `prices` list; a price that is not a number is kept raw with a problem."""
     if not isinstance(entry, dict):
-        return PriceEntry(event_type=None, billing_metric=None, billing_group=None, api_zone=None, service_tier=None,
-                          model=None, price=None, price_text=None, raw=_json(entry),
-                          problem=f"prices[{index}]: not an object; kept raw, not compared")  # fmt: skip
+        return PriceEntry(
+            event_type=None,
+            billing_metric=None,
+            billing_group=None,
+            api_zone=None,
+            service_tier=None,
+            model=None,
+            price=None,
+            price_text=None,
+            raw=_json(entry),
+            problem=f"prices[{index}]: not an object; kept raw, not compared",
+        )
     labels = {name: _text(entry.get(name)) for name in PRICE_FIELDS}
     price, text = number(entry.get("price")), _text(entry.get("price"))
     base = PriceEntry(**labels, model=_text(entry.get("model")), price=price, price_text=text)

@@ -57,11 +57,18 @@ def parse_usage(bucket: dict[str, Any], item: dict[str, Any]) -> Usage:
     output = _int(item.get("output_tokens"))
     group = tuple(item.get(k) for k in ("model", "workspace_id", "api_key_id", "service_tier", "context_window"))
     return Usage(
-        start=_time(bucket["starting_at"]), model=str(item.get("model") or "unknown"),
-        project=item.get("workspace_id"), api_key_id=item.get("api_key_id"), prompt=uncached + cached + writes,
-        cached=cached, completion=output, requests=0, group=group, service_tier=item.get("service_tier"),
+        start=_time(bucket["starting_at"]),
+        model=str(item.get("model") or "unknown"),
+        project=item.get("workspace_id"),
+        api_key_id=item.get("api_key_id"),
+        prompt=uncached + cached + writes,
+        cached=cached,
+        completion=output,
+        requests=0,
+        group=group,
+        service_tier=item.get("service_tier"),
         weights={"input": uncached, "cached": cached, "output": output, "cache_write": writes},
-    )  # fmt: skip
+    )
 
 
 def parse_cost(bucket: dict[str, Any], item: dict[str, Any]) -> Cost:
@@ -70,10 +77,14 @@ def parse_cost(bucket: dict[str, Any], item: dict[str, Any]) -> Cost:
     kind = TOKEN_KINDS.get(token_type, "cache_write" if token_type.startswith("cache_creation") else None)
     label = str(item.get("description") or item.get("cost_type") or "unspecified")
     return Cost(
-        day=_time(bucket["starting_at"]).date(), project=item.get("workspace_id"), model=item.get("model"),
+        day=_time(bucket["starting_at"]).date(),
+        project=item.get("workspace_id"),
+        model=item.get("model"),
         kind=kind if item.get("cost_type", "tokens") == "tokens" else None,
-        amount=float(str(item["amount"])) / 100.0, currency=str(item.get("currency") or "USD").upper(), label=label,
-    )  # fmt: skip
+        amount=float(str(item["amount"])) / 100.0,
+        currency=str(item.get("currency") or "USD").upper(),
+        label=label,
+    )
 
 
 class AnthropicUsageSource(BucketSource):
@@ -86,8 +97,10 @@ class AnthropicUsageSource(BucketSource):
 
     def poll(self) -> BucketPollResult:
         now, start, span = self.window()
-        base = [("starting_at", start.isoformat().replace("+00:00", "Z")),
-                ("ending_at", now.isoformat(timespec="seconds").replace("+00:00", "Z"))]  # fmt: skip
+        base = [
+            ("starting_at", start.isoformat().replace("+00:00", "Z")),
+            ("ending_at", now.isoformat(timespec="seconds").replace("+00:00", "Z")),
+        ]
         groups = [("group_by[]", g) for g in ("model", "workspace_id", "api_key_id", "service_tier")]
         usage_q = base + groups + [("bucket_width", self.width), ("limit", min(LIMITS[self.width], span))]
         cost_q = base + [("group_by[]", "workspace_id"), ("group_by[]", "description"), ("limit", 31)]

@@ -49,9 +49,16 @@ def warn_once(source: str, problem: str, **fields: Any) -> bool:
 class ProviderSource:
     """Base of the provider sources: owns the HTTP client; subclasses implement poll()."""
 
-    def __init__(self, *, source: SourceConfig, context: Context, transport: httpx.BaseTransport | None = None,
-                 policy: RetryPolicy | None = None, headers: Headers = bearer,
-                 clock: Callable[[], datetime] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        source: SourceConfig,
+        context: Context,
+        transport: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        headers: Headers = bearer,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.source = source
         self.context = context
         self.policy = policy or RetryPolicy(max_retries=source.max_retries, sleep=context.stop.wait)
@@ -69,8 +76,15 @@ class ProviderSource:
 
     def get(self, path: str, params: Any, check: Callable[[httpx.Response], Any] = lambda r: r) -> Any:
         """GET with the collector's retries; `check` parses a 2xx and may raise PollError to retry."""
-        return send(self.client, self.source, path, params, self.policy, self.limiter,
-                    lambda response: check(without_secrets(response)))  # fmt: skip
+        return send(
+            self.client,
+            self.source,
+            path,
+            params,
+            self.policy,
+            self.limiter,
+            lambda response: check(without_secrets(response)),
+        )
 
     def option(self, key: str, default: Any, kind: type | tuple[type, ...]) -> Any:
         """A kind-specific config key, type-checked with a ConfigError naming it."""

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from foundation.errors import ConfigError
 from ledger import SCHEMA, price_rows
-from ledger.upsert import upsert_rows
+from ledger.storage.upsert import upsert_rows
 
 from .._http import data_page
 from ..errors import BadPageError
@@ -104,8 +104,12 @@ def results(source_name: str, data: Iterator[Any], parse: Callable[[Any, Any], A
             try:
                 yield parse(bucket, item)
             except (KeyError, TypeError, ValueError) as exc:
-                warn_once(source_name, "a bucket result was not recognised and was skipped",
-                          error=f"{type(exc).__name__}: {exc}", result=str(item)[:200])  # fmt: skip
+                warn_once(
+                    source_name,
+                    "a bucket result was not recognised and was skipped",
+                    error=f"{type(exc).__name__}: {exc}",
+                    result=str(item)[:200],
+                )
                 yield None
 
 
@@ -127,8 +131,14 @@ def allocate(usages: Sequence[Usage], costs: Sequence[Cost]) -> list[Usage]:
         if cost.model:
             names.setdefault((cost.day, cost.project), set()).add(cost.model)
     for cost in costs:
-        pool = [i for i, u in enumerate(usages) if u.start.date() == cost.day and u.project == cost.project
-                and cost.model and _best(u.model, names[(cost.day, cost.project)]) == cost.model]  # fmt: skip
+        pool = [
+            i
+            for i, u in enumerate(usages)
+            if u.start.date() == cost.day
+            and u.project == cost.project
+            and cost.model
+            and _best(u.model, names[(cost.day, cost.project)]) == cost.model
+        ]
         weights = [usages[i].weights.get(cost.kind or "", 0) for i in pool]
         total = sum(weights)
         if not total:
@@ -143,9 +153,20 @@ def allocate(usages: Sequence[Usage], costs: Sequence[Cost]) -> list[Usage]:
 
 def _cost_row(cost: Cost) -> Usage:
     start = datetime(cost.day.year, cost.day.month, cost.day.day, tzinfo=UTC)
-    return Usage(start=start, model=cost.model or cost.label, project=cost.project, api_key_id=None, prompt=0, cached=0,
-                 completion=0, requests=0, weights={}, group=("cost", cost.label), cost=cost.amount,
-                 currency=cost.currency)  # fmt: skip
+    return Usage(
+        start=start,
+        model=cost.model or cost.label,
+        project=cost.project,
+        api_key_id=None,
+        prompt=0,
+        cached=0,
+        completion=0,
+        requests=0,
+        weights={},
+        group=("cost", cost.label),
+        cost=cost.amount,
+        currency=cost.currency,
+    )
 
 
 def row_id(prefix: str, usage: Usage) -> str:
@@ -156,20 +177,24 @@ def row_id(prefix: str, usage: Usage) -> str:
 
 def to_table(source: ProviderSource, prefix: str, endpoint: str, usages: Sequence[Usage]) -> pa.Table:
     """Ledger rows (aggregated, request_count = requests): provider money where given, else the price book."""
-    records = pa.table({
-        "id": [row_id(prefix, u) for u in usages],
-        "timestamp": pa.array([u.start for u in usages], SCHEMA.field("timestamp").type),
-        "model": [u.model for u in usages], "project": [u.project for u in usages],
-        "api_key_id": [u.api_key_id for u in usages], "endpoint": [endpoint] * len(usages),
-        "status_code": pa.array([200] * len(usages), pa.int32()),
-        "prompt_tokens": pa.array([u.prompt for u in usages], pa.int64()),
-        "completion_tokens": pa.array([u.completion for u in usages], pa.int64()),
-        "cached_tokens": pa.array([u.cached for u in usages], pa.int64()),
-        "batch": pa.array([u.batch for u in usages], pa.bool_()),
-        "service_tier": pa.array([u.service_tier for u in usages], pa.string()),
-        "resolved_model": pa.array([None] * len(usages), pa.string()),
-        "simulated": pa.array([False] * len(usages), pa.bool_()),
-    })  # fmt: skip
+    records = pa.table(
+        {
+            "id": [row_id(prefix, u) for u in usages],
+            "timestamp": pa.array([u.start for u in usages], SCHEMA.field("timestamp").type),
+            "model": [u.model for u in usages],
+            "project": [u.project for u in usages],
+            "api_key_id": [u.api_key_id for u in usages],
+            "endpoint": [endpoint] * len(usages),
+            "status_code": pa.array([200] * len(usages), pa.int32()),
+            "prompt_tokens": pa.array([u.prompt for u in usages], pa.int64()),
+            "completion_tokens": pa.array([u.completion for u in usages], pa.int64()),
+            "cached_tokens": pa.array([u.cached for u in usages], pa.int64()),
+            "batch": pa.array([u.batch for u in usages], pa.bool_()),
+            "service_tier": pa.array([u.service_tier for u in usages], pa.string()),
+            "resolved_model": pa.array([None] * len(usages), pa.string()),
+            "simulated": pa.array([False] * len(usages), pa.bool_()),
+        }
+    )
     ctx = source.context
     table = price_rows(records, source.source.name, ctx.book, ctx.config.currency)
     book_cost, book_currency = table["cost"].to_pylist(), table["currency"].to_pylist()
@@ -178,8 +203,9 @@ def to_table(source: ProviderSource, prefix: str, endpoint: str, usages: Sequenc
     replaced = {
         "request_count": pa.array([u.requests for u in usages], pa.int64()),
         "aggregated": pa.array([True] * len(usages), pa.bool_()),
-        "cost": pa.array(cost, pa.float64()), "currency": pa.array(cur, pa.string()),
-    }  # fmt: skip
+        "cost": pa.array(cost, pa.float64()),
+        "currency": pa.array(cur, pa.string()),
+    }
     for name, column in replaced.items():
         table = table.set_column(SCHEMA.get_field_index(name), SCHEMA.field(name), column)
     return table
@@ -208,8 +234,9 @@ def window_start(now: datetime, trailing_days: int) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def store(source: ProviderSource, prefix: str, endpoint: str, usages: list[Usage], costs: list[Cost],
-          result: BucketPollResult) -> BucketPollResult:  # fmt: skip
+def store(
+    source: ProviderSource, prefix: str, endpoint: str, usages: list[Usage], costs: list[Cost], result: BucketPollResult
+) -> BucketPollResult:
     rows = allocate(usages, costs)
     result.records = upsert_rows(source.context.data_dir, to_table(source, prefix, endpoint, rows))
     result.days = sorted({u.start.date().isoformat() for u in rows})

@@ -50,12 +50,18 @@ def parse_usage(bucket: dict[str, Any], item: dict[str, Any]) -> Usage:
     prompt, cached, output = _int(item, "input_tokens"), _int(item, "input_cached_tokens"), _int(item, "output_tokens")
     group = (item.get("model"), item.get("project_id"), item.get("api_key_id"), item.get("batch"))
     return Usage(
-        start=datetime.fromtimestamp(int(bucket["start_time"]), UTC), model=str(item.get("model") or "unknown"),
-        project=item.get("project_id"), api_key_id=item.get("api_key_id"), prompt=prompt, cached=cached,
-        completion=output, requests=_int(item, "num_model_requests"),
-        weights={"input": prompt - cached, "cached": cached, "output": output}, group=group,
+        start=datetime.fromtimestamp(int(bucket["start_time"]), UTC),
+        model=str(item.get("model") or "unknown"),
+        project=item.get("project_id"),
+        api_key_id=item.get("api_key_id"),
+        prompt=prompt,
+        cached=cached,
+        completion=output,
+        requests=_int(item, "num_model_requests"),
+        weights={"input": prompt - cached, "cached": cached, "output": output},
+        group=group,
         batch=item.get("batch") if isinstance(item.get("batch"), bool) else None,
-    )  # fmt: skip
+    )
 
 
 def _kind(label: str) -> str | None:
@@ -71,10 +77,14 @@ def parse_cost(bucket: dict[str, Any], item: dict[str, Any]) -> Cost:
     label = str(item.get("line_item") or "unspecified")
     name, _, _ = label.partition(",")
     return Cost(
-        day=datetime.fromtimestamp(int(bucket["start_time"]), UTC).date(), project=item.get("project_id"),
-        model=name.strip() if "," in label else None, kind=_kind(label), amount=float(amount["value"]),
-        currency=str(amount.get("currency") or "usd").upper(), label=label,
-    )  # fmt: skip
+        day=datetime.fromtimestamp(int(bucket["start_time"]), UTC).date(),
+        project=item.get("project_id"),
+        model=name.strip() if "," in label else None,
+        kind=_kind(label),
+        amount=float(amount["value"]),
+        currency=str(amount.get("currency") or "usd").upper(),
+        label=label,
+    )
 
 
 class OpenAIUsageSource(BucketSource):
@@ -83,8 +93,11 @@ class OpenAIUsageSource(BucketSource):
     def poll(self) -> BucketPollResult:
         now, start, span = self.window()
         base = [("start_time", int(start.timestamp())), ("end_time", int(now.timestamp()))]
-        usage_q = base + [("bucket_width", self.width), ("group_by", "model,project_id,api_key_id"),
-                          ("limit", min(LIMITS[self.width], span))]  # fmt: skip
+        usage_q = base + [
+            ("bucket_width", self.width),
+            ("group_by", "model,project_id,api_key_id"),
+            ("limit", min(LIMITS[self.width], span)),
+        ]
         cost_q = base + [("bucket_width", "1d"), ("group_by", "project_id,line_item"), ("limit", COST_LIMIT)]
         result, pages = BucketPollResult(), [0]
         usages = list(results(self.source.name, buckets(self, USAGE, usage_q, pages), parse_usage))

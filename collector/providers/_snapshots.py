@@ -19,8 +19,8 @@ from datetime import datetime
 from pathlib import Path
 
 from foundation.scrub import scrub
-from ledger.atomic import atomic_write_bytes
 from ledger.billing import safe_name
+from ledger.storage.atomic import atomic_write_bytes
 
 SNAPSHOTS = "snapshots"
 

@@ -85,10 +85,21 @@ def smtp_port() -> int:
 
 def rows(data_dir: Path, records: list[dict[str, Any]]) -> None:
     """Write ledger rows: each record needs `timestamp` and `cost`; the rest has defaults."""
-    base = {"source": "test", "model": "mistral-small-latest", "project": "search", "api_key_id": "key_a",
-            "status_code": 200, "prompt_tokens": 100, "completion_tokens": 10, "cached_tokens": 0,
-            "request_count": 1, "aggregated": False, "simulated": False, "currency": "EUR",
-            "latency_ms": 250.0}  # fmt: skip
+    base = {
+        "source": "test",
+        "model": "mistral-small-latest",
+        "project": "search",
+        "api_key_id": "key_a",
+        "status_code": 200,
+        "prompt_tokens": 100,
+        "completion_tokens": 10,
+        "cached_tokens": 0,
+        "request_count": 1,
+        "aggregated": False,
+        "simulated": False,
+        "currency": "EUR",
+        "latency_ms": 250.0,
+    }
     full = [{**base, "id": f"r{next(_row_counter)}", "ingested_at": r["timestamp"], **r} for r in records]
     columns = {f.name: [r.get(f.name) for r in full] for f in SCHEMA}
     write_rows(data_dir, pa.Table.from_pydict(columns, schema=SCHEMA))
@@ -141,7 +152,7 @@ def config_dict(data_dir: Path, port: int, **alerts: Any) -> dict[str, Any]:
             "security": "none",
             "sender": "monitor@example.com",
             "timeout_seconds": 5,
-        },  # fmt: skip
+        },
     }
 
 
@@ -189,8 +200,11 @@ def receivers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """Slack, Teams (answers 202 like a workflow) and webhook receivers, their URLs in the env."""
     from tests.alerts.receivers import Receiver
 
-    started = {"slack": Receiver(port=free_port()), "teams": Receiver(port=free_port(), ok_status=202),
-               "hook": Receiver(port=free_port())}  # fmt: skip
+    started = {
+        "slack": Receiver(port=free_port()),
+        "teams": Receiver(port=free_port(), ok_status=202),
+        "hook": Receiver(port=free_port()),
+    }
     for name, receiver in started.items():
         receiver.start()
         monkeypatch.setenv(CHANNELS[name]["url_env"], receiver.url)

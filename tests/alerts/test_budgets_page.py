@@ -138,14 +138,17 @@ def test_test_email_offers_only_configured_recipients_one_at_a_time(page_env, sm
         at.button(key="send_test").click().run()
         assert not at.exception, at.exception
     assert [(m["To"], m["Cc"], m["Bcc"]) for m in smtp_server.messages] == [
-        ("ops@example.com", None, None), ("oncall@example.com", None, None)]  # fmt: skip
+        ("ops@example.com", None, None),
+        ("oncall@example.com", None, None),
+    ]
 
 
 def test_send_test_email_refuses_anything_but_one_configured_address(smtp_server):
     from alerts import DeliveryError, parse_smtp, send_test_email
 
-    smtp = parse_smtp({"host": "127.0.0.1", "port": smtp_server.port, "security": "none",
-                       "sender": "monitor@example.com"})  # fmt: skip
+    smtp = parse_smtp(
+        {"host": "127.0.0.1", "port": smtp_server.port, "security": "none", "sender": "monitor@example.com"}
+    )
     allowed = ("ops@example.com",)
     for bad in ("me@example.com", "ops@example.com, me@example.com", "ops@example.com\n", "ops@example.com\r\n"):
         with pytest.raises(DeliveryError, match="is not a configured recipient"):

@@ -30,8 +30,9 @@ def accepted(receivers) -> dict[str, int]:
     return {name: len(r.accepted) for name, r in receivers.items()}
 
 
-def test_one_message_per_threshold_per_period_per_channel_across_restarts(tmp_path, smtp_server, receivers,
-                                                                           make_engine):  # fmt: skip
+def test_one_message_per_threshold_per_period_per_channel_across_restarts(
+    tmp_path, smtp_server, receivers, make_engine
+):
     data = setup(tmp_path)
     result = make_engine(smtp_server.port, channels=CHANNELS).run(NOW)
     assert (result.posts_queued, result.posted, result.post_failed) == (3, 3, 0)
@@ -69,8 +70,13 @@ def test_slack_message_carries_the_figures_and_the_dashboard_link(tmp_path, smtp
     [button] = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
     query = parse_qs(urlsplit(button["url"]).query)
     assert button["url"].startswith("http://dash.test:8501/spend?")
-    assert query == {"range": ["custom"], "from": ["2026-11-01"], "to": ["2026-11-30"], "tz": ["Europe/Paris"],
-                     "project": ["search"]}  # fmt: skip
+    assert query == {
+        "range": ["custom"],
+        "from": ["2026-11-01"],
+        "to": ["2026-11-30"],
+        "tz": ["Europe/Paris"],
+        "project": ["search"],
+    }
 
 
 def test_teams_card_carries_the_figures(tmp_path, smtp_server, receivers, make_engine):
@@ -89,12 +95,27 @@ def test_teams_card_carries_the_figures(tmp_path, smtp_server, receivers, make_e
     assert card["actions"][0]["url"].startswith("http://dash.test:8501/spend?")
 
 
-WEBHOOK_FIELDS = {"schema", "id", "channel", "event", "rule", "key", "scope", "level", "since", "subject",
-                  "created_at", "figures", "contributors", "link"}  # fmt: skip
+WEBHOOK_FIELDS = {
+    "schema",
+    "id",
+    "channel",
+    "event",
+    "rule",
+    "key",
+    "scope",
+    "level",
+    "since",
+    "subject",
+    "created_at",
+    "figures",
+    "contributors",
+    "link",
+}
 
 
-def test_webhook_body_and_signature_verify_with_an_independent_implementation(tmp_path, smtp_server, receivers,
-                                                                               make_engine):  # fmt: skip
+def test_webhook_body_and_signature_verify_with_an_independent_implementation(
+    tmp_path, smtp_server, receivers, make_engine
+):
     setup(tmp_path)
     make_engine(smtp_server.port, channels=CHANNELS).run(NOW)
     [request] = receivers["hook"].accepted
@@ -115,15 +136,18 @@ def test_webhook_body_and_signature_verify_with_an_independent_implementation(tm
     )
     assert {"label": "Spent so far", "value": "EUR 410 (82%)"} in body["figures"]
     assert body["contributors"][0]["title"] == "Top models"
-    assert body["contributors"][0]["items"][0] == {"name": "mistral-large-latest", "value": 300.0,
-                                                   "share": 300 / 410}  # fmt: skip
+    assert body["contributors"][0]["items"][0] == {"name": "mistral-large-latest", "value": 300.0, "share": 300 / 410}
     tampered = hmac.new(WEBHOOK_SECRET.encode(), parts["t"].encode() + b"." + request.body + b" ", hashlib.sha256)
     assert not hmac.compare_digest(parts["v1"], tampered.hexdigest())
 
 
 def test_429_with_retry_after_pauses_only_that_channel_until_then(tmp_path, smtp_server, receivers, make_engine):
-    daily = (BUDGET.replace("Search monthly", "Org daily").replace('period = "month"', 'period = "day"')
-             .replace('project = "search"\n', "").replace("amount = 500", "amount = 40"))  # fmt: skip
+    daily = (
+        BUDGET.replace("Search monthly", "Org daily")
+        .replace('period = "month"', 'period = "day"')
+        .replace('project = "search"\n', "")
+        .replace("amount = 500", "amount = 40")
+    )
     data = setup(tmp_path, WITH_CHANNELS + daily + 'channels = ["slack", "teams"]\n')
     rows(data, [{"timestamp": paris("2026-11-20T09:00"), "cost": 45.0, "project": "analytics"}])
     slack = receivers["slack"]
@@ -180,8 +204,13 @@ def test_rule_channels_route_organisation_wide_rules(tmp_path, smtp_server, rece
     from datetime import UTC
 
     now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-    rows(tmp_path / "data", [{"timestamp": now - timedelta(minutes=5, seconds=i), "cost": 0.01,
-                              "status_code": 500 if i < 30 else 200} for i in range(100)])  # fmt: skip
+    rows(
+        tmp_path / "data",
+        [
+            {"timestamp": now - timedelta(minutes=5, seconds=i), "cost": 0.01, "status_code": 500 if i < 30 else 200}
+            for i in range(100)
+        ],
+    )
     settings = {"rules_enabled": ["error_rate"], "channels": CHANNELS, "rule_channels": {"error_rate": ["hook"]}}
     make_engine(smtp_server.port, **settings).run(now)
     make_engine(smtp_server.port, **settings).run(now + timedelta(minutes=5))
@@ -191,8 +220,7 @@ def test_rule_channels_route_organisation_wide_rules(tmp_path, smtp_server, rece
     assert body["subject"] == "[Mistral reliability] error rate 30% over the last 15 min (30 of 100)"
 
 
-def test_budget_naming_an_unconfigured_channel_fails_that_message_alone(tmp_path, smtp_server, receivers,
-                                                                         make_engine):  # fmt: skip
+def test_budget_naming_an_unconfigured_channel_fails_that_message_alone(tmp_path, smtp_server, receivers, make_engine):
     data = setup(tmp_path, BUDGET + 'channels = ["slack", "nowhere"]\n')
     result = make_engine(smtp_server.port, channels=CHANNELS).run(NOW)
     assert (result.posted, len(smtp_server.messages)) == (1, 1)
@@ -210,8 +238,13 @@ def test_no_channels_configured_changes_nothing(tmp_path, smtp_server, receivers
 
 def test_the_digest_goes_to_its_routed_channels_once(tmp_path, smtp_server, receivers, make_engine):
     rows(tmp_path / "data", [{"timestamp": paris("2026-11-20T10:00"), "cost": 25.0}])
-    settings = {"rules_enabled": [], "digest": "daily", "digest_recipients": ["boss@example.com"],
-                "channels": CHANNELS, "rule_channels": {"digest": ["teams"]}}  # fmt: skip
+    settings = {
+        "rules_enabled": [],
+        "digest": "daily",
+        "digest_recipients": ["boss@example.com"],
+        "channels": CHANNELS,
+        "rule_channels": {"digest": ["teams"]},
+    }
     for minutes in (0, 5, 60):
         make_engine(smtp_server.port, **settings).run(paris("2026-11-21T08:00") + timedelta(minutes=minutes))
     assert accepted(receivers) == {"slack": 0, "teams": 1, "hook": 0}

@@ -53,9 +53,11 @@ def _unescape_markdown(text: str) -> str:
 
 @pytest.fixture
 def evil_run(tmp_path, smtp_server, receivers, make_engine, monkeypatch):
-    rows(tmp_path / "data", [{"timestamp": paris("2026-11-10T10:00"), "cost": 90.0, "project": EVIL,
-                              "model": EVIL_MODEL}])  # fmt: skip
-    budget = Budget("evil", 100.0, projects=(EVIL,), forecast=False, channels=("slack", "teams", "hook"))
+    rows(
+        tmp_path / "data",
+        [{"timestamp": paris("2026-11-10T10:00"), "cost": 90.0, "project": EVIL, "model": EVIL_MODEL}],
+    )
+    budget = Budget(name="evil", amount=100.0, projects=(EVIL,), forecast=False, channels=("slack", "teams", "hook"))
     engine = make_engine(smtp_server.port, channels=CHANNELS)
     monkeypatch.setattr(engine, "budgets", lambda: [budget])
     assert engine.run(NOW).posted == 3
@@ -98,9 +100,11 @@ def test_webhook_carries_names_as_plain_json_strings(evil_run):
 
 def test_overlong_names_are_clipped_to_slack_limits(tmp_path, smtp_server, receivers, make_engine, monkeypatch):
     long = "&" * 5000
-    rows(tmp_path / "data", [{"timestamp": paris("2026-11-10T10:00"), "cost": 30.0, "project": long, "model": long + m}
-                             for m in "abc"])  # fmt: skip
-    budget = Budget("long", 100.0, projects=(long,), forecast=False, channels=("slack",))
+    rows(
+        tmp_path / "data",
+        [{"timestamp": paris("2026-11-10T10:00"), "cost": 30.0, "project": long, "model": long + m} for m in "abc"],
+    )
+    budget = Budget(name="long", amount=100.0, projects=(long,), forecast=False, channels=("slack",))
     engine = make_engine(smtp_server.port, channels=CHANNELS)
     monkeypatch.setattr(engine, "budgets", lambda: [budget])
     engine.run(NOW)
@@ -117,20 +121,38 @@ def _alerts(**raw: Any):
     return parse_alerts(raw, data_dir=__import__("pathlib").Path("data"))
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ({"channels": {"s": {"kind": "slack", "url": "https://hooks.slack.com/x"}}},
-     "alerts.channels.s.url: never put the url in the file; set url_env to a variable name"),
-    ({"channels": {"s": {"kind": "slack"}}}, "alerts.channels.s.url_env: expected the name of an environment variable"),
-    ({"channels": {"s": {"kind": "discord", "url_env": "X"}}}, "alerts.channels.s.kind: 'discord' is not supported"),
-    ({"channels": {"h": {"kind": "webhook", "url_env": "X"}}}, "alerts.channels.h.secret_env: expected the name"),
-    ({"channels": {"h": {"kind": "webhook", "url_env": "X", "secret": "s3cret"}}},
-     "alerts.channels.h.secret: never put the secret in the file"),
-    ({"channels": {"s": {"kind": "slack", "url_env": "X", "colour": 1}}}, "alerts.channels.s.colour: unknown key"),
-    ({"channels": {"s": {"kind": "slack", "url_env": "X"}}, "rule_channels": {"error_rate": ["t"]}},
-     "alerts.rule_channels.error_rate: channel 't' is not configured; add [alerts.channels.t]"),
-    ({"rule_channels": {"threshold": []}}, "alerts.rule_channels.threshold: budget rules post to each budget's own"),
-    ({"rule_channels": {"error_rat": []}}, "alerts.rule_channels.error_rat: unknown rule"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"channels": {"s": {"kind": "slack", "url": "https://hooks.slack.com/x"}}},
+            "alerts.channels.s.url: never put the url in the file; set url_env to a variable name",
+        ),
+        (
+            {"channels": {"s": {"kind": "slack"}}},
+            "alerts.channels.s.url_env: expected the name of an environment variable",
+        ),
+        (
+            {"channels": {"s": {"kind": "discord", "url_env": "X"}}},
+            "alerts.channels.s.kind: 'discord' is not supported",
+        ),
+        ({"channels": {"h": {"kind": "webhook", "url_env": "X"}}}, "alerts.channels.h.secret_env: expected the name"),
+        (
+            {"channels": {"h": {"kind": "webhook", "url_env": "X", "secret": "s3cret"}}},
+            "alerts.channels.h.secret: never put the secret in the file",
+        ),
+        ({"channels": {"s": {"kind": "slack", "url_env": "X", "colour": 1}}}, "alerts.channels.s.colour: unknown key"),
+        (
+            {"channels": {"s": {"kind": "slack", "url_env": "X"}}, "rule_channels": {"error_rate": ["t"]}},
+            "alerts.rule_channels.error_rate: channel 't' is not configured; add [alerts.channels.t]",
+        ),
+        (
+            {"rule_channels": {"threshold": []}},
+            "alerts.rule_channels.threshold: budget rules post to each budget's own",
+        ),
+        ({"rule_channels": {"error_rat": []}}, "alerts.rule_channels.error_rat: unknown rule"),
+    ],
+)
 def test_channel_config_mistakes_name_the_key(raw, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         _alerts(**raw)
@@ -150,8 +172,8 @@ def test_missing_or_malformed_env_names_the_variable_never_the_value(monkeypatch
 def test_budget_channels_round_trip_and_are_checked(tmp_path):
     budget = parse_budget({"name": "b", "amount": 5, "channels": ["ops-slack", "hook_2"]})
     assert budget.channels == ("ops-slack", "hook_2")
-    save_budgets(tmp_path / "budgets.toml", [budget, Budget("plain", 1.0)])
-    assert load_budgets(tmp_path / "budgets.toml") == [budget, Budget("plain", 1.0)]
+    save_budgets(tmp_path / "budgets.toml", [budget, Budget(name="plain", amount=1.0)])
+    assert load_budgets(tmp_path / "budgets.toml") == [budget, Budget(name="plain", amount=1.0)]
     assert "channels" not in (tmp_path / "budgets.toml").read_text().split("plain")[1]
     with pytest.raises(BudgetFileError, match="channels: expected a list of channel names"):
         parse_budget({"name": "b", "amount": 5, "channels": ["ops slack\n"]})

@@ -55,8 +55,9 @@ def test_channel_states_and_a_test_button_per_channel(tmp_path, monkeypatch, smt
     test_body = receivers["hook"].accepted[-1].json()
     assert (test_body["event"], test_body["rule"]) == ("test", "test")
     at.button(key="test_channel_teams").click().run()
-    assert any("Not sent: could not connect to the teams channel teams (connection refused)" in e.value
-               for e in at.error)  # fmt: skip
+    assert any(
+        "Not sent: could not connect to the teams channel teams (connection refused)" in e.value for e in at.error
+    )
     receivers["teams"].start()
     at.button(key="test_channel_teams").click().run()
     [card] = receivers["teams"].accepted

@@ -62,13 +62,19 @@ def test_collector_once_three_times_posts_once_per_channel(tmp_path, smtp_server
 
 
 def _engine_child(config_path: Path, now: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", KILLED, str(config_path), now], cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(config_path), now], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
 
 
 def _rerun(config_path: Path, now: str) -> None:
-    subprocess.run([sys.executable, "-c", KILLED, str(config_path), now], cwd=REPO, check=True, timeout=120,
-                   env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", KILLED, str(config_path), now],
+        cwd=REPO,
+        check=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def _killed_during_a_post(tmp_path: Path, port: int, receiver: Any, hold: str) -> Path:
@@ -143,8 +149,9 @@ def test_webhook_urls_and_secret_never_on_disk_or_in_the_log(tmp_path, smtp_serv
     assert len(receivers["slack"].attempts) == 1
 
 
-def test_an_unset_or_malformed_url_variable_stops_the_collector_naming_it(tmp_path, smtp_server, receivers,
-                                                                         monkeypatch):  # fmt: skip
+def test_an_unset_or_malformed_url_variable_stops_the_collector_naming_it(
+    tmp_path, smtp_server, receivers, monkeypatch
+):
     budgets_toml(tmp_path / "data" / "budgets.toml", BUDGET)
     path = config(tmp_path, smtp_server.port)
     monkeypatch.delenv("TEST_TEAMS_URL")

@@ -16,15 +16,23 @@ NOW = paris("2026-11-20T12:00")
 
 def seed_november(data_dir: Path) -> None:
     """Project search spends 410 EUR in November (82%): 300 large + 110 small, keys a and b."""
-    rows(data_dir, [
-        {"timestamp": paris("2026-11-02T10:00"), "cost": 300.0, "model": "mistral-large-latest", "api_key_id": "key_a"},
-        {"timestamp": paris("2026-11-10T10:00"), "cost": 60.0, "api_key_id": "key_b"},
-        {"timestamp": paris("2026-11-19T23:30"), "cost": 50.0, "api_key_id": "key_b"},
-        # Not search, or not November: must not count.
-        {"timestamp": paris("2026-11-05T10:00"), "cost": 1000.0, "project": "support-bot"},
-        {"timestamp": paris("2026-10-31T23:30"), "cost": 400.0},
-        {"timestamp": paris("2026-11-01T00:30"), "cost": None, "model": "acme-finetune-1"},
-    ])  # fmt: skip
+    rows(
+        data_dir,
+        [
+            {
+                "timestamp": paris("2026-11-02T10:00"),
+                "cost": 300.0,
+                "model": "mistral-large-latest",
+                "api_key_id": "key_a",
+            },
+            {"timestamp": paris("2026-11-10T10:00"), "cost": 60.0, "api_key_id": "key_b"},
+            {"timestamp": paris("2026-11-19T23:30"), "cost": 50.0, "api_key_id": "key_b"},
+            # Not search, or not November: must not count.
+            {"timestamp": paris("2026-11-05T10:00"), "cost": 1000.0, "project": "support-bot"},
+            {"timestamp": paris("2026-10-31T23:30"), "cost": 400.0},
+            {"timestamp": paris("2026-11-01T00:30"), "cost": None, "model": "acme-finetune-1"},
+        ],
+    )
 
 
 def test_threshold_crossing_sends_exactly_one_email_with_the_figures(tmp_path, smtp_server, make_engine):
@@ -44,8 +52,13 @@ def test_threshold_crossing_sends_exactly_one_email_with_the_figures(tmp_path, s
     link = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Dashboard: "))
     query = parse_qs(urlsplit(link).query)
     assert link.startswith("http://dash.test:8501/spend?")
-    assert query == {"range": ["custom"], "from": ["2026-11-01"], "to": ["2026-11-30"], "tz": ["Europe/Paris"],
-                     "project": ["search"]}  # fmt: skip
+    assert query == {
+        "range": ["custom"],
+        "from": ["2026-11-01"],
+        "to": ["2026-11-30"],
+        "tz": ["Europe/Paris"],
+        "project": ["search"],
+    }
     assert "EUR 410 (82%)" in html and "<a href=" in html
 
 
@@ -121,8 +134,10 @@ def test_undeliverable_email_expires_as_failed(tmp_path, smtp_port, make_engine)
 def test_error_rate_fires_then_resolves(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-    bad = [{"timestamp": now - timedelta(minutes=5, seconds=i), "cost": 0.01, "status_code": 500 if i < 30 else 200}
-           for i in range(100)]  # fmt: skip
+    bad = [
+        {"timestamp": now - timedelta(minutes=5, seconds=i), "cost": 0.01, "status_code": 500 if i < 30 else 200}
+        for i in range(100)
+    ]
     rows(data, bad)
     settings = {"rules_enabled": ["error_rate"], "error_rate_pct": 10, "min_requests": 50, "window_minutes": 15}
     make_engine(smtp_server.port, **settings).run(now)
@@ -150,9 +165,13 @@ def test_too_few_requests_neither_fires_nor_resolves(tmp_path, smtp_server, make
 
 def test_alerts_of_one_run_go_out_as_one_email_per_recipient(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
-    daily = (BUDGET.replace("Search monthly", "Org daily").replace('period = "month"', 'period = "day"')
-             .replace('project = "search"\n', "").replace("amount = 500", "amount = 40")
-             .replace('["ops@example.com"]', '["ops@example.com", "cfo@example.com"]'))  # fmt: skip
+    daily = (
+        BUDGET.replace("Search monthly", "Org daily")
+        .replace('period = "month"', 'period = "day"')
+        .replace('project = "search"\n', "")
+        .replace("amount = 500", "amount = 40")
+        .replace('["ops@example.com"]', '["ops@example.com", "cfo@example.com"]')
+    )
     budgets_toml(data / "budgets.toml", BUDGET + daily)
     seed_november(data)
     rows(data, [{"timestamp": paris("2026-11-20T09:00"), "cost": 45.0, "project": "analytics"}])
@@ -181,9 +200,14 @@ def test_spend_anomaly_this_hour_fires_then_resolves(tmp_path, smtp_server, make
 
 def test_daily_digest_is_sent_once_after_the_digest_hour(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
-    rows(data, [{"timestamp": paris("2026-11-19T10:00"), "cost": 20.0},
-                {"timestamp": paris("2026-11-20T10:00"), "cost": 25.0},
-                {"timestamp": paris("2026-11-20T23:30"), "cost": 5.0, "project": "analytics"}])  # fmt: skip
+    rows(
+        data,
+        [
+            {"timestamp": paris("2026-11-19T10:00"), "cost": 20.0},
+            {"timestamp": paris("2026-11-20T10:00"), "cost": 25.0},
+            {"timestamp": paris("2026-11-20T23:30"), "cost": 5.0, "project": "analytics"},
+        ],
+    )
     settings = {"rules_enabled": [], "digest": "daily", "digest_recipients": ["boss@example.com"], "digest_hour": 8}
     make_engine(smtp_server.port, **settings).run(paris("2026-11-21T07:59"))
     assert smtp_server.messages == []

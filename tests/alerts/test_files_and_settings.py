@@ -31,7 +31,9 @@ def test_hand_written_file_round_trips_through_save(tmp_path):
     path = tmp_path / "budgets.toml"
     path.write_text(GOOD)
     budgets = load_budgets(path)
-    assert budgets[0] == Budget("search monthly", 500.0, projects=("search",), recipients=("ops@example.com",))
+    assert budgets[0] == Budget(
+        name="search monthly", amount=500.0, projects=("search",), recipients=("ops@example.com",)
+    )
     assert budgets[1].thresholds == (25.0, 90.0) and budgets[1].api_keys == ("key_a", "key_b")
     assert budgets[1].scope_label() == "model mistral-large-latest; api key key_a, key_b"
     save_budgets(path, budgets)
@@ -43,18 +45,26 @@ def test_hand_written_file_round_trips_through_save(tmp_path):
     ("broken", "message"),
     [
         (GOOD.replace("amount = 500", "amount = -5"), "line 4: amount: -5 is not a positive number"),
-        (GOOD.replace('["ops@example.com"]', '["ops-at-example.com"]'),
-         "line 6: recipients: 'ops-at-example.com' is not an email address; write it like ops@example.com"),
-        (GOOD.replace('period = "week"', 'period = "fortnight"'),
-         "line 10: period: 'fortnight' is not supported; use one of month, week, day"),
+        (
+            GOOD.replace('["ops@example.com"]', '["ops-at-example.com"]'),
+            "line 6: recipients: 'ops-at-example.com' is not an email address; write it like ops@example.com",
+        ),
+        (
+            GOOD.replace('period = "week"', 'period = "fortnight"'),
+            "line 10: period: 'fortnight' is not supported; use one of month, week, day",
+        ),
         (GOOD.replace("forecast = false", "forcast = false"), "line 15: forcast: unknown key"),
-        (GOOD.replace('name = "keys weekly"', 'name = "Search Monthly"'),
-         "line 9: name: 'Search Monthly' is empty or used twice"),
+        (
+            GOOD.replace('name = "keys weekly"', 'name = "Search Monthly"'),
+            "line 9: name: 'Search Monthly' is empty or used twice",
+        ),
         (GOOD.replace("amount = 500", "amount = "), "invalid TOML: Invalid value (at line 4, column 10)"),
-        (GOOD.replace("thresholds = [90, 25]", "thresholds = [0]"),
-         "line 14: thresholds: [0] is not a list of percentages"),
+        (
+            GOOD.replace("thresholds = [90, 25]", "thresholds = [0]"),
+            "line 14: thresholds: [0] is not a list of percentages",
+        ),
     ],
-)  # fmt: skip
+)
 def test_errors_name_the_file_line_and_fix(tmp_path, broken, message):
     path = tmp_path / "budgets.toml"
     path.write_text(broken)
@@ -93,8 +103,16 @@ def test_alert_settings_defaults_and_errors(tmp_path):
 
 
 def test_smtp_settings(monkeypatch):
-    smtp = parse_smtp({"host": "smtp.example.com", "sender": "m@example.com", "security": "tls",
-                       "username": "m", "password_env": "TEST_SMTP_PW"}, Path("/etc/monitor"))  # fmt: skip
+    smtp = parse_smtp(
+        {
+            "host": "smtp.example.com",
+            "sender": "m@example.com",
+            "security": "tls",
+            "username": "m",
+            "password_env": "TEST_SMTP_PW",
+        },
+        Path("/etc/monitor"),
+    )
     assert smtp.port == 465
     with pytest.raises(ConfigError, match="environment variable TEST_SMTP_PW is not set"):
         smtp.password()

@@ -24,17 +24,23 @@ def _headers(message: EmailMessage) -> set[str]:
     return {name.lower() for name in message.keys()}
 
 
-def test_newline_in_a_scope_from_traffic_leaves_the_other_emails_going(tmp_path, smtp_server, make_engine,
-                                                                        monkeypatch):  # fmt: skip
+def test_newline_in_a_scope_from_traffic_leaves_the_other_emails_going(tmp_path, smtp_server, make_engine, monkeypatch):
     """A project named "search\\nBcc: ..." in the ledger and a budget on it (built in code, as
     the file now refuses it): each budget's email goes out exactly once, the bad one with the
     name escaped onto one line, no forged header, the model name escaped in both bodies (and
     HTML-escaped in the HTML part)."""
     data = tmp_path / "data"
-    rows(data, [{"timestamp": paris("2026-11-10T10:00"), "cost": 90.0, "project": EVIL_PROJECT, "model": EVIL_MODEL},
-                {"timestamp": paris("2026-11-10T11:00"), "cost": 60.0, "project": "search"}])  # fmt: skip
-    budgets = [Budget("evil", 100.0, projects=(EVIL_PROJECT,), forecast=False, recipients=("a@example.com",)),
-               Budget("plain", 100.0, projects=("search",), forecast=False, recipients=("b@example.com",))]  # fmt: skip
+    rows(
+        data,
+        [
+            {"timestamp": paris("2026-11-10T10:00"), "cost": 90.0, "project": EVIL_PROJECT, "model": EVIL_MODEL},
+            {"timestamp": paris("2026-11-10T11:00"), "cost": 60.0, "project": "search"},
+        ],
+    )
+    budgets = [
+        Budget(name="evil", amount=100.0, projects=(EVIL_PROJECT,), forecast=False, recipients=("a@example.com",)),
+        Budget(name="plain", amount=100.0, projects=("search",), forecast=False, recipients=("b@example.com",)),
+    ]
     for i in range(3):
         engine = make_engine(smtp_server.port)
         monkeypatch.setattr(engine, "budgets", lambda: budgets)
@@ -54,8 +60,15 @@ def test_newline_in_a_scope_from_traffic_leaves_the_other_emails_going(tmp_path,
 
 
 def _entry(to: str, subject: str, **extra: object) -> dict[str, object]:
-    return {"id": f"<{abs(hash((to, subject)))}@test>", "to": to, "subject": subject, "text": "body\n",
-            "html": "<p>body</p>", "keys": ["k"], **extra}  # fmt: skip
+    return {
+        "id": f"<{abs(hash((to, subject)))}@test>",
+        "to": to,
+        "subject": subject,
+        "text": "body\n",
+        "html": "<p>body</p>",
+        "keys": ["k"],
+        **extra,
+    }
 
 
 def test_one_unsendable_message_is_marked_failed_and_the_others_go_out_once(tmp_path, smtp_server, make_engine):
@@ -70,16 +83,21 @@ def test_one_unsendable_message_is_marked_failed_and_the_others_go_out_once(tmp_
             _entry("d@example.com", "over budget\nBcc: evil@example.com"),
             _entry("e@example.com", "fine"),
         ):
-            enqueue(state, fields, NOW, 24)  # fmt: skip
+            enqueue(state, fields, NOW, 24)
         store.save(state)
     for i in range(3):
         make_engine(smtp_server.port, rules_enabled=[]).run(NOW + timedelta(minutes=10 * i))
     assert sorted((m["To"], m["Subject"]) for m in smtp_server.messages) == [
-        ("d@example.com", r"over budget\nBcc: evil@example.com"), ("e@example.com", "fine")]  # fmt: skip
+        ("d@example.com", r"over budget\nBcc: evil@example.com"),
+        ("e@example.com", "fine"),
+    ]
     assert not any("bcc" in _headers(m) for m in smtp_server.messages)
     status = {m["to"]: (m["status"], m["attempts"], m["last_error"]) for m in store.read()["outbox"]}
-    assert status["ops@example.com\n"] == ("failed", 1, "not sent: the recipient 'ops@example.com\\n' is not an "
-                                           "email address (one address, no control characters)")  # fmt: skip
+    assert status["ops@example.com\n"] == (
+        "failed",
+        1,
+        "not sent: the recipient 'ops@example.com\\n' is not an email address (one address, no control characters)",
+    )
     assert status["c@example.com"][:2] == ("failed", 1)
     assert status["c@example.com"][2].startswith("not sent: the email could not be composed")
     assert status["d@example.com"] == status["e@example.com"] == ("sent", 1, None)
@@ -88,8 +106,11 @@ def test_one_unsendable_message_is_marked_failed_and_the_others_go_out_once(tmp_
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("recipients", r'["ops@example.com\n"]',
-         r"line 6: recipients: 'ops@example.com\n' is not an email address; write it like ops@example.com"),
+        (
+            "recipients",
+            r'["ops@example.com\n"]',
+            r"line 6: recipients: 'ops@example.com\n' is not an email address; write it like ops@example.com",
+        ),
         ("recipients", '["ops@example.com, evil@example.com"]', "line 6: recipients: 'ops@example.com, evil@"),
         ("name", r'"search\u0007monthly"', r"line 3: name: 'search\x07monthly' contains a control character"),
         ("name", r'"search\tmonthly"', r"line 3: name: 'search\tmonthly' contains a control character"),
@@ -97,7 +118,7 @@ def test_one_unsendable_message_is_marked_failed_and_the_others_go_out_once(tmp_
         ("model", r'["ok", "large\u2028latest"]', r"line 5: model: 'large\u2028latest' contains a control character"),
         ("api_key", r'"key\u0000a"', r"line 5: api_key: 'key\x00a' contains a control character"),
     ],
-)  # fmt: skip
+)
 def test_a_control_character_in_a_budgets_file_name_is_refused_at_load(tmp_path, key, value, message):
     lines = {"name": '"search monthly"', "amount": "500", "project": '"search"', "recipients": '["ops@example.com"]'}
     if key in {"model", "api_key"}:
@@ -117,7 +138,7 @@ def test_a_control_character_cannot_be_saved_into_the_budgets_file(tmp_path):
 
     path = tmp_path / "budgets.toml"
     with pytest.raises(BudgetFileError, match="name: 'a\\\\x1bb' contains a control character"):
-        save_budgets(path, [Budget("a\x1bb", 10.0)])
+        save_budgets(path, [Budget(name="a\x1bb", amount=10.0)])
     assert not path.exists()
 
 
@@ -128,7 +149,7 @@ def test_a_control_character_cannot_be_saved_into_the_budgets_file(tmp_path):
         ({"digest_recipients": ["boss@example.com\r"]}, r"alerts.digest_recipients: 'boss@example.com\r' is not"),
         ({"recipients": ["ops\x00@example.com"]}, r"alerts.recipients: 'ops\x00@example.com' is not an email"),
     ],
-)  # fmt: skip
+)
 def test_control_characters_in_alert_recipients_are_refused(tmp_path, table, message):
     with pytest.raises(ConfigError) as caught:
         parse_alerts(table, tmp_path)
@@ -142,7 +163,7 @@ def test_control_characters_in_alert_recipients_are_refused(tmp_path, table, mes
         ({"username": "m\r\nRSET"}, r"smtp.username: 'm\r\nRSET' contains a control character"),
         ({"host": "smtp.example.com\n"}, r"smtp.host: 'smtp.example.com\n' contains a control character"),
     ],
-)  # fmt: skip
+)
 def test_control_characters_in_smtp_settings_are_refused(table, message):
     with pytest.raises(ConfigError) as caught:
         parse_smtp({"host": "smtp.example.com", "sender": "m@example.com", **table})

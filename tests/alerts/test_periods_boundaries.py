@@ -43,12 +43,15 @@ def test_dst_day_is_23_hours(tmp_path, smtp_server, make_engine):
     """29 March 2026 in Paris ends at 22:00 UTC, not 23:00: a row at 22:30 UTC is the 30th's."""
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", DAILY)
-    rows(data, [
-        {"timestamp": datetime(2026, 3, 28, 23, 30, tzinfo=UTC), "cost": 4.0},  # 29th 00:30 CET
-        {"timestamp": datetime(2026, 3, 29, 21, 30, tzinfo=UTC), "cost": 5.0},  # 29th 23:30 CEST
-        {"timestamp": datetime(2026, 3, 29, 22, 30, tzinfo=UTC), "cost": 9.0},  # 30th 00:30 CEST
-        {"timestamp": datetime(2026, 3, 28, 22, 30, tzinfo=UTC), "cost": 9.0},  # 28th 23:30 CET
-    ])  # fmt: skip
+    rows(
+        data,
+        [
+            {"timestamp": datetime(2026, 3, 28, 23, 30, tzinfo=UTC), "cost": 4.0},  # 29th 00:30 CET
+            {"timestamp": datetime(2026, 3, 29, 21, 30, tzinfo=UTC), "cost": 5.0},  # 29th 23:30 CEST
+            {"timestamp": datetime(2026, 3, 29, 22, 30, tzinfo=UTC), "cost": 9.0},  # 30th 00:30 CEST
+            {"timestamp": datetime(2026, 3, 28, 22, 30, tzinfo=UTC), "cost": 9.0},  # 28th 23:30 CET
+        ],
+    )
     make_engine(smtp_server.port, late_grace_minutes=0).run(datetime(2026, 3, 29, 21, 55, tzinfo=UTC))
     [message] = smtp_server.messages
     assert message["Subject"].startswith("[Mistral spend] the organisation at 90% of EUR 10 daily budget")
@@ -58,11 +61,14 @@ def test_dst_day_is_23_hours(tmp_path, smtp_server, make_engine):
 def test_autumn_dst_day_is_25_hours(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", DAILY)
-    rows(data, [
-        {"timestamp": datetime(2026, 10, 24, 22, 30, tzinfo=UTC), "cost": 3.0},  # 25th 00:30 CEST
-        {"timestamp": datetime(2026, 10, 25, 22, 30, tzinfo=UTC), "cost": 5.0},  # 25th 23:30 CET
-        {"timestamp": datetime(2026, 10, 24, 21, 30, tzinfo=UTC), "cost": 9.0},  # 24th 23:30 CEST
-    ])  # fmt: skip
+    rows(
+        data,
+        [
+            {"timestamp": datetime(2026, 10, 24, 22, 30, tzinfo=UTC), "cost": 3.0},  # 25th 00:30 CEST
+            {"timestamp": datetime(2026, 10, 25, 22, 30, tzinfo=UTC), "cost": 5.0},  # 25th 23:30 CET
+            {"timestamp": datetime(2026, 10, 24, 21, 30, tzinfo=UTC), "cost": 9.0},  # 24th 23:30 CEST
+        ],
+    )
     make_engine(smtp_server.port, late_grace_minutes=0).run(datetime(2026, 10, 25, 22, 45, tzinfo=UTC))
     [message] = smtp_server.messages
     assert message["Subject"].startswith("[Mistral spend] the organisation at 80% of EUR 10 daily budget")

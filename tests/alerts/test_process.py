@@ -27,8 +27,13 @@ def write_config(path: Path, port: int, extra: str = "") -> Path:
 
 
 def collector(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "collector", "--config", str(config), *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "collector", "--config", str(config), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def seed(tmp_path: Path) -> None:
@@ -80,8 +85,9 @@ def test_sigkill_during_smtp_send_then_restart_delivers_exactly_once(tmp_path, s
     config = write_config(tmp_path / "monitor.toml", smtp_server.port)
     now = paris("2026-11-20T12:00").isoformat()
     smtp_server.handler.hold = threading.Event()
-    child = subprocess.Popen([sys.executable, "-c", KILLED, str(config), now], cwd=REPO,
-                             env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(config), now], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
     assert smtp_server.handler.data_seen.wait(60), "the engine never reached DATA"
     os.kill(child.pid, signal.SIGKILL)
     child.wait(30)
@@ -91,8 +97,13 @@ def test_sigkill_during_smtp_send_then_restart_delivers_exactly_once(tmp_path, s
     assert queued["status"] == "pending"  # persisted before the send began
     later = paris("2026-11-20T12:10").isoformat()
     for _ in range(2):
-        subprocess.run([sys.executable, "-c", KILLED, str(config), later], cwd=REPO, check=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-c", KILLED, str(config), later],
+            cwd=REPO,
+            check=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
     [message] = smtp_server.messages
     assert message["Message-ID"] == queued["id"]
     [sent] = StateStore(tmp_path / "data").read()["outbox"]

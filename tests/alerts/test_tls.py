@@ -20,9 +20,28 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs t
 def cert(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     key, crt = folder / "key.pem", folder / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(crt)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return key, crt
 
 
@@ -36,17 +55,29 @@ def server_context(key: Path, crt: Path) -> ssl.SSLContext:
 def test_tls_modes_deliver(cert, security):
     key, crt = cert
     handler, port = Recorder(), free_port()
-    options = {"tls_context": server_context(key, crt), "require_starttls": True} if security == "starttls" else \
-        {"ssl_context": server_context(key, crt)}  # fmt: skip
+    options = (
+        {"tls_context": server_context(key, crt), "require_starttls": True}
+        if security == "starttls"
+        else {"ssl_context": server_context(key, crt)}
+    )
     controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
-        smtp = parse_smtp({"host": "127.0.0.1", "port": port, "security": security, "sender": "m@example.com",
-                           "ca_file": str(crt), "timeout_seconds": 5})  # fmt: skip
+        smtp = parse_smtp(
+            {
+                "host": "127.0.0.1",
+                "port": port,
+                "security": security,
+                "sender": "m@example.com",
+                "ca_file": str(crt),
+                "timeout_seconds": 5,
+            }
+        )
         assert "sent a test email to me@example.com" in send_test_email(smtp, "me@example.com", ["me@example.com"])
         assert [m["To"] for m in handler.messages] == ["me@example.com"]
-        untrusted = parse_smtp({"host": "127.0.0.1", "port": port, "security": security, "sender": "m@example.com",
-                                "timeout_seconds": 5})  # fmt: skip
+        untrusted = parse_smtp(
+            {"host": "127.0.0.1", "port": port, "security": security, "sender": "m@example.com", "timeout_seconds": 5}
+        )
         with pytest.raises(DeliveryError, match="TLS with 127.0.0.1:.* failed .*check smtp.security"):
             send_test_email(untrusted, "me@example.com", ["me@example.com"])
     finally:

@@ -12,16 +12,39 @@ NOW = paris("2026-11-20T10:00:00")
 
 
 def traffic(data_dir, model: str, n: int, at=NOW - timedelta(hours=2)) -> None:
-    rows(data_dir, [{"timestamp": at + timedelta(minutes=i), "model": model, "cost": None,
-                     "prompt_tokens": 100 + i, "completion_tokens": 10} for i in range(n)])  # fmt: skip
+    rows(
+        data_dir,
+        [
+            {
+                "timestamp": at + timedelta(minutes=i),
+                "model": model,
+                "cost": None,
+                "prompt_tokens": 100 + i,
+                "completion_tokens": 10,
+            }
+            for i in range(n)
+        ],
+    )
 
 
 def test_each_unpriced_model_is_mailed_exactly_once(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     traffic(data, "acme-finetune-1", 3)
-    rows(data, [{"timestamp": NOW - timedelta(hours=1), "cost": 0.25},  # priced
-                {"timestamp": NOW - timedelta(hours=1), "model": "unknown", "endpoint": "/v1/files",
-                 "billable": False, "cost": 0.0, "prompt_tokens": 0, "completion_tokens": 0}])  # fmt: skip
+    rows(
+        data,
+        [
+            {"timestamp": NOW - timedelta(hours=1), "cost": 0.25},  # priced
+            {
+                "timestamp": NOW - timedelta(hours=1),
+                "model": "unknown",
+                "endpoint": "/v1/files",
+                "billable": False,
+                "cost": 0.0,
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+            },
+        ],
+    )
 
     engine = make_engine(smtp_server.port, rules_enabled=["unpriced"], repeat_hours=1)
     assert engine.run(NOW).sent == 1

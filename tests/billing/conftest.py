@@ -48,13 +48,24 @@ def make_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
     monkeypatch.setenv(ENV, SECRET)
 
     def build(kind: str, router: Router, now: datetime, currency: str = "USD", **options: Any) -> Any:
-        source = SourceConfig(name=kind, kind=kind, url="http://provider.test", token_env=ENV,
-                              max_requests_per_second=1e6, options=options)  # fmt: skip
+        source = SourceConfig(
+            name=kind,
+            kind=kind,
+            url="http://provider.test",
+            token_env=ENV,
+            max_requests_per_second=1e6,
+            options=options,
+        )
         context = Context.build(Config(data_dir=tmp_path / "data", currency=currency, sources=(source,)))
         policy = RetryPolicy(max_retries=2, sleep=lambda s: None, rng=lambda: 0.0)
         clock = {"now": now}
-        impl = FACTORIES[kind](source=source, context=context, transport=httpx.MockTransport(router), policy=policy,
-                               clock=lambda: clock["now"])  # fmt: skip
+        impl = FACTORIES[kind](
+            source=source,
+            context=context,
+            transport=httpx.MockTransport(router),
+            policy=policy,
+            clock=lambda: clock["now"],
+        )
         impl.clock_box = clock
         return impl
 

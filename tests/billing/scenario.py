@@ -19,8 +19,13 @@ from typing import Any
 from tests.alerts.conftest import rows
 
 MONTH = "2026-05"
-MEASURED = {"mistral-small-2603": [1.00, 0.50], "mistral-large-2512": [3.00], "codestral-2508": [1.50],
-            "magistral-medium-2509": [0.80], "ministral-8b-2512": [0.40]}  # fmt: skip
+MEASURED = {
+    "mistral-small-2603": [1.00, 0.50],
+    "mistral-large-2512": [3.00],
+    "codestral-2508": [1.50],
+    "magistral-medium-2509": [0.80],
+    "ministral-8b-2512": [0.40],
+}
 MICROS = {"charge": {"value_micros": 1_204_401, "currency": "EUR"}}
 NEW_SHAPE = [{"meter": "input_tokens", "lines": [{"sku": "in-std", "eur": "0.70"}]}]
 
@@ -30,18 +35,27 @@ def line(metric: str, value: int, amount: str) -> list[dict[str, Any]]:
 
 
 READABLE: dict[str, Any] = {
-    "completion": {"models": {
-        "mistral-small-2603": {"input": line("input_tokens", 900_000, "0.90"),
-                               "output": line("output_tokens", 850_000, "0.85")},
-        "mistral-large-2512": {"tokens": {"quantity": "1000000", "price": "0.0000032"}},
-        "codestral-2508": {"input": line("input_tokens", 1_100_000, "1.10"),
-                           "output": line("output_tokens", 300_000, "0.30")},
-        "magistral-medium-2509": {"input": line("input_tokens", 750_000, "0.75")},
-    }},
+    "completion": {
+        "models": {
+            "mistral-small-2603": {
+                "input": line("input_tokens", 900_000, "0.90"),
+                "output": line("output_tokens", 850_000, "0.85"),
+            },
+            "mistral-large-2512": {"tokens": {"quantity": "1000000", "price": "0.0000032"}},
+            "codestral-2508": {
+                "input": line("input_tokens", 1_100_000, "1.10"),
+                "output": line("output_tokens", 300_000, "0.30"),
+            },
+            "magistral-medium-2509": {"input": line("input_tokens", 750_000, "0.75")},
+        }
+    },
     "ocr": {"models": {"mistral-ocr-2505": {"pages": [{"value": 120, "amount": "0.12"}]}}},
     "fine_tuning": {"training": {}, "storage": {}},
-    "date": "2026-05-01T00:00:00Z", "currency": "EUR", "currency_symbol": "€", "prices": [],
-}  # fmt: skip
+    "date": "2026-05-01T00:00:00Z",
+    "currency": "EUR",
+    "currency_symbol": "€",
+    "prices": [],
+}
 
 
 def partly_readable() -> dict[str, Any]:

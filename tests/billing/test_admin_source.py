@@ -17,8 +17,13 @@ from .conftest import ENV, SECRET, Router, utc
 
 
 def admin_router(usage=p.ADMIN_USAGE_EUR, spend=p.SPEND_LIMIT, rate=p.RATE_LIMIT) -> Router:
-    return Router({"/v1/admin/usage": lambda r: usage, "/v1/admin/spend-limit": lambda r: spend,
-                   "/v1/admin/rate-limit": lambda r: rate})  # fmt: skip
+    return Router(
+        {
+            "/v1/admin/usage": lambda r: usage,
+            "/v1/admin/spend-limit": lambda r: spend,
+            "/v1/admin/rate-limit": lambda r: rate,
+        }
+    )
 
 
 def rows_by_key(data_dir) -> dict[tuple[str, str, str | None], dict]:
@@ -54,8 +59,9 @@ def test_usage_query_spend_limit_and_rate_limit_readings(make_provider):
     assert rate["requests_per_second"] == 6
 
 
-@pytest.mark.parametrize("auth, header, expected", [("x-api-key", "x-api-key", SECRET),
-                                                     ("bearer", "authorization", f"Bearer {SECRET}")])  # fmt: skip
+@pytest.mark.parametrize(
+    "auth, header, expected", [("x-api-key", "x-api-key", SECRET), ("bearer", "authorization", f"Bearer {SECRET}")]
+)
 def test_admin_key_sent_as_configured(make_provider, auth, header, expected):
     router = admin_router()
     make_provider("mistral_admin", router, utc(2026, 5, 14, 9), auth=auth).poll()
@@ -104,8 +110,13 @@ def test_every_response_is_kept_as_a_dated_snapshot_without_the_key(make_provide
 def test_changed_shape_keeps_snapshot_warns_once_and_keeps_the_previous_table(make_provider, capfd):
     changed = {"billing": {"lines": [{"sku": "x"}]}, "currency": "EUR"}
     state = {"usage": p.ADMIN_USAGE_EUR}
-    router = Router({"/v1/admin/usage": lambda r: state["usage"], "/v1/admin/spend-limit": lambda r: {"v2": True},
-                     "/v1/admin/rate-limit": lambda r: p.RATE_LIMIT})  # fmt: skip
+    router = Router(
+        {
+            "/v1/admin/usage": lambda r: state["usage"],
+            "/v1/admin/spend-limit": lambda r: {"v2": True},
+            "/v1/admin/rate-limit": lambda r: p.RATE_LIMIT,
+        }
+    )
     source = make_provider("mistral_admin", router, utc(2026, 5, 14, 9))
     source.poll()
     before = read_billed(source.context.data_dir).num_rows

@@ -18,19 +18,46 @@ DAY = int(utc(2026, 5, 14).timestamp())
 def openai_router(state: dict) -> Router:
     def usage(request: httpx.Request) -> dict:
         if request.url.params.get("page") == "page_2":
-            return {"object": "page", "has_more": False, "next_page": None,
-                    "data": [{"object": "bucket", "start_time": T1 + 3600, "end_time": T1 + 7200, "results": []},
-                             {"object": "bucket", "start_time": T1, "end_time": T1 + 3600,
-                              "results": [p.openai_result("gpt-4o-mini-2024-07-18", state["t1_input"], 1800, 0, 7,
-                                                          brand_new_field={"nested": 1}),
-                                          p.openai_result("gpt-4o", "lots", 1, 0, 1)]}]}  # fmt: skip
-        return p.openai_usage_page(T0, [p.openai_result("gpt-4o-mini-2024-07-18", 5000, 1200, 3000, 42),
-                                        p.openai_result("gpt-4o-2024-08-06", 1000, 100, 0, 3)], "page_2")  # fmt: skip
+            return {
+                "object": "page",
+                "has_more": False,
+                "next_page": None,
+                "data": [
+                    {"object": "bucket", "start_time": T1 + 3600, "end_time": T1 + 7200, "results": []},
+                    {
+                        "object": "bucket",
+                        "start_time": T1,
+                        "end_time": T1 + 3600,
+                        "results": [
+                            p.openai_result(
+                                "gpt-4o-mini-2024-07-18", state["t1_input"], 1800, 0, 7, brand_new_field={"nested": 1}
+                            ),
+                            p.openai_result("gpt-4o", "lots", 1, 0, 1),
+                        ],
+                    },
+                ],
+            }
+        return p.openai_usage_page(
+            T0,
+            [
+                p.openai_result("gpt-4o-mini-2024-07-18", 5000, 1200, 3000, 42),
+                p.openai_result("gpt-4o-2024-08-06", 1000, 100, 0, 3),
+            ],
+            "page_2",
+        )
 
-    costs = {"object": "page", "has_more": False, "next_page": None, "data": [
-        p.openai_cost(DAY, 0.06, "gpt-4o-mini, input"), p.openai_cost(DAY, 0.03, "gpt-4o-mini, output"),
-        p.openai_cost(DAY, 0.01, "gpt-4o, input"), p.openai_cost(DAY, 0.5, "web search tool calls"),
-        {"object": "bucket", "start_time": DAY - 86_400, "end_time": DAY, "results": []}]}  # fmt: skip
+    costs = {
+        "object": "page",
+        "has_more": False,
+        "next_page": None,
+        "data": [
+            p.openai_cost(DAY, 0.06, "gpt-4o-mini, input"),
+            p.openai_cost(DAY, 0.03, "gpt-4o-mini, output"),
+            p.openai_cost(DAY, 0.01, "gpt-4o, input"),
+            p.openai_cost(DAY, 0.5, "web search tool calls"),
+            {"object": "bucket", "start_time": DAY - 86_400, "end_time": DAY, "results": []},
+        ],
+    }
     return Router({"/v1/organization/usage/completions": usage, "/v1/organization/costs": lambda r: costs})
 
 
@@ -89,22 +116,52 @@ def test_openai_empty_window_writes_nothing(make_provider):
 
 
 def anthropic_router() -> Router:
-    usage = {"data": [p.anthropic_usage("2026-05-14T00:00:00Z", [
-        p.anthropic_result("claude-sonnet-4-5", 1500, 200, 100, 500, key="apikey_01"),
-        p.anthropic_result("claude-sonnet-4-5", 500, 0, 0, 500, key="apikey_02")])],
-        "has_more": False, "next_page": None}  # fmt: skip
+    usage = {
+        "data": [
+            p.anthropic_usage(
+                "2026-05-14T00:00:00Z",
+                [
+                    p.anthropic_result("claude-sonnet-4-5", 1500, 200, 100, 500, key="apikey_01"),
+                    p.anthropic_result("claude-sonnet-4-5", 500, 0, 0, 500, key="apikey_02"),
+                ],
+            )
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
 
     def cost(amount: str, token_type: str | None, cost_type: str = "tokens") -> dict:
-        return {"amount": amount, "currency": "USD", "workspace_id": "wrkspc_01", "description": "d",
-                "cost_type": cost_type, "model": "claude-sonnet-4-5" if token_type else None,
-                "service_tier": "standard", "token_type": token_type}  # fmt: skip
+        return {
+            "amount": amount,
+            "currency": "USD",
+            "workspace_id": "wrkspc_01",
+            "description": "d",
+            "cost_type": cost_type,
+            "model": "claude-sonnet-4-5" if token_type else None,
+            "service_tier": "standard",
+            "token_type": token_type,
+        }
 
-    costs = {"data": [{"starting_at": "2026-05-14T00:00:00Z", "ending_at": "2026-05-15T00:00:00Z", "results": [
-        cost("600", "uncached_input_tokens"), cost("100.5", "output_tokens"),
-        cost("20", "cache_read_input_tokens"), cost("37.5", "cache_creation.ephemeral_5m_input_tokens"),
-        cost("250", None, "web_search")]}], "has_more": False, "next_page": None}  # fmt: skip
-    return Router({"/v1/organizations/usage_report/messages": lambda r: usage,
-                   "/v1/organizations/cost_report": lambda r: costs})  # fmt: skip
+    costs = {
+        "data": [
+            {
+                "starting_at": "2026-05-14T00:00:00Z",
+                "ending_at": "2026-05-15T00:00:00Z",
+                "results": [
+                    cost("600", "uncached_input_tokens"),
+                    cost("100.5", "output_tokens"),
+                    cost("20", "cache_read_input_tokens"),
+                    cost("37.5", "cache_creation.ephemeral_5m_input_tokens"),
+                    cost("250", None, "web_search"),
+                ],
+            }
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
+    return Router(
+        {"/v1/organizations/usage_report/messages": lambda r: usage, "/v1/organizations/cost_report": lambda r: costs}
+    )
 
 
 def test_anthropic_cents_strings_headers_and_allocation(make_provider):
@@ -122,20 +179,38 @@ def test_anthropic_cents_strings_headers_and_allocation(make_provider):
     assert rows[None]["cost"] == pytest.approx(2.5) and rows[None]["prompt_tokens"] == 0
     one = rows["apikey_01"]
     assert (one["prompt_tokens"], one["cached_tokens"], one["completion_tokens"]) == (1800, 200, 500)
-    assert (one["request_count"], one["aggregated"], one["project"], one["endpoint"]) == (0, True, "wrkspc_01",
-                                                                                         "/v1/messages")  # fmt: skip
+    assert (one["request_count"], one["aggregated"], one["project"], one["endpoint"]) == (
+        0,
+        True,
+        "wrkspc_01",
+        "/v1/messages",
+    )
 
 
 def test_anthropic_has_more_pages_follow_next_page(make_provider):
-    pages = {None: ({"data": [p.anthropic_usage("2026-05-13T00:00:00Z",
-                                                [p.anthropic_result("claude-haiku-4-5", 10, 0, 0, 5)])],
-                     "has_more": True, "next_page": "pg2"}),
-             "pg2": {"data": [p.anthropic_usage("2026-05-14T00:00:00Z",
-                                                [p.anthropic_result("claude-haiku-4-5", 20, 0, 0, 5)])],
-                     "has_more": False, "next_page": None}}  # fmt: skip
+    pages = {
+        None: (
+            {
+                "data": [
+                    p.anthropic_usage("2026-05-13T00:00:00Z", [p.anthropic_result("claude-haiku-4-5", 10, 0, 0, 5)])
+                ],
+                "has_more": True,
+                "next_page": "pg2",
+            }
+        ),
+        "pg2": {
+            "data": [p.anthropic_usage("2026-05-14T00:00:00Z", [p.anthropic_result("claude-haiku-4-5", 20, 0, 0, 5)])],
+            "has_more": False,
+            "next_page": None,
+        },
+    }
     empty = {"data": [], "has_more": False, "next_page": None}
-    router = Router({"/v1/organizations/usage_report/messages": lambda r: pages[r.url.params.get("page")],
-                     "/v1/organizations/cost_report": lambda r: empty})  # fmt: skip
+    router = Router(
+        {
+            "/v1/organizations/usage_report/messages": lambda r: pages[r.url.params.get("page")],
+            "/v1/organizations/cost_report": lambda r: empty,
+        }
+    )
     source = make_provider("anthropic_usage", router, utc(2026, 5, 14, 12))
     assert source.poll().records == 2
     table = read_ledger(source.context.data_dir)

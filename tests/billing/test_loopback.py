@@ -30,8 +30,15 @@ def sim():
 
 def context_for(tmp_path, sim, env: str) -> tuple[Context, SourceConfig, SourceConfig]:
     usage = SourceConfig(name="sim", kind="usage_endpoint", url=sim.url, token_env=env, max_requests_per_second=1e6)
-    admin = SourceConfig(name="mistral_admin", kind="mistral_admin", url=sim.url, token_env=env,
-                         max_requests_per_second=1e6, max_retries=0, options={"auth": "bearer"})  # fmt: skip
+    admin = SourceConfig(
+        name="mistral_admin",
+        kind="mistral_admin",
+        url=sim.url,
+        token_env=env,
+        max_requests_per_second=1e6,
+        max_retries=0,
+        options={"auth": "bearer"},
+    )
     return Context.build(Config(data_dir=tmp_path, sources=(usage, admin))), usage, admin
 
 

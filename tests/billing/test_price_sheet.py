@@ -1,6 +1,6 @@
 """Your own unit prices: the Admin API's `prices` list with a negotiated discount, served by a fake
 Admin API on loopback, stored per month and compared with the list prices (computed here from
-ledger/prices.csv with the csv module, never through the code under test)."""
+ledger/pricing/prices.csv with the csv module, never through the code under test)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ledger.billing import compare_prices, read_price_sheet
 from . import fake_admin
 from .conftest import ENV, SECRET, utc
 
-PRICES_CSV = Path(__file__).resolve().parents[2] / "ledger" / "prices.csv"
+PRICES_CSV = Path(__file__).resolve().parents[2] / "ledger" / "pricing" / "prices.csv"
 DISCOUNT = 0.8  # mistral-large-2512 input at 20% off
 MAY, APRIL = "2026-05", "2026-04"
 
@@ -36,10 +36,17 @@ def per_token(per_million: float) -> str:
     return f"{per_million / 1e6:.12f}"
 
 
-def entry(event_type: str, metric: str, price: str, zone: str = "global", tier: str = "standard",
-          group: str = "completion") -> dict[str, str]:  # fmt: skip
-    return {"event_type": event_type, "billing_metric": metric, "billing_group": group, "api_zone": zone,
-            "service_tier": tier, "price": price}  # fmt: skip
+def entry(
+    event_type: str, metric: str, price: str, zone: str = "global", tier: str = "standard", group: str = "completion"
+) -> dict[str, str]:
+    return {
+        "event_type": event_type,
+        "billing_metric": metric,
+        "billing_group": group,
+        "api_zone": zone,
+        "service_tier": tier,
+        "price": price,
+    }
 
 
 def sheet(discount: float) -> list[object]:
@@ -48,14 +55,22 @@ def sheet(discount: float) -> list[object]:
         entry("mistral-large-2512", "input_tokens", per_token(large_in)),
         entry("mistral-large-2512", "output_tokens", per_token(list_price("mistral-large-2512", "output_per_1m"))),
         entry("mistral-small-2603", "input_tokens", per_token(list_price("mistral-small-2603", "input_per_1m"))),
-        entry("mistral-small-2603", "cached_input_tokens",
-              per_token(list_price("mistral-small-2603", "cached_input_per_1m"))),
-        entry("completion", "input_tokens", per_token(list_price("mistral-small-2603", "input_per_1m") * 1.1),
-              zone="eu", group="mistral-small-2603"),
+        entry(
+            "mistral-small-2603",
+            "cached_input_tokens",
+            per_token(list_price("mistral-small-2603", "cached_input_per_1m")),
+        ),
+        entry(
+            "completion",
+            "input_tokens",
+            per_token(list_price("mistral-small-2603", "input_per_1m") * 1.1),
+            zone="eu",
+            group="mistral-small-2603",
+        ),
         entry("mistral-small-2603", "output_tokens", "0.0000007", tier="priority"),
         entry("mistral-ocr-2505", "pages", "0.001", group="ocr"),
         entry("mistral-small-2603", "output_tokens", "n/a"),
-    ]  # fmt: skip
+    ]
 
 
 def usage(month: str, prices: object) -> dict[str, object]:
@@ -70,8 +85,14 @@ def admin() -> Iterator[fake_admin.FakeAdmin]:
 
 
 def poll(data_dir: Path, fake: fake_admin.FakeAdmin, when: datetime) -> AdminPollResult:
-    source = SourceConfig(name="mistral_admin", kind="mistral_admin", url=fake.url, token_env=ENV,
-                          max_requests_per_second=1e6, max_retries=0)  # fmt: skip
+    source = SourceConfig(
+        name="mistral_admin",
+        kind="mistral_admin",
+        url=fake.url,
+        token_env=ENV,
+        max_requests_per_second=1e6,
+        max_retries=0,
+    )
     context = Context.build(Config(data_dir=data_dir, currency="EUR", sources=(source,)))
     return MistralAdminSource(source=source, context=context, clock=lambda: when).poll()
 

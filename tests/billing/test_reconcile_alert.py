@@ -30,8 +30,10 @@ def test_alert_names_unreadable_bills_and_totals_comparable_models(tmp_path, smt
     Engine.from_config(parse_config(raw, base=tmp_path)).run(NOW)
     (message,) = smtp_server.messages
     billed, measured = f"EUR {s.COMPARABLE_BILLED:.2f}", f"EUR {s.COMPARABLE_MEASURED:.2f}"
-    assert message["Subject"] == f"[Mistral billing] bill and ledger differ for 2026-05: billed {billed}, " \
-                                 f"measured {measured}"  # fmt: skip
+    assert (
+        message["Subject"] == f"[Mistral billing] bill and ledger differ for 2026-05: billed {billed}, "
+        f"measured {measured}"
+    )
     body = message.get_body(("plain",)).get_content()
     for model in s.UNREADABLE:
         assert f"{model} (bill_unreadable)" in body

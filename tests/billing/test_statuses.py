@@ -43,8 +43,14 @@ def data(tmp_path, monkeypatch):
 
 
 def poll(data_dir, fake: fake_admin.FakeAdmin, when: datetime) -> AdminPollResult:
-    source = SourceConfig(name="mistral_admin", kind="mistral_admin", url=fake.url, token_env=ENV,
-                          max_requests_per_second=1e6, max_retries=0)  # fmt: skip
+    source = SourceConfig(
+        name="mistral_admin",
+        kind="mistral_admin",
+        url=fake.url,
+        token_env=ENV,
+        max_requests_per_second=1e6,
+        max_retries=0,
+    )
     context = Context.build(Config(data_dir=data_dir, currency="EUR", sources=(source,)))
     return MistralAdminSource(source=source, context=context, clock=lambda: when).poll()
 
@@ -60,9 +66,13 @@ def test_each_status_says_what_is_known(data, admin):
     two_fetches(data, admin)
     rows = {r.model: r for r in reconcile(data, [s.MONTH], "EUR")}
     assert {m: r.status for m, r in rows.items()} == {
-        "mistral-small-2603": "matched", "mistral-large-2512": "matched", "ministral-8b-2512": "seen_not_billed",
-        "mistral-ocr-2505": "billed_not_seen", "codestral-2508": "bill_unreadable",
-        "magistral-medium-2509": "bill_unreadable"}  # fmt: skip
+        "mistral-small-2603": "matched",
+        "mistral-large-2512": "matched",
+        "ministral-8b-2512": "seen_not_billed",
+        "mistral-ocr-2505": "billed_not_seen",
+        "codestral-2508": "bill_unreadable",
+        "magistral-medium-2509": "bill_unreadable",
+    }
     small = rows["mistral-small-2603"]
     assert (small.measured, small.billed, small.gap) == pytest.approx((1.50, 1.80, 0.30))
     codestral = rows["codestral-2508"]
@@ -99,8 +109,11 @@ def test_unreadable_entry_is_kept_raw_never_stored_as_a_quantity(data, admin, ca
 def test_partly_readable_payload_keeps_earlier_rows_of_models_it_could_not_read(data, admin):
     two_fetches(data, admin)
     table = read_billed(data, [s.MONTH]).to_pylist()
-    kept = sorted((r["metric"], r["amount"], r["fetched_at"]) for r in table
-                  if r["model"] == "codestral-2508" and r["raw"] is None)  # fmt: skip
+    kept = sorted(
+        (r["metric"], r["amount"], r["fetched_at"])
+        for r in table
+        if r["model"] == "codestral-2508" and r["raw"] is None
+    )
     assert kept == [("input_tokens", 1.10, FIRST), ("output_tokens", 0.30, FIRST)]
     magistral = [(r["amount"], r["fetched_at"]) for r in table if r["model"] == "magistral-medium-2509"]
     assert sorted(magistral, key=str) == [(0.75, FIRST), (None, SECOND)]
@@ -127,10 +140,21 @@ def test_unreadable_again_then_readable_again(data, admin):
 def test_billed_files_written_before_the_raw_column_still_read(tmp_path):
     old = billing.BILLED_SCHEMA.remove(billing.BILLED_SCHEMA.get_field_index("raw"))
     old = old.remove(old.get_field_index("problem"))
-    table = old.empty_table().to_pylist() + [{"source": "a", "month": s.MONTH, "workspace": None,
-                                              "category": "completion", "model": "m", "metric": "x",
-                                              "quantity": None, "unit_price": None, "amount": 2.0,
-                                              "currency": "EUR", "fetched_at": FIRST}]  # fmt: skip
+    table = old.empty_table().to_pylist() + [
+        {
+            "source": "a",
+            "month": s.MONTH,
+            "workspace": None,
+            "category": "completion",
+            "model": "m",
+            "metric": "x",
+            "quantity": None,
+            "unit_price": None,
+            "amount": 2.0,
+            "currency": "EUR",
+            "fetched_at": FIRST,
+        }
+    ]
     path = tmp_path / "billing" / "a" / f"{s.MONTH}.parquet"
     path.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(table, schema=old), path)

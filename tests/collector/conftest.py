@@ -61,8 +61,9 @@ class FakeEndpoint:
 
 @pytest.fixture
 def make_source(tmp_path: Path) -> Callable[..., UsageEndpointSource]:
-    def build(endpoint: FakeEndpoint, page_limit: int = 3, config_kw: dict[str, Any] | None = None,
-              **source_kw: Any) -> UsageEndpointSource:  # fmt: skip
+    def build(
+        endpoint: FakeEndpoint, page_limit: int = 3, config_kw: dict[str, Any] | None = None, **source_kw: Any
+    ) -> UsageEndpointSource:
         source = SourceConfig(
             name="fake",
             kind="usage_endpoint",

@@ -42,11 +42,19 @@ def served(url: str) -> list:
 
 def run_collector(tmp_path: Path, url: str, token: str | None) -> subprocess.CompletedProcess:
     config = tmp_path / "c.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[[sources]]\nname = "sim"\nkind = "usage_endpoint"\n'
-                      f'url = "{url}"\ntoken_env = "SIM_TOKEN"\npage_limit = 700\nmax_retries = 1\n')  # fmt: skip
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[[sources]]\nname = "sim"\nkind = "usage_endpoint"\n'
+        f'url = "{url}"\ntoken_env = "SIM_TOKEN"\npage_limit = 700\nmax_retries = 1\n'
+    )
     env = {"PATH": "/usr/bin:/bin", "SIM_TOKEN": token or ""}
-    return subprocess.run([sys.executable, "-m", "collector", "--config", str(config), "--once"], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "collector", "--config", str(config), "--once"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_bad_records_are_quarantined_and_nothing_is_lost(tmp_path, sim):
@@ -54,8 +62,11 @@ def test_bad_records_are_quarantined_and_nothing_is_lost(tmp_path, sim):
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = served(sim.url)
     stored = read_ledger(tmp_path / "data").num_rows
-    lines = [orjson.loads(line) for f in (tmp_path / "data" / "quarantine").rglob("*.jsonl")
-             for line in f.read_bytes().splitlines()]  # fmt: skip
+    lines = [
+        orjson.loads(line)
+        for f in (tmp_path / "data" / "quarantine").rglob("*.jsonl")
+        for line in f.read_bytes().splitlines()
+    ]
     assert len(lines) > 0
     assert stored + len(lines) == len(records)
     assert all(line["reason"] and line["raw"] in records for line in lines)
@@ -81,7 +92,18 @@ def test_reprice_after_a_price_change_rewrites_only_rows_whose_cost_moves(tmp_pa
     assert rows.num_rows > 0
     listed = PriceBook.load().price_at(model, rows["timestamp"][0].as_py(), "USD")
     assert listed is not None
-    book = PriceBook.load([Price(model, listed.effective_from, "USD", 10.0, 20.0, 1.0)])
+    book = PriceBook.load(
+        [
+            Price(
+                model=model,
+                effective_from=listed.effective_from,
+                currency="USD",
+                input_per_1m=10.0,
+                output_per_1m=20.0,
+                cached_input_per_1m=1.0,
+            )
+        ]
+    )
     billed = [r for r in rows.to_pylist() if r["prompt_tokens"] + r["completion_tokens"] > 0]
     assert reprice(data, book, "USD")["rows"] == len(billed)  # only rows whose cost moves; 0-token rows stay 0
     after = read_ledger(data)

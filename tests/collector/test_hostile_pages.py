@@ -174,8 +174,13 @@ def at(when: datetime) -> str:
 
 
 NOW = datetime.now(UTC)
-FAR = ["0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z", at(NOW + timedelta(days=1)),
-       "0001-01-01T00:30:00+01:00"]  # fmt: skip
+FAR = [
+    "0001-01-01T00:00:00Z",
+    "1970-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    at(NOW + timedelta(days=1)),
+    "0001-01-01T00:30:00+01:00",
+]
 
 
 def test_far_dates_are_quarantined_naming_the_window_keys(make_source):
@@ -189,14 +194,18 @@ def test_far_dates_are_quarantined_naming_the_window_keys(make_source):
         assert line["reason"].startswith("timestamp:") and "outside the accepted window" in line["reason"]
         assert "max_record_age_days = 400" in line["reason"] and "max_future_skew_seconds = 300" in line["reason"]
     assert sorted(p.name for p in (source.context.data_dir / "requests").glob("date=*")) == sorted(
-        {f"date={(NOW - timedelta(hours=i + 1)).date()}" for i in range(3)})  # fmt: skip
+        {f"date={(NOW - timedelta(hours=i + 1)).date()}" for i in range(3)}
+    )
 
 
 def test_the_window_is_configurable(make_source):
     old = make_record(0, timestamp="1970-01-01T00:00:00Z")
     soon = make_record(1, timestamp=at(NOW + timedelta(minutes=30)))
-    source = make_source(FakeEndpoint([old, soon]), page_limit=50,
-                         config_kw={"max_record_age_days": 36_500, "max_future_skew_seconds": 3600})  # fmt: skip
+    source = make_source(
+        FakeEndpoint([old, soon]),
+        page_limit=50,
+        config_kw={"max_record_age_days": 36_500, "max_future_skew_seconds": 3600},
+    )
     assert (source.poll().records, len(quarantined(source))) == (2, 0)
 
 

@@ -63,11 +63,19 @@ def serve() -> Iterator[Callable[[Answer], Any]]:
 
 def run_collector(tmp_path: Path, url: str, extra: str = "", timeout: float = 120) -> subprocess.CompletedProcess:
     config = tmp_path / "c.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[[sources]]\nname = "hostile"\nkind = "usage_endpoint"\n'
-                      f'url = "{url}"\ntoken_env = "HOSTILE_TOKEN"\nmax_retries = 1\n{extra}')  # fmt: skip
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[[sources]]\nname = "hostile"\nkind = "usage_endpoint"\n'
+        f'url = "{url}"\ntoken_env = "HOSTILE_TOKEN"\nmax_retries = 1\n{extra}'
+    )
     env = {"PATH": "/usr/bin:/bin", "HOSTILE_TOKEN": TOKEN}
-    return subprocess.run([sys.executable, "-m", "collector", "--config", str(config), "--once"], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "collector", "--config", str(config), "--once"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def files_holding(root: Path, needle: str) -> list[str]:

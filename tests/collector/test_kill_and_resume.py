@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from ledger import read_ledger
-from ledger.store import list_files
+from ledger.storage.store import list_files
 from tests._helpers import free_port, wait_up
 from tests.paths import REPO
 
@@ -29,9 +29,12 @@ SEED = 11
 @pytest.fixture(scope="module")
 def simulator_url():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(port), "--seed", str(SEED),
-                             "--days", "3", "--rate", "15"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", str(port), "--seed", str(SEED), "--days", "3", "--rate", "15"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_up(f"{url}/healthz", proc, "simulator", timeout=30, every=0.1)
     yield url
@@ -54,14 +57,20 @@ def scan(url: str) -> list[dict]:
 
 def write_config(tmp_path: Path, url: str, page_limit: int) -> Path:
     path = tmp_path / "c.toml"
-    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[[sources]]\nname = "sim"\nkind = "usage_endpoint"\n'
-                    f'url = "{url}"\npage_limit = {page_limit}\nmax_requests_per_second = 1000\n')  # fmt: skip
+    path.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[[sources]]\nname = "sim"\nkind = "usage_endpoint"\n'
+        f'url = "{url}"\npage_limit = {page_limit}\nmax_requests_per_second = 1000\n'
+    )
     return path
 
 
 def collector(config: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), *extra], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "collector", "--config", str(config), *extra],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def kill_after_files(proc: subprocess.Popen, data_dir: Path, files: int) -> None:

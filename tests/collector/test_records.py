@@ -154,12 +154,15 @@ def test_billed_quantities_and_new_optional_fields_land_in_their_columns():
     )
 
 
-@pytest.mark.parametrize("bad, reason", [
-    (make_record(1, pages=2, annotated_pages=5), "annotated_pages: 5 exceeds pages 2"),
-    (make_record(1, api_zone="asia"), "api_zone: must be one of global, eu, us or null, got 'asia'"),
-    (make_record(1, audio_seconds="60"), "audio_seconds: must be a non-negative number or null, got '60'"),
-    (make_record(1, characters=-5), "characters: must be a non-negative integer or null, got -5"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        (make_record(1, pages=2, annotated_pages=5), "annotated_pages: 5 exceeds pages 2"),
+        (make_record(1, api_zone="asia"), "api_zone: must be one of global, eu, us or null, got 'asia'"),
+        (make_record(1, audio_seconds="60"), "audio_seconds: must be a non-negative number or null, got '60'"),
+        (make_record(1, characters=-5), "characters: must be a non-negative integer or null, got -5"),
+    ],
+)
 def test_a_bad_billed_quantity_is_quarantined_with_a_reason_naming_it(bad, reason):
     _, rejected = careful_parse([bad])
     assert [r.reason for r in rejected] == [reason]

@@ -10,8 +10,8 @@ import pytest
 from collector._records import parse_records
 from collector._reprice import reprice
 from ledger import Appender, PriceBook, price_rows, read_ledger
-from ledger.prices import Alias, read_aliases, read_prices
-from ledger.store import day_dir, visible_files
+from ledger.pricing.prices import Alias, read_aliases, read_prices
+from ledger.storage.store import day_dir, visible_files
 
 DAYS = [date(2026, 3, 12) + timedelta(days=i) for i in range(7)]  # 03-12 .. 03-18
 MOVED_TO = date(2026, 3, 18)  # mistral-small-latest -> 2603 really on 03-16; the edited table says 03-18
@@ -35,9 +35,12 @@ def records() -> list[dict]:
 
 
 def moved_book() -> PriceBook:
-    aliases = [Alias(alias=a.alias, model=a.model, effective_from=MOVED_TO, source=a.source)
-               if (a.alias, a.model) == ("mistral-small-latest", "mistral-small-2603") else a
-               for a in read_aliases()]  # fmt: skip
+    aliases = [
+        Alias(alias=a.alias, model=a.model, effective_from=MOVED_TO, source=a.source)
+        if (a.alias, a.model) == ("mistral-small-latest", "mistral-small-2603")
+        else a
+        for a in read_aliases()
+    ]
     return PriceBook(read_prices(), aliases)
 
 

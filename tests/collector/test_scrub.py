@@ -53,15 +53,27 @@ def test_quarantine_lines_are_scrubbed(tmp_path):
 def test_a_provider_echoing_its_key_in_a_body_leaves_it_nowhere_under_the_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("ECHO_ADMIN_KEY", SECRET)
     usage = orjson.loads(orjson.dumps(payloads.ADMIN_USAGE_EUR).replace(b"mistral-small-2603", SECRET.encode()))
-    bodies = {"/v1/admin/usage": usage, "/v1/admin/spend-limit": dict(payloads.SPEND_LIMIT, note=SECRET),
-              "/v1/admin/rate-limit": payloads.RATE_LIMIT}  # fmt: skip
+    bodies = {
+        "/v1/admin/usage": usage,
+        "/v1/admin/spend-limit": dict(payloads.SPEND_LIMIT, note=SECRET),
+        "/v1/admin/rate-limit": payloads.RATE_LIMIT,
+    }
     transport = httpx.MockTransport(lambda r: httpx.Response(200, json=bodies[r.url.path]))
-    source = SourceConfig(name="adm", kind="mistral_admin", url="http://provider.test", token_env="ECHO_ADMIN_KEY",
-                          max_requests_per_second=1e6)  # fmt: skip
+    source = SourceConfig(
+        name="adm",
+        kind="mistral_admin",
+        url="http://provider.test",
+        token_env="ECHO_ADMIN_KEY",
+        max_requests_per_second=1e6,
+    )
     context = Context.build(Config(data_dir=tmp_path / "data", sources=(source,)))
-    impl = FACTORIES["mistral_admin"](source=source, context=context, transport=transport,
-                                      policy=RetryPolicy(max_retries=0),
-                                      clock=lambda: datetime(2026, 5, 14, 9, tzinfo=UTC))  # fmt: skip
+    impl = FACTORIES["mistral_admin"](
+        source=source,
+        context=context,
+        transport=transport,
+        policy=RetryPolicy(max_retries=0),
+        clock=lambda: datetime(2026, 5, 14, 9, tzinfo=UTC),
+    )
     assert impl.poll().records > 0
     written = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
     assert any("billing" in str(p) for p in written)

@@ -198,8 +198,16 @@ CASES = [
 
 
 def record(i: int, c: Case) -> dict[str, Any]:
-    base = {"id": f"u{i}", "timestamp": c.timestamp, "model": c.model, "endpoint": "/v1/chat/completions",
-            "status_code": 200, "prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}  # fmt: skip
+    base = {
+        "id": f"u{i}",
+        "timestamp": c.timestamp,
+        "model": c.model,
+        "endpoint": "/v1/chat/completions",
+        "status_code": 200,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cached_tokens": 0,
+    }
     return base | c.fields
 
 

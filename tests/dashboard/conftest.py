@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ledger import write_rows
-from ledger.fixtures import build_ledger
+from tests.builders import build_ledger
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,11 +83,16 @@ def write_status(data_dir: Path, last_success: datetime, poll_seconds: int = 60)
         "updated_at": stamp,
         "sources": {
             "simulator": {
-                "kind": "usage_endpoint", "last_attempt": stamp, "last_success": stamp, "last_error": None,
-                "records_total": 1, "quarantined_total": 0, "poll_seconds": poll_seconds,
+                "kind": "usage_endpoint",
+                "last_attempt": stamp,
+                "last_success": stamp,
+                "last_error": None,
+                "records_total": 1,
+                "quarantined_total": 0,
+                "poll_seconds": poll_seconds,
             }
         },
-    }  # fmt: skip
+    }
     (data_dir / "state").mkdir(parents=True, exist_ok=True)
     (data_dir / "state" / "collector.json").write_bytes(orjson.dumps(status))
 

@@ -97,7 +97,7 @@ def test_hostile_names_are_shown_not_dropped(hostile_env):
 
 def window(days: int = 3) -> Filters:
     now = datetime.now(UTC)
-    return Filters(utc_midnight(days - 1, now), utc_midnight(-1, now))
+    return Filters(start=utc_midnight(days - 1, now), end=utc_midnight(-1, now))
 
 
 def test_top_n_and_other_sum_to_the_independent_totals(many_models):
@@ -181,7 +181,7 @@ def _frame_and_page_for(page_path: str) -> None:
 
 
 def test_pooled_latency_histograms_keep_every_request(many_models, monkeypatch):
-    from ledger import _query_latency
+    from ledger.queries import _latency as _query_latency
 
     monkeypatch.setattr(_query_latency, "EXACT_MAX_ROWS", 0)  # the histogram path, as on a large ledger
     data_dir, truth = many_models
@@ -199,7 +199,7 @@ def test_pooled_latency_histograms_keep_every_request(many_models, monkeypatch):
 def test_a_provider_currency_in_the_spend_gauge_renders_as_text(hostile_env, monkeypatch):
     """The Admin API names the currency of its spend limit: provider data, escaped like any name."""
     import ledger.billing
-    from ledger._billing_limits import SpendGauge
+    from ledger.billing._limits import SpendGauge
 
     hostile_currency = f"![x](http://{BEACON}/c.png)<a href=x>"
     gauges = [

@@ -14,7 +14,6 @@ import pyarrow.compute as pc
 import pytest
 
 from ledger import SCHEMA, compact_day, list_days, write_rows
-from ledger.fixtures import build_ledger
 from ledger.queries import (
     Filters,
     SqlRefused,
@@ -30,6 +29,7 @@ from ledger.queries import (
     top_contributors,
     update_rollups,
 )
+from tests.builders import build_ledger
 
 from .conftest import Truth, write_status
 
@@ -84,7 +84,7 @@ def test_rollups_change_no_answer_and_go_stale_on_write(tmp_path):
 def test_compaction_hides_superseded_files(tmp_path):
     build_ledger(tmp_path, n_records=3_000, days=2, seed=2, end=END)
     day = list_days(tmp_path)[0]
-    f = Filters(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 10, tzinfo=UTC))
+    f = Filters(start=datetime(2026, 11, 1, tzinfo=UTC), end=datetime(2026, 11, 10, tzinfo=UTC))
     first = spend_summary(tmp_path, f).requests
     write_rows(tmp_path, Truth.read(tmp_path).table.slice(0, 10))  # a replayed page: duplicates
     assert compact_day(tmp_path, day)
@@ -123,11 +123,21 @@ def test_top_contributors_rank_and_share(dst_ledger):
 
 def _day_rows(day: date, cost: float) -> dict[str, object]:
     return {
-        "source": "t", "id": f"{day}", "timestamp": datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
-        "model": "m", "status_code": 200, "prompt_tokens": 1, "completion_tokens": 1, "cached_tokens": 0,
-        "request_count": 1, "aggregated": False, "simulated": False, "cost": cost, "currency": "USD",
+        "source": "t",
+        "id": f"{day}",
+        "timestamp": datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
+        "model": "m",
+        "status_code": 200,
+        "prompt_tokens": 1,
+        "completion_tokens": 1,
+        "cached_tokens": 0,
+        "request_count": 1,
+        "aggregated": False,
+        "simulated": False,
+        "cost": cost,
+        "currency": "USD",
         "ingested_at": datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
-    }  # fmt: skip
+    }
 
 
 def test_forecast_knows_weekdays_from_weekends(tmp_path):
@@ -135,7 +145,7 @@ def test_forecast_knows_weekdays_from_weekends(tmp_path):
     rows = [_day_rows(d, 2.0 if d.weekday() >= 5 else 10.0) for d in days]
     write_rows(tmp_path, pa.Table.from_pylist(rows, schema=SCHEMA))
     now = datetime(2026, 11, 19, 0, 0, tzinfo=UTC)  # Thursday, nothing spent yet today
-    fc = month_forecast(tmp_path, Filters(date(2026, 11, 1), date(2026, 11, 18)), now=now)
+    fc = month_forecast(tmp_path, Filters(start=date(2026, 11, 1), end=date(2026, 11, 18)), now=now)
     left = [date(2026, 11, 19) + timedelta(days=i) for i in range(12)]
     expected = sum(r["cost"] for r in rows) + sum(2.0 if d.weekday() >= 5 else 10.0 for d in left)
     assert (fc.weekday_rate, fc.weekend_rate) == (10.0, 2.0)
@@ -179,11 +189,11 @@ def test_csv_neutralises_formula_cells():
 
 def test_filters_reject_bad_input_with_the_fix():
     with pytest.raises(ValueError, match="has no time zone"):
-        Filters(datetime(2026, 1, 1), datetime(2026, 1, 2))
+        Filters(start=datetime(2026, 1, 1), end=datetime(2026, 1, 2))
     with pytest.raises(ValueError, match="IANA name"):
-        Filters(date(2026, 1, 1), date(2026, 1, 2), "Mars/Olympus")
+        Filters(start=date(2026, 1, 1), end=date(2026, 1, 2), timezone="Mars/Olympus")
     with pytest.raises(ValueError, match="not after start"):
-        Filters(date(2026, 1, 5), date(2026, 1, 1))
+        Filters(start=date(2026, 1, 5), end=date(2026, 1, 1))
     with pytest.raises(ValueError, match="use one of"):
         spend_over_time(Path("."), october(), "colour", "day")
 
@@ -206,7 +216,7 @@ def test_freshness_is_stale_after_three_missed_polls(tmp_path):
 
 
 def test_large_slices_read_latency_from_histograms_within_the_bin_bound(dst_ledger, monkeypatch):
-    import ledger._query_latency as latency
+    import ledger.queries._latency as latency
 
     data_dir, truth = dst_ledger
     f = october()
@@ -224,7 +234,7 @@ def test_large_slices_read_latency_from_histograms_within_the_bin_bound(dst_ledg
 
 
 def test_histogram_quantile_interpolates_inside_the_bin():
-    from ledger._query_latency import from_histogram
+    from ledger.queries._latency import from_histogram
 
     counts = np.zeros(96, dtype=np.int64)
     counts[32] = 100  # 100 ms .. 115.5 ms
@@ -245,12 +255,12 @@ def test_ratelimit_headroom_is_the_lowest_remaining_share(dst_ledger):
 
 
 def test_unaligned_windows_bin_latency_from_raw_rows(dst_ledger, monkeypatch):
-    import ledger._query_latency as latency
+    import ledger.queries._latency as latency
 
     data_dir, truth = dst_ledger
     monkeypatch.setattr(latency, "EXACT_MAX_ROWS", 0)
     start, end = datetime(2026, 10, 21, 6, 30, tzinfo=UTC), datetime(2026, 10, 23, 18, 45, tzinfo=UTC)
-    summary = spend_summary(data_dir, Filters(start, end))
+    summary = spend_summary(data_dir, Filters(start=start, end=end))
     assert summary.p95_ms == pytest.approx(truth.p95(truth.window(start, end)), rel=0.075)
 
 
@@ -263,11 +273,11 @@ def test_data_up_to_is_the_newest_row_with_or_without_rollups(tmp_path):
 
 
 def test_a_rollup_replaced_between_plan_and_read_is_replanned(tmp_path, monkeypatch):
-    import ledger._query_engine as engine
+    import ledger.queries._engine as engine
 
     build_ledger(tmp_path, n_records=2_000, days=3, seed=4, end=END)
     update_rollups(tmp_path)
-    f = Filters(date(2026, 11, 3), date(2026, 11, 5))
+    f = Filters(start=date(2026, 11, 3), end=date(2026, 11, 5))
     expected = spend_summary(tmp_path, f).requests
     real_plan, calls = engine.plan, []
 

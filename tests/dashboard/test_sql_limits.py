@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.fixtures import build_ledger
 from ledger.queries import Filters, SqlRefused, run_sql
+from tests.builders import build_ledger
 
 from .conftest import REPO, Truth
 from .test_queries import END, october
@@ -112,6 +112,6 @@ def test_sql_box_error_names_the_memory_limit_and_the_fix(small_ledger):
 
 def test_filters_are_still_applied_to_window_boundaries(small_ledger):
     data_dir, truth = small_ledger
-    f = Filters(END.replace(hour=0) - (END - END), END)
+    f = Filters(start=END.replace(hour=0) - (END - END), end=END)
     got = run_sql(data_dir, f, "SELECT count(*) AS n FROM ledger")
     assert int(got["n"].iloc[0]) == truth.window(f.start_at, f.end_at).num_rows

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.fixtures import build_ledger
 from ledger.queries import Filters, run_sql
+from tests.builders import build_ledger
 
 from .conftest import Truth
 from .test_queries import END

@@ -7,7 +7,7 @@ Regenerate after changing a setting: `python -m tests.foundation.test_config_ref
 from __future__ import annotations
 
 from alerts._settings import ALERTS, SMTP
-from foundation import config
+from foundation import config_keys as config
 from foundation.settings import Setting, reference
 from gateway.config import SETTINGS as GATEWAY
 from tests.paths import REPO

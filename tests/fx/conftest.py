@@ -1,7 +1,7 @@
 """A ledger with USD and EUR rows, a rate file written by hand, and the independent conversion.
 
 Rates here are test values (units per 1 EUR, ECB style), not the ECB's: expected figures are
-computed in plain Python from the rows the test wrote and this dict, never by ledger.fx.
+computed in plain Python from the rows the test wrote and this dict, never by ledger.pricing.fx.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.alerts.conftest import rows
 USD_PER_EUR = {date(2026, 10, d): 1.05 + d / 1000 for d in range(1, 32) if date(2026, 10, d).weekday() < 5}
 """Weekdays of October 2026 only, like the ECB (no publication at weekends)."""
 STALE = 7
-"""ledger.fx.MAX_STALE_DAYS, restated: a rate stands for the 7 days after its publication."""
+"""ledger.pricing.fx.MAX_STALE_DAYS, restated: a rate stands for the 7 days after its publication."""
 
 
 def rate_on(day: date) -> float | None:

@@ -20,7 +20,7 @@ from tests.alerts.conftest import rows
 
 from .conftest import MIXED, USD_PER_EUR, at, expected_usd, rate_on, write_rates
 
-OCTOBER = Filters(date(2026, 10, 1), date(2026, 10, 31), "UTC")
+OCTOBER = Filters(start=date(2026, 10, 1), end=date(2026, 10, 31), timezone="UTC")
 
 
 def test_totals_equal_the_independent_conversion(mixed):
@@ -43,7 +43,7 @@ def test_totals_equal_the_independent_conversion(mixed):
 
 
 def test_a_saturday_uses_fridays_rate_and_the_caption_names_rate_and_date(mixed):
-    saturday = Filters(date(2026, 10, 3), date(2026, 10, 3), "UTC")
+    saturday = Filters(start=date(2026, 10, 3), end=date(2026, 10, 3), timezone="UTC")
     assert spend_summary(mixed, saturday).spend == pytest.approx(1.25 * USD_PER_EUR[date(2026, 10, 2)])
     (used,) = conversion(mixed, OCTOBER)
     assert (used.currency, used.target) == ("EUR", "USD")
@@ -52,10 +52,12 @@ def test_a_saturday_uses_fridays_rate_and_the_caption_names_rate_and_date(mixed)
 
 
 def test_a_missing_rate_is_shown_as_missing_not_as_one(mixed):
-    late = [{"timestamp": at(12, 12, month=11), "cost": 8.0, "currency": "EUR", "project": "search"},
-            {"timestamp": at(12, 13, month=11), "cost": 1.0, "currency": "USD", "project": "search"}]  # fmt: skip
+    late = [
+        {"timestamp": at(12, 12, month=11), "cost": 8.0, "currency": "EUR", "project": "search"},
+        {"timestamp": at(12, 13, month=11), "cost": 1.0, "currency": "USD", "project": "search"},
+    ]
     rows(mixed, late)
-    november = Filters(date(2026, 11, 1), date(2026, 11, 30), "UTC")
+    november = Filters(start=date(2026, 11, 1), end=date(2026, 11, 30), timezone="UTC")
     summary = spend_summary(mixed, november)
     assert summary.spend == pytest.approx(1.0)  # not 9.0: the EUR row has no rate, and is not taken at 1.0
     assert (summary.unconverted_requests, summary.unpriced_requests) == (1, 0)
@@ -72,7 +74,7 @@ def test_no_rate_file_at_all_converts_nothing(usd_config):
 
 
 def test_rollups_and_raw_give_identical_converted_figures(mixed, monkeypatch):
-    week = Filters(date(2026, 10, 1), date(2026, 10, 7), "Europe/Paris")
+    week = Filters(start=date(2026, 10, 1), end=date(2026, 10, 7), timezone="Europe/Paris")
     calls = {
         "summary": lambda: spend_summary(mixed, OCTOBER).spend,
         "daily": lambda: spend_over_time(mixed, week, "project", "day")["spend"].round(9).tolist(),
@@ -95,6 +97,9 @@ def test_euro_display_converts_the_dollar_rows(usd_config, monkeypatch):
     monkeypatch.setenv("MONITOR_CONFIG", str(config))
     rows(usd_config, MIXED)
     write_rates(usd_config, USD_PER_EUR)
-    want = sum(r["cost"] if r["currency"] == "EUR" else r["cost"] / rate_on(r["timestamp"].date())
-               for r in MIXED if r["cost"] is not None)  # fmt: skip
+    want = sum(
+        r["cost"] if r["currency"] == "EUR" else r["cost"] / rate_on(r["timestamp"].date())
+        for r in MIXED
+        if r["cost"] is not None
+    )
     assert spend_summary(usd_config, OCTOBER).spend == pytest.approx(want, rel=1e-12)

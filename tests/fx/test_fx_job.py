@@ -105,9 +105,8 @@ def test_the_dashboard_converts_with_the_fetched_rates(tmp_path, server, monkeyp
     config = tmp_path / "monitor.toml"
     config.write_text(f'data_dir = "{data_dir}"\ncurrency = "USD"\n[fx]\nurl = "{url}"\n')
     monkeypatch.setenv("MONITOR_CONFIG", str(config))
-    rows(data_dir, [{"timestamp": datetime(2026, 10, 2, 9, tzinfo=UTC),
-                     "cost": 10.0, "currency": "EUR"}])  # fmt: skip
-    day = Filters(date(2026, 10, 2), date(2026, 10, 2), "UTC")
+    rows(data_dir, [{"timestamp": datetime(2026, 10, 2, 9, tzinfo=UTC), "cost": 10.0, "currency": "EUR"}])
+    day = Filters(start=date(2026, 10, 2), end=date(2026, 10, 2), timezone="UTC")
     assert spend_summary(data_dir, day).unconverted_requests == 1
     update_rates(data_dir, settings(url), backoff=0)
     assert spend_summary(data_dir, day).spend == pytest.approx(10.0 * 1.0512)
@@ -119,21 +118,25 @@ def test_the_job_runs_only_when_a_url_is_set(tmp_path, server):
     url, _ = server
     plain = Context.build(parse_config({"data_dir": str(tmp_path)}, base=tmp_path))
     assert fx_jobs(plain) == []
-    context = Context.build(parse_config({"data_dir": str(tmp_path), "fx": {"url": url, "max_retries": 0}},
-                                         base=tmp_path))  # fmt: skip
+    context = Context.build(
+        parse_config({"data_dir": str(tmp_path), "fx": {"url": url, "max_retries": 0}}, base=tmp_path)
+    )
     (job,) = fx_jobs(context)
     assert (job.name, job.interval_seconds) == ("fx", 6 * 3600)
     assert job.run() is True and len(table(tmp_path)) == 7
 
 
-@pytest.mark.parametrize(("fx", "message"), [
-    ({"urls": "x"}, "fx.urls: unknown key"),
-    ({"url": "ftp://rates"}, "fx.url: 'ftp://rates' is not an http(s) URL"),
-    ({"rates": [{"date": "2026-10-01", "currency": "USD"}]}, "fx.rates[0].per_eur: missing"),
-    ({"rates": [{"date": "2026-10-01", "currency": "USD", "per_eur": 0}]}, "fx.rates[0].per_eur: must be greater"),
-    ({"rates": [{"date": "01/10/2026", "currency": "USD", "per_eur": 1.1}]}, "use YYYY-MM-DD"),
-    ({"every_hours": 0}, "fx.every_hours: 0 is out of range"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("fx", "message"),
+    [
+        ({"urls": "x"}, "fx.urls: unknown key"),
+        ({"url": "ftp://rates"}, "fx.url: 'ftp://rates' is not an http(s) URL"),
+        ({"rates": [{"date": "2026-10-01", "currency": "USD"}]}, "fx.rates[0].per_eur: missing"),
+        ({"rates": [{"date": "2026-10-01", "currency": "USD", "per_eur": 0}]}, "fx.rates[0].per_eur: must be greater"),
+        ({"rates": [{"date": "01/10/2026", "currency": "USD", "per_eur": 1.1}]}, "use YYYY-MM-DD"),
+        ({"every_hours": 0}, "fx.every_hours: 0 is out of range"),
+    ],
+)
 def test_bad_fx_config_is_one_line_naming_the_key(tmp_path, fx, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse_config({"data_dir": str(tmp_path), "fx": fx}, base=tmp_path)
@@ -143,10 +146,12 @@ def test_config_overrides_win_over_fetched_rates(tmp_path, server, monkeypatch):
     url, _ = server
     data_dir = tmp_path / "data"
     config = tmp_path / "monitor.toml"
-    config.write_text(f'data_dir = "{data_dir}"\ncurrency = "USD"\n'
-                      '[[fx.rates]]\ndate = 2026-10-02\ncurrency = "USD"\nper_eur = 2.0\n')  # fmt: skip
+    config.write_text(
+        f'data_dir = "{data_dir}"\ncurrency = "USD"\n[[fx.rates]]\ndate = 2026-10-02\ncurrency = "USD"\nper_eur = 2.0\n'
+    )
     monkeypatch.setenv("MONITOR_CONFIG", str(config))
     update_rates(data_dir, settings(url), backoff=0)
-    rows(data_dir, [{"timestamp": datetime(2026, 10, 2, 9, tzinfo=UTC),
-                     "cost": 10.0, "currency": "EUR"}])  # fmt: skip
-    assert spend_summary(data_dir, Filters(date(2026, 10, 2), date(2026, 10, 2), "UTC")).spend == pytest.approx(20.0)
+    rows(data_dir, [{"timestamp": datetime(2026, 10, 2, 9, tzinfo=UTC), "cost": 10.0, "currency": "EUR"}])
+    assert spend_summary(
+        data_dir, Filters(start=date(2026, 10, 2), end=date(2026, 10, 2), timezone="UTC")
+    ).spend == pytest.approx(20.0)

@@ -17,11 +17,14 @@ from .conftest import write_rates
 def recent(usd_config):
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     days = [today - timedelta(days=n) for n in (20, 3, 2)]
-    rows(usd_config, [
-        {"timestamp": days[0] + timedelta(hours=10), "cost": 6.0, "currency": "EUR"},  # no rate that day
-        {"timestamp": days[1] + timedelta(hours=10), "cost": 10.0, "currency": "EUR"},
-        {"timestamp": days[2] + timedelta(hours=10), "cost": 2.0, "currency": "USD"},
-    ])  # fmt: skip
+    rows(
+        usd_config,
+        [
+            {"timestamp": days[0] + timedelta(hours=10), "cost": 6.0, "currency": "EUR"},  # no rate that day
+            {"timestamp": days[1] + timedelta(hours=10), "cost": 10.0, "currency": "EUR"},
+            {"timestamp": days[2] + timedelta(hours=10), "cost": 2.0, "currency": "USD"},
+        ],
+    )
     write_rates(usd_config, {days[1].date(): 1.25})
     return days
 

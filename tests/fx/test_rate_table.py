@@ -1,4 +1,4 @@
-"""ledger.fx: reading ECB documents and rate files, cross rates, and when a rate is missing."""
+"""ledger.pricing.fx: reading ECB documents and rate files, cross rates, and when a rate is missing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import fx
+from ledger.pricing import fx
 
 SAMPLE = (Path(__file__).parent / "eurofxref-sample.xml").read_bytes()
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from ledger.billing import BilledRow, comparable_totals, reconcile, unreadable_lines, write_billed
-from ledger.statement import statement, statement_frame
+from ledger.queries.statement import statement, statement_frame
 from tests.alerts.conftest import rows
 
 from .conftest import MIXED, USD_PER_EUR, at, expected_usd, rate_on, write_rates
@@ -28,8 +28,13 @@ def test_statement_converts_each_day_and_shows_the_months_rate(mixed):
 
 
 def test_statement_names_a_day_without_rate_and_leaves_it_out(mixed):
-    rows(mixed, [{"timestamp": at(10, 12, month=11), "cost": 8.0, "currency": "EUR"},
-                 {"timestamp": at(11, 12, month=11), "cost": 2.0, "currency": "USD"}])  # fmt: skip
+    rows(
+        mixed,
+        [
+            {"timestamp": at(10, 12, month=11), "cost": 8.0, "currency": "EUR"},
+            {"timestamp": at(11, 12, month=11), "cost": 2.0, "currency": "USD"},
+        ],
+    )
     stmt = statement(mixed, "2026-11", "UTC", "USD")
     (total,) = stmt.only("search").totals.to_dict("records")
     assert total["spend"] == pytest.approx(2.0) and total["unconverted_requests"] == 1
@@ -41,8 +46,7 @@ def bill(model: str, amount: float, currency: str) -> BilledRow:
 
 
 def test_reconcile_converts_rows_and_bill_lines_in_another_currency(mixed):
-    write_billed(mixed, "adm", "2026-10", None, [bill("mistral-small-latest", 20.0, "EUR"),
-                                                 bill("gpt-4o", 1.0, "USD")])  # fmt: skip
+    write_billed(mixed, "adm", "2026-10", None, [bill("mistral-small-latest", 20.0, "EUR"), bill("gpt-4o", 1.0, "USD")])
     got = {r.model: r for r in reconcile(mixed, ["2026-10"], "USD")}
     small = got["mistral-small-latest"]
     eur_rows = [r for r in MIXED if r["currency"] == "EUR" and "model" not in r]  # default model

@@ -218,9 +218,17 @@ async def files(request: Request) -> Response:
         digest.update(chunk)
         size += len(chunk)
     STATS["uploads_finished"] += 1
-    answer = {"id": f"3f2c1a9e-0000-4000-8000-{next(_ids):012d}", "object": "file", "bytes": size,
-              "created_at": 1764000000, "filename": "upload.jsonl", "purpose": "batch", "sample_type": "batch_request",
-              "source": "upload", "sha256": digest.hexdigest()}  # fmt: skip
+    answer = {
+        "id": f"3f2c1a9e-0000-4000-8000-{next(_ids):012d}",
+        "object": "file",
+        "bytes": size,
+        "created_at": 1764000000,
+        "filename": "upload.jsonl",
+        "purpose": "batch",
+        "sample_type": "batch_request",
+        "source": "upload",
+        "sha256": digest.hexdigest(),
+    }
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
@@ -229,10 +237,21 @@ async def ocr(request: Request) -> Response:
     SEEN.append({"headers": dict(request.headers), "body": b"", "path": request.url.path})
     url = str(body.get("document", {}).get("document_url", ""))
     count = int(url.split("pages=")[1]) if "pages=" in url else 1
-    pages = [{"index": i, "markdown": f"# Page {i + 1}", "images": [],
-              "dimensions": {"dpi": 200, "height": 2200, "width": 1700}} for i in range(count)]  # fmt: skip
-    answer = {"pages": pages, "model": "mistral-ocr-2512", "document_annotation": None,
-              "usage_info": {"pages_processed": count, "doc_size_bytes": 1000 * count}}  # fmt: skip
+    pages = [
+        {
+            "index": i,
+            "markdown": f"# Page {i + 1}",
+            "images": [],
+            "dimensions": {"dpi": 200, "height": 2200, "width": 1700},
+        }
+        for i in range(count)
+    ]
+    answer = {
+        "pages": pages,
+        "model": "mistral-ocr-2512",
+        "document_annotation": None,
+        "usage_info": {"pages_processed": count, "doc_size_bytes": 1000 * count},
+    }
     return _json(200, answer)
 
 
@@ -263,11 +282,24 @@ async def conversations(request: Request) -> Response:
     text = body["inputs"] if isinstance(body["inputs"], str) else orjson.dumps(body["inputs"]).decode()
     if body.get("stream"):
         return _conversation_stream(conversation, model, agent, text)
-    output = {"object": "entry", "type": "message.output", "created_at": "2026-11-25T16:52:03.123Z",
-              "completed_at": "2026-11-25T16:52:04.000Z", "id": f"msg_{next(_ids):08d}", "agent_id": agent,
-              "model": model, "role": "assistant", "content": "Hello from the agent."}  # fmt: skip
-    usage = {"prompt_tokens": len(text), "completion_tokens": 21, "total_tokens": len(text) + 21,
-             "connector_tokens": None, "connectors": None}  # fmt: skip
+    output = {
+        "object": "entry",
+        "type": "message.output",
+        "created_at": "2026-11-25T16:52:03.123Z",
+        "completed_at": "2026-11-25T16:52:04.000Z",
+        "id": f"msg_{next(_ids):08d}",
+        "agent_id": agent,
+        "model": model,
+        "role": "assistant",
+        "content": "Hello from the agent.",
+    }
+    usage = {
+        "prompt_tokens": len(text),
+        "completion_tokens": 21,
+        "total_tokens": len(text) + 21,
+        "connector_tokens": None,
+        "connectors": None,
+    }
     answer = {"object": "conversation.response", "conversation_id": conversation, "outputs": [output], "usage": usage}
     SENT.append({"id": conversation, "status": 200, "usage": usage, "model": model})
     return Response(orjson.dumps(answer), media_type="application/json")
@@ -285,11 +317,12 @@ def _conversation_stream(conversation: str, model: str, agent: str | None, text:
     usage = {"prompt_tokens": len(text), "completion_tokens": 2, "total_tokens": len(text) + 2}
     SENT.append({"id": conversation, "status": 200, "usage": usage, "model": model, "stream": True})
     delta = {"type": "message.output.delta", "id": "msg_1", "model": model, "agent_id": agent, "role": "assistant"}
-    events = [("conversation.response.started", {"type": "conversation.response.started",
-                                                 "conversation_id": conversation}),
-              ("message.output.delta", {**delta, "content": "Bon", "content_index": 0}),
-              ("message.output.delta", {**delta, "content": "jour", "content_index": 0}),
-              ("conversation.response.done", {"type": "conversation.response.done", "usage": usage})]  # fmt: skip
+    events = [
+        ("conversation.response.started", {"type": "conversation.response.started", "conversation_id": conversation}),
+        ("message.output.delta", {**delta, "content": "Bon", "content_index": 0}),
+        ("message.output.delta", {**delta, "content": "jour", "content_index": 0}),
+        ("conversation.response.done", {"type": "conversation.response.done", "usage": usage}),
+    ]
     data = b"".join(f"event: {name}\ndata: ".encode() + orjson.dumps(payload) + b"\n\n" for name, payload in events)
     return Response(data, media_type="text/event-stream")
 

@@ -42,26 +42,43 @@ def calls(gateway: Gateway) -> dict[str, Any]:
     got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document, http_headers=tag)  # type: ignore[arg-type]
     schema = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": {"type": "object"}}}
     scanned = {"type": "document_url", "document_url": "https://example.com/invoice.pdf?pages=2"}
-    got["annotated"] = client.ocr.process(model="mistral-ocr-latest", document=scanned,  # type: ignore[arg-type]
-                                          document_annotation_format=schema, http_headers=tag)  # type: ignore[arg-type]  # fmt: skip
+    got["annotated"] = client.ocr.process(
+        model="mistral-ocr-latest",
+        document=scanned,  # type: ignore[arg-type]
+        document_annotation_format=schema,
+        http_headers=tag,
+    )  # type: ignore[arg-type]
     got["transcription"] = client.audio.transcriptions.complete(
         model="voxtral-mini-latest", file={"file_name": "clip.mp3", "content": AUDIO}, http_headers=tag
     )
-    got["speech"] = client.audio.speech.complete(input=SPEECH_INPUT, model="voxtral-mini-tts-latest",
-                                                 voice_id="en_paul", http_headers=tag)  # fmt: skip
-    heard = [{"role": "user", "content": [{"type": "input_audio", "input_audio": "UklGRg=="},
-                                          {"type": "text", "text": "What is said?"}]}]  # fmt: skip
+    got["speech"] = client.audio.speech.complete(
+        input=SPEECH_INPUT, model="voxtral-mini-tts-latest", voice_id="en_paul", http_headers=tag
+    )
+    heard = [
+        {
+            "role": "user",
+            "content": [{"type": "input_audio", "input_audio": "UklGRg=="}, {"type": "text", "text": "What is said?"}],
+        }
+    ]
     got["chat_audio"] = client.chat.complete(model="voxtral-small-latest", messages=heard, http_headers=tag)  # type: ignore[arg-type]
-    got["priority"] = client.chat.complete(model="mistral-small-latest", messages=PROMPT, service_tier="auto",
-                                           http_headers=tag)  # type: ignore[arg-type]  # fmt: skip
-    got["agent"] = client.beta.conversations.start(agent_id=fake_upstream.AGENT_ID, inputs="Plan my trip",
-                                                   http_headers=tag)  # fmt: skip
-    got["append"] = client.beta.conversations.append(conversation_id=got["agent"].conversation_id,
-                                                     inputs="And the hotel?", http_headers=tag)  # fmt: skip
-    got["file"] = client.files.upload(file={"file_name": "batch.jsonl", "content": b'{"custom_id": "1"}\n'},
-                                      http_headers=tag)  # fmt: skip
-    got["paths"] = [f"/v1/files/{got['file'].id}", f"/v1/batch/jobs/{BATCH_JOB}", "/v1/models/mistral-small-latest",
-                    f"/v1/conversations/{got['agent'].conversation_id}"]  # fmt: skip
+    got["priority"] = client.chat.complete(
+        model="mistral-small-latest", messages=PROMPT, service_tier="auto", http_headers=tag
+    )  # type: ignore[arg-type]
+    got["agent"] = client.beta.conversations.start(
+        agent_id=fake_upstream.AGENT_ID, inputs="Plan my trip", http_headers=tag
+    )
+    got["append"] = client.beta.conversations.append(
+        conversation_id=got["agent"].conversation_id, inputs="And the hotel?", http_headers=tag
+    )
+    got["file"] = client.files.upload(
+        file={"file_name": "batch.jsonl", "content": b'{"custom_id": "1"}\n'}, http_headers=tag
+    )
+    got["paths"] = [
+        f"/v1/files/{got['file'].id}",
+        f"/v1/batch/jobs/{BATCH_JOB}",
+        "/v1/models/mistral-small-latest",
+        f"/v1/conversations/{got['agent'].conversation_id}",
+    ]
     for path in got["paths"]:
         httpx.get(gateway.url + path, headers={**tag, "Authorization": f"Bearer {API_KEY}"})
     got["records"] = gateway.wait_records(13, lambda r: r["project"] == PROJECT)
@@ -114,8 +131,10 @@ def test_conversation_with_an_agent_records_the_model_it_ran(calls: dict[str, An
     record = one(calls["records"], "/v1/conversations")
     assert record["model"] == started.outputs[0].model == "mistral-small-2603"
     assert record["agent_id"] == fake_upstream.AGENT_ID
-    assert (record["prompt_tokens"], record["completion_tokens"]) == (started.usage.prompt_tokens,
-                                                                      started.usage.completion_tokens)  # fmt: skip
+    assert (record["prompt_tokens"], record["completion_tokens"]) == (
+        started.usage.prompt_tokens,
+        started.usage.completion_tokens,
+    )
     assert record["billable"] is True and started.conversation_id not in record["endpoint"]
 
 

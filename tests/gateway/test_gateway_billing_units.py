@@ -48,8 +48,15 @@ def test_paths_become_templates(path: str, template: str) -> None:
 
 def test_endpoint_column_stays_a_small_set_whatever_the_ids() -> None:
     rng = random.Random(11)
-    routes = ("/v1/files/{}", "/v1/conversations/conv_{}", "/v1/batch/jobs/{}", "/v1/models/ft:{}", "/v1/agents/ag_{}",
-              "/v1/files/{}/content", "/v1/nothing-known/{}")  # fmt: skip
+    routes = (
+        "/v1/files/{}",
+        "/v1/conversations/conv_{}",
+        "/v1/batch/jobs/{}",
+        "/v1/models/ft:{}",
+        "/v1/agents/ag_{}",
+        "/v1/files/{}/content",
+        "/v1/nothing-known/{}",
+    )
     seen = set()
     for _ in range(5000):
         ident = "".join(rng.choices(string.hexdigits.lower(), k=rng.randint(8, 36))) + str(rng.randint(0, 9))
@@ -105,8 +112,11 @@ def test_api_zone_config_key(tmp_path: Path) -> None:
 def test_response_units_read_only_well_typed_values() -> None:
     good = {"usage_info": {"pages_processed": 0}, "usage": {"prompt_audio_seconds": 7.5, "service_tier": "priority"}}
     assert response_units(good) == {"pages": 0, "audio_seconds": 7.5, "service_tier": "priority"}
-    bad = {"usage_info": {"pages_processed": "3"}, "usage": {"prompt_audio_seconds": True, "service_tier": "gold"},
-           "outputs": [None, {"model": 3}, {"type": "tool.execution"}]}  # fmt: skip
+    bad = {
+        "usage_info": {"pages_processed": "3"},
+        "usage": {"prompt_audio_seconds": True, "service_tier": "gold"},
+        "outputs": [None, {"model": 3}, {"type": "tool.execution"}],
+    }
     assert response_units(bad) == {}
     assert response_units({"usage": {"prompt_audio_seconds": None}, "usage_info": []}) == {}
     conversation = {"outputs": [{"type": "tool.execution"}, {"model": "m-2603", "agent_id": "ag_1"}]}
@@ -117,11 +127,17 @@ def test_request_facts_from_json_and_multipart() -> None:
     speech = b'{"input": "\xc3\xa9t\xc3\xa9", "model": "tts"}'
     facts = read_request(speech, "application/json", True, "/v1/audio/speech")
     assert (facts.model, facts.characters) == ("tts", 3)
-    chat = read_request(b'{"input": "abc", "agent_id": "ag_1", "service_tier": "standard_only"}', "application/json",
-                        True, "/v1/chat/completions")  # fmt: skip
+    chat = read_request(
+        b'{"input": "abc", "agent_id": "ag_1", "service_tier": "standard_only"}',
+        "application/json",
+        True,
+        "/v1/chat/completions",
+    )
     assert (chat.characters, chat.agent_id, chat.standard_only) == (None, "ag_1", True)
-    form = (b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.mp3"\r\n\r\nRIFF\r\n--b\r\n'
-            b'Content-Disposition: form-data; name="model"\r\n\r\nvoxtral-mini-latest\r\n--b--\r\n')  # fmt: skip
+    form = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.mp3"\r\n\r\nRIFF\r\n--b\r\n'
+        b'Content-Disposition: form-data; name="model"\r\n\r\nvoxtral-mini-latest\r\n--b--\r\n'
+    )
     assert read_request(form, "multipart/form-data; boundary=b", True, "/v1/audio/transcriptions").model == (
         "voxtral-mini-latest"
     )
@@ -133,18 +149,22 @@ def sse(*chunks: dict[str, object]) -> bytes:
 
 
 def test_sse_observer_counts_generated_text_across_any_split() -> None:
-    chat = sse({"id": "c", "model": "m", "choices": [{"delta": {"role": "assistant", "content": "h\u00e9"}}]},
-               {"id": "c", "choices": [{"delta": {"content": [{"type": "text", "text": "llo"}]}}]},
-               {"id": "c", "choices": [{"delta": {"tool_calls": [{"function": {"arguments": "{}"}}]}}]})  # fmt: skip
+    chat = sse(
+        {"id": "c", "model": "m", "choices": [{"delta": {"role": "assistant", "content": "h\u00e9"}}]},
+        {"id": "c", "choices": [{"delta": {"content": [{"type": "text", "text": "llo"}]}}]},
+        {"id": "c", "choices": [{"delta": {"tool_calls": [{"function": {"arguments": "{}"}}]}}]},
+    )
     expected = len("h\u00e9".encode()) + len("llo") + len("{}")
     for size in (1, 3, 50, len(chat)):
         observer = observer_for("text/event-stream", "")
         for start in range(0, len(chat), size):
             observer.feed(chat[start : start + size])  # type: ignore[union-attr]
         assert generated_bytes(observer) == expected, size
-    conversation = sse({"type": "conversation.response.started", "conversation_id": "conv_1"},
-                       {"type": "message.output.delta", "content": "Bon", "model": "m-2603", "agent_id": "ag_1"},
-                       {"type": "message.output.delta", "content": "jour", "model": "m-2603"})  # fmt: skip
+    conversation = sse(
+        {"type": "conversation.response.started", "conversation_id": "conv_1"},
+        {"type": "message.output.delta", "content": "Bon", "model": "m-2603", "agent_id": "ag_1"},
+        {"type": "message.output.delta", "content": "jour", "model": "m-2603"},
+    )
     observer = observer_for("text/event-stream", "")
     observer.feed(conversation)  # type: ignore[union-attr]
     assert generated_bytes(observer) == len("Bonjour")
@@ -153,9 +173,19 @@ def test_sse_observer_counts_generated_text_across_any_split() -> None:
 
 
 def test_prompt_bytes_count_text_not_inline_files() -> None:
-    body = {"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "text", "text": "d\u00e9crire"}, {"type": "image_url", "image_url": "data:image/png;base64,AAAA"}]}],
-        "temperature": 0.5}  # fmt: skip
+    body = {
+        "model": "m",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "d\u00e9crire"},
+                    {"type": "image_url", "image_url": "data:image/png;base64,AAAA"},
+                ],
+            }
+        ],
+        "temperature": 0.5,
+    }
     assert prompt_bytes(orjson.dumps(body)) == len("user") + len("d\u00e9crire".encode())
     assert prompt_bytes(b"not json at all") == len(b"not json at all")
     assert tokens_for(b"", 0) == (0, 0) and tokens_for(b"", 9) == (0, 3)
@@ -163,8 +193,17 @@ def test_prompt_bytes_count_text_not_inline_files() -> None:
 
 def cut_stream(status: int, response_started: bool, usage: dict[str, int] | None = None) -> Exchange:
     body = orjson.dumps({"model": "m", "stream": True, "messages": [{"role": "user", "content": "x" * 96}]})
-    ex = Exchange(method="POST", endpoint="/v1/chat/completions", model="m", stream=True, status=status,
-                  response_started=response_started, cancelled=True, billable=True, request_body=body)  # fmt: skip
+    ex = Exchange(
+        method="POST",
+        endpoint="/v1/chat/completions",
+        model="m",
+        stream=True,
+        status=status,
+        response_started=response_started,
+        cancelled=True,
+        billable=True,
+        request_body=body,
+    )
     ex.observer = observer_for("text/event-stream", "")
     ex.observer.feed(sse({"id": "c", "choices": [{"delta": {"content": "y" * 40}}]}))  # type: ignore[union-attr]
     if usage is not None:
@@ -176,7 +215,10 @@ def test_cut_stream_tokens_are_estimated_only_when_usage_never_came() -> None:
     record = build_record(cut_stream(200, True))
     expected_prompt = math.ceil((len("user") + 96) / 4)
     assert (record["prompt_tokens"], record["completion_tokens"], record["tokens_estimated"]) == (
-        expected_prompt, 10, True)  # fmt: skip
+        expected_prompt,
+        10,
+        True,
+    )
     seen = build_record(cut_stream(200, True, {"prompt_tokens": 31, "completion_tokens": 12}))
     assert (seen["prompt_tokens"], seen["completion_tokens"]) == (31, 12) and "tokens_estimated" not in seen
     before = build_record(cut_stream(CLIENT_CLOSED, False))
@@ -192,8 +234,14 @@ def test_cut_stream_tokens_are_estimated_only_when_usage_never_came() -> None:
 
 
 def test_failed_speech_bills_no_characters_and_interrupted_records_keep_the_context() -> None:
-    ex = Exchange(method="POST", endpoint="/v1/audio/speech", status=422, zone="eu", billable=True,
-                  facts=read_request(b'{"input": "abc"}', "application/json", True, "/v1/audio/speech"))  # fmt: skip
+    ex = Exchange(
+        method="POST",
+        endpoint="/v1/audio/speech",
+        status=422,
+        zone="eu",
+        billable=True,
+        facts=read_request(b'{"input": "abc"}', "application/json", True, "/v1/audio/speech"),
+    )
     record = build_record(ex)
     assert "characters" not in record and (record["api_zone"], record["billable"]) == ("eu", True)
     interrupted = interrupted_record(ex)

@@ -51,8 +51,10 @@ def test_collector_polls_the_gateway_into_the_ledger(upstream: ThreadServer, tmp
         client = Mistral(api_key="sk-ledger-test-key", server_url=gateway.url)
         tag = {"X-Project": "ledger"}
         messages = [{"role": "user", "content": "Count to three, please."}]
-        chats = [client.chat.complete(model="mistral-small-latest", messages=messages, max_tokens=n, http_headers=tag)
-                 for n in (5, 50)]  # fmt: skip
+        chats = [
+            client.chat.complete(model="mistral-small-latest", messages=messages, max_tokens=n, http_headers=tag)
+            for n in (5, 50)
+        ]
         streamed = list(client.chat.stream(model="mistral-small-latest", messages=messages, http_headers=tag))
         embedded = client.embeddings.create(model="mistral-embed", inputs=["hello"], http_headers=tag)
         with pytest.raises(MistralError):
@@ -117,18 +119,26 @@ def drive(client: Mistral, eu_client: Mistral) -> dict[str, Any]:
     got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document)  # type: ignore[arg-type]
     schema = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": {"type": "object"}}}
     invoice = {"type": "document_url", "document_url": "https://example.com/invoice.pdf?pages=3"}
-    got["annotated"] = client.ocr.process(model="mistral-ocr-latest", document=invoice,  # type: ignore[arg-type]
-                                          document_annotation_format=schema)  # type: ignore[arg-type]  # fmt: skip
+    got["annotated"] = client.ocr.process(
+        model="mistral-ocr-latest",
+        document=invoice,  # type: ignore[arg-type]
+        document_annotation_format=schema,
+    )  # type: ignore[arg-type]
     got["transcription"] = client.audio.transcriptions.complete(
         model="voxtral-mini-latest", file={"file_name": "clip.mp3", "content": bytes(30_000)}
     )
     got["speech_input"] = "Bonjour \u00e0 tous !"
     client.audio.speech.complete(input=got["speech_input"], model="voxtral-mini-tts-latest", voice_id="en_paul")
-    heard = [{"role": "user", "content": [{"type": "input_audio", "input_audio": "UklGRg=="},
-                                          {"type": "text", "text": "What is said?"}]}]  # fmt: skip
+    heard = [
+        {
+            "role": "user",
+            "content": [{"type": "input_audio", "input_audio": "UklGRg=="}, {"type": "text", "text": "What is said?"}],
+        }
+    ]
     got["heard"] = client.chat.complete(model="voxtral-small-2507", messages=heard)  # type: ignore[arg-type]
-    got["priority"] = client.chat.complete(model="mistral-small-latest", messages=got["messages"], max_tokens=30,
-                                           service_tier="auto")  # type: ignore[arg-type]  # fmt: skip
+    got["priority"] = client.chat.complete(
+        model="mistral-small-latest", messages=got["messages"], max_tokens=30, service_tier="auto"
+    )  # type: ignore[arg-type]
     got["agent"] = client.beta.conversations.start(agent_id=fake_upstream.AGENT_ID, inputs="Plan my trip")
     client.files.upload(file={"file_name": "batch.jsonl", "content": b'{"custom_id": "1"}\n'})
     fake_upstream.GATE.clear()
@@ -188,8 +198,11 @@ def check_units(rows: list[dict[str, Any]], got: dict[str, Any]) -> None:
     assert spoken["cost"] == pytest.approx(len(got["speech_input"]) * TTS_PER_CHARACTER)
     chat_audio = row(rows, id=got["heard"].id)
     usage, (fresh, reused, out, minute) = got["heard"].usage, VOXTRAL_SMALL
-    tokens = ((usage.prompt_tokens - usage.prompt_tokens // 2) * fresh + usage.prompt_tokens // 2 * reused
-              + usage.completion_tokens * out) / 1e6  # fmt: skip
+    tokens = (
+        (usage.prompt_tokens - usage.prompt_tokens // 2) * fresh
+        + usage.prompt_tokens // 2 * reused
+        + usage.completion_tokens * out
+    ) / 1e6
     assert chat_audio["audio_seconds"] == 10
     assert chat_audio["cost"] == pytest.approx(tokens + 10 / 60 * minute)
     upload = row(rows, endpoint="/v1/files")
@@ -202,9 +215,7 @@ def check_tokens(rows: list[dict[str, Any]], got: dict[str, Any]) -> None:
     assert tiered["service_tier"] == "priority"
     assert tiered["cost"] == pytest.approx(
         PRIORITY
-        * expected_cost(
-            "mistral-small-2603", usage.prompt_tokens, usage.prompt_tokens // 2, usage.completion_tokens
-        )  # fmt: skip
+        * expected_cost("mistral-small-2603", usage.prompt_tokens, usage.prompt_tokens // 2, usage.completion_tokens)
     )
     agent = got["agent"].usage
     conversation = row(rows, endpoint="/v1/conversations")
@@ -215,8 +226,11 @@ def check_tokens(rows: list[dict[str, Any]], got: dict[str, Any]) -> None:
     cut = row(rows, tokens_estimated=True)
     prompt = math.ceil(sum(len(m["role"]) + len(m["content"]) for m in got["messages"]) / 4)
     completion = math.ceil(len(got["seen"].encode()) / 4)
-    assert (cut["endpoint"], cut["prompt_tokens"], cut["completion_tokens"]) == ("/v1/chat/completions", prompt,
-                                                                                 completion)  # fmt: skip
+    assert (cut["endpoint"], cut["prompt_tokens"], cut["completion_tokens"]) == (
+        "/v1/chat/completions",
+        prompt,
+        completion,
+    )
     assert cut["priced_model"] == "mistral-small-2603"
     assert cut["cost"] == pytest.approx(expected_cost("mistral-small-2603", prompt, 0, completion)) and cut["cost"] > 0
     eu = got["eu"].usage

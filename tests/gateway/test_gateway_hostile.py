@@ -63,8 +63,10 @@ def limited(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]:
 
 def send_chunked(port: int, total: int, project: str) -> bytes:
     """POST `total` bytes to /v1/files with chunked encoding, stopping as soon as an answer arrives."""
-    head = (f"POST /v1/files HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nX-Project: {project}\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n")  # fmt: skip
+    head = (
+        f"POST /v1/files HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nX-Project: {project}\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n"
+    )
     frame = f"{MIB:x}\r\n".encode() + b"x" * MIB + b"\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         sock.sendall(head.encode())
@@ -117,8 +119,10 @@ def test_a_streamed_body_over_the_limit_gets_413_with_memory_bounded(limited: Ga
 
 def test_a_declared_length_over_the_limit_is_refused_before_forwarding(limited: Gateway) -> None:
     started = fake_upstream.STATS["uploads_started"]
-    head = (f"POST /v1/files HTTP/1.1\r\nHost: gw\r\nContent-Length: {300 * MIB}\r\nX-Project: declared\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n")  # fmt: skip
+    head = (
+        f"POST /v1/files HTTP/1.1\r\nHost: gw\r\nContent-Length: {300 * MIB}\r\nX-Project: declared\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", limited.port), timeout=10) as sock:
         sock.sendall(head.encode() + b"x" * 1000)
         answer = read_answer(sock)

@@ -68,7 +68,7 @@ class Clock:
 
 def call_cost(content: str) -> float:
     """The fake upstream bills prompt = characters of the message (half of them cached), completion = max_tokens;
-    mistral-large-2411 costs $2 input, $0.2 cached input, $6 output per 1M tokens (ledger/prices.csv)."""
+    mistral-large-2411 costs $2 input, $0.2 cached input, $6 output per 1M tokens (ledger/pricing/prices.csv)."""
     prompt = len(content)
     cached = prompt // 2
     return ((prompt - cached) * 2 + cached * 0.2 + MAX_TOKENS * 6) / 1e6
@@ -78,17 +78,29 @@ def call_cost(content: str) -> float:
 def served(upstream: ThreadServer, tmp_path: Path) -> Iterator[tuple[str, Clock, Path]]:
     (tmp_path / "budgets.toml").write_text(BUDGETS)
     clock = Clock(datetime(2026, 3, 10, 23, 50, 20, tzinfo=PARIS))
-    config = parse_config({"upstream_url": upstream.url, "db_path": "buffer.sqlite3", "budgets_file": "budgets.toml",
-                           "limits_state_path": "limits.sqlite3", "limits_timezone": "Europe/Paris",
-                           "limits_state_timeout_ms": 50}, base=tmp_path)  # fmt: skip
+    config = parse_config(
+        {
+            "upstream_url": upstream.url,
+            "db_path": "buffer.sqlite3",
+            "budgets_file": "budgets.toml",
+            "limits_state_path": "limits.sqlite3",
+            "limits_timezone": "Europe/Paris",
+            "limits_state_timeout_ms": 50,
+        },
+        base=tmp_path,
+    )
     with ThreadServer(create_app(config, Secrets(TOKEN, SALT.encode()), clock=clock)) as server:
         yield server.url, clock, tmp_path
 
 
 def chat(url: str, project: str, content: str) -> object:
     client = Mistral(api_key=API_KEY, server_url=url)
-    return client.chat.complete(model=MODEL, messages=[{"role": "user", "content": content}], max_tokens=MAX_TOKENS,
-                                http_headers={"X-Project": project})  # fmt: skip
+    return client.chat.complete(
+        model=MODEL,
+        messages=[{"role": "user", "content": content}],
+        max_tokens=MAX_TOKENS,
+        http_headers={"X-Project": project},
+    )
 
 
 def wait_spend(state: Path, expected: float, timeout: float = 150.0) -> None:
@@ -149,8 +161,9 @@ def test_rate_limit_lets_n_through_and_refuses_the_next_with_retry_after(served:
     assert refused.value.status_code == 429
     assert int(refused.value.raw_response.headers["retry-after"]) == 40  # 23:50:20 -> 23:51:00
     message = orjson.loads(refused.value.body)["message"]
-    assert message.startswith("three a minute: rate limit of 3 requests per minute for project rated, API key "
-                              "search prod reached")  # fmt: skip
+    assert message.startswith(
+        "three a minute: rate limit of 3 requests per minute for project rated, API key search prod reached"
+    )
     clock.now += 40
     chat(url, "rated", "rated call 4")
     assert upstream_calls("rated call 4") == 1
@@ -185,9 +198,17 @@ def test_state_unavailable_fails_open_and_is_counted(served: tuple[str, Clock, P
 
 def test_state_unavailable_fails_closed_when_configured(upstream: ThreadServer, tmp_path: Path) -> None:
     (tmp_path / "budgets.toml").write_text(BUDGETS)
-    config = parse_config({"upstream_url": upstream.url, "db_path": "buffer.sqlite3", "budgets_file": "budgets.toml",
-                           "limits_state_path": "limits.sqlite3", "limits_fail_closed": True,
-                           "limits_state_timeout_ms": 50}, base=tmp_path)  # fmt: skip
+    config = parse_config(
+        {
+            "upstream_url": upstream.url,
+            "db_path": "buffer.sqlite3",
+            "budgets_file": "budgets.toml",
+            "limits_state_path": "limits.sqlite3",
+            "limits_fail_closed": True,
+            "limits_state_timeout_ms": 50,
+        },
+        base=tmp_path,
+    )
     with ThreadServer(create_app(config, Secrets(TOKEN, SALT.encode()))) as server:
         locker = sqlite3.connect(tmp_path / "limits.sqlite3", isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
@@ -217,8 +238,10 @@ def test_two_gateway_processes_enforce_one_limit_together(upstream: ThreadServer
     try:
         body = {"model": MODEL, "messages": [{"role": "user", "content": "shared call"}], "max_tokens": 5}
         headers = {"Authorization": f"Bearer {API_KEY}", "X-Project": "shared"}
-        codes = [httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=10).status_code
-                 for gw in (first, second) * 5]  # fmt: skip
+        codes = [
+            httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=10).status_code
+            for gw in (first, second) * 5
+        ]
     finally:
         first.stop(), second.stop()
     assert sorted(codes) == [200] * 5 + [429] * 5
@@ -230,8 +253,14 @@ def test_a_control_character_in_a_limit_name_stops_the_start_with_one_line(tmp_p
     (tmp_path / "budgets.toml").write_text('[[limits]]\nname = "bad\\u0007name"\nrequests_per_minute = 5\n')
     (tmp_path / "gateway.toml").write_text(f'budgets_file = "budgets.toml"\ndb_path = "{tmp_path / "b.sqlite3"}"\n')
     env = {"GATEWAY_USAGE_TOKEN": TOKEN, "GATEWAY_KEY_SALT": SALT, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "gateway", "--config", str(tmp_path / "gateway.toml")], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", str(tmp_path / "gateway.toml")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "limits[0].name" in lines[0] and "control character" in lines[0]

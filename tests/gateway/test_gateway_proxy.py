@@ -176,8 +176,10 @@ def patient_gateway(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]
 def test_client_gone_before_the_answer_is_recorded_as_499(patient_gateway: Gateway, gate: None) -> None:
     marker = "gone-before-the-answer"
     body = orjson.dumps({"model": "gated-json", "messages": [{"role": "user", "content": marker}]})
-    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
-            f"X-Project: gone\r\nContent-Length: {len(body)}\r\n\r\n")  # fmt: skip
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+        f"X-Project: gone\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", patient_gateway.port), timeout=10) as sock:
         sock.sendall(head.encode() + body)
         assert wait_for(lambda: any(marker.encode() in seen["body"] for seen in fake_upstream.SEEN))

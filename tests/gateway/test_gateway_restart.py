@@ -116,8 +116,9 @@ def test_sigkill_mid_stream_leaves_an_interrupted_record(upstream: ThreadServer,
     body = {"model": "gated-stream", "stream": True, "messages": [{"role": "user", "content": "abc"}]}
     try:
         with httpx.Client(timeout=10) as client:
-            with client.stream("POST", first.url + "/v1/chat/completions", json=body,
-                               headers={"X-Project": "midstream"}) as response:  # fmt: skip
+            with client.stream(
+                "POST", first.url + "/v1/chat/completions", json=body, headers={"X-Project": "midstream"}
+            ) as response:
                 lines = response.iter_lines()  # kept referenced: a collected iterator closes the stream
                 line = next(lines)
                 stream_id = orjson.loads(line.removeprefix("data: "))["id"]
@@ -147,8 +148,13 @@ def test_sigkill_before_the_answer_leaves_an_interrupted_record(
     first = Gateway(root=tmp_path, upstream_url=upstream.url, extra={"read_timeout_seconds": 60.0}).start()
     marker = "killed-before-the-answer"
     body = {"model": "gated-json", "messages": [{"role": "user", "content": marker}]}
-    caller = threading.Thread(target=lambda: _quietly(lambda: httpx.post(
-        first.url + "/v1/chat/completions", json=body, headers={"X-Project": "unanswered"}, timeout=30)))  # fmt: skip
+    caller = threading.Thread(
+        target=lambda: _quietly(
+            lambda: httpx.post(
+                first.url + "/v1/chat/completions", json=body, headers={"X-Project": "unanswered"}, timeout=30
+            )
+        )
+    )
     caller.start()
     try:
         assert wait_until(lambda: any(marker.encode() in seen["body"] for seen in fake_upstream.SEEN))
@@ -160,7 +166,10 @@ def test_sigkill_before_the_answer_leaves_an_interrupted_record(
         [record] = [r for r in second.records() if r["project"] == "unanswered"]
         assert (record["status_code"], record["error_type"], record["interrupted"]) == (502, "interrupted", True)
         assert (record["model"], record["endpoint"], record["prompt_tokens"]) == (
-            "gated-json", "/v1/chat/completions", 0)  # fmt: skip
+            "gated-json",
+            "/v1/chat/completions",
+            0,
+        )
         assert record["id"].startswith("gw-")
     finally:
         second.stop()

@@ -132,8 +132,16 @@ def test_record_ids_come_from_billed_responses_only() -> None:
 
 
 def test_record_has_the_contract_fields() -> None:
-    ex = Exchange(method="POST", endpoint="/v1/chat/completions", model="mistral-small-latest", status=200,
-                  project="web", api_key_id="key-1", attempt=2, wall=1_764_089_523.123456)  # fmt: skip
+    ex = Exchange(
+        method="POST",
+        endpoint="/v1/chat/completions",
+        model="mistral-small-latest",
+        status=200,
+        project="web",
+        api_key_id="key-1",
+        attempt=2,
+        wall=1_764_089_523.123456,
+    )
     ex.summary = {"id": "c", "model": "mistral-small-2603", "usage": {"prompt_tokens": 5, "completion_tokens": 2}}
     record = build_record(ex, now=ex.started + 0.25)
     assert record["timestamp"] == "2025-11-25T16:52:03.123Z"
@@ -181,8 +189,14 @@ def test_accept_encoding_with_nothing_readable_becomes_identity() -> None:
 
 
 def test_downstream_headers_keep_length_and_drop_hop_by_hop() -> None:
-    raw = [(b"Content-Length", b"10"), (b"Transfer-Encoding", b"chunked"), (b"Connection", b"close, X-A"),
-           (b"X-A", b"1"), (b"Proxy-Authenticate", b"Basic"), (b"x-ratelimit-limit-req-minute", b"5")]  # fmt: skip
+    raw = [
+        (b"Content-Length", b"10"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"Connection", b"close, X-A"),
+        (b"X-A", b"1"),
+        (b"Proxy-Authenticate", b"Basic"),
+        (b"x-ratelimit-limit-req-minute", b"5"),
+    ]
     assert downstream_headers(raw) == [(b"Content-Length", b"10"), (b"x-ratelimit-limit-req-minute", b"5")]
 
 
@@ -207,8 +221,12 @@ def test_sse_observer_finds_first_chunk_and_usage_across_any_split() -> None:
         for start in range(0, len(body), size):
             observer.feed(body[start : start + size])
         summary = observer.result()
-        assert summary == {"id": "cmpl-1", "object": "chat.completion.chunk", "model": "m-2603",
-                           "usage": {"prompt_tokens": 7, "completion_tokens": 3}}, size  # fmt: skip
+        assert summary == {
+            "id": "cmpl-1",
+            "object": "chat.completion.chunk",
+            "model": "m-2603",
+            "usage": {"prompt_tokens": 7, "completion_tokens": 3},
+        }, size
 
 
 def test_gzip_json_is_inflated_for_the_observer_only() -> None:
@@ -265,9 +283,14 @@ def test_config_defaults_relative_paths_and_errors(tmp_path: Path) -> None:
     assert cfg.db_path == tmp_path / "buf" / "x.sqlite3"
     assert cfg.project_header == "x-team" and cfg.retention_days == 2.0
     assert cfg.upstream_url == "https://api.mistral.ai" and cfg.port == 8080
-    bad = [({"port": True}, "port"), ({"upstream_url": "http://u:p@host"}, "upstream_url"),
-           ({"retention_days": 0}, "retention_days"), ({"sqlite_synchronous": "OFF"}, "sqlite_synchronous"),
-           ({"retry_count_headers": [1]}, "retry_count_headers"), ({"listen": 1}, "listen")]  # fmt: skip
+    bad = [
+        ({"port": True}, "port"),
+        ({"upstream_url": "http://u:p@host"}, "upstream_url"),
+        ({"retention_days": 0}, "retention_days"),
+        ({"sqlite_synchronous": "OFF"}, "sqlite_synchronous"),
+        ({"retry_count_headers": [1]}, "retry_count_headers"),
+        ({"listen": 1}, "listen"),
+    ]
     for raw, key in bad:
         with pytest.raises(ConfigError, match=f"^{key}: "):
             parse_config(raw, base=tmp_path)

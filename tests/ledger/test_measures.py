@@ -1,4 +1,4 @@
-"""The registry of measures (ledger/_measures.py) agrees with what the rollups store and the raw
+"""The registry of measures (ledger/queries/_measures.py) agrees with what the rollups store and the raw
 rows look like: every dimension and every rollup-served measure binds on both shapes."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from ledger import list_files
-from ledger._measures import DERIVED_KEYS, MEASURES, ROLLUP_KEYS, STORED, Measure
-from ledger._query_engine import RAW_EXTRA, connection, scan_sql
-from ledger._query_rollups import rollup_sql
-from ledger.fixtures import build_ledger
 from ledger.queries import DIMENSIONS
+from ledger.queries._engine import RAW_EXTRA, connection, scan_sql
+from ledger.queries._measures import DERIVED_KEYS, MEASURES, ROLLUP_KEYS, STORED, Measure
+from ledger.queries._rollups import rollup_sql
+from tests.builders import build_ledger
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from foundation.periods import (
     previous_month,
 )
 from gateway._limit_periods import period_at
-from ledger.statement import month_window
+from ledger.queries.statement import month_window
 
 PARIS = "Europe/Paris"
 PLUS_14 = "Pacific/Kiritimati"

@@ -16,7 +16,7 @@ import pytest
 from collector._records import parse_records
 from ledger import PriceBook, price_rows
 
-LEDGER = Path(__file__).resolve().parents[2] / "ledger"
+LEDGER = Path(__file__).resolve().parents[2] / "ledger" / "pricing"
 M = 1_000_000
 
 

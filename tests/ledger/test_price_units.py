@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.prices import PRICES_CSV, TOKENS, UNITS, PriceBook, read_prices
+from ledger.pricing.prices import PRICES_CSV, TOKENS, UNITS, PriceBook, read_prices
 
 OLD_HEADER = "model,effective_from,currency,input_per_1m,output_per_1m,cached_input_per_1m,status,source\n"
 

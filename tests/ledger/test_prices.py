@@ -81,7 +81,14 @@ def test_request_before_a_models_release_is_unpriced():
 
 
 def test_override_with_a_later_effective_date_does_not_reprice_the_past():
-    override = Price("mistral-small-2603", date(2026, 10, 1), "USD", 1.0, 2.0, 0.1)
+    override = Price(
+        model="mistral-small-2603",
+        effective_from=date(2026, 10, 1),
+        currency="USD",
+        input_per_1m=1.0,
+        output_per_1m=2.0,
+        cached_input_per_1m=0.1,
+    )
     book = PriceBook.load([override])
     _, cost = costs(
         book, rec(1, "mistral-small-2603", "2026-09-30T12:00:00Z"), rec(2, "mistral-small-2603", "2026-10-01T00:00:00Z")

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from collector._records import parse_records
 from collector._reprice import reprice
 from ledger import Appender, Price, PriceBook, compact_day, price_rows, read_ledger
-from ledger.upsert import upsert_rows
+from ledger.storage.upsert import upsert_rows
 
 MODEL = "mistral-small-2603"
 DAY = "2026-11-01"
@@ -45,7 +45,18 @@ def batch(start: int, n: int, day: str = DAY, source: str = "s", book: PriceBook
 def other_book() -> PriceBook:
     listed = PriceBook.load().price_at(MODEL, datetime(2026, 11, 1, tzinfo=UTC), "USD")
     assert listed is not None
-    return PriceBook.load([Price(MODEL, listed.effective_from, "USD", 10.0, 20.0, 1.0)])
+    return PriceBook.load(
+        [
+            Price(
+                model=MODEL,
+                effective_from=listed.effective_from,
+                currency="USD",
+                input_per_1m=10.0,
+                output_per_1m=20.0,
+                cached_input_per_1m=1.0,
+            )
+        ]
+    )
 
 
 class WriterDuringRewrite:

@@ -1,7 +1,7 @@
 """Rollups change no answer: every data function the pages and the alerts engine call gives the same
 figures from raw rows, from rollups built on the fly, and from rollup files on disk.
 
-One seeded ledger (ledger/fixtures.py: 14 days over the Paris DST change, six models, five
+One seeded ledger (tests/builders.py: 14 days over the Paris DST change, six models, five
 projects, eight keys, errors, 429s, spend-cap 429s, retries, an unpriced model, usage-API
 rows; a third of the rows re-priced in EUR, with no USD rate for its first days) is copied
 twice: `raw` is read with LEDGER_ROLLUPS=0 and `fly` with no rollup file (both before any
@@ -25,13 +25,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from ledger import billing, budget_queries, list_days, rewrite_day, write_rows
+from ledger import billing, list_days, rewrite_day, write_rows
 from ledger import queries as q
-from ledger import statement as st
-from ledger._measures import MEASURES_BY_NAME
-from ledger._query_rollups import plan
-from ledger.fixtures import build_ledger
-from ledger.store import read_ledger
+from ledger.queries import budgets as budget_queries
+from ledger.queries import statement as st
+from ledger.queries._measures import MEASURES_BY_NAME
+from ledger.queries._rollups import plan
+from ledger.storage.store import read_ledger
+from tests.builders import build_ledger
 
 END = datetime(2026, 10, 30, 14, tzinfo=UTC)
 DAYS = 14

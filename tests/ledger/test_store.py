@@ -10,7 +10,7 @@ import pytest
 
 from collector._records import parse_records
 from ledger import Appender, PriceBook, compact_closed_days, list_files, price_rows, read_ledger
-from ledger.store import day_dir, visible_files
+from ledger.storage.store import day_dir, visible_files
 
 
 def batch(start, n, day="2026-11-01", source="s"):

@@ -21,10 +21,13 @@ recipients = ["ops@example.com"]
 def test_the_top_keys_of_a_budget_email_carry_their_labels(tmp_path, smtp_server, make_engine) -> None:
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", BUDGETS)
-    rows(data, [
-        {"timestamp": paris("2026-11-02T10:00"), "cost": 300.0, "api_key_id": "key-0123456789abcdef"},
-        {"timestamp": paris("2026-11-03T10:00"), "cost": 100.0, "api_key_id": "key-ffffffffffffffff"},
-    ])  # fmt: skip
+    rows(
+        data,
+        [
+            {"timestamp": paris("2026-11-02T10:00"), "cost": 300.0, "api_key_id": "key-0123456789abcdef"},
+            {"timestamp": paris("2026-11-03T10:00"), "cost": 100.0, "api_key_id": "key-ffffffffffffffff"},
+        ],
+    )
     make_engine(smtp_server.port).run(paris("2026-11-20T12:00"))
     [message] = smtp_server.messages
     text, _ = bodies(message)

@@ -42,14 +42,16 @@ def test_a_budgets_file_with_limits_and_labels_loads(tmp_path: Path) -> None:
     limits, labels = load_limits(path)
     assert labels == {"key-0123456789abcdef": "search prod"}
     assert [(lim.name, lim.amount, lim.period, lim.requests_per_minute, lim.hard) for lim in limits] == [
-        ("search daily", 25.5, "day", None, True), ("prod keys", None, "day", 600, False)]  # fmt: skip
+        ("search daily", 25.5, "day", None, True),
+        ("prod keys", None, "day", 600, False),
+    ]
     assert limits[1].key_ids == frozenset({"key-0123456789abcdef"})
 
 
 def test_saving_budgets_keeps_limits_and_labels(tmp_path: Path) -> None:
     path = tmp_path / "budgets.toml"
     path.write_text(FILE)
-    save_budgets(path, [*load_budgets(path), Budget("new one", 10.0)])
+    save_budgets(path, [*load_budgets(path), Budget(name="new one", amount=10.0)])
     assert load_limits(path) == load_limits_of_text(tmp_path, FILE)
     assert [b.name for b in load_budgets(path)] == ["search monthly", "new one"]
 
@@ -64,8 +66,17 @@ def test_saving_limits_keeps_budgets_and_the_gateway_reads_them_back(tmp_path: P
     path = tmp_path / "budgets.toml"
     path.write_text(FILE)
     labels = {"key-0123456789abcdef": 'prod "search" \\ é'}
-    odd = parse_limit_form({"name": 'a "quoted" \\ name', "project": "search", "period": "week", "amount": 3.0,
-                            "requests_per_minute": None, "timezone": "Europe/Paris"}, labels)  # fmt: skip
+    odd = parse_limit_form(
+        {
+            "name": 'a "quoted" \\ name',
+            "project": "search",
+            "period": "week",
+            "amount": 3.0,
+            "requests_per_minute": None,
+            "timezone": "Europe/Paris",
+        },
+        labels,
+    )
     save_limits(path, [odd], labels)
     assert [b.name for b in load_budgets(path)] == ["search monthly"]
     assert load_limit_file(path) == ([odd], labels)
@@ -102,8 +113,10 @@ def test_label_for_shows_the_label_or_the_fingerprint() -> None:
 
 def test_a_limit_on_a_labelled_fingerprint_is_shown_by_its_label(tmp_path: Path) -> None:
     path = tmp_path / "budgets.toml"
-    path.write_text('[key_labels]\n"key-0123456789abcdef" = "search prod"\n\n'
-                    '[[limits]]\nname = "k"\napi_key = "key-0123456789abcdef"\nrequests_per_minute = 5\n')  # fmt: skip
+    path.write_text(
+        '[key_labels]\n"key-0123456789abcdef" = "search prod"\n\n'
+        '[[limits]]\nname = "k"\napi_key = "key-0123456789abcdef"\nrequests_per_minute = 5\n'
+    )
     [limit], _ = load_limits(path)
     assert limit.scope_label() == "API key search prod"
     assert limit.key_ids == frozenset({"key-0123456789abcdef"})

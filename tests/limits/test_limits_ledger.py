@@ -19,24 +19,32 @@ def at(text: str) -> datetime:
 
 
 def ledger(data: Path) -> None:
-    rows(data, [
-        {"source": "gw", "timestamp": at("2026-03-10 10:00"), "cost": 0.40, "project": "search"},
-        {"source": "gw", "timestamp": at("2026-03-10 10:05:30"), "cost": 0.30, "project": "search"},
-        {"source": "sim", "timestamp": at("2026-03-10 09:00"), "cost": 0.05, "project": "search"},
-        {"source": "sim", "timestamp": at("2026-03-10 10:09"), "cost": 5.00, "project": "search"},  # after as_of
-        {"source": "gw", "timestamp": at("2026-03-10 10:01"), "cost": 7.00, "project": "other"},
-        {"source": "gw", "timestamp": at("2026-03-09 22:00"), "cost": 9.00, "project": "search"},  # yesterday
-    ])  # fmt: skip
+    rows(
+        data,
+        [
+            {"source": "gw", "timestamp": at("2026-03-10 10:00"), "cost": 0.40, "project": "search"},
+            {"source": "gw", "timestamp": at("2026-03-10 10:05:30"), "cost": 0.30, "project": "search"},
+            {"source": "sim", "timestamp": at("2026-03-10 09:00"), "cost": 0.05, "project": "search"},
+            {"source": "sim", "timestamp": at("2026-03-10 10:09"), "cost": 5.00, "project": "search"},  # after as_of
+            {"source": "gw", "timestamp": at("2026-03-10 10:01"), "cost": 7.00, "project": "other"},
+            {"source": "gw", "timestamp": at("2026-03-09 22:00"), "cost": 9.00, "project": "search"},  # yesterday
+        ],
+    )
 
 
 def spent_message(tmp_path: Path, own: list[tuple[str, float]]) -> str:
     """Run a limiter over the ledger with own records priced `cost` observed at each time; its 429 message."""
     clock = {"now": at("2026-03-10 10:07").timestamp()}
-    limit = Limit("search daily", project="search", period="day", amount=0.5)
+    limit = Limit(name="search daily", project="search", period="day", amount=0.5)
     settings = LimitSettings(state_path=tmp_path / "state.sqlite3", ledger_refresh_seconds=3600)
-    limiter = Limiter(limits=[limit], settings=settings, metrics=Metrics(), clock=lambda: clock["now"],
-                      pricer=lambda records: [r["test_cost"] for r in records],
-                      refresher=ledger_refresher(tmp_path / "data", "gw"))  # fmt: skip
+    limiter = Limiter(
+        limits=[limit],
+        settings=settings,
+        metrics=Metrics(),
+        clock=lambda: clock["now"],
+        pricer=lambda records: [r["test_cost"] for r in records],
+        refresher=ledger_refresher(tmp_path / "data", "gw"),
+    )
 
     async def run() -> str:
         await limiter.start()
@@ -55,8 +63,9 @@ def spent_message(tmp_path: Path, own: list[tuple[str, float]]) -> str:
 def test_ledger_spend_plus_own_spend_since_the_newest_gateway_row(tmp_path: Path) -> None:
     ledger(tmp_path / "data")
     # ledger before 10:05 (as_of, the minute of the newest gw row): 0.40 + 0.05; own from 10:05 on: 0.30 + 0.25
-    message = spent_message(tmp_path, [("2026-03-10 10:04", 0.30), ("2026-03-10 10:05", 0.30),
-                                       ("2026-03-10 10:08", 0.25)])  # fmt: skip
+    message = spent_message(
+        tmp_path, [("2026-03-10 10:04", 0.30), ("2026-03-10 10:05", 0.30), ("2026-03-10 10:08", 0.25)]
+    )
     assert "(USD 1.00 spent)" in message, message
 
 
@@ -76,7 +85,7 @@ def test_a_batch_whose_pricing_failed_is_priced_on_the_next_sync(tmp_path: Path)
         return [r["test_cost"] for r in records]
 
     clock = {"now": at("2026-03-10 10:07").timestamp()}
-    limit = Limit("search daily", project="search", period="day", amount=0.5)
+    limit = Limit(name="search daily", project="search", period="day", amount=0.5)
     settings = LimitSettings(state_path=tmp_path / "state.sqlite3")
     limiter = Limiter(limits=[limit], settings=settings, metrics=Metrics(), clock=lambda: clock["now"], pricer=flaky)
 

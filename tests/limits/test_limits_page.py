@@ -60,7 +60,8 @@ def test_a_limit_and_a_label_are_saved_where_the_gateway_reads_them(budgets_file
     limits, labels = load_limit_file(budgets_file)
     assert labels == {"key-0123456789abcdef": "search prod"}
     assert [(lim.name, lim.api_key, lim.requests_per_minute, lim.amount, lim.hard) for lim in limits] == [
-        ("prod rpm", "search prod", 120, None, True)]  # fmt: skip
+        ("prod rpm", "search prod", 120, None, True)
+    ]
     assert limits[0].key_ids == frozenset({"key-0123456789abcdef"})
     assert [b.name for b in load_budgets(budgets_file)] == ["search monthly"]
 

@@ -72,8 +72,9 @@ def test_a_reached_soft_limit_is_mailed_once_naming_the_limit_and_its_spend(tmp_
         engine(make_engine, smtp_server).run(DAY + timedelta(hours=10, minutes=minutes))
     [message] = smtp_server.messages
     assert message["To"] == "oncall@example.com"
-    assert message["Subject"] == (f"[Mistral limits] search <daily> & co: EUR {spent:.2f} spent reaches the "
-                                  f"EUR 1 daily soft limit")  # fmt: skip
+    assert message["Subject"] == (
+        f"[Mistral limits] search <daily> & co: EUR {spent:.2f} spent reaches the EUR 1 daily soft limit"
+    )
     text, html = bodies(message)
     assert f"Spent so far: EUR {spent:.2f}" in text
     assert "Period: 2026-11-20 (2026-11-20 to 2026-11-20, Europe/Paris)" in text

@@ -1,4 +1,4 @@
-"""Shared pieces: list prices read from ledger/prices.csv with the csv module (never through the
+"""Shared pieces: list prices read from ledger/pricing/prices.csv with the csv module (never through the
 code under test), a sheet with a negotiated discount on one model, ledger rows priced at list."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 
 from collector._records import parse_records
 from ledger import Appender, PriceBook, price_rows, read_ledger
-from ledger.store import day_dir, visible_files
+from ledger.storage.store import day_dir, visible_files
 
-PRICES_CSV = Path(__file__).resolve().parents[2] / "ledger" / "prices.csv"
+PRICES_CSV = Path(__file__).resolve().parents[2] / "ledger" / "pricing" / "prices.csv"
 DISCOUNTED = "mistral-large-2512"
 OTHER = "mistral-small-2603"
 PROMPT, CACHED, COMPLETION = 1_000_000, 200_000, 500_000
@@ -21,8 +21,11 @@ PROMPT, CACHED, COMPLETION = 1_000_000, 200_000, 500_000
 def list_price(model: str, column: str, currency: str = "EUR") -> float:
     """The newest list-price row of a model's tokens, straight from the CSV."""
     with PRICES_CSV.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["model"] == model and r["currency"] == currency
-                and (r.get("unit") or "1M_tokens") == "1M_tokens"]  # fmt: skip
+        rows = [
+            r
+            for r in csv.DictReader(f)
+            if r["model"] == model and r["currency"] == currency and (r.get("unit") or "1M_tokens") == "1M_tokens"
+        ]
     return float(max(rows, key=lambda r: r["effective_from"])[column])
 
 
@@ -31,8 +34,14 @@ def per_token(per_million: float) -> str:
 
 
 def entry(model: str, metric: str, price: str, zone: str = "global", tier: str = "standard") -> dict[str, str]:
-    return {"event_type": model, "billing_metric": metric, "billing_group": "completion", "api_zone": zone,
-            "service_tier": tier, "price": price}  # fmt: skip
+    return {
+        "event_type": model,
+        "billing_metric": metric,
+        "billing_group": "completion",
+        "api_zone": zone,
+        "service_tier": tier,
+        "price": price,
+    }
 
 
 def sheet(discount: float, currency: str = "EUR") -> list[dict[str, str]]:
@@ -67,14 +76,25 @@ def sheet_cost(prices: list[dict[str, str]]) -> float:
 
 def list_cost(model: str, currency: str = "EUR") -> float:
     p = {k: list_price(model, k, currency) for k in ("input_per_1m", "cached_input_per_1m", "output_per_1m")}
-    return ((PROMPT - CACHED) * p["input_per_1m"] + CACHED * p["cached_input_per_1m"]
-            + COMPLETION * p["output_per_1m"]) / 1e6  # fmt: skip
+    return (
+        (PROMPT - CACHED) * p["input_per_1m"] + CACHED * p["cached_input_per_1m"] + COMPLETION * p["output_per_1m"]
+    ) / 1e6
 
 
 def records(days: list[date], models: tuple[str, ...] = (DISCOUNTED, OTHER)) -> list[dict[str, Any]]:
-    return [{"id": f"{model}|{day}", "timestamp": f"{day}T12:00:00Z", "model": model, "status_code": 200,
-             "prompt_tokens": PROMPT, "cached_tokens": CACHED, "completion_tokens": COMPLETION}
-            for day in days for model in models]  # fmt: skip
+    return [
+        {
+            "id": f"{model}|{day}",
+            "timestamp": f"{day}T12:00:00Z",
+            "model": model,
+            "status_code": 200,
+            "prompt_tokens": PROMPT,
+            "cached_tokens": CACHED,
+            "completion_tokens": COMPLETION,
+        }
+        for day in days
+        for model in models
+    ]
 
 
 def write_at_list(data: Path, days: list[date], currency: str = "EUR") -> None:

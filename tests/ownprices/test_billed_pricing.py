@@ -35,8 +35,14 @@ def admin(monkeypatch: pytest.MonkeyPatch) -> Iterator[fake_admin.FakeAdmin]:
 
 
 def context(data: Path, fake: fake_admin.FakeAdmin, pricing: str) -> Context:
-    source = SourceConfig(name="mistral_admin", kind="mistral_admin", url=fake.url, token_env=ENV,
-                          max_requests_per_second=1e6, max_retries=0)  # fmt: skip
+    source = SourceConfig(
+        name="mistral_admin",
+        kind="mistral_admin",
+        url=fake.url,
+        token_env=ENV,
+        max_requests_per_second=1e6,
+        max_retries=0,
+    )
     return Context.build(Config(data_dir=data, currency="EUR", sources=(source,), pricing=pricing))
 
 
@@ -106,9 +112,11 @@ def test_only_standard_global_token_prices_of_the_sheet_are_taken(tmp_path, admi
     ctx = context(data, admin, "billed")
     poll(ctx, utc(2026, 5, 14, 9))
     taken = {(p.model, p.kind): p.per_1m for p in ctx.book.sheet}
-    assert set(taken) == {(DISCOUNTED, "input"), (DISCOUNTED, "cached_input"), (DISCOUNTED, "output"),
-                          (OTHER, "input")}  # fmt: skip
-    served = {(e["event_type"], e["billing_metric"]): float(e["price"]) * 1e6 for e in sheet(0.8)
-              if e["api_zone"] == "global" and e["service_tier"] == "standard"}  # fmt: skip
+    assert set(taken) == {(DISCOUNTED, "input"), (DISCOUNTED, "cached_input"), (DISCOUNTED, "output"), (OTHER, "input")}
+    served = {
+        (e["event_type"], e["billing_metric"]): float(e["price"]) * 1e6
+        for e in sheet(0.8)
+        if e["api_zone"] == "global" and e["service_tier"] == "standard"
+    }
     assert taken[(DISCOUNTED, "input")] == pytest.approx(served[(DISCOUNTED, "input_tokens")])
     assert taken[(DISCOUNTED, "output")] == pytest.approx(served[(DISCOUNTED, "output_tokens")])

@@ -48,8 +48,14 @@ max_retries = 0
 
 def collector(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, ENV: SECRET}
-    done = subprocess.run([sys.executable, "-m", "collector", "--config", str(cfg), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "collector", "--config", str(cfg), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return done
 

@@ -1,6 +1,6 @@
 """EUR prices the docs do not publish, derived from USD at the dated rate, only on opt-in, marked.
 
-The rate table (ledger/fx.py) is another helper's; here a test double stands in for it through
+The rate table (ledger/pricing/fx.py) is another helper's; here a test double stands in for it through
 the `rate(day, from, to)` interface."""
 
 from __future__ import annotations
@@ -27,8 +27,18 @@ def rate(day: date, base: str, target: str) -> float | None:
 
 
 def cost(book, model: str, when: str) -> float | None:
-    table, _ = parse_records([{"id": "a", "timestamp": when, "model": model, "status_code": 200,
-                               "prompt_tokens": 1_000_000, "completion_tokens": 1_000_000}])  # fmt: skip
+    table, _ = parse_records(
+        [
+            {
+                "id": "a",
+                "timestamp": when,
+                "model": model,
+                "status_code": 200,
+                "prompt_tokens": 1_000_000,
+                "completion_tokens": 1_000_000,
+            }
+        ]
+    )
     return price_rows(table, "gw", book, "EUR")["cost"][0].as_py()
 
 
@@ -67,8 +77,10 @@ def test_opt_in_reads_the_dated_rate_table_and_a_month_without_a_rate_stays_unpr
     [
         ('pricing = "bill"', "pricing: 'bill' is not known; use 'list' (published prices) or 'billed' (your sheet)"),
         ("pricing = 1", 'pricing: expected a string, got 1; write e.g. pricing = "list"'),
-        ('derive_eur_from_usd = "yes"',
-         'derive_eur_from_usd: expected bool (true or false), got "yes"; write e.g. derive_eur_from_usd = false'),
+        (
+            'derive_eur_from_usd = "yes"',
+            'derive_eur_from_usd: expected bool (true or false), got "yes"; write e.g. derive_eur_from_usd = false',
+        ),
     ],
 )
 def test_bad_pricing_keys_exit_2_with_one_line(tmp_path: Path, capsys, line: str, message: str):

@@ -35,8 +35,19 @@ def test_listed_emails_and_users_get_in_case_insensitively() -> None:
     assert policy.resolve("other@partner.net") is None
 
 
-@pytest.mark.parametrize("email", [None, "", "no-at-sign", "@example.com", "a@", "a@b@example.com", "a b@example.com",
-                                   "a@example.com, b@example.com"])  # fmt: skip
+@pytest.mark.parametrize(
+    "email",
+    [
+        None,
+        "",
+        "no-at-sign",
+        "@example.com",
+        "a@",
+        "a@b@example.com",
+        "a b@example.com",
+        "a@example.com, b@example.com",
+    ],
+)
 def test_anything_but_one_plain_address_is_refused(email: str | None) -> None:
     assert parse_policy(POLICY, "t").resolve(email) is None
 

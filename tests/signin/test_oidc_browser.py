@@ -127,8 +127,13 @@ def test_viewer_reads_every_page_but_edits_and_queries_nothing(site: str, browse
     page = sign_in(browser, site, "vera@example.com", ALERT_LINK)
     assert heading(page) == "Spend"  # an alert email's link survives the sign-in, filters included
     query = parse_qs(urlsplit(page.url).query)
-    assert query == {"range": ["custom"], "from": ["2026-11-01"], "to": ["2026-11-30"], "tz": ["Europe/Paris"],
-                     "project": ["search & co"]}  # fmt: skip
+    assert query == {
+        "range": ["custom"],
+        "from": ["2026-11-01"],
+        "to": ["2026-11-30"],
+        "tz": ["Europe/Paris"],
+        "project": ["search & co"],
+    }
     assert nav_titles(page) == ALL_PAGES
     open_page(page, site, "explore")
     sync_api.expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("viewer")

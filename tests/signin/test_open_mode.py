@@ -57,8 +57,9 @@ def test_every_page_says_it_is_open_and_nothing_else_from_app_py(open_server: st
         sync_api.expect(page.get_by_text("SQL (read-only)")).to_be_visible()
 
 
-def test_a_wrong_access_file_stops_every_page_with_one_line(open_env: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_wrong_access_file_stops_every_page_with_one_line(
+    open_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bad = tmp_path / "access.toml"
     bad.write_text('[users."ana@example.com"]\nrole = "owner"\n')
     monkeypatch.setenv("MONITOR_ACCESS", str(bad))

@@ -54,10 +54,15 @@ def has_button(at: AppTest, key: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize(("who", "allowed"), [(Principal("v@example.com", "viewer"), False),
-                                              (Principal("e@example.com", "editor"), False),
-                                              (Principal("a@example.com", "admin"), True),
-                                              (None, False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("who", "allowed"),
+    [
+        (Principal("v@example.com", "viewer"), False),
+        (Principal("e@example.com", "editor"), False),
+        (Principal("a@example.com", "admin"), True),
+        (None, False),
+    ],
+)
 def test_only_admins_get_the_sql_box(signed_in_env: Path, who: Principal | None, allowed: bool) -> None:
     at = run_as("pages/explore.py", who)
     assert not at.exception, at.exception
@@ -65,8 +70,9 @@ def test_only_admins_get_the_sql_box(signed_in_env: Path, who: Principal | None,
     assert any(s.value == "SQL (read-only)" for s in at.subheader) is allowed
 
 
-@pytest.mark.parametrize(("who", "allowed"), [(Principal("v@example.com", "viewer"), False),
-                                              (Principal("e@example.com", "editor"), True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("who", "allowed"), [(Principal("v@example.com", "viewer"), False), (Principal("e@example.com", "editor"), True)]
+)
 def test_only_editors_edit_budgets_and_send_tests(signed_in_env: Path, who: Principal, allowed: bool) -> None:
     at = AppTest.from_file(str(REPO / "pages" / "budgets.py"), default_timeout=90)
     at.session_state[PRINCIPAL_KEY] = who

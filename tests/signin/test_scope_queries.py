@@ -21,7 +21,7 @@ SCOPE = ("analytics", "search")
 
 def window() -> Filters:
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    return Filters(end - timedelta(days=30), end)
+    return Filters(start=end - timedelta(days=30), end=end)
 
 
 def scoped_rows(truth: Truth, filters: Filters, projects: tuple[str, ...]) -> pa.Table:
@@ -36,7 +36,7 @@ def test_fixture_has_projects_outside_the_scope(seeded: tuple[Path, Truth]) -> N
 
 def test_summary_and_breakdown_count_only_scoped_projects(seeded: tuple[Path, Truth]) -> None:
     data_dir, truth = seeded
-    scoped = Filters(window().start_at, window().end_at, scope=SCOPE)
+    scoped = Filters(start=window().start_at, end=window().end_at, scope=SCOPE)
     rows = scoped_rows(truth, scoped, SCOPE)
     summary = spend_summary(data_dir, scoped)
     assert summary.spend == pytest.approx(Truth.spend(rows), rel=1e-9)
@@ -48,10 +48,10 @@ def test_summary_and_breakdown_count_only_scoped_projects(seeded: tuple[Path, Tr
 
 def test_a_pick_outside_the_scope_matches_nothing(seeded: tuple[Path, Truth]) -> None:
     data_dir, _ = seeded
-    outside = Filters(window().start_at, window().end_at, projects=("code-assist",), scope=SCOPE)
+    outside = Filters(start=window().start_at, end=window().end_at, projects=("code-assist",), scope=SCOPE)
     assert outside.denies_all
     assert spend_summary(data_dir, outside).requests == 0
-    narrowed = Filters(window().start_at, window().end_at, projects=("code-assist", "analytics"), scope=SCOPE)
+    narrowed = Filters(start=window().start_at, end=window().end_at, projects=("code-assist", "analytics"), scope=SCOPE)
     assert narrowed.projects == ("analytics",)
     rows = scoped_rows(seeded[1], narrowed, ("analytics",))
     assert spend_summary(data_dir, narrowed).spend == pytest.approx(Truth.spend(rows), rel=1e-9)
@@ -59,13 +59,13 @@ def test_a_pick_outside_the_scope_matches_nothing(seeded: tuple[Path, Truth]) ->
 
 def test_sql_box_ledger_view_holds_only_scoped_rows(seeded: tuple[Path, Truth]) -> None:
     data_dir, truth = seeded
-    scoped = Filters(window().start_at, window().end_at, scope=SCOPE)
+    scoped = Filters(start=window().start_at, end=window().end_at, scope=SCOPE)
     df = run_sql(data_dir, scoped, "SELECT project, count(*) AS n, sum(cost) AS spend FROM ledger GROUP BY project")
     rows = scoped_rows(truth, scoped, SCOPE)
     assert sorted(df["project"]) == sorted(SCOPE)
     assert int(df["n"].sum()) == rows.num_rows
     assert float(df["spend"].sum()) == pytest.approx(Truth.spend(rows), rel=1e-9)
-    none = Filters(window().start_at, window().end_at, projects=("code-assist",), scope=SCOPE)
+    none = Filters(start=window().start_at, end=window().end_at, projects=("code-assist",), scope=SCOPE)
     assert run_sql(data_dir, none, "SELECT count(*) AS n FROM ledger")["n"].iloc[0] == 0
 
 

@@ -29,17 +29,20 @@ SETTINGS = {"rules_enabled": ["statement"], "statement_hour": 8}
 
 
 def ledger(data) -> None:
-    rows(data, [
-        {"timestamp": paris("2026-09-10T10:00"), "cost": 8.0},
-        {"timestamp": paris("2026-10-01T00:30"), "cost": 3.0},  # Sep 30 22:30 UTC: October in Paris
-        {"timestamp": paris("2026-10-15T12:00"), "cost": 7.0, "model": "mistral-large-latest"},
-        {"timestamp": paris("2026-10-20T12:00"), "cost": 0.5, "status_code": 500},
-        {"timestamp": paris("2026-10-31T23:30"), "cost": 1.5},
-        {"timestamp": paris("2026-11-01T00:10"), "cost": 100.0},  # November: not on the statement
-        {"timestamp": paris("2026-10-12T09:00"), "cost": 4.0, "project": "analytics"},
-        {"timestamp": paris("2026-10-12T09:00"), "cost": 1.25, "project": "<img src=x>"},
-        {"timestamp": paris("2026-10-13T09:00"), "cost": 50.0, "project": "unowned"},
-    ])  # fmt: skip
+    rows(
+        data,
+        [
+            {"timestamp": paris("2026-09-10T10:00"), "cost": 8.0},
+            {"timestamp": paris("2026-10-01T00:30"), "cost": 3.0},  # Sep 30 22:30 UTC: October in Paris
+            {"timestamp": paris("2026-10-15T12:00"), "cost": 7.0, "model": "mistral-large-latest"},
+            {"timestamp": paris("2026-10-20T12:00"), "cost": 0.5, "status_code": 500},
+            {"timestamp": paris("2026-10-31T23:30"), "cost": 1.5},
+            {"timestamp": paris("2026-11-01T00:10"), "cost": 100.0},  # November: not on the statement
+            {"timestamp": paris("2026-10-12T09:00"), "cost": 4.0, "project": "analytics"},
+            {"timestamp": paris("2026-10-12T09:00"), "cost": 1.25, "project": "<img src=x>"},
+            {"timestamp": paris("2026-10-13T09:00"), "cost": 50.0, "project": "unowned"},
+        ],
+    )
 
 
 def statements(server: SmtpServer) -> list:
@@ -62,9 +65,11 @@ def test_statement_goes_once_per_project_and_owner_across_restarts(tmp_path, smt
         ("ana@example.com", "[Mistral statement] analytics 2026-10: EUR 4 (no spend in 2026-09)"),
         ("bob@example.com", "[Mistral statement] <img src=x> 2026-10: EUR 1.25 (no spend in 2026-09)"),
         ("bob@example.com", "[Mistral statement] analytics 2026-10: EUR 4 (no spend in 2026-09)"),
-        ("lead@example.com", f"[Mistral statement] search 2026-10: EUR {spend:g} "
-                             f"({100 * (spend - before) / before:+.0f}% vs 2026-09)"),
-    ]  # fmt: skip
+        (
+            "lead@example.com",
+            f"[Mistral statement] search 2026-10: EUR {spend:g} ({100 * (spend - before) / before:+.0f}% vs 2026-09)",
+        ),
+    ]
     search = next(m for m in statements(smtp_server) if m["To"] == "lead@example.com")
     text = bodies(search)[0].replace("\r\n", "\n")
     assert "Requests: 4\n" in text and "Errors: 1 (25.0%)" in text
@@ -89,9 +94,13 @@ def test_statement_waits_in_the_outbox_while_smtp_is_down(tmp_path, smtp_port, m
     try:
         for minutes in (5, 10, 30, 60):
             make_engine(smtp_port, **SETTINGS).run(paris("2026-11-01T08:00") + timedelta(minutes=minutes))
-        assert sorted(m["To"] for m in statements(server)) == ["ana@example.com", "ana@example.com",
-                                                              "bob@example.com", "bob@example.com",
-                                                              "lead@example.com"]  # fmt: skip
+        assert sorted(m["To"] for m in statements(server)) == [
+            "ana@example.com",
+            "ana@example.com",
+            "bob@example.com",
+            "bob@example.com",
+            "lead@example.com",
+        ]
     finally:
         server.stop()
 

@@ -10,9 +10,9 @@ import pyarrow.compute as pc
 import pytest
 
 from ledger import read_ledger
-from ledger.fixtures import build_ledger
 from ledger.queries import update_rollups
-from ledger.statement import statement, statement_csv
+from ledger.queries.statement import statement, statement_csv
+from tests.builders import build_ledger
 
 TZ = "Europe/Paris"
 LABELS = {"project": ("project", "(no project)"), "api_key": ("api_key_id", "(no key recorded)")}
@@ -27,8 +27,12 @@ def ledger_dir(tmp_path_factory):
 
 def _month(table: pa.Table, first: datetime, following: datetime) -> pa.Table:
     ts = table["timestamp"]
-    return table.filter(pc.and_(pc.greater_equal(ts, pa.scalar(first, pa.timestamp("us", tz="UTC"))),
-                                pc.less(ts, pa.scalar(following, pa.timestamp("us", tz="UTC")))))  # fmt: skip
+    return table.filter(
+        pc.and_(
+            pc.greater_equal(ts, pa.scalar(first, pa.timestamp("us", tz="UTC"))),
+            pc.less(ts, pa.scalar(following, pa.timestamp("us", tz="UTC"))),
+        )
+    )
 
 
 def expected(data, by: str, first: datetime, following: datetime) -> dict[tuple[str, str, str], dict[str, float]]:
@@ -37,18 +41,29 @@ def expected(data, by: str, first: datetime, following: datetime) -> dict[tuple[
     column, label = LABELS[by]
     scope = pc.fill_null(table[column], label)
     per_request = pc.invert(table["aggregated"])
-    t = pa.table({
-        "scope": scope, "model": table["model"], "currency": table["currency"],
-        "cost": pc.fill_null(table["cost"], 0.0), "requests": table["request_count"],
-        "errors": pc.cast(pc.and_(per_request, pc.greater_equal(table["status_code"], 400)), pa.int64()),
-        "unpriced": pc.if_else(pc.is_null(table["cost"]), table["request_count"], 0),
-    })  # fmt: skip
+    t = pa.table(
+        {
+            "scope": scope,
+            "model": table["model"],
+            "currency": table["currency"],
+            "cost": pc.fill_null(table["cost"], 0.0),
+            "requests": table["request_count"],
+            "errors": pc.cast(pc.and_(per_request, pc.greater_equal(table["status_code"], 400)), pa.int64()),
+            "unpriced": pc.if_else(pc.is_null(table["cost"]), table["request_count"], 0),
+        }
+    )
     grouped = t.group_by(["scope", "model", "currency"]).aggregate(
         [("cost", "sum"), ("requests", "sum"), ("errors", "sum"), ("unpriced", "sum")]
     )
-    return {(r["scope"], r["model"], r["currency"]): {"spend": r["cost_sum"], "requests": r["requests_sum"],
-                                                      "errors": r["errors_sum"], "unpriced": r["unpriced_sum"]}
-            for r in grouped.to_pylist()}  # fmt: skip
+    return {
+        (r["scope"], r["model"], r["currency"]): {
+            "spend": r["cost_sum"],
+            "requests": r["requests_sum"],
+            "errors": r["errors_sum"],
+            "unpriced": r["unpriced_sum"],
+        }
+        for r in grouped.to_pylist()
+    }
 
 
 def paris(year: int, month: int) -> datetime:
@@ -102,11 +117,18 @@ def test_one_project_and_unknown_month(ledger_dir):
 def test_csv_neutralises_formulas(tmp_path):
     from tests.alerts.conftest import rows
 
-    rows(tmp_path, [
-        {"timestamp": datetime(2026, 10, 5, 10, tzinfo=UTC), "cost": 2.0, "project": "=HYPERLINK(\"http://evil\")",
-         "model": "+cmd|' /C calc'!A0"},
-        {"timestamp": datetime(2026, 10, 6, 10, tzinfo=UTC), "cost": 1.0, "project": "@SUM(1)"},
-    ])  # fmt: skip
+    rows(
+        tmp_path,
+        [
+            {
+                "timestamp": datetime(2026, 10, 5, 10, tzinfo=UTC),
+                "cost": 2.0,
+                "project": '=HYPERLINK("http://evil")',
+                "model": "+cmd|' /C calc'!A0",
+            },
+            {"timestamp": datetime(2026, 10, 6, 10, tzinfo=UTC), "cost": 1.0, "project": "@SUM(1)"},
+        ],
+    )
     text = statement_csv(statement(tmp_path, "2026-10", TZ, "EUR")).decode()
     body = text.splitlines()[1:]
     assert any(line.startswith("2026-10,'@SUM(1),") for line in body), text

@@ -24,14 +24,17 @@ def page_script() -> None:
 @pytest.fixture
 def ledger(tmp_path, monkeypatch):
     at = lambda d, h=12: datetime(2026, 10, d, h, tzinfo=UTC)  # noqa: E731
-    rows(tmp_path, [
-        {"timestamp": datetime(2026, 9, 3, 12, tzinfo=UTC), "cost": 4.0, "currency": "USD"},
-        {"timestamp": at(1), "cost": 1.5, "currency": "USD"},
-        {"timestamp": at(2), "cost": 2.5, "currency": "USD", "status_code": 429},
-        {"timestamp": at(3), "cost": None, "currency": "USD", "model": "acme-ft"},
-        {"timestamp": at(4), "cost": 3.0, "currency": "USD", "project": HOSTILE, "model": HOSTILE},
-        {"timestamp": datetime(2026, 11, 1, 0, 30, tzinfo=UTC), "cost": 50.0, "currency": "USD"},
-    ])  # fmt: skip
+    rows(
+        tmp_path,
+        [
+            {"timestamp": datetime(2026, 9, 3, 12, tzinfo=UTC), "cost": 4.0, "currency": "USD"},
+            {"timestamp": at(1), "cost": 1.5, "currency": "USD"},
+            {"timestamp": at(2), "cost": 2.5, "currency": "USD", "status_code": 429},
+            {"timestamp": at(3), "cost": None, "currency": "USD", "model": "acme-ft"},
+            {"timestamp": at(4), "cost": 3.0, "currency": "USD", "project": HOSTILE, "model": HOSTILE},
+            {"timestamp": datetime(2026, 11, 1, 0, 30, tzinfo=UTC), "cost": 50.0, "currency": "USD"},
+        ],
+    )
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     return tmp_path

@@ -50,7 +50,7 @@ UNITS = (TOKENS, PAGES, ANNOTATED_PAGES, AUDIO_MINUTES, TRANSCRIBED_MINUTES, CHA
 TRANSCRIPTIONS = "/audio/transcriptions"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Price:
     """One model's list price in one currency, from a date on.
 
@@ -107,7 +107,7 @@ def _number(text: str | None) -> float:
 
 
 def read_prices(path: Path = PRICES_CSV) -> list[Price]:
-    """Read a price CSV (see ledger/prices.csv for the columns; `unit` empty = 1M_tokens)."""
+    """Read a price CSV (see ledger/pricing/prices.csv for the columns; `unit` empty = 1M_tokens)."""
     with path.open(newline="") as f:
         prices = [
             Price(
@@ -260,8 +260,10 @@ class PriceBook:
             rows = self._prices.get((model, currency.upper(), unit), [])
             if not rows:
                 continue
-            values = [[p.input_per_1m, p.cached_input_per_1m, p.output_per_1m] if unit == TOKENS else [p.unit_price]
-                      for p in rows]  # fmt: skip
+            values = [
+                [p.input_per_1m, p.cached_input_per_1m, p.output_per_1m] if unit == TOKENS else [p.unit_price]
+                for p in rows
+            ]
             table = np.array([[np.nan] * len(values[0]), *values])
             starts = np.array([_day_us(p.effective_from) for p in rows], dtype=np.int64)
             first = _RATE_COLUMNS.index("input" if unit == TOKENS else unit)
@@ -281,8 +283,9 @@ def _month_us(month: str) -> tuple[int, int]:
     return _day_us(first), _day_us(next_first_day("month", first))
 
 
-def derive_prices(prices: Sequence[Price], rate: RateFn, until: date, base: str = "USD",
-                  target: str = "EUR") -> list[Price]:  # fmt: skip
+def derive_prices(
+    prices: Sequence[Price], rate: RateFn, until: date, base: str = "USD", target: str = "EUR"
+) -> list[Price]:
     """`target` rows derived from `base` rows for each (model, unit) with no `target` row at all.
 
     Why monthly: a converted price moves with the rate, so a derived row starts on each base
@@ -317,11 +320,28 @@ def _month_starts(start: date, end: date) -> list[date]:
 def _converted(price: Price, day: date, factor: float | None, base: str, target: str) -> Price:
     if factor is None or not factor > 0:
         nan = float("nan")
-        return Price(price.model, day, target, nan, nan, nan, f"no {base}->{target} rate on {day}: unpriced",
-                     price.unit, nan)  # fmt: skip
-    return Price(price.model, day, target, price.input_per_1m * factor, price.output_per_1m * factor,
-                 price.cached_input_per_1m * factor, f"derived from {base} at {factor:g} on {day}", price.unit,
-                 price.unit_price * factor)  # fmt: skip
+        return Price(
+            model=price.model,
+            effective_from=day,
+            currency=target,
+            input_per_1m=nan,
+            output_per_1m=nan,
+            cached_input_per_1m=nan,
+            source=f"no {base}->{target} rate on {day}: unpriced",
+            unit=price.unit,
+            unit_price=nan,
+        )
+    return Price(
+        model=price.model,
+        effective_from=day,
+        currency=target,
+        input_per_1m=price.input_per_1m * factor,
+        output_per_1m=price.output_per_1m * factor,
+        cached_input_per_1m=price.cached_input_per_1m * factor,
+        source=f"derived from {base} at {factor:g} on {day}",
+        unit=price.unit,
+        unit_price=price.unit_price * factor,
+    )
 
 
 def _price_key(price: Price) -> tuple[object, ...]:

@@ -12,7 +12,7 @@ row_limit, max_bytes, memory_mb, threads. Output: an Arrow IPC stream whose sche
 says `truncated` ("", "rows" or "bytes"); on a refusal, exit code 3 and one line on stderr.
 
 Example:
-    echo '{"files": [], ...}' | python -m ledger._query_sql_worker > result.arrows
+    echo '{"files": [], ...}' | python -m ledger.queries._sql_worker > result.arrows
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def connect(job: dict[str, Any]) -> Any:
     import duckdb
     import pyarrow.dataset as ds
 
-    from .schema import SCHEMA
+    from ledger.storage.schema import SCHEMA
 
     con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit='{int(job['memory_mb']) // 2}MB'")

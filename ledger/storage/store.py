@@ -12,7 +12,7 @@ a raw glob could, for the milliseconds before the deletes.
 
 Example:
     >>> from datetime import UTC, datetime
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("seed"), n_records=500, days=2, seed=7, end=datetime(2026, 11, 2, 23, tzinfo=UTC))
     >>> table = read_ledger(Path("seed"))
     >>> write_rows(Path("data"), table)      # one file per UTC day in the batch
@@ -173,7 +173,7 @@ def rewrite_day(data_dir: Path, day: date, change: Callable[[pa.Table], pa.Table
 
     Example:
         >>> from datetime import UTC, datetime
-        >>> from ledger.fixtures import build_ledger
+        >>> from tests.builders import build_ledger
         >>> _ = build_ledger(Path("data"), n_records=100, days=1, seed=7, end=datetime(2026, 11, 1, 23, tzinfo=UTC))
         >>> rewrite_day(Path("data"), date(2026, 11, 1), lambda t: t.sort_by("timestamp"))
         True

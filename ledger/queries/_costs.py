@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from foundation.periods import first_day, next_first_day
+from ledger.pricing import fx
 
-from . import fx
+from ._core import OTHER, spend_over_time
+from ._engine import query
+from ._filters import Filters
 from ._measures import aggregates
-from ._query_core import OTHER, spend_over_time
-from ._query_engine import query
-from ._query_filters import Filters
 
 _BY_MODEL_COLUMNS = ("spend", "requests", "priced_requests", "priced_tokens", "unpriced_requests", "unpriced_tokens")
 _BY_MODEL = f"""SELECT model, {aggregates(*_BY_MODEL_COLUMNS)}
@@ -61,7 +61,7 @@ def unpriced_models(data_dir: Path, filters: Filters) -> pd.DataFrame:
     return out.sort_values("requests", ascending=False).reset_index(drop=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Forecast:
     """Month-to-date spend and where it will land at month end (local calendar)."""
 
@@ -106,7 +106,15 @@ def month_forecast(data_dir: Path, filters: Filters, now: datetime | None = None
     elapsed = (now - datetime.combine(today, time(), tzinfo=tz)).total_seconds() / 86_400
     rest = rate[today.weekday() >= 5] * max(0.0, 1 - elapsed)
     rest += sum(rate[(today + timedelta(days=i)).weekday() >= 5] for i in range(1, (month_end - today).days + 1))
-    return Forecast(month_start, month_end, to_date, to_date + rest, weekday_rate, weekend_rate, basis)
+    return Forecast(
+        month_start=month_start,
+        month_end=month_end,
+        spend_to_date=to_date,
+        forecast=to_date + rest,
+        weekday_rate=weekday_rate,
+        weekend_rate=weekend_rate,
+        basis_days=basis,
+    )
 
 
 def _fill_days(spent: pd.Series, first: date, today: date) -> pd.Series:
@@ -118,7 +126,7 @@ def _fill_days(spent: pd.Series, first: date, today: date) -> pd.Series:
     return spent.reindex(days, fill_value=0.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RateUsed:
     """How one foreign currency was converted over a window (for the caption beside the figures).
 
@@ -161,7 +169,15 @@ def _rate_used(table: fx.RateTable, currency: str, target: str, part: pd.DataFra
     known = [f for f in found if f is not None]
     missing = part[part["missing_requests"] > 0]
     last = known[-1] if known else None
-    return RateUsed(currency, target, last[0] if last else None, last[1] if last else None,
-                    min(f[0] for f in known) if known else None, max(f[0] for f in known) if known else None,
-                    len(days), tuple(fx.day_of(d) for d in missing["day"]), int(missing["missing_requests"].sum()),
-                    float(missing["missing_cost"].sum()))  # fmt: skip
+    return RateUsed(
+        currency=currency,
+        target=target,
+        rate=last[0] if last else None,
+        rate_date=last[1] if last else None,
+        low=min(f[0] for f in known) if known else None,
+        high=max(f[0] for f in known) if known else None,
+        days=len(days),
+        missing_days=tuple(fx.day_of(d) for d in missing["day"]),
+        missing_requests=int(missing["missing_requests"].sum()),
+        missing_cost=float(missing["missing_cost"].sum()),
+    )

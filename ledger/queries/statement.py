@@ -8,14 +8,14 @@ periods. Conventions are the dashboard's (ledger.queries): spend sums priced row
 rows, errors are per-request rows with status >= 400.
 
 Money is in the statement's currency: a row priced in another currency is converted at its
-UTC day's reference rate (ledger.fx), as on the dashboard, so the statement of a month equals
+UTC day's reference rate (ledger.pricing.fx), as on the dashboard, so the statement of a month equals
 the dashboard's figure for it. `rate` is the latest rate used (when one other currency was
 converted) and `rate_note` names every rate, its date, and any day without one: such rows are
 left out of spend and counted as `unconverted_requests`, never converted at 1.0.
 
 Example:
     >>> from datetime import UTC, datetime
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("data"), n_records=800, days=2, seed=7, end=datetime(2026, 10, 2, 23, tzinfo=UTC))
     >>> s = statement(Path("data"), "2026-10", "Europe/Paris", "USD")
     >>> s.totals.loc[s.totals["project"] == "search", "requests"].item()
@@ -31,20 +31,42 @@ import pandas as pd
 
 from foundation import periods
 from foundation.periods import month_days
+from ledger.billing._table import check_month
 
-from ._billing_table import check_month
+from ._costs import RateUsed, conversion
+from ._engine import query
+from ._export import csv_bytes
+from ._filters import DIMENSIONS, Filters, check_choice
 from ._measures import aggregates
-from ._query_costs import RateUsed, conversion
-from ._query_engine import query
-from ._query_export import csv_bytes
-from ._query_filters import DIMENSIONS, Filters, check_choice
 
 SCOPES = ("project", "api_key")
 """What a statement is per: a project, or an API key label (`api_key_id`)."""
-LINE_COLUMNS = ("model", "currency", "spend", "previous_spend", "change", "change_pct", "requests", "errors",
-                "error_rate", "unpriced_requests", "unconverted_requests")  # fmt: skip
-TOTAL_COLUMNS = ("currency", "spend", "previous_spend", "change", "change_pct", "requests", "previous_requests",
-                 "errors", "error_rate", "unpriced_requests", "unconverted_requests")  # fmt: skip
+LINE_COLUMNS = (
+    "model",
+    "currency",
+    "spend",
+    "previous_spend",
+    "change",
+    "change_pct",
+    "requests",
+    "errors",
+    "error_rate",
+    "unpriced_requests",
+    "unconverted_requests",
+)
+TOTAL_COLUMNS = (
+    "currency",
+    "spend",
+    "previous_spend",
+    "change",
+    "change_pct",
+    "requests",
+    "previous_requests",
+    "errors",
+    "error_rate",
+    "unpriced_requests",
+    "unconverted_requests",
+)
 _SUMS = ("spend", "requests", "errors", "measured", "unpriced_requests", "unconverted_requests")
 
 
@@ -73,14 +95,23 @@ class Statement:
     def only(self, name: str) -> Statement:
         """The statement of one project (or key)."""
         pick = lambda df: df[df[self.by] == name].reset_index(drop=True)  # noqa: E731
-        return Statement(month=self.month, previous=self.previous, by=self.by, timezone=self.timezone,
-                         currency=self.currency, rate=self.rate, rate_note=self.rate_note, lines=pick(self.lines),
-                         totals=pick(self.totals))  # fmt: skip
+        return Statement(
+            month=self.month,
+            previous=self.previous,
+            by=self.by,
+            timezone=self.timezone,
+            currency=self.currency,
+            rate=self.rate,
+            rate_note=self.rate_note,
+            lines=pick(self.lines),
+            totals=pick(self.totals),
+        )
 
 
 def month_window(month: str, timezone: str) -> Filters:
     """The whole calendar month `YYYY-MM` in `timezone`."""
-    return Filters(*month_days(check_month(month)), timezone)
+    first, last = month_days(check_month(month))
+    return Filters(start=first, end=last, timezone=timezone)
 
 
 def previous_month(month: str) -> str:
@@ -104,14 +135,22 @@ def _one_note(used: RateUsed) -> str:
             text += f" (from {used.low:.4f} to {used.high:.4f} over {used.days} days)"
     if used.missing_days:
         days = ", ".join(d.isoformat() for d in used.missing_days[:5]) + (" ..." if len(used.missing_days) > 5 else "")
-        text += (f"; missing rate on {days}: {used.missing_requests} requests "
-                 f"({used.missing_cost:,.4f} {used.currency}) left out")  # fmt: skip
+        text += (
+            f"; missing rate on {days}: {used.missing_requests} requests "
+            f"({used.missing_cost:,.4f} {used.currency}) left out"
+        )
     return text
 
 
 def _select(by: str, currency: str) -> str:
-    sums = aggregates(spend="spend", requests="requests", errors="errors", measured="measured_requests",
-                      unpriced_requests="unpriced_requests", unconverted_requests="unconverted_requests")
+    sums = aggregates(
+        spend="spend",
+        requests="requests",
+        errors="errors",
+        measured="measured_requests",
+        unpriced_requests="unpriced_requests",
+        unconverted_requests="unconverted_requests",
+    )
     return f"""SELECT {DIMENSIONS[by]} AS scope, model, '{currency}' AS currency, timestamp >= ? AS this_month,
         {sums} FROM rows GROUP BY ALL"""
 
@@ -130,8 +169,19 @@ def _sums(data_dir: Path, month: str, timezone: str, by: str, currency: str) -> 
     out = now.merge(before, on=keys, how="outer")
     fill = {c: 0 for c in [*_SUMS, "previous_spend", "previous_requests"]}
     out = out.fillna(fill).infer_objects()
-    return out.astype({c: "int64" for c in ("requests", "errors", "measured", "unpriced_requests",
-                                            "unconverted_requests", "previous_requests")})  # fmt: skip
+    return out.astype(
+        {
+            c: "int64"
+            for c in (
+                "requests",
+                "errors",
+                "measured",
+                "unpriced_requests",
+                "unconverted_requests",
+                "previous_requests",
+            )
+        }
+    )
 
 
 def _derive(df: pd.DataFrame) -> pd.DataFrame:
@@ -154,9 +204,17 @@ def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str 
     totals = totals.sort_values([by, "currency"], ignore_index=True)
     used = conversion(Path(data_dir), month_window(month, timezone), currency)
     rate = used[0].rate if len(used) == 1 else None
-    return Statement(month=month, previous=previous_month(month), by=by, timezone=timezone, currency=currency,
-                     rate=rate, rate_note=rate_note(currency, used), lines=lines[[by, *LINE_COLUMNS]],
-                     totals=totals[[by, *TOTAL_COLUMNS]])  # fmt: skip
+    return Statement(
+        month=month,
+        previous=previous_month(month),
+        by=by,
+        timezone=timezone,
+        currency=currency,
+        rate=rate,
+        rate_note=rate_note(currency, used),
+        lines=lines[[by, *LINE_COLUMNS]],
+        totals=totals[[by, *TOTAL_COLUMNS]],
+    )
 
 
 def check_currency(currency: str) -> str:

@@ -1,6 +1,6 @@
 """The read-only SQL box: one SELECT over the filtered ledger, capped in rows, bytes, memory and time.
 
-Why a worker process (ledger._query_sql_worker): a SELECT can still call read_csv('/etc/passwd'),
+Why a worker process (ledger.queries._sql_worker): a SELECT can still call read_csv('/etc/passwd'),
 or build gigabytes of strings that DuckDB's memory_limit does not count and that fetching then
 copies again. The worker sees only `ledger` (the rows matching the filters, as a filtered
 Arrow dataset), runs with file access off, no spill directory and a capped data segment, and
@@ -10,7 +10,7 @@ refused before a process starts.
 Example:
     >>> from datetime import UTC, date, datetime
     >>> from pathlib import Path
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("data"), n_records=2000, days=3, seed=7, end=datetime(2026, 11, 25, 12, tzinfo=UTC))
     >>> f = Filters.for_dates(date(2026, 11, 23), date(2026, 11, 25), "Europe/Paris")
     >>> df = run_sql(Path("data"), f, "SELECT count(*) AS n FROM ledger")
@@ -31,16 +31,17 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from ._query_engine import THREADS
-from ._query_filters import Filters
-from .store import list_files
+from ledger.storage.store import list_files
+
+from ._engine import THREADS
+from ._filters import Filters
 
 ROOT = Path(__file__).resolve().parents[__name__.count(".")]
 """The folder holding the `ledger` package (a checkout or site-packages): the worker's PYTHONPATH."""
 MEMORY_MB = int(os.environ.get("LEDGER_SQL_MEMORY_MB", "1024"))
 MAX_BYTES = int(os.environ.get("LEDGER_SQL_MAX_MB", "16")) * 2**20
 NULL_LABELS = {"project": "(no project)", "api_key_id": "(no key recorded)"}
-"""What a null shows as in the sidebar (ledger._query_filters.DIMENSIONS), so the filter matches it."""
+"""What a null shows as in the sidebar (ledger.queries._filters.DIMENSIONS), so the filter matches it."""
 COLUMNS = {"projects": "project", "models": "model", "api_keys": "api_key_id", "sources": "source"}
 
 
@@ -103,9 +104,10 @@ def run_sql(
     job = _job(data_dir, filters, body, row_limit, max_bytes, memory_mb)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory(prefix="sqlbox-") as cwd:
-        worker = [sys.executable, "-m", "ledger._query_sql_worker"]
-        proc = subprocess.Popen(worker, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)  # fmt: skip
+        worker = [sys.executable, "-m", "ledger.queries._sql_worker"]
+        proc = subprocess.Popen(
+            worker, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         try:
             out, err = proc.communicate(job, timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -120,8 +122,10 @@ def _result(code: int, out: bytes, err: bytes, memory_mb: int) -> pd.DataFrame:
         lines = err.decode(errors="replace").strip().splitlines()
         if code > 0 and lines:
             raise SqlRefused(lines[-1])
-        raise SqlRefused(f"query stopped (worker exit {code}); it most likely needed more than its {memory_mb} MB "
-                         "of memory: select fewer or smaller columns, or aggregate")  # fmt: skip
+        raise SqlRefused(
+            f"query stopped (worker exit {code}); it most likely needed more than its {memory_mb} MB "
+            "of memory: select fewer or smaller columns, or aggregate"
+        )
     with pa.ipc.open_stream(out) as reader:
         table = reader.read_all()
     frame = table.to_pandas()

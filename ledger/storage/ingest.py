@@ -6,9 +6,9 @@ ids of the days a batch touches are read from disk once per process and kept for
 which is what a backfill in time order needs.
 
 Example:
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("seed"), n_records=500, days=2, seed=7, end=datetime(2026, 11, 2, 23, tzinfo=UTC))
-    >>> from ledger.store import read_ledger
+    >>> from ledger.storage.store import read_ledger
     >>> rows = read_ledger(Path("seed"))
     >>> appender = Appender(Path("data"))
     >>> appender.append(rows), appender.append(rows)     # a replayed page adds nothing
@@ -26,7 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .prices import PriceBook
+from ledger.pricing.prices import PriceBook
+
 from .schema import SCHEMA
 from .store import dedupe, read_ids, split_by_day, write_rows
 

@@ -26,9 +26,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ._billing_limits import billing_dir, safe_name
-from .atomic import atomic_write
-from .schema import TS
+from ledger.storage.atomic import atomic_write
+from ledger.storage.schema import TS
+
+from ._limits import billing_dir, safe_name
 
 BILLED_SCHEMA = pa.schema(
     [
@@ -82,8 +83,14 @@ def _path(data_dir: Path, source: str, month: str, workspace: str | None) -> Pat
     return billing_dir(data_dir, source) / f"{check_month(month)}{suffix}.parquet"
 
 
-def write_billed(data_dir: Path, source: str, month: str, workspace: str | None, rows: Sequence[BilledRow],
-                 fetched_at: datetime | None = None) -> Path:  # fmt: skip
+def write_billed(
+    data_dir: Path,
+    source: str,
+    month: str,
+    workspace: str | None,
+    rows: Sequence[BilledRow],
+    fetched_at: datetime | None = None,
+) -> Path:
     """Replace the billed rows of (source, month, workspace) with `rows`, atomically."""
     when = fetched_at or datetime.now(UTC)
     dated = [replace(row, fetched_at=row.fetched_at or when) for row in rows]
@@ -142,8 +149,14 @@ def carry_over(previous: Sequence[BilledRow], new: Sequence[BilledRow]) -> list[
     return kept + fresh
 
 
-def update_billed(data_dir: Path, source: str, month: str, workspace: str | None, rows: Sequence[BilledRow],
-                  fetched_at: datetime | None = None) -> Path:  # fmt: skip
+def update_billed(
+    data_dir: Path,
+    source: str,
+    month: str,
+    workspace: str | None,
+    rows: Sequence[BilledRow],
+    fetched_at: datetime | None = None,
+) -> Path:
     """Store a fetch of (source, month, workspace) without dropping what it could not read."""
     previous = read_billed_rows(data_dir, source, month, workspace)
     return write_billed(data_dir, source, month, workspace, carry_over(previous, rows), fetched_at)

@@ -23,10 +23,9 @@ from typing import Any
 import orjson
 
 from foundation.periods import period_start
-
-from ._query_engine import connection, scan_sql
-from .atomic import atomic_write_bytes
-from .store import list_files
+from ledger.queries._engine import connection, scan_sql
+from ledger.storage.atomic import atomic_write_bytes
+from ledger.storage.store import list_files
 
 SPEND_LIMIT = "spend-limit"
 RATE_LIMIT = "rate-limit"
@@ -107,8 +106,10 @@ def count_429s(data_dir: Path, start: datetime, end: datetime) -> int:
     files = list_files(data_dir, start.date(), end.date())
     if not files:
         return 0
-    sql = (f"SELECT count(*) FROM {scan_sql(files)} "
-           f"WHERE status_code = 429 AND NOT aggregated AND timestamp >= ? AND timestamp < ?")  # fmt: skip
+    sql = (
+        f"SELECT count(*) FROM {scan_sql(files)} "
+        f"WHERE status_code = 429 AND NOT aggregated AND timestamp >= ? AND timestamp < ?"
+    )
     row = connection().execute(sql, [start, end]).fetchone()
     return int(row[0]) if row else 0
 
@@ -125,11 +126,23 @@ def gauge(source: str, reading: dict[str, Any], now: datetime, recent_429s: int)
         left = max(0.0, (limit - used) / burn)
     warning = None
     if reached and recent_429s:
-        warning = (f"{recent_429s} requests got HTTP 429 in the last 24 h while Mistral reports "
-                   f"monthly_limit_reached: they fail until an admin raises the spend limit")  # fmt: skip
-    return SpendGauge(source=source, used=used, limit=limit, no_limit=no_limit, reached=reached,
-                      currency=reading.get("currency"), fetched_at=_when(reading.get("fetched_at")), burn_per_day=burn,
-                      days_to_cap=left, recent_429s=recent_429s, warning=warning)  # fmt: skip
+        warning = (
+            f"{recent_429s} requests got HTTP 429 in the last 24 h while Mistral reports "
+            f"monthly_limit_reached: they fail until an admin raises the spend limit"
+        )
+    return SpendGauge(
+        source=source,
+        used=used,
+        limit=limit,
+        no_limit=no_limit,
+        reached=reached,
+        currency=reading.get("currency"),
+        fetched_at=_when(reading.get("fetched_at")),
+        burn_per_day=burn,
+        days_to_cap=left,
+        recent_429s=recent_429s,
+        warning=warning,
+    )
 
 
 def rate_headroom(data_dir: Path, start: datetime, end: datetime, limits: dict[str, Any]) -> list[Headroom]:
@@ -137,10 +150,12 @@ def rate_headroom(data_dir: Path, start: datetime, end: datetime, limits: dict[s
     files = list_files(data_dir, start.date(), end.date())
     peaks: dict[str, tuple[int, datetime | None]] = {}
     if files:
-        sql = (f"SELECT m, max(t), arg_max(minute, t) FROM (SELECT coalesce(priced_model, resolved_model, model) AS m, "
-               f"date_trunc('minute', timestamp) AS minute, sum(prompt_tokens + completion_tokens) AS t "
-               f"FROM {scan_sql(files)} WHERE NOT aggregated AND timestamp >= ? AND timestamp < ? "
-               f"GROUP BY m, minute) GROUP BY m")  # fmt: skip
+        sql = (
+            f"SELECT m, max(t), arg_max(minute, t) FROM (SELECT coalesce(priced_model, resolved_model, model) AS m, "
+            f"date_trunc('minute', timestamp) AS minute, sum(prompt_tokens + completion_tokens) AS t "
+            f"FROM {scan_sql(files)} WHERE NOT aggregated AND timestamp >= ? AND timestamp < ? "
+            f"GROUP BY m, minute) GROUP BY m"
+        )
         for model, peak, minute in connection().execute(sql, [start, end]).fetchall():
             peaks[model] = (int(peak), minute.astimezone(UTC) if minute is not None else None)
     out = []

@@ -23,9 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .prices import PriceBook
-from .schema import SCHEMA
-from .store import write_rows
+from ledger.pricing.prices import PriceBook
+from ledger.storage.schema import SCHEMA
+from ledger.storage.store import write_rows
 
 MODELS = (
     "mistral-small-latest",

@@ -33,11 +33,11 @@ from typing import Any
 import pyarrow as pa
 
 from foundation.periods import local_midnight, next_period_start, parse_month
+from ledger.pricing.prices import PriceBook, SheetPrice
+from ledger.storage.schema import TS
 
-from ._billing_limits import billing_dir, safe_name
-from ._billing_table import check_month, read_month_files, write_month_file
-from .prices import PriceBook, SheetPrice
-from .schema import TS
+from ._limits import billing_dir, safe_name
+from ._table import check_month, read_month_files, write_month_file
 
 PRICES_DIR = "prices"
 PER_MILLION = 1_000_000
@@ -109,8 +109,15 @@ def _path(data_dir: Path, source: str, month: str, workspace: str | None) -> Pat
     return billing_dir(data_dir, source) / PRICES_DIR / f"{check_month(month)}{suffix}.parquet"
 
 
-def write_price_sheet(data_dir: Path, source: str, month: str, workspace: str | None, entries: Sequence[PriceEntry],
-                      currency: str | None, fetched_at: datetime | None = None) -> Path:  # fmt: skip
+def write_price_sheet(
+    data_dir: Path,
+    source: str,
+    month: str,
+    workspace: str | None,
+    entries: Sequence[PriceEntry],
+    currency: str | None,
+    fetched_at: datetime | None = None,
+) -> Path:
     """Replace the stored price sheet of (source, month, workspace) with `entries`, atomically."""
     same = {
         "source": source,
@@ -161,8 +168,9 @@ def _sheet_date(month: str, fetched_at: datetime) -> datetime:
     return min(max(fetched_at.astimezone(UTC), first), last)
 
 
-def _list_price(book: PriceBook, model: str | None, kind: str | None, row: dict[str, Any],
-                at: datetime) -> tuple[float | None, str | None]:  # fmt: skip
+def _list_price(
+    book: PriceBook, model: str | None, kind: str | None, row: dict[str, Any], at: datetime
+) -> tuple[float | None, str | None]:
     """The list price per 1M tokens for this entry, or None and why not."""
     tier, zone = (row.get("service_tier") or "standard").lower(), (row.get("api_zone") or "global").lower()
     if model is None or kind is None:
@@ -194,11 +202,23 @@ def _compare(row: dict[str, Any], book: PriceBook) -> PriceComparison:
     pct = None if diff is None or not listed else 100.0 * diff / listed
     if pct is not None and listed and yours and not 1 / UNIT_WARNING <= yours / listed <= UNIT_WARNING:
         note = f"more than {UNIT_WARNING:.0f}x from the list price: check the unit (prices are read per token)"
-    return PriceComparison(month=row["month"], source=row["source"], model=model, kind=kind,
-                           api_zone=row.get("api_zone"), service_tier=row.get("service_tier"),
-                           currency=row.get("currency"), list_price=listed, your_price=yours, difference=diff,
-                           difference_pct=pct, unit="per 1M tokens" if per_million else "per unit", note=note,
-                           event_type=row.get("event_type"), billing_metric=row.get("billing_metric"))  # fmt: skip
+    return PriceComparison(
+        month=row["month"],
+        source=row["source"],
+        model=model,
+        kind=kind,
+        api_zone=row.get("api_zone"),
+        service_tier=row.get("service_tier"),
+        currency=row.get("currency"),
+        list_price=listed,
+        your_price=yours,
+        difference=diff,
+        difference_pct=pct,
+        unit="per 1M tokens" if per_million else "per unit",
+        note=note,
+        event_type=row.get("event_type"),
+        billing_metric=row.get("billing_metric"),
+    )
 
 
 def compare_prices(data_dir: Path, month: str, book: PriceBook | None = None) -> list[PriceComparison]:
@@ -212,8 +232,14 @@ def _usable(row: PriceComparison) -> bool:
     """A token price of a known model, standard tier, no regional zone, in a plausible unit."""
     tier, zone = (row.service_tier or "standard").lower(), (row.api_zone or "global").lower()
     plausible = not (row.note or "").startswith(f"more than {UNIT_WARNING:.0f}x")
-    return (row.unit == "per 1M tokens" and row.your_price is not None and row.model is not None
-            and tier == "standard" and zone not in REGIONAL_ZONES and plausible)  # fmt: skip
+    return (
+        row.unit == "per 1M tokens"
+        and row.your_price is not None
+        and row.model is not None
+        and tier == "standard"
+        and zone not in REGIONAL_ZONES
+        and plausible
+    )
 
 
 def sheet_prices(data_dir: Path, currency: str, book: PriceBook | None = None) -> list[SheetPrice]:
@@ -236,7 +262,14 @@ def sheet_prices(data_dir: Path, currency: str, book: PriceBook | None = None) -
         compared = _compare(row, book)
         if _usable(compared) and compared.kind is not None and compared.model is not None:
             key = (row["month"], compared.model, compared.kind)
-            chosen.setdefault(key, SheetPrice(model=compared.model, currency=currency.upper(), month=row["month"],
-                                              kind=compared.kind,
-                                              per_1m=float(compared.your_price or 0.0)))  # fmt: skip
+            chosen.setdefault(
+                key,
+                SheetPrice(
+                    model=compared.model,
+                    currency=currency.upper(),
+                    month=row["month"],
+                    kind=compared.kind,
+                    per_1m=float(compared.your_price or 0.0),
+                ),
+            )
     return list(chosen.values())

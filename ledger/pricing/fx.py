@@ -4,7 +4,7 @@ Why a dated table (not one constant): a team billed by OpenAI in USD and by Mist
 must see one figure, and a request of 3 March is worth what EUR was worth on 3 March. Rates
 are the European Central Bank's daily reference rates, quoted as units of a currency per
 1 EUR (`per_eur`); a cross rate is per_eur(to) / per_eur(from). Three layers, later wins:
-the seed file in the repo (`ledger/fx_rates.csv`), the rates the collector fetched
+the seed file in the repo (`ledger/pricing/fx_rates.csv`), the rates the collector fetched
 (`<data_dir>/fx/rates.csv`, collector/_fx_job.py), and config overrides (`[[fx.rates]]`).
 
 A day without a publication (weekends, TARGET holidays) uses the last rate published at
@@ -33,8 +33,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from foundation.config import load_config
-
-from .atomic import atomic_write
+from ledger.storage.atomic import atomic_write
 
 SEED = Path(__file__).resolve().parent / "fx_rates.csv"
 FETCHED = Path("fx") / "rates.csv"
@@ -162,8 +161,9 @@ def read_rate_csv(path: Path) -> list[Rate]:
                 raise ValueError("per_eur must be > 0")
             rows.append((date.fromisoformat(row["date"]), row["currency"].strip().upper(), value))
         except (KeyError, TypeError, ValueError) as exc:
-            raise RateFileError(f"{path}:{line}: {exc}; write date,currency,per_eur,source with "
-                                f"YYYY-MM-DD and a positive number") from None  # fmt: skip
+            raise RateFileError(
+                f"{path}:{line}: {exc}; write date,currency,per_eur,source with YYYY-MM-DD and a positive number"
+            ) from None
     return rows
 
 

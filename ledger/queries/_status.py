@@ -13,14 +13,15 @@ from pathlib import Path
 
 import orjson
 
-from ._query_engine import connection, scan_sql
-from ._query_rollups import plan
-from .store import list_days
+from ledger.storage.store import list_days
+
+from ._engine import connection, scan_sql
+from ._rollups import plan
 
 STALE_POLLS = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SourceStatus:
     name: str
     last_success: datetime | None
@@ -74,7 +75,13 @@ def _source(name: str, raw: dict[str, object], now: datetime) -> SourceStatus:
     last = _parse(raw.get("last_success"))
     stale = last is None or (now - last).total_seconds() > STALE_POLLS * poll
     error = raw.get("last_error")
-    return SourceStatus(name, last, error if isinstance(error, str) else None, poll, stale)
+    return SourceStatus(
+        name=name,
+        last_success=last,
+        last_error=error if isinstance(error, str) else None,
+        poll_seconds=poll,
+        stale=stale,
+    )
 
 
 def freshness(data_dir: Path, now: datetime | None = None) -> Freshness:

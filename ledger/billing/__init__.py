@@ -29,9 +29,11 @@ import pandas as pd
 import pyarrow as pa
 
 from foundation.periods import month_days, month_key
+from ledger.pricing import fx
+from ledger.queries._engine import query
+from ledger.queries._filters import Filters
 
-from . import fx
-from ._billing_limits import (
+from ._limits import (
     RATE_LIMIT,
     SPEND_LIMIT,
     Headroom,
@@ -44,7 +46,7 @@ from ._billing_limits import (
     spend_gauges,
     write_reading,
 )
-from ._billing_prices import (
+from ._prices import (
     PRICE_SCHEMA,
     PriceComparison,
     PriceEntry,
@@ -54,7 +56,7 @@ from ._billing_prices import (
     sheet_prices,
     write_price_sheet,
 )
-from ._billing_table import (
+from ._table import (
     BILLED_SCHEMA,
     BilledRow,
     carry_over,
@@ -64,8 +66,6 @@ from ._billing_table import (
     update_billed,
     write_billed,
 )
-from ._query_engine import query
-from ._query_filters import Filters
 
 __all__ = [
     "sheet_prices",
@@ -154,9 +154,13 @@ def billed_amount(table: pa.Table) -> list[float | None]:
     A line with a `problem` (its entry could not be read) has no money, whatever it holds.
     """
     out: list[float | None] = []
-    for amount, quantity, price, problem in zip(table["amount"].to_pylist(), table["quantity"].to_pylist(),
-                                                table["unit_price"].to_pylist(), table["problem"].to_pylist(),
-                                                strict=True):  # fmt: skip
+    for amount, quantity, price, problem in zip(
+        table["amount"].to_pylist(),
+        table["quantity"].to_pylist(),
+        table["unit_price"].to_pylist(),
+        table["problem"].to_pylist(),
+        strict=True,
+    ):
         if problem is not None:
             out.append(None)
         elif amount is not None:
@@ -172,13 +176,18 @@ def billed_by_model(data_dir: Path, months: Sequence[str], currency: str) -> dic
     """(month, model) -> billed money in `currency` (None if a line had no usable number).
 
     A line billed in another currency is converted at the reference rate of its month's last
-    day (ledger.fx); without one its money is unknown (None), never converted at 1.0.
+    day (ledger.pricing.fx); without one its money is unknown (None), never converted at 1.0.
     """
     table = read_billed(data_dir, months)
     rates = fx.load_rates(data_dir, fx.display().overrides)
     out: dict[tuple[str, str], float | None] = {}
-    rows = zip(table["month"].to_pylist(), table["model"].to_pylist(), table["currency"].to_pylist(),
-               billed_amount(table), strict=True)  # fmt: skip
+    rows = zip(
+        table["month"].to_pylist(),
+        table["model"].to_pylist(),
+        table["currency"].to_pylist(),
+        billed_amount(table),
+        strict=True,
+    )
     for month, model, cur, money in rows:
         key = (month, model)
         previous = out.get(key, 0.0)
@@ -206,13 +215,13 @@ def measured_by_model(
 
     Aggregated rows (other providers' usage APIs) are left out: they are not on this bill.
     The model is the concrete one the row was priced as, else the one the response named.
-    Rows priced in another currency are converted at their UTC day's rate (ledger.fx); a
+    Rows priced in another currency are converted at their UTC day's rate (ledger.pricing.fx); a
     model with a row whose rate is missing has an unknown cost (None), like an unpriced one.
     """
     out: dict[tuple[str, str], tuple[float | None, int]] = {}
     for month in months:
         start, end = month_days(check_month(month))
-        window = Filters(start, end, "UTC")
+        window = Filters(start=start, end=end, timezone="UTC")
         df = query(data_dir, window, _MEASURED, raw=True, currency=currency)
         if df is None:
             continue
@@ -225,7 +234,7 @@ def reconcile(data_dir: Path, months: Sequence[str], currency: str) -> list[Reco
     """Per (month, model): measured cost (ledger) against billed (Admin API), sorted by |gap|.
 
     Both sides are in `currency`: ledger rows and bill lines in another currency are converted
-    (ledger.fx; rows at their day's rate, bill lines at their month's last day's), and a side
+    (ledger.pricing.fx; rows at their day's rate, bill lines at their month's last day's), and a side
     whose rate is missing is unknown, so its model is left out of `comparable_totals`. A model
     only one side knows is `billed_not_seen` (traffic that bypassed the gateway) or
     `seen_not_billed`; one with an unreadable bill line (or one in a currency with no rate)
@@ -237,8 +246,12 @@ def reconcile(data_dir: Path, months: Sequence[str], currency: str) -> list[Reco
     return sorted(rows, key=lambda r: (r.month, -abs(r.gap or 0.0), r.model))
 
 
-def _row(key: tuple[str, str], seen: tuple[float | None, int] | None, billed: dict[tuple[str, str], float | None],
-         currency: str) -> Reconciled:  # fmt: skip
+def _row(
+    key: tuple[str, str],
+    seen: tuple[float | None, int] | None,
+    billed: dict[tuple[str, str], float | None],
+    currency: str,
+) -> Reconciled:
     month, model = key
     cost, requests = seen if seen is not None else (None, 0)
     bill = billed.get(key)
@@ -298,8 +311,9 @@ def unreadable_lines(data_dir: Path, months: Sequence[str], currency: str) -> pa
     table = read_billed(data_dir, months)
     rates = fx.load_rates(data_dir, fx.display().overrides)
     problems: list[str | None] = []
-    for problem, cur, month in zip(table["problem"].to_pylist(), table["currency"].to_pylist(),
-                                   table["month"].to_pylist(), strict=True):  # fmt: skip
+    for problem, cur, month in zip(
+        table["problem"].to_pylist(), table["currency"].to_pylist(), table["month"].to_pylist(), strict=True
+    ):
         source = (cur or currency).upper()
         day = month_days(month)[1]
         if problem is None and rates.factor(source, currency, day) is None:

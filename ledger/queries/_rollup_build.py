@@ -5,7 +5,7 @@ Why its own module: building runs a DuckDB query (`_query_engine`), and the engi
 
 Example:
     >>> from datetime import UTC, datetime
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("data"), n_records=500, days=1, seed=7, end=datetime(2026, 11, 27, 23, tzinfo=UTC))
     >>> update_rollups(Path("data"))   # after a write or compaction
     [PosixPath('data/rollups/hourly/date=2026-11-27/totals-....parquet'), ...]
@@ -19,10 +19,11 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from ._query_engine import connection, scan_sql
-from ._query_rollups import KINDS, rollup_dir, rollup_path, rollup_sql
-from .atomic import atomic_write
-from .store import day_dir, list_days, visible_files
+from ledger.storage.atomic import atomic_write
+from ledger.storage.store import day_dir, list_days, visible_files
+
+from ._engine import connection, scan_sql
+from ._rollups import KINDS, rollup_dir, rollup_path, rollup_sql
 
 
 def update_rollups(data_dir: Path, days: Iterable[date] | None = None) -> list[Path]:

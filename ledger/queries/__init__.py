@@ -9,7 +9,7 @@ Conventions, so two callers never disagree:
 - spend is the sum of `cost` over priced rows; unpriced rows (null cost) are never counted
   as 0 but reported as `unpriced_requests`.
 - money is in the display currency (the config's `currency`): each row is converted at its
-  UTC day's reference rate (ledger.fx); a row with no rate is left out of spend and counted
+  UTC day's reference rate (ledger.pricing.fx); a row with no rate is left out of spend and counted
   as `unconverted_requests` (never taken at 1.0); `conversion()` says which rates were used.
 - requests and tokens include aggregated rows (provider usage APIs, `request_count` = N).
 - error rate, 429 rate, retries and latency use per-request rows only (`aggregated` false):
@@ -22,7 +22,7 @@ Conventions, so two callers never disagree:
 Example:
     >>> from datetime import UTC, date, datetime
     >>> from pathlib import Path
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("data"), n_records=2000, days=3, seed=7, end=datetime(2026, 11, 25, 12, tzinfo=UTC))
     >>> f = Filters.for_dates(date(2026, 11, 23), date(2026, 11, 25), "Europe/Paris")
     >>> summary = spend_summary(Path("data"), f)
@@ -30,7 +30,7 @@ Example:
     (2129, 0.89)
 """
 
-from ._query_core import (
+from ._core import (
     EMPTY_SUMMARY,
     MEASURES,
     OTHER,
@@ -45,15 +45,15 @@ from ._query_core import (
     spend_summary,
     top_contributors,
 )
-from ._query_costs import Forecast, RateUsed, conversion, month_forecast, unit_costs, unpriced_models
-from ._query_export import csv_bytes, neutralise, parquet_bytes
-from ._query_filters import DIMENSIONS, GRAINS, Filters
-from ._query_reliability import ratelimit_headroom, retry_impact, top_errors
-from ._query_sql import MAX_BYTES as SQL_MAX_BYTES
-from ._query_sql import MEMORY_MB as SQL_MEMORY_MB
-from ._query_sql import SqlRefused, check_select, run_sql
-from ._query_status import Freshness, SourceStatus, freshness, newest_row
+from ._costs import Forecast, RateUsed, conversion, month_forecast, unit_costs, unpriced_models
+from ._export import csv_bytes, neutralise, parquet_bytes
+from ._filters import DIMENSIONS, GRAINS, Filters
+from ._reliability import ratelimit_headroom, retry_impact, top_errors
 from ._rollup_build import update_rollups
+from ._sql import MAX_BYTES as SQL_MAX_BYTES
+from ._sql import MEMORY_MB as SQL_MEMORY_MB
+from ._sql import SqlRefused, check_select, run_sql
+from ._status import Freshness, SourceStatus, freshness, newest_row
 
 __all__ = [
     "DIMENSIONS",

@@ -16,7 +16,7 @@ Two layers:
   (usage-API rows carry no status, latency or retry); `served` is where it is read from:
   "rollups" (hourly rollups when the window allows, raw rows else: same answer), "raw" (raw
   rows only: needs a per-row column the rollups do not keep) or "latency" (the latency
-  rollup's histograms, exact from raw rows on small slices: ledger._query_latency).
+  rollup's histograms, exact from raw rows on small slices: ledger.queries._latency).
 
 Example:
     >>> MEASURES_BY_NAME["errors"].sql
@@ -107,7 +107,7 @@ def rollup_columns() -> str:
     return ", ".join([*keys, *(f"{s.rollup_sql} AS {s.name}" for s in STORED)])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Measure:
     """A figure over `rows`; see the module docstring for `combine`, `per_request` and `served`."""
 
@@ -135,13 +135,15 @@ def _summed(
     """coalesce(sum(column) [FILTER (WHERE ...)], 0), BIGINT unless money."""
     condition = _where(where, per_request)
     total = f"sum({column})" + (f" FILTER (WHERE {condition})" if condition else "")
-    return Measure(name, f"coalesce({total}, 0)" + ("" if money else "::BIGINT"), "sum", per_request)
+    return Measure(
+        name=name, sql=f"coalesce({total}, 0)" + ("" if money else "::BIGINT"), combine="sum", per_request=per_request
+    )
 
 
 def _ratio(name: str, where: str) -> Measure:
     """Per-request rows where `where` holds over all per-request rows; NULL when there are none."""
     share = f"sum(n) FILTER (WHERE {_where(where, True)}) / sum(n) FILTER (WHERE {PER_REQUEST})"
-    return Measure(name, share, None, per_request=True)
+    return Measure(name=name, sql=share, combine=None, per_request=True)
 
 
 PERCENTILES = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
@@ -169,28 +171,40 @@ MEASURES = (
     _summed("retries", "n", "coalesce(attempt, 1) > 1", per_request=True),
     _summed("rl_samples", "rl_samples"),
     _summed("simulated_rows", "n", "simulated"),
-    Measure("first_at", "min(first_at)", "min"),
-    Measure("last_at", "max(last_at)", "max"),
-    Measure("min_tokens_headroom", "min(min_tokens_headroom)", "min"),
-    Measure("min_requests_headroom", "min(min_requests_headroom)", "min"),
+    Measure(name="first_at", sql="min(first_at)", combine="min"),
+    Measure(name="last_at", sql="max(last_at)", combine="max"),
+    Measure(name="min_tokens_headroom", sql="min(min_tokens_headroom)", combine="min"),
+    Measure(name="min_requests_headroom", sql="min(min_requests_headroom)", combine="min"),
     _ratio("error_rate", _ERROR),
     _ratio("rate_429", _429),
     Measure(
-        "p95_latency_ms",
-        f"approx_quantile(latency_ms, 0.95) FILTER (WHERE {LATENCY_ROWS})",
-        None,
+        name="p95_latency_ms",
+        sql=f"approx_quantile(latency_ms, 0.95) FILTER (WHERE {LATENCY_ROWS})",
+        combine=None,
         per_request=True,
         served="raw",
         exact=False,
     ),
-    Measure("avg_latency_ms", f"avg(latency_ms) FILTER (WHERE {LATENCY_ROWS})", None, True, "raw"),
+    Measure(
+        name="avg_latency_ms",
+        sql=f"avg(latency_ms) FILTER (WHERE {LATENCY_ROWS})",
+        combine=None,
+        per_request=True,
+        served="raw",
+    ),
     *(
-        Measure(name, f"quantile_cont(latency_ms, {q}) FILTER (WHERE {LATENCY_ROWS})", None, True, "latency")
+        Measure(
+            name=name,
+            sql=f"quantile_cont(latency_ms, {q}) FILTER (WHERE {LATENCY_ROWS})",
+            combine=None,
+            per_request=True,
+            served="latency",
+        )
         for name, q in PERCENTILES.items()
     ),
 )
 """Every measure a query reports. `unconverted` and `original_cost` come from the currency step
-(ledger._query_engine.converted_sql), `unpriced`, `n` and the rl_* columns from the rollup shape."""
+(ledger.queries._engine.converted_sql), `unpriced`, `n` and the rl_* columns from the rollup shape."""
 MEASURES_BY_NAME = {m.name: m for m in MEASURES}
 TOTAL_NAMES = (
     "spend",

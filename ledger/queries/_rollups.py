@@ -4,11 +4,11 @@ Why: a 30-day window of a 10M-record ledger is 3M+ rows, and 100M records make i
 dashboard figure except latency percentiles is a sum, count, min or max, so it can be
 answered from rows pre-grouped by (hour, source, model, project, key, endpoint, status,
 error type, spend cap, attempt, aggregated, simulated, currency, priced model, priced) with
-a weight `n`. Which columns a rollup keeps is derived from ledger._measures.
+a weight `n`. Which columns a rollup keeps is derived from ledger.queries._measures.
 
 Two kinds per day: `totals` (the sums above) and `latency` (per-request latencies counted
 in 96 log-spaced bins per hour and (source, model, project, key, endpoint); see
-ledger._query_latency). A day's rollup is named after a hash of the day's visible ledger files, so it is fresh
+ledger.queries._latency). A day's rollup is named after a hash of the day's visible ledger files, so it is fresh
 exactly when its name matches the files now visible: a write or compaction makes it stale
 at once, and stale or missing days are summed from the raw files on the fly, in the same
 shape. Nothing is ever wrong, only slower, when the collector does not call
@@ -17,9 +17,9 @@ shape. Nothing is ever wrong, only slower, when the collector does not call
 Example:
     >>> from datetime import UTC, date, datetime
     >>> from pathlib import Path
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("data"), n_records=2000, days=3, seed=7, end=datetime(2026, 11, 25, 12, tzinfo=UTC))
-    >>> from ledger._rollup_build import update_rollups
+    >>> from ledger.queries._rollup_build import update_rollups
     >>> [path.name.split("-")[0] for path in update_rollups(Path("data"), [date(2026, 11, 24)])]
     ['totals', 'latency']
 """
@@ -30,9 +30,10 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
+from ledger.storage.schema import PARTITION
+from ledger.storage.store import day_dir, list_days, visible_files
+
 from ._measures import LATENCY_KEYS, LATENCY_ROWS, rollup_columns
-from .schema import PARTITION
-from .store import day_dir, list_days, visible_files
 
 ROLLUPS = Path("rollups") / "hourly"
 VERSION = "6"
@@ -47,7 +48,7 @@ KINDS = {
     "latency": f"""SELECT {HOUR}, {", ".join(LATENCY_KEYS)}, {BIN_SQL} AS lat_bin, count(*) AS n
         FROM {{scan}} WHERE {LATENCY_ROWS} GROUP BY ALL""",
 }
-"""Raw rows -> rollup rows, per kind, from the registry (ledger._measures). In totals `cost IS NULL`
+"""Raw rows -> rollup rows, per kind, from the registry (ledger.queries._measures). In totals `cost IS NULL`
 is a key, so unpriced rows keep a null cost."""
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._engine import OTHER, bucket_sql, localize_buckets, query, series
+from ._filters import DIMENSIONS, GRAINS, Filters, check_choice
+from ._latency import percentiles
 from ._measures import EXPLORE_NAMES, MEASURES_BY_NAME, PER_REQUEST, TOTAL_NAMES, aggregates, measures
-from ._query_engine import OTHER, bucket_sql, localize_buckets, query, series
-from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
-from ._query_latency import percentiles
 
 TOTALS = measures(*TOTAL_NAMES)
 """The additive totals every slice reports (see the module docstring of ledger.queries)."""
@@ -19,12 +19,12 @@ _TOTALS = aggregates(*TOTAL_NAMES)
 _SUMMARY_EXTRA = aggregates("simulated_rows", "first_at", "last_at")
 _TOTAL_COLUMNS = TOTAL_NAMES
 MEASURES: dict[str, str] = {name: MEASURES_BY_NAME[name].sql for name in EXPLORE_NAMES}
-"""Measure name -> SQL aggregate, for Explore and `breakdown` (from ledger._measures). p95 there is
+"""Measure name -> SQL aggregate, for Explore and `breakdown` (from ledger.queries._measures). p95 there is
 a t-digest estimate (bounded memory over any slice); the tiles' percentiles come from
-ledger._query_latency."""
+ledger.queries._latency."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Summary:
     """Headline figures for one slice (see the module docstring for what each counts)."""
 
@@ -68,7 +68,19 @@ class Summary:
         return self.first_at is not None and self.first_at - start <= (end - start) * 0.1
 
 
-EMPTY_SUMMARY = Summary(0.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+EMPTY_SUMMARY = Summary(
+    spend=0.0,
+    requests=0,
+    unpriced_requests=0,
+    prompt_tokens=0,
+    completion_tokens=0,
+    cached_tokens=0,
+    measured_requests=0,
+    errors=0,
+    rate_limited=0,
+    spend_cap=0,
+    retries=0,
+)
 
 
 def _none_if_nan(value: object) -> float | None:
@@ -95,7 +107,7 @@ def spend_summary(data_dir: Path, filters: Filters) -> Summary:
 
 
 def latency_summary(data_dir: Path, filters: Filters) -> tuple[float | None, float | None, float | None]:
-    """p50, p95, p99 latency (ms) of per-request rows; Nones when there are none (see ledger._query_latency)."""
+    """p50, p95, p99 latency (ms) of per-request rows; Nones when there are none (see ledger.queries._latency)."""
     df = percentiles(data_dir, filters)
     if df.empty:
         return None, None, None
@@ -187,7 +199,7 @@ def latency_percentiles(data_dir: Path, filters: Filters, dim: str = "model", to
     """p50/p95/p99 latency (ms) per dim value over per-request rows with a latency.
 
     Columns: <dim>, requests, p50_ms, p95_ms, p99_ms; sorted by requests, largest first.
-    Exact on small slices, from hourly histograms on large ones (see ledger._query_latency).
+    Exact on small slices, from hourly histograms on large ones (see ledger.queries._latency).
     With `top`, the values beyond the `top` busiest are pooled as OTHER (their percentiles
     are those of the pooled requests).
     """

@@ -57,7 +57,7 @@ def _as_instant(value: datetime | date, tz: ZoneInfo, end: bool) -> datetime:
     return datetime.combine(day, time(), tzinfo=tz)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Filters:
     """A half-open window [start, end) plus dimension filters (an empty tuple = all).
 
@@ -102,7 +102,7 @@ class Filters:
     @classmethod
     def for_dates(cls, first: date, last: date, timezone: str = "UTC", **dims: tuple[str, ...] | None) -> Filters:
         """The whole local days first..last (inclusive); `dims` may include `scope`."""
-        return cls(first, last, timezone, **dims)  # type: ignore[arg-type]
+        return cls(start=first, end=last, timezone=timezone, **dims)  # type: ignore[arg-type]
 
     @property
     def tz(self) -> ZoneInfo:

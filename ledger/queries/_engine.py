@@ -20,16 +20,17 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import fx
+from ledger.pricing import fx
+from ledger.storage.store import list_files
+
+from ._filters import DIMENSIONS, Filters
 from ._measures import Measure, raw_columns
-from ._query_filters import DIMENSIONS, Filters
-from ._query_rollups import plan, rollup_sql
-from .store import list_files
+from ._rollups import plan, rollup_sql
 
 MEMORY_LIMIT = os.environ.get("LEDGER_DUCKDB_MEMORY", "384MB")
 THREADS = int(os.environ.get("LEDGER_DUCKDB_THREADS", "2"))
 RAW_EXTRA = raw_columns()
-"""Columns that give raw rows the shape of the totals rollup (see ledger._measures)."""
+"""Columns that give raw rows the shape of the totals rollup (see ledger.queries._measures)."""
 _lock = threading.Lock()
 _shared: duckdb.DuckDBPyConnection | None = None
 
@@ -109,9 +110,15 @@ def planned_source(data_dir: Path, filters: Filters, raw: bool, kind: str) -> tu
     return " UNION ALL BY NAME ".join(parts) or None, [*fresh, *stale]
 
 
-def converted_sql(data_dir: Path, filters: Filters, source: str, where: str, currency: str | None = None,
-                  files: list[Path] | None = None) -> str:  # fmt: skip
-    """`rows` over `source` with `cost` in the display currency (ledger.fx).
+def converted_sql(
+    data_dir: Path,
+    filters: Filters,
+    source: str,
+    where: str,
+    currency: str | None = None,
+    files: list[Path] | None = None,
+) -> str:
+    """`rows` over `source` with `cost` in the display currency (ledger.pricing.fx).
 
     `original_cost` keeps the row's own money; `unconverted` marks a priced row whose rate
     is missing (its `cost` is then null: left out of spend, never taken at 1.0). A row's
@@ -154,7 +161,7 @@ def query(
     `rows` is rollup-shaped: count with sum(n), never count(*). Per-row columns such as
     latency_ms and rl_* exist only with raw=True. Returns None when no file covers the
     window. `params` bind the `?` placeholders in `select` after those of the filters.
-    `kind` picks the rollup ("totals" or "latency", see ledger._query_rollups). A file
+    `kind` picks the rollup ("totals" or "latency", see ledger.queries._rollups). A file
     replaced between planning and reading (compaction, a rollup rebuilt) means a re-plan.
     With kind "totals", `cost` is in `currency` (default: the display currency), see
     `converted_sql`.
@@ -250,7 +257,7 @@ def series(
     """Measures per local time bucket and keys: bucket, *keys, *aggregates (column -> measure).
 
     Rows are grouped by UTC slot in DuckDB, then slots are mapped to local buckets and
-    re-combined in pandas; so each measure must combine (a sum, min or max: ledger._measures).
+    re-combined in pandas; so each measure must combine (a sum, min or max: ledger.queries._measures).
     `top` = (n, rank columns): only the n key values with the largest sums of the rank columns
     over the window keep their name, the others are summed as OTHER (one key only).
     """

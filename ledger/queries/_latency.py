@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._engine import query, use_rollups
+from ._filters import DIMENSIONS, Filters, check_choice
 from ._measures import LATENCY_ROWS
 from ._measures import PERCENTILES as _NAMED
-from ._query_engine import query, use_rollups
-from ._query_filters import DIMENSIONS, Filters, check_choice
-from ._query_rollups import BIN_SQL, BINS, PER_DECADE
+from ._rollups import BIN_SQL, BINS, PER_DECADE
 
 EXACT_MAX_ROWS = int(os.environ.get("LEDGER_EXACT_LATENCY_ROWS", "500000"))
 PERCENTILES = tuple(_NAMED.values())
@@ -74,7 +74,7 @@ def _histograms(
 
 def _pool(keys: list[str], counts: np.ndarray, top: int) -> tuple[list[str], np.ndarray]:
     """The `top` keys with most requests (then by name) and one OTHER row summing the rest's histograms."""
-    from ._query_engine import OTHER
+    from ._engine import OTHER
 
     order = sorted(range(len(keys)), key=lambda i: (-int(counts[i].sum()), keys[i]))
     kept, rest = order[:top], order[top:]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._engine import query, series
+from ._filters import DIMENSIONS, GRAINS, Filters, check_choice
 from ._measures import PER_REQUEST, aggregates, measures
-from ._query_engine import query, series
-from ._query_filters import DIMENSIONS, GRAINS, Filters, check_choice
 
 
 def _frame(df: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
@@ -50,7 +50,8 @@ def ratelimit_headroom(data_dir: Path, filters: Filters, grain: str = "hour") ->
     api_key, samples, min_tokens_headroom, min_requests_headroom (0..1; 0 = limit reached).
     """
     check_choice("grain", grain, GRAINS)
-    headroom = measures(samples="rl_samples", min_tokens_headroom="min_tokens_headroom",
-                        min_requests_headroom="min_requests_headroom")
+    headroom = measures(
+        samples="rl_samples", min_tokens_headroom="min_tokens_headroom", min_requests_headroom="min_requests_headroom"
+    )
     df = series(data_dir, filters, grain, {"api_key": DIMENSIONS["api_key"]}, headroom, where="rl_samples > 0")
     return _frame(df, ["bucket", "api_key", *headroom])

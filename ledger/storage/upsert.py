@@ -8,8 +8,8 @@ are dropped, the new rows are added, and the result replaces the day's files ato
 
 Example:
     >>> from datetime import UTC, datetime
-    >>> from ledger.fixtures import build_ledger
-    >>> from ledger.store import read_ledger
+    >>> from tests.builders import build_ledger
+    >>> from ledger.storage.store import read_ledger
     >>> _ = build_ledger(Path("seed"), n_records=100, days=2, seed=7, end=datetime(2026, 11, 2, 23, tzinfo=UTC))
     >>> buckets = read_ledger(Path("seed")).filter(pc.field("aggregated"))   # ids = stable bucket keys
     >>> upsert_rows(Path("data"), buckets), upsert_rows(Path("data"), buckets)

@@ -13,7 +13,7 @@ ignores DST in Python, and a month containing the spring change has 743 hours, n
 Example:
     >>> from datetime import UTC, date, datetime
     >>> from pathlib import Path
-    >>> from ledger.fixtures import build_ledger
+    >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("data"), n_records=2000, days=3, seed=7, end=datetime(2026, 11, 25, 12, tzinfo=UTC))
     >>> month = Filters(date(2026, 11, 1), date(2026, 11, 30), "Europe/Paris", projects=("search",))
     >>> f = period_forecast(Path("data"), month, now=datetime(2026, 11, 25, 12, tzinfo=UTC), monthly=True)
@@ -30,9 +30,9 @@ from pathlib import Path
 import pandas as pd
 
 from foundation.periods import hours_between, local_midnight
+from ledger.queries import month_forecast, spend_over_time, spend_summary
 
-from ._query_filters import Filters
-from .queries import month_forecast, spend_over_time, spend_summary
+from ._filters import Filters
 
 
 def clip_to_now(filters: Filters, now: datetime) -> Filters | None:
@@ -43,7 +43,7 @@ def clip_to_now(filters: Filters, now: datetime) -> Filters | None:
     return filters.with_window(filters.start_at, end.astimezone(filters.tz))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PeriodForecast:
     """Spend of a period so far and where it lands at the period's end.
 
@@ -101,15 +101,17 @@ def period_forecast(data_dir: Path, filters: Filters, now: datetime, monthly: bo
     period_hours = hours_between(filters.start_at, filters.end_at)
     so_far = clip_to_now(filters, now)
     if so_far is None:
-        return PeriodForecast(0.0, 0.0, 0.0, 0)
+        return PeriodForecast(spent=0.0, forecast=0.0, elapsed_share=0.0, basis_days=0)
     spent = spend_summary(data_dir, so_far).spend
     share = hours_between(so_far.start_at, so_far.end_at) / period_hours
     if so_far.end_at >= filters.end_at:
-        return PeriodForecast(spent, spent, 1.0, 0)
+        return PeriodForecast(spent=spent, forecast=spent, elapsed_share=1.0, basis_days=0)
     rates = month_forecast(data_dir, filters, now=now)
     steps = _steps(filters, now, rates.weekday_rate, rates.weekend_rate)
     forecast = rates.forecast if monthly else spent + sum(s[2] for s in steps)
-    return PeriodForecast(spent, forecast, share, rates.basis_days, tuple(steps))
+    return PeriodForecast(
+        spent=spent, forecast=forecast, elapsed_share=share, basis_days=rates.basis_days, steps=tuple(steps)
+    )
 
 
 def burn_down(data_dir: Path, filters: Filters, now: datetime, amount: float) -> pd.DataFrame:
@@ -127,14 +129,15 @@ def burn_down(data_dir: Path, filters: Filters, now: datetime, amount: float) ->
     first, last = so_far.start_at.astimezone(filters.tz).date(), so_far.end_at.astimezone(filters.tz).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     days = [d for d in days if _day_start(d, filters) < so_far.end_at]
-    out = pd.DataFrame({"day": [pd.Timestamp(_day_start(d, filters)) for d in days],
-                        "spend": [spend.get(d, 0.0) for d in days]})  # fmt: skip
+    out = pd.DataFrame(
+        {"day": [pd.Timestamp(_day_start(d, filters)) for d in days], "spend": [spend.get(d, 0.0) for d in days]}
+    )
     out["cumulative"] = out["spend"].cumsum()
     out["remaining"] = amount - out["cumulative"]
     return out[columns]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Usual:
     """Spend of the current hour (or day) so far against the median of the same slot before."""
 
@@ -166,7 +169,7 @@ def usual_spend(data_dir: Path, filters: Filters, now: datetime, grain: str) -> 
     first = min(by_slot) if by_slot else None
     past = [v for s, v in zip(starts[:-1], values[:-1], strict=True) if first is not None and pd.Timestamp(s) >= first]
     baseline = float(pd.Series(past).median()) if past else 0.0
-    return Usual(values[-1], baseline, len(past), slot)
+    return Usual(current=values[-1], baseline=baseline, samples=len(past), slot_start=slot)
 
 
 def _local_shift(slot: datetime, back: timedelta, filters: Filters) -> datetime | None:
