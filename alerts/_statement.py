@@ -12,7 +12,7 @@ that was down on the 1st sends it late, not never); with no SMTP configured noth
 recorded, so it goes out once SMTP is set up.
 
 Example:
-    >>> owners([Budget("search", 500, projects=("search",), recipients=("lead@example.com",))])
+    >>> owners([Budget(name="search", amount=500, projects=("search",), recipients=("lead@example.com",))])
     {'search': ('lead@example.com',)}
 """
 

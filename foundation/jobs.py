@@ -5,7 +5,7 @@ build `Job`s; the alerts must not import the collector to do so (the collector's
 is the one place that wires the alert jobs into its schedule).
 
 Example:
-    >>> Job("compact", lambda: True, daily_hour_utc=2)  # doctest: +ELLIPSIS
+    >>> Job(name="compact", run=lambda: True, daily_hour_utc=2)  # doctest: +ELLIPSIS
     Job(name='compact', run=<function <lambda> at ...>, interval_seconds=None, daily_hour_utc=2)
 """
 

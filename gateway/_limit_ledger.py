@@ -16,7 +16,7 @@ Example:
     >>> _ = build_ledger(Path("data"), n_records=500, days=2, seed=7, end=now)
     >>> period = period_at("day", now.timestamp(), "UTC")
     >>> refresh = ledger_refresher(Path("data"), "gateway")
-    >>> spent, as_of = refresh(Limit("search", project="search", amount=10.0), period.start, period.end, period.id)
+    >>> spent, as_of = refresh(Limit(name="search", project="search", amount=10.0), period.start, period.end, period.id)
     >>> round(spent, 4), as_of        # the ledger's spend, up to the minute of its newest gateway row
     (0.011, 29893665)
 """

@@ -5,7 +5,7 @@ limit and a budget of the same period agree: local midnights, ids `2026-03-29`, 
 The cache keeps the request path to one comparison per limit.
 
 Example:
-    >>> PeriodCache("UTC").of(Limit("x", period="day", amount=1.0), 0.0).id
+    >>> PeriodCache("UTC").of(Limit(name="x", period="day", amount=1.0), 0.0).id
     '1970-01-01'
 """
 

@@ -13,7 +13,7 @@ open: logged, `gateway_limit_state_failures_total`) unless `limits_fail_closed` 
 Time is `clock()` (seconds since the epoch), injectable so a test can cross midnight.
 
 Example:
-    >>> limits = [Limit("search-rpm", project="search", requests_per_minute=1)]
+    >>> limits = [Limit(name="search-rpm", project="search", requests_per_minute=1)]
     >>> settings = LimitSettings(state_path=Path("limits.sqlite3"))
     >>> limiter = Limiter(limits=limits, settings=settings, metrics=Metrics(), clock=lambda: 1_764_000_000.0)
     >>> limiter.check("search", "key-0123456789abcdef", "mistral-small-latest").refused is None   # passes

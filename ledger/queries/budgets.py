@@ -15,7 +15,7 @@ Example:
     >>> from pathlib import Path
     >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("data"), n_records=2000, days=3, seed=7, end=datetime(2026, 11, 25, 12, tzinfo=UTC))
-    >>> month = Filters(date(2026, 11, 1), date(2026, 11, 30), "Europe/Paris", projects=("search",))
+    >>> month = Filters(start=date(2026, 11, 1), end=date(2026, 11, 30), timezone="Europe/Paris", projects=("search",))
     >>> f = period_forecast(Path("data"), month, now=datetime(2026, 11, 25, 12, tzinfo=UTC), monthly=True)
     >>> round(f.spent, 2), round(f.forecast, 2)
     (0.18, 0.57)

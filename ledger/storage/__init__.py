@@ -2,6 +2,7 @@
 writes and exactly-once appends. pyarrow only (no DuckDB, no pandas), so a writer stays light.
 
 Example:
+    >>> from pathlib import Path
     >>> from ledger.storage import requests_dir
     >>> requests_dir(Path("data")).as_posix()
     'data/requests'

@@ -12,7 +12,7 @@ from conftest import SALT, TOKEN, Gateway, ThreadServer
 
 
 def run_and_read_log(root: Path, upstream: ThreadServer) -> list[dict[str, object]]:
-    gateway = Gateway(root, upstream.url, extra={"log_requests": True}).start()
+    gateway = Gateway(root=root, upstream_url=upstream.url, extra={"log_requests": True}).start()
     try:
         body = {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "hi"}]}
         assert httpx.post(gateway.url + "/v1/chat/completions", json=body, timeout=30).status_code == 200
