@@ -23,7 +23,7 @@ from ._channels import ChannelSettings
 from ._chat_format import delivery_id, payload
 from ._compose import subject_of
 from ._observation import Observation
-from ._outbox import backoff, expire_pending
+from ._outbox import backoff, expire_pending, pending
 from ._post import ChannelError, post
 from ._state import Notice
 
@@ -48,7 +48,7 @@ def enqueue_posts(
         if any(is_post(m) and m["channel"] == name and m["id"] == ident for m in state["outbox"]):
             continue
         kind = channel.kind if channel else "unknown"
-        entry = {
+        fields = {
             "id": ident,
             "channel": name,
             "kind": kind,
@@ -56,14 +56,8 @@ def enqueue_posts(
             "subject": subject_of(notice),
             "body": payload(kind, notice, ident, name, now) if channel else "",
             "keys": [notice.observation.key],
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now.isoformat(),
-            "next_attempt_at": now.isoformat(),
-            "sent_at": None,
-            "last_error": None,
-            "expires_at": (now + timedelta(hours=expire_hours)).isoformat(),
         }
+        entry = pending(fields, now, expire_hours)
         if channel is None:
             entry.update(
                 status="failed",

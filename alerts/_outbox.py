@@ -23,22 +23,25 @@ from ._smtp import DeliveryError, send
 MAX_BACKOFF = timedelta(hours=1)
 
 
+def pending(fields: dict[str, Any], now: datetime, expire_hours: float) -> dict[str, Any]:
+    """An outbox entry (email or post) due now, never tried, expiring after `expire_hours`."""
+    return {
+        **fields,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now.isoformat(),
+        "next_attempt_at": now.isoformat(),
+        "sent_at": None,
+        "last_error": None,
+        "expires_at": (now + timedelta(hours=expire_hours)).isoformat(),
+    }
+
+
 def enqueue(state: dict[str, Any], fields: dict[str, Any], now: datetime, expire_hours: float) -> None:
     """Add a composed email (see `compose`) unless a message with its id is already there."""
     if any(m["id"] == fields["id"] and m["to"] == fields["to"] for m in state["outbox"]):
         return
-    state["outbox"].append(
-        {
-            **fields,
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now.isoformat(),
-            "next_attempt_at": now.isoformat(),
-            "sent_at": None,
-            "last_error": None,
-            "expires_at": (now + timedelta(hours=expire_hours)).isoformat(),
-        }
-    )
+    state["outbox"].append(pending(fields, now, expire_hours))
 
 
 def backoff(attempts: int) -> timedelta:
