@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import streamlit as st
 
 from foundation.money import money
@@ -53,6 +54,24 @@ def headline(stmt: Statement, currency: str) -> None:
     mid.metric(f"Spend {stmt.previous}", money(before, currency))
     right.metric("Requests", count(float(totals["requests"].sum())))
     last.metric("Errors", count(float(totals["errors"].sum())))
+
+
+def table_with_csv(data_dir: Path, stmt: Statement, table: pd.DataFrame, names: tuple[str, str, str]) -> None:
+    """A statement table (key ids shown with their labels) and its CSV download, audited.
+
+    `names`: what the button says is in the file, the file name's suffix, the audit log's note."""
+    what, suffix, note = names
+    shown = with_key_labels(table, data_dir).style.format(MONEY, na_rep="—")
+    st.dataframe(shown, hide_index=True, width="stretch")
+    st.download_button(
+        f"Download CSV ({what})",
+        statement_csv(stmt),
+        f"statement-{stmt.month}-{suffix}.csv",
+        "text/csv",
+        key=f"statement_{'one' if suffix.endswith('-one') else 'all'}_csv",
+        on_click=audit,
+        args=(data_dir, "export", note),
+    )
 
 
 ctx = context()
