@@ -99,18 +99,7 @@ if stmt.totals.empty:
     st.stop()
 headline(stmt, ctx.currency)
 st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
-st.dataframe(
-    with_key_labels(stmt.totals, ctx.data_dir).style.format(MONEY, na_rep="—"), hide_index=True, width="stretch"
-)
-st.download_button(
-    "Download CSV (every line)",
-    statement_csv(stmt),
-    f"statement-{month}-{by}.csv",
-    "text/csv",
-    key="statement_all_csv",
-    on_click=audit,
-    args=(ctx.data_dir, "export", f"statement {month} {by}"),
-)
+table_with_csv(ctx.data_dir, stmt, stmt.totals, ("every line", by, f"statement {month} {by}"))
 
 names = labels(str(ctx.data_dir)) if by == "api_key" else {}
 scope = st.selectbox(
@@ -122,15 +111,4 @@ scope = st.selectbox(
 )
 mine = stmt.only(scope)
 st.markdown(f"**By model** ({SCOPE_LABELS[by].lower()} picked above)")
-st.dataframe(
-    with_key_labels(mine.lines, ctx.data_dir).style.format(MONEY, na_rep="—"), hide_index=True, width="stretch"
-)
-st.download_button(
-    "Download CSV (this one)",
-    statement_csv(mine),
-    f"statement-{month}-{by}-one.csv",
-    "text/csv",
-    key="statement_one_csv",
-    on_click=audit,
-    args=(ctx.data_dir, "export", f"statement {month} one"),
-)
+table_with_csv(ctx.data_dir, mine, mine.lines, ("this one", f"{by}-one", f"statement {month} one"))
