@@ -2,7 +2,8 @@
 # Builds the wheel from the tree, installs it into a fresh venv in a temp dir and runs the demo's
 # parts from there, in an empty working directory (nothing of the repository on the path): the
 # simulator, one `mistral-monitor collector --once` into ./data, the gateway (health), the dashboard
-# (health, front page, the Overview rendered from site-packages, the SQL box).
+# (health, front page, the Overview rendered from site-packages, the SQL box); then `mistral-monitor
+# demo` in another empty directory (the three together, records polled, SIGTERM stops them all).
 # Exits non-zero with one line `wheel_check: <reason>` on any failure. The dependencies come from
 # the registry (PIP_CACHE_DIR keeps them between runs); PYTHON picks the interpreter (python3).
 set -euo pipefail
@@ -105,3 +106,23 @@ week = Filters.for_dates(today - timedelta(days=7), today)
 assert run_sql(Path("data"), week, "SELECT count(*) AS n FROM ledger")["n"].iloc[0] > 0, "the SQL box saw no rows"
 PY
 echo "wheel_check: dashboard healthy, front page, Overview and SQL box work; all in $((SECONDS - START)) s"
+
+mkdir "$TMP/demo" && cd "$TMP/demo"
+DEMO_SIM="$(free_port)"
+DEMO_DASH="$(free_port)"
+"$CLI" demo --port "$DEMO_SIM" --dashboard-port "$DEMO_DASH" --days 1 >demo.log 2>&1 &
+DEMO=$!
+pids+=("$DEMO")
+wait_for demo "http://127.0.0.1:$DEMO_DASH/_stcore/health" ok "$DEMO"
+for _ in $(seq 300); do
+  DEMO_ROWS="$("$VPY" -c 'import pyarrow.dataset as ds; print(ds.dataset("data/requests", format="parquet").count_rows())' \
+    2>/dev/null)" && [ "$DEMO_ROWS" -gt 0 ] && break
+  sleep 0.2
+done
+[ "${DEMO_ROWS:-0}" -gt 0 ] || fail "mistral-monitor demo: no records in ./data/requests within 60 s (log above)" demo.log
+kill -TERM "$DEMO"
+for _ in $(seq 100); do kill -0 "$DEMO" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$DEMO" 2>/dev/null && fail "mistral-monitor demo did not stop on SIGTERM within 20 s" demo.log
+"$VPY" -c 'import sys, httpx; httpx.get(sys.argv[1], timeout=2)' "http://127.0.0.1:$DEMO_SIM/healthz" 2>/dev/null \
+  && fail "mistral-monitor demo left its simulator running after SIGTERM" demo.log
+echo "wheel_check: mistral-monitor demo polled $DEMO_ROWS records and stopped on SIGTERM; all in $((SECONDS - START)) s"
