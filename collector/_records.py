@@ -159,7 +159,7 @@ def _zone(rec: dict[str, Any]) -> str | None:
     value = rec.get("api_zone")
     if value is not None and value not in ZONES:
         raise BadRecord(f"api_zone: must be one of {', '.join(ZONES)} or null, got {value!r}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _ratelimit(rec: dict[str, Any]) -> list[int | None]:

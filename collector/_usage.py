@@ -175,7 +175,7 @@ class UsageEndpointSource:
             PATH,
             params,
             self.policy,
-            self.limiter,  # type: ignore[no-any-return]
+            self.limiter,
             lambda response: parse_page(response.content, window, name),
         )
 

@@ -68,8 +68,8 @@ _MAX_SEGMENTS = 8
 _CACHE_SIZE = 4096
 
 
-def _trie(templates: list[str]) -> dict[str, dict]:  # type: ignore[type-arg]
-    root: dict[str, dict] = {}  # type: ignore[type-arg]
+def _trie(templates: list[str]) -> dict[str, dict]:
+    root: dict[str, dict] = {}
     for template in templates:
         node = root
         for segment in template.strip("/").split("/"):
@@ -106,7 +106,7 @@ def billable(method: str, template: str) -> bool | None:
     return False
 
 
-def _match(node: dict[str, dict], segments: list[str], index: int) -> str | None:  # type: ignore[type-arg]
+def _match(node: dict[str, dict], segments: list[str], index: int) -> str | None:
     if index == len(segments):
         end = node.get(_END)
         return end["template"] if end else None

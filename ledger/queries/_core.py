@@ -116,7 +116,7 @@ def latency_summary(data_dir: Path, filters: Filters) -> tuple[float | None, flo
 
 
 def _instant(value: object) -> datetime | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()  # type: ignore[arg-type]
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
