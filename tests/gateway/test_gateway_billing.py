@@ -15,14 +15,16 @@ from typing import Any
 import fake_upstream
 import httpx
 import pytest
-from conftest import Gateway, ThreadServer
 from mistralai.client import Mistral
+from mistralai.client.models import UserMessageTypedDict
+
+from tests.gateway.harness import Gateway, ThreadServer
 
 API_KEY = "sk-units-0123456789abcdef"
 PROJECT = "units"
 SPEECH_INPUT = "Bonjour à tous, ça va ? 你好"
 AUDIO = bytes(range(256)) * 64
-PROMPT = [{"role": "user", "content": "Write a long poem about the sea, please."}]
+PROMPT: list[UserMessageTypedDict] = [{"role": "user", "content": "Write a long poem about the sea, please."}]
 BATCH_JOB = "b5a1c2d3-0000-4000-8000-000000000001"
 
 
@@ -45,9 +47,9 @@ def calls(gateway: Gateway) -> dict[str, Any]:
     got["annotated"] = client.ocr.process(
         model="mistral-ocr-latest",
         document=scanned,  # type: ignore[arg-type]
-        document_annotation_format=schema,
+        document_annotation_format=schema,  # type: ignore[arg-type]  # the SDK's TypedDict names the key schema_definition; the wire name is schema
         http_headers=tag,
-    )  # type: ignore[arg-type]
+    )
     got["transcription"] = client.audio.transcriptions.complete(
         model="voxtral-mini-latest", file={"file_name": "clip.mp3", "content": AUDIO}, http_headers=tag
     )
@@ -189,6 +191,13 @@ def gate() -> Iterator[None]:
     fake_upstream.GATE.set()
 
 
+def text_of(message: UserMessageTypedDict) -> str:
+    """A message's content as the plain string it is here (the SDK's type also allows chunks)."""
+    content = message["content"]
+    assert isinstance(content, str), content
+    return content
+
+
 def test_cancelled_stream_is_estimated_flagged_and_never_zero(gateway: Gateway, gate: None) -> None:
     """The SDK reads the first chunk and closes the stream: Mistral bills the prompt and that chunk."""
     client = Mistral(api_key=API_KEY, server_url=gateway.url)
@@ -197,7 +206,7 @@ def test_cancelled_stream_is_estimated_flagged_and_never_zero(gateway: Gateway, 
     seen = first.data.choices[0].delta.content
     (record,) = gateway.wait_records(1, lambda r: r["project"] == "cut")
     assert record["cancelled"] is True and record["tokens_estimated"] is True
-    prompt_bytes = sum(len(m["role"].encode()) + len(m["content"].encode()) for m in PROMPT)
+    prompt_bytes = sum(len(m["role"].encode()) + len(text_of(m).encode()) for m in PROMPT)
     assert record["prompt_tokens"] == math.ceil(prompt_bytes / 4) > 0
     assert record["completion_tokens"] == math.ceil(len(seen.encode()) / 4) > 0
     assert record["cached_tokens"] == 0 and record["billable"] is True

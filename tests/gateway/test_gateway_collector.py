@@ -16,9 +16,11 @@ from typing import Any
 
 import fake_upstream
 import pytest
-from conftest import REPO, TOKEN, Gateway, ThreadServer
 from mistralai.client import Mistral
 from mistralai.client.errors import MistralError
+from mistralai.client.models import UsageInfo, UserMessageTypedDict
+
+from tests.gateway.harness import REPO, TOKEN, Gateway, ThreadServer
 
 ledger = pytest.importorskip("ledger")
 
@@ -28,6 +30,12 @@ PRICES = {"mistral-small-2603": (0.15, 0.015, 0.6), "mistral-embed-2312": (0.1, 
 def expected_cost(model: str, prompt: int, cached: int, completion: int) -> float:
     fresh, reused, out = PRICES[model]
     return ((prompt - cached) * fresh + cached * reused + completion * out) / 1e6
+
+
+def tokens(usage: UsageInfo) -> tuple[int, int]:
+    """(prompt, completion) of a response; the SDK types both as optional, the fake always sends them."""
+    assert usage.prompt_tokens is not None and usage.completion_tokens is not None, usage
+    return usage.prompt_tokens, usage.completion_tokens
 
 
 def collect(gateway: Gateway, root: Path) -> subprocess.CompletedProcess[str]:
@@ -50,7 +58,7 @@ def test_collector_polls_the_gateway_into_the_ledger(upstream: ThreadServer, tmp
     try:
         client = Mistral(api_key="sk-ledger-test-key", server_url=gateway.url)
         tag = {"X-Project": "ledger"}
-        messages = [{"role": "user", "content": "Count to three, please."}]
+        messages: list[UserMessageTypedDict] = [{"role": "user", "content": "Count to three, please."}]
         chats = [
             client.chat.complete(model="mistral-small-latest", messages=messages, max_tokens=n, http_headers=tag)
             for n in (5, 50)
@@ -70,8 +78,8 @@ def test_collector_polls_the_gateway_into_the_ledger(upstream: ThreadServer, tmp
 
     rows = {row["id"]: row for row in ledger.read_ledger(tmp_path / "data").to_pylist()}
     final = next(e.data for e in streamed if e.data.usage is not None)
-    expected = {c.id: (c.usage.prompt_tokens, c.usage.completion_tokens) for c in chats}
-    expected[streamed[0].data.id] = (final.usage.prompt_tokens, final.usage.completion_tokens)
+    expected = {c.id: tokens(c.usage) for c in chats}
+    expected[streamed[0].data.id] = tokens(final.usage)
     assert len(rows) == 5, "five requests, each once, even after a second poll"
     for rid, (prompt, completion) in expected.items():
         row = rows[rid]
@@ -122,8 +130,8 @@ def drive(client: Mistral, eu_client: Mistral) -> dict[str, Any]:
     got["annotated"] = client.ocr.process(
         model="mistral-ocr-latest",
         document=invoice,  # type: ignore[arg-type]
-        document_annotation_format=schema,
-    )  # type: ignore[arg-type]
+        document_annotation_format=schema,  # type: ignore[arg-type]  # the SDK's TypedDict names the key schema_definition; the wire name is schema
+    )
     got["transcription"] = client.audio.transcriptions.complete(
         model="voxtral-mini-latest", file={"file_name": "clip.mp3", "content": bytes(30_000)}
     )

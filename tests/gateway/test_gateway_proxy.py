@@ -11,12 +11,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import fake_upstream
 import httpx
 import orjson
 import pytest
-from conftest import REPO, TOKEN, Gateway, ThreadServer, free_port
+
+from tests.gateway.harness import REPO, TOKEN, Gateway, ThreadServer, free_port
 
 MESSAGES = [{"role": "user", "content": "Hello there"}]
 ERROR_KEYS = {"object", "message", "type", "param", "code"}
@@ -27,7 +29,7 @@ def post_chat(gateway: Gateway, model: str, project: str, **extra: object) -> ht
     return httpx.post(gateway.url + "/v1/chat/completions", json=body, headers={"X-Project": project}, timeout=30)
 
 
-def only_record(gateway: Gateway, project: str) -> dict[str, object]:
+def only_record(gateway: Gateway, project: str) -> dict[str, Any]:
     found = gateway.wait_records(1, lambda r: r["project"] == project)
     assert len(found) == 1, found
     return found[0]

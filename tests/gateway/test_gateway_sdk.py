@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 import fake_upstream
 import pytest
-from conftest import SALT, Gateway
 from mistralai.client import Mistral
 from mistralai.client.errors import MistralError
+from mistralai.client.models import UserMessageTypedDict
+
+from tests.gateway.harness import SALT, Gateway
 
 API_KEY = "sk-test-0123456789abcdef"
 PROJECT = "sdk-e2e"
@@ -29,7 +32,7 @@ def exchanges(gateway: Gateway) -> dict[str, object]:
     """Drive the gateway with the SDK once; every test checks a part of the outcome."""
     client = Mistral(api_key=API_KEY, server_url=gateway.url)
     tag = {"X-Project": PROJECT}
-    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    messages: list[UserMessageTypedDict] = [{"role": "user", "content": "What is the capital of France?"}]
     plain = client.chat.complete(model="mistral-small-latest", messages=messages, max_tokens=40, http_headers=tag)
     events = list(client.chat.stream(model="mistral-large-latest", messages=messages, http_headers=tag))
     embedded = client.embeddings.create(model="mistral-embed", inputs=["one", "three"], http_headers=tag)
@@ -39,7 +42,7 @@ def exchanges(gateway: Gateway) -> dict[str, object]:
     return {"plain": plain, "events": events, "embedded": embedded, "throttled": throttled.value, "records": records}
 
 
-def by_model(exchanges: dict[str, object], model: str) -> dict[str, object]:
+def by_model(exchanges: dict[str, object], model: str) -> dict[str, Any]:
     found = [r for r in exchanges["records"] if r["model"] == model]  # type: ignore[attr-defined]
     assert len(found) == 1, f"expected one record for {model}, got {found}"
     return found[0]
