@@ -188,7 +188,7 @@ def bodies(message: EmailMessage) -> tuple[str, str]:
 
 
 WEBHOOK_SECRET = "whsec-test-0123456789abcdef0123456789"
-CHANNELS = {
+CHANNELS: dict[str, dict[str, Any]] = {
     "slack": {"kind": "slack", "url_env": "TEST_SLACK_URL"},
     "teams": {"kind": "teams", "url_env": "TEST_TEAMS_URL"},
     "hook": {"kind": "webhook", "url_env": "TEST_HOOK_URL", "secret_env": "TEST_HOOK_SECRET", "timeout_seconds": 5},
