@@ -90,6 +90,7 @@ def test_an_alerts_link_names_the_alerts_slice() -> None:
     assert link is not None
     state = ViewState.from_query(parse_qs(urlsplit(link).query))
     assert (state.preset, state.first, state.last) == ("custom", date(2026, 11, 1), date(2026, 11, 30))
+    assert state.first is not None and state.last is not None
     shown = Filters.for_dates(
         state.first,
         state.last,
