@@ -43,7 +43,7 @@ class Recorder:
             return "451 4.3.0 held by the test"
         if self.replies:
             return self.replies.pop(0)
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
 

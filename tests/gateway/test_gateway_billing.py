@@ -65,7 +65,7 @@ def calls(gateway: Gateway) -> dict[str, Any]:
     got["chat_audio"] = client.chat.complete(model="voxtral-small-latest", messages=heard, http_headers=tag)  # type: ignore[arg-type]
     got["priority"] = client.chat.complete(
         model="mistral-small-latest", messages=PROMPT, service_tier="auto", http_headers=tag
-    )  # type: ignore[arg-type]
+    )
     got["agent"] = client.beta.conversations.start(
         agent_id=fake_upstream.AGENT_ID, inputs="Plan my trip", http_headers=tag
     )
@@ -178,7 +178,7 @@ def eu_gateway(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]:
 
 def test_regional_upstream_records_its_zone(eu_gateway: Gateway) -> None:
     client = Mistral(api_key=API_KEY, server_url=eu_gateway.url)
-    answer = client.chat.complete(model="mistral-small-latest", messages=PROMPT, service_tier="standard_only")  # type: ignore[arg-type]
+    answer = client.chat.complete(model="mistral-small-latest", messages=PROMPT, service_tier="standard_only")
     (record,) = eu_gateway.wait_records(1)
     assert record["api_zone"] == "eu" and record["id"] == answer.id
     assert record["service_tier"] == answer.usage.service_tier == "standard"
@@ -236,7 +236,7 @@ def test_streamed_agent_conversation_records_model_agent_and_usage(gateway: Gate
 def test_finished_stream_is_not_estimated(gateway: Gateway) -> None:
     client = Mistral(api_key=API_KEY, server_url=gateway.url)
     tag = {"X-Project": "whole"}
-    events = list(client.chat.stream(model="mistral-small-latest", messages=PROMPT, http_headers=tag))  # type: ignore[arg-type]
+    events = list(client.chat.stream(model="mistral-small-latest", messages=PROMPT, http_headers=tag))
     usage = next(e.data.usage for e in events if e.data.usage is not None)
     (record,) = gateway.wait_records(1, lambda r: r["project"] == "whole")
     assert "tokens_estimated" not in record

@@ -146,17 +146,17 @@ def drive(client: Mistral, eu_client: Mistral) -> dict[str, Any]:
     got["heard"] = client.chat.complete(model="voxtral-small-2507", messages=heard)  # type: ignore[arg-type]
     got["priority"] = client.chat.complete(
         model="mistral-small-latest", messages=got["messages"], max_tokens=30, service_tier="auto"
-    )  # type: ignore[arg-type]
+    )
     got["agent"] = client.beta.conversations.start(agent_id=fake_upstream.AGENT_ID, inputs="Plan my trip")
     client.files.upload(file={"file_name": "batch.jsonl", "content": b'{"custom_id": "1"}\n'})
     fake_upstream.GATE.clear()
     try:
         gate = {"X-Gate": "1"}
-        with client.chat.stream(model="mistral-small-latest", messages=got["messages"], http_headers=gate) as events:  # type: ignore[arg-type]
+        with client.chat.stream(model="mistral-small-latest", messages=got["messages"], http_headers=gate) as events:
             got["seen"] = next(iter(events)).data.choices[0].delta.content
     finally:
         fake_upstream.GATE.set()
-    got["eu"] = eu_client.chat.complete(model="mistral-small-latest", messages=got["messages"], max_tokens=20)  # type: ignore[arg-type]
+    got["eu"] = eu_client.chat.complete(model="mistral-small-latest", messages=got["messages"], max_tokens=20)
     return got
 
 

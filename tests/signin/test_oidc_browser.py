@@ -114,7 +114,7 @@ def open_page(page: Page, site: str, path: str) -> None:
 
 
 def heading(page: Page) -> str:
-    return page.locator("h1").first.inner_text()  # type: ignore[attr-defined,no-any-return]
+    return page.locator("h1").first.inner_text()
 
 
 def test_signed_out_visits_show_only_the_sign_in_screen(site: str, browser: Browser) -> None:
