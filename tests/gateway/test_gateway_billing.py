@@ -16,7 +16,7 @@ import fake_upstream
 import httpx
 import pytest
 from mistralai.client import Mistral
-from mistralai.client.models import UserMessageTypedDict
+from mistralai.client.models import DocumentURLChunkTypedDict, UserMessageTypedDict
 
 from tests.gateway.harness import Gateway, ThreadServer
 
@@ -40,13 +40,19 @@ def calls(gateway: Gateway) -> dict[str, Any]:
     client = Mistral(api_key=API_KEY, server_url=gateway.url)
     tag = {"X-Project": PROJECT}
     got: dict[str, Any] = {}
-    document = {"type": "document_url", "document_url": "https://example.com/report.pdf?pages=4"}
-    got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document, http_headers=tag)  # type: ignore[arg-type]
+    document: DocumentURLChunkTypedDict = {
+        "type": "document_url",
+        "document_url": "https://example.com/report.pdf?pages=4",
+    }
+    got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document, http_headers=tag)
     schema = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": {"type": "object"}}}
-    scanned = {"type": "document_url", "document_url": "https://example.com/invoice.pdf?pages=2"}
+    scanned: DocumentURLChunkTypedDict = {
+        "type": "document_url",
+        "document_url": "https://example.com/invoice.pdf?pages=2",
+    }
     got["annotated"] = client.ocr.process(
         model="mistral-ocr-latest",
-        document=scanned,  # type: ignore[arg-type]
+        document=scanned,
         document_annotation_format=schema,  # type: ignore[arg-type]  # the SDK's TypedDict names the key schema_definition; the wire name is schema
         http_headers=tag,
     )
@@ -56,13 +62,13 @@ def calls(gateway: Gateway) -> dict[str, Any]:
     got["speech"] = client.audio.speech.complete(
         input=SPEECH_INPUT, model="voxtral-mini-tts-latest", voice_id="en_paul", http_headers=tag
     )
-    heard = [
+    heard: list[UserMessageTypedDict] = [
         {
             "role": "user",
             "content": [{"type": "input_audio", "input_audio": "UklGRg=="}, {"type": "text", "text": "What is said?"}],
         }
     ]
-    got["chat_audio"] = client.chat.complete(model="voxtral-small-latest", messages=heard, http_headers=tag)  # type: ignore[arg-type]
+    got["chat_audio"] = client.chat.complete(model="voxtral-small-latest", messages=heard, http_headers=tag)
     got["priority"] = client.chat.complete(
         model="mistral-small-latest", messages=PROMPT, service_tier="auto", http_headers=tag
     )

@@ -18,7 +18,7 @@ import fake_upstream
 import pytest
 from mistralai.client import Mistral
 from mistralai.client.errors import MistralError
-from mistralai.client.models import UsageInfo, UserMessageTypedDict
+from mistralai.client.models import DocumentURLChunkTypedDict, UsageInfo, UserMessageTypedDict
 
 from tests.gateway.harness import REPO, TOKEN, Gateway, ThreadServer
 
@@ -123,13 +123,19 @@ def collect_all(gateways: dict[str, Gateway], root: Path) -> subprocess.Complete
 def drive(client: Mistral, eu_client: Mistral) -> dict[str, Any]:
     """One call of each billable kind through the SDK; returns what the SDK received."""
     got: dict[str, Any] = {"messages": [{"role": "user", "content": "Count to three, please."}]}
-    document = {"type": "document_url", "document_url": "https://example.com/scan.pdf?pages=4"}
-    got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document)  # type: ignore[arg-type]
+    document: DocumentURLChunkTypedDict = {
+        "type": "document_url",
+        "document_url": "https://example.com/scan.pdf?pages=4",
+    }
+    got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document)
     schema = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": {"type": "object"}}}
-    invoice = {"type": "document_url", "document_url": "https://example.com/invoice.pdf?pages=3"}
+    invoice: DocumentURLChunkTypedDict = {
+        "type": "document_url",
+        "document_url": "https://example.com/invoice.pdf?pages=3",
+    }
     got["annotated"] = client.ocr.process(
         model="mistral-ocr-latest",
-        document=invoice,  # type: ignore[arg-type]
+        document=invoice,
         document_annotation_format=schema,  # type: ignore[arg-type]  # the SDK's TypedDict names the key schema_definition; the wire name is schema
     )
     got["transcription"] = client.audio.transcriptions.complete(
@@ -137,13 +143,13 @@ def drive(client: Mistral, eu_client: Mistral) -> dict[str, Any]:
     )
     got["speech_input"] = "Bonjour \u00e0 tous !"
     client.audio.speech.complete(input=got["speech_input"], model="voxtral-mini-tts-latest", voice_id="en_paul")
-    heard = [
+    heard: list[UserMessageTypedDict] = [
         {
             "role": "user",
             "content": [{"type": "input_audio", "input_audio": "UklGRg=="}, {"type": "text", "text": "What is said?"}],
         }
     ]
-    got["heard"] = client.chat.complete(model="voxtral-small-2507", messages=heard)  # type: ignore[arg-type]
+    got["heard"] = client.chat.complete(model="voxtral-small-2507", messages=heard)
     got["priority"] = client.chat.complete(
         model="mistral-small-latest", messages=got["messages"], max_tokens=30, service_tier="auto"
     )

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,11 @@ def only_record(gateway: Gateway, project: str) -> dict[str, Any]:
     return found[0]
 
 
-def wait_for(condition: object, timeout: float = 10.0) -> bool:
+def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+    while not condition() and time.monotonic() < deadline:
         time.sleep(0.02)
-    return bool(condition())  # type: ignore[operator]
+    return bool(condition())
 
 
 def test_method_path_query_headers_and_body_pass_through_untouched(gateway: Gateway) -> None:
