@@ -186,7 +186,7 @@ def spawn(data_dir: Path, page: str, mode: str, end: date) -> dict[str, float]:
         end.isoformat(),
     ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def prepare(records: int, days: int, out: Path) -> tuple[Path, date]:

@@ -43,7 +43,9 @@ def _backfill(url: str, limit: int, parse: bool) -> tuple[int, int, float]:
     started = time.perf_counter()
     with httpx.Client(base_url=url, timeout=60.0) as client:
         while True:
-            params: dict[str, str | int] = {"limit": limit} | ({"after": after} if after else {})
+            params: dict[str, str | int] = {"limit": limit}
+            if after:
+                params["after"] = after
             body = client.get("/v1/usage/requests", params=params).content
             size += len(body)
             if parse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -148,7 +148,7 @@ def test_errors_come_in_bursts(month: list[dict]) -> None:
 
 
 def test_working_hours_are_busier_than_nights_and_weekends(month: list[dict]) -> None:
-    paris_hours = Counter()
+    paris_hours: Counter[str] = Counter()
     for r in month:
         stamp = datetime.fromisoformat(r["timestamp"]).astimezone(ZONE)
         kind = "day" if 10 <= stamp.hour < 17 else "night" if stamp.hour < 6 else "other"
@@ -274,7 +274,7 @@ def test_bad_every_spoils_one_in_n_in_all_four_ways() -> None:
     clean = generate_records(4, start, end, rate=10.0)
     spoiled = generate_records(4, start, end, rate=10.0, bad_every=50)
     assert len(clean) == len(spoiled)
-    reasons = Counter()
+    reasons: Counter[str] = Counter()
     for good, bad in zip(clean, spoiled, strict=True):
         minute, n = map(int, good["id"].split("-")[1:])
         kind = bad_kind(minute, n, 50)
@@ -345,7 +345,7 @@ def test_the_demo_shows_ocr_and_audio_spend_and_no_unbilled_call_is_unpriced(mon
     table, rejected = parse_records(month)
     assert rejected == []
     rows = price_rows(table, "sim", PriceBook.load(), "USD").to_pylist()
-    spend = Counter()
+    spend: defaultdict[str, float] = defaultdict(float)
     for r in rows:
         spend[r["endpoint"]] += r["cost"] or 0.0
     assert spend["/v1/ocr"] > 0 and spend["/v1/audio/transcriptions"] > 0 and spend["/v1/audio/speech"] > 0

@@ -43,7 +43,7 @@ class Recorder:
             return "451 4.3.0 held by the test"
         if self.replies:
             return self.replies.pop(0)
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
 
@@ -188,7 +188,7 @@ def bodies(message: EmailMessage) -> tuple[str, str]:
 
 
 WEBHOOK_SECRET = "whsec-test-0123456789abcdef0123456789"
-CHANNELS = {
+CHANNELS: dict[str, dict[str, Any]] = {
     "slack": {"kind": "slack", "url_env": "TEST_SLACK_URL"},
     "teams": {"kind": "teams", "url_env": "TEST_TEAMS_URL"},
     "hook": {"kind": "webhook", "url_env": "TEST_HOOK_URL", "secret_env": "TEST_HOOK_SECRET", "timeout_seconds": 5},

@@ -72,5 +72,5 @@ def make_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
     return build
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)

@@ -76,7 +76,14 @@ def openai_usage_page(start: int, results: list[dict[str, Any]], next_page: str 
 
 
 def openai_result(
-    model: str, inp: int, out: int, cached: int, n: int, project: str = "proj_abc", key: str = "key_xyz", **extra: Any
+    model: str,
+    inp: int | str,
+    out: int,
+    cached: int,
+    n: int,
+    project: str = "proj_abc",
+    key: str = "key_xyz",
+    **extra: Any,
 ) -> dict[str, Any]:
     return {
         "object": "organization.usage.completions.result",

@@ -106,8 +106,8 @@ def test_sheet_is_stored_per_month_and_shows_the_discount(tmp_path, admin, monke
 
     stored = pq.read_table(tmp_path / "billing" / "mistral_admin" / "prices" / f"{MAY}.parquet").to_pylist()
     served = sheet(DISCOUNT)
-    assert [r["price_text"] for r in stored] == [e["price"] for e in served]  # type: ignore[index]
-    assert [r["price"] for r in stored[:-1]] == [float(e["price"]) for e in served[:-1]]  # type: ignore[index]
+    assert [r["price_text"] for r in stored] == [e["price"] for e in served]
+    assert [r["price"] for r in stored[:-1]] == [float(e["price"]) for e in served[:-1]]
     bad = stored[-1]
     assert bad["price"] is None and "'n/a' is not a number" in bad["problem"] and '"n/a"' in bad["raw"]
     assert {r["currency"] for r in stored} == {"EUR"} and {r["month"] for r in stored} == {MAY}

@@ -59,11 +59,17 @@ class FakeEndpoint:
         )
 
 
+class RecordingSource(UsageEndpointSource):
+    """The real source, plus the back-off sleeps its retry policy asked for (tests read them)."""
+
+    sleeps: list[float]
+
+
 @pytest.fixture
-def make_source(tmp_path: Path) -> Callable[..., UsageEndpointSource]:
+def make_source(tmp_path: Path) -> Callable[..., RecordingSource]:
     def build(
         endpoint: FakeEndpoint, page_limit: int = 3, config_kw: dict[str, Any] | None = None, **source_kw: Any
-    ) -> UsageEndpointSource:
+    ) -> RecordingSource:
         source = SourceConfig(
             name="fake",
             kind="usage_endpoint",
@@ -77,10 +83,8 @@ def make_source(tmp_path: Path) -> Callable[..., UsageEndpointSource]:
         context = Context.build(Config(data_dir=tmp_path / "data", sources=(source,), **settings))
         policy = RetryPolicy(max_retries=4, sleep=lambda s: sleeps.append(s), rng=lambda: 0.5)
         sleeps: list[float] = []
-        src = UsageEndpointSource(
-            source=source, context=context, transport=httpx.MockTransport(endpoint), policy=policy
-        )
-        src.sleeps = sleeps  # type: ignore[attr-defined]
+        src = RecordingSource(source=source, context=context, transport=httpx.MockTransport(endpoint), policy=policy)
+        src.sleeps = sleeps
         return src
 
     return build

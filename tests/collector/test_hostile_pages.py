@@ -20,7 +20,7 @@ from collector._usage import parse_page
 from collector.errors import CursorCycleError, PageTooLargeError
 from ledger import read_ledger
 
-from .conftest import FakeEndpoint, make_record
+from .conftest import FakeEndpoint, Fault, make_record
 
 DEEP = 5000
 
@@ -50,7 +50,12 @@ def deep(depth: int = DEEP) -> bytes:
 
 def serving(*bodies: bytes) -> FakeEndpoint:
     """An endpoint whose first responses are the given bodies (then the empty record list)."""
-    return FakeEndpoint([], [lambda r, b=b: httpx.Response(200, content=b) for b in bodies])
+    return FakeEndpoint([], [responding(body) for body in bodies])
+
+
+def responding(body: bytes) -> Fault:
+    """A fault that answers 200 with `body` (a function, so each fault keeps its own body)."""
+    return lambda request: httpx.Response(200, content=body)
 
 
 def careful_route(body: bytes, window: TimeWindow | None = None) -> tuple[list[str], list[str]]:

@@ -13,7 +13,7 @@ else priority x1.75), then the regional zone (eu/us x1.1). `billable: false` cos
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import pytest
 
@@ -40,7 +40,15 @@ def case(why: str, model: str, timestamp: str, cost: float | None, currency: str
     return Case(why, model, timestamp, cost, fields, currency)
 
 
-def tokens(prompt: int = M, completion: int = M, cached: int = 0) -> dict[str, int]:
+class Tokens(TypedDict):
+    """The token fields of a record; typed by key so `**tokens()` never lands on `currency`."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+
+
+def tokens(prompt: int = M, completion: int = M, cached: int = 0) -> Tokens:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": cached}
 
 

@@ -13,12 +13,16 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests._helpers import CHROMIUM, chromium, serve_dashboard
 
 from .conftest import BEACON, REPO, Truth, utc_midnight
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 SHOTS = REPO / "artifacts" / "screenshots"
 DOCS_IMG = REPO / "docs" / "img"
@@ -54,7 +58,7 @@ def fresh_server(seeded: tuple[Path, Truth]) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     with chromium(sync_api) as browser:
         yield browser
 
@@ -67,11 +71,11 @@ _IDLE = """() => {
 }"""
 
 
-def _settle(page: object) -> None:
+def _settle(page: Page) -> None:
     """Wait until the app has finished its run, twice in a row (a rerun may follow), and charts are drawn."""
     for _ in range(2):
-        page.wait_for_timeout(800)  # type: ignore[attr-defined]
-        page.wait_for_function(_IDLE, timeout=60_000, polling=250)  # type: ignore[attr-defined]
+        page.wait_for_timeout(800)
+        page.wait_for_function(_IDLE, timeout=60_000, polling=250)
 
 
 def _refresh(doc_image: Path) -> bool:
@@ -79,14 +83,14 @@ def _refresh(doc_image: Path) -> bool:
     return not doc_image.exists() or os.environ.get("UPDATE_DOC_IMAGES") == "1"
 
 
-def _expect_tile(page: object, label: str, value: str) -> None:
+def _expect_tile(page: Page, label: str, value: str) -> None:
     """The tile shows `value` (Playwright polls until it does, up to 60 s: a rerun may lag)."""
-    metric = page.locator('[data-testid="stMetric"]', has_text=label).first  # type: ignore[attr-defined]
+    metric = page.locator('[data-testid="stMetric"]', has_text=label).first
     sync_api.expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(value, timeout=60_000)
 
 
-def _assert_no_exception(page: object, name: str) -> None:
-    boxes = page.locator('[data-testid="stException"]')  # type: ignore[attr-defined]
+def _assert_no_exception(page: Page, name: str) -> None:
+    boxes = page.locator('[data-testid="stException"]')
     assert boxes.count() == 0, f"{name}: {boxes.first.inner_text()[:500]}"
 
 
@@ -94,7 +98,7 @@ def test_every_page_opens_without_exception_and_is_screenshotted(server, browser
     SHOTS.mkdir(parents=True, exist_ok=True)
     for scheme in ("light", "dark"):
         size = {"width": 1440, "height": 3000}
-        context = browser.new_context(viewport=size, color_scheme=scheme)  # type: ignore[attr-defined]
+        context = browser.new_context(viewport=size, color_scheme=scheme)
         page = context.new_page()
         for name, path in PAGES.items():
             page.goto(f"{server}/{path}")
@@ -114,7 +118,7 @@ def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, se
     _, truth = seeded
     now = datetime.now(UTC)
     start, end = utc_midnight(29, now), utc_midnight(-1, now)
-    page = browser.new_page(viewport={"width": 1440, "height": 1400})  # type: ignore[attr-defined]
+    page = browser.new_page(viewport={"width": 1440, "height": 1400})
     page.goto(server)
     _settle(page)
     _expect_tile(page, "Spend (USD)", f"${truth.spend(truth.window(start, end)):,.2f}")
@@ -133,7 +137,7 @@ def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, se
 
 
 def test_a_deep_link_as_the_first_visit_gets_the_page_with_its_frame(fresh_server, browser):
-    page = browser.new_page(viewport={"width": 1440, "height": 1400})  # type: ignore[attr-defined]
+    page = browser.new_page(viewport={"width": 1440, "height": 1400})
     page.goto(f"{fresh_server}/reliability?range=7d")
     _settle(page)
     _assert_no_exception(page, "reliability by deep link")
@@ -150,8 +154,8 @@ _LINKS_TO = """(host) => Array.from(document.querySelectorAll('*')).filter(
 """Elements with an href/src naming `host`, each with its Streamlit element and HTML (for the failure message)."""
 
 
-def test_hostile_names_fetch_nothing_and_make_no_link(hostile_server, browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 2400})  # type: ignore[attr-defined]
+def test_hostile_names_fetch_nothing_and_make_no_link(hostile_server: str, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 2400})
     requested: list[str] = []
     context.on("request", lambda request: requested.append(request.url))
     context.route(re.compile(re.escape(BEACON)), lambda route: route.abort())

@@ -283,7 +283,7 @@ def test_a_rollup_replaced_between_plan_and_read_is_replanned(tmp_path, monkeypa
 
     def stale_first(*args: object) -> tuple[list[Path], list[Path]]:
         calls.append(args)
-        fresh, raw = real_plan(*args)  # type: ignore[arg-type]
+        fresh, raw = real_plan(*args)
         return ([tmp_path / "gone.parquet", *fresh], raw) if len(calls) == 1 else (fresh, raw)
 
     monkeypatch.setattr(engine, "plan", stale_first)

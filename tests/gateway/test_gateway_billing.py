@@ -15,14 +15,16 @@ from typing import Any
 import fake_upstream
 import httpx
 import pytest
-from conftest import Gateway, ThreadServer
 from mistralai.client import Mistral
+from mistralai.client.models import DocumentURLChunkTypedDict, UserMessageTypedDict
+
+from tests.gateway.harness import Gateway, ThreadServer
 
 API_KEY = "sk-units-0123456789abcdef"
 PROJECT = "units"
 SPEECH_INPUT = "Bonjour à tous, ça va ? 你好"
 AUDIO = bytes(range(256)) * 64
-PROMPT = [{"role": "user", "content": "Write a long poem about the sea, please."}]
+PROMPT: list[UserMessageTypedDict] = [{"role": "user", "content": "Write a long poem about the sea, please."}]
 BATCH_JOB = "b5a1c2d3-0000-4000-8000-000000000001"
 
 
@@ -38,32 +40,38 @@ def calls(gateway: Gateway) -> dict[str, Any]:
     client = Mistral(api_key=API_KEY, server_url=gateway.url)
     tag = {"X-Project": PROJECT}
     got: dict[str, Any] = {}
-    document = {"type": "document_url", "document_url": "https://example.com/report.pdf?pages=4"}
-    got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document, http_headers=tag)  # type: ignore[arg-type]
+    document: DocumentURLChunkTypedDict = {
+        "type": "document_url",
+        "document_url": "https://example.com/report.pdf?pages=4",
+    }
+    got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document, http_headers=tag)
     schema = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": {"type": "object"}}}
-    scanned = {"type": "document_url", "document_url": "https://example.com/invoice.pdf?pages=2"}
+    scanned: DocumentURLChunkTypedDict = {
+        "type": "document_url",
+        "document_url": "https://example.com/invoice.pdf?pages=2",
+    }
     got["annotated"] = client.ocr.process(
         model="mistral-ocr-latest",
-        document=scanned,  # type: ignore[arg-type]
-        document_annotation_format=schema,
+        document=scanned,
+        document_annotation_format=schema,  # type: ignore[arg-type]  # the SDK's TypedDict names the key schema_definition; the wire name is schema
         http_headers=tag,
-    )  # type: ignore[arg-type]
+    )
     got["transcription"] = client.audio.transcriptions.complete(
         model="voxtral-mini-latest", file={"file_name": "clip.mp3", "content": AUDIO}, http_headers=tag
     )
     got["speech"] = client.audio.speech.complete(
         input=SPEECH_INPUT, model="voxtral-mini-tts-latest", voice_id="en_paul", http_headers=tag
     )
-    heard = [
+    heard: list[UserMessageTypedDict] = [
         {
             "role": "user",
             "content": [{"type": "input_audio", "input_audio": "UklGRg=="}, {"type": "text", "text": "What is said?"}],
         }
     ]
-    got["chat_audio"] = client.chat.complete(model="voxtral-small-latest", messages=heard, http_headers=tag)  # type: ignore[arg-type]
+    got["chat_audio"] = client.chat.complete(model="voxtral-small-latest", messages=heard, http_headers=tag)
     got["priority"] = client.chat.complete(
         model="mistral-small-latest", messages=PROMPT, service_tier="auto", http_headers=tag
-    )  # type: ignore[arg-type]
+    )
     got["agent"] = client.beta.conversations.start(
         agent_id=fake_upstream.AGENT_ID, inputs="Plan my trip", http_headers=tag
     )
@@ -176,7 +184,7 @@ def eu_gateway(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]:
 
 def test_regional_upstream_records_its_zone(eu_gateway: Gateway) -> None:
     client = Mistral(api_key=API_KEY, server_url=eu_gateway.url)
-    answer = client.chat.complete(model="mistral-small-latest", messages=PROMPT, service_tier="standard_only")  # type: ignore[arg-type]
+    answer = client.chat.complete(model="mistral-small-latest", messages=PROMPT, service_tier="standard_only")
     (record,) = eu_gateway.wait_records(1)
     assert record["api_zone"] == "eu" and record["id"] == answer.id
     assert record["service_tier"] == answer.usage.service_tier == "standard"
@@ -189,6 +197,13 @@ def gate() -> Iterator[None]:
     fake_upstream.GATE.set()
 
 
+def text_of(message: UserMessageTypedDict) -> str:
+    """A message's content as the plain string it is here (the SDK's type also allows chunks)."""
+    content = message["content"]
+    assert isinstance(content, str), content
+    return content
+
+
 def test_cancelled_stream_is_estimated_flagged_and_never_zero(gateway: Gateway, gate: None) -> None:
     """The SDK reads the first chunk and closes the stream: Mistral bills the prompt and that chunk."""
     client = Mistral(api_key=API_KEY, server_url=gateway.url)
@@ -197,7 +212,7 @@ def test_cancelled_stream_is_estimated_flagged_and_never_zero(gateway: Gateway, 
     seen = first.data.choices[0].delta.content
     (record,) = gateway.wait_records(1, lambda r: r["project"] == "cut")
     assert record["cancelled"] is True and record["tokens_estimated"] is True
-    prompt_bytes = sum(len(m["role"].encode()) + len(m["content"].encode()) for m in PROMPT)
+    prompt_bytes = sum(len(m["role"].encode()) + len(text_of(m).encode()) for m in PROMPT)
     assert record["prompt_tokens"] == math.ceil(prompt_bytes / 4) > 0
     assert record["completion_tokens"] == math.ceil(len(seen.encode()) / 4) > 0
     assert record["cached_tokens"] == 0 and record["billable"] is True
@@ -227,7 +242,7 @@ def test_streamed_agent_conversation_records_model_agent_and_usage(gateway: Gate
 def test_finished_stream_is_not_estimated(gateway: Gateway) -> None:
     client = Mistral(api_key=API_KEY, server_url=gateway.url)
     tag = {"X-Project": "whole"}
-    events = list(client.chat.stream(model="mistral-small-latest", messages=PROMPT, http_headers=tag))  # type: ignore[arg-type]
+    events = list(client.chat.stream(model="mistral-small-latest", messages=PROMPT, http_headers=tag))
     usage = next(e.data.usage for e in events if e.data.usage is not None)
     (record,) = gateway.wait_records(1, lambda r: r["project"] == "whole")
     assert "tokens_estimated" not in record

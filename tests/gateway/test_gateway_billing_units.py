@@ -157,8 +157,9 @@ def test_sse_observer_counts_generated_text_across_any_split() -> None:
     expected = len("h\u00e9".encode()) + len("llo") + len("{}")
     for size in (1, 3, 50, len(chat)):
         observer = observer_for("text/event-stream", "")
+        assert observer is not None
         for start in range(0, len(chat), size):
-            observer.feed(chat[start : start + size])  # type: ignore[union-attr]
+            observer.feed(chat[start : start + size])
         assert generated_bytes(observer) == expected, size
     conversation = sse(
         {"type": "conversation.response.started", "conversation_id": "conv_1"},
@@ -166,9 +167,10 @@ def test_sse_observer_counts_generated_text_across_any_split() -> None:
         {"type": "message.output.delta", "content": "jour", "model": "m-2603"},
     )
     observer = observer_for("text/event-stream", "")
-    observer.feed(conversation)  # type: ignore[union-attr]
+    assert observer is not None
+    observer.feed(conversation)
     assert generated_bytes(observer) == len("Bonjour")
-    assert observer.result() == {"model": "m-2603", "agent_id": "ag_1"}  # type: ignore[union-attr]
+    assert observer.result() == {"model": "m-2603", "agent_id": "ag_1"}
     assert generated_bytes(observer_for("application/json", "")) == 0
 
 
@@ -204,10 +206,11 @@ def cut_stream(status: int, response_started: bool, usage: dict[str, int] | None
         billable=True,
         request_body=body,
     )
-    ex.observer = observer_for("text/event-stream", "")
-    ex.observer.feed(sse({"id": "c", "choices": [{"delta": {"content": "y" * 40}}]}))  # type: ignore[union-attr]
+    ex.observer = observer = observer_for("text/event-stream", "")
+    assert observer is not None
+    observer.feed(sse({"id": "c", "choices": [{"delta": {"content": "y" * 40}}]}))
     if usage is not None:
-        ex.observer.feed(sse({"id": "c", "choices": [], "usage": usage}))  # type: ignore[union-attr]
+        observer.feed(sse({"id": "c", "choices": [], "usage": usage}))
     return ex
 
 
@@ -255,8 +258,9 @@ def test_ocr_answer_over_the_json_cap_still_records_its_pages() -> None:
     body = orjson.dumps(answer)
     assert len(body) > JSON_CAP
     ex = Exchange(method="POST", endpoint="/v1/ocr", model="mistral-ocr-latest", status=200)
-    ex.observer = observer_for("application/json", "")
+    ex.observer = observer = observer_for("application/json", "")
+    assert observer is not None
     for start in range(0, len(body), 1 << 16):
-        ex.observer.feed(body[start : start + (1 << 16)])  # type: ignore[union-attr]
+        observer.feed(body[start : start + (1 << 16)])
     record = build_record(ex)
     assert (record["pages"], record["resolved_model"]) == (5, "mistral-ocr-2505")

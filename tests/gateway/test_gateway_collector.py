@@ -16,9 +16,11 @@ from typing import Any
 
 import fake_upstream
 import pytest
-from conftest import REPO, TOKEN, Gateway, ThreadServer
 from mistralai.client import Mistral
 from mistralai.client.errors import MistralError
+from mistralai.client.models import DocumentURLChunkTypedDict, UsageInfo, UserMessageTypedDict
+
+from tests.gateway.harness import REPO, TOKEN, Gateway, ThreadServer
 
 ledger = pytest.importorskip("ledger")
 
@@ -28,6 +30,12 @@ PRICES = {"mistral-small-2603": (0.15, 0.015, 0.6), "mistral-embed-2312": (0.1, 
 def expected_cost(model: str, prompt: int, cached: int, completion: int) -> float:
     fresh, reused, out = PRICES[model]
     return ((prompt - cached) * fresh + cached * reused + completion * out) / 1e6
+
+
+def tokens(usage: UsageInfo) -> tuple[int, int]:
+    """(prompt, completion) of a response; the SDK types both as optional, the fake always sends them."""
+    assert usage.prompt_tokens is not None and usage.completion_tokens is not None, usage
+    return usage.prompt_tokens, usage.completion_tokens
 
 
 def collect(gateway: Gateway, root: Path) -> subprocess.CompletedProcess[str]:
@@ -50,7 +58,7 @@ def test_collector_polls_the_gateway_into_the_ledger(upstream: ThreadServer, tmp
     try:
         client = Mistral(api_key="sk-ledger-test-key", server_url=gateway.url)
         tag = {"X-Project": "ledger"}
-        messages = [{"role": "user", "content": "Count to three, please."}]
+        messages: list[UserMessageTypedDict] = [{"role": "user", "content": "Count to three, please."}]
         chats = [
             client.chat.complete(model="mistral-small-latest", messages=messages, max_tokens=n, http_headers=tag)
             for n in (5, 50)
@@ -70,8 +78,8 @@ def test_collector_polls_the_gateway_into_the_ledger(upstream: ThreadServer, tmp
 
     rows = {row["id"]: row for row in ledger.read_ledger(tmp_path / "data").to_pylist()}
     final = next(e.data for e in streamed if e.data.usage is not None)
-    expected = {c.id: (c.usage.prompt_tokens, c.usage.completion_tokens) for c in chats}
-    expected[streamed[0].data.id] = (final.usage.prompt_tokens, final.usage.completion_tokens)
+    expected = {c.id: tokens(c.usage) for c in chats}
+    expected[streamed[0].data.id] = tokens(final.usage)
     assert len(rows) == 5, "five requests, each once, even after a second poll"
     for rid, (prompt, completion) in expected.items():
         row = rows[rid]
@@ -115,40 +123,46 @@ def collect_all(gateways: dict[str, Gateway], root: Path) -> subprocess.Complete
 def drive(client: Mistral, eu_client: Mistral) -> dict[str, Any]:
     """One call of each billable kind through the SDK; returns what the SDK received."""
     got: dict[str, Any] = {"messages": [{"role": "user", "content": "Count to three, please."}]}
-    document = {"type": "document_url", "document_url": "https://example.com/scan.pdf?pages=4"}
-    got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document)  # type: ignore[arg-type]
+    document: DocumentURLChunkTypedDict = {
+        "type": "document_url",
+        "document_url": "https://example.com/scan.pdf?pages=4",
+    }
+    got["ocr"] = client.ocr.process(model="mistral-ocr-latest", document=document)
     schema = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": {"type": "object"}}}
-    invoice = {"type": "document_url", "document_url": "https://example.com/invoice.pdf?pages=3"}
+    invoice: DocumentURLChunkTypedDict = {
+        "type": "document_url",
+        "document_url": "https://example.com/invoice.pdf?pages=3",
+    }
     got["annotated"] = client.ocr.process(
         model="mistral-ocr-latest",
-        document=invoice,  # type: ignore[arg-type]
-        document_annotation_format=schema,
-    )  # type: ignore[arg-type]
+        document=invoice,
+        document_annotation_format=schema,  # type: ignore[arg-type]  # the SDK's TypedDict names the key schema_definition; the wire name is schema
+    )
     got["transcription"] = client.audio.transcriptions.complete(
         model="voxtral-mini-latest", file={"file_name": "clip.mp3", "content": bytes(30_000)}
     )
     got["speech_input"] = "Bonjour \u00e0 tous !"
     client.audio.speech.complete(input=got["speech_input"], model="voxtral-mini-tts-latest", voice_id="en_paul")
-    heard = [
+    heard: list[UserMessageTypedDict] = [
         {
             "role": "user",
             "content": [{"type": "input_audio", "input_audio": "UklGRg=="}, {"type": "text", "text": "What is said?"}],
         }
     ]
-    got["heard"] = client.chat.complete(model="voxtral-small-2507", messages=heard)  # type: ignore[arg-type]
+    got["heard"] = client.chat.complete(model="voxtral-small-2507", messages=heard)
     got["priority"] = client.chat.complete(
         model="mistral-small-latest", messages=got["messages"], max_tokens=30, service_tier="auto"
-    )  # type: ignore[arg-type]
+    )
     got["agent"] = client.beta.conversations.start(agent_id=fake_upstream.AGENT_ID, inputs="Plan my trip")
     client.files.upload(file={"file_name": "batch.jsonl", "content": b'{"custom_id": "1"}\n'})
     fake_upstream.GATE.clear()
     try:
         gate = {"X-Gate": "1"}
-        with client.chat.stream(model="mistral-small-latest", messages=got["messages"], http_headers=gate) as events:  # type: ignore[arg-type]
+        with client.chat.stream(model="mistral-small-latest", messages=got["messages"], http_headers=gate) as events:
             got["seen"] = next(iter(events)).data.choices[0].delta.content
     finally:
         fake_upstream.GATE.set()
-    got["eu"] = eu_client.chat.complete(model="mistral-small-latest", messages=got["messages"], max_tokens=20)  # type: ignore[arg-type]
+    got["eu"] = eu_client.chat.complete(model="mistral-small-latest", messages=got["messages"], max_tokens=20)
     return got
 
 

@@ -17,7 +17,8 @@ import fake_upstream
 import httpx
 import orjson
 import pytest
-from conftest import TOKEN, Gateway, ThreadServer
+
+from tests.gateway.harness import TOKEN, Gateway, ThreadServer
 
 MIB = 1024 * 1024
 LIMIT_MIB = 256

@@ -22,12 +22,13 @@ import fake_upstream
 import httpx
 import orjson
 import pytest
-from conftest import REPO, SALT, TOKEN, Gateway, ThreadServer
 from mistralai.client import Mistral
 from mistralai.client.errors import MistralError
+from mistralai.client.models import UserMessageTypedDict
 from test_gateway_sdk import fingerprint
 
 from gateway import Secrets, create_app, parse_config
+from tests.gateway.harness import REPO, SALT, TOKEN, Gateway, ThreadServer
 
 PARIS = ZoneInfo("Europe/Paris")
 API_KEY = "sk-limits-0123456789abcdef"
@@ -95,9 +96,10 @@ def served(upstream: ThreadServer, tmp_path: Path) -> Iterator[tuple[str, Clock,
 
 def chat(url: str, project: str, content: str) -> object:
     client = Mistral(api_key=API_KEY, server_url=url)
+    messages: list[UserMessageTypedDict] = [{"role": "user", "content": content}]
     return client.chat.complete(
         model=MODEL,
-        messages=[{"role": "user", "content": content}],
+        messages=messages,
         max_tokens=MAX_TOKENS,
         http_headers={"X-Project": project},
     )
@@ -243,7 +245,8 @@ def test_two_gateway_processes_enforce_one_limit_together(upstream: ThreadServer
             for gw in (first, second) * 5
         ]
     finally:
-        first.stop(), second.stop()
+        first.stop()
+        second.stop()
     assert sorted(codes) == [200] * 5 + [429] * 5
     assert codes[:5] == [200] * 5
     assert upstream_calls("shared call") == 5

@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from conftest import SALT, TOKEN, Gateway, ThreadServer
+
+from tests.gateway.harness import SALT, TOKEN, Gateway, ThreadServer
 
 
 def run_and_read_log(root: Path, upstream: ThreadServer) -> list[dict[str, object]]:

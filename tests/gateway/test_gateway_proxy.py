@@ -9,14 +9,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import fake_upstream
 import httpx
 import orjson
 import pytest
-from conftest import REPO, TOKEN, Gateway, ThreadServer, free_port
+
+from tests.gateway.harness import REPO, TOKEN, Gateway, ThreadServer, free_port
 
 MESSAGES = [{"role": "user", "content": "Hello there"}]
 ERROR_KEYS = {"object", "message", "type", "param", "code"}
@@ -27,17 +29,17 @@ def post_chat(gateway: Gateway, model: str, project: str, **extra: object) -> ht
     return httpx.post(gateway.url + "/v1/chat/completions", json=body, headers={"X-Project": project}, timeout=30)
 
 
-def only_record(gateway: Gateway, project: str) -> dict[str, object]:
+def only_record(gateway: Gateway, project: str) -> dict[str, Any]:
     found = gateway.wait_records(1, lambda r: r["project"] == project)
     assert len(found) == 1, found
     return found[0]
 
 
-def wait_for(condition: object, timeout: float = 10.0) -> bool:
+def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+    while not condition() and time.monotonic() < deadline:
         time.sleep(0.02)
-    return bool(condition())  # type: ignore[operator]
+    return bool(condition())
 
 
 def test_method_path_query_headers_and_body_pass_through_untouched(gateway: Gateway) -> None:

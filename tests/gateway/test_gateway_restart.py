@@ -21,7 +21,8 @@ import fake_upstream
 import httpx
 import orjson
 import pytest
-from conftest import Gateway, ThreadServer
+
+from tests.gateway.harness import Gateway, ThreadServer
 
 N = 60
 

@@ -7,6 +7,7 @@ import gzip
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -283,7 +284,7 @@ def test_config_defaults_relative_paths_and_errors(tmp_path: Path) -> None:
     assert cfg.db_path == tmp_path / "buf" / "x.sqlite3"
     assert cfg.project_header == "x-team" and cfg.retention_days == 2.0
     assert cfg.upstream_url == "https://api.mistral.ai" and cfg.port == 8080
-    bad = [
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"port": True}, "port"),
         ({"upstream_url": "http://u:p@host"}, "upstream_url"),
         ({"retention_days": 0}, "retention_days"),

@@ -31,8 +31,8 @@ PLUS_14 = "Pacific/Kiritimati"
 SANTIAGO = "America/Santiago"
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def hours(start: datetime, end: datetime) -> float:

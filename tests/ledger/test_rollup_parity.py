@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import pandas as pd
 import pyarrow as pa
@@ -43,6 +43,15 @@ RATES_FROM = date(2026, 10, 20)
 """The first day with a USD-per-EUR rate: EUR rows before it are unconverted."""
 
 Call = Callable[[Path], Any]
+P = ParamSpec("P")
+
+
+def bind(query: Callable[Concatenate[Path, P], Any], *args: P.args, **kwargs: P.kwargs) -> Call:
+    """`query` with every argument but the ledger directory fixed now (a loop's values, not its last).
+
+    Example: `bind(q.unit_costs, MONTH, top=3)(data)` is `q.unit_costs(data, MONTH, top=3)`.
+    """
+    return lambda data: query(data, *args, **kwargs)
 
 
 def _euro(table: pa.Table) -> pa.Table | None:
@@ -106,39 +115,39 @@ WEEK = q.Filters.for_dates(date(2026, 10, 26), date(2026, 11, 1), PARIS, project
 
 def _cases() -> Iterator[tuple[str, Call]]:
     for wname, f in WINDOWS.items():
-        yield f"spend_summary[{wname}]", lambda d, f=f: q.spend_summary(d, f)
-        yield f"spend_summary.previous[{wname}]", lambda d, f=f: q.spend_summary(d, f.previous())
-        yield f"latency_summary[{wname}]", lambda d, f=f: q.latency_summary(d, f)
-        yield f"hourly_spend[{wname}]", lambda d, f=f: q.hourly_spend(d, f)
-        yield f"conversion[{wname}]", lambda d, f=f: q.conversion(d, f)
-        yield f"conversion.EUR[{wname}]", lambda d, f=f: q.conversion(d, f, "EUR")
-        yield f"unit_costs[{wname}]", lambda d, f=f: q.unit_costs(d, f)
-        yield f"unit_costs.top3[{wname}]", lambda d, f=f: q.unit_costs(d, f, top=3)
-        yield f"unpriced_models[{wname}]", lambda d, f=f: q.unpriced_models(d, f)
-        yield f"retry_impact[{wname}]", lambda d, f=f: q.retry_impact(d, f)
-        yield f"top_errors[{wname}]", lambda d, f=f: q.top_errors(d, f, 10)
-        yield f"month_forecast[{wname}]", lambda d, f=f: q.month_forecast(d, f, now=NOW)
+        yield f"spend_summary[{wname}]", bind(q.spend_summary, f)
+        yield f"spend_summary.previous[{wname}]", bind(q.spend_summary, f.previous())
+        yield f"latency_summary[{wname}]", bind(q.latency_summary, f)
+        yield f"hourly_spend[{wname}]", bind(q.hourly_spend, f)
+        yield f"conversion[{wname}]", bind(q.conversion, f)
+        yield f"conversion.EUR[{wname}]", bind(q.conversion, f, "EUR")
+        yield f"unit_costs[{wname}]", bind(q.unit_costs, f)
+        yield f"unit_costs.top3[{wname}]", bind(q.unit_costs, f, top=3)
+        yield f"unpriced_models[{wname}]", bind(q.unpriced_models, f)
+        yield f"retry_impact[{wname}]", bind(q.retry_impact, f)
+        yield f"top_errors[{wname}]", bind(q.top_errors, f, 10)
+        yield f"month_forecast[{wname}]", bind(q.month_forecast, f, now=NOW)
         for grain in q.GRAINS:
-            yield f"spend_over_time[{wname},None,{grain}]", lambda d, f=f, g=grain: q.spend_over_time(d, f, None, g)
-            yield f"reliability_over_time[{wname},{grain}]", lambda d, f=f, g=grain: q.reliability_over_time(d, f, g)
-            yield f"ratelimit_headroom[{wname},{grain}]", lambda d, f=f, g=grain: q.ratelimit_headroom(d, f, g)
+            yield f"spend_over_time[{wname},None,{grain}]", bind(q.spend_over_time, f, None, grain)
+            yield f"reliability_over_time[{wname},{grain}]", bind(q.reliability_over_time, f, grain)
+            yield f"ratelimit_headroom[{wname},{grain}]", bind(q.ratelimit_headroom, f, grain)
             for by in ("status_class", "error_type") if grain in ("hour", "day") else ():
                 yield (
                     f"reliability_over_time[{wname},{grain},by={by}]",
-                    lambda d, f=f, g=grain, b=by: q.reliability_over_time(d, f, g, b, top=3),
+                    bind(q.reliability_over_time, f, grain, by, top=3),
                 )
         for dim in DIMS if wname in ("paris", "filtered") else ("model",):
             for grain in q.GRAINS if dim == "model" else ("day",):
                 yield (
                     f"spend_over_time[{wname},{dim},{grain}]",
-                    lambda d, f=f, x=dim, g=grain: q.spend_over_time(d, f, x, g),
+                    bind(q.spend_over_time, f, dim, grain),
                 )
-            yield f"spend_over_time.top3[{wname},{dim}]", lambda d, f=f, x=dim: q.spend_over_time(d, f, x, "day", 3)
-            yield f"top_contributors[{wname},{dim}]", lambda d, f=f, x=dim: q.top_contributors(d, f, x, 4)
-            yield f"latency_percentiles[{wname},{dim}]", lambda d, f=f, x=dim: q.latency_percentiles(d, f, x)
-            yield f"latency_percentiles.top3[{wname},{dim}]", lambda d, f=f, x=dim: q.latency_percentiles(d, f, x, 3)
-            yield f"dimension_values[{wname},{dim}]", lambda d, f=f, x=dim: q.dimension_values(d, f, x)
-            yield f"dimension_values.limit3[{wname},{dim}]", lambda d, f=f, x=dim: q.dimension_values(d, f, x, 3)
+            yield f"spend_over_time.top3[{wname},{dim}]", bind(q.spend_over_time, f, dim, "day", 3)
+            yield f"top_contributors[{wname},{dim}]", bind(q.top_contributors, f, dim, 4)
+            yield f"latency_percentiles[{wname},{dim}]", bind(q.latency_percentiles, f, dim)
+            yield f"latency_percentiles.top3[{wname},{dim}]", bind(q.latency_percentiles, f, dim, 3)
+            yield f"dimension_values[{wname},{dim}]", bind(q.dimension_values, f, dim)
+            yield f"dimension_values.limit3[{wname},{dim}]", bind(q.dimension_values, f, dim, 3)
     yield from _breakdowns()
     yield from _budget_and_statement()
 
@@ -152,22 +161,22 @@ def _breakdowns() -> Iterator[tuple[str, Call]]:
                 for grain in grains:
                     yield (
                         f"breakdown[{wname},{measure},{'+'.join(group_by) or '-'},{grain}]",
-                        lambda d, f=f, m=measure, b=group_by, g=grain: q.breakdown(d, f, b, m, g),
+                        bind(q.breakdown, f, group_by, measure, grain),
                     )
 
 
 def _budget_and_statement() -> Iterator[tuple[str, Call]]:
     for name, f, monthly in (("month", MONTH, True), ("week", WEEK, False)):
-        yield f"period_forecast[{name}]", lambda d, f=f, m=monthly: budget_queries.period_forecast(d, f, NOW, m)
-        yield f"burn_down[{name}]", lambda d, f=f: budget_queries.burn_down(d, f, NOW, 100.0)
+        yield f"period_forecast[{name}]", bind(budget_queries.period_forecast, f, NOW, monthly)
+        yield f"burn_down[{name}]", bind(budget_queries.burn_down, f, NOW, 100.0)
     for grain in ("hour", "day"):
-        yield f"usual_spend[{grain}]", lambda d, g=grain: budget_queries.usual_spend(d, MONTH, NOW, g)
+        yield f"usual_spend[{grain}]", bind(budget_queries.usual_spend, MONTH, NOW, grain)
     for by in st.SCOPES:
         for currency in ("USD", "EUR"):
             for tz in (PARIS, "UTC"):
                 yield (
                     f"statement[{by},{currency},{tz}]",
-                    lambda d, b=by, c=currency, z=tz: st.statement(d, "2026-10", z, c, b),
+                    bind(st.statement, "2026-10", tz, currency, by),
                 )
     yield "reconcile[2026-10]", lambda d: billing.reconcile(d, ["2026-10"], "USD")
     yield "newest_row", lambda d: q.newest_row(d)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
 from alerts import load_budgets
 from gateway._limit_rules import load_limit_file
@@ -35,12 +36,19 @@ def page() -> AppTest:
     return AppTest.from_file(str(REPO / "pages" / "budgets.py"), default_timeout=60).run()
 
 
-def limit_form(at: AppTest) -> object:
-    return next(f for f in at.get("form") if any(b.label == "Save limit" for b in f.button))
+def limit_form(at: AppTest) -> Block:
+    return form_with_button(at, "Save limit")
 
 
-def label_form(at: AppTest) -> object:
-    return next(f for f in at.get("form") if any(b.label == "Save label" for b in f.button))
+def label_form(at: AppTest) -> Block:
+    return form_with_button(at, "Save label")
+
+
+def form_with_button(at: AppTest, label: str) -> Block:
+    """The form whose button reads `label` (AppTest types its nodes loosely; forms are Blocks)."""
+    form = next(f for f in at.get("form") if any(b.label == label for b in f.button))
+    assert isinstance(form, Block), form
+    return form
 
 
 def test_a_limit_and_a_label_are_saved_where_the_gateway_reads_them(budgets_file: Path) -> None:

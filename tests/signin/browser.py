@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests._helpers import CHROMIUM, REPO, chromium, free_port, serve_dashboard
 from tests.dashboard.test_browser import _settle
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 __all__ = ["CHROMIUM", "REPO", "_settle", "chromium", "free_port", "nav_titles", "serve"]
 
 NAV = '[data-testid="stSidebarNav"] a'
 
 
-def serve(data_dir: Path, access: Path, *extra: str, port: int = 0) -> Iterator[str]:
+def serve(data_dir: Path, access: Path, *extra: str, port: int = 0) -> Generator[str, None, None]:
     """`streamlit run app.py` on loopback (`port`, else a free one) with MONITOR_ACCESS=access; yields its URL."""
     yield from serve_dashboard(data_dir, *extra, env={"MONITOR_ACCESS": str(access)}, port=port)
 
 
-def nav_titles(page: object) -> list[str]:
+def nav_titles(page: Page) -> list[str]:
     """The page titles in the sidebar's navigation (empty on the sign-in screen)."""
-    return [t.strip().splitlines()[-1] for t in page.locator(NAV).all_inner_texts()]  # type: ignore[attr-defined]
+    return [t.strip().splitlines()[-1] for t in page.locator(NAV).all_inner_texts()]

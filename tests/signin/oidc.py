@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 from tests._helpers import wait_up
@@ -25,7 +25,7 @@ def node_ready() -> str | None:
     return None
 
 
-def provider(port: int, client_secret: str, redirect_uri: str) -> Iterator[str]:
+def provider(port: int, client_secret: str, redirect_uri: str) -> Generator[str, None, None]:
     """Run the provider on 127.0.0.1:port until the generator closes; yields its issuer URL."""
     cmd = ["node", "server.js", str(port), CLIENT_ID, client_secret, redirect_uri]
     proc = subprocess.Popen(cmd, cwd=OIDC_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

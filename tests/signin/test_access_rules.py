@@ -54,8 +54,9 @@ def test_anything_but_one_plain_address_is_refused(email: str | None) -> None:
 
 def test_role_resolution_and_order() -> None:
     policy = parse_policy({**POLICY, "default_role": "editor"}, "t")
-    assert policy.resolve("ana@example.com").role == "admin"  # type: ignore[union-attr]
-    assert policy.resolve("bob@example.com").role == "editor"  # type: ignore[union-attr]
+    ana, bob = policy.resolve("ana@example.com"), policy.resolve("bob@example.com")
+    assert ana is not None and ana.role == "admin"
+    assert bob is not None and bob.role == "editor"
     assert [role_allows("editor", need) for need in ("viewer", "editor", "admin")] == [True, True, False]
     assert [role_allows("viewer", need) for need in ("viewer", "editor", "admin")] == [True, False, False]
     assert not role_allows("root", "viewer")

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import pyarrow as pa
@@ -27,6 +28,10 @@ from tests.dashboard.conftest import utc_midnight
 from .browser import CHROMIUM, _settle, chromium, free_port, nav_titles, serve
 from .conftest import Truth
 from .oidc import node_ready, provider, write_secrets
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium"),
@@ -75,17 +80,17 @@ def site(seeded: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     with chromium(sync_api) as browser:
         yield browser
 
 
-def new_page(browser: object) -> object:
-    context = browser.new_context(viewport={"width": 1440, "height": 1600}, accept_downloads=True)  # type: ignore[attr-defined]
+def new_page(browser: Browser) -> Page:
+    context = browser.new_context(viewport={"width": 1440, "height": 1600}, accept_downloads=True)
     return context.new_page()
 
 
-def sign_in(browser: object, site: str, login: str, path: str = "") -> object:
+def sign_in(browser: Browser, site: str, login: str, path: str = "") -> Page:
     """Through the sign-in screen and the provider's own login and consent forms."""
     page = new_page(browser)
     page.goto(f"{site}/{path}")
@@ -103,16 +108,16 @@ def sign_in(browser: object, site: str, login: str, path: str = "") -> object:
     return page
 
 
-def open_page(page: object, site: str, path: str) -> None:
-    page.goto(f"{site}/{path}")  # type: ignore[attr-defined]
+def open_page(page: Page, site: str, path: str) -> None:
+    page.goto(f"{site}/{path}")
     _settle(page)
 
 
-def heading(page: object) -> str:
-    return page.locator("h1").first.inner_text()  # type: ignore[attr-defined,no-any-return]
+def heading(page: Page) -> str:
+    return page.locator("h1").first.inner_text()
 
 
-def test_signed_out_visits_show_only_the_sign_in_screen(site: str, browser: object) -> None:
+def test_signed_out_visits_show_only_the_sign_in_screen(site: str, browser: Browser) -> None:
     page = new_page(browser)
     for path in ["", "spend", "explore?range=7d&project=search", "budgets", "audit", "statement", "nonexistent"]:
         open_page(page, site, path)
@@ -123,7 +128,7 @@ def test_signed_out_visits_show_only_the_sign_in_screen(site: str, browser: obje
     page.context.close()
 
 
-def test_viewer_reads_every_page_but_edits_and_queries_nothing(site: str, browser: object) -> None:
+def test_viewer_reads_every_page_but_edits_and_queries_nothing(site: str, browser: Browser) -> None:
     page = sign_in(browser, site, "vera@example.com", ALERT_LINK)
     assert heading(page) == "Spend"  # an alert email's link survives the sign-in, filters included
     query = parse_qs(urlsplit(page.url).query)
@@ -146,7 +151,7 @@ def test_viewer_reads_every_page_but_edits_and_queries_nothing(site: str, browse
     page.context.close()
 
 
-def test_editor_edits_budgets_but_runs_no_sql(site: str, browser: object) -> None:
+def test_editor_edits_budgets_but_runs_no_sql(site: str, browser: Browser) -> None:
     page = sign_in(browser, site, "eddie@example.com", "budgets")
     assert heading(page) == "Budgets"
     sync_api.expect(page.get_by_text("Edit budgets")).to_be_visible()
@@ -168,7 +173,7 @@ def audited(data_dir: Path, who: str, action: str, wait_s: float = 60.0) -> list
         time.sleep(0.2)
 
 
-def test_admin_runs_sql_and_sees_it_in_the_audit_log(site: str, browser: object, seeded: tuple[Path, Truth]) -> None:
+def test_admin_runs_sql_and_sees_it_in_the_audit_log(site: str, browser: Browser, seeded: tuple[Path, Truth]) -> None:
     page = sign_in(browser, site, "ana@example.com", "explore")
     assert nav_titles(page) == [*ALL_PAGES, "Audit log"]
     page.get_by_role("button", name="Run query").click()
@@ -196,7 +201,7 @@ _TRACES = """() => {
 """Every string a drawn chart holds (trace names, categories, labels, hover text); numbers pass as text."""
 
 
-def test_scoped_viewer_sees_only_their_projects(site: str, browser: object, seeded: tuple[Path, Truth]) -> None:
+def test_scoped_viewer_sees_only_their_projects(site: str, browser: Browser, seeded: tuple[Path, Truth]) -> None:
     _, truth = seeded
     now = datetime.now(UTC)
     rows = _in_scope(truth, utc_midnight(29, now), utc_midnight(-1, now))
@@ -225,7 +230,7 @@ def test_scoped_viewer_sees_only_their_projects(site: str, browser: object, seed
     page.context.close()
 
 
-def test_scoped_admin_sql_returns_only_their_projects(site: str, browser: object) -> None:
+def test_scoped_admin_sql_returns_only_their_projects(site: str, browser: Browser) -> None:
     page = sign_in(browser, site, "boss@example.com", "explore")
     page.get_by_label("Query").fill("SELECT DISTINCT coalesce(project, '(none)') AS project FROM ledger ORDER BY 1")
     page.get_by_role("button", name="Run query").click()
@@ -237,7 +242,7 @@ def test_scoped_admin_sql_returns_only_their_projects(site: str, browser: object
     page.context.close()
 
 
-def test_sign_out_ends_the_session(site: str, browser: object) -> None:
+def test_sign_out_ends_the_session(site: str, browser: Browser) -> None:
     page = sign_in(browser, site, "vera@example.com")
     page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
     page.wait_for_timeout(2_000)

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .browser import CHROMIUM, _settle, chromium, nav_titles, serve
 from .conftest import Truth
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -39,21 +44,21 @@ def server(seeded: tuple[Path, Truth], access: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     with chromium(sync_api) as browser:
         yield browser
 
 
-def visit(browser: object, url: str, email: str | None) -> object:
+def visit(browser: Browser, url: str, email: str | None) -> Page:
     headers = {HEADER: email} if email else {}
-    context = browser.new_context(viewport={"width": 1440, "height": 1400}, extra_http_headers=headers)  # type: ignore[attr-defined]
+    context = browser.new_context(viewport={"width": 1440, "height": 1400}, extra_http_headers=headers)
     page = context.new_page()
     page.goto(url)
     _settle(page)
     return page
 
 
-def test_header_from_a_non_proxy_address_is_ignored(server: str, browser: object, access: Path) -> None:
+def test_header_from_a_non_proxy_address_is_ignored(server: str, browser: Browser, access: Path) -> None:
     write_access(access, "127.0.0.9")
     page = visit(browser, f"{server}/explore", "ana@example.com")
     sync_api.expect(page.get_by_text("Sign in through your organisation's sign-in proxy")).to_be_visible()
@@ -63,7 +68,7 @@ def test_header_from_a_non_proxy_address_is_ignored(server: str, browser: object
     page.context.close()
 
 
-def test_header_from_the_proxy_signs_the_user_in(server: str, browser: object, access: Path) -> None:
+def test_header_from_the_proxy_signs_the_user_in(server: str, browser: Browser, access: Path) -> None:
     write_access(access, "127.0.0.1")
     page = visit(browser, f"{server}/explore", "Ana@Example.com")
     sync_api.expect(page.locator("h1").first).to_have_text("Explore", timeout=60_000)
@@ -75,7 +80,7 @@ def test_header_from_the_proxy_signs_the_user_in(server: str, browser: object, a
     page.context.close()
 
 
-def test_no_header_or_an_outsider_gets_no_page(server: str, browser: object, access: Path) -> None:
+def test_no_header_or_an_outsider_gets_no_page(server: str, browser: Browser, access: Path) -> None:
     write_access(access, "127.0.0.1")
     page = visit(browser, server, None)
     sync_api.expect(page.get_by_text("Sign in through your organisation's sign-in proxy")).to_be_visible()
