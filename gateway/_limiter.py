@@ -57,11 +57,11 @@ Pricer = Callable[[list[Record]], list[float]]
 Refresher = Callable[[Limit, float, float, str], tuple[float, int] | None]
 _MAX_QUEUED = 100_000
 PRICING_TIMEOUT_S = 120
+"""Off the request path; the pricing process's first start (numpy, pyarrow, the price table) can
+take tens of seconds on a loaded machine, and a timeout counts that batch at 0."""
 PRICING_RETRIES = 5
 """Batches whose pricing failed are kept and tried again (a new pricing process each time) this
 many times in a row before they count at 0 (logged and counted), so rate limits keep working."""
-"""Off the request path; the pricing process's first start (numpy, pyarrow, the price table) can
-take tens of seconds on a loaded machine, and a timeout counts that batch at 0."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from foundation.periods import parse_month
 from ledger.storage.atomic import atomic_write
 from ledger.storage.schema import TS
 
@@ -48,7 +48,6 @@ BILLED_SCHEMA = pa.schema(
         pa.field("problem", pa.string()),
     ]
 )
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,9 +71,8 @@ class BilledRow:
 
 
 def check_month(month: str) -> str:
-    """Validate 'YYYY-MM' or raise ValueError naming the fix."""
-    if not _MONTH.match(month):
-        raise ValueError(f"month {month!r}: write it as YYYY-MM, e.g. 2026-05")
+    """Validate 'YYYY-MM' (foundation.periods.parse_month) or raise ValueError naming the fix."""
+    parse_month(month)
     return month
 
 

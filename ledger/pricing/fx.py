@@ -242,10 +242,14 @@ def day_of(number: int) -> date:
     return EPOCH + timedelta(days=int(number))
 
 
-def factors(table: RateTable, target: str, first: date, last: date) -> list[tuple[int, str, float, date]]:
-    """(UTC day number, currency, factor to `target`, rate date) for every known currency and day."""
+def factors(
+    table: RateTable, target: str, first: date, last: date, currencies: Iterable[str] | None = None
+) -> list[tuple[int, str, float, date]]:
+    """(UTC day number, currency, factor to `target`, rate date) for every day and every known
+    currency (or only `currencies`, those the rows to convert hold)."""
+    wanted = table.currencies() if currencies is None else sorted(set(currencies) & set(table.currencies()))
     out = []
-    for currency in table.currencies():
+    for currency in wanted:
         if currency == target.upper():
             continue
         for offset in range((last - first).days + 1):

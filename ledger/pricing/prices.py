@@ -73,7 +73,7 @@ class Price:
 class SheetPrice:
     """Your own price of one model's token kind for one calendar month (UTC), per 1M tokens.
 
-    From the Admin API's price sheet (`ledger/_billing_prices.sheet_prices`); it replaces the
+    From the Admin API's price sheet (`ledger.billing._prices.sheet_prices`); it replaces the
     list price of that kind for that month only, so a month without a sheet keeps list prices.
     """
 
@@ -169,6 +169,7 @@ class PriceBook:
                 (start, end, _RATE_COLUMNS.index(_SHEET_KINDS[entry.kind]), entry.per_1m)
             )
         self.version = self._fingerprint(by_key.values(), self._aliases, self.sheet)
+        self._models = frozenset({model for model, _, _ in self._prices} | {model for model, _ in self._sheet})
 
     @classmethod
     def load(cls, overrides: Sequence[Price] = ()) -> PriceBook:
@@ -187,9 +188,9 @@ class PriceBook:
             digest.update(repr(("sheet", entry.model, entry.currency, entry.month, entry.kind, entry.per_1m)).encode())
         return "pv-" + digest.hexdigest()[:12]
 
-    def models(self) -> set[str]:
+    def models(self) -> frozenset[str]:
         """Every concrete model with at least one price row, in any unit."""
-        return {model for model, _, _ in self._prices} | {model for model, _ in self._sheet}
+        return self._models
 
     def is_alias(self, name: str) -> bool:
         return name in self._aliases

@@ -17,7 +17,6 @@ TOTALS = measures(*TOTAL_NAMES)
 """The additive totals every slice reports (see the module docstring of ledger.queries)."""
 _TOTALS = aggregates(*TOTAL_NAMES)
 _SUMMARY_EXTRA = aggregates("simulated_rows", "first_at", "last_at")
-_TOTAL_COLUMNS = TOTAL_NAMES
 MEASURES: dict[str, str] = {name: MEASURES_BY_NAME[name].sql for name in EXPLORE_NAMES}
 """Measure name -> SQL aggregate, for Explore and `breakdown` (from ledger.queries._measures). p95 there is
 a t-digest estimate (bounded memory over any slice); the tiles' percentiles come from
@@ -96,7 +95,7 @@ def spend_summary(data_dir: Path, filters: Filters) -> Summary:
     p50, p95, p99 = latency_summary(data_dir, filters)
     return Summary(
         spend=float(row["spend"]),
-        **{c: int(row[c]) for c in _TOTAL_COLUMNS if c != "spend"},
+        **{c: int(row[c]) for c in TOTAL_NAMES if c != "spend"},
         p50_ms=p50,
         p95_ms=p95,
         p99_ms=p99,

@@ -88,17 +88,10 @@ def use_rollups(filters: Filters) -> bool:
     return whole and quantum(filters, "hour") == 3_600
 
 
-def source_sql(data_dir: Path, filters: Filters, raw: bool = False, kind: str = "totals") -> str | None:
-    """SQL for the rows to read, rollup-shaped (a weight `n` per row); None when no file covers the window.
-
-    Raw rows get n = 1; with rollups, fresh days read their rollup and the other days are
-    rolled up on the fly from their raw files.
-    """
-    return planned_source(data_dir, filters, raw, kind)[0]
-
-
 def planned_source(data_dir: Path, filters: Filters, raw: bool, kind: str) -> tuple[str | None, list[Path]]:
-    """`source_sql` and the files it reads."""
+    """SQL for the rows to read, rollup-shaped (a weight `n` per row), and the files it reads;
+    None when no file covers the window. Raw rows get n = 1; with rollups, fresh days read
+    their rollup and the other days are rolled up on the fly from their raw files."""
     first, last = filters.utc_days()
     if raw or not use_rollups(filters):
         files = list_files(Path(data_dir), first, last)
@@ -124,14 +117,17 @@ def converted_sql(
     is missing (its `cost` is then null: left out of spend, never taken at 1.0). A row's
     rate is that of its UTC day, so an hourly rollup converts exactly as its raw rows do.
     When the `files` read hold the target currency only (parquet statistics), or no rate
-    applies, there is no join: the same answer, at the speed of a plain scan.
+    applies, there is no join: the same answer, at the speed of a plain scan; otherwise only
+    the currencies the files hold are joined (an ECB file knows ~30).
     """
     shown = fx.display()
     target = (currency or shown.currency).upper()
     same = f"currency = {_literal(target)}"
-    only_target = files is not None and all(_holds_only(f, target) for f in files)
+    present = _currencies_in(files)
     first, last = filters.utc_days()
-    factors = [] if only_target else fx.factors(fx.load_rates(data_dir, shown.overrides), target, first, last)
+    only_target = present is not None and present <= {target}
+    rates = None if only_target else fx.load_rates(data_dir, shown.overrides)
+    factors = [] if rates is None else fx.factors(rates, target, first, last, currencies=present)
     if not factors:
         return f"""SELECT * REPLACE (CASE WHEN {same} THEN cost END AS cost), cost AS original_cost,
             (cost IS NOT NULL AND NOT {same}) AS unconverted FROM ({source}) WHERE {where}"""
@@ -142,9 +138,17 @@ def converted_sql(
         ON fx_cur = currency AND fx_day = epoch_us(timestamp) // 86400000000 WHERE {where}"""
 
 
-def _holds_only(path: Path, currency: str) -> bool:
-    found = fx.file_currencies(path)
-    return found is not None and found <= {currency}
+def _currencies_in(files: list[Path] | None) -> frozenset[str] | None:
+    """The currencies the `files` hold (parquet statistics); None when any file's are unknown."""
+    if files is None:
+        return None
+    found: set[str] = set()
+    for path in files:
+        held = fx.file_currencies(path)
+        if held is None:
+            return None
+        found |= held
+    return frozenset(found)
 
 
 def query(

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._engine import query, use_rollups
+from ._engine import OTHER, query, use_rollups
 from ._filters import DIMENSIONS, Filters, check_choice
 from ._measures import LATENCY_ROWS
 from ._measures import PERCENTILES as _NAMED
@@ -27,7 +27,6 @@ from ._rollups import BIN_SQL, BINS, PER_DECADE
 
 EXACT_MAX_ROWS = int(os.environ.get("LEDGER_EXACT_LATENCY_ROWS", "500000"))
 PERCENTILES = tuple(_NAMED.values())
-_MEASURED = LATENCY_ROWS
 
 
 def from_histogram(counts: np.ndarray, p: float) -> float | None:
@@ -63,7 +62,7 @@ def _histograms(
         select = f"SELECT {head}lat_bin, sum(n)::BIGINT AS n FROM rows GROUP BY ALL"
         df = query(data_dir, filters, select, kind="latency")
     else:
-        select = f"SELECT {head}{BIN_SQL} AS lat_bin, count(*) AS n FROM rows WHERE {_MEASURED} GROUP BY ALL"
+        select = f"SELECT {head}{BIN_SQL} AS lat_bin, count(*) AS n FROM rows WHERE {LATENCY_ROWS} GROUP BY ALL"
         df = query(data_dir, filters, select, raw=True)
     if df is None or df.empty:
         return None
@@ -74,7 +73,6 @@ def _histograms(
 
 def _pool(keys: list[str], counts: np.ndarray, top: int) -> tuple[list[str], np.ndarray]:
     """The `top` keys with most requests (then by name) and one OTHER row summing the rest's histograms."""
-    from ._engine import OTHER
 
     order = sorted(range(len(keys)), key=lambda i: (-int(counts[i].sum()), keys[i]))
     kept, rest = order[:top], order[top:]
@@ -88,7 +86,7 @@ def _exact(data_dir: Path, filters: Filters, key: str | None, key_sql: str | Non
     head = f"{key_sql or DIMENSIONS[key]} AS {key}, " if key else ""
     group = " GROUP BY ALL" if key else ""
     select = f"SELECT {head}count(*) AS requests, quantile_cont(latency_ms, {list(PERCENTILES)}) AS q FROM rows"
-    df = query(data_dir, filters, f"{select} WHERE {_MEASURED}{group}", raw=True)
+    df = query(data_dir, filters, f"{select} WHERE {LATENCY_ROWS}{group}", raw=True)
     if df is None:
         return None
     for i, name in enumerate(_NAMED):

@@ -1,7 +1,7 @@
-"""Building the hourly rollups: the writer side of `_query_rollups` (which only plans and reads).
+"""Building the hourly rollups: the writer side of `_rollups` (which only plans and reads).
 
-Why its own module: building runs a DuckDB query (`_query_engine`), and the engine plans with
-`_query_rollups`; keeping the build here means neither of those two imports the other's user.
+Why its own module: building runs a DuckDB query (`_engine`), and the engine plans with
+`_rollups`; keeping the build here means neither of those two imports the other's user.
 
 Example:
     >>> from datetime import UTC, datetime

@@ -31,7 +31,6 @@ import pandas as pd
 
 from foundation import periods
 from foundation.periods import month_days
-from ledger.billing._table import check_month
 
 from ._costs import RateUsed, conversion
 from ._engine import query
@@ -110,12 +109,12 @@ class Statement:
 
 def month_window(month: str, timezone: str) -> Filters:
     """The whole calendar month `YYYY-MM` in `timezone`."""
-    first, last = month_days(check_month(month))
+    first, last = month_days(month)
     return Filters(start=first, end=last, timezone=timezone)
 
 
 def previous_month(month: str) -> str:
-    return periods.previous_month(check_month(month))
+    return periods.previous_month(month)
 
 
 def rate_note(currency: str, used: list[RateUsed] | None = None) -> str:
