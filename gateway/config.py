@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from foundation.config_keys import CURRENCIES
 from foundation.errors import ConfigError
 from foundation.settings import Setting, load_toml, validate
 
@@ -267,7 +268,14 @@ SETTINGS: tuple[Setting, ...] = (
         check=_time_zone,
         help="Time zone of the limits' days, weeks and months.",
     ),
-    Setting(name="limits_currency", kind=str, default="USD", check=str.upper, help="Currency of spend limits."),
+    Setting(
+        name="limits_currency",
+        kind=str,
+        default="USD",
+        check=str.upper,
+        choices=CURRENCIES,
+        help="Currency of spend limits (one the price table holds).",
+    ),
     Setting(
         name="limits_fail_closed",
         kind=bool,

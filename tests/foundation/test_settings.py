@@ -177,3 +177,16 @@ def test_a_check_may_normalise_and_its_message_gets_the_key_path():
     assert validate({"pairs": 8}, (half,), "x") == {"pairs": 4}
     with pytest.raises(ConfigError, match=r"^x\.pairs: 3 is odd; use an even number$"):
         validate({"pairs": 3}, (half,), "x")
+
+
+def test_a_spend_limit_currency_the_gateway_cannot_price_is_refused(tmp_path):
+    """`limits_currency = "GBP"` used to start cleanly and price every record at 0, so no spend
+    limit could ever trip; it is now one line naming the key and the currencies that work."""
+    path = tmp_path / "monitor.toml"
+    path.write_text('[gateway]\nlimits_currency = "GBP"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_gateway(path)
+    assert str(caught.value).startswith("gateway.limits_currency: ")
+    assert "USD" in str(caught.value) and "EUR" in str(caught.value)
+    path.write_text('[gateway]\nlimits_currency = "eur"\n')
+    assert load_gateway(path).limits_currency == "EUR"
