@@ -9,7 +9,7 @@ keeps the old period under watch (thresholds only: a forecast for a closed perio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from ledger.queries.budgets import PeriodForecast, clip_to_now, period_forecast
 from ._budgets import Budget
 from ._limits import key_labels, label_for
 from ._observation import Contributor, Observation, dashboard_link, pct
-from ._periods import Period, period_of
+from ._periods import Period
 from ._rule import Rule
 from ._settings import AlertSettings
 
@@ -69,24 +69,20 @@ def forecast_is_meaningful(view: BudgetView, settings: AlertSettings) -> bool:
 class BudgetRules(Rule):
     """Evaluate every budget for the current period (and the previous one within the grace)."""
 
-    def periods(self, budget: Budget, now: datetime) -> list[Period]:
-        current = period_of(budget.period, now, self.timezone)
-        grace = timedelta(minutes=self.settings.late_grace_minutes)
-        return [current.previous(), current] if now - current.start < grace else [current]
-
     def observe(self, budgets: list[Budget], now: datetime) -> list[Observation]:
         out: list[Observation] = []
+        labels = key_labels(self.settings.budgets_file) if budgets else {}
         for budget in budgets:
-            for period in self.periods(budget, now):
+            for period in self.periods(budget.period, now):
                 view = view_budget(self.data_dir, budget, period, self.timezone, self.currency, now)
-                common = self._common(view, now)
+                common = self._common(view, now, labels)
                 if self.settings.enabled("threshold"):
                     out.append(self.threshold(view, common))
                 if self.settings.enabled("forecast") and budget.forecast and period.end > now:
                     out.append(self.forecast(view, common))
         return out
 
-    def _common(self, view: BudgetView, now: datetime) -> dict[str, Any]:
+    def _common(self, view: BudgetView, now: datetime, labels: dict[str, str]) -> dict[str, Any]:
         filters = view.budget.filters(view.period, self.timezone)
         so_far = clip_to_now(filters, now) or filters
         fc, cur = view.forecast, self.currency
@@ -101,7 +97,6 @@ class BudgetRules(Rule):
             ("Forecast for the period", email_money(round(fc.forecast, 2), cur)),
             ("Projected to reach 100%", projected or "not within the period"),
         )
-        labels = key_labels(self.settings.budgets_file)
         contributors = tuple(
             (
                 title,

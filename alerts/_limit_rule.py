@@ -32,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from foundation.money import email_money
 from ledger.queries import Filters, spend_summary
@@ -41,7 +41,7 @@ from ledger.queries.budgets import clip_to_now
 from ._budgets import BudgetFileError, load_limits
 from ._limits import Limit
 from ._observation import Observation, dashboard_link
-from ._periods import ADJECTIVE, Period, period_of
+from ._periods import ADJECTIVE, Period
 from ._rule import Rule
 
 RULE = "limits"
@@ -57,12 +57,11 @@ class LimitRule(Rule):
         except BudgetFileError:
             return []  # the engine already reports the broken file (load_budgets validates limits too)
         soft = [limit for limit in limits if not limit.hard and limit.amount is not None]
-        return [self._observation(limit, period, now) for limit in soft for period in self._periods(limit, now)]
-
-    def _periods(self, limit: Limit, now: datetime) -> list[Period]:
-        current = period_of(limit.period, now, limit.timezone or self.timezone)
-        grace = timedelta(minutes=self.settings.late_grace_minutes)
-        return [current.previous(), current] if now - current.start < grace else [current]
+        return [
+            self._observation(limit, period, now)
+            for limit in soft
+            for period in self.periods(limit.period, now, limit.timezone)
+        ]
 
     def filters(self, limit: Limit, period: Period) -> Filters:
         """The ledger rows a limit covers: every scope it names (a key label stands for its fingerprints)."""

@@ -48,10 +48,6 @@ def parse_limit_form(raw: dict[str, Any], labels: dict[str, str]) -> Limit:
     return parse_limit({k: v for k, v in raw.items() if v not in (None, "")}, labels)
 
 
-def check_labels(raw: dict[str, str]) -> dict[str, str]:
-    return parse_key_labels(raw)
-
-
 def render_limits(limits: list[Limit], labels: dict[str, str]) -> str:
     """The `[key_labels]` table and `[[limits]]` tables, as appended to the budgets file."""
     out = ""

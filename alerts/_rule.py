@@ -12,8 +12,10 @@ Example:
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from ._periods import Period, period_of
 from ._settings import AlertSettings
 
 
@@ -25,3 +27,10 @@ class Rule:
     ) -> None:
         self.data_dir, self.settings, self.timezone = Path(data_dir), settings, timezone
         self.currency, self.dashboard_url = currency, dashboard_url
+
+    def periods(self, kind: str, now: datetime, timezone: str | None = None) -> list[Period]:
+        """The period of `now` (in `timezone`, else the rule's), and the previous one too while
+        `late_grace_minutes` have not passed since it ended, so late rows still count there."""
+        current = period_of(kind, now, timezone or self.timezone)
+        grace = timedelta(minutes=self.settings.late_grace_minutes)
+        return [current.previous(), current] if now - current.start < grace else [current]

@@ -14,6 +14,7 @@ import streamlit as st
 from alerts import PERIODS, BudgetFileError, Limit, load_limits, parse_limit_form, save_limits
 
 from ._text import md, short
+from ._ui import replaced
 
 NEW_LIMIT = "➕ New limit"
 UNSET_WHEN_ZERO = ("amount", "requests_per_minute", "tokens_per_minute")
@@ -34,10 +35,7 @@ def limits_editor(path: Path) -> None:
     if raw is not None:
         try:
             limit = parse_limit_form(raw, labels)
-            kept = [lim for lim in limits if lim is not current]
-            save_limits(
-                path, [*kept, limit] if current is None else [limit if x is current else x for x in limits], labels
-            )
+            save_limits(path, replaced(limits, current, limit), labels)
         except (BudgetFileError, ValueError) as exc:
             st.error(f"Not saved: {md(exc, 500)}")
         else:

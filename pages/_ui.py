@@ -7,13 +7,13 @@ and a model keeps its colour from page to page. Data comes from `pages._data` (c
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from foundation.money import symbol
 from ledger import queries
 from ledger.queries import Filters
 
@@ -61,11 +61,6 @@ def conversion_note(data_dir: Path, filters: Filters, currency: str) -> None:
             f"(`[fx] url` or `[[fx.rates]]` in the config).",
             icon=":material/currency_exchange:",
         )
-
-
-def money_format(currency: str) -> str:
-    """A printf format for st.column_config.NumberColumn showing the currency."""
-    return symbol(currency).replace("%", "%%") + "%.4f"
 
 
 def percent(value: float | None) -> str:
@@ -140,3 +135,11 @@ def show(fig: go.Figure) -> None:
 
 def empty_state() -> None:
     st.info(NO_ROWS, icon=":material/filter_alt_off:")
+
+
+T = TypeVar("T")
+
+
+def replaced(items: list[T], current: T | None, new: T) -> list[T]:
+    """`items` with `current` replaced by `new` in place, or `new` appended when `current` is None."""
+    return [*items, new] if current is None else [new if item is current else item for item in items]

@@ -25,6 +25,7 @@ from pages._budget_view import Where, show_budget
 from pages._limits_section import limits_editor
 from pages._routing import ensure_routed
 from pages._text import md, short
+from pages._ui import replaced
 
 NEW = "➕ New budget"
 
@@ -57,11 +58,7 @@ def editor(engine: Engine, budgets: list[Budget]) -> None:
         try:
             budget = form.to_budget()
             known_channels(engine, budget)
-            kept = [b for b in budgets if b is not current]
-            save_budgets(
-                engine.settings.budgets_file,
-                [*kept, budget] if current is None else [budget if b is current else b for b in budgets],
-            )
+            save_budgets(engine.settings.budgets_file, replaced(budgets, current, budget))
         except BudgetFileError as exc:
             st.error(f"Not saved: {md(exc, 500)}")
         else:

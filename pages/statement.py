@@ -56,11 +56,12 @@ def headline(stmt: Statement, currency: str) -> None:
     last.metric("Errors", count(float(totals["errors"].sum())))
 
 
-def table_with_csv(data_dir: Path, stmt: Statement, table: pd.DataFrame, names: tuple[str, str, str]) -> None:
+def table_with_csv(data_dir: Path, stmt: Statement, table: pd.DataFrame, names: tuple[str, str, str, str]) -> None:
     """A statement table (key ids shown with their labels) and its CSV download, audited.
 
-    `names`: what the button says is in the file, the file name's suffix, the audit log's note."""
-    what, suffix, note = names
+    `names`: what the button says is in the file, the file name's suffix, the audit log's note,
+    the button's widget key."""
+    what, suffix, note, key = names
     shown = with_key_labels(table, data_dir).style.format(MONEY, na_rep="—")
     st.dataframe(shown, hide_index=True, width="stretch")
     st.download_button(
@@ -68,7 +69,7 @@ def table_with_csv(data_dir: Path, stmt: Statement, table: pd.DataFrame, names: 
         statement_csv(stmt),
         f"statement-{stmt.month}-{suffix}.csv",
         "text/csv",
-        key=f"statement_{'one' if suffix.endswith('-one') else 'all'}_csv",
+        key=key,
         on_click=audit,
         args=(data_dir, "export", note),
     )
@@ -99,7 +100,7 @@ if stmt.totals.empty:
     st.stop()
 headline(stmt, ctx.currency)
 st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
-table_with_csv(ctx.data_dir, stmt, stmt.totals, ("every line", by, f"statement {month} {by}"))
+table_with_csv(ctx.data_dir, stmt, stmt.totals, ("every line", by, f"statement {month} {by}", "statement_all_csv"))
 
 names = labels(str(ctx.data_dir)) if by == "api_key" else {}
 scope = st.selectbox(
@@ -111,4 +112,4 @@ scope = st.selectbox(
 )
 mine = stmt.only(scope)
 st.markdown(f"**By model** ({SCOPE_LABELS[by].lower()} picked above)")
-table_with_csv(ctx.data_dir, mine, mine.lines, ("this one", f"{by}-one", f"statement {month} one"))
+table_with_csv(ctx.data_dir, mine, mine.lines, ("this one", f"{by}-one", f"statement {month} one", "statement_one_csv"))
