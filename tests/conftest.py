@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests._helpers import release_ports
+
 
 @pytest.fixture(autouse=True)
 def _main_module_restored() -> Iterator[None]:
@@ -27,3 +29,10 @@ def _main_module_restored() -> Iterator[None]:
             setattr(main, key, saved[key])
         elif hasattr(main, key):
             delattr(main, key)
+
+
+@pytest.fixture(autouse=True)
+def _ports_released() -> Iterator[None]:
+    """Ports `free_port` held for a test are closed after it (module and session fixtures' too, at their test's end)."""
+    yield
+    release_ports()

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from simulator import start_server
-from tests.test_simulator_http import free_port
+from tests._helpers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "tok-log-cli-3c2b1a0f9e8d"
