@@ -1,6 +1,7 @@
 """The layering rule, checked: each package imports only the packages below it, and no module
-imports another package's private (`_name`) modules or names (`app.py` is the dashboard's
-entry point, so it counts as part of `pages`).
+imports another package's private (`_name`) modules or names, nor another subpackage's of its
+own package (`ledger.billing` may not import `ledger.queries._engine`; `app.py` is the
+dashboard's entry point, so it counts as part of `pages`).
 
     foundation            (imports none of ours)
     ledger, access        -> foundation
@@ -60,6 +61,12 @@ def private(part: str) -> bool:
     return part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
 
 
+def subpackage(module: str) -> str | None:
+    """`ledger.queries` for `ledger.queries._core` (a folder of its own under the package), else None."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 and (REPO / parts[0] / parts[1]).is_dir() else None
+
+
 def problems() -> list[str]:
     found = []
     for module, path in sorted(sources().items()):
@@ -73,6 +80,10 @@ def problems() -> list[str]:
                 found.append(f"{module} imports {target} ({package} may import {sorted(ALLOWED[package])})")
             elif top != package and any(private(p) for p in [*target.split(".")[1:], name]):
                 found.append(f"{module} imports a private name of {top}: {target} {name}".rstrip())
+            elif (sub := subpackage(target)) not in (None, subpackage(module)) and any(
+                private(p) for p in [*target.split(".")[2:], name]
+            ):
+                found.append(f"{module} imports a private name of {sub}: {target} {name}".rstrip())
     return found
 
 
@@ -84,6 +95,15 @@ def test_the_checker_sees_an_upward_and_a_private_import(tmp_path):
     path = tmp_path / "x.py"
     path.write_text("from collector._context import Context\nimport pages\n")
     assert imported("ledger.x", path) == [("collector._context", "Context"), ("pages", "")]
+
+
+def test_a_subpackage_is_found_by_its_folder():
+    assert [subpackage(m) for m in ("ledger.queries._core", "ledger.queries", "ledger", "collector._http")] == [
+        "ledger.queries",
+        "ledger.queries",
+        None,
+        None,
+    ]
 
 
 def test_a_dunder_module_is_public_and_an_underscore_one_private():
