@@ -167,7 +167,8 @@ class AdminBilling:
             }
         )
         _, cost = self.book.cost_columns(table, self.currency)
-        return np.nan_to_num(cost.to_numpy(zero_copy_only=False).astype(np.float64))
+        money: np.ndarray = np.nan_to_num(cost.to_numpy(zero_copy_only=False).astype(np.float64))
+        return money
 
     def month_bill(self, year: int, month: int, now_ms: int) -> dict[str, np.ndarray]:
         """Billed model -> quantities and amounts for the served hours of the month up to now."""

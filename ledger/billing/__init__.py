@@ -21,6 +21,8 @@ Example:
 
 from __future__ import annotations
 
+from ledger.queries import measured_by_model
+
 from ._limits import (
     RATE_LIMIT,
     SPEND_LIMIT,
@@ -52,7 +54,6 @@ from ._reconcile import (
     billed_by_model,
     comparable_totals,
     gap_breaches,
-    measured_by_model,
     month_of,
     reconcile,
     unreadable_lines,

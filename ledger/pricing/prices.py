@@ -373,13 +373,15 @@ def _numbers(table: pa.Table, name: str) -> np.ndarray:
     column = table[name]
     if column.null_count == len(column):
         return np.zeros(table.num_rows)
-    return pc.fill_null(column, 0).to_numpy(zero_copy_only=False).astype(np.float64)
+    values: np.ndarray = pc.fill_null(column, 0).to_numpy(zero_copy_only=False).astype(np.float64)
+    return values
 
 
 def _flags(table: pa.Table, name: str, default: bool) -> np.ndarray:
     if name not in table.column_names:
         return np.full(table.num_rows, default)
-    return pc.fill_null(table[name], default).to_numpy(zero_copy_only=False)
+    flags: np.ndarray = pc.fill_null(table[name], default).to_numpy(zero_copy_only=False)
+    return flags
 
 
 def _transcriptions(table: pa.Table) -> np.ndarray:
@@ -387,7 +389,8 @@ def _transcriptions(table: pa.Table) -> np.ndarray:
     if "endpoint" not in table.column_names:
         return np.zeros(table.num_rows, dtype=bool)
     endpoint = table["endpoint"].cast(pa.string())
-    return pc.fill_null(pc.match_substring(endpoint, TRANSCRIPTIONS), False).to_numpy(zero_copy_only=False)
+    found: np.ndarray = pc.fill_null(pc.match_substring(endpoint, TRANSCRIPTIONS), False).to_numpy(zero_copy_only=False)
+    return found
 
 
 def _part(quantity: np.ndarray, rate: np.ndarray, per: float) -> np.ndarray:

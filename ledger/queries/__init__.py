@@ -34,7 +34,6 @@ from ._billing import count_429s, measured_by_model, peak_minute_tokens
 from ._core import (
     EMPTY_SUMMARY,
     MEASURES,
-    OTHER,
     Summary,
     breakdown,
     dimension_values,
@@ -47,6 +46,7 @@ from ._core import (
     top_contributors,
 )
 from ._costs import Forecast, RateUsed, conversion, month_forecast, unit_costs, unpriced_models
+from ._engine import OTHER
 from ._export import csv_bytes, neutralise, parquet_bytes
 from ._filters import DIMENSIONS, GRAINS, Filters
 from ._reliability import ratelimit_headroom, retry_impact, top_errors

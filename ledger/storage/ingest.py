@@ -92,4 +92,4 @@ class Appender:
             write_rows(self.data_dir, table)
         for new, known in fresh:
             known.update(new["id"].to_pylist())
-        return table.num_rows
+        return int(table.num_rows)
