@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests._helpers import release_ports
+from tests.support.servers import release_ports
 
 
 @pytest.fixture(autouse=True)

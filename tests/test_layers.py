@@ -108,3 +108,16 @@ def test_a_subpackage_is_found_by_its_folder():
 
 def test_a_dunder_module_is_public_and_an_underscore_one_private():
     assert [private(p) for p in ("__main__", "_context", "config", "")] == [False, True, False, False]
+
+
+def test_no_test_imports_another_folders_conftest():
+    """Shared helpers live in tests/support; a conftest.py only serves its own folder."""
+    found = []
+    for path in (REPO / "tests").rglob("*.py"):
+        if "node_modules" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("conftest"):
+                if node.level != 1 or node.module != "conftest":
+                    found.append(f"{path.relative_to(REPO)} imports {'.' * node.level}{node.module}")
+    assert not found, "\n".join(found)

@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from monitor_cli._dashboard import OPTIONS, streamlit_argv
-from tests._helpers import free_port
+from tests.paths import REPO
+from tests.support.servers import free_port
 
-REPO = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 SUBCOMMANDS = ("collector", "gateway", "simulator", "dashboard", "demo")
 

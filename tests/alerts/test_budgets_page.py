@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from alerts import load_budgets
-from tests.alerts.conftest import budgets_toml, free_port, rows, write_monitor_toml
 from tests.paths import REPO
+from tests.support.alerts import budgets_toml, free_port, rows, write_monitor_toml
 
 BUDGETS = """
 [[budgets]]

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 from alerts import StateStore
-from tests.alerts.conftest import budgets_toml, paris, rows, write_monitor_toml
 from tests.paths import REPO
+from tests.support.alerts import budgets_toml, paris, rows, write_monitor_toml
 
 BUDGET = """
 [[budgets]]

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import uvicorn
 
-from tests._helpers import free_port
+from tests.paths import REPO
+from tests.support.servers import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-usage-token-0123456789"
 SALT = "test-salt-abcdef"
 

@@ -8,15 +8,15 @@ and 1M completion tokens, so its cost is input price + output price.
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
 from collector._records import parse_records
 from ledger import PriceBook, price_rows
+from tests.paths import REPO
 
-LEDGER = Path(__file__).resolve().parents[2] / "ledger" / "pricing"
+LEDGER = REPO / "ledger" / "pricing"
 M = 1_000_000
 
 

@@ -11,7 +11,7 @@ from gateway._limit_ledger import ledger_refresher
 from gateway._limit_rules import Limit
 from gateway._limiter import Limiter, LimitSettings
 from gateway._metrics import Metrics
-from tests.alerts.conftest import rows
+from tests.support.alerts import rows
 
 
 def at(text: str) -> datetime:

@@ -6,8 +6,8 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests._helpers import CHROMIUM, REPO, chromium, free_port, serve_dashboard
 from tests.dashboard.test_browser import _settle
+from tests.support.servers import CHROMIUM, REPO, chromium, free_port, serve_dashboard
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

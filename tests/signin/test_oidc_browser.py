@@ -23,10 +23,9 @@ import pyarrow.compute as pc
 import pytest
 
 from access import AuditLog, audit_path
-from tests.dashboard.conftest import utc_midnight
+from tests.support.dashboard import Truth, utc_midnight
 
 from .browser import CHROMIUM, _settle, chromium, free_port, nav_titles, serve
-from .conftest import Truth
 from .oidc import node_ready, provider, write_secrets
 
 if TYPE_CHECKING:

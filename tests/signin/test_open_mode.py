@@ -10,9 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from pages._auth import OPEN_NOTICE
 from pages._text import md
+from tests.support.dashboard import Truth
 
 from .browser import CHROMIUM, REPO, _settle, chromium, nav_titles, serve
-from .conftest import Truth
 
 PAGES = ["", "spend", "reliability", "explore", "budgets", "reconciliation", "statement", "audit"]
 

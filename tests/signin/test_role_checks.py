@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from access import Principal
 from pages._auth import PRINCIPAL_KEY
+from tests.support.dashboard import Truth
 
 from .browser import REPO
-from .conftest import Truth
 
 
 def _frame_and_page(page_path: str) -> None:

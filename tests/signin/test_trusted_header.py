@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.dashboard import Truth
+
 from .browser import CHROMIUM, _settle, chromium, nav_titles, serve
-from .conftest import Truth
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

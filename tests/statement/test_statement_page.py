@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.alerts.conftest import rows
+from tests.support.alerts import rows
 
 HOSTILE = "[click](http://evil.test)"
 OCTOBER = {"range": "custom", "from": "2026-10-01", "to": "2026-10-31"}
