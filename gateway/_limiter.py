@@ -118,7 +118,9 @@ class Limiter:
         self.refresher = refresher
         self.periods = PeriodCache(settings.timezone)
         self.matching: dict[tuple[str, str | None, str | None], list[Limit]] = {}
-        self.matching_day: date | None = None
+        self.matching_day = date.min
+        self.day_span = (0.0, 0.0)
+        """The UTC day the `matching` cache holds (what an alias means changes at midnight UTC)."""
         self.spent: dict[tuple[str, str], float] = {}
         self.spend_ok = False
         self.queued: list[tuple[Record, float]] = []
@@ -254,9 +256,11 @@ class Limiter:
 
     def _matching(self, project: str | None, key_id: str | None, model: str | None, now: float) -> list[Limit]:
         """The limits a request falls under; cached per UTC day (what an alias means changes at midnight UTC)."""
-        day = datetime.fromtimestamp(now, UTC).date()
-        if day != self.matching_day:
-            self.matching, self.matching_day = {}, day
+        if not self.day_span[0] <= now < self.day_span[1]:
+            start = now - now % 86_400
+            self.matching, self.day_span = {}, (start, start + 86_400.0)
+            self.matching_day = datetime.fromtimestamp(start, UTC).date()
+        day = self.matching_day
         scope = self.projects.scope_of(project)
         key = (scope, key_id, model)
         found = self.matching.get(key)
@@ -419,7 +423,7 @@ class Limiter:
 
     def use(self, book: LimitBook) -> None:
         """Enforce `book` from now on."""
-        self.limits, self.projects, self.matching = book.limits, book.projects, {}
+        self.limits, self.projects, self.matching, self.day_span = book.limits, book.projects, {}, (0.0, 0.0)
 
     def _failed(self, what: str, exc: BaseException) -> None:
         self.metrics.limit_state_errors[what] += 1

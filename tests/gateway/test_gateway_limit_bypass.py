@@ -159,7 +159,7 @@ def test_a_project_limit_holds_for_utf8_spellings(serve: Serve, spelling: str) -
     assert sdk_chat(url, "first utf8 search", "search") == 200
     assert sdk_chat(url, "first utf8 stray", None) == 200
     body = {"model": SMALL, "messages": [{"role": "user", "content": f"utf8 {spelling!r}"}], "max_tokens": 5}
-    headers = {"Authorization": f"Bearer {FREE_KEY}", "X-Project": spelling.encode()}
+    headers = {b"Authorization": f"Bearer {FREE_KEY}".encode(), b"X-Project": spelling.encode()}
     answer = httpx.post(url + "/v1/chat/completions", json=body, headers=headers)
     assert answer.status_code == 429 and upstream_calls(f"utf8 {spelling!r}") == 0
     expected = "strays:" if spelling == "Séarch" else "search rpm:"
