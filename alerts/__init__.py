@@ -13,6 +13,7 @@ from ._budgets import (
     BudgetFileError,
     load_budgets,
     load_limits,
+    load_projects,
     parse_budget,
     parse_budgets,
     save_budgets,
@@ -24,7 +25,7 @@ from ._compose import to_email
 from ._engine import Engine, RunResult, engine_for
 from ._jobs import collector_jobs
 from ._limit_rule import LimitRule
-from ._limits import Limit, key_labels, label_for, parse_limit_form
+from ._limits import NO_PROJECT, Limit, key_labels, label_for, parse_limit_form
 from ._periods import PERIODS, Period, period_of
 from ._post import ChannelError
 from ._settings import RULES, AlertSettings, SmtpSettings, parse_alerts, parse_smtp
@@ -33,6 +34,7 @@ from ._state import AlertState, HistoryRow, OutboxRow, StateStore
 from ._unpriced_rule import UnpricedModel, unpriced_models_seen
 
 __all__ = [
+    "NO_PROJECT",
     "PERIODS",
     "RULES",
     "AlertSettings",
@@ -61,6 +63,7 @@ __all__ = [
     "label_for",
     "load_budgets",
     "load_limits",
+    "load_projects",
     "parse_alerts",
     "parse_budget",
     "parse_budgets",

@@ -34,14 +34,14 @@ from ledger.queries import Filters
 from ledger.storage.atomic import atomic_write_bytes
 
 from ._channels import channel_names
-from ._limits import Limit, limits_section, render_limits
+from ._limits import Limit, Projects, limits_section, projects_section, render_limits
 from ._names import CONTROL, check_name
 from ._periods import ADJECTIVE, PERIODS, Period
 from ._settings import check_emails
 
 SCOPES = {"project": "projects", "model": "models", "api_key": "api_keys"}
 _KEYS = {"name", "period", "amount", "thresholds", "forecast", "recipients", "channels", *SCOPES}
-_TABLES = ("budgets", "limits", "key_labels")
+_TABLES = ("budgets", "limits", "key_labels", "key_projects", "projects")
 _HEADER = "# Budgets for the Mistral usage monitor; see docs/alerts.md. Saved by the Budgets page.\n"
 
 
@@ -206,7 +206,8 @@ def parse_budgets(text: str, path: Path) -> list[Budget]:
     unknown = [k for k in doc if k not in _TABLES]
     if unknown or not isinstance(doc.get("budgets", []), list):
         raise BudgetFileError(
-            f"{path}: only [[budgets]], [[limits]] and [key_labels] tables are allowed, found "
+            f"{path}: only [[budgets]], [[limits]], [key_labels], [key_projects] and [projects] tables are "
+            f"allowed, found "
             f"{unknown or 'budgets'}; start each budget with [[budgets]]"
         )
     limits_section(doc, text, path, BudgetFileError)
@@ -243,9 +244,13 @@ def load_budgets(path: Path) -> list[Budget]:
 
 
 def render_budgets(
-    budgets: list[Budget], limits: list[Limit] | None = None, labels: dict[str, str] | None = None
+    budgets: list[Budget],
+    limits: list[Limit] | None = None,
+    labels: dict[str, str] | None = None,
+    projects: Projects | None = None,
 ) -> str:
-    return _HEADER + "".join("\n" + b.to_toml() for b in budgets) + render_limits(limits or [], labels or {})
+    rendered = render_limits(limits or [], labels or {}, projects or Projects())
+    return _HEADER + "".join("\n" + b.to_toml() for b in budgets) + rendered
 
 
 def load_limits(path: Path) -> tuple[list[Limit], dict[str, str]]:
@@ -257,15 +262,24 @@ def load_limits(path: Path) -> tuple[list[Limit], dict[str, str]]:
     return limits_section(doc, text, Path(path), BudgetFileError)
 
 
+def load_projects(path: Path) -> Projects:
+    """The file's `[key_projects]` and `[projects]` (docs/gateway.md); none when the file does not exist yet."""
+    found = read_toml(path, BudgetFileError)
+    if found is None:
+        return Projects()
+    text, doc = found
+    return projects_section(doc, text, Path(path), BudgetFileError)
+
+
 def save_budgets(path: Path, budgets: list[Budget]) -> Path:
-    """Validate (names unique) and replace the file atomically, keeping its limits and key labels."""
+    """Validate (names unique) and replace the file atomically, keeping its limits, key labels and bindings."""
     limits, labels = load_limits(path)
-    return _save(Path(path), render_budgets(budgets, limits, labels))
+    return _save(Path(path), render_budgets(budgets, limits, labels, load_projects(path)))
 
 
 def save_limits(path: Path, limits: list[Limit], labels: dict[str, str]) -> Path:
-    """Replace the limits and key labels (validated, names unique), keeping the budgets."""
-    return _save(Path(path), render_budgets(load_budgets(path), limits, labels))
+    """Replace the limits and key labels (validated, names unique), keeping the budgets and the key bindings."""
+    return _save(Path(path), render_budgets(load_budgets(path), limits, labels, load_projects(path)))
 
 
 def _save(path: Path, text: str) -> Path:

@@ -31,6 +31,7 @@ from ._body import MIB, RequestBody
 from ._endpoints import billable, endpoint_template
 from ._estimate import TOKEN_BILLED
 from ._headers import downstream_headers, upstream_headers
+from ._limit_rules import normal_name
 from ._limiter import Limiter, Verdict
 from ._metrics import Metrics
 from ._observe import observer_for, seen_so_far
@@ -81,6 +82,7 @@ class Forwarder:
         self.metrics = metrics
         self.fingerprint = KeyFingerprints(secrets.key_salt)
         self.project_header = config.project_header.encode()
+        self.require_bound = config.require_known_project
         self.retry_headers = tuple(h.encode() for h in config.retry_count_headers)
         self.limit = config.max_request_body_mib * MIB
         self.zone = zone_for(config.upstream_url, config.api_zone)
@@ -107,14 +109,17 @@ class Forwarder:
         ex = Exchange(method=scope["method"], endpoint=template, zone=self.zone)
         ex.billable = billable(ex.method, template)
         headers, seen = upstream_headers(scope["headers"], self.project_header, self.retry_headers)
-        ex.project, ex.attempt = seen.project, attempt_from(seen.retry_count)
+        ex.attempt = attempt_from(seen.retry_count)
         ex.api_key_id = self.fingerprint(seen.authorization)
+        ex.project = self.limiter.project_of(seen.project, ex.api_key_id) if self.limiter else normal_name(seen.project)
         body = RequestBody(receive, self.limit, seen.content_length)
         first = b"" if body.too_large else await body.head()
         if first is None:
             return
         if body.too_large:
             return await self._refuse(send, ex)
+        if self.require_bound and not (self.limiter is not None and self.limiter.bound(ex.api_key_id)):
+            return await self._unbound(send, ex)
         ex.facts = read_request(first, seen.content_type, body.complete, template)
         ex.model, ex.stream = ex.facts.model, ex.facts.stream
         verdict = self.limiter.check(ex.project, ex.api_key_id, ex.model) if self.limiter is not None else None
@@ -227,6 +232,16 @@ class Forwarder:
         ex.billable = False
         retry = [(b"retry-after", str(verdict.retry_after).encode())]
         await self._answer(send, ex, verdict.status, error_body(verdict.status, kind, verdict.message), retry)
+
+    async def _unbound(self, send: Send, ex: Exchange) -> None:
+        """require_known_project: a key the budgets file binds to no project is refused, never forwarded."""
+        ex.billable = False
+        self.metrics.unbound_refusals += 1
+        message = (
+            "this API key is bound to no project and the gateway requires one (require_known_project); "
+            "ask the gateway's operator to bind it in the budgets file's [key_projects]"
+        )
+        await self._answer(send, ex, 403, error_body(403, "project_required", message), [])
 
     async def _refuse(self, send: Send, ex: Exchange) -> None:
         self.metrics.bodies_too_large += 1

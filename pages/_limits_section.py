@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from alerts import PERIODS, BudgetFileError, Limit, load_limits, parse_limit_form, save_limits
+from alerts import NO_PROJECT, PERIODS, BudgetFileError, Limit, load_limits, parse_limit_form, save_limits
 
 from ._text import md, short
 from ._ui import replaced
@@ -19,6 +19,11 @@ from ._ui import replaced
 NEW_LIMIT = "➕ New limit"
 UNSET_WHEN_ZERO = ("amount", "requests_per_minute", "tokens_per_minute")
 FormValue = str | float | int | bool | None
+SCOPE_HELP = {
+    "project": f"{NO_PROJECT} = requests without a project, or with one no limit, key binding or known list "
+    "names (docs/gateway.md, Limits). Names are compared normalised: Search, SEARCH and search. are one.",
+    "model": "An alias and the model it means on the request's date share the limit; case does not matter.",
+}
 
 
 def limits_editor(path: Path) -> None:
@@ -64,7 +69,9 @@ def limit_form(current: Limit | None) -> dict[str, FormValue] | None:
     with st.form("limit_form"):
         raw: dict[str, FormValue] = {"name": st.text_input("Limit name", lim.name)}
         for key, label in (("project", "Project"), ("api_key", "API key (label or fingerprint)"), ("model", "Model")):
-            raw[key] = st.text_input(f"{label} (empty = any)", getattr(lim, key) or "").strip()
+            raw[key] = st.text_input(
+                f"{label} (empty = any)", getattr(lim, key) or "", help=SCOPE_HELP.get(key)
+            ).strip()
         raw["period"] = st.selectbox("Spend period", PERIODS[::-1], index=PERIODS[::-1].index(lim.period))
         raw["amount"] = st.number_input(
             "Spend limit per period (0 = none)", value=float(lim.amount or 0), min_value=0.0
