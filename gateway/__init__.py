@@ -74,6 +74,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "NO_PROJECT",
     "Buffer",
     "ConfigError",
     "Exchange",
@@ -81,7 +82,6 @@ __all__ = [
     "GatewayError",
     "Limit",
     "LimitRuleError",
-    "NO_PROJECT",
     "Projects",
     "Secrets",
     "build_record",

@@ -27,8 +27,8 @@ from mistralai.client.models import UserMessageTypedDict
 from test_gateway_sdk import fingerprint
 
 from gateway import Secrets, create_app, parse_config
-from tests.alerts.conftest import rows
 from tests.gateway.harness import SALT, TOKEN, ThreadServer
+from tests.support.alerts import rows
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 3, 10, 15, 30, 20, tzinfo=PARIS)
