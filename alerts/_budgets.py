@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from foundation.errors import ConfigError
+from foundation.limit_rules import parse_toml, read_toml
 from foundation.money import email_money
-from gateway import parse_toml, read_toml
 from ledger.queries import Filters
 from ledger.storage.atomic import atomic_write_bytes
 

@@ -37,13 +37,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from foundation.limit_rules import Limit, LimitBook, LimitRuleError, Projects, limit_projects, load_book, normal_name
 from foundation.log import event_logger
 from ledger.pricing.aliases import AliasHistory, read_aliases
 
 from ._limit_ledger import Refresher
 from ._limit_periods import PeriodCache, minute_of
 from ._limit_prices import load_pricer, price_records
-from ._limit_rules import Limit, LimitBook, LimitRuleError, Projects, limit_projects, load_book, normal_name
 from ._limit_state import LimitState
 from ._metrics import Metrics
 

@@ -25,13 +25,13 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from foundation.limit_rules import normal_name
 from foundation.log import event_logger
 
 from ._body import MIB, RequestBody
 from ._endpoints import billable, endpoint_template
 from ._estimate import TOKEN_BILLED
 from ._headers import downstream_headers, upstream_headers
-from ._limit_rules import normal_name
 from ._limiter import Limiter, Verdict
 from ._metrics import Metrics
 from ._observe import observer_for, seen_so_far

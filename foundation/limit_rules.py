@@ -1,8 +1,9 @@
 """Limits and key labels from the budgets file: the `[[limits]]` tables and `[key_labels]`.
 
-Why here, stdlib only: the gateway enforces these rules and must not import the dashboard's or
-the ledger's stack to read them; the Budgets page (`alerts/_limits.py`) validates with the very
-same parser, so a file the page saves is a file the gateway loads. A name or label with a
+Why in foundation, stdlib only: the gateway enforces these rules and must not import the
+dashboard's or the ledger's stack to read them; the alerts engine and the Budgets page
+(`alerts/_limits.py`) validate with the very same parser, so a file the page saves is a file the
+gateway loads, and neither imports the other. A name or label with a
 control character is refused (it ends up in 429 messages, headers and emails).
 
 Names are compared normalised (`normal_name`: NFKC, casefolded, format characters dropped, trimmed
