@@ -77,17 +77,9 @@ def auth_configured() -> bool:
 
 
 def _stop(message: object) -> None:
+    st.title("Mistral usage monitor")
     st.error(md(message, 1_000), icon=":material/lock:")
     st.stop()
-
-
-def policy(data_dir: Path) -> Policy | None:
-    """The access file's Policy (None when absent); stops the app with one line when it is wrong."""
-    try:
-        return load_policy(access_path(data_dir))
-    except AccessError as exc:
-        _stop(exc)
-    return None  # unreachable: st.stop raises
 
 
 def resolve_mode(data_dir: Path, rules: Policy | None) -> str:
@@ -97,15 +89,6 @@ def resolve_mode(data_dir: Path, rules: Policy | None) -> str:
     if how == "header" and st.get_option("server.enableAgentApi"):
         raise AccessError(AGENT_API_ON)
     return how
-
-
-def mode(data_dir: Path, rules: Policy | None) -> str:
-    """resolve_mode, or one line and `st.stop()`."""
-    try:
-        return resolve_mode(data_dir, rules)
-    except AccessError as exc:
-        _stop(exc)
-    return ""  # unreachable: st.stop raises
 
 
 def peer() -> str | None:
@@ -186,8 +169,13 @@ def gate(data_dir: Path, refuse: Callable[[], object]) -> Principal:
     `refuse` runs first on the way out: app.py registers its pages with a hidden menu there,
     so a deep link keeps its path and no page (nor the pages folder's own menu) is shown.
     """
-    rules = policy(data_dir)
-    how = mode(data_dir, rules)
+    try:
+        rules = load_policy(access_path(data_dir))
+        how = resolve_mode(data_dir, rules)
+    except AccessError as exc:
+        refuse()
+        _stop(exc)
+        raise  # unreachable: st.stop raises
     if how == "open":
         st.warning(md(OPEN_NOTICE, 500), icon=":material/lock_open:")
         st.session_state[PRINCIPAL_KEY] = ANYONE
