@@ -6,6 +6,7 @@ key-label edits were never audited at all. The audit log is blocked by a file wh
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ from streamlit.testing.v1.element_tree import Block
 
 from access import AuditLog, audit_path
 from alerts import load_budgets, load_limits
+from ledger.queries import Filters
+from pages._frame import Context
+from pages._routing import CONTEXT_KEY
 from tests.paths import REPO
 
 BUDGETS = """
@@ -138,3 +142,26 @@ def test_limit_and_key_label_edits_are_not_made_without_their_record(data: Path)
     at.button(key="delete_limit").click().run()
     assert refused(at)
     assert (data / "budgets.toml").read_text() == before
+
+
+def test_the_audit_page_says_whether_the_chain_verifies(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_DIR", str(data))
+    log = AuditLog(audit_path(data))
+    for n in range(3):
+        log.append("ana@example.com", "admin", "sql", f"SELECT {n}")
+    at = AppTest.from_file(str(REPO / "pages" / "audit.py"), default_timeout=60)
+    at.session_state[CONTEXT_KEY] = Context(
+        data_dir=data,
+        filters=Filters.for_dates(date(2026, 1, 1), date(2026, 1, 2)),
+        currency="EUR",
+        colours={},
+        range_label="",
+    )
+    at.run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["The hash chain verifies over 3 records."]
+    log.path.write_text(log.path.read_text().replace("SELECT 1", "SELECT 7"))
+    at.run()
+    assert [e.value for e in at.error] == [
+        "The hash chain is broken at line 3: the file was edited after it was written."
+    ]
