@@ -13,6 +13,7 @@ import streamlit as st
 
 from alerts import NO_PROJECT, PERIODS, BudgetFileError, Limit, load_limits, parse_limit_form, save_limits
 
+from ._auth import audited
 from ._text import md, short
 from ._ui import replaced
 
@@ -26,8 +27,9 @@ SCOPE_HELP = {
 }
 
 
-def limits_editor(path: Path) -> None:
-    """The limits table, a form to add or change one, a delete button, then the key labels."""
+def limits_editor(path: Path, data_dir: Path) -> None:
+    """The limits table, a form to add or change one, a delete button, then the key labels; every change is
+    written to the audit log under `data_dir` first, and not made when that fails."""
     st.header("Gateway limits and key labels")
     limits, labels = load_limits(path)
     if limits:
@@ -40,15 +42,16 @@ def limits_editor(path: Path) -> None:
     if raw is not None:
         try:
             limit = parse_limit_form(raw, labels)
-            save_limits(path, replaced(limits, current, limit), labels)
+            if audited(data_dir, "limit_edit", repr(raw)):
+                save_limits(path, replaced(limits, current, limit), labels)
+                st.success(f"Saved limit {md(repr(limit.name))}.")
         except (BudgetFileError, ValueError) as exc:
             st.error(f"Not saved: {md(exc, 500)}")
-        else:
-            st.success(f"Saved limit {md(repr(limit.name))}.")
     if current is not None and st.button(f"Delete limit {md(repr(current.name))}", key="delete_limit"):
-        save_limits(path, [lim for lim in limits if lim is not current], labels)
-        st.success(f"Deleted limit {md(repr(current.name))}.")
-    labels_editor(path, limits, labels)
+        if audited(data_dir, "limit_delete", current.name):
+            save_limits(path, [lim for lim in limits if lim is not current], labels)
+            st.success(f"Deleted limit {md(repr(current.name))}.")
+    labels_editor(path, limits, labels, data_dir)
 
 
 def limit_row(limit: Limit) -> dict[str, FormValue]:
@@ -91,7 +94,7 @@ def limit_form(current: Limit | None) -> dict[str, FormValue] | None:
     return {k: (None if v == 0 and k in UNSET_WHEN_ZERO else v) for k, v in raw.items()}
 
 
-def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str]) -> None:
+def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str], data_dir: Path) -> None:
     """Friendly names for key fingerprints; an empty label removes one."""
     st.header("Key labels")
     if labels:
@@ -106,6 +109,8 @@ def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str]) -> No
         if not st.form_submit_button("Save label"):
             return
     changed = {k: v for k, v in labels.items() if k != key_id} | ({key_id: label} if label else {})
+    if not audited(data_dir, "key_label", f"{key_id} = {label!r}"):
+        return
     try:
         save_limits(path, limits, changed)
     except BudgetFileError as exc:

@@ -18,7 +18,7 @@ from alerts import Budget, BudgetFileError, Engine, check_known, period_of, save
 from foundation.config import Config, load_config
 from foundation.errors import ConfigError
 from pages._alert_log import alert_log
-from pages._auth import audit, may
+from pages._auth import audited, may
 from pages._budget_channels import channels_section, test_email
 from pages._budget_form import budget_form
 from pages._budget_view import Where, show_budget
@@ -58,16 +58,15 @@ def editor(engine: Engine, budgets: list[Budget]) -> None:
         try:
             budget = form.to_budget()
             known_channels(engine, budget)
-            save_budgets(engine.settings.budgets_file, replaced(budgets, current, budget))
+            if audited(engine.config.data_dir, "budget_edit", repr(form.fields())):
+                save_budgets(engine.settings.budgets_file, replaced(budgets, current, budget))
+                st.success(f"Saved {md(repr(budget.name))} to {md(engine.settings.budgets_file, 300)}.")
         except BudgetFileError as exc:
             st.error(f"Not saved: {md(exc, 500)}")
-        else:
-            audit(engine.config.data_dir, "budget_edit", repr(form.fields()))
-            st.success(f"Saved {md(repr(budget.name))} to {md(engine.settings.budgets_file, 300)}.")
     if current is not None and st.button(f"Delete {md(repr(current.name))}", key="delete"):
-        save_budgets(engine.settings.budgets_file, [b for b in budgets if b is not current])
-        audit(engine.config.data_dir, "budget_delete", current.name)
-        st.success(f"Deleted {md(repr(current.name))}.")
+        if audited(engine.config.data_dir, "budget_delete", current.name):
+            save_budgets(engine.settings.budgets_file, [b for b in budgets if b is not current])
+            st.success(f"Deleted {md(repr(current.name))}.")
 
 
 def main() -> None:
@@ -92,7 +91,7 @@ def main() -> None:
         show_budget(view_budget(config.data_dir, budget, period, config.timezone, config.currency, now), where, now)
     if editable and may("editor"):
         editor(engine, budgets)
-        limits_editor(engine.settings.budgets_file)
+        limits_editor(engine.settings.budgets_file, config.data_dir)
     alert_log(config.data_dir)
     if may("editor"):
         test_email(engine, budgets)

@@ -10,6 +10,7 @@ import streamlit as st
 from foundation.money import money
 from ledger.queries import EMPTY_SUMMARY, OTHER, Filters, Summary
 from pages import _data as data
+from pages._auth import signed_fragment
 from pages._data import TTL_SECONDS
 from pages._frame import context
 from pages._keys import with_key_labels
@@ -61,9 +62,9 @@ def tiles(cur: Summary, prev: Summary) -> None:
     conversion_note(ctx.data_dir, ctx.filters, currency)
 
 
-@st.fragment(run_every=TTL_SECONDS)
+@signed_fragment(run_every=TTL_SECONDS)
 def live_tiles() -> None:
-    """Refreshes on its own every TTL_SECONDS without rerunning the page."""
+    """Refreshes on its own every TTL_SECONDS without rerunning the page, asking again who is here first."""
     before = ctx.filters.previous()
     cur = data.spend_summary(ctx.data_dir, ctx.filters)
     prev = data.spend_summary(ctx.data_dir, before)
@@ -133,7 +134,9 @@ def unpriced_banner() -> None:
     uncounted. Whole local days, so the cached query is reused all day long."""
     today = datetime.now(ctx.filters.tz).date()
     first = today - timedelta(days=UNPRICED_LOOKBACK_DAYS)
-    found = data.unpriced_models(ctx.data_dir, Filters.for_dates(first, today, ctx.filters.timezone))
+    found = data.unpriced_models(
+        ctx.data_dir, Filters.for_dates(first, today, ctx.filters.timezone, scope=ctx.filters.scope)
+    )
     if found.empty:
         return
     names = ", ".join(md(m) for m in found["model"].head(5))
