@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from foundation.errors import ConfigError
-from foundation.limit_rules import parse_toml, read_toml
+from foundation.limit_rules import parse_toml, read_toml, toml_string
 from foundation.money import email_money
 from ledger.queries import Filters
 from ledger.storage.atomic import atomic_write_bytes
 
 from ._channels import channel_names
 from ._limits import Limit, Projects, limits_section, projects_section, render_limits
-from ._names import CONTROL, check_name
+from ._names import check_name
 from ._periods import ADJECTIVE, PERIODS, Period
 from ._settings import check_emails
 
@@ -123,8 +123,7 @@ def _toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + CONTROL.sub(lambda m: f"\\u{ord(m.group()):04X}", escaped) + '"'
+    return toml_string(str(value))
 
 
 def _strings(value: Any, key: str) -> tuple[str, ...]:

@@ -42,8 +42,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-PERIODS = ("day", "week", "month")
+from .names import CONTROL
+from .periods import PERIODS
+
 SCOPES = ("project", "api_key", "model")
 KEYS = {"name", "period", "amount", "requests_per_minute", "tokens_per_minute", "hard", "timezone", *SCOPES}
 NO_PROJECT = "(no project)"
