@@ -27,6 +27,7 @@ from yarl import URL
 
 from foundation.limit_rules import normal_name
 from foundation.log import event_logger
+from foundation.usage_contract import error_body
 
 from ._body import MIB, RequestBody
 from ._endpoints import billable, endpoint_template
@@ -58,11 +59,6 @@ Send = Any
 SMALL_BODY = 1024 * 1024
 _SKIP_AUTO = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 WARNING_HEADER = b"x-gateway-limit-warning"
-
-
-def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
-    """A Mistral-shaped error body, so SDKs parse the gateway's own errors like Mistral's."""
-    return {"object": "error", "message": message, "type": kind, "param": None, "code": str(status)}
 
 
 class Forwarder:
