@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import MonitorError
 from .names import CONTROL
 from .periods import PERIODS
 
@@ -54,7 +55,7 @@ FINGERPRINT = re.compile(r"key[-_][A-Za-z0-9]{1,64}")
 never a secret (`sk-...`), which a label must not be keyed by."""
 
 
-class LimitRuleError(ValueError):
+class LimitRuleError(MonitorError, ValueError):
     """A limit or key label we cannot use; the message starts with the key and ends with the fix."""
 
 

@@ -46,13 +46,14 @@ from ._limit_periods import PeriodCache, minute_of
 from ._limit_prices import load_pricer, price_records
 from ._limit_state import LimitState
 from ._metrics import Metrics
+from .errors import GatewayError
 
 log = event_logger("gateway")
 
 Record = dict[str, Any]
 
 
-class PricingUnavailable(Exception):
+class PricingUnavailable(GatewayError):
     """The pricing process failed for this batch; its records are kept for the next sync."""
 
 
