@@ -70,7 +70,7 @@ def live_tiles() -> None:
     prev = data.spend_summary(ctx.data_dir, before)
     comparable = prev.covers(before.start_at, before.end_at)
     tiles(cur, prev if comparable else EMPTY_SUMMARY)
-    days = (ctx.filters.end_at - ctx.filters.start_at).days
+    days = ctx.filters.days
     updated = datetime.now(ctx.filters.tz)
     versus = f"changes vs the {days} days before" if comparable else "no changes: no data for the days before"
     st.caption(f"{ctx.range_label}, {versus} · updated {updated:%H:%M:%S}")
@@ -89,8 +89,7 @@ def month_to_date() -> None:
 
 
 def spend_by_model() -> None:
-    days = (ctx.filters.end_at - ctx.filters.start_at).days
-    grain = "hour" if days <= 2 else "day"
+    grain = ctx.filters.default_grain
     df = data.spend_over_time(ctx.data_dir, ctx.filters, dim="model", grain=grain, top=TOP_N)
     df = df[df["unpriced_requests"] < df["requests"]]  # unpriced models have no spend to draw, not 0
     title = f"Spend per {grain} by model ({ctx.currency})"
