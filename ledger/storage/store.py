@@ -210,7 +210,11 @@ def compact_closed_days(data_dir: Path, today: date) -> list[date]:
 
 
 def dedupe(table: pa.Table) -> pa.Table:
-    """Keep the first row of each (source, id)."""
+    """Keep the first row of each (source, id), in table order.
+
+    `first["i_min"]` holds the row numbers to keep; taking `sort_indices` of it instead (positions
+    0..k-1) used to keep the first k rows: duplicates kept, the tail of the table dropped.
+    """
     if table.num_rows == 0:
         return table
     keys = pc.binary_join_element_wise(table["source"], table["id"], "\x1f")
@@ -218,7 +222,8 @@ def dedupe(table: pa.Table) -> pa.Table:
         return table
     index = pa.array(range(table.num_rows), pa.int64())
     first = pa.table({"k": keys, "i": index}).group_by("k", use_threads=False).aggregate([("i", "min")])
-    return table.take(pc.sort_indices(first["i_min"]))
+    keep = first["i_min"]
+    return table.take(pc.take(keep, pc.sort_indices(keep)))
 
 
 def disk_bytes(data_dir: Path) -> int:
