@@ -94,13 +94,16 @@ def split_by_day(table: pa.Table) -> dict[date, pa.Table]:
 
 def write_rows(data_dir: Path, table: pa.Table) -> list[Path]:
     """Append rows (already in SCHEMA) as one new file per UTC day, each atomically."""
-    table = table.cast(SCHEMA)
-    written = []
     with ledger_lock(data_dir):
-        for day, rows in sorted(split_by_day(table).items()):
-            path = day_dir(data_dir, day) / f"part-{_next_seq():020d}.parquet"
-            written.append(_write_parquet(rows, path))
-    return written
+        return write_rows_locked(data_dir, table)
+
+
+def write_rows_locked(data_dir: Path, table: pa.Table) -> list[Path]:
+    """`write_rows` for a caller already holding the ledger lock (the Appender)."""
+    return [
+        _write_parquet(rows, day_dir(data_dir, day) / f"part-{_next_seq():020d}.parquet")
+        for day, rows in sorted(split_by_day(table.cast(SCHEMA)).items())
+    ]
 
 
 def list_days(data_dir: Path) -> list[date]:
@@ -154,12 +157,16 @@ def read_ids(data_dir: Path, source: str, day: date) -> set[str]:
     it replaces, and a read racing it would fail on a vanished file.
     """
     with ledger_lock(data_dir):
-        files = visible_files(day_dir(data_dir, day))
-        if not files:
-            return set()
-        table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table(
-            columns=["id"], filter=ds.field("source") == source
-        )
+        return ids_in(visible_files(day_dir(data_dir, day)), source)
+
+
+def ids_in(files: list[Path], source: str) -> set[str]:
+    """The ids of `source` in these files (the caller holds the ledger lock)."""
+    if not files:
+        return set()
+    table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table(
+        columns=["id"], filter=ds.field("source") == source
+    )
     return set(table["id"].to_pylist())
 
 
