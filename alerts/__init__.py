@@ -10,7 +10,9 @@ and each channel's delivery state. See docs/alerts.md.
 from ._budget_rules import BudgetView, view_budget
 from ._budgets import (
     Budget,
+    BudgetFileChanged,
     BudgetFileError,
+    file_version,
     load_budgets,
     load_limits,
     parse_budget,
@@ -38,6 +40,7 @@ __all__ = [
     "AlertSettings",
     "AlertState",
     "Budget",
+    "BudgetFileChanged",
     "BudgetFileError",
     "BudgetView",
     "ChannelError",
@@ -57,6 +60,7 @@ __all__ = [
     "UnpricedModel",
     "collector_jobs",
     "engine_for",
+    "file_version",
     "key_labels",
     "label_for",
     "parse_limit_form",

@@ -13,6 +13,7 @@ import streamlit as st
 
 from alerts import PERIODS, BudgetFileError, Limit, load_limits, parse_limit_form, save_limits
 
+from ._budget_save import remember_saved
 from ._text import md, short
 from ._ui import replaced
 
@@ -21,8 +22,10 @@ UNSET_WHEN_ZERO = ("amount", "requests_per_minute", "tokens_per_minute")
 FormValue = str | float | int | bool | None
 
 
-def limits_editor(path: Path) -> None:
-    """The limits table, a form to add or change one, a delete button, then the key labels."""
+def limits_editor(path: Path, loaded: str) -> None:
+    """The limits table, a form to add or change one, a delete button, then the key labels.
+
+    `loaded`: the file's version when this page was drawn; a save of a file changed since is refused."""
     st.header("Gateway limits and key labels")
     limits, labels = load_limits(path)
     if limits:
@@ -35,15 +38,21 @@ def limits_editor(path: Path) -> None:
     if raw is not None:
         try:
             limit = parse_limit_form(raw, labels)
-            save_limits(path, replaced(limits, current, limit), labels)
+            save_limits(path, replaced(limits, current, limit), labels, loaded)
         except (BudgetFileError, ValueError) as exc:
             st.error(f"Not saved: {md(exc, 500)}")
         else:
+            remember_saved(path)
             st.success(f"Saved limit {md(repr(limit.name))}.")
     if current is not None and st.button(f"Delete limit {md(repr(current.name))}", key="delete_limit"):
-        save_limits(path, [lim for lim in limits if lim is not current], labels)
-        st.success(f"Deleted limit {md(repr(current.name))}.")
-    labels_editor(path, limits, labels)
+        try:
+            save_limits(path, [lim for lim in limits if lim is not current], labels, loaded)
+        except BudgetFileError as exc:
+            st.error(f"Not deleted: {md(exc, 500)}")
+        else:
+            remember_saved(path)
+            st.success(f"Deleted limit {md(repr(current.name))}.")
+    labels_editor(path, limits, labels, loaded)
 
 
 def limit_row(limit: Limit) -> dict[str, FormValue]:
@@ -84,7 +93,7 @@ def limit_form(current: Limit | None) -> dict[str, FormValue] | None:
     return {k: (None if v == 0 and k in UNSET_WHEN_ZERO else v) for k, v in raw.items()}
 
 
-def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str]) -> None:
+def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str], loaded: str) -> None:
     """Friendly names for key fingerprints; an empty label removes one."""
     st.header("Key labels")
     if labels:
@@ -100,8 +109,9 @@ def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str]) -> No
             return
     changed = {k: v for k, v in labels.items() if k != key_id} | ({key_id: label} if label else {})
     try:
-        save_limits(path, limits, changed)
+        save_limits(path, limits, changed, loaded)
     except BudgetFileError as exc:
         st.error(f"Not saved: {md(exc, 500)}")
     else:
+        remember_saved(path)
         st.success(f"Saved the label of {md(key_id)}.")
