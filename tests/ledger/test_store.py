@@ -106,3 +106,13 @@ def test_compacting_a_day_that_holds_duplicates_keeps_every_distinct_id(tmp_path
     assert compact_closed_days(tmp_path, date(2026, 11, 5)) == [date(2026, 11, 1)]
     ids = read_ledger(tmp_path)["id"].to_pylist()
     assert sorted(ids) == sorted(f"r{i}" for i in range(60))
+
+
+def test_two_appenders_that_both_cached_a_day_never_store_an_id_twice(tmp_path):
+    first, second = Appender(tmp_path), Appender(tmp_path)  # two processes' caches
+    assert first.append(batch(0, 5)) == 5
+    assert second.append(batch(5, 5)) == 5  # second has now cached the day, with r0..r9
+    assert first.append(batch(5, 10)) == 5  # r5..r9 written by second: first must see them
+    assert second.append(batch(0, 15)) == 0
+    ids = read_ledger(tmp_path)["id"].to_pylist()
+    assert sorted(ids) == sorted(f"r{i}" for i in range(15))
