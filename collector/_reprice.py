@@ -22,8 +22,9 @@ import pyarrow.compute as pc
 from foundation.config import Config, PriceOverride
 from ledger import PriceBook, list_days
 from ledger.billing import sheet_prices
+from ledger.pricing.aliases import read_aliases
 from ledger.pricing.fx import load_rates
-from ledger.pricing.prices import CACHED_INPUT_SHARE, Price, RateFn, derive_prices, read_aliases, read_prices
+from ledger.pricing.prices import CACHED_INPUT_SHARE, Price, RateFn, derive_prices, read_prices
 from ledger.storage.store import rewrite_day
 
 

@@ -52,9 +52,9 @@ def book_pricer(currency: str) -> Callable[[list[dict[str, Any]]], list[float]]:
     """A function pricing records (contract v1) in `currency` as the ledger would; 0 for unpriced."""
     import pyarrow as pa
 
-    from ledger.pricing import prices
+    from ledger.pricing import aliases, prices
 
-    book = prices.PriceBook(prices.read_prices(), prices.read_aliases())
+    book = prices.PriceBook(prices.read_prices(), aliases.read_aliases())
 
     def price(records: list[dict[str, Any]]) -> list[float]:
         if not records:

@@ -93,7 +93,10 @@ class Statement:
 
     def only(self, name: str) -> Statement:
         """The statement of one project (or key)."""
-        pick = lambda df: df[df[self.by] == name].reset_index(drop=True)  # noqa: E731
+
+        def pick(df: pd.DataFrame) -> pd.DataFrame:
+            return df[df[self.by] == name].reset_index(drop=True)
+
         return Statement(
             month=self.month,
             previous=self.previous,
