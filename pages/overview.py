@@ -17,12 +17,13 @@ from pages._text import md, short
 from pages._ui import (
     TOP_N,
     conversion_note,
-    count,
     empty_state,
     millis,
     percent,
     show,
     stacked_bars,
+    tile_count,
+    tile_money,
 )
 
 UNPRICED_LOOKBACK_DAYS = 31
@@ -48,9 +49,12 @@ def tiles(cur: Summary, prev: Summary) -> None:
     """Six tiles, each with its change against the previous period of equal length."""
     spend, requests, tokens, errors, limited, p95 = st.columns(6)
     currency = ctx.currency
-    spend.metric(f"Spend ({currency})", money(cur.spend, currency), _change(cur.spend, prev.spend), border=True)
-    requests.metric("Requests", f"{cur.requests:,}", _change(cur.requests, prev.requests), border=True)
-    tokens.metric("Tokens", count(cur.tokens), _change(cur.tokens, prev.tokens), border=True, help=f"{cur.tokens:,}")
+    shown, exact = tile_money(cur.spend, currency)
+    spend.metric(f"Spend ({currency})", shown, _change(cur.spend, prev.spend), border=True, help=exact)
+    shown, exact = tile_count(cur.requests)
+    requests.metric("Requests", shown, _change(cur.requests, prev.requests), border=True, help=exact)
+    shown, exact = tile_count(cur.tokens)
+    tokens.metric("Tokens", shown, _change(cur.tokens, prev.tokens), border=True, help=exact)
     errors.metric(
         "Error rate", percent(cur.error_rate), _points(cur.error_rate, prev.error_rate), "inverse", border=True
     )
@@ -78,8 +82,10 @@ def live_tiles() -> None:
 def month_to_date() -> None:
     forecast = data.month_forecast(ctx.data_dir, ctx.filters)
     left, right, note = st.columns([1, 1, 2])
-    left.metric(f"Month to date ({forecast.month_start:%B})", money(forecast.spend_to_date, ctx.currency), border=True)
-    right.metric("Forecast to month end", money(forecast.forecast, ctx.currency), border=True)
+    shown, exact = tile_money(forecast.spend_to_date, ctx.currency)
+    left.metric(f"Month to date ({forecast.month_start:%B})", shown, border=True, help=exact)
+    shown, exact = tile_money(forecast.forecast, ctx.currency)
+    right.metric("Forecast to month end", shown, border=True, help=exact)
     note.caption(
         f"Forecast: spend so far plus the days left to {forecast.month_end:%d %b}, each at the recent mean of its "
         f"kind: weekdays {money(forecast.weekday_rate, ctx.currency)}/day, weekends "

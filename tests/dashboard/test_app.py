@@ -53,7 +53,9 @@ def test_overview_tiles_equal_independent_figures(app_env):
     rows = truth.window(*last_days(30))
     tiles = metrics(at)
     assert tiles["Spend (USD)"] == f"${truth.spend(rows):,.2f}"
-    assert tiles["Requests"] == f"{truth.requests(rows):,}"
+    n = truth.requests(rows)
+    assert tiles["Requests"] == (f"{n / 1000:.1f}k" if 10_000 <= n < 999_950 else f"{n:,}")  # compact on a tile
+    assert {m.label: m.help for m in at.metric}["Requests"] == f"{n:,}"  # the exact figure in the tooltip
     assert tiles["Error rate"] == f"{truth.error_rate(rows) * 100:.2f}%"
     assert tiles["p95 latency"] == f"{truth.p95(rows) / 1000:.2f} s"
     month_start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
