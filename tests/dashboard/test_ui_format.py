@@ -46,3 +46,11 @@ def test_a_count_tile_keeps_the_exact_figure_as_tooltip() -> None:
 )
 def test_money_puts_the_sign_before_the_symbol(value: float, shown: str) -> None:
     assert money(value, "USD") == shown
+
+
+def test_a_name_as_code_is_shown_verbatim_whatever_backticks_it_holds() -> None:
+    from pages._text import code
+
+    hostile = "![x](http://beacon.invalid/p.png) ``a` <b>"
+    assert code(hostile) == f"``` {hostile} ```"  # a fence longer than any run inside: one span, no markup
+    assert code("x" * 100).startswith("` " + "x" * 40 + "…#") and "\n" not in code("a\nb")
