@@ -159,21 +159,21 @@ def test_simulated_rows_show_a_badge(app_env):
     assert any("Simulated data" in m.value for m in at.markdown)
 
 
-def test_overview_banner_names_unpriced_models_seen_in_the_last_31_days(app_env):
-    """Whole days: from midnight (UTC, the app_env's zone) 31 days before today to the end of today."""
+def test_overview_has_one_unpriced_count_and_says_what_it_covers(app_env):
+    """The view's 30 whole days (UTC, the app_env's zone) up to today: one warning, one count."""
     _, truth = app_env
     at = page_app("pages/overview.py").run()
     assert not at.exception, at.exception
-    now = datetime.now(UTC)
-    first = (now - timedelta(days=31)).date()
-    rows = truth.window(utc_midnight(31, now), utc_midnight(-1, now))
+    rows = truth.window(*last_days(30))
     unpriced = rows.filter(pc.is_null(rows["cost"]))
     banner = [w.value for w in at.warning if "no price" in w.value]
     assert len(banner) == 1, [w.value for w in at.warning]
     for model in set(unpriced["model"].to_pylist()):
         assert model.replace("-", "\\-") in banner[0] or model in banner[0]
-    assert f"{truth.requests(unpriced):,} requests" in banner[0]
-    assert f"since {first:%d %b}" in banner[0]
+    assert banner[0].startswith(f"{truth.requests(unpriced):,} requests in ")
+    assert "this view's dates and filters" in banner[0]
+    counts = [c.value for c in at.caption if "unpriced" in c.value]
+    assert counts == [], counts  # no second count under the tiles
 
 
 def test_explore_shows_an_unpriced_model_as_unpriced_never_as_zero(app_env):
