@@ -79,6 +79,24 @@ CASES = [
     # voxtral-small-2507 output went from 0.3 to 0.4 on 2026-08-11
     Case("voxtral-small-latest", "2026-08-10T23:59:59Z", "voxtral-small-2507", 0.4),  # 0.1 + 0.3
     Case("voxtral-small-latest", "2026-08-11T00:00:00Z", "voxtral-small-2507", 0.5),  # 0.1 + 0.4
+    # mistral-large-4 (issue 23): launch price (50% off) for two weeks from 2026-10-06, then list;
+    # the list cached price is the published 0.14, not 10% of 1.36
+    Case("mistral-large-4", "2026-10-05T23:59:59Z", None, None),
+    Case("mistral-large-4", "2026-10-06T00:00:00Z", "mistral-large-4-0", 2.77),  # 0.68 + 2.09
+    Case("mistral-large-4-0", "2026-10-10T12:00:00Z", "mistral-large-4-0", 2.465, cached=M // 2),  # .34+.035+2.09
+    Case("mistral-large-4-0", "2026-10-19T23:59:59Z", "mistral-large-4-0", 2.77),
+    Case("mistral-large-4", "2026-10-20T00:00:00Z", "mistral-large-4-0", 5.54),  # 1.36 + 4.18
+    Case("mistral-large-4-0", "2026-10-21T12:00:00Z", "mistral-large-4-0", 4.93, cached=M // 2),  # .68+.07+4.18
+    Case("mistral-large-4-0", "2026-10-21T12:00:00Z", "mistral-large-4-0", None, "EUR"),  # no EUR price published
+    # zai-glm-5-3 and its two aliases from its 2026-09-15 release, with its own cached price
+    Case("zai-glm-latest", "2026-09-14T23:59:59Z", None, None),
+    Case("zai-glm-latest", "2026-09-15T00:00:00Z", "zai-glm-5-3", 5.8),  # 1.4 + 4.4
+    Case("zai-glm-5", "2026-10-01T00:00:00Z", "zai-glm-5-3", 5.17, cached=M // 2),  # 0.7 + 0.07 + 4.4
+    Case("zai-glm-5-3", "2026-10-01T00:00:00Z", "zai-glm-5-3", 4.93, "EUR"),  # 1.19 + 3.74
+    # alias rows added in issue 23
+    Case("open-mistral-nemo-latest", "2024-07-18T00:00:00Z", "open-mistral-nemo-2407", 0.3),  # 0.15 + 0.15
+    Case("voxtral-tts-2603", "2026-03-23T00:00:00Z", "voxtral-mini-tts-2603", 0.0, prompt=0, completion=0),
+    Case("mistral-medium-latest", "2025-01-15T00:00:00Z", "mistral-medium-2312", 10.8),  # the inferred gap: 2.7 + 8.1
 ]
 
 
@@ -133,8 +151,7 @@ def test_every_row_cites_the_docs_history_or_says_why_it_is_inferred() -> None:
 def test_models_the_history_does_not_price_are_left_out_not_invented() -> None:
     models = {row["model"] for row in _rows("prices.csv")}
     for absent in (
-        "mistral-large-4",
-        "zai-glm-5-3",
+        "mistral-large-4",  # an alias of mistral-large-4-0, not a model
         "mistral-large-2407",
         "open-mixtral-8x22b",
         "codestral-2405",
@@ -142,3 +159,15 @@ def test_models_the_history_does_not_price_are_left_out_not_invented() -> None:
         "mistral-saba-2502",
     ):
         assert absent not in models, absent
+
+
+def test_the_retirements_of_2026_09_29_are_in_the_status_column() -> None:
+    """changelog/en/2026-09-29.mdx: OCR 4.0 and Leanstral 1.5 retire on 2026-09-30, GLM 5.2 on 2026-10-31."""
+    status = {row["model"]: row["status"] for row in _rows("prices.csv")}
+    assert [status[m] for m in ("mistral-ocr-4-0", "labs-leanstral-1-5", "zai-glm-5-2")] == ["Retired"] * 3
+
+
+def test_aliases_no_docs_commit_shows_are_marked_inferred() -> None:
+    rows = {(r["alias"], r["model"], r["effective_from"]): r["source"] for r in _rows("aliases.csv")}
+    assert rows[("codestral-embed", "codestral-embed-2505", "2025-05-28")].startswith("inferred: ")
+    assert rows[("mistral-medium-latest", "mistral-medium-2312", "2024-11-25")].startswith("inferred: ")
