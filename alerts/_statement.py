@@ -27,7 +27,7 @@ import pandas as pd
 
 from foundation.config import Config
 from foundation.money import money
-from ledger.queries.statement import NO_DATA, Statement, change_text, statement
+from ledger.queries.statement import NO_DATA, UNPRICED, Statement, change_text, statement
 
 from ._budgets import Budget, BudgetFileError
 from ._compose import message_id
@@ -168,9 +168,10 @@ def _figures(stmt: Statement) -> list[tuple[str, str]]:
 
 
 def _row(name: str, line: pd.Series, stmt: Statement) -> tuple[str, str, str, str, str]:
+    unpriced = 0 < line["requests"] <= line["unpriced_requests"]
     return (
         name,
-        _money(line["spend"], str(line["currency"])),
+        UNPRICED if unpriced else _money(line["spend"], str(line["currency"])),
         change_text(line, stmt, digits=0),
         f"{int(line['requests']):,}",
         f"{int(line['errors']):,}",

@@ -27,8 +27,7 @@ ctx = context()
 st.title("Explore")
 SQL_EXAMPLE = "SELECT model, count(*) AS requests, sum(cost) AS spend\nFROM ledger\nGROUP BY model\nORDER BY spend DESC"
 MAX_ROWS = 100_000
-TABLE_ROWS = 100_000
-"""Rows the table shows; the downloads hold every row."""
+TABLE_ROWS = 100_000  # rows the table shows; the downloads hold every row (a bare string here would be drawn)
 
 
 def downloads(df: pd.DataFrame, stem: str) -> None:
@@ -58,8 +57,7 @@ def largest(df: pd.DataFrame, colour: str | None, measure: str) -> pd.DataFrame:
     return df[df[colour].isin(keep)]
 
 
-UNPRICED = "unpriced"
-"""What a spend with no priced request shows as: in the chart's labels and the table, never 0."""
+UNPRICED = "unpriced"  # what a spend with no priced request shows as, in the chart's labels and the table
 
 
 def unpriced_values(df: pd.DataFrame, colour: str | None, measure: str) -> set[str]:

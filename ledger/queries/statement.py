@@ -234,6 +234,8 @@ NO_DATA = "no data"
 """A month the ledger does not cover: its figures are unknown, not 0."""
 NEW = "new"
 """A project, key or model with no request in the month before."""
+UNPRICED = "unpriced"
+"""A line whose every request had no price: its spend is unknown, not $0.00."""
 
 
 def change_text(row: pd.Series, stmt: Statement, digits: int = 1) -> str:
@@ -253,7 +255,8 @@ def _count(value: object) -> str:
 
 def readable(stmt: Statement, frame: pd.DataFrame, total_label: str = "Total") -> pd.DataFrame:
     """A statement table for people: headers in words, money in the statement's currency with 2
-    decimals, `new` / `no data` for the change, and a last row adding up the table.
+    decimals (`unpriced` where no request had a price), `new` / `no data` for the change, and a
+    last row adding up the table.
 
     `frame` is `stmt.totals` or `stmt.lines` (a scope column may hold labels instead of ids);
     the total row is `stmt.total`. The CSV keeps the machine columns (`statement_csv`).
@@ -266,7 +269,11 @@ def readable(stmt: Statement, frame: pd.DataFrame, total_label: str = "Total") -
     before = lambda v: money(float(v), cur, cents=True) if stmt.previous_covered else NO_DATA  # noqa: E731
     change = lambda r: money(float(r["change"]), cur, cents=True) if stmt.previous_covered and stmt.covered else NO_DATA  # noqa: E731
     out = pd.DataFrame({HEADERS.get(k, k): rows[k].astype(str) for k in keys})
-    out[f"Spend {stmt.month}"] = rows["spend"].map(spend)
+    out[f"Spend {stmt.month}"] = (
+        rows["spend"]
+        .map(spend)
+        .mask((rows["requests"] > 0) & (rows["unpriced_requests"] >= rows["requests"]), UNPRICED)
+    )
     out[f"Spend {stmt.previous}"] = rows["previous_spend"].map(before)
     out["Change"] = rows.apply(change, axis=1) if not rows.empty else []
     out["Change %"] = rows.apply(lambda r: change_text(r, stmt) if stmt.covered else NO_DATA, axis=1)

@@ -70,6 +70,7 @@ def test_the_page_shows_finance_figures_and_no_data_for_an_uncovered_month(octob
     assert lines.loc["mistral-large-2512", "Spend 2026-10"] == "$170.42"
     assert lines.loc["mistral-small-latest", "Spend 2026-10"] == "$0.00"  # not $0.0049
     assert lines.loc["", "Project"] == "Total" and lines.loc["", "Spend 2026-10"] == "$170.43"
+    assert lines.loc["acme-ft", "Spend 2026-10"] == "unpriced"  # no price: not $0.00
     text = " ".join(str(v) for v in app.dataframe[1].value.to_numpy().ravel())
     assert "None" not in text and "nan" not in text
 
@@ -118,4 +119,5 @@ def test_the_email_says_no_data_new_and_two_decimals(october_only):
     assert mail["subject"] == "[Mistral statement] search 2026-10: USD 170.43 (no data for 2026-09)"
     assert "  - mistral-large-2512: USD 170.42, no data, 1 requests, 0 errors" in mail["text"]
     assert "  - Total: USD 170.43, no data, 3 requests, 0 errors" in mail["text"]
+    assert "  - acme-ft: unpriced, no data, 1 requests, 0 errors" in mail["text"]
     assert "Change from 2026-09: no data for 2026-09" in mail["text"]
