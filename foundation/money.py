@@ -13,6 +13,8 @@ Example:
     'EUR 500'
     >>> money(1234.5, "EUR", style="email")
     'EUR 1,234.50'
+    >>> money(500, "EUR", style="email", cents=True), money(0.004, "USD", cents=True)
+    ('EUR 500.00', '$0.00')
 """
 
 from __future__ import annotations
@@ -31,10 +33,18 @@ def symbol(currency: str) -> str:
     return SYMBOLS.get(currency, currency + " ")
 
 
-def money(value: float | None, currency: str, *, style: Style = "page") -> str:
-    """`value` in `currency`: `page` → `$1,234.56`/`-$12.10`/`n/a`; `email` → `EUR 1,234.50`/`EUR 500`."""
+def money(value: float | None, currency: str, *, style: Style = "page", cents: bool = False) -> str:
+    """`value` in `currency`: `page` → `$1,234.56`/`-$12.10`/`n/a`; `email` → `EUR 1,234.50`/`EUR 500`.
+
+    `cents=True` is the statement's finance form: always exactly 2 decimals (`$0.00`, `EUR 500.00`),
+    never a sub-cent `$0.0050`, and never `-$0.00`.
+    """
     if value is None or _not_a_number(value):
         return UNKNOWN
+    if cents:
+        rounded = round(float(value), 2) + 0.0  # + 0.0: no negative zero
+        sign, text = ("-" if rounded < 0 else ""), f"{abs(rounded):,.2f}"
+        return f"{currency} {sign}{text}" if style == "email" else f"{sign}{symbol(currency)}{text}"
     if style == "email":
         return _email(float(value), currency)
     sign, size = ("-" if value < 0 else ""), abs(value)

@@ -4,7 +4,8 @@ Why a page of its own: the gap between the bill and the gateway's view is the pr
 signature check. Billed rows come from the `mistral_admin` collector source; every figure
 here comes from ledger.billing, the same functions the alerts engine uses: the headline adds
 up the models whose gap is known (`comparable_totals`); the others are listed beside it, and a
-bill line that cannot be read is shown as it came. Model names go in tables only, never in text.
+bill line that cannot be read is shown as it came. Model names go in tables, and in the status
+warnings as code spans (pages._text.code), never as markdown text.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ledger.billing import (
 )
 from pages._frame import context
 from pages._prices import prices_section
-from pages._text import md, plot
+from pages._text import code, md, plot
 from pages._ui import show
 
 STATUS_LABELS = {
@@ -51,6 +52,13 @@ def dashed(df: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
     return df.assign(
         **{c: df[c].map(lambda v, f=f: "—" if v is None or pd.isna(v) else f.format(v)) for c, f in present.items()}
     )
+
+
+def named(rows: pd.DataFrame, status: object, most: int = 5) -> str:
+    """The models of one status as code spans (escaped: a name is data), the first `most` and how many more."""
+    models = sorted(str(m) for m in rows.loc[rows["status"] == status, "model"])
+    more = f" and {len(models) - most} more (in the table below)" if len(models) > most else ""
+    return ", ".join(code(m) for m in models[:most]) + more
 
 
 st.title("Reconciliation")
@@ -77,7 +85,9 @@ if not rows.empty:
     )
     for status, count in rows.loc[rows["status"] != "matched", "status"].value_counts().items():
         extra = " (left out of the totals; the raw lines are below)" if status == "bill_unreadable" else ""
-        st.warning(f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[str(status)]}{extra}")
+        st.warning(
+            f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[str(status)]}{extra}: {named(rows, status)}"
+        )
     labels = rows["model"].map(plot)
     fig = go.Figure(
         [go.Bar(name="measured", x=labels, y=rows["measured"]), go.Bar(name="billed", x=labels, y=rows["billed"])]
