@@ -64,7 +64,7 @@ def _email(value: float, currency: str) -> str:
     return f"{currency} {value:,.0f}" if value.is_integer() else f"{currency} {value:,.2f}"
 
 
-__all__ = ["SYMBOLS", "Style", "money", "symbol"]
+__all__ = ["SYMBOLS", "Style", "email_money", "money", "percent_change", "signed_percent", "symbol"]
 
 
 def email_money(value: float | None, currency: str) -> str:
@@ -75,3 +75,23 @@ def email_money(value: float | None, currency: str) -> str:
         'EUR 640'
     """
     return money(value, currency, style="email")
+
+
+def signed_percent(pct: float, digits: int = 1) -> str:
+    """A change already in percent, signed: `+12.5%`, `-3%`."""
+    return f"{pct:+.{digits}f}%"
+
+
+def percent_change(now: float | None, before: float | None, digits: int = 1) -> str | None:
+    """The change from `before` to `now` as `+12.5%`; None when there is no positive base to compare with.
+
+    The one "% change vs before" text: the Overview's tiles, the statement (page and email) and the
+    digest email write it through here.
+
+    Example:
+        >>> percent_change(150, 120), percent_change(5, 0), percent_change(90, 120, digits=0)
+        ('+25.0%', None, '-25%')
+    """
+    if now is None or before is None or not before > 0:
+        return None
+    return signed_percent(100.0 * (now - before) / before, digits)

@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from foundation.money import money
+from foundation.money import money, percent_change
 from ledger.queries import EMPTY_SUMMARY, OTHER, Summary
 from pages import _data as data
 from pages._auth import signed_fragment
@@ -31,13 +31,6 @@ ctx = context()
 st.title("Overview")
 
 
-def _change(now: float | None, before: float | None) -> str | None:
-    """Relative change as '+12.3%', None when there is nothing to compare with."""
-    if now is None or before is None or before == 0:
-        return None
-    return f"{(now - before) / before * 100:+.1f}%"
-
-
 def _points(now: float | None, before: float | None) -> str | None:
     """Change of a rate in percentage points."""
     if now is None or before is None:
@@ -50,16 +43,16 @@ def tiles(cur: Summary, prev: Summary) -> None:
     spend, requests, tokens, errors, limited, p95 = st.columns(6)
     currency = ctx.currency
     shown, exact = tile_money(cur.spend, currency)
-    spend.metric(f"Spend ({currency})", shown, _change(cur.spend, prev.spend), border=True, help=exact)
+    spend.metric(f"Spend ({currency})", shown, percent_change(cur.spend, prev.spend), border=True, help=exact)
     shown, exact = tile_count(cur.requests)
-    requests.metric("Requests", shown, _change(cur.requests, prev.requests), border=True, help=exact)
+    requests.metric("Requests", shown, percent_change(cur.requests, prev.requests), border=True, help=exact)
     shown, exact = tile_count(cur.tokens)
-    tokens.metric("Tokens", shown, _change(cur.tokens, prev.tokens), border=True, help=exact)
+    tokens.metric("Tokens", shown, percent_change(cur.tokens, prev.tokens), border=True, help=exact)
     errors.metric(
         "Error rate", percent(cur.error_rate), _points(cur.error_rate, prev.error_rate), "inverse", border=True
     )
     limited.metric("429 rate", percent(cur.rate_429), _points(cur.rate_429, prev.rate_429), "inverse", border=True)
-    p95.metric("p95 latency", millis(cur.p95_ms), _change(cur.p95_ms, prev.p95_ms), "inverse", border=True)
+    p95.metric("p95 latency", millis(cur.p95_ms), percent_change(cur.p95_ms, prev.p95_ms), "inverse", border=True)
     conversion_note(ctx.data_dir, ctx.filters, currency)
 
 

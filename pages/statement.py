@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from foundation.money import money
-from ledger.queries.statement import NO_DATA, SCOPES, Statement, readable, statement_csv
+from ledger.queries.statement import NO_DATA, SCOPES, Statement, change_text, readable, statement_csv
 from ledger.storage.store import list_days
 from pages import _data as data
 from pages._auth import export_button
@@ -43,7 +43,8 @@ def headline(stmt: Statement, currency: str) -> None:
     def shown(value: float, covered: bool) -> str:
         return money(value, currency, cents=True) if covered else NO_DATA
 
-    change = f"{100 * (spend - before) / before:+.1f}% vs {stmt.previous}" if before and stmt.covered else None
+    text = change_text(total, stmt) if total is not None and stmt.covered else None
+    change = f"{text} vs {stmt.previous}" if text is not None and text.endswith("%") else None
     left, mid, right, last = st.columns(4)
     left.metric(f"Spend {stmt.month}", shown(spend, stmt.covered), change, delta_color="inverse")
     mid.metric(f"Spend {stmt.previous}", shown(before, stmt.previous_covered))

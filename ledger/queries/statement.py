@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from foundation import periods
-from foundation.money import money
+from foundation.money import money, signed_percent
 from foundation.periods import month_days
 from ledger.storage.store import list_days
 
@@ -249,7 +249,7 @@ def change_text(row: pd.Series, stmt: Statement, digits: int = 1) -> str:
         return NEW
     if not row["previous_spend"] > 0:
         return f"no spend in {stmt.previous}"
-    return f"{row['change_pct']:+.{digits}f}%"
+    return signed_percent(float(row["change_pct"]), digits)
 
 
 def _count(value: object) -> str:
