@@ -11,23 +11,15 @@ warnings as code spans (pages._text.code), never as markdown text.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from foundation.money import money
-from ledger.billing import (
-    comparable_totals,
-    month_of,
-    rate_headroom,
-    rate_limits,
-    read_billed,
-    reconcile,
-    spend_gauges,
-    unreadable_lines,
-)
+from ledger.billing import comparable_totals
+from pages import _data as data
 from pages._frame import context
 from pages._prices import prices_section
 from pages._text import code, md, plot
@@ -62,11 +54,12 @@ def named(rows: pd.DataFrame, status: object, most: int = 5) -> str:
 
 
 st.title("Reconciliation")
-now = datetime.now(UTC)
-billed_months = sorted(set(read_billed(ctx.data_dir)["month"].to_pylist()) | {month_of(now.date())}, reverse=True)
-month = st.selectbox("Month", billed_months, help="Months the Admin API has billed, newest first")
+now = datetime.now(UTC).replace(second=0, microsecond=0)
+month = st.selectbox(
+    "Month", data.billed_months(ctx.data_dir, now.date()), help="Months the Admin API has billed, newest first"
+)
 
-records = reconcile(ctx.data_dir, [month], ctx.currency)
+records = data.reconcile(ctx.data_dir, month, ctx.currency)
 rows = pd.DataFrame([asdict(r) for r in records])
 no_bill = rows.empty or bool((rows["status"] == "seen_not_billed").all())
 if no_bill:
@@ -118,7 +111,7 @@ if not rows.empty:
             ]
         )
         st.dataframe(dashed(apart, FORMATS), hide_index=True, width="stretch")
-    lines = unreadable_lines(ctx.data_dir, [month], ctx.currency).to_pandas()
+    lines = data.unreadable_lines(ctx.data_dir, month, ctx.currency)
     if not lines.empty:
         st.markdown("**Bill lines that cannot be read**, as the Admin API sent them (also in `data/snapshots/`)")
         st.dataframe(
@@ -126,7 +119,7 @@ if not rows.empty:
         )
 
 st.subheader("Spend limit")
-gauges = spend_gauges(ctx.data_dir, now)
+gauges = data.spend_gauges(ctx.data_dir, now)
 if not gauges:
     st.info("No spend-limit reading yet: it comes from the `mistral_admin` source.", icon=":material/savings:")
 for gauge in gauges:
@@ -153,13 +146,11 @@ for gauge in gauges:
     )
 
 st.subheader(f"Rate-limit headroom (peak minute, last {HEADROOM_DAYS} days)")
-limits = rate_limits(ctx.data_dir)
-if not limits:
+headroom = data.rate_headroom(ctx.data_dir, now, HEADROOM_DAYS)
+if not headroom:
     st.info("No rate-limit reading yet: it comes from the `mistral_admin` source.", icon=":material/speed:")
 else:
-    heads = pd.DataFrame(
-        [asdict(h) for h in rate_headroom(ctx.data_dir, now - timedelta(days=HEADROOM_DAYS), now, limits)]
-    )
+    heads = pd.DataFrame([asdict(h) for h in headroom])
     formats = {"peak_tokens_minute": "{:,}", "limit_tokens_minute": "{:,.0f}", "headroom_pct": "{:.1f}%"}
     st.dataframe(heads.style.format(formats, na_rep="—"), hide_index=True, width="stretch")
 
