@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+import alerts
+from alerts import AlertState, Budget, BudgetView
 from ledger import billing, queries
 from ledger.billing import Headroom, Reconciled, SpendGauge
 from ledger.queries import Filters, Forecast, Freshness, RateUsed, Summary
@@ -155,3 +157,17 @@ def rate_headroom(data_dir: Path, minute: datetime, days: int) -> list[Headroom]
     (an empty list without a reading)."""
     limits = billing.rate_limits(data_dir)
     return billing.rate_headroom(data_dir, minute - timedelta(days=days), minute, limits) if limits else []
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def budget_view(data_dir: Path, budget: Budget, timezone: str, currency: str, minute: datetime) -> BudgetView:
+    """A budget's current period as the alert emails see it, at `minute` (the caller's now rounded up to the
+    minute, so every row written so far counts and the reruns of that minute share one answer)."""
+    period = alerts.period_of(budget.period, minute - timedelta(microseconds=1), timezone)  # the minute now is in
+    return alerts.view_budget(data_dir, budget, period, timezone, currency, minute)
+
+
+@st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False)
+def alert_state(data_dir: Path) -> AlertState:
+    """The alert history and outbox as the engine last saved them."""
+    return alerts.StateStore(data_dir).rows()

@@ -11,7 +11,7 @@ warnings as code spans (pages._text.code), never as markdown text.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -54,7 +54,7 @@ def named(rows: pd.DataFrame, status: object, most: int = 5) -> str:
 
 
 st.title("Reconciliation")
-now = datetime.now(UTC).replace(second=0, microsecond=0)
+now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)  # reruns of a minute share it
 month = st.selectbox(
     "Month", data.billed_months(ctx.data_dir, now.date()), help="Months the Admin API has billed, newest first"
 )
