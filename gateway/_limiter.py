@@ -50,7 +50,7 @@ from ._limit_periods import PeriodCache, minute_of
 from ._limit_prices import UnitPrices, load_pricer, price_records, unit_prices
 from ._limit_rules import Limit, LimitBook, LimitRuleError, Projects, limit_projects, load_book, normal_name
 from ._limit_state import LimitState
-from ._limit_store import Hold, LimitStore, Settled, StateReset, StateUnavailable
+from ._limit_store import Hold, LimitStore, Settled, SpendRow, StateReset, StateUnavailable, TokenRow
 from ._metrics import Metrics
 
 log = event_logger("gateway")
@@ -64,6 +64,8 @@ class PricingUnavailable(Exception):
 
 Pricer = Callable[[list[Record]], list[float]]
 _MAX_QUEUED = 100_000
+_MAX_UNWRITTEN = 9_000
+"""Batches (one per sync, 0.2 s) kept while the state is down: 30 minutes; older ones are dropped, logged."""
 PRICING_TIMEOUT_S = 120
 """Off the request path; the pricing process's first start (numpy, pyarrow, the price table) can
 take tens of seconds on a loaded machine, and a timeout counts that batch at 0."""
@@ -141,6 +143,8 @@ class Limiter:
         """The UTC day the `matching` cache holds (what an alias means changes at midnight UTC)."""
         self.spent: dict[tuple[str, str], float] = {}
         self.queued: list[tuple[Record, float, list[Settled]]] = []
+        self.unwritten: list[tuple[list[TokenRow], list[SpendRow], list[Settled]]] = []
+        """Priced usage the state did not take yet (down): written, once, when it answers again."""
         self.hot: LimitStore | None = None
         self.worker_state: LimitStore | None = None
         self.units = units
@@ -413,19 +417,24 @@ class Limiter:
     def _sync(self, records: list[tuple[Record, float, list[Settled]]]) -> None:
         """Worker thread: add the records' usage (settling their reservations), renew the others,
         refresh the ledger's figures when due, read spend back."""
+        if records:
+            try:
+                self.unwritten.append(self._usage(records))  # priced once, written when the state answers
+                self.price_retries = 0
+            except PricingUnavailable:
+                self.queued[:0] = records[: _MAX_QUEUED - len(self.queued)]
         try:
             state = self.worker_state = self.worker_state or self._open(hot=False)
             if state is None:
                 raise StateUnavailable("the limits' state could not be opened")
             self._rebuild(state)
-            if records:
-                try:
-                    tokens, spend, settled = self._usage(records)
-                    state.add_usage(tokens, spend, settled, epoch=self.epoch or "")
-                    self._settled(spend, settled)
-                    self.price_retries = 0
-                except PricingUnavailable:
-                    self.queued[:0] = records[: _MAX_QUEUED - len(self.queued)]
+            if self.unwritten:
+                tokens = [row for batch in self.unwritten for row in batch[0]]
+                spend = [row for batch in self.unwritten for row in batch[1]]
+                settled = [row for batch in self.unwritten for row in batch[2]]
+                state.add_usage(tokens, spend, settled, epoch=self.epoch or "")
+                self.unwritten = []
+                self._settled(spend, settled)
             now = self.clock()
             self._maybe_reload()
             self._load_units(now)
@@ -453,10 +462,11 @@ class Limiter:
         except StateReset as exc:
             self.epoch = None  # rebuilt on the next sync
             self._failed("sync", exc)
-            self.queued[:0] = records[: _MAX_QUEUED - len(self.queued)]
         except STATE_ERRORS as exc:
             self._failed("sync", exc)
-            self.queued[:0] = records[: _MAX_QUEUED - len(self.queued)]
+        if len(self.unwritten) > _MAX_UNWRITTEN:
+            log.error("limit_usage_dropped", batches=len(self.unwritten) - _MAX_UNWRITTEN)
+            self.unwritten = self.unwritten[-_MAX_UNWRITTEN:]
 
     def _rebuild(self, state: LimitStore) -> None:
         """A state in a new life (a Redis restarted empty): write this replica's spend of the current periods
@@ -472,7 +482,7 @@ class Limiter:
         self.epoch = epoch
         self.last_ledger = -math.inf
 
-    def _settled(self, spend: list[tuple[str, str, int, float]], settled: list[Settled]) -> None:
+    def _settled(self, spend: list[SpendRow], settled: list[Settled]) -> None:
         for name, period, minute, cost in spend:
             key = (name, period, minute)
             self.own[key] = self.own.get(key, 0.0) + cost
@@ -503,7 +513,9 @@ class Limiter:
         elif future is None and self.units_day != day:
             self.units_future = self._pool().submit(unit_prices, day)
 
-    def _usage(self, records: list[tuple[Record, float, list[Settled]]]) -> tuple[list[Any], list[Any], list[Settled]]:
+    def _usage(
+        self, records: list[tuple[Record, float, list[Settled]]]
+    ) -> tuple[list[TokenRow], list[SpendRow], list[Settled]]:
         """Token and spend rows for the limits each record matches, and the reservations they settle;
         only records under a spend limit are priced."""
         matched = [
