@@ -10,7 +10,7 @@ priced with the ledger's own PriceBook (the same `cost_columns`, so the gateway'
 request is the ledger's) in a pricing process, and their spend replaces their reservations in
 one atomic step (a failed or refused request settles at 0). If the state cannot be read or
 written, the request passes (fail open: logged, `gateway_limit_state_failures_total`) unless
-`limits_fail_closed` is set (503); the state is tried again on the next request after
+`limits_fail_closed` is set (503); a failed Redis is tried again by the request path after
 `RETRY_SECONDS`, and by the worker every sync.
 
 Time is `clock()` (seconds since the epoch), injectable so a test can cross midnight.
@@ -76,8 +76,8 @@ MODEL_OUTPUT_LIMIT = 131_072
 """Output tokens reserved for a request that sets no `max_tokens`: the context window of Mistral's
 large models (128k tokens), which bounds what one answer can generate."""
 RETRY_SECONDS = 1.0
-"""After the state failed on the request path, requests skip it (fail open or closed) this long,
-so a Redis that is down or black-holed costs no request a timeout; the worker keeps trying."""
+"""After Redis failed on the request path, requests skip it (fail open or closed) this long, so a
+server that is down or black-holed costs no request a timeout; the worker keeps trying."""
 STATE_ERRORS = (sqlite3.Error, StateUnavailable, OSError)
 
 
@@ -300,8 +300,11 @@ class Limiter:
         return self.hot or self._reopen()
 
     def _down(self, what: str, exc: BaseException) -> None:
+        """A failed call on the request path; a network store is then skipped for RETRY_SECONDS (a SQLite lock
+        timeout is the file's own business: the next request tries again)."""
         self._failed(what, exc)
-        self.down_until = time.monotonic() + RETRY_SECONDS
+        if self.settings.state_url is not None:
+            self.down_until = time.monotonic() + RETRY_SECONDS
 
     def _release(self, verdict: Verdict) -> None:
         """A request refused by a rate limit after its spend was reserved: nothing will settle it."""
@@ -511,7 +514,11 @@ class Limiter:
             self.units_max = max(units.values(), default=(0.0, 0.0))
             self.metrics.limit_models_priced = len(units)
         elif future is None and self.units_day != day:
-            self.units_future = self._pool().submit(unit_prices, day)
+            try:
+                self.units_future = self._pool().submit(unit_prices, day)
+            except Exception as exc:  # a broken pricing process: replaced on the next try
+                self._failed("price", exc)
+                self._drop_pool()
 
     def _usage(
         self, records: list[tuple[Record, float, list[Settled]]]
