@@ -10,7 +10,9 @@ and each channel's delivery state. See docs/alerts.md.
 from ._budget_rules import BudgetView, view_budget
 from ._budgets import (
     Budget,
+    BudgetFileChanged,
     BudgetFileError,
+    file_version,
     load_budgets,
     load_limits,
     load_projects,
@@ -40,6 +42,7 @@ __all__ = [
     "AlertSettings",
     "AlertState",
     "Budget",
+    "BudgetFileChanged",
     "BudgetFileError",
     "BudgetView",
     "ChannelError",
@@ -59,6 +62,7 @@ __all__ = [
     "check_known",
     "collector_jobs",
     "engine_for",
+    "file_version",
     "key_labels",
     "label_for",
     "load_budgets",

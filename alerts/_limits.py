@@ -1,7 +1,7 @@
 """The budgets file's `[[limits]]` (enforced by the gateway) and `[key_labels]` (names for key fingerprints).
 
 Why the gateway's parser: the gateway loads this section without the dashboard's stack, and a
-limit the page saves must be one the gateway accepts, so both use `gateway._limit_rules`; here
+limit the page saves must be one the gateway accepts, so both use `foundation.limit_rules`; here
 its errors become BudgetFileError with the file's line. `label_for` is the one display mapping
 every page and alert uses, so a manager reads "search prod", never `key-3f9a...`.
 
@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from gateway import (
+from foundation.limit_rules import (
     NO_PROJECT,
     Limit,
     LimitRuleError,

@@ -6,6 +6,8 @@ rule means a client sees the same default, cap and error from either.
 Example:
     >>> page_size(None), page_size("250"), page_size("+0042"), page_size("99999999")
     (1000, 250, 42, 10000)
+    >>> error_body(400, "invalid_request", "limit: ...")["code"]
+    '400'
     >>> page_size("²")
     Traceback (most recent call last):
     ...
@@ -15,10 +17,11 @@ Example:
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from foundation.errors import MonitorError
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "BadParameter", "page_size"]
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "BadParameter", "error_body", "page_size"]
 
 DEFAULT_LIMIT = 1_000
 """Records per page when the client names no `limit`."""
@@ -40,3 +43,9 @@ def page_size(text: str | None) -> int:
     if digits is None or int(digits[1][:6]) < 1:
         raise BadParameter(f"limit: {text[:40]!r} must be an integer from 1 to {MAX_LIMIT}")
     return min(int(digits[1][:6]), MAX_LIMIT)
+
+
+def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
+    """A Mistral-shaped error body: what the gateway, the simulator and their usage endpoints answer
+    on an error of their own, so an SDK or the collector parses it like one of Mistral's."""
+    return {"object": "error", "message": message, "type": kind, "param": None, "code": str(status)}

@@ -26,12 +26,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from foundation.limit_rules import LimitBook, LimitRuleError, load_book
 from foundation.log import event_logger
 from foundation.scrub import register_secret
 
 from ._buffer import Buffer
 from ._limit_ledger import Refresher, ledger_refresher
-from ._limit_rules import LimitBook, LimitRuleError, load_book
 from ._limiter import Limiter, LimitSettings
 from ._metrics import Metrics
 from ._proxy import Forwarder

@@ -29,8 +29,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from foundation.limit_rules import Limit
+
 from ._limit_periods import minute_of
-from ._limit_rules import Limit
 
 _COLUMNS = ["source", "timestamp", "model", "project", "api_key_id", "cost"]
 

@@ -20,12 +20,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .errors import GatewayError
+
 RESERVATION_SECONDS = 30.0
 """A reservation lapses this long after its replica last renewed it (every sync, while its request
 runs), so a replica killed mid-request does not hold its budget for ever."""
 
 
-class StateUnavailable(Exception):
+class StateUnavailable(GatewayError):
     """The shared state did not answer (Redis down, too slow, reset and not yet rebuilt)."""
 
 

@@ -41,6 +41,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from foundation.limit_rules import Limit, LimitBook, LimitRuleError, Projects, limit_projects, load_book, normal_name
 from foundation.log import event_logger
 from ledger.pricing.aliases import AliasHistory, read_aliases
 
@@ -48,17 +49,17 @@ from ._estimate import TOKEN_BILLED, request_tokens
 from ._limit_ledger import Refresher
 from ._limit_periods import PeriodCache, minute_of
 from ._limit_prices import UnitPrices, load_pricer, price_records, unit_prices
-from ._limit_rules import Limit, LimitBook, LimitRuleError, Projects, limit_projects, load_book, normal_name
 from ._limit_state import LimitState
 from ._limit_store import Hold, LimitStore, Settled, SpendRow, StateReset, StateUnavailable, TokenRow
 from ._metrics import Metrics
+from .errors import GatewayError
 
 log = event_logger("gateway")
 
 Record = dict[str, Any]
 
 
-class PricingUnavailable(Exception):
+class PricingUnavailable(GatewayError):
     """The pricing process failed for this batch; its records are kept for the next sync."""
 
 

@@ -25,13 +25,14 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from foundation.limit_rules import normal_name
 from foundation.log import event_logger
+from foundation.usage_contract import error_body
 
 from ._body import MIB, RequestBody
 from ._endpoints import billable, endpoint_template
 from ._estimate import TOKEN_BILLED
 from ._headers import downstream_headers, upstream_headers
-from ._limit_rules import normal_name
 from ._limiter import Limiter, Verdict
 from ._metrics import Metrics
 from ._observe import observer_for, seen_so_far
@@ -58,11 +59,6 @@ Send = Any
 SMALL_BODY = 1024 * 1024
 _SKIP_AUTO = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 WARNING_HEADER = b"x-gateway-limit-warning"
-
-
-def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
-    """A Mistral-shaped error body, so SDKs parse the gateway's own errors like Mistral's."""
-    return {"object": "error", "message": message, "type": kind, "param": None, "code": str(status)}
 
 
 class Forwarder:

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from foundation.log import event_logger
-from foundation.usage_contract import BadParameter, page_size
+from foundation.usage_contract import BadParameter, error_body, page_size
 
 from ._buffer import Buffer
 
@@ -31,7 +31,7 @@ MAX_CURSOR = 2**63 - 1
 
 
 def contract_error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    body = orjson.dumps({"object": "error", "message": message, "type": kind, "code": str(status)})
+    body = orjson.dumps(error_body(status, kind, message))
     return Response(body, status, headers=headers, media_type="application/json")
 
 

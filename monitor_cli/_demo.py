@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from access import SIGNIN_ENV
+
 from ._dashboard import DashboardMissing, app_path, streamlit_argv
 
 SAMPLE_BUDGETS = """\
@@ -74,7 +76,7 @@ def run_demo(argv: list[str]) -> int:
     print(f"simulator on http://127.0.0.1:{args.port}, collector logging to {logs / 'collector.log'}")
     print(f"dashboard on http://localhost:{args.dashboard_port} (Ctrl-C stops everything)", flush=True)
     try:
-        children.append(subprocess.Popen(dashboard, env=env))
+        children.append(subprocess.Popen(dashboard, env={**env, SIGNIN_ENV: "open"}))
         return children[-1].wait()
     except KeyboardInterrupt:
         return 130

@@ -33,6 +33,7 @@ import orjson
 import pyarrow as pa
 
 from foundation.periods import days_in_period
+from foundation.usage_contract import error_body
 from ledger.pricing.prices import PriceBook
 
 from . import _catalog as cat
@@ -73,7 +74,7 @@ def _unit_line(model: str) -> tuple[str, str]:
 
 
 def _error(status: int, message: str, kind: str) -> tuple[int, bytes]:
-    return status, orjson.dumps({"object": "error", "message": message, "type": kind, "code": str(status)})
+    return status, orjson.dumps(error_body(status, kind, message))
 
 
 class AdminBilling:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from foundation.log import event_logger
-from foundation.usage_contract import BadParameter, page_size
+from foundation.usage_contract import BadParameter, error_body, page_size
 
 from ._admin import ADMIN_PREFIX, AdminBilling
 from ._cursor import CursorError, Position, decode, encode
@@ -58,7 +58,7 @@ class Settings:
 
 
 def _error(message: str, kind: str, code: str) -> bytes:
-    return orjson.dumps({"object": "error", "message": message, "type": kind, "code": code})
+    return orjson.dumps(error_body(int(code), kind, message))
 
 
 class Handler(BaseHTTPRequestHandler):

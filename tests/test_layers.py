@@ -8,7 +8,7 @@ dashboard's entry point, so it counts as part of `pages`).
     simulator             -> foundation, ledger          (list prices for its Admin API)
     gateway               -> foundation, ledger
     collector             -> foundation, ledger          (collector.__main__ also wires alerts)
-    alerts                -> foundation, ledger, gateway (the shared limits parser)
+    alerts                -> foundation, ledger       (never gateway: the limits parser is foundation's)
     pages, app            -> foundation, ledger, alerts, access
     monitor_cli           -> every package               (the `mistral-monitor` command runs each one)
 """
@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "simulator": {"foundation", "ledger"},
     "gateway": {"foundation", "ledger"},
     "collector": {"foundation", "ledger"},
-    "alerts": {"foundation", "ledger", "gateway"},
+    "alerts": {"foundation", "ledger"},
     "pages": {"foundation", "ledger", "alerts", "access"},
     "app": {"foundation", "ledger", "alerts", "access", "pages"},
     "monitor_cli": {"foundation", "ledger", "access", "simulator", "gateway", "collector", "alerts", "pages", "app"},

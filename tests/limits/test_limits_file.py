@@ -19,7 +19,7 @@ from alerts import (
     save_limits,
 )
 from alerts._limits import parse_limit_form
-from gateway._limit_rules import load_book, load_limit_file
+from foundation.limit_rules import load_book, load_limit_file
 
 FILE = """
 [[budgets]]

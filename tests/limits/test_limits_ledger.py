@@ -8,8 +8,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from foundation.limit_rules import NO_PROJECT, Limit, Projects
 from gateway._limit_ledger import ledger_refresher
-from gateway._limit_rules import NO_PROJECT, Limit, Projects
 from gateway._limiter import Limiter, LimitSettings
 from gateway._metrics import Metrics
 from tests.support.alerts import rows

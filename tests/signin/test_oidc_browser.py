@@ -71,7 +71,7 @@ def site(seeded: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFactory) -
     idp = provider(idp_port, client_secret, redirect_uri)
     issuer = next(idp)
     secrets_file = write_secrets(here / "secrets.toml", issuer, client_secret, redirect_uri)
-    app = serve(seeded[0], access, "--secrets.files", str(secrets_file), port=app_port)
+    app = serve(seeded[0], access, "--secrets.files", str(secrets_file), port=app_port, env={"MONITOR_SIGNIN": "oidc"})
     url = next(app)
     yield url
     app.close()

@@ -41,7 +41,7 @@ def access(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(seeded: tuple[Path, Truth], access: Path) -> Iterator[str]:
-    yield from serve(seeded[0], access)
+    yield from serve(seeded[0], access, env={"MONITOR_SIGNIN": "header"})
 
 
 @pytest.fixture(scope="module")

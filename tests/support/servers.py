@@ -76,9 +76,11 @@ def wait_up(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float =
 
 
 def serve_dashboard(data_dir: Path, *extra: str, env: dict[str, str] | None = None, port: int = 0) -> Iterator[str]:
-    """`streamlit run app.py` on loopback over `data_dir` (UTC, no MONITOR_CONFIG); yields its URL, then stops it."""
+    """`streamlit run app.py` on loopback over `data_dir` (UTC, open mode unless `env` asks for another, no
+    MONITOR_CONFIG); yields its URL, then stops it."""
     port = port or free_port()
-    full_env = {**os.environ, "DATA_DIR": str(data_dir), "MONITOR_TIMEZONE": "UTC", **(env or {})}
+    base = {"DATA_DIR": str(data_dir), "MONITOR_TIMEZONE": "UTC", "MONITOR_SIGNIN": "open"}
+    full_env = {**os.environ, **base, **(env or {})}
     full_env.pop("MONITOR_CONFIG", None)
     cmd = [
         sys.executable,

@@ -1,8 +1,9 @@
 """Limits and key labels from the budgets file: the `[[limits]]` tables and `[key_labels]`.
 
-Why here, stdlib only: the gateway enforces these rules and must not import the dashboard's or
-the ledger's stack to read them; the Budgets page (`alerts/_limits.py`) validates with the very
-same parser, so a file the page saves is a file the gateway loads. A name or label with a
+Why in foundation, stdlib only: the gateway enforces these rules and must not import the
+dashboard's or the ledger's stack to read them; the alerts engine and the Budgets page
+(`alerts/_limits.py`) validate with the very same parser, so a file the page saves is a file the
+gateway loads, and neither imports the other. A name or label with a
 control character is refused (it ends up in 429 messages, headers and emails).
 
 Names are compared normalised (`normal_name`: NFKC, casefolded, format characters dropped, trimmed
@@ -41,8 +42,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-PERIODS = ("day", "week", "month")
+from .errors import MonitorError
+from .names import CONTROL
+from .periods import PERIODS
+
 SCOPES = ("project", "api_key", "model")
 KEYS = {"name", "period", "amount", "requests_per_minute", "tokens_per_minute", "hard", "timezone", *SCOPES}
 NO_PROJECT = "(no project)"
@@ -52,7 +55,7 @@ FINGERPRINT = re.compile(r"key[-_][A-Za-z0-9]{1,64}")
 never a secret (`sk-...`), which a label must not be keyed by."""
 
 
-class LimitRuleError(ValueError):
+class LimitRuleError(MonitorError, ValueError):
     """A limit or key label we cannot use; the message starts with the key and ends with the fix."""
 
 
