@@ -25,7 +25,6 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -39,33 +38,12 @@ SPEND_TTL = 41 * 86_400
 HELD_TTL = int(4 * RESERVATION_SECONDS)
 EPOCH = PREFIX + "epoch"
 
-_TAKE = """
-if not redis.call('GET', KEYS[1]) then return redis.error_reply('reset: the limits state lost its data') end
-local full, refused = {}, false
-for i = 2, #KEYS do
-  local rpm, tpm, hard = tonumber(ARGV[3*i-5]), tonumber(ARGV[3*i-4]), ARGV[3*i-3] == '1'
-  local v = redis.call('HMGET', KEYS[i], 'r', 't')
-  local r, t = tonumber(v[1]) or 0, tonumber(v[2]) or 0
-  local what = ''
-  if rpm > 0 and r >= rpm then what = 'requests' elseif tpm > 0 and t >= tpm then what = 'tokens' end
-  full[i-1] = what
-  if hard and what ~= '' then refused = true end
-end
-if not refused then
-  for i = 2, #KEYS do
-    redis.call('HINCRBY', KEYS[i], 'r', 1)
-    redis.call('EXPIRE', KEYS[i], 180)
-  end
-end
-return full
-"""
-
-_RESERVE = """
+_ADMIT = """
 if not redis.call('GET', KEYS[1]) then return redis.error_reply('reset: the limits state lost its data') end
 local token, now, expires, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local n = (#KEYS - 1) / 3
-local out, refused = {}, false
-for i = 1, n do
+local holds, rates = tonumber(ARGV[5]), tonumber(ARGV[6])
+local reached, full, refused = {}, {}, false
+for i = 1, holds do
   local spend, held, exp = KEYS[3*i-1], KEYS[3*i], KEYS[3*i+1]
   local lapsed = redis.call('ZRANGEBYSCORE', exp, '-inf', now, 'LIMIT', 0, 1000)
   for _, old in ipairs(lapsed) do
@@ -76,21 +54,40 @@ for i = 1, n do
   local spent = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0) - (tonumber(v[3]) or 0)
   local reserved = 0
   for _, cost in ipairs(redis.call('HVALS', held)) do reserved = reserved + tonumber(cost) end
-  if spent + reserved >= tonumber(ARGV[3*i+2]) then
-    out[#out+1] = tostring(i)
-    out[#out+1] = tostring(spent)
-    if ARGV[3*i+4] == '1' then refused = true end
+  if spent + reserved >= tonumber(ARGV[3*i+4]) then
+    reached[#reached+1] = tostring(i)
+    reached[#reached+1] = tostring(spent)
+    if ARGV[3*i+6] == '1' then refused = true end
+  end
+end
+if refused then return {reached, full} end
+local first, base = 3 * holds + 2, 3 * holds + 6
+for j = 1, rates do
+  local key = KEYS[first + j - 1]
+  local rpm, tpm = tonumber(ARGV[base + 3*j - 2]), tonumber(ARGV[base + 3*j - 1])
+  local v = redis.call('HMGET', key, 'r', 't')
+  local r, t = tonumber(v[1]) or 0, tonumber(v[2]) or 0
+  local what = ''
+  if rpm > 0 and r >= rpm then what = 'requests' elseif tpm > 0 and t >= tpm then what = 'tokens' end
+  if what ~= '' then
+    full[#full+1] = tostring(j)
+    full[#full+1] = what
+    if ARGV[base + 3*j] == '1' then refused = true end
   end
 end
 if not refused then
-  for i = 1, n do
-    redis.call('HSET', KEYS[3*i], token, ARGV[3*i+3])
+  for i = 1, holds do
+    redis.call('HSET', KEYS[3*i], token, ARGV[3*i+5])
     redis.call('ZADD', KEYS[3*i+1], expires, token)
     redis.call('EXPIRE', KEYS[3*i], ttl)
     redis.call('EXPIRE', KEYS[3*i+1], ttl)
   end
+  for j = 1, rates do
+    redis.call('HINCRBY', KEYS[first + j - 1], 'r', 1)
+    redis.call('EXPIRE', KEYS[first + j - 1], 180)
+  end
 end
-return out
+return {reached, full}
 """
 
 _USAGE = """
@@ -163,30 +160,35 @@ class RedisStore:
             decode_responses=True,
             health_check_interval=0,
         )
-        self._take = self.client.register_script(_TAKE)
-        self._reserve = self.client.register_script(_RESERVE)
+        self._admit = self.client.register_script(_ADMIT)
         self._usage = self.client.register_script(_USAGE)
         self._ledger = self.client.register_script(_LEDGER)
         self._claim = self.client.register_script(_CLAIM)
 
     def take_requests(self, limits: Iterable[Rate], minute: int) -> dict[str, str]:
-        rates = list(limits)
-        args: list[Any] = []
-        for _, rpm, tpm, hard in rates:
-            args += [rpm or 0, tpm or 0, int(hard)]
-        with _errors():
-            found = self._take(keys=[EPOCH, *(_rate_key(name, minute) for name, *_ in rates)], args=args)
-        return {rate[0]: what for rate, what in zip(rates, found, strict=True) if what}
+        return self.admit("", [], list(limits), minute, 0.0)[1]
 
     def reserve(self, token: str, holds: list[Hold], now: float) -> dict[str, float]:
-        keys: list[str] = [EPOCH]
-        args: list[str | int] = [token, repr(now), repr(now + RESERVATION_SECONDS), HELD_TTL]
+        return self.admit(token, holds, [], 0, now)[0]
+
+    def admit(
+        self, token: str, holds: list[Hold], rates: list[Rate], minute: int, now: float
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        """See LimitStore.admit: one script, one round trip."""
+        keys = [EPOCH]
+        args: list[str | int] = [token, repr(now), repr(now + RESERVATION_SECONDS), HELD_TTL, len(holds), len(rates)]
         for hold in holds:
             keys += [_spend_key(hold.name, hold.period), *_held_keys(hold.name, hold.period)]
             args += [repr(hold.amount), repr(hold.cost), int(hold.hard)]
+        for name, rpm, tpm, hard in rates:
+            keys.append(_rate_key(name, minute))
+            args += [rpm or 0, tpm or 0, int(hard)]
         with _errors():
-            out = self._reserve(keys=keys, args=args)
-        return {holds[int(out[i]) - 1].name: float(out[i + 1]) for i in range(0, len(out), 2)}
+            reached, full = self._admit(keys=keys, args=args)
+        return (
+            {holds[int(reached[i]) - 1].name: float(reached[i + 1]) for i in range(0, len(reached), 2)},
+            {rates[int(full[i]) - 1][0]: str(full[i + 1]) for i in range(0, len(full), 2)},
+        )
 
     def renew(self, held: list[Settled], now: float) -> None:
         with _errors(), self.client.pipeline(transaction=False) as pipe:

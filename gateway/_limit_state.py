@@ -44,9 +44,9 @@ CREATE TABLE IF NOT EXISTS held (token TEXT, lim TEXT, period TEXT, amount REAL,
 CREATE INDEX IF NOT EXISTS held_period ON held (lim, period, expires);
 CREATE TABLE IF NOT EXISTS lease (role TEXT PRIMARY KEY, holder TEXT, until REAL);
 """
-_SPENT_ONE = """SELECT coalesce((SELECT amount FROM totals WHERE lim = ?1 AND period = ?2), 0)
- + coalesce((SELECT amount - own_before FROM ledger WHERE lim = ?1 AND period = ?2), 0)"""
-_HELD_ONE = "SELECT coalesce(sum(amount), 0) FROM held WHERE lim = ? AND period = ? AND expires > ?"
+_SPENT_HELD = """SELECT coalesce((SELECT amount FROM totals WHERE lim = ?1 AND period = ?2), 0)
+ + coalesce((SELECT amount - own_before FROM ledger WHERE lim = ?1 AND period = ?2), 0),
+ (SELECT coalesce(sum(amount), 0) FROM held WHERE lim = ?1 AND period = ?2 AND expires > ?3)"""
 _CLAIM = """INSERT INTO lease VALUES (?1, ?2, ?3) ON CONFLICT (role) DO UPDATE SET holder = ?2, until = ?3
  WHERE lease.holder = ?2 OR lease.until < ?4"""
 
@@ -81,11 +81,27 @@ class LimitState:
         Returns {name: "requests" or "tokens"} for the limits already full this minute; when one
         of them is hard nothing is counted (the request is refused), else every limit counts it.
         """
+        return self.admit("", [], list(limits), minute, 0.0)[1]
+
+    def reserve(self, token: str, holds: list[Hold], now: float) -> dict[str, float]:
+        return self.admit(token, holds, [], 0, now)[0]
+
+    def admit(
+        self, token: str, holds: list[Hold], rates: list[Rate], minute: int, now: float
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        """See LimitStore.admit: one `BEGIN IMMEDIATE` transaction reads, holds and counts."""
+        reached: dict[str, float] = {}
         full: dict[str, str] = {}
         with self._transaction() as db:
             refused = False
-            names = []
-            for name, rpm, tpm, hard in limits:
+            for hold in holds:
+                spent, held = db.execute(_SPENT_HELD, (hold.name, hold.period, now)).fetchone()
+                if spent + held >= hold.amount:
+                    reached[hold.name] = float(spent)
+                    refused = refused or hold.hard
+            if refused:
+                return reached, full
+            for name, rpm, tpm, hard in rates:
                 row = db.execute(_RATE, (name, minute)).fetchone()
                 requests, tokens = row or (0, 0)
                 if rpm is not None and requests >= rpm:
@@ -93,31 +109,16 @@ class LimitState:
                 elif tpm is not None and tokens >= tpm:
                     full[name] = "tokens"
                 refused = refused or (hard and name in full)
-                names.append(name)
-            if not refused:
-                db.executemany(
-                    "INSERT INTO rate VALUES (?, ?, 1, 0) ON CONFLICT DO UPDATE SET requests = requests + 1",
-                    [(name, minute) for name in names],
-                )
-        return full
-
-    def reserve(self, token: str, holds: list[Hold], now: float) -> dict[str, float]:
-        """See LimitStore.reserve: one `BEGIN IMMEDIATE` transaction reads and holds."""
-        reached: dict[str, float] = {}
-        with self._transaction() as db:
-            refused = False
-            for hold in holds:
-                spent = float(db.execute(_SPENT_ONE, (hold.name, hold.period)).fetchone()[0])
-                held = float(db.execute(_HELD_ONE, (hold.name, hold.period, now)).fetchone()[0])
-                if spent + held >= hold.amount:
-                    reached[hold.name] = spent
-                    refused = refused or hold.hard
             if not refused:
                 db.executemany(
                     "INSERT OR REPLACE INTO held VALUES (?, ?, ?, ?, ?)",
                     [(token, h.name, h.period, h.cost, now + RESERVATION_SECONDS) for h in holds],
                 )
-        return reached
+                db.executemany(
+                    "INSERT INTO rate VALUES (?, ?, 1, 0) ON CONFLICT DO UPDATE SET requests = requests + 1",
+                    [(name, minute) for name, *_ in rates],
+                )
+        return reached, full
 
     def renew(self, held: list[Settled], now: float) -> None:
         with self._transaction() as db:

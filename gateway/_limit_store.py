@@ -1,12 +1,13 @@
 """The interface of the limits' shared state, and what both of its stores share.
 
 Why one small Protocol: the limiter speaks to a store the same way whether every replica opens
-one SQLite file on one host (`_limit_state.SqliteStore`, the default) or all of them share a
-Redis or Valkey server (`_limit_redis.RedisStore`, `limits_state_url`). Every step that must
-be atomic across replicas is one call: `take_requests` (a rate limit's check and count) and
-`reserve` (a spend limit's check and the request's worst-case cost, held until `settle`d at the
-real cost or released). A store that cannot answer raises `sqlite3.Error` or `StateUnavailable`,
-which the limiter turns into fail-open or fail-closed per request.
+one SQLite file on one host (`_limit_state.LimitState`, the default) or all of them share a
+Redis or Valkey server (`_limit_redis.RedisStore`, `limits_state_url`). What must be atomic
+across replicas is one call: `admit`, on the request path, checks and counts the rate limits
+and checks the spend limits, holding the request's worst-case cost until its priced record
+replaces it (`add_usage`) or it lapses (`take_requests` and `reserve` are its two halves). A
+store that cannot answer raises `sqlite3.Error` or `StateUnavailable`, which the limiter turns
+into fail-open or fail-closed per request.
 
 Example:
     >>> hold = Hold(name="search daily", period="2026-03-10", amount=25.0, cost=0.02, hard=True)
@@ -69,6 +70,16 @@ class LimitStore(Protocol):
 
         A limit is reached when its period's spent plus reserved is at least its amount; when a
         reached limit is hard nothing is held (the request is refused), else every hold is.
+        """
+        ...
+
+    def admit(
+        self, token: str, holds: list[Hold], rates: list[Rate], minute: int, now: float
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        """`reserve` and `take_requests` of one request as one atomic step: (reached, full).
+
+        A hard spend limit reached: nothing held or counted, rates not looked at. A hard rate
+        limit full: nothing held or counted. Else every hold is held and every rate counts it.
         """
         ...
 

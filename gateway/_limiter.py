@@ -153,6 +153,8 @@ class Limiter:
         self.units_max = max(units.values(), default=(0.0, 0.0)) if units else (0.0, 0.0)
         self.units_day = ""
         self.units_future: Any = None
+        self.model_prices: dict[str | None, tuple[float, float]] = {}
+        """The token prices of each model name as sent, for the UTC day of `matching` (what an alias meant)."""
         self.replica = uuid.uuid4().hex[:12]
         self.sequence = 0
         self.inflight: dict[str, list[Settled]] = {}
@@ -232,34 +234,35 @@ class Limiter:
             return None
         verdict = Verdict()
         spend = [limit for limit in found if limit.amount is not None]
-        if spend and self._spend(verdict, spend, now, self._worst_case(model, body, endpoint, now)):
-            return verdict
         rates = [limit for limit in found if limit.requests_per_minute or limit.tokens_per_minute]
-        if rates:
-            self._rates(verdict, rates, now)
-        if verdict.held and verdict.status != 200:
-            self._release(verdict)
+        if spend or rates:
+            self._admit(verdict, spend, rates, now, self._worst_case(model, body, endpoint, now) if spend else 0.0)
         return verdict
 
-    def _spend(self, verdict: Verdict, spend: list[Limit], now: float, cost: float) -> bool:
-        """Reserve `cost` under every spend limit; True when the verdict is final (refused, or unavailable)."""
+    def _admit(self, verdict: Verdict, spend: list[Limit], rates: list[Limit], now: float, cost: float) -> None:
+        """One atomic call: hold `cost` under every spend limit and count the request under every rate limit,
+        unless a hard one refuses (then nothing is held or counted)."""
         hot = self._hot()
         if hot is None:
-            self._unavailable(verdict, "spend")
-            return True
+            self._unavailable(verdict, "spend" if spend else "rate")
+            return
         periods = [self.periods.of(limit, now) for limit in spend]
         holds = [
             Hold(name=lim.name, period=period.id, amount=lim.amount or 0.0, cost=cost, hard=lim.hard)
             for lim, period in zip(spend, periods, strict=True)
         ]
-        self.sequence += 1
-        token = f"{self.replica}-{self.sequence}"
+        token = ""
+        if holds:
+            self.sequence += 1
+            token = f"{self.replica}-{self.sequence}"
+        minute = minute_of(now)
+        rated = [(lim.name, lim.requests_per_minute, lim.tokens_per_minute, lim.hard) for lim in rates]
         try:
-            reached = hot.reserve(token, holds, now)
+            reached, full = hot.admit(token, holds, rated, minute, now)
         except STATE_ERRORS as exc:
-            self._down("spend", exc)
-            self._unavailable(verdict, "spend")
-            return True
+            self._down("spend" if spend else "rate", exc)
+            self._unavailable(verdict, "spend" if spend else "rate")
+            return
         for limit, period in zip(spend, periods, strict=True):
             used = reached.get(limit.name)
             if used is None:
@@ -272,10 +275,20 @@ class Limiter:
                 f"spent); it resets at {period.end_label}"
             )
             if self._verdict(verdict, limit, message, period.end - now):
-                return True
-        verdict.held = [(token, hold.name, hold.period) for hold in holds]
-        self.inflight[token] = verdict.held
-        return False
+                return
+        for limit in (lim for lim in rates if lim.name in full):
+            what = full[limit.name]
+            per = limit.requests_per_minute if what == "requests" else limit.tokens_per_minute
+            reset = (minute + 1) * 60
+            message = (
+                f"{limit.name}: rate limit of {per:,} {what} per minute for {limit.scope_label()} reached; "
+                f"it resets at {time.strftime('%H:%M:%S', time.gmtime(reset))} UTC"
+            )
+            if self._verdict(verdict, limit, message, reset - now):
+                return
+        if holds:
+            verdict.held = [(token, hold.name, hold.period) for hold in holds]
+            self.inflight[token] = verdict.held
 
     def _worst_case(self, model: str | None, body: bytes, endpoint: str, now: float) -> float:
         """The most the request can cost: its prompt's estimate and the output it allows, at its model's prices.
@@ -285,11 +298,16 @@ class Limiter:
         units = self.units
         if not units:
             return 0.0
-        name = normal_name(model)
-        price = units.get(name or "")
-        if price is None and name is not None:
-            price = units.get(self.aliases.resolve(name, self.matching_day) or "")
-        per_input, per_output = price or self.units_max
+        price = self.model_prices.get(model)
+        if price is None:
+            if len(self.model_prices) > 10_000:
+                self.model_prices.clear()
+            name = normal_name(model)
+            price = units.get(name or "")
+            if price is None and name is not None:
+                price = units.get(self.aliases.resolve(name, self.matching_day) or "")
+            price = self.model_prices[model] = price or self.units_max
+        per_input, per_output = price
         prompt, allowed = request_tokens(body) if body else (0, None)
         output = (MODEL_OUTPUT_LIMIT if allowed is None else allowed) if endpoint in TOKEN_BILLED else 0
         return prompt * per_input + output * per_output
@@ -307,44 +325,10 @@ class Limiter:
         if self.settings.state_url is not None:
             self.down_until = time.monotonic() + RETRY_SECONDS
 
-    def _release(self, verdict: Verdict) -> None:
-        """A request refused by a rate limit after its spend was reserved: nothing will settle it."""
-        held, verdict.held = verdict.held, []
-        self.inflight.pop(held[0][0], None)
-        try:
-            if self.hot is not None:
-                self.hot.release(held)
-        except STATE_ERRORS as exc:  # it lapses after RESERVATION_SECONDS
-            self._down("release", exc)
-
     def forget(self, held: list[Settled]) -> None:
         """A request whose record could not be built: its reservation lapses on its own."""
         if held:
             self.inflight.pop(held[0][0], None)
-
-    def _rates(self, verdict: Verdict, rates: list[Limit], now: float) -> Verdict:
-        minute = minute_of(now)
-        hot = self._hot()
-        if hot is None:
-            return self._unavailable(verdict, "rate")
-        try:
-            full = hot.take_requests(
-                [(lim.name, lim.requests_per_minute, lim.tokens_per_minute, lim.hard) for lim in rates], minute
-            )
-        except STATE_ERRORS as exc:
-            self._down("rate", exc)
-            return self._unavailable(verdict, "rate")
-        for limit in (lim for lim in rates if lim.name in full):
-            what = full[limit.name]
-            per = limit.requests_per_minute if what == "requests" else limit.tokens_per_minute
-            reset = (minute + 1) * 60
-            message = (
-                f"{limit.name}: rate limit of {per:,} {what} per minute for {limit.scope_label()} reached; "
-                f"it resets at {time.strftime('%H:%M:%S', time.gmtime(reset))} UTC"
-            )
-            if self._verdict(verdict, limit, message, reset - now):
-                return verdict
-        return verdict
 
     def _verdict(self, verdict: Verdict, limit: Limit, message: str, wait: float) -> bool:
         """Refuse for a hard limit (True), else note a warning."""
@@ -376,7 +360,7 @@ class Limiter:
         """The limits a request falls under; cached per UTC day (what an alias means changes at midnight UTC)."""
         if not self.day_span[0] <= now < self.day_span[1]:
             start = now - now % 86_400
-            self.matching, self.day_span = {}, (start, start + 86_400.0)
+            self.matching, self.day_span, self.model_prices = {}, (start, start + 86_400.0), {}
             self.matching_day = datetime.fromtimestamp(start, UTC).date()
         day = self.matching_day
         scope = self.projects.scope_of(project)
@@ -511,7 +495,7 @@ class Limiter:
             except Exception as exc:  # the reservation counts 0 until the next try
                 self._failed("price", exc)
                 return
-            self.units, self.units_day = units, day
+            self.units, self.units_day, self.model_prices = units, day, {}
             self.units_max = max(units.values(), default=(0.0, 0.0))
             self.metrics.limit_models_priced = len(units)
         elif future is None and self.units_day != day:
