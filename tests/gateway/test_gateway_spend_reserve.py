@@ -77,9 +77,12 @@ def test_a_fast_sequential_client_cannot_outrun_a_hard_spend_limit(upstream: Thr
             headers["X-Project"] = "fast"
             body = {"model": MODEL, "messages": [{"role": "user", "content": CONTENT}], "max_tokens": MAX_TOKENS}
             codes = [client.post("/v1/chat/completions", json=body, headers=headers).status_code for _ in range(40)]
+            metrics = client.get("/metrics").text
     finally:
         gw.stop()
     admitted = sum(1 for seen in fake_upstream.SEEN if CONTENT.encode() in seen["body"])
     assert codes.count(200) == admitted
     assert 9 <= admitted <= 10, f"a limit that fits 9 calls admitted {admitted}: {codes}"
     assert codes[admitted:] == [429] * (40 - admitted)
+    assert 'gateway_limit_reserved{limit="fits nine"}' in metrics
+    assert 'gateway_limit_refusals_total{limit="fits nine"} ' + str(40 - admitted) in metrics

@@ -124,3 +124,21 @@ def test_a_redis_restarted_empty_refuses_until_rebuilt(tmp_path: Path) -> None:
     finally:
         store.close()
         server.kill()
+
+
+def test_a_password_is_sent_from_the_environment_never_the_url(tmp_path: Path) -> None:
+    if not Path(REDIS_SERVER).exists():
+        pytest.skip("redis-server missing: scripts/setup.sh dev")
+    server = RedisServer(tmp_path / "redis", password="s3cret-limits").start()
+    try:
+        without = RedisStore(server.url, password=None, timeout=2.0)
+        with pytest.raises(StateUnavailable) as refused:
+            without.epoch()
+        assert "s3cret" not in str(refused.value)
+        store = RedisStore(server.url, password="s3cret-limits", timeout=2.0)
+        store.epoch()
+        assert store.reserve("r", [hold(0.1)], NOW) == {}
+        without.close()
+        store.close()
+    finally:
+        server.kill()

@@ -24,10 +24,11 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class RedisServer:
-    def __init__(self, root: Path, port: int | None = None) -> None:
+    def __init__(self, root: Path, port: int | None = None, password: str | None = None) -> None:
         """A server whose files live in `root`; on `port` (held by free_port) or one picked at start."""
         self.root = root
         self.port = port or free_port()
+        self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -35,7 +36,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, decode_responses=True, socket_timeout=5)
+        return redis.Redis(port=self.port, password=self.password, decode_responses=True, socket_timeout=5)
 
     def start(self, timeout: float = 30.0, same_port: bool = False) -> RedisServer:
         """Start and wait until it answers PING; another port if the bind fails (unless `same_port`)."""
@@ -44,7 +45,8 @@ class RedisServer:
         while time.monotonic() < deadline:
             log = open(self.root / "redis.log", "ab")  # noqa: SIM115 - the process keeps writing it
             cmd = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            self.proc = subprocess.Popen([*cmd, "--dir", str(self.root)], stdout=log, stderr=subprocess.STDOUT)
+            cmd += ["--dir", str(self.root), *(["--requirepass", self.password] if self.password else [])]
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
             log.close()
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:
