@@ -79,6 +79,9 @@ large models (128k tokens), which bounds what one answer can generate."""
 RETRY_SECONDS = 1.0
 """After Redis failed on the request path, requests skip it (fail open or closed) this long, so a
 server that is down or black-holed costs no request a timeout; the worker keeps trying."""
+WORKER_TIMEOUT = 2.0
+"""The worker's Redis calls may take this long (a rebuild writes a replica's whole period at once);
+the request path's wait is `limits_state_timeout_ms`."""
 STATE_ERRORS = (sqlite3.Error, StateUnavailable, OSError)
 
 
@@ -205,7 +208,8 @@ class Limiter:
             if settings.state_url is not None:
                 from ._limit_redis import RedisStore
 
-                return RedisStore(settings.state_url, settings.state_password, settings.state_timeout)
+                timeout = settings.state_timeout if hot else max(settings.state_timeout, WORKER_TIMEOUT)
+                return RedisStore(settings.state_url, settings.state_password, timeout)
             return LimitState(settings.state_path, settings.state_timeout, hot=hot)
         except STATE_ERRORS as exc:
             self._failed("open", exc)
