@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import fake_upstream
 import httpx
@@ -143,9 +144,9 @@ requests_per_minute = 5
 def test_redis_down_at_boot_and_restarted_empty(upstream: ThreadServer, tmp_path: Path) -> None:
     """Down at boot: fail open (or closed) per request, counted, degraded; up: enforced; killed and back empty:
     the period's spend (the ledger's figure and what the replicas recorded, even while it was down) rebuilt."""
-    if time.time() % 86_400 < 360:  # the ledger rows below must fall in today's (UTC) period
-        time.sleep(360 - time.time() % 86_400)
     now = time.time()
+    shift = round(12 - now % 86_400 / 3600)  # a zone where it is about noon: the rows below fall in today
+    zone = f"Etc/GMT{-shift:+d}" if shift else "UTC"  # Etc/GMT-3 is UTC+3
     content = "down and back"
     cost = call_cost(content)
     rows(
@@ -164,10 +165,11 @@ def test_redis_down_at_boot_and_restarted_empty(upstream: ThreadServer, tmp_path
         "limits_state_url": server.url,
         "ledger_dir": str(tmp_path / "data"),
         "limits_state_timeout_ms": 200,
+        "limits_timezone": zone,
     }
     opened, closed = gateways(tmp_path, upstream, ["open", "closed"], extra)
     closed.extra["limits_fail_closed"] = True
-    key = SPEND_KEY % (datetime.fromtimestamp(now, UTC).date().isoformat(), "daily")
+    key = SPEND_KEY % (datetime.fromtimestamp(now, ZoneInfo(zone)).date().isoformat(), "daily")
     try:
         opened.start(), closed.start()
         with httpx.Client(base_url=opened.url, timeout=10) as to_open, httpx.Client(base_url=closed.url) as to_closed:
