@@ -65,7 +65,10 @@ class LimitRule(Rule):
 
     def filters(self, limit: Limit, period: Period) -> Filters:
         """The ledger rows a limit covers: every scope it names (a key label stands for its fingerprints)."""
-        one = lambda value: (value,) if value is not None else ()  # noqa: E731
+
+        def one(value: str | None) -> tuple[str, ...]:
+            return (value,) if value is not None else ()
+
         return Filters(
             start=period.start,
             end=period.end,

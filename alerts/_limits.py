@@ -21,6 +21,7 @@ from typing import Any
 from foundation.limit_rules import (
     NO_PROJECT,
     Limit,
+    LimitBook,
     LimitRuleError,
     Projects,
     parse_book,
@@ -62,7 +63,7 @@ def projects_section(doc: dict[str, Any], text: str, path: Path, error: type[Exc
     return _book(doc, text, path, error).projects
 
 
-def _book(doc: dict[str, Any], text: str, path: Path, error: type[Exception]) -> Any:
+def _book(doc: dict[str, Any], text: str, path: Path, error: type[Exception]) -> LimitBook:
     try:
         return parse_book(doc)
     except LimitRuleError as exc:

@@ -26,8 +26,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from foundation.config import Config
-from foundation.money import email_money
-from ledger.queries.statement import Statement, statement
+from foundation.money import money
+from ledger.queries.statement import NO_DATA, UNPRICED, Statement, change_text, statement
 
 from ._budgets import Budget, BudgetFileError
 from ._compose import message_id
@@ -126,15 +126,24 @@ def _history(
     del state["history"][:-KEEP_HISTORY]
 
 
-def _change(total: pd.Series, previous: str) -> str:
-    if not total["previous_spend"] > 0:
-        return f"no spend in {previous}"
-    return f"{total['change_pct']:+.0f}% vs {previous} ({total['previous_spend']:,.2f})"
+def _money(value: object, currency: str) -> str:
+    """The statement's money: the ISO code and exactly 2 decimals (`EUR 4.00`), as on the page."""
+    return money(float(value), currency, style="email", cents=True)  # type: ignore[arg-type]
+
+
+def _change(total: pd.Series, stmt: Statement) -> str:
+    """`+12% vs 2026-09 (EUR 8.00)`, `new`, `no data for 2026-09` or `no spend in 2026-09`."""
+    text = change_text(total, stmt, digits=0)
+    if text == NO_DATA:
+        return f"no data for {stmt.previous}"
+    if text.endswith("%"):
+        return f"{text} vs {stmt.previous} ({_money(total['previous_spend'], str(total['currency']))})"
+    return text
 
 
 def subject(stmt: Statement, project: str) -> str:
     parts = [
-        f"{email_money(round(float(t['spend']), 2), str(t['currency']))} ({_change(t, stmt.previous).split(' (')[0]})"
+        f"{_money(t['spend'], str(t['currency']))} ({_change(t, stmt).split(' (')[0]})"
         for _, t in stmt.totals.iterrows()
     ]
     return printable(f"[Mistral statement] {project} {stmt.month}: {'; '.join(parts)}")
@@ -145,8 +154,8 @@ def _figures(stmt: Statement) -> list[tuple[str, str]]:
     for _, t in stmt.totals.iterrows():
         cur = str(t["currency"])
         rows += [
-            (f"Spend ({cur})", email_money(round(float(t["spend"]), 2), cur)),
-            (f"Change from {stmt.previous}", _change(t, stmt.previous)),
+            (f"Spend ({cur})", _money(t["spend"], cur)),
+            (f"Change from {stmt.previous}", _change(t, stmt)),
             ("Requests", f"{int(t['requests']):,}"),
             (
                 "Errors",
@@ -158,29 +167,30 @@ def _figures(stmt: Statement) -> list[tuple[str, str]]:
     return rows
 
 
+def _row(name: str, line: pd.Series, stmt: Statement) -> tuple[str, str, str, str, str]:
+    unpriced = 0 < line["requests"] <= line["unpriced_requests"]
+    return (
+        name,
+        UNPRICED if unpriced else _money(line["spend"], str(line["currency"])),
+        change_text(line, stmt, digits=0),
+        f"{int(line['requests']):,}",
+        f"{int(line['errors']):,}",
+    )
+
+
 def _model_rows(stmt: Statement) -> list[tuple[str, str, str, str, str]]:
-    """(model, spend, change, requests, errors), names printable; the largest MAX_LINES."""
-    out = []
-    for _, line in stmt.lines.head(MAX_LINES).iterrows():
-        change = f"{line['change_pct']:+.0f}%" if pd.notna(line["change_pct"]) else "new"
-        out.append(
-            (
-                printable(str(line["model"])),
-                email_money(round(float(line["spend"]), 2), str(line["currency"])),
-                change,
-                f"{int(line['requests']):,}",
-                f"{int(line['errors']):,}",
-            )
-        )
-    return out
+    """(model, spend, change, requests, errors), names printable; the largest MAX_LINES, then the total."""
+    out = [_row(printable(str(line["model"])), line, stmt) for _, line in stmt.lines.head(MAX_LINES).iterrows()]
+    return out + [_row("Total", total, stmt) for _, total in stmt.total.iterrows()]
 
 
 def _text(stmt: Statement, project: str, link: str | None) -> str:
     lines = [subject(stmt, project), ""] + [f"{k}: {v}" for k, v in _figures(stmt)]
-    lines += ["", "By model (model: spend, change, requests, errors):"]
-    lines += [f"  - {m}: {s}, {c}, {r} requests, {e} errors" for m, s, c, r, e in _model_rows(stmt)]
+    lines += ["", f"By model (model: spend, change from {stmt.previous}, requests, errors):"]
+    rows = [f"  - {m}: {s}, {c}, {r} requests, {e} errors" for m, s, c, r, e in _model_rows(stmt)]
     if len(stmt.lines) > MAX_LINES:
-        lines.append(f"  ... and {len(stmt.lines) - MAX_LINES} more on the Statement page")
+        rows.insert(-1, f"  ... and {len(stmt.lines) - MAX_LINES} more on the Statement page")
+    lines += rows
     if link:
         lines += ["", f"Statement page (CSV download): {link}"]
     return "\n".join(lines) + "\n"
@@ -188,7 +198,8 @@ def _text(stmt: Statement, project: str, link: str | None) -> str:
 
 def _html(stmt: Statement, project: str, link: str | None) -> str:
     figures = "".join(f"<tr><th align='left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in _figures(stmt))
-    head = "".join(f"<th align='left'>{h}</th>" for h in ("model", "spend", "change", "requests", "errors"))
+    words = ("Model", f"Spend {stmt.month}", f"Change from {stmt.previous}", "Requests", "Errors")
+    head = "".join(f"<th align='left'>{escape(h)}</th>" for h in words)
     body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in _model_rows(stmt))
     parts = [
         f"<h2 style='font-size:16px'>{escape(subject(stmt, project))}</h2>",

@@ -1,5 +1,8 @@
 """`python -m collector [--config FILE] [--once]`, plus `reprice` and `compact` commands.
 
+`reprice` and `compact` show their progress (days done, rate, time left): a bar on a terminal,
+`progress` log lines otherwise (foundation.progress).
+
 The one place that wires the alerts engine's jobs into the collector's schedule.
 """
 
@@ -14,6 +17,7 @@ from alerts import collector_jobs
 from foundation.config import load_config
 from foundation.errors import ConfigError
 from foundation.log import add_log_level_argument, configure_logging
+from foundation.progress import tracker
 from ledger import compact_closed_days
 
 from ._context import Context
@@ -39,10 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         context = Context.build(config)
         if args.command == "reprice":
-            print(reprice(config.data_dir, context.book, config.currency))
+            print(reprice(config.data_dir, context.book, config.currency, tracker("reprice", "days")))
             return 0
         if args.command == "compact":
-            print([d.isoformat() for d in compact_closed_days(config.data_dir, datetime.now(UTC).date())])
+            done = compact_closed_days(config.data_dir, datetime.now(UTC).date(), tracker("compact", "days"))
+            print([d.isoformat() for d in done])
             return 0
         jobs = exclusive_jobs([*build_jobs(context), *collector_jobs(context.config)], context)
         if args.once:

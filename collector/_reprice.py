@@ -13,6 +13,7 @@ Which book: `build_book` is the one place the config's pricing choices meet: lis
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -22,8 +23,9 @@ import pyarrow.compute as pc
 from foundation.config import Config, PriceOverride
 from ledger import PriceBook, list_days
 from ledger.billing import sheet_prices
+from ledger.pricing.aliases import read_aliases
 from ledger.pricing.fx import load_rates
-from ledger.pricing.prices import CACHED_INPUT_SHARE, Price, RateFn, derive_prices, read_aliases, read_prices
+from ledger.pricing.prices import CACHED_INPUT_SHARE, Price, RateFn, derive_prices, read_prices
 from ledger.storage.store import rewrite_day
 
 
@@ -68,12 +70,15 @@ def dated_rate(config: Config) -> RateFn:
     return rate
 
 
-def reprice(data_dir: Path, book: PriceBook, currency: str) -> dict[str, int]:
+def reprice(
+    data_dir: Path, book: PriceBook, currency: str, track: Callable[[list[date]], Iterable[date]] = iter
+) -> dict[str, int]:
     """Re-price stale per-request rows; returns the days rewritten and the rows whose price moved.
 
     Each day is read and replaced by `rewrite_day`, under the ledger lock, so rows the running
     collector appends meanwhile are kept. A day whose prices all stay the same is left as it
-    is (its rows keep their older `price_version`, which prices them the same).
+    is (its rows keep their older `price_version`, which prices them the same). `track` sees the
+    days as they are done (foundation.progress.tracker: a bar on a terminal, log lines otherwise).
     """
     counts = {"days": 0, "rows": 0}
 
@@ -89,7 +94,7 @@ def reprice(data_dir: Path, book: PriceBook, currency: str) -> dict[str, int]:
         counts["rows"] += pc.sum(moved.cast(pa.int64())).as_py()
         return _repriced(table, stale, priced_model, cost, book.version, currency)
 
-    counts["days"] = sum(rewrite_day(data_dir, day, change) for day in list_days(data_dir))
+    counts["days"] = sum(rewrite_day(data_dir, day, change) for day in track(list_days(data_dir)))
     return counts
 
 

@@ -169,7 +169,7 @@ class UsageEndpointSource:
         if cursor is not None:
             params["after"] = cursor
         window, name = self.window(), self.source.name
-        return send(
+        page: Page = send(
             self.client,
             self.source,
             PATH,
@@ -178,6 +178,7 @@ class UsageEndpointSource:
             self.limiter,
             lambda response: parse_page(response.content, window, name),
         )
+        return page
 
     def poll(self) -> PollResult:
         """Fetch and store pages until `has_more` is false, a stop is asked, or `max_pages_per_poll`.

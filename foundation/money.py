@@ -13,6 +13,8 @@ Example:
     'EUR 500'
     >>> money(1234.5, "EUR", style="email")
     'EUR 1,234.50'
+    >>> money(500, "EUR", style="email", cents=True), money(0.004, "USD", cents=True)
+    ('EUR 500.00', '$0.00')
 """
 
 from __future__ import annotations
@@ -31,10 +33,18 @@ def symbol(currency: str) -> str:
     return SYMBOLS.get(currency, currency + " ")
 
 
-def money(value: float | None, currency: str, *, style: Style = "page") -> str:
-    """`value` in `currency`: `page` → `$1,234.56`/`-$12.10`/`n/a`; `email` → `EUR 1,234.50`/`EUR 500`."""
+def money(value: float | None, currency: str, *, style: Style = "page", cents: bool = False) -> str:
+    """`value` in `currency`: `page` → `$1,234.56`/`-$12.10`/`n/a`; `email` → `EUR 1,234.50`/`EUR 500`.
+
+    `cents=True` is the statement's finance form: always exactly 2 decimals (`$0.00`, `EUR 500.00`),
+    never a sub-cent `$0.0050`, and never `-$0.00`.
+    """
     if value is None or _not_a_number(value):
         return UNKNOWN
+    if cents:
+        rounded = round(float(value), 2) + 0.0  # + 0.0: no negative zero
+        sign, text = ("-" if rounded < 0 else ""), f"{abs(rounded):,.2f}"
+        return f"{currency} {sign}{text}" if style == "email" else f"{sign}{symbol(currency)}{text}"
     if style == "email":
         return _email(float(value), currency)
     sign, size = ("-" if value < 0 else ""), abs(value)
@@ -54,7 +64,7 @@ def _email(value: float, currency: str) -> str:
     return f"{currency} {value:,.0f}" if value.is_integer() else f"{currency} {value:,.2f}"
 
 
-__all__ = ["SYMBOLS", "Style", "money", "symbol"]
+__all__ = ["SYMBOLS", "Style", "email_money", "money", "percent_change", "signed_percent", "symbol"]
 
 
 def email_money(value: float | None, currency: str) -> str:
@@ -65,3 +75,23 @@ def email_money(value: float | None, currency: str) -> str:
         'EUR 640'
     """
     return money(value, currency, style="email")
+
+
+def signed_percent(pct: float, digits: int = 1) -> str:
+    """A change already in percent, signed: `+12.5%`, `-3%`."""
+    return f"{pct:+.{digits}f}%"
+
+
+def percent_change(now: float | None, before: float | None, digits: int = 1) -> str | None:
+    """The change from `before` to `now` as `+12.5%`; None when there is no positive base to compare with.
+
+    The one "% change vs before" text: the Overview's tiles, the statement (page and email) and the
+    digest email write it through here.
+
+    Example:
+        >>> percent_change(150, 120), percent_change(5, 0), percent_change(90, 120, digits=0)
+        ('+25.0%', None, '-25%')
+    """
+    if now is None or before is None or not before > 0:
+        return None
+    return signed_percent(100.0 * (now - before) / before, digits)

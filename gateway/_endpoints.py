@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import re
+from typing import Any
 
 ID = "{id}"
 _END = ""
@@ -68,8 +69,8 @@ _MAX_SEGMENTS = 8
 _CACHE_SIZE = 4096
 
 
-def _trie(templates: list[str]) -> dict[str, dict]:
-    root: dict[str, dict] = {}
+def _trie(templates: list[str]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
     for template in templates:
         node = root
         for segment in template.strip("/").split("/"):
@@ -106,7 +107,7 @@ def billable(method: str, template: str) -> bool | None:
     return False
 
 
-def _match(node: dict[str, dict], segments: list[str], index: int) -> str | None:
+def _match(node: dict[str, Any], segments: list[str], index: int) -> str | None:
     if index == len(segments):
         end = node.get(_END)
         return end["template"] if end else None

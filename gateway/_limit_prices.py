@@ -57,9 +57,9 @@ def book_units(currency: str) -> Callable[[str], UnitPrices]:
 
     What a spend limit reserves before a request goes upstream (docs/gateway.md, "Spend").
     """
-    from ledger.pricing import prices
+    from ledger.pricing import aliases, prices
 
-    book = prices.PriceBook(prices.read_prices(), prices.read_aliases())
+    book = prices.PriceBook(prices.read_prices(), aliases.read_aliases())
 
     def units(day: str) -> UnitPrices:
         at = datetime.fromisoformat(day + "T12:00:00+00:00")
@@ -82,9 +82,9 @@ def book_pricer(currency: str) -> Callable[[list[dict[str, Any]]], list[float]]:
     """A function pricing records (contract v1) in `currency` as the ledger would; 0 for unpriced."""
     import pyarrow as pa
 
-    from ledger.pricing import prices
+    from ledger.pricing import aliases, prices
 
-    book = prices.PriceBook(prices.read_prices(), prices.read_aliases())
+    book = prices.PriceBook(prices.read_prices(), aliases.read_aliases())
 
     def price(records: list[dict[str, Any]]) -> list[float]:
         if not records:

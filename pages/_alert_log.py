@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from alerts import HistoryRow, OutboxRow, StateStore
+from alerts import HistoryRow, OutboxRow
 
+from . import _data as data
 from ._text import md
 
 HISTORY_COLUMNS = ["at", "kind", "rule", "scope", "subject", "recipients"]
@@ -22,7 +23,7 @@ OUTBOX_COLUMNS = ["created_at", "status", "to", "subject", "attempts", "last_err
 
 def alert_log(data_dir: Path) -> None:
     """Alert history then outbox, newest first, with the failures and retries called out."""
-    state = StateStore(data_dir).rows()
+    state = data.alert_state(data_dir)
     st.header("Alert history")
     history_table(state.history)
     st.header("Outbox")

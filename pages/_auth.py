@@ -294,7 +294,7 @@ def current() -> Principal | None:
 
 
 def _open_mode() -> bool:
-    from ._frame import settings
+    from ._config import settings
 
     try:
         data_dir = settings().data_dir

@@ -11,13 +11,16 @@ e.g. `data.spend_summary(ctx.data_dir, ctx.filters).spend` is a float, and mypy 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from ledger import queries
+import alerts
+from alerts import AlertState, Budget, BudgetView
+from ledger import billing, queries
+from ledger.billing import Headroom, Reconciled, SpendGauge
 from ledger.queries import Filters, Forecast, Freshness, RateUsed, Summary
 from ledger.queries.statement import Statement
 from ledger.queries.statement import statement as _build_statement
@@ -125,3 +128,46 @@ def known_values(data_dir: Path, timezone: str, dim: str) -> list[str]:
     return queries.dimension_values(
         data_dir, Filters(start=now - timedelta(days=KNOWN_DAYS), end=now, timezone=timezone), dim
     )
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def billed_months(data_dir: Path, today: date) -> list[str]:
+    return billing.billed_months(data_dir, today)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def reconcile(data_dir: Path, month: str, currency: str) -> list[Reconciled]:
+    return billing.reconcile(data_dir, [month], currency)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def unreadable_lines(data_dir: Path, month: str, currency: str) -> pd.DataFrame:
+    return billing.unreadable_lines(data_dir, [month], currency).to_pandas()
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def spend_gauges(data_dir: Path, minute: datetime) -> list[SpendGauge]:
+    """At `minute` (the caller's now, to the minute, so reruns within it share the answer)."""
+    return billing.spend_gauges(data_dir, minute)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def rate_headroom(data_dir: Path, minute: datetime, days: int) -> list[Headroom]:
+    """Peak-minute tokens per model over the `days` before `minute`, against the latest rate-limit readings
+    (an empty list without a reading)."""
+    limits = billing.rate_limits(data_dir)
+    return billing.rate_headroom(data_dir, minute - timedelta(days=days), minute, limits) if limits else []
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def budget_view(data_dir: Path, budget: Budget, timezone: str, currency: str, minute: datetime) -> BudgetView:
+    """A budget's current period as the alert emails see it, at `minute` (the caller's now rounded up to the
+    minute, so every row written so far counts and the reruns of that minute share one answer)."""
+    period = alerts.period_of(budget.period, minute - timedelta(microseconds=1), timezone)  # the minute now is in
+    return alerts.view_budget(data_dir, budget, period, timezone, currency, minute)
+
+
+@st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False)
+def alert_state(data_dir: Path) -> AlertState:
+    """The alert history and outbox as the engine last saved them."""
+    return alerts.StateStore(data_dir).rows()

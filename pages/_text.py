@@ -3,8 +3,9 @@
 Why: a model, project, budget or source name is whatever a client or a config wrote.
 `![x](http://host/beacon.png)` in `st.markdown` (and `st.caption`, `st.warning`, labels...) made
 the browser fetch the beacon, a bare URL became a link, and plotly renders `<a href>` in legends
-and ticks. Every such value goes through `md` (markdown) or `plot` (plotly) here, one helper
-each, and is shortened (a 1 MB name is not a legend entry).
+and ticks. Every such value goes through `md` (markdown), `code` (a markdown code span, for a
+name shown as an identifier) or `plot` (plotly) here, and is shortened (a 1 MB name is not a
+legend entry).
 
 Example:
     >>> print(md("![x](http://host/b.png) *a*").replace(JOINER, "+"))
@@ -51,6 +52,20 @@ def _join(match: re.Match[str]) -> str:
     if match.group(1):
         return match.group(1)[0] + JOINER + match.group(1)[1:]
     return match.group(2) + JOINER
+
+
+def code(value: object, limit: int = MAX_CHARS) -> str:
+    """`value` shortened as a markdown code span: shown verbatim (no link, markup or math inside a
+    code span), fenced with one backtick more than its longest run of backticks.
+
+    Example:
+        >>> code("a`b")
+        '`` a`b ``'
+    """
+    text = short(value, limit)
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    return f"{fence} {text} {fence}"
 
 
 def plot(value: object, limit: int = MAX_CHARS) -> str:

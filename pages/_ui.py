@@ -14,6 +14,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from foundation.money import money, symbol
 from ledger import queries
 from ledger.queries import Filters
 
@@ -68,13 +69,33 @@ def percent(value: float | None) -> str:
 
 
 def count(value: float | None) -> str:
-    """1,234 / 12.3k / 4.56M: compact but exact enough for a tile."""
+    """1,234 / 12.3k / 674.5M / 2.5B: at most 6 characters below a trillion, so a tile never cuts it."""
     if value is None or pd.isna(value):
         return "n/a"
-    for threshold, size, suffix, digits in ((1e9, 1e9, "B", 2), (1e6, 1e6, "M", 2), (1e4, 1e3, "k", 1)):
+    for threshold, size, suffix in ((999_950_000, 1e9, "B"), (999_950, 1e6, "M"), (1e4, 1e3, "k")):
         if abs(value) >= threshold:
-            return f"{value / size:,.{digits}f}{suffix}"
+            return f"{value / size:,.1f}{suffix}"
     return f"{value:,.0f}"
+
+
+TILE_MONEY_EXACT_BELOW = 10_000
+"""Money under this shows in full on a tile (`$9,999.99`); from it on, compact (`$12.3k`)."""
+
+
+def tile_count(value: float | None) -> tuple[str, str | None]:
+    """(a tile's compact count, its tooltip: the exact figure) — `674.5M`, `674,512,345`."""
+    if value is None or pd.isna(value):
+        return "n/a", None
+    return count(value), f"{value:,.0f}"
+
+
+def tile_money(value: float | None, currency: str) -> tuple[str, str | None]:
+    """(a tile's money, compact from TILE_MONEY_EXACT_BELOW: `$12.3k`; its tooltip: `$12,345.67`)."""
+    exact = money(value, currency)
+    if value is None or pd.isna(value) or abs(value) < TILE_MONEY_EXACT_BELOW:
+        return exact, exact if value is not None and not pd.isna(value) else None
+    sign = "-" if value < 0 else ""
+    return f"{sign}{symbol(currency)}{count(abs(value))}", exact
 
 
 def millis(value: float | None) -> str:

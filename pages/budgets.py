@@ -10,13 +10,14 @@ file on its next run. The sections live in `_budget_view`, `_budget_form`, `_lim
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from alerts import Budget, BudgetFileError, Engine, check_known, period_of, save_budgets, view_budget
+from alerts import Budget, BudgetFileError, Engine, check_known, save_budgets
 from foundation.config import Config, load_config
 from foundation.errors import ConfigError
+from pages import _data as data
 from pages._alert_log import alert_log
 from pages._auth import audited, may
 from pages._budget_channels import channels_section, test_email
@@ -96,9 +97,9 @@ def main() -> None:
         budgets, editable = [], False
     if not budgets and editable:
         st.info(f"No budgets yet. Add one below; they are saved to {md(engine.settings.budgets_file, 300)}.")
+    minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)  # to the next minute: reruns share it
     for budget in budgets:
-        period = period_of(budget.period, now, config.timezone)
-        show_budget(view_budget(config.data_dir, budget, period, config.timezone, config.currency, now), where, now)
+        show_budget(data.budget_view(config.data_dir, budget, config.timezone, config.currency, minute), where, now)
     if editable and may("editor"):
         editor(engine, budgets, loaded)
         limits_editor(engine.settings.budgets_file, config.data_dir, loaded)

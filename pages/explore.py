@@ -20,15 +20,14 @@ from ledger.queries import (
 from pages import _data as data
 from pages._auth import audited, export_button, may
 from pages._frame import context
-from pages._text import md
+from pages._text import md, plot
 from pages._ui import TOP_N, empty_state, label_colours, labelled, show, style
 
 ctx = context()
 st.title("Explore")
 SQL_EXAMPLE = "SELECT model, count(*) AS requests, sum(cost) AS spend\nFROM ledger\nGROUP BY model\nORDER BY spend DESC"
 MAX_ROWS = 100_000
-TABLE_ROWS = 100_000
-"""Rows the table shows; the downloads hold every row."""
+TABLE_ROWS = 100_000  # rows the table shows; the downloads hold every row (a bare string here would be drawn)
 
 
 def downloads(df: pd.DataFrame, stem: str) -> None:
@@ -65,24 +64,67 @@ def largest(df: pd.DataFrame, colour: str | None, measure: str) -> pd.DataFrame:
     return df[df[colour].isin(keep)]
 
 
+UNPRICED = "unpriced"  # what a spend with no priced request shows as, in the chart's labels and the table
+
+
+def unpriced_values(df: pd.DataFrame, colour: str | None, measure: str) -> set[str]:
+    """The `colour` values whose spend is unknown in every row (no price for any of their requests)."""
+    if measure != "spend" or colour is None or df.empty:
+        return set()
+    known = df.groupby(colour, dropna=False)[measure].count()
+    return {str(v) for v in known[known == 0].index}
+
+
+def marked(
+    df: pd.DataFrame, colour: str | None, unpriced: set[str], colour_map: dict[str, str]
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Plot-safe labels, " (unpriced)" after each unpriced value (its colour kept)."""
+    shown = labelled(df, colour)
+    if not unpriced or colour is None:
+        return shown, colour_map
+    names = {plot(v): f"{plot(v)} ({UNPRICED})" for v in unpriced}
+    colours = {names.get(k, k): c for k, c in colour_map.items()}
+    return shown.assign(**{colour: shown[colour].map(lambda v: names.get(v, v))}), colours
+
+
+def unpriced_note(df: pd.DataFrame, unpriced: set[str], measure: str) -> None:
+    if measure != "spend" or "unpriced_requests" not in df.columns:
+        return
+    hidden = int(df["unpriced_requests"].sum())
+    if not hidden:
+        return
+    more = f" and {len(unpriced) - 5} more" if len(unpriced) > 5 else ""
+    names = ", ".join(md(v) for v in sorted(unpriced)[:5]) + more
+    verb = "has" if len(unpriced) == 1 else "have"
+    which = f"{names} {verb} no price: shown as {UNPRICED}, never as 0. " if unpriced else ""
+    st.caption(f"{which}{hidden:,} requests without a price are not in the spend (the table's Unpriced requests).")
+
+
 def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None) -> None:
     unit = f" ({ctx.currency})" if measure == "spend" else ""
     colour = group_by[0] if group_by else None
     title = f"{measure.replace('_', ' ').capitalize()}{unit}" + (f" by {', '.join(group_by)}" if group_by else "")
+    unpriced = unpriced_values(df, colour, measure)
     if grain:
         drawn = largest(df, colour, measure)
         colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
-        fig = px.line(
-            labelled(drawn, colour), x="bucket", y=measure, color=colour, color_discrete_map=colour_map, markers=True
-        )
+        shown, colour_map = marked(drawn, colour, unpriced, colour_map)
+        fig = px.line(shown, x="bucket", y=measure, color=colour, color_discrete_map=colour_map, markers=True)
         show(style(fig, f"{title} per {grain}", measure.replace("_", " ") + unit))
     elif group_by:
         drawn = df.head(50)
         colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
-        fig = px.bar(
-            labelled(drawn, *group_by[:1]), x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map
-        )
+        shown, colour_map = marked(drawn, colour, unpriced, colour_map)
+        fig = px.bar(shown, x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map)
         show(style(fig, title, measure.replace("_", " ") + unit, group_by[0]))
+    unpriced_note(df, unpriced, measure)
+
+
+def priced_column(df: pd.DataFrame) -> pd.DataFrame:
+    """`price` after the spend: `unpriced` (no priced request: the spend is unknown), `partly unpriced`, or empty."""
+    text = pd.Series("", index=df.index, dtype="object")
+    text = text.mask(df["unpriced_requests"] > 0, "partly unpriced").mask(df["spend"].isna(), UNPRICED)
+    return df.assign(price=text)[[*[c for c in df.columns if c != "unpriced_requests"], "price", "unpriced_requests"]]
 
 
 def slicer() -> None:
@@ -102,7 +144,12 @@ def slicer() -> None:
     column_config = {"bucket": bucket, measure: st.column_config.NumberColumn(label)}
     if len(df) > TABLE_ROWS:
         st.caption(f"The table shows the first {TABLE_ROWS:,} of {len(df):,} rows; the downloads have them all.")
-    st.dataframe(df.head(TABLE_ROWS), hide_index=True, width="stretch", column_config=column_config)
+    table = df.head(TABLE_ROWS)
+    if measure == "spend":
+        table = priced_column(table)
+        column_config["price"] = st.column_config.TextColumn("Price", help="unpriced: no price for the date, not 0")
+        column_config["unpriced_requests"] = st.column_config.NumberColumn("Unpriced requests (not in spend)")
+    st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
     downloads(df, "explore")
 
 

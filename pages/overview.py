@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
-from foundation.money import money
-from ledger.queries import EMPTY_SUMMARY, OTHER, Filters, Summary
+from foundation.money import money, percent_change
+from ledger.queries import EMPTY_SUMMARY, OTHER, Summary
 from pages import _data as data
 from pages._auth import signed_fragment
 from pages._data import TTL_SECONDS
@@ -18,24 +18,17 @@ from pages._text import md, short
 from pages._ui import (
     TOP_N,
     conversion_note,
-    count,
     empty_state,
     millis,
     percent,
     show,
     stacked_bars,
+    tile_count,
+    tile_money,
 )
 
-UNPRICED_LOOKBACK_DAYS = 31
 ctx = context()
 st.title("Overview")
-
-
-def _change(now: float | None, before: float | None) -> str | None:
-    """Relative change as '+12.3%', None when there is nothing to compare with."""
-    if now is None or before is None or before == 0:
-        return None
-    return f"{(now - before) / before * 100:+.1f}%"
 
 
 def _points(now: float | None, before: float | None) -> str | None:
@@ -49,16 +42,17 @@ def tiles(cur: Summary, prev: Summary) -> None:
     """Six tiles, each with its change against the previous period of equal length."""
     spend, requests, tokens, errors, limited, p95 = st.columns(6)
     currency = ctx.currency
-    spend.metric(f"Spend ({currency})", money(cur.spend, currency), _change(cur.spend, prev.spend), border=True)
-    requests.metric("Requests", f"{cur.requests:,}", _change(cur.requests, prev.requests), border=True)
-    tokens.metric("Tokens", count(cur.tokens), _change(cur.tokens, prev.tokens), border=True, help=f"{cur.tokens:,}")
+    shown, exact = tile_money(cur.spend, currency)
+    spend.metric(f"Spend ({currency})", shown, percent_change(cur.spend, prev.spend), border=True, help=exact)
+    shown, exact = tile_count(cur.requests)
+    requests.metric("Requests", shown, percent_change(cur.requests, prev.requests), border=True, help=exact)
+    shown, exact = tile_count(cur.tokens)
+    tokens.metric("Tokens", shown, percent_change(cur.tokens, prev.tokens), border=True, help=exact)
     errors.metric(
         "Error rate", percent(cur.error_rate), _points(cur.error_rate, prev.error_rate), "inverse", border=True
     )
     limited.metric("429 rate", percent(cur.rate_429), _points(cur.rate_429, prev.rate_429), "inverse", border=True)
-    p95.metric("p95 latency", millis(cur.p95_ms), _change(cur.p95_ms, prev.p95_ms), "inverse", border=True)
-    if cur.unpriced_requests:
-        st.caption(f"{cur.unpriced_requests:,} requests to unpriced models are not in the spend; see the Spend page.")
+    p95.metric("p95 latency", millis(cur.p95_ms), percent_change(cur.p95_ms, prev.p95_ms), "inverse", border=True)
     conversion_note(ctx.data_dir, ctx.filters, currency)
 
 
@@ -79,8 +73,10 @@ def live_tiles() -> None:
 def month_to_date() -> None:
     forecast = data.month_forecast(ctx.data_dir, ctx.filters)
     left, right, note = st.columns([1, 1, 2])
-    left.metric(f"Month to date ({forecast.month_start:%B})", money(forecast.spend_to_date, ctx.currency), border=True)
-    right.metric("Forecast to month end", money(forecast.forecast, ctx.currency), border=True)
+    shown, exact = tile_money(forecast.spend_to_date, ctx.currency)
+    left.metric(f"Month to date ({forecast.month_start:%B})", shown, border=True, help=exact)
+    shown, exact = tile_money(forecast.forecast, ctx.currency)
+    right.metric("Forecast to month end", shown, border=True, help=exact)
     note.caption(
         f"Forecast: spend so far plus the days left to {forecast.month_end:%d %b}, each at the recent mean of its "
         f"kind: weekdays {money(forecast.weekday_rate, ctx.currency)}/day, weekends "
@@ -129,22 +125,18 @@ def top_table(dim: str, label: str) -> None:
 
 
 def unpriced_banner() -> None:
-    """Models seen in the last month's traffic with no price for their date: a new release is never silently
-    uncounted. Whole local days, so the cached query is reused all day long."""
-    today = datetime.now(ctx.filters.tz).date()
-    first = today - timedelta(days=UNPRICED_LOOKBACK_DAYS)
-    found = data.unpriced_models(
-        ctx.data_dir, Filters.for_dates(first, today, ctx.filters.timezone, scope=ctx.filters.scope)
-    )
+    """The one unpriced count of the page: the requests of this view (its dates and filters) whose model
+    had no price on their date, and which models; none of them is in any spend figure below."""
+    found = data.unpriced_models(ctx.data_dir, ctx.filters)
     if found.empty:
         return
     names = ", ".join(md(m) for m in found["model"].head(5))
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-    models = "1 model has" if len(found) == 1 else f"{len(found)} models have"
+    models = "1 model" if len(found) == 1 else f"{len(found)} models"
     st.warning(
-        f"{models} no price in the traffic since {first:%d %b}: {names}{more} "
-        f"({int(found['requests'].sum()):,} requests, left out of spend). Add a row to ledger/pricing/prices.csv or a "
-        "[[prices]] override, then run python -m collector reprice.",
+        f"{int(found['requests'].sum()):,} requests in {ctx.range_label} (this view's dates and filters) went to "
+        f"{models} with no price for their date: {names}{more}. They are in no spend figure on this page. Add a row "
+        "to ledger/pricing/prices.csv or a [[prices]] override, then run python -m collector reprice.",
         icon=":material/price_change:",
     )
 

@@ -4,7 +4,8 @@ Why a page of its own: the gap between the bill and the gateway's view is the pr
 signature check. Billed rows come from the `mistral_admin` collector source; every figure
 here comes from ledger.billing, the same functions the alerts engine uses: the headline adds
 up the models whose gap is known (`comparable_totals`); the others are listed beside it, and a
-bill line that cannot be read is shown as it came. Model names go in tables only, never in text.
+bill line that cannot be read is shown as it came. Model names go in tables, and in the status
+warnings as code spans (pages._text.code), never as markdown text.
 """
 
 from __future__ import annotations
@@ -17,19 +18,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from foundation.money import money
-from ledger.billing import (
-    comparable_totals,
-    month_of,
-    rate_headroom,
-    rate_limits,
-    read_billed,
-    reconcile,
-    spend_gauges,
-    unreadable_lines,
-)
+from ledger.billing import comparable_totals
+from pages import _data as data
 from pages._frame import context
 from pages._prices import prices_section
-from pages._text import md, plot
+from pages._text import code, md, plot
 from pages._ui import show
 
 STATUS_LABELS = {
@@ -53,12 +46,20 @@ def dashed(df: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
     )
 
 
-st.title("Reconciliation")
-now = datetime.now(UTC)
-billed_months = sorted(set(read_billed(ctx.data_dir)["month"].to_pylist()) | {month_of(now.date())}, reverse=True)
-month = st.selectbox("Month", billed_months, help="Months the Admin API has billed, newest first")
+def named(rows: pd.DataFrame, status: object, most: int = 5) -> str:
+    """The models of one status as code spans (escaped: a name is data), the first `most` and how many more."""
+    models = sorted(str(m) for m in rows.loc[rows["status"] == status, "model"])
+    more = f" and {len(models) - most} more (in the table below)" if len(models) > most else ""
+    return ", ".join(code(m) for m in models[:most]) + more
 
-records = reconcile(ctx.data_dir, [month], ctx.currency)
+
+st.title("Reconciliation")
+now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)  # reruns of a minute share it
+month = st.selectbox(
+    "Month", data.billed_months(ctx.data_dir, now.date()), help="Months the Admin API has billed, newest first"
+)
+
+records = data.reconcile(ctx.data_dir, month, ctx.currency)
 rows = pd.DataFrame([asdict(r) for r in records])
 no_bill = rows.empty or bool((rows["status"] == "seen_not_billed").all())
 if no_bill:
@@ -77,7 +78,9 @@ if not rows.empty:
     )
     for status, count in rows.loc[rows["status"] != "matched", "status"].value_counts().items():
         extra = " (left out of the totals; the raw lines are below)" if status == "bill_unreadable" else ""
-        st.warning(f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[str(status)]}{extra}")
+        st.warning(
+            f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[str(status)]}{extra}: {named(rows, status)}"
+        )
     labels = rows["model"].map(plot)
     fig = go.Figure(
         [go.Bar(name="measured", x=labels, y=rows["measured"]), go.Bar(name="billed", x=labels, y=rows["billed"])]
@@ -108,7 +111,7 @@ if not rows.empty:
             ]
         )
         st.dataframe(dashed(apart, FORMATS), hide_index=True, width="stretch")
-    lines = unreadable_lines(ctx.data_dir, [month], ctx.currency).to_pandas()
+    lines = data.unreadable_lines(ctx.data_dir, month, ctx.currency)
     if not lines.empty:
         st.markdown("**Bill lines that cannot be read**, as the Admin API sent them (also in `data/snapshots/`)")
         st.dataframe(
@@ -116,7 +119,7 @@ if not rows.empty:
         )
 
 st.subheader("Spend limit")
-gauges = spend_gauges(ctx.data_dir, now)
+gauges = data.spend_gauges(ctx.data_dir, now)
 if not gauges:
     st.info("No spend-limit reading yet: it comes from the `mistral_admin` source.", icon=":material/savings:")
 for gauge in gauges:
@@ -143,13 +146,11 @@ for gauge in gauges:
     )
 
 st.subheader(f"Rate-limit headroom (peak minute, last {HEADROOM_DAYS} days)")
-limits = rate_limits(ctx.data_dir)
-if not limits:
+headroom = data.rate_headroom(ctx.data_dir, now, HEADROOM_DAYS)
+if not headroom:
     st.info("No rate-limit reading yet: it comes from the `mistral_admin` source.", icon=":material/speed:")
 else:
-    heads = pd.DataFrame(
-        [asdict(h) for h in rate_headroom(ctx.data_dir, now - timedelta(days=HEADROOM_DAYS), now, limits)]
-    )
+    heads = pd.DataFrame([asdict(h) for h in headroom])
     formats = {"peak_tokens_minute": "{:,}", "limit_tokens_minute": "{:,.0f}", "headroom_pct": "{:.1f}%"}
     st.dataframe(heads.style.format(formats, na_rep="—"), hide_index=True, width="stretch")
 

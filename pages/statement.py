@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from foundation.money import money
-from ledger.queries.statement import SCOPES, Statement, statement_csv
+from ledger.queries.statement import NO_DATA, SCOPES, Statement, change_text, readable, statement_csv
 from ledger.storage.store import list_days
 from pages import _data as data
 from pages._auth import export_button
@@ -26,13 +26,6 @@ from pages._text import md
 from pages._ui import count
 
 SCOPE_LABELS = {"project": "Project", "api_key": "API key"}
-MONEY = {
-    "spend": "{:,.4f}",
-    "previous_spend": "{:,.4f}",
-    "change": "{:+,.4f}",
-    "change_pct": "{:+.1f}%",
-    "error_rate": "{:.2%}",
-}
 
 
 def months(data_dir: Path, timezone: str) -> list[str]:
@@ -42,27 +35,32 @@ def months(data_dir: Path, timezone: str) -> list[str]:
 
 
 def headline(stmt: Statement, currency: str) -> None:
-    totals = stmt.totals[stmt.totals["currency"] == currency]
-    spend, before = float(totals["spend"].sum()), float(totals["previous_spend"].sum())
+    """Spend of the month and of the one before (`no data` where the ledger does not cover it)."""
+    total = stmt.total.iloc[0] if not stmt.total.empty else None
+    spend = float(total["spend"]) if total is not None else 0.0
+    before = float(total["previous_spend"]) if total is not None else 0.0
+
+    def shown(value: float, covered: bool) -> str:
+        return money(value, currency, cents=True) if covered else NO_DATA
+
+    text = change_text(total, stmt) if total is not None and stmt.covered else None
+    change = f"{text} vs {stmt.previous}" if text is not None and text.endswith("%") else None
     left, mid, right, last = st.columns(4)
-    left.metric(
-        f"Spend {stmt.month}",
-        money(spend, currency),
-        f"{100 * (spend - before) / before:+.1f}% vs {stmt.previous}" if before else None,
-        delta_color="inverse",
-    )
-    mid.metric(f"Spend {stmt.previous}", money(before, currency))
-    right.metric("Requests", count(float(totals["requests"].sum())))
-    last.metric("Errors", count(float(totals["errors"].sum())))
+    left.metric(f"Spend {stmt.month}", shown(spend, stmt.covered), change, delta_color="inverse")
+    mid.metric(f"Spend {stmt.previous}", shown(before, stmt.previous_covered))
+    requests, errors = (int(total["requests"]), int(total["errors"])) if total is not None else (0, 0)
+    right.metric("Requests", count(requests) if stmt.covered else NO_DATA, help=f"{requests:,}")
+    last.metric("Errors", count(errors) if stmt.covered else NO_DATA, help=f"{errors:,}")
 
 
 def table_with_csv(data_dir: Path, stmt: Statement, table: pd.DataFrame, names: tuple[str, str, str, str]) -> None:
-    """A statement table (key ids shown with their labels) and its CSV download, audited.
+    """A statement table for people (words, 2-decimal money, a total row; key ids shown with their
+    labels) and its CSV download (machine columns, full precision), audited.
 
     `names`: what the button says is in the file, the file name's suffix, the audit log's note,
     the button's widget key."""
     what, suffix, note, key = names
-    shown = with_key_labels(table, data_dir).style.format(MONEY, na_rep="—")
+    shown = readable(stmt, with_key_labels(table, data_dir))
     st.dataframe(shown, hide_index=True, width="stretch")
     export_button(
         st,
@@ -99,6 +97,8 @@ if stmt.totals.empty:
     st.info(f"No requests in {month} or {stmt.previous}. Pick another month.", icon=":material/receipt:")
     st.stop()
 headline(stmt, ctx.currency)
+if not stmt.previous_covered:
+    st.caption(f"The ledger holds no day of {stmt.previous}: its figures read “no data”, not 0.")
 st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
 table_with_csv(ctx.data_dir, stmt, stmt.totals, ("every line", by, f"statement {month} {by}", "statement_all_csv"))
 

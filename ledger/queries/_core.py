@@ -18,6 +18,8 @@ TOTALS = measures(*TOTAL_NAMES)
 _TOTALS = aggregates(*TOTAL_NAMES)
 _SUMMARY_EXTRA = aggregates("simulated_rows", "first_at", "last_at")
 MEASURES: dict[str, str] = {name: MEASURES_BY_NAME[name].sql for name in EXPLORE_NAMES}
+UNPRICED_CHECK = ("unpriced_requests", "priced_requests")
+"""What Explore's spend comes with: the unpriced requests it leaves out, and whether any request was priced."""
 """Measure name -> SQL aggregate, for Explore and `breakdown` (from ledger.queries._measures). p95 there is
 a t-digest estimate (bounded memory over any slice); the tiles' percentiles come from
 ledger.queries._latency."""
@@ -238,24 +240,30 @@ def breakdown(
 ) -> pd.DataFrame:
     """Explore: one measure grouped by dimensions (and a local time bucket when grain is given).
 
-    Columns: [bucket], *group_by, <measure>; sorted by bucket then measure descending.
+    Columns: [bucket], *group_by, <measure>; sorted by bucket then measure descending. For
+    `spend`, also `unpriced_requests`, and a group with no priced request has spend NaN
+    (unpriced: unknown, never drawn or summed as 0).
     """
     check_choice("measure", measure, list(MEASURES))
     keys = {d: _dim(d) for d in group_by}
-    columns = [*(["bucket"] if grain else []), *group_by, measure]
+    extra = UNPRICED_CHECK if measure == "spend" else ()
+    columns = [*(["bucket"] if grain else []), *group_by, measure, *extra[:1]]
     if grain and measure in ADDITIVE:
-        df = series(data_dir, filters, check_choice("grain", grain, GRAINS), keys, measures(measure))
+        df = series(data_dir, filters, check_choice("grain", grain, GRAINS), keys, measures(measure, *extra))
     else:
         parts = [f"{expr} AS {name}" for name, expr in keys.items()]
         if grain:
             parts.insert(0, f"{bucket_sql(check_choice('grain', grain, GRAINS), filters.timezone)} AS bucket")
-        select = f"SELECT {', '.join([*parts, MEASURES[measure] + ' AS ' + measure])} FROM rows"
+        figures = [f"{MEASURES_BY_NAME[m].sql} AS {m}" for m in (measure, *extra)]
+        select = f"SELECT {', '.join([*parts, *figures])} FROM rows"
         raw = MEASURES_BY_NAME[measure].served == "raw"
         df = query(data_dir, filters, select + (" GROUP BY ALL" if parts else ""), raw=raw)
         if df is not None and grain:
             df["bucket"] = localize_buckets(df["bucket"], grain, filters.timezone)
     if df is None:
         return _empty(columns)
+    if extra:
+        df[measure] = df[measure].astype("float64").where(df["priced_requests"] > 0)
     order = ["bucket", measure] if grain else [measure]
     ascending = [True, False][-len(order) :] + [True] * len(group_by)
     return df[columns].sort_values([*order, *group_by], ascending=ascending, na_position="last", ignore_index=True)

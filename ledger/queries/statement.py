@@ -24,13 +24,16 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 import pandas as pd
 
 from foundation import periods
+from foundation.money import money, signed_percent
 from foundation.periods import month_days
+from ledger.storage.store import list_days
 
 from ._costs import RateUsed, conversion
 from ._engine import query
@@ -52,6 +55,7 @@ LINE_COLUMNS = (
     "error_rate",
     "unpriced_requests",
     "unconverted_requests",
+    "previous_requests",
 )
 TOTAL_COLUMNS = (
     "currency",
@@ -76,6 +80,9 @@ class Statement:
     `lines`: one row per (scope, model, currency): LINE_COLUMNS. `totals`: one row per
     (scope, currency): TOTAL_COLUMNS. The scope column is named after `by` ("project" or
     "api_key"). change = spend - previous_spend; change_pct is None when last month had no spend.
+    `total`: the sum of every scope (TOTAL_COLUMNS without the scope; after `only`, that one's).
+    `covered` / `previous_covered`: whether the ledger holds any day of the month / of the
+    month before (a month it does not cover reads "no data", never 0).
     """
 
     month: str
@@ -87,24 +94,21 @@ class Statement:
     rate_note: str
     lines: pd.DataFrame
     totals: pd.DataFrame
+    total: pd.DataFrame
+    covered: bool = True
+    previous_covered: bool = True
 
     def scopes(self) -> list[str]:
         return sorted(self.totals[self.by].unique().tolist())
 
     def only(self, name: str) -> Statement:
         """The statement of one project (or key)."""
-        pick = lambda df: df[df[self.by] == name].reset_index(drop=True)  # noqa: E731
-        return Statement(
-            month=self.month,
-            previous=self.previous,
-            by=self.by,
-            timezone=self.timezone,
-            currency=self.currency,
-            rate=self.rate,
-            rate_note=self.rate_note,
-            lines=pick(self.lines),
-            totals=pick(self.totals),
-        )
+
+        def pick(df: pd.DataFrame) -> pd.DataFrame:
+            return df[df[self.by] == name].reset_index(drop=True)
+
+        totals = pick(self.totals)
+        return replace(self, lines=pick(self.lines), totals=totals, total=totals.drop(columns=[self.by]))
 
 
 def month_window(month: str, timezone: str) -> Filters:
@@ -201,8 +205,10 @@ def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str 
     grouped = sums.groupby(["scope", "currency"], as_index=False)
     totals = _derive(grouped[[*_SUMS, "previous_spend", "previous_requests"]].sum()).rename(columns={"scope": by})
     totals = totals.sort_values([by, "currency"], ignore_index=True)
+    total = _derive(sums.groupby(["currency"], as_index=False)[[*_SUMS, "previous_spend", "previous_requests"]].sum())
     used = conversion(Path(data_dir), month_window(month, timezone), currency)
     rate = used[0].rate if len(used) == 1 else None
+    days = list_days(Path(data_dir))
     return Statement(
         month=month,
         previous=previous_month(month),
@@ -213,7 +219,76 @@ def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str 
         rate_note=rate_note(currency, used),
         lines=lines[[by, *LINE_COLUMNS]],
         totals=totals[[by, *TOTAL_COLUMNS]],
+        total=total[list(TOTAL_COLUMNS)],
+        covered=covers(days, month, timezone),
+        previous_covered=covers(days, previous_month(month), timezone),
     )
+
+
+def covers(days: list[date], month: str, timezone: str) -> bool:
+    """Whether the ledger holds a UTC day partition that overlaps `month` in `timezone`."""
+    window = month_window(month, timezone)
+    first = window.start_at.astimezone(UTC).date()
+    last = (window.end_at - timedelta(microseconds=1)).astimezone(UTC).date()
+    return any(first <= day <= last for day in days)
+
+
+NO_DATA = "no data"
+"""A month the ledger does not cover: its figures are unknown, not 0."""
+NEW = "new"
+"""A project, key or model with no request in the month before."""
+UNPRICED = "unpriced"
+"""A line whose every request had no price: its spend is unknown, not $0.00."""
+
+
+def change_text(row: pd.Series, stmt: Statement, digits: int = 1) -> str:
+    """The change from last month in words: `+12.5%`, `new`, `no data`, or `no spend in 2026-09`."""
+    if not stmt.previous_covered:
+        return NO_DATA
+    if not row["previous_requests"] > 0:
+        return NEW
+    if not row["previous_spend"] > 0:
+        return f"no spend in {stmt.previous}"
+    return signed_percent(float(row["change_pct"]), digits)
+
+
+def _count(value: object) -> str:
+    return f"{int(value):,}"  # type: ignore[call-overload]
+
+
+def readable(stmt: Statement, frame: pd.DataFrame, total_label: str = "Total") -> pd.DataFrame:
+    """A statement table for people: headers in words, money in the statement's currency with 2
+    decimals (`unpriced` where no request had a price), `new` / `no data` for the change, and a
+    last row adding up the table.
+
+    `frame` is `stmt.totals` or `stmt.lines` (a scope column may hold labels instead of ids);
+    the total row is `stmt.total`. The CSV keeps the machine columns (`statement_csv`).
+    """
+    cur, by = stmt.currency, stmt.by
+    keys = [c for c in (by, "model") if c in frame.columns]
+    total = stmt.total.assign(**{keys[0]: total_label}, **{k: "" for k in keys[1:]})
+    rows = pd.concat([frame, total], ignore_index=True) if not frame.empty else total
+    spend = lambda v: money(float(v), cur, cents=True) if stmt.covered else NO_DATA  # noqa: E731
+    before = lambda v: money(float(v), cur, cents=True) if stmt.previous_covered else NO_DATA  # noqa: E731
+    change = lambda r: money(float(r["change"]), cur, cents=True) if stmt.previous_covered and stmt.covered else NO_DATA  # noqa: E731
+    out = pd.DataFrame({HEADERS.get(k, k): rows[k].astype(str) for k in keys})
+    out[f"Spend {stmt.month}"] = (
+        rows["spend"]
+        .map(spend)
+        .mask((rows["requests"] > 0) & (rows["unpriced_requests"] >= rows["requests"]), UNPRICED)
+    )
+    out[f"Spend {stmt.previous}"] = rows["previous_spend"].map(before)
+    out["Change"] = rows.apply(change, axis=1) if not rows.empty else []
+    out["Change %"] = rows.apply(lambda r: change_text(r, stmt) if stmt.covered else NO_DATA, axis=1)
+    out["Requests"] = rows["requests"].map(_count)
+    out["Errors"] = rows["errors"].map(_count)
+    out["Error rate"] = rows["error_rate"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.2%}")
+    out["Requests without a price"] = rows["unpriced_requests"].map(_count)
+    out["Requests without a rate"] = rows["unconverted_requests"].map(_count)
+    return out
+
+
+HEADERS = {"project": "Project", "api_key": "API key", "model": "Model"}
 
 
 def check_currency(currency: str) -> str:

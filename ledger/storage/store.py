@@ -28,7 +28,7 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -210,10 +210,13 @@ def _compacted(table: pa.Table) -> pa.Table:
     return dedupe(table).sort_by([("timestamp", "ascending")])
 
 
-def compact_closed_days(data_dir: Path, today: date) -> list[date]:
-    """Compact every day before yesterday (UTC); late records to a day start a new part."""
+def compact_closed_days(
+    data_dir: Path, today: date, track: Callable[[list[date]], Iterable[date]] = iter
+) -> list[date]:
+    """Compact every day before yesterday (UTC); late records to a day start a new part.
+    `track` sees the days as they are done (foundation.progress.tracker)."""
     cutoff = today - timedelta(days=1)
-    return [day for day in list_days(data_dir) if day < cutoff and compact_day(data_dir, day)]
+    return [day for day in track([d for d in list_days(data_dir) if d < cutoff]) if compact_day(data_dir, day)]
 
 
 def dedupe(table: pa.Table) -> pa.Table:

@@ -48,7 +48,11 @@ def test_page_shows_totals_unmatched_models_gauge_and_headroom(collected):
     priced = [r for r in rows if r.measured is not None or r.status == "billed_not_seen"]
     billed = sum(r.billed or 0 for r in priced)  # the fine-tuned model has no price: no gap, left out
     assert labels["Billed (Admin API)"].replace(",", "").endswith(f"{billed:.2f}")
-    assert any(w.value == "1 model: billed, never seen (bypasses the gateway?)" for w in app.warning)
+    unseen = [r.model for r in rows if r.status == "billed_not_seen"]
+    assert unseen == ["mistral-ocr-2505"]  # the warning names it, as code
+    assert any(
+        w.value == "1 model: billed, never seen (bypasses the gateway?): ` mistral-ocr-2505 `" for w in app.warning
+    )
     main, apart, _, prices = (f.value for f in app.dataframe)  # the last: the simulator's price sheet
     assert main.set_index("model").loc["mistral-ocr-2505", "status"] == "billed_not_seen"  # names in tables only
     assert list(apart["model"]) == ["ft:mistral-small-2603:acme:7f3a"]

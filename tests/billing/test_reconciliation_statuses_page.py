@@ -41,3 +41,4 @@ def test_headline_is_over_comparable_models_and_unreadable_bills_are_shown(month
     assert sorted(raw["model"]) == s.UNREADABLE and any("value_micros" in r for r in raw["raw"])
     notes = " ".join(w.value for w in app.warning)
     assert "2 models" in notes and "bill cannot be read" in notes
+    assert all(f"` {name} `" in notes for name in s.UNREADABLE)  # named, as code

@@ -14,9 +14,10 @@ import orjson
 import pytest
 
 from collector._fastpath import table_from_body
-from collector._records import RECORD_COLUMNS, TimeWindow, careful_parse
+from collector._records import RECORD_COLUMNS, careful_parse
 from collector._split import decode_page
 from collector._usage import parse_page
+from collector._window import TimeWindow
 from collector.errors import CursorCycleError, PageTooLargeError
 from ledger import read_ledger
 

@@ -10,7 +10,8 @@ import pytest
 from collector._records import parse_records
 from collector._reprice import reprice
 from ledger import Appender, PriceBook, price_rows, read_ledger
-from ledger.pricing.prices import Alias, read_aliases, read_prices
+from ledger.pricing.aliases import Alias, read_aliases
+from ledger.pricing.prices import read_prices
 from ledger.storage.store import day_dir, visible_files
 
 DAYS = [date(2026, 3, 12) + timedelta(days=i) for i in range(7)]  # 03-12 .. 03-18

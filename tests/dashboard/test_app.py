@@ -54,7 +54,9 @@ def test_overview_tiles_equal_independent_figures(app_env):
     rows = truth.window(*last_days(30))
     tiles = metrics(at)
     assert tiles["Spend (USD)"] == f"${truth.spend(rows):,.2f}"
-    assert tiles["Requests"] == f"{truth.requests(rows):,}"
+    n = truth.requests(rows)
+    assert tiles["Requests"] == (f"{n / 1000:.1f}k" if 10_000 <= n < 999_950 else f"{n:,}")  # compact on a tile
+    assert {m.label: m.help for m in at.metric}["Requests"] == f"{n:,}"  # the exact figure in the tooltip
     assert tiles["Error rate"] == f"{truth.error_rate(rows) * 100:.2f}%"
     assert tiles["p95 latency"] == f"{truth.p95(rows) / 1000:.2f} s"
     month_start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -158,18 +160,43 @@ def test_simulated_rows_show_a_badge(app_env):
     assert any("Simulated data" in m.value for m in at.markdown)
 
 
-def test_overview_banner_names_unpriced_models_seen_in_the_last_31_days(app_env):
-    """Whole days: from midnight (UTC, the app_env's zone) 31 days before today to the end of today."""
+def test_overview_has_one_unpriced_count_and_says_what_it_covers(app_env):
+    """The view's 30 whole days (UTC, the app_env's zone) up to today: one warning, one count."""
     _, truth = app_env
     at = page_app("pages/overview.py").run()
     assert not at.exception, at.exception
-    now = datetime.now(UTC)
-    first = (now - timedelta(days=31)).date()
-    rows = truth.window(utc_midnight(31, now), utc_midnight(-1, now))
+    rows = truth.window(*last_days(30))
     unpriced = rows.filter(pc.is_null(rows["cost"]))
     banner = [w.value for w in at.warning if "no price" in w.value]
     assert len(banner) == 1, [w.value for w in at.warning]
     for model in set(unpriced["model"].to_pylist()):
         assert model.replace("-", "\\-") in banner[0] or model in banner[0]
-    assert f"{truth.requests(unpriced):,} requests" in banner[0]
-    assert f"since {first:%d %b}" in banner[0]
+    assert banner[0].startswith(f"{truth.requests(unpriced):,} requests in ")
+    assert "this view's dates and filters" in banner[0]
+    counts = [c.value for c in at.caption if "unpriced" in c.value]
+    assert counts == [], counts  # no second count under the tiles
+
+
+def test_explore_shows_an_unpriced_model_as_unpriced_never_as_zero(app_env):
+    """acme-finetune-1 has no price: its spend is unknown in the chart and the table, and the page says so."""
+    import base64
+    import json
+
+    import numpy as np
+
+    _, truth = app_env
+    at = page_app("pages/explore.py").run()
+    at.selectbox(key="ex_grain").set_value("none").run()
+    assert not at.exception, at.exception
+    rows = truth.window(*last_days(30), model="acme-finetune-1")
+    assert rows.num_rows and pc.all(pc.is_null(rows["cost"])).as_py()  # the fixture's unpriced model
+    table = at.dataframe[0].value.set_index("model")
+    assert table.loc["acme-finetune-1", "price"] == "unpriced"
+    assert table["spend"].isna().sum() == 1 and table.loc["acme-finetune-1", "spend"] != 0
+    assert table.loc["acme-finetune-1", "unpriced_requests"] == truth.requests(rows)
+    priced = truth.window(*last_days(30), model="mistral-large-latest")
+    assert table.loc["mistral-large-latest", "spend"] == pytest.approx(truth.spend(priced))
+    (bars,) = [t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if "acme" in t["name"]]
+    heights = np.frombuffer(base64.b64decode(bars["y"]["bdata"]), dtype=bars["y"]["dtype"])
+    assert bars["name"] == "acme-finetune-1 (unpriced)" and np.isnan(heights).all()  # no bar, not a 0 bar
+    assert any("acme-finetune-1 has no price: shown as unpriced, never as 0" in c.value for c in at.caption)

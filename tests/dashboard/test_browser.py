@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -170,3 +170,50 @@ def test_hostile_names_fetch_nothing_and_make_no_link(hostile_server: str, brows
     sync_api.expect(page.get_by_text(f"{BEACON}/bare").first).to_be_visible(timeout=60_000)
     assert [url for url in requested if BEACON in url] == []
     context.close()
+
+
+_CUT = """() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricValue"] *'))
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+"""The text of every metric value wider than its box (what the browser cuts with an ellipsis)."""
+
+
+def test_statement_reads_for_finance_and_overview_tiles_are_not_cut(server, browser, seeded):
+    """The ledger's oldest month: its spend with 2 decimals, the month before it "no data"."""
+    _, truth = seeded
+    first_day = truth.table["timestamp"].to_pylist()
+    oldest = min(first_day)
+    month = f"{oldest:%Y-%m}"
+    start = datetime(oldest.year, oldest.month, 1, tzinfo=UTC)
+    following = datetime(oldest.year + oldest.month // 12, oldest.month % 12 + 1, 1, tzinfo=UTC)
+    previous = f"{(start - timedelta(days=1)):%Y-%m}"
+    page = browser.new_page(viewport={"width": 1440, "height": 1600})
+    page.goto(server)
+    _settle(page)
+    assert page.evaluate(_CUT) == []
+    page.goto(f"{server}/statement")
+    _settle(page)
+    picker = page.locator('[data-testid="stSelectbox"]', has_text="Month")
+    picker.click()
+    page.get_by_role("option", name=month).click()
+    _settle(page)
+    _assert_no_exception(page, "statement")
+    _expect_tile(page, f"Spend {month}", f"${truth.spend(truth.window(start, following)):,.2f}")
+    _expect_tile(page, f"Spend {previous}", "no data")
+    sync_api.expect(page.get_by_text(f"The ledger holds no day of {previous}").first).to_be_visible(timeout=60_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "statement-oldest-month.png"), full_page=True)
+    page.close()
+
+
+def test_explore_draws_an_unpriced_model_as_unpriced(server, browser):
+    page = browser.new_page(viewport={"width": 1440, "height": 1600})
+    page.goto(f"{server}/explore")
+    _settle(page)
+    _assert_no_exception(page, "explore")
+    legend = page.locator('[data-testid="stPlotlyChart"] .legend')
+    sync_api.expect(legend).to_contain_text("acme-finetune-1 (unpriced)", timeout=60_000)
+    note = page.get_by_text("acme-finetune-1 has no price: shown as unpriced, never as 0")
+    sync_api.expect(note.first).to_be_visible(timeout=60_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "explore-unpriced.png"), full_page=True)
+    page.close()

@@ -11,7 +11,8 @@ import pytest
 
 from alerts import parse_alerts, parse_smtp
 from alerts._settings import ALERTS, SMTP, AlertSettings, SmtpSettings
-from foundation.config import COLLECTOR, FX, SOURCE, FxConfig, SourceConfig, default_config, load_config, parse_config
+from foundation.config import FxConfig, SourceConfig, default_config, load_config, parse_config
+from foundation.config_keys import COLLECTOR, FX, SOURCE
 from foundation.errors import ConfigError, MonitorError
 from foundation.settings import Setting, validate
 from gateway import GatewayConfig

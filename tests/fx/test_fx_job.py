@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from collector._fx_job import FetchError, fx_jobs, update_rates
-from foundation.config import ConfigError, FxConfig, parse_config
+from foundation.config import FxConfig, parse_config
+from foundation.errors import ConfigError
 from ledger.queries import Filters, spend_summary
 from tests.support.alerts import rows
 

@@ -60,21 +60,25 @@ def test_statement_goes_once_per_project_and_owner_across_restarts(tmp_path, smt
         make_engine(smtp_server.port, **SETTINGS).run(paris(moment))  # a new engine each time: a restart
     sent = sorted((m["To"], m["Subject"].strip()) for m in statements(smtp_server))
     spend, before = 3.0 + 7.0 + 0.5 + 1.5, 8.0
-    assert sent == [
-        ("ana@example.com", "[Mistral statement] <img src=x> 2026-10: EUR 1.25 (no spend in 2026-09)"),
-        ("ana@example.com", "[Mistral statement] analytics 2026-10: EUR 4 (no spend in 2026-09)"),
-        ("bob@example.com", "[Mistral statement] <img src=x> 2026-10: EUR 1.25 (no spend in 2026-09)"),
-        ("bob@example.com", "[Mistral statement] analytics 2026-10: EUR 4 (no spend in 2026-09)"),
+    assert sent == [  # September is in the ledger: a project with no request then is "new"
+        ("ana@example.com", "[Mistral statement] <img src=x> 2026-10: EUR 1.25 (new)"),
+        ("ana@example.com", "[Mistral statement] analytics 2026-10: EUR 4.00 (new)"),
+        ("bob@example.com", "[Mistral statement] <img src=x> 2026-10: EUR 1.25 (new)"),
+        ("bob@example.com", "[Mistral statement] analytics 2026-10: EUR 4.00 (new)"),
         (
             "lead@example.com",
-            f"[Mistral statement] search 2026-10: EUR {spend:g} ({100 * (spend - before) / before:+.0f}% vs 2026-09)",
+            f"[Mistral statement] search 2026-10: EUR {spend:.2f} ({100 * (spend - before) / before:+.0f}% vs 2026-09)",
         ),
     ]
     search = next(m for m in statements(smtp_server) if m["To"] == "lead@example.com")
     text = bodies(search)[0].replace("\r\n", "\n")
     assert "Requests: 4\n" in text and "Errors: 1 (25.0%)" in text
-    assert "  - mistral-small-latest: EUR 5, -38%, 3 requests, 1 errors" in text  # 3 + 0.5 + 1.5 against 8
-    assert "  - mistral-large-latest: EUR 7, new, 1 requests, 0 errors" in text
+    assert "Change from 2026-09: +50% vs 2026-09 (EUR 8.00)" in text  # 3 + 7 + 0.5 + 1.5 against 8
+    assert "  - mistral-small-latest: EUR 5.00, -38%, 3 requests, 1 errors" in text  # 3 + 0.5 + 1.5 against 8
+    assert "  - mistral-large-latest: EUR 7.00, new, 1 requests, 0 errors" in text
+    assert "  - Total: EUR 12.00, +50%, 4 requests, 1 errors" in text  # 12 against 8
+    html = bodies(search)[1]
+    assert "<th align='left'>Spend 2026-10</th>" in html and "<td>Total</td><td>EUR 12.00</td>" in html
     assert "Rate: none: no conversion applied" in text and "EUR" in text
     assert "http://dash.test:8501/statement" in text
     other = next(m for m in statements(smtp_server) if "img" in m["Subject"])

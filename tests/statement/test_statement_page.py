@@ -48,19 +48,21 @@ def test_statement_page_shows_the_month_per_project_and_per_model(ledger):
     app.selectbox(key="statement_month").select("2026-10").run()
     assert not app.exception, app.exception
     assert app.title[0].value == "Statement"
-    totals = app.dataframe[0].value.set_index("project")
-    assert totals.loc["search", "spend"] == pytest.approx(1.5 + 2.5)
-    assert totals.loc["search", "previous_spend"] == pytest.approx(4.0)
-    assert (totals.loc["search", "requests"], totals.loc["search", "errors"]) == (3, 1)
-    assert totals.loc["search", "unpriced_requests"] == 1
-    assert totals.loc[HOSTILE, "spend"] == pytest.approx(3.0)  # the name, as it is, in a table
+    totals = app.dataframe[0].value.set_index("Project")
+    assert totals.loc["search", "Spend 2026-10"] == f"${1.5 + 2.5:.2f}"
+    assert totals.loc["search", "Spend 2026-09"] == "$4.00"
+    assert (totals.loc["search", "Requests"], totals.loc["search", "Errors"]) == ("3", "1")
+    assert totals.loc["search", "Requests without a price"] == "1"
+    assert totals.loc[HOSTILE, "Spend 2026-10"] == "$3.00"  # the name, as it is, in a table
+    assert totals.loc[HOSTILE, "Change %"] == "new"
+    assert totals.loc["Total", "Spend 2026-10"] == "$7.00" and totals.loc["Total", "Requests"] == "4"
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Spend 2026-10"] == "$7.00" and metrics["Spend 2026-09"] == "$4.00"
     assert metrics["Requests"] == "4" and metrics["Errors"] == "1"
     app.selectbox(key="statement_scope").select("search").run()
     lines = app.dataframe[1].value
-    assert set(lines["project"]) == {"search"}
-    assert lines.set_index("model").loc["mistral-small-latest", "spend"] == pytest.approx(4.0)
+    assert set(lines["Project"]) == {"search", "Total"}
+    assert lines.set_index("Model").loc["mistral-small-latest", "Spend 2026-10"] == "$4.00"
     text = " ".join([*(m.value for m in app.markdown), *(c.value for c in app.caption), *(i.value for i in app.info)])
     assert "evil.test" not in text and "click" not in text and "no conversion applied" in text.lower(), text
 
@@ -70,8 +72,8 @@ def test_per_api_key(ledger):
     app.selectbox(key="statement_month").select("2026-10").run()
     app.radio(key="statement_by").set_value("api_key").run()
     assert not app.exception, app.exception
-    totals = app.dataframe[0].value.set_index("api_key")
-    assert totals.loc["key_a", "spend"] == pytest.approx(7.0) and totals.loc["key_a", "requests"] == 4
+    totals = app.dataframe[0].value.set_index("API key")
+    assert totals.loc["key_a", "Spend 2026-10"] == "$7.00" and totals.loc["key_a", "Requests"] == "4"
 
 
 def test_per_api_key_shows_key_labels_in_tables_picker_and_sidebar(ledger):
@@ -82,7 +84,7 @@ def test_per_api_key_shows_key_labels_in_tables_picker_and_sidebar(ledger):
     app.selectbox(key="statement_month").select("2026-10").run()
     app.radio(key="statement_by").set_value("api_key").run()
     assert not app.exception, app.exception
-    totals = app.dataframe[0].value.set_index("api_key")
-    assert "key_a" not in totals.index and totals.loc["search prod", "spend"] == pytest.approx(7.0)
+    totals = app.dataframe[0].value.set_index("API key")
+    assert "key_a" not in totals.index and totals.loc["search prod", "Spend 2026-10"] == "$7.00"
     assert "search prod" in app.selectbox(key="statement_scope").options
     assert "search prod" in app.multiselect(key="f_key").options
