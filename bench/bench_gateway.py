@@ -13,10 +13,12 @@ load generator. Two measurements:
   3. enforcement overhead (`--limits N`, default 100): a second gateway with N active limits in its
      budgets file (4 match every request: an organisation spend limit, the project's spend limit,
      its requests+tokens per minute, the model's requests per minute; the rest name other
-     projects), measured like 1. and in one sustained-rate row.
+     projects), measured like 1. and in one sustained-rate row. `--state-url redis://...` puts its
+     limits state in that (running) Redis or Valkey instead of a SQLite file.
 Every loop is bounded in count and time and targets 127.0.0.1 only. Not a test.
 
     .venv/bin/python bench/bench_gateway.py [--rate 200] [--seconds 10] [--count 6000] [--limits 100]
+                                            [--state-url redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -187,14 +189,17 @@ async def run(args: argparse.Namespace, upstream: str, gateway: str, gateway_pid
     print(f"{'(direct)':<12}{32:>12}{rps:>12.0f}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}")
 
 
-def start_limited(workdir: Path, up_port: int, env: dict[str, str], count: int) -> tuple[subprocess.Popen[bytes], str]:
-    """A second gateway enforcing `count` limits (its own buffer, a limits state file)."""
+def start_limited(
+    workdir: Path, up_port: int, env: dict[str, str], count: int, state_url: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A second gateway enforcing `count` limits (its own buffer, a limits state file or `state_url`)."""
     port = free_port()
     limits_file(workdir / "budgets.toml", count)
     config = workdir / "limited.toml"
     config.write_text(
         f'port = {port}\nupstream_url = "http://{HOST}:{up_port}"\ndb_path = "limited.sqlite3"\n'
         'budgets_file = "budgets.toml"\nlimits_state_path = "limits.sqlite3"\n'
+        + (f'limits_state_url = "{state_url}"\n' if state_url else "")
     )
     proc = start([sys.executable, "-m", "gateway", "--config", str(config)], env, workdir / "limited.log")
     return proc, f"http://{HOST}:{port}"
@@ -206,6 +211,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency run")
     parser.add_argument("--count", type=int, default=6000, help="requests per sustained-rate row")
     parser.add_argument("--limits", type=int, default=100, help="active limits of the second gateway (0: none)")
+    parser.add_argument("--state-url", help="redis://HOST:PORT/DB: the limits gateway's state in a running Redis")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     up_port, gw_port = free_port(), free_port()
@@ -218,7 +224,7 @@ def main() -> int:
     ]
     limited = None
     if args.limits > 0:
-        proc, limited = start_limited(workdir, up_port, env, args.limits)
+        proc, limited = start_limited(workdir, up_port, env, args.limits, args.state_url)
         procs.append(proc)
     try:
         asyncio.run(run(args, f"http://{HOST}:{up_port}", f"http://{HOST}:{gw_port}", procs[1].pid, limited))

@@ -21,7 +21,9 @@ their own subclasses in their own `errors` modules; only the base classes live h
     ├── GatewayError                  gateway.errors (serving errors are answered, never raised)
     │   ├── BodyTooLarge              gateway: a request body over max_request_body_mib (413)
     │   ├── ClientGone                gateway: the client left before its body ended
-    │   └── PricingUnavailable        gateway._limiter: a pricing batch failed; its records wait
+    │   ├── PricingUnavailable        gateway._limiter: a pricing batch failed; its records wait
+    │   └── StateUnavailable          gateway._limit_store: the limits' state (Redis) did not answer
+    │       └── StateReset            the state lost its data (Redis restarted empty): rebuilt
     ├── AlertError                    alerts.errors
     │   ├── DeliveryError             SMTP did not accept a message (`temporary`: retry)
     │   │   └── ChannelError          a Slack / Teams / webhook post was not accepted

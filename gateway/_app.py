@@ -52,15 +52,18 @@ def create_app(
     """
     register_secret(secrets.usage_token)
     register_secret(secrets.key_salt)
+    if secrets.limits_state_password:
+        register_secret(secrets.limits_state_password)
     metrics = metrics or Metrics()
-    limiter = build_limiter(config, metrics, clock)
+    limiter = build_limiter(config, metrics, clock, secrets.limits_state_password)
     buffer = Buffer(config.db_path, config.sqlite_synchronous)
     usage = UsageEndpoint(buffer, secrets.usage_token)
     recorder = Recorder(buffer=buffer, metrics=metrics, retention_days=config.retention_days)
     forwarder = Forwarder(config=config, secrets=secrets, recorder=recorder, metrics=metrics, limiter=limiter)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "upstream": config.upstream_url, "pending": recorder.pending})
+        status = "degraded" if limiter.degraded else "ok"  # the limits' state failed: see gateway_limit_state_*
+        return JSONResponse({"status": status, "upstream": config.upstream_url, "pending": recorder.pending})
 
     async def prometheus(request: Request) -> Response:
         text = metrics.render(buffered=await usage.buffered(), pending=recorder.pending)
@@ -91,7 +94,9 @@ def create_app(
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-def build_limiter(config: GatewayConfig, metrics: Metrics, clock: Callable[[], float] = time.time) -> Limiter:
+def build_limiter(
+    config: GatewayConfig, metrics: Metrics, clock: Callable[[], float] = time.time, password: str | None = None
+) -> Limiter:
     """The limits of `budgets_file` (none without one); ConfigError naming the key for a bad file.
 
     The ledger's refresher is built once a spend limit exists, at start or by a later reload.
@@ -112,6 +117,8 @@ def build_limiter(config: GatewayConfig, metrics: Metrics, clock: Callable[[], f
 
     settings = LimitSettings(
         state_path=config.limits_state_path,
+        state_url=config.limits_state_url,
+        state_password=password,
         timezone=config.limits_timezone,
         currency=config.limits_currency,
         fail_closed=config.limits_fail_closed,

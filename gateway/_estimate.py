@@ -60,6 +60,20 @@ def prompt_bytes(request_body: bytes) -> int:
     return sum(text_bytes(value.get(key), 0) for key in _PROMPT_KEYS)
 
 
+def request_tokens(request_body: bytes) -> tuple[int, int | None]:
+    """(prompt estimate, the output tokens the request allows or None): what a spend limit reserves.
+
+    The allowance is `max_tokens` (`max_output_tokens` on /v1/responses) when it is a whole number.
+    """
+    value = parse_body(request_body) if request_body else None
+    if not isinstance(value, dict):
+        return tokens(len(request_body)), None
+    prompt = tokens(sum(text_bytes(value.get(key), 0) for key in _PROMPT_KEYS))
+    asked = value.get("max_tokens", value.get("max_output_tokens"))
+    whole = isinstance(asked, int) and not isinstance(asked, bool) and asked >= 0
+    return prompt, asked if whole else None
+
+
 def text_bytes(value: Any, depth: int) -> int:
     if isinstance(value, str):
         return 0 if value.startswith("data:") else len(value.encode())

@@ -36,11 +36,41 @@ _TEXTS = ("model", "resolved_model", "endpoint", "service_tier", "api_zone")
 
 
 _PRICER: list[Callable[[list[dict[str, Any]]], list[float]]] = []
+_UNITS: list[Callable[[str], dict[str, tuple[float, float]]]] = []
+UnitPrices = dict[str, tuple[float, float]]
+"""Concrete model -> (input, output) price of one token, in the limits' currency."""
 
 
 def load_pricer(currency: str) -> None:
     """The pricing process's initializer: load the price book once."""
     _PRICER[:] = [book_pricer(currency)]
+    _UNITS[:] = [book_units(currency)]
+
+
+def unit_prices(day: str) -> UnitPrices:
+    """Run in the pricing process: every priced model's token prices on `day` (ISO date)."""
+    return _UNITS[0](day)
+
+
+def book_units(currency: str) -> Callable[[str], UnitPrices]:
+    """A function giving each model's list price of an input and an output token on a day, in `currency`.
+
+    What a spend limit reserves before a request goes upstream (docs/gateway.md, "Spend").
+    """
+    from ledger.pricing import aliases, prices
+
+    book = prices.PriceBook(prices.read_prices(), aliases.read_aliases())
+
+    def units(day: str) -> UnitPrices:
+        at = datetime.fromisoformat(day + "T12:00:00+00:00")
+        found: UnitPrices = {}
+        for model in book.models():
+            price = book.price_at(model, at, currency)
+            if price is not None:
+                found[model] = (price.input_per_1m / 1e6, price.output_per_1m / 1e6)
+        return found
+
+    return units
 
 
 def price_records(records: list[dict[str, Any]]) -> list[float]:

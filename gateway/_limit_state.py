@@ -7,6 +7,8 @@ process stuck, a disk gone) raises `sqlite3.Error`, which the limiter turns into
 fail-closed. Spend is kept per (limit, period, minute), so the ledger's figure can replace the
 minutes it already covers (`set_ledger` notes the own spend before its `as_of`), and as a running
 total per (limit, period), so reading every limit's spend is two queries whatever the history.
+A request's reservation is one row per (request, limit) in `held`, read in the same transaction
+as the spend it is checked against; it lapses when its replica stops renewing it.
 
 Example:
     >>> state = LimitState(Path("data/gateway/limits.sqlite3"), timeout=0.1)
@@ -20,6 +22,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ._limit_store import RESERVATION_SECONDS, Hold, Rate, Settled, SpendRow, TokenRow
 
 _RATE = "SELECT requests, tokens FROM rate WHERE lim = ? AND minute = ?"
 _ADD_TOKENS = "INSERT INTO rate VALUES (?, ?, 0, ?) ON CONFLICT DO UPDATE SET tokens = tokens + excluded.tokens"
@@ -35,7 +39,16 @@ CREATE TABLE IF NOT EXISTS spend (lim TEXT, period TEXT, minute INTEGER, amount 
 CREATE TABLE IF NOT EXISTS totals (lim TEXT, period TEXT, amount REAL, PRIMARY KEY (lim, period));
 CREATE TABLE IF NOT EXISTS ledger (lim TEXT, period TEXT, amount REAL, as_of INTEGER, own_before REAL,
                                    PRIMARY KEY (lim, period));
+CREATE TABLE IF NOT EXISTS held (token TEXT, lim TEXT, period TEXT, amount REAL, expires REAL,
+                                 PRIMARY KEY (token, lim));
+CREATE INDEX IF NOT EXISTS held_period ON held (lim, period, expires);
+CREATE TABLE IF NOT EXISTS lease (role TEXT PRIMARY KEY, holder TEXT, until REAL);
 """
+_SPENT_HELD = """SELECT coalesce((SELECT amount FROM totals WHERE lim = ?1 AND period = ?2), 0)
+ + coalesce((SELECT amount - own_before FROM ledger WHERE lim = ?1 AND period = ?2), 0),
+ (SELECT coalesce(sum(amount), 0) FROM held WHERE lim = ?1 AND period = ?2 AND expires > ?3)"""
+_CLAIM = """INSERT INTO lease VALUES (?1, ?2, ?3) ON CONFLICT (role) DO UPDATE SET holder = ?2, until = ?3
+ WHERE lease.holder = ?2 OR lease.until < ?4"""
 
 
 class LimitState:
@@ -62,17 +75,33 @@ class LimitState:
     def close(self) -> None:
         self.db.close()
 
-    def take_requests(self, limits: Iterable[tuple[str, int | None, int | None, bool]], minute: int) -> dict[str, str]:
+    def take_requests(self, limits: Iterable[Rate], minute: int) -> dict[str, str]:
         """Count one request against each (name, requests_per_minute, tokens_per_minute, hard).
 
         Returns {name: "requests" or "tokens"} for the limits already full this minute; when one
         of them is hard nothing is counted (the request is refused), else every limit counts it.
         """
+        return self.admit("", [], list(limits), minute, 0.0)[1]
+
+    def reserve(self, token: str, holds: list[Hold], now: float) -> dict[str, float]:
+        return self.admit(token, holds, [], 0, now)[0]
+
+    def admit(
+        self, token: str, holds: list[Hold], rates: list[Rate], minute: int, now: float
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        """See LimitStore.admit: one `BEGIN IMMEDIATE` transaction reads, holds and counts."""
+        reached: dict[str, float] = {}
         full: dict[str, str] = {}
         with self._transaction() as db:
             refused = False
-            names = []
-            for name, rpm, tpm, hard in limits:
+            for hold in holds:
+                spent, held = db.execute(_SPENT_HELD, (hold.name, hold.period, now)).fetchone()
+                if spent + held >= hold.amount:
+                    reached[hold.name] = float(spent)
+                    refused = refused or hold.hard
+            if refused:
+                return reached, full
+            for name, rpm, tpm, hard in rates:
                 row = db.execute(_RATE, (name, minute)).fetchone()
                 requests, tokens = row or (0, 0)
                 if rpm is not None and requests >= rpm:
@@ -80,17 +109,54 @@ class LimitState:
                 elif tpm is not None and tokens >= tpm:
                     full[name] = "tokens"
                 refused = refused or (hard and name in full)
-                names.append(name)
             if not refused:
                 db.executemany(
-                    "INSERT INTO rate VALUES (?, ?, 1, 0) ON CONFLICT DO UPDATE SET requests = requests + 1",
-                    [(name, minute) for name in names],
+                    "INSERT OR REPLACE INTO held VALUES (?, ?, ?, ?, ?)",
+                    [(token, h.name, h.period, h.cost, now + RESERVATION_SECONDS) for h in holds],
                 )
-        return full
+                db.executemany(
+                    "INSERT INTO rate VALUES (?, ?, 1, 0) ON CONFLICT DO UPDATE SET requests = requests + 1",
+                    [(name, minute) for name, *_ in rates],
+                )
+        return reached, full
 
-    def add_usage(self, tokens: list[tuple[str, int, int]], spend: list[tuple[str, str, int, float]]) -> None:
-        """Add (limit, minute, tokens) and (limit, period, minute, cost) in one transaction."""
+    def renew(self, held: list[Settled], now: float) -> None:
         with self._transaction() as db:
+            db.executemany(
+                "UPDATE held SET expires = ? WHERE token = ? AND lim = ?",
+                [(now + RESERVATION_SECONDS, token, name) for token, name, _ in held],
+            )
+
+    def release(self, held: list[Settled]) -> None:
+        with self._transaction() as db:
+            db.executemany("DELETE FROM held WHERE token = ? AND lim = ?", [(t, n) for t, n, _ in held])
+
+    def reserved(self, periods: Iterable[tuple[str, str]], now: float) -> dict[tuple[str, str], float]:
+        wanted = set(periods)
+        out = dict.fromkeys(wanted, 0.0)
+        query = "SELECT lim, period, sum(amount) FROM held WHERE expires > ? GROUP BY lim, period"
+        for lim, period, amount in self.db.execute(query, (now,)):
+            if (lim, period) in out:
+                out[(lim, period)] = float(amount)
+        return out
+
+    def claim(self, role: str, holder: str, seconds: float, now: float) -> bool:
+        with self._transaction() as db:
+            db.execute(_CLAIM, (role, holder, now + seconds, now))
+            row = db.execute("SELECT holder FROM lease WHERE role = ?", (role,)).fetchone()
+        return row is not None and row[0] == holder
+
+    def epoch(self) -> str:
+        """A file is never lost and found empty while replicas run: one life."""
+        return "sqlite"
+
+    def add_usage(
+        self, tokens: list[TokenRow], spend: list[SpendRow], settled: list[Settled] | None = None, epoch: str = ""
+    ) -> None:
+        """Add (limit, minute, tokens) and (limit, period, minute, cost), and drop the reservations they
+        settle, in one transaction (so a request's cost is never counted both held and spent, nor neither)."""
+        with self._transaction() as db:
+            db.executemany("DELETE FROM held WHERE token = ? AND lim = ?", [(t, n) for t, n, _ in settled or ()])
             db.executemany(_ADD_TOKENS, tokens)
             db.executemany(_ADD_SPEND, spend)
             db.executemany(_ADD_TOTAL, [(name, period, cost) for name, period, _, cost in spend])
@@ -120,9 +186,10 @@ class LimitState:
             before = db.execute(_BEFORE, (name, period, as_of)).fetchone()[0]
             db.execute("INSERT OR REPLACE INTO ledger VALUES (?, ?, ?, ?, ?)", (name, period, amount, as_of, before))
 
-    def purge(self, before_minute: int) -> None:
-        """Drop rate rows older than `before_minute` and spend rows older than 40 days."""
+    def purge(self, before_minute: int, now: float = 0.0) -> None:
+        """Drop rate rows older than `before_minute`, spend rows older than 40 days and lapsed reservations."""
         with self._transaction() as db:
+            db.execute("DELETE FROM held WHERE expires <= ?", (now,))
             db.execute("DELETE FROM rate WHERE minute < ?", (before_minute,))
             db.execute("DELETE FROM spend WHERE minute < ?", (before_minute - 40 * 1440,))
 

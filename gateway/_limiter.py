@@ -1,14 +1,17 @@
 """Enforce the budgets file's limits before a request goes upstream.
 
-Why this split: the request path does one in-memory spend comparison and, only when a rate
-limit matches, one short SQLite transaction on the shared state file (so replicas enforce one
-limit together). Everything slow happens on a worker thread every `sync_seconds`: finished
-records are priced with the ledger's own PriceBook (the same `cost_columns`, so the gateway's
-cost of a request is the ledger's) in a pricing process, their spend and tokens are added to the shared state, and
-the spend of every limit's current period is read back into memory. So a spend limit reacts
-within `sync_seconds` of the answer that crossed it, and a request already in flight when it was
-crossed still completes. If the state cannot be read or written, the request passes (fail
-open: logged, `gateway_limit_state_failures_total`) unless `limits_fail_closed` is set (503).
+Why this split: the request path makes one atomic call on the shared state per kind of limit
+that matches (a SQLite file on one host, or Redis: `_limit_store.LimitStore`), so replicas
+enforce one limit together. A spend limit *reserves* the request's worst-case cost (the prompt's
+estimate at the input price plus `max_tokens`, or `MODEL_OUTPUT_LIMIT`, at the output price)
+against the period's spent plus reserved, before anything goes upstream; a fast client cannot
+outrun it. Everything slow happens on a worker thread every `sync_seconds`: finished records are
+priced with the ledger's own PriceBook (the same `cost_columns`, so the gateway's cost of a
+request is the ledger's) in a pricing process, and their spend replaces their reservations in
+one atomic step (a failed or refused request settles at 0). If the state cannot be read or
+written, the request passes (fail open: logged, `gateway_limit_state_failures_total`) unless
+`limits_fail_closed` is set (503); a failed Redis is tried again by the request path after
+`RETRY_SECONDS`, and by the worker every sync.
 
 Time is `clock()` (seconds since the epoch), injectable so a test can cross midnight.
 
@@ -29,6 +32,7 @@ import asyncio
 import math
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,10 +45,12 @@ from foundation.limit_rules import Limit, LimitBook, LimitRuleError, Projects, l
 from foundation.log import event_logger
 from ledger.pricing.aliases import AliasHistory, read_aliases
 
+from ._estimate import TOKEN_BILLED, request_tokens
 from ._limit_ledger import Refresher
 from ._limit_periods import PeriodCache, minute_of
-from ._limit_prices import load_pricer, price_records
+from ._limit_prices import UnitPrices, load_pricer, price_records, unit_prices
 from ._limit_state import LimitState
+from ._limit_store import Hold, LimitStore, Settled, SpendRow, StateReset, StateUnavailable, TokenRow
 from ._metrics import Metrics
 from .errors import GatewayError
 
@@ -59,17 +65,31 @@ class PricingUnavailable(GatewayError):
 
 Pricer = Callable[[list[Record]], list[float]]
 _MAX_QUEUED = 100_000
+_MAX_UNWRITTEN = 9_000
+"""Batches (one per sync, 0.2 s) kept while the state is down: 30 minutes; older ones are dropped, logged."""
 PRICING_TIMEOUT_S = 120
 """Off the request path; the pricing process's first start (numpy, pyarrow, the price table) can
 take tens of seconds on a loaded machine, and a timeout counts that batch at 0."""
 PRICING_RETRIES = 5
 """Batches whose pricing failed are kept and tried again (a new pricing process each time) this
 many times in a row before they count at 0 (logged and counted), so rate limits keep working."""
+MODEL_OUTPUT_LIMIT = 131_072
+"""Output tokens reserved for a request that sets no `max_tokens`: the context window of Mistral's
+large models (128k tokens), which bounds what one answer can generate."""
+RETRY_SECONDS = 1.0
+"""After Redis failed on the request path, requests skip it (fail open or closed) this long, so a
+server that is down or black-holed costs no request a timeout; the worker keeps trying."""
+WORKER_TIMEOUT = 2.0
+"""The worker's Redis calls may take this long (a rebuild writes a replica's whole period at once);
+the request path's wait is `limits_state_timeout_ms`."""
+STATE_ERRORS = (sqlite3.Error, StateUnavailable, OSError)
 
 
 @dataclass(frozen=True, kw_only=True)
 class LimitSettings:
     state_path: Path
+    state_url: str | None = None
+    state_password: str | None = None
     timezone: str = "UTC"
     currency: str = "USD"
     fail_closed: bool = False
@@ -87,6 +107,8 @@ class Verdict:
     message: str = ""
     retry_after: int = 0
     warnings: list[str] = field(default_factory=list)
+    held: list[Settled] = field(default_factory=list)
+    """The spend reservations made for the request, settled when its record is priced."""
 
 
 class Limiter:
@@ -103,6 +125,7 @@ class Limiter:
         source: Path | None = None,
         projects: Projects | None = None,
         aliases: AliasHistory | None = None,
+        units: UnitPrices | None = None,
     ) -> None:
         """`ledger` builds the refresher once a spend limit exists (so a gateway without one never loads pyarrow)."""
         self.limits = limits
@@ -123,10 +146,28 @@ class Limiter:
         self.day_span = (0.0, 0.0)
         """The UTC day the `matching` cache holds (what an alias means changes at midnight UTC)."""
         self.spent: dict[tuple[str, str], float] = {}
-        self.spend_ok = False
-        self.queued: list[tuple[Record, float]] = []
-        self.hot: LimitState | None = None
-        self.worker_state: LimitState | None = None
+        self.queued: list[tuple[Record, float, list[Settled]]] = []
+        self.unwritten: list[tuple[list[TokenRow], list[SpendRow], list[Settled]]] = []
+        """Priced usage the state did not take yet (down): written, once, when it answers again."""
+        self.hot: LimitStore | None = None
+        self.worker_state: LimitStore | None = None
+        self.units = units
+        self.units_fixed = units is not None
+        self.units_max = max(units.values(), default=(0.0, 0.0)) if units else (0.0, 0.0)
+        self.units_day = ""
+        self.units_future: Any = None
+        self.model_prices: dict[str | None, tuple[float, float]] = {}
+        """The token prices of each model name as sent, for the UTC day of `matching` (what an alias meant)."""
+        self.replica = uuid.uuid4().hex[:12]
+        self.sequence = 0
+        self.inflight: dict[str, list[Settled]] = {}
+        """Reservations not yet settled, by request token: renewed every sync so they do not lapse."""
+        self.own: dict[tuple[str, str, int], float] = {}
+        """This replica's spend per (limit, period, minute): written again if the shared state was lost."""
+        self.epoch: str | None = None
+        self.down_until = 0.0
+        self.degraded = False
+        """The state failed on its last use: /healthz says `degraded` until a sync succeeds."""
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="gateway-limits")
         self.pricing: ProcessPoolExecutor | None = None
         self.price_retries = 0
@@ -142,7 +183,7 @@ class Limiter:
     async def start(self) -> None:
         if not self.active:
             return
-        self.hot = self._open(hot=True)
+        self.hot = self._open(hot=True, boot=True)
         if self.pricer is None and self.source is not None:
             self._pool().submit(price_records, [])  # loads the price book now, in the other process
         await asyncio.get_running_loop().run_in_executor(self.executor, self._sync, [])
@@ -160,10 +201,17 @@ class Limiter:
             if state is not None:
                 state.close()
 
-    def _open(self, hot: bool) -> LimitState | None:
+    def _open(self, hot: bool, boot: bool = False) -> LimitStore | None:
+        """SQLite's file, or a Redis client (which connects on first use: no probe at boot)."""
+        settings = self.settings
         try:
-            return LimitState(self.settings.state_path, self.settings.state_timeout, hot=hot)
-        except (sqlite3.Error, OSError) as exc:
+            if settings.state_url is not None:
+                from ._limit_redis import RedisStore
+
+                timeout = settings.state_timeout if hot else max(settings.state_timeout, WORKER_TIMEOUT)
+                return RedisStore(settings.state_url, settings.state_password, timeout)
+            return LimitState(settings.state_path, settings.state_timeout, hot=hot)
+        except STATE_ERRORS as exc:
             self._failed("open", exc)
             return None
 
@@ -174,10 +222,13 @@ class Limiter:
     def bound(self, key_id: str | None) -> bool:
         return key_id is not None and key_id in self.projects.bound
 
-    def check(self, project: str | None, key_id: str | None, model: str | None) -> Verdict | None:
-        """None when no limit applies; else the verdict (refused, or warnings to add).
+    def check(
+        self, project: str | None, key_id: str | None, model: str | None, body: bytes = b"", endpoint: str = ""
+    ) -> Verdict | None:
+        """None when no limit applies; else the verdict (refused, or warnings to add, and what it reserved).
 
-        `project` is the request's (`project_of`); `model` as the client sent it.
+        `project` is the request's (`project_of`); `model` as the client sent it; `body` the
+        request's body (its first MiB) and `endpoint` its template, for a spend limit's reservation.
         """
         if not self.limits:
             return None
@@ -187,36 +238,48 @@ class Limiter:
             return None
         verdict = Verdict()
         spend = [limit for limit in found if limit.amount is not None]
-        if spend and not self.spend_ok:
-            return self._unavailable(verdict, "spend")
-        for limit in spend:
-            period = self.periods.of(limit, now)
-            used = self.spent.get((limit.name, period.id), 0.0)
-            if used >= (limit.amount or 0.0):
-                message = (
-                    f"{limit.name}: spend limit reached; it resets at {period.end_label}"
-                    if limit.wide
-                    else f"{limit.name}: spend limit of {self.settings.currency} {limit.amount:,.2f} per "
-                    f"{limit.period} for {limit.scope_label()} reached ({self.settings.currency} {used:,.2f} "
-                    f"spent); it resets at {period.end_label}"
-                )
-                if self._verdict(verdict, limit, message, period.end - now):
-                    return verdict
         rates = [limit for limit in found if limit.requests_per_minute or limit.tokens_per_minute]
-        return self._rates(verdict, rates, now) if rates else verdict
+        if spend or rates:
+            self._admit(verdict, spend, rates, now, self._worst_case(model, body, endpoint, now) if spend else 0.0)
+        return verdict
 
-    def _rates(self, verdict: Verdict, rates: list[Limit], now: float) -> Verdict:
-        minute = minute_of(now)
-        hot = self.hot or self._reopen()
+    def _admit(self, verdict: Verdict, spend: list[Limit], rates: list[Limit], now: float, cost: float) -> None:
+        """One atomic call: hold `cost` under every spend limit and count the request under every rate limit,
+        unless a hard one refuses (then nothing is held or counted)."""
+        hot = self._hot()
         if hot is None:
-            return self._unavailable(verdict, "rate")
+            self._unavailable(verdict, "spend" if spend else "rate")
+            return
+        periods = [self.periods.of(limit, now) for limit in spend]
+        holds = [
+            Hold(name=lim.name, period=period.id, amount=lim.amount or 0.0, cost=cost, hard=lim.hard)
+            for lim, period in zip(spend, periods, strict=True)
+        ]
+        token = ""
+        if holds:
+            self.sequence += 1
+            token = f"{self.replica}-{self.sequence}"
+        minute = minute_of(now)
+        rated = [(lim.name, lim.requests_per_minute, lim.tokens_per_minute, lim.hard) for lim in rates]
         try:
-            full = hot.take_requests(
-                [(lim.name, lim.requests_per_minute, lim.tokens_per_minute, lim.hard) for lim in rates], minute
+            reached, full = hot.admit(token, holds, rated, minute, now)
+        except STATE_ERRORS as exc:
+            self._down("spend" if spend else "rate", exc)
+            self._unavailable(verdict, "spend" if spend else "rate")
+            return
+        for limit, period in zip(spend, periods, strict=True):
+            used = reached.get(limit.name)
+            if used is None:
+                continue
+            message = (
+                f"{limit.name}: spend limit reached; it resets at {period.end_label}"
+                if limit.wide
+                else f"{limit.name}: spend limit of {self.settings.currency} {limit.amount:,.2f} per "
+                f"{limit.period} for {limit.scope_label()} reached ({self.settings.currency} {used:,.2f} "
+                f"spent); it resets at {period.end_label}"
             )
-        except sqlite3.Error as exc:
-            self._failed("rate", exc)
-            return self._unavailable(verdict, "rate")
+            if self._verdict(verdict, limit, message, period.end - now):
+                return
         for limit in (lim for lim in rates if lim.name in full):
             what = full[limit.name]
             per = limit.requests_per_minute if what == "requests" else limit.tokens_per_minute
@@ -226,8 +289,50 @@ class Limiter:
                 f"it resets at {time.strftime('%H:%M:%S', time.gmtime(reset))} UTC"
             )
             if self._verdict(verdict, limit, message, reset - now):
-                return verdict
-        return verdict
+                return
+        if holds:
+            verdict.held = [(token, hold.name, hold.period) for hold in holds]
+            self.inflight[token] = verdict.held
+
+    def _worst_case(self, model: str | None, body: bytes, endpoint: str, now: float) -> float:
+        """The most the request can cost: its prompt's estimate and the output it allows, at its model's prices.
+
+        0 until the prices are loaded (the limit then counts what was spent and reserved so far, as before).
+        """
+        units = self.units
+        if not units:
+            return 0.0
+        price = self.model_prices.get(model)
+        if price is None:
+            if len(self.model_prices) > 10_000:
+                self.model_prices.clear()
+            name = normal_name(model)
+            price = units.get(name or "")
+            if price is None and name is not None:
+                price = units.get(self.aliases.resolve(name, self.matching_day) or "")
+            price = self.model_prices[model] = price or self.units_max
+        per_input, per_output = price
+        prompt, allowed = request_tokens(body) if body else (0, None)
+        output = (MODEL_OUTPUT_LIMIT if allowed is None else allowed) if endpoint in TOKEN_BILLED else 0
+        return prompt * per_input + output * per_output
+
+    def _hot(self) -> LimitStore | None:
+        """The request path's store, or None while it is known down (see RETRY_SECONDS)."""
+        if self.down_until and time.monotonic() < self.down_until:
+            return None
+        return self.hot or self._reopen()
+
+    def _down(self, what: str, exc: BaseException) -> None:
+        """A failed call on the request path; a network store is then skipped for RETRY_SECONDS (a SQLite lock
+        timeout is the file's own business: the next request tries again)."""
+        self._failed(what, exc)
+        if self.settings.state_url is not None:
+            self.down_until = time.monotonic() + RETRY_SECONDS
+
+    def forget(self, held: list[Settled]) -> None:
+        """A request whose record could not be built: its reservation lapses on its own."""
+        if held:
+            self.inflight.pop(held[0][0], None)
 
     def _verdict(self, verdict: Verdict, limit: Limit, message: str, wait: float) -> bool:
         """Refuse for a hard limit (True), else note a warning."""
@@ -251,7 +356,7 @@ class Limiter:
             )
         return verdict
 
-    def _reopen(self) -> LimitState | None:
+    def _reopen(self) -> LimitStore | None:
         self.hot = self._open(hot=True)
         return self.hot
 
@@ -259,7 +364,7 @@ class Limiter:
         """The limits a request falls under; cached per UTC day (what an alias means changes at midnight UTC)."""
         if not self.day_span[0] <= now < self.day_span[1]:
             start = now - now % 86_400
-            self.matching, self.day_span = {}, (start, start + 86_400.0)
+            self.matching, self.day_span, self.model_prices = {}, (start, start + 86_400.0), {}
             self.matching_day = datetime.fromtimestamp(start, UTC).date()
         day = self.matching_day
         scope = self.projects.scope_of(project)
@@ -283,12 +388,15 @@ class Limiter:
     def _resolver(self, day: date) -> Callable[[str], str | None]:
         return lambda model: self.aliases.resolve(model, day)
 
-    def observe(self, record: Record) -> None:
-        """Queue a finished record for pricing and token counting (worker thread, not awaited)."""
+    def observe(self, record: Record, held: list[Settled] | None = None) -> None:
+        """Queue a finished record for pricing and token counting (worker thread, not awaited);
+        its spend settles the reservations `held` for it."""
         if self.limits and len(self.queued) < _MAX_QUEUED:
-            self.queued.append((record, self.clock()))
+            self.queued.append((record, self.clock(), held or []))
+        elif held:
+            self.forget(held)
 
-    def _take(self) -> list[tuple[Record, float]]:
+    def _take(self) -> list[tuple[Record, float, list[Settled]]]:
         taken, self.queued = self.queued, []
         return taken
 
@@ -298,46 +406,119 @@ class Limiter:
             await asyncio.sleep(self.settings.sync_seconds)
             await loop.run_in_executor(self.executor, self._sync, self._take())
 
-    def _sync(self, records: list[tuple[Record, float]]) -> None:
-        """Worker thread: add the records' usage, refresh the ledger's figures when due, read spend back."""
+    def _sync(self, records: list[tuple[Record, float, list[Settled]]]) -> None:
+        """Worker thread: add the records' usage (settling their reservations), renew the others,
+        refresh the ledger's figures when due, read spend back."""
+        if records:
+            try:
+                self.unwritten.append(self._usage(records))  # priced once, written when the state answers
+                self.price_retries = 0
+            except PricingUnavailable:
+                self.queued[:0] = records[: _MAX_QUEUED - len(self.queued)]
         try:
-            state = self.worker_state = self.worker_state or LimitState(
-                self.settings.state_path, self.settings.state_timeout
-            )
-            if records:
-                try:
-                    state.add_usage(*self._usage(records))
-                    self.price_retries = 0
-                except PricingUnavailable:
-                    self.queued[:0] = records[: _MAX_QUEUED - len(self.queued)]
+            state = self.worker_state = self.worker_state or self._open(hot=False)
+            if state is None:
+                raise StateUnavailable("the limits' state could not be opened")
+            self._rebuild(state)
+            if self.unwritten:
+                tokens = [row for batch in self.unwritten for row in batch[0]]
+                spend = [row for batch in self.unwritten for row in batch[1]]
+                settled = [row for batch in self.unwritten for row in batch[2]]
+                state.add_usage(tokens, spend, settled, epoch=self.epoch or "")
+                self.unwritten = []
+                self._settled(spend, settled)
             now = self.clock()
             self._maybe_reload()
+            self._load_units(now)
+            inflight = [hold for held in list(self.inflight.values()) for hold in held]
+            if inflight:
+                state.renew(inflight, now)
             if self.refresher is None and self.ledger is not None and any(lim.amount for lim in self.limits):
                 self.refresher = self.ledger()
             if self.refresher is not None and now - self.last_ledger >= self.settings.ledger_refresh_seconds:
                 self.last_ledger = now
-                self._refresh_ledger(state, now)
+                if state.claim("ledger", self.replica, 3 * self.settings.ledger_refresh_seconds, now):
+                    self._refresh_ledger(state, now)
             if now - self.last_purge > 3_600:
                 self.last_purge = now
-                state.purge(minute_of(now) - 2)
+                state.purge(minute_of(now) - 2, now)
+                self._prune(now)
             if time.monotonic() - self.last_checkpoint >= 1.0:
                 self.last_checkpoint = time.monotonic()
                 state.checkpoint()
-            self.spent = state.spent(
-                (lim.name, self.periods.of(lim, now).id) for lim in self.limits if lim.amount is not None
-            )
-            self.spend_ok = True
-        except sqlite3.Error as exc:
-            self.spend_ok = False
+            periods = [(lim.name, self.periods.of(lim, now).id) for lim in self.limits if lim.amount is not None]
+            self.spent = state.spent(periods)
+            reserved = state.reserved(periods, now)
+            self.metrics.limit_reserved = {name: reserved.get((name, period), 0.0) for name, period in periods}
+            self.degraded, self.down_until = False, 0.0
+        except StateReset as exc:
+            self.epoch = None  # rebuilt on the next sync
             self._failed("sync", exc)
-            self.queued[:0] = records[: _MAX_QUEUED - len(self.queued)]
+        except STATE_ERRORS as exc:
+            self._failed("sync", exc)
+        if len(self.unwritten) > _MAX_UNWRITTEN:
+            log.error("limit_usage_dropped", batches=len(self.unwritten) - _MAX_UNWRITTEN)
+            self.unwritten = self.unwritten[-_MAX_UNWRITTEN:]
 
-    def _usage(self, records: list[tuple[Record, float]]) -> tuple[list[Any], list[Any]]:
-        """Token and spend rows for the limits each record matches; only records under a spend limit are priced."""
+    def _rebuild(self, state: LimitStore) -> None:
+        """A state in a new life (a Redis restarted empty): write this replica's spend of the current periods
+        again, and read the ledger's figure now (the lease was lost with it), so the spend is whole within one
+        refresh. Each replica writes only its own spend, once per life, so nothing counts twice."""
+        epoch = state.epoch()
+        if epoch == self.epoch:
+            return
+        rows = [(name, period, minute, cost) for (name, period, minute), cost in self.own.items()]
+        state.add_usage([], rows, [], epoch=epoch)
+        if self.epoch is not None:
+            log.warning("limit_state_rebuilt", rows=len(rows), epoch=epoch)
+        self.epoch = epoch
+        self.last_ledger = -math.inf
+
+    def _settled(self, spend: list[SpendRow], settled: list[Settled]) -> None:
+        for name, period, minute, cost in spend:
+            key = (name, period, minute)
+            self.own[key] = self.own.get(key, 0.0) + cost
+        for token in {token for token, _, _ in settled}:
+            self.inflight.pop(token, None)
+
+    def _prune(self, now: float) -> None:
+        """Keep this replica's own spend of the current periods only."""
+        current = {(lim.name, self.periods.of(lim, now).id) for lim in self.limits if lim.amount is not None}
+        self.own = {key: cost for key, cost in self.own.items() if key[:2] in current}
+
+    def _load_units(self, now: float) -> None:
+        """Each model's token prices of the UTC day, from the pricing process (not awaited: checked every sync)."""
+        if self.units_fixed or self.pricer is not None or not any(lim.amount is not None for lim in self.limits):
+            return
+        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        future = self.units_future
+        if future is not None and future.done():
+            self.units_future = None
+            try:
+                units = future.result()
+            except Exception as exc:  # the reservation counts 0 until the next try
+                self._failed("price", exc)
+                return
+            self.units, self.units_day, self.model_prices = units, day, {}
+            self.units_max = max(units.values(), default=(0.0, 0.0))
+            self.metrics.limit_models_priced = len(units)
+        elif future is None and self.units_day != day:
+            try:
+                self.units_future = self._pool().submit(unit_prices, day)
+            except Exception as exc:  # a broken pricing process: replaced on the next try
+                self._failed("price", exc)
+                self._drop_pool()
+
+    def _usage(
+        self, records: list[tuple[Record, float, list[Settled]]]
+    ) -> tuple[list[TokenRow], list[SpendRow], list[Settled]]:
+        """Token and spend rows for the limits each record matches, and the reservations they settle;
+        only records under a spend limit are priced."""
         matched = [
             (rec, at, self._matching(rec.get("project"), rec.get("api_key_id"), rec.get("model"), at))
-            for rec, at in records
+            for rec, at, _ in records
         ]
+        settled = [hold for _, _, held in records for hold in held]
         priced = [rec for rec, _, found in matched if any(lim.amount is not None for lim in found)]
         costs = iter(self._costs(priced))
         tokens, spend = [], []
@@ -349,7 +530,7 @@ class Limiter:
                     tokens.append((limit.name, minute_of(at), used))
                 if limit.amount is not None and cost:
                     spend.append((limit.name, self.periods.of(limit, at).id, minute_of(at), cost))
-        return tokens, spend
+        return tokens, spend, settled
 
     def _costs(self, records: list[Record]) -> list[float]:
         """Costs from the injected pricer, else from the pricing process (the ledger's PriceBook)."""
@@ -381,7 +562,7 @@ class Limiter:
             )
         return self.pricing
 
-    def _refresh_ledger(self, state: LimitState, now: float) -> None:
+    def _refresh_ledger(self, state: LimitStore, now: float) -> None:
         """Each spend limit's ledger figure; a row is covered as a request is (`_matching`), aliases as of today."""
         assert self.refresher is not None
         day = datetime.fromtimestamp(now, UTC).date()
@@ -427,6 +608,8 @@ class Limiter:
         self.limits, self.projects, self.matching, self.day_span = book.limits, book.projects, {}, (0.0, 0.0)
 
     def _failed(self, what: str, exc: BaseException) -> None:
+        if what != "price" and what != "ledger":
+            self.degraded = True
         self.metrics.limit_state_errors[what] += 1
         if self.metrics.limit_state_errors[what] % 100 == 1:
             log.error(

@@ -33,6 +33,8 @@ class Metrics:
         self.limit_state_failures = 0
         self.limit_state_errors: Counter[str] = Counter()
         self.unbound_refusals = 0
+        self.limit_reserved: dict[str, float] = {}
+        self.limit_models_priced = 0
 
     def count_response(self, status: int) -> None:
         self.requests += 1
@@ -139,6 +141,18 @@ class Metrics:
                 "Errors of the limits' state, by operation.",
                 [(f'{{part="{k}"}}', n) for k, n in sorted(self.limit_state_errors.items())],
             ),
+            *_metric(
+                "gateway_limit_reserved",
+                "gauge",
+                "Spend reserved by requests in flight in each spend limit's current period (all replicas).",
+                [(f'{{limit="{_label(k)}"}}', v) for k, v in sorted(self.limit_reserved.items())],
+            ),
+            *_metric(
+                "gateway_limit_models_priced",
+                "gauge",
+                "Models whose token prices a spend limit's reservation knows (0 until the pricing process is up).",
+                [("", self.limit_models_priced)],
+            ),
             *_metric("gateway_records_buffered", "gauge", "Records held in the buffer database.", [("", buffered)]),
             *_metric("gateway_records_pending", "gauge", "Records waiting for the writer.", [("", pending)]),
         ]
@@ -150,5 +164,5 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _metric(name: str, kind: str, doc: str, samples: list[tuple[str, int]]) -> list[str]:
+def _metric(name: str, kind: str, doc: str, samples: list[tuple[str, int]] | list[tuple[str, float]]) -> list[str]:
     return [f"# HELP {name} {doc}", f"# TYPE {name} {kind}", *(f"{name}{labels} {value}" for labels, value in samples)]

@@ -118,9 +118,11 @@ class Forwarder:
             return await self._unbound(send, ex)
         ex.facts = read_request(first, seen.content_type, body.complete, template)
         ex.model, ex.stream = ex.facts.model, ex.facts.stream
-        verdict = self.limiter.check(ex.project, ex.api_key_id, ex.model) if self.limiter is not None else None
+        limiter = self.limiter
+        verdict = limiter.check(ex.project, ex.api_key_id, ex.model, first, template) if limiter is not None else None
         if verdict is not None and verdict.status != 200:
             return await self._limited(send, ex, verdict)
+        ex.held = verdict.held if verdict is not None else []
         warnings = verdict.warnings if verdict is not None else None
         ex.request_body = first if template in TOKEN_BILLED and body.complete else None
         ex.key = await self.recorder.begin(interrupted_record(ex))
@@ -298,11 +300,13 @@ class Forwarder:
             self.metrics.count_response(ex.status)
             record = build_record(ex)
             if self.limiter is not None:
-                self.limiter.observe(record)
+                self.limiter.observe(record, ex.held)
             if self.config.log_requests:
                 log("request", **{k: record[k] for k in ("id", "endpoint", "status_code", "latency_ms")})
             return record
         except Exception as exc:  # a record failure must never reach the client
+            if self.limiter is not None:
+                self.limiter.forget(ex.held)
             self.metrics.record_failures += 1
             log.error("record_failure", records=1, error=f"{type(exc).__name__}: {exc}")
             return None

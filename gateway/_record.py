@@ -81,6 +81,8 @@ class Exchange:
     facts: RequestFacts = NO_FACTS
     request_body: bytes | None = None
     request_size: int = 0
+    held: list[tuple[str, str, str]] = field(default_factory=list)
+    """The spend limits' reservations for this request (token, limit, period), settled by its record."""
 
 
 def read_request(body: bytes, content_type: str, whole: bool, template: str) -> RequestFacts:

@@ -57,6 +57,8 @@ class GatewayConfig:
     client_timeout_seconds: float = 10.0
     budgets_file: Path | None = None  # [[limits]] and [key_labels] are read from it (docs/gateway.md)
     limits_state_path: Path = DEFAULT_LIMITS_STATE
+    limits_state_url: str | None = None  # redis://HOST:PORT/DB (rediss:// for TLS): replicas on several hosts
+    limits_state_password_env: str = "GATEWAY_LIMITS_STATE_PASSWORD"
     limits_timezone: str = "UTC"
     limits_currency: str = "USD"
     limits_fail_closed: bool = False
@@ -73,6 +75,7 @@ class Secrets:
 
     usage_token: str
     key_salt: bytes
+    limits_state_password: str | None = None
 
 
 def load_config(path: Path | None) -> GatewayConfig:
@@ -111,6 +114,7 @@ def read_secrets(config: GatewayConfig, environ: dict[str, str] | None = None) -
     return Secrets(
         usage_token=_secret(env, config.usage_token_env, "usage_token_env", "the token the collector sends"),
         key_salt=_secret(env, config.key_salt_env, "key_salt_env", "a random salt kept stable").encode(),
+        limits_state_password=env.get(config.limits_state_password_env) or None,
     )
 
 
@@ -130,6 +134,24 @@ def _url(value: str) -> str:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("no credentials, query or fragment; clients send their own API key")
     return url
+
+
+def _state_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError(f"{value!r} is not a redis:// or rediss:// URL; write e.g. 'redis://10.0.0.5:6379/0'")
+    if parts.password or parts.query or parts.fragment:
+        raise ValueError(
+            "no password, query or fragment; put the password in the variable named by limits_state_password_env"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ValueError(f"{value!r} has no valid port; write e.g. 'redis://10.0.0.5:6379/0'") from None
+    path = parts.path.strip("/")
+    if path and not path.isdigit():
+        raise ValueError(f"the database {path!r} is not a number; write e.g. 'redis://10.0.0.5:6379/0'")
+    return value
 
 
 def _header(name: str) -> str:
@@ -264,6 +286,19 @@ SETTINGS: tuple[Setting, ...] = (
         kind=str,
         default=str(DEFAULT_LIMITS_STATE),
         help="The limits' shared SQLite state (minute counters, spend).",
+    ),
+    Setting(
+        name="limits_state_url",
+        kind=str,
+        check=_state_url,
+        help="redis://HOST:PORT/DB (rediss:// for TLS) of a Redis >= 6 or Valkey every replica shares, "
+        "instead of limits_state_path.",
+    ),
+    Setting(
+        name="limits_state_password_env",
+        kind=str,
+        default="GATEWAY_LIMITS_STATE_PASSWORD",
+        help="Environment variable holding the password of limits_state_url (unset: none).",
     ),
     Setting(
         name="limits_timezone",

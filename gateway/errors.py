@@ -1,5 +1,6 @@
 """The gateway's exceptions: a config problem, and a pricing batch that failed (`PricingUnavailable`,
-a GatewayError raised by the pricing worker and caught by its sync loop, which keeps the records).
+a GatewayError raised by the pricing worker and caught by its sync loop, which keeps the records),
+or a limits state that did not answer (`StateUnavailable`, caught by the limiter: fail open or closed).
 
 Everything that goes wrong while serving (upstream down, a record that cannot be written) is
 answered, logged and counted instead, because the user's request must never fail for it.

@@ -25,6 +25,14 @@ if [ "${1:-}" = "dev" ]; then
       echo "setup: /usr/bin/chromium is missing; run 'sudo apt-get install chromium' for the browser tests" >&2
     fi
   fi
+  if [ ! -x /usr/bin/redis-server ]; then
+    if [ "$(id -u)" = "0" ]; then
+      echo "setup: installing Debian's redis-server for the shared-limits tests"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    else
+      echo "setup: /usr/bin/redis-server is missing; run 'sudo apt-get install redis-server' for the shared-limits tests" >&2
+    fi
+  fi
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 fi

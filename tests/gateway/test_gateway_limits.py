@@ -298,6 +298,10 @@ def test_an_edited_budgets_file_is_enforced_without_a_restart(served: tuple[str,
         ({"limits_timezone": "Mars/Olympus"}, "limits_timezone: 'Mars/Olympus' is not a time zone"),
         ({"limits_fail_closed": "yes"}, "limits_fail_closed: expected bool"),
         ({"limits_state_timeout_ms": 0}, "limits_state_timeout_ms: 0 is out of range"),
+        ({"limits_state_url": "http://cache:6379/0"}, "limits_state_url: 'http://cache:6379/0' is not a redis://"),
+        ({"limits_state_url": "redis://:hunter2@cache:6379/0"}, "limits_state_url: no password, query or fragment"),
+        ({"limits_state_url": "redis://cache:6379/zero"}, "limits_state_url: the database 'zero' is not a number"),
+        ({"limits_state_url": "redis://cache:99999/0"}, "limits_state_url: 'redis://cache:99999/0' has no valid port"),
     ],
 )
 def test_bad_limit_keys_name_the_key(tmp_path: Path, raw: dict[str, object], expected: str) -> None:
