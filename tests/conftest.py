@@ -54,3 +54,10 @@ def _only_the_rates_a_test_writes() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LEDGER_FX_PACKAGED", "0")
         yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A browser or process test is slow too, so `-m "not slow"` (the fast loop) leaves it out."""
+    for item in items:
+        if item.get_closest_marker("browser") or item.get_closest_marker("process"):
+            item.add_marker(pytest.mark.slow)

@@ -12,11 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from alerts import StateStore
 from tests.alerts.test_process import KILLED, collector, write_config
 from tests.paths import REPO
 from tests.support.alerts import WEBHOOK_SECRET, budgets_toml, paris, rows
 from tests.support.receivers import URL_TOKEN
+
+pytestmark = pytest.mark.process
 
 CHANNELS_TOML = """
 [alerts.channels.slack]

@@ -9,9 +9,13 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from alerts import StateStore
 from tests.paths import REPO
 from tests.support.alerts import budgets_toml, paris, rows, write_monitor_toml
+
+pytestmark = pytest.mark.process
 
 BUDGET = """
 [[budgets]]

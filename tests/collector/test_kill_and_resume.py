@@ -23,6 +23,8 @@ from ledger.storage.store import list_files
 from tests.paths import REPO
 from tests.support.servers import free_port, wait_up
 
+pytestmark = pytest.mark.process
+
 SEED = 11
 
 

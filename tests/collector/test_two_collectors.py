@@ -26,6 +26,8 @@ from ledger import read_ledger
 from simulator import start_server
 from tests.paths import REPO
 
+pytestmark = pytest.mark.process
+
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[tuple[str, set[str], str]]:

@@ -36,7 +36,10 @@ PAGES = {
     "statement": "statement",
 }
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium"),
+]
 sync_api = pytest.importorskip("playwright.sync_api")
 
 

@@ -16,6 +16,8 @@ from simulator import start_server
 from tests.paths import REPO
 from tests.support.servers import free_port
 
+pytestmark = pytest.mark.process
+
 TOKEN = "tok-log-cli-3c2b1a0f9e8d"
 CHOICES = "is not a log level; use one of debug, info, warning, error"
 

@@ -24,7 +24,10 @@ from tests.gateway.harness import Gateway, ThreadServer
 from tests.support.alerts import rows
 from tests.support.redis_server import REDIS_SERVER, RedisServer
 
-pytestmark = pytest.mark.skipif(not Path(REDIS_SERVER).exists(), reason="redis-server missing: scripts/setup.sh dev")
+pytestmark = [
+    pytest.mark.process,
+    pytest.mark.skipif(not Path(REDIS_SERVER).exists(), reason="redis-server missing: scripts/setup.sh dev"),
+]
 
 MODEL = "mistral-large-2411"
 MAX_TOKENS = 1000

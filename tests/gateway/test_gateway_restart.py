@@ -24,6 +24,8 @@ import pytest
 
 from tests.gateway.harness import Gateway, ThreadServer
 
+pytestmark = pytest.mark.process
+
 N = 60
 
 

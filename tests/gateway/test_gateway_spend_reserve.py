@@ -15,8 +15,11 @@ from pathlib import Path
 
 import fake_upstream
 import httpx
+import pytest
 
 from tests.gateway.harness import Gateway, ThreadServer
+
+pytestmark = pytest.mark.process
 
 MODEL = "mistral-large-2411"
 MAX_TOKENS = 1000

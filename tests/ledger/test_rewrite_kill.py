@@ -20,6 +20,8 @@ from tests.paths import REPO
 
 from .test_rewrite_race import MODEL, batch, other_book
 
+pytestmark = pytest.mark.process
+
 DAYS = 24
 PER_DAY = 3_000
 

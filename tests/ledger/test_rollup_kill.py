@@ -19,6 +19,8 @@ from ledger.queries import Filters, spend_summary, update_rollups
 from tests.builders import build_ledger
 from tests.paths import REPO
 
+pytestmark = pytest.mark.process
+
 END = datetime(2026, 11, 25, tzinfo=UTC)
 BUILD = textwrap.dedent("""
     import sys

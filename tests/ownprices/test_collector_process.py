@@ -22,6 +22,8 @@ from tests.support.billing import ENV, SECRET
 
 from .sheet import DISCOUNTED, costs, files_of, list_cost, sheet, sheet_cost, usage, write_at_list
 
+pytestmark = pytest.mark.process
+
 
 @pytest.fixture
 def admin() -> Iterator[fake_admin.FakeAdmin]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 
 pytestmark = [
+    pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium"),
     pytest.mark.skipif(node_ready() is not None, reason=str(node_ready())),
 ]

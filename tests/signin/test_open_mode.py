@@ -39,6 +39,7 @@ def open_server(seeded: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFac
     yield from serve(seeded[0], tmp_path_factory.mktemp("open") / "no-access.toml")
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
 def test_every_page_says_it_is_open_and_nothing_else_from_app_py(open_server: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
