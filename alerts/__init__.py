@@ -7,6 +7,8 @@ page (pages/budgets.py) edits the budgets file and shows spend, forecasts, histo
 and each channel's delivery state. See docs/alerts.md.
 """
 
+from ._anomaly_rule import AnomalyEpisode, anomaly_episodes
+from ._anomaly_settings import AnomalySettings, load_anomaly
 from ._budget_rules import BudgetView, view_budget
 from ._budgets import (
     Budget,
@@ -36,6 +38,8 @@ __all__ = [
     "PERIODS",
     "RULES",
     "AlertSettings",
+    "AnomalyEpisode",
+    "AnomalySettings",
     "AlertState",
     "Budget",
     "BudgetFileError",
@@ -52,6 +56,7 @@ __all__ = [
     "HistoryRow",
     "OutboxRow",
     "StateStore",
+    "anomaly_episodes",
     "channel_status",
     "check_known",
     "UnpricedModel",
@@ -60,6 +65,7 @@ __all__ = [
     "key_labels",
     "label_for",
     "parse_limit_form",
+    "load_anomaly",
     "load_budgets",
     "load_limits",
     "parse_alerts",

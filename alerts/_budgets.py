@@ -33,6 +33,7 @@ from gateway import parse_toml, read_toml
 from ledger.queries import Filters
 from ledger.storage.atomic import atomic_write_bytes
 
+from ._anomaly_settings import AnomalySettings, anomaly_section, load_anomaly
 from ._channels import channel_names
 from ._limits import Limit, limits_section, render_limits
 from ._names import CONTROL, check_name
@@ -41,7 +42,7 @@ from ._settings import check_emails
 
 SCOPES = {"project": "projects", "model": "models", "api_key": "api_keys"}
 _KEYS = {"name", "period", "amount", "thresholds", "forecast", "recipients", "channels", *SCOPES}
-_TABLES = ("budgets", "limits", "key_labels")
+_TABLES = ("budgets", "limits", "key_labels", "anomaly")
 _HEADER = "# Budgets for the Mistral usage monitor; see docs/alerts.md. Saved by the Budgets page.\n"
 
 
@@ -206,10 +207,11 @@ def parse_budgets(text: str, path: Path) -> list[Budget]:
     unknown = [k for k in doc if k not in _TABLES]
     if unknown or not isinstance(doc.get("budgets", []), list):
         raise BudgetFileError(
-            f"{path}: only [[budgets]], [[limits]] and [key_labels] tables are allowed, found "
+            f"{path}: only [[budgets]], [[limits]], [key_labels] and [anomaly] tables are allowed, found "
             f"{unknown or 'budgets'}; start each budget with [[budgets]]"
         )
     limits_section(doc, text, path, BudgetFileError)
+    anomaly_section(doc, text, path, BudgetFileError)
     budgets: list[Budget] = []
     for index, raw in enumerate(doc.get("budgets", [])):
         try:
@@ -243,9 +245,13 @@ def load_budgets(path: Path) -> list[Budget]:
 
 
 def render_budgets(
-    budgets: list[Budget], limits: list[Limit] | None = None, labels: dict[str, str] | None = None
+    budgets: list[Budget],
+    limits: list[Limit] | None = None,
+    labels: dict[str, str] | None = None,
+    anomaly: AnomalySettings | None = None,
 ) -> str:
-    return _HEADER + "".join("\n" + b.to_toml() for b in budgets) + render_limits(limits or [], labels or {})
+    text = _HEADER + "".join("\n" + b.to_toml() for b in budgets) + render_limits(limits or [], labels or {})
+    return text + ("" if anomaly is None or anomaly == AnomalySettings() else "\n" + anomaly.to_toml())
 
 
 def load_limits(path: Path) -> tuple[list[Limit], dict[str, str]]:
@@ -258,14 +264,14 @@ def load_limits(path: Path) -> tuple[list[Limit], dict[str, str]]:
 
 
 def save_budgets(path: Path, budgets: list[Budget]) -> Path:
-    """Validate (names unique) and replace the file atomically, keeping its limits and key labels."""
+    """Validate (names unique) and replace the file atomically, keeping its limits, key labels and [anomaly]."""
     limits, labels = load_limits(path)
-    return _save(Path(path), render_budgets(budgets, limits, labels))
+    return _save(Path(path), render_budgets(budgets, limits, labels, load_anomaly(path)))
 
 
 def save_limits(path: Path, limits: list[Limit], labels: dict[str, str]) -> Path:
-    """Replace the limits and key labels (validated, names unique), keeping the budgets."""
-    return _save(Path(path), render_budgets(load_budgets(path), limits, labels))
+    """Replace the limits and key labels (validated, names unique), keeping the budgets and [anomaly]."""
+    return _save(Path(path), render_budgets(load_budgets(path), limits, labels, load_anomaly(path)))
 
 
 def _save(path: Path, text: str) -> Path:
