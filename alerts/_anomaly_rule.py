@@ -7,8 +7,9 @@ plus `sensitivity` robust deviations (1.4826 x the median absolute deviation, an
 share of the median, since 4 samples can agree by chance; for request counts at least their
 Poisson noise). A scope fires when it spent at least the floor and its requests leave their
 band, or its spend leaves its band with enough requests behind it (a single large request is
-not a pattern); a new key (no traffic in any earlier window) is judged against its project's band. One email per episode: the key
-`anomaly_hour:api_key:<id>` fires once and resolves when the scope is back within its band.
+not a pattern); a new key (no traffic in any earlier window) is judged against its project's
+band. One email per episode: the key `anomaly_hour:api_key:<id>` fires once and resolves when
+the scope is back within its band.
 
 Only scopes that fire, or whose stored state is firing, are reported each run, so the state
 file does not grow with the number of keys.
@@ -103,7 +104,8 @@ def alert_key(grain: str, dim: str, value: str) -> str:
 class ScopeAnomalyRule(Rule):
     """Every project, API key and model, over the last hour and the last 24 hours."""
 
-    def observe(self, now: datetime) -> list[Observation]:
+    def observe(self, now: datetime, grains: tuple[str, ...] = GRAINS) -> list[Observation]:
+        """Observations of the scopes that fire, or are stored as firing, over each of `grains`."""
         if not self.settings.enabled("anomaly"):
             return []
         try:
@@ -114,7 +116,7 @@ class ScopeAnomalyRule(Rule):
         stored = StateStore(self.data_dir).read()["alerts"]
         firing = {k for k, v in stored.items() if k.startswith("anomaly_") and v.get("state") == "firing"}
         out: list[Observation] = []
-        for grain in GRAINS:
+        for grain in grains:
             usages = [u for u in scope_usage(self.data_dir, now, grain, self.timezone) if u.dim is not None]
             projects = {u.value: u for u in usages if u.dim == "project"}
             seen: set[str] = set()

@@ -42,11 +42,6 @@ WEEKS = 4
 SCOPE_DIMS = ("project", "api_key", "model")
 """The dimensions watched one value at a time (the organisation is the scope with dim None)."""
 _HOUR_US = 3_600_000_000
-_SELECT = (
-    "SELECT epoch_us(timestamp) // 3600000000 AS slot, "
-    + ", ".join(f"{DIMENSIONS[d]} AS {d}" for d in SCOPE_DIMS)
-    + f", {aggregates('spend', 'requests')} FROM rows"
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +77,7 @@ def window_ends(now: datetime, timezone: str, weeks: int = WEEKS) -> list[dateti
     return ends
 
 
-def _weights(ends: list[datetime], hours: int) -> pd.DataFrame:
+def _weights(ends: list[datetime], hours: int) -> list[tuple[int, int, float]]:
     """(week, slot, weight): the share of each UTC hour slot inside each week's window.
 
     Week 0's last slot is the unfinished hour: all of its rows so far count (weight 1).
@@ -95,22 +90,41 @@ def _weights(ends: list[datetime], hours: int) -> pd.DataFrame:
             overlap = min(end_us, (slot + 1) * _HOUR_US) - max(start_us, slot * _HOUR_US)
             weight = 1.0 if k == 0 and slot == (end_us - 1) // _HOUR_US else overlap / _HOUR_US
             rows.append((k, slot, weight))
-    return pd.DataFrame(rows, columns=["week", "slot", "weight"])
+    return rows
 
 
-def _read(data_dir: Path, start: datetime, end: datetime, slots: list[int], raw: bool) -> pd.DataFrame | None:
-    if end <= start:
+_SETS = {7: None, 3: "project", 5: "api_key", 6: "model", 1: "owner"}
+"""grouping(project, api_key, model) of each grouping set -> what it sums (owner: key and project)."""
+
+
+def _read(
+    data_dir: Path, start: datetime, end: datetime, weights: list[tuple[int, int, float]], raw: bool
+) -> pd.DataFrame | None:
+    """Weighted spend and requests per week and scope, from the rows of [start, end) in `weights`' slots."""
+    if end <= start or not weights:
         return None
-    where = f" WHERE epoch_us(timestamp) // 3600000000 IN ({', '.join(str(s) for s in slots)})" if slots else ""
-    return query(data_dir, Filters(start=start, end=end), _SELECT + where + " GROUP BY ALL", raw=raw)
+    values = ", ".join(f"({slot}, {week}, {weight!r})" for week, slot, weight in weights)
+    dims = ", ".join(f"{DIMENSIONS[d]} AS {d}" for d in SCOPE_DIMS)
+    select = f"""SELECT w.week, grouping(project, api_key, model) AS g, project, api_key, model,
+        coalesce(sum(cost * w.weight), 0) AS spend, coalesce(sum(request_count * w.weight), 0) AS requests
+        FROM (SELECT {dims}, cost, request_count, epoch_us(timestamp) // {_HOUR_US} AS slot FROM rows) AS r
+        JOIN (VALUES {values}) AS w(slot, week, weight) ON r.slot = w.slot
+        GROUP BY GROUPING SETS ((w.week), (w.week, project), (w.week, api_key), (w.week, model),
+            (w.week, api_key, project))"""
+    return query(data_dir, Filters(start=start, end=end), select, raw=raw)
 
 
-def first_row_at(data_dir: Path) -> datetime | None:
-    """The ledger's earliest row: read from its first day partition only, None when it is empty."""
+def first_row_at(data_dir: Path, before: datetime | None = None) -> datetime | None:
+    """The ledger's earliest row, read from its first day partition only; None when it is empty.
+
+    With `before`: when the first day ends by then, that day's start is answer enough (no query).
+    """
     days = list_days(Path(data_dir))
     if not days:
         return None
     first = datetime.combine(days[0], time(), UTC)
+    if before is not None and first + timedelta(days=1) <= before:
+        return first
     df = query(
         data_dir, Filters(start=first, end=first + timedelta(days=1)), "SELECT min(first_at) AS first_at FROM rows"
     )
@@ -130,53 +144,48 @@ def scope_usage(
     now = now.astimezone(UTC)
     ends = window_ends(now, timezone, weeks)
     weights = _weights(ends, hours)
-    current_hour = datetime.fromtimestamp((int(now.timestamp() * 1_000_000) // _HOUR_US) * 3600, UTC)
-    history_start = datetime.fromtimestamp(int(weights["slot"].min()) * 3600, UTC)
-    past = sorted(int(s) for s in weights["slot"] if s < int(current_hour.timestamp()) // 3600)
+    current_slot = int(now.timestamp() * 1_000_000 - 1) // _HOUR_US
+    current_hour = datetime.fromtimestamp(current_slot * 3600, UTC)
+    history_start = datetime.fromtimestamp(min(slot for _, slot, _ in weights) * 3600, UTC)
     frames = [
-        _read(data_dir, history_start, current_hour, past, raw=False),
-        _read(data_dir, current_hour, now, [], raw=True),
+        _read(data_dir, history_start, current_hour, [w for w in weights if w[1] < current_slot], raw=False),
+        _read(data_dir, current_hour, now, [w for w in weights if w[1] == current_slot], raw=True),
     ]
     found = [f for f in frames if f is not None and len(f)]
     if not found:
         return []
-    df = pd.concat(found, ignore_index=True).merge(weights, on="slot")
-    df["spend"] = df["spend"].astype(float) * df["weight"]
-    df["requests"] = df["requests"].astype(float) * df["weight"]
-    first = first_row_at(data_dir)
+    oldest = min(ends[k] for k in range(1, weeks + 1)) - timedelta(hours=hours) if weeks else now
+    first = first_row_at(data_dir, before=oldest)
     valid = [k for k in range(weeks, 0, -1) if first is not None and first <= ends[k] - timedelta(hours=hours)]
-    owner = _key_projects(df[df["week"] == 0])
-    df["org"] = ""
-    measures = ["spend", "requests"]
-    columns = pd.MultiIndex.from_product([measures, range(weeks + 1)])
-    out: list[ScopeUsage] = []
-    for dim in ("org", *SCOPE_DIMS):
-        sums = df.groupby([dim, "week"])[measures].sum().unstack("week", fill_value=0.0)
-        table = sums.reindex(columns=columns, fill_value=0.0)
-        spend, requests = table["spend"].to_numpy(), table["requests"].to_numpy()
-        for i, value in enumerate(table.index):
-            out.append(
-                ScopeUsage(
-                    dim=None if dim == "org" else dim,
-                    value=str(value),
-                    spend=float(spend[i, 0]),
-                    requests=float(requests[i, 0]),
-                    past_spend=tuple(float(spend[i, k]) for k in valid),
-                    past_requests=tuple(float(requests[i, k]) for k in valid),
-                    project=owner.get(str(value)) if dim == "api_key" else None,
-                )
-            )
-    return out
-
-
-def _key_projects(current: pd.DataFrame) -> dict[str, str]:
-    """API key -> the project holding most of its current spend (then requests)."""
-    if not len(current):
-        return {}
-    sums = current.groupby(["api_key", "project"], as_index=False)[["spend", "requests"]].sum()
-    ordered = sums.sort_values(["api_key", "spend", "requests", "project"], ascending=[True, False, False, True])
-    pairs = ordered.drop_duplicates("api_key")[["api_key", "project"]].itertuples(index=False)
-    return {str(k): str(p) for k, p in pairs}
+    sums: dict[tuple[str | None, str], list[list[float]]] = {}
+    owners: dict[str, tuple[float, float, str]] = {}
+    for row in pd.concat(found, ignore_index=True).itertuples(index=False):
+        kind = _SETS[int(row.g)]
+        week, spend, requests = int(row.week), float(row.spend), float(row.requests)
+        if kind == "owner":
+            if week == 0:
+                key, project = str(row.api_key), str(row.project)
+                best = owners.get(key)
+                if best is None or (spend, requests, project) > best:
+                    owners[key] = (spend, requests, project)
+            continue
+        value = "" if kind is None else str(getattr(row, kind))
+        cell = sums.setdefault((kind, value), [[0.0] * (weeks + 1), [0.0] * (weeks + 1)])
+        cell[0][week] += spend
+        cell[1][week] += requests
+    order = {None: 0, **{d: i + 1 for i, d in enumerate(SCOPE_DIMS)}}
+    return [
+        ScopeUsage(
+            dim=dim,
+            value=value,
+            spend=spend[0],
+            requests=requests[0],
+            past_spend=tuple(spend[k] for k in valid),
+            past_requests=tuple(requests[k] for k in valid),
+            project=owners[value][2] if dim == "api_key" and value in owners else None,
+        )
+        for (dim, value), (spend, requests) in sorted(sums.items(), key=lambda item: (order[item[0][0]], item[0][1]))
+    ]
 
 
 def scope_filters(dim: str | None, value: str, start: datetime, end: datetime, timezone: str) -> Filters:
