@@ -173,7 +173,7 @@ def scope_usage(
         cell = sums.setdefault((kind, value), [[0.0] * (weeks + 1), [0.0] * (weeks + 1)])
         cell[0][week] += spend
         cell[1][week] += requests
-    order = {None: 0, **{d: i + 1 for i, d in enumerate(SCOPE_DIMS)}}
+    order: dict[str | None, int] = {None: 0, **{d: i + 1 for i, d in enumerate(SCOPE_DIMS)}}
     return [
         ScopeUsage(
             dim=dim,
