@@ -196,18 +196,18 @@ def scope_filters(dim: str | None, value: str, start: datetime, end: datetime, t
 
 
 def onset(data_dir: Path, filters: Filters, usual_per_hour: float, minutes: int = 5) -> datetime | None:
-    """When the current run above twice the usual rate began: the first of the trailing
-    `minutes` buckets of the window that all spend above it (None when the last bucket is not).
-    """
+    """When the latest run above twice the usual rate began: the first of the consecutive
+    `minutes` buckets, ending with the last bucket above that rate, that all spend above it
+    (None when no bucket of the window does)."""
     select = f"SELECT epoch_us(timestamp) // {minutes * 60_000_000} AS b, {aggregates('spend')} FROM rows GROUP BY ALL"
     df = query(data_dir, filters, select, raw=True)
     if df is None or not len(df):
         return None
-    spend = dict(zip(df["b"].astype(int), df["spend"].astype(float), strict=True))
     limit = 2 * usual_per_hour * minutes / 60
-    bucket = (int(filters.end_at.timestamp()) - 1) // (minutes * 60)
-    first = int(filters.start_at.timestamp()) // (minutes * 60)
-    start = None
-    while bucket >= first and spend.get(bucket, 0.0) > limit:
-        start, bucket = bucket, bucket - 1
-    return None if start is None else datetime.fromtimestamp(max(start * minutes * 60, first * minutes * 60), UTC)
+    above = sorted(int(b) for b, s in zip(df["b"], df["spend"], strict=True) if float(s) > limit)
+    if not above:
+        return None
+    start = above[-1]
+    while start - 1 in above:
+        start -= 1
+    return datetime.fromtimestamp(start * minutes * 60, UTC)
