@@ -14,10 +14,10 @@ The levers:
   endpoint the Batch API serves): an upper bound per project and endpoint, the projects marked
   `[savings] offline_projects` counted apart;
 - premiums: what the priority tier (x1.75) and the regional endpoints (x1.1) added;
-- failures: billed failed requests (status >= 400) and billed retries (attempt > 1);
+- failures: billed failed requests (status >= 400 but 499) and billed retries (attempt > 1);
 - cancelled streams: streams that ended without their usage (the gateway estimated the tokens);
-- right-sizing: the same tokens at the list price of the next cheaper model of the family,
-  "if quality allows".
+- right-sizing: the same tokens at the list price of the next cheaper model of the family
+  (`FAMILIES`, each step checked against the price book), "if quality allows".
 
 Example:
     >>> from datetime import UTC, date, datetime
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ledger.pricing import PriceBook, fx
+from ledger.pricing import Price, PriceBook, fx
 from ledger.pricing.prices import BATCH_DISCOUNT, PRIORITY_FACTOR, ZONE_FACTOR
 
 from ._engine import query
@@ -125,8 +125,9 @@ LEVERS: dict[str, Lever] = {
         Lever(
             name="failed",
             title="Billed failed requests",
-            where="status_code >= 400 AND cost > 0",
-            formula="the spend of requests that failed (status >= 400) and were still billed",
+            where="status_code >= 400 AND status_code <> 499 AND cost > 0",
+            formula="the spend of requests that failed (status >= 400) and were still billed; 499 (the client "
+            "hung up) is a cancelled call, counted with the cancelled streams",
         ),
         Lever(
             name="retries",
@@ -232,16 +233,30 @@ def cancelled_streams(data_dir: Path, filters: Filters) -> tuple[int, float]:
 
 
 def cheaper_model(model: str, book: PriceBook, at: datetime, currency: str) -> str | None:
-    """The next cheaper family member's newest concrete model priced at `at`, None if there is none."""
+    """The newest model of the first family member below `model` whose list price is lower
+    (input and output no higher, one of them lower) at `at`; None when there is none.
+
+    Names do not order prices (mistral-large-2512 costs less than mistral-medium-3-5), so each
+    step down is checked against the price book.
+    """
+    own = book.price_at(model, at, currency)
+    if own is None:
+        return None
     for family in FAMILIES:
         for step, prefix in enumerate(family):
             if model.startswith(prefix + "-") or model == prefix:
                 for lower in family[step + 1 :]:
                     found = _newest(lower, book, at, currency)
-                    if found is not None:
+                    price = book.price_at(found, at, currency) if found else None
+                    if price is not None and _cheaper(price, own):
                         return found
                 return None
     return None
+
+
+def _cheaper(price: Price, than: Price) -> bool:
+    pairs = ((price.input_per_1m, than.input_per_1m), (price.output_per_1m, than.output_per_1m))
+    return all(a <= b for a, b in pairs) and any(a < b for a, b in pairs)
 
 
 def _newest(prefix: str, book: PriceBook, at: datetime, currency: str) -> str | None:
