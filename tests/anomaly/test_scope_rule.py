@@ -204,3 +204,34 @@ def test_saving_budgets_keeps_the_anomaly_table(tmp_path):
     kept = load_anomaly(path)
     assert (kept.sensitivity, kept.floor, kept.mute_api_keys) == (4.0, 2.5, ("nightly",))
     assert [b.name for b in parse_budgets(path.read_text(), path)] == ["org"]
+
+
+def test_episodes_open_first_then_the_last_30_days(tmp_path):
+    from datetime import UTC, datetime
+
+    from alerts import StateStore, anomaly_episodes
+
+    data = tmp_path / "data"
+    entry = {"rule": "anomaly_hour", "scope": "s", "subject": "x", "link": "http://dash/spend"}
+    with StateStore(data).locked() as state:
+        state["history"] += [
+            {**entry, "at": "2026-10-01T09:00:00+00:00", "key": "anomaly_hour:model:old", "kind": "fired"},
+            {**entry, "at": "2026-10-01T10:00:00+00:00", "key": "anomaly_hour:model:old", "kind": "resolved"},
+            {**entry, "at": "2026-11-20T09:00:00+00:00", "key": "anomaly_hour:model:a", "kind": "fired"},
+            {**entry, "at": "2026-11-20T10:00:00+00:00", "key": "anomaly_hour:model:a", "kind": "resolved"},
+            {**entry, "at": "2026-11-21T09:00:00+00:00", "key": "anomaly_hour:model:a", "kind": "fired"},
+            {
+                **entry,
+                "at": "2026-11-19T09:00:00+00:00",
+                "key": "threshold:b:2026-11",
+                "kind": "fired",
+                "rule": "threshold",
+            },
+        ]
+        StateStore(data).save(state)
+    found = anomaly_episodes(data, datetime(2026, 11, 25, tzinfo=UTC))
+    assert [(e.key, e.started.day, e.open) for e in found] == [
+        ("anomaly_hour:model:a", 21, True),
+        ("anomaly_hour:model:a", 20, False),
+    ]
+    assert found[1].resolved == datetime(2026, 11, 20, 10, tzinfo=UTC) and found[1].link == "http://dash/spend"
