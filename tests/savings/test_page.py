@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from alerts import StateStore
 from foundation.money import money
@@ -29,7 +30,7 @@ def env(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  #
     return data
 
 
-def november(page: str):  # type: ignore[no-untyped-def]
+def november(page: str) -> AppTest:
     at = page_app(page)
     at.query_params["range"] = "custom"
     at.query_params["from"] = "2026-11-01"
