@@ -168,8 +168,8 @@ def anomalies_panel() -> None:
             "window": ["last hour" if e.rule == "anomaly_hour" else "last 24 hours" for e in episodes],
             "since": [e.started.astimezone(tz).strftime("%Y-%m-%d %H:%M") for e in episodes],
             "resolved": [e.resolved.astimezone(tz).strftime("%Y-%m-%d %H:%M") if e.resolved else "" for e in episodes],
-            "alert": [short(e.subject, 160) for e in episodes],
             "view": [e.link for e in episodes],
+            "alert": [short(e.subject, 160) for e in episodes],
         }
     )
     st.dataframe(
@@ -182,8 +182,8 @@ def anomalies_panel() -> None:
             "window": "Window",
             "since": "Since",
             "resolved": "Resolved",
-            "alert": "Alert",
             "view": st.column_config.LinkColumn("View", display_text="Open the view"),
+            "alert": "Alert",
         },
     )
 

@@ -60,10 +60,10 @@ sizing = data.savings_right_sizing(ctx.data_dir, ctx.filters)
 tiles = st.columns(6)
 figures = (
     (f"Caching at {target:.0%}", caching["saving"].sum(min_count=1), "caching"),
-    ("Batch API (upper bound)", batch["saving"].sum(), "batch"),
-    ("Premiums paid", premiums["premium"].sum(), "priority"),
-    ("Errors and retries", failures["spend"].sum(), "failed"),
-    ("Cancelled streams", cancelled_spend, "cancelled"),
+    ("Batch API", batch["saving"].sum(), "batch"),
+    ("Premiums", premiums["premium"].sum(), "priority"),
+    ("Errors, retries", failures["spend"].sum(), "failed"),
+    ("Cancelled", cancelled_spend, "cancelled"),
     ("Right-sizing", sizing["saving"].sum(), "right_sizing"),
 )
 for tile, (label, value, lever) in zip(tiles, figures, strict=True):

@@ -47,12 +47,12 @@ def test_the_savings_tiles_equal_the_hand_computed_figures_with_their_formulas(e
     caching = (0.5 * 1_500_000 - 500_000) * (large_in - large_cached) / 1e6
     caching += 0.5 * 180_000 * (medium_in - medium_cached) / 1e6
     assert tiles["Caching at 50%"].value == money(caching, "USD")
-    assert tiles["Batch API (upper bound)"].value == money(1.0 + 1.5 + 0.025, "USD")
-    assert tiles["Premiums paid"].value == money(0.75 + 0.1, "USD")
-    assert tiles["Errors and retries"].value == money(0.6 + 0.8, "USD")
-    assert tiles["Cancelled streams"].value == money(1.2, "USD")
+    assert tiles["Batch API"].value == money(1.0 + 1.5 + 0.025, "USD")
+    assert tiles["Premiums"].value == money(0.75 + 0.1, "USD")
+    assert tiles["Errors, retries"].value == money(0.6 + 0.8, "USD")
+    assert tiles["Cancelled"].value == money(1.2, "USD")
     assert "target hit rate x prompt tokens - cached tokens" in tiles["Caching at 50%"].proto.help
-    assert "not streamed, not already batch" in tiles["Batch API (upper bound)"].proto.help
+    assert "not streamed, not already batch" in tiles["Batch API"].proto.help
     assert tiles["Offline projects"].value == money(1.0, "USD")
     captions = " ".join(c.value for c in at.caption)
     assert "`[savings] offline_projects` in the config: nightly" in captions
