@@ -75,3 +75,14 @@ def test_the_cli_refuses_a_bad_runaway_with_exit_2():
     )
     assert done.returncode == 2
     assert "--runaway key_nope@2026-11-24T09:00Z: runaway: key 'key_nope' is not a simulator key" in done.stderr
+
+
+def test_the_demo_starts_the_simulator_with_a_runaway_ten_minutes_in():
+    from monitor_cli._demo import _parser, simulator_args
+    from simulator import Runaway
+
+    now = datetime(2026, 11, 20, 10, 0, 30, 123, tzinfo=UTC)
+    argv = simulator_args(_parser().parse_args(["--port", "9001"]), now)
+    assert argv == ["--port", "9001", "--days", "30", "--runaway", "key_9e0f4c88@2026-11-20T10:10:30+00:00"]
+    assert Runaway.parse(argv[-1]).start_ms == int(datetime(2026, 11, 20, 10, 10, 30, tzinfo=UTC).timestamp() * 1000)
+    assert "--runaway" not in simulator_args(_parser().parse_args(["--runaway-in", "-1"]), now)
