@@ -101,6 +101,12 @@ def alert_key(grain: str, dim: str, value: str) -> str:
     return f"anomaly_{grain}:{dim}:{value}"
 
 
+def _scoped(key: str) -> bool:
+    """A key of this rule (`anomaly_hour:api_key:<id>`), not the organisation's (`anomaly_hour:org`)."""
+    parts = key.split(":", 2)
+    return len(parts) == 3 and parts[0] in {f"anomaly_{g}" for g in GRAINS} and parts[1] in _DIM_LABEL
+
+
 class ScopeAnomalyRule(Rule):
     """Every project, API key and model, over the last hour and the last 24 hours."""
 
@@ -114,7 +120,7 @@ class ScopeAnomalyRule(Rule):
             tuning = AnomalySettings()  # the budget rules report the broken file; anomalies go on
         labels = key_labels(self.settings.budgets_file)
         stored = StateStore(self.data_dir).read()["alerts"]
-        firing = {k for k, v in stored.items() if k.startswith("anomaly_") and v.get("state") == "firing"}
+        firing = {k for k, v in stored.items() if _scoped(k) and v.get("state") == "firing"}
         out: list[Observation] = []
         for grain in grains:
             usages = [u for u in scope_usage(self.data_dir, now, grain, self.timezone) if u.dim is not None]

@@ -235,3 +235,19 @@ def test_episodes_open_first_then_the_last_30_days(tmp_path):
         ("anomaly_hour:model:a", 20, False),
     ]
     assert found[1].resolved == datetime(2026, 11, 20, 10, tzinfo=UTC) and found[1].link == "http://dash/spend"
+
+
+def test_the_organisations_anomaly_is_left_to_its_own_rule(tmp_path, smtp_server):
+    """The organisation's `anomaly_hour:org` fires and resolves once, never resolved by the scope
+    rule as a scope with no traffic left (test fails on the previous code: two resolutions)."""
+    data = tmp_path / "data"
+    when = paris("2026-11-20T14:10")
+    rows(data, [{"timestamp": when - timedelta(days=d), "cost": 1.0} for d in range(1, 8)])
+    rows(data, [{"timestamp": when, "cost": 10.0}])
+    for at in ("2026-11-20T14:30", "2026-11-20T14:45", "2026-11-20T15:05"):
+        engine(tmp_path, smtp_server.port, anomaly_factor=3, anomaly_min_spend=2).run(paris(at))
+    org = [s for s in subjects(smtp_server) if "this hour" in s or "the organisation" in s]
+    assert org == [
+        "[Mistral spend] unusual spend: EUR 10 this hour (14:00), 10.0x the usual EUR 1",
+        "[Resolved] [Mistral spend] back to usual spend: EUR 0 this hour (15:00), usually EUR 0",
+    ]
