@@ -12,7 +12,8 @@ Example:
 
 from __future__ import annotations
 
-from .audit import AuditLog, audit_path
+from .audit import AuditLog, ChainCheck, audit_path
+from .mode import MODES, SIGNIN_ENV, require_policy, signin_mode
 from .policy import (
     ACCESS_ENV,
     ROLES,
@@ -25,20 +26,26 @@ from .policy import (
     parse_policy,
     role_allows,
 )
-from .trusted import trusted_email
+from .trusted import from_proxy, trusted_email
 
 __all__ = [
     "ACCESS_ENV",
+    "MODES",
     "ROLES",
+    "SIGNIN_ENV",
     "AccessError",
     "AuditLog",
+    "ChainCheck",
     "Policy",
     "Principal",
     "TrustedHeader",
     "access_path",
     "audit_path",
+    "from_proxy",
     "load_policy",
     "parse_policy",
+    "require_policy",
     "role_allows",
+    "signin_mode",
     "trusted_email",
 ]

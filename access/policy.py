@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foundation.errors import MonitorError
+
 ACCESS_ENV = "MONITOR_ACCESS"
 ROLES = ("viewer", "editor", "admin")
 KNOWN_KEYS = {"default_role", "allowed_emails", "allowed_domains", "users", "trusted_header"}
 
 
-class AccessError(ValueError):
+class AccessError(MonitorError, ValueError):
     """The access file is unreadable or wrong; the message names the key and the fix."""
 
 

@@ -12,9 +12,12 @@ from ._anomaly_settings import AnomalySettings, load_anomaly
 from ._budget_rules import BudgetView, view_budget
 from ._budgets import (
     Budget,
+    BudgetFileChanged,
     BudgetFileError,
+    file_version,
     load_budgets,
     load_limits,
+    load_projects,
     parse_budget,
     parse_budgets,
     save_budgets,
@@ -26,7 +29,7 @@ from ._compose import to_email
 from ._engine import Engine, RunResult, engine_for
 from ._jobs import collector_jobs
 from ._limit_rule import LimitRule
-from ._limits import Limit, key_labels, label_for, parse_limit_form
+from ._limits import NO_PROJECT, Limit, key_labels, label_for, parse_limit_form
 from ._periods import PERIODS, Period, period_of
 from ._post import ChannelError
 from ._settings import RULES, AlertSettings, SmtpSettings, parse_alerts, parse_smtp
@@ -35,42 +38,46 @@ from ._state import AlertState, HistoryRow, OutboxRow, StateStore
 from ._unpriced_rule import UnpricedModel, unpriced_models_seen
 
 __all__ = [
+    "NO_PROJECT",
     "PERIODS",
     "RULES",
     "AlertSettings",
+    "AlertState",
     "AnomalyEpisode",
     "AnomalySettings",
-    "AlertState",
     "Budget",
+    "BudgetFileChanged",
     "BudgetFileError",
     "BudgetView",
     "ChannelError",
     "ChannelSettings",
     "DeliveryError",
     "Engine",
+    "HistoryRow",
     "Limit",
     "LimitRule",
+    "OutboxRow",
     "Period",
     "RunResult",
     "SmtpSettings",
-    "HistoryRow",
-    "OutboxRow",
     "StateStore",
+    "UnpricedModel",
     "anomaly_episodes",
     "channel_status",
     "check_known",
-    "UnpricedModel",
     "collector_jobs",
     "engine_for",
+    "file_version",
     "key_labels",
     "label_for",
-    "parse_limit_form",
     "load_anomaly",
     "load_budgets",
     "load_limits",
+    "load_projects",
     "parse_alerts",
     "parse_budget",
     "parse_budgets",
+    "parse_limit_form",
     "parse_smtp",
     "period_of",
     "save_budgets",

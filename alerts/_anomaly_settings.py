@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation.errors import ConfigError
-from gateway import read_toml, toml_string
+from foundation.limit_rules import read_toml, toml_string
 
 from ._names import check_name
 

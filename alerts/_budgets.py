@@ -22,32 +22,40 @@ docs/gateway.md): validated here too, and kept as they are when the budgets are 
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from foundation.errors import ConfigError
+from foundation.limit_rules import parse_toml, read_toml, toml_string
+from foundation.locks import FileLock
 from foundation.money import email_money
-from gateway import parse_toml, read_toml
 from ledger.queries import Filters
 from ledger.storage.atomic import atomic_write_bytes
 
 from ._anomaly_settings import AnomalySettings, anomaly_section, load_anomaly
 from ._channels import channel_names
-from ._limits import Limit, limits_section, render_limits
-from ._names import CONTROL, check_name
+from ._limits import Limit, Projects, limits_section, projects_section, render_limits
+from ._names import check_name
 from ._periods import ADJECTIVE, PERIODS, Period
 from ._settings import check_emails
 
 SCOPES = {"project": "projects", "model": "models", "api_key": "api_keys"}
 _KEYS = {"name", "period", "amount", "thresholds", "forecast", "recipients", "channels", *SCOPES}
-_TABLES = ("budgets", "limits", "key_labels", "anomaly")
+_TABLES = ("budgets", "limits", "key_labels", "key_projects", "projects", "anomaly")
 _HEADER = "# Budgets for the Mistral usage monitor; see docs/alerts.md. Saved by the Budgets page.\n"
 
 
 class BudgetFileError(ConfigError):
     """The budgets file (or a form) holds a value we cannot use; the message says where and how to fix it."""
+
+
+class BudgetFileChanged(BudgetFileError):
+    """A save refused because the file changed since the page that saves it was loaded."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,8 +132,7 @@ def _toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + CONTROL.sub(lambda m: f"\\u{ord(m.group()):04X}", escaped) + '"'
+    return toml_string(str(value))
 
 
 def _strings(value: Any, key: str) -> tuple[str, ...]:
@@ -207,7 +214,8 @@ def parse_budgets(text: str, path: Path) -> list[Budget]:
     unknown = [k for k in doc if k not in _TABLES]
     if unknown or not isinstance(doc.get("budgets", []), list):
         raise BudgetFileError(
-            f"{path}: only [[budgets]], [[limits]], [key_labels] and [anomaly] tables are allowed, found "
+            f"{path}: only [[budgets]], [[limits]], [key_labels], [key_projects], [projects] and [anomaly] "
+            f"tables are allowed, found "
             f"{unknown or 'budgets'}; start each budget with [[budgets]]"
         )
     limits_section(doc, text, path, BudgetFileError)
@@ -248,10 +256,12 @@ def render_budgets(
     budgets: list[Budget],
     limits: list[Limit] | None = None,
     labels: dict[str, str] | None = None,
+    projects: Projects | None = None,
     anomaly: AnomalySettings | None = None,
 ) -> str:
-    text = _HEADER + "".join("\n" + b.to_toml() for b in budgets) + render_limits(limits or [], labels or {})
-    return text + ("" if anomaly is None or anomaly == AnomalySettings() else "\n" + anomaly.to_toml())
+    rendered = render_limits(limits or [], labels or {}, projects or Projects())
+    tuned = "" if anomaly is None or anomaly == AnomalySettings() else "\n" + anomaly.to_toml()
+    return _HEADER + "".join("\n" + b.to_toml() for b in budgets) + rendered + tuned
 
 
 def load_limits(path: Path) -> tuple[list[Limit], dict[str, str]]:
@@ -263,15 +273,53 @@ def load_limits(path: Path) -> tuple[list[Limit], dict[str, str]]:
     return limits_section(doc, text, Path(path), BudgetFileError)
 
 
-def save_budgets(path: Path, budgets: list[Budget]) -> Path:
-    """Validate (names unique) and replace the file atomically, keeping its limits, key labels and [anomaly]."""
-    limits, labels = load_limits(path)
-    return _save(Path(path), render_budgets(budgets, limits, labels, load_anomaly(path)))
+def load_projects(path: Path) -> Projects:
+    """The file's `[key_projects]` and `[projects]` (docs/gateway.md); none when the file does not exist yet."""
+    found = read_toml(path, BudgetFileError)
+    if found is None:
+        return Projects()
+    text, doc = found
+    return projects_section(doc, text, Path(path), BudgetFileError)
 
 
-def save_limits(path: Path, limits: list[Limit], labels: dict[str, str]) -> Path:
-    """Replace the limits and key labels (validated, names unique), keeping the budgets and [anomaly]."""
-    return _save(Path(path), render_budgets(load_budgets(path), limits, labels, load_anomaly(path)))
+def file_version(path: Path) -> str:
+    """What the budgets file holds now, as a short hash ("absent" if there is none): a page keeps
+    it from the moment it drew its forms, and hands it back to `save_budgets`/`save_limits`."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except FileNotFoundError:
+        return "absent"
+
+
+def save_budgets(path: Path, budgets: list[Budget], loaded: str | None = None) -> Path:
+    """Validate (names unique) and replace the file atomically, keeping its limits, key labels, bindings and [anomaly].
+
+    With `loaded` (a `file_version`), the save is refused with BudgetFileChanged if the file
+    changed since then: another session or an editor saved it, and this save would drop that edit.
+    """
+    with _saving(Path(path), loaded):
+        limits, labels = load_limits(path)
+        return _save(Path(path), render_budgets(budgets, limits, labels, load_projects(path), load_anomaly(path)))
+
+
+def save_limits(path: Path, limits: list[Limit], labels: dict[str, str], loaded: str | None = None) -> Path:
+    """Replace the limits and key labels (validated, names unique), keeping the budgets, the key
+    bindings and [anomaly] (`loaded`: as for `save_budgets`)."""
+    with _saving(Path(path), loaded):
+        kept = render_budgets(load_budgets(path), limits, labels, load_projects(path), load_anomaly(path))
+        return _save(Path(path), kept)
+
+
+@contextmanager
+def _saving(path: Path, loaded: str | None) -> Iterator[None]:
+    """One save at a time across sessions and processes; the file as `loaded`, or refused."""
+    with FileLock(path.with_name(f".{path.name}.lock"), "budgets page save").held():
+        if loaded is not None and file_version(path) != loaded:
+            raise BudgetFileChanged(
+                f"{path} changed since this page was loaded (another session or an editor saved it); "
+                "nothing was saved, so that edit is kept: the page now shows the file as it is, make your change again"
+            )
+        yield
 
 
 def _save(path: Path, text: str) -> Path:

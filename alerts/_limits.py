@@ -1,7 +1,7 @@
 """The budgets file's `[[limits]]` (enforced by the gateway) and `[key_labels]` (names for key fingerprints).
 
 Why the gateway's parser: the gateway loads this section without the dashboard's stack, and a
-limit the page saves must be one the gateway accepts, so both use `gateway._limit_rules`; here
+limit the page saves must be one the gateway accepts, so both use `foundation.limit_rules`; here
 its errors become BudgetFileError with the file's line. `label_for` is the one display mapping
 every page and alert uses, so a manager reads "search prod", never `key-3f9a...`.
 
@@ -18,9 +18,28 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from gateway import Limit, LimitRuleError, parse_key_labels, parse_limit, parse_limits, toml_string
+from foundation.limit_rules import (
+    NO_PROJECT,
+    Limit,
+    LimitRuleError,
+    Projects,
+    parse_book,
+    parse_key_labels,
+    parse_limit,
+    toml_string,
+)
 
-__all__ = ["Limit", "key_labels", "label_for", "limits_section", "parse_limit_form", "render_limits"]
+__all__ = [
+    "NO_PROJECT",
+    "Limit",
+    "Projects",
+    "key_labels",
+    "label_for",
+    "limits_section",
+    "parse_limit_form",
+    "projects_section",
+    "render_limits",
+]
 
 
 def label_for(api_key_id: str | None, labels: dict[str, str]) -> str | None:
@@ -34,8 +53,18 @@ def limits_section(
     doc: dict[str, Any], text: str, path: Path, error: type[Exception]
 ) -> tuple[list[Limit], dict[str, str]]:
     """The limits and labels of a parsed budgets document; `error` says `<file> line N: <key>: ...`."""
+    book = _book(doc, text, path, error)
+    return book.limits, book.labels
+
+
+def projects_section(doc: dict[str, Any], text: str, path: Path, error: type[Exception]) -> Projects:
+    """The key bindings and known projects of a parsed budgets document (validated with its limits)."""
+    return _book(doc, text, path, error).projects
+
+
+def _book(doc: dict[str, Any], text: str, path: Path, error: type[Exception]) -> Any:
     try:
-        return parse_limits(doc)
+        return parse_book(doc)
     except LimitRuleError as exc:
         message = str(exc)
         found = re.match(r"limits\[(\d+)\]\.(\w+)", message)
@@ -48,11 +77,12 @@ def parse_limit_form(raw: dict[str, Any], labels: dict[str, str]) -> Limit:
     return parse_limit({k: v for k, v in raw.items() if v not in (None, "")}, labels)
 
 
-def render_limits(limits: list[Limit], labels: dict[str, str]) -> str:
-    """The `[key_labels]` table and `[[limits]]` tables, as appended to the budgets file."""
+def render_limits(limits: list[Limit], labels: dict[str, str], projects: Projects | None = None) -> str:
+    """The `[key_labels]`, `[key_projects]`, `[projects]` and `[[limits]]` tables, as appended to the budgets file."""
     out = ""
     if labels:
         out += "\n[key_labels]\n" + "".join(f"{toml_string(k)} = {toml_string(v)}\n" for k, v in sorted(labels.items()))
+    out += (projects or Projects()).to_toml()
     return out + "".join("\n" + limit.to_toml() for limit in limits)
 
 
@@ -77,8 +107,9 @@ def _line_of(text: str, index: int, key: str) -> int:
 
 
 def _table_line(text: str, message: str) -> int:
-    if message.startswith("key_labels"):
+    table = re.match(r"(key_labels|key_projects|projects)\b", message)
+    if table:
         for i, line in enumerate(text.splitlines()):
-            if re.match(r"\s*\[\s*key_labels\s*\]", line):
+            if re.match(rf"\s*\[\s*{table.group(1)}\s*\]", line):
                 return i + 1
     return 1

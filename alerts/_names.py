@@ -6,25 +6,16 @@ name in the ledger comes from traffic, which can hold anything and cannot be ref
 the fact; it is shown with its control characters escaped, on one line. Left raw, a newline
 makes the email package raise (every run, so the whole outbox expired), a trailing one ends
 the headers early, and in a body it fakes a line.
-
-Example:
-    >>> printable("search\\nBcc: evil@example.com")
-    'search\\\\nBcc: evil@example.com'
+The pattern and the escaping are `foundation.names`', shared with the limits parser and the
+dashboard.
 """
 
 from __future__ import annotations
 
-import re
-
 from foundation.errors import ConfigError
+from foundation.names import CONTROL, printable
 
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-"""C0 and C1 controls, DEL, and the Unicode line and paragraph separators."""
-
-
-def printable(text: str) -> str:
-    """`text` with each control character written as its escape (`\\n`, `\\x07`, `\\u2028`)."""
-    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+__all__ = ["CONTROL", "check_name", "printable"]
 
 
 def check_name(value: str, key: str, error: type[ConfigError] = ConfigError) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 from ._compose import to_email
 from ._settings import SmtpSettings, is_email
 from ._smtp import DeliveryError, send
+from .errors import AlertError
 
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -70,7 +71,7 @@ def expire_pending(pending: list[dict[str, Any]], now: datetime) -> int:
     return len(expired)
 
 
-class Unsendable(Exception):
+class Unsendable(AlertError):
     """This message can never go out as it is (a bad recipient, a corrupt entry): it fails alone."""
 
 

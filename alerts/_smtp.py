@@ -24,9 +24,10 @@ from collections.abc import Collection
 from email.message import EmailMessage
 
 from ._settings import SmtpSettings, is_email
+from .errors import AlertError
 
 
-class DeliveryError(Exception):
+class DeliveryError(AlertError):
     """The message was not accepted; `str()` explains why for a person, `temporary` if worth retrying."""
 
     def __init__(self, message: str, temporary: bool = True, unreachable: bool = False) -> None:

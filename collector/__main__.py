@@ -19,7 +19,7 @@ from ledger import compact_closed_days
 from ._context import Context
 from ._jobs import build_jobs
 from ._reprice import reprice
-from ._runner import run_forever, run_once
+from ._runner import exclusive_jobs, run_forever, run_once
 from .errors import CollectorError
 
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compact":
             print([d.isoformat() for d in compact_closed_days(config.data_dir, datetime.now(UTC).date())])
             return 0
-        jobs = [*build_jobs(context), *collector_jobs(context.config)]
+        jobs = exclusive_jobs([*build_jobs(context), *collector_jobs(context.config)], context)
         if args.once:
             failed = run_once(jobs)
             if failed:

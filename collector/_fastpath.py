@@ -158,7 +158,7 @@ def _conform(inferred: pa.StructArray, target: pa.StructType) -> pa.StructArray:
 
 
 def _widens(got: pa.DataType, want: pa.DataType) -> bool:
-    return got == pa.int64() and want == pa.float64()
+    return bool(got == pa.int64() and want == pa.float64())
 
 
 def table_from_records(

@@ -24,6 +24,7 @@ from ledger.pricing import fx
 
 from ._context import Context
 from ._http import read_capped
+from .errors import CollectorError
 
 log = event_logger("collector")
 
@@ -32,7 +33,7 @@ MAX_BYTES = 32 * 1024 * 1024
 BACKOFF_SECONDS = 1.0
 
 
-class FetchError(Exception):
+class FetchError(CollectorError):
     """The rates could not be fetched or read; the message says why (never a secret: the URL has none)."""
 
 

@@ -51,7 +51,7 @@ class RetryPolicy:
     sleep: Sleep = time.sleep
 
     def backoff(self, attempt: int) -> float:
-        return self.rng() * min(self.max_delay, self.base_delay * 2**attempt)
+        return float(self.rng() * min(self.max_delay, self.base_delay * 2**attempt))
 
 
 @dataclass(kw_only=True)

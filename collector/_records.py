@@ -22,6 +22,7 @@ from ledger.storage.schema import SCHEMA
 
 from ._fastpath import RATELIMIT_FIELDS, ZONES, table_from_body, table_from_records
 from ._window import TimeWindow
+from .errors import CollectorError
 
 _INT_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens")
 _RATELIMIT = RATELIMIT_FIELDS
@@ -55,7 +56,7 @@ RECORD_COLUMNS = (
 )
 
 
-class BadRecord(ValueError):
+class BadRecord(CollectorError, ValueError):
     """A record that breaks the contract; the message is the quarantine reason."""
 
 

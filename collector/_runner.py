@@ -5,15 +5,26 @@ stops a slow poll from overlapping itself (two polls on one cursor would race), 
 grace of half the interval drops a run that is too late to be useful instead of bunching.
 SIGTERM and SIGINT set the stop flag (polls finish the page they are writing) and shut the
 scheduler down after running jobs return.
+
+Why a lock per job across processes (`exclusive_jobs`): `max_instances` only guards one
+process. A `--once` beside the daemon, or a second daemon started by mistake, would poll the
+same cursor at the same time, and two writers each deciding an id is new store it twice. So
+every job runs under `<data_dir>/state/locks/<job>.lock` (flock: released by the kernel even on
+SIGKILL). A second process waits for the current run to end, logging one `lock_wait` line
+naming the holder, then runs itself: a poll continues from the cursor the first one advanced
+to (usually nothing left to fetch), the alert engine sees the state the first one saved.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -22,11 +33,50 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from foundation.jobs import Job
+from foundation.locks import FileLock, Holder
 from foundation.log import event_logger
 
 from ._context import Context
 
 log = event_logger("collector")
+
+
+def job_lock(data_dir: Path, name: str) -> FileLock:
+    """The lock one job runs under, in every process on this data_dir."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return FileLock(Path(data_dir) / "state" / "locks" / f"{slug}-{digest}.lock", f"collector job {name}")
+
+
+def exclusive(job: Job, data_dir: Path, stop: threading.Event) -> Job:
+    """`job`, run under its lock: one runner at a time across processes (see module docstring).
+
+    A stop asked while waiting skips the run (nothing was started, so nothing failed).
+    """
+    lock = job_lock(data_dir, job.name)
+
+    def waiting(holder: Holder | None) -> None:
+        log.warning(
+            "lock_wait",
+            job=job.name,
+            holder=holder.describe() if holder else "another process",
+            lock=str(lock.path),
+            hint="another collector on this data_dir is running this job; waiting for it to finish, then "
+            "continuing from where it left off (run one collector per data_dir to avoid the wait)",
+        )
+
+    def run() -> bool:
+        with lock.held(stop=stop, on_wait=waiting) as got:
+            if not got:
+                log("lock_wait_stopped", job=job.name)
+                return True
+            return job.run()
+
+    return replace(job, run=run)
+
+
+def exclusive_jobs(jobs: list[Job], context: Context) -> list[Job]:
+    return [exclusive(job, context.data_dir, context.stop) for job in jobs]
 
 
 def run_once(jobs: list[Job]) -> list[str]:

@@ -4,21 +4,28 @@ Why these are separate files written atomically: the cursor is advanced only aft
 it covers are durable, and a SIGKILL between the two must leave the old cursor (a replay that
 dedupe absorbs), never a cursor ahead of its rows.
 
+Why `advance` is a compare-and-swap: one process polls a source at a time (the job lock in
+`_runner`), but if that lock ever fails, a poll must not move a cursor another poll moved
+meanwhile; it moves it from the cursor it read, or not at all. The file's read-modify-write
+runs under `state/cursors.lock`, so two processes updating two sources keep both.
+
 Example:
     >>> cursors = CursorStore(Path("data"))
     >>> cursors.set("simulator", "m.29383.4")
+    >>> cursors.advance("simulator", "m.29383.4", "m.29384.0"), cursors.advance("simulator", "m.29383.4", "x")
+    (True, False)
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from foundation.locks import FileLock
 from foundation.scrub import scrubbed_json
 from ledger.storage.atomic import atomic_write_bytes
 
@@ -85,18 +92,28 @@ class CursorStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / "state" / "cursors.json"
-        self._lock = threading.Lock()
+        self._lock = FileLock(self.path.with_name("cursors.lock"), "collector cursors")
 
     def get(self, source: str) -> str | None:
-        with self._lock:
-            value = _read_json(self.path).get(source)
+        value = _read_json(self.path).get(source)  # the file is only ever replaced whole
         return value if isinstance(value, str) else None
 
     def set(self, source: str, cursor: str) -> None:
-        with self._lock:
-            data = _read_json(self.path)
-            data[source] = cursor
-            atomic_write_bytes(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        with self._lock.held():
+            self._write(source, cursor)
+
+    def advance(self, source: str, expected: str | None, cursor: str) -> bool:
+        """Move `source` from `expected` to `cursor`; False (nothing written) if it is not at `expected`."""
+        with self._lock.held():
+            if self.get(source) != expected:
+                return False
+            self._write(source, cursor)
+            return True
+
+    def _write(self, source: str, cursor: str) -> None:
+        data = _read_json(self.path)
+        data[source] = cursor
+        atomic_write_bytes(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2))
 
 
 class StatusBoard:
@@ -104,7 +121,7 @@ class StatusBoard:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / "state" / "collector.json"
-        self._lock = threading.Lock()
+        self._lock = FileLock(self.path.with_name("collector.lock"), "collector status")
 
     def record(
         self,
@@ -116,7 +133,7 @@ class StatusBoard:
         quarantined: int,
         error: str | None = None,
     ) -> None:
-        with self._lock:
+        with self._lock.held():
             data = _read_json(self.path)
             entry = data.setdefault("sources", {}).setdefault(source, {"records_total": 0, "quarantined_total": 0})
             now = _now()

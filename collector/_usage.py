@@ -185,7 +185,9 @@ class UsageEndpointSource:
         The next page is fetched in the background while this one is written; the cursor
         still moves only after this page's rows are durable. A next_cursor already seen in
         this poll (a, b, a...) is a cycle: that page's rows are stored (dedupe absorbs them),
-        the cursor stays where it was and the poll fails with CursorCycleError.
+        the cursor stays where it was and the poll fails with CursorCycleError. The cursor
+        moves by compare-and-swap from the one this poll is at; if another process moved it,
+        the poll stops there (`cursor_moved`), its rows stored and deduped.
         """
         ctx, name, limit = self.context, self.source.name, self.source.max_pages_per_poll
         cursor = ctx.cursors.get(name)
@@ -208,8 +210,9 @@ class UsageEndpointSource:
                 ctx.quarantine.put(name, cursor, rejected)
                 quarantined += len(rejected)
                 pages += 1
+                if moved and not cycle and not ctx.cursors.advance(name, cursor, nxt):  # type: ignore[arg-type]
+                    return self._overtaken(cursor, PollResult(records=records, quarantined=quarantined, pages=pages))
                 if moved and not cycle:
-                    ctx.cursors.set(name, nxt)  # type: ignore[arg-type]
                     cursor = nxt
                     seen.add(nxt)
                 if cycle:
@@ -232,3 +235,17 @@ class UsageEndpointSource:
                     return PollResult(
                         records=records, quarantined=quarantined, pages=pages, cursor=cursor, capped=capped
                     )
+
+    def _overtaken(self, started: str | None, result: PollResult) -> PollResult:
+        """Another process moved this source's cursor during this poll (the job lock failed or was
+        bypassed): this poll's rows are stored and deduped, the cursor stays where that one put it."""
+        found = self.context.cursors.get(self.source.name)
+        log.warning(
+            "cursor_moved",
+            source=self.source.name,
+            expected=started,
+            found=found,
+            hint="another process polled this source at the same time; this poll stops and leaves the cursor "
+            "to it (run one collector per data_dir)",
+        )
+        return PollResult(records=result.records, quarantined=result.quarantined, pages=result.pages, cursor=found)

@@ -3,9 +3,9 @@ usage record per request and serves them as the usage endpoint contract v1.
 
 Public surface: `create_app`, the config objects and loaders, the exceptions, and the pure
 helpers the collector-side tools may reuse (`build_record`, `usage_counts`, `ratelimit_from`,
-`endpoint_template`: a request path as its route template, ids replaced by `{id}`), and the
-stdlib-only `[[limits]]` / `[key_labels]` parser the alerts engine and the Budgets page share. Each is
-imported on first use.
+`endpoint_template`: a request path as its route template, ids replaced by `{id}`), and, re-exported,
+the stdlib-only budgets-file parser it enforces (`foundation.limit_rules`, shared with the alerts
+engine and the Budgets page). Each is imported on first use.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._app import create_app
-    from ._buffer import Buffer
-    from ._endpoints import endpoint_template
-    from ._limit_rules import (
+    from foundation.limit_rules import (
+        NO_PROJECT,
         Limit,
         LimitRuleError,
+        Projects,
+        normal_name,
+        parse_book,
         parse_key_labels,
         parse_limit,
         parse_limits,
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
         read_toml,
         toml_string,
     )
+
+    from ._app import create_app
+    from ._buffer import Buffer
+    from ._endpoints import endpoint_template
     from ._record import Exchange, build_record, ratelimit_from, usage_counts
     from .config import GatewayConfig, Secrets, load_config, parse_config, read_secrets
     from .errors import ConfigError, GatewayError
@@ -35,14 +40,18 @@ _EXPORTS = {
     "create_app": "._app",
     "Buffer": "._buffer",
     "endpoint_template": "._endpoints",
-    "Limit": "._limit_rules",
-    "LimitRuleError": "._limit_rules",
-    "parse_key_labels": "._limit_rules",
-    "parse_limit": "._limit_rules",
-    "parse_limits": "._limit_rules",
-    "parse_toml": "._limit_rules",
-    "read_toml": "._limit_rules",
-    "toml_string": "._limit_rules",
+    "NO_PROJECT": "foundation.limit_rules",
+    "Limit": "foundation.limit_rules",
+    "LimitRuleError": "foundation.limit_rules",
+    "Projects": "foundation.limit_rules",
+    "normal_name": "foundation.limit_rules",
+    "parse_book": "foundation.limit_rules",
+    "parse_key_labels": "foundation.limit_rules",
+    "parse_limit": "foundation.limit_rules",
+    "parse_limits": "foundation.limit_rules",
+    "parse_toml": "foundation.limit_rules",
+    "read_toml": "foundation.limit_rules",
+    "toml_string": "foundation.limit_rules",
     "Exchange": "._record",
     "build_record": "._record",
     "ratelimit_from": "._record",
@@ -58,7 +67,7 @@ _EXPORTS = {
 
 
 def __getattr__(name: str) -> Any:
-    """Imported on first use, so `gateway._limit_rules` (read by the Budgets page) loads without the server."""
+    """Imported on first use, so reading one name does not load the server."""
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'gateway' has no attribute {name!r}")
@@ -66,6 +75,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "NO_PROJECT",
     "Buffer",
     "ConfigError",
     "Exchange",
@@ -73,11 +83,14 @@ __all__ = [
     "GatewayError",
     "Limit",
     "LimitRuleError",
+    "Projects",
     "Secrets",
     "build_record",
     "create_app",
     "endpoint_template",
     "load_config",
+    "normal_name",
+    "parse_book",
     "parse_config",
     "parse_key_labels",
     "parse_limit",

@@ -26,11 +26,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from foundation.limit_rules import LimitBook, LimitRuleError, load_book
 from foundation.log import event_logger
 from foundation.scrub import register_secret
 
 from ._buffer import Buffer
-from ._limit_rules import Limit, LimitRuleError, load_limit_file
+from ._limit_ledger import Refresher, ledger_refresher
 from ._limiter import Limiter, LimitSettings
 from ._metrics import Metrics
 from ._proxy import Forwarder
@@ -91,20 +92,24 @@ def create_app(
 
 
 def build_limiter(config: GatewayConfig, metrics: Metrics, clock: Callable[[], float] = time.time) -> Limiter:
-    """The limits of `budgets_file` (none without one); ConfigError naming the key for a bad file."""
-    limits: list[Limit] = []
+    """The limits of `budgets_file` (none without one); ConfigError naming the key for a bad file.
+
+    The ledger's refresher is built once a spend limit exists, at start or by a later reload.
+    """
+    book = LimitBook()
     if config.budgets_file is not None:
         if not config.budgets_file.exists():
             log.warning("limits_file_missing", path=str(config.budgets_file), detail="no limits until it is created")
         try:
-            limits, _ = load_limit_file(config.budgets_file)
+            book = load_book(config.budgets_file)
         except LimitRuleError as exc:
             raise ConfigError(f"budgets_file: {exc}") from None
-    refresher = None
-    if config.ledger_dir is not None and limits:
-        from ._limit_ledger import ledger_refresher
+    ledger_dir, source = config.ledger_dir, config.ledger_source
 
-        refresher = ledger_refresher(config.ledger_dir, config.ledger_source)
+    def ledger() -> Refresher:
+        assert ledger_dir is not None
+        return ledger_refresher(ledger_dir, source)
+
     settings = LimitSettings(
         state_path=config.limits_state_path,
         timezone=config.limits_timezone,
@@ -114,5 +119,11 @@ def build_limiter(config: GatewayConfig, metrics: Metrics, clock: Callable[[], f
         ledger_refresh_seconds=config.ledger_refresh_seconds,
     )
     return Limiter(
-        limits=limits, settings=settings, metrics=metrics, clock=clock, refresher=refresher, source=config.budgets_file
+        limits=book.limits,
+        projects=book.projects,
+        settings=settings,
+        metrics=metrics,
+        clock=clock,
+        ledger=ledger if ledger_dir is not None else None,
+        source=config.budgets_file,
     )

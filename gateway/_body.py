@@ -20,15 +20,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from .errors import GatewayError
+
 MIB = 1024 * 1024
 HOLD = MIB
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(GatewayError):
     """The body went past the limit while it was streamed."""
 
 
-class ClientGone(Exception):
+class ClientGone(GatewayError):
     """The client disconnected before its body ended."""
 
 

@@ -64,7 +64,7 @@ def upstream_headers(
     for name, value in raw:
         lower = name.lower()
         if lower == project_header:
-            seen.project = value.decode("latin-1").strip() or None
+            seen.project = _text(value).strip() or None
         elif lower == b"authorization":
             seen.authorization = value.decode("latin-1")
         elif lower == b"content-type":
@@ -78,6 +78,14 @@ def upstream_headers(
         text = value.decode("latin-1")
         out.append((name.decode("latin-1"), _readable_codings(text) if lower == b"accept-encoding" else text))
     return out, seen
+
+
+def _text(value: bytes) -> str:
+    """A header value as text: UTF-8 when it is (a client's non-ASCII project name), else Latin-1."""
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
 
 
 def downstream_headers(raw: RawHeaders) -> list[tuple[bytes, bytes]]:

@@ -16,7 +16,9 @@ Example:
     >>> _ = build_ledger(Path("data"), n_records=500, days=2, seed=7, end=now)
     >>> period = period_at("day", now.timestamp(), "UTC")
     >>> refresh = ledger_refresher(Path("data"), "gateway")
-    >>> spent, as_of = refresh(Limit(name="search", project="search", amount=10.0), period.start, period.end, period.id)
+    >>> every = lambda value: True
+    >>> spent, as_of = refresh(Limit(name="search", project="search", amount=10.0), period.start, period.end,
+    ...                        lambda project: project == "search", every)
     >>> round(spent, 4), as_of        # the ledger's spend, up to the minute of its newest gateway row
     (0.011, 29893665)
 """
@@ -27,20 +29,30 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from foundation.limit_rules import Limit
+
 from ._limit_periods import minute_of
-from ._limit_rules import Limit
 
 _COLUMNS = ["source", "timestamp", "model", "project", "api_key_id", "cost"]
 
 
-def ledger_refresher(data_dir: Path, source: str) -> Callable[[Limit, float, float, str], tuple[float, int] | None]:
+Covers = Callable[[str | None], bool]
+Refresher = Callable[[Limit, float, float, Covers, Covers], tuple[float, int] | None]
+"""(limit, period start, period end, does it cover a row's project, a row's model) -> (spend, as_of minute)."""
+
+
+def ledger_refresher(data_dir: Path, source: str) -> Refresher:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from ledger.storage.store import list_files
 
-    def refresh(limit: Limit, start: float, end: float, period_id: str) -> tuple[float, int] | None:
+    def refresh(
+        limit: Limit, start: float, end: float, covers_project: Covers, covers_model: Covers
+    ) -> tuple[float, int] | None:
+        """The spend of the rows the limit covers (`covers_*` say which project and model values, as the
+        request path decides: normalised, the catch-all, aliases) and its key ids, before `as_of`."""
         first = datetime.fromtimestamp(start, UTC).date() - timedelta(days=1)
         last = datetime.fromtimestamp(end, UTC).date()
         files = list_files(data_dir, first, last)
@@ -51,9 +63,10 @@ def ledger_refresher(data_dir: Path, source: str) -> Callable[[Limit, float, flo
         own = pc.equal(table["source"], source).to_numpy(zero_copy_only=False)
         as_of = minute_of(float(ts[own].max())) if own.any() else minute_of(start)
         keep = (ts >= start) & (ts < min(end, as_of * 60))
-        for column, value in (("project", limit.project), ("model", limit.model)):
-            if value is not None:
-                keep &= pc.fill_null(pc.equal(table[column], value), False).to_numpy(zero_copy_only=False)
+        for column, covers in (("project", covers_project), ("model", covers_model)):
+            values = [v for v in pc.unique(table[column]).to_pylist() if covers(v)]
+            chosen = pc.is_in(table[column], pa.array(values, pa.string()))  # a null matches when None is chosen
+            keep &= pc.fill_null(chosen, False).to_numpy(zero_copy_only=False)
         if limit.api_key is not None:
             keys = pa.array(sorted(limit.key_ids), pa.string())
             keep &= pc.fill_null(pc.is_in(table["api_key_id"], keys), False).to_numpy(zero_copy_only=False)

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from foundation.limit_rules import Limit
 from foundation.periods import next_period_start, period_key, period_start
-
-from ._limit_rules import Limit
 
 
 @dataclass(frozen=True, kw_only=True)

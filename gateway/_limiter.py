@@ -32,29 +32,32 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from foundation.limit_rules import Limit, LimitBook, LimitRuleError, Projects, limit_projects, load_book, normal_name
 from foundation.log import event_logger
+from ledger.pricing.aliases import AliasHistory, read_aliases
 
+from ._limit_ledger import Refresher
 from ._limit_periods import PeriodCache, minute_of
 from ._limit_prices import load_pricer, price_records
-from ._limit_rules import Limit, LimitRuleError, load_limit_file
 from ._limit_state import LimitState
 from ._metrics import Metrics
+from .errors import GatewayError
 
 log = event_logger("gateway")
 
 Record = dict[str, Any]
 
 
-class PricingUnavailable(Exception):
+class PricingUnavailable(GatewayError):
     """The pricing process failed for this batch; its records are kept for the next sync."""
 
 
 Pricer = Callable[[list[Record]], list[float]]
-Refresher = Callable[[Limit, float, float, str], tuple[float, int] | None]
 _MAX_QUEUED = 100_000
 PRICING_TIMEOUT_S = 120
 """Off the request path; the pricing process's first start (numpy, pyarrow, the price table) can
@@ -96,9 +99,16 @@ class Limiter:
         clock: Callable[[], float] = time.time,
         pricer: Pricer | None = None,
         refresher: Refresher | None = None,
+        ledger: Callable[[], Refresher] | None = None,
         source: Path | None = None,
+        projects: Projects | None = None,
+        aliases: AliasHistory | None = None,
     ) -> None:
+        """`ledger` builds the refresher once a spend limit exists (so a gateway without one never loads pyarrow)."""
         self.limits = limits
+        self.projects = projects or Projects(known=limit_projects(limits))
+        self.aliases = aliases or AliasHistory(read_aliases())
+        self.ledger = ledger
         self.source = source
         self.source_stamp = _stamp(source)
         self.last_reload = 0.0
@@ -108,7 +118,10 @@ class Limiter:
         self.pricer = pricer
         self.refresher = refresher
         self.periods = PeriodCache(settings.timezone)
-        self.matching: dict[tuple[str | None, str | None, str | None], list[Limit]] = {}
+        self.matching: dict[tuple[str, str | None, str | None], list[Limit]] = {}
+        self.matching_day = date.min
+        self.day_span = (0.0, 0.0)
+        """The UTC day the `matching` cache holds (what an alias means changes at midnight UTC)."""
         self.spent: dict[tuple[str, str], float] = {}
         self.spend_ok = False
         self.queued: list[tuple[Record, float]] = []
@@ -154,14 +167,25 @@ class Limiter:
             self._failed("open", exc)
             return None
 
+    def project_of(self, sent: str | None, key_id: str | None) -> str | None:
+        """The request's project: its key's binding, else the header's value normalised."""
+        return self.projects.project_of(sent, key_id)
+
+    def bound(self, key_id: str | None) -> bool:
+        return key_id is not None and key_id in self.projects.bound
+
     def check(self, project: str | None, key_id: str | None, model: str | None) -> Verdict | None:
-        """None when no limit applies; else the verdict (refused, or warnings to add)."""
+        """None when no limit applies; else the verdict (refused, or warnings to add).
+
+        `project` is the request's (`project_of`); `model` as the client sent it.
+        """
         if not self.limits:
             return None
-        found = self._matching(project, key_id, model)
+        now = self.clock()
+        found = self._matching(project, key_id, model, now)
         if not found:
             return None
-        now, verdict = self.clock(), Verdict()
+        verdict = Verdict()
         spend = [limit for limit in found if limit.amount is not None]
         if spend and not self.spend_ok:
             return self._unavailable(verdict, "spend")
@@ -170,7 +194,9 @@ class Limiter:
             used = self.spent.get((limit.name, period.id), 0.0)
             if used >= (limit.amount or 0.0):
                 message = (
-                    f"{limit.name}: spend limit of {self.settings.currency} {limit.amount:,.2f} per "
+                    f"{limit.name}: spend limit reached; it resets at {period.end_label}"
+                    if limit.wide
+                    else f"{limit.name}: spend limit of {self.settings.currency} {limit.amount:,.2f} per "
                     f"{limit.period} for {limit.scope_label()} reached ({self.settings.currency} {used:,.2f} "
                     f"spent); it resets at {period.end_label}"
                 )
@@ -229,14 +255,33 @@ class Limiter:
         self.hot = self._open(hot=True)
         return self.hot
 
-    def _matching(self, project: str | None, key_id: str | None, model: str | None) -> list[Limit]:
-        key = (project, key_id, model)
+    def _matching(self, project: str | None, key_id: str | None, model: str | None, now: float) -> list[Limit]:
+        """The limits a request falls under; cached per UTC day (what an alias means changes at midnight UTC)."""
+        if not self.day_span[0] <= now < self.day_span[1]:
+            start = now - now % 86_400
+            self.matching, self.day_span = {}, (start, start + 86_400.0)
+            self.matching_day = datetime.fromtimestamp(start, UTC).date()
+        day = self.matching_day
+        scope = self.projects.scope_of(project)
+        key = (scope, key_id, model)
         found = self.matching.get(key)
         if found is None:
             if len(self.matching) > 10_000:
                 self.matching.clear()
-            found = self.matching[key] = [lim for lim in self.limits if lim.matches(project, key_id, model)]
+            models = self._models(model, day)
+            resolve = self._resolver(day)
+            found = self.matching[key] = [lim for lim in self.limits if lim.matches(scope, key_id, models, resolve)]
         return found
+
+    def _models(self, model: str | None, day: date) -> frozenset[str]:
+        """The request's model normalised, and the concrete model it meant on `day`."""
+        name = normal_name(model)
+        if name is None:
+            return frozenset()
+        return frozenset(n for n in (name, self.aliases.resolve(name, day)) if n is not None)
+
+    def _resolver(self, day: date) -> Callable[[str], str | None]:
+        return lambda model: self.aliases.resolve(model, day)
 
     def observe(self, record: Record) -> None:
         """Queue a finished record for pricing and token counting (worker thread, not awaited)."""
@@ -267,6 +312,8 @@ class Limiter:
                     self.queued[:0] = records[: _MAX_QUEUED - len(self.queued)]
             now = self.clock()
             self._maybe_reload()
+            if self.refresher is None and self.ledger is not None and any(lim.amount for lim in self.limits):
+                self.refresher = self.ledger()
             if self.refresher is not None and now - self.last_ledger >= self.settings.ledger_refresh_seconds:
                 self.last_ledger = now
                 self._refresh_ledger(state, now)
@@ -288,7 +335,7 @@ class Limiter:
     def _usage(self, records: list[tuple[Record, float]]) -> tuple[list[Any], list[Any]]:
         """Token and spend rows for the limits each record matches; only records under a spend limit are priced."""
         matched = [
-            (rec, at, self._matching(rec.get("project"), rec.get("api_key_id"), rec.get("model")))
+            (rec, at, self._matching(rec.get("project"), rec.get("api_key_id"), rec.get("model"), at))
             for rec, at in records
         ]
         priced = [rec for rec, _, found in matched if any(lim.amount is not None for lim in found)]
@@ -335,13 +382,22 @@ class Limiter:
         return self.pricing
 
     def _refresh_ledger(self, state: LimitState, now: float) -> None:
+        """Each spend limit's ledger figure; a row is covered as a request is (`_matching`), aliases as of today."""
         assert self.refresher is not None
+        day = datetime.fromtimestamp(now, UTC).date()
         for limit in self.limits:
             if limit.amount is None:
                 continue
             period = self.periods.of(limit, now)
+
+            def covers_project(project: str | None, limit: Limit = limit) -> bool:
+                return limit.project is None or self.projects.scope_of(normal_name(project)) == limit.project
+
+            def covers_model(model: str | None, limit: Limit = limit) -> bool:
+                return limit.covers_model(self._models(model, day), self._resolver(day))
+
             try:
-                found = self.refresher(limit, period.start, period.end, period.id)
+                found = self.refresher(limit, period.start, period.end, covers_project, covers_model)
             except Exception as exc:  # a ledger being rewritten: keep the previous figure
                 self._failed("ledger", exc)
                 continue
@@ -358,12 +414,17 @@ class Limiter:
             return
         self.source_stamp = stamp
         try:
-            limits, _ = load_limit_file(self.source)
+            book = load_book(self.source)
         except LimitRuleError as exc:
             log.error("limits_not_reloaded", error=str(exc), kept=len(self.limits))
             return
-        self.limits, self.matching = limits, {}
-        log("limits_reloaded", limits=len(limits))
+        self.use(book)
+        self.last_ledger = -math.inf  # a new spend limit gets the ledger's figure at once
+        log("limits_reloaded", limits=len(book.limits), bound_keys=len(book.projects.bound))
+
+    def use(self, book: LimitBook) -> None:
+        """Enforce `book` from now on."""
+        self.limits, self.projects, self.matching, self.day_span = book.limits, book.projects, {}, (0.0, 0.0)
 
     def _failed(self, what: str, exc: BaseException) -> None:
         self.metrics.limit_state_errors[what] += 1

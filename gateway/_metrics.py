@@ -32,6 +32,7 @@ class Metrics:
         self.limit_warnings: Counter[str] = Counter()
         self.limit_state_failures = 0
         self.limit_state_errors: Counter[str] = Counter()
+        self.unbound_refusals = 0
 
     def count_response(self, status: int) -> None:
         self.requests += 1
@@ -119,6 +120,12 @@ class Metrics:
                 "counter",
                 "Requests past a soft limit, by limit.",
                 [(f'{{limit="{_label(k)}"}}', n) for k, n in sorted(self.limit_warnings.items())],
+            ),
+            *_metric(
+                "gateway_unbound_key_refusals_total",
+                "counter",
+                "Requests refused with 403: their key is bound to no project (require_known_project).",
+                [("", self.unbound_refusals)],
             ),
             *_metric(
                 "gateway_limit_state_failures_total",

@@ -25,7 +25,9 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from foundation.limit_rules import normal_name
 from foundation.log import event_logger
+from foundation.usage_contract import error_body
 
 from ._body import MIB, RequestBody
 from ._endpoints import billable, endpoint_template
@@ -59,11 +61,6 @@ _SKIP_AUTO = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 WARNING_HEADER = b"x-gateway-limit-warning"
 
 
-def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
-    """A Mistral-shaped error body, so SDKs parse the gateway's own errors like Mistral's."""
-    return {"object": "error", "message": message, "type": kind, "param": None, "code": str(status)}
-
-
 class Forwarder:
     def __init__(
         self,
@@ -81,6 +78,7 @@ class Forwarder:
         self.metrics = metrics
         self.fingerprint = KeyFingerprints(secrets.key_salt)
         self.project_header = config.project_header.encode()
+        self.require_bound = config.require_known_project
         self.retry_headers = tuple(h.encode() for h in config.retry_count_headers)
         self.limit = config.max_request_body_mib * MIB
         self.zone = zone_for(config.upstream_url, config.api_zone)
@@ -107,14 +105,17 @@ class Forwarder:
         ex = Exchange(method=scope["method"], endpoint=template, zone=self.zone)
         ex.billable = billable(ex.method, template)
         headers, seen = upstream_headers(scope["headers"], self.project_header, self.retry_headers)
-        ex.project, ex.attempt = seen.project, attempt_from(seen.retry_count)
+        ex.attempt = attempt_from(seen.retry_count)
         ex.api_key_id = self.fingerprint(seen.authorization)
+        ex.project = self.limiter.project_of(seen.project, ex.api_key_id) if self.limiter else normal_name(seen.project)
         body = RequestBody(receive, self.limit, seen.content_length)
         first = b"" if body.too_large else await body.head()
         if first is None:
             return
         if body.too_large:
             return await self._refuse(send, ex)
+        if self.require_bound and not (self.limiter is not None and self.limiter.bound(ex.api_key_id)):
+            return await self._unbound(send, ex)
         ex.facts = read_request(first, seen.content_type, body.complete, template)
         ex.model, ex.stream = ex.facts.model, ex.facts.stream
         verdict = self.limiter.check(ex.project, ex.api_key_id, ex.model) if self.limiter is not None else None
@@ -227,6 +228,16 @@ class Forwarder:
         ex.billable = False
         retry = [(b"retry-after", str(verdict.retry_after).encode())]
         await self._answer(send, ex, verdict.status, error_body(verdict.status, kind, verdict.message), retry)
+
+    async def _unbound(self, send: Send, ex: Exchange) -> None:
+        """require_known_project: a key the budgets file binds to no project is refused, never forwarded."""
+        ex.billable = False
+        self.metrics.unbound_refusals += 1
+        message = (
+            "this API key is bound to no project and the gateway requires one (require_known_project); "
+            "ask the gateway's operator to bind it in the budgets file's [key_projects]"
+        )
+        await self._answer(send, ex, 403, error_body(403, "project_required", message), [])
 
     async def _refuse(self, send: Send, ex: Exchange) -> None:
         self.metrics.bodies_too_large += 1

@@ -115,11 +115,19 @@ class KeyFingerprints:
         self.cache: dict[str, str] = {}
 
     def __call__(self, authorization: str | None) -> str | None:
+        """The fingerprint of the key in an Authorization header, however its scheme is spelled.
+
+        The scheme is matched without regard to case and split off at any whitespace (RFC 9110
+        section 11.1), so `BEARER sk-x` and `Bearer<TAB>sk-x` are the key of `Bearer sk-x`.
+        """
         if not authorization:
             return None
         found = self.cache.get(authorization)
         if found is None:
-            key = authorization.removeprefix("Bearer ").removeprefix("bearer ").strip()
+            parts = authorization.split()
+            if not parts:
+                return None
+            key = " ".join(parts[1:] if len(parts) > 1 and parts[0].casefold() == "bearer" else parts)
             found = "key-" + hmac.new(self.salt, key.encode(), hashlib.sha256).hexdigest()[:16]
             if len(self.cache) > 10_000:
                 self.cache.clear()

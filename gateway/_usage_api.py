@@ -21,22 +21,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from foundation.log import event_logger
+from foundation.usage_contract import BadParameter, error_body, page_size
 
 from ._buffer import Buffer
 
 log = event_logger("gateway")
 
-DEFAULT_LIMIT = 1_000
-MAX_LIMIT = 10_000
 MAX_CURSOR = 2**63 - 1
 
 
-class BadParameter(ValueError):
-    pass
-
-
 def contract_error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    body = orjson.dumps({"object": "error", "message": message, "type": kind, "code": str(status)})
+    body = orjson.dumps(error_body(status, kind, message))
     return Response(body, status, headers=headers, media_type="application/json")
 
 
@@ -54,12 +49,7 @@ def parse_params(after: str | None, limit: str | None) -> tuple[int, int]:
         raise BadParameter(
             f"after: {after[:40]!r} is not a cursor from this endpoint; pass a next_cursor back unchanged"
         )
-    if limit is None:
-        return cursor, DEFAULT_LIMIT
-    significant = limit.lstrip("0")
-    if not _digits(limit) or not significant:
-        raise BadParameter(f"limit: {limit[:40]!r} must be an integer >= 1 (at most {MAX_LIMIT})")
-    return cursor, MAX_LIMIT if len(significant) > 6 else min(int(significant), MAX_LIMIT)
+    return cursor, page_size(limit)
 
 
 def _digits(text: str) -> bool:

@@ -61,6 +61,7 @@ class GatewayConfig:
     limits_currency: str = "USD"
     limits_fail_closed: bool = False
     limits_state_timeout_ms: int = 100
+    require_known_project: bool = False  # refuse (403) a key the budgets file's [key_projects] does not bind
     ledger_dir: Path | None = None  # the collector's data_dir: each period's spend is read from it
     ledger_refresh_seconds: float = 60.0
     ledger_source: str = "gateway"
@@ -93,6 +94,9 @@ def parse_config(raw: dict[str, Any], base: Path, where: str = "") -> GatewayCon
     values["limits_state_path"] = _path(state, base) if "limits_state_path" in raw else DEFAULT_LIMITS_STATE.absolute()
     for key in ("budgets_file", "ledger_dir"):
         values[key] = None if values[key] is None else _path(values[key], base)
+    if values["require_known_project"] and values["budgets_file"] is None:
+        name = f"{where}.require_known_project" if where else "require_known_project"
+        raise ConfigError(f"{name}: needs budgets_file (its [key_projects] binds keys); set budgets_file or remove it")
     return GatewayConfig(**values)
 
 
@@ -289,6 +293,12 @@ SETTINGS: tuple[Setting, ...] = (
         low=1,
         high=60_000,
         help="Milliseconds to wait for the limits' state.",
+    ),
+    Setting(
+        name="require_known_project",
+        kind=bool,
+        default=False,
+        help="true: refuse (403) requests whose API key [key_projects] does not bind to a project.",
     ),
     Setting(name="ledger_dir", kind=str, help="The collector's data_dir, to read each period's spend from."),
     Setting(

@@ -1,4 +1,5 @@
-"""The gateway's exceptions: a config problem is the only one it raises on purpose.
+"""The gateway's exceptions: a config problem, and a pricing batch that failed (`PricingUnavailable`,
+a GatewayError raised by the pricing worker and caught by its sync loop, which keeps the records).
 
 Everything that goes wrong while serving (upstream down, a record that cannot be written) is
 answered, logged and counted instead, because the user's request must never fail for it.

@@ -92,13 +92,13 @@ _HOMES = {
     ),
 }
 __all__ = [
+    "COLUMNS",
+    "SCHEMA",
     "Alias",
     "Appender",
-    "COLUMNS",
     "Filters",
     "Price",
     "PriceBook",
-    "SCHEMA",
     "Summary",
     "atomic_write",
     "atomic_write_bytes",

@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from foundation.errors import MonitorError
+
 OPTIONS: dict[str, str] = {
     "theme.primaryColor": "#fa520f",
     "theme.light.primaryColor": "#e0480c",
@@ -34,7 +36,7 @@ OPTIONS: dict[str, str] = {
 """`.streamlit/config.toml` as `streamlit run` flags: loopback only, as the repository's demo."""
 
 
-class DashboardMissing(RuntimeError):
+class DashboardMissing(MonitorError, RuntimeError):
     """The dashboard's `app.py` is not importable: the package is not installed whole."""
 
 

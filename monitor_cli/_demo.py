@@ -17,6 +17,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from access import SIGNIN_ENV
+
 from ._dashboard import DashboardMissing, app_path, streamlit_argv
 
 SAMPLE_BUDGETS = """\
@@ -104,7 +106,7 @@ def run_demo(argv: list[str]) -> int:
     print(f"simulator on http://127.0.0.1:{args.port}, collector logging to {logs / 'collector.log'}")
     print(f"dashboard on http://localhost:{args.dashboard_port} (Ctrl-C stops everything)", flush=True)
     try:
-        children.append(subprocess.Popen(dashboard, env=env))
+        children.append(subprocess.Popen(dashboard, env={**env, SIGNIN_ENV: "open"}))
         return children[-1].wait()
     except KeyboardInterrupt:
         return 130

@@ -24,7 +24,7 @@ from alerts import (
 )
 from foundation.errors import ConfigError
 
-from ._auth import audit
+from ._auth import audited
 from ._text import md
 
 
@@ -39,8 +39,7 @@ def test_email(engine: Engine, budgets: list[Budget]) -> None:
         st.info("No recipients configured yet: add one to a budget (or to [alerts] recipients) first.")
         return
     to = st.selectbox("Send to (a configured recipient)", allowed, key="test_to")
-    if st.button("Send test email", key="send_test"):
-        audit(engine.config.data_dir, "test_email", str(to))
+    if st.button("Send test email", key="send_test") and audited(engine.config.data_dir, "test_email", str(to)):
         try:
             st.success(md(send_test_email(engine.smtp, str(to), allowed), 300))
         except (DeliveryError, ConfigError) as exc:
@@ -69,8 +68,9 @@ def channels_section(engine: Engine) -> None:
 
 
 def channel_test_button(name: str, channel: ChannelSettings, data_dir: Path) -> None:
-    if st.button(f"Send a test message to the {md(channel.label, 200)}", key=f"test_channel_{name}"):
-        audit(data_dir, "test_channel", name)
+    if st.button(f"Send a test message to the {md(channel.label, 200)}", key=f"test_channel_{name}") and audited(
+        data_dir, "test_channel", name
+    ):
         try:
             st.success(md(send_test_post(channel, datetime.now(UTC)), 300))
         except DeliveryError as exc:

@@ -11,18 +11,28 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from alerts import PERIODS, BudgetFileError, Limit, load_limits, parse_limit_form, save_limits
+from alerts import NO_PROJECT, PERIODS, BudgetFileError, Limit, load_limits, parse_limit_form, save_limits
 
+from ._auth import audited
+from ._budget_save import remember_saved
 from ._text import md, short
 from ._ui import replaced
 
 NEW_LIMIT = "➕ New limit"
 UNSET_WHEN_ZERO = ("amount", "requests_per_minute", "tokens_per_minute")
 FormValue = str | float | int | bool | None
+SCOPE_HELP = {
+    "project": f"{NO_PROJECT} = requests without a project, or with one no limit, key binding or known list "
+    "names (docs/gateway.md, Limits). Names are compared normalised: Search, SEARCH and search. are one.",
+    "model": "An alias and the model it means on the request's date share the limit; case does not matter.",
+}
 
 
-def limits_editor(path: Path) -> None:
-    """The limits table, a form to add or change one, a delete button, then the key labels."""
+def limits_editor(path: Path, data_dir: Path, loaded: str) -> None:
+    """The limits table, a form to add or change one, a delete button, then the key labels; every change is
+    written to the audit log under `data_dir` first, and not made when that fails.
+
+    `loaded`: the file's version when this page was drawn; a save of a file changed since is refused."""
     st.header("Gateway limits and key labels")
     limits, labels = load_limits(path)
     if limits:
@@ -35,15 +45,22 @@ def limits_editor(path: Path) -> None:
     if raw is not None:
         try:
             limit = parse_limit_form(raw, labels)
-            save_limits(path, replaced(limits, current, limit), labels)
+            if audited(data_dir, "limit_edit", repr(raw)):
+                save_limits(path, replaced(limits, current, limit), labels, loaded)
+                remember_saved(path)
+                st.success(f"Saved limit {md(repr(limit.name))}.")
         except (BudgetFileError, ValueError) as exc:
             st.error(f"Not saved: {md(exc, 500)}")
-        else:
-            st.success(f"Saved limit {md(repr(limit.name))}.")
     if current is not None and st.button(f"Delete limit {md(repr(current.name))}", key="delete_limit"):
-        save_limits(path, [lim for lim in limits if lim is not current], labels)
-        st.success(f"Deleted limit {md(repr(current.name))}.")
-    labels_editor(path, limits, labels)
+        if audited(data_dir, "limit_delete", current.name):
+            try:
+                save_limits(path, [lim for lim in limits if lim is not current], labels, loaded)
+            except BudgetFileError as exc:
+                st.error(f"Not deleted: {md(exc, 500)}")
+            else:
+                remember_saved(path)
+                st.success(f"Deleted limit {md(repr(current.name))}.")
+    labels_editor(path, limits, labels, data_dir, loaded)
 
 
 def limit_row(limit: Limit) -> dict[str, FormValue]:
@@ -64,7 +81,9 @@ def limit_form(current: Limit | None) -> dict[str, FormValue] | None:
     with st.form("limit_form"):
         raw: dict[str, FormValue] = {"name": st.text_input("Limit name", lim.name)}
         for key, label in (("project", "Project"), ("api_key", "API key (label or fingerprint)"), ("model", "Model")):
-            raw[key] = st.text_input(f"{label} (empty = any)", getattr(lim, key) or "").strip()
+            raw[key] = st.text_input(
+                f"{label} (empty = any)", getattr(lim, key) or "", help=SCOPE_HELP.get(key)
+            ).strip()
         raw["period"] = st.selectbox("Spend period", PERIODS[::-1], index=PERIODS[::-1].index(lim.period))
         raw["amount"] = st.number_input(
             "Spend limit per period (0 = none)", value=float(lim.amount or 0), min_value=0.0
@@ -84,7 +103,7 @@ def limit_form(current: Limit | None) -> dict[str, FormValue] | None:
     return {k: (None if v == 0 and k in UNSET_WHEN_ZERO else v) for k, v in raw.items()}
 
 
-def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str]) -> None:
+def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str], data_dir: Path, loaded: str) -> None:
     """Friendly names for key fingerprints; an empty label removes one."""
     st.header("Key labels")
     if labels:
@@ -99,9 +118,12 @@ def labels_editor(path: Path, limits: list[Limit], labels: dict[str, str]) -> No
         if not st.form_submit_button("Save label"):
             return
     changed = {k: v for k, v in labels.items() if k != key_id} | ({key_id: label} if label else {})
+    if not audited(data_dir, "key_label", f"{key_id} = {label!r}"):
+        return
     try:
-        save_limits(path, limits, changed)
+        save_limits(path, limits, changed, loaded)
     except BudgetFileError as exc:
         st.error(f"Not saved: {md(exc, 500)}")
     else:
+        remember_saved(path)
         st.success(f"Saved the label of {md(key_id)}.")

@@ -17,9 +17,10 @@ import hashlib
 import html
 import re
 
+from foundation.names import CONTROL
+
 MAX_CHARS = 48
 """Longest name shown in charts, tables and messages; Explore and downloads keep full names."""
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MARKUP = re.compile(r"([\\`*_~\[\]<>#|$])")
 """Characters that start markdown, HTML, LaTeX (`$`) or Streamlit's `:color[...]` (CommonMark lets each
 be backslash-escaped). Others (`.`, `:`, `-`, quotes) stay, so messages read as written."""
@@ -32,7 +33,7 @@ JOINER = "\u2060"
 
 def short(value: object, limit: int = MAX_CHARS) -> str:
     """One line of at most `limit` characters; a cut name ends in a hash, so two long names stay two."""
-    text = _CONTROL.sub(" ", str(value))
+    text = CONTROL.sub(" ", str(value))
     if len(text) <= limit:
         return text
     digest = hashlib.sha256(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:6]

@@ -14,8 +14,17 @@ st.title("Audit log")
 if not may("admin"):
     st.error("Admins only.", icon=":material/block:")
     st.stop()
-st.caption("Budget edits, test emails and messages, SQL queries and exports: who, when (UTC), what. Newest first.")
-records = AuditLog(audit_path(ctx.data_dir)).read(limit=1_000)
+st.caption(
+    "Sign-ins (allowed and denied), budget, limit and key-label edits, test emails and messages, SQL queries "
+    "and exports: who, when (UTC), what. Newest first."
+)
+log = AuditLog(audit_path(ctx.data_dir))
+chain = log.verify()
+if chain.ok:
+    st.success(chain.summary(), icon=":material/verified:")
+else:
+    st.error(chain.summary(), icon=":material/gpp_bad:")
+records = log.read(limit=1_000)
 if not records:
     st.info("Nothing recorded yet.")
 else:

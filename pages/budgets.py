@@ -18,9 +18,10 @@ from alerts import Budget, BudgetFileError, Engine, check_known, period_of, save
 from foundation.config import Config, load_config
 from foundation.errors import ConfigError
 from pages._alert_log import alert_log
-from pages._auth import audit, may
+from pages._auth import audited, may
 from pages._budget_channels import channels_section, test_email
 from pages._budget_form import budget_form
+from pages._budget_save import loaded_version, remember_saved
 from pages._budget_view import Where, show_budget
 from pages._limits_section import limits_editor
 from pages._routing import ensure_routed
@@ -48,8 +49,10 @@ def known_channels(engine: Engine, budget: Budget) -> None:
         raise BudgetFileError(str(exc)) from None
 
 
-def editor(engine: Engine, budgets: list[Budget]) -> None:
+def editor(engine: Engine, budgets: list[Budget], loaded: str) -> None:
+    """`loaded`: the budgets file's version when these forms were drawn (a save of a changed file is refused)."""
     st.header("Edit budgets")
+    path = engine.settings.budgets_file
     names = [NEW, *(b.name for b in budgets)]
     picked = st.selectbox("Budget", names, key="edit_pick", format_func=short)
     current = next((b for b in budgets if b.name == picked), None)
@@ -58,16 +61,21 @@ def editor(engine: Engine, budgets: list[Budget]) -> None:
         try:
             budget = form.to_budget()
             known_channels(engine, budget)
-            save_budgets(engine.settings.budgets_file, replaced(budgets, current, budget))
+            if audited(engine.config.data_dir, "budget_edit", repr(form.fields())):
+                save_budgets(path, replaced(budgets, current, budget), loaded)
+                remember_saved(path)
+                st.success(f"Saved {md(repr(budget.name))} to {md(path, 300)}.")
         except BudgetFileError as exc:
             st.error(f"Not saved: {md(exc, 500)}")
-        else:
-            audit(engine.config.data_dir, "budget_edit", repr(form.fields()))
-            st.success(f"Saved {md(repr(budget.name))} to {md(engine.settings.budgets_file, 300)}.")
     if current is not None and st.button(f"Delete {md(repr(current.name))}", key="delete"):
-        save_budgets(engine.settings.budgets_file, [b for b in budgets if b is not current])
-        audit(engine.config.data_dir, "budget_delete", current.name)
-        st.success(f"Deleted {md(repr(current.name))}.")
+        if audited(engine.config.data_dir, "budget_delete", current.name):
+            try:
+                save_budgets(path, [b for b in budgets if b is not current], loaded)
+            except BudgetFileError as exc:
+                st.error(f"Not deleted: {md(exc, 500)}")
+                return
+            remember_saved(path)
+            st.success(f"Deleted {md(repr(current.name))}.")
 
 
 def main() -> None:
@@ -76,6 +84,7 @@ def main() -> None:
     config, engine = load()
     where = Where(config.data_dir, config.timezone, config.currency)
     now = datetime.now(UTC)
+    loaded = loaded_version(engine.settings.budgets_file)  # before the read: a change in between refuses a save
     try:
         budgets, editable = engine.budgets(), True
     except BudgetFileError as exc:
@@ -91,8 +100,8 @@ def main() -> None:
         period = period_of(budget.period, now, config.timezone)
         show_budget(view_budget(config.data_dir, budget, period, config.timezone, config.currency, now), where, now)
     if editable and may("editor"):
-        editor(engine, budgets)
-        limits_editor(engine.settings.budgets_file)
+        editor(engine, budgets, loaded)
+        limits_editor(engine.settings.budgets_file, config.data_dir, loaded)
     alert_log(config.data_dir)
     if may("editor"):
         test_email(engine, budgets)

@@ -18,7 +18,7 @@ from ledger.queries import (
     run_sql,
 )
 from pages import _data as data
-from pages._auth import audit, may
+from pages._auth import audited, export_button, may
 from pages._frame import context
 from pages._text import md
 from pages._ui import TOP_N, empty_state, label_colours, labelled, show, style
@@ -32,20 +32,27 @@ TABLE_ROWS = 100_000
 
 
 def downloads(df: pd.DataFrame, stem: str) -> None:
-    """CSV (formula-safe) and parquet downloads of what is shown; each click goes to the audit log."""
+    """CSV (formula-safe) and parquet downloads of what is shown, built and audited only when clicked."""
     left, right, _ = st.columns([1, 1, 4])
-    args = (ctx.data_dir, "export", f"{stem}.csv, {len(df)} rows")
-    left.download_button(
-        "Download CSV", csv_bytes(df), f"{stem}.csv", "text/csv", key=f"{stem}_csv", on_click=audit, args=args
+    csv_file, pq_file = (f"{stem}.csv", "text/csv"), (f"{stem}.parquet", "application/vnd.apache.parquet")
+    rows = f"{len(df)} rows"
+    export_button(
+        left,
+        ctx.data_dir,
+        "Download CSV",
+        lambda: csv_bytes(df),
+        csv_file,
+        key=f"{stem}_csv",
+        detail=f"{csv_file[0]}, {rows}",
     )
-    right.download_button(
+    export_button(
+        right,
+        ctx.data_dir,
         "Download parquet",
-        parquet_bytes(df),
-        f"{stem}.parquet",
-        "application/vnd.apache.parquet",
+        lambda: parquet_bytes(df),
+        pq_file,
         key=f"{stem}_pq",
-        on_click=audit,
-        args=(ctx.data_dir, "export", f"{stem}.parquet, {len(df)} rows"),
+        detail=f"{pq_file[0]}, {rows}",
     )
 
 
@@ -111,9 +118,8 @@ def sql_box() -> None:
     )
     sql = st.text_area("Query", SQL_EXAMPLE, height=140, key="ex_sql")
     limit = st.number_input("Row limit", 1, MAX_ROWS, 1_000, step=1_000, key="ex_limit")
-    if not st.button("Run query", type="primary", key="ex_run"):
+    if not st.button("Run query", type="primary", key="ex_run") or not audited(ctx.data_dir, "sql", sql):
         return
-    audit(ctx.data_dir, "sql", sql)
     try:
         df = run_sql(ctx.data_dir, ctx.filters, sql, row_limit=int(limit))
     except SqlRefused as exc:

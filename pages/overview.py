@@ -10,6 +10,7 @@ import streamlit as st
 from foundation.money import money
 from ledger.queries import EMPTY_SUMMARY, OTHER, Filters, Summary
 from pages import _data as data
+from pages._auth import signed_fragment
 from pages._data import TTL_SECONDS
 from pages._frame import context
 from pages._keys import with_key_labels
@@ -61,15 +62,15 @@ def tiles(cur: Summary, prev: Summary) -> None:
     conversion_note(ctx.data_dir, ctx.filters, currency)
 
 
-@st.fragment(run_every=TTL_SECONDS)
+@signed_fragment(run_every=TTL_SECONDS)
 def live_tiles() -> None:
-    """Refreshes on its own every TTL_SECONDS without rerunning the page."""
+    """Refreshes on its own every TTL_SECONDS without rerunning the page, asking again who is here first."""
     before = ctx.filters.previous()
     cur = data.spend_summary(ctx.data_dir, ctx.filters)
     prev = data.spend_summary(ctx.data_dir, before)
     comparable = prev.covers(before.start_at, before.end_at)
     tiles(cur, prev if comparable else EMPTY_SUMMARY)
-    days = (ctx.filters.end_at - ctx.filters.start_at).days
+    days = ctx.filters.days
     updated = datetime.now(ctx.filters.tz)
     versus = f"changes vs the {days} days before" if comparable else "no changes: no data for the days before"
     st.caption(f"{ctx.range_label}, {versus} · updated {updated:%H:%M:%S}")
@@ -88,8 +89,7 @@ def month_to_date() -> None:
 
 
 def spend_by_model() -> None:
-    days = (ctx.filters.end_at - ctx.filters.start_at).days
-    grain = "hour" if days <= 2 else "day"
+    grain = ctx.filters.default_grain
     df = data.spend_over_time(ctx.data_dir, ctx.filters, dim="model", grain=grain, top=TOP_N)
     df = df[df["unpriced_requests"] < df["requests"]]  # unpriced models have no spend to draw, not 0
     title = f"Spend per {grain} by model ({ctx.currency})"
@@ -133,7 +133,9 @@ def unpriced_banner() -> None:
     uncounted. Whole local days, so the cached query is reused all day long."""
     today = datetime.now(ctx.filters.tz).date()
     first = today - timedelta(days=UNPRICED_LOOKBACK_DAYS)
-    found = data.unpriced_models(ctx.data_dir, Filters.for_dates(first, today, ctx.filters.timezone))
+    found = data.unpriced_models(
+        ctx.data_dir, Filters.for_dates(first, today, ctx.filters.timezone, scope=ctx.filters.scope)
+    )
     if found.empty:
         return
     names = ", ".join(md(m) for m in found["model"].head(5))

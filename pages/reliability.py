@@ -112,12 +112,12 @@ summary = data.spend_summary(ctx.data_dir, ctx.filters)
 if summary.measured_requests == 0:
     empty_state()
 else:
-    days = (ctx.filters.end_at - ctx.filters.start_at).days
     left, right = st.columns(2)
+    grains = ["hour", "day", "week"]
     grain = left.radio(
         "Grain",
-        ["hour", "day", "week"],
-        index=0 if days <= 7 else 1,
+        grains,
+        index=grains.index(ctx.filters.default_grain),
         horizontal=True,
         key="rel_grain",
         format_func=str.capitalize,

@@ -96,8 +96,13 @@ else:
     conversion_note(ctx.data_dir, ctx.filters, ctx.currency)
     left, right = st.columns(2)
     dim = left.selectbox("Break down by", list(DIMS), format_func=DIMS.__getitem__, key="spend_dim")
-    default_grain = 0 if (ctx.filters.end_at - ctx.filters.start_at).days <= 2 else 1
-    grain = right.radio("Grain", list(GRAINS), index=default_grain, format_func=GRAINS.__getitem__, horizontal=True)
+    grain = right.radio(
+        "Grain",
+        list(GRAINS),
+        index=list(GRAINS).index(ctx.filters.default_grain),
+        format_func=GRAINS.__getitem__,
+        horizontal=True,
+    )
     over_time(dim, grain)
     token_mix(grain)
     unit_costs()

@@ -19,7 +19,7 @@ from foundation.money import money
 from ledger.queries.statement import SCOPES, Statement, statement_csv
 from ledger.storage.store import list_days
 from pages import _data as data
-from pages._auth import audit
+from pages._auth import export_button
 from pages._frame import context
 from pages._keys import labels, with_key_labels
 from pages._text import md
@@ -64,14 +64,14 @@ def table_with_csv(data_dir: Path, stmt: Statement, table: pd.DataFrame, names: 
     what, suffix, note, key = names
     shown = with_key_labels(table, data_dir).style.format(MONEY, na_rep="—")
     st.dataframe(shown, hide_index=True, width="stretch")
-    st.download_button(
+    export_button(
+        st,
+        data_dir,
         f"Download CSV ({what})",
-        statement_csv(stmt),
-        f"statement-{stmt.month}-{suffix}.csv",
-        "text/csv",
+        lambda: statement_csv(stmt),
+        (f"statement-{stmt.month}-{suffix}.csv", "text/csv"),
         key=key,
-        on_click=audit,
-        args=(data_dir, "export", note),
+        detail=note,
     )
 
 

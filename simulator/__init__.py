@@ -12,10 +12,12 @@ Example:
     (100, True)
 """
 
+from foundation.usage_contract import DEFAULT_LIMIT, MAX_LIMIT
+
 from ._catalog import FINE_TUNED, KEY_IDS, MODEL_NAMES, PROJECTS
 from ._cursor import CursorError, Position, decode, encode
 from ._encode import BAD_KINDS, bad_kind, bad_kinds
-from ._http import DEFAULT_LIMIT, MAX_LIMIT, SimulatorHandle, start_server
+from ._http import SimulatorHandle, start_server
 from ._incidents import Runaway
 from ._records import generate_records
 

@@ -33,6 +33,7 @@ import orjson
 import pyarrow as pa
 
 from foundation.periods import days_in_period
+from foundation.usage_contract import error_body
 from ledger.pricing.prices import PriceBook
 
 from . import _catalog as cat
@@ -73,7 +74,7 @@ def _unit_line(model: str) -> tuple[str, str]:
 
 
 def _error(status: int, message: str, kind: str) -> tuple[int, bytes]:
-    return status, orjson.dumps({"object": "error", "message": message, "type": kind, "code": str(status)})
+    return status, orjson.dumps(error_body(status, kind, message))
 
 
 class AdminBilling:
@@ -167,7 +168,8 @@ class AdminBilling:
             }
         )
         _, cost = self.book.cost_columns(table, self.currency)
-        return np.nan_to_num(cost.to_numpy(zero_copy_only=False).astype(np.float64))
+        money: np.ndarray = np.nan_to_num(cost.to_numpy(zero_copy_only=False).astype(np.float64))
+        return money
 
     def month_bill(self, year: int, month: int, now_ms: int) -> dict[str, np.ndarray]:
         """Billed model -> quantities and amounts for the served hours of the month up to now."""

@@ -15,12 +15,14 @@ import binascii
 import re
 from typing import NamedTuple
 
+from foundation.errors import MonitorError
+
 _PREFIX = "v1:"
 _PARTS = re.compile(r"v1:(-?[0-9]{1,15}):([0-9]{1,7})", re.ASCII)
 MAX_INDEX = 2**20
 
 
-class CursorError(ValueError):
+class CursorError(MonitorError, ValueError):
     """The `after` parameter is not a cursor this endpoint issued."""
 
 

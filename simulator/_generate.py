@@ -41,7 +41,8 @@ _MEDIAN_COMPLETION = np.array([m.completion for m in cat.ALL_MODELS])
 
 def _pick(rng: np.random.Generator, cdf: np.ndarray) -> np.ndarray:
     """Inverse-CDF draw, one row of `cdf` per request."""
-    return np.minimum((rng.random(len(cdf))[:, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
+    picked: np.ndarray = np.minimum((rng.random(len(cdf))[:, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
+    return picked
 
 
 def _who(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

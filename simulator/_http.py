@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import hmac
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from foundation.log import event_logger
+from foundation.usage_contract import BadParameter, error_body, page_size
 
 from ._admin import ADMIN_PREFIX, AdminBilling
 from ._cursor import CursorError, Position, decode, encode
@@ -34,8 +34,6 @@ from ._store import Store
 
 log = event_logger("simulator")
 
-DEFAULT_LIMIT = 1000
-MAX_LIMIT = 10_000
 USAGE_PATH = "/v1/usage/requests"
 
 
@@ -67,27 +65,8 @@ class Settings:
         return self.store.preload(range(self.first.minute // 60, int(self.clock() * 1000) // HOUR_MS + 1))
 
 
-_DIGITS = re.compile(r"\+?0*([0-9]+)", re.ASCII)
-"""ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() then refuses or reads."""
-
-
-class BadRequest(ValueError):
-    """A query parameter the endpoint cannot serve; the message says which and why."""
-
-
-def parse_limit(values: list[str]) -> int:
-    """The page size from the `limit` values of a query string, clamped to MAX_LIMIT."""
-    if not values or values[-1] == "":
-        return DEFAULT_LIMIT
-    text = values[-1]
-    digits = _DIGITS.fullmatch(text.strip())
-    if digits is None or int(digits[1][:6]) < 1:
-        raise BadRequest(f"limit: must be an integer from 1 to {MAX_LIMIT}, got {text[:20]!r}")
-    return min(int(digits[1][:6]), MAX_LIMIT)
-
-
 def _error(message: str, kind: str, code: str) -> bytes:
-    return orjson.dumps({"object": "error", "message": message, "type": kind, "code": code})
+    return orjson.dumps(error_body(int(code), kind, message))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -129,10 +108,10 @@ class Handler(BaseHTTPRequestHandler):
     def _usage(self, query: dict[str, list[str]]) -> None:
         settings = self.server.settings
         try:
-            limit = parse_limit(query.get("limit", []))
+            limit = page_size(query["limit"][-1] if query.get("limit") else None)
             after = (query.get("after") or [""])[-1]
             asked = decode(after) if after else None
-        except (BadRequest, CursorError) as exc:
+        except (BadParameter, CursorError) as exc:
             self._send(400, _error(str(exc), "invalid_request_error", "400"))
             return
         now_ms = int(settings.clock() * 1000)

@@ -41,7 +41,8 @@ _LATENCY = np.array([m.latency_ms for m in cat.ALL_MODELS])
 
 def _endpoints(rng: np.random.Generator, model: np.ndarray) -> np.ndarray:
     unbilled = ENDPOINT[-1] + rng.integers(0, len(cat.UNBILLED), len(model))
-    return np.where(model == cat.UNBILLED_MODEL, unbilled, ENDPOINT[model - _FIRST])
+    endpoints: np.ndarray = np.where(model == cat.UNBILLED_MODEL, unbilled, ENDPOINT[model - _FIRST])
+    return endpoints
 
 
 def _calls(rng: np.random.Generator, inc: Incidents, hour: int, rate: float) -> Columns:

@@ -1,4 +1,5 @@
-"""Suite-wide guard: a test leaves the interpreter's `__main__` module as it found it.
+"""Suite-wide: a test leaves the interpreter's `__main__` module as it found it, and runs the dashboard in
+the demo's sign-in mode (MONITOR_SIGNIN=open) unless it sets another.
 
 Why: Streamlit's `AppTest.from_function` runs its script as `__main__` and leaves that module
 in place; a later test whose code starts a `spawn` process (the gateway's pricing process) then
@@ -11,6 +12,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+
+from tests.support.servers import release_ports
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +30,16 @@ def _main_module_restored() -> Iterator[None]:
             setattr(main, key, saved[key])
         elif hasattr(main, key):
             delattr(main, key)
+
+
+@pytest.fixture(autouse=True)
+def _ports_released() -> Iterator[None]:
+    """Ports `free_port` held for a test are closed after it (module and session fixtures' too, at their test's end)."""
+    yield
+    release_ports()
+
+
+@pytest.fixture(autouse=True)
+def _open_signin_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard needs its sign-in mode by name (docs/signin.md); pages run under AppTest get the demo's."""
+    monkeypatch.setenv("MONITOR_SIGNIN", "open")

@@ -1,13 +1,14 @@
 """The layering rule, checked: each package imports only the packages below it, and no module
-imports another package's private (`_name`) modules or names (`app.py` is the dashboard's
-entry point, so it counts as part of `pages`).
+imports another package's private (`_name`) modules or names, nor another subpackage's of its
+own package (`ledger.billing` may not import `ledger.queries._engine`; `app.py` is the
+dashboard's entry point, so it counts as part of `pages`).
 
     foundation            (imports none of ours)
     ledger, access        -> foundation
     simulator             -> foundation, ledger          (list prices for its Admin API)
     gateway               -> foundation, ledger
     collector             -> foundation, ledger          (collector.__main__ also wires alerts)
-    alerts                -> foundation, ledger, gateway (the shared limits parser)
+    alerts                -> foundation, ledger       (never gateway: the limits parser is foundation's)
     pages, app            -> foundation, ledger, alerts, access
     monitor_cli           -> every package               (the `mistral-monitor` command runs each one)
 """
@@ -26,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "simulator": {"foundation", "ledger"},
     "gateway": {"foundation", "ledger"},
     "collector": {"foundation", "ledger"},
-    "alerts": {"foundation", "ledger", "gateway"},
+    "alerts": {"foundation", "ledger"},
     "pages": {"foundation", "ledger", "alerts", "access"},
     "app": {"foundation", "ledger", "alerts", "access", "pages"},
     "monitor_cli": {"foundation", "ledger", "access", "simulator", "gateway", "collector", "alerts", "pages", "app"},
@@ -60,6 +61,12 @@ def private(part: str) -> bool:
     return part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
 
 
+def subpackage(module: str) -> str | None:
+    """`ledger.queries` for `ledger.queries._core` (a folder of its own under the package), else None."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 and (REPO / parts[0] / parts[1]).is_dir() else None
+
+
 def problems() -> list[str]:
     found = []
     for module, path in sorted(sources().items()):
@@ -73,6 +80,10 @@ def problems() -> list[str]:
                 found.append(f"{module} imports {target} ({package} may import {sorted(ALLOWED[package])})")
             elif top != package and any(private(p) for p in [*target.split(".")[1:], name]):
                 found.append(f"{module} imports a private name of {top}: {target} {name}".rstrip())
+            elif (sub := subpackage(target)) not in (None, subpackage(module)) and any(
+                private(p) for p in [*target.split(".")[2:], name]
+            ):
+                found.append(f"{module} imports a private name of {sub}: {target} {name}".rstrip())
     return found
 
 
@@ -86,5 +97,27 @@ def test_the_checker_sees_an_upward_and_a_private_import(tmp_path):
     assert imported("ledger.x", path) == [("collector._context", "Context"), ("pages", "")]
 
 
+def test_a_subpackage_is_found_by_its_folder():
+    assert [subpackage(m) for m in ("ledger.queries._core", "ledger.queries", "ledger", "collector._http")] == [
+        "ledger.queries",
+        "ledger.queries",
+        None,
+        None,
+    ]
+
+
 def test_a_dunder_module_is_public_and_an_underscore_one_private():
     assert [private(p) for p in ("__main__", "_context", "config", "")] == [False, True, False, False]
+
+
+def test_no_test_imports_another_folders_conftest():
+    """Shared helpers live in tests/support; a conftest.py only serves its own folder."""
+    found = []
+    for path in (REPO / "tests").rglob("*.py"):
+        if "node_modules" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("conftest"):
+                if node.level != 1 or node.module != "conftest":
+                    found.append(f"{path.relative_to(REPO)} imports {'.' * node.level}{node.module}")
+    assert not found, "\n".join(found)

@@ -10,7 +10,6 @@ import contextlib
 import importlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,8 +22,9 @@ import httpx
 import pytest
 
 from monitor_cli._dashboard import OPTIONS, streamlit_argv
+from tests.paths import REPO
+from tests.support.servers import free_port
 
-REPO = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 SUBCOMMANDS = ("collector", "gateway", "simulator", "dashboard", "demo")
 
@@ -116,12 +116,6 @@ def test_scripts_demo_sh_runs_the_one_demo_command():
     lines = [line for line in (REPO / "scripts" / "demo.sh").read_text().splitlines() if not line.startswith("#")]
     assert lines[-1] == 'exec .venv/bin/python -m monitor_cli demo "$@"'
     assert "budgets" not in "\n".join(lines)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def listening_on(port: int) -> set[str]:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from simulator import MAX_LIMIT, Position, decode, encode, generate_records, start_server
-from tests._helpers import free_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 25, 10, 37, 12, 345000, tzinfo=UTC)

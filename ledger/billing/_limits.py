@@ -23,9 +23,8 @@ from typing import Any
 import orjson
 
 from foundation.periods import period_start
-from ledger.queries._engine import connection, scan_sql
+from ledger.queries import count_429s, peak_minute_tokens
 from ledger.storage.atomic import atomic_write_bytes
-from ledger.storage.store import list_files
 
 SPEND_LIMIT = "spend-limit"
 RATE_LIMIT = "rate-limit"
@@ -101,19 +100,6 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
-def count_429s(data_dir: Path, start: datetime, end: datetime) -> int:
-    """Per-request 429 rows in [start, end)."""
-    files = list_files(data_dir, start.date(), end.date())
-    if not files:
-        return 0
-    sql = (
-        f"SELECT count(*) FROM {scan_sql(files)} "
-        f"WHERE status_code = 429 AND NOT aggregated AND timestamp >= ? AND timestamp < ?"
-    )
-    row = connection().execute(sql, [start, end]).fetchone()
-    return int(row[0]) if row else 0
-
-
 def gauge(source: str, reading: dict[str, Any], now: datetime, recent_429s: int) -> SpendGauge:
     """One gauge from a stored reading (see collector.providers' spend-limit parser)."""
     used, limit = _number(reading.get("used")), _number(reading.get("limit"))
@@ -147,17 +133,7 @@ def gauge(source: str, reading: dict[str, Any], now: datetime, recent_429s: int)
 
 def rate_headroom(data_dir: Path, start: datetime, end: datetime, limits: dict[str, Any]) -> list[Headroom]:
     """Per model: peak tokens in one minute over [start, end) against `limits[model]['tokens_per_minute']`."""
-    files = list_files(data_dir, start.date(), end.date())
-    peaks: dict[str, tuple[int, datetime | None]] = {}
-    if files:
-        sql = (
-            f"SELECT m, max(t), arg_max(minute, t) FROM (SELECT coalesce(priced_model, resolved_model, model) AS m, "
-            f"date_trunc('minute', timestamp) AS minute, sum(prompt_tokens + completion_tokens) AS t "
-            f"FROM {scan_sql(files)} WHERE NOT aggregated AND timestamp >= ? AND timestamp < ? "
-            f"GROUP BY m, minute) GROUP BY m"
-        )
-        for model, peak, minute in connection().execute(sql, [start, end]).fetchall():
-            peaks[model] = (int(peak), minute.astimezone(UTC) if minute is not None else None)
+    peaks = peak_minute_tokens(data_dir, start, end)
     out = []
     for model in sorted(set(peaks) | set(limits)):
         peak, at = peaks.get(model, (0, None))

@@ -1,5 +1,8 @@
-"""What a row costs: dated list prices and `-latest` aliases (`prices`), and the dated
-reference rates that convert one currency into another (`fx`).
+"""What a row costs: dated list prices and `-latest` aliases (`prices`), the alias history alone
+(`aliases`, stdlib only, for the gateway's request path), and the dated reference rates that
+convert one currency into another (`fx`).
+
+Names are imported lazily, so `import ledger.pricing.aliases` loads neither numpy nor pyarrow.
 
 Example:
     >>> from ledger.pricing import PriceBook
@@ -7,6 +10,20 @@ Example:
     True
 """
 
-from .prices import Alias, Price, PriceBook
+from __future__ import annotations
 
-__all__ = ["Alias", "Price", "PriceBook"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .aliases import Alias, AliasHistory
+    from .prices import Price, PriceBook
+
+_HOMES = {"Alias": ".aliases", "AliasHistory": ".aliases", "Price": ".prices", "PriceBook": ".prices"}
+__all__ = ["Alias", "AliasHistory", "Price", "PriceBook"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name], __name__), name)

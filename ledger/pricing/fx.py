@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from foundation.config import load_config
+from foundation.errors import MonitorError
 from ledger.storage.atomic import atomic_write
 
 SEED = Path(__file__).resolve().parent / "fx_rates.csv"
@@ -45,7 +46,7 @@ HEADER = ("date", "currency", "per_eur", "source")
 Rate = tuple[date, str, float]
 
 
-class RateFileError(ValueError):
+class RateFileError(MonitorError, ValueError):
     """A rate file or ECB document that cannot be read; the message names the file, line and fix."""
 
 

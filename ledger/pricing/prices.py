@@ -29,9 +29,10 @@ import pyarrow.compute as pc
 
 from foundation.periods import next_first_day
 
+from .aliases import Alias, AliasHistory, read_aliases
+
 HERE = Path(__file__).parent
 PRICES_CSV = HERE / "prices.csv"
-ALIASES_CSV = HERE / "aliases.csv"
 CACHED_INPUT_SHARE = 0.1
 BATCH_DISCOUNT = 0.5
 PRIORITY_FACTOR = 1.75
@@ -88,16 +89,6 @@ RateFn = Callable[[date, str, str], float | None]
 """A dated exchange rate: `rate(day, "USD", "EUR")` is how many EUR one USD bought that day, or None."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Alias:
-    """`alias` pointed to `model` from `effective_from` until the next row for the alias."""
-
-    alias: str
-    model: str
-    effective_from: date
-    source: str = ""
-
-
 def _day_us(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1_000_000)
 
@@ -129,20 +120,6 @@ def read_prices(path: Path = PRICES_CSV) -> list[Price]:
     return prices
 
 
-def read_aliases(path: Path = ALIASES_CSV) -> list[Alias]:
-    """Read the alias-history CSV (alias, model, effective_from, source)."""
-    with path.open(newline="") as f:
-        return [
-            Alias(
-                alias=row["alias"],
-                model=row["model"],
-                effective_from=date.fromisoformat(row["effective_from"]),
-                source=row["source"],
-            )
-            for row in csv.DictReader(f)
-        ]
-
-
 class PriceBook:
     """All price and alias rows, indexed for point-in-time lookups.
 
@@ -158,9 +135,8 @@ class PriceBook:
         for key in sorted(by_key, key=lambda k: k[3]):
             price = by_key[key]
             self._prices.setdefault((price.model, price.currency, price.unit), []).append(price)
-        self._aliases: dict[str, list[Alias]] = {}
-        for alias in sorted(aliases, key=lambda a: a.effective_from):
-            self._aliases.setdefault(alias.alias, []).append(alias)
+        self.aliases = AliasHistory(aliases)
+        self._aliases = self.aliases.by_alias
         self.sheet = tuple(sorted(set(sheet), key=lambda p: (p.model, p.currency, p.month, p.kind, p.per_1m)))
         self._sheet: dict[tuple[str, str], list[tuple[int, int, int, float]]] = {}
         for entry in self.sheet:
@@ -197,14 +173,7 @@ class PriceBook:
 
     def resolve(self, model: str, at: datetime) -> str | None:
         """The concrete model `model` meant at `at`; None for an alias not yet in service."""
-        history = self._aliases.get(model)
-        if history is None:
-            return model
-        current = None
-        for alias in history:
-            if alias.effective_from <= at.date():
-                current = alias.model
-        return current
+        return self.aliases.resolve(model, at.date())
 
     def price_at(self, model: str, at: datetime, currency: str, unit: str = TOKENS) -> Price | None:
         """The price row in effect at `at`, or None when the model has no price then."""
@@ -373,13 +342,15 @@ def _numbers(table: pa.Table, name: str) -> np.ndarray:
     column = table[name]
     if column.null_count == len(column):
         return np.zeros(table.num_rows)
-    return pc.fill_null(column, 0).to_numpy(zero_copy_only=False).astype(np.float64)
+    values: np.ndarray = pc.fill_null(column, 0).to_numpy(zero_copy_only=False).astype(np.float64)
+    return values
 
 
 def _flags(table: pa.Table, name: str, default: bool) -> np.ndarray:
     if name not in table.column_names:
         return np.full(table.num_rows, default)
-    return pc.fill_null(table[name], default).to_numpy(zero_copy_only=False)
+    flags: np.ndarray = pc.fill_null(table[name], default).to_numpy(zero_copy_only=False)
+    return flags
 
 
 def _transcriptions(table: pa.Table) -> np.ndarray:
@@ -387,7 +358,8 @@ def _transcriptions(table: pa.Table) -> np.ndarray:
     if "endpoint" not in table.column_names:
         return np.zeros(table.num_rows, dtype=bool)
     endpoint = table["endpoint"].cast(pa.string())
-    return pc.fill_null(pc.match_substring(endpoint, TRANSCRIPTIONS), False).to_numpy(zero_copy_only=False)
+    found: np.ndarray = pc.fill_null(pc.match_substring(endpoint, TRANSCRIPTIONS), False).to_numpy(zero_copy_only=False)
+    return found
 
 
 def _part(quantity: np.ndarray, rate: np.ndarray, per: float) -> np.ndarray:

@@ -30,10 +30,10 @@ Example:
     (2129, 0.89)
 """
 
+from ._billing import count_429s, measured_by_model, peak_minute_tokens
 from ._core import (
     EMPTY_SUMMARY,
     MEASURES,
-    OTHER,
     Summary,
     breakdown,
     dimension_values,
@@ -46,6 +46,7 @@ from ._core import (
     top_contributors,
 )
 from ._costs import Forecast, RateUsed, conversion, month_forecast, unit_costs, unpriced_models
+from ._engine import OTHER
 from ._export import csv_bytes, neutralise, parquet_bytes
 from ._filters import DIMENSIONS, GRAINS, Filters
 from ._reliability import ratelimit_headroom, retry_impact, top_errors
@@ -61,27 +62,31 @@ __all__ = [
     "GRAINS",
     "MEASURES",
     "OTHER",
-    "Filters",
-    "Forecast",
-    "RateUsed",
-    "Freshness",
-    "SourceStatus",
     "SQL_MAX_BYTES",
     "SQL_MEMORY_MB",
+    "Filters",
+    "Forecast",
+    "Freshness",
+    "RateUsed",
+    "SourceStatus",
     "SqlRefused",
     "Summary",
     "breakdown",
     "check_select",
     "conversion",
+    "count_429s",
     "csv_bytes",
     "dimension_values",
     "freshness",
     "hourly_spend",
     "latency_percentiles",
+    "latency_summary",
+    "measured_by_model",
     "month_forecast",
     "neutralise",
     "newest_row",
     "parquet_bytes",
+    "peak_minute_tokens",
     "ratelimit_headroom",
     "reliability_over_time",
     "retry_impact",
@@ -93,5 +98,4 @@ __all__ = [
     "unit_costs",
     "unpriced_models",
     "update_rollups",
-    "latency_summary",
 ]

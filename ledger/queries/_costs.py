@@ -17,8 +17,8 @@ import pandas as pd
 from foundation.periods import first_day, next_first_day
 from ledger.pricing import fx
 
-from ._core import OTHER, spend_over_time
-from ._engine import query
+from ._core import spend_over_time
+from ._engine import OTHER, query
 from ._filters import Filters
 from ._measures import aggregates
 

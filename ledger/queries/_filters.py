@@ -57,6 +57,10 @@ def _as_instant(value: datetime | date, tz: ZoneInfo, end: bool) -> datetime:
     return datetime.combine(day, time(), tzinfo=tz)
 
 
+HOURLY_UP_TO_DAYS = 2
+"""Windows this many days long or shorter are charted per hour by default, longer ones per day."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Filters:
     """A half-open window [start, end) plus dimension filters (an empty tuple = all).
@@ -117,6 +121,16 @@ class Filters:
     def end_at(self) -> datetime:
         assert isinstance(self.end, datetime)
         return self.end
+
+    @property
+    def days(self) -> int:
+        """Whole days the window spans (a day-to-day window is 1; DST days still count as one)."""
+        return (self.end_at - self.start_at).days
+
+    @property
+    def default_grain(self) -> str:
+        """The time bucket a chart starts with: hours up to two days, days beyond (every page alike)."""
+        return "hour" if self.days <= HOURLY_UP_TO_DAYS else "day"
 
     def utc_days(self) -> tuple[date, date]:
         """The UTC date partitions the window touches (inclusive): what must be read."""

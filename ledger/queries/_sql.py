@@ -31,6 +31,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from foundation.errors import MonitorError
 from ledger.storage.store import list_files
 
 from ._engine import THREADS
@@ -45,7 +46,7 @@ NULL_LABELS = {"project": "(no project)", "api_key_id": "(no key recorded)"}
 COLUMNS = {"projects": "project", "models": "model", "api_keys": "api_key_id", "sources": "source"}
 
 
-class SqlRefused(ValueError):
+class SqlRefused(MonitorError, ValueError):
     """The statement is not allowed, did not parse, failed, or hit a limit; the message says why."""
 
 

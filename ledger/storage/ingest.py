@@ -3,7 +3,8 @@
 Why an id cache: the dedupe key is (source, id), and a replayed page (a crash after the write
 but before the cursor moved, or a source that repeats itself) must not add rows twice. The
 ids of the days a batch touches are read from disk once per process and kept for a few days,
-which is what a backfill in time order needs.
+which is what a backfill in time order needs. Each append first reads the files of those days
+it has not seen yet (written by another process, or a compaction), all under the ledger lock.
 
 Example:
     >>> from tests.builders import build_ledger
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -29,7 +31,7 @@ import pyarrow.compute as pc
 from ledger.pricing.prices import PriceBook
 
 from .schema import SCHEMA
-from .store import dedupe, read_ids, split_by_day, write_rows
+from .store import day_dir, dedupe, ids_in, ledger_lock, split_by_day, visible_files, write_rows_locked
 
 
 def price_rows(records: pa.Table, source: str, book: PriceBook, currency: str, now: datetime | None = None) -> pa.Table:
@@ -53,43 +55,62 @@ def price_rows(records: pa.Table, source: str, book: PriceBook, currency: str, n
     return pa.Table.from_arrays(columns, schema=SCHEMA)
 
 
+@dataclass
+class _Known:
+    """The ids of one (source, day) and the day's file names they were read from."""
+
+    ids: set[str]
+    files: set[str]
+
+
 class Appender:
-    """Appends rows to the ledger exactly once per (source, id)."""
+    """Appends rows to the ledger exactly once per (source, id), across threads and processes."""
 
     def __init__(self, data_dir: Path, days_kept: int = 4) -> None:
         self.data_dir = Path(data_dir)
         self.days_kept = days_kept
-        self._ids: OrderedDict[tuple[str, date], set[str]] = OrderedDict()
+        self._ids: OrderedDict[tuple[str, date], _Known] = OrderedDict()
         self._lock = threading.Lock()  # poll jobs of several sources share one Appender
 
-    def _known(self, source: str, day: date) -> set[str]:
+    def _known(self, source: str, day: date, files: list[Path]) -> _Known:
+        """The ids stored for (source, day), brought up to date with `files` (the day's visible
+        files now): files another process wrote, or a compaction, since the last look are read."""
         key = (source, day)
-        if key not in self._ids:
-            self._ids[key] = read_ids(self.data_dir, source, day)
-            while len(self._ids) > self.days_kept:
-                self._ids.popitem(last=False)
+        known = self._ids.get(key) or _Known(ids=set(), files=set())
+        self._ids[key] = known
+        unseen = [f for f in files if f.name not in known.files]
+        if unseen:
+            known.ids |= ids_in(unseen, source)
+        known.files = {f.name for f in files}
         self._ids.move_to_end(key)
-        return self._ids[key]
+        while len(self._ids) > self.days_kept:
+            self._ids.popitem(last=False)
+        return known
 
     def append(self, rows: pa.Table) -> int:
-        """Write the rows not already stored; returns how many were new."""
-        with self._lock:
+        """Write the rows not already stored; returns how many were new.
+
+        Deciding which ids are new and writing them is one span under the ledger lock, so two
+        writers (threads or processes) can never both decide that an id is new.
+        """
+        with self._lock, ledger_lock(self.data_dir):
             return self._append(rows)
 
     def _append(self, rows: pa.Table) -> int:
-        fresh = []
+        fresh: list[tuple[pa.Table, _Known]] = []
         for day, part in split_by_day(dedupe(rows)).items():
+            files = visible_files(day_dir(self.data_dir, day))
             for source in pc.unique(part["source"]).to_pylist():
-                known = self._known(source, day)
+                known = self._known(source, day, files)
                 mine = part.filter(pc.equal(part["source"], source))
                 ids = mine["id"].to_pylist()
-                new = mine if known.isdisjoint(ids) else mine.filter(pa.array([i not in known for i in ids]))
+                new = mine if known.ids.isdisjoint(ids) else mine.filter(pa.array([i not in known.ids for i in ids]))
                 fresh.append((new, known))
         if not fresh:
             return 0
         table = pa.concat_tables([new for new, _ in fresh])
-        if table.num_rows:
-            write_rows(self.data_dir, table)
+        written = write_rows_locked(self.data_dir, table) if table.num_rows else []
         for new, known in fresh:
-            known.update(new["id"].to_pylist())
-        return table.num_rows
+            known.ids.update(new["id"].to_pylist())
+            known.files.update(p.name for p in written)  # a name never repeats across days
+        return int(table.num_rows)

@@ -94,13 +94,16 @@ def split_by_day(table: pa.Table) -> dict[date, pa.Table]:
 
 def write_rows(data_dir: Path, table: pa.Table) -> list[Path]:
     """Append rows (already in SCHEMA) as one new file per UTC day, each atomically."""
-    table = table.cast(SCHEMA)
-    written = []
     with ledger_lock(data_dir):
-        for day, rows in sorted(split_by_day(table).items()):
-            path = day_dir(data_dir, day) / f"part-{_next_seq():020d}.parquet"
-            written.append(_write_parquet(rows, path))
-    return written
+        return write_rows_locked(data_dir, table)
+
+
+def write_rows_locked(data_dir: Path, table: pa.Table) -> list[Path]:
+    """`write_rows` for a caller already holding the ledger lock (the Appender)."""
+    return [
+        _write_parquet(rows, day_dir(data_dir, day) / f"part-{_next_seq():020d}.parquet")
+        for day, rows in sorted(split_by_day(table.cast(SCHEMA)).items())
+    ]
 
 
 def list_days(data_dir: Path) -> list[date]:
@@ -154,12 +157,16 @@ def read_ids(data_dir: Path, source: str, day: date) -> set[str]:
     it replaces, and a read racing it would fail on a vanished file.
     """
     with ledger_lock(data_dir):
-        files = visible_files(day_dir(data_dir, day))
-        if not files:
-            return set()
-        table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table(
-            columns=["id"], filter=ds.field("source") == source
-        )
+        return ids_in(visible_files(day_dir(data_dir, day)), source)
+
+
+def ids_in(files: list[Path], source: str) -> set[str]:
+    """The ids of `source` in these files (the caller holds the ledger lock)."""
+    if not files:
+        return set()
+    table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table(
+        columns=["id"], filter=ds.field("source") == source
+    )
     return set(table["id"].to_pylist())
 
 
@@ -210,7 +217,11 @@ def compact_closed_days(data_dir: Path, today: date) -> list[date]:
 
 
 def dedupe(table: pa.Table) -> pa.Table:
-    """Keep the first row of each (source, id)."""
+    """Keep the first row of each (source, id), in table order.
+
+    `first["i_min"]` holds the row numbers to keep; taking `sort_indices` of it instead (positions
+    0..k-1) used to keep the first k rows: duplicates kept, the tail of the table dropped.
+    """
     if table.num_rows == 0:
         return table
     keys = pc.binary_join_element_wise(table["source"], table["id"], "\x1f")
@@ -218,7 +229,8 @@ def dedupe(table: pa.Table) -> pa.Table:
         return table
     index = pa.array(range(table.num_rows), pa.int64())
     first = pa.table({"k": keys, "i": index}).group_by("k", use_threads=False).aggregate([("i", "min")])
-    return table.take(pc.sort_indices(first["i_min"]))
+    keep = first["i_min"]
+    return table.take(pc.take(keep, pc.sort_indices(keep)))
 
 
 def disk_bytes(data_dir: Path) -> int:

@@ -54,4 +54,4 @@ def upsert_rows(data_dir: Path, rows: pa.Table) -> int:
     rows = dedupe(rows.cast(SCHEMA))
     for day, part in sorted(split_by_day(rows).items()):
         rewrite_day(Path(data_dir), day, _superseded_by(part))
-    return rows.num_rows
+    return int(rows.num_rows)

@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from alerts import load_budgets
-from tests.alerts.conftest import budgets_toml, free_port, rows, write_monitor_toml
 from tests.paths import REPO
+from tests.support.alerts import budgets_toml, free_port, rows, write_monitor_toml
 
 BUDGETS = """
 [[budgets]]
@@ -176,3 +176,35 @@ def test_an_invalid_budgets_file_cannot_be_overwritten_from_the_page(page_env, s
     assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter")]
     assert not [b for b in at.button if b.key == "delete"]
     assert (data / "budgets.toml").read_text() == broken
+
+
+def test_a_save_over_a_file_changed_since_the_page_loaded_is_refused_and_keeps_the_other_edit(page_env, smtp_server):
+    data = page_env(smtp_server.port)
+    first, second = page().run(), page().run()  # two sessions, both showing the file as it was
+    for session in (first, second):
+        session.selectbox(key="edit_pick").set_value("search monthly").run()
+    second.get("form")[0].number_input[0].set_value(300.0)
+    second.get("form")[0].button[0].click().run()
+    assert not second.error and not second.exception
+    assert load_budgets(data / "budgets.toml")[0].amount == 300.0
+    first.get("form")[0].number_input[0].set_value(250.0)
+    first.get("form")[0].button[0].click().run()
+    assert any("changed since this page was loaded" in e.value and "nothing was saved" in e.value for e in first.error)
+    assert [b.amount for b in load_budgets(data / "budgets.toml")] == [300.0, 10.0]
+    first.get("form")[0].number_input[0].set_value(250.0)  # the page now shows the file as it is: a retry saves
+    first.get("form")[0].button[0].click().run()
+    assert not first.error, [e.value for e in first.error]
+    assert [b.amount for b in load_budgets(data / "budgets.toml")] == [250.0, 10.0]
+
+
+def test_a_hand_edit_after_the_page_loaded_is_not_overwritten_by_a_limit_save(page_env, smtp_server):
+    data = page_env(smtp_server.port)
+    at = page().run()
+    edited = (data / "budgets.toml").read_text().replace("amount = 10", "amount = 11")
+    (data / "budgets.toml").write_text(edited)
+    form = at.get("form")[1]
+    form.text_input[0].set_value("cap")
+    form.number_input[0].set_value(50.0)
+    form.button[0].click().run()
+    assert any("changed since this page was loaded" in e.value for e in at.error)
+    assert (data / "budgets.toml").read_text() == edited

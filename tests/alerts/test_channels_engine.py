@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from alerts import StateStore
 from ledger import compact_day
-from tests.alerts.conftest import CHANNELS, WEBHOOK_SECRET, budgets_toml, paris, rows
 from tests.alerts.test_engine_smtp import BUDGET, NOW, seed_november
+from tests.support.alerts import CHANNELS, WEBHOOK_SECRET, budgets_toml, paris, rows
 
 WITH_CHANNELS = BUDGET + 'channels = ["slack", "teams", "hook"]\n'
 ALL = ("slack", "teams", "hook")

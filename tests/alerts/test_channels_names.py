@@ -12,8 +12,8 @@ import pytest
 from alerts import Budget, BudgetFileError, load_budgets, parse_alerts, parse_budget, save_budgets
 from alerts._post import retry_after
 from foundation.errors import ConfigError
-from tests.alerts.conftest import CHANNELS, paris, rows
 from tests.alerts.test_engine_smtp import NOW
+from tests.support.alerts import CHANNELS, paris, rows
 
 EVIL = "<!channel> *bold* [click](http://evil.example/x) & @here https://evil.example\nBcc: {{DATE(x)}}"
 EVIL_MODEL = "<https://evil.example|Click me>_`x`"

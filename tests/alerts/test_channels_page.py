@@ -30,8 +30,8 @@ def _channel_table(at: AppTest):
 def test_channel_states_and_a_test_button_per_channel(tmp_path, monkeypatch, smtp_server, receivers):
     from alerts import Engine
     from foundation.config import load_config
-    from tests.alerts.conftest import budgets_toml, rows
     from tests.alerts.test_channels_process import BUDGET
+    from tests.support.alerts import budgets_toml, rows
 
     data = setup(tmp_path, monkeypatch, smtp_server.port)
     budgets_toml(data / "budgets.toml", BUDGET)

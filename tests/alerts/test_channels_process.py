@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from alerts import StateStore
-from tests.alerts.conftest import WEBHOOK_SECRET, budgets_toml, paris, rows
-from tests.alerts.receivers import URL_TOKEN
 from tests.alerts.test_process import KILLED, collector, write_config
 from tests.paths import REPO
+from tests.support.alerts import WEBHOOK_SECRET, budgets_toml, paris, rows
+from tests.support.receivers import URL_TOKEN
 
 CHANNELS_TOML = """
 [alerts.channels.slack]

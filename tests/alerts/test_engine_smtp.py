@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from alerts import StateStore
 from ledger import compact_day
-from tests.alerts.conftest import SEARCH_MONTHLY, bodies, budgets_toml, paris, rows
+from tests.support.alerts import SEARCH_MONTHLY, bodies, budgets_toml, paris, rows
 
 BUDGET = SEARCH_MONTHLY
 NOW = paris("2026-11-20T12:00")
@@ -85,7 +85,7 @@ def test_ten_more_runs_restarts_compaction_and_late_records_send_nothing_more(tm
 
 
 def test_smtp_down_then_back_delivers_once(tmp_path, smtp_port, make_engine):
-    from tests.alerts.conftest import SmtpServer
+    from tests.support.alerts import SmtpServer
 
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", BUDGET)

@@ -12,8 +12,8 @@ import pytest
 from alerts import Budget, BudgetFileError, StateStore, load_budgets, parse_alerts, parse_smtp
 from alerts._outbox import enqueue
 from foundation.errors import ConfigError
-from tests.alerts.conftest import bodies, budgets_toml, paris, rows
 from tests.alerts.test_process import collector, write_config
+from tests.support.alerts import bodies, budgets_toml, paris, rows
 
 NOW = paris("2026-11-20T12:00")
 EVIL_PROJECT = "search\nBcc: evil@example.com"

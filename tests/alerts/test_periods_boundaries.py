@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts import period_of
-from tests.alerts.conftest import budgets_toml, paris, rows
+from tests.support.alerts import budgets_toml, paris, rows
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 from alerts import StateStore
-from tests.alerts.conftest import budgets_toml, paris, rows, write_monitor_toml
 from tests.paths import REPO
+from tests.support.alerts import budgets_toml, paris, rows, write_monitor_toml
 
 BUDGET = """
 [[budgets]]
@@ -108,3 +108,23 @@ def test_sigkill_during_smtp_send_then_restart_delivers_exactly_once(tmp_path, s
     assert message["Message-ID"] == queued["id"]
     [sent] = StateStore(tmp_path / "data").read()["outbox"]
     assert sent["status"] == "sent"
+
+
+def test_engines_in_four_processes_at_once_send_each_email_once(tmp_path, smtp_server):
+    budgets = "".join(
+        f'\n[[budgets]]\nname = "team {n}"\namount = 100\nrecipients = ["team{n}@example.com"]\nforecast = false\n'
+        for n in range(6)
+    )
+    budgets_toml(tmp_path / "data" / "budgets.toml", budgets)
+    rows(tmp_path / "data", [{"timestamp": paris("2026-11-10T10:00"), "cost": 90.0}])
+    config = write_config(tmp_path / "monitor.toml", smtp_server.port)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for minute in ("12:00", "12:10"):
+        now = paris(f"2026-11-20T{minute}").isoformat()
+        engines = [
+            subprocess.Popen([sys.executable, "-c", KILLED, str(config), now], cwd=REPO, env=env) for _ in range(4)
+        ]
+        assert [engine.wait(timeout=120) for engine in engines] == [0, 0, 0, 0]
+    recipients = sorted(str(m["To"]) for m in smtp_server.messages)
+    assert recipients == [f"team{n}@example.com" for n in range(6)]
+    assert len({m["Message-ID"] for m in smtp_server.messages}) == 6

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ledger.billing import BilledRow, write_billed
-
-from .conftest import rows
+from tests.support.alerts import rows
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from alerts import DeliveryError, parse_smtp, send_test_email
-from tests.alerts.conftest import Recorder, free_port
+from tests.support.alerts import Recorder, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 

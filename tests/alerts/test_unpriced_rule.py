@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from alerts import UnpricedModel, unpriced_models_seen
-
-from .conftest import bodies, paris, rows
+from tests.support.alerts import bodies, paris, rows
 
 NOW = paris("2026-11-20T10:00:00")
 

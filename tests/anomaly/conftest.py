@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from simulator import Runaway
-from tests.alerts.conftest import smtp_server  # noqa: F401  (the real SMTP server fixture)
-from tests.anomaly.sim_ledger import build_sim_ledger
+from tests.anomaly.sim_ledger import END, RUNAWAY_AT, RUNAWAY_KEY, START, build_sim_ledger, copy_ledger
+from tests.support.alerts import receivers, smtp_server
 
-END = datetime(2026, 11, 30, tzinfo=UTC)
-WEEKS_BEFORE = 4
-DAYS = 30
-START = END - timedelta(days=DAYS + 7 * WEEKS_BEFORE)
-RUNAWAY_AT = datetime(2026, 11, 24, 9, tzinfo=UTC)
-"""A Tuesday, 10:00 in Paris."""
-RUNAWAY_KEY = "key_9e0f4c88"
-"""The data-pipeline key: the batch jobs of the simulated organisation."""
-FLOOR = 0.05
-"""USD per hour: the simulator's organisation spends about 0.4 an hour in all (6 requests a minute),
-so the default floor of 1 would hide everything; a real organisation keeps 1."""
+__all__ = ["normal_ledger", "receivers", "runaway_ledger", "smtp_server"]
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +21,6 @@ def normal_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("sim") / "data"
     build_sim_ledger(data, START, END)
     return data
-
-
-def copy_ledger(source: Path, target: Path) -> Path:
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("alerts"))
-    return target
 
 
 @pytest.fixture

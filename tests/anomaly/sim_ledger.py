@@ -7,7 +7,8 @@ parsed by the collector's fast path exactly as a real poll would be.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import shutil
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from collector._records import parse_body
@@ -16,6 +17,18 @@ from simulator import Runaway
 from simulator._encode import encode_hour
 from simulator._generate import generate_hour
 from simulator._incidents import HOUR_MS
+
+END = datetime(2026, 11, 30, tzinfo=UTC)
+WEEKS_BEFORE = 4
+DAYS = 30
+START = END - timedelta(days=DAYS + 7 * WEEKS_BEFORE)
+RUNAWAY_AT = datetime(2026, 11, 24, 9, tzinfo=UTC)
+"""A Tuesday, 10:00 in Paris."""
+RUNAWAY_KEY = "key_9e0f4c88"
+"""The data-pipeline key: the batch jobs of the simulated organisation."""
+FLOOR = 0.05
+"""USD per hour: the simulator's organisation spends about 0.4 an hour in all (6 requests a minute),
+so the default floor of 1 would hide everything; a real organisation keeps 1."""
 
 
 def day_body(seed: int, start: datetime, end: datetime, rate: float, runaway: Runaway | None) -> bytes:
@@ -50,3 +63,8 @@ def build_sim_ledger(
         day = stop
     update_rollups(data_dir, sorted(days))
     return count
+
+
+def copy_ledger(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("alerts"))
+    return target

@@ -17,7 +17,7 @@ import pytest
 from alerts import Engine, StateStore
 from alerts._state import advance
 from foundation.config import parse_config
-from tests.anomaly.conftest import DAYS, END, FLOOR, RUNAWAY_AT, RUNAWAY_KEY, copy_ledger
+from tests.anomaly.sim_ledger import DAYS, END, FLOOR, RUNAWAY_AT, RUNAWAY_KEY, copy_ledger
 
 INTERVAL = timedelta(seconds=300)
 

@@ -12,11 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from alerts import StateStore
-from tests.alerts.conftest import budgets_toml, receivers  # noqa: F401  (the Slack, Teams, webhook receivers)
 from tests.alerts.test_channels_process import CHANNELS_TOML
 from tests.alerts.test_process import KILLED
 from tests.anomaly.test_scope_rule import LABELS, NOW, steady_history, today
 from tests.paths import REPO
+from tests.support.alerts import budgets_toml
 
 KEY = "anomaly_hour:api_key:key_small"
 
@@ -56,7 +56,7 @@ def run_engine(config: Path, minutes: int) -> None:
     )
 
 
-def test_sigkill_during_the_anomaly_email_then_restarts_deliver_it_once_everywhere(tmp_path, smtp_server, receivers):  # noqa: F811
+def test_sigkill_during_the_anomaly_email_then_restarts_deliver_it_once_everywhere(tmp_path, smtp_server, receivers):
     data = tmp_path / "data"
     steady_history(data)
     today(data, small=40, each=0.1)

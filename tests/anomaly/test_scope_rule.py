@@ -12,7 +12,7 @@ import pytest
 from alerts import Budget, BudgetFileError, Engine, StateStore, parse_budgets, save_budgets
 from foundation.config import parse_config
 from ledger.queries.anomaly import scope_usage
-from tests.alerts.conftest import budgets_toml, config_dict, paris, rows
+from tests.support.alerts import budgets_toml, config_dict, paris, rows
 
 NOW = paris("2026-11-24T11:00")
 """A Tuesday; the window judged is 10:00-11:00, the same hour of the 4 Tuesdays before."""

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.alerts.conftest import rows
+from tests.support.alerts import rows
 
 MONTH = "2026-05"
 MEASURED = {

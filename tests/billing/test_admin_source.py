@@ -11,9 +11,9 @@ import pytest
 from collector._jobs import SOURCE_FACTORIES, poll_job
 from collector.errors import SourceAuthError
 from ledger.billing import read_billed, read_readings
+from tests.support.billing import ENV, SECRET, Router, utc
 
 from . import payloads as p
-from .conftest import ENV, SECRET, Router, utc
 
 
 def admin_router(usage=p.ADMIN_USAGE_EUR, spend=p.SPEND_LIMIT, rate=p.RATE_LIMIT) -> Router:

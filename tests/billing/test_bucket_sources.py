@@ -6,9 +6,9 @@ import httpx
 import pytest
 
 from ledger import read_ledger
+from tests.support.billing import SECRET, Router, utc
 
 from . import payloads as p
-from .conftest import SECRET, Router, utc
 
 T0 = int(utc(2026, 5, 14, 8).timestamp())
 T1 = T0 + 3600

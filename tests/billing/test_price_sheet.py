@@ -17,11 +17,12 @@ from collector.providers import MistralAdminSource
 from collector.providers._admin import AdminPollResult
 from foundation.config import Config, SourceConfig
 from ledger.billing import compare_prices, read_price_sheet
+from tests.paths import REPO
+from tests.support.billing import ENV, SECRET, utc
 
 from . import fake_admin
-from .conftest import ENV, SECRET, utc
 
-PRICES_CSV = Path(__file__).resolve().parents[2] / "ledger" / "pricing" / "prices.csv"
+PRICES_CSV = REPO / "ledger" / "pricing" / "prices.csv"
 DISCOUNT = 0.8  # mistral-large-2512 input at 20% off
 MAY, APRIL = "2026-05", "2026-04"
 
@@ -163,7 +164,7 @@ def reconciliation_page() -> None:
 def test_prices_section_shows_list_your_price_and_difference(tmp_path, admin, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from tests.alerts.conftest import rows
+    from tests.support.alerts import rows
 
     monkeypatch.setenv(ENV, SECRET)
     rows(tmp_path, [{"timestamp": utc(2026, 5, 2, 10), "cost": 1.0, "model": "mistral-large-2512"}])

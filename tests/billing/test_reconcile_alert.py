@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from alerts import Engine
 from foundation.config import parse_config
-from tests.alerts.conftest import config_dict, smtp_server
+from tests.support.alerts import config_dict, smtp_server
+from tests.support.billing import ENV, SECRET, utc
 
 from . import fake_admin
 from . import scenario as s
-from .conftest import ENV, SECRET, utc
 from .test_statuses import two_fetches
 
 NOW = utc(2026, 5, 20, 12)

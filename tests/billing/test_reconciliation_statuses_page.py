@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.support.billing import ENV, SECRET
+
 from . import fake_admin
 from . import scenario as s
-from .conftest import ENV, SECRET
 from .test_reconciliation_page import page_script
 from .test_statuses import two_fetches
 

@@ -21,10 +21,10 @@ from collector.providers._admin import AdminPollResult
 from foundation.config import Config, SourceConfig
 from ledger import billing
 from ledger.billing import read_billed, reconcile
+from tests.support.billing import ENV, SECRET, utc
 
 from . import fake_admin
 from . import scenario as s
-from .conftest import ENV, SECRET, utc
 
 FIRST, SECOND, THIRD = utc(2026, 5, 14, 9), utc(2026, 5, 14, 10), utc(2026, 5, 14, 11)
 

@@ -20,8 +20,8 @@ import pytest
 
 from ledger import read_ledger
 from ledger.storage.store import list_files
-from tests._helpers import free_port, wait_up
 from tests.paths import REPO
+from tests.support.servers import free_port, wait_up
 
 SEED = 11
 

@@ -171,6 +171,24 @@ CASES = [
     case("tts alias first day", "voxtral-mini-tts-latest", "2026-06-08T00:00:00Z", 16.0, characters=M),  # 1 x 16
     case("tts EUR us", "voxtral-mini-tts-2603", JUNE, 11.0, "EUR", characters=M, api_zone="us"),  # 1 x 10 x 1.1
     case("tts before release", "voxtral-mini-tts-2603", "2026-03-22T23:59:59Z", None, characters=1000),
+    case("tts launch name", "voxtral-tts-2603", "2026-03-23T00:00:00Z", 8.0, characters=M // 2),  # 0.5 x 16
+    case("tts launch name, day before", "voxtral-tts-2603", "2026-03-22T23:59:59Z", None, characters=1000),
+    # mistral-large-4-0: launch 0.68 / 2.09 (cached 0.07) until 2026-10-19, list 1.36 / 4.18 (cached 0.14) after
+    case(
+        "large 4 launch, cached+priority+eu",
+        "mistral-large-4",
+        "2026-10-10T12:00:00Z",
+        0.8393,
+        service_tier="priority",
+        api_zone="eu",
+        **tokens(M, 0, 400_000),
+    ),  # (0.6 x 0.68 + 0.4 x 0.07) x 1.75 x 1.1 = 0.436 x 1.925
+    case("large 4 list, batch", "mistral-large-4-0", "2026-10-25T12:00:00Z", 2.77, batch=True, **tokens()),  # 5.54/2
+    case(
+        "large 4 list, cached", "mistral-large-4-0", "2026-10-20T00:00:00Z", 0.872, **tokens(M, 0, 400_000)
+    ),  # 0.6x1.36 + 0.4x0.14
+    # retired on 2026-09-30 (announced 2026-09-29): the days it served keep their price
+    case("ocr 4-0 on its last day", "mistral-ocr-4-0", "2026-09-30T23:59:59Z", 4.5, pages=1000, annotated_pages=500),
     # free periods and the end of a launch offer, with multipliers (free stays 0)
     case(
         "free launch, priority", "devstral-2512", "2026-01-26T23:59:59Z", 0.0, service_tier="priority", **tokens()

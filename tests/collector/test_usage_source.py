@@ -145,3 +145,22 @@ def test_has_more_without_moving_cursor_stops_the_poll(make_source):
     source = make_source(FakeEndpoint([], [stuck]), page_limit=10)
     with pytest.raises(Exception, match="did not move"):
         source.poll()
+
+
+def test_a_cursor_moved_by_another_process_during_a_poll_is_left_alone(make_source, caplog):
+    from collector._state import CursorStore
+
+    records = [make_record(i) for i in range(12)]
+    holder: list = []
+
+    def other_process_moves_it(request: httpx.Request) -> None:
+        CursorStore(holder[0].context.data_dir).set("fake", "9")  # another poller got as far as 9
+
+    source = make_source(FakeEndpoint(records, faults=[lambda r: None, other_process_moves_it]), page_limit=3)
+    holder.append(source)
+    result = source.poll()
+    assert result.cursor == "9" and source.context.cursors.get("fake") == "9"
+    assert '"cursor_moved"' in caplog.text or any(r.msg == "cursor_moved" for r in caplog.records)
+    source.poll()  # the next poll continues from where the other process left the cursor
+    assert source.context.cursors.get("fake") == "12"
+    assert len(ids(source)) == len(set(ids(source)))

@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from .conftest import REPO, utc_midnight, write_status
+from tests.paths import REPO
+from tests.support.dashboard import utc_midnight, write_status
 
 PAGES = ["pages/overview.py", "pages/spend.py", "pages/reliability.py", "pages/explore.py"]
 

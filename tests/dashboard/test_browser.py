@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests._helpers import CHROMIUM, chromium, serve_dashboard
-
-from .conftest import BEACON, REPO, Truth, utc_midnight
+from tests.paths import REPO
+from tests.support.dashboard import BEACON, Truth, utc_midnight
+from tests.support.servers import CHROMIUM, chromium, serve_dashboard
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from .conftest import REPO
+from tests.paths import REPO
 
 
 def test_dashboard_listens_on_loopback_and_hides_tracebacks():

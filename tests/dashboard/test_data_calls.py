@@ -10,8 +10,7 @@ import pytest
 
 from ledger import queries
 from pages import _data as data
-
-from .conftest import REPO
+from tests.paths import REPO
 
 PAGE_FILES = sorted((REPO / "pages").glob("*.py")) + [REPO / "app.py"]
 QUERY_NAMES = {name for name, value in vars(queries).items() if inspect.isfunction(value)}

@@ -29,8 +29,9 @@ from ledger.queries import (
     top_contributors,
     unit_costs,
 )
+from tests.paths import REPO
+from tests.support.dashboard import BEACON, HOSTILE_MODEL, HOSTILE_UNPRICED, MANY_MODELS, Truth, utc_midnight
 
-from .conftest import BEACON, HOSTILE_MODEL, HOSTILE_UNPRICED, MANY_MODELS, REPO, Truth, utc_midnight
 from .test_app import page_app
 
 PAGES = ["overview", "spend", "reliability", "explore", "budgets", "reconciliation"]

@@ -30,8 +30,7 @@ from ledger.queries import (
     update_rollups,
 )
 from tests.builders import build_ledger
-
-from .conftest import Truth, write_status
+from tests.support.dashboard import Truth, write_status
 
 END = datetime(2026, 11, 5, 12, tzinfo=UTC)
 PARIS = "Europe/Paris"

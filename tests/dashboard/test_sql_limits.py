@@ -14,8 +14,9 @@ import pytest
 
 from ledger.queries import Filters, SqlRefused, run_sql
 from tests.builders import build_ledger
+from tests.paths import REPO
+from tests.support.dashboard import Truth
 
-from .conftest import REPO, Truth
 from .test_queries import END, october
 
 BOMB = "SELECT repeat('x', 50000000) AS s FROM range(100)"

@@ -10,8 +10,8 @@ import pytest
 
 from ledger.queries import Filters, run_sql
 from tests.builders import build_ledger
+from tests.support.dashboard import Truth
 
-from .conftest import Truth
 from .test_queries import END
 
 

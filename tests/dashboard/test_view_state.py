@@ -13,8 +13,7 @@ from alerts import Budget, period_of
 from alerts._observation import dashboard_link
 from foundation.view import DEFAULT_PRESET, MAX_VALUES, ViewState, dashboard_url
 from ledger.queries import Filters
-
-from .conftest import REPO
+from tests.paths import REPO
 
 STATES = [
     ViewState(),

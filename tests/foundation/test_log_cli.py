@@ -7,16 +7,15 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
 from simulator import start_server
-from tests.test_simulator_http import free_port
+from tests.paths import REPO
+from tests.support.servers import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "tok-log-cli-3c2b1a0f9e8d"
 CHOICES = "is not a log level; use one of debug, info, warning, error"
 

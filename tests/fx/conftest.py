@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.alerts.conftest import rows
+from tests.support.alerts import rows
 
 USD_PER_EUR = {date(2026, 10, d): 1.05 + d / 1000 for d in range(1, 32) if date(2026, 10, d).weekday() < 5}
 """Weekdays of October 2026 only, like the ECB (no publication at weekends)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.alerts.conftest import SEARCH_MONTHLY, bodies, budgets_toml, make_engine, paris, rows, smtp_port, smtp_server
+from tests.support.alerts import SEARCH_MONTHLY, bodies, budgets_toml, make_engine, paris, rows, smtp_port, smtp_server
 
 from .conftest import write_rates
 

@@ -16,7 +16,7 @@ from ledger.queries import (
     unit_costs,
     update_rollups,
 )
-from tests.alerts.conftest import rows
+from tests.support.alerts import rows
 
 from .conftest import MIXED, USD_PER_EUR, at, expected_usd, rate_on, write_rates
 

@@ -18,7 +18,7 @@ import pytest
 from collector._fx_job import FetchError, fx_jobs, update_rates
 from foundation.config import ConfigError, FxConfig, parse_config
 from ledger.queries import Filters, spend_summary
-from tests.alerts.conftest import rows
+from tests.support.alerts import rows
 
 SAMPLE = (Path(__file__).parent / "eurofxref-sample.xml").read_bytes()
 DAILY = SAMPLE.replace(b'<Cube time="2026-10-01">', b'<Cube time="2026-09-30">').replace(b"1.0501", b"1.0490")

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.alerts.conftest import rows
 from tests.dashboard.test_app import page_app
+from tests.support.alerts import rows
 
 from .conftest import write_rates
 

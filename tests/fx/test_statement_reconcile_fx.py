@@ -8,7 +8,7 @@ import pytest
 
 from ledger.billing import BilledRow, comparable_totals, reconcile, unreadable_lines, write_billed
 from ledger.queries.statement import statement, statement_frame
-from tests.alerts.conftest import rows
+from tests.support.alerts import rows
 
 from .conftest import MIXED, USD_PER_EUR, at, expected_usd, rate_on, write_rates
 

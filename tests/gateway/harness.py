@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import uvicorn
 
-from tests._helpers import free_port
+from tests.paths import REPO
+from tests.support.servers import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-usage-token-0123456789"
 SALT = "test-salt-abcdef"
 
@@ -32,8 +32,8 @@ class ThreadServer:
     """uvicorn serving an ASGI app on a loopback port from a background thread."""
 
     def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.port = 0
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> ThreadServer:
@@ -42,6 +42,7 @@ class ThreadServer:
         while not self.server.started and time.monotonic() < deadline:
             time.sleep(0.01)
         assert self.server.started, "the fake upstream did not start"
+        self.port = int(self.server.servers[0].sockets[0].getsockname()[1])  # bound to port 0: the one it got
         return self
 
     def __exit__(self, *exc: object) -> None:

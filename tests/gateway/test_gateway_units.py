@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from foundation.usage_contract import MAX_LIMIT, BadParameter
 from gateway import (
     Buffer,
     ConfigError,
@@ -28,7 +29,7 @@ from gateway._metrics import Metrics
 from gateway._observe import JSON_CAP, observer_for
 from gateway._record import attempt_from, error_fields, request_fields
 from gateway._recorder import Recorder
-from gateway._usage_api import MAX_LIMIT, BadParameter, parse_params
+from gateway._usage_api import parse_params
 
 
 @pytest.mark.parametrize(

@@ -8,15 +8,15 @@ and 1M completion tokens, so its cost is input price + output price.
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
 from collector._records import parse_records
 from ledger import PriceBook, price_rows
+from tests.paths import REPO
 
-LEDGER = Path(__file__).resolve().parents[2] / "ledger" / "pricing"
+LEDGER = REPO / "ledger" / "pricing"
 M = 1_000_000
 
 
@@ -79,6 +79,31 @@ CASES = [
     # voxtral-small-2507 output went from 0.3 to 0.4 on 2026-08-11
     Case("voxtral-small-latest", "2026-08-10T23:59:59Z", "voxtral-small-2507", 0.4),  # 0.1 + 0.3
     Case("voxtral-small-latest", "2026-08-11T00:00:00Z", "voxtral-small-2507", 0.5),  # 0.1 + 0.4
+    # mistral-large-4-0 (2026-10-06): launch price (50% off) for two weeks, then list 1.36 / 4.18, cached 0.14
+    Case("mistral-large-4", "2026-10-05T23:59:59Z", None, None),  # the alias is not in service yet
+    Case("mistral-large-4", "2026-10-06T00:00:00Z", "mistral-large-4-0", 2.77),  # 0.68 + 2.09
+    Case("mistral-large-4-0", "2026-10-10T12:00:00Z", "mistral-large-4-0", 2.77),  # 0.68 + 2.09
+    Case("mistral-large-4-0", "2026-10-19T23:59:59Z", "mistral-large-4-0", 2.77),  # last launch day
+    Case("mistral-large-4-0", "2026-10-20T00:00:00Z", "mistral-large-4-0", 5.54),  # 1.36 + 4.18
+    Case("mistral-large-4", "2026-10-25T12:00:00Z", "mistral-large-4-0", 5.54),  # 1.36 + 4.18
+    Case("mistral-large", "2026-10-10T12:00:00Z", "mistral-large-4-0", 2.77),  # 0.68 + 2.09
+    Case("mistral-large-4-0", "2026-10-10T12:00:00Z", "mistral-large-4-0", 0.07, cached=M, completion=0),
+    Case("mistral-large-4-0", "2026-10-25T12:00:00Z", "mistral-large-4-0", 0.14, cached=M, completion=0),  # not 0.136
+    Case("mistral-large-4-0", "2026-10-25T12:00:00Z", "mistral-large-4-0", None, "EUR"),  # no EUR published
+    Case("mistral-large-latest", "2026-10-25T12:00:00Z", "mistral-large-2512", 2.0),  # no source moves it to 4
+    # zai-glm-5-3 (2026-09-15) and its aliases zai-glm-5 and zai-glm-latest: 1.4 in, 4.4 out, cached 0.14
+    Case("zai-glm-latest", "2026-09-14T23:59:59Z", None, None),
+    Case("zai-glm-latest", "2026-09-15T00:00:00Z", "zai-glm-5-3", 5.8),  # 1.4 + 4.4
+    Case("zai-glm-5", "2026-11-15T12:00:00Z", "zai-glm-5-3", 5.17, cached=M // 2),  # 0.5*1.4 + 0.5*0.14 + 4.4
+    Case("zai-glm-5-3", "2026-10-01T12:00:00Z", "zai-glm-5-3", 4.93, "EUR"),  # 1.19 + 3.74
+    # retirements announced 2026-09-29: past days keep their price
+    Case("zai-glm-5-2", "2026-10-30T23:59:59Z", "zai-glm-5-2", 5.8),  # retires 2026-10-31; 1.4 + 4.4
+    Case("labs-leanstral-1-5", "2026-09-29T12:00:00Z", "labs-leanstral-1-5", 0.0),  # free until it retired
+    # aliases added with their first date in the docs
+    Case("open-mistral-nemo-latest", "2024-07-17T23:59:59Z", None, None),
+    Case("open-mistral-nemo-latest", "2024-07-18T00:00:00Z", "open-mistral-nemo-2407", 0.3),  # 0.15 + 0.15
+    Case("mistral-medium-latest", "2025-01-15T00:00:00Z", "mistral-medium-2312", 10.8),  # inferred gap; 2.7 + 8.1
+    Case("codestral-embed", "2025-06-01T00:00:00Z", "codestral-embed-2505", 0.15, completion=0),  # inferred alias
 ]
 
 
@@ -133,8 +158,6 @@ def test_every_row_cites_the_docs_history_or_says_why_it_is_inferred() -> None:
 def test_models_the_history_does_not_price_are_left_out_not_invented() -> None:
     models = {row["model"] for row in _rows("prices.csv")}
     for absent in (
-        "mistral-large-4",
-        "zai-glm-5-3",
         "mistral-large-2407",
         "open-mixtral-8x22b",
         "codestral-2405",
@@ -142,3 +165,38 @@ def test_models_the_history_does_not_price_are_left_out_not_invented() -> None:
         "mistral-saba-2502",
     ):
         assert absent not in models, absent
+
+
+def _source(name: str, **key: str) -> str:
+    (row,) = [row for row in _rows(name) if all(row[k] == v for k, v in key.items())]
+    return row["source"]
+
+
+def test_a_date_no_docs_commit_shows_is_marked_inferred() -> None:
+    """The launch price is seen at release; its end (two weeks later) and the alias rows no commit shows are not."""
+    large = {"model": "mistral-large-4-0", "currency": "USD"}
+    assert _source("prices.csv", effective_from="2026-10-06", **large).startswith("mistralai/platform-docs-public ")
+    assert _source("prices.csv", effective_from="2026-10-20", **large).startswith("inferred: ")
+    for alias, target, since in (
+        ("codestral-embed", "codestral-embed-2505", "2025-05-28"),
+        ("mistral-medium-latest", "mistral-medium-2312", "2024-11-25"),
+        ("zai-glm-5", "zai-glm-5-3", "2026-09-15"),
+        ("zai-glm-latest", "zai-glm-5-3", "2026-09-15"),
+        ("mistral-large", "mistral-large-4-0", "2026-10-06"),
+    ):
+        assert _source("aliases.csv", alias=alias, model=target, effective_from=since).startswith("inferred: ")
+
+
+def test_each_new_row_cites_the_docs_version_it_was_read_in() -> None:
+    cited = {
+        ("prices.csv", "mistral-large-4-0"): ("2175369b", "69fa7f5a"),
+        ("prices.csv", "zai-glm-5-3"): ("4a8de858",),
+        ("aliases.csv", "voxtral-mini-tts-2603"): ("ce7b6c69",),
+    }
+    for (name, model), commits in cited.items():
+        rows = [row for row in _rows(name) if row["model"] == model]
+        assert rows, model
+        for row in rows:
+            if name == "aliases.csv" and row["alias"] != "voxtral-tts-2603":
+                continue
+            assert any(f" @ {commit} " in row["source"] for commit in commits), row

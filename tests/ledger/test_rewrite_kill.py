@@ -16,10 +16,10 @@ import pyarrow.compute as pc
 import pytest
 
 from ledger import Appender, read_ledger
+from tests.paths import REPO
 
 from .test_rewrite_race import MODEL, batch, other_book
 
-REPO = Path(__file__).resolve().parents[2]
 DAYS = 24
 PER_DAY = 3_000
 

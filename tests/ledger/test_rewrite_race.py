@@ -21,6 +21,7 @@ from collector._records import parse_records
 from collector._reprice import reprice
 from ledger import Appender, Price, PriceBook, compact_day, price_rows, read_ledger
 from ledger.storage.upsert import upsert_rows
+from tests.paths import REPO
 
 MODEL = "mistral-small-2603"
 DAY = "2026-11-01"
@@ -141,7 +142,7 @@ def test_a_collector_process_appending_during_repeated_reprices_loses_nothing(tm
         Appender(tmp_path).append(batch(d * 10_000, 50, day=f"2026-11-0{d}"))
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(tmp_path), "1000", "60"],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
     )

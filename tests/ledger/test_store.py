@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
 from collector._records import parse_records
 from ledger import Appender, PriceBook, compact_closed_days, list_files, price_rows, read_ledger
-from ledger.storage.store import day_dir, visible_files
+from ledger.storage.store import day_dir, dedupe, visible_files, write_rows
 
 
 def batch(start, n, day="2026-11-01", source="s"):
@@ -85,3 +86,33 @@ def test_same_id_from_two_sources_is_two_rows(tmp_path, source):
     Appender(tmp_path).append(batch(0, 3, source="a"))
     Appender(tmp_path).append(batch(0, 3, source="b"))
     assert read_ledger(tmp_path).num_rows == 6
+
+
+def test_dedupe_keeps_the_first_row_of_every_key_not_the_first_rows_of_the_table():
+    rows = pa.table({"source": ["s"] * 6, "id": ["a", "a", "b", "a", "c", "d"], "n": [0, 1, 2, 3, 4, 5]})
+    assert dedupe(rows).to_pydict() == {"source": ["s"] * 4, "id": ["a", "b", "c", "d"], "n": [0, 2, 4, 5]}
+
+
+def test_a_page_repeating_an_id_keeps_every_other_record(tmp_path):
+    page = pa.concat_tables([batch(0, 1), batch(0, 6)])  # r0 twice, then r1..r5: the tail used to be dropped
+    assert Appender(tmp_path).append(page) == 6
+    assert sorted(read_ledger(tmp_path)["id"].to_pylist()) == [f"r{i}" for i in range(6)]
+
+
+def test_compacting_a_day_that_holds_duplicates_keeps_every_distinct_id(tmp_path):
+    write_rows(tmp_path, batch(0, 40))
+    write_rows(tmp_path, batch(0, 10))  # a second writer stored r0..r9 again
+    write_rows(tmp_path, batch(40, 20))
+    assert compact_closed_days(tmp_path, date(2026, 11, 5)) == [date(2026, 11, 1)]
+    ids = read_ledger(tmp_path)["id"].to_pylist()
+    assert sorted(ids) == sorted(f"r{i}" for i in range(60))
+
+
+def test_two_appenders_that_both_cached_a_day_never_store_an_id_twice(tmp_path):
+    first, second = Appender(tmp_path), Appender(tmp_path)  # two processes' caches
+    assert first.append(batch(0, 5)) == 5
+    assert second.append(batch(5, 5)) == 5  # second has now cached the day, with r0..r9
+    assert first.append(batch(5, 10)) == 5  # r5..r9 written by second: first must see them
+    assert second.append(batch(0, 15)) == 0
+    ids = read_ledger(tmp_path)["id"].to_pylist()
+    assert sorted(ids) == sorted(f"r{i}" for i in range(15))

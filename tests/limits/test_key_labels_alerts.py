@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.alerts.conftest import bodies, budgets_toml, paris, rows
+from tests.support.alerts import bodies, budgets_toml, paris, rows
 
 BUDGETS = """
 [key_labels]

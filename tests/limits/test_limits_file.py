@@ -7,9 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from alerts import Budget, BudgetFileError, label_for, load_budgets, load_limits, save_budgets, save_limits
+from alerts import (
+    NO_PROJECT,
+    Budget,
+    BudgetFileError,
+    label_for,
+    load_budgets,
+    load_limits,
+    load_projects,
+    save_budgets,
+    save_limits,
+)
 from alerts._limits import parse_limit_form
-from gateway._limit_rules import load_limit_file
+from foundation.limit_rules import load_book, load_limit_file
 
 FILE = """
 [[budgets]]
@@ -93,6 +103,11 @@ def test_saving_limits_keeps_budgets_and_the_gateway_reads_them_back(tmp_path: P
         ('[key_labels]\n"key-0123456789abcdef" = "a\\nb"\n', "line 1: key_labels.key-0123456789abcdef: 'a\\nb'"),
         ('[key_labels]\n"sk-live" = "a"\n', "key_labels: 'sk-live' is not an API key fingerprint"),
         ('[[limits]]\nname = "x"\namount = 1\n[[limits]]\nname = "x"\namount = 2\n', "a name is used twice"),
+        ('[key_projects]\n"nobody" = "search"\n', "line 1: key_projects.nobody: 'nobody' is neither a key label"),
+        ('\n[key_projects]\n"key-0123456789abcdef" = "(No Project)"\n', "line 2: key_projects.key-0123456789abcdef"),
+        ('[projects]\nknown = "web"\n', "line 1: projects: expected a table with one key"),
+        ('[projects]\nknown = ["web"]\nstrict = true\n', "projects: expected a table with one key"),
+        ('[[limits]]\nname = "x"\nproject = "..."\namount = 1\n', "line 3: limits[0].project: '...' has no letters"),
     ],
 )
 def test_bad_limits_name_the_line_and_the_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -120,3 +135,55 @@ def test_a_limit_on_a_labelled_fingerprint_is_shown_by_its_label(tmp_path: Path)
     [limit], _ = load_limits(path)
     assert limit.scope_label() == "API key search prod"
     assert limit.key_ids == frozenset({"key-0123456789abcdef"})
+
+
+BOUND = """
+[key_labels]
+"key-0123456789abcdef" = "search prod"
+
+[key_projects]
+"search prod" = "Search"
+"key-fedcba9876543210" = "batch"
+
+[projects]
+known = ["Web", "ads."]
+
+[[limits]]
+name = "strays"
+project = "(No Project)"
+requests_per_minute = 5
+
+[[limits]]
+name = "large"
+project = " SEARCH. "
+model = "Mistral-Large-Latest"
+amount = 2
+"""
+
+
+def test_bindings_and_known_projects_are_read_normalised(tmp_path: Path) -> None:
+    path = tmp_path / "budgets.toml"
+    path.write_text(BOUND)
+    book = load_book(path)
+    assert [(lim.project, lim.model) for lim in book.limits] == [
+        (NO_PROJECT, None),
+        ("search", "mistral-large-latest"),
+    ]
+    projects = book.projects
+    assert projects.bound == {"key-0123456789abcdef": "search", "key-fedcba9876543210": "batch"}
+    assert projects.known == {"web", "ads", "search", "batch"}
+    assert projects.project_of("Web", "key-0123456789abcdef") == "search"  # the binding wins
+    assert projects.project_of(" Web! ", "key-ffffffffffffffff") == "web"
+    assert projects.project_of("", None) is None
+    assert [projects.scope_of(p) for p in ("web", "webb", None)] == ["web", NO_PROJECT, NO_PROJECT]
+
+
+def test_saving_budgets_or_limits_keeps_the_bindings(tmp_path: Path) -> None:
+    path = tmp_path / "budgets.toml"
+    path.write_text(BOUND)
+    before = load_book(path)
+    save_budgets(path, [Budget(name="new one", amount=10.0)])
+    limits, labels = load_limits(path)
+    save_limits(path, limits, labels)
+    assert load_book(path) == before
+    assert load_projects(path).written == (("search prod", "Search"), ("key-fedcba9876543210", "batch"))

@@ -4,14 +4,15 @@ collector's newest gateway row, never a request twice (real parquet ledger, real
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from foundation.limit_rules import NO_PROJECT, Limit, Projects
 from gateway._limit_ledger import ledger_refresher
-from gateway._limit_rules import Limit
 from gateway._limiter import Limiter, LimitSettings
 from gateway._metrics import Metrics
-from tests.alerts.conftest import rows
+from tests.support.alerts import rows
 
 
 def at(text: str) -> datetime:
@@ -99,3 +100,43 @@ def test_a_batch_whose_pricing_failed_is_priced_on_the_next_sync(tmp_path: Path)
         return verdict.message
 
     assert "(USD 0.75 spent)" in asyncio.run(run())
+
+
+def test_the_ledger_figure_covers_rows_as_the_request_path_does(tmp_path: Path) -> None:
+    """Ledger rows are matched like requests: normalised projects, the catch-all, an alias and its dated model."""
+    t = at("2026-03-10 10:00")
+    rows(
+        tmp_path / "data",
+        [
+            {"source": "gw", "timestamp": t, "cost": 0.01, "project": "Search", "model": "mistral-small-latest"},
+            {"source": "gw", "timestamp": t, "cost": 0.02, "project": None, "model": "Mistral-Large-Latest"},
+            {"source": "gw", "timestamp": t, "cost": 0.04, "project": "searchh", "model": "mistral-large-2512"},
+            {"source": "gw", "timestamp": t, "cost": 0.08, "project": "web", "model": "mistral-large-2411"},
+            {"source": "gw", "timestamp": at("2026-03-10 10:06"), "cost": 0.0, "project": "web"},  # as_of marker
+        ],
+    )
+    limits = [
+        Limit(name="search", project="search", amount=9.0),
+        Limit(name="strays", project=NO_PROJECT, amount=9.0),
+        Limit(name="large", model="mistral-large-latest", amount=9.0),
+    ]
+    settings = LimitSettings(state_path=tmp_path / "state.sqlite3", ledger_refresh_seconds=3600)
+    limiter = Limiter(
+        limits=limits,
+        projects=Projects(known=frozenset({"search", "web"})),
+        settings=settings,
+        metrics=Metrics(),
+        clock=lambda: at("2026-03-10 10:07").timestamp(),
+        pricer=lambda records: [0.0 for _ in records],
+        refresher=ledger_refresher(tmp_path / "data", "gw"),
+    )
+
+    async def run() -> None:
+        await limiter.start()
+        await limiter.stop()
+
+    asyncio.run(run())
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+        figures = {lim: round(amount, 6) for lim, amount in db.execute("SELECT lim, amount FROM ledger")}
+    # mistral-large-latest meant mistral-large-2512 on 2026-03-10, not mistral-large-2411
+    assert figures == {"search": 0.01, "strays": 0.06, "large": 0.06}

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
 from alerts import load_budgets
-from gateway._limit_rules import load_limit_file
+from foundation.limit_rules import load_limit_file
 from tests.paths import REPO
 
 BUDGETS = """

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from alerts import StateStore, parse_alerts
-from tests.alerts.conftest import CHANNELS, bodies, budgets_toml, paris, rows
+from tests.support.alerts import CHANNELS, bodies, budgets_toml, paris, rows
 
 LABEL = "key-0123456789abcdef"
 LIMITS = f"""

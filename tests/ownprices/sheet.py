@@ -11,8 +11,9 @@ from typing import Any
 from collector._records import parse_records
 from ledger import Appender, PriceBook, price_rows, read_ledger
 from ledger.storage.store import day_dir, visible_files
+from tests.paths import REPO
 
-PRICES_CSV = Path(__file__).resolve().parents[2] / "ledger" / "pricing" / "prices.csv"
+PRICES_CSV = REPO / "ledger" / "pricing" / "prices.csv"
 DISCOUNTED = "mistral-large-2512"
 OTHER = "mistral-small-2603"
 PROMPT, CACHED, COMPLETION = 1_000_000, 200_000, 500_000

@@ -18,7 +18,7 @@ from collector.providers._admin import AdminPollResult
 from foundation.config import Config, SourceConfig
 from ledger import price_rows
 from tests.billing import fake_admin
-from tests.billing.conftest import ENV, SECRET, utc
+from tests.support.billing import ENV, SECRET, utc
 
 from .sheet import DISCOUNTED, OTHER, costs, files_of, list_cost, records, sheet, sheet_cost, usage, write_at_list
 

@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 
 from tests.billing import fake_admin
-from tests.billing.conftest import ENV, SECRET
+from tests.paths import REPO
+from tests.support.billing import ENV, SECRET
 
 from .sheet import DISCOUNTED, costs, files_of, list_cost, sheet, sheet_cost, usage, write_at_list
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

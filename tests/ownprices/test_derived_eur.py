@@ -13,7 +13,8 @@ import pytest
 from collector._records import parse_records
 from collector._reprice import build_book
 from foundation.config import Config, FxConfig
-from ledger import price_rows
+from ledger import PriceBook, price_rows
+from ledger.pricing.prices import derive_prices, read_aliases, read_prices
 
 from .sheet import list_price
 
@@ -70,6 +71,19 @@ def test_opt_in_reads_the_dated_rate_table_and_a_month_without_a_rate_stays_unpr
     book = build_book(config)
     assert cost(book, NO_EUR, "2026-05-20T10:00:00Z") == pytest.approx(usd(NO_EUR) * 0.8)
     assert cost(book, NO_EUR, "2026-06-20T10:00:00Z") is None  # June 1 has no rate within 7 days: unpriced
+
+
+def test_a_launch_price_and_the_list_price_after_it_are_derived_apart():
+    """mistral-large-4-0 publishes USD only: launch 0.68 / 2.09 from 2026-10-06, list 1.36 / 4.18 from 2026-10-20."""
+    rates = {date(2026, 10, 6): 0.9, date(2026, 10, 20): 0.8, date(2026, 11, 1): 0.85}
+    prices = read_prices()
+    book = PriceBook(
+        [*prices, *derive_prices(prices, lambda day, *_: rates.get(day), date(2026, 11, 30))], read_aliases()
+    )
+    assert cost(book, "mistral-large-4", "2026-10-10T12:00:00Z") == pytest.approx((0.68 + 2.09) * 0.9)
+    assert cost(book, "mistral-large-4", "2026-10-25T12:00:00Z") == pytest.approx((1.36 + 4.18) * 0.8)
+    assert cost(book, "mistral-large-4", "2026-11-05T12:00:00Z") == pytest.approx((1.36 + 4.18) * 0.85)
+    assert cost(book, "zai-glm-5-3", "2026-11-05T12:00:00Z") == pytest.approx(1.19 + 3.74)  # published EUR kept
 
 
 @pytest.mark.parametrize(

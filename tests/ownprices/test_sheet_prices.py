@@ -5,7 +5,7 @@ list (a unit mix-up) is never charged."""
 from __future__ import annotations
 
 from ledger.billing._prices import PriceEntry, sheet_prices, write_price_sheet
-from tests.billing.conftest import utc
+from tests.support.billing import utc
 
 from .sheet import DISCOUNTED, list_price, per_token
 

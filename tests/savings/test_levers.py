@@ -16,7 +16,7 @@ import pytest
 from ledger.pricing.prices import PRICES_CSV
 from ledger.queries import Filters
 from ledger.queries import savings as sv
-from tests.alerts.conftest import rows
+from tests.support.alerts import rows
 
 AT = datetime(2026, 11, 20, 10, tzinfo=UTC)
 WINDOW = Filters.for_dates(date(2026, 11, 1), date(2026, 11, 30), "UTC")

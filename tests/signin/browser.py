@@ -6,8 +6,8 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests._helpers import CHROMIUM, REPO, chromium, free_port, serve_dashboard
 from tests.dashboard.test_browser import _settle
+from tests.support.servers import CHROMIUM, REPO, chromium, free_port, serve_dashboard
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -17,9 +17,12 @@ __all__ = ["CHROMIUM", "REPO", "_settle", "chromium", "free_port", "nav_titles",
 NAV = '[data-testid="stSidebarNav"] a'
 
 
-def serve(data_dir: Path, access: Path, *extra: str, port: int = 0) -> Generator[str, None, None]:
-    """`streamlit run app.py` on loopback (`port`, else a free one) with MONITOR_ACCESS=access; yields its URL."""
-    yield from serve_dashboard(data_dir, *extra, env={"MONITOR_ACCESS": str(access)}, port=port)
+def serve(
+    data_dir: Path, access: Path, *extra: str, port: int = 0, env: dict[str, str] | None = None
+) -> Generator[str, None, None]:
+    """`streamlit run app.py` on loopback (`port`, else a free one) with MONITOR_ACCESS=access and `env` (the
+    sign-in mode: open unless it says otherwise); yields its URL."""
+    yield from serve_dashboard(data_dir, *extra, env={"MONITOR_ACCESS": str(access), **(env or {})}, port=port)
 
 
 def nav_titles(page: Page) -> list[str]:

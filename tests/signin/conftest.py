@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.dashboard.conftest import Truth, seeded
+from tests.support.dashboard import Truth, seeded
 
 __all__ = ["Truth", "seeded"]

@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Generator
 from pathlib import Path
 
-from tests._helpers import wait_up
+from tests.support.servers import wait_up
 
 from .browser import REPO
 

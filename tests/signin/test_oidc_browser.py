@@ -23,10 +23,9 @@ import pyarrow.compute as pc
 import pytest
 
 from access import AuditLog, audit_path
-from tests.dashboard.conftest import utc_midnight
+from tests.support.dashboard import Truth, utc_midnight
 
 from .browser import CHROMIUM, _settle, chromium, free_port, nav_titles, serve
-from .conftest import Truth
 from .oidc import node_ready, provider, write_secrets
 
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ def site(seeded: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFactory) -
     idp = provider(idp_port, client_secret, redirect_uri)
     issuer = next(idp)
     secrets_file = write_secrets(here / "secrets.toml", issuer, client_secret, redirect_uri)
-    app = serve(seeded[0], access, "--secrets.files", str(secrets_file), port=app_port)
+    app = serve(seeded[0], access, "--secrets.files", str(secrets_file), port=app_port, env={"MONITOR_SIGNIN": "oidc"})
     url = next(app)
     yield url
     app.close()

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from access.mode import NO_MODE
 from pages._auth import OPEN_NOTICE
 from pages._text import md
+from tests.support.dashboard import Truth
 
 from .browser import CHROMIUM, REPO, _settle, chromium, nav_titles, serve
-from .conftest import Truth
 
 PAGES = ["", "spend", "reliability", "explore", "budgets", "reconciliation", "statement", "audit"]
 
@@ -66,4 +67,14 @@ def test_a_wrong_access_file_stops_every_page_with_one_line(
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
     assert not at.exception
     assert len(at.error) == 1 and "use one of viewer, editor, admin" in at.error[0].value
+    assert not at.metric and not at.sidebar.multiselect
+
+
+def test_open_mode_only_when_asked_for_by_name(open_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No MONITOR_SIGNIN, no [auth], no access file: it used to open every page; now one line names the fix."""
+    monkeypatch.delenv("MONITOR_SIGNIN")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [md(NO_MODE, 1_000)]
+    assert not any("Open dashboard" in w.value for w in at.warning)
     assert not at.metric and not at.sidebar.multiselect

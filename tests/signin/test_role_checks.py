@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from access import Principal
 from pages._auth import PRINCIPAL_KEY
+from tests.support.dashboard import Truth
 
 from .browser import REPO
-from .conftest import Truth
 
 
 def _frame_and_page(page_path: str) -> None:
@@ -35,6 +35,7 @@ def signed_in_env(seeded: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("DATA_DIR", str(seeded[0]))
     monkeypatch.setenv("MONITOR_TIMEZONE", "UTC")
     monkeypatch.setenv("MONITOR_ACCESS", str(access))
+    monkeypatch.setenv("MONITOR_SIGNIN", "header")
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     return seeded[0]
 

@@ -13,8 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 from ledger.queries import Filters, breakdown, dimension_values, run_sql, spend_summary
-
-from .conftest import Truth
+from tests.support.dashboard import Truth
 
 SCOPE = ("analytics", "search")
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.dashboard import Truth
+
 from .browser import CHROMIUM, _settle, chromium, nav_titles, serve
-from .conftest import Truth
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -40,7 +41,7 @@ def access(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(seeded: tuple[Path, Truth], access: Path) -> Iterator[str]:
-    yield from serve(seeded[0], access)
+    yield from serve(seeded[0], access, env={"MONITOR_SIGNIN": "header"})
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from alerts import StateStore
-from tests.alerts.conftest import SmtpServer, bodies, budgets_toml, paris, rows
+from tests.support.alerts import SmtpServer, bodies, budgets_toml, paris, rows
 
 BUDGETS = """
 [[budgets]]

@@ -115,7 +115,7 @@ def test_one_project_and_unknown_month(ledger_dir):
 
 
 def test_csv_neutralises_formulas(tmp_path):
-    from tests.alerts.conftest import rows
+    from tests.support.alerts import rows
 
     rows(
         tmp_path,

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.alerts.conftest import rows
+from tests.support.alerts import rows
 
 HOSTILE = "[click](http://evil.test)"
+OCTOBER = {"range": "custom", "from": "2026-10-01", "to": "2026-10-31"}
+"""A fixed sidebar window over the test's data (the default, the last 30 days, moves with the date)."""
 
 
 def page_script() -> None:
@@ -74,7 +76,9 @@ def test_per_api_key(ledger):
 
 def test_per_api_key_shows_key_labels_in_tables_picker_and_sidebar(ledger):
     (ledger / "budgets.toml").write_text('[key_labels]\nkey_a = "search prod"\n')
-    app = AppTest.from_function(page_script, default_timeout=60).run()
+    app = AppTest.from_function(page_script, default_timeout=60)
+    app.query_params.update(OCTOBER)  # the sidebar's window holds the data whatever today is
+    app.run()
     app.selectbox(key="statement_month").select("2026-10").run()
     app.radio(key="statement_by").set_value("api_key").run()
     assert not app.exception, app.exception

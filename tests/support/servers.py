@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",
@@ -31,11 +32,32 @@ ARGS = [
 ]
 
 
+_HELD: list[socket.socket] = []
+
+
 def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port held for the current test: bound, with SO_REUSEADDR, never listening.
+
+    For a server that cannot bind port 0 and report it (a subprocess, aiosmtpd's `Controller`,
+    a server restarted on the same port). Picking a port and closing it before the server
+    binds it is a race (another test's server may take it: `Address already in use`); held, the
+    kernel hands it to no other socket, while a server binding it with SO_REUSEADDR (uvicorn,
+    asyncio, tornado, node, `http.server` all do) may listen on it beside the held socket.
+    Connecting to it before a server listens is refused, as on a closed port.
+    `release_ports()` (an autouse fixture in tests/conftest.py) closes them after each test.
+    In-process servers bind port 0 and read their port instead.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    _HELD.append(sock)
+    return int(sock.getsockname()[1])
+
+
+def release_ports() -> None:
+    """Close the ports `free_port` held (their servers, if any, keep listening)."""
+    while _HELD:
+        _HELD.pop().close()
 
 
 def wait_up(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 60.0, every: float = 0.3) -> None:
@@ -54,9 +76,11 @@ def wait_up(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float =
 
 
 def serve_dashboard(data_dir: Path, *extra: str, env: dict[str, str] | None = None, port: int = 0) -> Iterator[str]:
-    """`streamlit run app.py` on loopback over `data_dir` (UTC, no MONITOR_CONFIG); yields its URL, then stops it."""
+    """`streamlit run app.py` on loopback over `data_dir` (UTC, open mode unless `env` asks for another, no
+    MONITOR_CONFIG); yields its URL, then stops it."""
     port = port or free_port()
-    full_env = {**os.environ, "DATA_DIR": str(data_dir), "MONITOR_TIMEZONE": "UTC", **(env or {})}
+    base = {"DATA_DIR": str(data_dir), "MONITOR_TIMEZONE": "UTC", "MONITOR_SIGNIN": "open"}
+    full_env = {**os.environ, **base, **(env or {})}
     full_env.pop("MONITOR_CONFIG", None)
     cmd = [
         sys.executable,

@@ -1,17 +1,29 @@
 """Limits and key labels from the budgets file: the `[[limits]]` tables and `[key_labels]`.
 
-Why here, stdlib only: the gateway enforces these rules and must not import the dashboard's or
-the ledger's stack to read them; the Budgets page (`alerts/_limits.py`) validates with the very
-same parser, so a file the page saves is a file the gateway loads. A name or label with a
+Why in foundation, stdlib only: the gateway enforces these rules and must not import the
+dashboard's or the ledger's stack to read them; the alerts engine and the Budgets page
+(`alerts/_limits.py`) validate with the very same parser, so a file the page saves is a file the
+gateway loads, and neither imports the other. A name or label with a
 control character is refused (it ends up in 429 messages, headers and emails).
+
+Names are compared normalised (`normal_name`: NFKC, casefolded, format characters dropped, trimmed
+of spaces and punctuation), so `Search`, `SEARCH` and `search.` are one project; a limit's
+`project` and `model` are stored so. A request without a project, or with one no limit, binding
+or `[projects] known` list names, is in the `(no project)` scope, which a limit can name.
 
 Example file:
     [key_labels]
     "key-0123456789abcdef" = "search prod"
 
+    [key_projects]              # a bound key's project is this, whatever its X-Project header says
+    "search prod" = "search"    # a key label or a key-... fingerprint
+
+    [projects]
+    known = ["web", "batch"]    # projects a request may name, besides those the limits and bindings name
+
     [[limits]]
     name = "search daily"
-    project = "search"          # and/or api_key (a label or a key-... fingerprint) and/or model
+    project = "search"          # or "(no project)"; and/or api_key (a label or a key-... fingerprint) and/or model
     period = "day"              # day | week | month, in `timezone` (default: the gateway's)
     amount = 1.0                # spend per period, in the gateway's limits_currency
     requests_per_minute = 600
@@ -23,21 +35,27 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-PERIODS = ("day", "week", "month")
+from .errors import MonitorError
+from .names import CONTROL
+from .periods import PERIODS
+
 SCOPES = ("project", "api_key", "model")
 KEYS = {"name", "period", "amount", "requests_per_minute", "tokens_per_minute", "hard", "timezone", *SCOPES}
+NO_PROJECT = "(no project)"
+"""The scope of a request without a known project (none sent, or one nothing in the file names)."""
 FINGERPRINT = re.compile(r"key[-_][A-Za-z0-9]{1,64}")
 """A key id as sources record it: the gateway's `key-<16 hex>`, the simulator's and OpenAI's `key_...`;
 never a secret (`sk-...`), which a label must not be keyed by."""
 
 
-class LimitRuleError(ValueError):
+class LimitRuleError(MonitorError, ValueError):
     """A limit or key label we cannot use; the message starts with the key and ends with the fix."""
 
 
@@ -60,12 +78,28 @@ class Limit:
     key_label: str | None = None
     """How `api_key` is shown: its label when it is a labelled fingerprint."""
 
-    def matches(self, project: str | None, key_id: str | None, model: str | None) -> bool:
+    def matches(
+        self,
+        project: str,
+        key_id: str | None,
+        models: Collection[str],
+        resolve: Callable[[str], str | None] = lambda model: model,
+    ) -> bool:
+        """`project` is the request's scope (a known project or NO_PROJECT); `models` its normalised
+        model and what that resolves to today; the limit's model matches by either name too."""
         return (
             (self.project is None or project == self.project)
             and (self.api_key is None or key_id in self.key_ids)
-            and (self.model is None or model == self.model)
+            and self.covers_model(models, resolve)
         )
+
+    def covers_model(self, models: Collection[str], resolve: Callable[[str], str | None] = lambda m: m) -> bool:
+        return self.model is None or self.model in models or resolve(self.model) in models
+
+    @property
+    def wide(self) -> bool:
+        """Scoped by neither a project nor a key: its spend is other callers' too, so a 429 never shows it."""
+        return self.project in (None, NO_PROJECT) and self.api_key is None
 
     def scope_label(self) -> str:
         """e.g. 'project search, API key search prod'; 'the organisation' when unscoped."""
@@ -91,6 +125,39 @@ class Limit:
 def toml_string(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return '"' + CONTROL.sub(lambda m: f"\\u{ord(m.group()):04X}", escaped) + '"'
+
+
+def normal_name(value: str | None) -> str | None:
+    """A project or model name as compared: NFKC, casefolded, format and control characters dropped,
+    runs of spaces one space, leading and trailing spaces and punctuation trimmed; None when empty.
+
+    >>> [normal_name(v) for v in ("Search", " SEARCH. ", "ｓｅａｒｃｈ", "sea\u200brch", "", None)]
+    ['search', 'search', 'search', 'search', None, None]
+    """
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", value).casefold()
+    text = " ".join("".join(c for c in text if c.isspace() or unicodedata.category(c) not in ("Cf", "Cc")).split())
+    start, end = 0, len(text)
+    while start < end and _trimmed(text[start]):
+        start += 1
+    while end > start and _trimmed(text[end - 1]):
+        end -= 1
+    return text[start:end] or None
+
+
+def _trimmed(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char).startswith("P")
+
+
+def scope_name(value: str, key: str) -> str:
+    """A limit's `project` or `model` as matched: normalised, or NO_PROJECT as is."""
+    if key == "project" and value.casefold() == NO_PROJECT:
+        return NO_PROJECT
+    found = normal_name(value)
+    if found is None:
+        raise LimitRuleError(f'{key}: {value!r} has no letters or digits; write a name, e.g. {key} = "search"')
+    return found
 
 
 def check_text(value: Any, key: str) -> str:
@@ -127,6 +194,7 @@ def parse_limit(raw: dict[str, Any], labels: dict[str, str]) -> Limit:
         if key not in KEYS:
             raise LimitRuleError(f"{key}: unknown key; use some of {', '.join(sorted(KEYS))}")
     scope = {dim: check_text(raw[dim], dim) for dim in SCOPES if dim in raw}
+    scope.update({dim: scope_name(scope[dim], dim) for dim in ("project", "model") if dim in scope})
     period = check_text(raw.get("period", "day"), "period")
     if period not in PERIODS:
         raise LimitRuleError(f"period: {period!r} is not supported; use one of {', '.join(PERIODS)}")
@@ -191,6 +259,90 @@ def _zone(value: Any) -> str | None:
     return name
 
 
+@dataclass(frozen=True, kw_only=True)
+class Projects:
+    """`[key_projects]` and `[projects]`: the project each bound key is, and the projects a request may name."""
+
+    bound: Mapping[str, str] = field(default_factory=dict)
+    """Key fingerprint -> its project (normalised)."""
+    known: frozenset[str] = frozenset()
+    """Normalised: listed in `[projects] known`, bound to a key, or named by a limit."""
+    written: tuple[tuple[str, str], ...] = ()
+    """`[key_projects]` as written (a label or fingerprint, a project), kept when the page saves the file."""
+    listed: tuple[str, ...] = ()
+    """`[projects] known` as written."""
+
+    def project_of(self, sent: str | None, key_id: str | None) -> str | None:
+        """The request's project: its key's binding, else the header's value normalised (None when empty)."""
+        bound = self.bound.get(key_id) if key_id is not None else None
+        return bound if bound is not None else normal_name(sent)
+
+    def scope_of(self, project: str | None) -> str:
+        """The project a limit sees: a known project, else NO_PROJECT."""
+        return project if project is not None and project in self.known else NO_PROJECT
+
+    def to_toml(self) -> str:
+        out = ""
+        if self.written:
+            out += "\n[key_projects]\n" + "".join(f"{toml_string(k)} = {toml_string(v)}\n" for k, v in self.written)
+        if self.listed:
+            out += "\n[projects]\nknown = [" + ", ".join(toml_string(p) for p in self.listed) + "]\n"
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitBook:
+    """Everything the gateway reads from the budgets file."""
+
+    limits: list[Limit] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    projects: Projects = field(default_factory=Projects)
+
+
+def parse_projects(doc: dict[str, Any], limits: list[Limit], labels: dict[str, str]) -> Projects:
+    """`[key_projects]` (a key label or fingerprint = a project) and `[projects] known = [...]`."""
+    raw = doc.get("key_projects", {})
+    if not isinstance(raw, dict):
+        raise LimitRuleError('key_projects: expected a table; write [key_projects] then "key label" = "project"')
+    bound: dict[str, str] = {}
+    written: list[tuple[str, str]] = []
+    for key, value in raw.items():
+        name = f"key_projects.{key}"
+        project = check_text(value, name)
+        if project.casefold() == NO_PROJECT:
+            raise LimitRuleError(f"{name}: a key cannot be bound to {NO_PROJECT}; bind it to a project or remove it")
+        ids = _key_ids(key, labels)
+        if not ids:
+            raise LimitRuleError(
+                f"{name}: {key!r} is neither a key label nor a key-... fingerprint; "
+                f"add it to [key_labels] or use the fingerprint"
+            )
+        for key_id in ids:
+            if key_id in bound:
+                raise LimitRuleError(f"{name}: the key is bound twice; keep one binding per key")
+            bound[key_id] = scope_name(project, name)
+        written.append((key, project))
+    table = doc.get("projects", {})
+    listed = table.get("known", []) if isinstance(table, dict) else None
+    if listed is None or set(table) - {"known"} or not isinstance(listed, list):
+        raise LimitRuleError('projects: expected a table with one key; write [projects] then known = ["web", ...]')
+    names = [check_text(p, "projects.known") for p in listed]
+    known = {scope_name(p, "projects.known") for p in names} | set(bound.values())
+    known |= limit_projects(limits)
+    return Projects(bound=bound, known=frozenset(known), written=tuple(written), listed=tuple(names))
+
+
+def limit_projects(limits: list[Limit]) -> frozenset[str]:
+    """The projects the limits name (known projects, whatever else the file says)."""
+    return frozenset(lim.project for lim in limits if lim.project is not None and lim.project != NO_PROJECT)
+
+
+def parse_book(doc: dict[str, Any]) -> LimitBook:
+    """The limits, key labels and project bindings of a parsed budgets document."""
+    limits, labels = parse_limits(doc)
+    return LimitBook(limits=limits, labels=labels, projects=parse_projects(doc, limits, labels))
+
+
 def parse_limits(doc: dict[str, Any]) -> tuple[list[Limit], dict[str, str]]:
     """The limits and key labels of a parsed budgets document (other tables are ignored here)."""
     labels = parse_key_labels(doc.get("key_labels", {}))
@@ -226,12 +378,18 @@ def read_toml(path: Path, error: type[Exception]) -> tuple[str, dict[str, Any]] 
     return text, parse_toml(text, path, error)
 
 
-def load_limit_file(path: Path) -> tuple[list[Limit], dict[str, str]]:
-    """The limits and key labels in a budgets file; none when it does not exist."""
+def load_book(path: Path) -> LimitBook:
+    """The limits, key labels and project bindings in a budgets file; none when it does not exist."""
     found = read_toml(path, LimitRuleError)
     if found is None:
-        return [], {}
+        return LimitBook()
     try:
-        return parse_limits(found[1])
+        return parse_book(found[1])
     except LimitRuleError as exc:
         raise LimitRuleError(f"{path}: {exc}") from None
+
+
+def load_limit_file(path: Path) -> tuple[list[Limit], dict[str, str]]:
+    """The limits and key labels in a budgets file; none when it does not exist."""
+    book = load_book(path)
+    return book.limits, book.labels

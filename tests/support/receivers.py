@@ -3,7 +3,8 @@
 Each records every request (`attempts`) and the ones it accepted (`accepted`); `replies` are
 answered first (e.g. a 429 with `Retry-After`), `hold` keeps a request waiting (then answers
 503: not accepted), `hold_after_accept` records it as accepted and then waits (the receiver
-took it, the sender never heard back). It can be stopped and started on the same port.
+took it, the sender never heard back). It binds port 0 at its first start and keeps that port,
+so it can be stopped and started on the same port.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Request:
 
 @dataclass(kw_only=True)
 class Receiver:
-    port: int
+    port: int = 0
     ok_status: int = 200
     attempts: list[Request] = field(default_factory=list)
     accepted: list[Request] = field(default_factory=list)
@@ -78,6 +79,7 @@ class Receiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = int(self._server.server_address[1])
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 

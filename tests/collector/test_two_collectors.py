@@ -1,0 +1,147 @@
+"""Two collector processes on one data_dir: a daemon beside `--once`, two daemons SIGKILLed at random.
+
+Real processes, a real simulator on loopback with a fixed clock (about 300,000 records, the
+same on every read), page_limit 2000: a backfill of ~150 pages that both processes want to
+poll. Afterwards the ledger holds every record the endpoint serves exactly once, counted from
+an independent scan of the endpoint with plain httpx.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from ledger import read_ledger
+from simulator import start_server
+from tests.paths import REPO
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[tuple[str, set[str], str]]:
+    """The simulator's URL, every id it serves and its last cursor (its clock is frozen: all fixed)."""
+    frozen = time.time() // 60 * 60
+    with start_server(seed=19, days=3, rate=96, clock=lambda: frozen, preload=True) as sim:
+        yield sim.url, *scan(sim.url)
+
+
+def scan(url: str) -> tuple[set[str], str]:
+    ids: set[str] = set()
+    cursor = None
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while True:
+            params = {"limit": 10000} | ({"after": cursor} if cursor else {})
+            body = orjson.loads(client.get("/v1/usage/requests", params=params).content)
+            ids.update(r["id"] for r in body["data"])
+            cursor = body["next_cursor"]
+            if not body["has_more"]:
+                return ids, cursor
+
+
+def write_config(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[[sources]]\nname = "sim"\nkind = "usage_endpoint"\n'
+        f'url = "{url}"\npage_limit = 2000\nmax_requests_per_second = 1000\npoll_seconds = 5\n'
+    )
+    return path
+
+
+class Collector:
+    """`python -m collector` as a child process, its log in a file (a pipe nobody reads can fill)."""
+
+    def __init__(self, config: Path, *extra: str) -> None:
+        self.log = config.parent / f"collector-{time.monotonic_ns()}.log"
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "collector", "--config", str(config), *extra],
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=out,
+            )
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def finish(self, timeout: float = 240) -> str:
+        assert self.proc.wait(timeout=timeout) == 0, self.text()[-3000:]
+        return self.text()
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+def wait_for(condition, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def assert_exactly_once(data_dir: Path, expected: set[str]) -> None:
+    ids = read_ledger(data_dir, columns=["id"])["id"].to_pylist()
+    counts = Counter(ids)
+    duplicated = sum(n - 1 for n in counts.values())
+    lost = len(expected - counts.keys())
+    assert (lost, duplicated, len(counts.keys() - expected)) == (0, 0, 0)
+
+
+def test_once_beside_a_running_daemon_then_twice_more_stores_every_record_once(tmp_path, endpoint):
+    url, expected, _ = endpoint
+    assert len(expected) > 250_000
+    config = write_config(tmp_path, url)
+    daemon = Collector(config)
+    wait_for(lambda: any((tmp_path / "data").glob("requests/*/*.parquet")), "the daemon's first write")
+    once = Collector(config, "--once")
+    log = once.finish()
+    assert '"event":"lock_wait"' in log and '"job":"poll:sim"' in log, log[-3000:]
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.proc.wait(timeout=120) == 0, daemon.text()[-3000:]
+    for _ in range(2):
+        Collector(config, "--once").finish()
+    assert_exactly_once(tmp_path / "data", expected)
+
+
+def pages_written(data_dir: Path, seen: set[str]) -> int:
+    """How many part files have ever appeared (`seen` accumulates names across calls)."""
+    seen.update(p.name for p in data_dir.glob("requests/*/part-*.parquet"))
+    return len(seen)
+
+
+def stored_cursor(data_dir: Path) -> str | None:
+    try:
+        return orjson.loads((data_dir / "state" / "cursors.json").read_bytes()).get("sim")
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+
+
+def test_two_daemons_sigkilled_at_random_instants_store_every_record_once(tmp_path, endpoint):
+    url, expected, last = endpoint
+    config, data_dir = write_config(tmp_path, url), tmp_path / "data"
+    rng, seen = random.Random(19), set()
+    daemons = [Collector(config), Collector(config)]
+    for _ in range(8):
+        target = pages_written(data_dir, seen) + rng.randint(1, 12)
+        deadline = time.monotonic() + 20  # the backfill may end first: then the kill lands between polls
+        while pages_written(data_dir, seen) < target and time.monotonic() < deadline:
+            time.sleep(0.005)
+        which = rng.randrange(2)
+        daemons[which].kill()
+        daemons[which] = Collector(config)
+    wait_for(lambda: stored_cursor(data_dir) == last, "the daemons to finish the backfill", timeout=300)
+    for daemon in daemons:
+        daemon.kill()
+    assert_exactly_once(data_dir, expected)  # before a --once compacts (compaction dedupes closed days)
+    Collector(config, "--once").finish()
+    assert_exactly_once(data_dir, expected)
