@@ -27,6 +27,7 @@ def read_pages() -> list[st.Page]:
         st.Page(HERE / "pages" / "spend.py", title="Spend", icon=":material/payments:"),
         st.Page(HERE / "pages" / "reliability.py", title="Reliability", icon=":material/monitor_heart:"),
         st.Page(HERE / "pages" / "explore.py", title="Explore", icon=":material/query_stats:"),
+        st.Page(HERE / "pages" / "savings.py", title="Savings", icon=":material/trending_down:"),
     ]
 
 

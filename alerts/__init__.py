@@ -7,6 +7,8 @@ page (pages/budgets.py) edits the budgets file and shows spend, forecasts, histo
 and each channel's delivery state. See docs/alerts.md.
 """
 
+from ._anomaly_rule import AnomalyEpisode, anomaly_episodes
+from ._anomaly_settings import AnomalySettings, load_anomaly
 from ._budget_rules import BudgetView, view_budget
 from ._budgets import (
     Budget,
@@ -41,6 +43,8 @@ __all__ = [
     "RULES",
     "AlertSettings",
     "AlertState",
+    "AnomalyEpisode",
+    "AnomalySettings",
     "Budget",
     "BudgetFileChanged",
     "BudgetFileError",
@@ -58,6 +62,7 @@ __all__ = [
     "SmtpSettings",
     "StateStore",
     "UnpricedModel",
+    "anomaly_episodes",
     "channel_status",
     "check_known",
     "collector_jobs",
@@ -65,6 +70,7 @@ __all__ = [
     "file_version",
     "key_labels",
     "label_for",
+    "load_anomaly",
     "load_budgets",
     "load_limits",
     "load_projects",

@@ -37,6 +37,7 @@ from foundation.money import email_money
 from ledger.queries import Filters
 from ledger.storage.atomic import atomic_write_bytes
 
+from ._anomaly_settings import AnomalySettings, anomaly_section, load_anomaly
 from ._channels import channel_names
 from ._limits import Limit, Projects, limits_section, projects_section, render_limits
 from ._names import check_name
@@ -45,7 +46,7 @@ from ._settings import check_emails
 
 SCOPES = {"project": "projects", "model": "models", "api_key": "api_keys"}
 _KEYS = {"name", "period", "amount", "thresholds", "forecast", "recipients", "channels", *SCOPES}
-_TABLES = ("budgets", "limits", "key_labels", "key_projects", "projects")
+_TABLES = ("budgets", "limits", "key_labels", "key_projects", "projects", "anomaly")
 _HEADER = "# Budgets for the Mistral usage monitor; see docs/alerts.md. Saved by the Budgets page.\n"
 
 
@@ -213,11 +214,12 @@ def parse_budgets(text: str, path: Path) -> list[Budget]:
     unknown = [k for k in doc if k not in _TABLES]
     if unknown or not isinstance(doc.get("budgets", []), list):
         raise BudgetFileError(
-            f"{path}: only [[budgets]], [[limits]], [key_labels], [key_projects] and [projects] tables are "
-            f"allowed, found "
+            f"{path}: only [[budgets]], [[limits]], [key_labels], [key_projects], [projects] and [anomaly] "
+            f"tables are allowed, found "
             f"{unknown or 'budgets'}; start each budget with [[budgets]]"
         )
     limits_section(doc, text, path, BudgetFileError)
+    anomaly_section(doc, text, path, BudgetFileError)
     budgets: list[Budget] = []
     for index, raw in enumerate(doc.get("budgets", [])):
         try:
@@ -255,9 +257,11 @@ def render_budgets(
     limits: list[Limit] | None = None,
     labels: dict[str, str] | None = None,
     projects: Projects | None = None,
+    anomaly: AnomalySettings | None = None,
 ) -> str:
     rendered = render_limits(limits or [], labels or {}, projects or Projects())
-    return _HEADER + "".join("\n" + b.to_toml() for b in budgets) + rendered
+    tuned = "" if anomaly is None or anomaly == AnomalySettings() else "\n" + anomaly.to_toml()
+    return _HEADER + "".join("\n" + b.to_toml() for b in budgets) + rendered + tuned
 
 
 def load_limits(path: Path) -> tuple[list[Limit], dict[str, str]]:
@@ -288,21 +292,22 @@ def file_version(path: Path) -> str:
 
 
 def save_budgets(path: Path, budgets: list[Budget], loaded: str | None = None) -> Path:
-    """Validate (names unique) and replace the file atomically, keeping its limits, key labels and bindings.
+    """Validate (names unique) and replace the file atomically, keeping its limits, key labels, bindings and [anomaly].
 
     With `loaded` (a `file_version`), the save is refused with BudgetFileChanged if the file
     changed since then: another session or an editor saved it, and this save would drop that edit.
     """
     with _saving(Path(path), loaded):
         limits, labels = load_limits(path)
-        return _save(Path(path), render_budgets(budgets, limits, labels, load_projects(path)))
+        return _save(Path(path), render_budgets(budgets, limits, labels, load_projects(path), load_anomaly(path)))
 
 
 def save_limits(path: Path, limits: list[Limit], labels: dict[str, str], loaded: str | None = None) -> Path:
-    """Replace the limits and key labels (validated, names unique), keeping the budgets and the key
-    bindings (`loaded`: as for `save_budgets`)."""
+    """Replace the limits and key labels (validated, names unique), keeping the budgets, the key
+    bindings and [anomaly] (`loaded`: as for `save_budgets`)."""
     with _saving(Path(path), loaded):
-        return _save(Path(path), render_budgets(load_budgets(path), limits, labels, load_projects(path)))
+        kept = render_budgets(load_budgets(path), limits, labels, load_projects(path), load_anomaly(path))
+        return _save(Path(path), kept)
 
 
 @contextmanager

@@ -24,6 +24,8 @@ from ._state import Notice
 DOMAIN = "mistral-usage-monitor.local"
 _ORDER = {"fired": 0, "repeat": 1, "resolved": 2}
 _RULE_ORDER = ("threshold", "forecast", "error_rate", "rate_429", "anomaly_day", "anomaly_hour")
+_SCOPE_ORDER = ("api_key", "project", "model")
+"""Anomalies of one run: the key behind a runaway leads the subject, then its project, then models."""
 _PREFIX = {"fired": "", "repeat": "[Reminder] ", "resolved": "[Resolved] ", "test": "[Test] "}
 
 
@@ -32,9 +34,11 @@ def message_id(tokens: list[str], recipient: str) -> str:
     return f"<{digest}@{DOMAIN}>"
 
 
-def _rank(notice: Notice) -> tuple[int, int]:
+def _rank(notice: Notice) -> tuple[int, int, int]:
     rule = notice.observation.rule
-    return _ORDER[notice.kind], _RULE_ORDER.index(rule) if rule in _RULE_ORDER else len(_RULE_ORDER)
+    parts = notice.observation.key.split(":")
+    scope = _SCOPE_ORDER.index(parts[1]) if len(parts) > 2 and parts[1] in _SCOPE_ORDER else -1
+    return _ORDER[notice.kind], _RULE_ORDER.index(rule) if rule in _RULE_ORDER else len(_RULE_ORDER), scope
 
 
 def subject_of(notice: Notice) -> str:

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from foundation.config import Config
 from ledger.pricing import fx
 
+from ._anomaly_rule import ScopeAnomalyRule
 from ._budget_rules import BudgetRules
 from ._budgets import Budget, BudgetFileError, load_budgets
 from ._channel_outbox import drain_posts, enqueue_posts
@@ -98,6 +99,7 @@ class Engine:
         )
         self.reconcile_rule = _rule(ReconcileRule, config, settings)
         self.unpriced_rule, self.limit_rule = _rule(UnpricedRule, config, settings), _rule(LimitRule, config, settings)
+        self.anomaly_rule = _rule(ScopeAnomalyRule, config, settings)
 
     @classmethod
     def from_config(cls, config: Config) -> Engine:
@@ -122,7 +124,7 @@ class Engine:
         except BudgetFileError as exc:
             budgets, error = [], str(exc)
         health = self.health_rules.observe(now) + self.reconcile_rule.observe(now) + self.unpriced_rule.observe(now)
-        health += self.limit_rule.observe(now)
+        health += self.limit_rule.observe(now) + self.anomaly_rule.observe(now)
         return self.budget_rules.observe(budgets, now) + health, error
 
     def run(self, now: datetime | None = None) -> RunResult:

@@ -71,10 +71,15 @@ class HistoryRow:
     subject: str
     recipients: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    key: str = ""
+    link: str | None = None
+    """The dashboard view the notice linked to (entries saved by older versions have none)."""
 
     @classmethod
     def read(cls, entry: dict[str, Any]) -> HistoryRow:
         return cls(
+            key=_text(entry, "key"),
+            link=_maybe(entry, "link"),
             at=_text(entry, "at"),
             kind=_text(entry, "kind"),
             rule=_text(entry, "rule"),
@@ -231,6 +236,7 @@ def record(
             "subject": printable(obs.subject),
             "recipients": list(recipients),
             "channels": list(channels),
+            "link": obs.link,
         }
     )
     del state["history"][:-KEEP_HISTORY]

@@ -36,6 +36,7 @@ from .config_keys import (
     PASSTHROUGH,
     PRICE,
     PRICINGS,
+    SAVINGS,
     SOURCE,
     SOURCE_KINDS,
     TOP,
@@ -136,6 +137,8 @@ class Config:
     max_record_age_days: int = 400
     max_future_skew_seconds: int = 300
     fx: FxConfig = field(default_factory=FxConfig)
+    offline_projects: tuple[str, ...] = ()
+    """`[savings] offline_projects`: traffic that could wait for the Batch API."""
 
 
 def simulator_port() -> int:
@@ -195,6 +198,7 @@ def parse_config(raw: dict[str, Any], base: Path, path: Path | None = None) -> C
         max_record_age_days=collector["max_record_age_days"],
         max_future_skew_seconds=collector["max_future_skew_seconds"],
         fx=_fx(top["fx"]),
+        offline_projects=validate(top["savings"], SAVINGS, "savings")["offline_projects"],
     )
 
 

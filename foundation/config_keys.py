@@ -123,6 +123,7 @@ TOP: tuple[Setting, ...] = (
     Setting(name="compaction", kind=dict, default={}, help="[compaction]: when closed days are compacted."),
     Setting(name="collector", kind=dict, default={}, help="[collector]: the timestamp window records must fit."),
     Setting(name="fx", kind=dict, default={}, help="[fx]: where reference rates come from, and rate overrides."),
+    Setting(name="savings", kind=dict, default={}, help="[savings]: what the Savings page may assume."),
 )
 SOURCE: tuple[Setting, ...] = (
     Setting(name="name", kind=str, required=True, help="The source's unique name; it keys the ledger's rows."),
@@ -232,6 +233,24 @@ PRICE: tuple[Setting, ...] = (
         help="Price of 1M cached input tokens (default: the ledger's share of the input price).",
     ),
 )
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ValueError(f'expected a list of project names, got {value!r}; write ["batch-jobs"]')
+    return tuple(v.strip() for v in values)
+
+
+SAVINGS: tuple[Setting, ...] = (
+    Setting(
+        name="offline_projects",
+        kind=object,
+        default=(),
+        check=_names,
+        help="Projects whose traffic could wait for the Batch API (-50%); the Savings page counts them apart.",
+    ),
+)
 SETTINGS: dict[str, tuple[Setting, ...]] = {
     "": TOP,
     "sources[]": SOURCE,
@@ -240,5 +259,6 @@ SETTINGS: dict[str, tuple[Setting, ...]] = {
     "collector": COLLECTOR,
     "fx": FX,
     "fx.rates[]": FX_RATE,
+    "savings": SAVINGS,
 }
 """Every table of the file, by where it sits in the file (for docs and tests)."""

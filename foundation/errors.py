@@ -7,8 +7,9 @@ their own subclasses in their own `errors` modules; only the base classes live h
     MonitorError                      foundation.errors: base of every error raised on purpose
     ├── ConfigError                   a bad config key, file or env var; the message names the key
     │   │                             path and the fix; every CLI exits 2 with it
-    │   └── BudgetFileError           alerts: a bad line of the budgets file (names the line)
-    │       └── BudgetFileChanged     a Budgets-page save refused: the file changed since the page loaded
+    │   ├── BudgetFileError           alerts: a bad line of the budgets file (names the line)
+    │   │   └── BudgetFileChanged     a Budgets-page save refused: the file changed since the page loaded
+    │   └── AnomalyFileError          alerts: a bad [anomaly] table (the budgets file's error adds the line)
     ├── CollectorError                collector.errors
     │   ├── PollError                 a poll failed; the cursor stays, the next poll retries
     │   │   ├── SourceHTTPError       the source answered with an error status (after retries)

@@ -3,6 +3,8 @@
 The simulator (30 days of history and a live trickle) on $SIMULATOR_PORT (default 8765, where
 the collector's embedded default looks), the collector polling it, and the dashboard in the
 foreground on $DASHBOARD_PORT (default 8501); Ctrl-C stops all three. Logs go to data/logs/.
+Ten minutes in, the data-pipeline key runs away (x20 requests for an hour, `--runaway-in`), so
+the alert engine raises an anomaly the Overview then lists.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from access import SIGNIN_ENV
@@ -27,7 +30,14 @@ amount = 600
 thresholds = [50, 80, 100]
 forecast = true
 recipients = ["finance@example.com"]
+
+# The simulated organisation spends about USD 0.4 an hour in all: a floor of 1 (the default)
+# would hide its anomalies. Keep 1 (or more) for real traffic.
+[anomaly]
+floor = 0.05
 """
+RUNAWAY_KEY = "key_9e0f4c88"
+"""The simulated data-pipeline key: its batch jobs are the demo's runaway."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +60,27 @@ def _parser() -> argparse.ArgumentParser:
         default=float(os.environ.get("SIMULATOR_DAYS") or 30),
         help="days of simulated history (default $SIMULATOR_DAYS, else 30)",
     )
+    parser.add_argument(
+        "--runaway-in",
+        type=float,
+        default=float(os.environ.get("SIMULATOR_RUNAWAY_IN") or 10),
+        metavar="MINUTES",
+        help=f"{RUNAWAY_KEY} sends x20 requests for an hour from this many minutes after the start "
+        "(default $SIMULATOR_RUNAWAY_IN, else 10; a negative number turns it off)",
+    )
     return parser
+
+
+def simulator_args(args: argparse.Namespace, now: datetime) -> list[str]:
+    """The simulator's command line: port, history and, unless turned off, the runaway.
+
+    e.g. ['--port', '8765', '--days', '30', '--runaway', 'key_9e0f4c88@2026-11-20T10:10:00+00:00']
+    """
+    argv = ["--port", str(args.port), "--days", f"{args.days:g}"]
+    if args.runaway_in >= 0:
+        when = (now + timedelta(minutes=args.runaway_in)).replace(microsecond=0).isoformat()
+        argv += ["--runaway", f"{RUNAWAY_KEY}@{when}"]
+    return argv
 
 
 def _start(module: str, args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -70,7 +100,7 @@ def run_demo(argv: list[str]) -> int:
     env = {**os.environ, "SIMULATOR_PORT": str(args.port)}
     signal.signal(signal.SIGTERM, _exit_on_term)
     children = [
-        _start("simulator", ["--port", str(args.port), "--days", f"{args.days:g}"], logs / "simulator.log", env),
+        _start("simulator", simulator_args(args, datetime.now(UTC)), logs / "simulator.log", env),
         _start("collector", [], logs / "collector.log", env),
     ]
     print(f"simulator on http://127.0.0.1:{args.port}, collector logging to {logs / 'collector.log'}")

@@ -19,6 +19,8 @@ class Settings:
     data_dir: Path
     timezone: str
     currency: str
+    offline_projects: tuple[str, ...] = ()
+    """`[savings] offline_projects`: the Savings page's Batch API candidates."""
 
 
 def settings() -> Settings:
@@ -31,4 +33,4 @@ def settings() -> Settings:
     except ConfigError as exc:
         st.error(f"Config error: {md(exc, 2_000)}")
         st.stop()
-    return Settings(Path(config.data_dir), config.timezone, config.currency)
+    return Settings(Path(config.data_dir), config.timezone, config.currency, config.offline_projects)

@@ -18,10 +18,11 @@ import pandas as pd
 import streamlit as st
 
 import alerts
-from alerts import AlertState, Budget, BudgetView
+from alerts import AlertState, AnomalyEpisode, Budget, BudgetView, anomaly_episodes
 from ledger import billing, queries
 from ledger.billing import Headroom, Reconciled, SpendGauge
 from ledger.queries import Filters, Forecast, Freshness, RateUsed, Summary
+from ledger.queries import savings as _savings
 from ledger.queries.statement import Statement
 from ledger.queries.statement import statement as _build_statement
 
@@ -171,3 +172,44 @@ def budget_view(data_dir: Path, budget: Budget, timezone: str, currency: str, mi
 def alert_state(data_dir: Path) -> AlertState:
     """The alert history and outbox as the engine last saved them."""
     return alerts.StateStore(data_dir).rows()
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_caching(data_dir: Path, filters: Filters, target: float) -> pd.DataFrame:
+    return _savings.caching(data_dir, filters, target)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_batch(data_dir: Path, filters: Filters, offline_projects: tuple[str, ...]) -> pd.DataFrame:
+    return _savings.batch(data_dir, filters, offline_projects)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_premiums(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    return _savings.premiums(data_dir, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_failures(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    return _savings.failures(data_dir, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_cancelled(data_dir: Path, filters: Filters) -> tuple[int, float]:
+    return _savings.cancelled_streams(data_dir, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_right_sizing(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    return _savings.right_sizing(data_dir, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_rows(data_dir: Path, filters: Filters, lever: str, limit: int = 1000) -> pd.DataFrame:
+    return _savings.lever_rows(data_dir, filters, lever, limit)
+
+
+@st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False)
+def anomalies(data_dir: Path, days: int = 30) -> list[AnomalyEpisode]:
+    """Open anomaly episodes and those of the last `days` (from the alert engine's history)."""
+    return anomaly_episodes(data_dir, datetime.now(UTC), days)

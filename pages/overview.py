@@ -141,6 +141,47 @@ def unpriced_banner() -> None:
     )
 
 
+def anomalies_panel() -> None:
+    """Spend anomalies the alert engine found (docs/alerts.md, rule `anomaly`): open episodes first,
+    then the last 30 days, each linking to its pre-filtered view. Names other projects, so shown
+    only to people who see every project."""
+    if ctx.filters.scope is not None:
+        return
+    episodes = data.anomalies(ctx.data_dir)
+    st.subheader("Anomalies")
+    if not episodes:
+        st.caption("No spend anomaly in the last 30 days (per project, API key and model; see docs/alerts.md).")
+        return
+    opened = sum(e.open for e in episodes)
+    st.caption(f"{opened} open, {len(episodes) - opened} resolved in the last 30 days.")
+    tz = ctx.filters.tz
+    table = pd.DataFrame(
+        {
+            "state": ["open" if e.open else "resolved" for e in episodes],
+            "scope": [short(e.scope, 80) for e in episodes],
+            "window": ["last hour" if e.rule == "anomaly_hour" else "last 24 hours" for e in episodes],
+            "since": [e.started.astimezone(tz).strftime("%Y-%m-%d %H:%M") for e in episodes],
+            "resolved": [e.resolved.astimezone(tz).strftime("%Y-%m-%d %H:%M") if e.resolved else "" for e in episodes],
+            "view": [e.link for e in episodes],
+            "alert": [short(e.subject, 160) for e in episodes],
+        }
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "state": "State",
+            "scope": "Scope",
+            "window": "Window",
+            "since": "Since",
+            "resolved": "Resolved",
+            "view": st.column_config.LinkColumn("View", display_text="Open the view"),
+            "alert": "Alert",
+        },
+    )
+
+
 unpriced_banner()
 live_tiles()
 if data.spend_summary(ctx.data_dir, ctx.filters).requests == 0:
@@ -153,3 +194,4 @@ else:
         top_table("project", "projects")
     with keys:
         top_table("api_key", "API keys")
+anomalies_panel()

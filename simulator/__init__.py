@@ -18,6 +18,7 @@ from ._catalog import FINE_TUNED, KEY_IDS, MODEL_NAMES, PROJECTS
 from ._cursor import CursorError, Position, decode, encode
 from ._encode import BAD_KINDS, bad_kind, bad_kinds
 from ._http import SimulatorHandle, start_server
+from ._incidents import Runaway
 from ._records import generate_records
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "PROJECTS",
     "CursorError",
     "Position",
+    "Runaway",
     "SimulatorHandle",
     "bad_kind",
     "bad_kinds",

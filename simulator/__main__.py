@@ -13,6 +13,7 @@ import sys
 from foundation.log import add_log_level_argument, configure_logging, event_logger
 
 from ._http import start_server
+from ._incidents import Runaway
 
 log = event_logger("simulator")
 DEFAULT_PORT = 8765
@@ -49,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
         help="spoil one record in N, rotating through 4 kinds (default off)",
     )
     parser.add_argument(
+        "--runaway",
+        metavar="KEY@WHEN",
+        help="one key's requests x20 for an hour from WHEN (ISO 8601 with offset), e.g. key_9e0f4c88@2026-11-20T10:00Z",
+    )
+    parser.add_argument(
         "--preload", action="store_true", help="generate the whole history before opening the port (for benchmarks)"
     )
     parser.add_argument("--verbose", action="store_true", help="log every request line (the same as --log-level debug)")
@@ -66,6 +72,11 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | N
         parser.error(f"--days {args.days}: must be >= 0")
     if args.bad_every < 0:
         parser.error(f"--bad-every {args.bad_every}: must be >= 0 (0 turns it off)")
+    if args.runaway is not None:
+        try:
+            args.runaway = Runaway.parse(args.runaway)
+        except ValueError as exc:
+            parser.error(f"--runaway {args.runaway}: {exc}")
     if args.token_env is None:
         return None
     token = os.environ.get(args.token_env, "")
@@ -89,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         preload=args.preload,
+        runaway=args.runaway,
     )
     auth = f"token from ${args.token_env}" if token else "no token"
     url = f"{sim.url}/v1/usage/requests"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _catalog as cat
-from ._incidents import HOUR_MS, MINUTE_MS, Incidents, assign_status, draw_incidents
+from ._incidents import HOUR_MS, MINUTE_MS, Incidents, Runaway, assign_status, draw_incidents
 from ._profile import SPIKE_FACTOR, is_spike_day, load
 from ._units import with_units
 
@@ -100,6 +100,24 @@ def _first_attempts(rng: np.random.Generator, seed: int, hour: int, rate: float)
     return _requests(rng, ts, (key, project, model))
 
 
+RUNAWAY_STREAM = 20
+"""The runaway's requests are drawn from their own generator, so the hour's usual ones stay as they were."""
+
+
+def _runaway(seed: int, hour: int, rate: float, runaway: Runaway) -> Columns | None:
+    """The extra first attempts of a runaway key in this hour: (factor - 1) x its usual rate."""
+    window = runaway.overlap(hour)
+    if window is None:
+        return None
+    rng = np.random.default_rng([seed, hour, RUNAWAY_STREAM])
+    share = (window[1] - window[0]) / HOUR_MS
+    n = rng.poisson(60.0 * rate * load(hour) * cat.KEY_WEIGHTS[runaway.key] * (runaway.factor - 1) * share)
+    key = np.full(n, runaway.key)
+    other = rng.integers(0, len(cat.PROJECTS), n)
+    project = np.where(rng.random(n) < cat.MAIN_PROJECT_SHARE, cat.KEY_PROJECT[key], other)
+    return _requests(rng, rng.integers(window[0], window[1], n), (key, project, _pick(rng, cat.MODEL_CDF[project])))
+
+
 def _take(cols: Columns, mask: np.ndarray) -> Columns:
     return {name: values[mask] for name, values in cols.items()}
 
@@ -162,11 +180,15 @@ def _ratelimit(rng: np.random.Generator, inc: Incidents, cols: Columns) -> None:
     )
 
 
-def generate_hour(seed: int, hour: int, rate: float) -> Columns:
+def generate_hour(seed: int, hour: int, rate: float, runaway: Runaway | None = None) -> Columns:
     """Every request of absolute hour `hour`, sorted by time, with `minute` and `n` positions."""
     rng = np.random.default_rng([seed, hour])
     inc = draw_incidents(rng, seed, hour, load(hour))
-    cols = _with_retries(rng, inc, _first_attempts(rng, seed, hour, rate), (hour + 1) * HOUR_MS)
+    attempts = _first_attempts(rng, seed, hour, rate)
+    extra = _runaway(seed, hour, rate, runaway) if runaway is not None else None
+    if extra is not None:
+        attempts = _join([attempts, extra])
+    cols = _with_retries(rng, inc, attempts, (hour + 1) * HOUR_MS)
     cols = _take(cols, np.argsort(cols["ts"], kind="stable"))
     _outcome(rng, cols)
     _ratelimit(rng, inc, cols)

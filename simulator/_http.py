@@ -29,7 +29,7 @@ from foundation.usage_contract import BadParameter, error_body, page_size
 
 from ._admin import ADMIN_PREFIX, AdminBilling
 from ._cursor import CursorError, Position, decode, encode
-from ._incidents import HOUR_MS
+from ._incidents import HOUR_MS, Runaway
 from ._store import Store
 
 log = event_logger("simulator")
@@ -45,9 +45,17 @@ class Settings:
     """
 
     def __init__(
-        self, *, seed: int, days: float, rate: float, token: str | None, bad_every: int, clock: Callable[[], float]
+        self,
+        *,
+        seed: int,
+        days: float,
+        rate: float,
+        token: str | None,
+        bad_every: int,
+        clock: Callable[[], float],
+        runaway: Runaway | None = None,
     ) -> None:
-        self.store = Store(seed=seed, rate=rate, bad_every=bad_every, cache_hours=int(days * 24) + 3)
+        self.store = Store(seed=seed, rate=rate, bad_every=bad_every, cache_hours=int(days * 24) + 3, runaway=runaway)
         self.days, self.token, self.clock = days, token, clock
         self.first = Position(int(clock() * 1000 - days * 86_400_000) // 60_000, 0)
         self.admin = AdminBilling(seed=seed, rate=rate, days=days, clock=clock, token=token)
@@ -176,13 +184,15 @@ def start_server(
     port: int = 0,
     preload: bool = False,
     clock: Callable[[], float] = time.time,
+    runaway: Runaway | None = None,
 ) -> SimulatorHandle:
     """Serve the simulated endpoint in a background thread (port 0: any free port).
 
     `clock` returns epoch seconds; a fixed clock makes the visible records fixed too.
     `preload` generates the whole history before the port opens, instead of on first read.
+    `runaway` sends one key's requests x20 for an hour (simulator._incidents.Runaway).
     """
-    settings = Settings(seed=seed, days=days, rate=rate, token=token, bad_every=bad_every, clock=clock)
+    settings = Settings(seed=seed, days=days, rate=rate, token=token, bad_every=bad_every, clock=clock, runaway=runaway)
     if preload:
         started = time.perf_counter()
         count = settings.preload()

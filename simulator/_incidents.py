@@ -1,4 +1,4 @@
-"""When things go wrong in an hour: throttling bursts, spend-cap hits, 5xx outages.
+"""When things go wrong in an hour: throttling bursts, spend-cap hits, 5xx outages, a runaway key.
 
 Why windows drawn per hour: an incident is a stretch of minutes during which many requests
 fail together, which is what the throttling and error-rate views must show. Windows never
@@ -8,10 +8,11 @@ leave their hour, so an hour's records stay a pure function of (seed, hour).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
-from ._catalog import KEYS, MODELS
+from ._catalog import KEY_IDS, KEYS, MODELS
 from ._profile import spend_cap_window
 
 HOUR_MS = 3_600_000
@@ -87,3 +88,48 @@ def assign_status(
     capped = (ts >= inc.spend_cap[0]) & (ts < inc.spend_cap[1])
     status[capped] = 429
     return status, capped
+
+
+RUNAWAY_FACTOR = 20.0
+RUNAWAY_MINUTES = 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runaway:
+    """One key sending `factor` times its usual requests for `minutes` from `start_ms` (epoch ms):
+    a retry loop or a leaked key. Only the hours it touches change; every other hour is the same.
+
+    Example:
+        >>> Runaway.parse("key_9e0f4c88@2026-11-20T10:00:00+00:00").key
+        4
+    """
+
+    key: int
+    start_ms: int
+    factor: float = RUNAWAY_FACTOR
+    minutes: int = RUNAWAY_MINUTES
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.minutes * MINUTE_MS
+
+    @classmethod
+    def parse(cls, text: str) -> Runaway:
+        """`KEY@WHEN`: a key fingerprint of the simulator and an ISO 8601 instant with its offset."""
+        key, _, when = text.partition("@")
+        if key not in KEY_IDS:
+            raise ValueError(f"runaway: key {key!r} is not a simulator key; use one of {', '.join(KEY_IDS)}")
+        try:
+            start = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            start = None
+        if start is None or start.tzinfo is None:
+            raise ValueError(
+                f"runaway: {when!r} is not an ISO instant with an offset; write e.g. {key}@2026-11-20T10:00Z"
+            )
+        return cls(key=KEY_IDS.index(key), start_ms=int(start.timestamp() * 1000))
+
+    def overlap(self, hour: int) -> tuple[int, int] | None:
+        """The [start, end) epoch ms of the runaway inside absolute hour `hour`, if any."""
+        low, high = max(self.start_ms, hour * HOUR_MS), min(self.end_ms, (hour + 1) * HOUR_MS)
+        return (low, high) if high > low else None

@@ -20,7 +20,7 @@ import orjson
 
 from ._encode import encode_hour
 from ._generate import generate_hour
-from ._incidents import HOUR_MS
+from ._incidents import HOUR_MS, Runaway
 
 
 def _epoch_ms(moment: datetime) -> int:
@@ -30,13 +30,13 @@ def _epoch_ms(moment: datetime) -> int:
 
 
 def generate_records(
-    seed: int, start: datetime, end: datetime, rate: float = 6.0, bad_every: int = 0
+    seed: int, start: datetime, end: datetime, rate: float = 6.0, bad_every: int = 0, runaway: Runaway | None = None
 ) -> list[dict[str, Any]]:
     """Every record stamped in [start, end), in cursor order, exactly as the server serves them."""
     first, stop = _epoch_ms(start), _epoch_ms(end)
     records: list[dict[str, Any]] = []
     for hour in range(first // HOUR_MS, (stop - 1) // HOUR_MS + 1):
-        cols = generate_hour(seed, hour, rate)
+        cols = generate_hour(seed, hour, rate, runaway)
         keep = (cols["ts"] >= first) & (cols["ts"] < stop)
         blob, _ = encode_hour({name: values[keep] for name, values in cols.items()}, bad_every)
         records += orjson.loads(b"[" + blob[:-1] + b"]")

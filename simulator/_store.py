@@ -19,7 +19,7 @@ import numpy as np
 from ._cursor import MAX_INDEX, Position
 from ._encode import encode_hour
 from ._generate import generate_hour
-from ._incidents import HOUR_MS
+from ._incidents import HOUR_MS, Runaway
 
 PREFETCH_HOURS = 2
 
@@ -38,9 +38,9 @@ class Chunk:
         return memoryview(self.blob)[self.starts[first] : self.starts[stop]]
 
 
-def build_chunk(seed: int, hour: int, rate: float, bad_every: int) -> Chunk:
+def build_chunk(seed: int, hour: int, rate: float, bad_every: int, runaway: Runaway | None = None) -> Chunk:
     """Generate and encode one hour."""
-    cols = generate_hour(seed, hour, rate)
+    cols = generate_hour(seed, hour, rate, runaway)
     blob, starts = encode_hour(cols, bad_every)
     return Chunk(blob=blob, starts=starts, keys=cols["minute"] * MAX_INDEX + cols["n"], ts=cols["ts"])
 
@@ -58,8 +58,16 @@ class Page:
 class Store:
     """The simulated endpoint's records, generated on demand for (seed, rate, bad_every)."""
 
-    def __init__(self, *, seed: int, rate: float, bad_every: int = 0, cache_hours: int = 24 * 31) -> None:
-        self._build: Callable[[int], Chunk] = lambda hour: build_chunk(seed, hour, rate, bad_every)
+    def __init__(
+        self,
+        *,
+        seed: int,
+        rate: float,
+        bad_every: int = 0,
+        cache_hours: int = 24 * 31,
+        runaway: Runaway | None = None,
+    ) -> None:
+        self._build: Callable[[int], Chunk] = lambda hour: build_chunk(seed, hour, rate, bad_every, runaway)
         self._cache_hours = cache_hours
         self._lock = threading.Lock()
         self._chunks: OrderedDict[int, Future[Chunk]] = OrderedDict()

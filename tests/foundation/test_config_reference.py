@@ -39,6 +39,7 @@ SECTIONS: tuple[tuple[str, str, tuple[Setting, ...]], ...] = (
     ("`[collector]`", "The timestamp window records must fit, else they are quarantined.", config.COLLECTOR),
     ("`[fx]`", "Reference rates for showing money in the other currency.", config.FX),
     ("`[[fx.rates]]`", "Rate overrides; they win over fetched and seed rates.", config.FX_RATE),
+    ("`[savings]`", "What the dashboard's Savings page may assume (docs/dashboard.md).", config.SAVINGS),
     (
         "`[gateway]`",
         "The recording gateway (docs/gateway.md); these keys may also sit at the top level of a "
