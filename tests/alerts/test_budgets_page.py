@@ -55,6 +55,7 @@ def page() -> AppTest:
     return AppTest.from_file(str(REPO / "pages" / "budgets.py"), default_timeout=60)
 
 
+@pytest.mark.slow
 def test_budget_figures_and_unknown_scope_flag(page_env, smtp_server):
     page_env(smtp_server.port)
     at = page().run()
@@ -67,6 +68,7 @@ def test_budget_figures_and_unknown_scope_flag(page_env, smtp_server):
     assert not any("project search" in w.value for w in at.warning)
 
 
+@pytest.mark.slow
 def test_form_refuses_bad_values_and_saves_good_ones(page_env, smtp_server):
     data = page_env(smtp_server.port)
     at = page().run()
@@ -90,6 +92,7 @@ def test_form_refuses_bad_values_and_saves_good_ones(page_env, smtp_server):
     assert (saved[2].amount, saved[2].projects, saved[2].recipients) == (25.0, ("support-bot",), ("ops@example.com",))
 
 
+@pytest.mark.slow
 def test_history_outbox_and_test_email(page_env, smtp_server):
     data = page_env(smtp_server.port)
     from alerts import Engine
@@ -109,6 +112,7 @@ def test_history_outbox_and_test_email(page_env, smtp_server):
     assert (data / "alerts" / "state.json").exists()
 
 
+@pytest.mark.slow
 def test_test_email_reports_the_smtp_error_in_plain_words(page_env):
     port = free_port()
     page_env(port)
@@ -117,6 +121,7 @@ def test_test_email_reports_the_smtp_error_in_plain_words(page_env):
     assert any(f"could not connect to 127.0.0.1:{port} (connection refused)" in e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_invalid_budgets_file_is_shown_with_its_line(page_env, smtp_server):
     data = page_env(smtp_server.port)
     (data / "budgets.toml").write_text(BUDGETS.replace("amount = 200", "amount = -1"))
@@ -125,6 +130,7 @@ def test_invalid_budgets_file_is_shown_with_its_line(page_env, smtp_server):
     assert any("line 4: amount: -1 is not a positive number" in e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_test_email_offers_only_configured_recipients_one_at_a_time(page_env, smtp_server):
     """A pick among the budgets' and [alerts] recipients, one address per email; no free text.
     (Streamlit refuses a value outside the options; `send_test_email` checks again, below.)"""
@@ -158,6 +164,7 @@ def test_send_test_email_refuses_anything_but_one_configured_address(smtp_server
     assert [m["To"] for m in smtp_server.messages] == ["ops@example.com"]
 
 
+@pytest.mark.slow
 def test_control_character_in_a_budget_name_is_shown_not_crashed(page_env, smtp_server):
     data = page_env(smtp_server.port)
     (data / "budgets.toml").write_text(BUDGETS.replace('name = "ghost"', 'name = "gh\\u0007ost"'))
@@ -166,6 +173,7 @@ def test_control_character_in_a_budget_name_is_shown_not_crashed(page_env, smtp_
     assert any("line 9: name: 'gh\\x07ost' contains a control character" in shown(e.value) for e in at.error)
 
 
+@pytest.mark.slow
 def test_an_invalid_budgets_file_cannot_be_overwritten_from_the_page(page_env, smtp_server):
     data = page_env(smtp_server.port)
     broken = BUDGETS.replace("amount = 10", "amount = -10")
@@ -178,6 +186,7 @@ def test_an_invalid_budgets_file_cannot_be_overwritten_from_the_page(page_env, s
     assert (data / "budgets.toml").read_text() == broken
 
 
+@pytest.mark.slow
 def test_a_save_over_a_file_changed_since_the_page_loaded_is_refused_and_keeps_the_other_edit(page_env, smtp_server):
     data = page_env(smtp_server.port)
     first, second = page().run(), page().run()  # two sessions, both showing the file as it was
@@ -197,6 +206,7 @@ def test_a_save_over_a_file_changed_since_the_page_loaded_is_refused_and_keeps_t
     assert [b.amount for b in load_budgets(data / "budgets.toml")] == [250.0, 10.0]
 
 
+@pytest.mark.slow
 def test_a_hand_edit_after_the_page_loaded_is_not_overwritten_by_a_limit_save(page_env, smtp_server):
     data = page_env(smtp_server.port)
     at = page().run()

@@ -10,10 +10,14 @@ import time
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from alerts import StateStore
 from ledger import compact_day
 from tests.alerts.test_engine_smtp import BUDGET, NOW, seed_november
 from tests.support.alerts import CHANNELS, WEBHOOK_SECRET, budgets_toml, paris, rows
+
+pytestmark = pytest.mark.slow
 
 WITH_CHANNELS = BUDGET + 'channels = ["slack", "teams", "hook"]\n'
 ALL = ("slack", "teams", "hook")

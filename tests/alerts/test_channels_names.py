@@ -64,6 +64,7 @@ def evil_run(tmp_path, smtp_server, receivers, make_engine, monkeypatch):
     return receivers
 
 
+@pytest.mark.slow
 def test_slack_escapes_names_and_turns_off_autolinks(evil_run):
     message = evil_run["slack"].accepted[0].json()
     objects = _mrkdwn_objects(message["blocks"])
@@ -81,6 +82,7 @@ def test_slack_escapes_names_and_turns_off_autolinks(evil_run):
     assert fallback.replace("\u2060", "").startswith("[Mistral spend] project &lt;!channel&gt; *bold* [click](http")
 
 
+@pytest.mark.slow
 def test_teams_escapes_every_markdown_character(evil_run):
     card = evil_run["teams"].accepted[0].json()["attachments"][0]["content"]
     texts = [_unescape_markdown(t) for t in _teams_texts(card)]
@@ -92,12 +94,14 @@ def test_teams_escapes_every_markdown_character(evil_run):
     assert ("Budget", f"EUR 100 monthly budget for project {printable_evil}") in pairs
 
 
+@pytest.mark.slow
 def test_webhook_carries_names_as_plain_json_strings(evil_run):
     body = evil_run["hook"].accepted[0].json()
     assert body["scope"] == "project " + EVIL.replace("\n", "\\n")
     assert body["contributors"][0]["items"][0]["name"] == EVIL_MODEL
 
 
+@pytest.mark.slow
 def test_overlong_names_are_clipped_to_slack_limits(tmp_path, smtp_server, receivers, make_engine, monkeypatch):
     long = "&" * 5000
     rows(

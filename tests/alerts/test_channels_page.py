@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from alerts import load_budgets
 from tests.alerts.test_channels_process import CHANNELS_TOML
 from tests.alerts.test_process import write_config
 from tests.paths import REPO
+
+pytestmark = pytest.mark.slow
 
 
 def page() -> AppTest:

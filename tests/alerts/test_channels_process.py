@@ -54,6 +54,7 @@ def accepted(receivers) -> dict[str, int]:
     return {name: len(r.accepted) for name, r in receivers.items()}
 
 
+@pytest.mark.slow
 def test_collector_once_three_times_posts_once_per_channel(tmp_path, smtp_server, receivers):
     budgets_toml(tmp_path / "data" / "budgets.toml", BUDGET)
     rows(tmp_path / "data", [{"timestamp": datetime.now(UTC), "cost": 90.0}])
@@ -97,6 +98,7 @@ def _killed_during_a_post(tmp_path: Path, port: int, receiver: Any, hold: str) -
     return path
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_slack_post_then_restart_posts_exactly_once_per_channel(tmp_path, smtp_server, receivers):
     slack = receivers["slack"]
     path = _killed_during_a_post(tmp_path, smtp_server.port, slack, "hold")  # answered 503: Slack did not take it
@@ -112,6 +114,7 @@ def test_sigkill_during_a_slack_post_then_restart_posts_exactly_once_per_channel
     assert states == {"slack": "sent", "teams": "sent", "hook": "sent"}
 
 
+@pytest.mark.slow
 def test_sigkill_after_the_webhook_accepted_resends_the_same_delivery_id(tmp_path, smtp_server, receivers):
     """The one duplicate window (accepted, then killed before the save): the consumer gets the
     same `X-Monitor-Delivery` id and body twice, so it can drop the copy."""
@@ -129,6 +132,7 @@ def _files_holding(root: Path, needles: list[bytes]) -> list[str]:
     return [str(p) for p in root.rglob("*") if p.is_file() and any(n in p.read_bytes() for n in needles)]
 
 
+@pytest.mark.slow
 def test_webhook_urls_and_secret_never_on_disk_or_in_the_log(tmp_path, smtp_server, receivers):
     """Every failure mode at once: Slack answers 404 echoing its own URL, Teams is down, the
     webhook says 429; then all recover. Nothing under the data dir, the config or the log
@@ -153,6 +157,7 @@ def test_webhook_urls_and_secret_never_on_disk_or_in_the_log(tmp_path, smtp_serv
     assert len(receivers["slack"].attempts) == 1
 
 
+@pytest.mark.slow
 def test_an_unset_or_malformed_url_variable_stops_the_collector_naming_it(
     tmp_path, smtp_server, receivers, monkeypatch
 ):
@@ -168,6 +173,7 @@ def test_an_unset_or_malformed_url_variable_stops_the_collector_naming_it(
     assert URL_TOKEN not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_budget_naming_an_unknown_channel_stops_the_collector(tmp_path, smtp_server, receivers):
     budgets_toml(tmp_path / "data" / "budgets.toml", BUDGET.replace('"hook"]', '"hoook"]'))
     done = collector(config(tmp_path, smtp_server.port), "--once")

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from alerts import StateStore
 from ledger import compact_day
 from tests.support.alerts import SEARCH_MONTHLY, bodies, budgets_toml, paris, rows
@@ -35,6 +37,7 @@ def seed_november(data_dir: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_threshold_crossing_sends_exactly_one_email_with_the_figures(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", BUDGET)
@@ -62,6 +65,7 @@ def test_threshold_crossing_sends_exactly_one_email_with_the_figures(tmp_path, s
     assert "EUR 410 (82%)" in html and "<a href=" in html
 
 
+@pytest.mark.slow
 def test_ten_more_runs_restarts_compaction_and_late_records_send_nothing_more(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", BUDGET)
@@ -84,6 +88,7 @@ def test_ten_more_runs_restarts_compaction_and_late_records_send_nothing_more(tm
     assert "project search at 101% of EUR 500 monthly budget" in smtp_server.messages[1]["Subject"]
 
 
+@pytest.mark.slow
 def test_smtp_down_then_back_delivers_once(tmp_path, smtp_port, make_engine):
     from tests.support.alerts import SmtpServer
 
@@ -107,6 +112,7 @@ def test_smtp_down_then_back_delivers_once(tmp_path, smtp_port, make_engine):
         server.stop()
 
 
+@pytest.mark.slow
 def test_4xx_and_5xx_replies_are_retried(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", BUDGET)
@@ -120,6 +126,7 @@ def test_4xx_and_5xx_replies_are_retried(tmp_path, smtp_server, make_engine):
     assert len(smtp_server.messages) == 1
 
 
+@pytest.mark.slow
 def test_undeliverable_email_expires_as_failed(tmp_path, smtp_port, make_engine):
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", BUDGET)
@@ -131,6 +138,7 @@ def test_undeliverable_email_expires_as_failed(tmp_path, smtp_port, make_engine)
     assert "connection refused" in message["last_error"]
 
 
+@pytest.mark.slow
 def test_error_rate_fires_then_resolves(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -163,6 +171,7 @@ def test_too_few_requests_neither_fires_nor_resolves(tmp_path, smtp_server, make
     assert smtp_server.messages == []
 
 
+@pytest.mark.slow
 def test_alerts_of_one_run_go_out_as_one_email_per_recipient(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     daily = (
@@ -182,6 +191,7 @@ def test_alerts_of_one_run_go_out_as_one_email_per_recipient(tmp_path, smtp_serv
     assert by_to["cfo@example.com"].startswith("[Mistral spend] the organisation at 112% of EUR 40 daily budget")
 
 
+@pytest.mark.slow
 def test_spend_anomaly_this_hour_fires_then_resolves(tmp_path, smtp_server, make_engine):
     """1 EUR at 14:10 on each of the last 7 days; 10 EUR at 14:10 today is 10x the usual (factor 3)."""
     data = tmp_path / "data"

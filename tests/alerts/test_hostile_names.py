@@ -24,6 +24,7 @@ def _headers(message: EmailMessage) -> set[str]:
     return {name.lower() for name in message.keys()}
 
 
+@pytest.mark.slow
 def test_newline_in_a_scope_from_traffic_leaves_the_other_emails_going(tmp_path, smtp_server, make_engine, monkeypatch):
     """A project named "search\\nBcc: ..." in the ledger and a budget on it (built in code, as
     the file now refuses it): each budget's email goes out exactly once, the bad one with the
@@ -170,6 +171,7 @@ def test_control_characters_in_smtp_settings_are_refused(table, message):
     assert message in str(caught.value)
 
 
+@pytest.mark.slow
 def test_collector_exits_2_with_one_line_on_a_trailing_newline_recipient(tmp_path, smtp_server):
     config = write_config(tmp_path / "monitor.toml", smtp_server.port, extra=r'recipients = ["ops@example.com\n"]')
     done = collector(config, "--once")

@@ -83,6 +83,7 @@ forecast = false
 """
 
 
+@pytest.mark.slow
 def test_month_boundary_starts_clean_and_late_records_still_count(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", MONTHLY)
@@ -112,6 +113,7 @@ forecast = true
 """
 
 
+@pytest.mark.slow
 def test_forecast_alert_waits_for_enough_period_and_data(tmp_path, smtp_server, make_engine):
     """10 EUR every day at 06:00: on 10 Nov at 12:00, 100 spent + 0.5 day + 20 days at 10 = 305 > 250."""
     data = tmp_path / "data"
@@ -131,6 +133,7 @@ def test_forecast_alert_waits_for_enough_period_and_data(tmp_path, smtp_server, 
     assert "Projected to reach 100%: 2026-11-25 12:00" in message.get_body(("plain",)).get_content()
 
 
+@pytest.mark.slow
 def test_forecast_needs_history(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     budgets_toml(data / "budgets.toml", FORECAST.replace("amount = 250", "amount = 20"))

@@ -49,6 +49,7 @@ def seed(tmp_path: Path) -> None:
     rows(tmp_path / "data", [{"timestamp": now, "cost": 90.0}])
 
 
+@pytest.mark.slow
 def test_collector_once_runs_the_alert_job(tmp_path, smtp_server):
     seed(tmp_path)
     config = write_config(tmp_path / "monitor.toml", smtp_server.port)
@@ -59,6 +60,7 @@ def test_collector_once_runs_the_alert_job(tmp_path, smtp_server):
     assert message["Subject"].startswith("[Mistral spend] the organisation at 90% of EUR 100 monthly budget")
 
 
+@pytest.mark.slow
 def test_bad_alerts_key_exits_2_naming_it(tmp_path, smtp_server):
     config = write_config(tmp_path / "monitor.toml", smtp_server.port, extra="error_rate_pc = 5")
     done = collector(config, "--once")
@@ -66,6 +68,7 @@ def test_bad_alerts_key_exits_2_naming_it(tmp_path, smtp_server):
     assert "alerts.error_rate_pc: unknown key" in done.stderr
 
 
+@pytest.mark.slow
 def test_broken_budgets_file_exits_2_naming_the_line(tmp_path, smtp_server):
     budgets_toml(tmp_path / "data" / "budgets.toml", BUDGET.replace("amount = 100", "amount = 0"))
     done = collector(write_config(tmp_path / "monitor.toml", smtp_server.port), "--once")
@@ -83,6 +86,7 @@ Engine.from_config(load_config(Path(sys.argv[1]))).run(datetime.fromisoformat(sy
 """
 
 
+@pytest.mark.slow
 def test_sigkill_during_smtp_send_then_restart_delivers_exactly_once(tmp_path, smtp_server):
     budgets_toml(tmp_path / "data" / "budgets.toml", BUDGET)
     rows(tmp_path / "data", [{"timestamp": paris("2026-11-10T10:00"), "cost": 90.0}])
@@ -114,6 +118,7 @@ def test_sigkill_during_smtp_send_then_restart_delivers_exactly_once(tmp_path, s
     assert sent["status"] == "sent"
 
 
+@pytest.mark.slow
 def test_engines_in_four_processes_at_once_send_each_email_once(tmp_path, smtp_server):
     budgets = "".join(
         f'\n[[budgets]]\nname = "team {n}"\namount = 100\nrecipients = ["team{n}@example.com"]\nforecast = false\n'

@@ -51,6 +51,7 @@ def server_context(key: Path, crt: Path) -> ssl.SSLContext:
     return context
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_tls_modes_deliver(cert, security):
     key, crt = cert

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from alerts import UnpricedModel, unpriced_models_seen
 from tests.support.alerts import bodies, paris, rows
 
@@ -26,6 +28,7 @@ def traffic(data_dir, model: str, n: int, at=NOW - timedelta(hours=2)) -> None:
     )
 
 
+@pytest.mark.slow
 def test_each_unpriced_model_is_mailed_exactly_once(tmp_path, smtp_server, make_engine):
     data = tmp_path / "data"
     traffic(data, "acme-finetune-1", 3)

@@ -80,6 +80,7 @@ def test_auth_failure_is_one_clear_error_naming_the_env_var(make_provider, statu
     assert len(router.calls) == 1  # no retry of a refused key
 
 
+@pytest.mark.slow
 def test_schedule_current_month_hourly_previous_month_daily_in_its_first_days(make_provider):
     router = admin_router()
     source = make_provider("mistral_admin", router, utc(2026, 6, 3, 8), previous_month_days=5)

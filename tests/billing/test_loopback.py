@@ -49,6 +49,7 @@ def test_wrong_admin_key_is_one_clear_error(tmp_path, sim, monkeypatch):
         MistralAdminSource(source=admin, context=context, clock=lambda: NOW).poll()
 
 
+@pytest.mark.slow
 def test_billed_matches_served_records_with_a_small_drift(tmp_path, sim, monkeypatch):
     monkeypatch.setenv("SIM_ADMIN_KEY", TOKEN)
     context, usage, admin = context_for(tmp_path, sim, "SIM_ADMIN_KEY")

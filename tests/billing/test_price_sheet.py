@@ -22,6 +22,8 @@ from tests.support.billing import ENV, SECRET, utc
 
 from . import fake_admin
 
+pytestmark = pytest.mark.slow
+
 PRICES_CSV = REPO / "ledger" / "pricing" / "prices.csv"
 DISCOUNT = 0.8  # mistral-large-2512 input at 20% off
 MAY, APRIL = "2026-05", "2026-04"

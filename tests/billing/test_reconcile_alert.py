@@ -3,6 +3,8 @@ bill cannot be read, and its totals add up comparable models only (real SMTP on 
 
 from __future__ import annotations
 
+import pytest
+
 from alerts import Engine
 from foundation.config import parse_config
 from tests.support.alerts import config_dict, smtp_server
@@ -11,6 +13,8 @@ from tests.support.billing import ENV, SECRET, utc
 from . import fake_admin
 from . import scenario as s
 from .test_statuses import two_fetches
+
+pytestmark = pytest.mark.slow
 
 NOW = utc(2026, 5, 20, 12)
 

@@ -14,6 +14,8 @@ from foundation.config import Config, SourceConfig
 from ledger.billing import month_of, reconcile
 from simulator import start_server
 
+pytestmark = pytest.mark.slow
+
 
 def page_script() -> None:
     import runpy

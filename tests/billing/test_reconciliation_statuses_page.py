@@ -13,6 +13,8 @@ from . import scenario as s
 from .test_reconciliation_page import page_script
 from .test_statuses import two_fetches
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def month_data(tmp_path, monkeypatch):

@@ -62,6 +62,7 @@ def two_fetches(data_dir, fake: fake_admin.FakeAdmin) -> AdminPollResult:
     return poll(data_dir, fake, SECOND)
 
 
+@pytest.mark.slow
 def test_each_status_says_what_is_known(data, admin):
     two_fetches(data, admin)
     rows = {r.model: r for r in reconcile(data, [s.MONTH], "EUR")}
@@ -80,6 +81,7 @@ def test_each_status_says_what_is_known(data, admin):
     assert rows["ministral-8b-2512"].comparable and rows["mistral-ocr-2505"].comparable
 
 
+@pytest.mark.slow
 def test_totals_and_gap_over_comparable_models_only(data, admin):
     two_fetches(data, admin)
     totals = billing.comparable_totals(reconcile(data, [s.MONTH], "EUR"))
@@ -90,6 +92,7 @@ def test_totals_and_gap_over_comparable_models_only(data, admin):
     assert sum(r.measured or 0 for r in totals.left_out) == pytest.approx(1.50 + 0.80)
 
 
+@pytest.mark.slow
 def test_unreadable_entry_is_kept_raw_never_stored_as_a_quantity(data, admin, capfd):
     result = two_fetches(data, admin)
     table = read_billed(data, [s.MONTH]).to_pylist()
@@ -106,6 +109,7 @@ def test_unreadable_entry_is_kept_raw_never_stored_as_a_quantity(data, admin, ca
     assert warning["count"] == 2 and result.problems == 2
 
 
+@pytest.mark.slow
 def test_partly_readable_payload_keeps_earlier_rows_of_models_it_could_not_read(data, admin):
     two_fetches(data, admin)
     table = read_billed(data, [s.MONTH]).to_pylist()
@@ -121,6 +125,7 @@ def test_partly_readable_payload_keeps_earlier_rows_of_models_it_could_not_read(
     assert small == [(0.85, SECOND), (0.95, SECOND)]  # readable models take the new bill
 
 
+@pytest.mark.slow
 def test_unreadable_again_then_readable_again(data, admin):
     two_fetches(data, admin)
     poll(data, admin, THIRD)  # still partly readable: the earlier rows are still those of 09:00

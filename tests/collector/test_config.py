@@ -56,6 +56,7 @@ def test_bad_config_names_the_key(tmp_path, text, key):
         load_config(write(tmp_path, text))
 
 
+@pytest.mark.slow
 def test_cli_exits_2_with_one_line(tmp_path):
     path = write(tmp_path, 'currency = "GBP"\n')
     proc = subprocess.run(
@@ -69,6 +70,7 @@ def test_cli_exits_2_with_one_line(tmp_path):
     assert proc.stderr.strip().count("\n") == 0 and "currency" in proc.stderr
 
 
+@pytest.mark.slow
 def test_missing_token_env_var_is_a_config_error(tmp_path, monkeypatch):
     monkeypatch.delenv("NOPE_TOKEN", raising=False)
     path = write(tmp_path, SOURCE + 'token_env = "NOPE_TOKEN"\n')
@@ -82,6 +84,7 @@ def test_missing_token_env_var_is_a_config_error(tmp_path, monkeypatch):
     assert proc.returncode == 2 and "NOPE_TOKEN" in proc.stderr
 
 
+@pytest.mark.slow
 def test_cli_exits_2_naming_a_bad_timestamp_window_key(tmp_path):
     path = write(tmp_path, SOURCE + "[collector]\nmax_future_skew_seconds = -5\n")
     proc = subprocess.run(

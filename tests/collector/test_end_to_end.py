@@ -18,6 +18,8 @@ from ledger import Price, PriceBook, read_ledger
 from simulator import start_server
 from tests.paths import REPO
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "tok-9f8e7d6c5b4a-secret"
 FIXED_NOW = time.time()
 

@@ -102,6 +102,7 @@ def endless(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"object": "list", "data": [record], "next_cursor": str(n + 1), "has_more": True})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("cap", "expected"), [(None, 1000), (25, 25)])
 def test_an_endless_source_is_read_at_most_max_pages_per_poll(make_source, cap, expected):
     endpoint = FakeEndpoint([], [endless] * 2000)
@@ -165,6 +166,7 @@ def test_fast_and_careful_paths_agree_on_pages_with_deep_unknown_fields(records)
     assert table.equals(fast[0]) and rejected == []
 
 
+@pytest.mark.slow
 def test_a_truncated_page_is_still_a_failed_poll_never_half_read(make_source):
     body = page_body([orjson.dumps(make_record(0)), with_field(make_record(1), "x", deep())])[:-40]
     source = make_source(FakeEndpoint([make_record(0)], [lambda r: httpx.Response(200, content=body)]), page_limit=10)
@@ -241,6 +243,7 @@ def test_a_body_over_max_page_bytes_fails_the_poll_and_loses_nothing(make_source
     assert make_source(endpoint, page_limit=20).poll().records == 20  # a later poll with room gets them all
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_bounded_by_its_decoded_size(make_source):
     bomb = gzip.compress(page_body([orjson.dumps(make_record(0))]) + b" " * 5_000_000)
     assert len(bomb) < 20_000

@@ -21,6 +21,8 @@ from tests.paths import REPO
 
 from .conftest import make_record
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "tok-echo-5b4a3c2d1e0f-secret"
 OTHER_KEY = "sk-live-0123456789abcdefABCDEF"
 Answer = Callable[[dict[str, str], dict[str, list[str]]], tuple[int, bytes]]

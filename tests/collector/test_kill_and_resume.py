@@ -85,6 +85,7 @@ def kill_after_files(proc: subprocess.Popen, data_dir: Path, files: int) -> None
     proc.wait()
 
 
+@pytest.mark.slow
 def test_sigkill_mid_backfill_then_restart_stores_every_record_once(tmp_path, simulator_url):
     cutoff = datetime.now(UTC) - timedelta(seconds=5)
     config = write_config(tmp_path, simulator_url, page_limit=500)
@@ -104,6 +105,7 @@ def test_sigkill_mid_backfill_then_restart_stores_every_record_once(tmp_path, si
     assert got == expected
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_scheduler_cleanly(tmp_path, simulator_url):
     config = write_config(tmp_path, simulator_url, page_limit=1000)
     proc = collector(config)

@@ -116,6 +116,7 @@ def test_valid_pages_give_the_same_table_on_every_path():
     assert from_body[1:] == ("c", True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", INVALID, ids=[str(i) for i in range(len(INVALID))])
 def test_one_invalid_record_sends_the_page_to_the_careful_path(bad):
     page = [*VALID, bad]

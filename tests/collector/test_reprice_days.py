@@ -14,6 +14,8 @@ from ledger.pricing.aliases import Alias, read_aliases
 from ledger.pricing.prices import read_prices
 from ledger.storage.store import day_dir, visible_files
 
+pytestmark = pytest.mark.slow
+
 DAYS = [date(2026, 3, 12) + timedelta(days=i) for i in range(7)]  # 03-12 .. 03-18
 MOVED_TO = date(2026, 3, 18)  # mistral-small-latest -> 2603 really on 03-16; the edited table says 03-18
 

@@ -20,6 +20,7 @@ from tests.billing import payloads
 SECRET = "adm-echo-7a6b5c4d3e2f"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("text", "kept"),
     [

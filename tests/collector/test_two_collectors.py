@@ -99,6 +99,7 @@ def assert_exactly_once(data_dir: Path, expected: set[str]) -> None:
     assert (lost, duplicated, len(counts.keys() - expected)) == (0, 0, 0)
 
 
+@pytest.mark.slow
 def test_once_beside_a_running_daemon_then_twice_more_stores_every_record_once(tmp_path, endpoint):
     url, expected, _ = endpoint
     assert len(expected) > 250_000
@@ -128,6 +129,7 @@ def stored_cursor(data_dir: Path) -> str | None:
         return None
 
 
+@pytest.mark.slow
 def test_two_daemons_sigkilled_at_random_instants_store_every_record_once(tmp_path, endpoint):
     url, expected, last = endpoint
     config, data_dir = write_config(tmp_path, url), tmp_path / "data"

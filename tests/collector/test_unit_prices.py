@@ -241,6 +241,7 @@ def test_there_are_at_least_forty_cases():
     assert len(CASES) >= 40
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("currency", ["USD", "EUR"])
 def test_every_case_through_the_collector_costs_what_the_docs_say(make_source, currency):
     cases = [(i, c) for i, c in enumerate(CASES) if c.currency == currency]

@@ -16,6 +16,7 @@ def ids(source) -> list[str]:
     return sorted(read_ledger(source.context.data_dir)["id"].to_pylist())
 
 
+@pytest.mark.slow
 def test_pages_until_has_more_is_false(make_source):
     endpoint = FakeEndpoint([make_record(i) for i in range(10)])
     source = make_source(endpoint, page_limit=3)
@@ -36,6 +37,7 @@ def test_second_poll_resumes_from_cursor_and_adds_nothing(make_source):
     assert len(ids(source)) == 6
 
 
+@pytest.mark.slow
 def test_replayed_page_is_not_duplicated(make_source):
     endpoint = FakeEndpoint([make_record(i) for i in range(6)])
     source = make_source(endpoint, page_limit=4)
@@ -104,6 +106,7 @@ def test_401_names_the_token_env_var(make_source, monkeypatch):
     assert "s3cret" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_token_is_sent_as_bearer_header_not_in_url(make_source, monkeypatch):
     monkeypatch.setenv("USAGE_TOKEN", "s3cret-token-value")
     endpoint = FakeEndpoint([make_record(0)])

@@ -23,6 +23,7 @@ from .conftest import MIXED, USD_PER_EUR, at, expected_usd, rate_on, write_rates
 OCTOBER = Filters(start=date(2026, 10, 1), end=date(2026, 10, 31), timezone="UTC")
 
 
+@pytest.mark.slow
 def test_totals_equal_the_independent_conversion(mixed):
     want, missing = expected_usd(MIXED)
     assert missing == 0
@@ -73,6 +74,7 @@ def test_no_rate_file_at_all_converts_nothing(usd_config):
     assert summary.unconverted_requests == sum(1 for r in MIXED if r["currency"] == "EUR" and r["cost"] is not None)
 
 
+@pytest.mark.slow
 def test_rollups_and_raw_give_identical_converted_figures(mixed, monkeypatch):
     week = Filters(start=date(2026, 10, 1), end=date(2026, 10, 7), timezone="Europe/Paris")
     calls = {

@@ -66,6 +66,7 @@ def table(data_dir: Path) -> list[str]:
     return (data_dir / "fx" / "rates.csv").read_text().splitlines()
 
 
+@pytest.mark.slow
 def test_fetch_writes_every_rate_of_the_document(tmp_path, server):
     url, _ = server
     assert update_rates(tmp_path, settings(url), backoff=0) == 6
@@ -74,6 +75,7 @@ def test_fetch_writes_every_rate_of_the_document(tmp_path, server):
     assert "2026-10-01,USD,1.0501," + f"ECB {url}" in lines and "2026-10-02,JPY,160.01," + f"ECB {url}" in lines
 
 
+@pytest.mark.slow
 def test_a_new_fetch_merges_into_the_history(tmp_path, server):
     url, script = server
     update_rates(tmp_path, settings(url), backoff=0)
@@ -83,6 +85,7 @@ def test_a_new_fetch_merges_into_the_history(tmp_path, server):
     assert {("2026-09-30", "USD", "1.049"), ("2026-10-01", "USD", "1.0501"), ("2026-10-02", "USD", "1.0512")} <= dated
 
 
+@pytest.mark.slow
 def test_a_failed_fetch_is_retried(tmp_path, server):
     url, script = server
     script.answers = [(503, b"busy"), (200, b"<html>maintenance</html>"), (200, SAMPLE)]
@@ -90,6 +93,7 @@ def test_a_failed_fetch_is_retried(tmp_path, server):
     assert script.hits == 3
 
 
+@pytest.mark.slow
 def test_a_fetch_that_keeps_failing_keeps_the_old_table(tmp_path, server):
     url, script = server
     update_rates(tmp_path, settings(url), backoff=0)
@@ -100,6 +104,7 @@ def test_a_fetch_that_keeps_failing_keeps_the_old_table(tmp_path, server):
     assert script.hits == 3 and (tmp_path / "fx" / "rates.csv").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_the_dashboard_converts_with_the_fetched_rates(tmp_path, server, monkeypatch):
     url, _ = server
     data_dir = tmp_path / "data"
@@ -113,6 +118,7 @@ def test_the_dashboard_converts_with_the_fetched_rates(tmp_path, server, monkeyp
     assert spend_summary(data_dir, day).spend == pytest.approx(10.0 * 1.0512)
 
 
+@pytest.mark.slow
 def test_the_job_runs_only_when_a_url_is_set(tmp_path, server):
     from collector._context import Context
 
@@ -143,6 +149,7 @@ def test_bad_fx_config_is_one_line_naming_the_key(tmp_path, fx, message):
         parse_config({"data_dir": str(tmp_path), "fx": fx}, base=tmp_path)
 
 
+@pytest.mark.slow
 def test_config_overrides_win_over_fetched_rates(tmp_path, server, monkeypatch):
     url, _ = server
     data_dir = tmp_path / "data"

@@ -12,6 +12,8 @@ from tests.support.alerts import rows
 
 from .conftest import write_rates
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def recent(usd_config):

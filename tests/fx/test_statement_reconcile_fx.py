@@ -13,6 +13,7 @@ from tests.support.alerts import rows
 from .conftest import MIXED, USD_PER_EUR, at, expected_usd, rate_on, write_rates
 
 
+@pytest.mark.slow
 def test_statement_converts_each_day_and_shows_the_months_rate(mixed):
     stmt = statement(mixed, "2026-10", "UTC", "USD")
     totals = stmt.totals.set_index("project")
@@ -27,6 +28,7 @@ def test_statement_converts_each_day_and_shows_the_months_rate(mixed):
     assert set(statement_frame(stmt)["rate"]) == {stmt.rate}
 
 
+@pytest.mark.slow
 def test_statement_names_a_day_without_rate_and_leaves_it_out(mixed):
     rows(
         mixed,

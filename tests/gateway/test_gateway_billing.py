@@ -93,6 +93,7 @@ def calls(gateway: Gateway) -> dict[str, Any]:
     return got
 
 
+@pytest.mark.slow
 def test_ocr_records_the_pages_processed(calls: dict[str, Any]) -> None:
     record = one(calls["records"], "/v1/ocr", pages=4)
     assert "annotated_pages" not in record
@@ -182,6 +183,7 @@ def eu_gateway(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]:
     gateway.stop()
 
 
+@pytest.mark.slow
 def test_regional_upstream_records_its_zone(eu_gateway: Gateway) -> None:
     client = Mistral(api_key=API_KEY, server_url=eu_gateway.url)
     answer = client.chat.complete(model="mistral-small-latest", messages=PROMPT, service_tier="standard_only")
@@ -239,6 +241,7 @@ def test_streamed_agent_conversation_records_model_agent_and_usage(gateway: Gate
     assert "tokens_estimated" not in record
 
 
+@pytest.mark.slow
 def test_finished_stream_is_not_estimated(gateway: Gateway) -> None:
     client = Mistral(api_key=API_KEY, server_url=gateway.url)
     tag = {"X-Project": "whole"}

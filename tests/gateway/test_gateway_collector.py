@@ -22,6 +22,8 @@ from mistralai.client.models import DocumentURLChunkTypedDict, UsageInfo, UserMe
 
 from tests.gateway.harness import REPO, TOKEN, Gateway, ThreadServer
 
+pytestmark = pytest.mark.slow
+
 ledger = pytest.importorskip("ledger")
 
 PRICES = {"mistral-small-2603": (0.15, 0.015, 0.6), "mistral-embed-2312": (0.1, 0.01, 0.0)}

@@ -25,6 +25,7 @@ LIMIT_MIB = 256
 MEMORY_CEILING_MIB = 100  # a buffered body would add 2x its size; streaming adds a few MiB
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("query", "name"),
     [
@@ -104,6 +105,7 @@ def content_length(data: bytes) -> int:
     return 0
 
 
+@pytest.mark.slow
 def test_a_streamed_body_over_the_limit_gets_413_with_memory_bounded(limited: Gateway) -> None:
     finished = fake_upstream.STATS["uploads_finished"]
     before = limited.peak_rss_mib()
@@ -118,6 +120,7 @@ def test_a_streamed_body_over_the_limit_gets_413_with_memory_bounded(limited: Ga
     assert (record["status_code"], record["error_type"], record["endpoint"]) == (413, "request_too_large", "/v1/files")
 
 
+@pytest.mark.slow
 def test_a_declared_length_over_the_limit_is_refused_before_forwarding(limited: Gateway) -> None:
     started = fake_upstream.STATS["uploads_started"]
     head = (
@@ -133,6 +136,7 @@ def test_a_declared_length_over_the_limit_is_refused_before_forwarding(limited: 
     assert record["status_code"] == 413
 
 
+@pytest.mark.slow
 def test_a_large_body_within_the_limit_streams_upstream_with_memory_bounded(limited: Gateway) -> None:
     size, digest = 200 * MIB, hashlib.sha256()
     block = bytes(range(256)) * 4096
@@ -187,6 +191,7 @@ def closed_by_peer(socks: list[socket.socket], timeout: float) -> int:
     return closed
 
 
+@pytest.mark.slow
 def test_half_open_connections_never_stop_healthz(crowded: Gateway) -> None:
     socks = [s for s in (stall(crowded.port) for _ in range(STALLED)) if s is not None]
     try:
@@ -213,6 +218,7 @@ def test_half_open_connections_never_stop_healthz(crowded: Gateway) -> None:
             sock.close()
 
 
+@pytest.mark.slow
 def test_a_body_that_stalls_is_cut_after_the_client_timeout(crowded: Gateway) -> None:
     head = b"POST /v1/files HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000\r\nX-Project: stalled\r\n\r\n"
     with socket.create_connection(("127.0.0.1", crowded.port), timeout=10) as sock:

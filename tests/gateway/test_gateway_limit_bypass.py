@@ -30,6 +30,8 @@ from gateway import Secrets, create_app, parse_config
 from tests.gateway.harness import SALT, TOKEN, ThreadServer
 from tests.support.alerts import rows
 
+pytestmark = pytest.mark.slow
+
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 3, 10, 15, 30, 20, tzinfo=PARIS)
 FREE_KEY = "sk-bypass-free-0123456789"

@@ -124,6 +124,7 @@ def upstream_calls(tag: str) -> int:
     return sum(tag.encode() in seen["body"] for seen in fake_upstream.SEEN)
 
 
+@pytest.mark.slow
 def test_daily_hard_limit_refuses_after_crossing_and_resets_at_the_budget_midnight(
     served: tuple[str, Clock, Path],
 ) -> None:
@@ -153,6 +154,7 @@ def test_daily_hard_limit_refuses_after_crossing_and_resets_at_the_budget_midnig
     assert upstream_calls(content) == allowed + 2  # the "other" call's text contains it too
 
 
+@pytest.mark.slow
 def test_rate_limit_lets_n_through_and_refuses_the_next_with_retry_after(served: tuple[str, Clock, Path]) -> None:
     url, clock, _ = served
     for index in range(3):
@@ -171,6 +173,7 @@ def test_rate_limit_lets_n_through_and_refuses_the_next_with_retry_after(served:
     assert upstream_calls("rated call 4") == 1
 
 
+@pytest.mark.slow
 def test_a_soft_limit_only_adds_a_header(served: tuple[str, Clock, Path]) -> None:
     url, _, _ = served
     headers = {"Authorization": f"Bearer {API_KEY}", "X-Project": "softy"}
@@ -184,6 +187,7 @@ def test_a_soft_limit_only_adds_a_header(served: tuple[str, Clock, Path]) -> Non
     assert 'gateway_limit_warnings_total{limit="soft one"} 1' in metrics
 
 
+@pytest.mark.slow
 def test_state_unavailable_fails_open_and_is_counted(served: tuple[str, Clock, Path]) -> None:
     url, _, root = served
     locker = sqlite3.connect(root / "limits.sqlite3", isolation_level=None)
@@ -198,6 +202,7 @@ def test_state_unavailable_fails_open_and_is_counted(served: tuple[str, Clock, P
     assert "gateway_limit_state_failures_total 5" in httpx.get(url + "/metrics").text
 
 
+@pytest.mark.slow
 def test_state_unavailable_fails_closed_when_configured(upstream: ThreadServer, tmp_path: Path) -> None:
     (tmp_path / "budgets.toml").write_text(BUDGETS)
     config = parse_config(
@@ -227,6 +232,7 @@ def test_state_unavailable_fails_closed_when_configured(upstream: ThreadServer, 
         assert upstream_calls("closed elsewhere") == 1
 
 
+@pytest.mark.slow
 def test_two_gateway_processes_enforce_one_limit_together(upstream: ThreadServer, tmp_path: Path) -> None:
     (tmp_path / "budgets.toml").write_text('[[limits]]\nname = "shared"\nproject = "shared"\nrequests_per_minute = 5\n')
     extra = {"budgets_file": str(tmp_path / "budgets.toml"), "limits_state_path": str(tmp_path / "limits.sqlite3")}
@@ -252,6 +258,7 @@ def test_two_gateway_processes_enforce_one_limit_together(upstream: ThreadServer
     assert upstream_calls("shared call") == 5
 
 
+@pytest.mark.slow
 def test_a_control_character_in_a_limit_name_stops_the_start_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "budgets.toml").write_text('[[limits]]\nname = "bad\\u0007name"\nrequests_per_minute = 5\n')
     (tmp_path / "gateway.toml").write_text(f'budgets_file = "budgets.toml"\ndb_path = "{tmp_path / "b.sqlite3"}"\n')
@@ -269,6 +276,7 @@ def test_a_control_character_in_a_limit_name_stops_the_start_with_one_line(tmp_p
     assert len(lines) == 1 and "limits[0].name" in lines[0] and "control character" in lines[0]
 
 
+@pytest.mark.slow
 def test_an_edited_budgets_file_is_enforced_without_a_restart(served: tuple[str, Clock, Path]) -> None:
     url, _, root = served
     chat(url, "late", "late call 0")

@@ -11,6 +11,8 @@ import pytest
 
 from tests.gateway.harness import SALT, TOKEN, Gateway, ThreadServer
 
+pytestmark = pytest.mark.slow
+
 
 def run_and_read_log(root: Path, upstream: ThreadServer) -> list[dict[str, object]]:
     gateway = Gateway(root=root, upstream_url=upstream.url, extra={"log_requests": True}).start()

@@ -42,6 +42,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> bool:
     return bool(condition())
 
 
+@pytest.mark.slow
 def test_method_path_query_headers_and_body_pass_through_untouched(gateway: Gateway) -> None:
     payload = bytes(range(256)) * 4
     headers = {
@@ -102,6 +103,7 @@ def test_spend_limit_429_is_told_apart_from_throttling(gateway: Gateway) -> None
     assert record["spend_limit_reached"] is True and record["error_type"] == "rate_limited"
 
 
+@pytest.mark.slow
 def test_slow_upstream_gives_a_mistral_shaped_504(gateway: Gateway) -> None:
     response = post_chat(gateway, "slow", "slow")
     assert response.status_code == 504
@@ -118,6 +120,7 @@ def dead_gateway(tmp_path: Path) -> Iterator[Gateway]:
     gateway.stop()
 
 
+@pytest.mark.slow
 def test_unreachable_upstream_gives_a_mistral_shaped_502(dead_gateway: Gateway) -> None:
     response = post_chat(dead_gateway, "mistral-small-latest", "down")
     assert response.status_code == 502
@@ -175,6 +178,7 @@ def patient_gateway(upstream: ThreadServer, tmp_path: Path) -> Iterator[Gateway]
     gateway.stop()
 
 
+@pytest.mark.slow
 def test_client_gone_before_the_answer_is_recorded_as_499(patient_gateway: Gateway, gate: None) -> None:
     marker = "gone-before-the-answer"
     body = orjson.dumps({"model": "gated-json", "messages": [{"role": "user", "content": marker}]})
@@ -190,6 +194,7 @@ def test_client_gone_before_the_answer_is_recorded_as_499(patient_gateway: Gatew
     assert record["model"] == "gated-json" and record["prompt_tokens"] == 0
 
 
+@pytest.mark.slow
 def test_usage_endpoint_requires_the_token(gateway: Gateway) -> None:
     url = gateway.url + "/v1/usage/requests"
     for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": TOKEN}):
@@ -198,6 +203,7 @@ def test_usage_endpoint_requires_the_token(gateway: Gateway) -> None:
         assert response.json()["object"] == "error" and response.json()["type"] == "unauthorized"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("query", ["limit=0", "limit=abc", "limit=-3", "after=not-a-cursor", "limit=1.5"])
 def test_usage_endpoint_rejects_bad_parameters(gateway: Gateway, query: str) -> None:
     response = httpx.get(f"{gateway.url}/v1/usage/requests?{query}", headers={"Authorization": f"Bearer {TOKEN}"})
@@ -205,6 +211,7 @@ def test_usage_endpoint_rejects_bad_parameters(gateway: Gateway, query: str) -> 
     assert response.json()["type"] == "invalid_request" and query.split("=")[0] in response.json()["message"]
 
 
+@pytest.mark.slow
 def test_usage_endpoint_pages_in_order_and_keeps_the_cursor_when_caught_up(gateway: Gateway) -> None:
     for index in range(5):
         post_chat(gateway, "mistral-small-latest", f"paging-{index}")
@@ -219,6 +226,7 @@ def test_usage_endpoint_pages_in_order_and_keeps_the_cursor_when_caught_up(gatew
     assert empty == {"object": "list", "data": [], "next_cursor": last["next_cursor"], "has_more": False}
 
 
+@pytest.mark.slow
 def test_metrics_and_health(gateway: Gateway) -> None:
     assert httpx.get(gateway.url + "/healthz").json()["status"] == "ok"
     post_chat(gateway, "fail-500", "metrics")
@@ -243,6 +251,7 @@ def run_cli(config: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("text", "key"),
     [
@@ -261,6 +270,7 @@ def test_bad_config_exits_2_with_one_line_naming_the_key(tmp_path: Path, text: s
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"config error: {key}:")
 
 
+@pytest.mark.slow
 def test_missing_secret_exits_2_naming_the_variable(tmp_path: Path) -> None:
     path = tmp_path / "ok.toml"
     path.write_text('usage_token_env = "MY_GW_TOKEN"\n')
@@ -269,5 +279,6 @@ def test_missing_secret_exits_2_naming_the_variable(tmp_path: Path) -> None:
     assert result.returncode == 2 and "MY_GW_TOKEN" in result.stderr and "usage_token_env" in result.stderr
 
 
+@pytest.mark.slow
 def test_server_in_thread_helper_is_loopback_only(upstream: ThreadServer) -> None:
     assert upstream.url.startswith("http://127.0.0.1:")

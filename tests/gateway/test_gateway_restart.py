@@ -40,6 +40,7 @@ def send(gateway: Gateway, count: int, project: str) -> list[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_sigkill_after_acknowledgement_loses_nothing(upstream: ThreadServer, tmp_path: Path) -> None:
     first = Gateway(root=tmp_path, upstream_url=upstream.url).start()
     try:
@@ -61,6 +62,7 @@ def test_sigkill_after_acknowledgement_loses_nothing(upstream: ThreadServer, tmp
         second.stop()
 
 
+@pytest.mark.slow
 def test_sigterm_flushes_every_answered_request(upstream: ThreadServer, tmp_path: Path) -> None:
     first = Gateway(root=tmp_path, upstream_url=upstream.url, extra={"flush_interval_ms": 10_000}).start()
     try:
@@ -75,6 +77,7 @@ def test_sigterm_flushes_every_answered_request(upstream: ThreadServer, tmp_path
         second.stop()
 
 
+@pytest.mark.slow
 def test_sigkill_right_after_the_answers_loses_none_of_them(upstream: ThreadServer, tmp_path: Path) -> None:
     """The records of answered requests are committed before the answer ends (here a long flush interval)."""
     first = Gateway(root=tmp_path, upstream_url=upstream.url, extra={"flush_interval_ms": 10_000}).start()
@@ -114,6 +117,7 @@ def wait_until(condition: Any, timeout: float = 10.0) -> bool:
     return bool(condition())
 
 
+@pytest.mark.slow
 def test_sigkill_mid_stream_leaves_an_interrupted_record(upstream: ThreadServer, tmp_path: Path, gate: None) -> None:
     first = Gateway(root=tmp_path, upstream_url=upstream.url, extra={"read_timeout_seconds": 60.0}).start()
     body = {"model": "gated-stream", "stream": True, "messages": [{"role": "user", "content": "abc"}]}
@@ -145,6 +149,7 @@ def test_sigkill_mid_stream_leaves_an_interrupted_record(upstream: ThreadServer,
         second.stop()
 
 
+@pytest.mark.slow
 def test_sigkill_before_the_answer_leaves_an_interrupted_record(
     upstream: ThreadServer, tmp_path: Path, gate: None
 ) -> None:

@@ -58,6 +58,7 @@ def by_model(exchanges: Exchanges, model: str) -> dict[str, Any]:
     return found[0]
 
 
+@pytest.mark.slow
 def test_exactly_the_four_requests_are_served(exchanges: Exchanges) -> None:
     models = sorted(r["model"] for r in exchanges["records"])
     assert models == ["fail-429", "mistral-embed", "mistral-large-latest", "mistral-small-latest"]
@@ -130,6 +131,7 @@ def test_upstream_sent_exactly_what_was_recorded(exchanges: Exchanges) -> None:
     assert recorded <= sent and len(recorded) == 3
 
 
+@pytest.mark.slow
 def test_project_header_and_key_stay_out_of_the_way(exchanges: Exchanges, gateway: Gateway) -> None:
     assert all("x-project" not in seen["headers"] for seen in fake_upstream.SEEN)
     assert all(seen["headers"].get("authorization") == f"Bearer {API_KEY}" for seen in fake_upstream.SEEN)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.paths import REPO
 
 PROBE = """
@@ -23,6 +25,7 @@ print(sorted(m for m in ("duckdb", "ledger.queries") if m in sys.modules))
 """
 
 
+@pytest.mark.slow
 def test_writers_never_load_the_query_stack_and_a_reader_loads_it_on_first_use():
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, check=True)
     writer, reader = out.stdout.splitlines()

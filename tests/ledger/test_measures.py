@@ -35,12 +35,14 @@ def test_the_rollup_stores_exactly_the_registry_columns_and_raw_rows_have_them_a
     assert set(stored) <= set(_columns(shapes["raw"]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["raw", "rollup"])
 @pytest.mark.parametrize("dim", list(DIMENSIONS))
 def test_every_dimension_binds_on_both_shapes(shapes: dict[str, str], shape: str, dim: str) -> None:
     connection().execute(f"SELECT {DIMENSIONS[dim]} FROM ({shapes[shape]}) LIMIT 0").fetchall()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["raw", "rollup"])
 @pytest.mark.parametrize("measure", [m for m in MEASURES if m.served == "rollups"], ids=lambda m: m.name)
 def test_every_rollup_measure_binds_on_both_shapes(shapes: dict[str, str], shape: str, measure: Measure) -> None:

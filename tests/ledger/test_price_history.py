@@ -124,6 +124,7 @@ def price(case: Case, batch: bool = False) -> tuple[str | None, float | None]:
     return priced["priced_model"][0].as_py(), priced["cost"][0].as_py()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.model}@{c.timestamp[:10]}/{c.currency}" for c in CASES])
 def test_dated_case(case: Case) -> None:
     priced_model, cost = price(case)

@@ -48,6 +48,7 @@ def ledger(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_sigkill_during_reprice_keeps_every_row_once_and_a_rerun_finishes(ledger: Path) -> None:
     before = Counter(read_ledger(ledger)["id"].to_pylist())
     assert len(before) == DAYS * PER_DAY

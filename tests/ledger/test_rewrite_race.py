@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from collector._records import parse_records
 from collector._reprice import reprice
 from ledger import Appender, Price, PriceBook, compact_day, price_rows, read_ledger
 from ledger.storage.upsert import upsert_rows
 from tests.paths import REPO
+
+pytestmark = pytest.mark.slow
 
 MODEL = "mistral-small-2603"
 DAY = "2026-11-01"

@@ -44,6 +44,7 @@ def ledger(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_sigkill_during_rollup_build_changes_no_figure_and_a_rerun_finishes(
     ledger: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

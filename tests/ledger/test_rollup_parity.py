@@ -247,6 +247,7 @@ def answers(ledgers: dict[str, Path]) -> dict[str, dict[str, Any]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_rollups_change_no_answer(
     case: str, ledgers: dict[str, Path], answers: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
@@ -276,6 +277,7 @@ def test_the_cases_cover_every_public_data_function() -> None:
     assert public <= called, f"add parity cases for {sorted(public - called)}"
 
 
+@pytest.mark.slow
 def test_the_ledger_holds_what_the_figures_must_cover(ledgers: dict[str, Path]) -> None:
     """Not a vacuous test: the window has errors, 429s, spend-cap 429s, retries, unpriced,
     unconverted and usage-API rows, EUR and USD, every breakdown measure is non-zero somewhere."""

@@ -30,6 +30,7 @@ def batch(start, n, day="2026-11-01", source="s"):
     return price_rows(table, source, PriceBook.load(), "USD")
 
 
+@pytest.mark.slow
 def test_batches_split_by_utc_day_and_are_readable_by_pyarrow_and_duckdb(tmp_path):
     appender = Appender(tmp_path)
     appender.append(batch(0, 10, "2026-11-01"))
@@ -41,6 +42,7 @@ def test_batches_split_by_utc_day_and_are_readable_by_pyarrow_and_duckdb(tmp_pat
     assert count == 15
 
 
+@pytest.mark.slow
 def test_compaction_merges_a_day_into_one_file_with_the_same_rows(tmp_path):
     appender = Appender(tmp_path)
     for start in range(0, 50, 10):
@@ -81,6 +83,7 @@ def test_a_new_process_still_dedupes_against_disk(tmp_path):
     assert read_ledger(tmp_path).num_rows == 15
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["a", "b"])
 def test_same_id_from_two_sources_is_two_rows(tmp_path, source):
     Appender(tmp_path).append(batch(0, 3, source="a"))
@@ -99,6 +102,7 @@ def test_a_page_repeating_an_id_keeps_every_other_record(tmp_path):
     assert sorted(read_ledger(tmp_path)["id"].to_pylist()) == [f"r{i}" for i in range(6)]
 
 
+@pytest.mark.slow
 def test_compacting_a_day_that_holds_duplicates_keeps_every_distinct_id(tmp_path):
     write_rows(tmp_path, batch(0, 40))
     write_rows(tmp_path, batch(0, 10))  # a second writer stored r0..r9 again

@@ -22,6 +22,8 @@ from tests.support.billing import ENV, SECRET, utc
 
 from .sheet import DISCOUNTED, OTHER, costs, files_of, list_cost, records, sheet, sheet_cost, usage, write_at_list
 
+pytestmark = pytest.mark.slow
+
 MAY, APRIL = "2026-05", "2026-04"
 DAYS = [date(2026, 4, 30), date(2026, 5, 1), date(2026, 5, 2), date(2026, 5, 31), date(2026, 6, 1)]
 IN_MAY = {d for d in DAYS if d.month == 5}

@@ -61,6 +61,7 @@ def collector(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
+@pytest.mark.slow
 def test_collector_process_prices_with_the_sheet_and_reprice_rewrites_exactly_its_days(tmp_path, admin):
     today = datetime.now(UTC).date()
     first = today.replace(day=1)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from alerts import StateStore
 from tests.support.alerts import SmtpServer, bodies, budgets_toml, paris, rows
+
+pytestmark = pytest.mark.slow
 
 BUDGETS = """
 [[budgets]]

@@ -70,6 +70,7 @@ def paris(year: int, month: int) -> datetime:
     return datetime(year, month, 1, tzinfo=ZoneInfo(TZ))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rollups", [False, True])
 @pytest.mark.parametrize("by", ["project", "api_key"])
 def test_statement_equals_pyarrow(ledger_dir, by, rollups):

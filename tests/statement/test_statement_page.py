@@ -9,6 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.support.alerts import rows
 
+pytestmark = pytest.mark.slow
+
 HOSTILE = "[click](http://evil.test)"
 OCTOBER = {"range": "custom", "from": "2026-10-01", "to": "2026-10-31"}
 """A fixed sidebar window over the test's data (the default, the last 30 days, moves with the date)."""
