@@ -34,6 +34,7 @@ def test_rows_carry_what_the_engine_wrote(tmp_path) -> None:
             subject="search at 80%",
             recipients=("ops@example.com", "cfo@example.com"),
             channels=("slack",),
+            key="budget:search:2026-11",
         ),
     )
     assert rows.outbox == (

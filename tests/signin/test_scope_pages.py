@@ -26,7 +26,7 @@ from .browser import REPO
 
 SCOPE = ("analytics", "search")
 LEAD = Principal("lead@example.com", "viewer", SCOPE)
-READ_PAGES = ["pages/overview.py", "pages/spend.py", "pages/reliability.py", "pages/explore.py"]
+READ_PAGES = ["pages/overview.py", "pages/spend.py", "pages/reliability.py", "pages/explore.py", "pages/savings.py"]
 
 
 def _frame_and_page(page_path: str, scope: tuple[str, ...]) -> None:
