@@ -75,7 +75,9 @@ def test_reprice_in_a_pipe_logs_progress_lines(tmp_path: Path) -> None:
 
 def test_compact_on_a_terminal_draws_the_bar(tmp_path: Path) -> None:
     leader, follower = pty.openpty()
-    process = subprocess.Popen(command(config(tmp_path), "compact"), cwd=REPO, stderr=follower, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command(config(tmp_path), "compact"), cwd=REPO, stderr=follower, stdout=subprocess.DEVNULL
+    )
     os.close(follower)
     seen = b""
     deadline = time.monotonic() + 120
