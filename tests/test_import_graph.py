@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from tests.paths import REPO
 
 PACKAGES = ("ledger", "collector", "alerts", "gateway", "simulator", "pages", "access", "monitor_cli")
@@ -61,6 +63,7 @@ def cycle_from(start: str, graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+@pytest.mark.slow
 def test_no_module_imports_itself_through_others():
     known = modules()
     graph = {name: imports(name, path, known) for name, path in known.items()}

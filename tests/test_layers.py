@@ -18,6 +18,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from tests.test_import_graph import REPO, absolute
 
 ALLOWED: dict[str, set[str]] = {
@@ -87,6 +89,7 @@ def problems() -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_every_package_imports_only_the_layers_below_it():
     assert not problems(), "\n".join(problems())
 
@@ -110,6 +113,7 @@ def test_a_dunder_module_is_public_and_an_underscore_one_private():
     assert [private(p) for p in ("__main__", "_context", "config", "")] == [False, True, False, False]
 
 
+@pytest.mark.slow
 def test_no_test_imports_another_folders_conftest():
     """Shared helpers live in tests/support; a conftest.py only serves its own folder."""
     found = []

@@ -71,6 +71,7 @@ def test_an_unknown_or_missing_subcommand_is_one_error_line_and_exit_2():
         assert done.stderr.splitlines()[-1].startswith("mistral-monitor: error: ")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("command", "own_option"),
     [("collector", "--once"), ("gateway", "--config"), ("simulator", "--bad-every"), ("demo", "--dashboard-port")],
@@ -81,6 +82,7 @@ def test_a_subcommand_hands_its_arguments_to_the_component(command: str, own_opt
     assert own_option in done.stdout
 
 
+@pytest.mark.slow
 def test_a_component_s_exit_code_and_error_come_back_unchanged():
     done = cli("simulator", "--seed", "-1")
     assert done.returncode == 2
@@ -158,6 +160,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the listening sockets from /proc")
 def test_the_dashboard_command_serves_on_loopback_only(dashboard: str):
     port = int(dashboard.rsplit(":", 1)[1])
@@ -178,6 +181,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(), reason="Linux /proc")
 def test_the_demo_runs_the_three_parts_and_a_sigterm_stops_them_all(tmp_path: Path):
     ports = [free_port(), free_port()]

@@ -61,6 +61,7 @@ def clock() -> Clock:
     return Clock(NOW)
 
 
+@pytest.mark.slow
 def test_paging_returns_every_record_exactly_once(clock: Clock) -> None:
     with start_server(seed=21, days=1.5, rate=6.0, clock=clock) as sim, httpx.Client(base_url=sim.url) as client:
         records, _, pages = page_all(client, limit=997)
@@ -69,6 +70,7 @@ def test_paging_returns_every_record_exactly_once(clock: Clock) -> None:
     assert records == expected
 
 
+@pytest.mark.slow
 def test_a_restarted_server_accepts_cursors_from_the_earlier_run(clock: Clock) -> None:
     with start_server(seed=8, days=1, rate=6.0, clock=clock) as first, httpx.Client(base_url=first.url) as client:
         head = client.get(USAGE, params={"limit": 2500}).json()
@@ -82,6 +84,7 @@ def test_a_restarted_server_accepts_cursors_from_the_earlier_run(clock: Clock) -
     assert len(news) > 20 and rest_again[len(rest) :] == news
 
 
+@pytest.mark.slow
 def test_live_trickle_appears_as_the_clock_moves(clock: Clock) -> None:
     with start_server(seed=2, days=0.1, rate=30.0, clock=clock) as sim, httpx.Client(base_url=sim.url) as client:
         _, cursor, _ = page_all(client)
@@ -93,6 +96,7 @@ def test_live_trickle_appears_as_the_clock_moves(clock: Clock) -> None:
     assert decode(later) > decode(cursor)
 
 
+@pytest.mark.slow
 def test_limit_is_clamped_and_defaults_to_1000(clock: Clock) -> None:
     with start_server(seed=3, days=3, rate=6.0, clock=clock) as sim, httpx.Client(base_url=sim.url) as client:
         assert len(client.get(USAGE).json()["data"]) == 1000
@@ -102,6 +106,7 @@ def test_limit_is_clamped_and_defaults_to_1000(clock: Clock) -> None:
     assert huge.status_code == 200 and len(huge.json()["data"]) == MAX_LIMIT
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("params", "named"),
     [
@@ -129,12 +134,14 @@ def test_bad_parameters_are_a_400_naming_the_parameter(clock: Clock, params: dic
     assert body["message"].startswith(f"{named}:")
 
 
+@pytest.mark.slow
 def test_a_cursor_older_than_the_history_starts_at_the_history(clock: Clock) -> None:
     with start_server(seed=4, days=0.2, rate=6.0, clock=clock) as sim:
         body = httpx.get(sim.url + USAGE, params={"after": encode(Position(1000, 3)), "limit": 10}).json()
     assert body["data"] == generate_records(4, history_start(NOW, 0.2), NOW + ONE_MS, rate=6.0)[:10]
 
 
+@pytest.mark.slow
 def test_token_is_required_when_configured(clock: Clock) -> None:
     with start_server(seed=1, days=0.05, token="s3cret-token", clock=clock) as sim:
         missing = httpx.get(sim.url + USAGE)
@@ -150,6 +157,7 @@ def test_token_is_required_when_configured(clock: Clock) -> None:
     assert health.json() == {"status": "ok"}
 
 
+@pytest.mark.slow
 def test_unknown_paths_are_a_json_404(clock: Clock) -> None:
     with start_server(seed=1, days=0.05, clock=clock) as sim:
         response = httpx.get(sim.url + "/v1/usage/request")
@@ -162,6 +170,7 @@ def test_cursor_round_trip_and_opacity() -> None:
     assert decode(cursor) == pos and "29900000" not in cursor
 
 
+@pytest.mark.slow
 def test_cli_serves_with_a_token_from_the_environment_and_never_logs_it() -> None:
     port, token = free_port(), "tok-cli-7f1e9b"
     env = os.environ | {"SIM_TEST_TOKEN": token}
@@ -200,6 +209,7 @@ def test_cli_serves_with_a_token_from_the_environment_and_never_logs_it() -> Non
     assert b"/v1/usage/requests" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "named"),
     [(["--token-env", "SIM_TEST_UNSET_VAR"], "--token-env"), (["--rate", "0"], "--rate"), (["--seed", "-1"], "--seed")],
@@ -218,6 +228,7 @@ def test_cli_rejects_bad_settings_in_one_line(args: list[str], named: str) -> No
     assert f"error: {named}" in done.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_the_history_start_stays_put_while_the_server_runs(clock: Clock) -> None:
     """Two scans of one running simulator agree on the oldest records."""
     with start_server(seed=12, days=0.5, rate=6.0, clock=clock) as sim:

@@ -46,6 +46,7 @@ def test_same_seed_gives_the_same_records_and_another_seed_does_not() -> None:
     assert {r["id"] for r in other} != {r["id"] for r in first}
 
 
+@pytest.mark.slow
 def test_a_range_is_the_union_of_its_parts() -> None:
     """Records depend on their absolute hour only, not on where a run started."""
     start, middle, end = (datetime(2026, 11, 20, h, m, tzinfo=UTC) for h, m in ((9, 0), (10, 17), (12, 0)))
@@ -53,6 +54,7 @@ def test_a_range_is_the_union_of_its_parts() -> None:
     assert generate_records(3, start, middle, rate=8.0) + generate_records(3, middle, end, rate=8.0) == whole
 
 
+@pytest.mark.slow
 def test_ids_are_unique_and_timestamps_ordered_and_in_range(month: list[dict]) -> None:
     ids = [r["id"] for r in month]
     assert len(ids) == len(set(ids))
@@ -65,12 +67,14 @@ def test_ids_are_unique_and_timestamps_ordered_and_in_range(month: list[dict]) -
         assert rec["timestamp"].endswith("Z") and len(rec["timestamp"]) == 24
 
 
+@pytest.mark.slow
 def test_every_record_passes_the_collectors_validator(month: list[dict]) -> None:
     for rec in month:
         validate(rec)
     assert all(rec["simulated"] is True for rec in month)
 
 
+@pytest.mark.slow
 def test_mix_of_models_projects_keys_and_endpoints(month: list[dict]) -> None:
     models = Counter(r["model"] for r in month)
     assert len(models) >= 8
@@ -106,6 +110,7 @@ def test_mix_of_models_projects_keys_and_endpoints(month: list[dict]) -> None:
     assert {r["model"] for r in month if r["endpoint"] == "/v1/fim/completions"} == {"codestral-latest"}
 
 
+@pytest.mark.slow
 def test_each_key_mostly_serves_one_project(month: list[dict]) -> None:
     by_key: dict[str, Counter] = {}
     for r in month:
@@ -114,6 +119,7 @@ def test_each_key_mostly_serves_one_project(month: list[dict]) -> None:
         assert projects.most_common(1)[0][1] / projects.total() > 0.85, key
 
 
+@pytest.mark.slow
 def test_tokens_are_long_tailed_and_cached_in_64_blocks(month: list[dict]) -> None:
     ok = [r for r in month if r["status_code"] == 200]
     prompts = [r["prompt_tokens"] for r in ok]
@@ -124,6 +130,7 @@ def test_tokens_are_long_tailed_and_cached_in_64_blocks(month: list[dict]) -> No
     assert all(r["completion_tokens"] == 0 for r in month if r["endpoint"] == "/v1/embeddings")
 
 
+@pytest.mark.slow
 def test_errors_throttling_spend_cap_outages_and_retries(month: list[dict]) -> None:
     statuses = Counter(r["status_code"] for r in month)
     assert {400, 401, 422, 429} <= set(statuses) and {500, 502, 503} & set(statuses)
@@ -147,6 +154,7 @@ def test_errors_come_in_bursts(month: list[dict]) -> None:
     assert clustered > 0.5 * per_minute.total()
 
 
+@pytest.mark.slow
 def test_working_hours_are_busier_than_nights_and_weekends(month: list[dict]) -> None:
     paris_hours: Counter[str] = Counter()
     for r in month:
@@ -172,6 +180,7 @@ def test_one_spike_day_for_one_project_and_model(month: list[dict]) -> None:
     assert counts[-2] < 2 * statistics.median(counts)
 
 
+@pytest.mark.slow
 def test_ratelimit_headers_on_interactive_successes(month: list[dict]) -> None:
     with_rl = [r for r in month if "ratelimit" in r]
     assert all(r["status_code"] == 200 and r["endpoint"] != "/v1/embeddings" and not r["batch"] for r in with_rl)
@@ -180,6 +189,7 @@ def test_ratelimit_headers_on_interactive_successes(month: list[dict]) -> None:
     assert min(remaining) < 0.1 * with_rl[0]["ratelimit"]["limit-tokens-minute"]
 
 
+@pytest.mark.slow
 def test_streaming_batch_tier_and_latency_tail(month: list[dict]) -> None:
     chat = [r for r in month if r["endpoint"] == "/v1/chat/completions" and not r["batch"]]
     assert 0.3 < sum(r["stream"] for r in chat) / len(chat) < 0.5
@@ -199,6 +209,7 @@ def _alias_table() -> dict[str, list[tuple[str, str]]]:
     return table
 
 
+@pytest.mark.slow
 def test_resolved_model_follows_the_alias_history_across_a_switch() -> None:
     """mistral-small-latest moved from 2506 to 2603 on 2026-03-16: records on both sides agree."""
     records = generate_records(9, datetime(2026, 3, 15, tzinfo=UTC), datetime(2026, 3, 17, tzinfo=UTC), rate=4.0)
@@ -256,6 +267,7 @@ def _naive_record(cols: dict, i: int) -> dict:
     return rec
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", ["2026-11-24T02:00Z", "2026-11-24T14:00Z", "2026-11-22T15:00Z"])
 def test_vectorised_encoder_matches_a_naive_one(moment: str) -> None:
     """A night, a busy weekday afternoon, a Sunday."""
@@ -269,6 +281,7 @@ def test_vectorised_encoder_matches_a_naive_one(moment: str) -> None:
         assert orjson.loads(blob[starts[i] : starts[i + 1] - 1])["timestamp"] == parsed[i]["timestamp"]
 
 
+@pytest.mark.slow
 def test_bad_every_spoils_one_in_n_in_all_four_ways() -> None:
     start, end = datetime(2026, 11, 23, 9, tzinfo=UTC), datetime(2026, 11, 23, 17, tzinfo=UTC)
     clean = generate_records(4, start, end, rate=10.0)
@@ -288,6 +301,7 @@ def test_bad_every_spoils_one_in_n_in_all_four_ways() -> None:
     assert reasons.total() == pytest.approx(len(clean) / 50, rel=0.2)
 
 
+@pytest.mark.slow
 def test_bad_kinds_break_the_record_in_the_named_way() -> None:
     start, end = datetime(2026, 11, 23, 9, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC)
     clean = generate_records(4, start, end, rate=10.0)
@@ -313,6 +327,7 @@ def test_naive_datetimes_are_refused_with_the_fix() -> None:
         generate_records(1, datetime(2026, 11, 1), datetime(2026, 11, 2), rate=1.0)
 
 
+@pytest.mark.slow
 def test_billed_units_zones_and_unbilled_calls_in_realistic_shares(month: list[dict]) -> None:
     """OCR pages, audio minutes, TTS characters and unbilled calls appear, each as documented."""
     n = len(month)
@@ -338,6 +353,7 @@ def test_billed_units_zones_and_unbilled_calls_in_realistic_shares(month: list[d
     assert all(r["api_zone"] == "global" for r in month if r["batch"] or r["endpoint"] == "/v1/agents/completions")
 
 
+@pytest.mark.slow
 def test_the_demo_shows_ocr_and_audio_spend_and_no_unbilled_call_is_unpriced(month: list[dict]) -> None:
     from collector._records import parse_records
     from ledger import PriceBook, price_rows

@@ -19,6 +19,8 @@ from alerts._state import advance
 from foundation.config import parse_config
 from tests.anomaly.sim_ledger import DAYS, END, FLOOR, RUNAWAY_AT, RUNAWAY_KEY, copy_ledger
 
+pytestmark = pytest.mark.slow
+
 INTERVAL = timedelta(seconds=300)
 
 

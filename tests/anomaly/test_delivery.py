@@ -11,12 +11,16 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from alerts import StateStore
 from tests.alerts.test_channels_process import CHANNELS_TOML
 from tests.alerts.test_process import KILLED
 from tests.anomaly.test_scope_rule import LABELS, NOW, steady_history, today
 from tests.paths import REPO
 from tests.support.alerts import budgets_toml
+
+pytestmark = pytest.mark.slow
 
 KEY = "anomaly_hour:api_key:key_small"
 

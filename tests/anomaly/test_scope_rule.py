@@ -66,6 +66,7 @@ def subjects(server: Any) -> list[str]:
     return [m["Subject"] for m in server.messages]
 
 
+@pytest.mark.slow
 def test_a_key_leaving_its_usual_beside_steady_traffic_fires_naming_key_and_project(tmp_path, smtp_server):
     """The issue's case: 0.03 an hour to 4 an hour next to 50 an hour of steady traffic. The
     organisation's total (54 vs 50) stays under the old 3x rule; the key's own band does not."""
@@ -87,6 +88,7 @@ def test_a_key_leaving_its_usual_beside_steady_traffic_fires_naming_key_and_proj
     assert "http://dash.test:8501/spend?range=custom&from=2026-11-24&to=2026-11-24" in text and "key=key_small" in text
 
 
+@pytest.mark.slow
 def test_the_floor_keeps_pennies_quiet_until_lowered(tmp_path, smtp_server):
     data = tmp_path / "data"
     steady_history(data)
@@ -96,6 +98,7 @@ def test_the_floor_keeps_pennies_quiet_until_lowered(tmp_path, smtp_server):
     assert "anomaly_hour:api_key:key_small" in [n.observation.key for n in lowered.notices]
 
 
+@pytest.mark.slow
 def test_one_email_per_episode_then_one_resolved_email(tmp_path, smtp_server):
     data = tmp_path / "data"
     steady_history(data)
@@ -113,6 +116,7 @@ def test_one_email_per_episode_then_one_resolved_email(tmp_path, smtp_server):
     assert state["anomaly_hour:api_key:key_small"]["state"] == "resolved"
 
 
+@pytest.mark.slow
 def test_a_new_key_is_judged_against_its_project(tmp_path, smtp_server):
     data = tmp_path / "data"
     steady_history(data)
@@ -123,6 +127,7 @@ def test_a_new_key_is_judged_against_its_project(tmp_path, smtp_server):
     assert key.observation.figures[2][1].startswith("project search median of the same hour of the week")
 
 
+@pytest.mark.slow
 def test_a_new_key_within_its_projects_band_stays_quiet(tmp_path, smtp_server):
     data = tmp_path / "data"
     steady_history(data)
@@ -130,6 +135,7 @@ def test_a_new_key_within_its_projects_band_stays_quiet(tmp_path, smtp_server):
     assert engine(tmp_path, smtp_server.port).run(NOW).notices == ()
 
 
+@pytest.mark.slow
 def test_a_muted_scope_never_fires(tmp_path, smtp_server):
     data = tmp_path / "data"
     steady_history(data)
@@ -138,6 +144,7 @@ def test_a_muted_scope_never_fires(tmp_path, smtp_server):
     assert engine(tmp_path, smtp_server.port, mute).run(NOW).notices == ()
 
 
+@pytest.mark.slow
 def test_two_weeks_of_history_are_needed(tmp_path, smtp_server):
     data = tmp_path / "data"
     steady_history(data, weeks=1)
@@ -145,6 +152,7 @@ def test_two_weeks_of_history_are_needed(tmp_path, smtp_server):
     assert engine(tmp_path, smtp_server.port).run(NOW).notices == ()
 
 
+@pytest.mark.slow
 def test_windows_weigh_each_hour_by_the_share_they_cover(tmp_path):
     """At 10:30 the window is 09:30-10:30: half of hour 9 (traffic is taken as even within an
     hour, alike for every week) and all of hour 10 so far; a week earlier, half of 9 and half of 10."""
@@ -237,6 +245,7 @@ def test_episodes_open_first_then_the_last_30_days(tmp_path):
     assert found[1].resolved == datetime(2026, 11, 20, 10, tzinfo=UTC) and found[1].link == "http://dash/spend"
 
 
+@pytest.mark.slow
 def test_the_organisations_anomaly_is_left_to_its_own_rule(tmp_path, smtp_server):
     """The organisation's `anomaly_hour:org` fires and resolves once, never resolved by the scope
     rule as a scope with no traffic left (test fails on the previous code: two resolutions)."""

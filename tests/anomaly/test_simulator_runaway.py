@@ -65,6 +65,7 @@ def test_a_bad_runaway_is_refused_with_the_fix(text, message):
         Runaway.parse(text)
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_a_bad_runaway_with_exit_2():
     done = subprocess.run(
         [sys.executable, "-m", "simulator", "--runaway", "key_nope@2026-11-24T09:00Z", "--port", "0"],

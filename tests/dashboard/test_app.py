@@ -47,6 +47,7 @@ def last_days(days: int) -> tuple[datetime, datetime]:
     return utc_midnight(days - 1, now), utc_midnight(-1, now)
 
 
+@pytest.mark.slow
 def test_overview_tiles_equal_independent_figures(app_env):
     _, truth = app_env
     at = app().run()
@@ -64,6 +65,7 @@ def test_overview_tiles_equal_independent_figures(app_env):
     assert tiles[f"Month to date ({month_start:%B})"] == f"${truth.spend(mtd):,.2f}"
 
 
+@pytest.mark.slow
 def test_model_filter_changes_tiles_and_url(app_env):
     _, truth = app_env
     at = page_app("pages/overview.py").run()
@@ -74,6 +76,7 @@ def test_model_filter_changes_tiles_and_url(app_env):
     assert at.query_params["model"] in ("mistral-large-latest", ["mistral-large-latest"])
 
 
+@pytest.mark.slow
 def test_url_reproduces_a_view(app_env):
     _, truth = app_env
     at = app()
@@ -86,6 +89,7 @@ def test_url_reproduces_a_view(app_env):
     assert metrics(at)["Requests"] == f"{truth.requests(rows):,}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_exception(app_env, page):
     at = page_app(page).run()
@@ -93,6 +97,7 @@ def test_every_page_renders_without_exception(app_env, page):
     assert at.title[0].value == Path(page).stem.capitalize()
 
 
+@pytest.mark.slow
 def test_spend_page_lists_unpriced_model_with_its_requests(app_env):
     _, truth = app_env
     at = page_app("pages/spend.py").run()
@@ -103,6 +108,7 @@ def test_spend_page_lists_unpriced_model_with_its_requests(app_env):
     assert f"acme-finetune-1 ({truth.requests(unpriced):,} requests" in warning
 
 
+@pytest.mark.slow
 def test_reliability_splits_429s_into_spend_cap_and_throttling(app_env):
     _, truth = app_env
     at = page_app("pages/reliability.py").run()
@@ -112,6 +118,7 @@ def test_reliability_splits_429s_into_spend_cap_and_throttling(app_env):
     assert metrics(at)["429s from the spend cap"] == f"{capped.num_rows:,} of {limited.num_rows:,}"
 
 
+@pytest.mark.slow
 def test_explore_sql_box_runs_a_select_and_refuses_the_rest(app_env):
     _, truth = app_env
     at = page_app("pages/explore.py").run()
@@ -134,6 +141,7 @@ def test_no_ledger_says_how_to_start_the_collector(tmp_path, monkeypatch):
     assert "python -m collector" in at.info[0].value and "scripts/demo.sh" in at.info[0].value
 
 
+@pytest.mark.slow
 def test_filters_matching_nothing_show_an_empty_state(app_env):
     at = app()
     at.query_params["source"] = "no-such-source"
@@ -143,6 +151,7 @@ def test_filters_matching_nothing_show_an_empty_state(app_env):
     assert metrics(at)["Spend (USD)"] == "$0.00"
 
 
+@pytest.mark.slow
 def test_stale_collector_is_a_warning_naming_the_source(seeded, tmp_path, monkeypatch):
     data_dir = tmp_path / "copy"
     data_dir.mkdir()
@@ -155,11 +164,13 @@ def test_stale_collector_is_a_warning_naming_the_source(seeded, tmp_path, monkey
     assert any("'simulator' is stale" in w.value and "30 min ago" in w.value for w in at.warning)
 
 
+@pytest.mark.slow
 def test_simulated_rows_show_a_badge(app_env):
     at = app().run()
     assert any("Simulated data" in m.value for m in at.markdown)
 
 
+@pytest.mark.slow
 def test_overview_has_one_unpriced_count_and_says_what_it_covers(app_env):
     """The view's 30 whole days (UTC, the app_env's zone) up to today: one warning, one count."""
     _, truth = app_env
@@ -177,6 +188,7 @@ def test_overview_has_one_unpriced_count_and_says_what_it_covers(app_env):
     assert counts == [], counts  # no second count under the tiles
 
 
+@pytest.mark.slow
 def test_explore_shows_an_unpriced_model_as_unpriced_never_as_zero(app_env):
     """acme-finetune-1 has no price: its spend is unknown in the chart and the table, and the page says so."""
     import base64

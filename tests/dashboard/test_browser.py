@@ -97,6 +97,7 @@ def _assert_no_exception(page: Page, name: str) -> None:
     assert boxes.count() == 0, f"{name}: {boxes.first.inner_text()[:500]}"
 
 
+@pytest.mark.slow
 def test_every_page_opens_without_exception_and_is_screenshotted(server, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     for scheme in ("light", "dark"):
@@ -117,6 +118,7 @@ def test_every_page_opens_without_exception_and_is_screenshotted(server, browser
         context.close()
 
 
+@pytest.mark.slow
 def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, seeded):
     _, truth = seeded
     now = datetime.now(UTC)
@@ -139,6 +141,7 @@ def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, se
     page.close()
 
 
+@pytest.mark.slow
 def test_a_deep_link_as_the_first_visit_gets_the_page_with_its_frame(fresh_server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1400})
     page.goto(f"{fresh_server}/reliability?range=7d")
@@ -157,6 +160,7 @@ _LINKS_TO = """(host) => Array.from(document.querySelectorAll('*')).filter(
 """Elements with an href/src naming `host`, each with its Streamlit element and HTML (for the failure message)."""
 
 
+@pytest.mark.slow
 def test_hostile_names_fetch_nothing_and_make_no_link(hostile_server: str, browser: Browser) -> None:
     context = browser.new_context(viewport={"width": 1440, "height": 2400})
     requested: list[str] = []
@@ -180,6 +184,7 @@ _CUT = """() => Array.from(document.querySelectorAll('[data-testid="stMetricValu
 """The text of every metric value wider than its box (what the browser cuts with an ellipsis)."""
 
 
+@pytest.mark.slow
 def test_statement_reads_for_finance_and_overview_tiles_are_not_cut(server, browser, seeded):
     """The ledger's oldest month: its spend with 2 decimals, the month before it "no data"."""
     _, truth = seeded
@@ -208,6 +213,7 @@ def test_statement_reads_for_finance_and_overview_tiles_are_not_cut(server, brow
     page.close()
 
 
+@pytest.mark.slow
 def test_explore_draws_an_unpriced_model_as_unpriced(server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1600})
     page.goto(f"{server}/explore")

@@ -34,6 +34,8 @@ from tests.support.dashboard import BEACON, HOSTILE_MODEL, HOSTILE_UNPRICED, MAN
 
 from .test_app import page_app
 
+pytestmark = pytest.mark.slow
+
 PAGES = ["overview", "spend", "reliability", "explore", "budgets", "reconciliation"]
 UNSAFE_MARKDOWN = re.compile(r"(?<!\\)\]\(|(?<!\\)<\s*(a|img)\b|https?://|www\.", re.IGNORECASE)
 UNSAFE_PLOT = re.compile(r"<\s*(a|img)\b", re.IGNORECASE)

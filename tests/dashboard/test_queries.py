@@ -48,6 +48,7 @@ def october(**dims: tuple[str, ...]) -> Filters:
     return Filters.for_dates(date(2026, 10, 20), date(2026, 10, 31), PARIS, **dims)
 
 
+@pytest.mark.slow
 def test_summary_equals_pyarrow(dst_ledger):
     data_dir, truth = dst_ledger
     f = october(models=("mistral-large-latest", "acme-finetune-1"))
@@ -65,6 +66,7 @@ def test_summary_equals_pyarrow(dst_ledger):
     assert s.p95_ms == pytest.approx(truth.p95(rows))
 
 
+@pytest.mark.slow
 def test_rollups_change_no_answer_and_go_stale_on_write(tmp_path):
     data_dir = tmp_path
     build_ledger(data_dir, n_records=5_000, days=20, seed=6, end=END)
@@ -80,6 +82,7 @@ def test_rollups_change_no_answer_and_go_stale_on_write(tmp_path):
     assert spend_summary(data_dir, f).requests == before[0].requests + extra["request_count"][0].as_py()
 
 
+@pytest.mark.slow
 def test_compaction_hides_superseded_files(tmp_path):
     build_ledger(tmp_path, n_records=3_000, days=2, seed=2, end=END)
     day = list_days(tmp_path)[0]
@@ -139,6 +142,7 @@ def _day_rows(day: date, cost: float) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 def test_forecast_knows_weekdays_from_weekends(tmp_path):
     days = [date(2026, 11, 1) + timedelta(days=i) for i in range(18)]
     rows = [_day_rows(d, 2.0 if d.weekday() >= 5 else 10.0) for d in days]
@@ -151,6 +155,7 @@ def test_forecast_knows_weekdays_from_weekends(tmp_path):
     assert fc.forecast == pytest.approx(expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
@@ -166,6 +171,7 @@ def test_sql_box_refuses_with_a_clear_message(dst_ledger, sql, message):
         run_sql(dst_ledger[0], october(), sql)
 
 
+@pytest.mark.slow
 def test_sql_box_sees_only_the_filtered_rows_and_limits_them(dst_ledger):
     data_dir, truth = dst_ledger
     f = october(projects=("search",))
@@ -214,6 +220,7 @@ def test_freshness_is_stale_after_three_missed_polls(tmp_path):
     assert status.data_up_to is None
 
 
+@pytest.mark.slow
 def test_large_slices_read_latency_from_histograms_within_the_bin_bound(dst_ledger, monkeypatch):
     import ledger.queries._latency as latency
 
@@ -263,6 +270,7 @@ def test_unaligned_windows_bin_latency_from_raw_rows(dst_ledger, monkeypatch):
     assert summary.p95_ms == pytest.approx(truth.p95(truth.window(start, end)), rel=0.075)
 
 
+@pytest.mark.slow
 def test_data_up_to_is_the_newest_row_with_or_without_rollups(tmp_path):
     build_ledger(tmp_path, n_records=2_000, days=3, seed=4, end=END)
     newest = pc.max(Truth.read(tmp_path).table["timestamp"]).as_py()

@@ -19,6 +19,8 @@ from tests.support.dashboard import Truth
 
 from .test_queries import END, october
 
+pytestmark = pytest.mark.slow
+
 BOMB = "SELECT repeat('x', 50000000) AS s FROM range(100)"
 SAFETY_LIMIT_BYTES = 8 * 2**30
 """A hard data limit on the test's own subprocess, so a regression cannot take the machine down."""

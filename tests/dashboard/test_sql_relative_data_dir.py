@@ -14,6 +14,8 @@ from tests.support.dashboard import Truth
 
 from .test_queries import END
 
+pytestmark = pytest.mark.slow
+
 
 def test_the_sql_box_reads_a_ledger_named_by_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     build_ledger(tmp_path / "data", n_records=600, days=5, seed=3, end=END)

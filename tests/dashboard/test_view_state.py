@@ -111,6 +111,7 @@ def _frame_and_page(page_path: str) -> None:
         runpy.run_path(page_path, run_name="__page__")
 
 
+@pytest.mark.slow
 def test_an_alerts_link_opens_the_page_on_the_same_filters(app_env) -> None:
     today = datetime.now(UTC).date()
     measured = Filters.for_dates(

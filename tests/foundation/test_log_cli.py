@@ -44,6 +44,7 @@ def simulator_lines(*args: str, env: dict[str, str] | None = None) -> list[dict[
     return [orjson.loads(line) for line in err.splitlines()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [
@@ -62,6 +63,7 @@ def test_the_simulator_logs_json_lines_at_the_chosen_level(args, env, expected):
         assert str(lines[0]["url"]).endswith("/v1/usage/requests")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("component", ["collector", "gateway", "simulator"])
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_a_bad_level_is_one_usage_line_naming_the_flag_and_the_choices(component, how):
@@ -74,6 +76,7 @@ def test_a_bad_level_is_one_usage_line_naming_the_flag_and_the_choices(component
     assert done.stderr.strip().splitlines()[-1].endswith(f"--log-level or $MONITOR_LOG_LEVEL: 'loud' {CHOICES}")
 
 
+@pytest.mark.slow
 def test_the_collector_polls_quietly_at_warning_and_says_poll_at_info(tmp_path):
     with start_server(seed=3, days=0.2, rate=20, token=TOKEN) as sim:
         config = tmp_path / "c.toml"

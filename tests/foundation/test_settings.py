@@ -54,6 +54,7 @@ def test_a_bool_is_not_a_number_in_sources_gateway_and_alerts(tmp_path):
         parse_smtp({"host": "h", "sender": "m@example.com", "port": True})
 
 
+@pytest.mark.slow
 def test_the_collector_cli_refuses_page_limit_true_with_exit_2(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[[sources]]\nname = "a"\nkind = "usage_endpoint"\nurl = "http://127.0.0.1:1"\npage_limit = true\n')

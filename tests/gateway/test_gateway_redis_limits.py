@@ -85,6 +85,7 @@ def gateways(tmp_path: Path, upstream: ThreadServer, names: list[str], extra: di
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["redis", "sqlite"])
 def test_three_gateways_on_one_state_enforce_one_rate_and_one_spend_limit(
     upstream: ThreadServer, tmp_path: Path, redis_server: RedisServer, store: str
@@ -144,6 +145,7 @@ requests_per_minute = 5
     assert codes.count(429) == 45 - admitted
 
 
+@pytest.mark.slow
 def test_redis_down_at_boot_and_restarted_empty(upstream: ThreadServer, tmp_path: Path) -> None:
     """Down at boot: fail open (or closed) per request, counted, degraded; up: enforced; killed and back empty:
     the period's spend (the ledger's figure and what the replicas recorded, even while it was down) rebuilt."""

@@ -60,6 +60,7 @@ def wait_priced(state: Path, limit: str, timeout: float = 150.0) -> None:
     raise AssertionError(f"no call under {limit!r} was priced within {timeout:.0f} s")
 
 
+@pytest.mark.slow
 def test_a_fast_sequential_client_cannot_outrun_a_hard_spend_limit(upstream: ThreadServer, tmp_path: Path) -> None:
     cost = call_cost(CONTENT)
     (tmp_path / "budgets.toml").write_text(budgets(9 * cost))

@@ -8,6 +8,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from foundation.limit_rules import NO_PROJECT, Limit, Projects
 from gateway._limit_ledger import ledger_refresher
 from gateway._limiter import Limiter, LimitSettings
@@ -61,6 +63,7 @@ def spent_message(tmp_path: Path, own: list[tuple[str, float]]) -> str:
     return asyncio.run(run())
 
 
+@pytest.mark.slow
 def test_ledger_spend_plus_own_spend_since_the_newest_gateway_row(tmp_path: Path) -> None:
     ledger(tmp_path / "data")
     # ledger before 10:05 (as_of, the minute of the newest gw row): 0.40 + 0.05; own from 10:05 on: 0.30 + 0.25
@@ -70,11 +73,13 @@ def test_ledger_spend_plus_own_spend_since_the_newest_gateway_row(tmp_path: Path
     assert "(USD 1.00 spent)" in message, message
 
 
+@pytest.mark.slow
 def test_without_a_ledger_only_own_spend_counts(tmp_path: Path) -> None:
     message = spent_message(tmp_path, [("2026-03-10 10:04", 0.30), ("2026-03-10 10:08", 0.25)])
     assert "(USD 0.55 spent)" in message, message
 
 
+@pytest.mark.slow
 def test_a_batch_whose_pricing_failed_is_priced_on_the_next_sync(tmp_path: Path) -> None:
     """A pricing process that dies (BrokenProcessPool in a loaded CI run) must not zero the batch."""
     failures = {"left": 2}

@@ -13,6 +13,8 @@ from alerts import load_budgets
 from foundation.limit_rules import load_limit_file
 from tests.paths import REPO
 
+pytestmark = pytest.mark.slow
+
 BUDGETS = """
 [[budgets]]
 name = "search monthly"

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from alerts import StateStore, parse_alerts
 from tests.support.alerts import CHANNELS, bodies, budgets_toml, paris, rows
 
@@ -65,6 +67,7 @@ def engine(make_engine, smtp_server, **alerts):
     return make_engine(smtp_server.port, **{"rules_enabled": ["limits"], **alerts})
 
 
+@pytest.mark.slow
 def test_a_reached_soft_limit_is_mailed_once_naming_the_limit_and_its_spend(tmp_path, smtp_server, make_engine):
     setup(tmp_path)
     spent = round(sum(SEARCH), 2)
@@ -92,6 +95,7 @@ def test_a_hard_limit_or_a_soft_limit_under_its_amount_sends_nothing(tmp_path, s
     assert checked == {"limits:search <daily> & co:2026-11-20": "ok", "limits:big soft:2026-11-20": "ok"}
 
 
+@pytest.mark.slow
 def test_the_next_days_period_fires_again_once(tmp_path, smtp_server, make_engine):
     data = setup(tmp_path)
     engine(make_engine, smtp_server).run(DAY + timedelta(hours=10))
@@ -133,6 +137,7 @@ hard = false
     assert "API key search prod" in bodies(message)[0]
 
 
+@pytest.mark.slow
 def test_the_rule_is_on_by_default_and_routes_to_its_channels(tmp_path, smtp_server, receivers, make_engine):
     assert "limits" in parse_alerts({}, tmp_path).rules_enabled
     setup(tmp_path)

@@ -81,6 +81,7 @@ def price(model: str, day: date = date(2026, 11, 30)) -> tuple[float, float, flo
     return float(row["input_per_1m"]), float(row["cached_input_per_1m"]), float(row["output_per_1m"])
 
 
+@pytest.mark.slow
 def test_caching_per_model(data):
     df = sv.caching(data, WINDOW, target=0.5).set_index("model")
     large_in, large_cached, _ = price(LARGE)
@@ -114,6 +115,7 @@ def test_premiums_paid(data):
     assert df.loc["regional endpoint (us)", "premium"] == 0
 
 
+@pytest.mark.slow
 def test_errors_retries_and_cancelled_streams(data):
     df = sv.failures(data, WINDOW).set_index("kind")
     assert df.loc["Billed failed requests", "spend"] == pytest.approx(0.4 + 0.2)  # failed, retry-failed
@@ -134,6 +136,7 @@ def test_right_sizing_on_the_next_cheaper_model(data):
     assert df.loc[MEDIUM, "cheaper"] == "mistral-small-2603"
 
 
+@pytest.mark.slow
 def test_the_rows_behind_a_lever_are_the_ones_it_sums(data):
     assert sorted(sv.lever_rows(data, WINDOW, "retries")["id"]) == ["retry-failed", "retry-ok"]
     assert sorted(sv.lever_rows(data, WINDOW, "cancelled")["id"]) == ["large-cancelled"]

@@ -38,6 +38,7 @@ def november(page: str) -> AppTest:
     return at.run()
 
 
+@pytest.mark.slow
 def test_the_savings_tiles_equal_the_hand_computed_figures_with_their_formulas(env):
     at = november("pages/savings.py")
     assert not at.exception, at.exception
@@ -58,6 +59,7 @@ def test_the_savings_tiles_equal_the_hand_computed_figures_with_their_formulas(e
     assert "`[savings] offline_projects` in the config: nightly" in captions
 
 
+@pytest.mark.slow
 def test_the_rows_behind_a_figure_are_listed(env):
     at = november("pages/savings.py")
     frames = [df.value for df in at.dataframe if "id" in df.value.columns]
@@ -65,6 +67,7 @@ def test_the_rows_behind_a_figure_are_listed(env):
     assert retries, [sorted(f["id"]) for f in frames]
 
 
+@pytest.mark.slow
 def test_the_overview_lists_open_and_resolved_anomalies_with_their_views(env):
     with StateStore(env).locked() as state:
         state["history"] += [

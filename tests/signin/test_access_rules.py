@@ -205,6 +205,7 @@ def test_records_written_before_the_chain_are_counted_not_failed(tmp_path: Path)
     assert not log.verify().ok
 
 
+@pytest.mark.slow
 def test_concurrent_writers_keep_one_chain(tmp_path: Path) -> None:
     """Four processes appending at once: every record lands whole and the chain verifies."""
     path = tmp_path / "audit.jsonl"

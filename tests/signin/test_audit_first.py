@@ -20,6 +20,8 @@ from pages._frame import Context
 from pages._routing import CONTEXT_KEY
 from tests.paths import REPO
 
+pytestmark = pytest.mark.slow
+
 BUDGETS = """
 [[budgets]]
 name = "search monthly"

@@ -77,6 +77,7 @@ def lost(seeded: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFactory) -
         yield url, access
 
 
+@pytest.mark.slow
 def test_a_lost_access_file_or_section_stops_header_mode_never_opens_it(
     lost: tuple[str, Path], browser: Browser
 ) -> None:
@@ -102,6 +103,7 @@ def agent(seeded: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFactory) 
     yield from serve(seeded[0], access, "--server.enableAgentApi", "true", env=HEADER_MODE)
 
 
+@pytest.mark.slow
 def test_the_agent_api_signs_nobody_in_through_the_header(agent: str) -> None:
     """POST /_stcore/agent/interact with an admin's header, from 127.0.0.2 and from the proxy's own address."""
     for source in ("127.0.0.2", "127.0.0.1"):
@@ -123,6 +125,7 @@ def header_site(seeded: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFac
         yield url, access
 
 
+@pytest.mark.slow
 def test_a_header_sent_twice_is_refused(
     header_site: tuple[str, Path], browser: Browser, seeded: tuple[Path, Truth]
 ) -> None:
@@ -137,6 +140,7 @@ def test_a_header_sent_twice_is_refused(
     assert any("sent 2 times" in detail for _, detail in sign_ins(seeded[0]))
 
 
+@pytest.mark.slow
 def test_denied_sign_ins_are_in_the_audit_log(
     header_site: tuple[str, Path], browser: Browser, seeded: tuple[Path, Truth]
 ) -> None:
@@ -159,6 +163,7 @@ def test_denied_sign_ins_are_in_the_audit_log(
     assert AuditLog(audit_path(seeded[0])).verify().ok
 
 
+@pytest.mark.slow
 def test_a_removed_user_stops_getting_live_tiles(header_site: tuple[str, Path], browser: Browser) -> None:
     url, access = header_site
     access.write_text(WITH_VERA)
@@ -179,6 +184,7 @@ def test_a_removed_user_stops_getting_live_tiles(header_site: tuple[str, Path], 
     page.context.close()
 
 
+@pytest.mark.slow
 def test_exports_exist_only_once_a_signed_in_person_asks_and_that_is_audited(
     header_site: tuple[str, Path], browser: Browser, seeded: tuple[Path, Truth]
 ) -> None:

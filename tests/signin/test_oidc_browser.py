@@ -117,6 +117,7 @@ def heading(page: Page) -> str:
     return page.locator("h1").first.inner_text()
 
 
+@pytest.mark.slow
 def test_signed_out_visits_show_only_the_sign_in_screen(site: str, browser: Browser) -> None:
     page = new_page(browser)
     for path in ["", "spend", "explore?range=7d&project=search", "budgets", "audit", "statement", "nonexistent"]:
@@ -128,6 +129,7 @@ def test_signed_out_visits_show_only_the_sign_in_screen(site: str, browser: Brow
     page.context.close()
 
 
+@pytest.mark.slow
 def test_viewer_reads_every_page_but_edits_and_queries_nothing(site: str, browser: Browser) -> None:
     page = sign_in(browser, site, "vera@example.com", ALERT_LINK)
     assert heading(page) == "Spend"  # an alert email's link survives the sign-in, filters included
@@ -151,6 +153,7 @@ def test_viewer_reads_every_page_but_edits_and_queries_nothing(site: str, browse
     page.context.close()
 
 
+@pytest.mark.slow
 def test_editor_edits_budgets_but_runs_no_sql(site: str, browser: Browser) -> None:
     page = sign_in(browser, site, "eddie@example.com", "budgets")
     assert heading(page) == "Budgets"
@@ -173,6 +176,7 @@ def audited(data_dir: Path, who: str, action: str, wait_s: float = 60.0) -> list
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_admin_runs_sql_and_sees_it_in_the_audit_log(site: str, browser: Browser, seeded: tuple[Path, Truth]) -> None:
     page = sign_in(browser, site, "ana@example.com", "explore")
     assert nav_titles(page) == [*ALL_PAGES, "Audit log"]
@@ -201,6 +205,7 @@ _TRACES = """() => {
 """Every string a drawn chart holds (trace names, categories, labels, hover text); numbers pass as text."""
 
 
+@pytest.mark.slow
 def test_scoped_viewer_sees_only_their_projects(site: str, browser: Browser, seeded: tuple[Path, Truth]) -> None:
     _, truth = seeded
     now = datetime.now(UTC)
@@ -230,6 +235,7 @@ def test_scoped_viewer_sees_only_their_projects(site: str, browser: Browser, see
     page.context.close()
 
 
+@pytest.mark.slow
 def test_scoped_admin_sql_returns_only_their_projects(site: str, browser: Browser) -> None:
     page = sign_in(browser, site, "boss@example.com", "explore")
     page.get_by_label("Query").fill("SELECT DISTINCT coalesce(project, '(none)') AS project FROM ledger ORDER BY 1")
@@ -242,6 +248,7 @@ def test_scoped_admin_sql_returns_only_their_projects(site: str, browser: Browse
     page.context.close()
 
 
+@pytest.mark.slow
 def test_sign_out_ends_the_session(site: str, browser: Browser) -> None:
     page = sign_in(browser, site, "vera@example.com")
     page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()

@@ -15,6 +15,8 @@ from tests.support.dashboard import Truth
 
 from .browser import CHROMIUM, REPO, _settle, chromium, nav_titles, serve
 
+pytestmark = pytest.mark.slow
+
 PAGES = ["", "spend", "reliability", "explore", "budgets", "reconciliation", "statement", "audit"]
 
 

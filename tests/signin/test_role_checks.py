@@ -17,6 +17,8 @@ from tests.support.dashboard import Truth
 
 from .browser import REPO
 
+pytestmark = pytest.mark.slow
+
 
 def _frame_and_page(page_path: str) -> None:
     import runpy

@@ -24,6 +24,8 @@ from tests.support.dashboard import Truth, utc_midnight
 
 from .browser import REPO
 
+pytestmark = pytest.mark.slow
+
 SCOPE = ("analytics", "search")
 LEAD = Principal("lead@example.com", "viewer", SCOPE)
 READ_PAGES = ["pages/overview.py", "pages/spend.py", "pages/reliability.py", "pages/explore.py", "pages/savings.py"]

@@ -33,6 +33,7 @@ def test_fixture_has_projects_outside_the_scope(seeded: tuple[Path, Truth]) -> N
     assert others, "the test needs rows outside the scope"
 
 
+@pytest.mark.slow
 def test_summary_and_breakdown_count_only_scoped_projects(seeded: tuple[Path, Truth]) -> None:
     data_dir, truth = seeded
     scoped = Filters(start=window().start_at, end=window().end_at, scope=SCOPE)
@@ -45,6 +46,7 @@ def test_summary_and_breakdown_count_only_scoped_projects(seeded: tuple[Path, Tr
     assert set(dimension_values(data_dir, scoped.unfiltered(), "project")) == set(SCOPE)
 
 
+@pytest.mark.slow
 def test_a_pick_outside_the_scope_matches_nothing(seeded: tuple[Path, Truth]) -> None:
     data_dir, _ = seeded
     outside = Filters(start=window().start_at, end=window().end_at, projects=("code-assist",), scope=SCOPE)
@@ -56,6 +58,7 @@ def test_a_pick_outside_the_scope_matches_nothing(seeded: tuple[Path, Truth]) ->
     assert spend_summary(data_dir, narrowed).spend == pytest.approx(Truth.spend(rows), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_sql_box_ledger_view_holds_only_scoped_rows(seeded: tuple[Path, Truth]) -> None:
     data_dir, truth = seeded
     scoped = Filters(start=window().start_at, end=window().end_at, scope=SCOPE)
@@ -68,6 +71,7 @@ def test_sql_box_ledger_view_holds_only_scoped_rows(seeded: tuple[Path, Truth]) 
     assert run_sql(data_dir, none, "SELECT count(*) AS n FROM ledger")["n"].iloc[0] == 0
 
 
+@pytest.mark.slow
 def test_no_scope_changes_nothing(seeded: tuple[Path, Truth]) -> None:
     data_dir, truth = seeded
     plain = window()

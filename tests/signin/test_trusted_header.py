@@ -62,6 +62,7 @@ def visit(browser: Browser, url: str, email: str | None) -> Page:
     return page
 
 
+@pytest.mark.slow
 def test_header_from_a_non_proxy_address_is_ignored(server: str, browser: Browser, access: Path) -> None:
     write_access(access, "127.0.0.9")
     page = visit(browser, f"{server}/explore", "ana@example.com")
@@ -72,6 +73,7 @@ def test_header_from_a_non_proxy_address_is_ignored(server: str, browser: Browse
     page.context.close()
 
 
+@pytest.mark.slow
 def test_header_from_the_proxy_signs_the_user_in(server: str, browser: Browser, access: Path) -> None:
     write_access(access, "127.0.0.1")
     page = visit(browser, f"{server}/explore", "Ana@Example.com")
@@ -84,6 +86,7 @@ def test_header_from_the_proxy_signs_the_user_in(server: str, browser: Browser, 
     page.context.close()
 
 
+@pytest.mark.slow
 def test_no_header_or_an_outsider_gets_no_page(server: str, browser: Browser, access: Path) -> None:
     write_access(access, "127.0.0.1")
     page = visit(browser, server, None)
