@@ -17,6 +17,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from foundation.progress import Progress
 from tests.builders import build_ledger
 from tests.paths import REPO
@@ -62,6 +64,7 @@ def command(path: Path, name: str) -> list[str]:
     return [sys.executable, "-m", "collector", "--config", str(path), name]
 
 
+@pytest.mark.process
 def test_reprice_in_a_pipe_logs_progress_lines(tmp_path: Path) -> None:
     done = subprocess.run(
         command(config(tmp_path), "reprice"), cwd=REPO, capture_output=True, text=True, timeout=120, check=True
@@ -73,6 +76,7 @@ def test_reprice_in_a_pipe_logs_progress_lines(tmp_path: Path) -> None:
     assert "\r" not in done.stderr
 
 
+@pytest.mark.process
 def test_compact_on_a_terminal_draws_the_bar(tmp_path: Path) -> None:
     leader, follower = pty.openpty()
     process = subprocess.Popen(

@@ -118,6 +118,7 @@ print(json.dumps({"spend": summary.spend, "unconverted": summary.unconverted_req
 """
 
 
+@pytest.mark.process
 def test_a_fresh_process_with_the_network_off_converts(usd_config: Path) -> None:
     """No `[fx] url`, an empty seed, every socket call refused: the figure is still converted."""
     rows(usd_config, [eur_row(MONDAY, 7.5)])
