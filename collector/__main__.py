@@ -73,13 +73,23 @@ def _once(jobs: list[Job], failover: Failover | None) -> int:
     """Every job once; with a lease only if this run gets it (another collector is active: exit 0)."""
     if failover is not None:
         failover.tick()
+        if failover.last_error is not None:
+            lease = failover.lease.config
+            print(
+                f"collector: lease_url: cannot take the lease ({failover.last_error}); check that Redis answers "
+                f"at {lease.url} and the password in ${lease.password_env}",
+                file=sys.stderr,
+            )
+            return 1
         if not failover.leader:
             print("collector: another collector holds the lease (lease_url); nothing to do", file=sys.stderr)
             return 0
+        failover.start()  # renews the lease while the jobs run
     try:
         failed = run_once(jobs)
     finally:
         if failover is not None:
+            failover.stop.set()
             failover.release()
     if failed:
         print(f"collector: failed jobs: {', '.join(failed)} (see the log lines above)", file=sys.stderr)

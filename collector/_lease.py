@@ -140,6 +140,7 @@ class Failover:
         self.lease, self.status, self.stop, self.clock = lease, status, stop, clock
         self.token: int | None = None
         self.valid_until = 0.0
+        self.last_error: str | None = None  # the last tick's Redis error
         self.on_acquired: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
         self._run = threading.local()  # the token the job running in this thread started under
@@ -157,6 +158,7 @@ class Failover:
         """One step of the keeper: a standby tries to acquire, a leader renews."""
         started = self.clock()
         token = self.token
+        self.last_error = None
         try:
             if token is None:
                 got = self.lease.acquire()
@@ -167,7 +169,8 @@ class Failover:
             else:
                 self.lose("the lease expired and another collector took it (renew refused)")
         except redis.RedisError as exc:
-            log.warning("lease_error", error=str(exc)[:300], leader=self.token is not None)
+            self.last_error = str(exc)[:300]
+            log.warning("lease_error", error=self.last_error, leader=self.token is not None)
             if self.token is not None and self.clock() >= self.valid_until:
                 self.lose(f"could not renew the lease before it expired ({str(exc)[:200]})")
 
@@ -205,17 +208,21 @@ class Failover:
 
         def loop() -> None:
             while True:
-                self.tick()
+                try:
+                    self.tick()
+                except Exception as exc:  # noqa: BLE001 - the keeper must outlive any one failure
+                    log.error("lease_error", error=f"{type(exc).__name__}: {str(exc)[:300]}", leader=self.leader)
                 wait = self.seconds / 3 if self.token is not None else min(1.0, self.seconds / 3)
                 if self.stop.wait(wait):
                     return
 
-        log("lease_standby", holder=self.lease.holder, lease_seconds=self.seconds)
+        if self.token is None:
+            log("lease_standby", holder=self.lease.holder, lease_seconds=self.seconds)
         self._thread = threading.Thread(target=loop, name="collector-lease", daemon=True)
         self._thread.start()
 
     def release(self) -> None:
-        """On a clean stop: free the lease so a standby takes over now, not after it expires."""
+        """On a clean stop (after `stop` is set): free the lease so a standby takes over now."""
         if self._thread is not None:
             self._thread.join(timeout=self.seconds)
         if self.token is None:

@@ -235,3 +235,30 @@ def test_a_bad_lease_setting_names_its_key(collector, message):
 def test_the_lease_settings_reach_the_config():
     config = parse_config({"collector": {"lease_url": "redis://10.0.0.5:6379/2"}}, base=Path("."))
     assert config.lease == LeaseConfig(url="redis://10.0.0.5:6379/2", seconds=15)
+
+
+def test_once_runs_only_with_the_lease_and_hands_it_back(tmp_path, endpoint):
+    """`--once` beside an active collector does nothing; alone it collects and releases; the password comes from env."""
+    url, expected, _ = endpoint
+    server = RedisServer(tmp_path / "redis", password="lease-pass-22").start()
+    try:
+        config, data_dir = write_config(tmp_path, url, server.url), tmp_path / "data"
+        env = {"COLLECTOR_LEASE_PASSWORD": "lease-pass-22"}
+        server.client().set("monitor:collector:lease", "other-host:1:abc", px=60_000)
+        busy = Collector(config, "--once", env=env)
+        assert "another collector holds the lease" in busy.finish()
+        assert not parts(data_dir)
+        server.client().delete("monitor:collector:lease")
+        alone = Collector(config, "--once", env=env)
+        log = alone.finish()
+        assert alone.logged("lease_acquired") and alone.logged("lease_released"), log[-2000:]
+        assert "lease-pass-22" not in log
+        assert server.client().get("monitor:collector:lease") is None
+        assert lease_status(data_dir)["holder"] is None
+        assert_exactly_once(data_dir, expected)
+        refused = Collector(config, "--once")  # no password: Redis refuses, and the run says so
+        assert refused.proc.wait(timeout=60) == 1
+        assert "collector: lease_url: cannot take the lease (" in refused.text()
+        assert "$COLLECTOR_LEASE_PASSWORD" in refused.text()
+    finally:
+        server.kill()
