@@ -158,7 +158,6 @@ class Failover:
         """One step of the keeper: a standby tries to acquire, a leader renews."""
         started = self.clock()
         token = self.token
-        self.last_error = None
         try:
             if token is None:
                 got = self.lease.acquire()
@@ -169,10 +168,16 @@ class Failover:
             else:
                 self.lose("the lease expired and another collector took it (renew refused)")
         except redis.RedisError as exc:
-            self.last_error = str(exc)[:300]
-            log.warning("lease_error", error=self.last_error, leader=self.token is not None)
+            error = str(exc)[:300]
+            if error != self.last_error:  # one line per outage (and per new error), not one per second
+                log.warning("lease_error", error=error, leader=self.token is not None)
+            self.last_error = error
             if self.token is not None and self.clock() >= self.valid_until:
-                self.lose(f"could not renew the lease before it expired ({str(exc)[:200]})")
+                self.lose(f"could not renew the lease before it expired ({error[:200]})")
+            return
+        if self.last_error is not None:
+            log("lease_ok", after_error=self.last_error)
+            self.last_error = None
 
     def _acquired(self, token: int, started: float) -> None:
         with self._lock:
