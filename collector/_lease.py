@@ -15,11 +15,10 @@ goes back to standby. A commit already past its check when the process stalled s
 the append dedupes under the ledger lock and the cursor moves by compare-and-swap, so that late
 write cannot store a record twice (see docs/deployment.md "Collector failover").
 
-Example (a Redis on 127.0.0.1:6379):
-    >>> lease = Lease(LeaseConfig(url="redis://127.0.0.1:6379/0", seconds=15), holder="host-a:41")
-    >>> token = lease.acquire()       # 1, 2, ... or None while another holder has it
-    >>> lease.check(token)            # True while this holder and this token are current
-    True
+Example (the Redis calls are shown in tests/collector/test_failover.py, against a real server):
+    >>> holder = holder_id()              # host:pid:random, what the lease key and the status hold
+    >>> holder.split(":")[1] == str(os.getpid()), KEY, FENCE
+    (True, 'monitor:collector:lease', 'monitor:collector:fence')
 """
 
 from __future__ import annotations
