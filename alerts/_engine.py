@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -92,6 +93,7 @@ class Engine:
 
     def __init__(self, config: Config, settings: AlertSettings, smtp: SmtpSettings | None) -> None:
         self.config, self.settings, self.smtp = config, settings, smtp
+        self.fence: Callable[[], None] = lambda: None  # the collector's failover lease check (raises to abort)
         self.store = StateStore(config.data_dir)
         self.budget_rules, self.health_rules = (
             _rule(BudgetRules, config, settings),
@@ -140,8 +142,11 @@ class Engine:
             queued = self._queue(state, notices, now) + self._digest(state, now) + queue_statements(self, state, now)
             posts_queued = sum(1 for m in state["outbox"] if m.get("channel") and m["created_at"] == now.isoformat())
             prune(state, now)
+            self.fence()
             self.store.save(state)
+            self.fence()
             sent, failed = drain(state, self.smtp, now, lambda: self.store.save(state))
+            self.fence()
             posted, post_failed = drain_posts(state, self.settings.channels, now, lambda: self.store.save(state))
         return RunResult(
             notices=tuple(notices),

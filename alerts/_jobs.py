@@ -7,6 +7,7 @@ exit code 2 and one line naming the key (or the file's line) and the fix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from foundation.config import Config
@@ -35,11 +36,17 @@ def check_channels(engine: Engine, budgets: list[Budget]) -> None:
         register_secret(channel.secret())
 
 
-def collector_jobs(config: Config) -> list[Job]:
-    """`[Job("alerts", ...)]` when alerts are configured, else `[]` (`python -m collector` adds them)."""
+def collector_jobs(config: Config, fence: Callable[[], None] | None = None) -> list[Job]:
+    """`[Job("alerts", ...)]` when alerts are configured, else `[]` (`python -m collector` adds them).
+
+    `fence` (the collector's failover lease) runs before the state is saved and before sending;
+    it raises to abort the run unwritten when this collector is no longer the active one.
+    """
     engine = engine_for(config)
     if engine is None:
         return []
+    if fence is not None:
+        engine.fence = fence
     budgets = engine.budgets()
     if engine.smtp is not None and engine.smtp.password_env:
         register_secret(engine.smtp.password())

@@ -16,12 +16,14 @@ from pathlib import Path
 from alerts import collector_jobs
 from foundation.config import load_config
 from foundation.errors import ConfigError
+from foundation.jobs import Job
 from foundation.log import add_log_level_argument, configure_logging
 from foundation.progress import tracker
 from ledger import compact_closed_days
 
 from ._context import Context
 from ._jobs import build_jobs
+from ._lease import Failover, failover_for
 from ._reprice import reprice
 from ._runner import exclusive_jobs, run_forever, run_once
 from .errors import CollectorError
@@ -49,14 +51,15 @@ def main(argv: list[str] | None = None) -> int:
             done = compact_closed_days(config.data_dir, datetime.now(UTC).date(), tracker("compact", "days"))
             print([d.isoformat() for d in done])
             return 0
-        jobs = exclusive_jobs([*build_jobs(context), *collector_jobs(context.config)], context)
+        leased = failover_for(context)
+        failover, context = leased if leased else (None, context)
+        fence = failover.fence if failover else None
+        jobs = exclusive_jobs([*build_jobs(context), *collector_jobs(context.config, fence)], context)
+        if failover is not None:
+            jobs = [failover.gate(job) for job in jobs]
         if args.once:
-            failed = run_once(jobs)
-            if failed:
-                print(f"collector: failed jobs: {', '.join(failed)} (see the log lines above)", file=sys.stderr)
-                return 1
-            return 0
-        run_forever(jobs, context)
+            return _once(jobs, failover)
+        run_forever(jobs, context, failover=failover)
         return 0
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
@@ -64,6 +67,34 @@ def main(argv: list[str] | None = None) -> int:
     except CollectorError as exc:
         print(f"collector: {exc}", file=sys.stderr)
         return 1
+
+
+def _once(jobs: list[Job], failover: Failover | None) -> int:
+    """Every job once; with a lease only if this run gets it (another collector is active: exit 0)."""
+    if failover is not None:
+        failover.tick()
+        if failover.last_error is not None:
+            lease = failover.lease.config
+            print(
+                f"collector: lease_url: cannot take the lease ({failover.last_error}); check that Redis answers "
+                f"at {lease.url} and the password in ${lease.password_env}",
+                file=sys.stderr,
+            )
+            return 1
+        if not failover.leader:
+            print("collector: another collector holds the lease (lease_url); nothing to do", file=sys.stderr)
+            return 0
+        failover.start()  # renews the lease while the jobs run
+    try:
+        failed = run_once(jobs)
+    finally:
+        if failover is not None:
+            failover.stop.set()
+            failover.release()
+    if failed:
+        print(f"collector: failed jobs: {', '.join(failed)} (see the log lines above)", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from foundation.locks import FileLock, Holder
 from foundation.log import event_logger
 
 from ._context import Context
+from ._lease import Failover
 
 log = event_logger("collector")
 
@@ -132,15 +133,28 @@ def build_scheduler(jobs: list[Job], inflight: InFlight | None = None) -> Blocki
     return scheduler
 
 
-def run_forever(jobs: list[Job], context: Context, drain_seconds: float = 120.0) -> None:
+def run_forever(
+    jobs: list[Job], context: Context, drain_seconds: float = 120.0, failover: Failover | None = None
+) -> None:
     """Block until SIGTERM/SIGINT, then stop after the writes in progress.
 
     The handler only sets flags (no locks, no I/O: it interrupts the main thread anywhere);
-    the waiting for running jobs happens after the scheduler loop returns.
+    the waiting for running jobs happens after the scheduler loop returns. With a `failover`
+    (its jobs gated by it), the lease keeper runs beside the scheduler; on taking the lease
+    every interval job runs at once, and a clean stop releases the lease for a standby.
     """
     inflight = InFlight()
     scheduler = build_scheduler(jobs, inflight)
     received: list[int] = []
+    if failover is not None:
+
+        def run_now() -> None:
+            for job in jobs:
+                if job.interval_seconds is not None:
+                    scheduler.modify_job(job.name, next_run_time=datetime.now(UTC))
+
+        failover.on_acquired = run_now
+        failover.start()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         received.append(signum)
@@ -154,4 +168,6 @@ def run_forever(jobs: list[Job], context: Context, drain_seconds: float = 120.0)
     if received:
         log("stopping", signal=signal.Signals(received[0]).name)
     drained = inflight.wait_idle(drain_seconds)
+    if failover is not None:
+        failover.release()
     log("stopped", drained=drained)

@@ -146,6 +146,13 @@ class StatusBoard:
             data["updated_at"] = now
             atomic_write_bytes(self.path, scrubbed_json(data, indent=True))
 
+    def record_lease(self, holder: str | None, token: int | None, seconds: int) -> None:
+        """Who is the active collector (`[collector] lease_url`); holder None: released, nobody yet."""
+        with self._lock.held():
+            data = _read_json(self.path)
+            data["lease"] = {"holder": holder, "token": token, "lease_seconds": seconds, "since": _now()}
+            atomic_write_bytes(self.path, scrubbed_json(data, indent=True))
+
     def read(self) -> dict[str, Any]:
         return _read_json(self.path)
 

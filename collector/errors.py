@@ -7,6 +7,7 @@ CollectorError             a MonitorError; config problems are foundation.errors
     ├── BadPageError       the body is not the contract's JSON (truncated, not JSON, wrong shape)
     ├── PageTooLargeError  the body is over the source's max_page_bytes (not retried in this poll)
     └── CursorCycleError   next_cursor repeats one already seen in this poll
+└── LeaseLost              the failover lease is no longer this process's: the job stops, unwritten
 """
 
 from __future__ import annotations
@@ -40,3 +41,11 @@ class PageTooLargeError(PollError):
 
 class CursorCycleError(PollError):
     """The source's cursors go round in a circle; the cursor is not moved into the circle."""
+
+
+class LeaseLost(CollectorError):
+    """The fencing token is no longer current (or cannot be checked): nothing is written."""
+
+    def __init__(self, message: str, token: int | None = None) -> None:
+        super().__init__(message)
+        self.token = token

@@ -50,6 +50,7 @@ __all__ = [
     "SOURCE_KINDS",
     "Config",
     "FxConfig",
+    "LeaseConfig",
     "PriceOverride",
     "SourceConfig",
     "default_config",
@@ -122,6 +123,19 @@ class PriceOverride:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LeaseConfig:
+    """`[collector] lease_url`: the Redis lease that makes one collector of several the active one."""
+
+    url: str
+    seconds: int = 15
+    password_env: str = "COLLECTOR_LEASE_PASSWORD"
+
+    def password(self) -> str | None:
+        """The password from `password_env`; None when unset (a Redis without AUTH)."""
+        return os.environ.get(self.password_env) or None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     data_dir: Path
     timezone: str = "UTC"
@@ -139,6 +153,7 @@ class Config:
     fx: FxConfig = field(default_factory=FxConfig)
     offline_projects: tuple[str, ...] = ()
     """`[savings] offline_projects`: traffic that could wait for the Batch API."""
+    lease: LeaseConfig | None = None
 
 
 def simulator_port() -> int:
@@ -199,6 +214,15 @@ def parse_config(raw: dict[str, Any], base: Path, path: Path | None = None) -> C
         max_future_skew_seconds=collector["max_future_skew_seconds"],
         fx=_fx(top["fx"]),
         offline_projects=validate(top["savings"], SAVINGS, "savings")["offline_projects"],
+        lease=_lease(collector),
+    )
+
+
+def _lease(collector: dict[str, Any]) -> LeaseConfig | None:
+    if collector["lease_url"] is None:
+        return None
+    return LeaseConfig(
+        url=collector["lease_url"], seconds=collector["lease_seconds"], password_env=collector["lease_password_env"]
     )
 
 

@@ -46,6 +46,23 @@ def http_url(url: str) -> str:
     return url
 
 
+def redis_url(value: str, password_key: str) -> str:
+    """A redis:// or rediss:// URL without password, query or fragment, else ValueError naming `password_key`."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError(f"{value!r} is not a redis:// or rediss:// URL; write e.g. 'redis://10.0.0.5:6379/0'")
+    if parts.password or parts.query or parts.fragment:
+        raise ValueError(f"no password, query or fragment; put the password in the variable named by {password_key}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ValueError(f"{value!r} has no valid port; write e.g. 'redis://10.0.0.5:6379/0'") from None
+    path = parts.path.strip("/")
+    if path and not path.isdigit():
+        raise ValueError(f"the database {path!r} is not a number; write e.g. 'redis://10.0.0.5:6379/0'")
+    return value
+
+
 def time_zone(name: str) -> str:
     """An IANA time zone name, else ValueError."""
     try:
@@ -121,7 +138,12 @@ TOP: tuple[Setting, ...] = (
     Setting(name="sources", kind=list, default=[], help="[[sources]]: the usage sources the collector polls."),
     Setting(name="prices", kind=list, default=[], help="[[prices]]: your own prices, winning over list prices."),
     Setting(name="compaction", kind=dict, default={}, help="[compaction]: when closed days are compacted."),
-    Setting(name="collector", kind=dict, default={}, help="[collector]: the timestamp window records must fit."),
+    Setting(
+        name="collector",
+        kind=dict,
+        default={},
+        help="[collector]: the timestamp window records must fit, the failover lease.",
+    ),
     Setting(name="fx", kind=dict, default={}, help="[fx]: where reference rates come from, and rate overrides."),
     Setting(name="savings", kind=dict, default={}, help="[savings]: what the Savings page may assume."),
 )
@@ -194,6 +216,27 @@ COLLECTOR: tuple[Setting, ...] = (
         low=0,
         high=31_536_000,
         help="Records timestamped further in the future than this are quarantined.",
+    ),
+    Setting(
+        name="lease_url",
+        kind=str,
+        check=lambda url: redis_url(url, "lease_password_env"),
+        help="redis://HOST:PORT/DB (rediss:// for TLS) every collector of this data_dir shares: one polls and "
+        "runs the alerts, the others stand by and take over (none = no lease, every collector polls).",
+    ),
+    Setting(
+        name="lease_seconds",
+        kind=int,
+        default=15,
+        low=2,
+        high=3600,
+        help="How long the lease lasts unrenewed (renewed every third of it); a standby takes over after it.",
+    ),
+    Setting(
+        name="lease_password_env",
+        kind=str,
+        default="COLLECTOR_LEASE_PASSWORD",
+        help="Environment variable holding the password of lease_url (unset: none).",
     ),
 )
 FX: tuple[Setting, ...] = (

@@ -18,6 +18,7 @@ their own subclasses in their own `errors` modules; only the base classes live h
     │   │   ├── PageTooLargeError     the body is over the source's max_page_bytes
     │   │   └── CursorCycleError      next_cursor repeats one already seen in this poll
     │   ├── BadRecord (ValueError)    collector: a record breaking the contract (quarantined, with why)
+    │   ├── LeaseLost                 collector: the failover lease's fencing token is not ours: no write
     │   └── FetchError                collector._fx_job: the reference rates could not be fetched
     ├── GatewayError                  gateway.errors (serving errors are answered, never raised)
     │   ├── BodyTooLarge              gateway: a request body over max_request_body_mib (413)

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from foundation.config_keys import CURRENCIES
+from foundation.config_keys import CURRENCIES, redis_url
 from foundation.errors import ConfigError
 from foundation.settings import Setting, load_toml, validate
 
@@ -137,21 +137,7 @@ def _url(value: str) -> str:
 
 
 def _state_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise ValueError(f"{value!r} is not a redis:// or rediss:// URL; write e.g. 'redis://10.0.0.5:6379/0'")
-    if parts.password or parts.query or parts.fragment:
-        raise ValueError(
-            "no password, query or fragment; put the password in the variable named by limits_state_password_env"
-        )
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        raise ValueError(f"{value!r} has no valid port; write e.g. 'redis://10.0.0.5:6379/0'") from None
-    path = parts.path.strip("/")
-    if path and not path.isdigit():
-        raise ValueError(f"the database {path!r} is not a number; write e.g. 'redis://10.0.0.5:6379/0'")
-    return value
+    return redis_url(value, "limits_state_password_env")
 
 
 def _header(name: str) -> str:

@@ -32,8 +32,9 @@ def freshness_line(data_dir: Path, timezone: str, currency: str, simulated: bool
     tz = ZoneInfo(timezone)
     newest = f"data up to {status.data_up_to.astimezone(tz):%d %b %H:%M}" if status.data_up_to else "no rows yet"
     collected = f"collected {ago(status.collected_at)}" if status.collected_at else "no collector status yet"
+    active = f" · active collector {md(status.active_collector, 80)}" if status.active_collector else ""
     cols = st.columns([5, 1])
-    cols[0].caption(f"{newest} ({timezone}), {collected} · money in {currency}")
+    cols[0].caption(f"{newest} ({timezone}), {collected} · money in {currency}{active}")
     if simulated:
         cols[1].badge("Simulated data", icon=":material/science:", color="orange")
     for source in status.sources:

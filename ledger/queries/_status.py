@@ -37,6 +37,7 @@ class Freshness:
     data_up_to: datetime | None
     collected_at: datetime | None
     sources: tuple[SourceStatus, ...]
+    active_collector: str | None = None  # the failover lease's holder (`[collector] lease_url`), if any
 
     @property
     def stale(self) -> bool:
@@ -96,4 +97,7 @@ def freshness(data_dir: Path, now: datetime | None = None) -> Freshness:
         _source(name, raw, now) for name, raw in sorted((raw_sources or {}).items()) if isinstance(raw, dict)
     )
     successes = [s.last_success for s in sources if s.last_success]
-    return Freshness(newest_row(data_dir), max(successes) if successes else None, sources)
+    lease = status.get("lease") if isinstance(status, dict) else None
+    holder = lease.get("holder") if isinstance(lease, dict) else None
+    active = holder if isinstance(holder, str) else None
+    return Freshness(newest_row(data_dir), max(successes) if successes else None, sources, active)

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from alerts import StateStore
+from collector.errors import LeaseLost
 from ledger import compact_day
 from tests.support.alerts import SEARCH_MONTHLY, bodies, budgets_toml, paris, rows
 
@@ -228,3 +229,27 @@ def test_daily_digest_is_sent_once_after_the_digest_hour(tmp_path, smtp_server, 
     assert digest["Subject"] == "[Mistral digest] daily 2026-11-20: EUR 30 (+50% vs the period before)"
     text = digest.get_body(("plain",)).get_content()
     assert "  - search: 25.00" in text and "  - analytics: 5.00" in text
+
+
+def test_a_fenced_off_engine_neither_saves_nor_sends_and_the_new_leader_sends_once(tmp_path, smtp_server, make_engine):
+    """Collector failover: the old leader's fence fails (its lease token is stale); the alert goes out once."""
+    data = tmp_path / "data"
+    budgets_toml(data / "budgets.toml", BUDGET)
+    seed_november(data)
+    checks: list[str] = []
+
+    def stale_token() -> None:
+        checks.append("fence")
+        raise LeaseLost("fencing token 1 is no longer current; not writing", 1)
+
+    old = make_engine(smtp_server.port)
+    old.fence = stale_token
+    with pytest.raises(LeaseLost):
+        old.run(NOW)
+    assert checks == ["fence"] and smtp_server.messages == []
+    saved = StateStore(data).read()
+    assert (saved["alerts"], saved["outbox"], saved["history"]) == ({}, [], [])  # nothing saved either
+    assert make_engine(smtp_server.port).run(NOW).sent == 1  # the new leader (its fence passes)
+    with pytest.raises(LeaseLost):
+        old.run(NOW + timedelta(minutes=5))
+    assert len(smtp_server.messages) == 1

@@ -8,23 +8,17 @@ an independent scan of the endpoint with plain httpx.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 
-from ledger import read_ledger
 from simulator import start_server
-from tests.paths import REPO
+from tests.support.collectors import Collector, assert_exactly_once, scan, wait_for
 
 pytestmark = pytest.mark.process
 
@@ -37,19 +31,6 @@ def endpoint() -> Iterator[tuple[str, set[str], str]]:
         yield sim.url, *scan(sim.url)
 
 
-def scan(url: str) -> tuple[set[str], str]:
-    ids: set[str] = set()
-    cursor = None
-    with httpx.Client(base_url=url, timeout=60) as client:
-        while True:
-            params = {"limit": 10000} | ({"after": cursor} if cursor else {})
-            body = orjson.loads(client.get("/v1/usage/requests", params=params).content)
-            ids.update(r["id"] for r in body["data"])
-            cursor = body["next_cursor"]
-            if not body["has_more"]:
-                return ids, cursor
-
-
 def write_config(tmp_path: Path, url: str) -> Path:
     path = tmp_path / "c.toml"
     path.write_text(
@@ -59,47 +40,6 @@ def write_config(tmp_path: Path, url: str) -> Path:
     return path
 
 
-class Collector:
-    """`python -m collector` as a child process, its log in a file (a pipe nobody reads can fill)."""
-
-    def __init__(self, config: Path, *extra: str) -> None:
-        self.log = config.parent / f"collector-{time.monotonic_ns()}.log"
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "collector", "--config", str(config), *extra],
-                cwd=REPO,
-                stdout=subprocess.DEVNULL,
-                stderr=out,
-            )
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def finish(self, timeout: float = 240) -> str:
-        assert self.proc.wait(timeout=timeout) == 0, self.text()[-3000:]
-        return self.text()
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-
-def wait_for(condition, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
-def assert_exactly_once(data_dir: Path, expected: set[str]) -> None:
-    ids = read_ledger(data_dir, columns=["id"])["id"].to_pylist()
-    counts = Counter(ids)
-    duplicated = sum(n - 1 for n in counts.values())
-    lost = len(expected - counts.keys())
-    assert (lost, duplicated, len(counts.keys() - expected)) == (0, 0, 0)
-
-
-@pytest.mark.slow
 def test_once_beside_a_running_daemon_then_twice_more_stores_every_record_once(tmp_path, endpoint):
     url, expected, _ = endpoint
     assert len(expected) > 250_000

@@ -212,3 +212,19 @@ def test_explore_shows_an_unpriced_model_as_unpriced_never_as_zero(app_env):
     heights = np.frombuffer(base64.b64decode(bars["y"]["bdata"]), dtype=bars["y"]["dtype"])
     assert bars["name"] == "acme-finetune-1 (unpriced)" and np.isnan(heights).all()  # no bar, not a 0 bar
     assert any("acme-finetune-1 has no price: shown as unpriced, never as 0" in c.value for c in at.caption)
+
+
+def test_the_freshness_line_names_the_active_collector(seeded, tmp_path, monkeypatch):
+    from collector._state import StatusBoard
+
+    data_dir = tmp_path / "copy"
+    data_dir.mkdir()
+    (data_dir / "requests").symlink_to(seeded[0] / "requests", target_is_directory=True)
+    write_status(data_dir, datetime.now(UTC), poll_seconds=60)
+    StatusBoard(data_dir).record_lease("db_1*:4242:[a](b)", 7, 15)  # as the lease holder writes it
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    at = app().run()
+    assert not at.exception, at.exception
+    lines = [c.value for c in at.caption if "collected" in c.value]
+    assert any(r"active collector db\_1\*:4242:\[a\](b)" in line for line in lines), lines

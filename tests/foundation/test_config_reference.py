@@ -36,7 +36,12 @@ SECTIONS: tuple[tuple[str, str, tuple[Setting, ...]], ...] = (
         config.PRICE,
     ),
     ("`[compaction]`", "", config.COMPACTION),
-    ("`[collector]`", "The timestamp window records must fit, else they are quarantined.", config.COLLECTOR),
+    (
+        "`[collector]`",
+        "The timestamp window records must fit, else they are quarantined; the failover lease "
+        '(docs/deployment.md "Collector failover").',
+        config.COLLECTOR,
+    ),
     ("`[fx]`", "Reference rates for showing money in the other currency.", config.FX),
     ("`[[fx.rates]]`", "Rate overrides; they win over fetched and seed rates.", config.FX_RATE),
     ("`[savings]`", "What the dashboard's Savings page may assume (docs/dashboard.md).", config.SAVINGS),

@@ -11,7 +11,7 @@ import pytest
 
 from alerts import parse_alerts, parse_smtp
 from alerts._settings import ALERTS, SMTP, AlertSettings, SmtpSettings
-from foundation.config import FxConfig, SourceConfig, default_config, load_config, parse_config
+from foundation.config import FxConfig, LeaseConfig, SourceConfig, default_config, load_config, parse_config
 from foundation.config_keys import COLLECTOR, FX, SOURCE
 from foundation.errors import ConfigError, MonitorError
 from foundation.settings import Setting, validate
@@ -154,7 +154,16 @@ def test_parsing_nothing_gives_the_value_objects_defaults(tmp_path):
     assert parse_config({"sources": [SOURCE_TABLE]}, base=tmp_path).sources[0] == SourceConfig(**SOURCE_TABLE)
     assert parse_config({}, base=tmp_path).fx == FxConfig()
     assert parse_gateway({}, base=tmp_path).retry_count_headers == GatewayConfig().retry_count_headers
-    assert validate({}, COLLECTOR) == {"max_record_age_days": 400, "max_future_skew_seconds": 300}
+    collector = validate({}, COLLECTOR)
+    assert collector == {
+        "max_record_age_days": 400,
+        "max_future_skew_seconds": 300,
+        "lease_url": None,
+        "lease_seconds": 15,
+        "lease_password_env": "COLLECTOR_LEASE_PASSWORD",
+    }
+    lease = LeaseConfig(url="redis://127.0.0.1:6379/0")
+    assert (lease.seconds, lease.password_env) == (collector["lease_seconds"], collector["lease_password_env"])
 
 
 def test_default_paths_are_relative_to_the_current_directory_not_the_source(tmp_path, monkeypatch):

@@ -1,0 +1,90 @@
+"""`python -m collector` as a child process, and the checks the multi-collector tests share.
+
+Used by tests/collector/test_two_collectors.py (issue 19: two collectors on one host) and
+tests/collector/test_failover.py (issue 22: the Redis lease across hosts).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import orjson
+
+from ledger import read_ledger
+from tests.paths import REPO
+
+
+def scan(url: str) -> tuple[set[str], str]:
+    """Every id the usage endpoint at `url` serves and its last cursor, read with plain httpx."""
+    ids: set[str] = set()
+    cursor = None
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while True:
+            params = {"limit": 10000} | ({"after": cursor} if cursor else {})
+            body = orjson.loads(client.get("/v1/usage/requests", params=params).content)
+            ids.update(r["id"] for r in body["data"])
+            cursor = body["next_cursor"]
+            if not body["has_more"]:
+                return ids, cursor
+
+
+class Collector:
+    """`python -m collector` as a child process, its log in a file (a pipe nobody reads can fill)."""
+
+    def __init__(self, config: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.log = config.parent / f"collector-{time.monotonic_ns()}.log"
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "collector", "--config", str(config), *extra],
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=out,
+                env={**os.environ, **(env or {})},
+            )
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def events(self) -> list[dict]:
+        """The JSON log lines written so far (a half-written last line is skipped)."""
+        found = []
+        for line in self.text().splitlines():
+            try:
+                found.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
+        return found
+
+    def logged(self, event: str) -> list[dict]:
+        return [e for e in self.events() if e.get("event") == event]
+
+    def finish(self, timeout: float = 240) -> str:
+        assert self.proc.wait(timeout=timeout) == 0, self.text()[-3000:]
+        return self.text()
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def assert_exactly_once(data_dir: Path, expected: set[str]) -> None:
+    ids = read_ledger(data_dir, columns=["id"])["id"].to_pylist()
+    counts = Counter(ids)
+    duplicated = sum(n - 1 for n in counts.values())
+    lost = len(expected - counts.keys())
+    assert (lost, duplicated, len(counts.keys() - expected)) == (0, 0, 0)
