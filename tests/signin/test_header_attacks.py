@@ -206,7 +206,7 @@ def test_exports_exist_only_once_a_signed_in_person_asks_and_that_is_audited(
     assert handed_out == [], (
         f"export URLs before any click, fetched from 127.0.0.2 with no session: {served}; audited: {exports}"
     )
-    with page.expect_download() as download:
+    with page.expect_download(timeout=90_000) as download:  # built and audited on the click: slow under load
         page.get_by_role("button", name="Download CSV (every line)").click()
     assert (
         Path(download.value.path()).read_bytes().startswith(b"project,")
