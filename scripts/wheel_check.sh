@@ -83,6 +83,7 @@ wait_for gateway "http://127.0.0.1:$GATEWAY_PORT/healthz" "" "${pids[-1]}"
 echo "wheel_check: gateway healthy, buffering in ./data/gateway"
 
 DASHBOARD_PORT="$(free_port)"
+export MONITOR_SIGNIN=open  # the demo's sign-in mode, named (docs/signin.md): the dashboard and the AppTest below
 "$CLI" dashboard --server.port "$DASHBOARD_PORT" >dashboard.log 2>&1 &
 pids+=($!)
 wait_for dashboard "http://127.0.0.1:$DASHBOARD_PORT/_stcore/health" ok "${pids[-1]}"
