@@ -356,8 +356,13 @@ def export_button(
     where: Any, data_dir: Path, label: str, build: Callable[[], bytes], file: tuple[str, str], *, key: str, detail: str
 ) -> None:
     """A download button (`file`: name and media type) whose file is built, and audited, only when a signed-in
-    person clicks it; nobody signed in, no button."""
+    person clicks it; nobody signed in, no button.
+
+    The click runs no script (`on_click="ignore"`): nothing on the page changes, and the file the browser asks
+    for is never registered anew by a rerun while it is being asked for."""
     who = current()
     if who is None:
         return
-    where.download_button(label, export_bytes(data_dir, who, detail, build), file[0], file[1], key=key)
+    where.download_button(
+        label, export_bytes(data_dir, who, detail, build), file[0], file[1], key=key, on_click="ignore"
+    )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.paths import REPO
+from tests.support.browser import settle
 from tests.support.dashboard import BEACON, Truth, utc_midnight
 from tests.support.servers import CHROMIUM, chromium, serve_dashboard
 
@@ -66,21 +67,6 @@ def browser() -> Iterator[Browser]:
         yield browser
 
 
-_IDLE = """() => {
-    const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]');
-    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
-    const drawn = document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg').length;
-    return !busy && document.querySelector('h1') !== null && drawn >= charts;
-}"""
-
-
-def _settle(page: Page) -> None:
-    """Wait until the app has finished its run, twice in a row (a rerun may follow), and charts are drawn."""
-    for _ in range(2):
-        page.wait_for_timeout(800)
-        page.wait_for_function(_IDLE, timeout=60_000, polling=250)
-
-
 def _refresh(doc_image: Path) -> bool:
     """README images are written when missing or with UPDATE_DOC_IMAGES=1, so test runs leave git clean."""
     return not doc_image.exists() or os.environ.get("UPDATE_DOC_IMAGES") == "1"
@@ -106,7 +92,7 @@ def test_every_page_opens_without_exception_and_is_screenshotted(server, browser
         page = context.new_page()
         for name, path in PAGES.items():
             page.goto(f"{server}/{path}")
-            _settle(page)
+            settle(page)
             _assert_no_exception(page, f"{name} ({scheme})")
             sync_api.expect(page.locator("h1").first).to_have_text(name.capitalize(), timeout=60_000)
             suffix = "" if scheme == "light" else "-dark"
@@ -125,14 +111,14 @@ def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, se
     start, end = utc_midnight(29, now), utc_midnight(-1, now)
     page = browser.new_page(viewport={"width": 1440, "height": 1400})
     page.goto(server)
-    _settle(page)
+    settle(page)
     _expect_tile(page, "Spend (USD)", f"${truth.spend(truth.window(start, end)):,.2f}")
     model = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]', has_text="Model")
     model.locator("input").click()
     page.keyboard.type("mistral-large-latest")
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
-    _settle(page)
+    settle(page)
     expected = truth.spend(truth.window(start, end, model="mistral-large-latest"))
     _expect_tile(page, "Spend (USD)", f"${expected:,.2f}")
     sync_api.expect(page).to_have_url(re.compile("model=mistral-large-latest"), timeout=60_000)
@@ -145,7 +131,7 @@ def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, se
 def test_a_deep_link_as_the_first_visit_gets_the_page_with_its_frame(fresh_server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1400})
     page.goto(f"{fresh_server}/reliability?range=7d")
-    _settle(page)
+    settle(page)
     _assert_no_exception(page, "reliability by deep link")
     sync_api.expect(page.locator("h1").first).to_have_text("Reliability", timeout=60_000)
     sync_api.expect(page.get_by_text("money in USD").first).to_be_visible(timeout=60_000)
@@ -169,11 +155,11 @@ def test_hostile_names_fetch_nothing_and_make_no_link(hostile_server: str, brows
     page = context.new_page()
     for name, path in {**PAGES, "reconciliation": "reconciliation"}.items():
         page.goto(f"{hostile_server}/{path}")
-        _settle(page)
+        settle(page)
         _assert_no_exception(page, name)
         assert page.evaluate(_LINKS_TO, BEACON) == [], name
     page.goto(f"{hostile_server}/spend")
-    _settle(page)
+    settle(page)
     sync_api.expect(page.get_by_text(f"{BEACON}/bare").first).to_be_visible(timeout=60_000)
     assert [url for url in requested if BEACON in url] == []
     context.close()
@@ -196,14 +182,14 @@ def test_statement_reads_for_finance_and_overview_tiles_are_not_cut(server, brow
     previous = f"{(start - timedelta(days=1)):%Y-%m}"
     page = browser.new_page(viewport={"width": 1440, "height": 1600})
     page.goto(server)
-    _settle(page)
+    settle(page)
     assert page.evaluate(_CUT) == []
     page.goto(f"{server}/statement")
-    _settle(page)
+    settle(page)
     picker = page.locator('[data-testid="stSelectbox"]', has_text="Month")
     picker.click()
     page.get_by_role("option", name=month).click()
-    _settle(page)
+    settle(page)
     _assert_no_exception(page, "statement")
     _expect_tile(page, f"Spend {month}", f"${truth.spend(truth.window(start, following)):,.2f}")
     _expect_tile(page, f"Spend {previous}", "no data")
@@ -217,7 +203,7 @@ def test_statement_reads_for_finance_and_overview_tiles_are_not_cut(server, brow
 def test_explore_draws_an_unpriced_model_as_unpriced(server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1600})
     page.goto(f"{server}/explore")
-    _settle(page)
+    settle(page)
     _assert_no_exception(page, "explore")
     legend = page.locator('[data-testid="stPlotlyChart"] .legend')
     sync_api.expect(legend).to_contain_text("acme-finetune-1 (unpriced)", timeout=60_000)

@@ -6,13 +6,13 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests.dashboard.test_browser import _settle
+from tests.support.browser import download, settle
 from tests.support.servers import CHROMIUM, REPO, chromium, free_port, serve_dashboard
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-__all__ = ["CHROMIUM", "REPO", "_settle", "chromium", "free_port", "nav_titles", "serve"]
+__all__ = ["CHROMIUM", "REPO", "chromium", "download", "free_port", "nav_titles", "serve", "settle"]
 
 NAV = '[data-testid="stSidebarNav"] a'
 

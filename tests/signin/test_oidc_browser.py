@@ -25,7 +25,7 @@ import pytest
 from access import AuditLog, audit_path
 from tests.support.dashboard import Truth, utc_midnight
 
-from .browser import CHROMIUM, _settle, chromium, free_port, nav_titles, serve
+from .browser import CHROMIUM, chromium, download, free_port, nav_titles, serve, settle
 from .oidc import node_ready, provider, write_secrets
 
 if TYPE_CHECKING:
@@ -103,14 +103,14 @@ def sign_in(browser: Browser, site: str, login: str, path: str = "") -> Page:
     if "/interaction/" in page.url:
         page.locator("button[type=submit]").click()  # the consent form
     page.wait_for_url(f"{site}/**", timeout=60_000)
-    _settle(page)
+    settle(page)
     sync_api.expect(page.locator('[data-testid="stSidebar"]')).to_contain_text(login.split("@")[0], timeout=60_000)
     return page
 
 
 def open_page(page: Page, site: str, path: str) -> None:
     page.goto(f"{site}/{path}")
-    _settle(page)
+    settle(page)
 
 
 def heading(page: Page) -> str:
@@ -181,7 +181,7 @@ def test_admin_runs_sql_and_sees_it_in_the_audit_log(site: str, browser: Browser
     page = sign_in(browser, site, "ana@example.com", "explore")
     assert nav_titles(page) == [*ALL_PAGES, "Audit log"]
     page.get_by_role("button", name="Run query").click()
-    _settle(page)
+    settle(page)
     sync_api.expect(page.get_by_text("rows").first).to_be_visible()
     assert any("FROM ledger" in sql for sql in audited(seeded[0], "ana@example.com", "sql"))
     open_page(page, site, "audit")
@@ -221,13 +221,12 @@ def test_scoped_viewer_sees_only_their_projects(site: str, browser: Browser, see
         assert not set(page.evaluate(_TRACES)) & others, path
     page.locator('[data-testid="stSelectbox"]', has_text="Break down by").click()
     page.get_by_role("option", name="Project").click()
-    _settle(page)
+    settle(page)
     by_project = set(page.evaluate(_TRACES))
     assert set(SCOPE) <= by_project and not by_project & others
     open_page(page, site, "explore")
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download CSV").first.click()
-    lines = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    got = download(page, page.get_by_role("button", name="Download CSV").first)
+    lines = list(csv.DictReader(io.StringIO(got.read_text())))
     assert sum(float(r["spend"]) for r in lines if r["spend"]) == pytest.approx(Truth.spend(rows), rel=1e-6)
     assert audited(seeded[0], "lead@example.com", "export")
     open_page(page, site, "statement")
@@ -240,10 +239,9 @@ def test_scoped_admin_sql_returns_only_their_projects(site: str, browser: Browse
     page = sign_in(browser, site, "boss@example.com", "explore")
     page.get_by_label("Query").fill("SELECT DISTINCT coalesce(project, '(none)') AS project FROM ledger ORDER BY 1")
     page.get_by_role("button", name="Run query").click()
-    _settle(page)
-    with page.expect_download() as download:
-        page.locator('[data-testid="stDownloadButton"]').filter(has_text="Download CSV").last.click()
-    lines = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    settle(page)
+    got = download(page, page.locator('[data-testid="stDownloadButton"]').filter(has_text="Download CSV").last)
+    lines = list(csv.DictReader(io.StringIO(got.read_text())))
     assert sorted(r["project"] for r in lines) == sorted(SCOPE)
     page.context.close()
 

@@ -13,7 +13,7 @@ from pages._auth import OPEN_NOTICE
 from pages._text import md
 from tests.support.dashboard import Truth
 
-from .browser import CHROMIUM, REPO, _settle, chromium, nav_titles, serve
+from .browser import CHROMIUM, REPO, chromium, nav_titles, serve, settle
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def test_every_page_says_it_is_open_and_nothing_else_from_app_py(open_server: st
         page = browser.new_page(viewport={"width": 1440, "height": 1400})
         for path in PAGES:
             page.goto(f"{open_server}/{path}")
-            _settle(page)
+            settle(page)
             alert = page.locator('[data-testid="stAlert"]', has_text="Open dashboard")
             sync_api.expect(alert).to_have_text("lock_open" + OPEN_NOTICE, timeout=60_000)  # the icon is a glyph name
             assert page.locator('[data-testid="stAlert"] a').count() == 0, path
@@ -57,7 +57,7 @@ def test_every_page_says_it_is_open_and_nothing_else_from_app_py(open_server: st
             assert "hidden menu" not in main and "sign-in screen" not in main, path
             assert nav_titles(page)[-1] == "Audit log", path
         page.goto(f"{open_server}/explore")
-        _settle(page)
+        settle(page)
         sync_api.expect(page.get_by_text("SQL (read-only)")).to_be_visible()
 
 

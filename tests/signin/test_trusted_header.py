@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.dashboard import Truth
 
-from .browser import CHROMIUM, _settle, chromium, nav_titles, serve
+from .browser import CHROMIUM, chromium, nav_titles, serve, settle
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -58,7 +58,7 @@ def visit(browser: Browser, url: str, email: str | None) -> Page:
     context = browser.new_context(viewport={"width": 1440, "height": 1400}, extra_http_headers=headers)
     page = context.new_page()
     page.goto(url)
-    _settle(page)
+    settle(page)
     return page
 
 
