@@ -235,28 +235,30 @@ def _answer(call: Call, data_dir: Path) -> Any:
         return Failed(f"{type(e).__name__}: {e}".splitlines()[0])
 
 
-@pytest.fixture(scope="module")
-def answers(ledgers: dict[str, Path]) -> dict[str, dict[str, Any]]:
-    """Every case's answer from raw rows and from on-the-fly rollups (before any rollup file exists)."""
-    scratch = ledgers["plain"]
-    out: dict[str, dict[str, Any]] = {"raw": {}, "fly": {}}
-    with pytest.MonkeyPatch.context() as patch:
-        for mode, flag in (("raw", "0"), ("fly", "1")):
-            patch.setenv("LEDGER_ROLLUPS", flag)
-            out[mode] = {name: _answer(call, scratch) for name, call in CASES.items()}
-    return out
+@pytest.fixture
+def on_plain(ledgers: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], Any]:
+    """A case's answer from raw rows (`"0"`) or from on-the-fly rollups (`"1"`), on the copy no rollup file is
+    ever built for. Each test computes its own (a module-wide precomputation of every case outgrew the
+    per-test timeout on a loaded machine)."""
+
+    def answer(flag: str, case: str) -> Any:
+        monkeypatch.setenv("LEDGER_ROLLUPS", flag)
+        return _answer(CASES[case], ledgers["plain"])
+
+    return answer
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_rollups_change_no_answer(
-    case: str, ledgers: dict[str, Path], answers: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    case: str, ledgers: dict[str, Path], on_plain: Callable[[str, str], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LEDGER_ROLLUPS", "1")
-    raw = answers["raw"][case]
+    raw = on_plain("0", case)
     assert not isinstance(raw, Failed), f"{case} from raw rows: {raw.error}"
     rtol = _rtol(case)
-    fly, built = answers["fly"][case], _answer(CASES[case], ledgers["rolled"])
+    fly = on_plain("1", case)
+    monkeypatch.setenv("LEDGER_ROLLUPS", "1")
+    built = _answer(CASES[case], ledgers["rolled"])
     if rtol != 1e-9:  # an estimate: rows sorted by it may swap, so compare them in key order
         raw, fly, built = (_by_keys(a, case.split(",")[1]) for a in (raw, fly, built))
     same(fly, raw, f"{case} on the fly vs raw", rtol)
