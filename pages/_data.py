@@ -53,6 +53,28 @@ def spend_over_time(
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def priced_spend_over_time(
+    data_dir: Path, filters: Filters, dim: str | None = "model", grain: str = "day", top: int | None = None
+) -> pd.DataFrame:
+    """`spend_over_time` without the values no request of which was priced (no spend to draw, not 0)."""
+    return queries.priced_only(spend_over_time(data_dir, filters, dim, grain, top))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def tokens_over_time(
+    data_dir: Path, filters: Filters, dim: str | None = "model", grain: str = "day", top: int | None = None
+) -> pd.DataFrame:
+    """`spend_over_time` with `tokens` (input + output)."""
+    return queries.with_tokens(spend_over_time(data_dir, filters, dim, grain, top))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def token_mix(data_dir: Path, filters: Filters, grain: str = "day") -> pd.DataFrame:
+    """Input not cached, cached input and output tokens per bucket (ledger.queries.token_mix)."""
+    return queries.token_mix(spend_over_time(data_dir, filters, None, grain))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def unit_costs(data_dir: Path, filters: Filters, top: int | None = None) -> pd.DataFrame:
     return queries.unit_costs(data_dir, filters, top)
 
@@ -67,6 +89,12 @@ def reliability_over_time(
     data_dir: Path, filters: Filters, grain: str = "hour", by: str | None = None, top: int | None = None
 ) -> pd.DataFrame:
     return queries.reliability_over_time(data_dir, filters, grain, by, top)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def limit_causes(data_dir: Path, filters: Filters, grain: str = "hour") -> pd.DataFrame:
+    """The 429s per bucket, throttling against the spend cap (ledger.queries.limit_causes)."""
+    return queries.limit_causes(reliability_over_time(data_dir, filters, grain))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
@@ -97,6 +125,12 @@ def month_forecast(data_dir: Path, filters: Filters) -> Forecast:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: int = 10) -> pd.DataFrame:
     return queries.top_contributors(data_dir, filters, dim, n)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def top_with_other(data_dir: Path, filters: Filters, dim: str = "project", n: int = 10) -> pd.DataFrame:
+    """The `n` largest `dim` values by spend plus one "(other)" row holding the rest of the slice."""
+    return queries.with_other(top_contributors(data_dir, filters, dim, n), dim, spend_summary(data_dir, filters))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)

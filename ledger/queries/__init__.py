@@ -51,6 +51,7 @@ from ._export import csv_bytes, neutralise, parquet_bytes
 from ._filters import DIMENSIONS, GRAINS, Filters
 from ._reliability import ratelimit_headroom, retry_impact, top_errors
 from ._rollup_build import update_rollups
+from ._shapes import LIMIT_CAUSES, TOKEN_KINDS, limit_causes, priced_only, token_mix, with_other, with_tokens
 from ._sql import MAX_BYTES as SQL_MAX_BYTES
 from ._sql import MEMORY_MB as SQL_MEMORY_MB
 from ._sql import SqlRefused, check_select, run_sql
@@ -60,10 +61,12 @@ __all__ = [
     "DIMENSIONS",
     "EMPTY_SUMMARY",
     "GRAINS",
+    "LIMIT_CAUSES",
     "MEASURES",
     "OTHER",
     "SQL_MAX_BYTES",
     "SQL_MEMORY_MB",
+    "TOKEN_KINDS",
     "Filters",
     "Forecast",
     "Freshness",
@@ -81,21 +84,26 @@ __all__ = [
     "hourly_spend",
     "latency_percentiles",
     "latency_summary",
+    "limit_causes",
     "measured_by_model",
     "month_forecast",
     "neutralise",
     "newest_row",
     "parquet_bytes",
     "peak_minute_tokens",
+    "priced_only",
     "ratelimit_headroom",
     "reliability_over_time",
     "retry_impact",
     "run_sql",
     "spend_over_time",
     "spend_summary",
+    "token_mix",
     "top_contributors",
     "top_errors",
     "unit_costs",
     "unpriced_models",
     "update_rollups",
+    "with_other",
+    "with_tokens",
 ]
