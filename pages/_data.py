@@ -25,6 +25,7 @@ from ledger.queries import Filters, Forecast, Freshness, RateUsed, Summary
 from ledger.queries import savings as _savings
 from ledger.queries.statement import Statement
 from ledger.queries.statement import statement as _build_statement
+from ledger.queries.statement import statement_months as _statement_months
 
 TTL_SECONDS = 30
 """How long a figure may lag the ledger; the collector writes about once a minute."""
@@ -154,6 +155,12 @@ def freshness(data_dir: Path) -> Freshness:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=64)
 def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str) -> Statement:
     return _build_statement(data_dir, month, timezone, currency, by)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def statement_months(data_dir: Path, current: str) -> list[str]:
+    """The months with ledger days, newest first, always with `current` (this month in the page's zone)."""
+    return _statement_months(data_dir, current)
 
 
 @st.cache_data(ttl=KNOWN_TTL_SECONDS, show_spinner=False)
