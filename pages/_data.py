@@ -20,9 +20,11 @@ import streamlit as st
 import alerts
 from alerts import AlertState, AnomalyEpisode, Budget, BudgetView, anomaly_episodes
 from ledger import billing, queries
-from ledger.billing import Headroom, Reconciled, SpendGauge
+from ledger.billing import Headroom, PriceComparison, Reconciled, SpendGauge
 from ledger.queries import Filters, Forecast, Freshness, RateUsed, Summary
+from ledger.queries import budgets as _budgets
 from ledger.queries import savings as _savings
+from ledger.queries.savings import Totals
 from ledger.queries.statement import Statement
 from ledger.queries.statement import statement as _build_statement
 from ledger.queries.statement import statement_months as _statement_months
@@ -70,7 +72,7 @@ def tokens_over_time(
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
-def token_mix(data_dir: Path, filters: Filters, grain: str = "day") -> pd.DataFrame:
+def token_mix_over_time(data_dir: Path, filters: Filters, grain: str = "day") -> pd.DataFrame:
     """Input not cached, cached input and output tokens per bucket (ledger.queries.token_mix)."""
     return queries.token_mix(spend_over_time(data_dir, filters, None, grain))
 
@@ -93,7 +95,7 @@ def reliability_over_time(
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
-def limit_causes(data_dir: Path, filters: Filters, grain: str = "hour") -> pd.DataFrame:
+def limit_causes_over_time(data_dir: Path, filters: Filters, grain: str = "hour") -> pd.DataFrame:
     """The 429s per bucket, throttling against the spend cap (ledger.queries.limit_causes)."""
     return queries.limit_causes(reliability_over_time(data_dir, filters, grain))
 
@@ -139,6 +141,39 @@ def breakdown(
     data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str = "spend", grain: str | None = None
 ) -> pd.DataFrame:
     return queries.breakdown(data_dir, filters, list(group_by), measure, grain)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def breakdown_largest(
+    data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str, grain: str | None, top: int
+) -> pd.DataFrame:
+    """The `breakdown` rows of the `top` first-group values with the largest total (what a chart can draw)."""
+    df = breakdown(data_dir, filters, group_by, measure, grain)
+    return queries.largest(df, group_by[0] if group_by else None, measure, top)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def breakdown_unpriced(
+    data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str, grain: str | None
+) -> set[str]:
+    """The first-group values of a `breakdown` whose spend is unknown in every row (no priced request)."""
+    df = breakdown(data_dir, filters, group_by, measure, grain)
+    return queries.unpriced_values(df, group_by[0] if group_by else None, measure)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def breakdown_table(
+    data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str, grain: str | None, rows: int
+) -> pd.DataFrame:
+    """The first `rows` rows of a `breakdown`, a spend one with its price note (ledger.queries.with_price_note)."""
+    df = breakdown(data_dir, filters, group_by, measure, grain).head(rows)
+    return queries.with_price_note(df) if measure == "spend" else df
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=8)
+def run_sql(data_dir: Path, filters: Filters, sql: str, row_limit: int = 10_000) -> pd.DataFrame:
+    """Explore's read-only SQL (ledger.queries.run_sql); a few results only, each up to SQL_MAX_BYTES."""
+    return queries.run_sql(data_dir, filters, sql, row_limit)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
@@ -188,6 +223,12 @@ def unreadable_lines(data_dir: Path, month: str, currency: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def compare_prices(data_dir: Path, month: str) -> list[PriceComparison]:
+    """`month`'s stored price sheet against the list prices (ledger.billing.compare_prices)."""
+    return billing.compare_prices(data_dir, month)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def spend_gauges(data_dir: Path, minute: datetime) -> list[SpendGauge]:
     """At `minute` (the caller's now, to the minute, so reruns within it share the answer)."""
     return billing.spend_gauges(data_dir, minute)
@@ -207,6 +248,12 @@ def budget_view(data_dir: Path, budget: Budget, timezone: str, currency: str, mi
     minute, so every row written so far counts and the reruns of that minute share one answer)."""
     period = alerts.period_of(budget.period, minute - timedelta(microseconds=1), timezone)  # the minute now is in
     return alerts.view_budget(data_dir, budget, period, timezone, currency, minute)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def burn_down(data_dir: Path, filters: Filters, now: datetime, amount: float) -> pd.DataFrame:
+    """A budget's remaining amount per local day up to `now` (ledger.queries.budgets.burn_down)."""
+    return _budgets.burn_down(data_dir, filters, now, amount)
 
 
 @st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False)
@@ -243,6 +290,25 @@ def savings_cancelled(data_dir: Path, filters: Filters) -> tuple[int, float]:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def savings_right_sizing(data_dir: Path, filters: Filters) -> pd.DataFrame:
     return _savings.right_sizing(data_dir, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_totals(data_dir: Path, filters: Filters, target: float, offline_projects: tuple[str, ...]) -> Totals:
+    """Each lever's saving in all (ledger.queries.savings.totals over the cached levers)."""
+    return _savings.totals(
+        savings_caching(data_dir, filters, target),
+        savings_batch(data_dir, filters, offline_projects),
+        savings_premiums(data_dir, filters),
+        savings_failures(data_dir, filters),
+        savings_cancelled(data_dir, filters),
+        savings_right_sizing(data_dir, filters),
+    )
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_lost(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    """Billed failures, billed retries and cancelled streams, one row each (ledger.queries.savings.lost)."""
+    return _savings.lost(savings_failures(data_dir, filters), savings_cancelled(data_dir, filters))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)

@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from foundation.money import money, percent_change
+from foundation.money import COLUMN_FORMAT, money, percent_change
 from ledger.queries import EMPTY_SUMMARY, Summary
 from pages import _data as data
 from pages._auth import signed_fragment
@@ -101,7 +101,7 @@ def top_table(dim: str, label: str) -> None:
         width="stretch",
         column_config={
             dim: st.column_config.TextColumn(label.rstrip("s").capitalize() if dim != "api_key" else "API key"),
-            "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format="%.2f"),
+            "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format=COLUMN_FORMAT),
             "share": st.column_config.ProgressColumn("Share of spend", format="percent", min_value=0, max_value=1),
             "requests": st.column_config.NumberColumn("Requests", format="localized"),
             "tokens": st.column_config.NumberColumn("Tokens", format="compact"),

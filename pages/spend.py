@@ -46,7 +46,7 @@ def over_time(dim: str, grain: str) -> None:
 
 
 def token_mix(grain: str) -> None:
-    mix = data.token_mix(ctx.data_dir, ctx.filters, grain=grain)
+    mix = data.token_mix_over_time(ctx.data_dir, ctx.filters, grain=grain)
     fig = px.area(mix, x="bucket", y="tokens", color="kind")
     show(style(fig, f"Input vs cached vs output tokens per {grain}", "Tokens"))
 
@@ -76,7 +76,7 @@ def unit_costs() -> None:
 
 
 def _unit(value: float) -> str:
-    return "unpriced" if pd.isna(value) else f"{value:,.4f} {ctx.currency}"
+    return "unpriced" if pd.isna(value) else money(value, ctx.currency, style="unit")
 
 
 unpriced_warning()

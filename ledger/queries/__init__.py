@@ -51,7 +51,19 @@ from ._export import csv_bytes, neutralise, parquet_bytes
 from ._filters import DIMENSIONS, GRAINS, Filters
 from ._reliability import ratelimit_headroom, retry_impact, top_errors
 from ._rollup_build import update_rollups
-from ._shapes import LIMIT_CAUSES, TOKEN_KINDS, limit_causes, priced_only, token_mix, with_other, with_tokens
+from ._shapes import (
+    LIMIT_CAUSES,
+    TOKEN_KINDS,
+    UNPRICED,
+    largest,
+    limit_causes,
+    priced_only,
+    token_mix,
+    unpriced_values,
+    with_other,
+    with_price_note,
+    with_tokens,
+)
 from ._sql import MAX_BYTES as SQL_MAX_BYTES
 from ._sql import MEMORY_MB as SQL_MEMORY_MB
 from ._sql import SqlRefused, check_select, run_sql
@@ -67,6 +79,7 @@ __all__ = [
     "SQL_MAX_BYTES",
     "SQL_MEMORY_MB",
     "TOKEN_KINDS",
+    "UNPRICED",
     "Filters",
     "Forecast",
     "Freshness",
@@ -82,6 +95,7 @@ __all__ = [
     "dimension_values",
     "freshness",
     "hourly_spend",
+    "largest",
     "latency_percentiles",
     "latency_summary",
     "limit_causes",
@@ -103,7 +117,9 @@ __all__ = [
     "top_errors",
     "unit_costs",
     "unpriced_models",
+    "unpriced_values",
     "update_rollups",
     "with_other",
+    "with_price_note",
     "with_tokens",
 ]

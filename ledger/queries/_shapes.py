@@ -71,3 +71,31 @@ def limit_causes(df: pd.DataFrame) -> pd.DataFrame:
     wide = df.assign(throttled=df["rate_limited"] - df["spend_cap"])
     long = wide.melt(id_vars="bucket", value_vars=list(LIMIT_CAUSES), var_name="cause", value_name="count")
     return long.assign(cause=long["cause"].map(LIMIT_CAUSES))
+
+
+UNPRICED = "unpriced"
+"""What a spend with no priced request shows as (a chart's label, a table's note): unknown, never 0."""
+
+
+def largest(df: pd.DataFrame, colour: str | None, measure: str, n: int) -> pd.DataFrame:
+    """The rows of the `n` `colour` values with the largest total `measure` (all of `df` when it has no more)."""
+    if colour is None or df[colour].nunique() <= n:
+        return df
+    keep = df.groupby(colour)[measure].sum().nlargest(n).index
+    return df[df[colour].isin(keep)]
+
+
+def unpriced_values(df: pd.DataFrame, colour: str | None, measure: str) -> set[str]:
+    """The `colour` values whose spend is unknown in every row of a `breakdown` frame (no price for any request)."""
+    if measure != "spend" or colour is None or df.empty:
+        return set()
+    known = df.groupby(colour, dropna=False)[measure].count()
+    return {str(v) for v in known[known == 0].index}
+
+
+def with_price_note(df: pd.DataFrame) -> pd.DataFrame:
+    """A spend `breakdown` frame with `price` after the spend: UNPRICED (no priced request: the spend is
+    unknown), `partly unpriced`, or empty; `unpriced_requests` moved last."""
+    text = pd.Series("", index=df.index, dtype="object")
+    text = text.mask(df["unpriced_requests"] > 0, "partly unpriced").mask(df["spend"].isna(), UNPRICED)
+    return df.assign(price=text)[[*[c for c in df.columns if c != "unpriced_requests"], "price", "unpriced_requests"]]

@@ -169,7 +169,7 @@ def _one_note(used: RateUsed) -> str:
         days = ", ".join(d.isoformat() for d in used.missing_days[:5]) + (" ..." if len(used.missing_days) > 5 else "")
         text += (
             f"; missing rate on {days}: {used.missing_requests} requests "
-            f"({used.missing_cost:,.4f} {used.currency}) left out"
+            f"({money(used.missing_cost, used.currency, style='unit')}) left out"
         )
     return text
 

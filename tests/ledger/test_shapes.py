@@ -13,13 +13,17 @@ import pytest
 from ledger.queries import (
     EMPTY_SUMMARY,
     OTHER,
+    UNPRICED,
     Filters,
+    largest,
     limit_causes,
     priced_only,
     spend_summary,
     token_mix,
     top_contributors,
+    unpriced_values,
     with_other,
+    with_price_note,
     with_tokens,
 )
 from tests.builders import build_ledger
@@ -113,3 +117,31 @@ def test_a_429_is_throttling_or_the_spend_cap() -> None:
 def test_the_retry_rate_is_retries_over_per_request_rows() -> None:
     assert replace(EMPTY_SUMMARY, retries=3, measured_requests=12).retry_rate == 0.25
     assert EMPTY_SUMMARY.retry_rate is None
+
+
+SERIES = pd.DataFrame(
+    {
+        "bucket": [1, 1, 1, 2, 2],
+        "model": ["a", "b", "c", "a", "c"],
+        "spend": [1.0, 5.0, 2.0, 4.0, 0.5],
+    }
+)
+
+
+def test_largest_keeps_the_rows_of_the_values_with_the_largest_totals() -> None:
+    assert sorted(largest(SERIES, "model", "spend", 2)["model"]) == ["a", "a", "b"]  # a 5.0, b 5.0, c 2.5
+    assert largest(SERIES, "model", "spend", 3).equals(SERIES)
+    assert largest(SERIES, None, "spend", 1).equals(SERIES)
+
+
+def test_a_value_is_unpriced_when_no_row_of_it_has_a_spend() -> None:
+    df = SERIES.assign(spend=[1.0, None, None, None, 0.5])
+    assert unpriced_values(df, "model", "spend") == {"b"}
+    assert unpriced_values(df, "model", "requests") == set()
+
+
+def test_the_price_note_says_unpriced_or_partly_and_moves_the_count_last() -> None:
+    df = pd.DataFrame({"model": ["a", "b", "c"], "spend": [1.0, None, 2.0], "unpriced_requests": [0, 4, 1]})
+    out = with_price_note(df)
+    assert out.columns.tolist() == ["model", "spend", "price", "unpriced_requests"]
+    assert out["price"].tolist() == ["", UNPRICED, "partly unpriced"]
