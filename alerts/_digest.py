@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from foundation.money import email_money, percent_change
+from foundation.money import amount, email_money, percent_change
 from ledger.queries import Filters, spend_summary, top_contributors
 
 from ._budget_rules import view_budget
@@ -39,7 +39,7 @@ def _change(now_spend: float, before: float) -> str:
     change = percent_change(now_spend, before, digits=0)
     if change is None:
         return "no spend in the period before"
-    return f"{change} vs the period before ({before:,.2f})"
+    return f"{change} vs the period before ({amount(before)})"
 
 
 def digest_observation(

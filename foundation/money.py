@@ -15,6 +15,8 @@ Example:
     'EUR 1,234.50'
     >>> money(500, "EUR", style="email", cents=True), money(0.004, "USD", cents=True)
     ('EUR 500.00', '$0.00')
+    >>> money(1234.56789, "EUR", style="unit")
+    '1,234.5679 EUR'
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ from typing import Literal
 
 SYMBOLS = {"USD": "$", "EUR": "€"}
 UNKNOWN = "n/a"
+COLUMN_FORMAT = "%.2f"
+"""A table's money column (Streamlit's printf format; its header names the currency): 2 decimals."""
+UNIT_COLUMN_FORMAT = "%.4f"
+"""A table's unit-price column (per 1M tokens; its header names the currency): 4 decimals."""
 
-Style = Literal["page", "email"]
+Style = Literal["page", "email", "unit"]
 
 
 def symbol(currency: str) -> str:
@@ -34,7 +40,8 @@ def symbol(currency: str) -> str:
 
 
 def money(value: float | None, currency: str, *, style: Style = "page", cents: bool = False) -> str:
-    """`value` in `currency`: `page` → `$1,234.56`/`-$12.10`/`n/a`; `email` → `EUR 1,234.50`/`EUR 500`.
+    """`value` in `currency`: `page` → `$1,234.56`/`-$12.10`/`n/a`; `email` → `EUR 1,234.50`/`EUR 500`;
+    `unit` → `0.1234 EUR` (4 decimals, the code after: unit costs and small sums kept exact).
 
     `cents=True` is the statement's finance form: always exactly 2 decimals (`$0.00`, `EUR 500.00`),
     never a sub-cent `$0.0050`, and never `-$0.00`.
@@ -47,6 +54,8 @@ def money(value: float | None, currency: str, *, style: Style = "page", cents: b
         return f"{currency} {sign}{text}" if style == "email" else f"{sign}{symbol(currency)}{text}"
     if style == "email":
         return _email(float(value), currency)
+    if style == "unit":
+        return f"{amount(value, digits=4)} {currency}"
     sign, size = ("-" if value < 0 else ""), abs(value)
     digits = 4 if 0 < size < 0.01 else 2
     return f"{sign}{symbol(currency)}{size:,.{digits}f}"
@@ -64,7 +73,18 @@ def _email(value: float, currency: str) -> str:
     return f"{currency} {value:,.0f}" if value.is_integer() else f"{currency} {value:,.2f}"
 
 
-__all__ = ["SYMBOLS", "Style", "email_money", "money", "percent_change", "signed_percent", "symbol"]
+__all__ = [
+    "COLUMN_FORMAT",
+    "SYMBOLS",
+    "UNIT_COLUMN_FORMAT",
+    "Style",
+    "amount",
+    "email_money",
+    "money",
+    "percent_change",
+    "signed_percent",
+    "symbol",
+]
 
 
 def email_money(value: float | None, currency: str) -> str:
@@ -75,6 +95,16 @@ def email_money(value: float | None, currency: str) -> str:
         'EUR 640'
     """
     return money(value, currency, style="email")
+
+
+def amount(value: float, *, digits: int = 2, signed: bool = False) -> str:
+    """A bare amount, for a table whose header or caption names the currency: `1,234.50`, `+0.1234`.
+
+    Example:
+        >>> amount(1234.5), amount(-3, signed=True), amount(0.12345, digits=4, signed=True), amount(500, digits=0)
+        ('1,234.50', '-3.00', '+0.1235', '500')
+    """
+    return f"{float(value):{'+' if signed else ''},.{digits}f}"
 
 
 def signed_percent(pct: float, digits: int = 1) -> str:

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from alerts import Budget, BudgetView
-from ledger.queries.budgets import burn_down
+from foundation.money import money
 
 from . import _data as data
 from ._budget_form import SCOPE_FIELDS
@@ -40,10 +40,12 @@ def unknown_names(where: Where, budget: Budget) -> list[str]:
     return out
 
 
-def chart(view: BudgetView, where: Where, now: datetime) -> go.Figure:
-    """Remaining budget per day, the forecast line to the period's end, and the projected crossing."""
+def chart(view: BudgetView, where: Where, now: datetime, minute: datetime) -> go.Figure:
+    """Remaining budget per day, the forecast line to the period's end, and the projected crossing.
+
+    `minute`: the minute the view was read at (as `data.budget_view`'s), so reruns share the burn-down."""
     budget, fc, zone = view.budget, view.forecast, where.timezone
-    burn = burn_down(where.data_dir, budget.filters(view.period, zone), now, budget.amount)
+    burn = data.burn_down(where.data_dir, budget.filters(view.period, zone), minute, budget.amount)
     fig = go.Figure()
     x_now = pd.Timestamp(now).tz_convert(zone)
     fig.add_scatter(
@@ -74,7 +76,7 @@ def chart(view: BudgetView, where: Where, now: datetime) -> go.Figure:
     return fig
 
 
-def show_budget(view: BudgetView, where: Where, now: datetime) -> None:
+def show_budget(view: BudgetView, where: Where, now: datetime, minute: datetime) -> None:
     """Heading, scope line, four tiles, the unknown-name warning and the burn-down chart."""
     budget, fc, cur = view.budget, view.forecast, where.currency
     st.subheader(md(budget.name))
@@ -85,9 +87,9 @@ def show_budget(view: BudgetView, where: Where, now: datetime) -> None:
     )
     crossing = fc.crossing(budget.amount)
     cols = st.columns(4)
-    cols[0].metric("Spent so far", f"{cur} {fc.spent:,.2f}")
+    cols[0].metric("Spent so far", money(fc.spent, cur, style="email", cents=True))
     cols[1].metric("Used", f"{view.spent_pct:.1f}%")
-    cols[2].metric("Forecast", f"{cur} {fc.forecast:,.2f}")
+    cols[2].metric("Forecast", money(fc.forecast, cur, style="email", cents=True))
     reached = "reached" if fc.spent >= budget.amount else "not this period"
     when = f"{crossing.astimezone(view.period.start.tzinfo):%d %b %H:%M}" if crossing else reached
     cols[3].metric("Projected 100%", when)
@@ -97,4 +99,4 @@ def show_budget(view: BudgetView, where: Where, now: datetime) -> None:
             f"No requests in the last 90 days for {md(', '.join(missing), 500)}: check the spelling "
             "(the budget is kept; it counts from the first matching request)."
         )
-    st.plotly_chart(chart(view, where, now), key=f"chart-{budget.slug}")
+    st.plotly_chart(chart(view, where, now, minute), key=f"chart-{budget.slug}")

@@ -20,11 +20,14 @@ import streamlit as st
 import alerts
 from alerts import AlertState, AnomalyEpisode, Budget, BudgetView, anomaly_episodes
 from ledger import billing, queries
-from ledger.billing import Headroom, Reconciled, SpendGauge
+from ledger.billing import Headroom, PriceComparison, Reconciled, SpendGauge
 from ledger.queries import Filters, Forecast, Freshness, RateUsed, Summary
+from ledger.queries import budgets as _budgets
 from ledger.queries import savings as _savings
+from ledger.queries.savings import Totals
 from ledger.queries.statement import Statement
 from ledger.queries.statement import statement as _build_statement
+from ledger.queries.statement import statement_months as _statement_months
 
 TTL_SECONDS = 30
 """How long a figure may lag the ledger; the collector writes about once a minute."""
@@ -53,6 +56,28 @@ def spend_over_time(
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def priced_spend_over_time(
+    data_dir: Path, filters: Filters, dim: str | None = "model", grain: str = "day", top: int | None = None
+) -> pd.DataFrame:
+    """`spend_over_time` without the values no request of which was priced (no spend to draw, not 0)."""
+    return queries.priced_only(spend_over_time(data_dir, filters, dim, grain, top))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def tokens_over_time(
+    data_dir: Path, filters: Filters, dim: str | None = "model", grain: str = "day", top: int | None = None
+) -> pd.DataFrame:
+    """`spend_over_time` with `tokens` (input + output)."""
+    return queries.with_tokens(spend_over_time(data_dir, filters, dim, grain, top))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def token_mix_over_time(data_dir: Path, filters: Filters, grain: str = "day") -> pd.DataFrame:
+    """Input not cached, cached input and output tokens per bucket (ledger.queries.token_mix)."""
+    return queries.token_mix(spend_over_time(data_dir, filters, None, grain))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def unit_costs(data_dir: Path, filters: Filters, top: int | None = None) -> pd.DataFrame:
     return queries.unit_costs(data_dir, filters, top)
 
@@ -67,6 +92,12 @@ def reliability_over_time(
     data_dir: Path, filters: Filters, grain: str = "hour", by: str | None = None, top: int | None = None
 ) -> pd.DataFrame:
     return queries.reliability_over_time(data_dir, filters, grain, by, top)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def limit_causes_over_time(data_dir: Path, filters: Filters, grain: str = "hour") -> pd.DataFrame:
+    """The 429s per bucket, throttling against the spend cap (ledger.queries.limit_causes)."""
+    return queries.limit_causes(reliability_over_time(data_dir, filters, grain))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
@@ -100,10 +131,49 @@ def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: 
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def top_with_other(data_dir: Path, filters: Filters, dim: str = "project", n: int = 10) -> pd.DataFrame:
+    """The `n` largest `dim` values by spend plus one "(other)" row holding the rest of the slice."""
+    return queries.with_other(top_contributors(data_dir, filters, dim, n), dim, spend_summary(data_dir, filters))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def breakdown(
     data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str = "spend", grain: str | None = None
 ) -> pd.DataFrame:
     return queries.breakdown(data_dir, filters, list(group_by), measure, grain)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def breakdown_largest(
+    data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str, grain: str | None, top: int
+) -> pd.DataFrame:
+    """The `breakdown` rows of the `top` first-group values with the largest total (what a chart can draw)."""
+    df = breakdown(data_dir, filters, group_by, measure, grain)
+    return queries.largest(df, group_by[0] if group_by else None, measure, top)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def breakdown_unpriced(
+    data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str, grain: str | None
+) -> set[str]:
+    """The first-group values of a `breakdown` whose spend is unknown in every row (no priced request)."""
+    df = breakdown(data_dir, filters, group_by, measure, grain)
+    return queries.unpriced_values(df, group_by[0] if group_by else None, measure)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def breakdown_table(
+    data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str, grain: str | None, rows: int
+) -> pd.DataFrame:
+    """The first `rows` rows of a `breakdown`, a spend one with its price note (ledger.queries.with_price_note)."""
+    df = breakdown(data_dir, filters, group_by, measure, grain).head(rows)
+    return queries.with_price_note(df) if measure == "spend" else df
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=8)
+def run_sql(data_dir: Path, filters: Filters, sql: str, row_limit: int = 10_000) -> pd.DataFrame:
+    """Explore's read-only SQL (ledger.queries.run_sql); a few results only, each up to SQL_MAX_BYTES."""
+    return queries.run_sql(data_dir, filters, sql, row_limit)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
@@ -120,6 +190,12 @@ def freshness(data_dir: Path) -> Freshness:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=64)
 def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str) -> Statement:
     return _build_statement(data_dir, month, timezone, currency, by)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def statement_months(data_dir: Path, current: str) -> list[str]:
+    """The months with ledger days, newest first, always with `current` (this month in the page's zone)."""
+    return _statement_months(data_dir, current)
 
 
 @st.cache_data(ttl=KNOWN_TTL_SECONDS, show_spinner=False)
@@ -147,6 +223,12 @@ def unreadable_lines(data_dir: Path, month: str, currency: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def compare_prices(data_dir: Path, month: str) -> list[PriceComparison]:
+    """`month`'s stored price sheet against the list prices (ledger.billing.compare_prices)."""
+    return billing.compare_prices(data_dir, month)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def spend_gauges(data_dir: Path, minute: datetime) -> list[SpendGauge]:
     """At `minute` (the caller's now, to the minute, so reruns within it share the answer)."""
     return billing.spend_gauges(data_dir, minute)
@@ -166,6 +248,12 @@ def budget_view(data_dir: Path, budget: Budget, timezone: str, currency: str, mi
     minute, so every row written so far counts and the reruns of that minute share one answer)."""
     period = alerts.period_of(budget.period, minute - timedelta(microseconds=1), timezone)  # the minute now is in
     return alerts.view_budget(data_dir, budget, period, timezone, currency, minute)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def burn_down(data_dir: Path, filters: Filters, now: datetime, amount: float) -> pd.DataFrame:
+    """A budget's remaining amount per local day up to `now` (ledger.queries.budgets.burn_down)."""
+    return _budgets.burn_down(data_dir, filters, now, amount)
 
 
 @st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False)
@@ -202,6 +290,25 @@ def savings_cancelled(data_dir: Path, filters: Filters) -> tuple[int, float]:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def savings_right_sizing(data_dir: Path, filters: Filters) -> pd.DataFrame:
     return _savings.right_sizing(data_dir, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_totals(data_dir: Path, filters: Filters, target: float, offline_projects: tuple[str, ...]) -> Totals:
+    """Each lever's saving in all (ledger.queries.savings.totals over the cached levers)."""
+    return _savings.totals(
+        savings_caching(data_dir, filters, target),
+        savings_batch(data_dir, filters, offline_projects),
+        savings_premiums(data_dir, filters),
+        savings_failures(data_dir, filters),
+        savings_cancelled(data_dir, filters),
+        savings_right_sizing(data_dir, filters),
+    )
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def savings_lost(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    """Billed failures, billed retries and cancelled streams, one row each (ledger.queries.savings.lost)."""
+    return _savings.lost(savings_failures(data_dir, filters), savings_cancelled(data_dir, filters))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)

@@ -9,12 +9,15 @@ tokens. Model names and the sheet's labels go in the table only, never into text
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from ledger.billing import compare_prices
+from foundation.money import amount
+
+from . import _data as data
 
 COLUMNS = [
     "model",
@@ -36,7 +39,7 @@ COLUMNS = [
 
 def prices_frame(data_dir: Path, month: str) -> pd.DataFrame:
     """The comparison of `month`'s stored price sheet as a table (empty when there is none)."""
-    rows = compare_prices(data_dir, month)
+    rows = data.compare_prices(data_dir, month)
     return pd.DataFrame([asdict(r) for r in rows], columns=["month", *COLUMNS])[COLUMNS]
 
 
@@ -57,5 +60,10 @@ def prices_section(data_dir: Path, month: str) -> None:
         f"{int(diff.isna().sum())} without a list price to compare. Token prices per 1M "
         "tokens; difference = your price - list price; regional zones (us, eu) list at 1.1x."
     )
-    formats = {"list_price": "{:,.4f}", "your_price": "{:,.4f}", "difference": "{:+,.4f}", "difference_pct": "{:+.1f}%"}
+    formats = {
+        "list_price": partial(amount, digits=4),
+        "your_price": partial(amount, digits=4),
+        "difference": partial(amount, digits=4, signed=True),
+        "difference_pct": "{:+.1f}%",
+    }
     st.dataframe(frame.style.format(formats, na_rep="—"), hide_index=True, width="stretch")

@@ -58,7 +58,7 @@ def conversion_note(data_dir: Path, filters: Filters, currency: str) -> None:
         days = ", ".join(d.isoformat() for d in u.missing_days[:5]) + (" …" if len(u.missing_days) > 5 else "")
         st.warning(
             f"No {md(u.currency, 12)}→{md(u.target, 12)} rate for {days}: {u.missing_requests:,} requests "
-            f"({u.missing_cost:,.4f} {md(u.currency, 12)}) are left out of the spend. Add the rates "
+            f"({money(u.missing_cost, md(u.currency, 12), style='unit')}) are left out of the spend. Add the rates "
             f"(`[fx] url` or `[[fx.rates]]` in the config).",
             icon=":material/currency_exchange:",
         )

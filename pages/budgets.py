@@ -99,7 +99,8 @@ def main() -> None:
         st.info(f"No budgets yet. Add one below; they are saved to {md(engine.settings.budgets_file, 300)}.")
     minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)  # to the next minute: reruns share it
     for budget in budgets:
-        show_budget(data.budget_view(config.data_dir, budget, config.timezone, config.currency, minute), where, now)
+        view = data.budget_view(config.data_dir, budget, config.timezone, config.currency, minute)
+        show_budget(view, where, now, minute)
     if editable and may("editor"):
         editor(engine, budgets, loaded)
         limits_editor(engine.settings.budgets_file, config.data_dir, loaded)

@@ -12,10 +12,10 @@ from ledger.queries import (
     MEASURES,
     SQL_MAX_BYTES,
     SQL_MEMORY_MB,
+    UNPRICED,
     SqlRefused,
     csv_bytes,
     parquet_bytes,
-    run_sql,
 )
 from pages import _data as data
 from pages._auth import audited, export_button, may
@@ -55,26 +55,6 @@ def downloads(df: pd.DataFrame, stem: str) -> None:
     )
 
 
-def largest(df: pd.DataFrame, colour: str | None, measure: str) -> pd.DataFrame:
-    """The rows of the TOP_N `colour` values with the largest total `measure` (a chart of 100,000 lines is none)."""
-    if colour is None or df[colour].nunique() <= TOP_N:
-        return df
-    keep = df.groupby(colour)[measure].sum().nlargest(TOP_N).index
-    st.caption(f"The chart shows the {TOP_N} largest of {df[colour].nunique():,} values; the table has them all.")
-    return df[df[colour].isin(keep)]
-
-
-UNPRICED = "unpriced"  # what a spend with no priced request shows as, in the chart's labels and the table
-
-
-def unpriced_values(df: pd.DataFrame, colour: str | None, measure: str) -> set[str]:
-    """The `colour` values whose spend is unknown in every row (no price for any of their requests)."""
-    if measure != "spend" or colour is None or df.empty:
-        return set()
-    known = df.groupby(colour, dropna=False)[measure].count()
-    return {str(v) for v in known[known == 0].index}
-
-
 def marked(
     df: pd.DataFrame, colour: str | None, unpriced: set[str], colour_map: dict[str, str]
 ) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -101,12 +81,16 @@ def unpriced_note(df: pd.DataFrame, unpriced: set[str], measure: str) -> None:
 
 
 def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None) -> None:
+    """`df`: the whole breakdown; a chart of 100,000 lines is none, so a time chart draws the TOP_N largest."""
     unit = f" ({ctx.currency})" if measure == "spend" else ""
     colour = group_by[0] if group_by else None
     title = f"{measure.replace('_', ' ').capitalize()}{unit}" + (f" by {', '.join(group_by)}" if group_by else "")
-    unpriced = unpriced_values(df, colour, measure)
+    unpriced = data.breakdown_unpriced(ctx.data_dir, ctx.filters, group_by, measure, grain)
     if grain:
-        drawn = largest(df, colour, measure)
+        drawn = data.breakdown_largest(ctx.data_dir, ctx.filters, group_by, measure, grain, TOP_N)
+        if colour is not None and len(drawn) < len(df):
+            values = df[colour].nunique()
+            st.caption(f"The chart shows the {TOP_N} largest of {values:,} values; the table has them all.")
         colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
         shown, colour_map = marked(drawn, colour, unpriced, colour_map)
         fig = px.line(shown, x="bucket", y=measure, color=colour, color_discrete_map=colour_map, markers=True)
@@ -118,13 +102,6 @@ def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None
         fig = px.bar(shown, x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map)
         show(style(fig, title, measure.replace("_", " ") + unit, group_by[0]))
     unpriced_note(df, unpriced, measure)
-
-
-def priced_column(df: pd.DataFrame) -> pd.DataFrame:
-    """`price` after the spend: `unpriced` (no priced request: the spend is unknown), `partly unpriced`, or empty."""
-    text = pd.Series("", index=df.index, dtype="object")
-    text = text.mask(df["unpriced_requests"] > 0, "partly unpriced").mask(df["spend"].isna(), UNPRICED)
-    return df.assign(price=text)[[*[c for c in df.columns if c != "unpriced_requests"], "price", "unpriced_requests"]]
 
 
 def slicer() -> None:
@@ -144,9 +121,8 @@ def slicer() -> None:
     column_config = {"bucket": bucket, measure: st.column_config.NumberColumn(label)}
     if len(df) > TABLE_ROWS:
         st.caption(f"The table shows the first {TABLE_ROWS:,} of {len(df):,} rows; the downloads have them all.")
-    table = df.head(TABLE_ROWS)
+    table = data.breakdown_table(ctx.data_dir, ctx.filters, group_by, measure, grain, TABLE_ROWS)
     if measure == "spend":
-        table = priced_column(table)
         column_config["price"] = st.column_config.TextColumn("Price", help="unpriced: no price for the date, not 0")
         column_config["unpriced_requests"] = st.column_config.NumberColumn("Unpriced requests (not in spend)")
     st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
@@ -168,7 +144,7 @@ def sql_box() -> None:
     if not st.button("Run query", type="primary", key="ex_run") or not audited(ctx.data_dir, "sql", sql):
         return
     try:
-        df = run_sql(ctx.data_dir, ctx.filters, sql, row_limit=int(limit))
+        df = data.run_sql(ctx.data_dir, ctx.filters, sql, row_limit=int(limit))
     except SqlRefused as exc:
         st.error(md(exc, 500), icon=":material/block:")
         return

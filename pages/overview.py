@@ -7,8 +7,8 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from foundation.money import money, percent_change
-from ledger.queries import EMPTY_SUMMARY, OTHER, Summary
+from foundation.money import COLUMN_FORMAT, money, percent_change
+from ledger.queries import EMPTY_SUMMARY, Summary
 from pages import _data as data
 from pages._auth import signed_fragment
 from pages._data import TTL_SECONDS
@@ -86,29 +86,14 @@ def month_to_date() -> None:
 
 def spend_by_model() -> None:
     grain = ctx.filters.default_grain
-    df = data.spend_over_time(ctx.data_dir, ctx.filters, dim="model", grain=grain, top=TOP_N)
-    df = df[df["unpriced_requests"] < df["requests"]]  # unpriced models have no spend to draw, not 0
+    df = data.priced_spend_over_time(ctx.data_dir, ctx.filters, dim="model", grain=grain, top=TOP_N)
     title = f"Spend per {grain} by model ({ctx.currency})"
     show(stacked_bars(df, "spend", "model", title, f"Spend ({ctx.currency})", ctx.colours))
 
 
-def with_other(df: pd.DataFrame, dim: str, total: Summary) -> pd.DataFrame:
-    """The top rows plus one "(other)" row holding the rest of the slice, when there is a rest."""
-    rest = {
-        "spend": total.spend - df["spend"].sum(),
-        "requests": total.requests - df["requests"].sum(),
-        "tokens": total.tokens - df["tokens"].sum(),
-    }
-    if rest["requests"] <= 0:
-        return df
-    share = rest["spend"] / total.spend if total.spend else None
-    return pd.concat([df, pd.DataFrame([{dim: OTHER, **rest, "share": share}])], ignore_index=True)
-
-
 def top_table(dim: str, label: str) -> None:
-    df = data.top_contributors(ctx.data_dir, ctx.filters, dim=dim, n=10)
+    df = data.top_with_other(ctx.data_dir, ctx.filters, dim=dim, n=10)
     df = with_key_labels(df, ctx.data_dir) if dim == "api_key" else df
-    df = with_other(df, dim, data.spend_summary(ctx.data_dir, ctx.filters))
     st.subheader(f"Top {label}")
     st.dataframe(
         df[[dim, "spend", "share", "requests", "tokens"]].assign(**{dim: df[dim].map(short)}),
@@ -116,7 +101,7 @@ def top_table(dim: str, label: str) -> None:
         width="stretch",
         column_config={
             dim: st.column_config.TextColumn(label.rstrip("s").capitalize() if dim != "api_key" else "API key"),
-            "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format="%.2f"),
+            "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format=COLUMN_FORMAT),
             "share": st.column_config.ProgressColumn("Share of spend", format="percent", min_value=0, max_value=1),
             "requests": st.column_config.NumberColumn("Requests", format="localized"),
             "tokens": st.column_config.NumberColumn("Tokens", format="compact"),

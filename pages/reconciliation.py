@@ -10,14 +10,16 @@ warnings as code spans (pages._text.code), never as markdown text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from foundation.money import money
+from foundation.money import amount, money, signed_percent
 from ledger.billing import comparable_totals
 from pages import _data as data
 from pages._frame import context
@@ -34,15 +36,20 @@ STATUS_LABELS = {
 GAP_WARN_PCT = 5.0
 HEADROOM_DAYS = 7
 
-FORMATS = {"measured": "{:,.2f}", "billed": "{:,.2f}", "gap": "{:+,.2f}", "gap_pct": "{:+.1f}%"}
+FORMATS: dict[str, Callable[[float], str]] = {
+    "measured": amount,
+    "billed": amount,
+    "gap": partial(amount, signed=True),
+    "gap_pct": partial(signed_percent, digits=1),
+}
 ctx = context()
 
 
-def dashed(df: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
+def dashed(df: pd.DataFrame, formats: dict[str, Callable[[float], str]]) -> pd.DataFrame:
     """The money columns as text, `—` where unknown (st.dataframe would print None)."""
     present = {c: f for c, f in formats.items() if c in df.columns}
     return df.assign(
-        **{c: df[c].map(lambda v, f=f: "—" if v is None or pd.isna(v) else f.format(v)) for c, f in present.items()}
+        **{c: df[c].map(lambda v, f=f: "—" if v is None or pd.isna(v) else f(v)) for c, f in present.items()}
     )
 
 
@@ -130,7 +137,7 @@ for gauge in gauges:
         st.write(f"{md(gauge.source)}: no monthly limit; used {used}")
         continue
     unit = plot(gauge.currency or ctx.currency, 12)
-    heading = f"{plot(gauge.source)}: used of {gauge.limit:,.0f} {unit}"
+    heading = f"{plot(gauge.source)}: used of {amount(gauge.limit, digits=0)} {unit}"
     dial = go.Indicator(
         mode="gauge+number",
         value=gauge.used or 0,

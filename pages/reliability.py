@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from foundation.money import COLUMN_FORMAT
 from pages import _data as data
 from pages._frame import context
 from pages._keys import with_key_labels
@@ -26,8 +27,7 @@ def headline(grain: str) -> None:
         f"{s.spend_cap:,} of {s.rate_limited:,}",
         help="Monthly spend limit reached (raise the limit) vs throttling (slow down or raise rate limits)",
     )
-    share = s.retries / s.measured_requests if s.measured_requests else None
-    retries.metric("Retries", f"{s.retries:,}", help=f"attempt > 1: {percent(share)} of the traffic")
+    retries.metric("Retries", f"{s.retries:,}", help=f"attempt > 1: {percent(s.retry_rate)} of the traffic")
 
 
 def rates_over_time(grain: str) -> None:
@@ -37,9 +37,7 @@ def rates_over_time(grain: str) -> None:
     fig = px.line(long, x="bucket", y="share", color="rate")
     fig.update_yaxes(tickformat=".1%", rangemode="tozero")
     show(style(fig, f"Error and 429 rate per {grain}", "Share of requests (%)"))
-    df = df.assign(throttled=df["rate_limited"] - df["spend_cap"])
-    split = df.melt(id_vars="bucket", value_vars=["throttled", "spend_cap"], var_name="cause", value_name="count")
-    split["cause"] = split["cause"].map({"throttled": "Rate limited (throttling)", "spend_cap": "Spend cap reached"})
+    split = data.limit_causes_over_time(ctx.data_dir, ctx.filters, grain=grain)
     fig = px.bar(split, x="bucket", y="count", color="cause")
     show(style(fig, f"429s per {grain}: throttling vs spend cap", "Requests with HTTP 429"))
 
@@ -64,7 +62,7 @@ def retries_and_errors() -> None:
                 "attempt": "Attempt",
                 "requests": st.column_config.NumberColumn("Requests", format="localized"),
                 "tokens": st.column_config.NumberColumn("Tokens", format="compact"),
-                "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format="%.2f"),
+                "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format=COLUMN_FORMAT),
                 "share": st.column_config.NumberColumn("Share of traffic", format="percent"),
             },
         )

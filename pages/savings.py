@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from foundation.money import money
+from foundation.money import COLUMN_FORMAT, UNIT_COLUMN_FORMAT, money
 from ledger.queries.savings import BATCHABLE, DEFAULT_TARGET, LEVERS
 from pages import _data as data
 from pages._config import settings
@@ -31,7 +30,7 @@ st.caption(
 
 
 def cash(value: float | None) -> str:
-    return "n/a" if value is None or pd.isna(value) else money(float(value), ctx.currency)
+    return money(value, ctx.currency)
 
 
 def rows_behind(lever: str) -> None:
@@ -42,7 +41,7 @@ def rows_behind(lever: str) -> None:
 
 
 def money_column(title: str) -> Any:
-    return st.column_config.NumberColumn(f"{title} ({ctx.currency})", format="%.4f")
+    return st.column_config.NumberColumn(f"{title} ({ctx.currency})", format=COLUMN_FORMAT)
 
 
 if data.spend_summary(ctx.data_dir, ctx.filters).requests == 0:
@@ -53,18 +52,17 @@ target = st.slider("Cache hit rate to compare with (%)", 10, 95, int(DEFAULT_TAR
 caching = data.savings_caching(ctx.data_dir, ctx.filters, target)
 batch = data.savings_batch(ctx.data_dir, ctx.filters, offline)
 premiums = data.savings_premiums(ctx.data_dir, ctx.filters)
-failures = data.savings_failures(ctx.data_dir, ctx.filters)
-cancelled_requests, cancelled_spend = data.savings_cancelled(ctx.data_dir, ctx.filters)
 sizing = data.savings_right_sizing(ctx.data_dir, ctx.filters)
+total = data.savings_totals(ctx.data_dir, ctx.filters, target, offline)
 
 tiles = st.columns(6)
 figures = (
-    (f"Caching at {target:.0%}", caching["saving"].sum(min_count=1), "caching"),
-    ("Batch API", batch["saving"].sum(), "batch"),
-    ("Premiums", premiums["premium"].sum(), "priority"),
-    ("Errors, retries", failures["spend"].sum(), "failed"),
-    ("Cancelled", cancelled_spend, "cancelled"),
-    ("Right-sizing", sizing["saving"].sum(), "right_sizing"),
+    (f"Caching at {target:.0%}", total.caching, "caching"),
+    ("Batch API", total.batch, "batch"),
+    ("Premiums", total.premiums, "priority"),
+    ("Errors, retries", total.failed, "failed"),
+    ("Cancelled", total.cancelled, "cancelled"),
+    ("Right-sizing", total.right_sizing, "right_sizing"),
 )
 for tile, (label, value, lever) in zip(tiles, figures, strict=True):
     formula = LEVERS[lever].formula
@@ -89,8 +87,8 @@ st.dataframe(
         "prompt_tokens": st.column_config.NumberColumn("Prompt tokens", format="localized"),
         "cached_tokens": st.column_config.NumberColumn("Cached tokens", format="localized"),
         "cached_share": st.column_config.ProgressColumn("Cached share", format="percent", min_value=0, max_value=1),
-        "input_per_1m": st.column_config.NumberColumn("Input /1M", format="%.4f"),
-        "cached_per_1m": st.column_config.NumberColumn("Cached input /1M", format="%.4f"),
+        "input_per_1m": st.column_config.NumberColumn("Input /1M", format=UNIT_COLUMN_FORMAT),
+        "cached_per_1m": st.column_config.NumberColumn("Cached input /1M", format=UNIT_COLUMN_FORMAT),
         "saving": money_column("Would save"),
     },
 )
@@ -104,8 +102,8 @@ st.caption(
     f"(`[savings] offline_projects` in the config: {marked}) are listed first. Formula: {LEVERS['batch'].formula}."
 )
 left, right = st.columns(2)
-left.metric("Offline projects", cash(batch.loc[batch["offline"], "saving"].sum()), help=LEVERS["batch"].formula)
-right.metric("All non-streaming calls (upper bound)", cash(batch["saving"].sum()), help=LEVERS["batch"].formula)
+left.metric("Offline projects", cash(total.batch_offline), help=LEVERS["batch"].formula)
+right.metric("All non-streaming calls (upper bound)", cash(total.batch), help=LEVERS["batch"].formula)
 st.dataframe(
     batch.assign(project=batch["project"].map(short), endpoint=batch["endpoint"].map(short)),
     hide_index=True,
@@ -140,15 +138,8 @@ st.caption(
     f"{LEVERS['failed'].formula.capitalize()}; {LEVERS['retries'].formula}; {LEVERS['cancelled'].formula}. "
     "A failed retry counts in both of the first two."
 )
-lost = pd.concat(
-    [
-        failures,
-        pd.DataFrame([{"kind": LEVERS["cancelled"].title, "requests": cancelled_requests, "spend": cancelled_spend}]),
-    ],
-    ignore_index=True,
-)
 st.dataframe(
-    lost,
+    data.savings_lost(ctx.data_dir, ctx.filters),
     hide_index=True,
     width="stretch",
     column_config={

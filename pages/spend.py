@@ -34,27 +34,19 @@ def unpriced_warning() -> None:
 
 
 def over_time(dim: str, grain: str) -> None:
-    df = data.spend_over_time(ctx.data_dir, ctx.filters, dim=dim, grain=grain, top=TOP_N)
-    df = with_key_labels(df, ctx.data_dir) if dim == "api_key" else df
-    priced = df[df["unpriced_requests"] < df["requests"]]  # unpriced: no spend to draw, not 0
+    priced = data.priced_spend_over_time(ctx.data_dir, ctx.filters, dim=dim, grain=grain, top=TOP_N)
+    tokens = data.tokens_over_time(ctx.data_dir, ctx.filters, dim=dim, grain=grain, top=TOP_N)
+    if dim == "api_key":
+        priced, tokens = with_key_labels(priced, ctx.data_dir), with_key_labels(tokens, ctx.data_dir)
     colour_map = ctx.colours if dim == "model" else None
     label = DIMS[dim].lower()
     title = f"Spend per {grain} by {label} ({ctx.currency})"
     show(stacked_bars(priced, "spend", dim, title, f"Spend ({ctx.currency})", colour_map))
-    df = df.assign(tokens=df["prompt_tokens"] + df["completion_tokens"])
-    show(stacked_bars(df, "tokens", dim, f"Tokens per {grain} by {label}", "Tokens (input + output)", colour_map))
+    show(stacked_bars(tokens, "tokens", dim, f"Tokens per {grain} by {label}", "Tokens (input + output)", colour_map))
 
 
 def token_mix(grain: str) -> None:
-    df = data.spend_over_time(ctx.data_dir, ctx.filters, dim=None, grain=grain)
-    mix = pd.DataFrame(
-        {
-            "bucket": df["bucket"],
-            "Input (not cached)": df["prompt_tokens"] - df["cached_tokens"],
-            "Input (cached)": df["cached_tokens"],
-            "Output": df["completion_tokens"],
-        }
-    ).melt(id_vars="bucket", var_name="kind", value_name="tokens")
+    mix = data.token_mix_over_time(ctx.data_dir, ctx.filters, grain=grain)
     fig = px.area(mix, x="bucket", y="tokens", color="kind")
     show(style(fig, f"Input vs cached vs output tokens per {grain}", "Tokens"))
 
@@ -84,7 +76,7 @@ def unit_costs() -> None:
 
 
 def _unit(value: float) -> str:
-    return "unpriced" if pd.isna(value) else f"{value:,.4f} {ctx.currency}"
+    return "unpriced" if pd.isna(value) else money(value, ctx.currency, style="unit")
 
 
 unpriced_warning()

@@ -16,8 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from foundation.money import money
-from ledger.queries.statement import NO_DATA, SCOPES, Statement, change_text, readable, statement_csv
-from ledger.storage.store import list_days
+from ledger.queries.statement import NO_DATA, SCOPES, Statement, readable, statement_csv
 from pages import _data as data
 from pages._auth import export_button
 from pages._frame import context
@@ -28,29 +27,19 @@ from pages._ui import count
 SCOPE_LABELS = {"project": "Project", "api_key": "API key"}
 
 
-def months(data_dir: Path, timezone: str) -> list[str]:
-    """Months with ledger days, newest first (always including this month)."""
-    found = {f"{day:%Y-%m}" for day in list_days(data_dir)}
-    return sorted(found | {f"{datetime.now(ZoneInfo(timezone)):%Y-%m}"}, reverse=True)
-
-
 def headline(stmt: Statement, currency: str) -> None:
     """Spend of the month and of the one before (`no data` where the ledger does not cover it)."""
-    total = stmt.total.iloc[0] if not stmt.total.empty else None
-    spend = float(total["spend"]) if total is not None else 0.0
-    before = float(total["previous_spend"]) if total is not None else 0.0
+    top = stmt.headline
 
     def shown(value: float, covered: bool) -> str:
         return money(value, currency, cents=True) if covered else NO_DATA
 
-    text = change_text(total, stmt) if total is not None and stmt.covered else None
-    change = f"{text} vs {stmt.previous}" if text is not None and text.endswith("%") else None
+    change = f"{top.change} vs {stmt.previous}" if top.change is not None else None
     left, mid, right, last = st.columns(4)
-    left.metric(f"Spend {stmt.month}", shown(spend, stmt.covered), change, delta_color="inverse")
-    mid.metric(f"Spend {stmt.previous}", shown(before, stmt.previous_covered))
-    requests, errors = (int(total["requests"]), int(total["errors"])) if total is not None else (0, 0)
-    right.metric("Requests", count(requests) if stmt.covered else NO_DATA, help=f"{requests:,}")
-    last.metric("Errors", count(errors) if stmt.covered else NO_DATA, help=f"{errors:,}")
+    left.metric(f"Spend {stmt.month}", shown(top.spend, stmt.covered), change, delta_color="inverse")
+    mid.metric(f"Spend {stmt.previous}", shown(top.previous_spend, stmt.previous_covered))
+    right.metric("Requests", count(top.requests) if stmt.covered else NO_DATA, help=f"{top.requests:,}")
+    last.metric("Errors", count(top.errors) if stmt.covered else NO_DATA, help=f"{top.errors:,}")
 
 
 def table_with_csv(data_dir: Path, stmt: Statement, table: pd.DataFrame, names: tuple[str, str, str, str]) -> None:
@@ -76,7 +65,7 @@ def table_with_csv(data_dir: Path, stmt: Statement, table: pd.DataFrame, names: 
 ctx = context()
 st.title("Statement")
 zone = ctx.filters.timezone
-choices = months(ctx.data_dir, zone)
+choices = data.statement_months(ctx.data_dir, f"{datetime.now(ZoneInfo(zone)):%Y-%m}")
 pick, per = st.columns(2)
 month = pick.selectbox(
     "Month",

@@ -61,6 +61,11 @@ class Summary:
     def rate_429(self) -> float | None:
         return self.rate_limited / self.measured_requests if self.measured_requests else None
 
+    @property
+    def retry_rate(self) -> float | None:
+        """Retries (attempt > 1) / per-request rows, None when there are none."""
+        return self.retries / self.measured_requests if self.measured_requests else None
+
     def covers(self, start: datetime, end: datetime) -> bool:
         """Whether the data reaches back to (within 10% of) `start`: a fair base for a change.
 

@@ -232,6 +232,48 @@ def cancelled_streams(data_dir: Path, filters: Filters) -> tuple[int, float]:
     return _spend_of(data_dir, filters, "cancelled")
 
 
+def lost(failures: pd.DataFrame, cancelled: tuple[int, float]) -> pd.DataFrame:
+    """The `failures` rows and one row for the cancelled streams (`cancelled_streams`): kind, requests, spend."""
+    requests, spend = cancelled
+    row = pd.DataFrame([{"kind": LEVERS["cancelled"].title, "requests": requests, "spend": spend}])
+    return pd.concat([failures, row], ignore_index=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Totals:
+    """What each lever would have saved in all (the Savings page's tiles); caching is None without a
+    cacheable model (nothing to compare), every other lever 0 without rows."""
+
+    caching: float | None
+    batch: float
+    batch_offline: float
+    premiums: float
+    failed: float
+    cancelled: float
+    right_sizing: float
+
+
+def totals(
+    caching: pd.DataFrame,
+    batch: pd.DataFrame,
+    premiums: pd.DataFrame,
+    failures: pd.DataFrame,
+    cancelled: tuple[int, float],
+    right_sizing: pd.DataFrame,
+) -> Totals:
+    """The levers' frames (as `caching`, `batch`, ... return them) added up."""
+    cached = caching["saving"].sum(min_count=1)
+    return Totals(
+        caching=None if pd.isna(cached) else float(cached),
+        batch=float(batch["saving"].sum()),
+        batch_offline=float(batch.loc[batch["offline"], "saving"].sum()),
+        premiums=float(premiums["premium"].sum()),
+        failed=float(failures["spend"].sum()),
+        cancelled=float(cancelled[1]),
+        right_sizing=float(right_sizing["saving"].sum()),
+    )
+
+
 def cheaper_model(model: str, book: PriceBook, at: datetime, currency: str) -> str | None:
     """The newest model of the first family member below `model` whose list price is lower
     (input and output no higher, one of them lower) at `at`; None when there is none.

@@ -74,6 +74,21 @@ _SUMS = ("spend", "requests", "errors", "measured", "unpriced_requests", "unconv
 
 
 @dataclass(frozen=True, kw_only=True)
+class Headline:
+    """The statement's figures at the top of its page: the sum over every scope (0 without any).
+
+    `change`: the change from the month before as `+12.5%`, None when it is no percentage
+    (`new`, `no data`, no spend before) or the month itself is not covered.
+    """
+
+    spend: float
+    previous_spend: float
+    requests: int
+    errors: int
+    change: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Statement:
     """One month's statement for every project (or API key) that had traffic in it or the month before.
 
@@ -100,6 +115,20 @@ class Statement:
 
     def scopes(self) -> list[str]:
         return sorted(self.totals[self.by].unique().tolist())
+
+    @property
+    def headline(self) -> Headline:
+        if self.total.empty:
+            return Headline(spend=0.0, previous_spend=0.0, requests=0, errors=0, change=None)
+        total = self.total.iloc[0]
+        text = change_text(total, self) if self.covered else None
+        return Headline(
+            spend=float(total["spend"]),
+            previous_spend=float(total["previous_spend"]),
+            requests=int(total["requests"]),
+            errors=int(total["errors"]),
+            change=text if text is not None and text.endswith("%") else None,
+        )
 
     def only(self, name: str) -> Statement:
         """The statement of one project (or key)."""
@@ -140,7 +169,7 @@ def _one_note(used: RateUsed) -> str:
         days = ", ".join(d.isoformat() for d in used.missing_days[:5]) + (" ..." if len(used.missing_days) > 5 else "")
         text += (
             f"; missing rate on {days}: {used.missing_requests} requests "
-            f"({used.missing_cost:,.4f} {used.currency}) left out"
+            f"({money(used.missing_cost, used.currency, style='unit')}) left out"
         )
     return text
 
@@ -223,6 +252,12 @@ def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str 
         covered=covers(days, month, timezone),
         previous_covered=covers(days, previous_month(month), timezone),
     )
+
+
+def statement_months(data_dir: Path, current: str) -> list[str]:
+    """The months (YYYY-MM) holding a ledger day, newest first, always with `current` (this month)."""
+    found = {f"{day:%Y-%m}" for day in list_days(Path(data_dir))}
+    return sorted(found | {current}, reverse=True)
 
 
 def covers(days: list[date], month: str, timezone: str) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
+import types
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,65 @@ def test_each_wrapper_keeps_the_ledgers_parameters_and_defaults(name: str) -> No
         assert param.name in theirs.parameters, f"{name}({param.name}) is not a parameter of ledger.queries.{name}"
         assert param.default == theirs.parameters[param.name].default, f"{name}({param.name}) default differs"
     assert mine.return_annotation == theirs.return_annotation
+
+
+DATA_PACKAGES = ("ledger.queries", "ledger.billing")
+"""Where the ledger's data functions live: each takes `data_dir` first and reads the files (uncached)."""
+
+
+def _data_function(value: object) -> bool:
+    if not inspect.isfunction(value):
+        return False
+    params = list(inspect.signature(value).parameters)
+    return bool(params) and params[0] == "data_dir"
+
+
+def _ledger_module(name: str | None) -> types.ModuleType | None:
+    return importlib.import_module(name) if name and name.startswith(DATA_PACKAGES) else None
+
+
+def uncached_reads(path: Path) -> list[str]:
+    """The data functions of ledger.queries / ledger.billing a file imports or calls through a module name."""
+    tree = ast.parse(path.read_text())
+    found, modules = [], {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if (module := _ledger_module(alias.name)) is not None:
+                    modules[alias.asname or alias.name] = module
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("ledger"):
+            for alias in node.names:
+                value = getattr(importlib.import_module(node.module or ""), alias.name, None)
+                if isinstance(value, types.ModuleType) and _ledger_module(value.__name__) is not None:
+                    modules[alias.asname or alias.name] = value
+                elif _data_function(value) and _ledger_module(getattr(value, "__module__", "")) is not None:
+                    found.append(f"{path.name}:{node.lineno} imports {node.module}.{alias.name}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+            if _data_function(getattr(modules[node.value.id], node.attr, None)):
+                found.append(f"{path.name}:{node.lineno} uses {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_page_reads_the_ledger_but_through_the_cached_data_module() -> None:
+    """Every ledger read of a page is a cached call in pages/_data.py: a rerun of the same view costs nothing."""
+    pages = [path for path in PAGE_FILES if path.name != "_data.py"]
+    assert [read for path in pages for read in uncached_reads(path)] == []
+
+
+def test_the_check_sees_an_imported_and_an_attribute_read(tmp_path: Path) -> None:
+    page = tmp_path / "page.py"
+    page.write_text(
+        "from ledger import queries\n"
+        "from ledger.queries import Filters, spend_summary\n"
+        "from ledger.queries.statement import statement_months\n"
+        "import ledger.billing as b\n"
+        "queries.top_contributors(d, f)\n"
+        "queries.OTHER, b.compare_prices\n"
+    )
+    assert uncached_reads(page) == [
+        "page.py:2 imports ledger.queries.spend_summary",
+        "page.py:3 imports ledger.queries.statement.statement_months",
+        "page.py:5 uses queries.top_contributors",
+        "page.py:6 uses b.compare_prices",
+    ]

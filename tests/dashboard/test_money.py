@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from foundation.money import email_money, money
+from foundation.money import amount, email_money, money
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,26 @@ def test_page_style(value: float | None, currency: str, shown: str) -> None:
 def test_email_style_and_the_alerts_shorthand_agree(value: float, shown: str) -> None:
     assert money(value, "EUR", style="email") == shown
     assert email_money(value, "EUR") == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0.1234, "0.1234 EUR"), (1234.56789, "1,234.5679 EUR"), (-0.5, "-0.5000 EUR"), (None, "n/a")]
+)
+def test_unit_style_keeps_four_decimals_and_puts_the_code_after(value: float | None, shown: str) -> None:
+    assert money(value, "EUR", style="unit") == shown
+
+
+def test_a_bare_amount_for_a_table_whose_header_names_the_currency() -> None:
+    assert [amount(1234.5), amount(0.004), amount(2, signed=True), amount(-2, signed=True)] == [
+        "1,234.50",
+        "0.00",
+        "+2.00",
+        "-2.00",
+    ]
+    assert [amount(0.12345, digits=4), amount(1500.4, digits=0)] == ["0.1235", "1,500"]
+
+
+def test_the_budget_tiles_style_is_the_code_and_two_decimals() -> None:
+    """The Budgets page's tiles read `EUR 1,234.50` (and `EUR 500.00`), as before they went through money."""
+    assert money(1234.5, "EUR", style="email", cents=True) == "EUR 1,234.50"
+    assert money(500, "EUR", style="email", cents=True) == "EUR 500.00"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,10 @@ def test_the_savings_tiles_equal_the_hand_computed_figures_with_their_formulas(e
     assert tiles["Offline projects"].value == money(1.0, "USD")
     captions = " ".join(c.value for c in at.caption)
     assert "`[savings] offline_projects` in the config: nightly" in captions
+    columns = [c for df in at.dataframe for c in json.loads(df.proto.columns).values()]
+    money_columns = [c for c in columns if str(c.get("label", "")).endswith("(USD)")]
+    assert {c["label"] for c in money_columns} >= {"Would save (USD)", "Spend (USD)", "Premium paid (USD)"}
+    assert {c["type_config"]["format"] for c in money_columns} == {"%.2f"}  # the display currency, 2 decimals
 
 
 @pytest.mark.slow
