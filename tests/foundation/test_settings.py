@@ -10,15 +10,13 @@ from pathlib import Path
 import pytest
 
 from alerts import parse_alerts, parse_smtp
-from alerts._settings import ALERTS, SMTP, AlertSettings, SmtpSettings
 from foundation.config import FxConfig, LeaseConfig, SourceConfig, default_config, load_config, parse_config
-from foundation.config_keys import COLLECTOR, FX, SOURCE
+from foundation.config_keys import COLLECTOR
 from foundation.errors import ConfigError, MonitorError
 from foundation.settings import Setting, validate
 from gateway import GatewayConfig
 from gateway import load_config as load_gateway
 from gateway import parse_config as parse_gateway
-from gateway.config import SETTINGS as GATEWAY
 from tests.paths import REPO
 
 SOURCE_TABLE = {"name": "a", "kind": "usage_endpoint", "url": "http://127.0.0.1:1"}
@@ -131,23 +129,6 @@ def test_there_is_one_config_error_class():
     assert gateway.ConfigError is ConfigError and issubclass(alerts.BudgetFileError, ConfigError)
     assert not hasattr(collector.errors, "ConfigError")
     assert issubclass(collector.errors.PollError, MonitorError) and issubclass(gateway.GatewayError, MonitorError)
-
-
-@pytest.mark.parametrize(
-    ("cls", "settings", "skip"),
-    [
-        (SourceConfig, SOURCE, {"name", "kind", "url"}),
-        (FxConfig, FX, {"rates"}),
-        (GatewayConfig, GATEWAY, {"db_path", "limits_state_path"}),
-        (AlertSettings, ALERTS, {"budgets_file"}),
-        (SmtpSettings, SMTP, {"host", "sender", "port"}),
-    ],
-)
-def test_the_value_objects_defaults_are_the_settings_defaults(cls, settings, skip):
-    fields = cls.__dataclass_fields__
-    for setting in settings:
-        if setting.name not in skip:
-            assert fields[setting.name].default == setting.default, setting.name
 
 
 def test_parsing_nothing_gives_the_value_objects_defaults(tmp_path):
