@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from alerts._anomaly_settings import ANOMALY, AnomalySettings
 from alerts._settings import ALERTS, SMTP, AlertSettings, SmtpSettings
 from foundation import config_keys as keys
 from foundation.config import Config, FxConfig, LeaseConfig, PriceOverride, SourceConfig
@@ -36,6 +37,7 @@ PAIRS: list[tuple[type, tuple[Setting, ...], dict[str, str]]] = [
     (GatewayConfig, GATEWAY, {}),
     (AlertSettings, ALERTS, {}),
     (SmtpSettings, SMTP, {}),
+    (AnomalySettings, ANOMALY, {}),
 ]
 """(value object, its settings, field name -> setting name where they differ)."""
 RAW = {"foundation.config_keys.FX_RATE"}
