@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,15 +48,15 @@ def is_email(value: object) -> bool:
     return isinstance(value, str) and bool(EMAIL.fullmatch(value)) and not CONTROL.search(value)
 
 
-def check_emails(values: Any, where: str) -> tuple[str, ...]:
-    """A list of addresses, or ConfigError naming the bad one."""
+def emails(values: Any) -> tuple[str, ...]:
+    """One address or a list of them, else ValueError naming the bad one (a `Setting` check)."""
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, list):
-        raise ConfigError(f'{where}: expected a list of email addresses, got {values!r}; write ["ops@example.com"]')
+        raise ValueError(f'expected a list of email addresses, got {values!r}; write ["ops@example.com"]')
     for value in values:
         if not is_email(value):
-            raise ConfigError(f"{where}: {value!r} is not an email address; write it like ops@example.com")
+            raise ValueError(f"{value!r} is not an email address; write it like ops@example.com")
     return tuple(values)
 
 
@@ -72,10 +71,6 @@ def _given(value: str) -> str:
     if not value:
         raise ValueError('missing; [smtp] needs host and sender, e.g. host = "smtp.example.com"')
     return value
-
-
-def _emails(where: str) -> Callable[[Any], tuple[str, ...]]:
-    return lambda value: check_emails(value, where)
 
 
 def _pct(name: str, default: float, help_text: str) -> Setting:
@@ -102,7 +97,7 @@ ALERTS: tuple[Setting, ...] = (
         name="recipients",
         kind=object,
         default=(),
-        check=_emails("alerts.recipients"),
+        check=emails,
         help="Email addresses that get organisation-wide alerts (error rate, 429s, anomalies, reconciliation).",
     ),
     Setting(name="rules_enabled", kind=list, default=RULES, check=_rules, help="The rules that run (all by default)."),
@@ -189,7 +184,7 @@ ALERTS: tuple[Setting, ...] = (
         name="digest_recipients",
         kind=object,
         default=(),
-        check=_emails("alerts.digest_recipients"),
+        check=emails,
         help="Email addresses that get the spend digest.",
     ),
     Setting(
@@ -211,7 +206,7 @@ SMTP: tuple[Setting, ...] = (
         name="sender",
         kind=str,
         required=True,
-        check=lambda v: check_emails([_given(v)], "smtp.sender")[0],
+        check=lambda v: emails([_given(v)])[0],
         help="The From address of alert emails.",
     ),
     Setting(

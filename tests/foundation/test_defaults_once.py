@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from alerts._anomaly_settings import ANOMALY, AnomalySettings
+from alerts._budgets import BUDGET, Budget
 from alerts._settings import ALERTS, SMTP, AlertSettings, SmtpSettings
 from foundation import config_keys as keys
 from foundation.config import Config, FxConfig, LeaseConfig, PriceOverride, SourceConfig
@@ -38,6 +39,7 @@ PAIRS: list[tuple[type, tuple[Setting, ...], dict[str, str]]] = [
     (AlertSettings, ALERTS, {}),
     (SmtpSettings, SMTP, {}),
     (AnomalySettings, ANOMALY, {}),
+    (Budget, BUDGET, {"projects": "project", "models": "model", "api_keys": "api_key"}),
 ]
 """(value object, its settings, field name -> setting name where they differ)."""
 RAW = {"foundation.config_keys.FX_RATE"}
