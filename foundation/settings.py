@@ -46,7 +46,8 @@ class Setting:
 
     `low`/`high` bound numbers (inclusive), `above` is an exclusive lower bound, `choices` lists
     the allowed strings, and `check` turns the typed value into the stored one or raises
-    `ValueError("<what is wrong>; <the fix>")`. `required` keys have no default.
+    `ValueError("<what is wrong>; <the fix>")`. `required` keys have no default; `example` shows
+    how to write a value when the default does not.
     """
 
     name: str
@@ -59,6 +60,8 @@ class Setting:
     choices: tuple[str, ...] = ()
     check: Callable[[Any], Any] | None = None
     required: bool = False
+    example: str = ""
+    """How to write a value, for messages, when the default does not show it (e.g. `["web"]`)."""
 
     def parse(self, value: Any, path: str, error: type[Exception] = ConfigError) -> Any:
         """The value checked and converted, or `error` (a ConfigError) naming `path` and the fix."""
@@ -91,6 +94,8 @@ class Setting:
     def _example(self, path: str) -> str:
         if self.kind is dict:
             return f"write it as a table, [{path}]"
+        if self.example:
+            return f"write e.g. {self.name} = {self.example}"
         if self.default is None or self.default in ((), []):
             return "fix its value"
         return f"write e.g. {self.name} = {toml_value(self.default)}"

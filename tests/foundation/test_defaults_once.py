@@ -23,6 +23,7 @@ from alerts._budgets import BUDGET, Budget
 from alerts._settings import ALERTS, SMTP, AlertSettings, SmtpSettings
 from foundation import config_keys as keys
 from foundation.config import Config, FxConfig, LeaseConfig, PriceOverride, SourceConfig
+from foundation.limit_rules import LIMIT, PROJECTS, Limit, Projects
 from foundation.settings import Setting
 from gateway.config import SETTINGS as GATEWAY
 from gateway.config import GatewayConfig
@@ -40,12 +41,15 @@ PAIRS: list[tuple[type, tuple[Setting, ...], dict[str, str]]] = [
     (SmtpSettings, SMTP, {}),
     (AnomalySettings, ANOMALY, {}),
     (Budget, BUDGET, {"projects": "project", "models": "model", "api_keys": "api_key"}),
+    (Limit, LIMIT, {}),
+    (Projects, PROJECTS, {"listed": "known"}),
 ]
 """(value object, its settings, field name -> setting name where they differ)."""
 RAW = {"foundation.config_keys.FX_RATE"}
 """Settings tuples whose table becomes no value object of its own (a tuple, a dict)."""
-PARSED_FORM = {"Config.sources", "Config.fx", "SmtpSettings.port"}
-"""Fields holding what the setting's value becomes, not the value itself (the port follows `security`)."""
+PARSED_FORM = {"Config.sources", "Config.fx", "SmtpSettings.port", "Projects.known"}
+"""Fields holding what a setting's value becomes, not the value itself (the port follows `security`;
+`Projects.known` adds the projects the limits and bindings name)."""
 
 
 def _declared(cls: type, settings: tuple[Setting, ...], renamed: dict[str, str]) -> list[tuple[str, Setting]]:
