@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from access.policy import ACCESS, TRUSTED, USER, Policy, TrustedHeader, UserRule
 from alerts._anomaly_settings import ANOMALY, AnomalySettings
 from alerts._budgets import BUDGET, Budget
 from alerts._settings import ALERTS, SMTP, AlertSettings, SmtpSettings
@@ -43,11 +44,21 @@ PAIRS: list[tuple[type, tuple[Setting, ...], dict[str, str]]] = [
     (Budget, BUDGET, {"projects": "project", "models": "model", "api_keys": "api_key"}),
     (Limit, LIMIT, {}),
     (Projects, PROJECTS, {"listed": "known"}),
+    (Policy, ACCESS, {}),
+    (UserRule, USER, {}),
+    (TrustedHeader, TRUSTED, {}),
 ]
 """(value object, its settings, field name -> setting name where they differ)."""
 RAW = {"foundation.config_keys.FX_RATE"}
 """Settings tuples whose table becomes no value object of its own (a tuple, a dict)."""
-PARSED_FORM = {"Config.sources", "Config.fx", "SmtpSettings.port", "Projects.known"}
+PARSED_FORM = {
+    "Config.sources",
+    "Config.fx",
+    "SmtpSettings.port",
+    "Projects.known",
+    "Policy.users",
+    "Policy.trusted_header",
+}
 """Fields holding what a setting's value becomes, not the value itself (the port follows `security`;
 `Projects.known` adds the projects the limits and bindings name)."""
 
