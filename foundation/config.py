@@ -35,6 +35,7 @@ from .config_keys import (
     PASSTHROUGH,
     PRICE,
     PRICINGS,
+    PROVIDER_KINDS,
     SAVINGS,
     SOURCE,
     SOURCE_KINDS,
@@ -61,7 +62,8 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class SourceConfig:
-    """One polled source. `options` carries kind-specific keys (e.g. the admin API's)."""
+    """One polled source. `options` carries a provider kind's own keys, which its provider validates
+    (collector/providers declares them; foundation imports nothing of the collector)."""
 
     name: str
     kind: str
@@ -246,7 +248,10 @@ def _source(raw: Any, index: int) -> SourceConfig:
     where = f"sources[{index}]"
     table = _table(raw, where, "[[sources]]")
     kind = SOURCE[1].parse(table["kind"], f"{where}.kind") if "kind" in table else None
-    values = validate(table, SOURCE, where, sections=SOURCE_KINDS.get(kind or "", ()))
+    own = {s.name for s in SOURCE}
+    values = validate(
+        table, SOURCE, where, sections=[k for k in table if k not in own] if kind in PROVIDER_KINDS else ()
+    )
     options = {k: v for k, v in table.items() if k not in values}
     return SourceConfig(**values, options=options)
 
