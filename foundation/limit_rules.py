@@ -129,14 +129,16 @@ PROJECTS: tuple[Setting, ...] = (
         kind=list,
         default=(),
         example='["web", "batch"]',
-        check=lambda names: tuple(plain_name(n) if isinstance(n, str) else _not_a_name(n) for n in names),
+        check=lambda names: tuple(_known(n) for n in names),
         help="Projects a request may name, besides those the limits and [key_projects] name.",
     ),
 )
 
 
-def _not_a_name(value: Any) -> str:
-    raise ValueError(f'{value!r} is not a name; write known = ["web", "batch"]')
+def _known(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f'{value!r} is not a name; write known = ["web", "batch"]')
+    return plain_name(value)
 
 
 @dataclass(frozen=True, kw_only=True)

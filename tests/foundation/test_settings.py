@@ -13,7 +13,7 @@ from alerts import parse_alerts, parse_smtp
 from foundation.config import FxConfig, LeaseConfig, SourceConfig, default_config, load_config, parse_config
 from foundation.config_keys import COLLECTOR
 from foundation.errors import ConfigError, MonitorError
-from foundation.settings import Setting, validate
+from foundation.settings import Setting, default, validate
 from gateway import GatewayConfig
 from gateway import load_config as load_gateway
 from gateway import parse_config as parse_gateway
@@ -182,3 +182,22 @@ def test_a_spend_limit_currency_the_gateway_cannot_price_is_refused(tmp_path):
     assert "USD" in str(caught.value) and "EUR" in str(caught.value)
     path.write_text('[gateway]\nlimits_currency = "eur"\n')
     assert load_gateway(path).limits_currency == "EUR"
+
+
+def test_a_file_with_its_own_error_class_gets_it_from_the_one_validator():
+    class FileError(MonitorError, ValueError):
+        pass
+
+    port = Setting(name="port", kind=int, default=8080, low=1, high=65_535, help="TCP port.")
+    for table, message in [
+        ({"port": 0}, "f.port: 0 is out of range; use 1..65535"),
+        ({"port": True}, "f.port: expected an integer, got true; write e.g. port = 8080"),
+        ({"porr": 1}, "f.porr: unknown key; remove it or use one of port"),
+        ([], "f: expected a table ([f]), got []; fix the section"),
+    ]:
+        with pytest.raises(FileError) as caught:
+            validate(table, (port,), "f", error=FileError)
+        assert str(caught.value) == message and not isinstance(caught.value, ConfigError)
+    assert default((port,), "port") == 8080
+    with pytest.raises(KeyError):
+        default((port,), "host")
