@@ -195,5 +195,5 @@ def test_collector_exits_2_with_one_line_on_a_trailing_newline_recipient(tmp_pat
     done = collector(write_config(tmp_path / "monitor.toml", smtp_server.port), "--once")
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
-    assert r"budgets.toml line 2: name: 'org\x07' contains a control character" in line
+    assert r"budgets.toml line 2: budgets[0].name: 'org\x07' contains a control character" in line
     assert smtp_server.messages == []
