@@ -101,6 +101,7 @@ BUDGET: tuple[Setting, ...] = (
         name="period",
         kind=str,
         default="month",
+        check=str.strip,
         choices=PERIODS,
         help="month, week or day, in the config's timezone.",
     ),

@@ -102,7 +102,14 @@ LIMIT: tuple[Setting, ...] = (
     Setting(
         name="model", kind=str, check=_scope("model"), help="Limit this model's requests (an alias or its target)."
     ),
-    Setting(name="period", kind=str, default="day", choices=PERIODS, help="day, week or month: the spend's period."),
+    Setting(
+        name="period",
+        kind=str,
+        default="day",
+        check=str.strip,
+        choices=PERIODS,
+        help="day, week or month: the spend's period.",
+    ),
     Setting(
         name="amount",
         kind=float,
