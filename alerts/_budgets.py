@@ -47,7 +47,6 @@ from ._periods import ADJECTIVE, PERIODS, Period
 from ._settings import emails
 
 SCOPES = {"project": "projects", "model": "models", "api_key": "api_keys"}
-_TABLES = ("budgets", "limits", "key_labels", "key_projects", "projects", "anomaly")
 _HEADER = "# Budgets for the Mistral usage monitor; see docs/alerts.md. Saved by the Budgets page.\n"
 
 
@@ -191,6 +190,17 @@ class Budget:
         return "\n".join(lines) + "\n"
 
 
+BUDGETS_FILE: tuple[Setting, ...] = (
+    Setting(name="budgets", kind=list, default=(), help="[[budgets]]: one table per budget (below)."),
+    Setting(name="anomaly", kind=dict, default={}, help="[anomaly]: the per-scope anomaly rule's tuning (below)."),
+    Setting(name="limits", kind=list, default=(), help="[[limits]]: the gateway's spend and rate limits (below)."),
+    Setting(name="key_labels", kind=dict, default={}, help="[key_labels]: a label for each key fingerprint."),
+    Setting(name="key_projects", kind=dict, default={}, help="[key_projects]: the project each bound key is."),
+    Setting(name="projects", kind=dict, default={}, help="[projects]: the projects a request may name."),
+)
+"""The budgets file's tables; each is checked by its own settings (BUDGET, ANOMALY, foundation.limit_rules')."""
+
+
 def parse_budget(raw: dict[str, Any], where: str = "") -> Budget:
     """Validate one budget table (a file's `budgets[i]`, or a form's); BudgetFileError names the key path."""
     values = validate(raw, BUDGET, where, error=BudgetFileError)
@@ -215,13 +225,10 @@ def _line_of(text: str, index: int, key: str | None) -> int:
 def parse_budgets(text: str, path: Path) -> list[Budget]:
     """Parse a budgets document; BudgetFileError says `<file> line N: <key>: <problem>; <fix>`."""
     doc = parse_toml(text, path, BudgetFileError)
-    unknown = [k for k in doc if k not in _TABLES]
-    if unknown or not isinstance(doc.get("budgets", []), list):
-        raise BudgetFileError(
-            f"{path}: only [[budgets]], [[limits]], [key_labels], [key_projects], [projects] and [anomaly] "
-            f"tables are allowed, found "
-            f"{unknown or 'budgets'}; start each budget with [[budgets]]"
-        )
+    try:
+        validate(doc, BUDGETS_FILE, error=BudgetFileError)
+    except BudgetFileError as exc:
+        raise BudgetFileError(f"{path}: {exc}") from None
     limits_section(doc, text, path, BudgetFileError)
     anomaly_section(doc, text, path, BudgetFileError)
     budgets: list[Budget] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from access.policy import ACCESS, TRUSTED, USER
 from alerts._anomaly_settings import ANOMALY
-from alerts._budgets import BUDGET
+from alerts._budgets import BUDGET, BUDGETS_FILE
 from alerts._settings import ALERTS, SMTP
 from collector.providers import AnthropicUsageSource, MistralAdminSource, OpenAIUsageSource
 from foundation import config_keys as config
@@ -77,11 +77,12 @@ SECTIONS: tuple[tuple[str, str, tuple[Setting, ...]], ...] = (
     ),
     ("`[smtp]`", "Where alert emails are sent from (docs/alerts.md).", SMTP),
     (
-        "Budgets file: `[[budgets]]`",
-        "The budgets file (`[alerts] budgets_file`, edited by hand or by the Budgets page) holds one table per "
-        "budget (docs/alerts.md); a mistake names the file, the line and the key path, e.g. `budgets[0].amount`.",
-        BUDGET,
+        "Budgets file",
+        "The budgets file (`[alerts] budgets_file`, the gateway's `budgets_file`; edited by hand or by the Budgets "
+        "page) holds these tables; a mistake names the file, the line and the key path, e.g. `budgets[0].amount`.",
+        BUDGETS_FILE,
     ),
+    ("Budgets file: `[[budgets]]`", "One table per budget (docs/alerts.md).", BUDGET),
     ("Budgets file: `[anomaly]`", "How sensitive the per-scope anomaly rule is, and muted scopes.", ANOMALY),
     (
         "Budgets file: `[[limits]]`",

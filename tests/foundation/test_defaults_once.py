@@ -49,7 +49,11 @@ PAIRS: list[tuple[type, tuple[Setting, ...], dict[str, str]]] = [
     (TrustedHeader, TRUSTED, {}),
 ]
 """(value object, its settings, field name -> setting name where they differ)."""
-RAW = {"foundation.config_keys.FX_RATE", "collector.providers._buckets.BUCKET_OPTIONS"}
+RAW = {
+    "foundation.config_keys.FX_RATE",
+    "collector.providers._buckets.BUCKET_OPTIONS",
+    "alerts._budgets.BUDGETS_FILE",
+}
 """Settings tuples whose table becomes no value object of its own (a tuple; a provider's `options`)."""
 PARSED_FORM = {
     "Config.sources",
