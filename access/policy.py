@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from foundation.errors import MonitorError
+from foundation.settings import Setting, default, validate
 
 ACCESS_ENV = "MONITOR_ACCESS"
 ROLES = ("viewer", "editor", "admin")
-KNOWN_KEYS = {"default_role", "allowed_emails", "allowed_domains", "users", "trusted_header"}
 
 
 class AccessError(MonitorError, ValueError):
-    """The access file is unreadable or wrong; the message names the key and the fix."""
+    """The access file is unreadable or wrong; the message names the key path and the fix."""
 
 
 def role_allows(role: str, needed: str) -> bool:
@@ -57,17 +57,125 @@ class TrustedHeader:
     proxies: tuple[str, ...]
 
 
+def _strings(value: list[Any]) -> list[str]:
+    if not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of strings, got {value!r}; fix its value")
+    return value
+
+
+def _addresses(value: list[Any]) -> tuple[str, ...]:
+    out = []
+    for item in _strings(value):
+        address = normalise(item)
+        if address is None:
+            raise ValueError(f"{item!r} is not an email address; write it as name@domain")
+        out.append(address)
+    return tuple(out)
+
+
+def _domains(value: list[Any]) -> tuple[str, ...]:
+    out = []
+    for item in _strings(value):
+        domain = item.strip().lower().lstrip("@")
+        if not domain or "@" in domain or "." not in domain or any(c.isspace() for c in domain):
+            raise ValueError(f"{item!r} is not a domain; write it as example.com")
+        out.append(domain)
+    return tuple(out)
+
+
+def _projects(value: list[Any]) -> tuple[str, ...]:
+    return tuple(sorted(set(_strings(value))))
+
+
+def _header(value: str) -> str:
+    if not value.strip():
+        raise ValueError('empty; write header = "X-Forwarded-Email"')
+    return value.strip()
+
+
+def _proxies(value: list[Any]) -> tuple[str, ...]:
+    proxies = tuple(p.strip() for p in _strings(value))
+    if not proxies:
+        raise ValueError('empty; list the proxy\'s address, e.g. proxies = ["127.0.0.1"]')
+    return proxies
+
+
+ACCESS: tuple[Setting, ...] = (
+    Setting(
+        name="default_role",
+        kind=str,
+        default="viewer",
+        choices=ROLES,
+        help="The role of an allowed email without a [users] entry: viewer, editor or admin.",
+    ),
+    Setting(
+        name="allowed_emails",
+        kind=list,
+        default=(),
+        check=_addresses,
+        example='["ana@example.com"]',
+        help="Email addresses that may sign in (compared lower-cased).",
+    ),
+    Setting(
+        name="allowed_domains",
+        kind=list,
+        default=(),
+        check=_domains,
+        example='["example.com"]',
+        help="Domains whose every address may sign in (the whole domain only: not its subdomains).",
+    ),
+    Setting(
+        name="users",
+        kind=dict,
+        default={},
+        help='[users."ana@example.com"]: one person\'s role and projects; listing someone lets them in.',
+    ),
+    Setting(
+        name="trusted_header",
+        kind=dict,
+        help="[trusted_header]: take the email from a proxy's header (MONITOR_SIGNIN=header).",
+    ),
+)
+"""The access file's top-level keys."""
+USER: tuple[Setting, ...] = (
+    Setting(name="role", kind=str, choices=ROLES, help="viewer, editor or admin (default: default_role)."),
+    Setting(
+        name="projects",
+        kind=list,
+        check=_projects,
+        example='["search"]',
+        help="The only projects whose rows this person sees (default: every project).",
+    ),
+)
+TRUSTED: tuple[Setting, ...] = (
+    Setting(
+        name="header",
+        kind=str,
+        required=True,
+        check=_header,
+        help='The request header holding the signed-in email, e.g. "X-Forwarded-Email".',
+    ),
+    Setting(
+        name="proxies",
+        kind=list,
+        required=True,
+        check=_proxies,
+        help="IP addresses of the proxies the header is taken from; from any other peer it is ignored.",
+    ),
+)
+
+
 @dataclass(frozen=True)
 class UserRule:
-    role: str | None = None
-    projects: tuple[str, ...] | None = None
+    role: str | None = default(USER, "role")
+    projects: tuple[str, ...] | None = default(USER, "projects")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Policy:
     """The parsed access file; `resolve` turns an email into a Principal or None (not allowed)."""
 
-    default_role: str = "viewer"
+    default_role: str = default(ACCESS, "default_role")
     emails: frozenset[str] = frozenset()
     domains: frozenset[str] = frozenset()
     users: dict[str, UserRule] = field(default_factory=dict)
@@ -114,76 +222,30 @@ def load_policy(path: Path) -> Policy | None:
 
 
 def parse_policy(raw: dict[str, Any], where: str) -> Policy:
-    """Check every key of an access file and build the Policy, or raise AccessError."""
-    unknown = sorted(set(raw) - KNOWN_KEYS)
-    if unknown:
-        raise AccessError(f"{where}: unknown key {unknown[0]!r}; use one of {', '.join(sorted(KNOWN_KEYS))}")
+    """Check every key of an access file (`where`: its name, for messages) and build the Policy, or AccessError."""
+    try:
+        values = validate(raw, ACCESS, error=AccessError)
+        users = {_user_address(email): _user(rule, email) for email, rule in values.pop("users").items()}
+        trusted = values.pop("trusted_header")
+        header = None if trusted is None else validate(trusted, TRUSTED, "trusted_header", error=AccessError)
+    except AccessError as exc:
+        raise AccessError(f"{where}: {exc}") from None
     return Policy(
-        default_role=_role(raw.get("default_role", "viewer"), f"{where}: default_role"),
-        emails=frozenset(_addresses(raw.get("allowed_emails", []), f"{where}: allowed_emails")),
-        domains=frozenset(_domains(raw.get("allowed_domains", []), f"{where}: allowed_domains")),
-        users=_users(raw.get("users", {}), where),
-        trusted_header=_trusted(raw.get("trusted_header"), where),
+        default_role=values["default_role"],
+        emails=frozenset(values["allowed_emails"]),
+        domains=frozenset(values["allowed_domains"]),
+        users=users,
+        trusted_header=None if header is None else TrustedHeader(header["header"], header["proxies"]),
     )
 
 
-def _strings(value: Any, where: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise AccessError(f'{where} must be a list of strings, e.g. ["a@example.com"]')
-    return list(value)
+def _user_address(email: str) -> str:
+    address = normalise(email)
+    if address is None:
+        raise AccessError(f'users."{email}": not an email address; write the table as [users."name@domain"]')
+    return address
 
 
-def _role(value: Any, where: str) -> str:
-    if value not in ROLES:
-        raise AccessError(f"{where} is {value!r}; use one of {', '.join(ROLES)}")
-    return str(value)
-
-
-def _addresses(value: Any, where: str) -> list[str]:
-    out = []
-    for item in _strings(value, where):
-        address = normalise(item)
-        if address is None:
-            raise AccessError(f"{where}: {item!r} is not an email address; write it as name@domain")
-        out.append(address)
-    return out
-
-
-def _domains(value: Any, where: str) -> list[str]:
-    out = []
-    for item in _strings(value, where):
-        domain = item.strip().lower().lstrip("@")
-        if not domain or "@" in domain or "." not in domain or any(c.isspace() for c in domain):
-            raise AccessError(f"{where}: {item!r} is not a domain; write it as example.com")
-        out.append(domain)
-    return out
-
-
-def _users(value: Any, where: str) -> dict[str, UserRule]:
-    if not isinstance(value, dict):
-        raise AccessError(f'{where}: users must be a table, e.g. [users."ana@example.com"] role = "admin"')
-    users = {}
-    for email, rule in value.items():
-        here = f"{where}: users.{email!r}"
-        address = normalise(email)
-        if address is None or not isinstance(rule, dict):
-            raise AccessError(f"{here} must be an email address with a table of role/projects")
-        extra = sorted(set(rule) - {"role", "projects"})
-        if extra:
-            raise AccessError(f"{here}: unknown key {extra[0]!r}; use role or projects")
-        role = _role(rule["role"], f"{here}.role") if "role" in rule else None
-        projects = tuple(sorted(set(_strings(rule["projects"], f"{here}.projects")))) if "projects" in rule else None
-        users[address] = UserRule(role, projects)
-    return users
-
-
-def _trusted(value: Any, where: str) -> TrustedHeader | None:
-    if value is None:
-        return None
-    here = f"{where}: trusted_header"
-    if not isinstance(value, dict) or not isinstance(value.get("header"), str) or not value["header"].strip():
-        raise AccessError(f'{here} needs header = "X-Forwarded-Email" and proxies = ["127.0.0.1"]')
-    proxies = _strings(value.get("proxies", []), f"{here}.proxies")
-    if not proxies:
-        raise AccessError(f'{here}.proxies is empty; list the proxy\'s address, e.g. ["127.0.0.1"]')
-    return TrustedHeader(value["header"].strip(), tuple(p.strip() for p in proxies))
+def _user(rule: Any, email: str) -> UserRule:
+    values = validate(rule, USER, f'users."{email}"', error=AccessError)
+    return UserRule(**values)

@@ -2,7 +2,8 @@
 
 Why in the budgets file (not the config): like budgets, these are tuned by whoever watches the
 spend, without a collector restart; the engine reads the file on every run. A mistake is a
-BudgetFileError naming the file, the line and the fix.
+BudgetFileError naming the file, the line, the key path and the fix; the keys are
+declared once as `Setting`s (ANOMALY), like the config's.
 
 Example file:
     [anomaly]
@@ -25,26 +26,54 @@ from typing import Any
 
 from foundation.errors import ConfigError
 from foundation.limit_rules import read_toml, toml_string
-
-from ._names import check_name
+from foundation.names import name_list
+from foundation.settings import Setting, default, validate
 
 MUTES = {"project": "mute_projects", "api_key": "mute_api_keys", "model": "mute_models"}
-_KEYS = ("sensitivity", "floor", *MUTES.values())
 
 
 class AnomalyFileError(ConfigError):
     """The `[anomaly]` table holds a value we cannot use (the budgets file's BudgetFileError wraps it)."""
 
 
+ANOMALY: tuple[Setting, ...] = (
+    Setting(
+        name="sensitivity",
+        kind=float,
+        default=6.0,
+        low=0.5,
+        high=100,
+        help="Robust deviations (1.4826 x MAD) above the usual spend before a scope's anomaly fires.",
+    ),
+    Setting(
+        name="floor",
+        kind=float,
+        default=1.0,
+        low=0,
+        high=1e12,
+        help="Spend per hour under which nothing fires (x 24 for a day).",
+    ),
+    Setting(name="mute_projects", kind=object, default=(), check=name_list, help="Projects never flagged."),
+    Setting(
+        name="mute_api_keys",
+        kind=object,
+        default=(),
+        check=name_list,
+        help="API keys never flagged, by label or key-... fingerprint.",
+    ),
+    Setting(name="mute_models", kind=object, default=(), check=name_list, help="Models never flagged."),
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class AnomalySettings:
     """`sensitivity`: how many robust deviations above the usual fire; `floor`: money per hour."""
 
-    sensitivity: float = 6.0
-    floor: float = 1.0
-    mute_projects: tuple[str, ...] = ()
-    mute_api_keys: tuple[str, ...] = ()
-    mute_models: tuple[str, ...] = ()
+    sensitivity: float = default(ANOMALY, "sensitivity")
+    floor: float = default(ANOMALY, "floor")
+    mute_projects: tuple[str, ...] = default(ANOMALY, "mute_projects")
+    mute_api_keys: tuple[str, ...] = default(ANOMALY, "mute_api_keys")
+    mute_models: tuple[str, ...] = default(ANOMALY, "mute_models")
 
     def muted(self, dim: str, value: str, label: str | None = None) -> bool:
         """Whether the scope is muted; a key is matched by its fingerprint or its label."""
@@ -60,33 +89,9 @@ class AnomalySettings:
         return "\n".join(lines) + "\n"
 
 
-def _number(raw: dict[str, Any], key: str, default: float, low: float, high: float, example: str) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise AnomalyFileError(f"anomaly.{key}: {value!r} is not a number from {low:g} to {high:g}; write {example}")
-    return float(value)
-
-
-def _names(raw: dict[str, Any], key: str) -> tuple[str, ...]:
-    value = raw.get(key, [])
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-        raise AnomalyFileError(f'anomaly.{key}: expected a list of names, got {value!r}; write {key} = ["name"]')
-    return tuple(check_name(v, f"anomaly.{key}", AnomalyFileError).strip() for v in values)
-
-
 def parse_anomaly(raw: Any) -> AnomalySettings:
     """Validate the `[anomaly]` table (missing = the defaults)."""
-    if not isinstance(raw, dict):
-        raise AnomalyFileError("anomaly: expected one [anomaly] table; write [anomaly] then sensitivity = 6")
-    for key in raw:
-        if key not in _KEYS:
-            raise AnomalyFileError(f"anomaly.{key}: unknown key; use some of {', '.join(_KEYS)}")
-    return AnomalySettings(
-        sensitivity=_number(raw, "sensitivity", 6.0, 0.5, 100, "sensitivity = 6"),
-        floor=_number(raw, "floor", 1.0, 0, 1e12, "floor = 1"),
-        **{attr: _names(raw, attr) for attr in MUTES.values()},
-    )
+    return AnomalySettings(**validate(raw, ANOMALY, "anomaly", error=AnomalyFileError))
 
 
 def anomaly_section(doc: dict[str, Any], text: str, path: Path, error: type[Exception]) -> AnomalySettings:

@@ -2,8 +2,9 @@
 
 Why TOML with one `[[budgets]]` table per budget: it is the config's format, comments
 survive a hand edit, and a mistake can be reported by line. A problem raises
-BudgetFileError naming the file, the line, the key and the fix; the page validates a form
-with the same `parse_budget` before `save_budgets` replaces the file atomically.
+BudgetFileError naming the file, the line, the key path and the fix (the keys are declared once
+as `Setting`s, BUDGET, and checked by foundation.settings like the config's); the page validates
+a form with the same `parse_budget` before `save_budgets` replaces the file atomically.
 
 Example file:
     [[budgets]]
@@ -34,19 +35,18 @@ from foundation.errors import ConfigError
 from foundation.limit_rules import parse_toml, read_toml, toml_string
 from foundation.locks import FileLock
 from foundation.money import email_money
+from foundation.names import name_list, plain_name
+from foundation.settings import Setting, default, validate
 from ledger.queries import Filters
 from ledger.storage.atomic import atomic_write_bytes
 
 from ._anomaly_settings import AnomalySettings, anomaly_section, load_anomaly
 from ._channels import channel_names
 from ._limits import Limit, Projects, limits_section, projects_section, render_limits
-from ._names import check_name
 from ._periods import ADJECTIVE, PERIODS, Period
-from ._settings import check_emails
+from ._settings import emails
 
 SCOPES = {"project": "projects", "model": "models", "api_key": "api_keys"}
-_KEYS = {"name", "period", "amount", "thresholds", "forecast", "recipients", "channels", *SCOPES}
-_TABLES = ("budgets", "limits", "key_labels", "key_projects", "projects", "anomaly")
 _HEADER = "# Budgets for the Mistral usage monitor; see docs/alerts.md. Saved by the Budgets page.\n"
 
 
@@ -58,20 +58,87 @@ class BudgetFileChanged(BudgetFileError):
     """A save refused because the file changed since the page that saves it was loaded."""
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}" if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return toml_string(str(value))
+
+
+def _thresholds(value: list[Any]) -> tuple[float, ...]:
+    if not value or any(isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1000 for v in value):
+        raise ValueError(f"{value!r} is not a list of percentages; write thresholds = [50, 80, 100]")
+    return tuple(sorted({float(v) for v in value}))
+
+
+def _scope(dim: str) -> Setting:
+    what = dim.replace("api_key", "API key (a label or key-... fingerprint)")
+    return Setting(
+        name=dim,
+        kind=object,
+        default=(),
+        check=name_list,
+        help=f"One {what} or a list of them; the budget counts their spend.",
+    )
+
+
+BUDGET: tuple[Setting, ...] = (
+    Setting(
+        name="name",
+        kind=str,
+        required=True,
+        check=plain_name,
+        help="The budget's name, unique in the file (it keys the alert state).",
+    ),
+    Setting(name="amount", kind=float, required=True, above=0, help="Spend per period, in the config's currency."),
+    Setting(
+        name="period",
+        kind=str,
+        default="month",
+        check=str.strip,
+        choices=PERIODS,
+        help="month, week or day, in the config's timezone.",
+    ),
+    *(_scope(dim) for dim in SCOPES),
+    Setting(
+        name="thresholds",
+        kind=list,
+        default=(50.0, 80.0, 100.0),
+        check=_thresholds,
+        help="Percentages of the amount that each send one alert (0 < p <= 1000).",
+    ),
+    Setting(name="forecast", kind=bool, default=True, help="Alert when the period's forecast exceeds the amount."),
+    Setting(name="recipients", kind=object, default=(), check=emails, help="Email addresses of the budget's alerts."),
+    Setting(
+        name="channels",
+        kind=object,
+        default=(),
+        check=channel_names,
+        help="Slack / Teams / webhook channels by name ([alerts.channels.<name>] in the config).",
+    ),
+)
+"""A `[[budgets]]` table; none of project, model and api_key = the whole organisation."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Budget:
     """An amount per calendar period for a scope; an empty scope is the whole organisation."""
 
     name: str
     amount: float
-    period: str = "month"
-    projects: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
-    api_keys: tuple[str, ...] = ()
-    thresholds: tuple[float, ...] = (50.0, 80.0, 100.0)
-    forecast: bool = True
-    recipients: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()
+    period: str = default(BUDGET, "period")
+    projects: tuple[str, ...] = default(BUDGET, "project")
+    models: tuple[str, ...] = default(BUDGET, "model")
+    api_keys: tuple[str, ...] = default(BUDGET, "api_key")
+    thresholds: tuple[float, ...] = default(BUDGET, "thresholds")
+    forecast: bool = default(BUDGET, "forecast")
+    recipients: tuple[str, ...] = default(BUDGET, "recipients")
+    channels: tuple[str, ...] = default(BUDGET, "channels")
     """Slack/Teams/webhook channels by name (`[alerts.channels.<name>]` in the config)."""
 
     @property
@@ -123,75 +190,22 @@ class Budget:
         return "\n".join(lines) + "\n"
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}" if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return toml_string(str(value))
+BUDGETS_FILE: tuple[Setting, ...] = (
+    Setting(name="budgets", kind=list, default=(), help="[[budgets]]: one table per budget (below)."),
+    Setting(name="anomaly", kind=dict, default={}, help="[anomaly]: the per-scope anomaly rule's tuning (below)."),
+    Setting(name="limits", kind=list, default=(), help="[[limits]]: the gateway's spend and rate limits (below)."),
+    Setting(name="key_labels", kind=dict, default={}, help="[key_labels]: a label for each key fingerprint."),
+    Setting(name="key_projects", kind=dict, default={}, help="[key_projects]: the project each bound key is."),
+    Setting(name="projects", kind=dict, default={}, help="[projects]: the projects a request may name."),
+)
+"""The budgets file's tables; each is checked by its own settings (BUDGET, ANOMALY, foundation.limit_rules')."""
 
 
-def _strings(value: Any, key: str) -> tuple[str, ...]:
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-        raise BudgetFileError(f'{key}: expected a name or a list of names, got {value!r}; write {key} = "search"')
-    return tuple(check_name(v, key, BudgetFileError).strip() for v in values)
-
-
-def _amount(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise BudgetFileError(f"amount: {value!r} is not a positive number; write e.g. amount = 500")
-    return float(value)
-
-
-def _thresholds(value: Any) -> tuple[float, ...]:
-    if (
-        not isinstance(value, list)
-        or not value
-        or any(isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1000 for v in value)
-    ):
-        raise BudgetFileError(f"thresholds: {value!r} is not a list of percentages; write thresholds = [50, 80, 100]")
-    return tuple(sorted({float(v) for v in value}))
-
-
-def _text(raw: dict[str, Any], key: str, default: str | None) -> str:
-    value = raw.get(key, default)
-    if not isinstance(value, str) or not value.strip():
-        raise BudgetFileError(f'{key}: missing or empty; write {key} = "..."')
-    return check_name(value, key, BudgetFileError).strip()
-
-
-def parse_budget(raw: dict[str, Any]) -> Budget:
-    """Validate one budget table; BudgetFileError names the key (callers add the line)."""
-    for key in raw:
-        if key not in _KEYS:
-            raise BudgetFileError(f"{key}: unknown key; use some of {', '.join(sorted(_KEYS))}")
-    period = _text(raw, "period", "month")
-    if period not in PERIODS:
-        raise BudgetFileError(f"period: {period!r} is not supported; use one of {', '.join(PERIODS)}")
-    forecast = raw.get("forecast", True)
-    if not isinstance(forecast, bool):
-        raise BudgetFileError(f"forecast: expected true or false, got {forecast!r}")
-    try:
-        recipients = check_emails(raw.get("recipients", []), "recipients")
-        channels = channel_names(raw.get("channels", []), "channels")
-    except ConfigError as exc:
-        raise BudgetFileError(str(exc)) from None
-    scope = {attr: _strings(raw[dim], dim) for dim, attr in SCOPES.items() if dim in raw}
-    return Budget(
-        name=_text(raw, "name", None),
-        amount=_amount(raw.get("amount")),
-        period=period,
-        thresholds=_thresholds(raw.get("thresholds", [50, 80, 100])),
-        forecast=forecast,
-        recipients=recipients,
-        channels=channels,
-        **scope,
-    )
+def parse_budget(raw: dict[str, Any], where: str = "") -> Budget:
+    """Validate one budget table (a file's `budgets[i]`, or a form's); BudgetFileError names the key path."""
+    values = validate(raw, BUDGET, where, error=BudgetFileError)
+    scope = {attr: values.pop(dim) for dim, attr in SCOPES.items()}
+    return Budget(**values, **scope)
 
 
 def _line_of(text: str, index: int, key: str | None) -> int:
@@ -211,22 +225,19 @@ def _line_of(text: str, index: int, key: str | None) -> int:
 def parse_budgets(text: str, path: Path) -> list[Budget]:
     """Parse a budgets document; BudgetFileError says `<file> line N: <key>: <problem>; <fix>`."""
     doc = parse_toml(text, path, BudgetFileError)
-    unknown = [k for k in doc if k not in _TABLES]
-    if unknown or not isinstance(doc.get("budgets", []), list):
-        raise BudgetFileError(
-            f"{path}: only [[budgets]], [[limits]], [key_labels], [key_projects], [projects] and [anomaly] "
-            f"tables are allowed, found "
-            f"{unknown or 'budgets'}; start each budget with [[budgets]]"
-        )
+    try:
+        validate(doc, BUDGETS_FILE, error=BudgetFileError)
+    except BudgetFileError as exc:
+        raise BudgetFileError(f"{path}: {exc}") from None
     limits_section(doc, text, path, BudgetFileError)
     anomaly_section(doc, text, path, BudgetFileError)
     budgets: list[Budget] = []
     for index, raw in enumerate(doc.get("budgets", [])):
         try:
-            budgets.append(parse_budget(raw))
+            budgets.append(parse_budget(raw, f"budgets[{index}]"))
         except BudgetFileError as exc:
-            key = str(exc).split(":", 1)[0]
-            raise BudgetFileError(f"{path} line {_line_of(text, index, key)}: {exc}") from None
+            key = re.match(r"budgets\[\d+\]\.(\w+)", str(exc))
+            raise BudgetFileError(f"{path} line {_line_of(text, index, key and key.group(1))}: {exc}") from None
     _unique(budgets, text, path)
     return budgets
 
@@ -237,7 +248,7 @@ def _unique(budgets: list[Budget], text: str, path: Path) -> None:
         if budget.slug in seen or not budget.slug:
             line = _line_of(text, index, "name")
             raise BudgetFileError(
-                f"{path} line {line}: name: {budget.name!r} is empty or used twice "
+                f"{path} line {line}: budgets[{index}].name: {budget.name!r} is empty or used twice "
                 f"(names key the alert state); give each budget its own name"
             )
         seen.add(budget.slug)

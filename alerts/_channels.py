@@ -73,13 +73,12 @@ class ChannelSettings:
         return value
 
 
-def channel_names(value: Any, where: str) -> tuple[str, ...]:
-    """A list of channel names (syntax only), or ConfigError naming `where`."""
+def channel_names(value: Any) -> tuple[str, ...]:
+    """A channel name or a list of them (syntax only), else ValueError with the fix (a `Setting` check)."""
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not all(isinstance(v, str) and NAME.fullmatch(v) for v in values):
-        raise ConfigError(
-            f"{where}: expected a list of channel names (letters, digits, - and _), got {value!r}; "
-            f'write {where.rsplit(".", 1)[-1]} = ["ops-slack"]'
+        raise ValueError(
+            f'expected a list of channel names (letters, digits, - and _), got {value!r}; write ["ops-slack"]'
         )
     return tuple(dict.fromkeys(values))
 
@@ -161,7 +160,11 @@ def parse_rule_channels(
             )
         if rule not in allowed:
             raise ConfigError(f"{where}: unknown rule; use some of {', '.join(allowed)}")
-        out[rule] = check_known(channel_names(value, where), channels, where)
+        try:
+            names = channel_names(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        out[rule] = check_known(names, channels, where)
     return out
 
 

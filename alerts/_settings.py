@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from foundation.errors import ConfigError
-from foundation.settings import Setting, validate
+from foundation.settings import Setting, default, validate
 
 from ._channels import ChannelSettings, parse_channels, parse_rule_channels
 from ._names import CONTROL, check_name
@@ -44,74 +43,20 @@ EMAIL = re.compile(r"[^@\s,;<>()\"\\]+@[^@\s,;<>()\"\\]+\.[^@\s,;<>()\"\\.]+")
 """One address, matched whole (`fullmatch`: `$` would accept a trailing newline)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class AlertSettings:
-    """What the engine checks and how often. Rates are percentages (5 = 5%)."""
-
-    budgets_file: Path
-    interval_seconds: int = 300
-    recipients: tuple[str, ...] = ()
-    rules_enabled: tuple[str, ...] = RULES
-    error_rate_pct: float = 10.0
-    rate_429_pct: float = 5.0
-    min_requests: int = 50
-    window_minutes: int = 15
-    anomaly_factor: float = 3.0
-    anomaly_min_spend: float = 1.0
-    reconcile_gap_pct: float = 5.0
-    reconcile_min_gap: float = 1.0
-    forecast_min_elapsed_pct: float = 20.0
-    late_grace_minutes: int = 60
-    repeat_hours: float = 0.0
-    outbox_expire_hours: float = 24.0
-    digest: str = "off"
-    digest_recipients: tuple[str, ...] = ()
-    digest_hour: int = 8
-    statement_hour: int = 8
-    channels: dict[str, ChannelSettings] = field(default_factory=dict)
-    """`[alerts.channels.<name>]`: Slack, Teams and webhook channels by name."""
-    rule_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """`[alerts.rule_channels]`: organisation-wide rule (or `digest`) -> channel names."""
-
-    def enabled(self, rule: str) -> bool:
-        return rule in self.rules_enabled
-
-
-@dataclass(frozen=True, kw_only=True)
-class SmtpSettings:
-    host: str
-    sender: str
-    port: int = 587
-    security: str = "starttls"
-    username: str | None = None
-    password_env: str | None = None
-    timeout_seconds: float = 20.0
-    ca_file: Path | None = None
-
-    def password(self) -> str | None:
-        """The password from the environment, or ConfigError naming the variable."""
-        if self.password_env is None:
-            return None
-        value = os.environ.get(self.password_env)
-        if not value:
-            raise ConfigError(f"smtp.password_env: environment variable {self.password_env} is not set; export it")
-        return value
-
-
 def is_email(value: object) -> bool:
     """One plain address and nothing else: no list, no display name, no control character."""
     return isinstance(value, str) and bool(EMAIL.fullmatch(value)) and not CONTROL.search(value)
 
 
-def check_emails(values: Any, where: str) -> tuple[str, ...]:
-    """A list of addresses, or ConfigError naming the bad one."""
+def emails(values: Any) -> tuple[str, ...]:
+    """One address or a list of them, else ValueError naming the bad one (a `Setting` check)."""
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, list):
-        raise ConfigError(f'{where}: expected a list of email addresses, got {values!r}; write ["ops@example.com"]')
+        raise ValueError(f'expected a list of email addresses, got {values!r}; write ["ops@example.com"]')
     for value in values:
         if not is_email(value):
-            raise ConfigError(f"{where}: {value!r} is not an email address; write it like ops@example.com")
+            raise ValueError(f"{value!r} is not an email address; write it like ops@example.com")
     return tuple(values)
 
 
@@ -126,10 +71,6 @@ def _given(value: str) -> str:
     if not value:
         raise ValueError('missing; [smtp] needs host and sender, e.g. host = "smtp.example.com"')
     return value
-
-
-def _emails(where: str) -> Callable[[Any], tuple[str, ...]]:
-    return lambda value: check_emails(value, where)
 
 
 def _pct(name: str, default: float, help_text: str) -> Setting:
@@ -156,7 +97,7 @@ ALERTS: tuple[Setting, ...] = (
         name="recipients",
         kind=object,
         default=(),
-        check=_emails("alerts.recipients"),
+        check=emails,
         help="Email addresses that get organisation-wide alerts (error rate, 429s, anomalies, reconciliation).",
     ),
     Setting(name="rules_enabled", kind=list, default=RULES, check=_rules, help="The rules that run (all by default)."),
@@ -243,7 +184,7 @@ ALERTS: tuple[Setting, ...] = (
         name="digest_recipients",
         kind=object,
         default=(),
-        check=_emails("alerts.digest_recipients"),
+        check=emails,
         help="Email addresses that get the spend digest.",
     ),
     Setting(
@@ -265,7 +206,7 @@ SMTP: tuple[Setting, ...] = (
         name="sender",
         kind=str,
         required=True,
-        check=lambda v: check_emails([_given(v)], "smtp.sender")[0],
+        check=lambda v: emails([_given(v)])[0],
         help="The From address of alert emails.",
     ),
     Setting(
@@ -282,6 +223,60 @@ SMTP: tuple[Setting, ...] = (
     Setting(name="timeout_seconds", kind=float, default=20.0, low=0.1, high=600, help="Timeout of one SMTP session."),
     Setting(name="ca_file", kind=str, help="A CA bundle to verify the server with; relative to the config file."),
 )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertSettings:
+    """What the engine checks and how often. Rates are percentages (5 = 5%)."""
+
+    budgets_file: Path
+    interval_seconds: int = default(ALERTS, "interval_seconds")
+    recipients: tuple[str, ...] = default(ALERTS, "recipients")
+    rules_enabled: tuple[str, ...] = default(ALERTS, "rules_enabled")
+    error_rate_pct: float = default(ALERTS, "error_rate_pct")
+    rate_429_pct: float = default(ALERTS, "rate_429_pct")
+    min_requests: int = default(ALERTS, "min_requests")
+    window_minutes: int = default(ALERTS, "window_minutes")
+    anomaly_factor: float = default(ALERTS, "anomaly_factor")
+    anomaly_min_spend: float = default(ALERTS, "anomaly_min_spend")
+    reconcile_gap_pct: float = default(ALERTS, "reconcile_gap_pct")
+    reconcile_min_gap: float = default(ALERTS, "reconcile_min_gap")
+    forecast_min_elapsed_pct: float = default(ALERTS, "forecast_min_elapsed_pct")
+    late_grace_minutes: int = default(ALERTS, "late_grace_minutes")
+    repeat_hours: float = default(ALERTS, "repeat_hours")
+    outbox_expire_hours: float = default(ALERTS, "outbox_expire_hours")
+    digest: str = default(ALERTS, "digest")
+    digest_recipients: tuple[str, ...] = default(ALERTS, "digest_recipients")
+    digest_hour: int = default(ALERTS, "digest_hour")
+    statement_hour: int = default(ALERTS, "statement_hour")
+    channels: dict[str, ChannelSettings] = field(default_factory=dict)
+    """`[alerts.channels.<name>]`: Slack, Teams and webhook channels by name."""
+    rule_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """`[alerts.rule_channels]`: organisation-wide rule (or `digest`) -> channel names."""
+
+    def enabled(self, rule: str) -> bool:
+        return rule in self.rules_enabled
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmtpSettings:
+    host: str
+    sender: str
+    port: int = DEFAULT_PORTS[default(SMTP, "security")]
+    security: str = default(SMTP, "security")
+    username: str | None = default(SMTP, "username")
+    password_env: str | None = default(SMTP, "password_env")
+    timeout_seconds: float = default(SMTP, "timeout_seconds")
+    ca_file: Path | None = default(SMTP, "ca_file")
+
+    def password(self) -> str | None:
+        """The password from the environment, or ConfigError naming the variable."""
+        if self.password_env is None:
+            return None
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise ConfigError(f"smtp.password_env: environment variable {self.password_env} is not set; export it")
+        return value
 
 
 def parse_alerts(raw: dict[str, Any], data_dir: Path) -> AlertSettings:

@@ -5,8 +5,9 @@ dashboard and the `mistral-monitor` command all build on this package. Standard 
 (plus `orjson`), so importing it is cheap. One module a job:
 
 - `errors`: the one error tree (`MonitorError` → `ConfigError`, and each component's own);
-- `settings`: `Setting` and `validate`, the declarative validator of the config's tables (the
-  access file, `[[limits]]` and `[[budgets]]` are still checked by their own parsers);
+- `settings`: `Setting`, `validate` and `default`, the one declarative validator of every TOML
+  table: the config's, the budgets file's (`[[budgets]]`, `[anomaly]`, `[[limits]]`, the key
+  tables) and the access file's; each default is written once, in its `Setting`;
 - `config`: the product's config (`Config`, `load_config`), declared with `Setting`s;
 - `log`, `scrub`: JSON-line logging through `logging`, and the one secret scrubber;
 - `jobs`: the `Job` every component hands to the collector's scheduler;

@@ -32,17 +32,17 @@ from .config_keys import (
     DEFAULT_PORT,
     FX,
     FX_RATE,
-    MIB,
     PASSTHROUGH,
     PRICE,
     PRICINGS,
+    PROVIDER_KINDS,
     SAVINGS,
     SOURCE,
     SOURCE_KINDS,
     TOP,
 )
 from .errors import ConfigError
-from .settings import load_toml, validate
+from .settings import default, load_toml, validate
 
 __all__ = [
     "CURRENCIES",
@@ -62,20 +62,21 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class SourceConfig:
-    """One polled source. `options` carries kind-specific keys (e.g. the admin API's)."""
+    """One polled source. `options` carries a provider kind's own keys, which its provider validates
+    (collector/providers declares them; foundation imports nothing of the collector)."""
 
     name: str
     kind: str
     url: str
-    poll_seconds: int = 60
-    token_env: str | None = None
-    page_limit: int = 10_000
-    timeout_seconds: float = 30.0
-    max_requests_per_second: float = 20.0
-    max_retries: int = 5
-    enabled: bool = True
-    max_pages_per_poll: int = 1000
-    max_page_bytes: int = 64 * MIB
+    poll_seconds: int = default(SOURCE, "poll_seconds")
+    token_env: str | None = default(SOURCE, "token_env")
+    page_limit: int = default(SOURCE, "page_limit")
+    timeout_seconds: float = default(SOURCE, "timeout_seconds")
+    max_requests_per_second: float = default(SOURCE, "max_requests_per_second")
+    max_retries: int = default(SOURCE, "max_retries")
+    enabled: bool = default(SOURCE, "enabled")
+    max_pages_per_poll: int = default(SOURCE, "max_pages_per_poll")
+    max_page_bytes: int = default(SOURCE, "max_page_bytes")
     options: dict[str, Any] = field(default_factory=dict)
 
     def token(self) -> str | None:
@@ -99,10 +100,10 @@ class FxConfig:
     currency = "USD", per_eur = 1.0563`; they win over fetched and seed rates (ledger.pricing.fx).
     """
 
-    url: str | None = None
-    every_hours: int = 6
-    max_retries: int = 3
-    timeout_seconds: float = 30.0
+    url: str | None = default(FX, "url")
+    every_hours: int = default(FX, "every_hours")
+    max_retries: int = default(FX, "max_retries")
+    timeout_seconds: float = default(FX, "timeout_seconds")
     overrides: tuple[tuple[date, str, float], ...] = ()
 
 
@@ -117,8 +118,8 @@ class PriceOverride:
     effective_from: date
     currency: str
     input_per_1m: float
-    output_per_1m: float = 0.0
-    cached_input_per_1m: float | None = None
+    output_per_1m: float = default(PRICE, "output_per_1m")
+    cached_input_per_1m: float | None = default(PRICE, "cached_input_per_1m")
     source: str = ""
 
 
@@ -127,8 +128,8 @@ class LeaseConfig:
     """`[collector] lease_url`: the Redis lease that makes one collector of several the active one."""
 
     url: str
-    seconds: int = 15
-    password_env: str = "COLLECTOR_LEASE_PASSWORD"
+    seconds: int = default(COLLECTOR, "lease_seconds")
+    password_env: str = default(COLLECTOR, "lease_password_env")
 
     def password(self) -> str | None:
         """The password from `password_env`; None when unset (a Redis without AUTH)."""
@@ -138,20 +139,20 @@ class LeaseConfig:
 @dataclass(frozen=True, kw_only=True)
 class Config:
     data_dir: Path
-    timezone: str = "UTC"
-    currency: str = "USD"
-    dashboard_url: str | None = None
+    timezone: str = default(TOP, "timezone")
+    currency: str = default(TOP, "currency")
+    dashboard_url: str | None = default(TOP, "dashboard_url")
     sources: tuple[SourceConfig, ...] = ()
     price_overrides: tuple[PriceOverride, ...] = ()
-    pricing: str = "list"
-    derive_eur_from_usd: bool = False
-    compaction_hour_utc: int = 2
+    pricing: str = default(TOP, "pricing")
+    derive_eur_from_usd: bool = default(TOP, "derive_eur_from_usd")
+    compaction_hour_utc: int = default(COMPACTION, "hour_utc")
     sections: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
-    max_record_age_days: int = 400
-    max_future_skew_seconds: int = 300
+    max_record_age_days: int = default(COLLECTOR, "max_record_age_days")
+    max_future_skew_seconds: int = default(COLLECTOR, "max_future_skew_seconds")
     fx: FxConfig = field(default_factory=FxConfig)
-    offline_projects: tuple[str, ...] = ()
+    offline_projects: tuple[str, ...] = default(SAVINGS, "offline_projects")
     """`[savings] offline_projects`: traffic that could wait for the Batch API."""
     lease: LeaseConfig | None = None
 
@@ -247,7 +248,10 @@ def _source(raw: Any, index: int) -> SourceConfig:
     where = f"sources[{index}]"
     table = _table(raw, where, "[[sources]]")
     kind = SOURCE[1].parse(table["kind"], f"{where}.kind") if "kind" in table else None
-    values = validate(table, SOURCE, where, sections=SOURCE_KINDS.get(kind or "", ()))
+    own = {s.name for s in SOURCE}
+    values = validate(
+        table, SOURCE, where, sections=[k for k in table if k not in own] if kind in PROVIDER_KINDS else ()
+    )
     options = {k: v for k, v in table.items() if k not in values}
     return SourceConfig(**values, options=options)
 

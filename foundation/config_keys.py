@@ -25,13 +25,11 @@ DEFAULT_PORT = 8765
 CURRENCIES = ("USD", "EUR")
 PRICINGS = ("list", "billed")
 MIB = 1024 * 1024
-# Each source kind and the extra keys it accepts (kept in SourceConfig.options, checked by its provider).
-SOURCE_KINDS: dict[str, frozenset[str]] = {
-    "usage_endpoint": frozenset(),
-    "mistral_admin": frozenset({"auth", "workspace_id", "api_zone", "previous_month_days", "usage_every_seconds"}),
-    "openai_usage": frozenset({"bucket_width", "trailing_days"}),
-    "anthropic_usage": frozenset({"bucket_width", "trailing_days", "anthropic_version"}),
-}
+SOURCE_KINDS = ("usage_endpoint", "mistral_admin", "openai_usage", "anthropic_usage")
+"""The kinds of `[[sources]]` the collector polls."""
+PROVIDER_KINDS = frozenset({"mistral_admin", "openai_usage", "anthropic_usage"})
+"""Kinds whose further keys go to `SourceConfig.options` unchecked here: each provider declares its
+own as `Setting`s (`OPTIONS` in collector/providers) and validates them when the collector builds it."""
 PASSTHROUGH = ("alerts", "smtp", "budgets", "gateway", "reconcile")
 """Sections owned by other components; kept unparsed in `Config.sections`."""
 
@@ -154,7 +152,7 @@ SOURCE: tuple[Setting, ...] = (
         kind=str,
         required=True,
         check=_source_kind,
-        help="usage_endpoint, mistral_admin, openai_usage or anthropic_usage.",
+        help="usage_endpoint, mistral_admin, openai_usage or anthropic_usage (their own keys: docs/billing.md).",
     ),
     Setting(
         name="url",

@@ -3,8 +3,10 @@
 Why in foundation, stdlib only: the gateway enforces these rules and must not import the
 dashboard's or the ledger's stack to read them; the alerts engine and the Budgets page
 (`alerts/_limits.py`) validate with the very same parser, so a file the page saves is a file the
-gateway loads, and neither imports the other. A name or label with a
-control character is refused (it ends up in 429 messages, headers and emails).
+gateway loads, and neither imports the other. The keys are declared once as `Setting`s (LIMIT,
+PROJECTS; a label or a binding is one `Setting` too) and checked by foundation.settings, so every
+error names the key path (`limits[0].amount`, `key_labels.key-...`) and the fix like the config's.
+A name or label with a control character is refused (it ends up in 429 messages, headers and emails).
 
 Names are compared normalised (`normal_name`: NFKC, casefolded, format characters dropped, trimmed
 of spaces and punctuation), so `Search`, `SEARCH` and `search.` are one project; a limit's
@@ -40,14 +42,14 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .config_keys import time_zone
 from .errors import MonitorError
-from .names import CONTROL
+from .names import CONTROL, plain_name
 from .periods import PERIODS
+from .settings import Setting, default, key_path, validate
 
 SCOPES = ("project", "api_key", "model")
-KEYS = {"name", "period", "amount", "requests_per_minute", "tokens_per_minute", "hard", "timezone", *SCOPES}
 NO_PROJECT = "(no project)"
 """The scope of a request without a known project (none sent, or one nothing in the file names)."""
 FINGERPRINT = re.compile(r"key[-_][A-Za-z0-9]{1,64}")
@@ -56,7 +58,94 @@ never a secret (`sk-...`), which a label must not be keyed by."""
 
 
 class LimitRuleError(MonitorError, ValueError):
-    """A limit or key label we cannot use; the message starts with the key and ends with the fix."""
+    """A limit or key label we cannot use; the message starts with the key path and ends with the fix."""
+
+
+def _scope(dim: str) -> Callable[[str], str]:
+    """A limit's `project` or `model` as matched: normalised (NO_PROJECT as is); ValueError when nothing is left."""
+
+    def check(value: str) -> str:
+        if dim == "project" and value.strip().casefold() == NO_PROJECT:
+            return NO_PROJECT
+        found = normal_name(plain_name(value))
+        if found is None:
+            raise ValueError(f'{value!r} has no letters or digits; write a name, e.g. {dim} = "search"')
+        return found
+
+    return check
+
+
+def _time_zone(value: str) -> str:
+    return time_zone(plain_name(value))
+
+
+LIMIT: tuple[Setting, ...] = (
+    Setting(
+        name="name",
+        kind=str,
+        required=True,
+        check=plain_name,
+        help="The limit's name, unique in the file (it keys the limit's state).",
+    ),
+    Setting(
+        name="project",
+        kind=str,
+        check=_scope("project"),
+        help='Limit this project\'s requests (compared normalised), or "(no project)".',
+    ),
+    Setting(
+        name="api_key",
+        kind=str,
+        check=plain_name,
+        help="Limit this API key's requests: a [key_labels] label or a key-... fingerprint.",
+    ),
+    Setting(
+        name="model", kind=str, check=_scope("model"), help="Limit this model's requests (an alias or its target)."
+    ),
+    Setting(
+        name="period",
+        kind=str,
+        default="day",
+        check=str.strip,
+        choices=PERIODS,
+        help="day, week or month: the spend's period.",
+    ),
+    Setting(
+        name="amount",
+        kind=float,
+        above=0,
+        help="Spend per period, in the gateway's limits_currency (none: no spend limit).",
+    ),
+    Setting(name="requests_per_minute", kind=int, low=1, help="Requests per minute (none: no request limit)."),
+    Setting(name="tokens_per_minute", kind=int, low=1, help="Tokens per minute (none: no token limit)."),
+    Setting(name="hard", kind=bool, default=True, help="false: soft, a response header and a log line, no refusal."),
+    Setting(
+        name="timezone",
+        kind=str,
+        check=_time_zone,
+        help="IANA time zone of the period's boundaries (default: the gateway's limits_timezone).",
+    ),
+)
+"""A `[[limits]]` table; it needs amount, requests_per_minute or tokens_per_minute."""
+PROJECT_NAME = Setting(name="project", kind=str, check=_scope("project"), help="A project, normalised.")
+LABEL = Setting(name="label", kind=str, required=True, check=plain_name, help="A key's label.")
+PROJECT = Setting(name="project", kind=str, required=True, check=plain_name, help="A key's project.")
+PROJECTS: tuple[Setting, ...] = (
+    Setting(
+        name="known",
+        kind=list,
+        default=(),
+        example='["web", "batch"]',
+        check=lambda names: tuple(_known(n) for n in names),
+        help="Projects a request may name, besides those the limits and [key_projects] name.",
+    ),
+)
+
+
+def _known(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f'{value!r} is not a name; write known = ["web", "batch"]')
+    return plain_name(value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,15 +153,15 @@ class Limit:
     """A spend limit per period and/or a rate limit per minute, for requests matching every scope set."""
 
     name: str
-    project: str | None = None
-    api_key: str | None = None
-    model: str | None = None
-    period: str = "day"
-    amount: float | None = None
-    requests_per_minute: int | None = None
-    tokens_per_minute: int | None = None
-    hard: bool = True
-    timezone: str | None = None
+    project: str | None = default(LIMIT, "project")
+    api_key: str | None = default(LIMIT, "api_key")
+    model: str | None = default(LIMIT, "model")
+    period: str = default(LIMIT, "period")
+    amount: float | None = default(LIMIT, "amount")
+    requests_per_minute: int | None = default(LIMIT, "requests_per_minute")
+    tokens_per_minute: int | None = default(LIMIT, "tokens_per_minute")
+    hard: bool = default(LIMIT, "hard")
+    timezone: str | None = default(LIMIT, "timezone")
     key_ids: frozenset[str] = frozenset()
     """The fingerprints `api_key` stands for (its label resolved through `[key_labels]`)."""
     key_label: str | None = None
@@ -150,27 +239,6 @@ def _trimmed(char: str) -> bool:
     return char.isspace() or unicodedata.category(char).startswith("P")
 
 
-def scope_name(value: str, key: str) -> str:
-    """A limit's `project` or `model` as matched: normalised, or NO_PROJECT as is."""
-    if key == "project" and value.casefold() == NO_PROJECT:
-        return NO_PROJECT
-    found = normal_name(value)
-    if found is None:
-        raise LimitRuleError(f'{key}: {value!r} has no letters or digits; write a name, e.g. {key} = "search"')
-    return found
-
-
-def check_text(value: Any, key: str) -> str:
-    """A non-empty name without control characters, stripped."""
-    if not isinstance(value, str) or not value.strip():
-        raise LimitRuleError(f'{key}: missing or empty; write {key} = "..."')
-    if CONTROL.search(value):
-        raise LimitRuleError(
-            f"{key}: {value!r} contains a control character; remove it (names go into 429 messages, headers and emails)"
-        )
-    return value.strip()
-
-
 def parse_key_labels(raw: Any) -> dict[str, str]:
     """`[key_labels]`: fingerprint -> label; labels unique, so a limit's `api_key` label is unambiguous."""
     if not isinstance(raw, dict):
@@ -179,53 +247,30 @@ def parse_key_labels(raw: Any) -> dict[str, str]:
     for key_id, label in raw.items():
         if not FINGERPRINT.fullmatch(key_id):
             raise LimitRuleError(
-                f"key_labels: {key_id!r} is not an API key fingerprint; use the key-... or key_... "
+                f"key_labels.{key_id}: {key_id!r} is not an API key fingerprint; use the key-... or key_... "
                 f"id shown on the dashboard"
             )
-        labels[key_id] = check_text(label, f"key_labels.{key_id}")
+        labels[key_id] = LABEL.parse(label, f"key_labels.{key_id}", LimitRuleError)
     if len(set(labels.values())) < len(labels):
         raise LimitRuleError("key_labels: a label is used twice; give each key its own label")
     return labels
 
 
-def parse_limit(raw: dict[str, Any], labels: dict[str, str]) -> Limit:
-    """One `[[limits]]` table; LimitRuleError names the key."""
-    for key in raw:
-        if key not in KEYS:
-            raise LimitRuleError(f"{key}: unknown key; use some of {', '.join(sorted(KEYS))}")
-    scope = {dim: check_text(raw[dim], dim) for dim in SCOPES if dim in raw}
-    scope.update({dim: scope_name(scope[dim], dim) for dim in ("project", "model") if dim in scope})
-    period = check_text(raw.get("period", "day"), "period")
-    if period not in PERIODS:
-        raise LimitRuleError(f"period: {period!r} is not supported; use one of {', '.join(PERIODS)}")
-    amount = _positive(raw, "amount", float)
-    rpm, tpm = _positive(raw, "requests_per_minute", int), _positive(raw, "tokens_per_minute", int)
-    if amount is None and rpm is None and tpm is None:
-        raise LimitRuleError("amount: a limit needs amount, requests_per_minute or tokens_per_minute; add one")
-    hard = raw.get("hard", True)
-    if not isinstance(hard, bool):
-        raise LimitRuleError(f"hard: expected true or false, got {hard!r}")
-    zone = _zone(raw.get("timezone"))
-    key_ids = _key_ids(scope.get("api_key"), labels)
-    if "api_key" in scope and not key_ids:
-        key = scope["api_key"]
+def parse_limit(raw: Any, labels: dict[str, str], where: str = "") -> Limit:
+    """One `[[limits]]` table (`where`: its key path, e.g. `limits[0]`); LimitRuleError names the key path."""
+    values = validate(raw, LIMIT, where, error=LimitRuleError)
+    if values["amount"] is None and values["requests_per_minute"] is None and values["tokens_per_minute"] is None:
         raise LimitRuleError(
-            f"api_key: {key!r} is neither a key label nor a key-... fingerprint; "
+            f"{key_path(where, 'amount')}: a limit needs amount, requests_per_minute or tokens_per_minute; add one"
+        )
+    key = values["api_key"]
+    key_ids = _key_ids(key, labels)
+    if key is not None and not key_ids:
+        raise LimitRuleError(
+            f"{key_path(where, 'api_key')}: {key!r} is neither a key label nor a key-... fingerprint; "
             f"add it to [key_labels] or use the fingerprint"
         )
-    label = labels.get(scope.get("api_key", ""))
-    return Limit(
-        name=check_text(raw.get("name"), "name"),
-        period=period,
-        amount=amount,
-        requests_per_minute=rpm,
-        tokens_per_minute=tpm,
-        hard=hard,
-        timezone=zone,
-        key_ids=key_ids,
-        key_label=label,
-        **scope,
-    )
+    return Limit(**values, key_ids=key_ids, key_label=labels.get(key or ""))
 
 
 def _key_ids(key: str | None, labels: dict[str, str]) -> frozenset[str]:
@@ -233,30 +278,6 @@ def _key_ids(key: str | None, labels: dict[str, str]) -> frozenset[str]:
     if key is None:
         return frozenset()
     return frozenset([k for k, label in labels.items() if label == key] + ([key] if FINGERPRINT.fullmatch(key) else []))
-
-
-def _positive(raw: dict[str, Any], key: str, kind: type) -> Any:
-    value = raw.get(key)
-    if value is None:
-        return None
-    wrong = isinstance(value, bool) or not isinstance(value, int | float) or not value > 0
-    if wrong or (kind is int and not isinstance(value, int)):
-        example = "1000" if kind is int else "25.5"
-        raise LimitRuleError(
-            f"{key}: {value!r} is not a positive {'whole ' if kind is int else ''}number; write e.g. {key} = {example}"
-        )
-    return kind(value)
-
-
-def _zone(value: Any) -> str | None:
-    if value is None:
-        return None
-    name = check_text(value, "timezone")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise LimitRuleError(f'timezone: {name!r} is not a time zone; write e.g. timezone = "Europe/Paris"') from None
-    return name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -269,7 +290,7 @@ class Projects:
     """Normalised: listed in `[projects] known`, bound to a key, or named by a limit."""
     written: tuple[tuple[str, str], ...] = ()
     """`[key_projects]` as written (a label or fingerprint, a project), kept when the page saves the file."""
-    listed: tuple[str, ...] = ()
+    listed: tuple[str, ...] = default(PROJECTS, "known")
     """`[projects] known` as written."""
 
     def project_of(self, sent: str | None, key_id: str | None) -> str | None:
@@ -308,7 +329,7 @@ def parse_projects(doc: dict[str, Any], limits: list[Limit], labels: dict[str, s
     written: list[tuple[str, str]] = []
     for key, value in raw.items():
         name = f"key_projects.{key}"
-        project = check_text(value, name)
+        project = PROJECT.parse(value, name, LimitRuleError)
         if project.casefold() == NO_PROJECT:
             raise LimitRuleError(f"{name}: a key cannot be bound to {NO_PROJECT}; bind it to a project or remove it")
         ids = _key_ids(key, labels)
@@ -320,14 +341,10 @@ def parse_projects(doc: dict[str, Any], limits: list[Limit], labels: dict[str, s
         for key_id in ids:
             if key_id in bound:
                 raise LimitRuleError(f"{name}: the key is bound twice; keep one binding per key")
-            bound[key_id] = scope_name(project, name)
+            bound[key_id] = PROJECT_NAME.parse(project, name, LimitRuleError)
         written.append((key, project))
-    table = doc.get("projects", {})
-    listed = table.get("known", []) if isinstance(table, dict) else None
-    if listed is None or set(table) - {"known"} or not isinstance(listed, list):
-        raise LimitRuleError('projects: expected a table with one key; write [projects] then known = ["web", ...]')
-    names = [check_text(p, "projects.known") for p in listed]
-    known = {scope_name(p, "projects.known") for p in names} | set(bound.values())
+    names = validate(doc.get("projects", {}), PROJECTS, "projects", error=LimitRuleError)["known"]
+    known = {PROJECT_NAME.parse(p, "projects.known", LimitRuleError) for p in names} | set(bound.values())
     known |= limit_projects(limits)
     return Projects(bound=bound, known=frozenset(known), written=tuple(written), listed=tuple(names))
 
@@ -351,10 +368,7 @@ def parse_limits(doc: dict[str, Any]) -> tuple[list[Limit], dict[str, str]]:
         raise LimitRuleError("limits: expected [[limits]] tables; start each limit with [[limits]]")
     limits: list[Limit] = []
     for index, table in enumerate(raw):
-        try:
-            limits.append(parse_limit(table, labels))
-        except LimitRuleError as exc:
-            raise LimitRuleError(f"limits[{index}].{exc}") from None
+        limits.append(parse_limit(table, labels, f"limits[{index}]"))
     names = [limit.name for limit in limits]
     if len(set(names)) < len(names):
         raise LimitRuleError("limits: a name is used twice (names key the limits' state); give each its own name")

@@ -23,12 +23,12 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "key_path", "load_toml", "reference", "validate"]
+__all__ = ["Setting", "default", "key_path", "load_toml", "reference", "validate"]
 
 _KINDS = {
     bool: "bool (true or false)",
@@ -46,7 +46,8 @@ class Setting:
 
     `low`/`high` bound numbers (inclusive), `above` is an exclusive lower bound, `choices` lists
     the allowed strings, and `check` turns the typed value into the stored one or raises
-    `ValueError("<what is wrong>; <the fix>")`. `required` keys have no default.
+    `ValueError("<what is wrong>; <the fix>")`. `required` keys have no default; `example` shows
+    how to write a value when the default does not.
     """
 
     name: str
@@ -59,9 +60,19 @@ class Setting:
     choices: tuple[str, ...] = ()
     check: Callable[[Any], Any] | None = None
     required: bool = False
+    example: str = ""
+    """How to write a value, for messages, when the default does not show it (e.g. `["web"]`)."""
 
-    def parse(self, value: Any, path: str) -> Any:
-        """The value checked and converted, or ConfigError naming `path` and the fix."""
+    def parse(self, value: Any, path: str, error: type[Exception] = ConfigError) -> Any:
+        """The value checked and converted, or `error` (a ConfigError) naming `path` and the fix."""
+        try:
+            return self._parsed(value, path)
+        except ConfigError as exc:
+            if error is ConfigError:
+                raise
+            raise error(str(exc)) from None
+
+    def _parsed(self, value: Any, path: str) -> Any:
         value = self._typed(value, path)
         if self.check is not None:
             try:
@@ -83,6 +94,8 @@ class Setting:
     def _example(self, path: str) -> str:
         if self.kind is dict:
             return f"write it as a table, [{path}]"
+        if self.example:
+            return f"write e.g. {self.name} = {self.example}"
         if self.default is None or self.default in ((), []):
             return "fix its value"
         return f"write e.g. {self.name} = {toml_value(self.default)}"
@@ -103,28 +116,51 @@ def key_path(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def validate(table: Any, settings: Iterable[Setting], where: str = "", sections: Iterable[str] = ()) -> dict[str, Any]:
-    """Every setting's value (its default when absent), checked; ConfigError at the first mistake.
+def validate(
+    table: Any,
+    settings: Iterable[Setting],
+    where: str = "",
+    sections: Iterable[str] = (),
+    error: type[Exception] = ConfigError,
+) -> dict[str, Any]:
+    """Every setting's value (its default when absent), checked; `error` at the first mistake.
 
     `sections` are further keys this table may hold that the caller validates itself (sub-tables,
-    other components' sections); they are neither refused nor returned.
+    other components' sections); they are neither refused nor returned. `error` is the file's own
+    ConfigError (or another MonitorError) so its callers keep catching what they caught.
     """
     if not isinstance(table, Mapping):
-        raise ConfigError(f"{where}: expected a table ([{where}]), got {toml_value(table)}; fix the section")
+        raise error(f"{where}: expected a table ([{where}]), got {toml_value(table)}; fix the section")
     declared = {s.name: s for s in settings}
     known = sorted({*declared, *sections})
     for key in table:
         if key not in known:
-            raise ConfigError(f"{key_path(where, key)}: unknown key; remove it or use one of {', '.join(known)}")
+            raise error(f"{key_path(where, key)}: unknown key; remove it or use one of {', '.join(known)}")
     values: dict[str, Any] = {}
     for name, setting in declared.items():
         if name in table:
-            values[name] = setting.parse(table[name], key_path(where, name))
+            values[name] = setting.parse(table[name], key_path(where, name), error)
         elif setting.required:
-            raise ConfigError(f"{key_path(where, name)}: missing; add it ({setting.help.rstrip('.')})")
+            raise error(f"{key_path(where, name)}: missing; add it ({setting.help.rstrip('.')})")
         else:
             values[name] = setting.default
     return values
+
+
+def default(settings: Iterable[Setting], name: str) -> Any:
+    """The declared default of setting `name`: a value object's field takes it from here, so a
+    default is written once, in its `Setting`.
+
+    Example:
+        >>> default([Setting(name="port", kind=int, default=8080, help="TCP port.")], "port")
+        8080
+    """
+    for setting in settings:
+        if setting.name == name:
+            if setting.required:
+                raise ValueError(f"setting {name!r} is required: it has no default")
+            return setting.default
+    raise KeyError(f"no setting {name!r}")
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -169,6 +205,8 @@ def toml_value(value: Any) -> str:
     """How a value is written in TOML, for messages: `true`, `"UTC"`, `60`."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, PurePath):
+        return toml_value(str(value))
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, str):

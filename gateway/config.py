@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from foundation.config_keys import CURRENCIES, redis_url
 from foundation.errors import ConfigError
-from foundation.settings import Setting, load_toml, validate
+from foundation.settings import Setting, default, load_toml, validate
 
 from ._units import ZONES
 
@@ -32,41 +32,6 @@ DEFAULT_DB = Path("data/gateway/buffer.sqlite3")
 DEFAULT_LIMITS_STATE = Path("data/gateway/limits.sqlite3")
 _SYNC_MODES = ("NORMAL", "FULL")
 _ZONES = ("auto", *ZONES)
-
-
-@dataclass(frozen=True, kw_only=True)
-class GatewayConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    upstream_url: str = "https://api.mistral.ai"
-    api_zone: str = "auto"  # recorded per request; auto = from the upstream host (api.eu.mistral.ai -> eu)
-    connect_timeout_seconds: float = 10.0
-    read_timeout_seconds: float = 300.0
-    max_connections: int = 100
-    project_header: str = "x-project"
-    retry_count_headers: tuple[str, ...] = ("x-retry-count", "x-stainless-retry-count")
-    db_path: Path = DEFAULT_DB  # relative paths: to the config file, else to the current directory
-    retention_days: float = 14.0
-    flush_interval_ms: int = 20
-    sqlite_synchronous: str = "NORMAL"
-    usage_token_env: str = "GATEWAY_USAGE_TOKEN"
-    key_salt_env: str = "GATEWAY_KEY_SALT"
-    log_requests: bool = False
-    max_request_body_mib: int = 513  # Mistral's file uploads: 512 MB per file, plus multipart framing
-    max_client_connections: int = 1000
-    client_timeout_seconds: float = 10.0
-    budgets_file: Path | None = None  # [[limits]] and [key_labels] are read from it (docs/gateway.md)
-    limits_state_path: Path = DEFAULT_LIMITS_STATE
-    limits_state_url: str | None = None  # redis://HOST:PORT/DB (rediss:// for TLS): replicas on several hosts
-    limits_state_password_env: str = "GATEWAY_LIMITS_STATE_PASSWORD"
-    limits_timezone: str = "UTC"
-    limits_currency: str = "USD"
-    limits_fail_closed: bool = False
-    limits_state_timeout_ms: int = 100
-    require_known_project: bool = False  # refuse (403) a key the budgets file's [key_projects] does not bind
-    ledger_dir: Path | None = None  # the collector's data_dir: each period's spend is read from it
-    ledger_refresh_seconds: float = 60.0
-    ledger_source: str = "gateway"
 
 
 @dataclass(frozen=True)
@@ -210,7 +175,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="db_path",
         kind=str,
-        default=str(DEFAULT_DB),
+        default=DEFAULT_DB,
         help="The SQLite buffer of records; relative to the config file.",
     ),
     Setting(name="retention_days", kind=float, default=14.0, above=0, help="Days records stay in the buffer."),
@@ -270,7 +235,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="limits_state_path",
         kind=str,
-        default=str(DEFAULT_LIMITS_STATE),
+        default=DEFAULT_LIMITS_STATE,
         help="The limits' shared SQLite state (minute counters, spend).",
     ),
     Setting(
@@ -333,3 +298,47 @@ SETTINGS: tuple[Setting, ...] = (
         name="ledger_source", kind=str, default="gateway", help="This gateway's source name in the collector config."
     ),
 )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayConfig:
+    """The gateway's settings; every default is its `Setting`'s (SETTINGS above)."""
+
+    host: str = default(SETTINGS, "host")
+    port: int = default(SETTINGS, "port")
+    upstream_url: str = default(SETTINGS, "upstream_url")
+    api_zone: str = default(SETTINGS, "api_zone")
+    """Recorded per request; auto = from the upstream host (api.eu.mistral.ai -> eu)."""
+    connect_timeout_seconds: float = default(SETTINGS, "connect_timeout_seconds")
+    read_timeout_seconds: float = default(SETTINGS, "read_timeout_seconds")
+    max_connections: int = default(SETTINGS, "max_connections")
+    project_header: str = default(SETTINGS, "project_header")
+    retry_count_headers: tuple[str, ...] = default(SETTINGS, "retry_count_headers")
+    db_path: Path = default(SETTINGS, "db_path")
+    """Relative paths: to the config file, else to the current directory."""
+    retention_days: float = default(SETTINGS, "retention_days")
+    flush_interval_ms: int = default(SETTINGS, "flush_interval_ms")
+    sqlite_synchronous: str = default(SETTINGS, "sqlite_synchronous")
+    usage_token_env: str = default(SETTINGS, "usage_token_env")
+    key_salt_env: str = default(SETTINGS, "key_salt_env")
+    log_requests: bool = default(SETTINGS, "log_requests")
+    max_request_body_mib: int = default(SETTINGS, "max_request_body_mib")
+    """Mistral's file uploads: 512 MB per file, plus multipart framing."""
+    max_client_connections: int = default(SETTINGS, "max_client_connections")
+    client_timeout_seconds: float = default(SETTINGS, "client_timeout_seconds")
+    budgets_file: Path | None = default(SETTINGS, "budgets_file")
+    """[[limits]] and [key_labels] are read from it (docs/gateway.md)."""
+    limits_state_path: Path = default(SETTINGS, "limits_state_path")
+    limits_state_url: str | None = default(SETTINGS, "limits_state_url")
+    """Redis://HOST:PORT/DB (rediss:// for TLS): replicas on several hosts."""
+    limits_state_password_env: str = default(SETTINGS, "limits_state_password_env")
+    limits_timezone: str = default(SETTINGS, "limits_timezone")
+    limits_currency: str = default(SETTINGS, "limits_currency")
+    limits_fail_closed: bool = default(SETTINGS, "limits_fail_closed")
+    limits_state_timeout_ms: int = default(SETTINGS, "limits_state_timeout_ms")
+    require_known_project: bool = default(SETTINGS, "require_known_project")
+    """Refuse (403) a key the budgets file's [key_projects] does not bind."""
+    ledger_dir: Path | None = default(SETTINGS, "ledger_dir")
+    """The collector's data_dir: each period's spend is read from it."""
+    ledger_refresh_seconds: float = default(SETTINGS, "ledger_refresh_seconds")
+    ledger_source: str = default(SETTINGS, "ledger_source")

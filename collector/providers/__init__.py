@@ -1,8 +1,8 @@
 """Provider sources: Mistral's Admin API (billed usage) and OpenAI / Anthropic usage reports.
 
-Public surface: the three source classes and `FACTORIES`
-(kind -> class), which collector._jobs registers; the kinds' config keys are in
-foundation.config.SOURCE_KINDS.
+Public surface: the three source classes and `FACTORIES` (kind -> class), which collector._jobs
+registers. Each class declares its kind's own `[[sources]]` keys as `OPTIONS` (`Setting`s,
+validated when the source is built); foundation.config_keys names the kinds only.
 """
 
 from ._admin import MistralAdminSource

@@ -32,7 +32,7 @@ import orjson
 
 from foundation import periods
 from foundation.config import SourceConfig
-from foundation.errors import ConfigError
+from foundation.settings import Setting
 from ledger.billing import RATE_LIMIT, SPEND_LIMIT, month_of, update_billed, write_price_sheet, write_reading
 
 from .._context import Context, refresh_book
@@ -62,6 +62,30 @@ def previous_month(day: date) -> str:
 class MistralAdminSource(ProviderSource):
     """Polls /v1/admin/{usage,spend-limit,rate-limit} into the billed table and readings."""
 
+    OPTIONS = (
+        Setting(
+            name="auth",
+            kind=str,
+            default="x-api-key",
+            choices=tuple(AUTH_STYLES),
+            help="How the Admin API key is sent: x-api-key (its header) or bearer (Authorization).",
+        ),
+        Setting(name="workspace_id", kind=str, help="Read the bill of this workspace only (default: all of them)."),
+        Setting(name="api_zone", kind=str, help="Read the bill of this zone only: global, us or eu (default: all)."),
+        Setting(
+            name="previous_month_days",
+            kind=int,
+            default=5,
+            help="Re-read last month's bill daily while the day of the month is at most this (late corrections).",
+        ),
+        Setting(
+            name="usage_every_seconds",
+            kind=int,
+            default=3600,
+            help="Read the current month's bill at most this often.",
+        ),
+    )
+
     def __init__(
         self,
         *,
@@ -71,16 +95,14 @@ class MistralAdminSource(ProviderSource):
         policy: RetryPolicy | None = None,
         clock: Any = None,
     ) -> None:
-        auth = source.options.get("auth", "x-api-key")
-        if auth not in AUTH_STYLES:
-            raise ConfigError(f"sources.{source.name}.auth: {auth!r} is not known; use 'x-api-key' or 'bearer'")
+        headers = AUTH_STYLES[self.options_of(source)["auth"]]
         super().__init__(
-            source=source, context=context, transport=transport, policy=policy, headers=AUTH_STYLES[auth], clock=clock
+            source=source, context=context, transport=transport, policy=policy, headers=headers, clock=clock
         )
-        self.workspace = self.option("workspace_id", None, (str, type(None)))
-        self.api_zone = self.option("api_zone", None, (str, type(None)))
-        self.previous_days = self.option("previous_month_days", 5, int)
-        self.usage_every = self.option("usage_every_seconds", 3600, int)
+        self.workspace = self.options["workspace_id"]
+        self.api_zone = self.options["api_zone"]
+        self.previous_days = self.options["previous_month_days"]
+        self.usage_every = self.options["usage_every_seconds"]
 
     def _due(self, month: str, every: int, now: datetime) -> bool:
         last = self.context.cursors.get(f"{self.source.name}:usage:{month}")

@@ -30,7 +30,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ._buckets import BucketPollResult, BucketSource, Cost, Usage, buckets, results, store
+from foundation.settings import Setting
+
+from ._buckets import BUCKET_OPTIONS, BucketPollResult, BucketSource, Cost, Usage, buckets, results, store
 
 USAGE = "/v1/organizations/usage_report/messages"
 COSTS = "/v1/organizations/cost_report"
@@ -90,9 +92,19 @@ def parse_cost(bucket: dict[str, Any], item: dict[str, Any]) -> Cost:
 class AnthropicUsageSource(BucketSource):
     """Polls Anthropic's usage and cost reports for the trailing window and upserts them."""
 
+    OPTIONS = (
+        *BUCKET_OPTIONS,
+        Setting(
+            name="anthropic_version",
+            kind=str,
+            default="2023-06-01",
+            help="The anthropic-version header sent with every request.",
+        ),
+    )
+
     def __init__(self, **kwargs: Any) -> None:
-        version = kwargs["source"].options.get("anthropic_version", "2023-06-01")
-        kwargs["headers"] = lambda token: {"x-api-key": token, "anthropic-version": str(version)}
+        version = self.options_of(kwargs["source"])["anthropic_version"]
+        kwargs["headers"] = lambda token: {"x-api-key": token, "anthropic-version": version}
         super().__init__(**kwargs)
 
     def poll(self) -> BucketPollResult:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from foundation.config import SourceConfig
-from foundation.errors import ConfigError
 from foundation.log import event_logger
 from foundation.scrub import register_secret
+from foundation.settings import Setting, validate
 
 from .._context import Context
 from .._http import RateLimiter, RetryPolicy, make_client, send, without_secrets
@@ -47,7 +47,19 @@ def warn_once(source: str, problem: str, **fields: Any) -> bool:
 
 
 class ProviderSource:
-    """Base of the provider sources: owns the HTTP client; subclasses implement poll()."""
+    """Base of the provider sources: owns the HTTP client; subclasses implement poll().
+
+    A kind's own config keys (`SourceConfig.options`: the table's keys the generic `[[sources]]`
+    settings do not declare) are declared here, next to the provider, as `OPTIONS`; they are
+    validated like every config table when the collector builds the source (ConfigError: exit 2).
+    """
+
+    OPTIONS: ClassVar[tuple[Setting, ...]] = ()
+
+    @classmethod
+    def options_of(cls, source: SourceConfig) -> dict[str, Any]:
+        """The source's own keys, checked against OPTIONS (defaults filled in), or ConfigError."""
+        return validate(source.options, cls.OPTIONS, f"sources.{source.name}")
 
     def __init__(
         self,
@@ -60,6 +72,7 @@ class ProviderSource:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.source = source
+        self.options = self.options_of(source)
         self.context = context
         self.policy = policy or RetryPolicy(max_retries=source.max_retries, sleep=context.stop.wait)
         self.limiter = RateLimiter(per_second=source.max_requests_per_second, sleep=context.stop.wait)
@@ -85,10 +98,3 @@ class ProviderSource:
             self.limiter,
             lambda response: check(without_secrets(response)),
         )
-
-    def option(self, key: str, default: Any, kind: type | tuple[type, ...]) -> Any:
-        """A kind-specific config key, type-checked with a ConfigError naming it."""
-        value = self.source.options.get(key, default)
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-            raise ConfigError(f"sources.{self.source.name}.{key}: {value!r} has the wrong type; see docs/billing.md")
-        return value

@@ -23,12 +23,12 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pyarrow as pa
 
-from foundation.errors import ConfigError
+from foundation.settings import Setting
 from ledger import SCHEMA, price_rows
 from ledger.storage.upsert import upsert_rows
 
@@ -211,15 +211,28 @@ def to_table(source: ProviderSource, prefix: str, endpoint: str, usages: Sequenc
     return table
 
 
+BUCKET_OPTIONS: tuple[Setting, ...] = (
+    Setting(
+        name="bucket_width",
+        kind=str,
+        default="1h",
+        choices=tuple(BUCKET_SECONDS),
+        help="The report's bucket: 1h or 1d.",
+    ),
+    Setting(name="trailing_days", kind=int, default=2, help="Days of buckets re-fetched on every poll."),
+)
+"""The keys of a provider source that reads usage buckets (OpenAI's, Anthropic's)."""
+
+
 class BucketSource(ProviderSource):
     """A provider source that re-fetches a trailing window of `bucket_width` buckets."""
 
+    OPTIONS: ClassVar[tuple[Setting, ...]] = BUCKET_OPTIONS
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.width = self.option("bucket_width", "1h", str)
-        if self.width not in BUCKET_SECONDS:
-            raise ConfigError(f"sources.{self.source.name}.bucket_width: {self.width!r}; use '1h' or '1d'")
-        self.trailing = self.option("trailing_days", 2, int)
+        self.width = self.options["bucket_width"]
+        self.trailing = self.options["trailing_days"]
 
     def window(self) -> tuple[datetime, datetime, int]:
         """(now, start of the window, how many buckets it spans)."""

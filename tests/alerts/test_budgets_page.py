@@ -78,7 +78,7 @@ def test_form_refuses_bad_values_and_saves_good_ones(page_env, smtp_server):
     projects.set_value("support-bot")
     form.number_input[0].set_value(0.0)
     form.button[0].click().run()
-    assert any("Not saved: amount: 0.0 is not a positive number" in e.value for e in at.error)
+    assert any("Not saved: amount: must be greater than 0, got 0;" in e.value for e in at.error)
     assert len(load_budgets(data / "budgets.toml")) == 2
     at.get("form")[0].number_input[0].set_value(25.0)
     at.get("form")[0].text_input[5].set_value("ops@example.com, not-an-email")
@@ -127,7 +127,7 @@ def test_invalid_budgets_file_is_shown_with_its_line(page_env, smtp_server):
     (data / "budgets.toml").write_text(BUDGETS.replace("amount = 200", "amount = -1"))
     at = page().run()
     assert not at.exception, at.exception
-    assert any("line 4: amount: -1 is not a positive number" in e.value for e in at.error)
+    assert any("line 4: budgets[0].amount: must be greater than 0, got -1" in shown(e.value) for e in at.error)
 
 
 @pytest.mark.slow
@@ -170,7 +170,7 @@ def test_control_character_in_a_budget_name_is_shown_not_crashed(page_env, smtp_
     (data / "budgets.toml").write_text(BUDGETS.replace('name = "ghost"', 'name = "gh\\u0007ost"'))
     at = page().run()
     assert not at.exception, at.exception
-    assert any("line 9: name: 'gh\\x07ost' contains a control character" in shown(e.value) for e in at.error)
+    assert any("line 9: budgets[1].name: 'gh\\x07ost' contains a control character" in shown(e.value) for e in at.error)
 
 
 @pytest.mark.slow

@@ -45,24 +45,27 @@ def test_hand_written_file_round_trips_through_save(tmp_path):
 @pytest.mark.parametrize(
     ("broken", "message"),
     [
-        (GOOD.replace("amount = 500", "amount = -5"), "line 4: amount: -5 is not a positive number"),
+        (
+            GOOD.replace("amount = 500", "amount = -5"),
+            "line 4: budgets[0].amount: must be greater than 0, got -5; use a number",
+        ),
         (
             GOOD.replace('["ops@example.com"]', '["ops-at-example.com"]'),
-            "line 6: recipients: 'ops-at-example.com' is not an email address; write it like ops@example.com",
+            "line 6: budgets[0].recipients: 'ops-at-example.com' is not an email address; write it like ops@",
         ),
         (
             GOOD.replace('period = "week"', 'period = "fortnight"'),
-            "line 10: period: 'fortnight' is not supported; use one of month, week, day",
+            "line 10: budgets[1].period: 'fortnight' is not supported; use one of month, week, day",
         ),
-        (GOOD.replace("forecast = false", "forcast = false"), "line 15: forcast: unknown key"),
+        (GOOD.replace("forecast = false", "forcast = false"), "line 15: budgets[1].forcast: unknown key"),
         (
             GOOD.replace('name = "keys weekly"', 'name = "Search Monthly"'),
-            "line 9: name: 'Search Monthly' is empty or used twice",
+            "line 9: budgets[1].name: 'Search Monthly' is empty or used twice",
         ),
         (GOOD.replace("amount = 500", "amount = "), "invalid TOML: Invalid value (at line 4, column 10)"),
         (
             GOOD.replace("thresholds = [90, 25]", "thresholds = [0]"),
-            "line 14: thresholds: [0] is not a list of percentages",
+            "line 14: budgets[1].thresholds: [0] is not a list of percentages",
         ),
     ],
 )
@@ -80,7 +83,7 @@ def test_missing_file_is_no_budgets(tmp_path):
 
 
 def test_form_validation_uses_the_same_rules():
-    with pytest.raises(BudgetFileError, match="amount: 0 is not a positive number"):
+    with pytest.raises(BudgetFileError, match="^amount: must be greater than 0, got 0; use a number above 0$"):
         parse_budget({"name": "x", "amount": 0})
     assert parse_budget({"name": "x", "amount": 1, "project": "new-project"}).projects == ("new-project",)
 

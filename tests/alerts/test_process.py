@@ -73,7 +73,7 @@ def test_broken_budgets_file_exits_2_naming_the_line(tmp_path, smtp_server):
     budgets_toml(tmp_path / "data" / "budgets.toml", BUDGET.replace("amount = 100", "amount = 0"))
     done = collector(write_config(tmp_path / "monitor.toml", smtp_server.port), "--once")
     assert done.returncode == 2
-    assert "budgets.toml line 4: amount: 0 is not a positive number; write e.g. amount = 500" in done.stderr
+    assert "budgets.toml line 4: budgets[0].amount: must be greater than 0, got 0; use a number above 0" in done.stderr
 
 
 KILLED = """

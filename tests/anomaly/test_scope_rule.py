@@ -183,11 +183,11 @@ def test_windows_weigh_each_hour_by_the_share_they_cover(tmp_path):
     [
         (
             'sensitivity = "high"',
-            "line 3: anomaly.sensitivity: 'high' is not a number from 0.5 to 100; write sensitivity = 6",
+            'line 3: anomaly.sensitivity: expected a number, got "high"; write e.g. sensitivity = 6.0',
         ),
-        ("floor = -1", "line 3: anomaly.floor: -1 is not a number from 0 to 1e+12; write floor = 1"),
-        ("mute_models = [1]", "line 3: anomaly.mute_models: expected a list of names, got [1]"),
-        ("quiet = true", "line 3: anomaly.quiet: unknown key; use some of sensitivity, floor, mute_projects"),
+        ("floor = -1", "line 3: anomaly.floor: -1 is out of range; use 0..1000000000000"),
+        ("mute_models = [1]", "line 3: anomaly.mute_models: expected a name or a list of names, got [1]"),
+        ("quiet = true", "line 3: anomaly.quiet: unknown key; remove it or use one of floor, mute_api_keys"),
         ('mute_projects = ["a\\u0007b"]', "line 3: anomaly.mute_projects: 'a\\x07b' contains a control character"),
     ],
 )

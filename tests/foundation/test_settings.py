@@ -10,15 +10,13 @@ from pathlib import Path
 import pytest
 
 from alerts import parse_alerts, parse_smtp
-from alerts._settings import ALERTS, SMTP, AlertSettings, SmtpSettings
 from foundation.config import FxConfig, LeaseConfig, SourceConfig, default_config, load_config, parse_config
-from foundation.config_keys import COLLECTOR, FX, SOURCE
+from foundation.config_keys import COLLECTOR
 from foundation.errors import ConfigError, MonitorError
-from foundation.settings import Setting, validate
+from foundation.settings import Setting, default, validate
 from gateway import GatewayConfig
 from gateway import load_config as load_gateway
 from gateway import parse_config as parse_gateway
-from gateway.config import SETTINGS as GATEWAY
 from tests.paths import REPO
 
 SOURCE_TABLE = {"name": "a", "kind": "usage_endpoint", "url": "http://127.0.0.1:1"}
@@ -133,23 +131,6 @@ def test_there_is_one_config_error_class():
     assert issubclass(collector.errors.PollError, MonitorError) and issubclass(gateway.GatewayError, MonitorError)
 
 
-@pytest.mark.parametrize(
-    ("cls", "settings", "skip"),
-    [
-        (SourceConfig, SOURCE, {"name", "kind", "url"}),
-        (FxConfig, FX, {"rates"}),
-        (GatewayConfig, GATEWAY, {"db_path", "limits_state_path"}),
-        (AlertSettings, ALERTS, {"budgets_file"}),
-        (SmtpSettings, SMTP, {"host", "sender", "port"}),
-    ],
-)
-def test_the_value_objects_defaults_are_the_settings_defaults(cls, settings, skip):
-    fields = cls.__dataclass_fields__
-    for setting in settings:
-        if setting.name not in skip:
-            assert fields[setting.name].default == setting.default, setting.name
-
-
 def test_parsing_nothing_gives_the_value_objects_defaults(tmp_path):
     assert parse_config({"sources": [SOURCE_TABLE]}, base=tmp_path).sources[0] == SourceConfig(**SOURCE_TABLE)
     assert parse_config({}, base=tmp_path).fx == FxConfig()
@@ -201,3 +182,22 @@ def test_a_spend_limit_currency_the_gateway_cannot_price_is_refused(tmp_path):
     assert "USD" in str(caught.value) and "EUR" in str(caught.value)
     path.write_text('[gateway]\nlimits_currency = "eur"\n')
     assert load_gateway(path).limits_currency == "EUR"
+
+
+def test_a_file_with_its_own_error_class_gets_it_from_the_one_validator():
+    class FileError(MonitorError, ValueError):
+        pass
+
+    port = Setting(name="port", kind=int, default=8080, low=1, high=65_535, help="TCP port.")
+    for table, message in [
+        ({"port": 0}, "f.port: 0 is out of range; use 1..65535"),
+        ({"port": True}, "f.port: expected an integer, got true; write e.g. port = 8080"),
+        ({"porr": 1}, "f.porr: unknown key; remove it or use one of port"),
+        ([], "f: expected a table ([f]), got []; fix the section"),
+    ]:
+        with pytest.raises(FileError) as caught:
+            validate(table, (port,), "f", error=FileError)
+        assert str(caught.value) == message and not isinstance(caught.value, ConfigError)
+    assert default((port,), "port") == 8080
+    with pytest.raises(KeyError):
+        default((port,), "host")

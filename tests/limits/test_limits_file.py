@@ -95,18 +95,27 @@ def test_saving_limits_keeps_budgets_and_the_gateway_reads_them_back(tmp_path: P
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('[[limits]]\nname = "x"\nproject = "a"\namount = -1\n', "line 4: limits[0].amount: -1 is not a positive"),
+        (
+            '[[limits]]\nname = "x"\nproject = "a"\namount = -1\n',
+            "line 4: limits[0].amount: must be greater than 0",
+        ),
         ('[[limits]]\nname = "x\\u0007"\namount = 1\n', "line 2: limits[0].name: 'x\\x07' contains a control"),
         ('[[limits]]\nname = "x"\namount = 1\nperiod = "year"\n', "line 4: limits[0].period: 'year' is not"),
         ('[[limits]]\nname = "x"\napi_key = "nobody"\namount = 1\n', "line 3: limits[0].api_key: 'nobody' is neither"),
         ('[[limits]]\nname = "x"\nproject = "a"\n', "limits[0].amount: a limit needs amount, requests_per_minute"),
         ('[key_labels]\n"key-0123456789abcdef" = "a\\nb"\n', "line 1: key_labels.key-0123456789abcdef: 'a\\nb'"),
-        ('[key_labels]\n"sk-live" = "a"\n', "key_labels: 'sk-live' is not an API key fingerprint"),
+        ('[key_labels]\n"sk-live" = "a"\n', "key_labels.sk-live: 'sk-live' is not an API key fingerprint"),
         ('[[limits]]\nname = "x"\namount = 1\n[[limits]]\nname = "x"\namount = 2\n', "a name is used twice"),
         ('[key_projects]\n"nobody" = "search"\n', "line 1: key_projects.nobody: 'nobody' is neither a key label"),
         ('\n[key_projects]\n"key-0123456789abcdef" = "(No Project)"\n', "line 2: key_projects.key-0123456789abcdef"),
-        ('[projects]\nknown = "web"\n', "line 1: projects: expected a table with one key"),
-        ('[projects]\nknown = ["web"]\nstrict = true\n', "projects: expected a table with one key"),
+        (
+            '[projects]\nknown = "web"\n',
+            'line 1: projects.known: expected a list, got "web"; write e.g. known = ["web"',
+        ),
+        (
+            '[projects]\nknown = ["web"]\nstrict = true\n',
+            "line 1: projects.strict: unknown key; remove it",
+        ),
         ('[[limits]]\nname = "x"\nproject = "..."\namount = 1\n', "line 3: limits[0].project: '...' has no letters"),
     ],
 )
