@@ -29,6 +29,7 @@ from foundation.settings import Setting
 from gateway.config import SETTINGS as GATEWAY
 from gateway.config import GatewayConfig
 from tests.paths import REPO
+from tests.test_layers import ALLOWED
 
 PAIRS: list[tuple[type, tuple[Setting, ...], dict[str, str]]] = [
     (SourceConfig, keys.SOURCE, {}),
@@ -123,7 +124,7 @@ def _settings_tuples() -> dict[int, tuple[set[str], tuple[Setting, ...]]]:
     found: dict[int, tuple[set[str], tuple[Setting, ...]]] = {}
     for path in sorted(REPO.glob("*/**/*.py")):
         parts = path.relative_to(REPO).with_suffix("").parts
-        if parts[0] in ("tests", "bench", "scripts", "docs") or "Setting(" not in path.read_text():
+        if parts[0] not in ALLOWED or "Setting(" not in path.read_text():
             continue
         module = importlib.import_module(".".join(parts))
         for attr, value in vars(module).items():
