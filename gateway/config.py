@@ -65,6 +65,7 @@ class GatewayConfig:
     limits_state_timeout_ms: int = 100
     require_known_project: bool = False  # refuse (403) a key the budgets file's [key_projects] does not bind
     ledger_dir: Path | None = None  # the collector's data_dir: each period's spend is read from it
+    collector_config: Path | None = None  # the collector's config: spend is priced with its price book
     ledger_refresh_seconds: float = 60.0
     ledger_source: str = "gateway"
 
@@ -95,12 +96,27 @@ def parse_config(raw: dict[str, Any], base: Path, where: str = "") -> GatewayCon
     state = values["limits_state_path"]
     # the state is shared by replicas: without the key, in the current directory (not next to the file)
     values["limits_state_path"] = _path(state, base) if "limits_state_path" in raw else DEFAULT_LIMITS_STATE.absolute()
-    for key in ("budgets_file", "ledger_dir"):
+    for key in ("budgets_file", "ledger_dir", "collector_config"):
         values[key] = None if values[key] is None else _path(values[key], base)
+    if values["collector_config"] is not None:
+        values["ledger_dir"] = values["ledger_dir"] or _collector_data_dir(values["collector_config"], where)
     if values["require_known_project"] and values["budgets_file"] is None:
         name = f"{where}.require_known_project" if where else "require_known_project"
         raise ConfigError(f"{name}: needs budgets_file (its [key_projects] binds keys); set budgets_file or remove it")
     return GatewayConfig(**values)
+
+
+def _collector_data_dir(path: Path, where: str) -> Path:
+    """The collector config's `data_dir`; ConfigError naming `collector_config` when it cannot be read."""
+    from foundation.config import load_config as load_collector_config
+
+    name = f"{where}.collector_config" if where else "collector_config"
+    if not path.is_file():
+        raise ConfigError(f"{name}: {path} is not a file; give the collector's config (its TOML) or remove the key")
+    try:
+        return load_collector_config(path).data_dir.resolve()
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {path}: {exc}") from None
 
 
 def _path(value: str, base: Path) -> Path:
@@ -322,6 +338,11 @@ SETTINGS: tuple[Setting, ...] = (
         help="true: refuse (403) requests whose API key [key_projects] does not bind to a project.",
     ),
     Setting(name="ledger_dir", kind=str, help="The collector's data_dir, to read each period's spend from."),
+    Setting(
+        name="collector_config",
+        kind=str,
+        help="The collector's config: spend limits price with its price book ([[prices]], billed price sheets).",
+    ),
     Setting(
         name="ledger_refresh_seconds",
         kind=float,
