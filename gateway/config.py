@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +27,9 @@ from foundation.errors import ConfigError
 from foundation.settings import Setting, load_toml, validate
 
 from ._units import ZONES
+
+if TYPE_CHECKING:
+    from foundation.config import Config as CollectorConfig
 
 DEFAULT_DB = Path("data/gateway/buffer.sqlite3")
 DEFAULT_LIMITS_STATE = Path("data/gateway/limits.sqlite3")
@@ -99,22 +102,30 @@ def parse_config(raw: dict[str, Any], base: Path, where: str = "") -> GatewayCon
     for key in ("budgets_file", "ledger_dir", "collector_config"):
         values[key] = None if values[key] is None else _path(values[key], base)
     if values["collector_config"] is not None:
-        values["ledger_dir"] = values["ledger_dir"] or _collector_data_dir(values["collector_config"], where)
+        collector = _collector(values["collector_config"], where)
+        values["ledger_dir"] = values["ledger_dir"] or collector.data_dir.resolve()
+        if collector.currency != values["limits_currency"]:
+            name = f"{where}.limits_currency" if where else "limits_currency"
+            raise ConfigError(
+                f"{name}: {values['limits_currency']} is not the collector's currency {collector.currency} "
+                f"(collector_config), so its prices and the ledger's spend would not apply; "
+                f'set limits_currency = "{collector.currency}"'
+            )
     if values["require_known_project"] and values["budgets_file"] is None:
         name = f"{where}.require_known_project" if where else "require_known_project"
         raise ConfigError(f"{name}: needs budgets_file (its [key_projects] binds keys); set budgets_file or remove it")
     return GatewayConfig(**values)
 
 
-def _collector_data_dir(path: Path, where: str) -> Path:
-    """The collector config's `data_dir`; ConfigError naming `collector_config` when it cannot be read."""
+def _collector(path: Path, where: str) -> CollectorConfig:
+    """The collector's config; ConfigError naming `collector_config` when it cannot be read."""
     from foundation.config import load_config as load_collector_config
 
     name = f"{where}.collector_config" if where else "collector_config"
     if not path.is_file():
         raise ConfigError(f"{name}: {path} is not a file; give the collector's config (its TOML) or remove the key")
     try:
-        return load_collector_config(path).data_dir.resolve()
+        return load_collector_config(path)
     except ConfigError as exc:
         raise ConfigError(f"{name}: {path}: {exc}") from None
 

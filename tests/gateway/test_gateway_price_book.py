@@ -187,3 +187,10 @@ def test_a_collector_config_that_does_not_read_is_named(tmp_path: Path) -> None:
         parse_config({"collector_config": "collector.toml"}, base=tmp_path)
     with pytest.raises(ConfigError, match=r"^collector_config: .*missing\.toml is not a file"):
         parse_config({"collector_config": "missing.toml"}, base=tmp_path)
+    (tmp_path / "euros.toml").write_text('data_dir = "data"\ncurrency = "EUR"\n')
+    with pytest.raises(ConfigError, match=r'^limits_currency: USD is not the collector.s currency EUR .*"EUR"$'):
+        parse_config({"collector_config": "euros.toml"}, base=tmp_path)
+    assert (
+        parse_config({"collector_config": "euros.toml", "limits_currency": "EUR"}, base=tmp_path).ledger_dir
+        == (tmp_path / "data").resolve()
+    )
