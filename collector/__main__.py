@@ -1,7 +1,8 @@
 """`python -m collector [--config FILE] [--once]`, plus `reprice` and `compact` commands.
 
 `reprice` and `compact` show their progress (days done, rate, time left): a bar on a terminal,
-`progress` log lines otherwise (foundation.progress).
+`progress` log lines otherwise (foundation.progress); so does a poll paging through a long window
+(`--once` after a long gap, a first backfill: `_usage.Backfill`).
 
 The one place that wires the alerts engine's jobs into the collector's schedule.
 """

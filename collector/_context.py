@@ -8,8 +8,9 @@ from pathlib import Path
 
 from foundation.config import Config
 from ledger import Appender, PriceBook
+from ledger.pricing.book import build_book
 
-from ._reprice import build_book, reprice
+from ._reprice import reprice
 from ._state import CursorStore, Quarantine, StatusBoard
 
 

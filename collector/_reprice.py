@@ -6,68 +6,21 @@ priced models or currencies changes. A change to one alias date rewrites the day
 not the whole history; a re-price can be interrupted and run again. Rows from provider usage
 APIs (`aggregated`) keep the provider's own cost.
 
-Which book: `build_book` is the one place the config's pricing choices meet: list prices and
-`[[prices]]` overrides, EUR rows derived from USD when `derive_eur_from_usd` opts in, and with
-`pricing = "billed"` the stored Admin API price sheets, month by month.
+Which book: `ledger.pricing.book.build_book`, the one place the config's pricing choices meet
+(the gateway's spend limits build theirs there too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foundation.config import Config, PriceOverride
 from ledger import PriceBook, list_days
-from ledger.billing import sheet_prices
-from ledger.pricing.aliases import read_aliases
-from ledger.pricing.fx import load_rates
-from ledger.pricing.prices import CACHED_INPUT_SHARE, Price, RateFn, derive_prices, read_prices
 from ledger.storage.store import rewrite_day
-
-
-def build_book(config: Config, rate: RateFn | None = None) -> PriceBook:
-    """The price book the config asks for; `rate` (a test double) stands in for the rate table."""
-    prices = [*read_prices(), *map(override_price, config.price_overrides)]
-    if config.derive_eur_from_usd:
-        prices += derive_prices(prices, rate or dated_rate(config), datetime.now(UTC).date())
-    aliases = read_aliases()
-    book = PriceBook(prices, aliases)
-    if config.pricing != "billed":
-        return book
-    return PriceBook(prices, aliases, sheet_prices(config.data_dir, config.currency, book))
-
-
-def override_price(override: PriceOverride) -> Price:
-    """A `[[prices]]` override as a price row; no cached price given = the ledger's cached share."""
-    cached = override.cached_input_per_1m
-    return Price(
-        model=override.model,
-        effective_from=override.effective_from,
-        currency=override.currency,
-        input_per_1m=override.input_per_1m,
-        output_per_1m=override.output_per_1m,
-        cached_input_per_1m=override.input_per_1m * CACHED_INPUT_SHARE if cached is None else cached,
-        source=override.source,
-    )
-
-
-def dated_rate(config: Config) -> RateFn:
-    """The dated reference-rate table as `rate(day, from, to)` (`ledger.pricing.fx`: seed,
-    fetched rates, `[[fx.rates]]`).
-
-    A day the table has no rate for gives None, so that month's derived price stays unpriced.
-    """
-    table = load_rates(config.data_dir, config.fx.overrides)
-
-    def rate(day: date, source: str, target: str) -> float | None:
-        found = table.factor(source, target, day)
-        return None if found is None else found[0]
-
-    return rate
 
 
 def reprice(

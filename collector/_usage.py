@@ -19,6 +19,8 @@ Example:
 from __future__ import annotations
 
 import gc
+import math
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,9 +29,11 @@ from typing import Any
 import httpx
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from foundation.config import SourceConfig
 from foundation.log import event_logger
+from foundation.progress import Progress
 from foundation.scrub import MASK, contains_secret
 from ledger import price_rows
 
@@ -135,6 +139,45 @@ def parse_page(content: bytes, window: TimeWindow | None = None, source: str = "
     return page
 
 
+class Backfill:
+    """A poll's progress while it pages through a long window (a backfill, a `--once` after days
+    away): the days covered, from its first record to now, and the records stored so far; a bar
+    on a terminal, `progress` log lines otherwise (foundation.progress). A poll whose first page
+    is its last (the collector caught up, every minute) shows nothing."""
+
+    def __init__(self, name: str, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.name, self.now = name, now
+        self.bar: Progress | None = None
+        self.first: datetime | None = None
+        self.records = 0
+        self.caught_up = False
+
+    def __enter__(self) -> Backfill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(self.caught_up)
+
+    def page(self, table: pa.Table, has_more: bool, records: int) -> None:
+        self.records += records
+        if table.num_rows == 0 or (self.bar is None and not has_more):
+            return
+        span = pc.min_max(table["timestamp"])
+        low, high = span["min"].as_py(), span["max"].as_py()
+        if self.bar is None or self.first is None:
+            self.first = low
+            total = max(1, math.ceil((self.now() - low).total_seconds() / 86_400))
+            self.bar = Progress(f"backfill {self.name}", total, "days")
+        self.bar.advance_to(int((high - self.first).total_seconds() // 86_400), f"{self.records:,} records")
+
+    def close(self, caught_up: bool) -> None:
+        if self.bar is None:
+            return
+        if caught_up:
+            self.bar.advance_to(self.bar.total, f"{self.records:,} records")
+        self.bar.finish()
+
+
 class UsageEndpointSource:
     """Polls one usage endpoint into the ledger."""
 
@@ -194,7 +237,7 @@ class UsageEndpointSource:
         cursor = ctx.cursors.get(name)
         seen = {cursor}
         records = quarantined = pages = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{name}") as pool:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{name}") as pool, Backfill(name) as backfill:
             pending: Future[Page] = pool.submit(self.fetch, cursor)
             while True:
                 page = pending.result()
@@ -207,7 +250,9 @@ class UsageEndpointSource:
                 if more:
                     pending = pool.submit(self.fetch, nxt)
                 table, rejected = page.parse()
-                records += ctx.appender.append(price_rows(table, name, ctx.book, ctx.config.currency))
+                stored = ctx.appender.append(price_rows(table, name, ctx.book, ctx.config.currency))
+                records += stored
+                backfill.page(table, page.has_more, stored)
                 ctx.quarantine.put(name, cursor, rejected)
                 quarantined += len(rejected)
                 pages += 1
@@ -233,6 +278,7 @@ class UsageEndpointSource:
                         hint="max_pages_per_poll reached, has_more still true; the next poll continues",
                     )
                 if not more:
+                    backfill.caught_up = not page.has_more
                     return PollResult(
                         records=records, quarantined=quarantined, pages=pages, cursor=cursor, capped=capped
                     )

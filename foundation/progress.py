@@ -62,6 +62,8 @@ class Progress:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.started = self.clock()
         self._shown = float("-inf")
+        self.note = ""
+        """Appended to the line (`1,234 records`): what the unit does not say."""
 
     def __enter__(self) -> Progress:
         return self
@@ -86,13 +88,19 @@ class Progress:
             tail = f"about {_duration((self.total - self.done) / rate)} left"
         else:
             tail = "time left unknown"
-        return f"{self.what}: {self.done:,}/{self.total:,} {self.unit}{share}, {rate:,.1f} {self.unit}/s, {tail}"
+        note = f", {self.note}" if self.note else ""
+        return f"{self.what}: {self.done:,}/{self.total:,} {self.unit}{share}, {rate:,.1f} {self.unit}/s, {tail}{note}"
 
     def advance(self, n: int = 1) -> None:
         self.done += n
         now = self.clock()
         if now - self._shown >= (0.1 if self.tty else self.every):
             self._show(now)
+
+    def advance_to(self, done: int, note: str = "") -> None:
+        """Work measured as a position (the days a backfill has covered): `done` of `total` so far."""
+        self.note = note or self.note
+        self.advance(max(0, min(int(done), self.total) - self.done))
 
     def finish(self) -> None:
         self._show(self.clock(), end=True)

@@ -124,6 +124,7 @@ def build_limiter(
         fail_closed=config.limits_fail_closed,
         state_timeout=config.limits_state_timeout_ms / 1000,
         ledger_refresh_seconds=config.ledger_refresh_seconds,
+        collector_config=config.collector_config,
     )
     return Limiter(
         limits=book.limits,

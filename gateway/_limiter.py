@@ -48,7 +48,7 @@ from ledger.pricing.aliases import AliasHistory, read_aliases
 from ._estimate import TOKEN_BILLED, request_tokens
 from ._limit_ledger import Refresher
 from ._limit_periods import PeriodCache, minute_of
-from ._limit_prices import UnitPrices, load_pricer, price_records, unit_prices
+from ._limit_prices import BOOK_SECONDS, UnitPrices, load_pricer, price_records, unit_prices
 from ._limit_state import LimitState
 from ._limit_store import Hold, LimitStore, Settled, SpendRow, StateReset, StateUnavailable, TokenRow
 from ._metrics import Metrics
@@ -96,6 +96,8 @@ class LimitSettings:
     state_timeout: float = 0.1
     sync_seconds: float = 0.2
     ledger_refresh_seconds: float = 60.0
+    collector_config: Path | None = None
+    """The collector's config: records and reservations are priced with its price book (`_limit_prices`)."""
 
 
 @dataclass(kw_only=True)
@@ -155,6 +157,8 @@ class Limiter:
         self.units_fixed = units is not None
         self.units_max = max(units.values(), default=(0.0, 0.0)) if units else (0.0, 0.0)
         self.units_day = ""
+        self.units_at = -math.inf
+        """When (time.monotonic) the token prices were asked for: again after BOOK_SECONDS (a new book)."""
         self.units_future: Any = None
         self.model_prices: dict[str | None, tuple[float, float]] = {}
         """The token prices of each model name as sent, for the UTC day of `matching` (what an alias meant)."""
@@ -487,7 +491,8 @@ class Limiter:
         self.own = {key: cost for key, cost in self.own.items() if key[:2] in current}
 
     def _load_units(self, now: float) -> None:
-        """Each model's token prices of the UTC day, from the pricing process (not awaited: checked every sync)."""
+        """Each model's token prices of the UTC day, from the pricing process (not awaited: checked every sync);
+        asked again every BOOK_SECONDS, as the pricing process's book may have changed."""
         if self.units_fixed or self.pricer is not None or not any(lim.amount is not None for lim in self.limits):
             return
         day = datetime.fromtimestamp(now, UTC).date().isoformat()
@@ -502,7 +507,8 @@ class Limiter:
             self.units, self.units_day, self.model_prices = units, day, {}
             self.units_max = max(units.values(), default=(0.0, 0.0))
             self.metrics.limit_models_priced = len(units)
-        elif future is None and self.units_day != day:
+        elif future is None and (self.units_day != day or time.monotonic() - self.units_at >= BOOK_SECONDS):
+            self.units_at = time.monotonic()
             try:
                 self.units_future = self._pool().submit(unit_prices, day)
             except Exception as exc:  # a broken pricing process: replaced on the next try
@@ -558,7 +564,10 @@ class Limiter:
         """One process prices records, so numpy and pyarrow never hold this process's GIL (or memory)."""
         if self.pricing is None:
             self.pricing = ProcessPoolExecutor(
-                1, mp_context=get_context("spawn"), initializer=load_pricer, initargs=(self.settings.currency,)
+                1,
+                mp_context=get_context("spawn"),
+                initializer=load_pricer,
+                initargs=(self.settings.currency, _text(self.settings.collector_config)),
             )
         return self.pricing
 
@@ -618,6 +627,10 @@ class Limiter:
                 error=f"{type(exc).__name__}: {exc}",
                 fail_closed=self.settings.fail_closed,
             )
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def _stamp(path: Path | None) -> tuple[int, int] | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +27,9 @@ from foundation.errors import ConfigError
 from foundation.settings import Setting, default, load_toml, validate
 
 from ._units import ZONES
+
+if TYPE_CHECKING:
+    from foundation.config import Config as CollectorConfig
 
 DEFAULT_DB = Path("data/gateway/buffer.sqlite3")
 DEFAULT_LIMITS_STATE = Path("data/gateway/limits.sqlite3")
@@ -60,12 +63,35 @@ def parse_config(raw: dict[str, Any], base: Path, where: str = "") -> GatewayCon
     state = values["limits_state_path"]
     # the state is shared by replicas: without the key, in the current directory (not next to the file)
     values["limits_state_path"] = _path(state, base) if "limits_state_path" in raw else DEFAULT_LIMITS_STATE.absolute()
-    for key in ("budgets_file", "ledger_dir"):
+    for key in ("budgets_file", "ledger_dir", "collector_config"):
         values[key] = None if values[key] is None else _path(values[key], base)
+    if values["collector_config"] is not None:
+        collector = _collector(values["collector_config"], where)
+        values["ledger_dir"] = values["ledger_dir"] or collector.data_dir.resolve()
+        if collector.currency != values["limits_currency"]:
+            name = f"{where}.limits_currency" if where else "limits_currency"
+            raise ConfigError(
+                f"{name}: {values['limits_currency']} is not the collector's currency {collector.currency} "
+                f"(collector_config), so its prices and the ledger's spend would not apply; "
+                f'set limits_currency = "{collector.currency}"'
+            )
     if values["require_known_project"] and values["budgets_file"] is None:
         name = f"{where}.require_known_project" if where else "require_known_project"
         raise ConfigError(f"{name}: needs budgets_file (its [key_projects] binds keys); set budgets_file or remove it")
     return GatewayConfig(**values)
+
+
+def _collector(path: Path, where: str) -> CollectorConfig:
+    """The collector's config; ConfigError naming `collector_config` when it cannot be read."""
+    from foundation.config import load_config as load_collector_config
+
+    name = f"{where}.collector_config" if where else "collector_config"
+    if not path.is_file():
+        raise ConfigError(f"{name}: {path} is not a file; give the collector's config (its TOML) or remove the key")
+    try:
+        return load_collector_config(path)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {path}: {exc}") from None
 
 
 def _path(value: str, base: Path) -> Path:
@@ -288,6 +314,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(name="ledger_dir", kind=str, help="The collector's data_dir, to read each period's spend from."),
     Setting(
+        name="collector_config",
+        kind=str,
+        help="The collector's config: spend limits price with its price book ([[prices]], billed price sheets).",
+    ),
+    Setting(
         name="ledger_refresh_seconds",
         kind=float,
         default=60.0,
@@ -340,5 +371,7 @@ class GatewayConfig:
     """Refuse (403) a key the budgets file's [key_projects] does not bind."""
     ledger_dir: Path | None = default(SETTINGS, "ledger_dir")
     """The collector's data_dir: each period's spend is read from it."""
+    collector_config: Path | None = default(SETTINGS, "collector_config")
+    """The collector's config: spend is priced with its price book."""
     ledger_refresh_seconds: float = default(SETTINGS, "ledger_refresh_seconds")
     ledger_source: str = default(SETTINGS, "ledger_source")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ OPTIONS: dict[str, str] = {
     "server.address": "127.0.0.1",
     "server.headless": "true",
     "server.runOnSave": "false",
+    "server.scriptHealthCheckEnabled": "true",
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "viewer",
     "client.showErrorDetails": "type",
@@ -61,6 +63,30 @@ def streamlit_argv(app: Path, extra: list[str]) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(app), *flags, *extra]
 
 
+def served_at(command: list[str]) -> str:
+    """The loopback URL the `streamlit run` command line serves (`--server.port`, default 8501).
+
+    >>> served_at(["python", "-m", "streamlit", "run", "app.py", "--server.port", "8600"])
+    'http://127.0.0.1:8600'
+    """
+    port = "8501"
+    for index, arg in enumerate(command):
+        if arg.startswith("--server.port="):
+            port = arg.partition("=")[2]
+        elif arg == "--server.port" and index + 1 < len(command):
+            port = command[index + 1]
+    return f"http://127.0.0.1:{port}"
+
+
+def warm_after_start(command: list[str]) -> None:
+    """A detached helper (`monitor_cli._warm`) that, once the server answers, has it run the app once,
+    so the first visitor finds the modules imported and the default view's figures cached."""
+    if "--server.scriptHealthCheckEnabled=false" in command:
+        return
+    helper = [sys.executable, "-m", "monitor_cli._warm", served_at(command)]
+    subprocess.Popen(helper, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+
+
 def run_dashboard(argv: list[str]) -> int:
     """Replace this process with Streamlit's, so signals and the exit code are the server's own."""
     try:
@@ -68,6 +94,7 @@ def run_dashboard(argv: list[str]) -> int:
     except DashboardMissing as exc:
         print(f"mistral-monitor dashboard: {exc}", file=sys.stderr)
         return 2
+    warm_after_start(command)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, command)

@@ -128,9 +128,9 @@ def _join(parts: list[Columns]) -> Columns:
 
 def _with_retries(rng: np.random.Generator, inc: Incidents, cols: Columns, end_ms: int) -> Columns:
     """Add the client's retries after 429s and 5xx, backing off 2^attempt seconds or so."""
-    parts = []
+    parts: list[Columns] = []
     current = cols
-    while len(current["ts"]):
+    while len(current["ts"]) or not parts:  # an hour with no request still has its (empty) columns
         status, capped = assign_status(rng, inc, current["ts"], current["key"], current["model"])
         parts.append(current | {"status": status, "capped": capped})
         retry = (status == 429) | (status >= 500)

@@ -371,3 +371,12 @@ def test_the_demo_shows_ocr_and_audio_spend_and_no_unbilled_call_is_unpriced(mon
     assert unbilled and all(r["cost"] == 0.0 for r in unbilled)
     unpriced = {r["model"] for r in rows if r["cost"] is None}
     assert unpriced == {FINE_TUNED}  # only the fine-tune has no price; every unit model is priced
+
+
+def test_an_hour_with_no_request_is_empty_not_an_error():
+    """A quiet hour (a low rate at night) drew no request, and the retries' join raised IndexError (fails on the
+    previous code); it is an hour of empty columns."""
+    from simulator._generate import generate_hour
+
+    quiet = [generate_hour(seed=3, hour=hour, rate=1e-6) for hour in range(493_000, 493_024)]
+    assert all(len(cols["ts"]) == 0 for cols in quiet)

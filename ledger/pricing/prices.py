@@ -183,6 +183,14 @@ class PriceBook:
                 found = price
         return found
 
+    def token_prices(self, model: str, at: datetime, currency: str) -> tuple[float, float] | None:
+        """(input, output) per 1M tokens of a concrete model at `at`, as `cost_columns` prices them
+        (a stored price sheet's month included); None when either is unknown."""
+        ts = np.array([int(at.timestamp() * 1_000_000)], dtype=np.int64)
+        rates = self._rates(model, currency, ts)[0]
+        found = rates[_RATE_COLUMNS.index("input")], rates[_RATE_COLUMNS.index("output")]
+        return None if np.isnan(found[0]) or np.isnan(found[1]) else (float(found[0]), float(found[1]))
+
     def cost_columns(self, table: pa.Table, currency: str) -> tuple[pa.Array, pa.Array]:
         """Vectorised pricing of ledger rows: returns (priced_model, cost) arrays.
 

@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from foundation.progress import Progress
@@ -96,3 +97,46 @@ def test_compact_on_a_terminal_draws_the_bar(tmp_path: Path) -> None:
     assert process.wait(timeout=60) == 0
     text = seen.decode()
     assert "\r[" in text and "compact: 3/3 days (100%)" in text and "done in" in text, text
+
+
+def backfill(tmp_path: Path, pages: int = 4) -> tuple[int, int]:
+    """Poll 2.5 days of the simulator in `pages` or more pages; (records stored, pages)."""
+    from collector._context import Context
+    from collector._usage import UsageEndpointSource
+    from foundation.config import Config, SourceConfig
+    from simulator import start_server
+
+    with start_server(seed=3, days=2.5, rate=0.02) as sim:
+        total = len(httpx.get(sim.url + "/v1/usage/requests", params={"limit": 100_000}).json()["data"])
+        source = SourceConfig(name="sim", kind="usage_endpoint", url=sim.url, page_limit=-(-total // pages))
+        context = Context.build(Config(data_dir=tmp_path / "data", sources=(source,)))
+        polled = UsageEndpointSource(source=source, context=context).poll()
+    return polled.records, polled.pages
+
+
+def test_a_backfill_on_a_terminal_draws_days_and_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = Terminal()
+    monkeypatch.setattr(sys, "stderr", out)
+    records, pages = backfill(tmp_path)
+    assert pages >= 4
+    frames = out.getvalue().split("\r")[1:]
+    assert len(frames) >= 2 and all(f.startswith("[") for f in frames)
+    assert "backfill sim: 3/3 days (100%)" in frames[-1] and "done in" in frames[-1]
+    assert frames[-1].endswith(f", {records:,} records\x1b[K\n")
+
+
+def test_a_backfill_in_a_pipe_logs_progress_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from foundation.log import FIELDS
+
+    caplog.set_level("INFO", logger="progress")
+    records, _ = backfill(tmp_path)
+    events = [getattr(r, FIELDS) for r in caplog.records if r.name == "progress" and r.getMessage() == "progress"]
+    assert events and events[-1]["task"] == "backfill sim" and events[-1]["done"] == events[-1]["total"] == 3
+    assert events[-1]["line"].endswith(f", {records:,} records")
+
+
+def test_a_poll_caught_up_in_one_page_shows_no_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = Terminal()
+    monkeypatch.setattr(sys, "stderr", out)
+    backfill(tmp_path, pages=1)
+    assert out.getvalue() == ""

@@ -285,9 +285,10 @@ def test_a_project_spend_limit_refusal_still_shows_the_projects_spend(serve: Ser
     )
 
 
-def test_a_spend_limit_added_later_counts_the_ledger(serve: Serve, tmp_path: Path) -> None:
-    """Issue 23: a gateway started without spend limits built no ledger refresher, so a spend limit
-    added by hot reload counted only the gateway's own spend, never the ledger's."""
+@pytest.mark.parametrize("first", ["rate", "none"])
+def test_a_spend_limit_added_later_counts_the_ledger(serve: Serve, tmp_path: Path, first: str) -> None:
+    """Issue 23: a gateway started without spend limits (a rate limit only, or no limit at all) built no
+    ledger refresher, so a spend limit added by hot reload counted only the gateway's own spend, never the ledger's."""
     rows(  # the ledger counts up to the minute of its newest gateway row (14:00 UTC), 3.00 before it
         tmp_path / "data",
         [
@@ -296,7 +297,7 @@ def test_a_spend_limit_added_later_counts_the_ledger(serve: Serve, tmp_path: Pat
             {"source": "gateway", "timestamp": datetime(2026, 3, 10, 14, 0, tzinfo=UTC), "cost": 0.0, "project": "x"},
         ],
     )
-    rated = '[[limits]]\nname = "a rate"\nproject = "rated"\nrequests_per_minute = 100\n'
+    rated = '[[limits]]\nname = "a rate"\nproject = "rated"\nrequests_per_minute = 100\n' if first == "rate" else ""
     url, root = serve(rated, ledger_dir="data", ledger_refresh_seconds=3600)
     assert sdk_chat(url, "late before", "late") == 200
     spend = '\n[[limits]]\nname = "late daily"\nproject = "late"\nperiod = "day"\namount = 1\n'

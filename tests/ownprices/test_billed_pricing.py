@@ -12,11 +12,11 @@ import pytest
 
 from collector._context import Context
 from collector._records import parse_records
-from collector._reprice import build_book
 from collector.providers import MistralAdminSource
 from collector.providers._admin import AdminPollResult
 from foundation.config import Config, SourceConfig
 from ledger import price_rows
+from ledger.pricing.book import build_book
 from tests.billing import fake_admin
 from tests.support.billing import ENV, SECRET, utc
 

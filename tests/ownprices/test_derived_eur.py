@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from collector._records import parse_records
-from collector._reprice import build_book
 from foundation.config import Config, FxConfig
 from ledger import PriceBook, price_rows
 from ledger.pricing.aliases import read_aliases
+from ledger.pricing.book import build_book
 from ledger.pricing.prices import derive_prices, read_prices
 
 from .sheet import list_price
