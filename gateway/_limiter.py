@@ -136,6 +136,8 @@ class Limiter:
         self.ledger = ledger
         self.source = source
         self.source_stamp = _stamp(source)
+        self.source_pending: tuple[int, int] | None = None
+        """A changed budgets file's stamp, seen once: it is read when the next look finds it the same."""
         self.last_reload = 0.0
         self.settings = settings
         self.metrics = metrics
@@ -595,14 +597,20 @@ class Limiter:
                 state.set_ledger(limit.name, period.id, *found)
 
     def _maybe_reload(self) -> None:
-        """Every 2 s, pick up an edited budgets file; a bad one keeps the limits in force (logged)."""
+        """Every 2 s, pick up an edited budgets file once it has held still for one look (a file written in
+        place is empty for an instant, and an empty budgets file is a valid one with no limits); a bad
+        one keeps the limits in force (logged)."""
         if self.source is None or time.monotonic() - self.last_reload < 2.0:
             return
         self.last_reload = time.monotonic()
         stamp = _stamp(self.source)
         if stamp == self.source_stamp:
+            self.source_pending = None
             return
-        self.source_stamp = stamp
+        if stamp != self.source_pending:  # changed since the last look: may be half written, read it once still
+            self.source_pending = stamp
+            return
+        self.source_stamp, self.source_pending = stamp, None
         try:
             book = load_book(self.source)
         except LimitRuleError as exc:
