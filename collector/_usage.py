@@ -207,11 +207,13 @@ class UsageEndpointSource:
                 if more:
                     pending = pool.submit(self.fetch, nxt)
                 table, rejected = page.parse()
-                records += ctx.appender.append(price_rows(table, name, ctx.book, ctx.config.currency))
+                batch = ctx.cursors.batch(name) + 1 if moved and not cycle else None
+                rows = price_rows(table, name, ctx.book, ctx.config.currency)
+                records += ctx.appender.append(rows, None if batch is None else (name, batch))
                 ctx.quarantine.put(name, cursor, rejected)
                 quarantined += len(rejected)
                 pages += 1
-                if moved and not cycle and not ctx.cursors.advance(name, cursor, nxt):  # type: ignore[arg-type]
+                if moved and not cycle and not ctx.cursors.advance(name, cursor, nxt, batch):  # type: ignore[arg-type]
                     return self._overtaken(cursor, PollResult(records=records, quarantined=quarantined, pages=pages))
                 if moved and not cycle:
                     cursor = nxt

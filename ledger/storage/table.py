@@ -1,0 +1,172 @@
+"""The request ledger's Delta Lake table: one handle per process, its snapshot, its commits.
+
+Why Delta (delta-rs): a commit is one atomic log entry, so every reader (ours through
+`DeltaTable.file_uris`, Spark, Trino, DuckDB, Polars) sees exactly the files of one snapshot,
+whatever compaction or re-pricing is doing, with no visibility rule of our own. A commit may
+carry an application transaction (`txn`: app id, version), which is how a batch retried after a
+crash is recognised (`ledger.storage.ingest.Appender`).
+
+The table is partitioned by `date` (the UTC day of `timestamp`, a `date` column kept in the log,
+not in the files), so each data file holds exactly SCHEMA's columns. delta-rs writes a log
+checkpoint every `CHECKPOINT_INTERVAL` commits, so opening the table stays fast.
+
+Example:
+    >>> from ledger.storage.store import requests_dir
+    >>> handle(requests_dir(Path("data"))) is None        # no table yet
+    True
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+
+from .schema import PARTITION, SCHEMA
+
+CHECKPOINT_INTERVAL = 100
+TABLE_SCHEMA = SCHEMA.append(pa.field(PARTITION, pa.date32(), nullable=False))
+"""SCHEMA plus the partition column, as the Delta log declares it."""
+WRITER = WriterProperties(compression="ZSTD", compression_level=1)
+_handles: dict[str, DeltaTable] = {}
+_lock = threading.RLock()
+
+
+def is_table(folder: Path) -> bool:
+    return (Path(folder) / "_delta_log").is_dir()
+
+
+def handle(folder: Path) -> DeltaTable | None:
+    """The process's handle on the table at `folder`, brought to its latest version; None if
+    there is no table yet. Callers use it under `locked()`: a handle is shared across threads."""
+    key = str(Path(folder).absolute())
+    with _lock:
+        table = _handles.get(key)
+        if table is None:
+            if not is_table(Path(key)):
+                return None
+            table = _handles[key] = DeltaTable(key)
+        else:
+            table.update_incremental()
+        return table
+
+
+@contextmanager
+def locked() -> Iterator[None]:
+    with _lock:
+        yield
+
+
+def create(folder: Path) -> DeltaTable:
+    """The table at `folder`, created empty if missing (the caller holds the ledger lock)."""
+    with _lock:
+        table = handle(folder)
+        if table is not None:
+            return table
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        DeltaTable.create(
+            str(Path(folder).absolute()),
+            schema=TABLE_SCHEMA,
+            partition_by=[PARTITION],
+            mode="ignore",
+            configuration={"delta.checkpointInterval": str(CHECKPOINT_INTERVAL)},
+        )
+        made = handle(folder)
+        assert made is not None
+        return made
+
+
+def with_day(rows: pa.Table) -> pa.Table:
+    """SCHEMA rows plus their partition column."""
+    rows = rows.cast(SCHEMA)
+    days = pc.cast(pc.cast(rows["timestamp"], pa.timestamp("us")), pa.date32())
+    return rows.append_column(TABLE_SCHEMA.field(PARTITION), days)
+
+
+def day_predicate(days: list[date]) -> str:
+    """A SQL predicate on the partition column selecting exactly `days`."""
+    return " OR ".join(f"{PARTITION} = '{d.isoformat()}'" for d in sorted(set(days))) or "FALSE"
+
+
+def files(folder: Path, first: date | None = None, last: date | None = None) -> list[Path]:
+    """The data files of the current snapshot whose day is in [first, last] (None = open)."""
+    with _lock:
+        table = handle(folder)
+        if table is None:
+            return []
+        bounds = [(PARTITION, op, d.isoformat()) for op, d in ((">=", first), ("<=", last)) if d is not None]
+        uris = table.file_uris(file_pruning_predicate=bounds or None)
+    return sorted(Path(u) for u in uris)
+
+
+def days(folder: Path) -> list[date]:
+    """The day partitions of the current snapshot, oldest first."""
+    with _lock:
+        table = handle(folder)
+        if table is None:
+            return []
+        return sorted(date.fromisoformat(str(p[PARTITION])) for p in table.partitions())
+
+
+def txn_version(folder: Path, app_id: str) -> int | None:
+    """The last batch number committed for `app_id`, or None."""
+    with _lock:
+        table = handle(folder)
+        return None if table is None else table.transaction_version(app_id)
+
+
+def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -> None:
+    """One commit adding `rows` (SCHEMA), with the application transaction `batch` if given."""
+    with _lock:
+        table = create(folder)
+        txns = [] if batch is None else [Transaction(app_id=batch[0], version=batch[1])]
+        write_deltalake(
+            table,
+            with_day(rows),
+            mode="append",
+            partition_by=[PARTITION],
+            writer_properties=WRITER,
+            commit_properties=CommitProperties(app_transactions=txns),
+        )
+        table.update_incremental()
+
+
+def replace_days(folder: Path, rows: pa.Table, replaced: list[date]) -> None:
+    """One commit replacing every row of the `replaced` days by `rows` (a predicate overwrite)."""
+    with _lock:
+        table = create(folder)
+        write_deltalake(
+            table,
+            with_day(rows),
+            mode="overwrite",
+            predicate=day_predicate(replaced),
+            partition_by=[PARTITION],
+            writer_properties=WRITER,
+        )
+        table.update_incremental()
+
+
+def compact(folder: Path, day: date) -> int:
+    """Delta's optimize (bin-packing) of one day; returns the files it rewrote."""
+    with _lock:
+        table = handle(folder)
+        if table is None:
+            return 0
+        metrics = table.optimize.compact(partition_filters=[(PARTITION, "=", day.isoformat())], writer_properties=WRITER)
+        table.update_incremental()
+        return int(metrics.get("numFilesRemoved", 0))
+
+
+def vacuum(folder: Path, retention_hours: int) -> list[str]:
+    """Delete files no snapshot younger than `retention_hours` refers to; returns them."""
+    with _lock:
+        table = handle(folder)
+        if table is None:
+            return []
+        return table.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
