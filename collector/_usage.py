@@ -228,7 +228,8 @@ class UsageEndpointSource:
                     page = pending.result()
                 except Exception:
                     if group and not commit():  # a failed fetch keeps the pages fetched before it
-                        return self._overtaken(cursor, PollResult(records=records, quarantined=quarantined, pages=pages))
+                        result = PollResult(records=records, quarantined=quarantined, pages=pages)
+                        return self._overtaken(cursor, result)
                     raise
                 gc.collect(1)  # httpx responses sit in reference cycles; free each 5 MB body now
                 nxt = page.next_cursor

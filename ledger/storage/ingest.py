@@ -37,8 +37,8 @@ import pyarrow.compute as pc
 
 from ledger.pricing.prices import PriceBook
 
-from .schema import SCHEMA
 from . import table as delta
+from .schema import SCHEMA
 from .store import day_files, dedupe, ids_in, ledger_lock, requests_dir, split_by_day, write_rows_locked
 
 

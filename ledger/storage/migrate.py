@@ -89,7 +89,7 @@ def migrate(data_dir: Path) -> Migration:
         if not (folder / MARKER).exists():
             delta.create(folder)
             done = delta.txn_version(folder, MIGRATION) or 0
-            for rank, (day, files) in enumerate(sorted(days.items()), start=1):
+            for rank, (_day, files) in enumerate(sorted(days.items()), start=1):
                 if rank <= done:
                     continue
                 table = _read(old_visible(files))

@@ -158,7 +158,8 @@ def compact(folder: Path, day: date) -> int:
         table = handle(folder)
         if table is None:
             return 0
-        metrics = table.optimize.compact(partition_filters=[(PARTITION, "=", day.isoformat())], writer_properties=WRITER)
+        only = [(PARTITION, "=", day.isoformat())]
+        metrics = table.optimize.compact(partition_filters=only, writer_properties=WRITER)
         table.update_incremental()
         return int(metrics.get("numFilesRemoved", 0))
 
