@@ -160,13 +160,18 @@ def rewrite_day(data_dir: Path, day: date, change: Callable[[pa.Table], pa.Table
         >>> rewrite_day(Path("data"), date(2026, 11, 1), lambda t: t.sort_by("timestamp"))
         True
     """
+    return rewrite_days(data_dir, [day], change)
+
+
+def rewrite_days(data_dir: Path, days: list[date], change: Callable[[pa.Table], pa.Table | None]) -> bool:
+    """`rewrite_day` over several days at once: one read, one commit replacing all of them."""
     with ledger_lock(data_dir):
-        files = day_files(data_dir, day)
+        files = [f for day in sorted(set(days)) for f in day_files(data_dir, day)]
         old = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table() if files else None
         new = change(SCHEMA.empty_table() if old is None else old)
         if new is None:
             return False
-        delta.replace_days(requests_dir(data_dir), new.cast(SCHEMA), [day])
+        delta.replace_days(requests_dir(data_dir), new.cast(SCHEMA), list(days))
     return True
 
 
