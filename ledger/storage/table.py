@@ -23,19 +23,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 
 from .schema import PARTITION, SCHEMA
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 CHECKPOINT_INTERVAL = 100
 TABLE_SCHEMA = SCHEMA.append(pa.field(PARTITION, pa.date32(), nullable=False))
 """SCHEMA plus the partition column, as the Delta log declares it."""
-WRITER = WriterProperties(compression="ZSTD", compression_level=1)
 _handles: dict[str, DeltaTable] = {}
 _lock = threading.RLock()
+
+
+def _writer() -> Any:
+    """zstd level 1, as the ledger's files always were. deltalake is imported on first use, so a
+    process that only needs the schema (the SQL box's worker, under its memory cap) never loads it."""
+    from deltalake import WriterProperties
+
+    return WriterProperties(compression="ZSTD", compression_level=1)
 
 
 def is_table(folder: Path) -> bool:
@@ -51,6 +61,8 @@ def handle(folder: Path) -> DeltaTable | None:
         if table is None:
             if not is_table(Path(key)):
                 return None
+            from deltalake import DeltaTable
+
             table = _handles[key] = DeltaTable(key)
         else:
             table.update_incremental()
@@ -70,6 +82,8 @@ def create(folder: Path) -> DeltaTable:
         if table is not None:
             return table
         Path(folder).mkdir(parents=True, exist_ok=True)
+        from deltalake import DeltaTable
+
         DeltaTable.create(
             str(Path(folder).absolute()),
             schema=TABLE_SCHEMA,
@@ -123,6 +137,8 @@ def txn_version(folder: Path, app_id: str) -> int | None:
 
 def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -> None:
     """One commit adding `rows` (SCHEMA), with the application transaction `batch` if given."""
+    from deltalake import CommitProperties, Transaction
+
     with _lock:
         table = create(folder)
         txns = [] if batch is None else [Transaction(app_id=batch[0], version=batch[1])]
@@ -131,7 +147,7 @@ def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -
             with_day(rows),
             mode="append",
             partition_by=[PARTITION],
-            writer_properties=WRITER,
+            writer_properties=_writer(),
             commit_properties=CommitProperties(app_transactions=txns),
         )
         table.update_incremental()
@@ -147,7 +163,7 @@ def replace_days(folder: Path, rows: pa.Table, replaced: list[date]) -> None:
             mode="overwrite",
             predicate=day_predicate(replaced),
             partition_by=[PARTITION],
-            writer_properties=WRITER,
+            writer_properties=_writer(),
         )
         table.update_incremental()
 
@@ -159,9 +175,16 @@ def compact(folder: Path, day: date) -> int:
         if table is None:
             return 0
         only = [(PARTITION, "=", day.isoformat())]
-        metrics = table.optimize.compact(partition_filters=only, writer_properties=WRITER)
+        metrics = table.optimize.compact(partition_filters=only, writer_properties=_writer())
         table.update_incremental()
         return int(metrics.get("numFilesRemoved", 0))
+
+
+def write_deltalake(table: DeltaTable, data: pa.Table, **options: Any) -> None:
+    """deltalake's writer (a module function here, so tests can wrap the commit)."""
+    from deltalake import write_deltalake as write
+
+    write(table, data, **options)
 
 
 def vacuum(folder: Path, retention_hours: int) -> list[str]:
