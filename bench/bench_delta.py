@@ -26,17 +26,20 @@ OLD_COMMIT = "34d00d0"
 """main before issue 21: ledger/storage with the part-<seq> files and their visibility rule."""
 OLD_FILES = ("__init__.py", "atomic.py", "ingest.py", "schema.py", "store.py", "upsert.py")
 RUN = """
-import resource, sys, time
+import sys, time
 from pathlib import Path
 import pyarrow.parquet as pq
 sys.path.insert(0, sys.argv[4])
+def peak_mb():  # VmHWM: ru_maxrss would carry the parent's peak across fork and exec
+    line = next(x for x in open("/proc/self/status") if x.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 fmt, seed, data, page = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[5])
 if fmt == "delta":
     from ledger.storage import Appender, list_files, read_ledger
 else:
     from oldstorage import Appender, list_files, read_ledger
 rows = pq.read_table(seed)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = peak_mb()
 appender = Appender(data)
 start = time.perf_counter()
 for n, first in enumerate(range(0, rows.num_rows, page), start=1):
@@ -44,7 +47,7 @@ for n, first in enumerate(range(0, rows.num_rows, page), start=1):
     appender.append(part, ("bench", n)) if fmt == "delta" else appender.append(part)
 seconds = time.perf_counter() - start
 stored = read_ledger(data, columns=["id"]).num_rows
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = peak_mb()
 print("RESULT", seconds, rss, base, stored, len(list_files(data)))
 """
 
