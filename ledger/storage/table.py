@@ -18,7 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -37,6 +39,9 @@ CHECKPOINT_INTERVAL = 100
 TABLE_SCHEMA = SCHEMA.append(pa.field(PARTITION, pa.date32(), nullable=False))
 """SCHEMA plus the partition column, as the Delta log declares it."""
 _handles: dict[str, DeltaTable] = {}
+_snapshots: dict[str, tuple[int, dict[date, list[Path]]]] = {}
+_seen: dict[str, tuple[int, int]] = {}
+SETTLED_NS = 100_000_000
 _lock = threading.RLock()
 
 
@@ -63,10 +68,23 @@ def handle(folder: Path) -> DeltaTable | None:
                 return None
             from deltalake import DeltaTable
 
+            _unchanged(key)
             table = _handles[key] = DeltaTable(key)
-        else:
+        elif not _unchanged(key):
             table.update_incremental()
         return table
+
+
+def _unchanged(key: str) -> bool:
+    """True when the log folder cannot have changed since this process last read it: its mtime is
+    the one seen then, and that read began well after the mtime (a commit later than the read would
+    have moved it past the read's start, whatever the file system's clock tick)."""
+    stamp = os.stat(Path(key) / "_delta_log").st_mtime_ns
+    seen = _seen.get(key)
+    if seen is not None and seen[0] == stamp and seen[1] - stamp > SETTLED_NS:
+        return True
+    _seen[key] = (stamp, time.time_ns())  # the read that follows begins now
+    return False
 
 
 @contextmanager
@@ -108,24 +126,43 @@ def day_predicate(days: list[date]) -> str:
     return " OR ".join(f"{PARTITION} = '{d.isoformat()}'" for d in sorted(set(days))) or "FALSE"
 
 
+def _by_day(folder: Path) -> dict[date, list[Path]]:
+    """The current snapshot's files per day, computed once per table version (a dashboard
+    asks for each day of a window in turn)."""
+    table = handle(folder)
+    if table is None:
+        return {}
+    key = (str(Path(folder).absolute()), table.version())
+    cached = _snapshots.get(key[0])
+    if cached is not None and cached[0] == key[1]:
+        return cached[1]
+    out: dict[date, list[Path]] = {}
+    prefix = f"{PARTITION}="
+    for uri in table.file_uris():
+        path = Path(uri)
+        out.setdefault(date.fromisoformat(path.parent.name.removeprefix(prefix)), []).append(path)
+    for paths in out.values():
+        paths.sort()
+    _snapshots[key[0]] = (key[1], out)
+    return out
+
+
 def files(folder: Path, first: date | None = None, last: date | None = None) -> list[Path]:
     """The data files of the current snapshot whose day is in [first, last] (None = open)."""
     with _lock:
-        table = handle(folder)
-        if table is None:
-            return []
-        bounds = [(PARTITION, op, d.isoformat()) for op, d in ((">=", first), ("<=", last)) if d is not None]
-        uris = table.file_uris(file_pruning_predicate=bounds or None)
-    return sorted(Path(u) for u in uris)
+        days = _by_day(folder)
+        return sorted(
+            f
+            for day, paths in days.items()
+            if (first is None or day >= first) and (last is None or day <= last)
+            for f in paths
+        )
 
 
 def days(folder: Path) -> list[date]:
     """The day partitions of the current snapshot, oldest first."""
     with _lock:
-        table = handle(folder)
-        if table is None:
-            return []
-        return sorted(date.fromisoformat(str(p[PARTITION])) for p in table.partitions())
+        return sorted(_by_day(folder))
 
 
 def txn_version(folder: Path, app_id: str) -> int | None:

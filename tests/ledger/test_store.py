@@ -121,3 +121,15 @@ def test_two_appenders_that_both_cached_a_day_never_store_an_id_twice(tmp_path):
     assert second.append(batch(0, 15)) == 0
     ids = read_ledger(tmp_path)["id"].to_pylist()
     assert sorted(ids) == sorted(f"r{i}" for i in range(15))
+
+
+def test_a_commit_by_another_writer_right_after_a_read_is_seen_by_the_next_read(tmp_path):
+    from deltalake import write_deltalake
+
+    from ledger.storage.table import with_day
+
+    Appender(tmp_path).append(batch(0, 5))
+    for k in range(5):  # each time: a read caches the snapshot, then a foreign commit in the same instant
+        assert len(list_files(tmp_path)) == k + 1
+        write_deltalake(str(tmp_path / "requests"), with_day(batch(100 + k, 1)), mode="append")
+    assert read_ledger(tmp_path).num_rows == 10
