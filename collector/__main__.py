@@ -1,4 +1,7 @@
-"""`python -m collector [--config FILE] [--once]`, plus `reprice` and `compact` commands.
+"""`python -m collector [--config FILE] [--once]`, plus `reprice`, `compact` and `migrate` commands.
+
+`migrate` turns a ledger of the old file layout into the Delta table (ledger.storage.migrate);
+every other command does it first by itself, so a collector upgraded in place just starts.
 
 `reprice` and `compact` show their progress (days done, rate, time left): a bar on a terminal,
 `progress` log lines otherwise (foundation.progress); so does a poll paging through a long window
@@ -21,6 +24,7 @@ from foundation.jobs import Job
 from foundation.log import add_log_level_argument, configure_logging
 from foundation.progress import tracker
 from ledger import compact_closed_days
+from ledger.storage.migrate import migrate
 
 from ._context import Context
 from ._jobs import build_jobs
@@ -34,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m collector", description="Poll usage sources into the ledger.")
     parser.add_argument("--config", type=Path, help="TOML config (default: $MONITOR_CONFIG or the embedded default)")
     parser.add_argument("--once", action="store_true", help="run every job once and exit")
-    parser.add_argument("command", nargs="?", choices=("run", "reprice", "compact"), default="run")
+    parser.add_argument("command", nargs="?", choices=("run", "reprice", "compact", "migrate"), default="run")
     add_log_level_argument(parser)
     return parser
 
@@ -44,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level)
     try:
         config = load_config(args.config)
+        moved = migrate(config.data_dir)
+        if moved.mismatch is not None:
+            print(moved.mismatch, file=sys.stderr)
+            if args.command == "migrate":
+                return 1
+        if args.command == "migrate":
+            print(f"ledger migration: {moved.days} days, {moved.rows} rows moved, {moved.removed} old files removed")
+            return 0
         context = Context.build(config)
         if args.command == "reprice":
             print(reprice(config.data_dir, context.book, config.currency, tracker("reprice", "days")))

@@ -263,9 +263,9 @@ class FencedAppender(Appender):
         super().__init__(data_dir)
         self._fence = fence
 
-    def append(self, rows: pa.Table) -> int:
+    def append(self, rows: pa.Table, batch: tuple[str, int] | None = None) -> int:
         self._fence()
-        return super().append(rows)
+        return super().append(rows, batch)
 
 
 class FencedCursorStore(CursorStore):
@@ -277,9 +277,9 @@ class FencedCursorStore(CursorStore):
         self._fence()
         super().set(source, cursor)
 
-    def advance(self, source: str, expected: str | None, cursor: str) -> bool:
+    def advance(self, source: str, expected: str | None, cursor: str, batch: int | None = None) -> bool:
         self._fence()
-        return super().advance(source, expected, cursor)
+        return super().advance(source, expected, cursor, batch)
 
 
 def failover_for(context: Context) -> tuple[Failover, Context] | None:

@@ -88,11 +88,19 @@ class _Raw:
 
 
 class CursorStore:
-    """Source name -> opaque cursor, in `<data_dir>/state/cursors.json`."""
+    """Source name -> opaque cursor, in `<data_dir>/state/cursors.json`; beside it, in
+    `batches.json`, the number of pages whose cursor moved (the ledger's batch number, recorded in
+    each page's commit: a page retried after a crash carries the number of the one committed)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / "state" / "cursors.json"
+        self.batches = self.path.with_name("batches.json")
         self._lock = FileLock(self.path.with_name("cursors.lock"), "collector cursors")
+
+    def batch(self, source: str) -> int:
+        """How many of `source`'s pages moved its cursor (0 when unknown)."""
+        value = _read_json(self.batches).get(source)
+        return value if isinstance(value, int) else 0
 
     def get(self, source: str) -> str | None:
         value = _read_json(self.path).get(source)  # the file is only ever replaced whole
@@ -102,12 +110,19 @@ class CursorStore:
         with self._lock.held():
             self._write(source, cursor)
 
-    def advance(self, source: str, expected: str | None, cursor: str) -> bool:
-        """Move `source` from `expected` to `cursor`; False (nothing written) if it is not at `expected`."""
+    def advance(self, source: str, expected: str | None, cursor: str, batch: int | None = None) -> bool:
+        """Move `source` from `expected` to `cursor` (and its batch count to `batch`); False
+        (nothing written) if it is not at `expected`. A crash between the two files leaves a
+        count behind its cursor: its next page is then taken for a replay, and the id check
+        still stores its rows (ledger.storage.ingest)."""
         with self._lock.held():
             if self.get(source) != expected:
                 return False
             self._write(source, cursor)
+            if batch is not None:
+                counts = _read_json(self.batches)
+                counts[source] = batch
+                atomic_write_bytes(self.batches, orjson.dumps(counts, option=orjson.OPT_INDENT_2))
             return True
 
     def _write(self, source: str, cursor: str) -> None:

@@ -1,8 +1,9 @@
 """A `usage_endpoint` source: page through contract v1 until caught up, writing as it goes.
 
-Why one page at a time: each page is validated, priced, written durably, and only then is the
-cursor advanced. A crash loses at most the page in flight, which the next poll fetches again
-and dedupe absorbs; memory stays bounded by the page size during a long backfill.
+Why pages in groups: each page is validated and priced; a group of pages (`COMMIT_ROWS`) is
+written durably in one commit, and only then is the cursor advanced past it. A crash loses at
+most the group in flight, which the next poll fetches again: the commit's batch number, or else
+the dedupe, absorbs it; memory stays bounded by the group during a long backfill.
 
 Example:
     >>> from pathlib import Path
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import math
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +49,11 @@ from .errors import BadPageError, CursorCycleError
 log = event_logger("collector")
 
 PATH = "/v1/usage/requests"
+COMMIT_ROWS = 10_000
+"""Pages are stored in groups of at least this many records: one ledger commit each (a Delta
+commit costs tens of milliseconds, whatever its size)."""
+COMMIT_SECONDS = 5.0
+"""...or of the pages fetched in this long, so a slow source's rows still land soon."""
 MAX_CURSOR_CHARS = 4096
 
 
@@ -141,7 +148,7 @@ def parse_page(content: bytes, window: TimeWindow | None = None, source: str = "
 
 class Backfill:
     """A poll's progress while it pages through a long window (a backfill, a `--once` after days
-    away): the days covered, from its first record to now, and the records stored so far; a bar
+    away): the days covered, from its first record to now, and the records fetched so far; a bar
     on a terminal, `progress` log lines otherwise (foundation.progress). A poll whose first page
     is its last (the collector caught up, every minute) shows nothing."""
 
@@ -226,41 +233,68 @@ class UsageEndpointSource:
     def poll(self) -> PollResult:
         """Fetch and store pages until `has_more` is false, a stop is asked, or `max_pages_per_poll`.
 
-        The next page is fetched in the background while this one is written; the cursor
-        still moves only after this page's rows are durable. A next_cursor already seen in
-        this poll (a, b, a...) is a cycle: that page's rows are stored (dedupe absorbs them),
-        the cursor stays where it was and the poll fails with CursorCycleError. The cursor
-        moves by compare-and-swap from the one this poll is at; if another process moved it,
-        the poll stops there (`cursor_moved`), its rows stored and deduped.
+        The next page is fetched in the background while this one is priced. Pages are stored in
+        groups of at least `COMMIT_ROWS` records (or `COMMIT_SECONDS` of fetching, or the poll's
+        end): one ledger commit per group, and only then does the cursor move to the group's last
+        page. A next_cursor already seen in this poll (a, b, a...) is a cycle: that page's rows
+        are stored (dedupe absorbs them), the cursor stays where it was and the poll fails with
+        CursorCycleError. The cursor moves by compare-and-swap from the one this poll is at; if
+        another process moved it, the poll stops there (`cursor_moved`), its rows stored and deduped.
         """
         ctx, name, limit = self.context, self.source.name, self.source.max_pages_per_poll
-        cursor = ctx.cursors.get(name)
+        cursor = ctx.cursors.get(name)  # where the ledger's stored rows end
+        head = cursor  # after the pages fetched so far
         seen = {cursor}
         records = quarantined = pages = 0
+        group: list[pa.Table] = []
+        grouped, since = 0, time.monotonic()
+
+        def commit() -> bool:
+            """Store the group in one commit, then move the cursor to `head`; False if overtaken."""
+            nonlocal cursor, records, grouped, since
+            moving = head != cursor
+            batch = ctx.cursors.batch(name) + 1 if moving else None
+            if group:
+                rows = pa.concat_tables(group)
+                records += ctx.appender.append(rows, None if batch is None else (name, batch))
+                group.clear()
+            grouped, since = 0, time.monotonic()
+            if moving and not ctx.cursors.advance(name, cursor, head, batch):  # type: ignore[arg-type]
+                return False
+            cursor = head
+            return True
+
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{name}") as pool, Backfill(name) as backfill:
-            pending: Future[Page] = pool.submit(self.fetch, cursor)
+            pending: Future[Page] = pool.submit(self.fetch, head)
             while True:
-                page = pending.result()
+                try:
+                    page = pending.result()
+                except Exception:
+                    if group and not commit():  # a failed fetch keeps the pages fetched before it
+                        result = PollResult(records=records, quarantined=quarantined, pages=pages)
+                        return self._overtaken(cursor, result)
+                    raise
                 gc.collect(1)  # httpx responses sit in reference cycles; free each 5 MB body now
                 nxt = page.next_cursor
-                moved = nxt is not None and nxt != cursor
+                moved = nxt is not None and nxt != head
                 cycle = moved and nxt in seen
                 capped = page.has_more and moved and pages + 1 >= limit
                 more = page.has_more and moved and not cycle and not capped and not ctx.stop.is_set()
                 if more:
                     pending = pool.submit(self.fetch, nxt)
                 table, rejected = page.parse()
-                stored = ctx.appender.append(price_rows(table, name, ctx.book, ctx.config.currency))
-                records += stored
-                backfill.page(table, page.has_more, stored)
-                ctx.quarantine.put(name, cursor, rejected)
+                group.append(price_rows(table, name, ctx.book, ctx.config.currency))
+                grouped += table.num_rows
+                backfill.page(table, page.has_more, table.num_rows)
+                ctx.quarantine.put(name, head, rejected)
                 quarantined += len(rejected)
                 pages += 1
-                if moved and not cycle and not ctx.cursors.advance(name, cursor, nxt):  # type: ignore[arg-type]
-                    return self._overtaken(cursor, PollResult(records=records, quarantined=quarantined, pages=pages))
                 if moved and not cycle:
-                    cursor = nxt
+                    head = nxt
                     seen.add(nxt)
+                due = grouped >= COMMIT_ROWS or time.monotonic() - since >= COMMIT_SECONDS
+                if (due or not more) and not commit():
+                    return self._overtaken(cursor, PollResult(records=records, quarantined=quarantined, pages=pages))
                 if cycle:
                     raise CursorCycleError(
                         f"source {name}: next_cursor {str(nxt)[:80]!r} repeats a cursor already seen in this poll "

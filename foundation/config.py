@@ -40,6 +40,7 @@ from .config_keys import (
     SOURCE,
     SOURCE_KINDS,
     TOP,
+    local_folder,
 )
 from .errors import ConfigError
 from .settings import default, load_toml, validate
@@ -167,12 +168,22 @@ def simulator_port() -> int:
     return int(raw)
 
 
+def _data_dir_env() -> str | None:
+    raw = os.environ.get("DATA_DIR")
+    if not raw:
+        return None
+    try:
+        return str(local_folder(raw))
+    except ValueError as exc:
+        raise ConfigError(f"DATA_DIR: {exc}") from None
+
+
 def default_config() -> Config:
     """The embedded default: the simulator's usage endpoint and Admin API, the ledger in `$DATA_DIR`,
     else `data` in the current directory (so an installed package works from anywhere)."""
     simulator = f"http://127.0.0.1:{simulator_port()}"
     return Config(
-        data_dir=Path(os.environ.get("DATA_DIR") or Path("data").absolute()),
+        data_dir=Path(_data_dir_env() or Path("data").absolute()),
         timezone=os.environ.get("MONITOR_TIMEZONE", "UTC"),
         dashboard_url="http://localhost:8501",
         sources=(

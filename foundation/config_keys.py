@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,12 +98,22 @@ def _currency_code(value: str) -> str:
     return value.upper()
 
 
+def local_folder(value: str) -> str:
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
+        raise ValueError(
+            f"{value[:80]!r} is a URL; data_dir must be a local folder (object storage is not supported yet, "
+            "see docs/scale.md for reading the ledger from other engines)"
+        )
+    return value
+
+
 TOP: tuple[Setting, ...] = (
     Setting(
         name="data_dir",
         kind=str,
         default="data",
-        help="The ledger's directory (parquet files, cursors, state); relative to the config file.",
+        check=local_folder,
+        help="The ledger's directory (the Delta table `requests`, cursors, state); relative to the config file.",
     ),
     Setting(
         name="timezone",

@@ -6,7 +6,7 @@ minutes since. The ledger figure is taken up to `as_of`, the minute of the newes
 collector brought from `ledger_source` (this gateway's source name in the collector config),
 and the shared state adds the gateway's own spend from that minute on. So nothing is counted
 twice, except a request that started before `as_of` and finished after it (counted twice,
-never missed). Reads the visible files with `ledger.storage.store.list_files` (the visible-file rule)
+never missed). Reads the files of the Delta snapshot with `ledger.storage.store.list_files`
 and pyarrow, on the limits' worker thread, never on the request path.
 
 Example:

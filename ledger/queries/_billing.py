@@ -1,6 +1,6 @@
 """What the ledger measured, in the shapes `ledger.billing` holds against the provider's readings.
 
-Why here: these read the request ledger (DuckDB over the visible files), which is this
+Why here: these read the request ledger (DuckDB over the Delta snapshot's files), which is this
 subpackage's job; `ledger.billing` owns the billed table and the comparisons, and calls these
 through `ledger.queries`' public names only.
 """

@@ -1,7 +1,7 @@
-"""DuckDB over the ledger's visible files: one place that turns Filters into SQL.
+"""DuckDB over the ledger's Delta snapshot files: one place that turns Filters into SQL.
 
 Why DuckDB over the file list (not a glob, not pandas): `list_files` prunes to the UTC day
-partitions the window touches and hides files superseded by compaction; DuckDB then reads
+partitions the window touches, from the Delta log (files a commit replaced are not listed); DuckDB reads
 only the columns a query names, pushes the time filter into row-group statistics, and
 aggregates in parallel within a fixed memory limit. Measured in bench/bench_dashboard.py.
 

@@ -1,5 +1,6 @@
-"""Where the ledger lives on disk: the schema, the day-partitioned parquet files, atomic
-writes and exactly-once appends. pyarrow only (no DuckDB, no pandas), so a writer stays light.
+"""Where the ledger lives on disk: the schema, the day-partitioned Delta Lake table (deltalake),
+atomic writes of state files and exactly-once appends. pyarrow and delta-rs only (no DuckDB, no
+pandas), so a writer stays light.
 
 Example:
     >>> from pathlib import Path
@@ -15,11 +16,14 @@ from .store import (
     compact_closed_days,
     compact_day,
     day_dir,
+    day_files,
     list_days,
     list_files,
     read_ledger,
     requests_dir,
     rewrite_day,
+    rewrite_days,
+    vacuum,
     write_rows,
 )
 
@@ -32,11 +36,14 @@ __all__ = [
     "compact_closed_days",
     "compact_day",
     "day_dir",
+    "day_files",
     "list_days",
     "list_files",
     "price_rows",
     "read_ledger",
     "requests_dir",
     "rewrite_day",
+    "rewrite_days",
+    "vacuum",
     "write_rows",
 ]

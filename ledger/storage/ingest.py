@@ -6,6 +6,13 @@ ids of the days a batch touches are read from disk once per process and kept for
 which is what a backfill in time order needs. Each append first reads the files of those days
 it has not seen yet (written by another process, or a compaction), all under the ledger lock.
 
+Why a batch number too: each append is one Delta commit, and a caller that names its batch
+(`batch=(source, n)`, n only ever increasing: the collector counts the pages whose cursor it
+moved) has it recorded in that commit as an application transaction. A batch retried after a
+SIGKILL (committed, cursor not yet moved) is then recognised by the log itself (`replayed`
+counts them) and its txn is not recorded again; the id check still runs on it, so a source
+whose last page grew meanwhile loses nothing: only rows not stored yet are appended.
+
 Example:
     >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("seed"), n_records=500, days=2, seed=7, end=datetime(2026, 11, 2, 23, tzinfo=UTC))
@@ -30,8 +37,9 @@ import pyarrow.compute as pc
 
 from ledger.pricing.prices import PriceBook
 
+from . import table as delta
 from .schema import SCHEMA
-from .store import day_dir, dedupe, ids_in, ledger_lock, split_by_day, visible_files, write_rows_locked
+from .store import day_files, dedupe, ids_in, ledger_lock, requests_dir, split_by_day, write_rows_locked
 
 
 def price_rows(records: pa.Table, source: str, book: PriceBook, currency: str, now: datetime | None = None) -> pa.Table:
@@ -71,6 +79,8 @@ class Appender:
         self.days_kept = days_kept
         self._ids: OrderedDict[tuple[str, date], _Known] = OrderedDict()
         self._lock = threading.Lock()  # poll jobs of several sources share one Appender
+        self.replayed = 0
+        """Batches recognised as already committed, since this Appender was made."""
 
     def _known(self, source: str, day: date, files: list[Path]) -> _Known:
         """The ids stored for (source, day), brought up to date with `files` (the day's visible
@@ -87,19 +97,30 @@ class Appender:
             self._ids.popitem(last=False)
         return known
 
-    def append(self, rows: pa.Table) -> int:
-        """Write the rows not already stored; returns how many were new.
+    def append(self, rows: pa.Table, batch: tuple[str, int] | None = None) -> int:
+        """Write the rows not already stored, in one commit; returns how many were new.
 
         Deciding which ids are new and writing them is one span under the ledger lock, so two
-        writers (threads or processes) can never both decide that an id is new.
+        writers (threads or processes) can never both decide that an id is new. `batch` =
+        (app id, number): see the module docstring; a number at or below the one the log holds
+        for that app id is a replay.
         """
         with self._lock, ledger_lock(self.data_dir):
-            return self._append(rows)
+            if batch is not None:
+                done = delta.txn_version(requests_dir(self.data_dir), batch[0])
+                if done is not None and batch[1] <= done:
+                    self.replayed += 1
+                    batch = None
+            return self._append(rows, batch)
 
-    def _append(self, rows: pa.Table) -> int:
+    def committed(self, app_id: str) -> int | None:
+        """The last batch number the ledger holds for `app_id`."""
+        return delta.txn_version(requests_dir(self.data_dir), app_id)
+
+    def _append(self, rows: pa.Table, batch: tuple[str, int] | None) -> int:
         fresh: list[tuple[pa.Table, _Known]] = []
         for day, part in split_by_day(dedupe(rows)).items():
-            files = visible_files(day_dir(self.data_dir, day))
+            files = day_files(self.data_dir, day)
             for source in pc.unique(part["source"]).to_pylist():
                 known = self._known(source, day, files)
                 mine = part.filter(pc.equal(part["source"], source))
@@ -109,7 +130,7 @@ class Appender:
         if not fresh:
             return 0
         table = pa.concat_tables([new for new, _ in fresh])
-        written = write_rows_locked(self.data_dir, table) if table.num_rows else []
+        written = write_rows_locked(self.data_dir, table, batch) if table.num_rows else []
         for new, known in fresh:
             known.ids.update(new["id"].to_pylist())
             known.files.update(p.name for p in written)  # a name never repeats across days

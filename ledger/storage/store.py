@@ -1,23 +1,20 @@
-"""The parquet ledger on disk: atomic batch writes, a visible-file rule, and compaction.
+"""The ledger on disk: a Delta Lake table, atomic batch commits, maintenance through Delta.
 
-Layout: `<data_dir>/requests/date=YYYY-MM-DD/{part,compact}-<seq>.parquet`, hive-partitioned
-on the UTC date, readable as it is by pyarrow (`partitioning="hive"`) and DuckDB
-(`hive_partitioning=true`).
-
-Why the `<seq>` names: compaction rewrites a day's small `part-*` files into one
-`compact-<S>` file, where S is the highest seq it merged, then deletes the parts. Between the
-rename and the deletes both exist, so `visible_files` applies one rule: in a day, the highest
-`compact-S` hides every file with seq <= S. Our readers therefore never see double rows;
-a raw glob could, for the milliseconds before the deletes.
+Layout: `<data_dir>/requests/` is a Delta table (`_delta_log/` plus
+`date=YYYY-MM-DD/part-*.parquet`), partitioned on the UTC date. What a reader sees is exactly the
+files of the table's current snapshot (`list_files`, from the Delta log): a compaction, a
+re-pricing or an upsert is one commit, so no reader, ours or another engine, ever sees a day
+twice or half-replaced. Files a commit removed stay on disk until `vacuum` (after
+`VACUUM_HOURS`), so a reader that listed them a moment ago can still open them.
 
 Example:
     >>> from datetime import UTC, datetime
     >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("seed"), n_records=500, days=2, seed=7, end=datetime(2026, 11, 2, 23, tzinfo=UTC))
     >>> table = read_ledger(Path("seed"))
-    >>> write_rows(Path("data"), table)      # one file per UTC day in the batch
-    [PosixPath('data/requests/date=2026-11-01/part-....parquet'),
-     PosixPath('data/requests/date=2026-11-02/part-....parquet')]
+    >>> write_rows(Path("data"), table)      # one commit, one file per UTC day in the batch
+    [PosixPath('.../data/requests/date=2026-11-01/part-....parquet'),
+     PosixPath('.../data/requests/date=2026-11-02/part-....parquet')]
     >>> read_ledger(Path("data"), start=date(2026, 11, 2)).num_rows
     345
 """
@@ -27,7 +24,6 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -36,14 +32,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
-from .atomic import atomic_write
+from . import table as delta
 from .schema import PARTITION, SCHEMA
 
 REQUESTS = "requests"
-_seq_lock = threading.Lock()
-_last_seq = 0
+VACUUM_HOURS = 7 * 24
+"""Removed files are kept a week: far longer than any query, export or backup reads them."""
 _thread_lock = threading.Lock()
 
 
@@ -51,20 +46,10 @@ def requests_dir(data_dir: Path) -> Path:
     return Path(data_dir) / REQUESTS
 
 
-def _next_seq() -> int:
-    global _last_seq
-    with _seq_lock:
-        _last_seq = max(_last_seq + 1, time.time_ns())
-        return _last_seq
-
-
-def _seq_of(path: Path) -> int:
-    return int(path.stem.split("-", 1)[1])
-
-
 @contextmanager
 def ledger_lock(data_dir: Path) -> Iterator[None]:
-    """Serialise writers and compaction, across threads and processes."""
+    """Serialise writers and maintenance, across threads and processes of one host (the Delta
+    log's own conflict check covers writers on other hosts)."""
     folder = requests_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     with _thread_lock, (folder / ".lock").open("a") as handle:
@@ -79,10 +64,6 @@ def day_dir(data_dir: Path, day: date) -> Path:
     return requests_dir(data_dir) / f"{PARTITION}={day.isoformat()}"
 
 
-def _write_parquet(table: pa.Table, path: Path) -> Path:
-    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", compression_level=1))
-
-
 def split_by_day(table: pa.Table) -> dict[date, pa.Table]:
     """Group rows by the UTC date of their timestamp."""
     days = pc.cast(pc.cast(table["timestamp"], pa.timestamp("us")), pa.date32())
@@ -93,46 +74,43 @@ def split_by_day(table: pa.Table) -> dict[date, pa.Table]:
 
 
 def write_rows(data_dir: Path, table: pa.Table) -> list[Path]:
-    """Append rows (already in SCHEMA) as one new file per UTC day, each atomically."""
+    """Append rows (already in SCHEMA) in one Delta commit; returns the files it added."""
     with ledger_lock(data_dir):
         return write_rows_locked(data_dir, table)
 
 
-def write_rows_locked(data_dir: Path, table: pa.Table) -> list[Path]:
-    """`write_rows` for a caller already holding the ledger lock (the Appender)."""
-    return [
-        _write_parquet(rows, day_dir(data_dir, day) / f"part-{_next_seq():020d}.parquet")
-        for day, rows in sorted(split_by_day(table.cast(SCHEMA)).items())
-    ]
+def write_rows_locked(data_dir: Path, table: pa.Table, batch: tuple[str, int] | None = None) -> list[Path]:
+    """`write_rows` for a caller already holding the ledger lock (the Appender), with an
+    application transaction `batch` = (app id, version) recorded in the same commit."""
+    folder = requests_dir(data_dir)
+    touched = sorted(split_by_day(table))
+    if not touched:
+        return []
+    first, last = touched[0], touched[-1]
+    before = set(delta.files(folder, first, last))
+    delta.append(folder, table, batch)
+    return sorted(set(delta.files(folder, first, last)) - before)
 
 
 def list_days(data_dir: Path) -> list[date]:
-    """Every day partition present, oldest first."""
-    folder = requests_dir(data_dir)
-    if not folder.is_dir():
-        return []
-    prefix = f"{PARTITION}="
-    return sorted(date.fromisoformat(p.name[len(prefix) :]) for p in folder.glob(f"{prefix}*") if p.is_dir())
+    """Every day partition of the current snapshot, oldest first."""
+    return delta.days(requests_dir(data_dir))
+
+
+def day_files(data_dir: Path, day: date) -> list[Path]:
+    """The files of one day in the current snapshot."""
+    return delta.files(requests_dir(data_dir), day, day)
 
 
 def visible_files(folder: Path) -> list[Path]:
-    """The files of one day partition that readers should see (see module docstring)."""
-    files = [p for p in folder.glob("*.parquet") if p.name.startswith(("part-", "compact-"))]
-    compacts = [p for p in files if p.name.startswith("compact-")]
-    if not compacts:
-        return sorted(files)
-    newest = max(compacts, key=_seq_of)
-    floor = _seq_of(newest)
-    return [newest, *sorted(p for p in files if p.name.startswith("part-") and _seq_of(p) > floor)]
+    """The files of the day partition `folder` (a `day_dir`) in the current snapshot."""
+    day = date.fromisoformat(Path(folder).name.removeprefix(f"{PARTITION}="))
+    return day_files(Path(folder).parent.parent, day)
 
 
 def list_files(data_dir: Path, start: date | None = None, end: date | None = None) -> list[Path]:
-    """Visible files of the days in [start, end] (inclusive, UTC dates; None = open)."""
-    out: list[Path] = []
-    for day in list_days(data_dir):
-        if (start is None or day >= start) and (end is None or day <= end):
-            out.extend(visible_files(day_dir(data_dir, day)))
-    return out
+    """The snapshot's files of the days in [start, end] (inclusive, UTC dates; None = open)."""
+    return delta.files(requests_dir(data_dir), start, end)
 
 
 def read_ledger(
@@ -151,17 +129,13 @@ def read_ledger(
 
 
 def read_ids(data_dir: Path, source: str, day: date) -> set[str]:
-    """The ids already stored for `source` on one UTC day: the dedupe key.
-
-    Read under the ledger lock: a day being rewritten (compaction, re-pricing) deletes the files
-    it replaces, and a read racing it would fail on a vanished file.
-    """
+    """The ids already stored for `source` on one UTC day: the dedupe key."""
     with ledger_lock(data_dir):
-        return ids_in(visible_files(day_dir(data_dir, day)), source)
+        return ids_in(day_files(data_dir, day), source)
 
 
 def ids_in(files: list[Path], source: str) -> set[str]:
-    """The ids of `source` in these files (the caller holds the ledger lock)."""
+    """The ids of `source` in these files."""
     if not files:
         return set()
     table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table(
@@ -173,10 +147,11 @@ def ids_in(files: list[Path], source: str) -> set[str]:
 def rewrite_day(data_dir: Path, day: date, change: Callable[[pa.Table], pa.Table | None]) -> bool:
     """Read a day, let `change` compute its new content, and replace the day, all under the lock.
 
-    The one read-modify-write of the ledger (re-pricing, compaction, upserts): a writer that
-    appends while a day is being rewritten waits for the lock, so its rows land after the
-    rewrite instead of being deleted by it. `change` returns None to leave the day as it is.
-    Returns True if the day was replaced.
+    The one read-modify-write of the ledger (re-pricing, upserts, compaction that dedupes): the
+    replacement is one Delta commit (an overwrite with the predicate `date = day`), and a writer
+    that appends meanwhile waits for the lock, so its rows land after the rewrite instead of being
+    dropped by it. `change` returns None to leave the day as it is. Returns True if the day was
+    replaced. Rows `change` returns must all fall on `day`.
 
     Example:
         >>> from datetime import UTC, datetime
@@ -185,25 +160,35 @@ def rewrite_day(data_dir: Path, day: date, change: Callable[[pa.Table], pa.Table
         >>> rewrite_day(Path("data"), date(2026, 11, 1), lambda t: t.sort_by("timestamp"))
         True
     """
+    return rewrite_days(data_dir, [day], change)
+
+
+def rewrite_days(data_dir: Path, days: list[date], change: Callable[[pa.Table], pa.Table | None]) -> bool:
+    """`rewrite_day` over several days at once: one read, one commit replacing all of them."""
     with ledger_lock(data_dir):
-        folder = day_dir(data_dir, day)
-        files = visible_files(folder)
+        files = [f for day in sorted(set(days)) for f in day_files(data_dir, day)]
         old = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table() if files else None
         new = change(SCHEMA.empty_table() if old is None else old)
         if new is None:
             return False
-        floor = max(_seq_of(f) for f in files) + 1 if files else _next_seq()
-        _write_parquet(new.cast(SCHEMA), folder / f"compact-{floor:020d}.parquet")
-        for stale in files:
-            stale.unlink(missing_ok=True)
+        delta.replace_days(requests_dir(data_dir), new.cast(SCHEMA), list(days))
     return True
 
 
 def compact_day(data_dir: Path, day: date) -> bool:
-    """Merge a day's files into one (deduped on source+id); True if anything changed."""
-    if len(visible_files(day_dir(data_dir, day))) <= 1:
+    """Merge a day's files into one; True if anything changed.
+
+    Delta's optimize, unless the day holds a (source, id) twice (a writer that bypassed the
+    locks): then one rewrite of the day that keeps the first row of each key.
+    """
+    files = day_files(data_dir, day)
+    if len(files) <= 1:
         return False
-    return rewrite_day(data_dir, day, _compacted)
+    keys = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table(columns=["source", "id"])
+    if dedupe(keys).num_rows != keys.num_rows:
+        return rewrite_day(data_dir, day, _compacted)
+    with ledger_lock(data_dir):
+        return delta.compact(requests_dir(data_dir), day) > 0
 
 
 def _compacted(table: pa.Table) -> pa.Table:
@@ -213,10 +198,18 @@ def _compacted(table: pa.Table) -> pa.Table:
 def compact_closed_days(
     data_dir: Path, today: date, track: Callable[[list[date]], Iterable[date]] = iter
 ) -> list[date]:
-    """Compact every day before yesterday (UTC); late records to a day start a new part.
-    `track` sees the days as they are done (foundation.progress.tracker)."""
+    """Compact every day before yesterday (UTC), then vacuum files removed over `VACUUM_HOURS`
+    ago. `track` sees the days as they are done (foundation.progress.tracker)."""
     cutoff = today - timedelta(days=1)
-    return [day for day in track([d for d in list_days(data_dir) if d < cutoff]) if compact_day(data_dir, day)]
+    done = [day for day in track([d for d in list_days(data_dir) if d < cutoff]) if compact_day(data_dir, day)]
+    vacuum(data_dir)
+    return done
+
+
+def vacuum(data_dir: Path, retention_hours: int = VACUUM_HOURS) -> list[str]:
+    """Delete the files no snapshot of the last `retention_hours` refers to."""
+    with ledger_lock(data_dir):
+        return delta.vacuum(requests_dir(data_dir), retention_hours)
 
 
 def dedupe(table: pa.Table) -> pa.Table:
@@ -237,5 +230,5 @@ def dedupe(table: pa.Table) -> pa.Table:
 
 
 def disk_bytes(data_dir: Path) -> int:
-    """Size of the ledger's visible files."""
+    """Size of the snapshot's files."""
     return sum(os.path.getsize(f) for f in list_files(data_dir))

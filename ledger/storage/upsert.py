@@ -2,9 +2,9 @@
 
 Why not the Appender: it keeps the FIRST row of each (source, id), which is right for
 immutable per-request records but wrong for a provider's hourly bucket that keeps growing
-until the hour is over. Here each affected UTC day is rewritten whole by `rewrite_day` (under the ledger lock):
-other sources' rows and this source's other ids are kept, rows whose id is in the new batch
-are dropped, the new rows are added, and the result replaces the day's files atomically.
+until the hour is over. Here the affected UTC days are rewritten whole by `rewrite_days` (under the ledger
+lock): other sources' rows and this source's other ids are kept, rows whose id is in the new batch
+are dropped, the new rows are added, and the result replaces those days in one Delta commit.
 
 Example:
     >>> from datetime import UTC, datetime
@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .schema import SCHEMA
-from .store import dedupe, rewrite_day, split_by_day
+from .store import dedupe, rewrite_days, split_by_day
 
 
 def _superseded_by(fresh: pa.Table) -> Callable[[pa.Table], pa.Table]:
@@ -52,6 +52,5 @@ def upsert_rows(data_dir: Path, rows: pa.Table) -> int:
     if rows.num_rows == 0:
         return 0
     rows = dedupe(rows.cast(SCHEMA))
-    for day, part in sorted(split_by_day(rows).items()):
-        rewrite_day(Path(data_dir), day, _superseded_by(part))
+    rewrite_days(Path(data_dir), sorted(split_by_day(rows)), _superseded_by(rows))
     return int(rows.num_rows)

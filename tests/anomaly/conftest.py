@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.storage import rewrite_day
 from simulator import Runaway
 from tests.anomaly.sim_ledger import END, RUNAWAY_AT, RUNAWAY_KEY, START, build_sim_ledger, copy_ledger
 from tests.support.alerts import receivers, smtp_server
@@ -28,8 +29,8 @@ def runaway_ledger(normal_ledger: Path, tmp_path: Path) -> Path:
     """The same ledger with the runaway's day regenerated (only the hour it touches changes)."""
     data = copy_ledger(normal_ledger, tmp_path / "data")
     day = RUNAWAY_AT.replace(hour=0)
-    for folder in ("requests", "rollups/hourly"):
-        shutil.rmtree(data / folder / f"date={day.date().isoformat()}", ignore_errors=True)
+    rewrite_day(data, day.date(), lambda rows: rows.slice(0, 0))  # the day emptied in one Delta commit
+    shutil.rmtree(data / "rollups" / "hourly" / f"date={day.date().isoformat()}", ignore_errors=True)
     build_sim_ledger(
         data, day, day + timedelta(days=1), runaway=Runaway.parse(f"{RUNAWAY_KEY}@{RUNAWAY_AT.isoformat()}")
     )

@@ -122,3 +122,15 @@ def test_a_bad_simulator_port_names_the_variable(monkeypatch):
     monkeypatch.setenv("SIMULATOR_PORT", "87a5")
     with pytest.raises(ConfigError, match=r"^SIMULATOR_PORT: '87a5' is not a TCP port"):
         default_config()
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/prefix", "gs://b/p", "file:///srv/data"])
+def test_a_url_as_data_dir_is_refused_in_one_line_never_taken_for_a_folder(tmp_path, monkeypatch, url, capsys):
+    from collector.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    config = write(tmp_path, f'data_dir = "{url}"\n')
+    assert main(["--config", str(config), "--once"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"config error: data_dir: '{url}' is a URL;")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]  # no folder named after the URL

@@ -7,6 +7,7 @@ served before the test began is in the ledger exactly once.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -75,14 +76,21 @@ def collector(config: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def kill_after_files(proc: subprocess.Popen, data_dir: Path, files: int) -> None:
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        if len(list(data_dir.glob("requests/*/*.parquet"))) >= files:
-            break
-        time.sleep(0.005)
-    os.kill(proc.pid, signal.SIGKILL)
+def commits(data_dir: Path) -> int:
+    return len(list(data_dir.glob("requests/_delta_log/*.json")))
+
+
+def kill_after_a_commit(proc: subprocess.Popen, data_dir: Path, delay: float) -> bool:
+    """SIGKILL `proc` `delay` seconds after the ledger's next commit; False if it ended first."""
+    start, deadline = commits(data_dir), time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and commits(data_dir) <= start:
+        time.sleep(0.002)
+    time.sleep(delay)  # a random instant: mid-fetch, mid-commit, between the commit and the cursor
+    alive = proc.poll() is None
+    if alive:
+        os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    return alive
 
 
 @pytest.mark.slow
@@ -90,9 +98,12 @@ def test_sigkill_mid_backfill_then_restart_stores_every_record_once(tmp_path, si
     cutoff = datetime.now(UTC) - timedelta(seconds=5)
     config = write_config(tmp_path, simulator_url, page_limit=500)
     data_dir = tmp_path / "data"
-    for files in (3, 20, 45):
-        kill_after_files(collector(config, "--once"), data_dir, files)
-        assert read_ledger(data_dir).num_rows >= 0  # every visible file is a whole parquet file
+    rng = random.Random(SEED)
+    killed = 0
+    for _ in range(4):
+        killed += kill_after_a_commit(collector(config, "--once"), data_dir, rng.uniform(0, 0.4))
+        assert read_ledger(data_dir).num_rows >= 0  # the snapshot's files are whole parquet files
+    assert killed >= 2  # at least two kills landed mid-backfill
     final = collector(config, "--once")
     assert final.wait(timeout=300) == 0, final.stderr.read().decode()[-2000:]
 
@@ -110,7 +121,7 @@ def test_sigterm_stops_the_scheduler_cleanly(tmp_path, simulator_url):
     config = write_config(tmp_path, simulator_url, page_limit=1000)
     proc = collector(config)
     deadline = time.monotonic() + 60
-    while not list((tmp_path / "data").glob("requests/*/*.parquet")) and time.monotonic() < deadline:
+    while not list_files(tmp_path / "data") and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=120)

@@ -15,12 +15,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from collector._records import parse_records
 from collector._reprice import reprice
 from ledger import Appender, Price, PriceBook, compact_day, price_rows, read_ledger
+from ledger.storage import table as delta
 from ledger.storage.upsert import upsert_rows
 from tests.paths import REPO
 
@@ -99,13 +99,15 @@ def test_rows_appended_while_reprice_rewrites_a_day_are_kept(tmp_path, monkeypat
 
 
 def hook_file_writes(monkeypatch, hook: WriterDuringRewrite) -> None:
-    real = pq.write_table
+    """Run `hook` as the rewrite's Delta commit (an overwrite, or optimize) is about to be written."""
+    for name in ("write_deltalake", "compact"):
+        real = getattr(delta, name)
 
-    def write_table(*args, **kwargs):
-        hook()
-        return real(*args, **kwargs)
+        def wrapped(*args, real=real, **kwargs):
+            hook()
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(pq, "write_table", write_table)
+        monkeypatch.setattr(delta, name, wrapped)
 
 
 def test_rows_appended_while_upsert_rewrites_a_day_are_kept(tmp_path, monkeypatch):

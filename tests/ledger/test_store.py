@@ -11,7 +11,7 @@ import pytest
 
 from collector._records import parse_records
 from ledger import Appender, PriceBook, compact_closed_days, list_files, price_rows, read_ledger
-from ledger.storage.store import day_dir, dedupe, visible_files, write_rows
+from ledger.storage.store import day_dir, dedupe, vacuum, visible_files, write_rows
 
 
 def batch(start, n, day="2026-11-01", source="s"):
@@ -50,22 +50,23 @@ def test_compaction_merges_a_day_into_one_file_with_the_same_rows(tmp_path):
     before = sorted(read_ledger(tmp_path)["id"].to_pylist())
     assert len(list_files(tmp_path)) == 5
     assert compact_closed_days(tmp_path, date(2026, 11, 10)) == [date(2026, 11, 1)]
-    assert [p.name.split("-")[0] for p in list_files(tmp_path)] == ["compact"]
+    assert len(list_files(tmp_path)) == 1
     assert sorted(read_ledger(tmp_path)["id"].to_pylist()) == before
 
 
-def test_superseded_parts_are_hidden_if_compaction_died_before_deleting_them(tmp_path):
+def test_files_a_compaction_replaced_stay_on_disk_for_readers_but_leave_the_snapshot(tmp_path):
     appender = Appender(tmp_path)
     appender.append(batch(0, 10))
     appender.append(batch(10, 10))
     folder = day_dir(tmp_path, date(2026, 11, 1))
-    parts = sorted(folder.glob("part-*.parquet"))
-    saved = [(p, p.read_bytes()) for p in parts]
-    compact_closed_days(tmp_path, date(2026, 11, 10))
-    for path, data in saved:  # resurrect: as if killed after the rename, before the unlinks
-        path.write_bytes(data)
-    assert len(visible_files(folder)) == 1
-    assert read_ledger(tmp_path).num_rows == 20
+    parts = visible_files(folder)
+    compact_closed_days(tmp_path, date(2026, 11, 10))  # vacuums too, with a week's retention
+    assert all(p.exists() for p in parts)  # a reader that listed them a moment ago can still read them
+    assert len(visible_files(folder)) == 1 and not set(parts) & set(visible_files(folder))
+    on_disk = ds.dataset(folder, format="parquet").to_table()  # a raw glob sees old and new: 40 rows
+    assert (on_disk.num_rows, read_ledger(tmp_path).num_rows) == (40, 20)
+    assert set(vacuum(tmp_path, retention_hours=0)) == {p.relative_to(tmp_path / "requests").as_posix() for p in parts}
+    assert not any(p.exists() for p in parts) and read_ledger(tmp_path).num_rows == 20
 
 
 def test_late_rows_after_compaction_stay_visible(tmp_path):
@@ -120,3 +121,15 @@ def test_two_appenders_that_both_cached_a_day_never_store_an_id_twice(tmp_path):
     assert second.append(batch(0, 15)) == 0
     ids = read_ledger(tmp_path)["id"].to_pylist()
     assert sorted(ids) == sorted(f"r{i}" for i in range(15))
+
+
+def test_a_commit_by_another_writer_right_after_a_read_is_seen_by_the_next_read(tmp_path):
+    from deltalake import write_deltalake
+
+    from ledger.storage.table import with_day
+
+    Appender(tmp_path).append(batch(0, 5))
+    for k in range(5):  # each time: a read caches the snapshot, then a foreign commit in the same instant
+        assert len(list_files(tmp_path)) == k + 1
+        write_deltalake(str(tmp_path / "requests"), with_day(batch(100 + k, 1)), mode="append")
+    assert read_ledger(tmp_path).num_rows == 10
