@@ -14,13 +14,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 
+from gateway import Secrets, create_app, parse_config
 from tests.paths import REPO
 from tests.support.servers import free_port
 
@@ -52,6 +56,24 @@ class ThreadServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+class Clock:
+    """The limits' time (seconds since the epoch), moved by the test: `clock.now += 40`."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextmanager
+def in_process(root: Path, raw: dict[str, Any], clock: Callable[[], float] = time.time) -> Iterator[ThreadServer]:
+    """The gateway app of config `raw` (paths relative to `root`) in this process, its limits on `clock`."""
+    config = parse_config(raw, base=root)
+    with ThreadServer(create_app(config, Secrets(TOKEN, SALT.encode()), clock=clock)) as server:
+        yield server
 
 
 @dataclass(kw_only=True)
