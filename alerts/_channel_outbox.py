@@ -25,15 +25,15 @@ from ._compose import subject_of
 from ._observation import Observation
 from ._outbox import backoff, expire_pending, pending
 from ._post import ChannelError, post
-from ._state import Notice
+from ._state import ChannelInfo, Message, Notice, SavedState
 
 
-def is_post(message: dict[str, Any]) -> bool:
+def is_post(message: Message) -> bool:
     return bool(message.get("channel"))
 
 
 def enqueue_posts(
-    state: dict[str, Any],
+    state: SavedState,
     notice: Notice,
     names: tuple[str, ...],
     channels: dict[str, ChannelSettings],
@@ -48,7 +48,7 @@ def enqueue_posts(
         if any(is_post(m) and m["channel"] == name and m["id"] == ident for m in state["outbox"]):
             continue
         kind = channel.kind if channel else "unknown"
-        fields = {
+        fields: Message = {
             "id": ident,
             "channel": name,
             "kind": kind,
@@ -59,32 +59,30 @@ def enqueue_posts(
         }
         entry = pending(fields, now, expire_hours)
         if channel is None:
-            entry.update(
-                status="failed",
-                last_error=f"not sent: channel {name!r} is not configured; add "
-                f"[alerts.channels.{name}] to the config or remove it from the budget",
+            entry["status"] = "failed"
+            entry["last_error"] = (
+                f"not sent: channel {name!r} is not configured; add "
+                f"[alerts.channels.{name}] to the config or remove it from the budget"
             )
         state["outbox"].append(entry)
         queued += 1
     return queued
 
 
-def _pending(state: dict[str, Any], name: str | None = None) -> list[dict[str, Any]]:
+def _pending(state: SavedState, name: str | None = None) -> list[Message]:
     return [m for m in state["outbox"] if is_post(m) and m["status"] == "pending" and name in (None, m["channel"])]
 
 
-def expire_posts(state: dict[str, Any], now: datetime) -> int:
+def expire_posts(state: SavedState, now: datetime) -> int:
     return expire_pending(_pending(state), now)
 
 
-def _paused(info: dict[str, Any], now: datetime) -> bool:
+def _paused(info: ChannelInfo, now: datetime) -> bool:
     until = info.get("not_before")
     return isinstance(until, str) and datetime.fromisoformat(until) > now
 
 
-def attempt_post(
-    message: dict[str, Any], channel: ChannelSettings, info: dict[str, Any], now: datetime
-) -> ChannelError | None:
+def attempt_post(message: Message, channel: ChannelSettings, info: ChannelInfo, now: datetime) -> ChannelError | None:
     """Post one message once; update it and the channel's state in place; the error if not delivered.
 
     A message built for another kind (the channel's `kind` changed in the config meanwhile)
@@ -92,7 +90,7 @@ def attempt_post(
     """
     if message.get("kind") != channel.kind:
         reason = f"not sent: built for a {message.get('kind')} channel, but {channel.name} is now {channel.kind}"
-        message.update(status="failed", attempts=message["attempts"] + 1, last_error=reason)
+        message.update({"status": "failed", "attempts": message["attempts"] + 1, "last_error": reason})
         return ChannelError(reason)
     try:
         post(channel, message["body"], message["id"])
@@ -104,15 +102,17 @@ def attempt_post(
             wait = timedelta(seconds=exc.retry_after)
             info["not_before"] = (now + wait).isoformat()
         message["next_attempt_at"] = (now + wait).isoformat()
-        info.update(last_error=str(exc), last_error_at=now.isoformat())
+        info.update({"last_error": str(exc), "last_error_at": now.isoformat()})
         return exc
-    message.update(status="sent", sent_at=now.isoformat(), attempts=message["attempts"] + 1, last_error=None)
-    info.update(last_ok_at=now.isoformat(), not_before=None)
+    message.update(
+        {"status": "sent", "sent_at": now.isoformat(), "attempts": message["attempts"] + 1, "last_error": None}
+    )
+    info.update({"last_ok_at": now.isoformat(), "not_before": None})
     return None
 
 
 def drain_posts(
-    state: dict[str, Any], channels: dict[str, ChannelSettings], now: datetime, save: Callable[[], None]
+    state: SavedState, channels: dict[str, ChannelSettings], now: datetime, save: Callable[[], None]
 ) -> tuple[int, int]:
     """Post every due message channel by channel, saving after each; (delivered, not delivered).
 
@@ -154,7 +154,7 @@ def send_test_post(channel: ChannelSettings, now: datetime) -> str:
     return f"posted a test message to the {channel.label}"
 
 
-def _status(info: dict[str, Any], now: datetime) -> str:
+def _status(info: ChannelInfo, now: datetime) -> str:
     if _paused(info, now):
         return f"paused until {info['not_before']} (HTTP 429 Retry-After)"
     if info.get("last_error_at") and (info.get("last_ok_at") or "") < info["last_error_at"]:
@@ -162,7 +162,7 @@ def _status(info: dict[str, Any], now: datetime) -> str:
     return "ok" if info.get("last_ok_at") else "nothing sent yet"
 
 
-def channel_status(state: dict[str, Any], channels: dict[str, ChannelSettings], now: datetime) -> list[dict[str, Any]]:
+def channel_status(state: SavedState, channels: dict[str, ChannelSettings], now: datetime) -> list[dict[str, Any]]:
     """One row per configured channel for the Budgets page: state, counts, last delivery and error."""
     out = []
     for name, channel in sorted(channels.items()):

@@ -15,11 +15,10 @@ import hashlib
 from email.message import EmailMessage
 from email.utils import formatdate
 from html import escape
-from typing import Any
 
 from ._names import printable
 from ._observation import Contributor
-from ._state import Notice
+from ._state import Message, Notice
 
 DOMAIN = "mistral-usage-monitor.local"
 _ORDER = {"fired": 0, "repeat": 1, "resolved": 2}
@@ -46,7 +45,7 @@ def subject_of(notice: Notice) -> str:
     return printable(_PREFIX[notice.kind] + notice.observation.subject)
 
 
-def compose(recipient: str, notices: list[Notice]) -> dict[str, Any]:
+def compose(recipient: str, notices: list[Notice]) -> Message:
     """The outbox fields of one email to `recipient` covering `notices`."""
     ordered = sorted(notices, key=_rank)
     subject = subject_of(ordered[0])
@@ -99,7 +98,7 @@ def _html(notices: list[Notice]) -> str:
     return f"<!doctype html><html><body style='font-family:sans-serif'>{body}</body></html>"
 
 
-def to_email(entry: dict[str, Any], sender: str) -> EmailMessage:
+def to_email(entry: Message, sender: str) -> EmailMessage:
     """A multipart/alternative message (plain text first, HTML second) from an outbox entry.
 
     The subject is escaped again: an entry queued by an older version may hold a raw newline.

@@ -32,7 +32,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from foundation.config import Config
 from ledger.pricing import fx
@@ -51,7 +51,7 @@ from ._outbox import drain, enqueue
 from ._reconcile_rule import ReconcileRule
 from ._rule import Rule
 from ._settings import AlertSettings, SmtpSettings, parse_alerts, parse_smtp
-from ._state import Notice, StateStore, advance, prune, record
+from ._state import Notice, SavedState, StateStore, advance, prune, record
 from ._statement import queue_statements
 from ._unpriced_rule import UnpricedRule
 
@@ -163,7 +163,7 @@ class Engine:
         """A budget's own channels, else those `[alerts.rule_channels]` routes the rule to."""
         return obs.channels if obs.channels is not None else rule_channels(self.settings.rule_channels, obs.rule)
 
-    def _queue(self, state: dict[str, Any], notices: list[Notice], now: datetime) -> int:
+    def _queue(self, state: SavedState, notices: list[Notice], now: datetime) -> int:
         """Group notices by recipient, one email each, and one message per notice per channel;
         every notice goes to history. Returns the number of emails queued."""
         by_recipient: dict[str, list[Notice]] = defaultdict(list)
@@ -179,7 +179,7 @@ class Engine:
             enqueue(state, compose(address, group), now, expire)
         return len(by_recipient)
 
-    def _digest(self, state: dict[str, Any], now: datetime) -> int:
+    def _digest(self, state: SavedState, now: datetime) -> int:
         period = digest_due(self.settings, now, self.config.timezone, state["digests"])
         if period is None:
             return 0

@@ -14,17 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
 
 from ._compose import to_email
 from ._settings import SmtpSettings, is_email
 from ._smtp import DeliveryError, send
+from ._state import Message, SavedState
 from .errors import AlertError
 
 MAX_BACKOFF = timedelta(hours=1)
 
 
-def pending(fields: dict[str, Any], now: datetime, expire_hours: float) -> dict[str, Any]:
+def pending(fields: Message, now: datetime, expire_hours: float) -> Message:
     """An outbox entry (email or post) due now, never tried, expiring after `expire_hours`."""
     return {
         **fields,
@@ -38,7 +38,7 @@ def pending(fields: dict[str, Any], now: datetime, expire_hours: float) -> dict[
     }
 
 
-def enqueue(state: dict[str, Any], fields: dict[str, Any], now: datetime, expire_hours: float) -> None:
+def enqueue(state: SavedState, fields: Message, now: datetime, expire_hours: float) -> None:
     """Add a composed email (see `compose`) unless a message with its id is already there."""
     if any(m["id"] == fields["id"] and m["to"] == fields["to"] for m in state["outbox"]):
         return
@@ -49,20 +49,20 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def _pending(state: dict[str, Any]) -> list[dict[str, Any]]:
+def _pending(state: SavedState) -> list[Message]:
     return [m for m in state["outbox"] if m["status"] == "pending" and not m.get("channel")]
 
 
-def due(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+def due(state: SavedState, now: datetime) -> list[Message]:
     return [m for m in _pending(state) if datetime.fromisoformat(m["next_attempt_at"]) <= now]
 
 
-def expire(state: dict[str, Any], now: datetime) -> int:
+def expire(state: SavedState, now: datetime) -> int:
     """Mark pending emails past their expiry as failed; how many."""
     return expire_pending(_pending(state), now)
 
 
-def expire_pending(pending: list[dict[str, Any]], now: datetime) -> int:
+def expire_pending(pending: list[Message], now: datetime) -> int:
     """Mark the messages of `pending` (emails or channel posts) past their expiry as failed; how many."""
     expired = [m for m in pending if datetime.fromisoformat(m["expires_at"]) <= now]
     for message in expired:
@@ -75,7 +75,7 @@ class Unsendable(AlertError):
     """This message can never go out as it is (a bad recipient, a corrupt entry): it fails alone."""
 
 
-def build(message: dict[str, Any], sender: str) -> EmailMessage:
+def build(message: Message, sender: str) -> EmailMessage:
     """The email for an outbox entry, or Unsendable saying why not."""
     to = message.get("to")
     if not is_email(to):
@@ -86,7 +86,7 @@ def build(message: dict[str, Any], sender: str) -> EmailMessage:
         raise Unsendable(f"the email could not be composed ({type(exc).__name__}: {exc})") from None
 
 
-def attempt(message: dict[str, Any], smtp: SmtpSettings | None, now: datetime) -> DeliveryError | None:
+def attempt(message: Message, smtp: SmtpSettings | None, now: datetime) -> DeliveryError | None:
     """Try one pending message once and update it in place; the error if not delivered.
 
     A message that can never be sent is marked failed at once, with the reason.
@@ -96,18 +96,20 @@ def attempt(message: dict[str, Any], smtp: SmtpSettings | None, now: datetime) -
             raise DeliveryError("SMTP is not configured; add an [smtp] section with host and sender to the config")
         send(smtp, build(message, smtp.sender))
     except Unsendable as exc:
-        message.update(status="failed", attempts=message["attempts"] + 1, last_error=f"not sent: {exc}")
+        message.update({"status": "failed", "attempts": message["attempts"] + 1, "last_error": f"not sent: {exc}"})
         return DeliveryError(str(exc), temporary=False)
     except DeliveryError as exc:
         message["attempts"] += 1
         message["last_error"] = str(exc)
         message["next_attempt_at"] = (now + backoff(message["attempts"])).isoformat()
         return exc
-    message.update(status="sent", sent_at=now.isoformat(), attempts=message["attempts"] + 1, last_error=None)
+    message.update(
+        {"status": "sent", "sent_at": now.isoformat(), "attempts": message["attempts"] + 1, "last_error": None}
+    )
     return None
 
 
-def drain(state: dict[str, Any], smtp: SmtpSettings | None, now: datetime, save: Callable[[], None]) -> tuple[int, int]:
+def drain(state: SavedState, smtp: SmtpSettings | None, now: datetime, save: Callable[[], None]) -> tuple[int, int]:
     """Send every due message, saving after each; (delivered, not delivered).
 
     An unreachable server ends the drain: the rest wait for the next run instead of each

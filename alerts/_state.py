@@ -10,9 +10,13 @@ firing again for a new incident. A budget threshold key only ever climbs: its le
 highest threshold notified in the period; spend dropping back (a re-price) sends nothing,
 and crossing 80% after 50% is one new email.
 
+What is saved is declared below as TypedDicts (`SavedState` and its entries): the file is plain JSON
+that older versions wrote and read, so the types describe it without changing a byte of it.
+
 Example:
+    >>> from datetime import UTC
     >>> from alerts._observation import Observation
-    >>> now = datetime(2026, 11, 20, 12)
+    >>> now = datetime(2026, 11, 20, 12, tzinfo=UTC)
     >>> crossed = Observation(key="threshold:search:2026-11", rule="threshold", scope="search", level=0.8,
     ...                       subject="search at 82%")
     >>> with StateStore(Path("data")).locked() as state:
@@ -31,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import NotRequired, Required, TypedDict, cast
 
 import orjson
 
@@ -44,6 +48,86 @@ KEEP_HISTORY = 1000
 KEEP_SENT = 300
 FORGET_AFTER = timedelta(days=40)
 _thread_lock = threading.Lock()
+
+
+class AlertEntry(TypedDict, total=False):
+    """One key's state (`state["alerts"][key]`): ok, firing or resolved, and the highest level notified."""
+
+    state: Required[str]
+    level: Required[float]
+    rule: str
+    scope: str
+    expires: str | None
+    checked_at: str
+    since: str
+    notified_at: str
+    resolved_at: str
+
+
+class Message(TypedDict, total=False):
+    """An outbox entry: the composed fields (`compose`; a chat post also has channel, kind and body), then the
+    delivery fields `pending` adds. Times are ISO 8601 strings with their offset."""
+
+    id: Required[str]
+    to: Required[str]
+    subject: Required[str]
+    keys: list[str]
+    text: str
+    html: str
+    channel: str
+    kind: str
+    body: str
+    status: str
+    attempts: int
+    created_at: str
+    next_attempt_at: str
+    expires_at: str
+    sent_at: str | None
+    last_error: str | None
+
+
+class HistoryEntry(TypedDict, total=False):
+    """One sent notice (`state["history"]`); older entries lack channels and link."""
+
+    at: Required[str]
+    key: str
+    rule: str
+    scope: str
+    kind: str
+    subject: str
+    recipients: list[str]
+    channels: list[str]
+    link: str | None
+
+
+class ChannelInfo(TypedDict, total=False):
+    """A chat channel's delivery state (`state["channels"][name]`), shown on the Budgets page."""
+
+    kind: str
+    not_before: str | None
+    last_ok_at: str
+    last_error: str
+    last_error_at: str
+
+
+class StatementSent(TypedDict):
+    """A monthly statement queued (`state["statements"]["<month>|<project>"]`)."""
+
+    at: str
+    emails: int
+
+
+class SavedState(TypedDict):
+    """`<data_dir>/alerts/state.json`, whole."""
+
+    version: int
+    alerts: dict[str, AlertEntry]
+    outbox: list[Message]
+    history: list[HistoryEntry]
+    digests: dict[str, str]
+    """When each digest period's digest was queued, by "<digest>:<period id>"."""
+    channels: dict[str, ChannelInfo]
+    statements: NotRequired[dict[str, StatementSent]]
 
 
 @dataclass(frozen=True)
@@ -76,7 +160,7 @@ class HistoryRow:
     """The dashboard view the notice linked to (entries saved by older versions have none)."""
 
     @classmethod
-    def read(cls, entry: dict[str, Any]) -> HistoryRow:
+    def read(cls, entry: HistoryEntry) -> HistoryRow:
         return cls(
             key=_text(entry, "key"),
             link=_maybe(entry, "link"),
@@ -104,7 +188,7 @@ class OutboxRow:
     channel: str | None = None
 
     @classmethod
-    def read(cls, entry: dict[str, Any]) -> OutboxRow:
+    def read(cls, entry: Message) -> OutboxRow:
         return cls(
             created_at=_text(entry, "created_at"),
             status=_text(entry, "status"),
@@ -128,7 +212,7 @@ class AlertState:
     outbox: tuple[OutboxRow, ...]
 
     @classmethod
-    def read(cls, state: dict[str, Any]) -> AlertState:
+    def read(cls, state: SavedState) -> AlertState:
         """Entries that are not tables are skipped; a missing field reads as empty (older files lack some)."""
         return cls(
             history=tuple(HistoryRow.read(e) for e in state.get("history", []) if isinstance(e, dict)),
@@ -136,22 +220,22 @@ class AlertState:
         )
 
 
-def _text(entry: dict[str, Any], name: str) -> str:
-    value = entry.get(name)
+def _text(entry: Message | HistoryEntry, name: str) -> str:
+    value = cast(dict[str, object], entry).get(name)
     return "" if value is None else str(value)
 
 
-def _maybe(entry: dict[str, Any], name: str) -> str | None:
-    value = entry.get(name)
+def _maybe(entry: Message | HistoryEntry, name: str) -> str | None:
+    value = cast(dict[str, object], entry).get(name)
     return None if value is None else str(value)
 
 
-def _texts(entry: dict[str, Any], name: str) -> tuple[str, ...]:
-    value = entry.get(name)
+def _texts(entry: HistoryEntry, name: str) -> tuple[str, ...]:
+    value = cast(dict[str, object], entry).get(name)
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
-def empty_state() -> dict[str, Any]:
+def empty_state() -> SavedState:
     return {"version": 1, "alerts": {}, "outbox": [], "history": [], "digests": {}, "channels": {}}
 
 
@@ -162,23 +246,23 @@ class StateStore:
         self.folder = Path(data_dir) / "alerts"
         self.path = self.folder / "state.json"
 
-    def read(self) -> dict[str, Any]:
-        """The last saved state (no lock: the file is only ever replaced whole)."""
+    def read(self) -> SavedState:
+        """The last saved state (no lock: the file is only ever replaced whole); a missing part reads as empty."""
         try:
-            data = orjson.loads(self.path.read_bytes())
+            data: object = orjson.loads(self.path.read_bytes())
         except FileNotFoundError:
             return empty_state()
-        return {**empty_state(), **data} if isinstance(data, dict) else empty_state()
+        return cast(SavedState, {**empty_state(), **data}) if isinstance(data, dict) else empty_state()
 
     def rows(self) -> AlertState:
         """The last saved history and outbox as typed rows (for readers; the engine keeps the dict)."""
         return AlertState.read(self.read())
 
-    def save(self, state: dict[str, Any]) -> None:
+    def save(self, state: SavedState) -> None:
         atomic_write_bytes(self.path, orjson.dumps(state, option=orjson.OPT_INDENT_2))
 
     @contextmanager
-    def locked(self) -> Iterator[dict[str, Any]]:
+    def locked(self) -> Iterator[SavedState]:
         """Hold the lock across threads and processes; yields the state (call `save` to persist)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with _thread_lock, (self.folder / ".lock").open("a") as handle:
@@ -189,30 +273,30 @@ class StateStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def advance(state: dict[str, Any], obs: Observation, now: datetime, repeat_hours: float) -> Notice | None:
+def advance(state: SavedState, obs: Observation, now: datetime, repeat_hours: float) -> Notice | None:
     """Move one key's state for this observation; the notice to send, if any."""
     if obs.level is None:
         return None
     alerts = state["alerts"]
-    entry = alerts.get(obs.key) or {"state": "ok", "level": 0.0}
+    entry = alerts.get(obs.key) or AlertEntry(state="ok", level=0.0)
     stamp = now.isoformat()
-    entry.update(rule=obs.rule, scope=obs.scope, expires=obs.expires, checked_at=stamp)
+    entry.update({"rule": obs.rule, "scope": obs.scope, "expires": obs.expires, "checked_at": stamp})
     alerts[obs.key] = entry
     if obs.level > 0:
         return _firing(entry, obs, stamp, now, repeat_hours)
     if entry["state"] == "firing" and obs.resolvable:
-        entry.update(state="resolved", level=0.0, resolved_at=stamp)
+        entry.update({"state": "resolved", "level": 0.0, "resolved_at": stamp})
         return Notice("resolved", obs, entry["since"])
     return None
 
 
-def _firing(entry: dict[str, Any], obs: Observation, stamp: str, now: datetime, repeat_hours: float) -> Notice | None:
+def _firing(entry: AlertEntry, obs: Observation, stamp: str, now: datetime, repeat_hours: float) -> Notice | None:
     level = float(obs.level or 0)
     if entry["state"] != "firing":
-        entry.update(state="firing", level=level, since=stamp, notified_at=stamp)
+        entry.update({"state": "firing", "level": level, "since": stamp, "notified_at": stamp})
         return Notice("fired", obs, stamp)
     if level > entry["level"]:
-        entry.update(level=level, notified_at=stamp)
+        entry.update({"level": level, "notified_at": stamp})
         return Notice("fired", obs, entry["since"])
     due = datetime.fromisoformat(entry["notified_at"]) + timedelta(hours=repeat_hours)
     if repeat_hours > 0 and obs.repeats and now >= due:
@@ -222,7 +306,7 @@ def _firing(entry: dict[str, Any], obs: Observation, stamp: str, now: datetime, 
 
 
 def record(
-    state: dict[str, Any], notice: Notice, recipients: tuple[str, ...], now: datetime, channels: tuple[str, ...] = ()
+    state: SavedState, notice: Notice, recipients: tuple[str, ...], now: datetime, channels: tuple[str, ...] = ()
 ) -> None:
     """Append a notice to the alert history (shown on the Budgets page)."""
     obs = notice.observation
@@ -242,13 +326,13 @@ def record(
     del state["history"][:-KEEP_HISTORY]
 
 
-def prune(state: dict[str, Any], now: datetime) -> None:
+def prune(state: SavedState, now: datetime) -> None:
     """Forget keys of long-ended periods and old delivered messages (pending ones stay)."""
     cutoff = now - FORGET_AFTER
     state["alerts"] = {
         k: v
         for k, v in state["alerts"].items()
-        if not v.get("expires") or datetime.fromisoformat(v["expires"]) > cutoff
+        if not (expires := v.get("expires")) or datetime.fromisoformat(expires) > cutoff
     }
     done = [m for m in state["outbox"] if m["status"] != "pending"]
     drop = {id(m) for m in done[:-KEEP_SENT]}

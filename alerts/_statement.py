@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from html import escape
-from typing import Any, Protocol
+from typing import Protocol
 
 import pandas as pd
 
@@ -35,7 +35,7 @@ from ._names import printable
 from ._outbox import enqueue
 from ._periods import Period, period_of
 from ._settings import AlertSettings, SmtpSettings
-from ._state import KEEP_HISTORY
+from ._state import KEEP_HISTORY, Message, SavedState, StatementSent
 
 
 class StatementEngine(Protocol):
@@ -49,7 +49,6 @@ class StatementEngine(Protocol):
 
 
 RULE = "statement"
-STATE_KEY = "statements"
 MAX_LINES = 25
 
 
@@ -74,7 +73,7 @@ def _key(month: str, project: str) -> str:
     return f"{month}:{project}"
 
 
-def queue_statements(engine: StatementEngine, state: dict[str, Any], now: datetime) -> int:
+def queue_statements(engine: StatementEngine, state: SavedState, now: datetime) -> int:
     """Queue last month's statement for every owned project not done yet; how many emails."""
     settings, config = engine.settings, engine.config
     period = due_month(now, config.timezone, settings.statement_hour)
@@ -84,7 +83,7 @@ def queue_statements(engine: StatementEngine, state: dict[str, Any], now: dateti
         owned = owners(engine.budgets())
     except BudgetFileError:
         return 0
-    done = state.setdefault(STATE_KEY, {})
+    done = state.setdefault("statements", {})
     todo = {p: people for p, people in owned.items() if _key(period.id, p) not in done}
     if not todo:
         return 0
@@ -103,15 +102,13 @@ def queue_statements(engine: StatementEngine, state: dict[str, Any], now: dateti
     return queued
 
 
-def _forget_old(done: dict[str, Any], month: str) -> None:
+def _forget_old(done: dict[str, StatementSent], month: str) -> None:
     """Only last month's statement can still be due: older records are dropped."""
     for key in [k for k in done if k[:7] < month]:
         del done[key]
 
 
-def _history(
-    state: dict[str, Any], month: str, project: str, people: tuple[str, ...], title: str, now: datetime
-) -> None:
+def _history(state: SavedState, month: str, project: str, people: tuple[str, ...], title: str, now: datetime) -> None:
     state.setdefault("history", []).append(
         {
             "at": now.isoformat(),
@@ -211,7 +208,7 @@ def _html(stmt: Statement, project: str, link: str | None) -> str:
     return f"<!doctype html><html><body style='font-family:sans-serif'>{''.join(parts)}</body></html>"
 
 
-def compose(address: str, stmt: Statement, project: str, dashboard_url: str | None = None) -> dict[str, Any]:
+def compose(address: str, stmt: Statement, project: str, dashboard_url: str | None = None) -> Message:
     """The outbox fields of one statement email; its id depends on (month, project, address) only."""
     link = f"{dashboard_url.rstrip('/')}/statement" if dashboard_url else None
     return {

@@ -407,10 +407,13 @@ class Limiter:
         return taken
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.settings.sync_seconds)
-            await loop.run_in_executor(self.executor, self._sync, self._take())
+            await self.sync()
+
+    async def sync(self) -> None:
+        """One sync now, on the worker thread (after any running one): what runs every `sync_seconds`."""
+        await asyncio.get_running_loop().run_in_executor(self.executor, self._sync, self._take())
 
     def _sync(self, records: list[tuple[Record, float, list[Settled]]]) -> None:
         """Worker thread: add the records' usage (settling their reservations), renew the others,

@@ -1,18 +1,27 @@
-"""Counters for /metrics, rendered in the Prometheus text format.
+"""Counters for /metrics, rendered in the Prometheus text format from one table of families.
 
 Why plain attributes: they are bumped on every request from the event loop thread (and from
 the writer thread for the record counters, where a lost increment under the GIL is harmless),
-so an attribute add is all the hot path can afford.
+so an attribute add is all the hot path can afford. `FAMILIES` declares every family once (name,
+type, help, label, how to read it); `render` only walks it, and escapes every label value.
 
 Example:
     >>> metrics = Metrics(); metrics.count_response(429)
     >>> "gateway_responses_total{class=\\"4xx\\"} 1" in metrics.render(buffered=0, pending=0)
     True
+    >>> metrics.limit_refusals['say "hi"\\n'] += 1
+    >>> [line for line in metrics.render(0, 0).splitlines() if line.startswith("gateway_limit_refusals_total")]
+    ['gateway_limit_refusals_total{limit="say \\\\"hi\\\\"\\\\n"} 1']
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Value = int | float
 
 
 class Metrics:
@@ -42,127 +51,181 @@ class Metrics:
 
     def render(self, buffered: int, pending: int) -> str:
         """The exposition text; `buffered` and `pending` are gauges read at scrape time."""
-        errors = sum(n for k, n in self.responses.items() if k in ("4xx", "5xx"))
-        lines = [
-            *_metric(
-                "gateway_requests_total",
-                "counter",
-                "Requests forwarded (or answered) by the gateway.",
-                [("", self.requests)],
-            ),
-            *_metric(
-                "gateway_responses_total",
-                "counter",
-                "Responses by status class.",
-                [(f'{{class="{k}"}}', n) for k, n in sorted(self.responses.items())],
-            ),
-            *_metric("gateway_errors_total", "counter", "Responses with a 4xx or 5xx status.", [("", errors)]),
-            *_metric(
-                "gateway_upstream_failures_total",
-                "counter",
-                "Upstream unreachable or too slow.",
-                [(f'{{kind="{k}"}}', n) for k, n in sorted(self.upstream_failures.items())],
-            ),
-            *_metric(
-                "gateway_client_disconnects_total",
-                "counter",
-                "Clients gone before the response ended.",
-                [("", self.client_disconnects)],
-            ),
-            *_metric(
-                "gateway_records_written_total",
-                "counter",
-                "Records committed to the buffer.",
-                [("", self.records_written)],
-            ),
-            *_metric(
-                "gateway_record_failures_total",
-                "counter",
-                "Records that could not be written (dropped).",
-                [("", self.record_failures)],
-            ),
-            *_metric(
-                "gateway_records_interrupted_total",
-                "counter",
-                "Requests cut by a crash, recovered as interrupted records at start.",
-                [("", self.records_interrupted)],
-            ),
-            *_metric(
-                "gateway_commit_timeouts_total",
-                "counter",
-                "Record commits slower than the wait allowed.",
-                [("", self.commit_timeouts)],
-            ),
-            *_metric(
-                "gateway_bodies_too_large_total",
-                "counter",
-                "Requests refused with 413 (max_request_body_mib).",
-                [("", self.bodies_too_large)],
-            ),
-            *_metric(
-                "gateway_connections_refused_total",
-                "counter",
-                "Connections closed at once: max_client_connections reached.",
-                [("", self.connections_refused)],
-            ),
-            *_metric(
-                "gateway_client_timeouts_total",
-                "counter",
-                "Connections closed: a request head or body stalled past client_timeout_seconds.",
-                [("", self.client_timeouts)],
-            ),
-            *_metric(
-                "gateway_limit_refusals_total",
-                "counter",
-                "Requests refused by a hard limit, by limit.",
-                [(f'{{limit="{_label(k)}"}}', n) for k, n in sorted(self.limit_refusals.items())],
-            ),
-            *_metric(
-                "gateway_limit_warnings_total",
-                "counter",
-                "Requests past a soft limit, by limit.",
-                [(f'{{limit="{_label(k)}"}}', n) for k, n in sorted(self.limit_warnings.items())],
-            ),
-            *_metric(
-                "gateway_unbound_key_refusals_total",
-                "counter",
-                "Requests refused with 403: their key is bound to no project (require_known_project).",
-                [("", self.unbound_refusals)],
-            ),
-            *_metric(
-                "gateway_limit_state_failures_total",
-                "counter",
-                "Requests checked while the limits' state was unavailable (passed, or 503 when fail-closed).",
-                [("", self.limit_state_failures)],
-            ),
-            *_metric(
-                "gateway_limit_state_errors_total",
-                "counter",
-                "Errors of the limits' state, by operation.",
-                [(f'{{part="{k}"}}', n) for k, n in sorted(self.limit_state_errors.items())],
-            ),
-            *_metric(
-                "gateway_limit_reserved",
-                "gauge",
-                "Spend reserved by requests in flight in each spend limit's current period (all replicas).",
-                [(f'{{limit="{_label(k)}"}}', v) for k, v in sorted(self.limit_reserved.items())],
-            ),
-            *_metric(
-                "gateway_limit_models_priced",
-                "gauge",
-                "Models whose token prices a spend limit's reservation knows (0 until the pricing process is up).",
-                [("", self.limit_models_priced)],
-            ),
-            *_metric("gateway_records_buffered", "gauge", "Records held in the buffer database.", [("", buffered)]),
-            *_metric("gateway_records_pending", "gauge", "Records waiting for the writer.", [("", pending)]),
-        ]
+        scrape = Scrape(self, buffered, pending)
+        return "".join(family.render(family.read(scrape)) for family in FAMILIES)
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """What a family reads: the counters and the gauges measured at scrape time."""
+
+    metrics: Metrics
+    buffered: int
+    pending: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Family:
+    """One metric family: unlabelled (`label` None, `read` gives a number) or by one label (`read` gives a mapping
+    of label value to number, rendered sorted by label value)."""
+
+    name: str
+    kind: Literal["counter", "gauge"]
+    help: str
+    label: str | None = None
+    read: Callable[[Scrape], Value | Mapping[str, Value]]
+
+    def render(self, value: Value | Mapping[str, Value]) -> str:
+        lines = [f"# HELP {self.name} {_help(self.help)}", f"# TYPE {self.name} {self.kind}"]
+        if isinstance(value, Mapping):
+            assert self.label is not None, f"{self.name} has no label"
+            lines += [f'{self.name}{{{self.label}="{_label(k)}"}} {n}' for k, n in sorted(value.items())]
+        else:
+            lines.append(f"{self.name} {value}")
         return "\n".join(lines) + "\n"
 
 
+def _errors(scrape: Scrape) -> int:
+    return sum(n for k, n in scrape.metrics.responses.items() if k in ("4xx", "5xx"))
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        name="gateway_requests_total",
+        kind="counter",
+        help="Requests forwarded (or answered) by the gateway.",
+        read=lambda s: s.metrics.requests,
+    ),
+    Family(
+        name="gateway_responses_total",
+        kind="counter",
+        help="Responses by status class.",
+        label="class",
+        read=lambda s: s.metrics.responses,
+    ),
+    Family(name="gateway_errors_total", kind="counter", help="Responses with a 4xx or 5xx status.", read=_errors),
+    Family(
+        name="gateway_upstream_failures_total",
+        kind="counter",
+        help="Upstream unreachable or too slow.",
+        label="kind",
+        read=lambda s: s.metrics.upstream_failures,
+    ),
+    Family(
+        name="gateway_client_disconnects_total",
+        kind="counter",
+        help="Clients gone before the response ended.",
+        read=lambda s: s.metrics.client_disconnects,
+    ),
+    Family(
+        name="gateway_records_written_total",
+        kind="counter",
+        help="Records committed to the buffer.",
+        read=lambda s: s.metrics.records_written,
+    ),
+    Family(
+        name="gateway_record_failures_total",
+        kind="counter",
+        help="Records that could not be written (dropped).",
+        read=lambda s: s.metrics.record_failures,
+    ),
+    Family(
+        name="gateway_records_interrupted_total",
+        kind="counter",
+        help="Requests cut by a crash, recovered as interrupted records at start.",
+        read=lambda s: s.metrics.records_interrupted,
+    ),
+    Family(
+        name="gateway_commit_timeouts_total",
+        kind="counter",
+        help="Record commits slower than the wait allowed.",
+        read=lambda s: s.metrics.commit_timeouts,
+    ),
+    Family(
+        name="gateway_bodies_too_large_total",
+        kind="counter",
+        help="Requests refused with 413 (max_request_body_mib).",
+        read=lambda s: s.metrics.bodies_too_large,
+    ),
+    Family(
+        name="gateway_connections_refused_total",
+        kind="counter",
+        help="Connections closed at once: max_client_connections reached.",
+        read=lambda s: s.metrics.connections_refused,
+    ),
+    Family(
+        name="gateway_client_timeouts_total",
+        kind="counter",
+        help="Connections closed: a request head or body stalled past client_timeout_seconds.",
+        read=lambda s: s.metrics.client_timeouts,
+    ),
+    Family(
+        name="gateway_limit_refusals_total",
+        kind="counter",
+        help="Requests refused by a hard limit, by limit.",
+        label="limit",
+        read=lambda s: s.metrics.limit_refusals,
+    ),
+    Family(
+        name="gateway_limit_warnings_total",
+        kind="counter",
+        help="Requests past a soft limit, by limit.",
+        label="limit",
+        read=lambda s: s.metrics.limit_warnings,
+    ),
+    Family(
+        name="gateway_unbound_key_refusals_total",
+        kind="counter",
+        help="Requests refused with 403: their key is bound to no project (require_known_project).",
+        read=lambda s: s.metrics.unbound_refusals,
+    ),
+    Family(
+        name="gateway_limit_state_failures_total",
+        kind="counter",
+        help="Requests checked while the limits' state was unavailable (passed, or 503 when fail-closed).",
+        read=lambda s: s.metrics.limit_state_failures,
+    ),
+    Family(
+        name="gateway_limit_state_errors_total",
+        kind="counter",
+        help="Errors of the limits' state, by operation.",
+        label="part",
+        read=lambda s: s.metrics.limit_state_errors,
+    ),
+    Family(
+        name="gateway_limit_reserved",
+        kind="gauge",
+        help="Spend reserved by requests in flight in each spend limit's current period (all replicas).",
+        label="limit",
+        read=lambda s: s.metrics.limit_reserved,
+    ),
+    Family(
+        name="gateway_limit_models_priced",
+        kind="gauge",
+        help="Models whose token prices a spend limit's reservation knows (0 until the pricing process is up).",
+        read=lambda s: s.metrics.limit_models_priced,
+    ),
+    Family(
+        name="gateway_records_buffered",
+        kind="gauge",
+        help="Records held in the buffer database.",
+        read=lambda s: s.buffered,
+    ),
+    Family(
+        name="gateway_records_pending",
+        kind="gauge",
+        help="Records waiting for the writer.",
+        read=lambda s: s.pending,
+    ),
+)
+"""Every family /metrics serves, in the order it serves them."""
+
+
 def _label(value: str) -> str:
-    """A Prometheus label value: backslash, quote and newline escaped."""
+    """A Prometheus label value: backslash, double quote and newline escaped."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _metric(name: str, kind: str, doc: str, samples: list[tuple[str, int]] | list[tuple[str, float]]) -> list[str]:
-    return [f"# HELP {name} {doc}", f"# TYPE {name} {kind}", *(f"{name}{labels} {value}" for labels, value in samples)]
+def _help(text: str) -> str:
+    """A HELP text: backslash and newline escaped."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")

@@ -10,7 +10,6 @@ import base64
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from simulator import MAX_LIMIT, Position, decode, encode, generate_records, start_server
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 25, 10, 37, 12, 345000, tzinfo=UTC)
@@ -193,12 +192,7 @@ def test_cli_serves_with_a_token_from_the_environment_and_never_logs_it() -> Non
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                httpx.get(url + "/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_up(url + "/healthz", proc, "the simulator", every=0.05)
         assert httpx.get(url + USAGE).status_code == 401
         page = httpx.get(url + USAGE, params={"limit": 200}, headers={"Authorization": f"Bearer {token}"}).json()
         assert sum("id" not in r for r in page["data"]) >= 1

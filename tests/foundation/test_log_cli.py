@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import orjson
@@ -14,7 +13,7 @@ import pytest
 
 from simulator import start_server
 from tests.paths import REPO
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_up
 
 pytestmark = pytest.mark.process
 
@@ -29,12 +28,7 @@ def simulator_lines(*args: str, env: dict[str, str] | None = None) -> list[dict[
     full_env = os.environ | {"SIM_LOG_TOKEN": TOKEN} | (env or {})
     proc = subprocess.Popen([*cmd, *args], cwd=REPO, env=full_env, stderr=subprocess.PIPE)
     try:
-        for _ in range(200):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_up(f"http://127.0.0.1:{port}/healthz", proc, "the simulator", every=0.05)
         headers = {"Authorization": f"Bearer {TOKEN}"}
         assert httpx.get(f"http://127.0.0.1:{port}/v1/usage/requests", headers=headers).status_code == 200
     finally:

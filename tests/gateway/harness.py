@@ -14,13 +14,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import uvicorn
 
+from gateway import Secrets, create_app, parse_config
 from tests.paths import REPO
 from tests.support.servers import free_port
 
@@ -54,6 +58,24 @@ class ThreadServer:
         return f"http://127.0.0.1:{self.port}"
 
 
+class Clock:
+    """The limits' time (seconds since the epoch), moved by the test: `clock.now += 40`."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextmanager
+def in_process(root: Path, raw: dict[str, Any], clock: Callable[[], float] = time.time) -> Iterator[ThreadServer]:
+    """The gateway app of config `raw` (paths relative to `root`) in this process, its limits on `clock`."""
+    config = parse_config(raw, base=root)
+    with ThreadServer(create_app(config, Secrets(TOKEN, SALT.encode()), clock=clock)) as server:
+        yield server
+
+
 @dataclass(kw_only=True)
 class Gateway:
     """A `python -m gateway` subprocess and its config."""
@@ -64,6 +86,7 @@ class Gateway:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     max_open_files: int | None = None
+    log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -89,27 +112,36 @@ class Gateway:
         return path
 
     def start(self) -> Gateway:
+        """Start the process and wait for /healthz; stopped again (killed, its log closed) if it does not answer."""
         env = {**os.environ, "GATEWAY_USAGE_TOKEN": TOKEN, "GATEWAY_KEY_SALT": SALT}
+        self.stop(signal.SIGKILL)  # a restart: the previous process and its log handle are done with
         self.log = open(self.root / "gateway.log", "ab")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, "-m", "gateway", "--config", str(self.write_config())]
         limit = self.max_open_files
         cap = None if limit is None else (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=self.log, stdout=self.log, preexec_fn=cap)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"gateway exited: {(self.root / 'gateway.log').read_text()}"
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise AssertionError("the gateway did not answer /healthz within 20 s")
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                assert self.proc.poll() is None, f"gateway exited: {(self.root / 'gateway.log').read_text()}"
+                try:
+                    if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            raise AssertionError("the gateway did not answer /healthz within 20 s")
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
+        """Stop the process with `sig` and reap it; close its log. Harmless when it is not running."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
 
     def peak_rss_mib(self) -> float:
         """The process's resident-memory high-water mark (VmHWM), in MiB."""

@@ -1,9 +1,11 @@
 """Gateway replicas sharing their limits through a real redis-server (issue 22).
 
 Real processes on loopback: Debian's redis-server (tests/support/redis_server.py), `python -m
-gateway` replicas and the fake upstream. Costs are computed here from the price table's
-numbers (mistral-large-2411: $2 input, $0.2 cached input, $6 output per 1M tokens; the fake
-bills prompt = characters, half cached, completion = max_tokens), not read from the gateway.
+gateway` replicas and the fake upstream; the replicas of the rate-and-spend test run in this
+process, each its own limiter on one injected clock, so its calls fall in one minute and one day.
+Costs are computed here from the price table's numbers (mistral-large-2411: $2 input, $0.2 cached
+input, $6 output per 1M tokens; the fake bills prompt = characters, half cached, completion =
+max_tokens), not read from the gateway.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +23,7 @@ import fake_upstream
 import httpx
 import pytest
 
-from tests.gateway.harness import Gateway, ThreadServer
+from tests.gateway.harness import Clock, Gateway, ThreadServer, in_process
 from tests.support.alerts import rows
 from tests.support.redis_server import REDIS_SERVER, RedisServer
 
@@ -51,7 +54,7 @@ def upstream_calls(tag: str) -> int:
     return sum(tag.encode() in seen["body"] for seen in fake_upstream.SEEN)
 
 
-def metric(gw: Gateway, name: str) -> float:
+def metric(gw: Gateway | ThreadServer, name: str) -> float:
     found = re.search(rf"^{re.escape(name)} (\S+)$", httpx.get(gw.url + "/metrics", timeout=5).text, re.M)
     return float(found.group(1)) if found else 0.0
 
@@ -105,21 +108,21 @@ name = "five a minute"
 project = "rated"
 requests_per_minute = 5
 """)
-    extra: dict[str, object] = {
-        "budgets_file": str(tmp_path / "budgets.toml"),
-        "limits_state_path": str(tmp_path / "limits.sqlite3"),
+    raw: dict[str, object] = {
+        "upstream_url": upstream.url,
+        "budgets_file": "budgets.toml",
+        "limits_state_path": "limits.sqlite3",
     }
     if store == "redis":
-        extra["limits_state_url"] = redis_server.start().url
-    replicas = gateways(tmp_path, upstream, ["a", "b", "c"], extra)
-    try:
-        for gw in replicas:
-            gw.start()
+        raw["limits_state_url"] = redis_server.start().url
+    clock = Clock(datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC))  # the fifteen rated calls fall in one minute
+    with ExitStack() as stack:
+        replicas = [
+            stack.enter_context(in_process(tmp_path, {**raw, "db_path": f"{name}.sqlite3"}, clock)) for name in "abc"
+        ]
         for gw in replicas:  # the pricing processes are up: a reservation knows the model's prices
             wait_for("models priced", lambda gw=gw: metric(gw, "gateway_limit_models_priced") > 0)
-        if time.time() % 60 > 50:  # keep the fifteen rated calls inside one minute
-            time.sleep(61 - time.time() % 60)
-        clients = [httpx.Client(base_url=gw.url, timeout=10) for gw in replicas]
+        clients = [stack.enter_context(httpx.Client(base_url=gw.url, timeout=10)) for gw in replicas]
         rated = [chat(client, "rated", tag).status_code for client in clients * 5]
         codes: list[int] = []
 
@@ -131,11 +134,6 @@ requests_per_minute = 5
             thread.start()
         for thread in threads:
             thread.join(timeout=120)
-        for client in clients:
-            client.close()
-    finally:
-        for gw in replicas:
-            gw.stop()
     assert rated[:5] == [200] * 5 and sorted(rated) == [200] * 5 + [429] * 10
     assert upstream_calls(tag) == 5
     admitted = upstream_calls(content)

@@ -8,8 +8,6 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from foundation.limit_rules import NO_PROJECT, Limit, Projects
 from gateway._limit_ledger import ledger_refresher
 from gateway._limiter import Limiter, LimitSettings
@@ -39,7 +37,7 @@ def spent_message(tmp_path: Path, own: list[tuple[str, float]]) -> str:
     """Run a limiter over the ledger with own records priced `cost` observed at each time; its 429 message."""
     clock = {"now": at("2026-03-10 10:07").timestamp()}
     limit = Limit(name="search daily", project="search", period="day", amount=0.5)
-    settings = LimitSettings(state_path=tmp_path / "state.sqlite3", ledger_refresh_seconds=3600)
+    settings = LimitSettings(state_path=tmp_path / "state.sqlite3", ledger_refresh_seconds=3600, sync_seconds=3600)
     limiter = Limiter(
         limits=[limit],
         settings=settings,
@@ -54,7 +52,7 @@ def spent_message(tmp_path: Path, own: list[tuple[str, float]]) -> str:
         for when, cost in own:
             clock["now"] = at(when).timestamp()
             limiter.observe({"project": "search", "model": "m", "test_cost": cost})
-            await asyncio.sleep(0.5)
+            await limiter.sync()
         verdict = limiter.check("search", None, "m")
         await limiter.stop()
         assert verdict is not None
@@ -63,7 +61,6 @@ def spent_message(tmp_path: Path, own: list[tuple[str, float]]) -> str:
     return asyncio.run(run())
 
 
-@pytest.mark.slow
 def test_ledger_spend_plus_own_spend_since_the_newest_gateway_row(tmp_path: Path) -> None:
     ledger(tmp_path / "data")
     # ledger before 10:05 (as_of, the minute of the newest gw row): 0.40 + 0.05; own from 10:05 on: 0.30 + 0.25
@@ -73,13 +70,11 @@ def test_ledger_spend_plus_own_spend_since_the_newest_gateway_row(tmp_path: Path
     assert "(USD 1.00 spent)" in message, message
 
 
-@pytest.mark.slow
 def test_without_a_ledger_only_own_spend_counts(tmp_path: Path) -> None:
     message = spent_message(tmp_path, [("2026-03-10 10:04", 0.30), ("2026-03-10 10:08", 0.25)])
     assert "(USD 0.55 spent)" in message, message
 
 
-@pytest.mark.slow
 def test_a_batch_whose_pricing_failed_is_priced_on_the_next_sync(tmp_path: Path) -> None:
     """A pricing process that dies (BrokenProcessPool in a loaded CI run) must not zero the batch."""
     failures = {"left": 2}
@@ -92,13 +87,16 @@ def test_a_batch_whose_pricing_failed_is_priced_on_the_next_sync(tmp_path: Path)
 
     clock = {"now": at("2026-03-10 10:07").timestamp()}
     limit = Limit(name="search daily", project="search", period="day", amount=0.5)
-    settings = LimitSettings(state_path=tmp_path / "state.sqlite3")
-    limiter = Limiter(limits=[limit], settings=settings, metrics=Metrics(), clock=lambda: clock["now"], pricer=flaky)
+    settings = LimitSettings(state_path=tmp_path / "state.sqlite3", sync_seconds=3600)  # synced by the test
+    metrics = Metrics()
+    limiter = Limiter(limits=[limit], settings=settings, metrics=metrics, clock=lambda: clock["now"], pricer=flaky)
 
     async def run() -> str:
         await limiter.start()
         limiter.observe({"project": "search", "model": "m", "test_cost": 0.75})
-        await asyncio.sleep(1.5)
+        for _ in range(3):  # two failed pricings keep the batch, the third prices it
+            await limiter.sync()
+        assert failures["left"] == 0 and metrics.limit_state_errors["price"] == 2
         verdict = limiter.check("search", None, "m")
         await limiter.stop()
         assert verdict is not None, "the batch was lost: no spend counted"
