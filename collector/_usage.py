@@ -13,7 +13,8 @@ Example:
     >>> with start_server(seed=4, days=0.5, rate=2.0, clock=now.timestamp) as sim:
     ...     source = SourceConfig(name="sim", kind="usage_endpoint", url=sim.url)
     ...     context = Context.build(Config(data_dir=Path("data"), sources=(source,)))
-    ...     UsageEndpointSource(source=source, context=context).poll()
+    ...     with UsageEndpointSource(source=source, context=context) as poller:
+    ...         poller.poll()
     PollResult(records=1458, quarantined=0, pages=1, cursor='...', capped=False)
 """
 
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import orjson
@@ -204,6 +205,12 @@ class UsageEndpointSource:
 
     def close(self) -> None:
         self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def window(self) -> TimeWindow:
         """The record timestamps accepted now (`[collector]` keys)."""

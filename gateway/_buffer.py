@@ -20,6 +20,7 @@ Example:
     >>> buffer.write([b'{"id": "r1"}'], now=1_764_000_000.0)
     >>> buffer.page(after=0, limit=10)
     Page(bodies=[b'{"id": "r1"}'], last_seq=1, has_more=False)
+    >>> buffer.close()
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Generic, TypeVar
+from typing import IO, Generic, Self, TypeVar
 
 from .errors import ConfigError
 
@@ -182,6 +183,12 @@ class Buffer:
     def close(self) -> None:
         self.writer.close()
         self.lock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _lock(path: Path) -> IO[bytes]:

@@ -27,6 +27,7 @@ Example:
     >>> asyncio.run(one_request(Recorder(buffer=buffer, metrics=Metrics(), retention_days=14)))
     >>> buffer.page(after=0, limit=10).bodies
     [b'{"id":"r1","status_code":200}']
+    >>> buffer.close()
 """
 
 from __future__ import annotations

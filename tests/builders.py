@@ -10,8 +10,9 @@ The workload has a daily and weekly rhythm (weekends are quieter), a mix of pric
 few aggregated rows from a provider usage API.
 
 Example:
-    >>> build_ledger(Path("data"), n_records=5_000, days=14, seed=7, end=datetime(2026, 11, 25, tzinfo=UTC))
-    [PosixPath('data/requests/date=2026-11-12/part-....parquet'), ...]
+    >>> files = build_ledger(Path("data"), n_records=5_000, days=14, seed=7, end=datetime(2026, 11, 25, tzinfo=UTC))
+    >>> len(files), files[0].parent.name, files[-1].parent.name
+    (14, 'date=2026-11-12', 'date=2026-11-25')
 """
 
 from __future__ import annotations

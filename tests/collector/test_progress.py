@@ -110,7 +110,8 @@ def backfill(tmp_path: Path, pages: int = 4) -> tuple[int, int]:
         total = len(httpx.get(sim.url + "/v1/usage/requests", params={"limit": 100_000}).json()["data"])
         source = SourceConfig(name="sim", kind="usage_endpoint", url=sim.url, page_limit=-(-total // pages))
         context = Context.build(Config(data_dir=tmp_path / "data", sources=(source,)))
-        polled = UsageEndpointSource(source=source, context=context).poll()
+        with UsageEndpointSource(source=source, context=context) as poller:
+            polled = poller.poll()
     return polled.records, polled.pages
 
 

@@ -54,6 +54,7 @@ def test_a_waiter_is_told_who_holds_the_lock_and_gets_it_when_the_holder_is_sigk
     assert not got
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(30)
+    proc.stdout.close()
     waiter.join(30)
     assert got == [True]
 

@@ -31,10 +31,10 @@ def test_recovery_turns_each_leftover_intent_into_one_record(tmp_path: Path) -> 
     buffer.commit(Batch(updates={1: b'{"id":"cut","status_code":200}'}), now=2.0)
     buffer.commit(Batch(records=[b'{"id":"answered"}'], finished_keys=[2]), now=3.0)
     buffer.close()
-    reopened = Buffer(path)
-    assert reopened.recover(now=4.0) == 1
-    assert reopened.recover(now=5.0) == 0, "recovered once only"
-    assert reopened.page(0, 10).bodies == [b'{"id":"answered"}', b'{"id":"cut","status_code":200}']
+    with Buffer(path) as reopened:
+        assert reopened.recover(now=4.0) == 1
+        assert reopened.recover(now=5.0) == 0, "recovered once only"
+        assert reopened.page(0, 10).bodies == [b'{"id":"answered"}', b'{"id":"cut","status_code":200}']
     assert inflight(path) == []
 
 
@@ -67,7 +67,8 @@ def test_intents_then_records_are_group_committed(tmp_path: Path) -> None:
         await recorder.stop()
         return keys
 
-    keys = asyncio.run(scenario())
+    with buffer:
+        keys = asyncio.run(scenario())
     assert len(set(keys)) == 50 and None not in keys
     assert buffer.commits <= 4, f"50 requests took {buffer.commits} commits"
 
@@ -79,11 +80,10 @@ class FailingBuffer(Buffer):
 
 def test_a_failed_commit_releases_the_request_and_is_counted(tmp_path: Path) -> None:
     metrics = Metrics()
+    buffer = FailingBuffer(tmp_path / "b.sqlite3")
 
     async def scenario() -> None:
-        recorder = Recorder(
-            buffer=FailingBuffer(tmp_path / "b.sqlite3"), metrics=metrics, retention_days=1, commit_wait=5
-        )
+        recorder = Recorder(buffer=buffer, metrics=metrics, retention_days=1, commit_wait=5)
         await recorder.start()
         started = time.monotonic()
         key = await recorder.begin({"id": "x"})
@@ -91,7 +91,8 @@ def test_a_failed_commit_releases_the_request_and_is_counted(tmp_path: Path) -> 
         assert time.monotonic() - started < 2
         await recorder.stop()
 
-    asyncio.run(scenario())
+    with buffer:
+        asyncio.run(scenario())
     assert (metrics.records_written, metrics.record_failures) == (0, 1)
 
 

@@ -264,8 +264,8 @@ def test_buffer_cursor_survives_retention_and_reopening(tmp_path: Path) -> None:
     assert buffer.purge(before=5000.0) == 3
     buffer.write([b'{"n":4}'], now=6000.0)
     buffer.close()
-    reopened = Buffer(path)
-    page = reopened.page(after=3, limit=10)
+    with Buffer(path) as reopened:
+        page = reopened.page(after=3, limit=10)
     assert (page.bodies, page.last_seq, page.has_more) == ([b'{"n":4}'], 4, False), "seq never reused"
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
@@ -328,11 +328,12 @@ def test_recorder_commits_on_stop_and_counts_failures_without_raising(tmp_path: 
         await recorder.stop()
         return metrics
 
-    good = Buffer(tmp_path / "good.sqlite3")
-    metrics = asyncio.run(scenario(good))
-    assert [orjson.loads(b)["id"] for b in good.page(0, 10).bodies] == ["r0", "r1", "r2"]
+    with Buffer(tmp_path / "good.sqlite3") as good:
+        metrics = asyncio.run(scenario(good))
+        assert [orjson.loads(b)["id"] for b in good.page(0, 10).bodies] == ["r0", "r1", "r2"]
     assert (metrics.records_written, metrics.record_failures) == (3, 2), "past max_pending: dropped and counted"
-    metrics = asyncio.run(scenario(BrokenBuffer(tmp_path / "bad.sqlite3")))
+    with BrokenBuffer(tmp_path / "bad.sqlite3") as bad:
+        metrics = asyncio.run(scenario(bad))
     assert (metrics.records_written, metrics.record_failures) == (0, 5)
 
 
@@ -346,5 +347,6 @@ def test_recorder_purges_past_retention_at_start(tmp_path: Path) -> None:
         await recorder.start()
         await recorder.stop()
 
-    asyncio.run(start_and_stop())
-    assert buffer.page(0, 10).bodies == [b'{"id":"new"}']
+    with buffer:
+        asyncio.run(start_and_stop())
+        assert buffer.page(0, 10).bodies == [b'{"id":"new"}']
