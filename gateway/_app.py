@@ -48,7 +48,8 @@ def create_app(
 ) -> Starlette:
     """The ASGI app; the buffer opens now (and is locked), the upstream pool and the writer on startup.
 
-    `clock` (seconds since the epoch) is the limits' time: a test injects it to cross a period's end.
+    `clock` (seconds since the epoch) is the limits' time and the records' timestamps: a test injects it
+    to cross a period's end.
     """
     register_secret(secrets.usage_token)
     register_secret(secrets.key_salt)
@@ -59,7 +60,9 @@ def create_app(
     buffer = Buffer(config.db_path, config.sqlite_synchronous)
     usage = UsageEndpoint(buffer, secrets.usage_token)
     recorder = Recorder(buffer=buffer, metrics=metrics, retention_days=config.retention_days)
-    forwarder = Forwarder(config=config, secrets=secrets, recorder=recorder, metrics=metrics, limiter=limiter)
+    forwarder = Forwarder(
+        config=config, secrets=secrets, recorder=recorder, metrics=metrics, limiter=limiter, clock=clock
+    )
 
     async def healthz(request: Request) -> Response:
         status = "degraded" if limiter.degraded else "ok"  # the limits' state failed: see gateway_limit_state_*

@@ -19,6 +19,8 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -70,8 +72,11 @@ class Forwarder:
         recorder: Recorder,
         metrics: Metrics,
         limiter: Limiter | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock` (seconds since the epoch) stamps each record: the limits' time, so both agree on its period."""
         self.config = config
+        self.clock = clock
         self.limiter = limiter if limiter is not None and limiter.active else None
         self.base = config.upstream_url
         self.recorder = recorder
@@ -102,7 +107,7 @@ class Forwarder:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         template = endpoint_template(scope["path"])
-        ex = Exchange(method=scope["method"], endpoint=template, zone=self.zone)
+        ex = Exchange(method=scope["method"], endpoint=template, zone=self.zone, wall=self.clock())
         ex.billable = billable(ex.method, template)
         headers, seen = upstream_headers(scope["headers"], self.project_header, self.retry_headers)
         ex.attempt = attempt_from(seen.retry_count)
