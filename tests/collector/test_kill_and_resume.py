@@ -23,6 +23,7 @@ from ledger import read_ledger
 from ledger.storage.store import list_files
 from tests.paths import REPO
 from tests.support.servers import free_port, wait_up
+from tests.support.waits import poll_until
 
 pytestmark = pytest.mark.process
 
@@ -82,9 +83,8 @@ def commits(data_dir: Path) -> int:
 
 def kill_after_a_commit(proc: subprocess.Popen, data_dir: Path, delay: float) -> bool:
     """SIGKILL `proc` `delay` seconds after the ledger's next commit; False if it ended first."""
-    start, deadline = commits(data_dir), time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline and commits(data_dir) <= start:
-        time.sleep(0.002)
+    start = commits(data_dir)
+    poll_until(lambda: proc.poll() is not None or commits(data_dir) > start, timeout=120, every=0.002)
     time.sleep(delay)  # a random instant: mid-fetch, mid-commit, between the commit and the cursor
     alive = proc.poll() is None
     if alive:

@@ -27,6 +27,7 @@ import uvicorn
 from gateway import Secrets, create_app, parse_config
 from tests.paths import REPO
 from tests.support.servers import free_port
+from tests.support.waits import wait_until
 
 TOKEN = "test-usage-token-0123456789"
 SALT = "test-salt-abcdef"
@@ -121,15 +122,8 @@ class Gateway:
         cap = None if limit is None else (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=self.log, stdout=self.log, preexec_fn=cap)
         try:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                assert self.proc.poll() is None, f"gateway exited: {(self.root / 'gateway.log').read_text()}"
-                try:
-                    if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    time.sleep(0.05)
-            raise AssertionError("the gateway did not answer /healthz within 20 s")
+            wait_until(self._healthy, "the gateway answering /healthz", timeout=20, every=0.05)
+            return self
         except BaseException:
             self.stop(signal.SIGKILL)
             raise
@@ -167,6 +161,15 @@ class Gateway:
             if not body["has_more"]:
                 return found
         raise AssertionError("the usage endpoint never said has_more: false")
+
+    def _healthy(self) -> bool:
+        assert self.proc is not None and self.proc.poll() is None, (
+            f"gateway exited: {(self.root / 'gateway.log').read_text()}"
+        )
+        try:
+            return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def wait_records(self, count: int, where: Any = lambda r: True, timeout: float = 15) -> list[dict[str, Any]]:
         """Poll until `count` matching records are served (the writer commits asynchronously)."""

@@ -2,9 +2,9 @@
 with `pricing = "billed"`, its stored price sheets, for the spend a request settles and for what
 it reserves before it goes upstream.
 
-The gateway is a real server on loopback (uvicorn in a thread, its limits' clock fixed at NOW),
-in front of the fake upstream, which bills prompt = characters (half cached) and completion =
-max_tokens. Every expected cost is computed here from those token counts and the prices the test
+The gateway is a real server on loopback (uvicorn in a thread; its clock, for the limits and the
+records' timestamps, fixed at NOW), in front of the fake upstream, which bills prompt = characters
+(half cached) and completion = max_tokens. Every expected cost is computed here from those token counts and the prices the test
 wrote (list prices read from prices.csv with the csv module), never read from the gateway.
 """
 
@@ -13,9 +13,8 @@ from __future__ import annotations
 import csv
 import re
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from gateway import Secrets, create_app, parse_config
 from ledger.billing import PriceEntry, write_price_sheet
 from tests.gateway.harness import SALT, TOKEN, ThreadServer
 from tests.paths import REPO
+from tests.support.waits import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -91,13 +91,12 @@ def serve(upstream: ThreadServer, tmp_path: Path) -> Iterator[Serve]:
 
 def wait_prices_loaded(url: str, timeout: float = 150.0) -> None:
     """Until the pricing process has sent the token prices a reservation needs (its first start takes seconds)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def priced() -> bool:
         found = re.search(r"^gateway_limit_models_priced (\d+)", httpx.get(url + "/metrics").text, re.M)
-        if found and int(found.group(1)) > 0:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the token prices were not loaded within {timeout:.0f} s")
+        return found is not None and int(found.group(1)) > 0
+
+    wait_until(priced, "the token prices loaded", timeout, every=0.1)
 
 
 def chat(url: str) -> httpx.Response:
@@ -108,14 +107,12 @@ def chat(url: str) -> httpx.Response:
 
 def settled_spend(state: Path, timeout: float = 60.0) -> float:
     """The spend the limit's state holds once the call was priced."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def spend() -> float:
         with sqlite3.connect(state) as db:
-            found = db.execute("SELECT sum(amount) FROM spend WHERE lim = 'team daily'").fetchone()[0]
-        if found:
-            return float(found)
-        time.sleep(0.1)
-    raise AssertionError(f"no spend was settled within {timeout:.0f} s")
+            return float(db.execute("SELECT sum(amount) FROM spend WHERE lim = 'team daily'").fetchone()[0] or 0)
+
+    return wait_until(spend, "a settled spend", timeout, every=0.1)
 
 
 def collector_config(extra: str = "") -> str:
@@ -169,9 +166,7 @@ def test_a_billed_price_sheet_is_what_a_request_costs_against_a_spend_limit(serv
         )
         for kind in metrics
     ]
-    wall = datetime.now(UTC)  # a record is stamped with the wall clock (the limits' clock is NOW): its month's sheet
-    for month in sorted({f"{at:%Y-%m}" for at in (wall - timedelta(hours=1), wall + timedelta(hours=1))}):
-        write_price_sheet(tmp_path / "data", "admin", month, None, entries, "USD", wall)
+    write_price_sheet(tmp_path / "data", "admin", f"{NOW:%Y-%m}", None, entries, "USD", NOW)  # records are stamped NOW
     url = serve(1000.0, collector_config('pricing = "billed"\n'))
     assert chat(url).status_code == 200
     spent = settled_spend(tmp_path / "limits.sqlite3")

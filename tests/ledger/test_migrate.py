@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from ledger.storage.migrate import migrate, old_days
 from ledger.storage.store import write_rows
 from tests.builders import build_ledger
 from tests.paths import REPO
+from tests.support.waits import poll_until
 
 FIRST = date(2026, 11, 1)
 
@@ -85,6 +85,12 @@ def test_totals_that_differ_keep_the_old_files_and_say_so(tmp_path, capsys):
     assert len(old_days(data)) == 2  # nothing deleted
 
 
+def kill_at(proc: subprocess.Popen[bytes], log: Path, commits: int) -> None:
+    """SIGKILL `proc` once the Delta log holds `commits` commits (or it ended, or a minute passed)."""
+    poll_until(lambda: proc.poll() is not None or len(list(log.glob("*.json"))) >= commits, 60, every=0.002)
+    os.kill(proc.pid, signal.SIGKILL)
+
+
 @pytest.mark.process
 @pytest.mark.slow
 def test_a_migration_killed_at_any_instant_then_rerun_stores_every_row_once(tmp_path):
@@ -95,12 +101,7 @@ def test_a_migration_killed_at_any_instant_then_rerun_stores_every_row_once(tmp_
     command = [sys.executable, "-m", "collector", "--config", str(config), "migrate"]
     for commits in (2, 6, 10):  # kill while days are being committed, later and later
         proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline:
-            if len(list((data / "requests" / "_delta_log").glob("*.json"))) >= commits:
-                break
-            time.sleep(0.002)
-        os.kill(proc.pid, signal.SIGKILL)
+        kill_at(proc, data / "requests" / "_delta_log", commits)
         proc.wait()
     final = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert final.returncode == 0, final.stderr[-2000:]
