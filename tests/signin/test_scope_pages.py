@@ -20,7 +20,8 @@ from streamlit.testing.v1 import AppTest
 from access import Principal
 from pages._auth import PRINCIPAL_KEY
 from pages._routing import CONTEXT_KEY
-from tests.support.dashboard import Truth, utc_midnight
+from tests.builders import build_ledger
+from tests.support.dashboard import Truth, utc_midnight, write_status
 
 from .browser import REPO
 
@@ -40,8 +41,23 @@ def _frame_and_page(page_path: str, scope: tuple[str, ...]) -> None:
         runpy.run_path(page_path, run_name="__page__")
 
 
+END = datetime(2026, 11, 1, tzinfo=UTC)
+"""The seeded ledger's end: its 40 days, and so every figure, are the same whatever today is."""
+WINDOW = {"range": "custom", "from": "2026-10-02", "to": "2026-10-31"}
+"""The sidebar's window, pinned through the URL (the default, the last 30 days, moves with the date)."""
+
+
+@pytest.fixture(scope="module")
+def fixed_ledger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
+    data_dir = tmp_path_factory.mktemp("scoped")
+    build_ledger(data_dir, n_records=40_000, days=40, seed=12, end=END)
+    write_status(data_dir, END)
+    return data_dir, Truth.read(data_dir)
+
+
 @pytest.fixture
-def scoped_env(seeded: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Truth]:
+def scoped_env(fixed_ledger: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Truth]:
+    seeded = fixed_ledger
     monkeypatch.setenv("DATA_DIR", str(seeded[0]))
     monkeypatch.setenv("MONITOR_TIMEZONE", "UTC")
     monkeypatch.setenv("MONITOR_ACCESS", str(tmp_path / "no-access.toml"))
@@ -86,13 +102,13 @@ def test_a_scoped_viewer_sees_no_figure_from_other_projects(scoped_env: tuple[Pa
     _, truth = scoped_env
     at = AppTest.from_function(_frame_and_page, args=(str(REPO / page), SCOPE), default_timeout=90)
     at.session_state[PRINCIPAL_KEY] = LEAD
+    at.query_params.update(WINDOW)
     at.run()
     assert not at.exception, at.exception
     shown = everything_shown(at)
     filters = at.session_state[CONTEXT_KEY].filters
-    now = datetime.now(UTC)
     forbidden = outside_only(truth, filters.start_at, filters.end_at) | outside_only(
-        truth, utc_midnight(31, now), utc_midnight(-1, now)
+        truth, utc_midnight(31, END), utc_midnight(-1, END)
     )
     assert forbidden, "the fixture needs figures that only other projects make"
     # A count or a spend is never followed by a unit: "3.77%" or "3.77 s" is a rate or a latency that
