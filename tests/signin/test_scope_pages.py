@@ -112,7 +112,7 @@ def test_a_scoped_viewer_sees_no_figure_from_other_projects(scoped_env: tuple[Pa
     )
     assert forbidden, "the fixture needs figures that only other projects make"
     # A count or a spend is never followed by a unit: "3.77%" or "3.77 s" is a rate or a latency that
-    # happens to share the digits (the seeded ledger follows the clock, so such a match comes and goes).
+    # happens to share the digits.
     unit = r"\s?(?:%|ms\b|s\b)"
     leaks = sorted(f for f in forbidden if re.search(rf"(?<![\d,.]){re.escape(f)}(?![\d,]|\.\d|{unit})", shown))
     assert not leaks, f"{page} shows figures from outside {SCOPE}: {leaks}"
