@@ -34,6 +34,17 @@ STATUS_LABELS = {
     "bill_unreadable": "bill cannot be read",
 }
 GAP_WARN_PCT = 5.0
+HEADERS = {
+    "model": "Model",
+    "status": "Status",
+    "measured": "Measured",
+    "billed": "Billed",
+    "gap": "Gap",
+    "gap_pct": "Gap %",
+    "requests": "Requests",
+    "why": "Why",
+}
+"""The tables' headers in words (the frames keep the machine names)."""
 HEADROOM_DAYS = 7
 
 FORMATS: dict[str, Callable[[float], str]] = {
@@ -95,7 +106,7 @@ if not rows.empty:
     fig.update_layout(barmode="group", title=f"Measured against billed, {plot(month)}", yaxis_title=ctx.currency)
     show(fig)
     view = dashed(rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]], FORMATS)
-    st.dataframe(view, hide_index=True, width="stretch")
+    st.dataframe(view, hide_index=True, width="stretch", column_config=HEADERS)
     st.caption(
         f"gap = billed - measured; gap % is of the bill; rows beyond ±{GAP_WARN_PCT:.0f}% deserve a look. "
         "A measured value of — means the ledger saw the model but has no price for it; a billed value "
@@ -117,7 +128,7 @@ if not rows.empty:
                 for r in totals.left_out
             ]
         )
-        st.dataframe(dashed(apart, FORMATS), hide_index=True, width="stretch")
+        st.dataframe(dashed(apart, FORMATS), hide_index=True, width="stretch", column_config=HEADERS)
     lines = data.unreadable_lines(ctx.data_dir, month, ctx.currency)
     if not lines.empty:
         st.markdown("**Bill lines that cannot be read**, as the Admin API sent them (also in `data/snapshots/`)")

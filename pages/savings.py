@@ -109,6 +109,8 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
+        "project": st.column_config.TextColumn("Project"),
+        "endpoint": st.column_config.TextColumn("Endpoint"),
         "requests": st.column_config.NumberColumn("Requests", format="localized"),
         "spend": money_column("Spend"),
         "saving": money_column("Would save"),

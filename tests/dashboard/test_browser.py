@@ -32,6 +32,7 @@ PAGES = {
     "spend": "spend",
     "reliability": "reliability",
     "explore": "explore",
+    "savings": "savings",
     "budgets": "budgets",
     "reconciliation": "reconciliation",
     "statement": "statement",
