@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 from ledger.storage.atomic import atomic_write
-from ledger.storage.store import day_dir, list_days, visible_files
+from ledger.storage.store import day_files, list_days
 
 from ._engine import connection, scan_sql
 from ._rollups import KINDS, rollup_dir, rollup_path, rollup_sql
@@ -35,7 +35,7 @@ def update_rollups(data_dir: Path, days: Iterable[date] | None = None) -> list[P
     wanted = list_days(Path(data_dir)) if days is None else sorted(set(days))
     written = []
     for day in wanted:
-        files = visible_files(day_dir(Path(data_dir), day))
+        files = day_files(Path(data_dir), day)
         for kind in KINDS if files else ():
             written.extend(_build(data_dir, day, files, kind))
     return written

@@ -31,7 +31,7 @@ from datetime import date
 from pathlib import Path
 
 from ledger.storage.schema import PARTITION
-from ledger.storage.store import day_dir, list_days, visible_files
+from ledger.storage.store import day_files, list_days
 
 from ._measures import LATENCY_KEYS, LATENCY_ROWS, rollup_columns
 
@@ -74,7 +74,7 @@ def plan(data_dir: Path, first: date, last: date, kind: str = "totals") -> tuple
     raw: list[Path] = []
     for day in list_days(Path(data_dir)):
         if first <= day <= last:
-            files = visible_files(day_dir(Path(data_dir), day))
+            files = day_files(Path(data_dir), day)
             target = rollup_path(data_dir, day, files, kind) if files else None
             if target is not None and target.exists():
                 fresh.append(target)

@@ -102,12 +102,6 @@ def day_files(data_dir: Path, day: date) -> list[Path]:
     return delta.files(requests_dir(data_dir), day, day)
 
 
-def visible_files(folder: Path) -> list[Path]:
-    """The files of the day partition `folder` (a `day_dir`) in the current snapshot."""
-    day = date.fromisoformat(Path(folder).name.removeprefix(f"{PARTITION}="))
-    return day_files(Path(folder).parent.parent, day)
-
-
 def list_files(data_dir: Path, start: date | None = None, end: date | None = None) -> list[Path]:
     """The snapshot's files of the days in [start, end] (inclusive, UTC dates; None = open)."""
     return delta.files(requests_dir(data_dir), start, end)

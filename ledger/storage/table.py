@@ -21,8 +21,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,7 +57,7 @@ def is_table(folder: Path) -> bool:
 
 def handle(folder: Path) -> DeltaTable | None:
     """The process's handle on the table at `folder`, brought to its latest version; None if
-    there is no table yet. Callers use it under `locked()`: a handle is shared across threads."""
+    there is no table yet. Callers use it under this module's lock: a handle is shared across threads."""
     key = str(Path(folder).absolute())
     with _lock:
         table = _handles.get(key)
@@ -85,12 +83,6 @@ def _unchanged(key: str) -> bool:
         return True
     _seen[key] = (stamp, time.time_ns())  # the read that follows begins now
     return False
-
-
-@contextmanager
-def locked() -> Iterator[None]:
-    with _lock:
-        yield
 
 
 def create(folder: Path) -> DeltaTable:

@@ -12,7 +12,7 @@ from collector._reprice import reprice
 from ledger import Appender, PriceBook, price_rows, read_ledger
 from ledger.pricing.aliases import Alias, read_aliases
 from ledger.pricing.prices import read_prices
-from ledger.storage.store import day_dir, visible_files
+from ledger.storage.store import day_files
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def moved_book() -> PriceBook:
 
 
 def files_of(data: Path) -> dict[date, list[tuple[str, int]]]:
-    return {d: [(f.name, f.stat().st_mtime_ns) for f in visible_files(day_dir(data, d))] for d in DAYS}
+    return {d: [(f.name, f.stat().st_mtime_ns) for f in day_files(data, d)] for d in DAYS}
 
 
 def test_reprice_after_moving_one_alias_date_rewrites_only_the_affected_days(tmp_path):

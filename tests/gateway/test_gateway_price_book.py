@@ -4,8 +4,9 @@ it reserves before it goes upstream.
 
 The gateway is a real server on loopback (uvicorn in a thread; its clock, for the limits and the
 records' timestamps, fixed at NOW), in front of the fake upstream, which bills prompt = characters
-(half cached) and completion = max_tokens. Every expected cost is computed here from those token counts and the prices the test
-wrote (list prices read from prices.csv with the csv module), never read from the gateway.
+(half cached) and completion = max_tokens. Every expected cost is computed here from those token
+counts and the prices the test wrote (list prices read from prices.csv with the csv module), never
+read from the gateway.
 """
 
 from __future__ import annotations

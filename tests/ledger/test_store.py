@@ -11,7 +11,7 @@ import pytest
 
 from collector._records import parse_records
 from ledger import Appender, PriceBook, compact_closed_days, list_files, price_rows, read_ledger
-from ledger.storage.store import day_dir, dedupe, vacuum, visible_files, write_rows
+from ledger.storage.store import day_dir, day_files, dedupe, vacuum, write_rows
 
 
 def batch(start, n, day="2026-11-01", source="s"):
@@ -58,11 +58,12 @@ def test_files_a_compaction_replaced_stay_on_disk_for_readers_but_leave_the_snap
     appender = Appender(tmp_path)
     appender.append(batch(0, 10))
     appender.append(batch(10, 10))
-    folder = day_dir(tmp_path, date(2026, 11, 1))
-    parts = visible_files(folder)
+    day = date(2026, 11, 1)
+    folder = day_dir(tmp_path, day)
+    parts = day_files(tmp_path, day)
     compact_closed_days(tmp_path, date(2026, 11, 10))  # vacuums too, with a week's retention
     assert all(p.exists() for p in parts)  # a reader that listed them a moment ago can still read them
-    assert len(visible_files(folder)) == 1 and not set(parts) & set(visible_files(folder))
+    assert len(day_files(tmp_path, day)) == 1 and not set(parts) & set(day_files(tmp_path, day))
     on_disk = ds.dataset(folder, format="parquet").to_table()  # a raw glob sees old and new: 40 rows
     assert (on_disk.num_rows, read_ledger(tmp_path).num_rows) == (40, 20)
     assert set(vacuum(tmp_path, retention_hours=0)) == {p.relative_to(tmp_path / "requests").as_posix() for p in parts}

@@ -10,7 +10,7 @@ from typing import Any
 
 from collector._records import parse_records
 from ledger import Appender, PriceBook, price_rows, read_ledger
-from ledger.storage.store import day_dir, visible_files
+from ledger.storage.store import day_files
 from tests.paths import REPO
 
 PRICES_CSV = REPO / "ledger" / "pricing" / "prices.csv"
@@ -111,4 +111,4 @@ def costs(data: Path) -> dict[str, float | None]:
 
 
 def files_of(data: Path, days: list[date]) -> dict[date, list[tuple[str, int]]]:
-    return {d: [(f.name, f.stat().st_mtime_ns) for f in visible_files(day_dir(data, d))] for d in days}
+    return {d: [(f.name, f.stat().st_mtime_ns) for f in day_files(data, d)] for d in days}
