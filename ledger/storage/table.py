@@ -10,6 +10,13 @@ The table is partitioned by `date` (the UTC day of `timestamp`, a `date` column 
 not in the files), so each data file holds exactly SCHEMA's columns. delta-rs writes a log
 checkpoint every `CHECKPOINT_INTERVAL` commits, so opening the table stays fast.
 
+On S3: `folder` is then the `requests` folder inside an s3 data_dir's local working folder
+(foundation.location), and the table lives at its URL (`table_uri`). Every function here takes the
+same local folder either way: commits go to S3 through delta-rs, and `files()` still returns local
+paths, those of the read-through cache (`ledger.storage.remote`), downloading what a caller asks
+for and the cache lacks. Across hosts, delta-rs's commit check refuses a commit that conflicts
+(raised as `Conflict`): two hosts' commits of one batch number can never both land.
+
 Example:
     >>> from ledger.storage.store import requests_dir
     >>> handle(requests_dir(Path("data"))) is None        # no table yet
@@ -28,6 +35,10 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation import location
+from foundation.errors import MonitorError
+
+from . import remote
 from .schema import PARTITION, SCHEMA
 
 if TYPE_CHECKING:
@@ -51,24 +62,40 @@ def _writer() -> Any:
     return WriterProperties(compression="ZSTD", compression_level=1)
 
 
+class Conflict(MonitorError):
+    """Another writer (another host) committed first in a way this commit conflicts with."""
+
+
+def table_uri(folder: Path) -> str:
+    """Where the table of the local `folder` lives: its S3 URL (foundation.location), or the folder."""
+    return location.url_of(folder) or str(Path(folder).absolute())
+
+
 def is_table(folder: Path) -> bool:
+    uri = table_uri(folder)
+    if uri.startswith(remote.SCHEME):
+        return remote.exists(f"{uri}/_delta_log/")
     return (Path(folder) / "_delta_log").is_dir()
 
 
 def handle(folder: Path) -> DeltaTable | None:
     """The process's handle on the table at `folder`, brought to its latest version; None if
-    there is no table yet. Callers use it under this module's lock: a handle is shared across threads."""
+    there is no table yet. Callers use it under this module's lock: a handle is shared across threads.
+    On S3 the log is listed each time (no folder mtime to tell it unchanged)."""
     key = str(Path(folder).absolute())
     with _lock:
         table = _handles.get(key)
+        uri = table_uri(Path(key))
+        on_s3 = uri.startswith(remote.SCHEME)
         if table is None:
             if not is_table(Path(key)):
                 return None
             from deltalake import DeltaTable
 
-            _unchanged(key)
-            table = _handles[key] = DeltaTable(key)
-        elif not _unchanged(key):
+            if not on_s3:
+                _unchanged(key)
+            table = _handles[key] = DeltaTable(uri)
+        elif on_s3 or not _unchanged(key):
             table.update_incremental()
         return table
 
@@ -95,7 +122,7 @@ def create(folder: Path) -> DeltaTable:
         from deltalake import DeltaTable
 
         DeltaTable.create(
-            str(Path(folder).absolute()),
+            table_uri(folder),
             schema=TABLE_SCHEMA,
             partition_by=[PARTITION],
             mode="ignore",
@@ -130,8 +157,10 @@ def _by_day(folder: Path) -> dict[date, list[Path]]:
         return cached[1]
     out: dict[date, list[Path]] = {}
     prefix = f"{PARTITION}="
+    base = table_uri(folder)
+    on_s3 = base.startswith(remote.SCHEME)
     for uri in table.file_uris():
-        path = Path(uri)
+        path = remote.local_path(base, Path(key[0]), uri) if on_s3 else Path(uri)
         out.setdefault(date.fromisoformat(path.parent.name.removeprefix(prefix)), []).append(path)
     for paths in out.values():
         paths.sort()
@@ -140,15 +169,21 @@ def _by_day(folder: Path) -> dict[date, list[Path]]:
 
 
 def files(folder: Path, first: date | None = None, last: date | None = None) -> list[Path]:
-    """The data files of the current snapshot whose day is in [first, last] (None = open)."""
+    """The data files of the current snapshot whose day is in [first, last] (None = open); on
+    S3, their cached copies (downloaded here if missing)."""
     with _lock:
         days = _by_day(folder)
-        return sorted(
+        chosen = sorted(
             f
             for day, paths in days.items()
             if (first is None or day >= first) and (last is None or day <= last)
             for f in paths
         )
+        base = table_uri(folder)
+    if base.startswith(remote.SCHEME) and chosen:
+        local = Path(folder).absolute()
+        remote.fetch_missing((f"{base}/{f.relative_to(local).as_posix()}", f) for f in chosen)
+    return chosen
 
 
 def days(folder: Path) -> list[date]:
@@ -210,10 +245,18 @@ def compact(folder: Path, day: date) -> int:
 
 
 def write_deltalake(table: DeltaTable, data: pa.Table, **options: Any) -> None:
-    """deltalake's writer (a module function here, so tests can wrap the commit)."""
+    """deltalake's writer (a module function here, so tests can wrap the commit); a commit that
+    conflicts with another writer's raises `Conflict`."""
     from deltalake import write_deltalake as write
+    from deltalake.exceptions import CommitFailedError
 
-    write(table, data, **options)
+    try:
+        write(table, data, **options)
+    except CommitFailedError as exc:
+        table.update_incremental()
+        raise Conflict(
+            f"ledger commit refused: {exc}; another writer committed first, nothing of this one landed"
+        ) from None
 
 
 def vacuum(folder: Path, retention_hours: int) -> list[str]:
@@ -222,4 +265,8 @@ def vacuum(folder: Path, retention_hours: int) -> list[str]:
         table = handle(folder)
         if table is None:
             return []
-        return table.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
+        deleted = table.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
+        base = table_uri(folder)
+        if base.startswith(remote.SCHEME):
+            remote.evict(Path(folder), [name.removeprefix(base + "/") for name in deleted])
+        return deleted
