@@ -3,6 +3,8 @@ read-through cache, and a host with an empty cache sees the same rows."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from foundation.errors import ConfigError
 from ledger import Appender, PriceBook, compact_closed_days, list_files, price_rows, read_ledger
 from ledger.storage import remote, table
 from ledger.storage.store import list_days, rewrite_days
+from tests.paths import REPO
 from tests.support.s3 import working_folder
 
 
@@ -134,3 +137,27 @@ def test_rewrite_compact_and_vacuum_go_through_the_bucket_and_evict_the_cache(s3
     assert not any(p.exists() for p in old)  # evicted with their objects
     assert not [k for k in s3.keys() if k.endswith(tuple(p.name for p in old))]
     assert read_ledger(folder).num_rows == 34
+
+
+def test_two_hosts_committing_one_batch_land_it_once(s3, tmp_path, monkeypatch):
+    """Host B commits batch 1 while host A is between its check and its commit: delta-rs refuses A's
+    commit, and A decides again from the log (a replay, its ids stored), so nothing lands twice."""
+    host_a, host_b = working_folder(s3, tmp_path, "host-a"), working_folder(s3, tmp_path, "host-b")
+    Appender(host_a).append(batch(0, 1), batch=("s", 0))
+    real = table.write_deltalake
+    raced = []
+
+    def b_first(handle, data, **options):
+        if not raced:  # host B is another process (the ledger lock is per host, and per process here)
+            code = f"from tests.ledger.test_s3_table import *; print(Appender(Path({str(host_b)!r})).append("
+            code += "batch(0, 10), batch=('s', 1)))"
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+            raced.append(int(done.stdout))
+        real(handle, data, **options)
+
+    monkeypatch.setattr(table, "write_deltalake", b_first)
+    appender = Appender(host_a)
+    assert appender.append(batch(0, 12), batch=("s", 1)) == 2  # r10, r11: only those B did not store
+    assert raced == [9] and appender.replayed == 1
+    ids = read_ledger(host_b)["id"].to_pylist()
+    assert sorted(ids) == sorted(f"r{i}" for i in range(12))
