@@ -41,11 +41,12 @@ def reprice_process(data: Path) -> subprocess.Popen[str]:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Path:
-    appender = Appender(tmp_path)
+def ledger(data_dir: Path) -> Path:
+    """On local disk, then on the loopback S3 server."""
+    appender = Appender(data_dir)
     for d in range(DAYS):
         appender.append(batch(d * PER_DAY, PER_DAY, day=f"2026-10-{d + 1:02d}"))
-    return tmp_path
+    return data_dir
 
 
 @pytest.mark.slow

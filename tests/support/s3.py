@@ -125,3 +125,30 @@ def data_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     if request.param == "local":
         return tmp_path / "data"
     return working_folder(request.getfixturevalue("s3"), tmp_path)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a collector started by a test keeps its ledger: the config's lines, the local folder
+    readers are handed (the data_dir, or the s3 data_dir's working folder) and how to count commits."""
+
+    toml: str
+    folder: Path
+    s3: S3 | None
+
+    def commits(self) -> int:
+        """Commits in the table's log (the collector's progress, seen from outside it)."""
+        if self.s3 is None:
+            return len(list(self.folder.glob("requests/_delta_log/*.json")))
+        return sum(1 for k in self.s3.keys("monitor/requests/_delta_log/") if k.endswith(".json"))
+
+
+@pytest.fixture(params=["local", "s3"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    """A collector's data_dir on local disk, then the same test on the loopback S3 server."""
+    if request.param == "local":
+        folder = tmp_path / "data"
+        return Target(toml=f'data_dir = "{folder}"\n', folder=folder, s3=None)
+    s3 = request.getfixturevalue("s3")
+    folder = working_folder(s3, tmp_path)
+    return Target(toml=f'data_dir = "{s3.url()}"\ncache_dir = "{folder}"\n', folder=folder, s3=s3)
