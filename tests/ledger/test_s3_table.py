@@ -161,3 +161,14 @@ def test_two_hosts_committing_one_batch_land_it_once(s3, tmp_path, monkeypatch):
     assert raced == [9] and appender.replayed == 1
     ids = read_ledger(host_b)["id"].to_pylist()
     assert sorted(ids) == sorted(f"r{i}" for i in range(12))
+
+
+def test_the_gateways_ledger_dir_may_be_the_s3_data_dir(tmp_path, monkeypatch):
+    from gateway.config import parse_config as parse_gateway
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    gateway = parse_gateway({"ledger_dir": "s3://ledger-bucket/prod"}, base=tmp_path)
+    assert gateway.ledger_dir == location.default_cache("s3://ledger-bucket/prod")
+    assert location.url_of(gateway.ledger_dir / "requests") == "s3://ledger-bucket/prod/requests"
+    with pytest.raises(ConfigError, match=r"^ledger_dir: 'gs://b/p' is a URL; data_dir is a local folder or s3://"):
+        parse_gateway({"ledger_dir": "gs://b/p"}, base=tmp_path)
