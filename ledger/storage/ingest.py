@@ -135,7 +135,7 @@ class Appender:
     def _append(self, rows: pa.Table, batch: tuple[str, int] | None) -> int:
         fresh: list[tuple[pa.Table, _Known]] = []
         for day, part in split_by_day(dedupe(rows)).items():
-            files = day_files(self.data_dir, day)
+            files = day_files(self.data_dir, day, fetch=False)  # ids_in downloads only the unseen ones
             for source in pc.unique(part["source"]).to_pylist():
                 known = self._known(source, day, files)
                 mine = part.filter(pc.equal(part["source"], source))

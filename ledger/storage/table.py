@@ -28,6 +28,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +52,8 @@ TABLE_SCHEMA = SCHEMA.append(pa.field(PARTITION, pa.date32(), nullable=False))
 _handles: dict[str, DeltaTable] = {}
 _snapshots: dict[str, tuple[int, dict[date, list[Path]]]] = {}
 _seen: dict[str, tuple[int, int]] = {}
+_spans: dict[str, bool] = {}
+"""S3 tables inside a ledger-lock span of this process: True once refreshed in it."""
 SETTLED_NS = 100_000_000
 _lock = threading.RLock()
 
@@ -95,9 +99,30 @@ def handle(folder: Path) -> DeltaTable | None:
             if not on_s3:
                 _unchanged(key)
             table = _handles[key] = DeltaTable(uri)
-        elif on_s3 or not _unchanged(key):
+        elif on_s3:
+            if not _spans.get(key, False):
+                table.update_incremental()
+            if key in _spans:
+                _spans[key] = True
+        elif not _unchanged(key):
             table.update_incremental()
         return table
+
+
+@contextmanager
+def span(folder: Path) -> Iterator[None]:
+    """The ledger lock's span (`store.ledger_lock`): on S3 the log is listed once at its start, not
+    at every call (no other writer of this host can commit meanwhile, this process's own commits
+    update the handle, and another host's conflicting commit is refused by delta-rs). Outside a
+    span every call lists the log, so a reader never misses a commit."""
+    key = str(Path(folder).absolute())
+    with _lock:
+        _spans[key] = False
+    try:
+        yield
+    finally:
+        with _lock:
+            _spans.pop(key, None)
 
 
 def _unchanged(key: str) -> bool:
@@ -168,9 +193,10 @@ def _by_day(folder: Path) -> dict[date, list[Path]]:
     return out
 
 
-def files(folder: Path, first: date | None = None, last: date | None = None) -> list[Path]:
+def files(folder: Path, first: date | None = None, last: date | None = None, fetch: bool = True) -> list[Path]:
     """The data files of the current snapshot whose day is in [first, last] (None = open); on
-    S3, their cached copies (downloaded here if missing)."""
+    S3, their cached copies, downloaded here if missing (`fetch=False`: only their names, for a
+    caller that reads few of them and `fetch`es those)."""
     with _lock:
         days = _by_day(folder)
         chosen = sorted(
@@ -179,11 +205,17 @@ def files(folder: Path, first: date | None = None, last: date | None = None) -> 
             if (first is None or day >= first) and (last is None or day <= last)
             for f in paths
         )
-        base = table_uri(folder)
-    if base.startswith(remote.SCHEME) and chosen:
-        local = Path(folder).absolute()
-        remote.fetch_missing((f"{base}/{f.relative_to(local).as_posix()}", f) for f in chosen)
+    if fetch:
+        ensure(folder, chosen)
     return chosen
+
+
+def ensure(folder: Path, paths: list[Path]) -> None:
+    """Download the missing ones of these `files(..., fetch=False)` (nothing to do on local disk)."""
+    base = table_uri(folder)
+    if base.startswith(remote.SCHEME) and paths:
+        local = Path(folder).absolute()
+        remote.fetch_missing((f"{base}/{f.relative_to(local).as_posix()}", f) for f in paths)
 
 
 def days(folder: Path) -> list[date]:
