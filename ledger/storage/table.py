@@ -53,6 +53,8 @@ _handles: dict[str, DeltaTable] = {}
 _snapshots: dict[str, tuple[int, dict[date, list[Path]]]] = {}
 _seen: dict[str, tuple[int, int]] = {}
 _spans: dict[str, bool] = {}
+_txns: dict[str, tuple[int, dict[str, int | None]]] = {}
+"""Per table: a version and the batch numbers of the app ids known at exactly that version."""
 """S3 tables inside a ledger-lock span of this process: True once refreshed in it."""
 SETTLED_NS = 100_000_000
 _lock = threading.RLock()
@@ -225,10 +227,37 @@ def days(folder: Path) -> list[date]:
 
 
 def txn_version(folder: Path, app_id: str) -> int | None:
-    """The last batch number committed for `app_id`, or None."""
+    """The last batch number committed for `app_id`, or None.
+
+    delta-rs reads a txn by replaying the log since the last checkpoint, a request per commit on
+    S3, so the answer is kept with the version it holds at: this process's own commits roll it
+    forward (`_committed`), any other commit makes the next call ask delta-rs again."""
     with _lock:
         table = handle(folder)
-        return None if table is None else table.transaction_version(app_id)
+        if table is None:
+            return None
+        key, version = str(Path(folder).absolute()), table.version()
+        known = _txns.get(key)
+        if known is None or known[0] != version:
+            known = _txns[key] = (version, {})
+        if app_id not in known[1]:
+            known[1][app_id] = table.transaction_version(app_id)
+        return known[1][app_id]
+
+
+def _committed(folder: Path, before: int, after: int, batch: tuple[str, int] | None) -> None:
+    """After this process's commit took the table from `before` to `after`: roll the known batch
+    numbers forward if that commit was the only one between (else forget them)."""
+    key = str(Path(folder).absolute())
+    known = _txns.get(key)
+    if known is None or after == before:
+        return
+    if known[0] != before or after != before + 1:
+        _txns.pop(key, None)
+        return
+    if batch is not None:
+        known[1][batch[0]] = batch[1]
+    _txns[key] = (after, known[1])
 
 
 def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -> None:
@@ -238,6 +267,7 @@ def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -
     with _lock:
         table = create(folder)
         txns = [] if batch is None else [Transaction(app_id=batch[0], version=batch[1])]
+        before = table.version()
         write_deltalake(
             table,
             with_day(rows),
@@ -247,12 +277,14 @@ def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -
             commit_properties=CommitProperties(app_transactions=txns),
         )
         table.update_incremental()
+        _committed(folder, before, table.version(), batch)
 
 
 def replace_days(folder: Path, rows: pa.Table, replaced: list[date]) -> None:
     """One commit replacing every row of the `replaced` days by `rows` (a predicate overwrite)."""
     with _lock:
         table = create(folder)
+        before = table.version()
         write_deltalake(
             table,
             with_day(rows),
@@ -262,6 +294,7 @@ def replace_days(folder: Path, rows: pa.Table, replaced: list[date]) -> None:
             writer_properties=_writer(),
         )
         table.update_incremental()
+        _committed(folder, before, table.version(), None)
 
 
 def compact(folder: Path, day: date) -> int:
@@ -271,8 +304,10 @@ def compact(folder: Path, day: date) -> int:
         if table is None:
             return 0
         only = [(PARTITION, "=", day.isoformat())]
+        before = table.version()
         metrics = table.optimize.compact(partition_filters=only, writer_properties=_writer())
         table.update_incremental()
+        _committed(folder, before, table.version(), None)
         return int(metrics.get("numFilesRemoved", 0))
 
 

@@ -172,3 +172,18 @@ def test_the_gateways_ledger_dir_may_be_the_s3_data_dir(tmp_path, monkeypatch):
     assert location.url_of(gateway.ledger_dir / "requests") == "s3://ledger-bucket/prod/requests"
     with pytest.raises(ConfigError, match=r"^ledger_dir: 'gs://b/p' is a URL; data_dir is a local folder or s3://"):
         parse_gateway({"ledger_dir": "gs://b/p"}, base=tmp_path)
+
+
+def test_a_batch_number_another_process_committed_is_seen_at_once(data_dir):
+    """The batch numbers this process knows are kept with the table version they hold at: a commit
+    by another process (here after this one's own) must be read, not the remembered number."""
+    appender = Appender(data_dir)
+    appender.append(batch(0, 5), batch=("s", 1))
+    assert appender.committed("s") == 1
+    code = "from tests.ledger.test_s3_table import *; "
+    code += f"Appender(Path({str(data_dir)!r})).append(batch(5, 5), batch=('s', 2))"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+    assert appender.committed("s") == 2
+    assert appender.append(batch(5, 5), batch=("s", 2)) == 0 and appender.replayed == 1
+    assert appender.append(batch(10, 5), batch=("s", 3)) == 5
+    assert (appender.committed("s"), table.txn_version(data_dir / "requests", "other")) == (3, None)
