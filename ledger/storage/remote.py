@@ -6,9 +6,10 @@ returns, and this DuckDB cannot read s3:// itself (its httpfs extension is not i
 offline). Delta data files are immutable and uniquely named, so a copy kept under its object key
 is always right: `table.files()` maps the snapshot's `s3://` URIs to `<working folder>/requests/
 <same relative path>` and downloads the missing ones here (temp file + fsync + rename: a SIGKILL
-mid-download never leaves a torn file under the real name). A file leaves the cache when
-`vacuum` deletes it from S3 (`evict`), that is 7 days after a commit removed it, so a reader that
-listed it meanwhile can still open it. The Delta log itself is never cached: delta-rs reads it.
+mid-download never leaves a torn file under the real name). A file leaves the cache once
+`vacuum` deleted it from S3 (`evict`), that is 7 days after a commit removed it, so a reader that
+listed it meanwhile can still open it; a host evicts what any host's vacuum deleted at its own
+next vacuum. The Delta log itself is never cached: delta-rs reads it.
 
 Why conditional writes for state (`read`, `write`): the collector's cursors are a
 read-modify-write, and on S3 two hosts must never both win. `write` puts with `If-Match` on the
@@ -93,13 +94,16 @@ def fetch_missing(pairs: Iterable[tuple[str, Path]]) -> None:
             list(pool.map(lambda pair: fetch(*pair), missing))
 
 
-def evict(folder: Path, relative: Iterable[str]) -> int:
-    """Remove cached copies (paths relative to `folder`) of files deleted from S3; returns how many."""
+def evict(table_uri: str, folder: Path) -> int:
+    """Remove the cached copies under `folder` whose objects are gone from the table at
+    `table_uri` (deleted by `vacuum`, this host's or another's); returns how many."""
+    bucket, prefix = split(table_uri.rstrip("/") + "/")
+    pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    present = {o["Key"] for page in pages for o in page.get("Contents", [])}
     gone = 0
-    for name in relative:
-        path = folder / name
-        if path.is_file():
-            path.unlink()
+    for path in folder.glob("*=*/*.parquet") if folder.is_dir() else ():
+        if prefix + path.relative_to(folder).as_posix() not in present:
+            path.unlink(missing_ok=True)
             gone += 1
     return gone
 

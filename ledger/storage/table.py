@@ -335,5 +335,5 @@ def vacuum(folder: Path, retention_hours: int) -> list[str]:
         deleted = table.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
         base = table_uri(folder)
         if base.startswith(remote.SCHEME):
-            remote.evict(Path(folder), [name.removeprefix(base + "/") for name in deleted])
+            remote.evict(base, Path(folder))
         return deleted

@@ -187,3 +187,18 @@ def test_a_batch_number_another_process_committed_is_seen_at_once(data_dir):
     assert appender.append(batch(5, 5), batch=("s", 2)) == 0 and appender.replayed == 1
     assert appender.append(batch(10, 5), batch=("s", 3)) == 5
     assert (appender.committed("s"), table.txn_version(data_dir / "requests", "other")) == (3, None)
+
+
+def test_a_hosts_vacuum_evicts_the_copies_another_hosts_vacuum_deleted(s3, tmp_path):
+    host_a, host_b = working_folder(s3, tmp_path, "host-a"), working_folder(s3, tmp_path, "host-b")
+    appender = Appender(host_a)
+    for start in range(0, 30, 10):
+        appender.append(batch(start, 10))
+    cached = list_files(host_b)  # host B downloads the three files
+    assert len(cached) == 3 and all(p.is_file() for p in cached)
+    compact_closed_days(host_a, date(2026, 11, 10))
+    assert len(table.vacuum(host_a / "requests", retention_hours=0)) == 3
+    assert all(p.is_file() for p in cached)  # host B has not looked yet
+    table.vacuum(host_b / "requests", retention_hours=0)  # nothing left to delete in the bucket
+    assert not any(p.exists() for p in cached)
+    assert read_ledger(host_b).num_rows == 30
