@@ -97,7 +97,8 @@ def poll(data_dir: Path, fake: fake_admin.FakeAdmin, when: datetime) -> AdminPol
         max_retries=0,
     )
     context = Context.build(Config(data_dir=data_dir, currency="EUR", sources=(source,)))
-    return MistralAdminSource(source=source, context=context, clock=lambda: when).poll()
+    with MistralAdminSource(source=source, context=context, clock=lambda: when) as admin:
+        return admin.poll()
 
 
 def test_sheet_is_stored_per_month_and_shows_the_discount(tmp_path, admin, monkeypatch):
