@@ -57,8 +57,10 @@ from ._reconcile import (
     billed_months,
     comparable_totals,
     gap_breaches,
+    has_bill,
     month_of,
     reconcile,
+    unmatched,
     unreadable_lines,
 )
 from ._table import (
@@ -95,6 +97,7 @@ __all__ = [
     "comparable_totals",
     "compare_prices",
     "gap_breaches",
+    "has_bill",
     "measured_by_model",
     "month_of",
     "price_counts",
@@ -109,6 +112,7 @@ __all__ = [
     "safe_name",
     "sheet_prices",
     "spend_gauges",
+    "unmatched",
     "unreadable_lines",
     "update_billed",
     "write_billed",
