@@ -87,8 +87,8 @@ def kill_after_a_commit(proc: subprocess.Popen, commits: Callable[[], int], dela
     alive = proc.poll() is None
     if alive:
         os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    return alive
+    with proc:  # waits, and closes its stderr pipe
+        return alive
 
 
 @pytest.mark.slow
@@ -103,8 +103,8 @@ def test_sigkill_mid_backfill_then_restart_stores_every_record_once(tmp_path, si
         killed += kill_after_a_commit(collector(config, "--once"), target.commits, rng.uniform(0, 0.4))
         assert read_ledger(data_dir).num_rows >= 0  # the snapshot's files are whole parquet files
     assert killed >= 2  # at least two kills landed mid-backfill
-    final = collector(config, "--once")
-    assert final.wait(timeout=300) == 0, final.stderr.read().decode()[-2000:]
+    with collector(config, "--once") as final:
+        assert final.wait(timeout=300) == 0, final.stderr.read().decode()[-2000:]
 
     stored = read_ledger(data_dir, columns=["id", "timestamp"]).to_pylist()
     counts = Counter(row["id"] for row in stored)
@@ -123,8 +123,9 @@ def test_sigterm_stops_the_scheduler_cleanly(tmp_path, simulator_url):
     while not list_files(tmp_path / "data") and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    code = proc.wait(timeout=120)
-    stderr = proc.stderr.read().decode()
+    with proc:
+        code = proc.wait(timeout=120)
+        stderr = proc.stderr.read().decode()
     assert code == 0, stderr[-2000:]
     assert '"stopping"' in stderr and '"drained":true' in stderr
     assert list_files(tmp_path / "data")

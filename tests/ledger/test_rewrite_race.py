@@ -157,7 +157,8 @@ def test_a_collector_process_appending_during_repeated_reprices_loses_nothing(da
     while writer.poll() is None:
         reprice(data_dir, books[k % 2], "USD")
         k += 1
-    assert writer.returncode == 0 and "done" in writer.stdout.read()
+    with writer:  # closes its stdout pipe
+        assert writer.returncode == 0 and "done" in writer.stdout.read()
     ids = read_ledger(data_dir)["id"].to_pylist()
     assert len(ids) == len(set(ids)) == 150 + 60 * 5
     assert k >= 1
