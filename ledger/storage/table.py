@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import delta_log
 from .schema import PARTITION, SCHEMA
 
 if TYPE_CHECKING:
@@ -120,7 +121,11 @@ def day_predicate(days: list[date]) -> str:
 
 def _by_day(folder: Path) -> dict[date, list[Path]]:
     """The current snapshot's files per day, computed once per table version (a dashboard
-    asks for each day of a window in turn)."""
+    asks for each day of a window in turn). Read from the log itself (`delta_log`), so a reader
+    never imports deltalake; through deltalake only when that log needs it."""
+    listed = delta_log.snapshot(folder)
+    if listed is not None:
+        return _grouped(str(Path(folder).absolute()), *listed)
     table = handle(folder)
     if table is None:
         return {}
@@ -136,6 +141,20 @@ def _by_day(folder: Path) -> dict[date, list[Path]]:
     for paths in out.values():
         paths.sort()
     _snapshots[key[0]] = (key[1], out)
+    return out
+
+
+def _grouped(key: str, version: int, active: dict[str, date]) -> dict[date, list[Path]]:
+    """`delta_log.snapshot`'s files per day, kept per version as `_by_day` keeps deltalake's."""
+    cached = _snapshots.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    out: dict[date, list[Path]] = {}
+    for path, day in active.items():
+        out.setdefault(day, []).append(Path(path))
+    for paths in out.values():
+        paths.sort()
+    _snapshots[key] = (version, out)
     return out
 
 
