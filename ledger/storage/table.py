@@ -170,6 +170,13 @@ def files(folder: Path, first: date | None = None, last: date | None = None) -> 
         )
 
 
+def files_by_day(folder: Path, first: date, last: date) -> dict[date, list[Path]]:
+    """The current snapshot's files of each day in [first, last] that has any (one snapshot read
+    for a whole window: the rollup planner asks per day)."""
+    with _lock:
+        return {day: list(paths) for day, paths in _by_day(folder).items() if first <= day <= last}
+
+
 def days(folder: Path) -> list[date]:
     """The day partitions of the current snapshot, oldest first."""
     with _lock:
