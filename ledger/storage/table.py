@@ -1,7 +1,7 @@
 """The request ledger's Delta Lake table: one handle per process, its snapshot, its commits.
 
 Why Delta (delta-rs): a commit is one atomic log entry, so every reader (ours through
-`DeltaTable.file_uris`, Spark, Trino, DuckDB, Polars) sees exactly the files of one snapshot,
+the log itself, `delta_log.py`, or `DeltaTable.file_uris`; Spark, Trino, DuckDB, Polars) sees exactly the files of one snapshot,
 whatever compaction or re-pricing is doing, with no visibility rule of our own. A commit may
 carry an application transaction (`txn`: app id, version), which is how a batch retried after a
 crash is recognised (`ledger.storage.ingest.Appender`).
