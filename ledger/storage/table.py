@@ -1,10 +1,10 @@
 """The request ledger's Delta Lake table: one handle per process, its snapshot, its commits.
 
-Why Delta (delta-rs): a commit is one atomic log entry, so every reader (ours through
-the log itself, `delta_log.py`, or `DeltaTable.file_uris`; Spark, Trino, DuckDB, Polars) sees exactly the files of one snapshot,
-whatever compaction or re-pricing is doing, with no visibility rule of our own. A commit may
-carry an application transaction (`txn`: app id, version), which is how a batch retried after a
-crash is recognised (`ledger.storage.ingest.Appender`).
+Why Delta (delta-rs): a commit is one atomic log entry, so every reader (ours through the log
+itself, `delta_log.py`, or `DeltaTable.file_uris`; Spark, Trino, DuckDB, Polars) sees exactly the
+files of one snapshot, whatever compaction or re-pricing is doing, with no visibility rule of our
+own. A commit may carry an application transaction (`txn`: app id, version), which is how a batch
+retried after a crash is recognised (`ledger.storage.ingest.Appender`).
 
 The table is partitioned by `date` (the UTC day of `timestamp`, a `date` column kept in the log,
 not in the files), so each data file holds exactly SCHEMA's columns. delta-rs writes a log
