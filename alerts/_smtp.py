@@ -48,7 +48,11 @@ def _connect(settings: SmtpSettings) -> smtplib.SMTP:
         )
     client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
     if settings.security == "starttls":
-        client.starttls(context=_context(settings))
+        try:
+            client.starttls(context=_context(settings))
+        except BaseException:
+            client.close()  # a refused or failed STARTTLS leaves the connection open
+            raise
     return client
 
 

@@ -9,6 +9,12 @@ figures depend on the machine. Goal on 2 cores: >= 100,000 records/s and < 500 M
 
     .venv/bin/python bench/bench_delta.py                 # 300k records, about a minute
     .venv/bin/python bench/bench_delta.py --records 1000000
+    .venv/bin/python bench/bench_delta.py --s3            # adds the same backfill into s3:// (moto, loopback)
+
+With `--s3` the bench starts a moto S3 server on a loopback port (tests/support/s3.py), backfills
+the same rows into `s3://bench/ledger` and then reads the whole ledger twice more from a fresh
+working folder: cold (every data file downloaded into the cache) and warm (all cached), beside
+the local table's read.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from _common import records_parser
 
@@ -64,13 +71,15 @@ def old_package(folder: Path) -> Path:
     return folder
 
 
-def run(fmt: str, seed: Path, data: Path, extra: Path, page: int) -> tuple[float, float, float, int, int]:
+def run(
+    fmt: str, seed: Path, data: Path, extra: Path, page: int, env: dict[str, str] | None = None
+) -> tuple[float, float, float, int, int]:
     out = subprocess.run(
-        [sys.executable, "-c", RUN, fmt, str(seed), str(data), str(extra), str(page)],
+        [sys.executable, "-c", RUN, "delta" if fmt == "s3" else fmt, str(seed), str(data), str(extra), str(page)],
         cwd=REPO,
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **(env or {})},
     )
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None:
@@ -83,6 +92,7 @@ def main() -> None:
     parser = records_parser(__doc__, records=300_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--page", type=int, default=10_000, help="records per append (one commit each)")
+    parser.add_argument("--s3", action="store_true", help="also backfill into s3:// on a loopback moto server")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     import pyarrow.parquet as pq
@@ -101,13 +111,59 @@ def main() -> None:
         print(f"{rows.num_rows:,} records over {args.days} days, {args.page:,} per append\n")
         head = f"{'format':<28}{'seconds':>9}{'records/s':>12}{'peak RSS MB':>13}{'of it input':>13}"
         print(f"{head}{'stored':>11}{'files':>7}")
-        for fmt, label in (("delta", "Delta (txn per commit)"), ("old", "old part files (seq rule)")):
-            seconds, rss, base, stored, files = run(fmt, root / "seed.parquet", root / fmt, extra, args.page)
-            rate = rows.num_rows / seconds
-            print(f"{label:<28}{seconds:>9.2f}{rate:>12,.0f}{rss:>13.0f}{base:>13.0f}{stored:>11,}{files:>7}")
-        log = root / "delta" / "requests" / "_delta_log"
-        checkpoints = len(list(log.glob("*.checkpoint.parquet")))
-        print(f"\nDelta log: {len(list(log.glob('*.json')))} commits, {checkpoints} checkpoints")
+        runs = [("delta", "Delta (txn per commit)"), ("old", "old part files (seq rule)")]
+        server = s3_server(root) if args.s3 else None
+        if server is not None:
+            runs.insert(1, ("s3", "Delta on s3:// (moto)"))
+        try:
+            for fmt, label in runs:
+                data = server[1] if fmt == "s3" and server is not None else root / fmt
+                env = server[2] if fmt == "s3" and server is not None else None
+                seconds, rss, base, stored, files = run(fmt, root / "seed.parquet", data, extra, args.page, env)
+                rate = rows.num_rows / seconds
+                print(f"{label:<28}{seconds:>9.2f}{rate:>12,.0f}{rss:>13.0f}{base:>13.0f}{stored:>11,}{files:>7}")
+            log = root / "delta" / "requests" / "_delta_log"
+            checkpoints = len(list(log.glob("*.checkpoint.parquet")))
+            print(f"\nDelta log: {len(list(log.glob('*.json')))} commits, {checkpoints} checkpoints")
+            if server is not None:
+                reads(root, server[2])
+        finally:
+            if server is not None:
+                server[0].stop()
+
+
+def s3_server(root: Path) -> tuple[Any, Path, dict[str, str]]:
+    """A moto server, a bucket, and the bench ledger's working folder and environment."""
+    import os
+
+    from foundation import location
+    from ledger.storage import remote
+    from tests.support.s3 import S3, Server
+
+    server = Server()
+    env = S3(endpoint=server.endpoint, bucket="bench").env()
+    os.environ.update(env)
+    remote.client().create_bucket(Bucket="bench")
+    return server, location.data_dir("s3://bench/ledger", base=root, cache_dir=str(root / "s3-host-a")), env
+
+
+def reads(root: Path, env: dict[str, str]) -> None:
+    """The whole ledger read (read_ledger): local, then s3 from a fresh host's empty cache, then warm."""
+    import time
+
+    from foundation import location
+    from ledger.storage import read_ledger
+    from ledger.storage.remote import cache_bytes
+
+    fresh = location.data_dir("s3://bench/ledger", base=root, cache_dir=str(root / "s3-host-b"))
+    read_ledger(root / "delta")  # imports and the table's first open, outside the timings
+    print(f"\n{'read the whole ledger':<28}{'seconds':>9}{'rows':>12}{'cache MB':>10}")
+    for label, data in (("local", root / "delta"), ("s3, cold cache", fresh), ("s3, warm cache", fresh)):
+        start = time.perf_counter()
+        n = read_ledger(data).num_rows
+        seconds = time.perf_counter() - start
+        size = cache_bytes(data / "requests") / 1e6 if label.startswith("s3") else 0.0
+        print(f"{label:<28}{seconds:>9.2f}{n:>12,}{size:>10.1f}")
 
 
 if __name__ == "__main__":

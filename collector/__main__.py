@@ -70,10 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         jobs = exclusive_jobs([*build_jobs(context), *collector_jobs(context.config, fence)], context)
         if failover is not None:
             jobs = [failover.gate(job) for job in jobs]
-        if args.once:
-            return _once(jobs, failover)
-        run_forever(jobs, context, failover=failover)
-        return 0
+        try:
+            if args.once:
+                return _once(jobs, failover)
+            run_forever(jobs, context, failover=failover)
+            return 0
+        finally:
+            for job in jobs:
+                job.close()
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

@@ -45,7 +45,8 @@ SOURCE_FACTORIES: dict[str, SourceFactory] = {"usage_endpoint": UsageEndpointSou
 
 
 def poll_job(source: SourceConfig, context: Context) -> Job:
-    """Wrap a source: log one line per poll, record status; a failure keeps the cursor."""
+    """Wrap a source: log one line per poll, record status; a failure keeps the cursor. The job's
+    `close` closes the source's client."""
     register_secret(source.token())
     impl = SOURCE_FACTORIES[source.kind](source=source, context=context)
 
@@ -65,7 +66,7 @@ def poll_job(source: SourceConfig, context: Context) -> Job:
         log("poll", source=source.name, duration_s=round(time.perf_counter() - start, 3), **fields)
         return True
 
-    return Job(name=f"poll:{source.name}", run=run, interval_seconds=source.poll_seconds)
+    return Job(name=f"poll:{source.name}", run=run, interval_seconds=source.poll_seconds, close=impl.close)
 
 
 def compaction_job(context: Context) -> Job:

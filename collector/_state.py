@@ -9,6 +9,15 @@ Why `advance` is a compare-and-swap: one process polls a source at a time (the j
 meanwhile; it moves it from the cursor it read, or not at all. The file's read-modify-write
 runs under `state/cursors.lock`, so two processes updating two sources keep both.
 
+Why the cursors live beside the ledger on S3: a collector started on a fresh host, with only the
+config and the same `s3://` data_dir, must resume exactly where the last one stopped. With an s3
+data_dir, `cursors.json` and `batches.json` are the objects `<data_dir>/state/...` (the lock
+stays host-local, in the working folder), and every update is a conditional put: `If-Match` on
+the ETag read (`If-None-Match` for the first write). A 412 means another host moved the object
+since it was read (`ledger.storage.remote.Moved`): the update reads it again and is decided
+again, so a cursor another host moved is reported as moved (`advance` returns False), never
+overwritten; last-writer-wins cannot happen.
+
 Example:
     >>> cursors = CursorStore(Path("data"))
     >>> cursors.set("simulator", "m.29383.4")
@@ -25,8 +34,10 @@ from typing import Any
 
 import orjson
 
+from foundation import location
 from foundation.locks import FileLock
 from foundation.scrub import scrubbed_json
+from ledger.storage import remote
 from ledger.storage.atomic import atomic_write_bytes
 
 from ._records import Rejected
@@ -87,28 +98,77 @@ class _Raw:
         self.text = text
 
 
+UPDATE_TRIES = 5
+"""Conditional puts on S3 refused because another host wrote meanwhile, before giving up loudly."""
+
+
+class _Doc:
+    """One JSON object of the state: a local file (replaced atomically under the caller's lock), or
+    an S3 object written by conditional puts (`tag`: the ETag read, None when there was none)."""
+
+    def __init__(self, path: Path, url: str | None) -> None:
+        self.path, self.url = path, url
+
+    def read(self) -> tuple[dict[str, Any], str | None]:
+        if self.url is None:
+            return _read_json(self.path), None
+        found = remote.read(self.url)
+        if found is None:
+            return {}, None
+        data = orjson.loads(found[0])
+        return (data if isinstance(data, dict) else {}), found[1]
+
+    def write(self, data: dict[str, Any], tag: str | None) -> None:
+        body = orjson.dumps(data, option=orjson.OPT_INDENT_2)
+        if self.url is None:
+            atomic_write_bytes(self.path, body)
+        else:
+            remote.write(self.url, body, tag)
+
+    def put(self, key: str, value: Any, unless: Any = None) -> bool:
+        """Set `key` to `value`, read-modify-write, again from a fresh read if another host wrote
+        meanwhile; with `unless` (a function of the current value), False and nothing written when
+        it says so."""
+        for attempt in range(UPDATE_TRIES):
+            data, tag = self.read()
+            if unless is not None and unless(data.get(key)):
+                return False
+            data[key] = value
+            try:
+                self.write(data, tag)
+                return True
+            except remote.Moved:
+                if attempt == UPDATE_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+
 class CursorStore:
     """Source name -> opaque cursor, in `<data_dir>/state/cursors.json`; beside it, in
     `batches.json`, the number of pages whose cursor moved (the ledger's batch number, recorded in
-    each page's commit: a page retried after a crash carries the number of the one committed)."""
+    each page's commit: a page retried after a crash carries the number of the one committed).
+    With an s3 data_dir both are objects under `<data_dir>/state/` (see the module docstring)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / "state" / "cursors.json"
         self.batches = self.path.with_name("batches.json")
+        url = location.url_of(Path(data_dir))
+        self._cursors = _Doc(self.path, None if url is None else f"{url}/state/cursors.json")
+        self._batches = _Doc(self.batches, None if url is None else f"{url}/state/batches.json")
         self._lock = FileLock(self.path.with_name("cursors.lock"), "collector cursors")
 
     def batch(self, source: str) -> int:
         """How many of `source`'s pages moved its cursor (0 when unknown)."""
-        value = _read_json(self.batches).get(source)
+        value = self._batches.read()[0].get(source)
         return value if isinstance(value, int) else 0
 
     def get(self, source: str) -> str | None:
-        value = _read_json(self.path).get(source)  # the file is only ever replaced whole
+        value = self._cursors.read()[0].get(source)  # the file is only ever replaced whole
         return value if isinstance(value, str) else None
 
     def set(self, source: str, cursor: str) -> None:
         with self._lock.held():
-            self._write(source, cursor)
+            self._cursors.put(source, cursor)
 
     def advance(self, source: str, expected: str | None, cursor: str, batch: int | None = None) -> bool:
         """Move `source` from `expected` to `cursor` (and its batch count to `batch`); False
@@ -116,19 +176,11 @@ class CursorStore:
         count behind its cursor: its next page is then taken for a replay, and the id check
         still stores its rows (ledger.storage.ingest)."""
         with self._lock.held():
-            if self.get(source) != expected:
+            if not self._cursors.put(source, cursor, unless=lambda now: now != expected):
                 return False
-            self._write(source, cursor)
             if batch is not None:
-                counts = _read_json(self.batches)
-                counts[source] = batch
-                atomic_write_bytes(self.batches, orjson.dumps(counts, option=orjson.OPT_INDENT_2))
+                self._batches.put(source, batch)
             return True
-
-    def _write(self, source: str, cursor: str) -> None:
-        data = _read_json(self.path)
-        data[source] = cursor
-        atomic_write_bytes(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2))
 
 
 class StatusBoard:

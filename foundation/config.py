@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from . import location
 from .config_keys import (
     COLLECTOR,
     COMPACTION,
@@ -40,7 +41,6 @@ from .config_keys import (
     SOURCE,
     SOURCE_KINDS,
     TOP,
-    local_folder,
 )
 from .errors import ConfigError
 from .settings import default, load_toml, validate
@@ -168,14 +168,24 @@ def simulator_port() -> int:
     return int(raw)
 
 
-def _data_dir_env() -> str | None:
+def _data_dir_env() -> Path | None:
+    """`$DATA_DIR`: a local folder or an s3 URL (its working folder under the default cache)."""
     raw = os.environ.get("DATA_DIR")
     if not raw:
         return None
     try:
-        return str(local_folder(raw))
+        if not location.is_url(raw):
+            return Path(raw)
+        return location.data_dir(raw, base=Path(".").absolute(), cache_dir=None)
     except ValueError as exc:
         raise ConfigError(f"DATA_DIR: {exc}") from None
+
+
+def _data_dir(value: str, base: Path, cache_dir: str | None) -> Path:
+    try:
+        return location.data_dir(value, base=base, cache_dir=cache_dir)
+    except ValueError as exc:
+        raise ConfigError(f"cache_dir: {exc}") from None
 
 
 def default_config() -> Config:
@@ -183,7 +193,7 @@ def default_config() -> Config:
     else `data` in the current directory (so an installed package works from anywhere)."""
     simulator = f"http://127.0.0.1:{simulator_port()}"
     return Config(
-        data_dir=Path(_data_dir_env() or Path("data").absolute()),
+        data_dir=_data_dir_env() or Path("data").absolute(),
         timezone=os.environ.get("MONITOR_TIMEZONE", "UTC"),
         dashboard_url="http://localhost:8501",
         sources=(
@@ -206,12 +216,11 @@ def load_config(path: Path | None = None) -> Config:
 def parse_config(raw: dict[str, Any], base: Path, path: Path | None = None) -> Config:
     """Validate a parsed TOML document into a Config; relative paths are relative to `base`."""
     top = validate(raw, TOP, sections=PASSTHROUGH)
-    data_dir = Path(top["data_dir"])
     sources = tuple(_source(s, i) for i, s in enumerate(top["sources"]))
     _unique_names(sources)
     collector = validate(top["collector"], COLLECTOR, "collector")
     return Config(
-        data_dir=data_dir if data_dir.is_absolute() else (base / data_dir).resolve(),
+        data_dir=_data_dir(top["data_dir"], base, top["cache_dir"]),
         timezone=top["timezone"],
         currency=top["currency"],
         dashboard_url=top["dashboard_url"],

@@ -14,12 +14,12 @@ Example:
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import location
 from .settings import Setting
 
 DEFAULT_PORT = 8765
@@ -98,22 +98,22 @@ def _currency_code(value: str) -> str:
     return value.upper()
 
 
-def local_folder(value: str) -> str:
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
-        raise ValueError(
-            f"{value[:80]!r} is a URL; data_dir must be a local folder (object storage is not supported yet, "
-            "see docs/scale.md for reading the ledger from other engines)"
-        )
-    return value
-
-
 TOP: tuple[Setting, ...] = (
     Setting(
         name="data_dir",
         kind=str,
         default="data",
-        check=local_folder,
-        help="The ledger's directory (the Delta table `requests`, cursors, state); relative to the config file.",
+        check=location.check,
+        help="The ledger's directory (the Delta table `requests`, cursors, state): a local folder, relative to the "
+        "config file, or s3://bucket/prefix (endpoint and credentials from the AWS_* environment, docs/scale.md).",
+    ),
+    Setting(
+        name="cache_dir",
+        kind=str,
+        default=None,
+        example="'/var/cache/mistral-monitor'",
+        help="For an s3:// data_dir: the local working folder (ledger lock, cache of the table's files); "
+        "default $XDG_CACHE_HOME/mistral-monitor/<bucket>/<prefix>. Unused for a local data_dir.",
     ),
     Setting(
         name="timezone",

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Job"]
 
@@ -25,3 +25,5 @@ class Job:
     run: Callable[[], bool]
     interval_seconds: int | None = None
     daily_hour_utc: int | None = None
+    close: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
+    """Releases what the job holds open (a source's HTTP client) once the run is over."""

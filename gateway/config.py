@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from foundation import location
 from foundation.config_keys import CURRENCIES, redis_url
 from foundation.errors import ConfigError
 from foundation.settings import Setting, default, load_toml, validate
@@ -63,8 +64,10 @@ def parse_config(raw: dict[str, Any], base: Path, where: str = "") -> GatewayCon
     state = values["limits_state_path"]
     # the state is shared by replicas: without the key, in the current directory (not next to the file)
     values["limits_state_path"] = _path(state, base) if "limits_state_path" in raw else DEFAULT_LIMITS_STATE.absolute()
-    for key in ("budgets_file", "ledger_dir", "collector_config"):
+    for key in ("budgets_file", "collector_config"):
         values[key] = None if values[key] is None else _path(values[key], base)
+    if values["ledger_dir"] is not None:  # an s3:// ledger: its working folder under the default cache
+        values["ledger_dir"] = location.data_dir(values["ledger_dir"], base, cache_dir=None)
     if values["collector_config"] is not None:
         collector = _collector(values["collector_config"], where)
         values["ledger_dir"] = values["ledger_dir"] or collector.data_dir.resolve()
@@ -312,7 +315,12 @@ SETTINGS: tuple[Setting, ...] = (
         default=False,
         help="true: refuse (403) requests whose API key [key_projects] does not bind to a project.",
     ),
-    Setting(name="ledger_dir", kind=str, help="The collector's data_dir, to read each period's spend from."),
+    Setting(
+        name="ledger_dir",
+        kind=str,
+        check=location.check,
+        help="The collector's data_dir (a folder or s3://bucket/prefix), to read each period's spend from.",
+    ),
     Setting(
         name="collector_config",
         kind=str,

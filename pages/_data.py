@@ -19,9 +19,9 @@ import streamlit as st
 
 import alerts
 from alerts import AlertState, AnomalyEpisode, Budget, BudgetView, anomaly_episodes
-from ledger import billing, queries
-from ledger.billing import Headroom, PriceComparison, Reconciled, SpendGauge
-from ledger.queries import Filters, Forecast, Freshness, RateUsed, Summary
+from ledger import billing, queries, storage
+from ledger.billing import Headroom, PriceComparison, PriceCounts, Reconciled, SpendGauge
+from ledger.queries import Filters, Forecast, Freshness, RateUsed, Slowest, Summary
 from ledger.queries import budgets as _budgets
 from ledger.queries import savings as _savings
 from ledger.queries.savings import Totals
@@ -116,6 +116,12 @@ def latency_percentiles(data_dir: Path, filters: Filters, dim: str = "model", to
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def slowest_p95(data_dir: Path, filters: Filters, dim: str = "model", top: int | None = None) -> Slowest | None:
+    """The `dim` value with the highest p95 in `latency_percentiles` (ledger.queries.slowest)."""
+    return queries.slowest(latency_percentiles(data_dir, filters, dim, top), dim)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def ratelimit_headroom(data_dir: Path, filters: Filters, grain: str = "hour") -> pd.DataFrame:
     return queries.ratelimit_headroom(data_dir, filters, grain)
 
@@ -162,6 +168,21 @@ def breakdown_unpriced(
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def breakdown_unpriced_requests(
+    data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str, grain: str | None
+) -> int:
+    """The requests of a spend `breakdown` without a price, so not in its spend (ledger.queries.unpriced_total)."""
+    return queries.unpriced_total(breakdown(data_dir, filters, group_by, measure, grain), measure)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def breakdown_values(data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str, grain: str | None) -> int:
+    """How many first-group values a `breakdown` holds (ledger.queries.value_count)."""
+    df = breakdown(data_dir, filters, group_by, measure, grain)
+    return queries.value_count(df, group_by[0] if group_by else None)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def breakdown_table(
     data_dir: Path, filters: Filters, group_by: Sequence[str], measure: str, grain: str | None, rows: int
 ) -> pd.DataFrame:
@@ -179,6 +200,12 @@ def run_sql(data_dir: Path, filters: Filters, sql: str, row_limit: int = 10_000)
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def conversion(data_dir: Path, filters: Filters) -> list[RateUsed]:
     return queries.conversion(data_dir, filters)
+
+
+@st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False)
+def list_days(data_dir: Path) -> list[date]:
+    """The days the ledger holds (none before the collector's first write: the frame's empty state)."""
+    return storage.list_days(data_dir)
 
 
 @st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False)
@@ -226,6 +253,12 @@ def unreadable_lines(data_dir: Path, month: str, currency: str) -> pd.DataFrame:
 def compare_prices(data_dir: Path, month: str) -> list[PriceComparison]:
     """`month`'s stored price sheet against the list prices (ledger.billing.compare_prices)."""
     return billing.compare_prices(data_dir, month)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def price_counts(data_dir: Path, month: str) -> PriceCounts:
+    """`month`'s prices below and above list, and those without a list price (ledger.billing.price_counts)."""
+    return billing.price_counts(compare_prices(data_dir, month))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)

@@ -14,7 +14,6 @@ from typing import cast
 
 import streamlit as st
 
-from ledger import list_days
 from ledger.queries import Filters
 
 from . import _data as data
@@ -43,7 +42,7 @@ def draw_frame(scope: tuple[str, ...] | None = None) -> Context | None:
     `scope`: the projects the signed-in person may see (None = all); every page's Filters carry it.
     """
     defaults = settings()
-    if not list_days(defaults.data_dir):
+    if not data.list_days(defaults.data_dir):
         no_ledger(defaults.data_dir)
         return None
     filters, label = sidebar(defaults, scope)

@@ -53,11 +53,10 @@ def prices_section(data_dir: Path, month: str) -> None:
             icon=":material/sell:",
         )
         return
-    diff = pd.to_numeric(frame["difference"], errors="coerce")
-    cheaper, dearer = int((diff < 0).sum()), int((diff > 0).sum())
+    counts = data.price_counts(data_dir, month)
     st.caption(
-        f"Your price sheet against the list prices: {cheaper} prices below list, {dearer} above, "
-        f"{int(diff.isna().sum())} without a list price to compare. Token prices per 1M "
+        f"Your price sheet against the list prices: {counts.below} prices below list, {counts.above} above, "
+        f"{counts.unknown} without a list price to compare. Token prices per 1M "
         "tokens; difference = your price - list price; regional zones (us, eu) list at 1.1x."
     )
     formats = {

@@ -67,10 +67,8 @@ def marked(
     return shown.assign(**{colour: shown[colour].map(lambda v: names.get(v, v))}), colours
 
 
-def unpriced_note(df: pd.DataFrame, unpriced: set[str], measure: str) -> None:
-    if measure != "spend" or "unpriced_requests" not in df.columns:
-        return
-    hidden = int(df["unpriced_requests"].sum())
+def unpriced_note(hidden: int, unpriced: set[str]) -> None:
+    """`hidden`: the requests without a price, left out of the spend; `unpriced`: the values with no price."""
     if not hidden:
         return
     more = f" and {len(unpriced) - 5} more" if len(unpriced) > 5 else ""
@@ -89,7 +87,7 @@ def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None
     if grain:
         drawn = data.breakdown_largest(ctx.data_dir, ctx.filters, group_by, measure, grain, TOP_N)
         if colour is not None and len(drawn) < len(df):
-            values = df[colour].nunique()
+            values = data.breakdown_values(ctx.data_dir, ctx.filters, group_by, measure, grain)
             st.caption(f"The chart shows the {TOP_N} largest of {values:,} values; the table has them all.")
         colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
         shown, colour_map = marked(drawn, colour, unpriced, colour_map)
@@ -101,7 +99,7 @@ def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None
         shown, colour_map = marked(drawn, colour, unpriced, colour_map)
         fig = px.bar(shown, x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map)
         show(style(fig, title, measure.replace("_", " ") + unit, group_by[0]))
-    unpriced_note(df, unpriced, measure)
+    unpriced_note(data.breakdown_unpriced_requests(ctx.data_dir, ctx.filters, group_by, measure, grain), unpriced)
 
 
 def slicer() -> None:

@@ -118,8 +118,9 @@ def unpriced_banner() -> None:
     names = ", ".join(md(m) for m in found["model"].head(5))
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     models = "1 model" if len(found) == 1 else f"{len(found)} models"
+    hidden = data.spend_summary(ctx.data_dir, ctx.filters).unpriced_requests
     st.warning(
-        f"{int(found['requests'].sum()):,} requests in {ctx.range_label} (this view's dates and filters) went to "
+        f"{hidden:,} requests in {ctx.range_label} (this view's dates and filters) went to "
         f"{models} with no price for their date: {names}{more}. They are in no spend figure on this page. Add a row "
         "to ledger/pricing/prices.csv or a [[prices]] override, then run python -m collector reprice.",
         icon=":material/price_change:",

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from foundation.money import amount, money, signed_percent
-from ledger.billing import comparable_totals
+from ledger.billing import comparable_totals, has_bill, unmatched
 from pages import _data as data
 from pages._frame import context
 from pages._prices import prices_section
@@ -64,9 +64,8 @@ def dashed(df: pd.DataFrame, formats: dict[str, Callable[[float], str]]) -> pd.D
     )
 
 
-def named(rows: pd.DataFrame, status: object, most: int = 5) -> str:
-    """The models of one status as code spans (escaped: a name is data), the first `most` and how many more."""
-    models = sorted(str(m) for m in rows.loc[rows["status"] == status, "model"])
+def named(models: list[str], most: int = 5) -> str:
+    """`models` as code spans (escaped: a name is data), the first `most` and how many more."""
     more = f" and {len(models) - most} more (in the table below)" if len(models) > most else ""
     return ", ".join(code(m) for m in models[:most]) + more
 
@@ -79,7 +78,7 @@ month = st.selectbox(
 
 records = data.reconcile(ctx.data_dir, month, ctx.currency)
 rows = pd.DataFrame([asdict(r) for r in records])
-no_bill = rows.empty or bool((rows["status"] == "seen_not_billed").all())
+no_bill = not has_bill(records)
 if no_bill:
     hint = "Add a `mistral_admin` source to the collector config (docs/billing.md); it needs an Enterprise plan."
     st.info(f"No bill for this month yet. {hint}", icon=":material/receipt_long:")
@@ -94,11 +93,10 @@ if not rows.empty:
         f"Totals over the {totals.compared} models whose gap is known; {len(totals.left_out)} left out "
         "(listed below: a bill that cannot be read, or traffic without a price)."
     )
-    for status, count in rows.loc[rows["status"] != "matched", "status"].value_counts().items():
+    for status, models in unmatched(records).items():
         extra = " (left out of the totals; the raw lines are below)" if status == "bill_unreadable" else ""
-        st.warning(
-            f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[str(status)]}{extra}: {named(rows, status)}"
-        )
+        count = len(models)
+        st.warning(f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[status]}{extra}: {named(models)}")
     labels = rows["model"].map(plot)
     fig = go.Figure(
         [go.Bar(name="measured", x=labels, y=rows["measured"]), go.Bar(name="billed", x=labels, y=rows["billed"])]

@@ -90,9 +90,9 @@ def latency() -> None:
     long["percentile"] = long["percentile"].str.replace("_ms", "")
     fig = px.bar(long, x="model", y="ms", color="percentile", barmode="group")
     show(style(fig, "Latency percentiles by model", "Latency (ms)", "Model"))
-    worst = df.sort_values("p95_ms", ascending=False).head(1)
-    for row in worst.itertuples():
-        st.caption(f"Slowest p95: {md(row.model)} at {millis(row.p95_ms)} over {row.requests:,} requests.")
+    worst = data.slowest_p95(ctx.data_dir, ctx.filters, dim="model", top=TOP_N)
+    if worst is not None:
+        st.caption(f"Slowest p95: {md(worst.value)} at {millis(worst.p95_ms)} over {worst.requests:,} requests.")
 
 
 def headroom(grain: str) -> None:

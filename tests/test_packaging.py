@@ -151,6 +151,8 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        if proc.stdout:
+            proc.stdout.close()
 
 
 def _healthy(url: str) -> bool:

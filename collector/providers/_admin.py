@@ -17,7 +17,8 @@ Example:
     >>> with start_server(seed=4, days=0.5, rate=2.0, clock=now.timestamp) as sim:
     ...     source = SourceConfig(name="mistral_admin", kind="mistral_admin", url=sim.url)
     ...     context = Context.build(Config(data_dir=Path("data"), sources=(source,)))
-    ...     MistralAdminSource(source=source, context=context, clock=lambda: now).poll()
+    ...     with MistralAdminSource(source=source, context=context, clock=lambda: now) as admin:
+    ...         admin.poll()
     AdminPollResult(records=38, months=['2026-05'], snapshots=3, problems=0, sheets=1, repriced=None)
 """
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
@@ -47,7 +47,8 @@ def warn_once(source: str, problem: str, **fields: Any) -> bool:
 
 
 class ProviderSource:
-    """Base of the provider sources: owns the HTTP client; subclasses implement poll().
+    """Base of the provider sources: owns the HTTP client (closed by close() or a `with` block); subclasses
+    implement poll().
 
     A kind's own config keys (`SourceConfig.options`: the table's keys the generic `[[sources]]`
     settings do not declare) are declared here, next to the provider, as `OPTIONS`; they are
@@ -86,6 +87,12 @@ class ProviderSource:
 
     def close(self) -> None:
         self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def get(self, path: str, params: Any, check: Callable[[httpx.Response], Any] = lambda r: r) -> Any:
         """GET with the collector's retries; `check` parses a 2xx and may raise PollError to retry."""

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -226,6 +227,23 @@ def compare_prices(data_dir: Path, month: str, book: PriceBook | None = None) ->
     book = book or PriceBook.load()
     rows = [_compare(row, book) for row in read_price_sheet(data_dir, [month]).to_pylist()]
     return sorted(rows, key=lambda r: (r.model or "", r.kind or "", r.api_zone or "", r.service_tier or ""))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PriceCounts:
+    """How many prices of a sheet are below or above the list price, and how many have none to compare with."""
+
+    below: int
+    above: int
+    unknown: int
+
+
+def price_counts(rows: Iterable[PriceComparison]) -> PriceCounts:
+    """`rows` (a `compare_prices` answer) counted by the sign of their difference; no difference is unknown."""
+    differences = [row.difference for row in rows]
+    known = [d for d in differences if d is not None and not math.isnan(d)]
+    below, above = sum(d < 0 for d in known), sum(d > 0 for d in known)
+    return PriceCounts(below=below, above=above, unknown=len(differences) - len(known))
 
 
 def _usable(row: PriceComparison) -> bool:

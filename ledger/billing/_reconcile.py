@@ -194,6 +194,22 @@ def comparable_totals(rows: Sequence[Reconciled]) -> Totals:
     )
 
 
+def unmatched(rows: Sequence[Reconciled]) -> dict[str, list[str]]:
+    """The models of each status but `matched`, sorted by name; the status with the most models first
+    (on a tie, the one met first in `rows`)."""
+    models: dict[str, list[str]] = {}
+    for row in rows:
+        if row.status != "matched":
+            models.setdefault(row.status, []).append(row.model)
+    ordered = sorted(models.items(), key=lambda item: len(item[1]), reverse=True)
+    return {status: sorted(names) for status, names in ordered}
+
+
+def has_bill(rows: Sequence[Reconciled]) -> bool:
+    """Whether a bill is known for the month: some model is billed (not only `seen_not_billed`)."""
+    return any(row.status != "seen_not_billed" for row in rows)
+
+
 def unreadable_lines(data_dir: Path, months: Sequence[str], currency: str) -> pa.Table:
     """The bill lines whose money could not be read in `currency` (raw entry and reason).
 

@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from ._core import Summary
@@ -91,6 +93,36 @@ def unpriced_values(df: pd.DataFrame, colour: str | None, measure: str) -> set[s
         return set()
     known = df.groupby(colour, dropna=False)[measure].count()
     return {str(v) for v in known[known == 0].index}
+
+
+def unpriced_total(df: pd.DataFrame, measure: str) -> int:
+    """The requests without a price in a spend `breakdown` frame: left out of its spend (0 for another measure)."""
+    if measure != "spend" or "unpriced_requests" not in df.columns:
+        return 0
+    return int(df["unpriced_requests"].sum())
+
+
+def value_count(df: pd.DataFrame, colour: str | None) -> int:
+    """How many distinct `colour` values a frame holds (0 without a `colour`)."""
+    return 0 if colour is None else int(df[colour].nunique())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slowest:
+    """The value of a `latency_percentiles` frame with the highest p95, and the requests behind it."""
+
+    value: str
+    p95_ms: float
+    requests: int
+
+
+def slowest(df: pd.DataFrame, dim: str) -> Slowest | None:
+    """The `dim` value with the highest p95 latency (None for an empty frame)."""
+    worst = df.sort_values("p95_ms", ascending=False).head(1)
+    if worst.empty:
+        return None
+    row = worst.iloc[0]
+    return Slowest(value=str(row[dim]), p95_ms=float(row["p95_ms"]), requests=int(row["requests"]))
 
 
 def with_price_note(df: pd.DataFrame) -> pd.DataFrame:

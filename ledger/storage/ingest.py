@@ -11,7 +11,10 @@ Why a batch number too: each append is one Delta commit, and a caller that names
 moved) has it recorded in that commit as an application transaction. A batch retried after a
 SIGKILL (committed, cursor not yet moved) is then recognised by the log itself (`replayed`
 counts them) and its txn is not recorded again; the id check still runs on it, so a source
-whose last page grew meanwhile loses nothing: only rows not stored yet are appended.
+whose last page grew meanwhile loses nothing: only rows not stored yet are appended. On S3 the
+ledger lock is per host; a commit another host's commit of the same batch number beat is refused
+by delta-rs (`table.Conflict`), and the append decides again from the log (a replay, or the rows
+still new), so two hosts never both land one batch.
 
 Example:
     >>> from tests.builders import build_ledger
@@ -40,6 +43,9 @@ from ledger.pricing.prices import PriceBook
 from . import table as delta
 from .schema import SCHEMA
 from .store import day_files, dedupe, ids_in, ledger_lock, requests_dir, split_by_day, write_rows_locked
+
+CONFLICT_RETRIES = 5
+"""Commits refused by delta-rs's conflict check (another host's commit of the same batch) before giving up."""
 
 
 def price_rows(records: pa.Table, source: str, book: PriceBook, currency: str, now: datetime | None = None) -> pa.Table:
@@ -106,12 +112,21 @@ class Appender:
         for that app id is a replay.
         """
         with self._lock, ledger_lock(self.data_dir):
-            if batch is not None:
-                done = delta.txn_version(requests_dir(self.data_dir), batch[0])
-                if done is not None and batch[1] <= done:
-                    self.replayed += 1
-                    batch = None
-            return self._append(rows, batch)
+            for attempt in range(CONFLICT_RETRIES):
+                try:
+                    return self._append_batch(rows, batch)
+                except delta.Conflict:  # another host committed first (on S3): decide again from its commit
+                    if attempt == CONFLICT_RETRIES - 1:
+                        raise
+            raise AssertionError("unreachable")
+
+    def _append_batch(self, rows: pa.Table, batch: tuple[str, int] | None) -> int:
+        if batch is not None:
+            done = delta.txn_version(requests_dir(self.data_dir), batch[0])
+            if done is not None and batch[1] <= done:
+                self.replayed += 1
+                batch = None
+        return self._append(rows, batch)
 
     def committed(self, app_id: str) -> int | None:
         """The last batch number the ledger holds for `app_id`."""
@@ -120,7 +135,7 @@ class Appender:
     def _append(self, rows: pa.Table, batch: tuple[str, int] | None) -> int:
         fresh: list[tuple[pa.Table, _Known]] = []
         for day, part in split_by_day(dedupe(rows)).items():
-            files = day_files(self.data_dir, day)
+            files = day_files(self.data_dir, day, fetch=False)  # ids_in downloads only the unseen ones
             for source in pc.unique(part["source"]).to_pylist():
                 known = self._known(source, day, files)
                 mine = part.filter(pc.equal(part["source"], source))

@@ -55,7 +55,8 @@ def ledger_lock(data_dir: Path) -> Iterator[None]:
     with _thread_lock, (folder / ".lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            with delta.span(folder):
+                yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -87,9 +88,9 @@ def write_rows_locked(data_dir: Path, table: pa.Table, batch: tuple[str, int] | 
     if not touched:
         return []
     first, last = touched[0], touched[-1]
-    before = set(delta.files(folder, first, last))
+    before = set(delta.files(folder, first, last, fetch=False))
     delta.append(folder, table, batch)
-    return sorted(set(delta.files(folder, first, last)) - before)
+    return sorted(set(delta.files(folder, first, last, fetch=False)) - before)
 
 
 def list_days(data_dir: Path) -> list[date]:
@@ -97,9 +98,10 @@ def list_days(data_dir: Path) -> list[date]:
     return delta.days(requests_dir(data_dir))
 
 
-def day_files(data_dir: Path, day: date) -> list[Path]:
-    """The files of one day in the current snapshot."""
-    return delta.files(requests_dir(data_dir), day, day)
+def day_files(data_dir: Path, day: date, fetch: bool = True) -> list[Path]:
+    """The files of one day in the current snapshot (on S3, `fetch=False` lists their cached
+    paths without downloading them: `ids_in` fetches the few it reads)."""
+    return delta.files(requests_dir(data_dir), day, day, fetch)
 
 
 def files_by_day(data_dir: Path, first: date, last: date) -> dict[date, list[Path]]:
@@ -137,6 +139,7 @@ def ids_in(files: list[Path], source: str) -> set[str]:
     """The ids of `source` in these files."""
     if not files:
         return set()
+    delta.ensure(files[0].parent.parent, files)  # the table folder: files sit in its date= folders
     table = ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet").to_table(
         columns=["id"], filter=ds.field("source") == source
     )

@@ -10,6 +10,13 @@ The table is partitioned by `date` (the UTC day of `timestamp`, a `date` column 
 not in the files), so each data file holds exactly SCHEMA's columns. delta-rs writes a log
 checkpoint every `CHECKPOINT_INTERVAL` commits, so opening the table stays fast.
 
+On S3: `folder` is then the `requests` folder inside an s3 data_dir's local working folder
+(foundation.location), and the table lives at its URL (`table_uri`). Every function here takes the
+same local folder either way: commits go to S3 through delta-rs, and `files()` still returns local
+paths, those of the read-through cache (`ledger.storage.remote`), downloading what a caller asks
+for and the cache lacks. Across hosts, delta-rs's commit check refuses a commit that conflicts
+(raised as `Conflict`): two hosts' commits of one batch number can never both land.
+
 Example:
     >>> from ledger.storage.store import requests_dir
     >>> handle(requests_dir(Path("data"))) is None        # no table yet
@@ -21,6 +28,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +37,10 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import delta_log
+from foundation import location
+from foundation.errors import MonitorError
+
+from . import delta_log, remote
 from .schema import PARTITION, SCHEMA
 
 if TYPE_CHECKING:
@@ -40,6 +52,10 @@ TABLE_SCHEMA = SCHEMA.append(pa.field(PARTITION, pa.date32(), nullable=False))
 _handles: dict[str, DeltaTable] = {}
 _snapshots: dict[str, tuple[int, dict[date, list[Path]]]] = {}
 _seen: dict[str, tuple[int, int]] = {}
+_spans: dict[str, bool] = {}
+_txns: dict[str, tuple[int, dict[str, int | None]]] = {}
+"""Per table: a version and the batch numbers of the app ids known at exactly that version."""
+"""S3 tables inside a ledger-lock span of this process: True once refreshed in it."""
 SETTLED_NS = 100_000_000
 _lock = threading.RLock()
 
@@ -52,26 +68,63 @@ def _writer() -> Any:
     return WriterProperties(compression="ZSTD", compression_level=1)
 
 
+class Conflict(MonitorError):
+    """Another writer (another host) committed first in a way this commit conflicts with."""
+
+
+def table_uri(folder: Path) -> str:
+    """Where the table of the local `folder` lives: its S3 URL (foundation.location), or the folder."""
+    return location.url_of(folder) or str(Path(folder).absolute())
+
+
 def is_table(folder: Path) -> bool:
+    uri = table_uri(folder)
+    if uri.startswith(remote.SCHEME):
+        return remote.exists(f"{uri}/_delta_log/")
     return (Path(folder) / "_delta_log").is_dir()
 
 
 def handle(folder: Path) -> DeltaTable | None:
     """The process's handle on the table at `folder`, brought to its latest version; None if
-    there is no table yet. Callers use it under this module's lock: a handle is shared across threads."""
+    there is no table yet. Callers use it under this module's lock: a handle is shared across threads.
+    On S3 the log is listed each time (no folder mtime to tell it unchanged)."""
     key = str(Path(folder).absolute())
     with _lock:
         table = _handles.get(key)
+        uri = table_uri(Path(key))
+        on_s3 = uri.startswith(remote.SCHEME)
         if table is None:
             if not is_table(Path(key)):
                 return None
             from deltalake import DeltaTable
 
-            _unchanged(key)
-            table = _handles[key] = DeltaTable(key)
+            if not on_s3:
+                _unchanged(key)
+            table = _handles[key] = DeltaTable(uri)
+        elif on_s3:
+            if not _spans.get(key, False):
+                table.update_incremental()
+            if key in _spans:
+                _spans[key] = True
         elif not _unchanged(key):
             table.update_incremental()
         return table
+
+
+@contextmanager
+def span(folder: Path) -> Iterator[None]:
+    """The ledger lock's span (`store.ledger_lock`): on S3 the log is listed once at its start, not
+    at every call (no other writer of this host can commit meanwhile, this process's own commits
+    update the handle, and another host's conflicting commit is refused by delta-rs). Outside a
+    span every call lists the log, so a reader never misses a commit."""
+    key = str(Path(folder).absolute())
+    with _lock:
+        _spans[key] = False
+    try:
+        yield
+    finally:
+        with _lock:
+            _spans.pop(key, None)
 
 
 def _unchanged(key: str) -> bool:
@@ -96,7 +149,7 @@ def create(folder: Path) -> DeltaTable:
         from deltalake import DeltaTable
 
         DeltaTable.create(
-            str(Path(folder).absolute()),
+            table_uri(folder),
             schema=TABLE_SCHEMA,
             partition_by=[PARTITION],
             mode="ignore",
@@ -122,8 +175,8 @@ def day_predicate(days: list[date]) -> str:
 def _by_day(folder: Path) -> dict[date, list[Path]]:
     """The current snapshot's files per day, computed once per table version (a dashboard
     asks for each day of a window in turn). Read from the log itself (`delta_log`), so a reader
-    never imports deltalake; through deltalake only when that log needs it."""
-    listed = delta_log.snapshot(folder)
+    never imports deltalake; through deltalake on S3 or when that log needs it."""
+    listed = None if table_uri(folder).startswith(remote.SCHEME) else delta_log.snapshot(folder)
     if listed is not None:
         return _grouped(str(Path(folder).absolute()), *listed)
     table = handle(folder)
@@ -135,8 +188,10 @@ def _by_day(folder: Path) -> dict[date, list[Path]]:
         return cached[1]
     out: dict[date, list[Path]] = {}
     prefix = f"{PARTITION}="
+    base = table_uri(folder)
+    on_s3 = base.startswith(remote.SCHEME)
     for uri in table.file_uris():
-        path = Path(uri)
+        path = remote.local_path(base, Path(key[0]), uri) if on_s3 else Path(uri)
         out.setdefault(date.fromisoformat(path.parent.name.removeprefix(prefix)), []).append(path)
     for paths in out.values():
         paths.sort()
@@ -158,23 +213,38 @@ def _grouped(key: str, version: int, active: dict[str, date]) -> dict[date, list
     return out
 
 
-def files(folder: Path, first: date | None = None, last: date | None = None) -> list[Path]:
-    """The data files of the current snapshot whose day is in [first, last] (None = open)."""
+def files(folder: Path, first: date | None = None, last: date | None = None, fetch: bool = True) -> list[Path]:
+    """The data files of the current snapshot whose day is in [first, last] (None = open); on
+    S3, their cached copies, downloaded here if missing (`fetch=False`: only their names, for a
+    caller that reads few of them and `fetch`es those)."""
     with _lock:
         days = _by_day(folder)
-        return sorted(
+        chosen = sorted(
             f
             for day, paths in days.items()
             if (first is None or day >= first) and (last is None or day <= last)
             for f in paths
         )
+    if fetch:
+        ensure(folder, chosen)
+    return chosen
+
+
+def ensure(folder: Path, paths: list[Path]) -> None:
+    """Download the missing ones of these `files(..., fetch=False)` (nothing to do on local disk)."""
+    base = table_uri(folder)
+    if base.startswith(remote.SCHEME) and paths:
+        local = Path(folder).absolute()
+        remote.fetch_missing((f"{base}/{f.relative_to(local).as_posix()}", f) for f in paths)
 
 
 def files_by_day(folder: Path, first: date, last: date) -> dict[date, list[Path]]:
     """The current snapshot's files of each day in [first, last] that has any (one snapshot read
-    for a whole window: the rollup planner asks per day)."""
+    for a whole window: the rollup planner asks per day); on S3 downloaded if missing, as `files`."""
     with _lock:
-        return {day: list(paths) for day, paths in _by_day(folder).items() if first <= day <= last}
+        chosen = {day: list(paths) for day, paths in _by_day(folder).items() if first <= day <= last}
+    ensure(folder, [f for paths in chosen.values() for f in paths])
+    return chosen
 
 
 def days(folder: Path) -> list[date]:
@@ -184,10 +254,37 @@ def days(folder: Path) -> list[date]:
 
 
 def txn_version(folder: Path, app_id: str) -> int | None:
-    """The last batch number committed for `app_id`, or None."""
+    """The last batch number committed for `app_id`, or None.
+
+    delta-rs reads a txn by replaying the log since the last checkpoint, a request per commit on
+    S3, so the answer is kept with the version it holds at: this process's own commits roll it
+    forward (`_committed`), any other commit makes the next call ask delta-rs again."""
     with _lock:
         table = handle(folder)
-        return None if table is None else table.transaction_version(app_id)
+        if table is None:
+            return None
+        key, version = str(Path(folder).absolute()), table.version()
+        known = _txns.get(key)
+        if known is None or known[0] != version:
+            known = _txns[key] = (version, {})
+        if app_id not in known[1]:
+            known[1][app_id] = table.transaction_version(app_id)
+        return known[1][app_id]
+
+
+def _committed(folder: Path, before: int, after: int, batch: tuple[str, int] | None) -> None:
+    """After this process's commit took the table from `before` to `after`: roll the known batch
+    numbers forward if that commit was the only one between (else forget them)."""
+    key = str(Path(folder).absolute())
+    known = _txns.get(key)
+    if known is None or after == before:
+        return
+    if known[0] != before or after != before + 1:
+        _txns.pop(key, None)
+        return
+    if batch is not None:
+        known[1][batch[0]] = batch[1]
+    _txns[key] = (after, known[1])
 
 
 def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -> None:
@@ -197,6 +294,7 @@ def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -
     with _lock:
         table = create(folder)
         txns = [] if batch is None else [Transaction(app_id=batch[0], version=batch[1])]
+        before = table.version()
         write_deltalake(
             table,
             with_day(rows),
@@ -206,12 +304,14 @@ def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -
             commit_properties=CommitProperties(app_transactions=txns),
         )
         table.update_incremental()
+        _committed(folder, before, table.version(), batch)
 
 
 def replace_days(folder: Path, rows: pa.Table, replaced: list[date]) -> None:
     """One commit replacing every row of the `replaced` days by `rows` (a predicate overwrite)."""
     with _lock:
         table = create(folder)
+        before = table.version()
         write_deltalake(
             table,
             with_day(rows),
@@ -221,6 +321,7 @@ def replace_days(folder: Path, rows: pa.Table, replaced: list[date]) -> None:
             writer_properties=_writer(),
         )
         table.update_incremental()
+        _committed(folder, before, table.version(), None)
 
 
 def compact(folder: Path, day: date) -> int:
@@ -230,16 +331,26 @@ def compact(folder: Path, day: date) -> int:
         if table is None:
             return 0
         only = [(PARTITION, "=", day.isoformat())]
+        before = table.version()
         metrics = table.optimize.compact(partition_filters=only, writer_properties=_writer())
         table.update_incremental()
+        _committed(folder, before, table.version(), None)
         return int(metrics.get("numFilesRemoved", 0))
 
 
 def write_deltalake(table: DeltaTable, data: pa.Table, **options: Any) -> None:
-    """deltalake's writer (a module function here, so tests can wrap the commit)."""
+    """deltalake's writer (a module function here, so tests can wrap the commit); a commit that
+    conflicts with another writer's raises `Conflict`."""
     from deltalake import write_deltalake as write
+    from deltalake.exceptions import CommitFailedError
 
-    write(table, data, **options)
+    try:
+        write(table, data, **options)
+    except CommitFailedError as exc:
+        table.update_incremental()
+        raise Conflict(
+            f"ledger commit refused: {exc}; another writer committed first, nothing of this one landed"
+        ) from None
 
 
 def vacuum(folder: Path, retention_hours: int) -> list[str]:
@@ -248,4 +359,8 @@ def vacuum(folder: Path, retention_hours: int) -> list[str]:
         table = handle(folder)
         if table is None:
             return []
-        return table.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
+        deleted = table.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
+        base = table_uri(folder)
+        if base.startswith(remote.SCHEME):
+            remote.evict(base, Path(folder))
+        return deleted

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import ssl
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -81,5 +83,26 @@ def test_tls_modes_deliver(cert, security):
         )
         with pytest.raises(DeliveryError, match="TLS with 127.0.0.1:.* failed .*check smtp.security"):
             send_test_email(untrusted, "me@example.com", ["me@example.com"])
+    finally:
+        controller.stop()
+
+
+@pytest.mark.slow
+def test_a_server_without_starttls_is_an_error_and_the_connection_is_closed():
+    """STARTTLS asked of a server that does not offer it: one DeliveryError, and no socket left open."""
+    handler, port = Recorder(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        smtp = parse_smtp(
+            {"host": "127.0.0.1", "port": port, "security": "starttls", "sender": "m@example.com", "timeout_seconds": 5}
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            with pytest.raises(DeliveryError):
+                send_test_email(smtp, "me@example.com", ["me@example.com"])
+            gc.collect()
+        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+        assert handler.messages == []
     finally:
         controller.stop()

@@ -153,3 +153,13 @@ def test_refused_key_fails_the_poll_job_with_the_env_var_named(make_provider, mo
     assert poll_job(source.source, source.context).run() is False
     error = source.context.status.read()["sources"]["mistral_admin"]["last_error"]
     assert ENV in error and "401" in error and SECRET not in error
+
+
+def test_a_poll_jobs_close_closes_its_sources_client(make_provider, monkeypatch):
+    """The collector closes its jobs when a run ends: a source's pooled connections are not left to the GC."""
+    source = make_provider("mistral_admin", admin_router(), utc(2026, 5, 14, 9))
+    monkeypatch.setitem(SOURCE_FACTORIES, "mistral_admin", lambda **_: source)
+    job = poll_job(source.source, source.context)
+    assert job.run() is True and not source.client.is_closed
+    job.close()
+    assert source.client.is_closed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -10,12 +11,15 @@ import pytest
 from ledger import Appender, PriceBook, compact_day, price_rows, read_ledger
 from ledger.billing import (
     BilledRow,
+    Reconciled,
     comparable_totals,
     gap_breaches,
+    has_bill,
     rate_headroom,
     read_billed,
     reconcile,
     spend_gauges,
+    unmatched,
     write_billed,
     write_reading,
 )
@@ -184,3 +188,35 @@ def test_rate_headroom_peak_minute_against_limit(tmp_path):
     assert (small.peak_tokens_minute, small.peak_at, small.limit_tokens_minute) == (1_000_000, at(14, 10, 2), 2_000_000)
     assert small.headroom_pct == pytest.approx(50.0)
     assert (rows["codestral-2508"].peak_tokens_minute, rows["codestral-2508"].headroom_pct) == (0, 100.0)
+
+
+def reconciled(model: str, status: str) -> Reconciled:
+    blank = Reconciled(
+        month="2026-05",
+        model="",
+        measured=None,
+        billed=None,
+        gap=None,
+        gap_pct=None,
+        status="",
+        requests=0,
+        currency="USD",
+    )
+    return replace(blank, model=model, status=status)
+
+
+def test_the_unmatched_models_by_status_most_first_and_whether_there_is_a_bill() -> None:
+    rows = [
+        reconciled("m-b", "seen_not_billed"),
+        reconciled("ocr", "billed_not_seen"),
+        reconciled("small", "matched"),
+        reconciled("m-a", "seen_not_billed"),
+        reconciled("large", "bill_unreadable"),
+    ]
+    assert unmatched(rows) == {
+        "seen_not_billed": ["m-a", "m-b"],
+        "billed_not_seen": ["ocr"],
+        "bill_unreadable": ["large"],
+    }
+    assert list(unmatched(rows)) == ["seen_not_billed", "billed_not_seen", "bill_unreadable"]  # a tie: first met first
+    assert has_bill(rows) and not has_bill([rows[0], rows[3]]) and not has_bill([])

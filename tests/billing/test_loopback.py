@@ -45,16 +45,19 @@ def context_for(tmp_path, sim, env: str) -> tuple[Context, SourceConfig, SourceC
 def test_wrong_admin_key_is_one_clear_error(tmp_path, sim, monkeypatch):
     monkeypatch.setenv("SIM_ADMIN_KEY", "not-the-key")
     context, _, admin = context_for(tmp_path, sim, "SIM_ADMIN_KEY")
-    with pytest.raises(SourceAuthError, match="HTTP 401 .* set SIM_ADMIN_KEY to a valid token"):
-        MistralAdminSource(source=admin, context=context, clock=lambda: NOW).poll()
+    with MistralAdminSource(source=admin, context=context, clock=lambda: NOW) as billed:
+        with pytest.raises(SourceAuthError, match="HTTP 401 .* set SIM_ADMIN_KEY to a valid token"):
+            billed.poll()
 
 
 @pytest.mark.slow
 def test_billed_matches_served_records_with_a_small_drift(tmp_path, sim, monkeypatch):
     monkeypatch.setenv("SIM_ADMIN_KEY", TOKEN)
     context, usage, admin = context_for(tmp_path, sim, "SIM_ADMIN_KEY")
-    UsageEndpointSource(source=usage, context=context).poll()
-    result = MistralAdminSource(source=admin, context=context, clock=lambda: NOW).poll()
+    with UsageEndpointSource(source=usage, context=context) as polled:
+        polled.poll()
+    with MistralAdminSource(source=admin, context=context, clock=lambda: NOW) as billed:
+        result = billed.poll()
     assert result.problems == 0 and result.months == ["2026-05"]
 
     records = generate_records(4, FIRST_FULL_HOUR, LAST_FULL_HOUR_END, rate=6.0)

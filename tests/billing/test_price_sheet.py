@@ -16,7 +16,7 @@ from collector._context import Context
 from collector.providers import MistralAdminSource
 from collector.providers._admin import AdminPollResult
 from foundation.config import Config, SourceConfig
-from ledger.billing import compare_prices, read_price_sheet
+from ledger.billing import PriceComparison, PriceCounts, compare_prices, price_counts, read_price_sheet
 from tests.paths import REPO
 from tests.support.billing import ENV, SECRET, utc
 
@@ -97,7 +97,8 @@ def poll(data_dir: Path, fake: fake_admin.FakeAdmin, when: datetime) -> AdminPol
         max_retries=0,
     )
     context = Context.build(Config(data_dir=data_dir, currency="EUR", sources=(source,)))
-    return MistralAdminSource(source=source, context=context, clock=lambda: when).poll()
+    with MistralAdminSource(source=source, context=context, clock=lambda: when) as admin:
+        return admin.poll()
 
 
 def test_sheet_is_stored_per_month_and_shows_the_discount(tmp_path, admin, monkeypatch):
@@ -199,3 +200,28 @@ def test_simulator_serves_its_list_prices_as_the_sheet(tmp_path, monkeypatch):
     assert set(small) == {"input", "cached_input", "output"}
     assert small["output"].your_price == pytest.approx(list_price("mistral-small-2603", "output_per_1m", "USD"))
     assert all(r.difference == pytest.approx(0.0, abs=1e-9) for r in rows)  # no negotiated deal in the demo
+
+
+def test_prices_are_counted_below_above_and_without_a_list_price() -> None:
+    def row(difference: float | None) -> PriceComparison:
+        return PriceComparison(
+            month=MAY,
+            source="mistral_admin",
+            model="m",
+            kind="input",
+            api_zone=None,
+            service_tier=None,
+            currency="EUR",
+            list_price=None,
+            your_price=1.0,
+            difference=difference,
+            difference_pct=None,
+            unit="per 1M tokens",
+            note=None,
+            event_type=None,
+            billing_metric=None,
+        )
+
+    rows = [row(-0.5), row(-1.0), row(0.0), row(2.0), row(None), row(float("nan"))]
+    assert price_counts(rows) == PriceCounts(below=2, above=1, unknown=2)
+    assert price_counts([]) == PriceCounts(below=0, above=0, unknown=0)

@@ -33,8 +33,10 @@ def collected(tmp_path, monkeypatch):
         usage = SourceConfig(name="sim", kind="usage_endpoint", url=sim.url, max_requests_per_second=1e6)
         admin = SourceConfig(name="mistral_admin", kind="mistral_admin", url=sim.url, max_requests_per_second=1e6)
         context = Context.build(Config(data_dir=tmp_path, sources=(usage, admin)))
-        UsageEndpointSource(source=usage, context=context).poll()
-        MistralAdminSource(source=admin, context=context, clock=lambda: now).poll()
+        with UsageEndpointSource(source=usage, context=context) as polled:
+            polled.poll()
+        with MistralAdminSource(source=admin, context=context, clock=lambda: now) as billed:
+            billed.poll()
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     return tmp_path, now

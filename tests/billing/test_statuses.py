@@ -52,7 +52,8 @@ def poll(data_dir, fake: fake_admin.FakeAdmin, when: datetime) -> AdminPollResul
         max_retries=0,
     )
     context = Context.build(Config(data_dir=data_dir, currency="EUR", sources=(source,)))
-    return MistralAdminSource(source=source, context=context, clock=lambda: when).poll()
+    with MistralAdminSource(source=source, context=context, clock=lambda: when) as admin:
+        return admin.poll()
 
 
 def two_fetches(data_dir, fake: fake_admin.FakeAdmin) -> AdminPollResult:

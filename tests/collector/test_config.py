@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from foundation.config import load_config
+from foundation.config import default_config, load_config
 from foundation.errors import ConfigError
 from tests.paths import REPO
 
@@ -124,7 +124,7 @@ def test_a_bad_simulator_port_names_the_variable(monkeypatch):
         default_config()
 
 
-@pytest.mark.parametrize("url", ["s3://bucket/prefix", "gs://b/p", "file:///srv/data"])
+@pytest.mark.parametrize("url", ["gs://b/p", "file:///srv/data", "http://127.0.0.1:9000/b"])
 def test_a_url_as_data_dir_is_refused_in_one_line_never_taken_for_a_folder(tmp_path, monkeypatch, url, capsys):
     from collector.__main__ import main
 
@@ -134,3 +134,12 @@ def test_a_url_as_data_dir_is_refused_in_one_line_never_taken_for_a_folder(tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"config error: data_dir: '{url}' is a URL;")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]  # no folder named after the URL
+
+
+def test_an_s3_data_dir_is_a_local_working_folder_that_names_its_url(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    config = load_config(write(tmp_path, 'data_dir = "s3://ledger-bucket/prod/"\n'))
+    assert config.data_dir == tmp_path / "xdg" / "mistral-monitor" / "ledger-bucket" / "prod"
+    assert (config.data_dir / ".data_url").read_text() == "s3://ledger-bucket/prod\n"
+    monkeypatch.setenv("DATA_DIR", "s3://ledger-bucket/prod")
+    assert default_config().data_dir == config.data_dir

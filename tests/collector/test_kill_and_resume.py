@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -59,10 +60,11 @@ def scan(url: str) -> list[dict]:
                 return out
 
 
-def write_config(tmp_path: Path, url: str, page_limit: int) -> Path:
+def write_config(tmp_path: Path, url: str, page_limit: int, where: str | None = None) -> Path:
+    """A config polling the simulator into `where` (the config's data_dir lines; default: tmp_path/data)."""
     path = tmp_path / "c.toml"
     path.write_text(
-        f'data_dir = "{tmp_path / "data"}"\n[[sources]]\nname = "sim"\nkind = "usage_endpoint"\n'
+        (where or f'data_dir = "{tmp_path / "data"}"\n') + '[[sources]]\nname = "sim"\nkind = "usage_endpoint"\n'
         f'url = "{url}"\npage_limit = {page_limit}\nmax_requests_per_second = 1000\n'
     )
     return path
@@ -77,35 +79,32 @@ def collector(config: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def commits(data_dir: Path) -> int:
-    return len(list(data_dir.glob("requests/_delta_log/*.json")))
-
-
-def kill_after_a_commit(proc: subprocess.Popen, data_dir: Path, delay: float) -> bool:
+def kill_after_a_commit(proc: subprocess.Popen, commits: Callable[[], int], delay: float) -> bool:
     """SIGKILL `proc` `delay` seconds after the ledger's next commit; False if it ended first."""
-    start = commits(data_dir)
-    poll_until(lambda: proc.poll() is not None or commits(data_dir) > start, timeout=120, every=0.002)
+    start = commits()
+    poll_until(lambda: proc.poll() is not None or commits() > start, timeout=120, every=0.002)
     time.sleep(delay)  # a random instant: mid-fetch, mid-commit, between the commit and the cursor
     alive = proc.poll() is None
     if alive:
         os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    return alive
+    with proc:  # waits, and closes its stderr pipe
+        return alive
 
 
 @pytest.mark.slow
-def test_sigkill_mid_backfill_then_restart_stores_every_record_once(tmp_path, simulator_url):
+def test_sigkill_mid_backfill_then_restart_stores_every_record_once(tmp_path, simulator_url, target):
+    """On local disk and on the loopback S3 server (`target`)."""
     cutoff = datetime.now(UTC) - timedelta(seconds=5)
-    config = write_config(tmp_path, simulator_url, page_limit=500)
-    data_dir = tmp_path / "data"
+    config = write_config(tmp_path, simulator_url, page_limit=500, where=target.toml)
+    data_dir = target.folder
     rng = random.Random(SEED)
     killed = 0
     for _ in range(4):
-        killed += kill_after_a_commit(collector(config, "--once"), data_dir, rng.uniform(0, 0.4))
+        killed += kill_after_a_commit(collector(config, "--once"), target.commits, rng.uniform(0, 0.4))
         assert read_ledger(data_dir).num_rows >= 0  # the snapshot's files are whole parquet files
     assert killed >= 2  # at least two kills landed mid-backfill
-    final = collector(config, "--once")
-    assert final.wait(timeout=300) == 0, final.stderr.read().decode()[-2000:]
+    with collector(config, "--once") as final:
+        assert final.wait(timeout=300) == 0, final.stderr.read().decode()[-2000:]
 
     stored = read_ledger(data_dir, columns=["id", "timestamp"]).to_pylist()
     counts = Counter(row["id"] for row in stored)
@@ -124,8 +123,9 @@ def test_sigterm_stops_the_scheduler_cleanly(tmp_path, simulator_url):
     while not list_files(tmp_path / "data") and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    code = proc.wait(timeout=120)
-    stderr = proc.stderr.read().decode()
+    with proc:
+        code = proc.wait(timeout=120)
+        stderr = proc.stderr.read().decode()
     assert code == 0, stderr[-2000:]
     assert '"stopping"' in stderr and '"drained":true' in stderr
     assert list_files(tmp_path / "data")

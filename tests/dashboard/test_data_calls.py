@@ -48,8 +48,9 @@ def test_each_wrapper_keeps_the_ledgers_parameters_and_defaults(name: str) -> No
     assert mine.return_annotation == theirs.return_annotation
 
 
-DATA_PACKAGES = ("ledger.queries", "ledger.billing")
-"""Where the ledger's data functions live: each takes `data_dir` first and reads the files (uncached)."""
+DATA_PACKAGES = ("ledger", "alerts")
+"""Where the data functions live (ledger.queries, .billing, .storage, the alerts engine's reads): each takes
+`data_dir` first and reads the files (uncached)."""
 
 
 def _data_function(value: object) -> bool:
@@ -64,7 +65,7 @@ def _ledger_module(name: str | None) -> types.ModuleType | None:
 
 
 def uncached_reads(path: Path) -> list[str]:
-    """The data functions of ledger.queries / ledger.billing a file imports or calls through a module name."""
+    """The data functions of the ledger and alerts a file imports or calls through a module name."""
     tree = ast.parse(path.read_text())
     found, modules = [], {}
     for node in ast.walk(tree):
@@ -72,7 +73,7 @@ def uncached_reads(path: Path) -> list[str]:
             for alias in node.names:
                 if (module := _ledger_module(alias.name)) is not None:
                     modules[alias.asname or alias.name] = module
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("ledger"):
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(DATA_PACKAGES):
             for alias in node.names:
                 value = getattr(importlib.import_module(node.module or ""), alias.name, None)
                 if isinstance(value, types.ModuleType) and _ledger_module(value.__name__) is not None:
@@ -99,12 +100,16 @@ def test_the_check_sees_an_imported_and_an_attribute_read(tmp_path: Path) -> Non
         "from ledger.queries import Filters, spend_summary\n"
         "from ledger.queries.statement import statement_months\n"
         "import ledger.billing as b\n"
+        "from ledger import list_days\n"
+        "import alerts\n"
         "queries.top_contributors(d, f)\n"
-        "queries.OTHER, b.compare_prices\n"
+        "queries.OTHER, b.compare_prices, alerts.anomaly_episodes, alerts.Budget\n"
     )
     assert uncached_reads(page) == [
         "page.py:2 imports ledger.queries.spend_summary",
         "page.py:3 imports ledger.queries.statement.statement_months",
-        "page.py:5 uses queries.top_contributors",
-        "page.py:6 uses b.compare_prices",
+        "page.py:5 imports ledger.list_days",
+        "page.py:7 uses queries.top_contributors",
+        "page.py:8 uses b.compare_prices",
+        "page.py:8 uses alerts.anomaly_episodes",
     ]

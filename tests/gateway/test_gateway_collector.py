@@ -20,11 +20,10 @@ from mistralai.client import Mistral
 from mistralai.client.errors import MistralError
 from mistralai.client.models import DocumentURLChunkTypedDict, UsageInfo, UserMessageTypedDict
 
+import ledger
 from tests.gateway.harness import REPO, TOKEN, Gateway, ThreadServer
 
 pytestmark = pytest.mark.slow
-
-ledger = pytest.importorskip("ledger")
 
 PRICES = {"mistral-small-2603": (0.15, 0.015, 0.6), "mistral-embed-2312": (0.1, 0.01, 0.0)}
 

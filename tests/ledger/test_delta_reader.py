@@ -1,6 +1,6 @@
 """A reader that is not our query code (delta-rs itself, then pyarrow compute) gets the Statement's
 monthly spend per model to the cent, after appends, a compaction and a re-pricing left replaced
-files on disk that only the Delta log says to skip."""
+files on disk that only the Delta log says to skip; on local disk and on S3."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import pytest
 from deltalake import DeltaTable
 
 from collector._reprice import reprice
+from foundation import location
 from ledger import Appender, PriceBook, compact_closed_days, read_ledger
 from ledger.queries.statement import statement
+from ledger.storage.table import table_uri
 from tests.builders import build_ledger
 
 pytestmark = pytest.mark.slow
@@ -41,8 +43,9 @@ def dearer_book() -> PriceBook:
     )
 
 
-def test_delta_rs_reads_the_statements_monthly_spend_per_model_to_the_cent(tmp_path):
-    data = tmp_path / "data"
+def test_delta_rs_reads_the_statements_monthly_spend_per_model_to_the_cent(tmp_path, data_dir):
+    """On local disk, then on the loopback S3 server (delta-rs reading the bucket itself)."""
+    data = data_dir
     seed = tmp_path / "seed"
     build_ledger(seed, n_records=3_000, days=12, seed=5, end=datetime(2026, 11, 3, 23, tzinfo=UTC))
     rows = read_ledger(seed)
@@ -52,9 +55,12 @@ def test_delta_rs_reads_the_statements_monthly_spend_per_model_to_the_cent(tmp_p
     compact_closed_days(data, date(2026, 11, 5))
     reprice(data, dearer_book(), "USD")
 
-    table = DeltaTable(str(data / "requests")).to_pyarrow_table(columns=["timestamp", "model", "cost", "currency"])
-    assert table.num_rows == rows.num_rows  # replaced files on disk are not read
-    assert ds.dataset(data / "requests", format="parquet").count_rows() > 2 * rows.num_rows  # a glob would be
+    uri = table_uri(data / "requests")
+    assert uri.startswith("s3://") == (location.url_of(data) is not None)
+    table = DeltaTable(uri).to_pyarrow_table(columns=["timestamp", "model", "cost", "currency"])
+    assert table.num_rows == rows.num_rows  # replaced files are not read
+    if not uri.startswith("s3://"):
+        assert ds.dataset(data / "requests", format="parquet").count_rows() > 2 * rows.num_rows  # a glob would be
     for month, (start, end) in MONTHS.items():
         ts = pc.cast(table["timestamp"], pa.timestamp("us", tz="UTC"))
         mine = table.filter(pc.and_(pc.greater_equal(ts, pa.scalar(start)), pc.less(ts, pa.scalar(end))))

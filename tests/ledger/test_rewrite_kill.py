@@ -41,11 +41,12 @@ def reprice_process(data: Path) -> subprocess.Popen[str]:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Path:
-    appender = Appender(tmp_path)
+def ledger(data_dir: Path) -> Path:
+    """On local disk, then on the loopback S3 server."""
+    appender = Appender(data_dir)
     for d in range(DAYS):
         appender.append(batch(d * PER_DAY, PER_DAY, day=f"2026-10-{d + 1:02d}"))
-    return tmp_path
+    return data_dir
 
 
 @pytest.mark.slow
@@ -54,13 +55,12 @@ def test_sigkill_during_reprice_keeps_every_row_once_and_a_rerun_finishes(ledger
     assert len(before) == DAYS * PER_DAY
     rng = random.Random(7)
     for _ in range(5):
-        proc = reprice_process(ledger)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        try:
-            proc.wait(timeout=rng.uniform(0.0, 0.4))
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        with reprice_process(ledger) as proc:  # on leaving: waits, and closes its stdout pipe
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            try:
+                proc.wait(timeout=rng.uniform(0.0, 0.4))
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
         assert Counter(read_ledger(ledger)["id"].to_pylist()) == before
     done = reprice_process(ledger)
     out, _ = done.communicate(timeout=300)

@@ -2,7 +2,8 @@
 
 The bug: `reprice` read a day outside the ledger lock and then replaced it, so rows the
 running collector appended in between were deleted. These tests append from another thread
-or process while a rewrite is in progress and count every row afterwards.
+or process while a rewrite is in progress and count every row afterwards, on local disk and on
+the loopback S3 server (`data_dir`).
 """
 
 from __future__ import annotations
@@ -81,10 +82,10 @@ class WriterDuringRewrite:
             self.thread.join(timeout=2)
 
 
-def test_rows_appended_while_reprice_rewrites_a_day_are_kept(tmp_path, monkeypatch):
-    Appender(tmp_path).append(batch(0, 10))
+def test_rows_appended_while_reprice_rewrites_a_day_are_kept(data_dir, monkeypatch):
+    Appender(data_dir).append(batch(0, 10))
     book = other_book()
-    hook = WriterDuringRewrite(tmp_path, batch(100, 10))
+    hook = WriterDuringRewrite(data_dir, batch(100, 10))
     real = PriceBook.cost_columns
 
     def cost_columns(self, table, currency):
@@ -92,9 +93,9 @@ def test_rows_appended_while_reprice_rewrites_a_day_are_kept(tmp_path, monkeypat
         return real(self, table, currency)
 
     monkeypatch.setattr(PriceBook, "cost_columns", cost_columns)
-    reprice(tmp_path, book, "USD")
+    reprice(data_dir, book, "USD")
     hook.thread.join()
-    ids = sorted(read_ledger(tmp_path)["id"].to_pylist())
+    ids = sorted(read_ledger(data_dir)["id"].to_pylist())
     assert ids == sorted([f"r{i}" for i in range(10)] + [f"r{i}" for i in range(100, 110)])
 
 
@@ -110,23 +111,23 @@ def hook_file_writes(monkeypatch, hook: WriterDuringRewrite) -> None:
         monkeypatch.setattr(delta, name, wrapped)
 
 
-def test_rows_appended_while_upsert_rewrites_a_day_are_kept(tmp_path, monkeypatch):
-    Appender(tmp_path).append(batch(0, 10))
-    hook = WriterDuringRewrite(tmp_path, batch(100, 10))
+def test_rows_appended_while_upsert_rewrites_a_day_are_kept(data_dir, monkeypatch):
+    Appender(data_dir).append(batch(0, 10))
+    hook = WriterDuringRewrite(data_dir, batch(100, 10))
     hook_file_writes(monkeypatch, hook)
-    upsert_rows(tmp_path, batch(500, 3, source="agg"))
+    upsert_rows(data_dir, batch(500, 3, source="agg"))
     hook.thread.join()
-    assert read_ledger(tmp_path).num_rows == 10 + 10 + 3
+    assert read_ledger(data_dir).num_rows == 10 + 10 + 3
 
 
-def test_rows_appended_while_compaction_rewrites_a_day_are_kept(tmp_path, monkeypatch):
+def test_rows_appended_while_compaction_rewrites_a_day_are_kept(data_dir, monkeypatch):
     for start in (0, 10, 20):
-        Appender(tmp_path).append(batch(start, 10))
-    hook = WriterDuringRewrite(tmp_path, batch(100, 10))
+        Appender(data_dir).append(batch(start, 10))
+    hook = WriterDuringRewrite(data_dir, batch(100, 10))
     hook_file_writes(monkeypatch, hook)
-    assert compact_day(tmp_path, date(2026, 11, 1))
+    assert compact_day(data_dir, date(2026, 11, 1))
     hook.thread.join()
-    assert read_ledger(tmp_path).num_rows == 40
+    assert read_ledger(data_dir).num_rows == 40
 
 
 WRITER = textwrap.dedent("""
@@ -142,11 +143,11 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_a_collector_process_appending_during_repeated_reprices_loses_nothing(tmp_path):
+def test_a_collector_process_appending_during_repeated_reprices_loses_nothing(data_dir):
     for d in (1, 2, 3):
-        Appender(tmp_path).append(batch(d * 10_000, 50, day=f"2026-11-0{d}"))
+        Appender(data_dir).append(batch(d * 10_000, 50, day=f"2026-11-0{d}"))
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(tmp_path), "1000", "60"],
+        [sys.executable, "-c", WRITER, str(data_dir), "1000", "60"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -154,9 +155,10 @@ def test_a_collector_process_appending_during_repeated_reprices_loses_nothing(tm
     books = [other_book(), PriceBook.load()]
     k = 0
     while writer.poll() is None:
-        reprice(tmp_path, books[k % 2], "USD")
+        reprice(data_dir, books[k % 2], "USD")
         k += 1
-    assert writer.returncode == 0 and "done" in writer.stdout.read()
-    ids = read_ledger(tmp_path)["id"].to_pylist()
+    with writer:  # closes its stdout pipe
+        assert writer.returncode == 0 and "done" in writer.stdout.read()
+    ids = read_ledger(data_dir)["id"].to_pylist()
     assert len(ids) == len(set(ids)) == 150 + 60 * 5
     assert k >= 1

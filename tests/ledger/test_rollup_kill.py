@@ -52,15 +52,15 @@ def test_sigkill_during_rollup_build_changes_no_figure_and_a_rerun_finishes(
     killed = 0
     for round_number in range(5):
         shutil.rmtree(ledger / "rollups", ignore_errors=True)  # a whole build to interrupt, every round
-        proc = subprocess.Popen([sys.executable, "-c", BUILD, str(ledger)], cwd=REPO, stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        wanted = 1 + 7 * round_number  # kill after the first, the 8th, ... file: at a new point each round
-        while proc.poll() is None and len(list((ledger / "rollups").rglob("*.parquet"))) < wanted:
-            time.sleep(0.001)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed += 1
-        proc.wait()
+        command = [sys.executable, "-c", BUILD, str(ledger)]
+        with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True) as proc:  # waits, closes the pipe
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            wanted = 1 + 7 * round_number  # kill after the first, the 8th, ... file: at a new point each round
+            while proc.poll() is None and len(list((ledger / "rollups").rglob("*.parquet"))) < wanted:
+                time.sleep(0.001)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                killed += 1
         assert figures(ledger, rollups=True, monkeypatch=monkeypatch) == raw
     assert killed >= 3, f"only {killed} of 5 kills landed mid-build; the test proved little"
     update_rollups(ledger)

@@ -186,7 +186,7 @@ CASES = dict(_cases())
 NOT_DATA = {"check_select", "csv_bytes", "neutralise", "parquet_bytes", "run_sql", "update_rollups", "freshness"}
 NOT_DATA |= {"count_429s", "measured_by_model", "peak_minute_tokens"}
 NOT_DATA |= {"largest", "limit_causes", "priced_only", "token_mix", "unpriced_values", "with_other"}
-NOT_DATA |= {"with_price_note", "with_tokens"}
+NOT_DATA |= {"with_price_note", "with_tokens", "slowest", "unpriced_total", "value_count"}
 """Public names of ledger.queries that are not figures served from rollups (run_sql, the three
 reads ledger.billing holds against the provider's readings, read raw rows by design, and the page
 shapes of ledger/queries/_shapes.py, which read no file: they reshape the frames of the cases above)."""

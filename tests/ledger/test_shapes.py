@@ -1,4 +1,5 @@
-"""The page shapes of ledger.queries (the "(other)" row, priced-only, tokens, token mix, 429 causes),
+"""The page shapes of ledger.queries (the "(other)" row, priced-only, tokens, token mix, 429 causes, the
+unpriced total, the slowest p95),
 each checked against figures worked out by hand, and the "(other)" row against the raw rows."""
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from ledger.queries import (
     OTHER,
     UNPRICED,
     Filters,
+    Slowest,
     largest,
     limit_causes,
     priced_only,
+    slowest,
     spend_summary,
     token_mix,
     top_contributors,
+    unpriced_total,
     unpriced_values,
+    value_count,
     with_other,
     with_price_note,
     with_tokens,
@@ -145,3 +150,21 @@ def test_the_price_note_says_unpriced_or_partly_and_moves_the_count_last() -> No
     out = with_price_note(df)
     assert out.columns.tolist() == ["model", "spend", "price", "unpriced_requests"]
     assert out["price"].tolist() == ["", UNPRICED, "partly unpriced"]
+
+
+def test_the_unpriced_total_adds_up_a_spend_breakdowns_unpriced_requests() -> None:
+    df = SERIES.assign(unpriced_requests=[0, 4, 1, 0, 2])
+    assert unpriced_total(df, "spend") == 7
+    assert unpriced_total(df, "requests") == 0
+    assert unpriced_total(SERIES, "spend") == 0  # no such column: nothing left out
+
+
+def test_the_value_count_is_the_distinct_values_of_the_colour() -> None:
+    assert value_count(SERIES, "model") == 3
+    assert value_count(SERIES, None) == 0
+
+
+def test_the_slowest_is_the_value_with_the_highest_p95() -> None:
+    df = pd.DataFrame({"model": ["a", "b", "c"], "requests": [9, 4, 2], "p95_ms": [120.0, 480.5, 310.0]})
+    assert slowest(df, "model") == Slowest(value="b", p95_ms=480.5, requests=4)
+    assert slowest(df.head(0), "model") is None

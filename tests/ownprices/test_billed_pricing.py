@@ -49,7 +49,8 @@ def context(data: Path, fake: fake_admin.FakeAdmin, pricing: str) -> Context:
 
 
 def poll(ctx: Context, when: datetime) -> AdminPollResult:
-    return MistralAdminSource(source=ctx.config.sources[0], context=ctx, clock=lambda: when).poll()
+    with MistralAdminSource(source=ctx.config.sources[0], context=ctx, clock=lambda: when) as admin:
+        return admin.poll()
 
 
 def test_billed_prices_the_sheet_month_at_your_prices_and_other_months_at_list(tmp_path, admin):

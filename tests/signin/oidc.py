@@ -36,6 +36,8 @@ def provider(port: int, client_secret: str, redirect_uri: str) -> Generator[str,
     finally:
         proc.kill()
         proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
 
 
 def write_secrets(path: Path, issuer: str, client_secret: str, redirect_uri: str) -> Path:

@@ -104,6 +104,8 @@ def serve_dashboard(data_dir: Path, *extra: str, env: dict[str, str] | None = No
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        if proc.stdout:
+            proc.stdout.close()
 
 
 @contextmanager
