@@ -3,7 +3,8 @@
 app.py signs the visitor in (pages/_auth.py: nothing else renders until then), draws what
 every page shares (sidebar filters mirrored in the URL, the freshness line, the simulator
 badge) and routes with st.navigation over the pages this person's role and scope allow: a
-page left out of the list cannot be opened, not even by its URL.
+page left out of the list cannot be opened, not even by its URL. Its first run in the process
+starts pages/_warm.py's thread, which keeps the default view's figures cached.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from access import Principal
 from pages._auth import account, gate, land
 from pages._config import settings
 from pages._frame import draw_frame
+from pages._warm import keep_warm
 
 HERE = Path(__file__).parent
 
@@ -56,6 +58,7 @@ def pages_for(who: Principal) -> list[st.Page]:
 EVERY_PAGE = Principal("", "admin", None)
 
 st.set_page_config(page_title="Mistral usage monitor", page_icon=":material/monitoring:", layout="wide")
+keep_warm()
 principal = gate(settings().data_dir, lambda: st.navigation(pages_for(EVERY_PAGE), position="hidden"))
 allowed = pages_for(principal)
 page = st.navigation(allowed)

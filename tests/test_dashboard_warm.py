@@ -15,6 +15,7 @@ import pytest
 
 from monitor_cli._dashboard import served_at, streamlit_argv
 from monitor_cli._warm import warm
+from tests.support.waits import poll_until
 
 
 class Streamlitish(BaseHTTPRequestHandler):
@@ -62,3 +63,31 @@ def test_the_helper_finds_the_port_the_command_serves() -> None:
     assert served_at(streamlit_argv(Path("app.py"), ["--server.port=8611"])) == ("http://127.0.0.1:8611")
     assert served_at(streamlit_argv(Path("app.py"), [])) == "http://127.0.0.1:8501"
     assert "--server.scriptHealthCheckEnabled=true" in streamlit_argv(Path("app.py"), [])
+
+
+def test_the_dashboard_asks_its_own_health_check_again_and_again(server: tuple[str, type[Streamlitish]]) -> None:
+    """pages/_warm.py's loop: each pause, one run of the app (the server's own session)."""
+    from pages._warm import _loop
+
+    url, handler = server
+    handler.up_after = 0
+    threading.Thread(target=_loop, args=(f"{url}/_stcore/script-health-check", 0.05), daemon=True).start()
+    assert poll_until(lambda: len(handler.asked) >= 3, timeout=30)
+    assert set(handler.asked) == {"/_stcore/script-health-check"}
+
+
+def test_outside_a_server_nothing_is_warmed() -> None:
+    """Under AppTest (a mock runtime, no HTTP server) the app starts no thread that would ask port 8501."""
+    from streamlit.testing.v1 import AppTest
+
+    def app() -> None:
+        import streamlit as st
+
+        from pages._warm import keep_warm, own_url
+
+        keep_warm()
+        st.write(f"url={own_url()}")
+
+    at = AppTest.from_function(app).run()
+    assert not at.exception
+    assert [m.value for m in at.markdown] == ["url=None"]

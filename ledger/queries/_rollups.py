@@ -31,7 +31,7 @@ from datetime import date
 from pathlib import Path
 
 from ledger.storage.schema import PARTITION
-from ledger.storage.store import day_files, list_days
+from ledger.storage.store import files_by_day
 
 from ._measures import LATENCY_KEYS, LATENCY_ROWS, rollup_columns
 
@@ -72,12 +72,12 @@ def plan(data_dir: Path, first: date, last: date, kind: str = "totals") -> tuple
     """For the UTC days first..last: (fresh rollup files, raw files of days without one)."""
     fresh: list[Path] = []
     raw: list[Path] = []
-    for day in list_days(Path(data_dir)):
-        if first <= day <= last:
-            files = day_files(Path(data_dir), day)
-            target = rollup_path(data_dir, day, files, kind) if files else None
-            if target is not None and target.exists():
-                fresh.append(target)
-            else:
-                raw.extend(files)
+    by_day = files_by_day(Path(data_dir), first, last)
+    for day in sorted(by_day):
+        files = by_day[day]
+        target = rollup_path(data_dir, day, files, kind) if files else None
+        if target is not None and target.exists():
+            fresh.append(target)
+        else:
+            raw.extend(files)
     return fresh, raw

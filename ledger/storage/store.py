@@ -104,6 +104,11 @@ def day_files(data_dir: Path, day: date, fetch: bool = True) -> list[Path]:
     return delta.files(requests_dir(data_dir), day, day, fetch)
 
 
+def files_by_day(data_dir: Path, first: date, last: date) -> dict[date, list[Path]]:
+    """The files of each day in [first, last] (UTC dates) in the current snapshot, from one read of it."""
+    return delta.files_by_day(requests_dir(data_dir), first, last)
+
+
 def list_files(data_dir: Path, start: date | None = None, end: date | None = None) -> list[Path]:
     """The snapshot's files of the days in [start, end] (inclusive, UTC dates; None = open)."""
     return delta.files(requests_dir(data_dir), start, end)

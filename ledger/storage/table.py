@@ -1,10 +1,10 @@
 """The request ledger's Delta Lake table: one handle per process, its snapshot, its commits.
 
-Why Delta (delta-rs): a commit is one atomic log entry, so every reader (ours through
-`DeltaTable.file_uris`, Spark, Trino, DuckDB, Polars) sees exactly the files of one snapshot,
-whatever compaction or re-pricing is doing, with no visibility rule of our own. A commit may
-carry an application transaction (`txn`: app id, version), which is how a batch retried after a
-crash is recognised (`ledger.storage.ingest.Appender`).
+Why Delta (delta-rs): a commit is one atomic log entry, so every reader (ours through the log
+itself, `delta_log.py`, or `DeltaTable.file_uris`; Spark, Trino, DuckDB, Polars) sees exactly the
+files of one snapshot, whatever compaction or re-pricing is doing, with no visibility rule of our
+own. A commit may carry an application transaction (`txn`: app id, version), which is how a batch
+retried after a crash is recognised (`ledger.storage.ingest.Appender`).
 
 The table is partitioned by `date` (the UTC day of `timestamp`, a `date` column kept in the log,
 not in the files), so each data file holds exactly SCHEMA's columns. delta-rs writes a log
@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from foundation import location
 from foundation.errors import MonitorError
 
-from . import remote
+from . import delta_log, remote
 from .schema import PARTITION, SCHEMA
 
 if TYPE_CHECKING:
@@ -174,7 +174,11 @@ def day_predicate(days: list[date]) -> str:
 
 def _by_day(folder: Path) -> dict[date, list[Path]]:
     """The current snapshot's files per day, computed once per table version (a dashboard
-    asks for each day of a window in turn)."""
+    asks for each day of a window in turn). Read from the log itself (`delta_log`), so a reader
+    never imports deltalake; through deltalake on S3 or when that log needs it."""
+    listed = None if table_uri(folder).startswith(remote.SCHEME) else delta_log.snapshot(folder)
+    if listed is not None:
+        return _grouped(str(Path(folder).absolute()), *listed)
     table = handle(folder)
     if table is None:
         return {}
@@ -192,6 +196,20 @@ def _by_day(folder: Path) -> dict[date, list[Path]]:
     for paths in out.values():
         paths.sort()
     _snapshots[key[0]] = (key[1], out)
+    return out
+
+
+def _grouped(key: str, version: int, active: dict[str, date]) -> dict[date, list[Path]]:
+    """`delta_log.snapshot`'s files per day, kept per version as `_by_day` keeps deltalake's."""
+    cached = _snapshots.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    out: dict[date, list[Path]] = {}
+    for path, day in active.items():
+        out.setdefault(day, []).append(Path(path))
+    for paths in out.values():
+        paths.sort()
+    _snapshots[key] = (version, out)
     return out
 
 
@@ -218,6 +236,15 @@ def ensure(folder: Path, paths: list[Path]) -> None:
     if base.startswith(remote.SCHEME) and paths:
         local = Path(folder).absolute()
         remote.fetch_missing((f"{base}/{f.relative_to(local).as_posix()}", f) for f in paths)
+
+
+def files_by_day(folder: Path, first: date, last: date) -> dict[date, list[Path]]:
+    """The current snapshot's files of each day in [first, last] that has any (one snapshot read
+    for a whole window: the rollup planner asks per day); on S3 downloaded if missing, as `files`."""
+    with _lock:
+        chosen = {day: list(paths) for day, paths in _by_day(folder).items() if first <= day <= last}
+    ensure(folder, [f for paths in chosen.values() for f in paths])
+    return chosen
 
 
 def days(folder: Path) -> list[date]:

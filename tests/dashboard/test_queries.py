@@ -239,6 +239,35 @@ def test_large_slices_read_latency_from_histograms_within_the_bin_bound(dst_ledg
     assert got["p99_ms"] == pytest.approx(float(np.percentile(latencies, 99)), rel=0.075)
 
 
+@pytest.mark.slow
+def test_a_small_slice_of_a_window_too_big_to_scan_reads_the_histogram(dst_ledger, monkeypatch):
+    """Exact only where reading the raw rows is cheap: the same small slice is exact under the scan
+    bound, and from the histogram (within the bin bound, not exact) once the window's rows exceed it."""
+    import ledger.queries._latency as latency
+
+    data_dir, truth = dst_ledger
+    update_rollups(data_dir)
+    f = Filters(start=october().start_at, end=october().end_at, models=("mistral-large-latest",))
+    rows = truth.window(f.start_at, f.end_at, model="mistral-large-latest")
+    exact = truth.p95(rows)
+    assert (
+        latency.window_rows(data_dir, f)
+        == truth.table.filter(
+            pc.is_in(pc.cast(pc.cast(truth.table["timestamp"], pa.timestamp("us")), pa.date32()), pa.array(day_list(f)))
+        ).num_rows
+    )
+    assert spend_summary(data_dir, f).p95_ms == pytest.approx(exact, rel=1e-9)
+    monkeypatch.setattr(latency, "EXACT_MAX_SCAN", latency.window_rows(data_dir, f) - 1)
+    binned = spend_summary(data_dir, f).p95_ms
+    assert binned == pytest.approx(exact, rel=0.075)
+    assert binned != pytest.approx(exact, rel=1e-9)
+
+
+def day_list(f: Filters) -> list[date]:
+    first, last = f.utc_days()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 def test_histogram_quantile_interpolates_inside_the_bin():
     from ledger.queries._latency import from_histogram
 

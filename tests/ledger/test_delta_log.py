@@ -1,0 +1,102 @@
+"""The ledger's own Delta log reader (ledger/storage/delta_log.py) lists exactly the files and version
+delta-rs lists, through appends, a checkpoint, compaction and a day rewritten; what it does not follow
+it leaves to deltalake; and a reader of the ledger never imports deltalake.
+
+Every expected list comes from delta-rs itself (`DeltaTable.file_uris`), never from our reader.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+
+import orjson
+import pytest
+from deltalake import DeltaTable
+
+from ledger import Appender, compact_closed_days, list_days, list_files, read_ledger
+from ledger.storage import delta_log
+from ledger.storage.store import requests_dir, rewrite_day
+from tests.builders import build_ledger
+from tests.paths import REPO
+
+
+def delta_rs(folder):
+    table = DeltaTable(str(folder))
+    return table.version(), sorted(table.file_uris())
+
+
+def ours(folder):
+    found = delta_log.snapshot(folder)
+    assert found is not None
+    return found[0], sorted(found[1])
+
+
+@pytest.mark.slow
+def test_the_log_reader_lists_what_delta_rs_lists_through_a_checkpoint_compaction_and_a_rewrite(tmp_path):
+    seed, data = tmp_path / "seed", tmp_path / "data"
+    build_ledger(seed, n_records=1_200, days=4, seed=3, end=datetime(2026, 11, 4, 23, tzinfo=UTC))
+    rows = read_ledger(seed)
+    folder = requests_dir(data)
+    appender = Appender(data)
+    for start in range(0, 600, 150):
+        appender.append(rows.slice(start, 150))
+        assert ours(folder) == delta_rs(folder)
+    DeltaTable(str(folder)).create_checkpoint()
+    assert (folder / "_delta_log" / "_last_checkpoint").exists()
+    delta_log._states.clear()  # a new process: starts from the checkpoint
+    assert ours(folder) == delta_rs(folder)
+    for start in range(600, rows.num_rows, 150):
+        appender.append(rows.slice(start, 150))
+    assert ours(folder) == delta_rs(folder)
+    assert compact_closed_days(data, date(2026, 11, 6))  # removes: the replaced files leave the snapshot
+    assert ours(folder) == delta_rs(folder)
+    assert rewrite_day(data, date(2026, 11, 2), lambda t: t.slice(0, 10))
+    assert ours(folder) == delta_rs(folder)
+    delta_log._states.clear()
+    assert ours(folder) == delta_rs(folder)
+    assert list_days(data) == [date(2026, 11, d) for d in range(1, 5)]
+    assert sorted(map(str, list_files(data))) == delta_rs(folder)[1]
+
+
+def test_a_commit_is_listed_by_the_next_read_however_soon(tmp_path):
+    build_ledger(tmp_path, n_records=200, days=2, seed=1, end=datetime(2026, 11, 2, 23, tzinfo=UTC))
+    seed = read_ledger(tmp_path)
+    folder = requests_dir(tmp_path)
+    for k in range(3):  # each read caches the snapshot, then a commit follows at once
+        before = ours(folder)
+        Appender(tmp_path).append(seed.slice(k, 1).set_column(1, "id", [[f"late-{k}"]]))
+        assert ours(folder) == delta_rs(folder) != before
+
+
+def test_a_log_with_a_reader_feature_it_does_not_follow_is_left_to_deltalake(tmp_path):
+    log = tmp_path / "t" / "_delta_log"
+    log.mkdir(parents=True)
+    protocol = {"minReaderVersion": 3, "minWriterVersion": 7, "readerFeatures": ["deletionVectors"]}
+    add = {"path": "date=2026-11-01/a.parquet", "partitionValues": {"date": "2026-11-01"}, "size": 1}
+    lines = [orjson.dumps({"protocol": protocol}), orjson.dumps({"add": {**add, "modificationTime": 0}})]
+    (log / f"{0:020d}.json").write_bytes(b"\n".join(lines))
+    assert delta_log.snapshot(tmp_path / "t") is None
+    (log / f"{0:020d}.json").write_bytes(b"\n".join([orjson.dumps({"protocol": {"minReaderVersion": 1}}), lines[1]]))
+    assert delta_log.snapshot(tmp_path / "t") == (0, {str((tmp_path / "t" / add["path"]).resolve()): date(2026, 11, 1)})
+    assert delta_log.snapshot(tmp_path / "none") is None
+
+
+PROBE = """
+import sys
+from pathlib import Path
+from ledger import list_days, list_files
+from ledger.queries import Filters, spend_summary
+days = list_days(Path(sys.argv[1]))
+spend_summary(Path(sys.argv[1]), Filters.for_dates(days[0], days[-1], "UTC"))
+print(len(list_files(Path(sys.argv[1]))) > 0, "deltalake" in sys.modules)
+"""
+
+
+@pytest.mark.slow
+def test_a_reader_of_the_ledger_never_imports_deltalake(tmp_path):
+    build_ledger(tmp_path, n_records=300, days=2, seed=2, end=datetime(2026, 11, 2, 23, tzinfo=UTC))
+    out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]
