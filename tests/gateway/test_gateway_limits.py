@@ -225,7 +225,13 @@ def test_two_gateways_enforce_one_limit_together(upstream: ThreadServer, tmp_pat
     """Two gateways (two limiters, each with its own buffer) on one state file, at one instant of one minute."""
     (tmp_path / "budgets.toml").write_text('[[limits]]\nname = "shared"\nproject = "shared"\nrequests_per_minute = 5\n')
     clock = Clock(datetime(2026, 3, 10, 12, 0, 0, tzinfo=PARIS))  # the ten calls fall in one minute
-    shared = {"upstream_url": upstream.url, "budgets_file": "budgets.toml", "limits_state_path": "limits.sqlite3"}
+    shared = {  # every admission is the state's: a lock wait past the timeout refuses (503), never passes
+        "upstream_url": upstream.url,
+        "budgets_file": "budgets.toml",
+        "limits_state_path": "limits.sqlite3",
+        "limits_fail_closed": True,
+        "limits_state_timeout_ms": 5000,
+    }
     body = {"model": MODEL, "messages": [{"role": "user", "content": "shared call"}], "max_tokens": 5}
     headers = {"Authorization": f"Bearer {API_KEY}", "X-Project": "shared"}
     with (

@@ -108,10 +108,12 @@ name = "five a minute"
 project = "rated"
 requests_per_minute = 5
 """)
-    raw: dict[str, object] = {
+    raw: dict[str, object] = {  # every admission is the state's: a state that does not answer refuses (503)
         "upstream_url": upstream.url,
         "budgets_file": "budgets.toml",
         "limits_state_path": "limits.sqlite3",
+        "limits_fail_closed": True,
+        "limits_state_timeout_ms": 5000,  # the default 100 ms fails on a loaded machine (then open by default)
     }
     if store == "redis":
         raw["limits_state_url"] = redis_server.start().url
@@ -134,6 +136,8 @@ requests_per_minute = 5
             thread.start()
         for thread in threads:
             thread.join(timeout=120)
+        failures = [metric(gw, "gateway_limit_state_failures_total") for gw in replicas]
+    assert failures == [0, 0, 0], f"requests the state did not answer in 5 s (refused, 503), per replica: {failures}"
     assert rated[:5] == [200] * 5 and sorted(rated) == [200] * 5 + [429] * 10
     assert upstream_calls(tag) == 5
     admitted = upstream_calls(content)
