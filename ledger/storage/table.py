@@ -157,6 +157,13 @@ def days(folder: Path) -> list[date]:
         return sorted(_by_day(folder))
 
 
+def version(folder: Path) -> int | None:
+    """The table's latest version, or None if there is no table yet."""
+    with _lock:
+        table = handle(folder)
+        return None if table is None else table.version()
+
+
 def txn_version(folder: Path, app_id: str) -> int | None:
     """The last batch number committed for `app_id`, or None."""
     with _lock:
@@ -164,8 +171,9 @@ def txn_version(folder: Path, app_id: str) -> int | None:
         return None if table is None else table.transaction_version(app_id)
 
 
-def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -> None:
-    """One commit adding `rows` (SCHEMA), with the application transaction `batch` if given."""
+def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -> int:
+    """One commit adding `rows` (SCHEMA), with the application transaction `batch` if given;
+    returns that commit's version (past any other writer's that landed first)."""
     from deltalake import CommitProperties, Transaction
 
     with _lock:
@@ -179,7 +187,7 @@ def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -
             writer_properties=_writer(),
             commit_properties=CommitProperties(app_transactions=txns),
         )
-        table.update_incremental()
+        return int(table.version())  # the writer moved the handle to its commit
 
 
 def replace_days(folder: Path, rows: pa.Table, replaced: list[date]) -> None:
