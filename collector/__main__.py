@@ -13,6 +13,7 @@ The one place that wires the alerts engine's jobs into the collector's schedule.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,13 @@ from ._reprice import reprice
 from ._runner import exclusive_jobs, run_forever, run_once
 from .errors import CollectorError
 
+JEMALLOC_CONF = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:250,muzzy_decay_ms:0")
+"""delta-rs's own allocator (jemalloc, in the deltalake wheel) keeps freed pages for 10 s by default,
+so a backfill's commits, the compaction after it and the rollups each kept their peak on top of the
+last: 520-560 MB after a 1M-record `--once`. Returning them after 250 ms kept it at ~465 MB for ~6% more
+CPU (0 ms: ~470 MB, but 25% more CPU). Read when deltalake is first loaded, so set before it; a value
+already in the environment wins."""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m collector", description="Poll usage sources into the ledger.")
@@ -44,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault(*JEMALLOC_CONF)
     args = _parser().parse_args(argv)
     configure_logging(args.log_level)
     try:

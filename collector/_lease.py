@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -142,7 +143,9 @@ class Failover:
         self.last_error: str | None = None  # the last tick's Redis error
         self.on_acquired: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
-        self._run = threading.local()  # the token the job running in this thread started under
+        self._run: ContextVar[int | None] = ContextVar(f"lease_run_{id(self)}")
+        """The token the running job started under: a context variable, so a job's own helper threads
+        (the poll's committer) see it too."""
         self._thread: threading.Thread | None = None
 
     @property
@@ -197,7 +200,7 @@ class Failover:
         """Before a commit: LeaseLost unless this holder and the token the running job started
         under are still current in Redis (a job of a lost term never writes, even if this
         process leads again by now)."""
-        token = getattr(self._run, "token", self.token)
+        token = self._run.get(self.token)
         if token is None:
             raise LeaseLost("not the lease holder; not writing")
         try:
@@ -246,14 +249,14 @@ class Failover:
         def run() -> bool:
             if not self.leader:
                 return True
-            self._run.token = self.token
+            self._run.set(self.token)
             try:
                 return job.run()
             except LeaseLost as exc:
                 self.lose(str(exc), job.name, exc.token)
                 return True
             finally:
-                self._run.token = None
+                self._run.set(None)
 
         return replace(job, run=run)
 

@@ -3,8 +3,11 @@
 Why an id cache: the dedupe key is (source, id), and a replayed page (a crash after the write
 but before the cursor moved, or a source that repeats itself) must not add rows twice. The
 ids of the days a batch touches are read from disk once per process and kept for a few days,
-which is what a backfill in time order needs. Each append first reads the files of those days
-it has not seen yet (written by another process, or a compaction), all under the ledger lock.
+which is what a backfill in time order needs. The cache describes one table version, the one
+this Appender's last commit made: each append first asks the log for the latest version (under
+the ledger lock), and if anything else committed meanwhile (another process, a compaction, a
+re-pricing) the cache is dropped and those days are read again. A backfill's commits never
+list the table's files: at 10k records a commit, that listing cost more than the commit.
 
 Why a batch number too: each append is one Delta commit, and a caller that names its batch
 (`batch=(source, n)`, n only ever increasing: the collector counts the pages whose cursor it
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -42,7 +44,7 @@ from ledger.pricing.prices import PriceBook
 
 from . import table as delta
 from .schema import SCHEMA
-from .store import day_files, dedupe, ids_in, ledger_lock, requests_dir, split_by_day, write_rows_locked
+from .store import day_files, dedupe, ids_in, ledger_lock, requests_dir, split_by_day
 
 CONFLICT_RETRIES = 5
 """Commits refused by delta-rs's conflict check (another host's commit of the same batch) before giving up."""
@@ -69,39 +71,19 @@ def price_rows(records: pa.Table, source: str, book: PriceBook, currency: str, n
     return pa.Table.from_arrays(columns, schema=SCHEMA)
 
 
-@dataclass
-class _Known:
-    """The ids of one (source, day) and the day's file names they were read from."""
-
-    ids: set[str]
-    files: set[str]
-
-
 class Appender:
     """Appends rows to the ledger exactly once per (source, id), across threads and processes."""
 
     def __init__(self, data_dir: Path, days_kept: int = 4) -> None:
         self.data_dir = Path(data_dir)
         self.days_kept = days_kept
-        self._ids: OrderedDict[tuple[str, date], _Known] = OrderedDict()
+        self._ids: OrderedDict[tuple[str, date], set[str]] = OrderedDict()
+        self._txns: dict[str, int | None] = {}
+        self._version: int | None = None
+        """The table version both caches describe: the one this Appender's last commit made."""
         self._lock = threading.Lock()  # poll jobs of several sources share one Appender
         self.replayed = 0
         """Batches recognised as already committed, since this Appender was made."""
-
-    def _known(self, source: str, day: date, files: list[Path]) -> _Known:
-        """The ids stored for (source, day), brought up to date with `files` (the day's visible
-        files now): files another process wrote, or a compaction, since the last look are read."""
-        key = (source, day)
-        known = self._ids.get(key) or _Known(ids=set(), files=set())
-        self._ids[key] = known
-        unseen = [f for f in files if f.name not in known.files]
-        if unseen:
-            known.ids |= ids_in(unseen, source)
-        known.files = {f.name for f in files}
-        self._ids.move_to_end(key)
-        while len(self._ids) > self.days_kept:
-            self._ids.popitem(last=False)
-        return known
 
     def append(self, rows: pa.Table, batch: tuple[str, int] | None = None) -> int:
         """Write the rows not already stored, in one commit; returns how many were new.
@@ -121,32 +103,66 @@ class Appender:
             raise AssertionError("unreachable")
 
     def _append_batch(self, rows: pa.Table, batch: tuple[str, int] | None) -> int:
+        folder = requests_dir(self.data_dir)
+        self._follow(delta.version(folder))
         if batch is not None:
-            done = delta.txn_version(requests_dir(self.data_dir), batch[0])
+            done = self._txn(folder, batch[0])
             if done is not None and batch[1] <= done:
                 self.replayed += 1
                 batch = None
-        return self._append(rows, batch)
+        return self._append(folder, rows, batch)
 
     def committed(self, app_id: str) -> int | None:
         """The last batch number the ledger holds for `app_id`."""
         return delta.txn_version(requests_dir(self.data_dir), app_id)
 
-    def _append(self, rows: pa.Table, batch: tuple[str, int] | None) -> int:
-        fresh: list[tuple[pa.Table, _Known]] = []
+    def _follow(self, version: int | None) -> None:
+        """Drop the caches if the table is no longer at the version they describe (another
+        writer, a compaction or a re-pricing committed since): they are read again as needed."""
+        if version != self._version:
+            self._ids.clear()
+            self._txns.clear()
+            self._version = version
+
+    def _txn(self, folder: Path, app_id: str) -> int | None:
+        if app_id not in self._txns:
+            self._txns[app_id] = delta.txn_version(folder, app_id)
+        return self._txns[app_id]
+
+    def _known(self, source: str, day: date) -> set[str]:
+        """The ids stored for (source, day) at `self._version`, read from the day's files once."""
+        key = (source, day)
+        ids = self._ids.get(key)
+        if ids is None:
+            ids = self._ids[key] = ids_in(day_files(self.data_dir, day, fetch=False), source)  # fetches what it reads
+        self._ids.move_to_end(key)
+        while len(self._ids) > self.days_kept:
+            self._ids.popitem(last=False)
+        return ids
+
+    def _append(self, folder: Path, rows: pa.Table, batch: tuple[str, int] | None) -> int:
+        fresh: list[tuple[pa.Table, list[str], set[str]]] = []
         for day, part in split_by_day(dedupe(rows)).items():
-            files = day_files(self.data_dir, day, fetch=False)  # ids_in downloads only the unseen ones
-            for source in pc.unique(part["source"]).to_pylist():
-                known = self._known(source, day, files)
-                mine = part.filter(pc.equal(part["source"], source))
+            sources = pc.unique(part["source"]).to_pylist()
+            for source in sources:
+                mine = part if len(sources) == 1 else part.filter(pc.equal(part["source"], source))
+                known = self._known(source, day)
                 ids = mine["id"].to_pylist()
-                new = mine if known.ids.isdisjoint(ids) else mine.filter(pa.array([i not in known.ids for i in ids]))
-                fresh.append((new, known))
-        if not fresh:
+                if not known.isdisjoint(ids):
+                    keep = [i not in known for i in ids]
+                    mine, ids = mine.filter(pa.array(keep)), [i for i, k in zip(ids, keep, strict=True) if k]
+                fresh.append((mine, ids, known))
+        table = pa.concat_tables([new for new, _, _ in fresh]) if fresh else None
+        if table is None or table.num_rows == 0:
             return 0
-        table = pa.concat_tables([new for new, _ in fresh])
-        written = write_rows_locked(self.data_dir, table, batch) if table.num_rows else []
-        for new, known in fresh:
-            known.ids.update(new["id"].to_pylist())
-            known.files.update(p.name for p in written)  # a name never repeats across days
+        expected = 1 if self._version is None else self._version + 1  # creating the table is version 0
+        version = delta.append(folder, table, batch)
+        if version != expected:  # another writer committed too: what it wrote is read when needed
+            self._follow(version)
+            return int(table.num_rows)
+        self._version = version
+        for _, ids, known in fresh:
+            known.update(ids)
+        if batch is not None:
+            self._txns[batch[0]] = batch[1]
         return int(table.num_rows)

@@ -253,6 +253,13 @@ def days(folder: Path) -> list[date]:
         return sorted(_by_day(folder))
 
 
+def version(folder: Path) -> int | None:
+    """The table's latest version, or None if there is no table yet."""
+    with _lock:
+        table = handle(folder)
+        return None if table is None else table.version()
+
+
 def txn_version(folder: Path, app_id: str) -> int | None:
     """The last batch number committed for `app_id`, or None.
 
@@ -287,8 +294,9 @@ def _committed(folder: Path, before: int, after: int, batch: tuple[str, int] | N
     _txns[key] = (after, known[1])
 
 
-def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -> None:
-    """One commit adding `rows` (SCHEMA), with the application transaction `batch` if given."""
+def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -> int:
+    """One commit adding `rows` (SCHEMA), with the application transaction `batch` if given;
+    returns that commit's version (past any other writer's that landed first)."""
     from deltalake import CommitProperties, Transaction
 
     with _lock:
@@ -303,8 +311,10 @@ def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -
             writer_properties=_writer(),
             commit_properties=CommitProperties(app_transactions=txns),
         )
+        mine = int(table.version())  # the writer moved the handle to its own commit
         table.update_incremental()
-        _committed(folder, before, table.version(), batch)
+        _committed(folder, before, mine, batch)
+        return mine
 
 
 def replace_days(folder: Path, rows: pa.Table, replaced: list[date]) -> None:
@@ -324,15 +334,17 @@ def replace_days(folder: Path, rows: pa.Table, replaced: list[date]) -> None:
         _committed(folder, before, table.version(), None)
 
 
-def compact(folder: Path, day: date) -> int:
-    """Delta's optimize (bin-packing) of one day; returns the files it rewrote."""
+def compact(folder: Path, days: list[date]) -> int:
+    """Delta's optimize (bin-packing) of these days, in one commit; returns the files it rewrote.
+    One day at a time (`max_concurrent_tasks=1`): two at once took as long on two busy cores, and
+    more memory."""
     with _lock:
         table = handle(folder)
-        if table is None:
+        if table is None or not days:
             return 0
-        only = [(PARTITION, "=", day.isoformat())]
+        only = [(PARTITION, "in", [day.isoformat() for day in sorted(set(days))])]
         before = table.version()
-        metrics = table.optimize.compact(partition_filters=only, writer_properties=_writer())
+        metrics = table.optimize.compact(partition_filters=only, writer_properties=_writer(), max_concurrent_tasks=1)
         table.update_incremental()
         _committed(folder, before, table.version(), None)
         return int(metrics.get("numFilesRemoved", 0))

@@ -3,6 +3,8 @@ a group retried after a crash between its commit and its cursor is recognised by
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
@@ -64,3 +66,16 @@ def test_a_group_committed_but_whose_cursor_did_not_move_is_recognised_on_the_re
     assert source.context.appender.replayed == 1
     assert store.get("fake") == "9" and store.batch("fake") == 1
     assert sorted(read_ledger(source.context.data_dir)["id"].to_pylist()) == sorted(f"r{i}" for i in range(9))
+
+
+def test_the_collector_sets_delta_rs_allocator_decay_before_loading_deltalake_unless_already_set(monkeypatch):
+    from collector.__main__ import main
+
+    monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:250,muzzy_decay_ms:0"
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:5000"
