@@ -36,6 +36,7 @@ their own subclasses in their own `errors` modules; only the base classes live h
     ├── SqlRefused (ValueError)       ledger.queries: a SQL box query refused before it runs
     ├── Conflict                      ledger.storage.table: another host committed first; nothing landed
     ├── Moved                         ledger.storage.remote: an S3 state object changed since it was read
+    ├── Unsupported                   ledger.storage.delta_log: a log feature our reader does not follow
     ├── BadParameter (ValueError)     foundation.usage_contract: a usage endpoint parameter (400)
     ├── CursorError (ValueError)      simulator: a cursor the simulator did not issue (400)
     └── DashboardMissing              monitor_cli: the installed package lacks the dashboard

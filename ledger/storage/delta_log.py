@@ -33,13 +33,15 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from foundation.errors import MonitorError
+
 PARTITION = "date"
 READER_FEATURES = frozenset({"timestampNtz", "vacuumProtocolCheck"})
 """Table features a reader of file lists may ignore; any other one means: ask deltalake."""
 
 
-class Unsupported(Exception):
-    """The log holds something this reader does not follow."""
+class Unsupported(MonitorError):
+    """The log holds something this reader does not follow (never leaves the module: the caller asks deltalake)."""
 
 
 @dataclass
