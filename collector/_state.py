@@ -37,7 +37,7 @@ import orjson
 from foundation import location
 from foundation.locks import FileLock
 from foundation.scrub import scrubbed_json
-from ledger.storage import remote
+from ledger.storage import Document, read_json
 from ledger.storage.atomic import atomic_write_bytes
 
 from ._records import Rejected
@@ -45,14 +45,6 @@ from ._records import Rejected
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _storable(raw: Any) -> Any:
@@ -98,51 +90,6 @@ class _Raw:
         self.text = text
 
 
-UPDATE_TRIES = 5
-"""Conditional puts on S3 refused because another host wrote meanwhile, before giving up loudly."""
-
-
-class _Doc:
-    """One JSON object of the state: a local file (replaced atomically under the caller's lock), or
-    an S3 object written by conditional puts (`tag`: the ETag read, None when there was none)."""
-
-    def __init__(self, path: Path, url: str | None) -> None:
-        self.path, self.url = path, url
-
-    def read(self) -> tuple[dict[str, Any], str | None]:
-        if self.url is None:
-            return _read_json(self.path), None
-        found = remote.read(self.url)
-        if found is None:
-            return {}, None
-        data = orjson.loads(found[0])
-        return (data if isinstance(data, dict) else {}), found[1]
-
-    def write(self, data: dict[str, Any], tag: str | None) -> None:
-        body = orjson.dumps(data, option=orjson.OPT_INDENT_2)
-        if self.url is None:
-            atomic_write_bytes(self.path, body)
-        else:
-            remote.write(self.url, body, tag)
-
-    def put(self, key: str, value: Any, unless: Any = None) -> bool:
-        """Set `key` to `value`, read-modify-write, again from a fresh read if another host wrote
-        meanwhile; with `unless` (a function of the current value), False and nothing written when
-        it says so."""
-        for attempt in range(UPDATE_TRIES):
-            data, tag = self.read()
-            if unless is not None and unless(data.get(key)):
-                return False
-            data[key] = value
-            try:
-                self.write(data, tag)
-                return True
-            except remote.Moved:
-                if attempt == UPDATE_TRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
-
-
 class CursorStore:
     """Source name -> opaque cursor, in `<data_dir>/state/cursors.json`; beside it, in
     `batches.json`, the number of pages whose cursor moved (the ledger's batch number, recorded in
@@ -153,8 +100,8 @@ class CursorStore:
         self.path = Path(data_dir) / "state" / "cursors.json"
         self.batches = self.path.with_name("batches.json")
         url = location.url_of(Path(data_dir))
-        self._cursors = _Doc(self.path, None if url is None else f"{url}/state/cursors.json")
-        self._batches = _Doc(self.batches, None if url is None else f"{url}/state/batches.json")
+        self._cursors = Document(self.path, None if url is None else f"{url}/state/cursors.json")
+        self._batches = Document(self.batches, None if url is None else f"{url}/state/batches.json")
         self._lock = FileLock(self.path.with_name("cursors.lock"), "collector cursors")
 
     def batch(self, source: str) -> int:
@@ -201,7 +148,7 @@ class StatusBoard:
         error: str | None = None,
     ) -> None:
         with self._lock.held():
-            data = _read_json(self.path)
+            data = read_json(self.path)
             entry = data.setdefault("sources", {}).setdefault(source, {"records_total": 0, "quarantined_total": 0})
             now = _now()
             entry.update(kind=kind, poll_seconds=poll_seconds, last_attempt=now, last_error=error)
@@ -216,12 +163,12 @@ class StatusBoard:
     def record_lease(self, holder: str | None, token: int | None, seconds: int) -> None:
         """Who is the active collector (`[collector] lease_url`); holder None: released, nobody yet."""
         with self._lock.held():
-            data = _read_json(self.path)
+            data = read_json(self.path)
             data["lease"] = {"holder": holder, "token": token, "lease_seconds": seconds, "since": _now()}
             atomic_write_bytes(self.path, scrubbed_json(data, indent=True))
 
     def read(self) -> dict[str, Any]:
-        return _read_json(self.path)
+        return read_json(self.path)
 
 
 class Quarantine:

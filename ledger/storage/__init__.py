@@ -10,6 +10,7 @@ Example:
 """
 
 from .atomic import atomic_write, atomic_write_bytes
+from .document import Document, read_json
 from .ingest import Appender, price_rows
 from .schema import COLUMNS, SCHEMA
 from .store import (
@@ -31,6 +32,7 @@ __all__ = [
     "COLUMNS",
     "SCHEMA",
     "Appender",
+    "Document",
     "atomic_write",
     "atomic_write_bytes",
     "compact_closed_days",
@@ -40,6 +42,7 @@ __all__ = [
     "list_days",
     "list_files",
     "price_rows",
+    "read_json",
     "read_ledger",
     "requests_dir",
     "rewrite_day",
