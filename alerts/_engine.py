@@ -4,6 +4,8 @@ Why this order, all under one lock: the state change and the queued emails are w
 single atomic save *before* anything is sent (see `_state`), so a restart, a repeated
 `--once` or a SIGKILL anywhere never turns one crossing into two emails. Delivery then drains
 the outbox, saving after each message. The lock also serialises two engines on one data dir.
+With an s3 data_dir two hosts share no lock: a first save refused because the other host saved
+meanwhile (`Moved`) is decided again from a fresh read; a later one (after a send) fails loudly.
 
 Example:
     >>> from pathlib import Path
@@ -36,6 +38,8 @@ from typing import TypeVar
 
 from foundation.config import Config
 from ledger.pricing import fx
+from ledger.storage.document import UPDATE_TRIES
+from ledger.storage.remote import Moved
 
 from ._anomaly_rule import ScopeAnomalyRule
 from ._budget_rules import BudgetRules
@@ -137,17 +141,27 @@ class Engine:
     def _run(self, now: datetime | None) -> RunResult:
         now = (now or datetime.now(UTC)).astimezone(UTC)
         observations, error = self.observe(now)
-        with self.store.locked() as state:
-            notices = [n for obs in observations if (n := advance(state, obs, now, self.settings.repeat_hours))]
-            queued = self._queue(state, notices, now) + self._digest(state, now) + queue_statements(self, state, now)
-            posts_queued = sum(1 for m in state["outbox"] if m.get("channel") and m["created_at"] == now.isoformat())
-            prune(state, now)
-            self.fence()
-            self.store.save(state)
-            self.fence()
-            sent, failed = drain(state, self.smtp, now, lambda: self.store.save(state))
-            self.fence()
-            posted, post_failed = drain_posts(state, self.settings.channels, now, lambda: self.store.save(state))
+        for attempt in range(UPDATE_TRIES):
+            with self.store.locked() as state:
+                notices = [n for obs in observations if (n := advance(state, obs, now, self.settings.repeat_hours))]
+                queued = self._queue(state, notices, now) + self._digest(state, now)
+                queued += queue_statements(self, state, now)
+                posts_queued = sum(
+                    1 for m in state["outbox"] if m.get("channel") and m["created_at"] == now.isoformat()
+                )
+                prune(state, now)
+                self.fence()
+                try:
+                    self.store.save(state)
+                except Moved:  # another host saved since the read: nothing was sent, decide again
+                    if attempt == UPDATE_TRIES - 1:
+                        raise
+                    continue
+                self.fence()
+                sent, failed = drain(state, self.smtp, now, lambda: self.store.save(state))
+                self.fence()
+                posted, post_failed = drain_posts(state, self.settings.channels, now, lambda: self.store.save(state))
+            break
         return RunResult(
             notices=tuple(notices),
             queued=queued,

@@ -5,6 +5,13 @@ together or not at all. If they were two files, a SIGKILL between the writes wou
 lose the email (state saved, outbox not) or send it twice (outbox saved, state not, so the
 next run fires again). `<data_dir>/alerts/state.json` holds both, replaced in one rename.
 
+Why beside the ledger on S3 (issue 21): with an s3 data_dir the file is the object
+`<data_dir>/state/alerts.json` (`ledger.storage.Document`), so an engine on a fresh host goes on
+from the last one's state and outbox: an alert still fires once. The lock stays host-local; a save
+is a conditional put on the ETag read, and a 412 (`remote.Moved`: another host saved meanwhile)
+overwrites nothing. The engine then decides again from a fresh read if it had sent nothing yet
+(its first save), else fails loudly.
+
 States per key (rule:scope:period): ok -> firing -> resolved (resolvable rules only) ->
 firing again for a new incident. A budget threshold key only ever climbs: its level is the
 highest threshold notified in the period; spend dropping back (a re-price) sends nothing,
@@ -35,11 +42,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NotRequired, Required, TypedDict, cast
+from typing import Any, NotRequired, Required, TypedDict, cast
 
-import orjson
-
-from ledger.storage.atomic import atomic_write_bytes
+from foundation import location
+from ledger.storage import Document
 
 from ._names import printable
 from ._observation import Observation
@@ -240,26 +246,34 @@ def empty_state() -> SavedState:
 
 
 class StateStore:
-    """Reads and atomically replaces `<data_dir>/alerts/state.json` under an exclusive lock."""
+    """Reads and replaces the saved state under an exclusive lock: `<data_dir>/alerts/state.json`
+    (atomically), or with an s3 data_dir the object `<data_dir>/state/alerts.json` (conditional
+    puts; the lock stays host-local, in the working folder)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.folder = Path(data_dir) / "alerts"
         self.path = self.folder / "state.json"
+        url = location.url_of(Path(data_dir))
+        self.doc = Document(self.path, None if url is None else f"{url}/state/alerts.json")
+        self._tags: dict[int, str | None] = {}
+
+    def _read(self) -> tuple[SavedState, str | None]:
+        data, tag = self.doc.read()
+        return cast(SavedState, {**empty_state(), **data}), tag
 
     def read(self) -> SavedState:
-        """The last saved state (no lock: the file is only ever replaced whole); a missing part reads as empty."""
-        try:
-            data: object = orjson.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            return empty_state()
-        return cast(SavedState, {**empty_state(), **data}) if isinstance(data, dict) else empty_state()
+        """The last saved state (no lock: it is only ever replaced whole); a missing part reads as empty."""
+        return self._read()[0]
 
     def rows(self) -> AlertState:
         """The last saved history and outbox as typed rows (for readers; the engine keeps the dict)."""
         return AlertState.read(self.read())
 
     def save(self, state: SavedState) -> None:
-        atomic_write_bytes(self.path, orjson.dumps(state, option=orjson.OPT_INDENT_2))
+        """Replace the saved state with `state`. On S3, only if nobody wrote since `state` was read
+        by `locked` (or since its last save): else `remote.Moved`, and nothing is overwritten."""
+        tag = self._tags.get(id(state))
+        self._tags[id(state)] = self.doc.write(cast(dict[str, Any], state), tag)
 
     @contextmanager
     def locked(self) -> Iterator[SavedState]:
@@ -267,9 +281,12 @@ class StateStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         with _thread_lock, (self.folder / ".lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
+            state, tag = self._read()
+            self._tags[id(state)] = tag
             try:
-                yield self.read()
+                yield state
             finally:
+                self._tags.pop(id(state), None)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
