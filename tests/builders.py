@@ -220,3 +220,23 @@ def _complete(data: dict[str, pa.Array], n: int) -> pa.Table:
     data.setdefault("currency", pa.array(["USD"] * n, pa.string()))
     arrays = [data.get(f.name, pa.nulls(n, f.type)) for f in SCHEMA]
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def priced_batch(start: int, n: int, day: str = "2026-11-01", source: str = "s") -> pa.Table:
+    """`n` contract records r<start>.. on one UTC day, validated and priced into SCHEMA rows."""
+    from collector._records import parse_records
+    from ledger.storage.ingest import price_rows
+
+    records = [
+        {
+            "id": f"r{i}",
+            "timestamp": f"{day}T{i % 24:02d}:00:00Z",
+            "model": "mistral-small-2603",
+            "status_code": 200,
+            "prompt_tokens": 10,
+            "completion_tokens": 1,
+        }
+        for i in range(start, start + n)
+    ]
+    rows, _ = parse_records(records)
+    return price_rows(rows, source, PriceBook.load(), "USD")

@@ -88,21 +88,21 @@ def test_tls_modes_deliver(cert, security):
 
 
 @pytest.mark.slow
-def test_a_server_without_starttls_is_an_error_and_the_connection_is_closed():
+def test_a_server_without_starttls_is_an_error_and_the_connection_is_closed(smtp_server):
     """STARTTLS asked of a server that does not offer it: one DeliveryError, and no socket left open."""
-    handler, port = Recorder(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        smtp = parse_smtp(
-            {"host": "127.0.0.1", "port": port, "security": "starttls", "sender": "m@example.com", "timeout_seconds": 5}
-        )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ResourceWarning)
-            with pytest.raises(DeliveryError):
-                send_test_email(smtp, "me@example.com", ["me@example.com"])
-            gc.collect()
-        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
-        assert handler.messages == []
-    finally:
-        controller.stop()
+    smtp = parse_smtp(
+        {
+            "host": "127.0.0.1",
+            "port": smtp_server.port,
+            "security": "starttls",
+            "sender": "m@example.com",
+            "timeout_seconds": 5,
+        }
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(DeliveryError):
+            send_test_email(smtp, "me@example.com", ["me@example.com"])
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert smtp_server.messages == []

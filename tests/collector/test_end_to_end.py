@@ -4,7 +4,6 @@ bad records quarantined and counted, secrets never printed, re-pricing after a p
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from collector._reprice import reprice
 from ledger import Price, PriceBook, read_ledger
 from simulator import start_server
-from tests.paths import REPO
+from tests.support.collectors import collector_once
 
 pytestmark = pytest.mark.slow
 
@@ -49,14 +48,7 @@ def run_collector(tmp_path: Path, url: str, token: str | None) -> subprocess.Com
         f'url = "{url}"\ntoken_env = "SIM_TOKEN"\npage_limit = 700\nmax_retries = 1\n'
     )
     env = {"PATH": "/usr/bin:/bin", "SIM_TOKEN": token or ""}
-    return subprocess.run(
-        [sys.executable, "-m", "collector", "--config", str(config), "--once"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return collector_once(config, env)
 
 
 def test_bad_records_are_quarantined_and_nothing_is_lost(tmp_path, sim):

@@ -5,8 +5,6 @@ and a fresh host (an empty working folder) reads them too (issue 21)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from ledger.queries import Filters, breakdown, run_sql, spend_summary
 from ledger.queries.statement import statement
 from ledger.storage.store import list_days
 from simulator import start_server
-from tests.paths import REPO
+from tests.support.collectors import collector_once
 from tests.support.s3 import working_folder
 
 pytestmark = pytest.mark.slow
@@ -37,14 +35,7 @@ def collect(tmp_path: Path, where: str, url: str) -> None:
     config = tmp_path / "c.toml"
     config.write_text(where + f'[[sources]]\nname = "sim"\nkind = "usage_endpoint"\nurl = "{url}"\npage_limit = 2000\n')
     env = {"PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k.startswith(("AWS_", "XDG_"))}}
-    proc = subprocess.run(
-        [sys.executable, "-m", "collector", "--config", str(config), "--once"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = collector_once(config, env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "AWS_SECRET" not in proc.stderr and "test-secret-key" not in proc.stderr
 

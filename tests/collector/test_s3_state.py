@@ -5,8 +5,6 @@ exactly where the last one stopped, and a cursor another host moved is never ove
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,7 +17,7 @@ from collector._state import CursorStore
 from ledger import read_ledger
 from ledger.storage import remote
 from simulator import start_server
-from tests.paths import REPO
+from tests.support.collectors import collector_once
 from tests.support.s3 import working_folder
 
 FIXED_NOW = time.time()
@@ -85,14 +83,7 @@ def run_once(tmp_path: Path, url: str, s3_url: str, cache: str, extra: str = "")
         f'kind = "usage_endpoint"\nurl = "{url}"\npage_limit = 500\n{extra}'
     )
     env = {"PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}
-    proc = subprocess.run(
-        [sys.executable, "-m", "collector", "--config", str(config), "--once"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = collector_once(config, env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [orjson.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
     return [line for line in lines if line.get("event") == "poll"]

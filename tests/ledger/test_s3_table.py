@@ -11,31 +11,15 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from collector._records import parse_records
 from foundation import location
 from foundation.config import parse_config
 from foundation.errors import ConfigError
-from ledger import Appender, PriceBook, compact_closed_days, list_files, price_rows, read_ledger
+from ledger import Appender, compact_closed_days, list_files, read_ledger
 from ledger.storage import remote, table
 from ledger.storage.store import list_days, rewrite_days
+from tests.builders import priced_batch as batch
 from tests.paths import REPO
 from tests.support.s3 import working_folder
-
-
-def batch(start, n, day="2026-11-01", source="s"):
-    records = [
-        {
-            "id": f"r{i}",
-            "timestamp": f"{day}T{i % 24:02d}:00:00Z",
-            "model": "mistral-small-2603",
-            "status_code": 200,
-            "prompt_tokens": 10,
-            "completion_tokens": 1,
-        }
-        for i in range(start, start + n)
-    ]
-    rows, _ = parse_records(records)
-    return price_rows(rows, source, PriceBook.load(), "USD")
 
 
 def test_an_s3_data_dir_resolves_to_a_marked_working_folder_under_the_cache(tmp_path, monkeypatch):

@@ -10,25 +10,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from collector._records import parse_records
-from ledger import Appender, PriceBook, compact_closed_days, list_files, price_rows, read_ledger
+from ledger import Appender, compact_closed_days, list_files, read_ledger
 from ledger.storage.store import day_dir, day_files, dedupe, vacuum, write_rows
-
-
-def batch(start, n, day="2026-11-01", source="s"):
-    records = [
-        {
-            "id": f"r{i}",
-            "timestamp": f"{day}T{i % 24:02d}:00:00Z",
-            "model": "mistral-small-2603",
-            "status_code": 200,
-            "prompt_tokens": 10,
-            "completion_tokens": 1,
-        }
-        for i in range(start, start + n)
-    ]
-    table, _ = parse_records(records)
-    return price_rows(table, source, PriceBook.load(), "USD")
+from tests.builders import priced_batch as batch
 
 
 @pytest.mark.slow

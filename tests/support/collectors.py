@@ -75,6 +75,18 @@ class Collector:
         self.proc.wait(timeout=30)
 
 
+def collector_once(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m collector --config CONFIG --once` from the repository, in `env` only, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "collector", "--config", str(config), "--once"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
