@@ -34,6 +34,8 @@ STATUS_LABELS = {
     "bill_unreadable": "bill cannot be read",
 }
 GAP_WARN_PCT = 5.0
+# The tables' headers in words (the frames keep the machine names). A bare string here would be
+# drawn on the page: Streamlit's magic writes a page script's bare expressions.
 HEADERS = {
     "model": "Model",
     "status": "Status",
@@ -44,7 +46,6 @@ HEADERS = {
     "requests": "Requests",
     "why": "Why",
 }
-"""The tables' headers in words (the frames keep the machine names)."""
 HEADROOM_DAYS = 7
 
 FORMATS: dict[str, Callable[[float], str]] = {
