@@ -33,6 +33,7 @@ import math
 import sqlite3
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -168,6 +169,9 @@ class Limiter:
         self.sequence = 0
         self.inflight: dict[str, list[Settled]] = {}
         """Reservations not yet settled, by request token: renewed every sync so they do not lapse."""
+        self.lost: deque[Settled] = deque()
+        """Reservations whose call failed on the request path: the script may have run all the same
+        (a reply lost or late), so the worker releases them when the state answers again."""
         self.own: dict[tuple[str, str, int], float] = {}
         """This replica's spend per (limit, period, minute): written again if the shared state was lost."""
         self.epoch: str | None = None
@@ -270,6 +274,7 @@ class Limiter:
         try:
             reached, full = hot.admit(token, holds, rated, minute, now)
         except STATE_ERRORS as exc:
+            self.lost.extend((token, hold.name, hold.period) for hold in holds)
             self._down("spend" if spend else "rate", exc)
             self._unavailable(verdict, "spend" if spend else "rate")
             return
@@ -439,6 +444,13 @@ class Limiter:
             now = self.clock()
             self._maybe_reload()
             self._load_units(now)
+            lost = [self.lost.popleft() for _ in range(len(self.lost))]  # a deque: the request path appends meanwhile
+            if lost:
+                try:
+                    state.release(lost)
+                except BaseException:
+                    self.lost.extendleft(reversed(lost))
+                    raise
             inflight = [hold for held in list(self.inflight.values()) for hold in held]
             if inflight:
                 state.renew(inflight, now)
