@@ -70,7 +70,9 @@ def call_cost(content: str) -> float:
 
 
 @pytest.fixture()
-def served(upstream: ThreadServer, tmp_path: Path) -> Iterator[tuple[str, Clock, Path]]:
+def served(upstream: ThreadServer, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Clock, Path]]:
+    """A gateway whose every admission is the state's: a lock wait on a loaded machine refuses (503) rather
+    than passing a request a limit should refuse; a test of the failure itself passes its own settings."""
     (tmp_path / "budgets.toml").write_text(BUDGETS)
     clock = Clock(datetime(2026, 3, 10, 23, 50, 20, tzinfo=PARIS))
     raw = {
@@ -79,7 +81,9 @@ def served(upstream: ThreadServer, tmp_path: Path) -> Iterator[tuple[str, Clock,
         "budgets_file": "budgets.toml",
         "limits_state_path": "limits.sqlite3",
         "limits_timezone": "Europe/Paris",
-        "limits_state_timeout_ms": 50,
+        "limits_fail_closed": True,
+        "limits_state_timeout_ms": 5000,
+        **getattr(request, "param", {}),
     }
     with in_process(tmp_path, raw, clock) as server:
         yield server.url, clock, tmp_path
@@ -176,6 +180,7 @@ def test_a_soft_limit_only_adds_a_header(served: tuple[str, Clock, Path]) -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("served", [{"limits_fail_closed": False, "limits_state_timeout_ms": 50}], indirect=True)
 def test_state_unavailable_fails_open_and_is_counted(served: tuple[str, Clock, Path]) -> None:
     url, _, root = served
     locker = sqlite3.connect(root / "limits.sqlite3", isolation_level=None)
