@@ -1,10 +1,11 @@
 """One JSON object of state beside the ledger: a local file, or an S3 object written by conditional puts.
 
-Why one class for both: whoever keeps state beside the ledger (the collector's cursors, the alerts'
-state and outbox) must resume on a fresh host when the data_dir is `s3://`, and must never let two
+Why one class for both: whoever keeps state beside the ledger (the collector's cursors and status,
+the alerts' state and outbox) must resume on a fresh host when the data_dir is `s3://`, and must never let two
 hosts both win a read-modify-write. Locally the file is replaced atomically (temp + fsync + rename,
 under the caller's lock); on S3 `write` puts with `If-Match` on the ETag read (`If-None-Match` when
-there was none), and a 412 is `remote.Moved`: the caller reads again and decides again, or fails.
+there was none), and a 412 is `remote.Moved`: the caller reads again and decides again, or fails
+(`update` and `put` do so through `remote.update`, the one such loop).
 
 Example:
     >>> doc = Document(Path("data/state/cursors.json"), None)
