@@ -199,13 +199,17 @@ def update(url: str, change: Callable[[bytes | None], bytes | None]) -> bool:
 def mirror(prefix: str, folder: Path) -> list[Path]:
     """Copy every object under the URL `prefix` into `folder` (same relative path) unless the copy
     there is current (its size and mtime are the object's size and LastModified); every copy's
-    path, sorted. A local file with no object is left alone."""
+    path, sorted. A local file with no object is left alone; a key ending in `/` or holding a `..`
+    part is skipped."""
     bucket, key = split(prefix.rstrip("/") + "/")
     pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
     paths = []
     for page in pages:
         for found in page.get("Contents", []):
-            path = folder / found["Key"][len(key) :]
+            relative = found["Key"][len(key) :]
+            if not relative or relative.endswith("/") or ".." in relative.split("/"):
+                continue  # a folder marker, or a name that would leave the folder
+            path = folder / relative
             modified = found["LastModified"].timestamp()
             try:
                 stat = path.stat()

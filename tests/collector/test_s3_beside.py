@@ -116,3 +116,16 @@ def test_two_hosts_recording_status_at_once_both_land(s3, tmp_path, monkeypatch)
     assert raced and raced[0] is not None  # A's If-Match put was refused, then decided again
     status = StatusBoard(working_folder(s3, tmp_path, "host-c")).read()
     assert (status["sources"]["a"]["records_total"], status["lease"]["holder"]) == (15, "host-b:1")
+
+
+def test_a_copy_is_fetched_again_only_when_its_object_changed(s3, tmp_path, monkeypatch):
+    host_a = Quarantine(working_folder(s3, tmp_path, "host-a"))
+    host_b = Quarantine(working_folder(s3, tmp_path, "host-b"))
+    host_a.put("sim", "m.1.0", [Rejected("id: missing", {"n": 1})])
+    client, fetched = remote.client(), []
+    real = client.download_file
+    monkeypatch.setattr(client, "download_file", lambda *args: fetched.append(args[1]) or real(*args))
+    assert host_b.count() == 1 and len(fetched) == 1
+    assert host_b.count() == 1 and len(fetched) == 1  # the copy is current: nothing downloaded
+    host_a.put("sim", "m.1.0", [Rejected("id: missing", {"n": 1}), Rejected("model: missing", {"n": 2})])
+    assert host_b.count() == 2 and len(fetched) == 2  # a replay that quarantined more: fetched again
