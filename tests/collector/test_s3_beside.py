@@ -6,6 +6,8 @@ the rates or the status both land."""
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, date, datetime
 
 import orjson
@@ -17,14 +19,18 @@ from collector._state import Quarantine, StatusBoard
 from collector.providers._snapshots import save_snapshot, snapshot_files
 from foundation.config import FxConfig
 from foundation.scrub import register_secret
+from ledger.pricing import fx
 from ledger.queries import Filters, freshness, spend_summary
 from ledger.storage import remote
+from simulator import start_server
 from tests.support.alerts import rows
+from tests.support.collectors import collector_once
 from tests.support.ecb import DAILY, SAMPLE
 from tests.support.s3 import working_folder
 
 NOW = datetime(2026, 10, 2, 9, 30, 5, tzinfo=UTC)
 SECRET = "sk-beside-the-ledger-0123456789"
+FIXED_NOW = time.time()
 
 
 def settings(url: str) -> FxConfig:
@@ -129,3 +135,23 @@ def test_a_copy_is_fetched_again_only_when_its_object_changed(s3, tmp_path, monk
     assert host_b.count() == 1 and len(fetched) == 1  # the copy is current: nothing downloaded
     host_a.put("sim", "m.1.0", [Rejected("id: missing", {"n": 1}), Rejected("model: missing", {"n": 2})])
     assert host_b.count() == 2 and len(fetched) == 2  # a replay that quarantined more: fetched again
+
+
+@pytest.mark.slow
+def test_a_collector_run_on_one_host_is_seen_whole_from_a_fresh_host(s3, tmp_path, ecb_server):
+    rates_url, _ = ecb_server
+    with start_server(seed=5, days=0.25, rate=20, bad_every=40, clock=lambda: FIXED_NOW) as sim:
+        config = tmp_path / "host-a.toml"
+        config.write_text(
+            f'data_dir = "{s3.url()}"\ncache_dir = "{tmp_path / "host-a"}"\n[fx]\nurl = "{rates_url}"\n'
+            f'[[sources]]\nname = "sim"\nkind = "usage_endpoint"\nurl = "{sim.url}"\npage_limit = 500\n'
+        )
+        env = {"PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}
+        proc = collector_once(config, env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    host_b = working_folder(s3, tmp_path, "host-b")
+    status = StatusBoard(host_b).read()["sources"]["sim"]
+    assert Quarantine(host_b).count() == status["quarantined_total"] > 0
+    assert [s.name for s in freshness(host_b, datetime.fromtimestamp(FIXED_NOW, UTC)).sources] == ["sim"]
+    rates = fx.load_rates(host_b)
+    assert rates.factor("EUR", "USD", date(2026, 10, 2)) == (1.0512, date(2026, 10, 2))
