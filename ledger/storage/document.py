@@ -1,10 +1,11 @@
 """One JSON object of state beside the ledger: a local file, or an S3 object written by conditional puts.
 
-Why one class for both: whoever keeps state beside the ledger (the collector's cursors, the alerts'
-state and outbox) must resume on a fresh host when the data_dir is `s3://`, and must never let two
+Why one class for both: whoever keeps state beside the ledger (the collector's cursors and status,
+the alerts' state and outbox) must resume on a fresh host when the data_dir is `s3://`, and must never let two
 hosts both win a read-modify-write. Locally the file is replaced atomically (temp + fsync + rename,
 under the caller's lock); on S3 `write` puts with `If-Match` on the ETag read (`If-None-Match` when
-there was none), and a 412 is `remote.Moved`: the caller reads again and decides again, or fails.
+there was none), and a 412 is `remote.Moved`: the caller reads again and decides again, or fails
+(`update` and `put` do so through `remote.update`, the one such loop).
 
 Example:
     >>> doc = Document(Path("data/state/cursors.json"), None)
@@ -23,8 +24,13 @@ import orjson
 from . import remote
 from .atomic import atomic_write_bytes
 
-UPDATE_TRIES = 5
-"""Conditional puts on S3 refused because another host wrote meanwhile, before giving up loudly."""
+
+def indented(data: dict[str, Any]) -> bytes:
+    """A document's default form: JSON indented by two spaces."""
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2)
+
+
+UPDATE_TRIES = remote.UPDATE_TRIES
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -38,10 +44,11 @@ def read_json(path: Path) -> dict[str, Any]:
 
 class Document:
     """A JSON object at `path` (a local file, replaced atomically under the caller's lock), or at
-    `url` when it is not None (an S3 object; `tag` is the ETag read, None when there was none)."""
+    `url` when it is not None (an S3 object; `tag` is the ETag read, None when there was none);
+    `encode` turns the object into the bytes written (e.g. scrubbed JSON)."""
 
-    def __init__(self, path: Path, url: str | None) -> None:
-        self.path, self.url = path, url
+    def __init__(self, path: Path, url: str | None, encode: Callable[[dict[str, Any]], bytes] = indented) -> None:
+        self.path, self.url, self.encode = path, url, encode
 
     def read(self) -> tuple[dict[str, Any], str | None]:
         """The object and its ETag (None locally, or when there is no object yet)."""
@@ -56,25 +63,39 @@ class Document:
     def write(self, data: dict[str, Any], tag: str | None) -> str | None:
         """Replace the object; on S3 only if it is still at `tag` (else `remote.Moved`). The new
         ETag (None locally)."""
-        body = orjson.dumps(data, option=orjson.OPT_INDENT_2)
+        body = self.encode(data)
         if self.url is None:
             atomic_write_bytes(self.path, body)
             return None
         return remote.write(self.url, body, tag)
 
+    def update(self, change: Callable[[dict[str, Any]], bool]) -> bool:
+        """Read-modify-write: `change` edits the object in place and says whether to write it (False:
+        nothing written, and False returned). Locally under the caller's lock; on S3 again from a
+        fresh read if another host wrote meanwhile (`remote.update`)."""
+        if self.url is None:
+            data = read_json(self.path)
+            if not change(data):
+                return False
+            self.write(data, None)
+            return True
+
+        def edit(body: bytes | None) -> bytes | None:
+            loaded = {} if body is None else orjson.loads(body)
+            data = loaded if isinstance(loaded, dict) else {}
+            return self.encode(data) if change(data) else None
+
+        return remote.update(self.url, edit)
+
     def put(self, key: str, value: Any, unless: Callable[[Any], bool] | None = None) -> bool:
         """Set `key` to `value`, read-modify-write, again from a fresh read if another host wrote
         meanwhile; with `unless` (a function of the current value), False and nothing written when
         it says so."""
-        for attempt in range(UPDATE_TRIES):
-            data, tag = self.read()
+
+        def change(data: dict[str, Any]) -> bool:
             if unless is not None and unless(data.get(key)):
                 return False
             data[key] = value
-            try:
-                self.write(data, tag)
-                return True
-            except remote.Moved:
-                if attempt == UPDATE_TRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+            return True
+
+        return self.update(change)

@@ -16,6 +16,15 @@ read-modify-write, and on S3 two hosts must never both win. `write` puts with `I
 ETag that was read (`If-None-Match: *` for a first write); S3 answers 412 when another writer
 moved the object, which is raised as `Moved` (never retried blindly, never last-writer-wins).
 
+Why the rest (`beside`, `put`, `create`, `update`, `mirror`): a collector or dashboard started
+on a fresh host must resume from the bucket alone, so every piece of state beside the ledger is an
+object under the data_dir's URL (`beside`), kept one of three ways: rewritten whole when a replay
+writes the same bytes again (`put`: quarantine files), written once and never over another host's
+object (`create`, `If-None-Match: *`, False on a 412: provider snapshots), or read-modify-written
+by conditional puts, read and changed again on a 412 (`update`: FX rates, `Document`). Readers
+that open local files get the objects copied into the working folder first (`mirror`: a copy
+carries its object's size and LastModified as its mtime, and is fetched again when either differs).
+
 Endpoint and credentials: boto3 reads the standard AWS environment, as delta-rs does.
 
 Example:
@@ -25,12 +34,14 @@ Example:
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from foundation import location
 from foundation.errors import MonitorError
 
 from .atomic import atomic_write
@@ -38,6 +49,8 @@ from .atomic import atomic_write
 SCHEME = "s3://"
 DOWNLOADS = 8
 """Files fetched at once when a query needs several missing ones."""
+UPDATE_TRIES = 5
+"""Conditional puts on S3 refused because another host wrote meanwhile, before giving up loudly."""
 _client: Any = None
 _client_lock = threading.Lock()
 
@@ -140,6 +153,78 @@ def write(url: str, data: bytes, etag: str | None) -> str:
             raise Moved(f"{url}: another writer changed it since it was read; nothing was overwritten") from None
         raise
     return str(answer["ETag"])
+
+
+def beside(data_dir: Path, relative: str) -> str | None:
+    """The object URL of `<data_dir>/<relative>` when data_dir is an s3 working folder; None for
+    a local data_dir (whose file stays where it is)."""
+    url = location.url_of(Path(data_dir))
+    return None if url is None else f"{url}/{relative}"
+
+
+def put(url: str, data: bytes) -> str:
+    """Put `data` whatever is there (for an object a replay writes again whole); the new ETag."""
+    bucket, key = split(url)
+    return str(client().put_object(Bucket=bucket, Key=key, Body=data)["ETag"])
+
+
+def create(url: str, data: bytes) -> bool:
+    """Put `data` only if there is no object yet (`If-None-Match: *`); False, nothing written,
+    when another writer's object is already there."""
+    try:
+        write(url, data, None)
+    except Moved:
+        return False
+    return True
+
+
+def update(url: str, change: Callable[[bytes | None], bytes | None]) -> bool:
+    """Read-modify-write by conditional puts: `change` gets the object's bytes (None when there is
+    none) and returns the new bytes, or None to write nothing (then False). A put refused because
+    another writer moved the object is read and changed again, up to UPDATE_TRIES, then `Moved`."""
+    for attempt in range(UPDATE_TRIES):
+        found = read(url)
+        body = change(None if found is None else found[0])
+        if body is None:
+            return False
+        try:
+            write(url, body, None if found is None else found[1])
+            return True
+        except Moved:
+            if attempt == UPDATE_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def mirror(prefix: str, folder: Path) -> list[Path]:
+    """Copy every object under the URL `prefix` into `folder` (same relative path) unless the copy
+    there is current (its size and mtime are the object's size and LastModified); every copy's
+    path, sorted. A local file with no object is left alone; a key ending in `/` or holding a `..`
+    part is skipped."""
+    bucket, key = split(prefix.rstrip("/") + "/")
+    pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+    paths = []
+    for page in pages:
+        for found in page.get("Contents", []):
+            relative = found["Key"][len(key) :]
+            if not relative or relative.endswith("/") or ".." in relative.split("/"):
+                continue  # a folder marker, or a name that would leave the folder
+            path = folder / relative
+            modified = found["LastModified"].timestamp()
+            try:
+                stat = path.stat()
+                current = stat.st_size == found["Size"] and stat.st_mtime == modified
+            except FileNotFoundError:
+                current = False
+            if not current:
+
+                def download(tmp: Path, name: str = found["Key"], stamp: float = modified) -> None:
+                    client().download_file(bucket, name, str(tmp))
+                    os.utime(tmp, (stamp, stamp))
+
+                atomic_write(path, download)
+            paths.append(path)
+    return sorted(paths)
 
 
 def cache_bytes(folder: Path) -> int:

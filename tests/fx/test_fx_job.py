@@ -1,16 +1,10 @@
-"""The collector's `fx` job against a real HTTP server on 127.0.0.1 serving the ECB's eurofxref XML.
-
-The fixture has the shape of https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml
-(gesmes:Envelope > Cube > Cube time= > Cube currency= rate=); its numbers are test values.
-"""
+"""The collector's `fx` job against a real HTTP server on 127.0.0.1 serving the ECB's eurofxref XML
+(tests/support/ecb.py)."""
 
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,42 +14,7 @@ from foundation.config import FxConfig, parse_config
 from foundation.errors import ConfigError
 from ledger.queries import Filters, spend_summary
 from tests.support.alerts import rows
-
-SAMPLE = (Path(__file__).parent / "eurofxref-sample.xml").read_bytes()
-DAILY = SAMPLE.replace(b'<Cube time="2026-10-01">', b'<Cube time="2026-09-30">').replace(b"1.0501", b"1.0490")
-
-
-class Script:
-    """The answers the server gives, in order (the last one repeats), and how many GETs it saw."""
-
-    def __init__(self) -> None:
-        self.answers: list[tuple[int, bytes]] = [(200, SAMPLE)]
-        self.hits = 0
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[str, Script]]:
-    script = Script()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            status, body = script.answers[min(script.hits, len(script.answers) - 1)]
-            script.hits += 1
-            self.send_response(status)
-            self.send_header("Content-Type", "text/xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/eurofxref-hist-90d.xml", script
-    httpd.shutdown()
-    httpd.server_close()
+from tests.support.ecb import DAILY, SAMPLE
 
 
 def settings(url: str, retries: int = 2) -> FxConfig:
@@ -67,8 +26,8 @@ def table(data_dir: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_fetch_writes_every_rate_of_the_document(tmp_path, server):
-    url, _ = server
+def test_fetch_writes_every_rate_of_the_document(tmp_path, ecb_server):
+    url, _ = ecb_server
     assert update_rates(tmp_path, settings(url), backoff=0) == 6
     lines = table(tmp_path)
     assert lines[0] == "date,currency,per_eur,source"
@@ -76,8 +35,8 @@ def test_fetch_writes_every_rate_of_the_document(tmp_path, server):
 
 
 @pytest.mark.slow
-def test_a_new_fetch_merges_into_the_history(tmp_path, server):
-    url, script = server
+def test_a_new_fetch_merges_into_the_history(tmp_path, ecb_server):
+    url, script = ecb_server
     update_rates(tmp_path, settings(url), backoff=0)
     script.answers = [(200, DAILY)]
     update_rates(tmp_path, settings(url), backoff=0)
@@ -86,16 +45,16 @@ def test_a_new_fetch_merges_into_the_history(tmp_path, server):
 
 
 @pytest.mark.slow
-def test_a_failed_fetch_is_retried(tmp_path, server):
-    url, script = server
+def test_a_failed_fetch_is_retried(tmp_path, ecb_server):
+    url, script = ecb_server
     script.answers = [(503, b"busy"), (200, b"<html>maintenance</html>"), (200, SAMPLE)]
     assert update_rates(tmp_path, settings(url, retries=2), backoff=0) == 6
     assert script.hits == 3
 
 
 @pytest.mark.slow
-def test_a_fetch_that_keeps_failing_keeps_the_old_table(tmp_path, server):
-    url, script = server
+def test_a_fetch_that_keeps_failing_keeps_the_old_table(tmp_path, ecb_server):
+    url, script = ecb_server
     update_rates(tmp_path, settings(url), backoff=0)
     before = (tmp_path / "fx" / "rates.csv").read_bytes()
     script.answers, script.hits = [(500, b"down")], 0
@@ -105,8 +64,8 @@ def test_a_fetch_that_keeps_failing_keeps_the_old_table(tmp_path, server):
 
 
 @pytest.mark.slow
-def test_the_dashboard_converts_with_the_fetched_rates(tmp_path, server, monkeypatch):
-    url, _ = server
+def test_the_dashboard_converts_with_the_fetched_rates(tmp_path, ecb_server, monkeypatch):
+    url, _ = ecb_server
     data_dir = tmp_path / "data"
     config = tmp_path / "monitor.toml"
     config.write_text(f'data_dir = "{data_dir}"\ncurrency = "USD"\n[fx]\nurl = "{url}"\n')
@@ -119,10 +78,10 @@ def test_the_dashboard_converts_with_the_fetched_rates(tmp_path, server, monkeyp
 
 
 @pytest.mark.slow
-def test_the_job_runs_only_when_a_url_is_set(tmp_path, server):
+def test_the_job_runs_only_when_a_url_is_set(tmp_path, ecb_server):
     from collector._context import Context
 
-    url, _ = server
+    url, _ = ecb_server
     plain = Context.build(parse_config({"data_dir": str(tmp_path)}, base=tmp_path))
     assert fx_jobs(plain) == []
     context = Context.build(
@@ -150,8 +109,8 @@ def test_bad_fx_config_is_one_line_naming_the_key(tmp_path, fx, message):
 
 
 @pytest.mark.slow
-def test_config_overrides_win_over_fetched_rates(tmp_path, server, monkeypatch):
-    url, _ = server
+def test_config_overrides_win_over_fetched_rates(tmp_path, ecb_server, monkeypatch):
+    url, _ = ecb_server
     data_dir = tmp_path / "data"
     config = tmp_path / "monitor.toml"
     config.write_text(
