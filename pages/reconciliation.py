@@ -20,19 +20,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from foundation.money import amount, money, signed_percent
-from ledger.billing import comparable_totals, has_bill, unmatched
+from ledger.billing import STATUS_WORDS, comparable_totals, has_bill, reconciled_csv, unmatched
 from pages import _data as data
+from pages._auth import export_button
 from pages._frame import context
 from pages._prices import prices_section
 from pages._text import code, md, plot
 from pages._ui import show
 
-STATUS_LABELS = {
-    "matched": "matched",
-    "billed_not_seen": "billed, never seen (bypasses the gateway?)",
-    "seen_not_billed": "seen, not billed",
-    "bill_unreadable": "bill cannot be read",
-}
+HINTS = {"billed_not_seen": " (bypasses the gateway?)"}
 GAP_WARN_PCT = 5.0
 # The tables' headers in words (the frames keep the machine names). A bare string here would be
 # drawn on the page: Streamlit's magic writes a page script's bare expressions.
@@ -60,8 +56,10 @@ ctx = context()
 def dashed(df: pd.DataFrame, formats: dict[str, Callable[[float], str]]) -> pd.DataFrame:
     """The money columns as text, `—` where unknown (st.dataframe would print None)."""
     present = {c: f for c, f in formats.items() if c in df.columns}
+    words = {"status": df["status"].map(STATUS_WORDS)} if "status" in df.columns else {}
     return df.assign(
-        **{c: df[c].map(lambda v, f=f: "—" if v is None or pd.isna(v) else f(v)) for c, f in present.items()}
+        **{c: df[c].map(lambda v, f=f: "—" if v is None or pd.isna(v) else f(v)) for c, f in present.items()},
+        **words,
     )
 
 
@@ -97,7 +95,8 @@ if not rows.empty:
     for status, models in unmatched(records).items():
         extra = " (left out of the totals; the raw lines are below)" if status == "bill_unreadable" else ""
         count = len(models)
-        st.warning(f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[status]}{extra}: {named(models)}")
+        said = STATUS_WORDS[status].lower() + HINTS.get(status, "")
+        st.warning(f"{count} model{'s' if count > 1 else ''}: {said}{extra}: {named(models)}")
     labels = rows["model"].map(plot)
     fig = go.Figure(
         [go.Bar(name="measured", x=labels, y=rows["measured"]), go.Bar(name="billed", x=labels, y=rows["billed"])]
@@ -106,6 +105,15 @@ if not rows.empty:
     show(fig)
     view = dashed(rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]], FORMATS)
     st.dataframe(view, hide_index=True, width="stretch", column_config=HEADERS)
+    export_button(
+        st,
+        ctx.data_dir,
+        "Download CSV",
+        lambda: reconciled_csv(records),
+        (f"reconciliation-{month}.csv", "text/csv"),
+        key="reconciliation_csv",
+        detail=f"reconciliation {month}",
+    )
     st.caption(
         f"gap = billed - measured; gap % is of the bill; rows beyond ±{GAP_WARN_PCT:.0f}% deserve a look. "
         "A measured value of — means the ledger saw the model but has no price for it; a billed value "

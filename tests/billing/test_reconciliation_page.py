@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +13,7 @@ from collector._context import Context
 from collector._usage import UsageEndpointSource
 from collector.providers import MistralAdminSource
 from foundation.config import Config, SourceConfig
-from ledger.billing import month_of, reconcile
+from ledger.billing import STATUS_WORDS, STATUSES, month_of, reconcile, reconciled_csv
 from simulator import start_server
 
 pytestmark = pytest.mark.slow
@@ -58,7 +60,13 @@ def test_page_shows_totals_unmatched_models_gauge_and_headroom(collected):
         w.value == "1 model: billed, never seen (bypasses the gateway?): ` mistral-ocr-2505 `" for w in app.warning
     )
     main, apart, _, prices = (f.value for f in app.dataframe)  # the last: the simulator's price sheet
-    assert main.set_index("model").loc["mistral-ocr-2505", "status"] == "billed_not_seen"  # names in tables only
+    assert main.set_index("model").loc["mistral-ocr-2505", "status"] == "Billed, never seen"  # names in tables only
+    assert set(main["status"]) <= set(STATUS_WORDS.values()) and set(apart["status"]) == {"Matched"}
+    warnings = " ".join(w.value for w in app.warning)
+    assert not any(status in warnings for status in STATUSES)  # words, not machine values
+    machine = list(csv.DictReader(io.StringIO(reconciled_csv(rows).decode())))
+    assert {r["model"]: r["status"] for r in machine}["mistral-ocr-2505"] == "billed_not_seen"
+    assert [r.model for r in rows] == [r["model"] for r in machine] and "gap_pct" in machine[0]
     assert list(apart["model"]) == ["ft:mistral-small-2603:acme:7f3a"]
     assert [s.value for s in app.subheader][:1] == ["Spend limit"] and "Prices" in [s.value for s in app.subheader]
     assert len(prices) and (prices["difference"].abs() < 1e-9).all()
