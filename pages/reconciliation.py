@@ -41,6 +41,11 @@ HEADERS = {
     "gap_pct": "Gap %",
     "requests": "Requests",
     "why": "Why",
+    "category": "Category",
+    "metric": "Metric",
+    "problem": "Problem",
+    "raw": "As sent",
+    "fetched_at": "Fetched at (UTC)",
 }
 HEADROOM_DAYS = 7
 
@@ -140,7 +145,11 @@ if not rows.empty:
     if not lines.empty:
         st.markdown("**Bill lines that cannot be read**, as the Admin API sent them (also in `data/snapshots/`)")
         st.dataframe(
-            lines[["model", "category", "metric", "problem", "raw", "fetched_at"]], hide_index=True, width="stretch"
+            lines[["model", "category", "metric", "problem", "raw", "fetched_at"]],
+            hide_index=True,
+            width="stretch",
+            column_config=HEADERS,
+            placeholder="—",
         )
 
 st.subheader("Spend limit")
@@ -167,7 +176,7 @@ for gauge in gauges:
     days = "—" if gauge.days_to_cap is None else f"{gauge.days_to_cap:.1f} days"
     st.write(
         f"Burn {md(money(gauge.burn_per_day, gauge.currency or ctx.currency), 40)}/day; cap reached in {days} "
-        f"at this rate. Monthly limit reached: **{gauge.reached}**."
+        f"at this rate. Monthly limit reached: **{'yes' if gauge.reached else 'no'}**."
     )
 
 st.subheader(f"Rate-limit headroom (peak minute, last {HEADROOM_DAYS} days)")
@@ -176,7 +185,18 @@ if not headroom:
     st.info("No rate-limit reading yet: it comes from the `mistral_admin` source.", icon=":material/speed:")
 else:
     heads = pd.DataFrame([asdict(h) for h in headroom])
-    formats = {"peak_tokens_minute": "{:,}", "limit_tokens_minute": "{:,.0f}", "headroom_pct": "{:.1f}%"}
-    st.dataframe(heads.style.format(formats, na_rep="—"), hide_index=True, width="stretch")
+    st.dataframe(
+        heads,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "model": "Model",
+            "peak_tokens_minute": st.column_config.NumberColumn("Peak tokens in a minute", format="localized"),
+            "peak_at": st.column_config.DatetimeColumn("Peak minute (UTC)", format="YYYY-MM-DD HH:mm"),
+            "limit_tokens_minute": st.column_config.NumberColumn("Limit (tokens a minute)", format="localized"),
+            "headroom_pct": st.column_config.NumberColumn("Headroom", format="%.1f%%"),
+        },
+        placeholder="—",
+    )
 
 prices_section(ctx.data_dir, month)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -70,3 +71,10 @@ def test_page_shows_totals_unmatched_models_gauge_and_headroom(collected):
     assert list(apart["model"]) == ["ft:mistral-small-2603:acme:7f3a"]
     assert [s.value for s in app.subheader][:1] == ["Spend limit"] and "Prices" in [s.value for s in app.subheader]
     assert len(prices) and (prices["difference"].abs() < 1e-9).all()
+    for frame in app.dataframe[2:]:  # headroom and prices: every header in words, no raw column name
+        labels = {k: v.get("label") for k, v in json.loads(frame.proto.columns).items() if k != "_index"}
+        assert set(labels) == set(frame.value.columns) and all(labels.values()), labels
+        assert not any("_" in label for label in labels.values()), labels
+        assert frame.proto.placeholder == "—"  # an unknown limit or note is a dash, never None
+    said = " ".join(m.value for m in app.markdown)
+    assert "Monthly limit reached: **no**" in said and "False" not in said
