@@ -37,7 +37,8 @@ def rows_behind(lever: str) -> None:
     with st.expander(f"Rows behind it: {LEVERS[lever].title}"):
         st.caption(f"Ledger rows where `{LEVERS[lever].where}` (newest 1,000), in the filter window.")
         df = data.savings_rows(ctx.data_dir, ctx.filters, lever)
-        st.dataframe(with_key_labels(df, ctx.data_dir, "api_key_id"), hide_index=True, width="stretch")
+        shown = with_key_labels(df, ctx.data_dir, "api_key_id")
+        st.dataframe(shown, hide_index=True, width="stretch", placeholder="—")  # a missing cell, not "None"
 
 
 def money_column(title: str) -> Any:
