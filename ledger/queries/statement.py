@@ -337,6 +337,11 @@ def change_text(row: pd.Series, stmt: Statement, digits: int = 1) -> str:
     return signed_percent(float(row["change_pct"]), digits)
 
 
+def _change_money(row: pd.Series, stmt: Statement) -> str:
+    """The change in money (`-$19.95`), `partial` against a month covered in part (as its percentage)."""
+    return PARTIAL if change_text(row, stmt) == PARTIAL else money(float(row["change"]), stmt.currency, cents=True)
+
+
 def _count(value: object) -> str:
     return f"{int(value):,}"  # type: ignore[call-overload]
 
@@ -355,7 +360,7 @@ def readable(stmt: Statement, frame: pd.DataFrame, total_label: str = "Total") -
     rows = pd.concat([frame, total], ignore_index=True) if not frame.empty else total
     spend = lambda v: money(float(v), cur, cents=True) if stmt.covered else NO_DATA  # noqa: E731
     before = lambda v: money(float(v), cur, cents=True) if stmt.previous_covered else NO_DATA  # noqa: E731
-    change = lambda r: money(float(r["change"]), cur, cents=True) if stmt.previous_covered and stmt.covered else NO_DATA  # noqa: E731
+    change = lambda r: _change_money(r, stmt) if stmt.previous_covered and stmt.covered else NO_DATA  # noqa: E731
     out = pd.DataFrame({HEADERS.get(k, k): rows[k].astype(str) for k in keys})
     out[f"Spend {stmt.month}"] = (
         rows["spend"]

@@ -64,6 +64,8 @@ def test_a_partly_covered_previous_month_gives_partial_not_a_percentage(late_sta
     assert totals.loc["ocr", "Change %"] == "new"  # no request on the days covered
     assert totals.loc["Total", "Change %"] == "partial"
     assert totals.loc["search", "Spend 2026-09"] == "$1.00"  # what the covered days hold
+    assert totals.loc["search", "Change"] == "partial"  # no +$11.54 against a few days either
+    assert totals.loc["ocr", "Change"] == "$3.00"  # a new project's change is its spend
     lines = readable(stmt, stmt.only("search").lines).set_index("Model")
     assert lines.loc["mistral-small-latest", "Change %"] == "partial"
     assert lines.loc["mistral-large-2512", "Change %"] == "new"
