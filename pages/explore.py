@@ -103,6 +103,8 @@ def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None
         colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
         shown, colour_map = marked(drawn, colour, unpriced, colour_map)
         fig = px.bar(shown, x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map, labels=names)
+        for slot in sorted(set(shown[group_by[0]]) & {f"{plot(v)} ({UNPRICED})" for v in unpriced}):
+            fig.add_annotation(x=slot, y=0, text=UNPRICED, showarrow=False, yanchor="bottom", textangle=-90)
         show(style(fig, title, words(measure) + unit, words(group_by[0])))
     unpriced_note(data.breakdown_unpriced_requests(ctx.data_dir, ctx.filters, group_by, measure, grain), unpriced)
 
