@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -102,14 +103,22 @@ if not rows.empty:
         count = len(models)
         said = STATUS_WORDS[status].lower() + HINTS.get(status, "")
         st.warning(f"{count} model{'s' if count > 1 else ''}: {said}{extra}: {named(models)}")
+    headers: dict[str, Any] = {
+        **HEADERS,
+        **{c: f"{HEADERS[c]} ({ctx.currency})" for c in ("measured", "billed", "gap")},
+        "requests": st.column_config.NumberColumn("Requests", format="localized"),
+    }
     labels = rows["model"].map(plot)
     fig = go.Figure(
-        [go.Bar(name="measured", x=labels, y=rows["measured"]), go.Bar(name="billed", x=labels, y=rows["billed"])]
+        [
+            go.Bar(name="Measured (ledger)", x=labels, y=rows["measured"]),
+            go.Bar(name="Billed (Admin API)", x=labels, y=rows["billed"]),
+        ]
     )
     fig.update_layout(barmode="group", title=f"Measured against billed, {plot(month)}", yaxis_title=ctx.currency)
     show(fig)
     view = dashed(rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]], FORMATS)
-    st.dataframe(view, hide_index=True, width="stretch", column_config=HEADERS)
+    st.dataframe(view, hide_index=True, width="stretch", column_config=headers)
     export_button(
         st,
         ctx.data_dir,
@@ -140,7 +149,7 @@ if not rows.empty:
                 for r in totals.left_out
             ]
         )
-        st.dataframe(dashed(apart, FORMATS), hide_index=True, width="stretch", column_config=HEADERS)
+        st.dataframe(dashed(apart, FORMATS), hide_index=True, width="stretch", column_config=headers)
     lines = data.unreadable_lines(ctx.data_dir, month, ctx.currency)
     if not lines.empty:
         st.markdown("**Bill lines that cannot be read**, as the Admin API sent them (also in `data/snapshots/`)")

@@ -71,6 +71,11 @@ def test_page_shows_totals_unmatched_models_gauge_and_headroom(collected):
     assert list(apart["model"]) == ["ft:mistral-small-2603:acme:7f3a"]
     assert [s.value for s in app.subheader][:1] == ["Spend limit"] and "Prices" in [s.value for s in app.subheader]
     assert len(prices) and (prices["difference"].abs() < 1e-9).all()
+    table = json.loads(app.dataframe[0].proto.columns)
+    assert [table[c]["label"] for c in ("measured", "billed", "gap")] == ["Measured (USD)", "Billed (USD)", "Gap (USD)"]
+    assert table["requests"]["type_config"]["format"] == "localized"  # 1,234 not 1234
+    chart = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in chart["data"]] == ["Measured (ledger)", "Billed (Admin API)"]
     for frame in app.dataframe[2:]:  # headroom and prices: every header in words, no raw column name
         labels = {k: v.get("label") for k, v in json.loads(frame.proto.columns).items() if k != "_index"}
         assert set(labels) == set(frame.value.columns) and all(labels.values()), labels
