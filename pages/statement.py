@@ -16,7 +16,16 @@ import pandas as pd
 import streamlit as st
 
 from foundation.money import money
-from ledger.queries.statement import NO_DATA, PARTIAL, SCOPES, Statement, coverage_text, readable, statement_csv
+from ledger.queries.statement import (
+    HEADERS,
+    NO_DATA,
+    PARTIAL,
+    SCOPES,
+    Statement,
+    coverage_text,
+    readable,
+    statement_csv,
+)
 from pages import _data as data
 from pages._auth import export_button
 from pages._frame import context
@@ -51,7 +60,9 @@ def table_with_csv(data_dir: Path, stmt: Statement, table: pd.DataFrame, names: 
     the button's widget key."""
     what, suffix, note, key = names
     shown = readable(stmt, with_key_labels(table, data_dir))
-    st.dataframe(shown, hide_index=True, width="stretch")
+    figures = [c for c in shown.columns if c not in (HEADERS.get(stmt.by), HEADERS["model"])]
+    right = {c: st.column_config.TextColumn(alignment="right") for c in figures}  # figures are text: line them up
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=right)
     export_button(
         st,
         data_dir,

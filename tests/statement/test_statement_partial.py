@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -103,5 +104,8 @@ def test_the_page_says_partial_and_names_the_covered_days(late_start):
     assert totals.loc["search", "Change %"] == "partial" and totals.loc["ocr", "Change %"] == "new"
     top = next(m for m in app.metric if m.label == "Spend 2026-10")
     assert top.value == "$15.54" and not top.delta  # no "+1454.0% vs 2026-09"
+    aligned = {k: v.get("alignment") for k, v in json.loads(app.dataframe[0].proto.columns).items()}
+    assert aligned["Spend 2026-10"] == aligned["Change %"] == aligned["Requests"] == "right"  # figures line up
+    assert aligned.get("Project") is None
     text = " ".join(c.value for c in app.caption)
     assert "2026-09-25 to 2026-09-30" in text and "partial" in text, text
