@@ -160,7 +160,7 @@ def sql_box() -> None:
     cap = f" (cut at {SQL_MAX_BYTES // 2**20} MB: select fewer or smaller columns)"
     cut = {"rows": " (row limit reached)", "bytes": cap}
     st.caption(f"{len(df):,} rows" + cut.get(df.attrs.get("truncated", ""), ""))
-    st.dataframe(df, hide_index=True, width="stretch")
+    st.dataframe(df, hide_index=True, width="stretch", placeholder="NULL")
     downloads(df, "query")
 
 

@@ -52,3 +52,13 @@ def test_explore_speaks_in_words(app_env):
     assert measure.format_func("prompt_tokens") == "Input tokens" and measure.format_func("error_rate") == "Error rate"
     at.selectbox(key="ex_measure").set_value("error_rate").run()
     assert labels(at.dataframe[0])["error_rate"] == "Error rate"
+
+
+def test_a_sql_null_reads_null(app_env):
+    at = page_app("pages/explore.py").run()
+    at.text_area(key="ex_sql").set_value("SELECT NULL AS nothing, 1 AS one").run()
+    at.button(key="ex_run").click().run()
+    assert not at.exception, at.exception
+    result = at.dataframe[-1]
+    assert list(result.value.columns) == ["nothing", "one"] and result.value["nothing"].isna().all()
+    assert result.proto.placeholder == "NULL"  # what SQL calls it, not Python's None
