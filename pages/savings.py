@@ -88,8 +88,8 @@ st.dataframe(
         "prompt_tokens": st.column_config.NumberColumn("Prompt tokens", format="localized"),
         "cached_tokens": st.column_config.NumberColumn("Cached tokens", format="localized"),
         "cached_share": st.column_config.ProgressColumn("Cached share", format="percent", min_value=0, max_value=1),
-        "input_per_1m": st.column_config.NumberColumn("Input /1M", format=UNIT_COLUMN_FORMAT),
-        "cached_per_1m": st.column_config.NumberColumn("Cached input /1M", format=UNIT_COLUMN_FORMAT),
+        "input_per_1m": st.column_config.NumberColumn(f"Input ({ctx.currency} /1M)", format=UNIT_COLUMN_FORMAT),
+        "cached_per_1m": st.column_config.NumberColumn(f"Cached input ({ctx.currency} /1M)", format=UNIT_COLUMN_FORMAT),
         "saving": money_column("Would save"),
     },
 )
