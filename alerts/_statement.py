@@ -135,7 +135,7 @@ def _change(total: pd.Series, stmt: Statement) -> str:
     if text == NO_DATA:
         return f"no data for {stmt.previous}"
     if text == PARTIAL:
-        return f"{PARTIAL} {stmt.previous} (the ledger covers {coverage_text(stmt.previous, stmt.previous_days)} only)"
+        return f"{PARTIAL} {stmt.previous} (the ledger covers {coverage_text(stmt.previous_days)} only)"
     if text.endswith("%"):
         return f"{text} vs {stmt.previous} ({_money(total['previous_spend'], str(total['currency']))})"
     return text
@@ -152,7 +152,7 @@ def subject(stmt: Statement, project: str) -> str:
 def _figures(stmt: Statement) -> list[tuple[str, str]]:
     rows = [("Month", f"{stmt.month} ({stmt.timezone})")]
     if stmt.partial:
-        rows.append(("Days in the ledger", f"{coverage_text(stmt.month, stmt.days)} only"))
+        rows.append(("Days in the ledger", f"{coverage_text(stmt.days)} only"))
     for _, t in stmt.totals.iterrows():
         cur = str(t["currency"])
         rows += [

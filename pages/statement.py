@@ -46,7 +46,7 @@ def headline(stmt: Statement, currency: str) -> None:
     change = f"{top.change} vs {stmt.previous}" if top.change is not None else None
     left, mid, right, last = st.columns(4)
     left.metric(f"Spend {stmt.month}", shown(top.spend, stmt.covered), change, delta_color="inverse")
-    days = f"{PARTIAL}: {coverage_text(stmt.previous, stmt.previous_days)} only" if stmt.previous_partial else None
+    days = f"{PARTIAL}: {coverage_text(stmt.previous_days)} only" if stmt.previous_partial else None
     mid.metric(f"Spend {stmt.previous}", shown(top.previous_spend, stmt.previous_covered), help=days)
     right.metric("Requests", count(top.requests) if stmt.covered else NO_DATA, help=f"{top.requests:,}")
     last.metric("Errors", count(top.errors) if stmt.covered else NO_DATA, help=f"{top.errors:,}")
@@ -102,11 +102,11 @@ if not stmt.previous_covered:
     st.caption(f"The ledger holds no day of {stmt.previous}: its figures read “no data”, not 0.")
 elif stmt.previous_partial:
     st.caption(
-        f"The ledger covers {coverage_text(stmt.previous, stmt.previous_days)} of {stmt.previous} only: "
+        f"The ledger covers {coverage_text(stmt.previous_days)} of {stmt.previous} only: "
         f"its spend is those days', and the change against it reads “{PARTIAL}”, not a percentage."
     )
 if stmt.partial:
-    st.caption(f"The ledger covers {coverage_text(stmt.month, stmt.days)} of {stmt.month} only.")
+    st.caption(f"The ledger covers {coverage_text(stmt.days)} of {stmt.month} only.")
 st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
 table_with_csv(ctx.data_dir, stmt, stmt.totals, ("every line", by, f"statement {month} {by}", "statement_all_csv"))
 

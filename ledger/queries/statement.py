@@ -308,8 +308,8 @@ def covered_days(days: list[date], month: str, timezone: str) -> tuple[date, dat
     return max(first, start), min(last, end.date())
 
 
-def coverage_text(month: str, days: tuple[date, date] | None) -> str:
-    """`2026-09-25 to 2026-09-30`: the days of `month` covered (`no day` when none)."""
+def coverage_text(days: tuple[date, date] | None) -> str:
+    """`2026-09-25 to 2026-09-30`: the days a month is covered (`Statement.days`; `no day` when none)."""
     return "no day" if days is None else f"{days[0].isoformat()} to {days[1].isoformat()}"
 
 
