@@ -184,7 +184,7 @@ MEASURE_WORDS = {
     "cached_tokens": "Cached input tokens",
     "errors": "Errors",
     "error_rate": "Error rate",
-    "rate_429": "Rate limited (429) rate",
+    "rate_429": "429 rate",
     "p95_latency_ms": "p95 latency (ms)",
     "avg_latency_ms": "Average latency (ms)",
 }
