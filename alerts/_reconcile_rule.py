@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from foundation.money import email_money
 from foundation.periods import next_period_start, period_start
-from ledger.billing import Reconciled, comparable_totals, gap_breaches, reconcile
+from ledger.billing import STATUS_WORDS, Reconciled, comparable_totals, gap_breaches, reconcile
 from ledger.queries import Filters
 
 from ._observation import Contributor, Observation, dashboard_link, pct
@@ -26,6 +26,11 @@ SCOPE = "the organisation"
 def _month_bounds(now: datetime) -> tuple[datetime, datetime]:
     """The UTC month of `now`: bills are per UTC month."""
     return period_start("month", now, UTC), next_period_start("month", now, UTC)
+
+
+def said(row: Reconciled) -> str:
+    """A row's status in words, for an email: `billed, never seen`."""
+    return STATUS_WORDS[row.status].lower()
 
 
 class ReconcileRule(Rule):
@@ -59,8 +64,8 @@ class ReconcileRule(Rule):
                 "or its bill cannot be read",
             ),
         )
-        gaps = tuple(Contributor(f"{r.model} ({r.status})", round(r.gap or 0.0, 2)) for r in breaches if r.comparable)
-        apart = tuple(Contributor(f"{r.model} ({r.status})", round(r.measured or 0.0, 2)) for r in totals.left_out)
+        gaps = tuple(Contributor(f"{r.model} ({said(r)})", round(r.gap or 0.0, 2)) for r in breaches if r.comparable)
+        apart = tuple(Contributor(f"{r.model} ({said(r)})", round(r.measured or 0.0, 2)) for r in totals.left_out)
         groups = (
             ("Models with a gap (billed - measured)", gaps[:5]),
             ("Left out of the totals, no gap known (measured)", apart[:5]),

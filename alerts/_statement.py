@@ -27,7 +27,7 @@ import pandas as pd
 
 from foundation.config import Config
 from foundation.money import money
-from ledger.queries.statement import NO_DATA, UNPRICED, Statement, change_text, statement
+from ledger.queries.statement import NO_DATA, PARTIAL, UNPRICED, Statement, change_text, coverage_text, statement
 
 from ._budgets import Budget, BudgetFileError
 from ._compose import message_id
@@ -129,10 +129,13 @@ def _money(value: object, currency: str) -> str:
 
 
 def _change(total: pd.Series, stmt: Statement) -> str:
-    """`+12% vs 2026-09 (EUR 8.00)`, `new`, `no data for 2026-09` or `no spend in 2026-09`."""
+    """`+12% vs 2026-09 (EUR 8.00)`, `new`, `no data for 2026-09`, `no spend in 2026-09` or
+    `partial 2026-09 (the ledger covers 2026-09-25 to 2026-09-30 only)`."""
     text = change_text(total, stmt, digits=0)
     if text == NO_DATA:
         return f"no data for {stmt.previous}"
+    if text == PARTIAL:
+        return f"{PARTIAL} {stmt.previous} (the ledger covers {coverage_text(stmt.previous_days)} only)"
     if text.endswith("%"):
         return f"{text} vs {stmt.previous} ({_money(total['previous_spend'], str(total['currency']))})"
     return text
@@ -148,6 +151,8 @@ def subject(stmt: Statement, project: str) -> str:
 
 def _figures(stmt: Statement) -> list[tuple[str, str]]:
     rows = [("Month", f"{stmt.month} ({stmt.timezone})")]
+    if stmt.partial:
+        rows.append(("Days in the ledger", f"{coverage_text(stmt.days)} only"))
     for _, t in stmt.totals.iterrows():
         cur = str(t["currency"])
         rows += [

@@ -37,6 +37,25 @@ COLUMNS = [
 ]
 
 
+HEADERS = {
+    "model": "Model",
+    "kind": "Kind",
+    "api_zone": "Zone",
+    "service_tier": "Tier",
+    "currency": "Currency",
+    "list_price": "List price",
+    "your_price": "Your price",
+    "difference": "Difference",
+    "difference_pct": "Difference %",
+    "unit": "Unit",
+    "note": "Note",
+    "event_type": "Event type",
+    "billing_metric": "Billing metric",
+    "source": "Source",
+}
+"""The table's headers in words (the frame keeps the machine names)."""
+
+
 def prices_frame(data_dir: Path, month: str) -> pd.DataFrame:
     """The comparison of `month`'s stored price sheet as a table (empty when there is none)."""
     rows = data.compare_prices(data_dir, month)
@@ -65,4 +84,10 @@ def prices_section(data_dir: Path, month: str) -> None:
         "difference": partial(amount, digits=4, signed=True),
         "difference_pct": "{:+.1f}%",
     }
-    st.dataframe(frame.style.format(formats, na_rep="—"), hide_index=True, width="stretch")
+    st.dataframe(
+        frame.style.format(formats, na_rep="—"),
+        hide_index=True,
+        width="stretch",
+        column_config=HEADERS,
+        placeholder="—",
+    )

@@ -164,6 +164,38 @@ def _stacked_bars(
     return style(fig, title, y_title)
 
 
+DIMENSION_WORDS = {
+    "model": "Model",
+    "project": "Project",
+    "api_key": "API key",
+    "endpoint": "Endpoint",
+    "source": "Source",
+    "priced_model": "Priced as",
+    "status_class": "Status class",
+    "status_code": "Status code",
+    "error_type": "Error type",
+}
+MEASURE_WORDS = {
+    "spend": "Spend",
+    "requests": "Requests",
+    "tokens": "Tokens",
+    "prompt_tokens": "Input tokens",
+    "completion_tokens": "Output tokens",
+    "cached_tokens": "Cached input tokens",
+    "errors": "Errors",
+    "error_rate": "Error rate",
+    "rate_429": "429 rate",
+    "p95_latency_ms": "p95 latency (ms)",
+    "avg_latency_ms": "Average latency (ms)",
+}
+"""A dimension's and a measure's name as a picker, a header or a chart says it (the URL keeps the name)."""
+
+
+def words(name: str) -> str:
+    """`api_key` → `API key`, `prompt_tokens` → `Input tokens`; any other name with its `_` as spaces."""
+    return DIMENSION_WORDS.get(name) or MEASURE_WORDS.get(name) or name.replace("_", " ").capitalize()
+
+
 def show(fig: go.Figure) -> None:
     st.plotly_chart(fig, width="stretch")
 

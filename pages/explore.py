@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from foundation.money import COLUMN_FORMAT
 from ledger.queries import (
     DIMENSIONS,
     GRAINS,
@@ -21,11 +22,12 @@ from pages import _data as data
 from pages._auth import audited, export_button, may
 from pages._frame import context
 from pages._text import md, plot
-from pages._ui import TOP_N, empty_state, label_colours, labelled, show, style
+from pages._ui import TOP_N, empty_state, label_colours, labelled, show, style, words
 
 ctx = context()
 st.title("Explore")
 SQL_EXAMPLE = "SELECT model, count(*) AS requests, sum(cost) AS spend\nFROM ledger\nGROUP BY model\nORDER BY spend DESC"
+FORMATS = {"spend": COLUMN_FORMAT, "error_rate": "percent", "rate_429": "percent"}
 MAX_ROWS = 100_000
 TABLE_ROWS = 100_000  # rows the table shows; the downloads hold every row (a bare string here would be drawn)
 
@@ -82,8 +84,9 @@ def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None
     """`df`: the whole breakdown; a chart of 100,000 lines is none, so a time chart draws the TOP_N largest."""
     unit = f" ({ctx.currency})" if measure == "spend" else ""
     colour = group_by[0] if group_by else None
-    title = f"{measure.replace('_', ' ').capitalize()}{unit}" + (f" by {', '.join(group_by)}" if group_by else "")
+    title = f"{words(measure)}{unit}" + (f" by {', '.join(words(g).lower() for g in group_by)}" if group_by else "")
     unpriced = data.breakdown_unpriced(ctx.data_dir, ctx.filters, group_by, measure, grain)
+    names = {"bucket": grain or "", measure: words(measure) + unit, **{g: words(g) for g in group_by}}
     if grain:
         drawn = data.breakdown_largest(ctx.data_dir, ctx.filters, group_by, measure, grain, TOP_N)
         if colour is not None and len(drawn) < len(df):
@@ -91,21 +94,25 @@ def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None
             st.caption(f"The chart shows the {TOP_N} largest of {values:,} values; the table has them all.")
         colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
         shown, colour_map = marked(drawn, colour, unpriced, colour_map)
-        fig = px.line(shown, x="bucket", y=measure, color=colour, color_discrete_map=colour_map, markers=True)
-        show(style(fig, f"{title} per {grain}", measure.replace("_", " ") + unit))
+        fig = px.line(
+            shown, x="bucket", y=measure, color=colour, color_discrete_map=colour_map, markers=True, labels=names
+        )
+        show(style(fig, f"{title} per {grain}", words(measure) + unit))
     elif group_by:
         drawn = df.head(50)
         colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
         shown, colour_map = marked(drawn, colour, unpriced, colour_map)
-        fig = px.bar(shown, x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map)
-        show(style(fig, title, measure.replace("_", " ") + unit, group_by[0]))
+        fig = px.bar(shown, x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map, labels=names)
+        for slot in sorted(set(shown[group_by[0]]) & {f"{plot(v)} ({UNPRICED})" for v in unpriced}):
+            fig.add_annotation(x=slot, y=0, text=UNPRICED, showarrow=False, yanchor="bottom", textangle=-90)
+        show(style(fig, title, words(measure) + unit, words(group_by[0])))
     unpriced_note(data.breakdown_unpriced_requests(ctx.data_dir, ctx.filters, group_by, measure, grain), unpriced)
 
 
 def slicer() -> None:
     left, middle, right = st.columns([2, 1, 1])
-    group_by = left.multiselect("Group by", list(DIMENSIONS), default=["model"], key="ex_group")
-    measure = middle.selectbox("Measure", list(MEASURES), key="ex_measure")
+    group_by = left.multiselect("Group by", list(DIMENSIONS), default=["model"], key="ex_group", format_func=words)
+    measure = middle.selectbox("Measure", list(MEASURES), key="ex_measure", format_func=words)
     grain_choice = right.selectbox("Grain", ["none", *GRAINS], index=2, key="ex_grain")
     grain = None if grain_choice == "none" else grain_choice
     df = data.breakdown(ctx.data_dir, ctx.filters, group_by=group_by, measure=measure, grain=grain)
@@ -115,15 +122,19 @@ def slicer() -> None:
     chart(df, group_by, measure, grain)
     unit = f" ({ctx.currency})" if measure == "spend" else ""
     bucket = st.column_config.DatetimeColumn(f"{grain} from ({ctx.filters.timezone})", format="YYYY-MM-DD HH:mm")
-    label = measure.replace("_", " ").capitalize() + unit
-    column_config = {"bucket": bucket, measure: st.column_config.NumberColumn(label)}
+    column_config = {
+        "bucket": bucket,
+        **{g: st.column_config.TextColumn(words(g)) for g in group_by},
+        measure: st.column_config.NumberColumn(words(measure) + unit, format=FORMATS.get(measure, "localized")),
+    }
     if len(df) > TABLE_ROWS:
         st.caption(f"The table shows the first {TABLE_ROWS:,} of {len(df):,} rows; the downloads have them all.")
     table = data.breakdown_table(ctx.data_dir, ctx.filters, group_by, measure, grain, TABLE_ROWS)
     if measure == "spend":
         column_config["price"] = st.column_config.TextColumn("Price", help="unpriced: no price for the date, not 0")
         column_config["unpriced_requests"] = st.column_config.NumberColumn("Unpriced requests (not in spend)")
-    st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
+    unknown = UNPRICED if measure == "spend" else "n/a"  # a missing spend has no price; another, no data
+    st.dataframe(table, hide_index=True, width="stretch", column_config=column_config, placeholder=unknown)
     downloads(df, "explore")
 
 
@@ -149,7 +160,7 @@ def sql_box() -> None:
     cap = f" (cut at {SQL_MAX_BYTES // 2**20} MB: select fewer or smaller columns)"
     cut = {"rows": " (row limit reached)", "bytes": cap}
     st.caption(f"{len(df):,} rows" + cut.get(df.attrs.get("truncated", ""), ""))
-    st.dataframe(df, hide_index=True, width="stretch")
+    st.dataframe(df, hide_index=True, width="stretch", placeholder="NULL")
     downloads(df, "query")
 
 

@@ -14,25 +14,22 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from foundation.money import amount, money, signed_percent
-from ledger.billing import comparable_totals, has_bill, unmatched
+from ledger.billing import STATUS_WORDS, comparable_totals, has_bill, reconciled_csv, unmatched
 from pages import _data as data
+from pages._auth import export_button
 from pages._frame import context
 from pages._prices import prices_section
 from pages._text import code, md, plot
 from pages._ui import show
 
-STATUS_LABELS = {
-    "matched": "matched",
-    "billed_not_seen": "billed, never seen (bypasses the gateway?)",
-    "seen_not_billed": "seen, not billed",
-    "bill_unreadable": "bill cannot be read",
-}
+HINTS = {"billed_not_seen": " (bypasses the gateway?)"}
 GAP_WARN_PCT = 5.0
 # The tables' headers in words (the frames keep the machine names). A bare string here would be
 # drawn on the page: Streamlit's magic writes a page script's bare expressions.
@@ -45,6 +42,11 @@ HEADERS = {
     "gap_pct": "Gap %",
     "requests": "Requests",
     "why": "Why",
+    "category": "Category",
+    "metric": "Metric",
+    "problem": "Problem",
+    "raw": "As sent",
+    "fetched_at": "Fetched at (UTC)",
 }
 HEADROOM_DAYS = 7
 
@@ -60,8 +62,10 @@ ctx = context()
 def dashed(df: pd.DataFrame, formats: dict[str, Callable[[float], str]]) -> pd.DataFrame:
     """The money columns as text, `—` where unknown (st.dataframe would print None)."""
     present = {c: f for c, f in formats.items() if c in df.columns}
+    words = {"status": df["status"].map(STATUS_WORDS)} if "status" in df.columns else {}
     return df.assign(
-        **{c: df[c].map(lambda v, f=f: "—" if v is None or pd.isna(v) else f(v)) for c, f in present.items()}
+        **{c: df[c].map(lambda v, f=f: "—" if v is None or pd.isna(v) else f(v)) for c, f in present.items()},
+        **words,
     )
 
 
@@ -97,15 +101,33 @@ if not rows.empty:
     for status, models in unmatched(records).items():
         extra = " (left out of the totals; the raw lines are below)" if status == "bill_unreadable" else ""
         count = len(models)
-        st.warning(f"{count} model{'s' if count > 1 else ''}: {STATUS_LABELS[status]}{extra}: {named(models)}")
+        said = STATUS_WORDS[status].lower() + HINTS.get(status, "")
+        st.warning(f"{count} model{'s' if count > 1 else ''}: {said}{extra}: {named(models)}")
+    headers: dict[str, Any] = {
+        **HEADERS,
+        **{c: f"{HEADERS[c]} ({ctx.currency})" for c in ("measured", "billed", "gap")},
+        "requests": st.column_config.NumberColumn("Requests", format="localized"),
+    }
     labels = rows["model"].map(plot)
     fig = go.Figure(
-        [go.Bar(name="measured", x=labels, y=rows["measured"]), go.Bar(name="billed", x=labels, y=rows["billed"])]
+        [
+            go.Bar(name="Measured (ledger)", x=labels, y=rows["measured"]),
+            go.Bar(name="Billed (Admin API)", x=labels, y=rows["billed"]),
+        ]
     )
     fig.update_layout(barmode="group", title=f"Measured against billed, {plot(month)}", yaxis_title=ctx.currency)
     show(fig)
     view = dashed(rows[["model", "status", "measured", "billed", "gap", "gap_pct", "requests"]], FORMATS)
-    st.dataframe(view, hide_index=True, width="stretch", column_config=HEADERS)
+    st.dataframe(view, hide_index=True, width="stretch", column_config=headers)
+    export_button(
+        st,
+        ctx.data_dir,
+        "Download CSV",
+        lambda: reconciled_csv(records),
+        (f"reconciliation-{month}.csv", "text/csv"),
+        key="reconciliation_csv",
+        detail=f"reconciliation {month}",
+    )
     st.caption(
         f"gap = billed - measured; gap % is of the bill; rows beyond ±{GAP_WARN_PCT:.0f}% deserve a look. "
         "A measured value of — means the ledger saw the model but has no price for it; a billed value "
@@ -127,12 +149,16 @@ if not rows.empty:
                 for r in totals.left_out
             ]
         )
-        st.dataframe(dashed(apart, FORMATS), hide_index=True, width="stretch", column_config=HEADERS)
+        st.dataframe(dashed(apart, FORMATS), hide_index=True, width="stretch", column_config=headers)
     lines = data.unreadable_lines(ctx.data_dir, month, ctx.currency)
     if not lines.empty:
         st.markdown("**Bill lines that cannot be read**, as the Admin API sent them (also in `data/snapshots/`)")
         st.dataframe(
-            lines[["model", "category", "metric", "problem", "raw", "fetched_at"]], hide_index=True, width="stretch"
+            lines[["model", "category", "metric", "problem", "raw", "fetched_at"]],
+            hide_index=True,
+            width="stretch",
+            column_config=HEADERS,
+            placeholder="—",
         )
 
 st.subheader("Spend limit")
@@ -159,7 +185,7 @@ for gauge in gauges:
     days = "—" if gauge.days_to_cap is None else f"{gauge.days_to_cap:.1f} days"
     st.write(
         f"Burn {md(money(gauge.burn_per_day, gauge.currency or ctx.currency), 40)}/day; cap reached in {days} "
-        f"at this rate. Monthly limit reached: **{gauge.reached}**."
+        f"at this rate. Monthly limit reached: **{'yes' if gauge.reached else 'no'}**."
     )
 
 st.subheader(f"Rate-limit headroom (peak minute, last {HEADROOM_DAYS} days)")
@@ -168,7 +194,18 @@ if not headroom:
     st.info("No rate-limit reading yet: it comes from the `mistral_admin` source.", icon=":material/speed:")
 else:
     heads = pd.DataFrame([asdict(h) for h in headroom])
-    formats = {"peak_tokens_minute": "{:,}", "limit_tokens_minute": "{:,.0f}", "headroom_pct": "{:.1f}%"}
-    st.dataframe(heads.style.format(formats, na_rep="—"), hide_index=True, width="stretch")
+    st.dataframe(
+        heads,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "model": "Model",
+            "peak_tokens_minute": st.column_config.NumberColumn("Peak tokens in a minute", format="localized"),
+            "peak_at": st.column_config.DatetimeColumn("Peak minute (UTC)", format="YYYY-MM-DD HH:mm"),
+            "limit_tokens_minute": st.column_config.NumberColumn("Limit (tokens a minute)", format="localized"),
+            "headroom_pct": st.column_config.NumberColumn("Headroom", format="%.1f%%"),
+        },
+        placeholder="—",
+    )
 
 prices_section(ctx.data_dir, month)

@@ -37,7 +37,8 @@ def rows_behind(lever: str) -> None:
     with st.expander(f"Rows behind it: {LEVERS[lever].title}"):
         st.caption(f"Ledger rows where `{LEVERS[lever].where}` (newest 1,000), in the filter window.")
         df = data.savings_rows(ctx.data_dir, ctx.filters, lever)
-        st.dataframe(with_key_labels(df, ctx.data_dir, "api_key_id"), hide_index=True, width="stretch")
+        shown = with_key_labels(df, ctx.data_dir, "api_key_id")
+        st.dataframe(shown, hide_index=True, width="stretch", placeholder="—")  # a missing cell, not "None"
 
 
 def money_column(title: str) -> Any:
@@ -87,8 +88,8 @@ st.dataframe(
         "prompt_tokens": st.column_config.NumberColumn("Prompt tokens", format="localized"),
         "cached_tokens": st.column_config.NumberColumn("Cached tokens", format="localized"),
         "cached_share": st.column_config.ProgressColumn("Cached share", format="percent", min_value=0, max_value=1),
-        "input_per_1m": st.column_config.NumberColumn("Input /1M", format=UNIT_COLUMN_FORMAT),
-        "cached_per_1m": st.column_config.NumberColumn("Cached input /1M", format=UNIT_COLUMN_FORMAT),
+        "input_per_1m": st.column_config.NumberColumn(f"Input ({ctx.currency} /1M)", format=UNIT_COLUMN_FORMAT),
+        "cached_per_1m": st.column_config.NumberColumn(f"Cached input ({ctx.currency} /1M)", format=UNIT_COLUMN_FORMAT),
         "saving": money_column("Would save"),
     },
 )

@@ -58,8 +58,8 @@ def unit_costs() -> None:
     shown = df.assign(
         model=df["model"].map(short),
         spend=[money(v, ctx.currency) if pd.notna(v) else "unpriced" for v in df["spend"]],
-        cost_per_1k_requests=[_unit(v) for v in df["cost_per_1k_requests"]],
-        cost_per_1m_tokens=[_unit(v) for v in df["cost_per_1m_tokens"]],
+        cost_per_1k_requests=[_unit(v, s) for v, s in zip(df["cost_per_1k_requests"], df["spend"], strict=True)],
+        cost_per_1m_tokens=[_unit(v, s) for v, s in zip(df["cost_per_1m_tokens"], df["spend"], strict=True)],
     )
     st.dataframe(
         shown,
@@ -75,8 +75,11 @@ def unit_costs() -> None:
     )
 
 
-def _unit(value: float) -> str:
-    return "unpriced" if pd.isna(value) else money(value, ctx.currency, style="unit")
+def _unit(value: float, spend: float) -> str:
+    """A unit cost; unknown: `unpriced` when the model has no price, else `n/a` (no tokens: OCR is per page)."""
+    if pd.isna(value):
+        return "unpriced" if pd.isna(spend) else "n/a"
+    return money(value, ctx.currency, style="unit")
 
 
 unpriced_warning()

@@ -16,7 +16,16 @@ import pandas as pd
 import streamlit as st
 
 from foundation.money import money
-from ledger.queries.statement import NO_DATA, SCOPES, Statement, readable, statement_csv
+from ledger.queries.statement import (
+    HEADERS,
+    NO_DATA,
+    PARTIAL,
+    SCOPES,
+    Statement,
+    coverage_text,
+    readable,
+    statement_csv,
+)
 from pages import _data as data
 from pages._auth import export_button
 from pages._frame import context
@@ -37,7 +46,8 @@ def headline(stmt: Statement, currency: str) -> None:
     change = f"{top.change} vs {stmt.previous}" if top.change is not None else None
     left, mid, right, last = st.columns(4)
     left.metric(f"Spend {stmt.month}", shown(top.spend, stmt.covered), change, delta_color="inverse")
-    mid.metric(f"Spend {stmt.previous}", shown(top.previous_spend, stmt.previous_covered))
+    days = f"{PARTIAL}: {coverage_text(stmt.previous_days)} only" if stmt.previous_partial else None
+    mid.metric(f"Spend {stmt.previous}", shown(top.previous_spend, stmt.previous_covered), help=days)
     right.metric("Requests", count(top.requests) if stmt.covered else NO_DATA, help=f"{top.requests:,}")
     last.metric("Errors", count(top.errors) if stmt.covered else NO_DATA, help=f"{top.errors:,}")
 
@@ -50,7 +60,9 @@ def table_with_csv(data_dir: Path, stmt: Statement, table: pd.DataFrame, names: 
     the button's widget key."""
     what, suffix, note, key = names
     shown = readable(stmt, with_key_labels(table, data_dir))
-    st.dataframe(shown, hide_index=True, width="stretch")
+    figures = [c for c in shown.columns if c not in (HEADERS.get(stmt.by), HEADERS["model"])]
+    right = {c: st.column_config.TextColumn(alignment="right") for c in figures}  # figures are text: line them up
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=right)
     export_button(
         st,
         data_dir,
@@ -88,6 +100,13 @@ if stmt.totals.empty:
 headline(stmt, ctx.currency)
 if not stmt.previous_covered:
     st.caption(f"The ledger holds no day of {stmt.previous}: its figures read “no data”, not 0.")
+elif stmt.previous_partial:
+    st.caption(
+        f"The ledger covers {coverage_text(stmt.previous_days)} of {stmt.previous} only: "
+        f"its spend is those days', and the change against it reads “{PARTIAL}”, not a percentage."
+    )
+if stmt.partial:
+    st.caption(f"The ledger covers {coverage_text(stmt.days)} of {stmt.month} only.")
 st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
 table_with_csv(ctx.data_dir, stmt, stmt.totals, ("every line", by, f"statement {month} {by}", "statement_all_csv"))
 

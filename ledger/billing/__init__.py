@@ -49,6 +49,7 @@ from ._prices import (
     write_price_sheet,
 )
 from ._reconcile import (
+    STATUS_WORDS,
     STATUSES,
     Reconciled,
     Totals,
@@ -60,6 +61,7 @@ from ._reconcile import (
     has_bill,
     month_of,
     reconcile,
+    reconciled_csv,
     unmatched,
     unreadable_lines,
 )
@@ -80,6 +82,7 @@ __all__ = [
     "RATE_LIMIT",
     "SPEND_LIMIT",
     "STATUSES",
+    "STATUS_WORDS",
     "BilledRow",
     "Headroom",
     "PriceComparison",
@@ -109,6 +112,7 @@ __all__ = [
     "read_price_sheet",
     "read_readings",
     "reconcile",
+    "reconciled_csv",
     "safe_name",
     "sheet_prices",
     "spend_gauges",

@@ -9,19 +9,28 @@ whose gap is known.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 
 from foundation.periods import month_days, month_key
 from ledger.pricing import fx
-from ledger.queries import measured_by_model
+from ledger.queries import csv_bytes, measured_by_model
 
 from ._table import read_billed
 
 STATUSES = ("matched", "billed_not_seen", "seen_not_billed", "bill_unreadable")
+STATUS_WORDS = {
+    "matched": "Matched",
+    "billed_not_seen": "Billed, never seen",
+    "seen_not_billed": "Seen, not billed",
+    "bill_unreadable": "Bill cannot be read",
+}
+"""Each status as people read it (the page's tables and warnings, the alert email); a download keeps
+the machine value."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,3 +264,8 @@ def gap_breaches(rows: Sequence[Reconciled], threshold_pct: float, min_gap: floa
         if row.status != "matched" or (row.gap_pct is not None and abs(row.gap_pct) >= threshold_pct):
             out.append(row)
     return out
+
+
+def reconciled_csv(rows: Sequence[Reconciled]) -> bytes:
+    """The rows as CSV for a download: machine columns and values (`billed_not_seen`), full precision."""
+    return csv_bytes(pd.DataFrame([asdict(r) for r in rows], columns=list(Reconciled.__dataclass_fields__)))

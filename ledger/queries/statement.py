@@ -25,8 +25,9 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -57,6 +58,8 @@ LINE_COLUMNS = (
     "unconverted_requests",
     "previous_requests",
 )
+COVERAGE_COLUMNS = ("covered_from", "covered_to", "previous_covered_from", "previous_covered_to")
+"""The CSV's last columns: the first and last day of each month the ledger covers (empty: none)."""
 TOTAL_COLUMNS = (
     "currency",
     "spend",
@@ -78,7 +81,7 @@ class Headline:
     """The statement's figures at the top of its page: the sum over every scope (0 without any).
 
     `change`: the change from the month before as `+12.5%`, None when it is no percentage
-    (`new`, `no data`, no spend before) or the month itself is not covered.
+    (`new`, `no data`, `partial`, no spend before) or the month itself is not covered.
     """
 
     spend: float
@@ -96,8 +99,10 @@ class Statement:
     (scope, currency): TOTAL_COLUMNS. The scope column is named after `by` ("project" or
     "api_key"). change = spend - previous_spend; change_pct is None when last month had no spend.
     `total`: the sum of every scope (TOTAL_COLUMNS without the scope; after `only`, that one's).
-    `covered` / `previous_covered`: whether the ledger holds any day of the month / of the
-    month before (a month it does not cover reads "no data", never 0).
+    `days` / `previous_days`: the first and last local day of the month / of the month before
+    that the ledger covers (from its first day to its last), None when it holds no day of it:
+    such a month reads "no data", never 0; a month covered in part (the ledger starts on the
+    25th) is `partial`, and a change against it reads "partial", never a percentage.
     """
 
     month: str
@@ -110,8 +115,24 @@ class Statement:
     lines: pd.DataFrame
     totals: pd.DataFrame
     total: pd.DataFrame
-    covered: bool = True
-    previous_covered: bool = True
+    days: tuple[date, date] | None
+    previous_days: tuple[date, date] | None
+
+    @property
+    def covered(self) -> bool:
+        return self.days is not None
+
+    @property
+    def previous_covered(self) -> bool:
+        return self.previous_days is not None
+
+    @property
+    def partial(self) -> bool:
+        return self.days is not None and self.days != month_days(self.month)
+
+    @property
+    def previous_partial(self) -> bool:
+        return self.previous_days is not None and self.previous_days != month_days(self.previous)
 
     def scopes(self) -> list[str]:
         return sorted(self.totals[self.by].unique().tolist())
@@ -249,8 +270,8 @@ def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str 
         lines=lines[[by, *LINE_COLUMNS]],
         totals=totals[[by, *TOTAL_COLUMNS]],
         total=total[list(TOTAL_COLUMNS)],
-        covered=covers(days, month, timezone),
-        previous_covered=covers(days, previous_month(month), timezone),
+        days=covered_days(days, month, timezone),
+        previous_days=covered_days(days, previous_month(month), timezone),
     )
 
 
@@ -268,23 +289,57 @@ def covers(days: list[date], month: str, timezone: str) -> bool:
     return any(first <= day <= last for day in days)
 
 
+def covered_days(days: list[date], month: str, timezone: str) -> tuple[date, date] | None:
+    """The first and last local day of `month` the ledger covers, from its first UTC day to its last
+    (None when no day of the ledger overlaps the month: `covers`).
+
+    Why the ledger's ends and not each day: a quiet day holds no request, and is still covered.
+
+    Example:
+        >>> covered_days([date(2026, 9, 25), date(2026, 10, 3)], "2026-09", "UTC")
+        (datetime.date(2026, 9, 25), datetime.date(2026, 9, 30))
+    """
+    if not days or not covers(days, month, timezone):
+        return None
+    zone = ZoneInfo(timezone)
+    first, last = month_days(month)
+    start = datetime.combine(min(days), time(), UTC).astimezone(zone).date()
+    end = (datetime.combine(max(days) + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)).astimezone(zone)
+    return max(first, start), min(last, end.date())
+
+
+def coverage_text(days: tuple[date, date] | None) -> str:
+    """`2026-09-25 to 2026-09-30`: the days a month is covered (`Statement.days`; `no day` when none)."""
+    return "no day" if days is None else f"{days[0].isoformat()} to {days[1].isoformat()}"
+
+
 NO_DATA = "no data"
 """A month the ledger does not cover: its figures are unknown, not 0."""
 NEW = "new"
 """A project, key or model with no request in the month before."""
+PARTIAL = "partial"
+"""A change against a month the ledger covers only in part: no percentage of a few days' spend."""
 UNPRICED = "unpriced"
 """A line whose every request had no price: its spend is unknown, not $0.00."""
 
 
 def change_text(row: pd.Series, stmt: Statement, digits: int = 1) -> str:
-    """The change from last month in words: `+12.5%`, `new`, `no data`, or `no spend in 2026-09`."""
+    """The change from last month in words: `+12.5%`, `new`, `no data`, `partial` (last month is
+    covered in part: `Statement.previous_days`), or `no spend in 2026-09`."""
     if not stmt.previous_covered:
         return NO_DATA
     if not row["previous_requests"] > 0:
         return NEW
+    if stmt.previous_partial:
+        return PARTIAL
     if not row["previous_spend"] > 0:
         return f"no spend in {stmt.previous}"
     return signed_percent(float(row["change_pct"]), digits)
+
+
+def _change_money(row: pd.Series, stmt: Statement) -> str:
+    """The change in money (`-$19.95`), `partial` against a month covered in part (as its percentage)."""
+    return PARTIAL if change_text(row, stmt) == PARTIAL else money(float(row["change"]), stmt.currency, cents=True)
 
 
 def _count(value: object) -> str:
@@ -305,7 +360,7 @@ def readable(stmt: Statement, frame: pd.DataFrame, total_label: str = "Total") -
     rows = pd.concat([frame, total], ignore_index=True) if not frame.empty else total
     spend = lambda v: money(float(v), cur, cents=True) if stmt.covered else NO_DATA  # noqa: E731
     before = lambda v: money(float(v), cur, cents=True) if stmt.previous_covered else NO_DATA  # noqa: E731
-    change = lambda r: money(float(r["change"]), cur, cents=True) if stmt.previous_covered and stmt.covered else NO_DATA  # noqa: E731
+    change = lambda r: _change_money(r, stmt) if stmt.previous_covered and stmt.covered else NO_DATA  # noqa: E731
     out = pd.DataFrame({HEADERS.get(k, k): rows[k].astype(str) for k in keys})
     out[f"Spend {stmt.month}"] = (
         rows["spend"]
@@ -335,12 +390,21 @@ def check_currency(currency: str) -> str:
 
 
 def statement_frame(stmt: Statement) -> pd.DataFrame:
-    """The statement's lines as one table for a download: month, scope, model, figures, rate."""
+    """The statement's lines as one table for a download: month, scope, model, figures, rate, and
+    the days each month covers (COVERAGE_COLUMNS, ISO dates, empty when none).
+
+    `change_pct` is empty against a month covered in part, as against one with no spend: a
+    percentage of a few days' spend is no change (`change` and both spends stay, in full)."""
     frame = stmt.lines.copy()
     frame.insert(0, "month", stmt.month)
     frame["previous_month"] = stmt.previous
     frame["rate"] = "none" if stmt.rate is None else stmt.rate
     frame["rate_note"] = stmt.rate_note
+    if stmt.previous_partial:
+        frame["change_pct"] = float("nan")
+    ends = (*(stmt.days or ("", "")), *(stmt.previous_days or ("", "")))
+    for column, day in zip(COVERAGE_COLUMNS, ends, strict=True):
+        frame[column] = day.isoformat() if isinstance(day, date) else ""
     return frame
 
 

@@ -35,7 +35,7 @@ def test_gap_fires_once_then_resolves(tmp_path, smtp_server, make_engine):
         "[Mistral billing] bill and ledger differ for 2026-11: billed EUR 115, measured EUR 100"
     ]
     body = smtp_server.messages[0].get_body(("plain",)).get_content()
-    assert "mistral-ocr-2512 (billed_not_seen)" in body and "mistral-large-2512 (matched)" in body
+    assert "mistral-ocr-2512 (billed, never seen)" in body and "mistral-large-2512 (matched)" in body
     bill(data, {"mistral-large-2512": 101.0})  # within 5% now, and OCR corrected away
     make_engine(smtp_server.port, **settings).run(NOW.replace(minute=20))
     assert smtp_server.messages[1]["Subject"].startswith("[Resolved] [Mistral billing] bill and ledger agree again")

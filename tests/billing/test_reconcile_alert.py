@@ -40,7 +40,7 @@ def test_alert_names_unreadable_bills_and_totals_comparable_models(tmp_path, smt
     )
     body = message.get_body(("plain",)).get_content()
     for model in s.UNREADABLE:
-        assert f"{model} (bill_unreadable)" in body
+        assert f"{model} (bill cannot be read)" in body
     assert "mistral-small-2603 (matched)" in body and "EUR 7.20" not in body
 
 
@@ -58,4 +58,4 @@ def test_only_unreadable_bills_still_alert(tmp_path, smtp_server, monkeypatch):
     raw = config_dict(data, smtp_server.port, rules_enabled=["reconciliation"])
     Engine.from_config(parse_config(raw, base=tmp_path)).run(NOW)
     (message,) = smtp_server.messages
-    assert "codestral-2508 (bill_unreadable)" in message.get_body(("plain",)).get_content()
+    assert "codestral-2508 (bill cannot be read)" in message.get_body(("plain",)).get_content()

@@ -116,3 +116,19 @@ def test_a_bad_savings_table_names_the_key_and_the_fix(table, message):
     with pytest.raises(ConfigError) as caught:
         parse_config({"savings": table}, base=Path("."))
     assert str(caught.value) == message
+
+
+@pytest.mark.slow
+def test_the_rows_behind_each_lever_show_a_dash_for_an_unknown_cell_not_none(env):
+    at = november("pages/savings.py")
+    behind = [f for f in at.dataframe if "tokens_estimated" in f.value.columns]
+    assert behind and any(f.value.isna().any().any() for f in behind)  # ledger rows hold missing cells
+    assert {f.proto.placeholder for f in behind} == {"—"}
+
+
+@pytest.mark.slow
+def test_unit_price_headers_name_the_currency(env):
+    at = november("pages/savings.py")
+    caching = next(f for f in at.dataframe if "input_per_1m" in f.value.columns)
+    labels = {k: v.get("label") for k, v in json.loads(caching.proto.columns).items()}
+    assert (labels["input_per_1m"], labels["cached_per_1m"]) == ("Input (USD /1M)", "Cached input (USD /1M)")

@@ -36,6 +36,7 @@ def ledger(data) -> None:
     rows(
         data,
         [
+            {"timestamp": paris("2026-09-01T10:00"), "cost": 0.0, "project": "unowned"},  # September is whole
             {"timestamp": paris("2026-09-10T10:00"), "cost": 8.0},
             {"timestamp": paris("2026-10-01T00:30"), "cost": 3.0},  # Sep 30 22:30 UTC: October in Paris
             {"timestamp": paris("2026-10-15T12:00"), "cost": 7.0, "model": "mistral-large-latest"},

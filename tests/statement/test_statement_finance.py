@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from alerts._statement import compose
-from ledger.queries.statement import LINE_COLUMNS, readable, statement, statement_csv
+from ledger.queries.statement import COVERAGE_COLUMNS, LINE_COLUMNS, readable, statement, statement_csv
 from tests.support.alerts import rows
 
 from .test_statement_page import page_script
@@ -108,7 +108,15 @@ def test_a_month_the_ledger_does_not_cover_reads_no_data(october_only):
 def test_the_csv_keeps_machine_columns_and_full_precision(october_only):
     stmt = statement(october_only, "2026-10", "UTC", "USD")
     table = list(csv.DictReader(io.StringIO(statement_csv(stmt).decode())))
-    assert list(table[0]) == ["month", "project", *LINE_COLUMNS, "previous_month", "rate", "rate_note"]
+    assert list(table[0]) == [
+        "month",
+        "project",
+        *LINE_COLUMNS,
+        "previous_month",
+        "rate",
+        "rate_note",
+        *COVERAGE_COLUMNS,
+    ]
     large = next(r for r in table if r["model"] == "mistral-large-2512")
     assert float(large["spend"]) == 170.4215 and large["previous_spend"] == "0.0"
 

@@ -16,6 +16,7 @@ def _ledger(tmp_path) -> None:
     rows(
         tmp_path,
         [
+            {"timestamp": datetime(2026, 9, 1, 10, tzinfo=UTC), "cost": 0.0, "project": "other"},  # all September
             {"timestamp": datetime(2026, 9, 10, 10, tzinfo=UTC), "cost": 4.0},
             {"timestamp": datetime(2026, 10, 5, 10, tzinfo=UTC), "cost": 3.0},
             {"timestamp": datetime(2026, 10, 6, 10, tzinfo=UTC), "cost": 2.0, "project": "support"},
