@@ -98,10 +98,11 @@ def mark(folder: Path, url: str) -> None:
 
 
 def url_of(path: Path) -> str | None:
-    """The s3 URL a working folder, or a folder inside it (`<folder>/requests`), stands for;
-    None for a local data_dir."""
+    """The s3 URL a working folder, or a folder up to two levels inside it (`<folder>/requests`,
+    `<folder>/billing/billed`), stands for; None for a local data_dir."""
     path = Path(path)
-    for folder, tail in ((path, ""), (path.parent, f"/{path.name}")):
+    inside = ((path.parent, f"/{path.name}"), (path.parent.parent, f"/{path.parent.name}/{path.name}"))
+    for folder, tail in ((path, ""), *inside):
         try:
             url = (folder / MARKER).read_text().strip()
         except (FileNotFoundError, NotADirectoryError):

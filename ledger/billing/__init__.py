@@ -7,8 +7,9 @@ for the Reconciliation page and the alerts engine alike, with a status that says
 known: a model whose bill cannot be read is `bill_unreadable`, never `matched`, and totals
 (`comparable_totals`) add up only the models whose gap is known.
 
-Layout: `<data_dir>/billing/<source>/<YYYY-MM>[.<workspace>].parquet` and the latest
-spend-limit and rate-limit readings as `<data_dir>/billing/<source>/{spend-limit,rate-limit}.json`.
+Layout: the billed table, a Delta table at `<data_dir>/billing/billed` partitioned by `month`
+(`_table`), and the latest spend-limit and rate-limit readings as
+`<data_dir>/billing/<source>/{spend-limit,rate-limit}.json`.
 
 Example:
     >>> from pathlib import Path
@@ -67,9 +68,12 @@ from ._reconcile import (
 )
 from ._table import (
     BILLED_SCHEMA,
+    BilledMigration,
     BilledRow,
+    billed_dir,
     carry_over,
     check_month,
+    migrate_billed,
     read_billed,
     read_billed_rows,
     update_billed,
@@ -83,6 +87,7 @@ __all__ = [
     "SPEND_LIMIT",
     "STATUSES",
     "STATUS_WORDS",
+    "BilledMigration",
     "BilledRow",
     "Headroom",
     "PriceComparison",
@@ -93,6 +98,7 @@ __all__ = [
     "Totals",
     "billed_amount",
     "billed_by_model",
+    "billed_dir",
     "billed_months",
     "billing_dir",
     "carry_over",
@@ -102,6 +108,7 @@ __all__ = [
     "gap_breaches",
     "has_bill",
     "measured_by_model",
+    "migrate_billed",
     "month_of",
     "price_counts",
     "price_months",

@@ -50,8 +50,9 @@ class _State:
     """The table's folder with symlinks resolved, as deltalake names its files."""
     inode: int
     version: int = -1
-    active: dict[str, date] = field(default_factory=dict)
-    """Each live file's absolute path -> its `date` partition value."""
+    active: dict[str, Any] = field(default_factory=dict)
+    """Each live file's absolute path -> its `date` partition value (None in a table of `paths`)."""
+    dated: bool = True
 
 
 _states: dict[str, _State] = {}
@@ -65,6 +66,16 @@ def commit_file(log: Path, version: int) -> Path:
 def snapshot(folder: Path) -> tuple[int, dict[str, date]] | None:
     """(version, {absolute file path: day}) of the table at `folder` now; None when there is no
     table or its log needs deltalake. The dict is this module's: callers must not change it."""
+    return _read(folder, dated=True)
+
+
+def paths(folder: Path) -> tuple[int, dict[str, None]] | None:
+    """`snapshot` of a table partitioned otherwise than on `date` first (the billed table): its
+    live files' absolute paths, whose folder names carry their partition values."""
+    return _read(folder, dated=False)
+
+
+def _read(folder: Path, dated: bool) -> tuple[int, dict[str, Any]] | None:
     key = str(Path(folder).absolute())
     log = Path(key) / "_delta_log"
     try:
@@ -74,8 +85,13 @@ def snapshot(folder: Path) -> tuple[int, dict[str, date]] | None:
     with _lock:
         state = _states.get(key)
         try:
-            if state is None or state.inode != inode or not commit_file(log, state.version).exists():
-                state = _states[key] = _load(Path(os.path.realpath(key)), inode)
+            if (
+                state is None
+                or state.inode != inode
+                or state.dated != dated
+                or not commit_file(log, state.version).exists()
+            ):
+                state = _states[key] = _load(Path(os.path.realpath(key)), inode, dated)
             _follow(state)
         except (Unsupported, OSError, ValueError, KeyError, TypeError):
             _states.pop(key, None)
@@ -83,10 +99,10 @@ def snapshot(folder: Path) -> tuple[int, dict[str, date]] | None:
         return state.version, state.active
 
 
-def _load(folder: Path, inode: int) -> _State:
+def _load(folder: Path, inode: int, dated: bool = True) -> _State:
     """The state at the last checkpoint (or before version 0 without one)."""
     log = folder / "_delta_log"
-    state = _State(folder, inode)
+    state = _State(folder, inode, dated=dated)
     pointer = log / "_last_checkpoint"
     if not pointer.exists():
         if not commit_file(log, 0).exists():
@@ -120,7 +136,7 @@ def _read_checkpoint(path: Path, state: _State) -> None:
     for row in adds.to_pylist():
         if row.get("deletionVector"):
             raise Unsupported("deletion vectors")
-        state.active[_absolute(state.root, row["path"])] = _day(row["partitionValues"])
+        state.active[_absolute(state.root, row["path"])] = _day(row["partitionValues"]) if state.dated else None
 
 
 def _follow(state: _State) -> None:
@@ -142,7 +158,7 @@ def _apply(action: dict[str, Any], state: _State) -> None:
         add = action["add"]
         if add.get("deletionVector"):
             raise Unsupported("deletion vectors")
-        state.active[_absolute(state.root, add["path"])] = _day(add["partitionValues"])
+        state.active[_absolute(state.root, add["path"])] = _day(add["partitionValues"]) if state.dated else None
     elif "remove" in action:
         state.active.pop(_absolute(state.root, action["remove"]["path"]), None)
     elif "protocol" in action:

@@ -114,7 +114,7 @@ def evict(table_uri: str, folder: Path) -> int:
     pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     present = {o["Key"] for page in pages for o in page.get("Contents", [])}
     gone = 0
-    for path in folder.glob("*=*/*.parquet") if folder.is_dir() else ():
+    for path in folder.glob("*=*/**/*.parquet") if folder.is_dir() else ():
         if prefix + path.relative_to(folder).as_posix() not in present:
             path.unlink(missing_ok=True)
             gone += 1

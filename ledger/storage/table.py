@@ -28,11 +28,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,6 +51,24 @@ if TYPE_CHECKING:
 CHECKPOINT_INTERVAL = 100
 TABLE_SCHEMA = SCHEMA.append(pa.field(PARTITION, pa.date32(), nullable=False))
 """SCHEMA plus the partition column, as the Delta log declares it."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A table's schema as the Delta log declares it (partition columns included) and its
+    partition columns, in folder order. The request ledger is `LEDGER`; the billed table and the
+    rollups (ledger.billing, ledger.queries) declare their own and use the `Layout` functions below."""
+
+    schema: pa.Schema
+    partitions: tuple[str, ...]
+
+    @property
+    def file_schema(self) -> pa.Schema:
+        """The columns a data file holds (partition values live in the log and the folder names)."""
+        return pa.schema([f for f in self.schema if f.name not in self.partitions])
+
+
+LEDGER = Layout(TABLE_SCHEMA, (PARTITION,))
 _handles: dict[str, DeltaTable] = {}
 _snapshots: dict[str, tuple[int, dict[date, list[Path]]]] = {}
 _seen: dict[str, tuple[int, int]] = {}
@@ -139,8 +159,9 @@ def _unchanged(key: str) -> bool:
     return False
 
 
-def create(folder: Path) -> DeltaTable:
-    """The table at `folder`, created empty if missing (the caller holds the ledger lock)."""
+def create(folder: Path, layout: Layout = LEDGER) -> DeltaTable:
+    """The table at `folder`, created empty if missing (the caller holds the ledger lock, or the
+    table's own)."""
     with _lock:
         table = handle(folder)
         if table is not None:
@@ -150,8 +171,8 @@ def create(folder: Path) -> DeltaTable:
 
         DeltaTable.create(
             table_uri(folder),
-            schema=TABLE_SCHEMA,
-            partition_by=[PARTITION],
+            schema=layout.schema,
+            partition_by=list(layout.partitions),
             mode="ignore",
             configuration={"delta.checkpointInterval": str(CHECKPOINT_INTERVAL)},
         )
@@ -376,3 +397,74 @@ def vacuum(folder: Path, retention_hours: int) -> list[str]:
         if base.startswith(remote.SCHEME):
             remote.evict(base, Path(folder))
         return deleted
+
+
+def overwrite(folder: Path, rows: pa.Table, predicate: str, layout: Layout) -> int:
+    """One commit replacing every row of the table at `folder` that matches the SQL `predicate` by
+    `rows` (in `layout.schema`, each matching `predicate`); creates the table if missing. Rows of
+    a file that do not match are kept (delta-rs rewrites that file), so a commit replacing one key
+    never loses another key's rows. Returns the commit's version; `Conflict` if another writer's
+    commit touched the same files first (nothing of this one landed: read again and retry)."""
+    with _lock:
+        table = create(folder, layout)
+        write_deltalake(
+            table,
+            rows.select(layout.schema.names).cast(layout.schema),
+            mode="overwrite",
+            predicate=predicate,
+            partition_by=list(layout.partitions),
+            writer_properties=_writer(),
+        )
+        table.update_incremental()
+        return int(table.version())
+
+
+def partitioned(folder: Path) -> dict[Path, dict[str, str]]:
+    """Every data file of the current snapshot of the table at `folder` with its partition values
+    (from its folder names: delta-rs writes `column=value/` folders in partition order); local
+    paths, on S3 those of the read-through cache, not downloaded (`ensure` them). {} when there is
+    no table. For a table of any `Layout`; locally from the log itself (`delta_log.paths`)."""
+    root = Path(folder).absolute()
+    base = table_uri(root)
+    on_s3 = base.startswith(remote.SCHEME)
+    listed = None if on_s3 else delta_log.paths(root)
+    if listed is not None:
+        found = [Path(path) for path in listed[1]]
+    else:
+        with _lock:
+            if not on_s3 and not is_table(root):
+                _handles.pop(str(root), None)
+                return {}
+            table = handle(root)
+            uris = [] if table is None else table.file_uris()
+        found = [remote.local_path(base, root, uri) if on_s3 else Path(uri) for uri in uris]
+    return {path: _hive(root, path) for path in found}
+
+
+def _hive(root: Path, path: Path) -> dict[str, str]:
+    """The partition values in `path`'s `column=value` folders under `root`."""
+    try:
+        parts = path.relative_to(root).parts[:-1]
+    except ValueError:
+        parts = path.parent.parts
+    return {k: unquote(v) for k, _, v in (part.partition("=") for part in parts if "=" in part)}
+
+
+def read(folder: Path, layout: Layout, keep: Callable[[dict[str, str]], bool] | None = None) -> pa.Table:
+    """The rows of the current snapshot of the table at `folder` (in `layout.schema`), of the files
+    whose partition values `keep` accepts (all if None); on S3 through the read-through cache."""
+    import pyarrow.dataset as ds
+
+    chosen = {path: values for path, values in partitioned(folder).items() if keep is None or keep(values)}
+    ensure(folder, sorted(chosen))
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    for path, values in chosen.items():
+        groups.setdefault(tuple(values.get(name, "") for name in layout.partitions), []).append(path)
+    parts = []
+    for key, paths in sorted(groups.items()):
+        rows = ds.dataset([str(p) for p in sorted(paths)], schema=layout.file_schema, format="parquet").to_table()
+        for name, value in zip(layout.partitions, key, strict=True):
+            field = layout.schema.field(name)
+            rows = rows.append_column(field, pa.array([value] * rows.num_rows, pa.string()).cast(field.type))
+        parts.append(rows.select(layout.schema.names))
+    return pa.concat_tables(parts) if parts else layout.schema.empty_table()
