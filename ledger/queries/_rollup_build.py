@@ -3,59 +3,96 @@
 Why its own module: building runs a DuckDB query (`_engine`), and the engine plans with
 `_rollups`; keeping the build here means neither of those two imports the other's user.
 
+Each stale day of each kind is one commit to that kind's Delta table replacing the day's
+partition (a predicate overwrite on `date`), with the new `ledger_hash`; a build killed midway
+leaves every committed day fresh and the others stale, never a torn day. Files a commit
+replaced are deleted by a `vacuum` every `VACUUM_EVERY` commits, once older than the ledger's
+`VACUUM_HOURS`, so a query that planned them keeps working.
+
 Example:
     >>> from datetime import UTC, datetime
     >>> from tests.builders import build_ledger
     >>> _ = build_ledger(Path("data"), n_records=500, days=1, seed=7, end=datetime(2026, 11, 27, 23, tzinfo=UTC))
     >>> update_rollups(Path("data"))   # after a write or compaction
-    [PosixPath('data/rollups/hourly/date=2026-11-27/totals-....parquet'), ...]
+    [PosixPath('data/rollups/totals/date=2026-11-27/ledger_hash=...'), PosixPath('data/rollups/latency/...')]
     >>> update_rollups(Path("data"))   # cheap when nothing changed
     []
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from ledger.storage.atomic import atomic_write
-from ledger.storage.store import day_files, list_days
+import pyarrow as pa
+
+from ledger.storage import table as delta
+from ledger.storage.schema import PARTITION
+from ledger.storage.store import VACUUM_HOURS, files_by_day, list_days
 
 from ._engine import connection, scan_sql
-from ._rollups import KINDS, rollup_dir, rollup_path, rollup_sql
+from ._rollups import HASH, KINDS, ROLLUPS, built, ledger_hash, rollup_sql, rollup_table
+
+VACUUM_EVERY = 50
+"""Commits to a rollup table between two vacuums of it."""
+OLD_LAYOUT = Path("hourly")
+"""Where rollups were parquet files of their own (`rollups/hourly/date=D/{kind}-<hash>.parquet`): removed."""
 
 
 def update_rollups(data_dir: Path, days: Iterable[date] | None = None) -> list[Path]:
     """(Re)build the rollups of each given UTC day whose files changed; None = every day.
 
     Call it after each ledger write or compaction (cheap when nothing changed: one hash of
-    file names). Returns the rollup files written; older rollups of those days are removed.
+    file names per day, one read of each rollup table's log). Returns the partitions written,
+    `rollups/<kind>/date=D/ledger_hash=H`, in the order built.
     """
-    wanted = list_days(Path(data_dir)) if days is None else sorted(set(days))
+    data_dir = Path(data_dir)
+    shutil.rmtree(data_dir / ROLLUPS / OLD_LAYOUT, ignore_errors=True)
+    wanted = list_days(data_dir) if days is None else sorted(set(days))
+    if not wanted:
+        return []
+    by_day = files_by_day(data_dir, wanted[0], wanted[-1])
+    rolled = {kind: set(built(data_dir, kind)) for kind in KINDS}
     written = []
     for day in wanted:
-        files = day_files(Path(data_dir), day)
+        files = by_day.get(day, [])
+        digest = ledger_hash(files)
         for kind in KINDS if files else ():
-            written.extend(_build(data_dir, day, files, kind))
+            if (day, digest) not in rolled[kind]:
+                _build(data_dir, day, files, digest, kind)
+                written.append(rollup_table(data_dir, kind) / f"{PARTITION}={day.isoformat()}" / f"{HASH}={digest}")
     return written
 
 
-def _build(data_dir: Path, day: date, files: list[Path], kind: str) -> list[Path]:
-    target = rollup_path(data_dir, day, files, kind)
-    written = []
-    if not target.exists():
-        sql = rollup_sql(scan_sql(files), kind)
-        atomic_write(target, lambda tmp: _copy(connection(), sql, tmp))
-        written.append(target)
-    for old in rollup_dir(data_dir, day).glob(f"{kind}-*.parquet"):
-        if old != target:
-            old.unlink(missing_ok=True)
-    for legacy in rollup_dir(data_dir, day).glob("rollup-*.parquet"):
-        legacy.unlink(missing_ok=True)
-    return written
+def _build(data_dir: Path, day: date, files: list[Path], digest: str, kind: str) -> None:
+    rows = _rows(connection().sql(rollup_sql(scan_sql(files), kind)).to_arrow_table())
+    if rows.num_rows == 0:
+        rows = pa.table({f.name: pa.nulls(1, f.type) for f in rows.schema}, schema=rows.schema)
+    rows = rows.append_column(pa.field(PARTITION, pa.date32()), pa.array([day] * rows.num_rows, pa.date32()))
+    rows = rows.append_column(pa.field(HASH, pa.string()), pa.array([digest] * rows.num_rows, pa.string()))
+    from deltalake.exceptions import SchemaMismatchError
+
+    folder = rollup_table(data_dir, kind)
+    layout = delta.Layout(rows.schema, (PARTITION, HASH))
+    try:
+        version = delta.overwrite(folder, rows, f"{PARTITION} = '{day.isoformat()}'", layout)
+    except SchemaMismatchError:  # a new VERSION's columns: every day's rollup is stale anyway
+        version = delta.overwrite(folder, rows, None, layout, new_schema=True)
+    if version % VACUUM_EVERY == 0:
+        delta.vacuum(folder, VACUUM_HOURS)
 
 
-def _copy(con: object, sql: str, tmp: Path) -> None:
-    escaped = str(tmp).replace("'", "''")
-    con.execute(f"COPY ({sql}) TO '{escaped}' (FORMAT parquet, COMPRESSION zstd)")  # type: ignore[attr-defined]
+def _rows(table: pa.Table) -> pa.Table:
+    """DuckDB's answer in types a Delta table keeps, as the rollup's parquet files always had them:
+    sums of integers (HUGEINT, arrow decimals) as doubles, times in UTC, every column nullable."""
+    fields = []
+    for f in table.schema:
+        kind = f.type
+        if pa.types.is_decimal(kind):
+            kind = pa.float64()
+        elif pa.types.is_timestamp(kind):
+            kind = pa.timestamp("us", tz="UTC")
+        fields.append(pa.field(f.name, kind))
+    return table.cast(pa.schema(fields))

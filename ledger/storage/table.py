@@ -399,12 +399,14 @@ def vacuum(folder: Path, retention_hours: int) -> list[str]:
         return deleted
 
 
-def overwrite(folder: Path, rows: pa.Table, predicate: str, layout: Layout) -> int:
+def overwrite(folder: Path, rows: pa.Table, predicate: str | None, layout: Layout, new_schema: bool = False) -> int:
     """One commit replacing every row of the table at `folder` that matches the SQL `predicate` by
     `rows` (in `layout.schema`, each matching `predicate`); creates the table if missing. Rows of
     a file that do not match are kept (delta-rs rewrites that file), so a commit replacing one key
     never loses another key's rows. Returns the commit's version; `Conflict` if another writer's
-    commit touched the same files first (nothing of this one landed: read again and retry)."""
+    commit touched the same files first (nothing of this one landed: read again and retry).
+    `predicate` None replaces every row; with `new_schema` the table takes `layout.schema` then
+    (a table of derived rows whose columns changed)."""
     with _lock:
         table = create(folder, layout)
         write_deltalake(
@@ -414,6 +416,7 @@ def overwrite(folder: Path, rows: pa.Table, predicate: str, layout: Layout) -> i
             predicate=predicate,
             partition_by=list(layout.partitions),
             writer_properties=_writer(),
+            **({"schema_mode": "overwrite"} if new_schema else {}),
         )
         table.update_incremental()
         return int(table.version())

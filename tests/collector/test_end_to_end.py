@@ -14,6 +14,7 @@ import pytest
 
 from collector._reprice import reprice
 from ledger import Price, PriceBook, read_ledger
+from ledger.queries._rollups import built
 from simulator import start_server
 from tests.support.collectors import collector_once
 
@@ -65,7 +66,7 @@ def test_bad_records_are_quarantined_and_nothing_is_lost(tmp_path, sim):
     assert stored + len(lines) == len(records)
     assert all(line["reason"] and line["raw"] in records for line in lines)
     assert TOKEN not in proc.stderr
-    days = {p.parent.name for p in (tmp_path / "data" / "rollups" / "hourly").glob("*/totals-*.parquet")}
+    days = {f"date={day.isoformat()}" for day, _ in built(tmp_path / "data", "totals")}
     assert days == {p.name for p in (tmp_path / "data" / "requests").glob("date=*")}
     assert '"event": "poll"' in proc.stderr or '"event":"poll"' in proc.stderr
 
