@@ -3,9 +3,10 @@
 Why its own module: building runs a DuckDB query (`_engine`), and the engine plans with
 `_rollups`; keeping the build here means neither of those two imports the other's user.
 
-Each stale day of each kind is one commit to that kind's Delta table replacing the day's
-partition (a predicate overwrite on `date`), with the new `ledger_hash`; a build killed midway
-leaves every committed day fresh and the others stale, never a torn day. Files a commit
+Stale days of a kind are rebuilt `COMMIT_DAYS` at a time, one commit to that kind's Delta table
+replacing those days' partitions whole (a predicate overwrite on `date`), with their new
+`ledger_hash`; a build killed midway leaves every committed day fresh and the others stale,
+never a torn day. Files a commit
 replaced are deleted by a `vacuum` every `VACUUM_EVERY` commits, once older than the ledger's
 `VACUUM_HOURS`, so a query that planned them keeps working.
 
@@ -30,13 +31,16 @@ import pyarrow as pa
 
 from ledger.storage import table as delta
 from ledger.storage.schema import PARTITION
-from ledger.storage.store import VACUUM_HOURS, files_by_day, list_days
+from ledger.storage.store import VACUUM_HOURS, files_by_day, list_days, requests_dir
 
 from ._engine import connection, scan_sql
 from ._rollups import HASH, KINDS, ROLLUPS, built, ledger_hash, rollup_sql, rollup_table
 
 VACUUM_EVERY = 50
 """Commits to a rollup table between two vacuums of it."""
+COMMIT_DAYS = 8
+"""Stale days rebuilt in one commit (each day's partition replaced whole): a first build of a
+long ledger makes an eighth of the commits, which on S3 is most of its time."""
 OLD_LAYOUT = Path("hourly")
 """Where rollups were parquet files of their own (`rollups/hourly/date=D/{kind}-<hash>.parquet`): removed."""
 
@@ -46,42 +50,52 @@ def update_rollups(data_dir: Path, days: Iterable[date] | None = None) -> list[P
 
     Call it after each ledger write or compaction (cheap when nothing changed: one hash of
     file names per day, one read of each rollup table's log). Returns the partitions written,
-    `rollups/<kind>/date=D/ledger_hash=H`, in the order built.
+    `rollups/<kind>/date=D/ledger_hash=H`, kind by kind.
     """
     data_dir = Path(data_dir)
     shutil.rmtree(data_dir / ROLLUPS / OLD_LAYOUT, ignore_errors=True)
     wanted = list_days(data_dir) if days is None else sorted(set(days))
     if not wanted:
         return []
-    by_day = files_by_day(data_dir, wanted[0], wanted[-1])
-    rolled = {kind: set(built(data_dir, kind)) for kind in KINDS}
+    by_day = files_by_day(data_dir, wanted[0], wanted[-1], fetch=False)
     written = []
-    for day in wanted:
-        files = by_day.get(day, [])
-        digest = ledger_hash(files)
-        for kind in KINDS if files else ():
-            if (day, digest) not in rolled[kind]:
-                _build(data_dir, day, files, digest, kind)
-                written.append(rollup_table(data_dir, kind) / f"{PARTITION}={day.isoformat()}" / f"{HASH}={digest}")
+    for kind in KINDS:
+        rolled = set(built(data_dir, kind))
+        stale = [
+            (day, by_day[day], ledger_hash(by_day[day]))
+            for day in wanted
+            if by_day.get(day) and (day, ledger_hash(by_day[day])) not in rolled
+        ]
+        for start in range(0, len(stale), COMMIT_DAYS):
+            chunk = stale[start : start + COMMIT_DAYS]
+            _build(data_dir, chunk, kind)
+            table = rollup_table(data_dir, kind)
+            written += [table / f"{PARTITION}={day.isoformat()}" / f"{HASH}={digest}" for day, _, digest in chunk]
     return written
 
 
-def _build(data_dir: Path, day: date, files: list[Path], digest: str, kind: str) -> None:
-    rows = _rows(connection().sql(rollup_sql(scan_sql(files), kind)).to_arrow_table())
-    if rows.num_rows == 0:
-        rows = pa.table({f.name: pa.nulls(1, f.type) for f in rows.schema}, schema=rows.schema)
-    rows = rows.append_column(pa.field(PARTITION, pa.date32()), pa.array([day] * rows.num_rows, pa.date32()))
-    rows = rows.append_column(pa.field(HASH, pa.string()), pa.array([digest] * rows.num_rows, pa.string()))
+def _build(data_dir: Path, days: list[tuple[date, list[Path], str]], kind: str) -> None:
+    """One commit replacing the partitions of these (day, its ledger files, their hash)."""
     from deltalake.exceptions import SchemaMismatchError
 
+    delta.ensure(requests_dir(data_dir), [f for _, files, _ in days for f in files])
+    rows = pa.concat_tables([_day_rows(files, day, digest, kind) for day, files, digest in days])
     folder = rollup_table(data_dir, kind)
     layout = delta.Layout(rows.schema, (PARTITION, HASH))
     try:
-        version = delta.overwrite(folder, rows, f"{PARTITION} = '{day.isoformat()}'", layout)
+        version = delta.overwrite(folder, rows, delta.day_predicate([day for day, _, _ in days]), layout)
     except SchemaMismatchError:  # a new VERSION's columns: every day's rollup is stale anyway
         version = delta.overwrite(folder, rows, None, layout, new_schema=True)
     if version % VACUUM_EVERY == 0:
         delta.vacuum(folder, VACUUM_HOURS)
+
+
+def _day_rows(files: list[Path], day: date, digest: str, kind: str) -> pa.Table:
+    rows = _rows(connection().sql(rollup_sql(scan_sql(files), kind)).to_arrow_table())
+    if rows.num_rows == 0:
+        rows = pa.table({f.name: pa.nulls(1, f.type) for f in rows.schema}, schema=rows.schema)
+    rows = rows.append_column(pa.field(PARTITION, pa.date32()), pa.array([day] * rows.num_rows, pa.date32()))
+    return rows.append_column(pa.field(HASH, pa.string()), pa.array([digest] * rows.num_rows, pa.string()))
 
 
 def _rows(table: pa.Table) -> pa.Table:

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from ledger.storage import table as delta
 from ledger.storage.schema import PARTITION
-from ledger.storage.store import files_by_day
+from ledger.storage.store import files_by_day, requests_dir
 
 from ._measures import LATENCY_KEYS, LATENCY_ROWS, rollup_columns
 
@@ -93,7 +93,7 @@ def plan(data_dir: Path, first: date, last: date, kind: str = "totals") -> tuple
     """For the UTC days first..last: (fresh rollup files, raw files of days without one)."""
     fresh: list[Path] = []
     raw: list[Path] = []
-    by_day = files_by_day(Path(data_dir), first, last)
+    by_day = files_by_day(Path(data_dir), first, last, fetch=False)
     rolled = built(data_dir, kind) if by_day else {}
     for day in sorted(by_day):
         files = by_day[day]
@@ -103,4 +103,5 @@ def plan(data_dir: Path, first: date, last: date, kind: str = "totals") -> tuple
         else:
             raw.extend(files)
     delta.ensure(rollup_table(data_dir, kind), fresh)
+    delta.ensure(requests_dir(Path(data_dir)), raw)  # on S3 only the raw files a rollup cannot replace
     return fresh, raw

@@ -104,9 +104,10 @@ def day_files(data_dir: Path, day: date, fetch: bool = True) -> list[Path]:
     return delta.files(requests_dir(data_dir), day, day, fetch)
 
 
-def files_by_day(data_dir: Path, first: date, last: date) -> dict[date, list[Path]]:
-    """The files of each day in [first, last] (UTC dates) in the current snapshot, from one read of it."""
-    return delta.files_by_day(requests_dir(data_dir), first, last)
+def files_by_day(data_dir: Path, first: date, last: date, fetch: bool = True) -> dict[date, list[Path]]:
+    """The files of each day in [first, last] (UTC dates) in the current snapshot, from one read of
+    it (on S3 `fetch=False` lists their cached paths without downloading them)."""
+    return delta.files_by_day(requests_dir(data_dir), first, last, fetch)
 
 
 def list_files(data_dir: Path, start: date | None = None, end: date | None = None) -> list[Path]:

@@ -259,12 +259,14 @@ def ensure(folder: Path, paths: list[Path]) -> None:
         remote.fetch_missing((f"{base}/{f.relative_to(local).as_posix()}", f) for f in paths)
 
 
-def files_by_day(folder: Path, first: date, last: date) -> dict[date, list[Path]]:
+def files_by_day(folder: Path, first: date, last: date, fetch: bool = True) -> dict[date, list[Path]]:
     """The current snapshot's files of each day in [first, last] that has any (one snapshot read
-    for a whole window: the rollup planner asks per day); on S3 downloaded if missing, as `files`."""
+    for a whole window: the rollup planner asks per day); on S3 downloaded if missing, as `files`
+    (`fetch=False`: only their names; the planner fetches the days no rollup answers)."""
     with _lock:
         chosen = {day: list(paths) for day, paths in _by_day(folder).items() if first <= day <= last}
-    ensure(folder, [f for paths in chosen.values() for f in paths])
+    if fetch:
+        ensure(folder, [f for paths in chosen.values() for f in paths])
     return chosen
 
 

@@ -81,6 +81,7 @@ def test_a_fresh_s3_host_reads_the_buckets_rollups_instead_of_recomputing(s3, tm
     assert not (host_b / "rollups").exists()
     fresh, raw = plan(host_b, *WINDOW.utc_days(), kind)
     assert raw == [] and len(fresh) == 3  # every day from the bucket's rollups, none rolled up again
+    assert list((host_b / "requests").rglob("*.parquet")) == []  # no raw ledger file even downloaded
     table = rollup_table(host_b, kind)
     keys = set(s3.keys(f"monitor/rollups/{kind}/"))
     assert all(f.is_file() and f"monitor/rollups/{kind}/{f.relative_to(table).as_posix()}" in keys for f in fresh)
