@@ -90,3 +90,20 @@ def test_a_fresh_s3_host_reads_the_buckets_rollups_instead_of_recomputing(s3, tm
     assert figures(host_a) == pytest.approx(with_rollups, rel=1e-12)  # DuckDB sums in parallel: order varies
     monkeypatch.setenv("LEDGER_ROLLUPS", "0")
     assert figures(host_b) == pytest.approx(with_rollups, rel=1e-12)
+
+
+def test_files_a_rebuild_replaced_are_vacuumed_after_the_retention(tmp_path, monkeypatch):
+    import ledger.queries._rollup_build as build
+
+    build_ledger(tmp_path, n_records=2_000, days=3, seed=7, end=END)
+    update_rollups(tmp_path)
+    table = rollup_table(tmp_path, "totals")
+    before = set(table.glob("date=*/*/*.parquet"))
+    monkeypatch.setattr(build, "VACUUM_EVERY", 1)
+    monkeypatch.setattr(build, "VACUUM_HOURS", 0)
+    late = read_ledger(tmp_path, DAY, DAY).slice(0, 1)
+    write_rows(tmp_path, late.set_column(late.schema.get_field_index("id"), "id", [["late-1"]]))
+    update_rollups(tmp_path)
+    after = set(table.glob("date=*/*/*.parquet"))
+    assert after == {f for files in built(tmp_path).values() for f in files}  # only the snapshot's files are left
+    assert [f for f in before - after if f.parent.parent.name == f"date={DAY}"]  # the day's old rollup is gone
