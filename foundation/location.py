@@ -99,7 +99,7 @@ def mark(folder: Path, url: str) -> None:
 
 def url_of(path: Path) -> str | None:
     """The s3 URL a working folder, or a folder up to two levels inside it (`<folder>/requests`,
-    `<folder>/billing/billed`), stands for; None for a local data_dir."""
+    `<folder>/billed`), stands for; None for a local data_dir."""
     path = Path(path)
     inside = ((path.parent, f"/{path.name}"), (path.parent.parent, f"/{path.parent.name}/{path.name}"))
     for folder, tail in ((path, ""), *inside):

@@ -7,7 +7,7 @@ for the Reconciliation page and the alerts engine alike, with a status that says
 known: a model whose bill cannot be read is `bill_unreadable`, never `matched`, and totals
 (`comparable_totals`) add up only the models whose gap is known.
 
-Layout: the billed table, a Delta table at `<data_dir>/billing/billed` partitioned by `month`
+Layout: the billed table, a Delta table at `<data_dir>/billed` partitioned by `month`
 (`_table`), and the latest spend-limit and rate-limit readings as
 `<data_dir>/billing/<source>/{spend-limit,rate-limit}.json`.
 

@@ -34,8 +34,9 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def safe_name(text: str) -> str:
-    """`text` usable as one file-name part."""
-    return _SAFE.sub("_", text)
+    """`text` usable as one file-name part: never a path's `.` or `..`, never empty."""
+    name = _SAFE.sub("_", text)
+    return "_" * max(1, len(name)) if name.strip(".") == "" else name
 
 
 def billing_dir(data_dir: Path, source: str | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""The billed table: what a provider's bill says, a Delta Lake table at `<data_dir>/billing/billed`.
+"""The billed table: what a provider's bill says, a Delta Lake table at `<data_dir>/billed`.
 
 Why Delta (issue 21): with an `s3://` data_dir the table lives in the bucket beside the request
 ledger, so every host reconciles against the same bill, and each update is one commit that any
@@ -107,8 +107,10 @@ OLD_NAME = re.compile(r"^\d{4}-\d{2}(\..+)?\.parquet$")
 
 
 def billed_dir(data_dir: Path) -> Path:
-    """The billed table's folder (on S3, the working folder's; the table is at its URL)."""
-    return billing_dir(data_dir) / BILLED
+    """The billed table's folder (on S3, the working folder's; the table is at its URL). Beside
+    `billing/`, not in it: a source's own folder there (`billing/<source>`) could be named like the
+    table's, and a vacuum deletes every file of a table's folder its log does not name."""
+    return Path(data_dir) / BILLED
 
 
 def _lock(data_dir: Path) -> FileLock:

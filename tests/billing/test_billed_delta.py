@@ -19,6 +19,7 @@ from ledger.billing import (
     BILLED_SCHEMA,
     BilledRow,
     billed_dir,
+    billing_dir,
     migrate_billed,
     read_billed,
     reconcile,
@@ -177,10 +178,19 @@ def test_a_fresh_host_reads_the_bill_from_the_bucket_and_reconciles_alike(s3, tm
     host_a = working_folder(s3, tmp_path, "host-a")
     write_rows(host_a, priced_batch(0, 50))
     update_billed(host_a, "adm", MONTH, None, [bill("mistral-small-2603", 1.0), bill("codestral", 2.0)], FETCHED)
-    assert any(k.startswith("monitor/billing/billed/_delta_log/") for k in s3.keys("monitor/billing/"))
-    assert any(k.startswith(f"monitor/billing/billed/month={MONTH}/") for k in s3.keys("monitor/billing/"))
+    assert any(k.startswith("monitor/billed/_delta_log/") for k in s3.keys("monitor/billed/"))
+    assert any(k.startswith(f"monitor/billed/month={MONTH}/") for k in s3.keys("monitor/billed/"))
     host_b = working_folder(s3, tmp_path, "host-b")
     assert not (host_b / "billing").exists()
     assert read_billed(host_b).to_pylist() == read_billed(host_a).to_pylist()
     assert reconcile(host_b, [MONTH], "USD") == reconcile(host_a, [MONTH], "USD")
     assert {r.model for r in reconcile(host_b, [MONTH], "USD")} >= {"mistral-small-2603", "codestral"}
+
+
+def test_no_source_folder_can_be_the_tables(tmp_path: Path) -> None:
+    """A vacuum deletes every file of the table's folder its log does not name: a source's own folder
+    (`billing/<source>`: price sheets, readings) must never be it, whatever the source is called."""
+    for source in ("billed", "mistral_admin", "..", "."):
+        assert billed_dir(tmp_path) != billing_dir(tmp_path, source).resolve()
+        assert not billing_dir(tmp_path, source).resolve().is_relative_to(billed_dir(tmp_path))
+    assert billing_dir(tmp_path, "..") == tmp_path / "billing" / "__"
