@@ -5,6 +5,16 @@ collector's `mistral_admin` source) and hold them against what the ledger measur
 that coincide with `monthly_limit_reached`, or the busiest minute of a model against its
 tokens-per-minute limit.
 
+Why the readings (and the price sheets, `_prices`) are objects beside an S3 ledger (issue 21): a
+dashboard, or a `pricing = "billed"` collector, on another host than the one whose `mistral_admin`
+source fetched them must see them. With an s3 data_dir each file, once written, is also put whole
+as the object `<data_dir>/billing/<source>/...` (`keep_beside`: it has one writer, which replaces
+it whole, so a plain put is right and a conditional one would buy nothing), and readers copy
+`<data_dir>/billing/` into the working folder first (`billing_files`), at most once a minute per
+process (`remote.mirror_every`): these readers run on every chart and on every build of the
+price book, the writer every few minutes. The billed table is at `<data_dir>/billed`, not under
+`billing/`, so no Delta file is copied. Locally nothing changes.
+
 Example:
     >>> reading = {"used": 300.0, "limit": 1000.0, "currency": "EUR"}
     >>> _ = write_reading(Path("data"), "mistral_admin", SPEND_LIMIT, reading)
@@ -24,6 +34,7 @@ import orjson
 
 from foundation.periods import period_start
 from ledger.queries import count_429s, peak_minute_tokens
+from ledger.storage import remote
 from ledger.storage.atomic import atomic_write_bytes
 
 SPEND_LIMIT = "spend-limit"
@@ -44,15 +55,36 @@ def billing_dir(data_dir: Path, source: str | None = None) -> Path:
     return root if source is None else root / safe_name(source)
 
 
+def keep_beside(data_dir: Path, path: Path) -> Path:
+    """`path`, a file just written under `data_dir`'s billing folder; with an s3 data_dir also put
+    whole as its object beside the ledger (the same relative key)."""
+    url = remote.beside(data_dir, BILLING)
+    if url is not None:
+        remote.put(f"{url}/{path.relative_to(billing_dir(data_dir)).as_posix()}", path.read_bytes())
+    return path
+
+
+def billing_files(data_dir: Path, pattern: str) -> list[Path]:
+    """The files under `<data_dir>/billing` matching the glob `pattern`, sorted; with an s3 data_dir
+    every host's, copied from the bucket first (at most every `remote.MIRROR_SECONDS`)."""
+    root = billing_dir(data_dir)
+    url = remote.beside(data_dir, BILLING)
+    if url is not None:
+        remote.mirror_every(url, root)
+    return sorted(root.glob(pattern))
+
+
 def write_reading(data_dir: Path, source: str, name: str, reading: dict[str, Any]) -> Path:
-    """Keep the latest parsed spend-limit or rate-limit reading (name: 'spend-limit' | 'rate-limit')."""
-    return atomic_write_bytes(billing_dir(data_dir, source) / f"{name}.json", orjson.dumps(reading, default=str))
+    """Keep the latest parsed spend-limit or rate-limit reading (name: 'spend-limit' | 'rate-limit');
+    with an s3 data_dir also as its object beside the ledger."""
+    path = atomic_write_bytes(billing_dir(data_dir, source) / f"{name}.json", orjson.dumps(reading, default=str))
+    return keep_beside(data_dir, path)
 
 
 def read_readings(data_dir: Path, name: str) -> dict[str, dict[str, Any]]:
-    """Source -> latest reading called `name`, for every admin source that has one."""
+    """Source -> latest reading called `name`, for every admin source that has one (on S3 every host's)."""
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted(billing_dir(data_dir).glob(f"*/{name}.json")):
+    for path in billing_files(data_dir, f"*/{name}.json"):
         try:
             value = orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError:

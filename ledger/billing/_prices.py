@@ -3,7 +3,9 @@
 Why store it: the `prices` list of `GET /v1/admin/usage` is the organisation's actual price
 sheet, negotiated discounts included, and it can change from one month to the next. Each
 fetch of a month replaces `<data_dir>/billing/<source>/prices/<YYYY-MM>[.<workspace>].parquet`;
-a payload without a usable list leaves the stored sheet as it was. An entry whose price is
+a payload without a usable list leaves the stored sheet as it was. With an s3 data_dir each sheet
+is also put whole as its object beside the ledger, and readers copy every host's first (see
+`_limits`: one writer per sheet, which replaces it whole, so a plain put). An entry whose price is
 not a number is kept with its JSON in `raw` and a `problem`, never as 0.
 
 Why the comparison is careful: the list's fields (event_type, billing_metric, billing_group,
@@ -37,7 +39,7 @@ from foundation.periods import local_midnight, next_period_start, parse_month
 from ledger.pricing.prices import PriceBook, SheetPrice
 from ledger.storage.schema import TS
 
-from ._limits import billing_dir, safe_name
+from ._limits import billing_dir, billing_files, keep_beside, safe_name
 from ._table import check_month, read_month_files, write_month_file
 
 PRICES_DIR = "prices"
@@ -119,7 +121,8 @@ def write_price_sheet(
     currency: str | None,
     fetched_at: datetime | None = None,
 ) -> Path:
-    """Replace the stored price sheet of (source, month, workspace) with `entries`, atomically."""
+    """Replace the stored price sheet of (source, month, workspace) with `entries`, atomically
+    (with an s3 data_dir, then its object beside the ledger)."""
     same = {
         "source": source,
         "month": month,
@@ -127,17 +130,19 @@ def write_price_sheet(
         "currency": currency,
         "fetched_at": fetched_at or datetime.now(UTC),
     }
-    return write_month_file(_path(data_dir, source, month, workspace), PRICE_SCHEMA, entries, same)
+    return keep_beside(
+        data_dir, write_month_file(_path(data_dir, source, month, workspace), PRICE_SCHEMA, entries, same)
+    )
 
 
 def read_price_sheet(data_dir: Path, months: Iterable[str] | None = None) -> pa.Table:
-    """Every stored price entry (of `months` if given), all sources and workspaces."""
-    return read_month_files(billing_dir(data_dir).glob(f"*/{PRICES_DIR}/*.parquet"), PRICE_SCHEMA, months)
+    """Every stored price entry (of `months` if given), all sources and workspaces (on S3 every host's)."""
+    return read_month_files(billing_files(data_dir, f"*/{PRICES_DIR}/*.parquet"), PRICE_SCHEMA, months)
 
 
 def price_months(data_dir: Path) -> list[str]:
-    """Months with a stored price sheet, newest first."""
-    return sorted({p.name[:7] for p in billing_dir(data_dir).glob(f"*/{PRICES_DIR}/*.parquet")}, reverse=True)
+    """Months with a stored price sheet, newest first (on S3 every host's)."""
+    return sorted({p.name[:7] for p in billing_files(data_dir, f"*/{PRICES_DIR}/*.parquet")}, reverse=True)
 
 
 def token_kind(*labels: str | None) -> str | None:

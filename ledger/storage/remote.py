@@ -23,7 +23,10 @@ writes the same bytes again (`put`: quarantine files), written once and never ov
 object (`create`, `If-None-Match: *`, False on a 412: provider snapshots), or read-modify-written
 by conditional puts, read and changed again on a 412 (`update`: FX rates, `Document`). Readers
 that open local files get the objects copied into the working folder first (`mirror`: a copy
-carries its object's size and LastModified as its mtime, and is fetched again when either differs).
+carries its object's size and LastModified as its mtime, and is fetched again when either differs);
+a reader that runs on every query lists the bucket at most every MIRROR_SECONDS (`mirror_every`:
+FX rates, the spend-limit and rate-limit readings, the price sheets), a minute behind the writer
+at worst for one LIST per minute, rather than a LIST per chart.
 
 Endpoint and credentials: boto3 reads the standard AWS environment, as delta-rs does.
 
@@ -34,8 +37,10 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -51,8 +56,13 @@ DOWNLOADS = 8
 """Files fetched at once when a query needs several missing ones."""
 UPDATE_TRIES = 5
 """Conditional puts on S3 refused because another host wrote meanwhile, before giving up loudly."""
+MIRROR_SECONDS = 60.0
+"""How long a process reads its copies of a prefix `mirror_every` keeps before listing the bucket
+again (the collector writes rates, readings and sheets every few minutes to hours)."""
 _client: Any = None
 _client_lock = threading.Lock()
+_mirrored: dict[tuple[str, Path], float] = {}
+_mirrored_lock = threading.Lock()
 
 
 class Moved(MonitorError):
@@ -225,6 +235,19 @@ def mirror(prefix: str, folder: Path) -> list[Path]:
                 atomic_write(path, download)
             paths.append(path)
     return sorted(paths)
+
+
+def mirror_every(prefix: str, folder: Path) -> bool:
+    """`mirror(prefix, folder)` unless this process did so less than MIRROR_SECONDS ago (monotonic
+    clock, per prefix and folder); True when it mirrored."""
+    now, key = time.monotonic(), (prefix, Path(folder))
+    with _mirrored_lock:
+        due = now - _mirrored.get(key, -math.inf) >= MIRROR_SECONDS
+        if due:
+            _mirrored[key] = now
+    if due:
+        mirror(prefix, folder)
+    return due
 
 
 def cache_bytes(folder: Path) -> int:

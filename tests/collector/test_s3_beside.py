@@ -1,5 +1,6 @@
 """State beside an S3 ledger (issue 21): with an s3 data_dir the quarantine files, the raw provider
-snapshots, the fetched FX rates and the collector's status are objects under the data_dir's URL, so
+snapshots, the fetched FX rates, the collector's status, the Admin API's spend-limit and rate-limit
+readings and the organisation's price sheets are objects under the data_dir's URL, so
 a collector or dashboard on a fresh host (an empty working folder, the same config and URL) sees what
 the last one left; a snapshot never overwrites another host's, and two hosts' conditional updates of
 the rates or the status both land."""
@@ -19,6 +20,18 @@ from collector._state import Quarantine, StatusBoard
 from collector.providers._snapshots import save_snapshot, snapshot_files
 from foundation.config import FxConfig
 from foundation.scrub import register_secret
+from ledger.billing import (
+    RATE_LIMIT,
+    SPEND_LIMIT,
+    PriceEntry,
+    compare_prices,
+    price_months,
+    read_price_sheet,
+    read_readings,
+    sheet_prices,
+    write_price_sheet,
+    write_reading,
+)
 from ledger.pricing import fx
 from ledger.queries import Filters, freshness, spend_summary
 from ledger.storage import remote
@@ -68,6 +81,69 @@ def test_a_fresh_host_sees_the_quarantine_snapshots_rates_and_status_of_the_last
 
     Quarantine(host_b).put("sim", "m.1.0", [Rejected("id: missing", {"model": "x"})])  # a replay, on host B
     assert Quarantine(host_a).count() == Quarantine(host_b).count() == 1
+
+
+def sheet_entry(model: str, metric: str, price: float) -> PriceEntry:
+    return PriceEntry(
+        event_type=model,
+        billing_metric=metric,
+        billing_group="completion",
+        api_zone=None,
+        service_tier=None,
+        model=None,
+        price=price,
+        price_text=str(price),
+    )
+
+
+def test_a_fresh_host_sees_the_readings_and_price_sheets_of_the_last(s3, tmp_path):
+    host_a = working_folder(s3, tmp_path, "host-a")
+    spend = {"used": 300.0, "limit": 1000.0, "currency": "EUR", "fetched_at": NOW.isoformat()}
+    rate = {"models": {"mistral-small-2506": {"tokens_per_minute": 500_000}}, "fetched_at": NOW.isoformat()}
+    write_reading(host_a, "mistral_admin", SPEND_LIMIT, spend)
+    write_reading(host_a, "mistral_admin", RATE_LIMIT, rate)
+    entries = [
+        sheet_entry("mistral-small-2506", "input", 0.00000008),
+        sheet_entry("mistral-small-2506", "output", 3e-7),
+    ]
+    write_price_sheet(host_a, "mistral_admin", "2026-05", None, entries, "EUR", NOW)
+    write_price_sheet(host_a, "mistral_admin", "2026-06", "ws-1", entries[:1], "EUR", NOW)
+    assert [k.removeprefix("monitor/billing/") for k in s3.keys("monitor/billing/")] == [
+        "mistral_admin/prices/2026-05.parquet",
+        "mistral_admin/prices/2026-06.ws-1.parquet",
+        "mistral_admin/rate-limit.json",
+        "mistral_admin/spend-limit.json",
+    ]
+
+    host_b = working_folder(s3, tmp_path, "host-b")
+    assert sorted(p.name for p in host_b.iterdir()) == [".data_url"]  # nothing but the marker
+    for name in (SPEND_LIMIT, RATE_LIMIT):
+        assert (
+            read_readings(host_b, name)
+            == read_readings(host_a, name)
+            == {"mistral_admin": orjson.loads(orjson.dumps(spend if name == SPEND_LIMIT else rate))}
+        )
+    assert price_months(host_b) == price_months(host_a) == ["2026-06", "2026-05"]
+    assert read_price_sheet(host_b).equals(read_price_sheet(host_a))
+    assert compare_prices(host_b, "2026-05") == compare_prices(host_a, "2026-05")
+    assert round(compare_prices(host_b, "2026-05")[0].difference_pct, 6) == -20.0
+    assert sheet_prices(host_b, "EUR") == sheet_prices(host_a, "EUR") != []
+
+
+def test_readers_list_the_bucket_for_readings_at_most_once_a_minute(s3, tmp_path, monkeypatch):
+    host_a = working_folder(s3, tmp_path, "host-a")
+    host_b = working_folder(s3, tmp_path, "host-b")
+    write_reading(host_a, "mistral_admin", SPEND_LIMIT, {"used": 1.0})
+    assert read_readings(host_b, SPEND_LIMIT) == {"mistral_admin": {"used": 1.0}}
+    write_reading(host_a, "mistral_admin", SPEND_LIMIT, {"used": 20.0})  # another size: same second, same mtime
+    listed = []
+    real = remote.mirror
+    monkeypatch.setattr(remote, "mirror", lambda *args: listed.append(args) or real(*args))
+    assert read_readings(host_b, SPEND_LIMIT) == {"mistral_admin": {"used": 1.0}}  # its copy, under a minute old
+    assert price_months(host_b) == [] and listed == []
+    monkeypatch.setattr(remote, "MIRROR_SECONDS", 0.0)  # a minute later
+    assert read_readings(host_b, SPEND_LIMIT) == {"mistral_admin": {"used": 20.0}}
+    assert listed == [(f"{s3.url()}/billing", host_b / "billing")]
 
 
 def test_a_snapshot_taken_in_the_same_second_on_another_host_gets_the_next_number(s3, tmp_path):
