@@ -37,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import threading
@@ -208,9 +209,8 @@ def update(url: str, change: Callable[[bytes | None], bytes | None]) -> bool:
 
 def mirror(prefix: str, folder: Path) -> list[Path]:
     """Copy every object under the URL `prefix` into `folder` (same relative path) unless the copy
-    there is current (its size and mtime are the object's size and LastModified); every copy's
-    path, sorted. A local file with no object is left alone; a key ending in `/` or holding a `..`
-    part is skipped."""
+    there is current (`_current`); every copy's path, sorted. A local file with no object is left
+    alone; a key ending in `/` or holding a `..` part is skipped."""
     bucket, key = split(prefix.rstrip("/") + "/")
     pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
     paths = []
@@ -221,12 +221,7 @@ def mirror(prefix: str, folder: Path) -> list[Path]:
                 continue  # a folder marker, or a name that would leave the folder
             path = folder / relative
             modified = found["LastModified"].timestamp()
-            try:
-                stat = path.stat()
-                current = stat.st_size == found["Size"] and stat.st_mtime == modified
-            except FileNotFoundError:
-                current = False
-            if not current:
+            if not _current(path, found["Size"], found["ETag"], modified):
 
                 def download(tmp: Path, name: str = found["Key"], stamp: float = modified) -> None:
                     client().download_file(bucket, name, str(tmp))
@@ -235,6 +230,23 @@ def mirror(prefix: str, folder: Path) -> list[Path]:
                 atomic_write(path, download)
             paths.append(path)
     return sorted(paths)
+
+
+def _current(path: Path, size: int, etag: str, modified: float) -> bool:
+    """Whether the local copy at `path` is the object's: same size and, when the ETag is the MD5 of
+    the bytes (a single-part put: every object of state here), the same MD5; else the same mtime.
+    Not the time alone: LastModified is to the second, so a same-size rewrite within one second
+    (a reading, a replayed quarantine page) would pass for the copy."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return False
+    if stat.st_size != size:
+        return False
+    digest = etag.strip('"')
+    if len(digest) == 32 and "-" not in digest:
+        return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() == digest
+    return stat.st_mtime == modified
 
 
 def mirror_every(prefix: str, folder: Path) -> bool:

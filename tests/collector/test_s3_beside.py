@@ -213,6 +213,19 @@ def test_a_copy_is_fetched_again_only_when_its_object_changed(s3, tmp_path, monk
     assert host_b.count() == 2 and len(fetched) == 2  # a replay that quarantined more: fetched again
 
 
+def test_a_rewrite_of_the_same_size_in_the_same_second_is_fetched_again(s3, tmp_path):
+    """S3's LastModified is to the second: size and time alone take a same-size rewrite for the copy."""
+    url, folder = s3.url() + "/fx", tmp_path / "copy"
+    remote.put(url + "/rates.csv", b"EUR,USD,1.05\n")
+    remote.mirror(url, folder)
+    remote.put(url + "/rates.csv", b"EUR,USD,1.07\n")
+    bucket, key = remote.split(url + "/rates.csv")
+    stamp = remote.client().head_object(Bucket=bucket, Key=key)["LastModified"].timestamp()
+    os.utime(folder / "rates.csv", (stamp, stamp))  # as when both puts fall in one second
+    remote.mirror(url, folder)
+    assert (folder / "rates.csv").read_bytes() == b"EUR,USD,1.07\n"
+
+
 @pytest.mark.slow
 def test_a_collector_run_on_one_host_is_seen_whole_from_a_fresh_host(s3, tmp_path, ecb_server):
     rates_url, _ = ecb_server
