@@ -16,8 +16,9 @@ Conventions, so two callers never disagree:
   error rate = status >= 400 over per-request rows; 429 rate = status 429 over the same.
 - time buckets are tz-aware timestamps in the filters' time zone.
 - latency percentiles are exact (read from the raw rows); everything else is read from the
-  hourly rollups when the window is whole UTC hours (see `update_rollups`), else from raw rows,
-  with identical results.
+  hourly rollups for the window's whole UTC hours (see `update_rollups`) and from raw rows for
+  the part-hours at its edges (a window ending now), or from raw rows alone where local hours
+  are not UTC hours, with identical results.
 
 Example:
     >>> from datetime import UTC, date, datetime

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ from ledger.pricing import fx
 from ledger.storage.store import list_files
 
 from ._filters import DIMENSIONS, Filters
-from ._measures import Measure, raw_columns
-from ._rollups import plan, rollup_sql
+from ._measures import LATENCY_KEYS, LATENCY_ROWS, Measure, raw_columns
+from ._rollups import BIN_SQL, plan, rollup_sql
 
 MEMORY_LIMIT = os.environ.get("LEDGER_DUCKDB_MEMORY", "384MB")
 THREADS = int(os.environ.get("LEDGER_DUCKDB_THREADS", "2"))
@@ -81,21 +82,71 @@ def where_sql(filters: Filters) -> tuple[str, list[Any]]:
 
 
 def use_rollups(filters: Filters) -> bool:
-    """Rollups answer exactly when the window is whole UTC hours and local hours are UTC hours."""
+    """Rollups answer exactly when local hours are UTC hours: a window's whole UTC hours are read from
+    them, and its unfinished edges (a window ending now, at 14:37) from the raw rows (`planned_source`)."""
     if os.environ.get("LEDGER_ROLLUPS", "1") == "0":
         return False
-    whole = all(int(t.timestamp()) % 3_600 == 0 and t.microsecond == 0 for t in (filters.start_at, filters.end_at))
-    return whole and quantum(filters, "hour") == 3_600
+    return quantum(filters, "hour") == 3_600
+
+
+HOUR = timedelta(hours=1)
+
+
+def whole_hours(filters: Filters) -> tuple[datetime, datetime]:
+    """The whole UTC hours inside the window, [first hour start, last hour end); empty when start >= end."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    start, end = filters.start_at.astimezone(UTC), filters.end_at.astimezone(UTC)
+    floor = epoch + (end - epoch) // HOUR * HOUR
+    ceil = epoch + -((epoch - start) // HOUR) * HOUR
+    return ceil, floor
+
+
+def _stamp(moment: datetime) -> str:
+    return f"TIMESTAMPTZ '{moment.astimezone(UTC).isoformat()}'"
+
+
+_LATENCY_ROW = f"""SELECT timestamp, {", ".join(LATENCY_KEYS)}, {BIN_SQL} AS lat_bin, 1::BIGINT AS n
+    FROM {{scan}} WHERE {LATENCY_ROWS}"""
+"""One raw row as a latency rollup row of its own (its own timestamp, not its hour's)."""
 
 
 def planned_source(data_dir: Path, filters: Filters, raw: bool, kind: str) -> tuple[str | None, list[Path]]:
     """SQL for the rows to read, rollup-shaped (a weight `n` per row), and the files it reads;
-    None when no file covers the window. Raw rows get n = 1; with rollups, fresh days read
-    their rollup and the other days are rolled up on the fly from their raw files."""
+    None when no file covers the window. Raw rows get n = 1; with rollups, the window's whole
+    UTC hours read their days' rollups (a day without a fresh one is rolled up on the fly from
+    its raw files), and the part-hours at its edges (a window ending now) read raw rows."""
     first, last = filters.utc_days()
     if raw or not use_rollups(filters):
         files = list_files(Path(data_dir), first, last)
         return (f"SELECT *, {RAW_EXTRA} FROM {scan_sql(files)}" if files else None), files
+    start, end = whole_hours(filters)
+    parts: list[str] = []
+    read: list[Path] = []
+    if start < end:
+        source, files = _rollup_source(data_dir, start.date(), (end - HOUR).date(), kind)
+        if source is not None:
+            aligned = start == filters.start_at and end == filters.end_at
+            inside = f"timestamp >= {_stamp(start)} AND timestamp < {_stamp(end)}"
+            parts.append(source if aligned else f"SELECT * FROM ({source}) WHERE {inside}")
+            read += files
+    edges = [day for day, part in ((first, filters.start_at < start), (last, filters.end_at > end)) if part]
+    if start >= end:
+        edges = [first, last]
+    edge_files = sorted({f for day in set(edges) for f in list_files(Path(data_dir), day, day)})
+    if edge_files:
+        outside = f"timestamp < {_stamp(start)} OR timestamp >= {_stamp(end)}" if start < end else "true"
+        shaped = (
+            _LATENCY_ROW.format(scan=scan_sql(edge_files))
+            if kind == "latency"
+            else (f"SELECT *, {RAW_EXTRA} FROM {scan_sql(edge_files)}")
+        )
+        parts.append(f"SELECT * FROM ({shaped}) WHERE {outside}")
+        read += edge_files
+    return " UNION ALL BY NAME ".join(parts) or None, read
+
+
+def _rollup_source(data_dir: Path, first: date, last: date, kind: str) -> tuple[str | None, list[Path]]:
+    """The rollup rows of the UTC days first..last: fresh rollup files, and the other days rolled up on the fly."""
     fresh, stale = plan(Path(data_dir), first, last, kind)
     parts = [f"SELECT * FROM {scan_sql(fresh, by_name=False)}"] if fresh else []
     if stale:
