@@ -55,13 +55,9 @@ def page_calls(page: str, data_dir: Path, f: q.Filters, now: datetime) -> list[C
         frame += [partial(q.dimension_values, data_dir, f, "model")]  # model colours
     calls: dict[str, list[Callable[[], Any]]] = {
         "frame": frame,
-        "overview": [
-            lambda: q.spend_summary(data_dir, f.previous()),
+        "overview": [  # previous period, series, top tables, unpriced models, conversion: one query
+            lambda: q.overview_figures(data_dir, f, "day", top=TOP_N, n=10),
             lambda: q.month_forecast(data_dir, f, now=now),
-            lambda: q.spend_over_time(data_dir, f, "model", "day", top=TOP_N),
-            lambda: q.top_contributors(data_dir, f, "project", 10),
-            lambda: q.top_contributors(data_dir, f, "api_key", 10),
-            lambda: q.conversion(data_dir, f),
         ],
         "spend": [
             lambda: q.unpriced_models(data_dir, f),

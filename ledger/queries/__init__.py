@@ -50,6 +50,7 @@ from ._costs import Forecast, RateUsed, conversion, month_forecast, unit_costs, 
 from ._engine import OTHER
 from ._export import csv_bytes, neutralise, parquet_bytes
 from ._filters import DIMENSIONS, GRAINS, Filters
+from ._overview import OverviewFigures, overview_figures
 from ._reliability import ratelimit_headroom, retry_impact, top_errors
 from ._rollup_build import update_rollups
 from ._shapes import (
@@ -88,6 +89,7 @@ __all__ = [
     "Filters",
     "Forecast",
     "Freshness",
+    "OverviewFigures",
     "RateUsed",
     "Slowest",
     "SourceStatus",
@@ -109,6 +111,7 @@ __all__ = [
     "month_forecast",
     "neutralise",
     "newest_row",
+    "overview_figures",
     "parquet_bytes",
     "peak_minute_tokens",
     "priced_only",

@@ -96,9 +96,17 @@ def _none_if_nan(value: object) -> float | None:
 def spend_summary(data_dir: Path, filters: Filters) -> Summary:
     """Spend, requests, tokens, errors, 429s (and spend-cap 429s), retries and p50/p95/p99 latency."""
     df = query(data_dir, filters, f"SELECT {_TOTALS}, {_SUMMARY_EXTRA} FROM rows")
-    if df is None or not len(df) or df["requests"].iloc[0] == 0:
+    return summary_of(data_dir, filters, None if df is None or not len(df) else df.iloc[0])
+
+
+SUMMARY_NAMES = (*TOTAL_NAMES, "simulated_rows", "first_at", "last_at")
+"""The columns of the row `summary_of` reads."""
+
+
+def summary_of(data_dir: Path, filters: Filters, row: pd.Series | None) -> Summary:
+    """The Summary of a row of SUMMARY_NAMES (None: no file covers the window), with the slice's latency."""
+    if row is None or row["requests"] == 0:
         return EMPTY_SUMMARY
-    row = df.iloc[0]
     p50, p95, p99 = latency_summary(data_dir, filters)
     return Summary(
         spend=float(row["spend"]),

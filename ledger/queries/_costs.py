@@ -53,8 +53,12 @@ def unit_costs(data_dir: Path, filters: Filters, top: int | None = None) -> pd.D
 
 def unpriced_models(data_dir: Path, filters: Filters) -> pd.DataFrame:
     """Models with rows that have no price: model, requests, tokens (the spend they hide)."""
-    df = _by_model(data_dir, filters)
-    df = df[df["unpriced_requests"] > 0]
+    return unpriced_of(_by_model(data_dir, filters))
+
+
+def unpriced_of(by_model: pd.DataFrame) -> pd.DataFrame:
+    """`unpriced_models` from the per-model frame `_BY_MODEL` answers."""
+    df = by_model[by_model["unpriced_requests"] > 0]
     out = df[["model", "unpriced_requests", "unpriced_tokens"]].rename(
         columns={"unpriced_requests": "requests", "unpriced_tokens": "tokens"}
     )
@@ -156,10 +160,14 @@ def conversion(data_dir: Path, filters: Filters, currency: str | None = None) ->
     """Per foreign currency in the window: the rates used to show it in `currency` (default: display)."""
     shown = fx.display()
     target = (currency or shown.currency).upper()
-    df = query(data_dir, filters, _BY_CURRENCY_DAY, [target], currency=target)
+    return rates_used(data_dir, query(data_dir, filters, _BY_CURRENCY_DAY, [target], currency=target), target)
+
+
+def rates_used(data_dir: Path, df: pd.DataFrame | None, target: str) -> list[RateUsed]:
+    """`conversion` from the per-currency-day frame `_BY_CURRENCY_DAY` answers (currencies other than `target`)."""
     if df is None or df.empty:
         return []
-    table = fx.load_rates(data_dir, shown.overrides)
+    table = fx.load_rates(data_dir, fx.display().overrides)
     return [_rate_used(table, str(cur), target, part) for cur, part in df.groupby("currency", sort=True)]
 
 

@@ -316,21 +316,38 @@ def series(
     `top` = (n, rank columns): only the n key values with the largest sums of the rank columns
     over the window keep their name, the others are summed as OTHER (one key only).
     """
-    how = {name: m.combine for name, m in aggregates.items()}
-    if None in how.values():
-        raise ValueError(f"series: {sorted(n for n, c in how.items() if c is None)} cannot be re-combined per bucket")
     seconds = quantum(filters, grain)
     key_sql = "".join(f", {expr} AS {name}" for name, expr in keys.items())
     agg_sql = ", ".join(f"{m.sql} AS {name}" for name, m in aggregates.items())
     select = f"SELECT {slot_sql(seconds)} AS slot{key_sql}, {agg_sql} FROM rows WHERE {where} GROUP BY ALL"
+    combine(aggregates)
     df = query(data_dir, filters, select)
-    if df is None:
-        return None
-    df.insert(0, "bucket", slots_to_buckets(df.pop("slot"), seconds, grain, filters.timezone))
+    return None if df is None else by_bucket(df, filters, grain, list(keys), aggregates, top)
+
+
+def combine(aggregates: dict[str, Measure]) -> dict[str, str]:
+    """Column -> how its per-slot values add up; ValueError for a measure that cannot (a ratio, a percentile)."""
+    how = {name: m.combine for name, m in aggregates.items()}
+    if None in how.values():
+        raise ValueError(f"series: {sorted(n for n, c in how.items() if c is None)} cannot be re-combined per bucket")
+    return {name: str(c) for name, c in how.items()}
+
+
+def by_bucket(
+    df: pd.DataFrame,
+    filters: Filters,
+    grain: str,
+    keys: list[str],
+    aggregates: dict[str, Measure],
+    top: tuple[int, tuple[str, ...]] | None = None,
+) -> pd.DataFrame:
+    """`series`' second half: rows per UTC slot (`slot`, *keys, *aggregates, slots of `quantum(filters, grain)`)
+    to rows per local bucket, the keys beyond `top` lumped as OTHER."""
+    df.insert(0, "bucket", slots_to_buckets(df.pop("slot"), quantum(filters, grain), grain, filters.timezone))
     if top is not None:
         (key,) = keys
         df[key] = lump(df, key, *top)
-    return df.groupby(["bucket", *keys], as_index=False, sort=True).agg(how)
+    return df.groupby(["bucket", *keys], as_index=False, sort=True).agg(combine(aggregates))
 
 
 def lump(df: pd.DataFrame, key: str, n: int, rank: tuple[str, ...]) -> pd.Series:
