@@ -3,8 +3,9 @@
 bench_dashboard.py times the data functions a page calls; this times what a person waits for on
 the server: the frame's run (sidebar, freshness line) and the Overview page's, in one process,
 for a first visit (nothing cached), for filter changes (the sidebar's model and project picks,
-each a new view), and for a rerun that changes nothing. Each figure is the median of `--repeat`
-runs, each repeat in a fresh process; `--repo` runs another checkout's app.py (e.g. main's, for a
+each a new view), and for a rerun that changes nothing: wall time, and the process's CPU time (all
+threads: DuckDB's too), steadier than wall time on a shared machine. Each figure is the median of
+`--repeat` runs, each repeat in a fresh process; `--repo` runs another checkout's app.py (e.g. main's, for a
 baseline in the same run), so two columns side by side share the machine's load.
 
     .venv/bin/python bench/bench_rerun.py --ledger /tmp/bench10m/ledger-10000000-90 --repo /tmp/main
@@ -54,33 +55,36 @@ def _frame_and_page(page_path: str) -> None:
             profiler.dump_stats(f"{to}.{time.monotonic_ns()}")
 
 
-def child(repo: Path, ledger: Path, profile: Path | None) -> dict[str, object]:
+def child(repo: Path, ledger: Path, profile: Path | None) -> dict[str, float]:
     sys.path.insert(0, str(repo))
     os.chdir(repo)
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_function(_frame_and_page, args=(str(repo / "pages" / "overview.py"),), default_timeout=300)
-    started = time.perf_counter()
-    at.run()
-    cold = time.perf_counter() - started
-    if at.exception:
-        raise RuntimeError(str(at.exception))
+
+    def timed() -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        at.run()
+        if at.exception:
+            raise RuntimeError(str(at.exception))
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    cold = timed()
     changes = []
     if profile:
         os.environ["BENCH_PROFILE_TO"] = str(profile)
     for change in CHANGES:
         for key, value in change.items():
             at.sidebar.multiselect(key=key).set_value(value)
-        started = time.perf_counter()
-        at.run()
-        changes.append(time.perf_counter() - started)
-        if at.exception:
-            raise RuntimeError(str(at.exception))
+        changes.append(timed())
     os.environ.pop("BENCH_PROFILE_TO", None)
-    started = time.perf_counter()
-    at.run()
-    same = time.perf_counter() - started
-    return {"cold": cold, "change": statistics.median(changes), "same": same}
+    same = timed()
+    median = (statistics.median(c[0] for c in changes), statistics.median(c[1] for c in changes))
+    return {
+        f"{name}{kind}": pair[i]
+        for name, pair in (("cold", cold), ("change", median), ("same", same))
+        for i, kind in enumerate(("", "_cpu"))
+    }
 
 
 def spawn(repo: Path, ledger: Path, profile: Path | None = None) -> dict[str, float]:
@@ -113,10 +117,11 @@ def main() -> None:
     for _ in range(args.repeat):
         for repo in repos:  # interleaved, so load on the machine falls on each alike
             runs[repo].append(spawn(repo, args.ledger))
-    print("| checkout | first visit s | filter change s | rerun, no change s |")
-    print("|---|---:|---:|---:|")
+    print("| checkout | first visit s | CPU s | filter change s | CPU s | rerun, no change s | CPU s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    keys = ("cold", "cold_cpu", "change", "change_cpu", "same", "same_cpu")
     for repo, results in runs.items():
-        cells = [statistics.median(r[k] for r in results) for k in ("cold", "change", "same")]
+        cells = [statistics.median(r[k] for r in results) for k in keys]
         print(f"| {repo} | " + " | ".join(f"{c:.3f}" for c in cells) + " |", flush=True)
 
 

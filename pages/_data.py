@@ -44,8 +44,24 @@ def spend_summary(data_dir: Path, filters: Filters) -> Summary:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def window_values(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    """Every (model, project, API key, source) of the window (ledger.queries.window_values): one query for the
+    sidebar's choices, the model colours and the simulated badge, whatever the dimension filters."""
+    return queries.window_values(data_dir, filters.unfiltered())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def dimension_values(data_dir: Path, filters: Filters, dim: str, limit: int | None = None) -> list[str]:
+    """As ledger.queries.dimension_values; the sidebar's dimensions from the window's `window_values`."""
+    if dim in queries.VALUE_DIMS:
+        return queries.values_in(window_values(data_dir, filters.unfiltered()), dim, limit)
     return queries.dimension_values(data_dir, filters, dim, limit)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def simulated_view(data_dir: Path, filters: Filters) -> bool:
+    """Whether the view holds simulated rows (the frame's badge), from the window's `window_values`."""
+    return queries.holds_simulated(window_values(data_dir, filters.unfiltered()), filters)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
@@ -161,7 +177,7 @@ def overview_top(data_dir: Path, filters: Filters, grain: str, top: int, n: int,
     """`overview_figures`' top `dim` values ("project" or "api_key") plus one "(other)" row (as `top_with_other`)."""
     figures = overview_figures(data_dir, filters, grain, top, n)
     found = figures.projects if dim == "project" else figures.api_keys
-    return queries.with_other(found, dim, spend_summary(data_dir, filters))
+    return queries.with_other(found, dim, figures.current)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)

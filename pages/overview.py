@@ -66,8 +66,7 @@ def tiles(cur: Summary, prev: Summary) -> None:
 def live_tiles() -> None:
     """Refreshes on its own every TTL_SECONDS without rerunning the page, asking again who is here first."""
     before = ctx.filters.previous()
-    cur = data.spend_summary(ctx.data_dir, ctx.filters)
-    prev = figures().previous
+    cur, prev = figures().current, figures().previous
     comparable = prev.covers(before.start_at, before.end_at)
     tiles(cur, prev if comparable else EMPTY_SUMMARY)
     days = ctx.filters.days
@@ -124,7 +123,7 @@ def unpriced_banner() -> None:
     names = ", ".join(md(m) for m in found["model"].head(5))
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     models = "1 model" if len(found) == 1 else f"{len(found)} models"
-    hidden = data.spend_summary(ctx.data_dir, ctx.filters).unpriced_requests
+    hidden = figures().current.unpriced_requests
     st.warning(
         f"{hidden:,} requests in {ctx.range_label} (this view's dates and filters) went to "
         f"{models} with no price for their date: {names}{more}. They are in no spend figure on this page. Add a row "
@@ -176,7 +175,7 @@ def anomalies_panel() -> None:
 
 unpriced_banner()
 live_tiles()
-if data.spend_summary(ctx.data_dir, ctx.filters).requests == 0:
+if figures().current.requests == 0:
     empty_state()
 else:
     month_to_date()

@@ -35,6 +35,7 @@ from ._billing import count_429s, measured_by_model, peak_minute_tokens
 from ._core import (
     EMPTY_SUMMARY,
     MEASURES,
+    VALUE_DIMS,
     Summary,
     breakdown,
     dimension_values,
@@ -45,6 +46,7 @@ from ._core import (
     spend_over_time,
     spend_summary,
     top_contributors,
+    window_values,
 )
 from ._costs import Forecast, RateUsed, conversion, month_forecast, unit_costs, unpriced_models
 from ._engine import OTHER
@@ -58,6 +60,7 @@ from ._shapes import (
     TOKEN_KINDS,
     UNPRICED,
     Slowest,
+    holds_simulated,
     largest,
     limit_causes,
     priced_only,
@@ -66,6 +69,7 @@ from ._shapes import (
     unpriced_total,
     unpriced_values,
     value_count,
+    values_in,
     with_other,
     with_price_note,
     with_tokens,
@@ -86,6 +90,7 @@ __all__ = [
     "SQL_MEMORY_MB",
     "TOKEN_KINDS",
     "UNPRICED",
+    "VALUE_DIMS",
     "Filters",
     "Forecast",
     "Freshness",
@@ -102,6 +107,7 @@ __all__ = [
     "csv_bytes",
     "dimension_values",
     "freshness",
+    "holds_simulated",
     "hourly_spend",
     "largest",
     "latency_percentiles",
@@ -131,6 +137,8 @@ __all__ = [
     "unpriced_values",
     "update_rollups",
     "value_count",
+    "values_in",
+    "window_values",
     "with_other",
     "with_price_note",
     "with_tokens",

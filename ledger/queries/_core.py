@@ -295,3 +295,23 @@ def dimension_values(data_dir: Path, filters: Filters, dim: str, limit: int | No
         select = f"SELECT {_dim(dim)} AS v FROM rows GROUP BY ALL ORDER BY {BY_SPEND}, v LIMIT {int(limit)}"
     df = query(data_dir, filters.unfiltered(), select)
     return [] if df is None else [str(v) for v in df["v"]]
+
+
+VALUE_DIMS = ("model", "project", "api_key", "source")
+"""The dimensions a view filters on (the sidebar's, `Filters.dimension_filters`)."""
+
+
+def window_values(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    """Every (model, project, api_key, source) the window holds, dimension filters ignored (the scope kept):
+    columns VALUE_DIMS, spend, requests, simulated_rows, one row each.
+
+    Why one frame: the sidebar's choices (`dimension_values` of each dimension), the model colours and
+    whether a filtered view holds simulated rows are all answered from it (ledger.queries._shapes:
+    `values_in`, `holds_simulated`), so a window costs one query, and a filter change none.
+    """
+    keys = ", ".join(f"{_dim(d)} AS {d}" for d in VALUE_DIMS)
+    select = (
+        f"SELECT {keys}, {aggregates('spend', 'requests', 'simulated_rows')} FROM rows GROUP BY ALL ORDER BY 1, 2, 3, 4"
+    )
+    df = query(data_dir, filters.unfiltered(), select)
+    return _empty([*VALUE_DIMS, "spend", "requests", "simulated_rows"]) if df is None else df

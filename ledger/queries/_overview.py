@@ -1,5 +1,5 @@
-"""The Overview's figures from one scan: the previous period's totals, spend per bucket and model, the top
-projects and API keys, the unpriced models and the currencies converted, in a single grouped query.
+"""The Overview's figures from one scan: the tiles' totals for the view and the period before it, spend
+per bucket and model, the top projects and API keys, the unpriced models and the currencies converted.
 
 Why one query: each of these is a small group-by over the same rows, and asked one by one they scanned
 the window's rollups six times on every filter change (a tenth of a second each at 10M records). One
@@ -91,6 +91,8 @@ _IDS = {
 class OverviewFigures:
     """What the Overview draws below its tiles, for one view (see the module docstring)."""
 
+    current: Summary
+    """`spend_summary(data_dir, filters)`."""
     previous: Summary
     """`spend_summary(data_dir, filters.previous())`."""
     by_model: pd.DataFrame
@@ -123,6 +125,7 @@ def overview_figures(
     df = query(data_dir, both, select, [filters.start_at])
     if df is None:
         return OverviewFigures(
+            current=EMPTY_SUMMARY,
             previous=EMPTY_SUMMARY,
             by_model=_empty(["bucket", "model", *TOTALS]),
             projects=_empty(["project", *_TOP_COLUMNS, "share"]),
@@ -134,8 +137,9 @@ def overview_figures(
     def part(name: str, current: bool = True) -> pd.DataFrame:
         return df[(df["g"] == _IDS[name]) & (df["cur"] == current)].reset_index(drop=True)
 
-    previous = part("period", current=False)
+    current, previous = part("period"), part("period", current=False)
     return OverviewFigures(
+        current=summary_of(data_dir, filters, current.iloc[0] if len(current) else None),
         previous=summary_of(data_dir, before, previous.iloc[0] if len(previous) else None),
         by_model=_series(part("series"), filters, grain, top),
         projects=_top(part("project"), "project", n),
@@ -147,6 +151,7 @@ def overview_figures(
 
 def _one_by_one(data_dir: Path, filters: Filters, grain: str, top: int | None, n: int) -> OverviewFigures:
     return OverviewFigures(
+        current=spend_summary(data_dir, filters),
         previous=spend_summary(data_dir, filters.previous()),
         by_model=spend_over_time(data_dir, filters, "model", grain, top),
         projects=top_contributors(data_dir, filters, "project", n),

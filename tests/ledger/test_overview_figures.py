@@ -1,7 +1,8 @@
 """The Overview's one grouped query gives the figures each separate data function gives for the same view.
 
 `overview_figures` answers six questions from one scan (ledger/queries/_overview.py); here each answer is
-compared with the function that asks it alone, in its own SQL: `spend_summary` of the previous period,
+compared with the function that asks it alone, in its own SQL: `spend_summary` of the view and of the
+previous period,
 `spend_over_time` per model, `top_contributors` per project and per API key, `unpriced_models` and
 `conversion`. The ledger holds EUR rows (a third of the keys) with no USD rate for its first days, an
 unpriced model and usage-API rows; views: UTC and Paris, per day and per hour, filtered, scoped, matching
@@ -55,6 +56,7 @@ def test_one_query_gives_each_functions_figures(
     monkeypatch.setenv("LEDGER_ROLLUPS", rollups)
     f, grain = VIEWS[view]
     got = q.overview_figures(ledger, f, grain, top=3, n=4)
+    same(got.current, q.spend_summary(ledger, f), "current")
     same(got.previous, q.spend_summary(ledger, f.previous()), "previous")
     same(got.by_model, q.spend_over_time(ledger, f, "model", grain, 3), "by_model")
     same(got.projects, q.top_contributors(ledger, f, "project", 4), "projects")
