@@ -76,7 +76,7 @@ def live_tiles() -> None:
 
 
 def month_to_date() -> None:
-    forecast = data.month_forecast(ctx.data_dir, ctx.filters)
+    forecast = figures().forecast
     left, right, note = st.columns([1, 1, 2])
     shown, exact = tile_money(forecast.spend_to_date, ctx.currency)
     left.metric(f"Month to date ({forecast.month_start:%B})", shown, border=True, help=exact)

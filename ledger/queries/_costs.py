@@ -95,13 +95,25 @@ def month_forecast(data_dir: Path, filters: Filters, now: datetime | None = None
     forecast = spend to date + the rest of today + each day left, at the recent mean of its
     kind (weekday or weekend), learned from up to `lookback_days` full days with data.
     """
+    window = forecast_window(filters, now, lookback_days)
+    return forecast_of(spend_over_time(data_dir, window, dim=None, grain="day"), window, lookback_days)
+
+
+def forecast_window(filters: Filters, now: datetime | None = None, lookback_days: int = 28) -> Filters:
+    """The rows `month_forecast` reads: from the 1st of the month (or `lookback_days` back, if earlier) to `now`."""
     tz = filters.tz
     now = (now or datetime.now(tz)).astimezone(tz)
     today = now.date()
+    first = min(first_day("month", today), today - timedelta(days=lookback_days))
+    return filters.with_window(datetime.combine(first, time(), tzinfo=tz), now)
+
+
+def forecast_of(frame: pd.DataFrame, window: Filters, lookback_days: int = 28) -> Forecast:
+    """`month_forecast` from the daily `spend_over_time` of its `forecast_window`."""
+    tz = window.tz
+    now = window.end_at.astimezone(tz)
+    today = now.date()
     month_start, month_end = first_day("month", today), next_first_day("month", today) - timedelta(days=1)
-    first = min(month_start, today - timedelta(days=lookback_days))
-    window = filters.with_window(datetime.combine(first, time(), tzinfo=tz), now)
-    frame = spend_over_time(data_dir, window, dim=None, grain="day")
     spent = pd.Series(frame["spend"].to_numpy(), index=[b.date() for b in frame["bucket"]], dtype=float)
     daily = _fill_days(spent, today - timedelta(days=lookback_days), today)
     weekday_rate, weekend_rate, basis = _rates(daily, today)

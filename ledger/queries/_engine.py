@@ -94,11 +94,8 @@ HOUR = timedelta(hours=1)
 
 def whole_hours(filters: Filters) -> tuple[datetime, datetime]:
     """The whole UTC hours inside the window, [first hour start, last hour end); empty when start >= end."""
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    start, end = filters.start_at.astimezone(UTC), filters.end_at.astimezone(UTC)
-    floor = epoch + (end - epoch) // HOUR * HOUR
-    ceil = epoch + -((epoch - start) // HOUR) * HOUR
-    return ceil, floor
+    start = _hour_of(filters.start_at)
+    return start if start == filters.start_at else start + HOUR, _hour_of(filters.end_at)
 
 
 def _stamp(moment: datetime) -> str:
@@ -110,39 +107,58 @@ _LATENCY_ROW = f"""SELECT timestamp, {", ".join(LATENCY_KEYS)}, {BIN_SQL} AS lat
 """One raw row as a latency rollup row of its own (its own timestamp, not its hour's)."""
 
 
-def planned_source(data_dir: Path, filters: Filters, raw: bool, kind: str) -> tuple[str | None, list[Path]]:
+def planned_source(
+    data_dir: Path, filters: Filters, raw: bool, kind: str, cuts: tuple[datetime, ...] = ()
+) -> tuple[str | None, list[Path]]:
     """SQL for the rows to read, rollup-shaped (a weight `n` per row), and the files it reads;
     None when no file covers the window. Raw rows get n = 1; with rollups, the window's whole
     UTC hours read their days' rollups (a day without a fresh one is rolled up on the fly from
-    its raw files), and the part-hours at its edges (a window ending now) read raw rows."""
+    its raw files), and the part-hours at its edges (a window ending now) read raw rows, as does
+    the hour of each of `cuts` (instants a query tells rows apart at: a rollup row would straddle them)."""
     first, last = filters.utc_days()
     if raw or not use_rollups(filters):
         files = list_files(Path(data_dir), first, last)
         return (f"SELECT *, {RAW_EXTRA} FROM {scan_sql(files)}" if files else None), files
     start, end = whole_hours(filters)
+    if start >= end:
+        loose = [(filters.start_at, filters.end_at)]
+    else:
+        loose = [(a, b) for a, b in ((filters.start_at, start), (end, filters.end_at)) if a < b]
+        split = {_hour_of(c) for c in cuts if start <= c < end and _hour_of(c) != c}
+        loose += [(hour, hour + HOUR) for hour in sorted(split)]
     parts: list[str] = []
     read: list[Path] = []
     if start < end:
         source, files = _rollup_source(data_dir, start.date(), (end - HOUR).date(), kind)
         if source is not None:
-            aligned = start == filters.start_at and end == filters.end_at
+            aligned = start == filters.start_at and end == filters.end_at and not loose
             inside = f"timestamp >= {_stamp(start)} AND timestamp < {_stamp(end)}"
+            inside += "".join(f" AND NOT ({_between(a, b)})" for a, b in loose if start <= a < end)
             parts.append(source if aligned else f"SELECT * FROM ({source}) WHERE {inside}")
             read += files
-    edges = [day for day, part in ((first, filters.start_at < start), (last, filters.end_at > end)) if part]
-    if start >= end:
-        edges = [first, last]
-    edge_files = sorted({f for day in set(edges) for f in list_files(Path(data_dir), day, day)})
-    if edge_files:
-        outside = f"timestamp < {_stamp(start)} OR timestamp >= {_stamp(end)}" if start < end else "true"
+    days = {
+        d for a, b in loose for d in (a.astimezone(UTC).date(), (b - timedelta(microseconds=1)).astimezone(UTC).date())
+    }
+    loose_files = sorted({f for day in days for f in list_files(Path(data_dir), day, day)})
+    if loose_files:
         shaped = (
-            _LATENCY_ROW.format(scan=scan_sql(edge_files))
+            _LATENCY_ROW.format(scan=scan_sql(loose_files))
             if kind == "latency"
-            else (f"SELECT *, {RAW_EXTRA} FROM {scan_sql(edge_files)}")
+            else (f"SELECT *, {RAW_EXTRA} FROM {scan_sql(loose_files)}")
         )
-        parts.append(f"SELECT * FROM ({shaped}) WHERE {outside}")
-        read += edge_files
+        parts.append(f"SELECT * FROM ({shaped}) WHERE {' OR '.join(_between(a, b) for a, b in loose)}")
+        read += loose_files
     return " UNION ALL BY NAME ".join(parts) or None, read
+
+
+def _hour_of(moment: datetime) -> datetime:
+    """The start of the UTC hour `moment` is in."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + (moment - epoch) // HOUR * HOUR
+
+
+def _between(start: datetime, end: datetime) -> str:
+    return f"(timestamp >= {_stamp(start)} AND timestamp < {_stamp(end)})"
 
 
 def _rollup_source(data_dir: Path, first: date, last: date, kind: str) -> tuple[str | None, list[Path]]:
@@ -210,6 +226,7 @@ def query(
     raw: bool = False,
     kind: str = "totals",
     currency: str | None = None,
+    cuts: tuple[datetime, ...] = (),
 ) -> pd.DataFrame | None:
     """Run `select` against a CTE named `rows` holding the filtered ledger rows.
 
@@ -219,11 +236,12 @@ def query(
     `kind` picks the rollup ("totals" or "latency", see ledger.queries._rollups). A file
     replaced between planning and reading (compaction, a rollup rebuilt) means a re-plan.
     With kind "totals", `cost` is in `currency` (default: the display currency), see
-    `converted_sql`.
+    `converted_sql`. `cuts`: instants inside the window that `select` tells rows apart at (read
+    from raw rows around them, see `planned_source`).
     """
     where, where_params = where_sql(filters)
     for attempt in range(3):
-        source, files = planned_source(data_dir, filters, raw, kind)
+        source, files = planned_source(data_dir, filters, raw, kind, cuts)
         if source is None:
             return None
         if kind == "totals" and ("cost" in select or "unconverted" in select):

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -41,7 +42,18 @@ from ._core import (
     summary_of,
     top_contributors,
 )
-from ._costs import _BY_MODEL_COLUMNS, RateUsed, conversion, rates_used, unpriced_models, unpriced_of
+from ._costs import (
+    _BY_MODEL_COLUMNS,
+    Forecast,
+    RateUsed,
+    conversion,
+    forecast_of,
+    forecast_window,
+    month_forecast,
+    rates_used,
+    unpriced_models,
+    unpriced_of,
+)
 from ._engine import by_bucket, quantum, query, slot_sql
 from ._filters import GRAINS, Filters, check_choice
 from ._measures import MEASURES_BY_NAME, aggregates
@@ -49,16 +61,19 @@ from ._measures import MEASURES_BY_NAME, aggregates
 _TOP_COLUMNS = ("spend", "requests", "tokens", "unpriced_requests")
 _EXTRA = ("simulated_rows", "first_at", "last_at", "tokens", "unpriced_tokens", "priced_requests", "priced_tokens")
 _SETS = {
-    "period": "(cur)",
-    "series": "(cur, slot, k_model)",
-    "model": "(cur, k_model)",
-    "project": "(cur, k_project)",
-    "api_key": "(cur, k_api_key)",
-    "currency": "(cur, currency, day)",
+    "period": ("period",),
+    "series": ("period", "slot", "k_model"),
+    "model": ("period", "k_model"),
+    "project": ("period", "k_project"),
+    "api_key": ("period", "k_api_key"),
+    "currency": ("period", "currency", "day"),
+    "forecast": ("forecast", "forecast_slot"),
 }
-_KEYS = ("slot", "k_model", "k_project", "k_api_key", "currency", "day")
+"""Each grouping set's columns. `period`: 1 for the view, 0 for the period before it, NULL for neither;
+`forecast`: whether the row is in the month-end forecast's window."""
+_KEYS = ("period", "forecast", "slot", "forecast_slot", "k_model", "k_project", "k_api_key", "currency", "day")
 """The grouping columns, in the order `grouping()` reads them (bit 0 = the last). `day` (the UTC day, for the
-currency rates) adds no group: a slot lies within one UTC day."""
+currency rates) and `forecast_slot` add no group: a slot lies within one UTC day and one forecast slot."""
 _NAMES = tuple(dict.fromkeys((*SUMMARY_NAMES, *_BY_MODEL_COLUMNS, *_EXTRA, "unconverted_cost")))
 
 
@@ -77,14 +92,7 @@ def _grouping_id(present: tuple[str, ...]) -> int:
     return sum(1 << (len(_KEYS) - 1 - i) for i, key in enumerate(_KEYS) if key not in present)
 
 
-_IDS = {
-    "period": _grouping_id(()),
-    "series": _grouping_id(("slot", "k_model")),
-    "model": _grouping_id(("k_model",)),
-    "project": _grouping_id(("k_project",)),
-    "api_key": _grouping_id(("k_api_key",)),
-    "currency": _grouping_id(("currency", "day")),
-}
+_IDS = {name: _grouping_id(keys) for name, keys in _SETS.items()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,24 +113,41 @@ class OverviewFigures:
     """`unpriced_models(data_dir, filters)`."""
     conversion: list[RateUsed]
     """`conversion(data_dir, filters)`."""
+    forecast: Forecast
+    """`month_forecast(data_dir, filters, now)`."""
 
 
 def overview_figures(
-    data_dir: Path, filters: Filters, grain: str = "day", top: int | None = None, n: int = 10
+    data_dir: Path,
+    filters: Filters,
+    grain: str = "day",
+    top: int | None = None,
+    n: int = 10,
+    now: datetime | None = None,
 ) -> OverviewFigures:
-    """The Overview's figures for `filters` (its series per `grain`, `top` models named, `n` top rows each)."""
+    """The Overview's figures for `filters` (its series per `grain`, `top` models named, `n` top rows each),
+    the forecast as of `now` (default: now)."""
     check_choice("grain", grain, GRAINS)
     before = filters.previous()
+    ahead = forecast_window(filters, now)
     if filters.start_at.timestamp() % 3_600:  # a rollup hour would straddle the periods: ask one by one
-        return _one_by_one(data_dir, filters, grain, top, n)
+        return _one_by_one(data_dir, filters, grain, top, n, ahead.end_at)
     both = filters.with_window(before.start_at, filters.end_at)
-    keyed = f"""SELECT *, timestamp >= ? AS cur, {slot_sql(quantum(filters, grain))} AS slot,
+    folded = max(both.start_at, ahead.start_at) < min(both.end_at, ahead.end_at)  # else a gap would be read
+    if folded:
+        both = both.with_window(min(both.start_at, ahead.start_at), max(both.end_at, ahead.end_at))
+    keyed = f"""SELECT *, CASE WHEN timestamp >= ? AND timestamp < ? THEN 1
+            WHEN timestamp >= ? AND timestamp < ? THEN 0 END AS period,
+        timestamp >= ? AND timestamp < ? AS forecast,
+        {slot_sql(quantum(filters, grain))} AS slot, {slot_sql(quantum(ahead, "day"))} AS forecast_slot,
         {_dim("model")} AS k_model, {_dim("project")} AS k_project, {_dim("api_key")} AS k_api_key,
         epoch_us(timestamp) // 86400000000 AS day FROM rows"""
-    finest = f"SELECT cur, {', '.join(_KEYS)}, {aggregates(*_NAMES)} FROM ({keyed}) GROUP BY ALL"
-    select = f"""SELECT grouping({", ".join(_KEYS)}) AS g, cur, {", ".join(_KEYS)}, {_COMBINED}
-        FROM ({finest}) GROUP BY GROUPING SETS ({", ".join(_SETS.values())})"""
-    df = query(data_dir, both, select, [filters.start_at])
+    finest = f"SELECT {', '.join(_KEYS)}, {aggregates(*_NAMES)} FROM ({keyed}) GROUP BY ALL"
+    sets = ", ".join(f"({', '.join(keys)})" for keys in _SETS.values())
+    select = f"""SELECT grouping({", ".join(_KEYS)}) AS g, {", ".join(_KEYS)}, {_COMBINED}
+        FROM ({finest}) GROUP BY GROUPING SETS ({sets})"""
+    bounds = [filters.start_at, filters.end_at, before.start_at, before.end_at, ahead.start_at, ahead.end_at]
+    df = query(data_dir, both, select, bounds, cuts=(ahead.end_at,))
     if df is None:
         return OverviewFigures(
             current=EMPTY_SUMMARY,
@@ -132,24 +157,33 @@ def overview_figures(
             api_keys=_empty(["api_key", *_TOP_COLUMNS, "share"]),
             unpriced=unpriced_of(pd.DataFrame(columns=["model", *_BY_MODEL_COLUMNS])),
             conversion=[],
+            forecast=forecast_of(_empty(["bucket", *TOTALS]), ahead)
+            if folded
+            else month_forecast(data_dir, filters, ahead.end_at),
         )
 
-    def part(name: str, current: bool = True) -> pd.DataFrame:
-        return df[(df["g"] == _IDS[name]) & (df["cur"] == current)].reset_index(drop=True)
+    def part(name: str, value: int = 1) -> pd.DataFrame:
+        key = "forecast" if name == "forecast" else "period"
+        return df[(df["g"] == _IDS[name]) & df[key].eq(value).fillna(False).astype(bool)].reset_index(drop=True)
 
-    current, previous = part("period"), part("period", current=False)
+    current, previous = part("period"), part("period", 0)
     return OverviewFigures(
         current=summary_of(data_dir, filters, current.iloc[0] if len(current) else None),
         previous=summary_of(data_dir, before, previous.iloc[0] if len(previous) else None),
-        by_model=_series(part("series"), filters, grain, top),
+        by_model=_series(part("series"), "slot", filters, grain, top),
         projects=_top(part("project"), "project", n),
         api_keys=_top(part("api_key"), "api_key", n),
         unpriced=unpriced_of(_by_model(part("model"))),
         conversion=_conversion(data_dir, part("currency")),
+        forecast=forecast_of(_series(part("forecast"), "forecast_slot", ahead, "day", None), ahead)
+        if folded
+        else month_forecast(data_dir, filters, ahead.end_at),
     )
 
 
-def _one_by_one(data_dir: Path, filters: Filters, grain: str, top: int | None, n: int) -> OverviewFigures:
+def _one_by_one(
+    data_dir: Path, filters: Filters, grain: str, top: int | None, n: int, now: datetime
+) -> OverviewFigures:
     return OverviewFigures(
         current=spend_summary(data_dir, filters),
         previous=spend_summary(data_dir, filters.previous()),
@@ -158,14 +192,16 @@ def _one_by_one(data_dir: Path, filters: Filters, grain: str, top: int | None, n
         api_keys=top_contributors(data_dir, filters, "api_key", n),
         unpriced=unpriced_models(data_dir, filters),
         conversion=conversion(data_dir, filters),
+        forecast=month_forecast(data_dir, filters, now),
     )
 
 
-def _series(rows: pd.DataFrame, filters: Filters, grain: str, top: int | None) -> pd.DataFrame:
-    """As `spend_over_time(filters, "model", grain, top)`."""
-    df = rows[["slot", "k_model", *TOTALS]].rename(columns={"k_model": "model"})
+def _series(rows: pd.DataFrame, slot: str, filters: Filters, grain: str, top: int | None) -> pd.DataFrame:
+    """As `spend_over_time(filters, "model", grain, top)` (per model) or `spend_over_time(filters, None, grain)`."""
+    keys = ["model"] if slot == "slot" else []
+    df = rows[[slot, *(["k_model"] if keys else []), *TOTALS]].rename(columns={"k_model": "model", slot: "slot"})
     df["slot"] = df["slot"].astype("int64")
-    return by_bucket(df, filters, grain, ["model"], TOTALS, (top, ("spend", "requests")) if top else None)
+    return by_bucket(df, filters, grain, keys, TOTALS, (top, ("spend", "requests")) if top else None)
 
 
 def _top(rows: pd.DataFrame, dim: str, n: int) -> pd.DataFrame:

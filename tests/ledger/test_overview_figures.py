@@ -1,17 +1,16 @@
 """The Overview's one grouped query gives the figures each separate data function gives for the same view.
 
-`overview_figures` answers six questions from one scan (ledger/queries/_overview.py); here each answer is
+`overview_figures` answers eight questions from one scan (ledger/queries/_overview.py); here each answer is
 compared with the function that asks it alone, in its own SQL: `spend_summary` of the view and of the
-previous period,
-`spend_over_time` per model, `top_contributors` per project and per API key, `unpriced_models` and
-`conversion`. The ledger holds EUR rows (a third of the keys) with no USD rate for its first days, an
+previous period, `month_forecast` (its window ends inside an hour, with rows after it), `spend_over_time`
+per model, `top_contributors` per project and per API key, `unpriced_models` and `conversion`. The ledger holds EUR rows (a third of the keys) with no USD rate for its first days, an
 unpriced model and usage-API rows; views: UTC and Paris, per day and per hour, filtered, scoped, matching
 nothing, and before the ledger begins; from raw rows and from rollups. Counts exactly, money to 1e-9.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,8 @@ from ledger import queries as q
 from tests.builders import build_ledger
 from tests.ledger.test_rollup_parity import END, _euro, _rates, same
 
+NOW = datetime(2026, 10, 29, 9, 37, 12, tzinfo=UTC)
+"""Inside an hour with rows after it: the forecast's window ends here, the views' later."""
 VIEWS = {
     "utc": (q.Filters.for_dates(date(2026, 10, 18), date(2026, 10, 29), "UTC"), "day"),
     "paris": (q.Filters.for_dates(date(2026, 10, 18), date(2026, 10, 29), "Europe/Paris"), "day"),
@@ -55,7 +56,8 @@ def test_one_query_gives_each_functions_figures(
 ) -> None:
     monkeypatch.setenv("LEDGER_ROLLUPS", rollups)
     f, grain = VIEWS[view]
-    got = q.overview_figures(ledger, f, grain, top=3, n=4)
+    got = q.overview_figures(ledger, f, grain, top=3, n=4, now=NOW)
+    same(got.forecast, q.month_forecast(ledger, f, now=NOW), "forecast")
     same(got.current, q.spend_summary(ledger, f), "current")
     same(got.previous, q.spend_summary(ledger, f.previous()), "previous")
     same(got.by_model, q.spend_over_time(ledger, f, "model", grain, 3), "by_model")
