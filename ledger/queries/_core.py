@@ -103,11 +103,17 @@ SUMMARY_NAMES = (*TOTAL_NAMES, "simulated_rows", "first_at", "last_at")
 """The columns of the row `summary_of` reads."""
 
 
-def summary_of(data_dir: Path, filters: Filters, row: pd.Series | None) -> Summary:
-    """The Summary of a row of SUMMARY_NAMES (None: no file covers the window), with the slice's latency."""
+def summary_of(
+    data_dir: Path,
+    filters: Filters,
+    row: pd.Series | None,
+    latency: tuple[float | None, float | None, float | None] | None = None,
+) -> Summary:
+    """The Summary of a row of SUMMARY_NAMES (None: no file covers the window), with the slice's latency
+    (`latency_summary`'s, read here unless given)."""
     if row is None or row["requests"] == 0:
         return EMPTY_SUMMARY
-    p50, p95, p99 = latency_summary(data_dir, filters)
+    p50, p95, p99 = latency_summary(data_dir, filters) if latency is None else latency
     return Summary(
         spend=float(row["spend"]),
         **{c: int(row[c]) for c in TOTAL_NAMES if c != "spend"},

@@ -56,6 +56,7 @@ from ._costs import (
 )
 from ._engine import by_bucket, quantum, query, slot_sql
 from ._filters import GRAINS, Filters, check_choice
+from ._latency import summaries
 from ._measures import MEASURES_BY_NAME, aggregates
 
 _TOP_COLUMNS = ("spend", "requests", "tokens", "unpriced_requests")
@@ -167,9 +168,10 @@ def overview_figures(
         return df[(df["g"] == _IDS[name]) & df[key].eq(value).fillna(False).astype(bool)].reset_index(drop=True)
 
     current, previous = part("period"), part("period", 0)
+    now_ms, before_ms = summaries(data_dir, [filters, before])  # both periods' latency from one query
     return OverviewFigures(
-        current=summary_of(data_dir, filters, current.iloc[0] if len(current) else None),
-        previous=summary_of(data_dir, before, previous.iloc[0] if len(previous) else None),
+        current=summary_of(data_dir, filters, current.iloc[0] if len(current) else None, now_ms),
+        previous=summary_of(data_dir, before, previous.iloc[0] if len(previous) else None, before_ms),
         by_model=_series(part("series"), "slot", filters, grain, top),
         projects=_top(part("project"), "project", n),
         api_keys=_top(part("api_key"), "api_key", n),

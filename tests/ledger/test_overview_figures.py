@@ -1,11 +1,14 @@
 """The Overview's one grouped query gives the figures each separate data function gives for the same view.
 
-`overview_figures` answers eight questions from one scan (ledger/queries/_overview.py); here each answer is
-compared with the function that asks it alone, in its own SQL: `spend_summary` of the view and of the
-previous period, `month_forecast` (its window ends inside an hour, with rows after it), `spend_over_time`
-per model, `top_contributors` per project and per API key, `unpriced_models` and `conversion`. The ledger holds EUR rows (a third of the keys) with no USD rate for its first days, an
-unpriced model and usage-API rows; views: UTC and Paris, per day and per hour, filtered, scoped, matching
-nothing, and before the ledger begins; from raw rows and from rollups. Counts exactly, money to 1e-9.
+`overview_figures` answers eight questions from one scan (ledger/queries/_overview.py), and the latency
+of its two periods from one histogram query; here each answer is compared with the function that asks it
+alone, in its own SQL: `spend_summary` of the view and of the previous period, `month_forecast` (its
+window ends inside an hour, with rows after it), `spend_over_time` per model, `top_contributors` per
+project and per API key, `unpriced_models` and `conversion`. The ledger holds EUR rows (a third of the
+keys) with no USD rate for its first days, an unpriced model and usage-API rows; views: UTC and Paris,
+per day and per hour, filtered, scoped, matching nothing, and before the ledger begins; from raw rows and
+from rollups; latency percentiles exact (a small slice) and from histograms (a big one). Counts exactly,
+money to 1e-9.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pytest
 
 from ledger import list_days, rewrite_day
 from ledger import queries as q
+from ledger.queries import _latency
 from tests.builders import build_ledger
 from tests.ledger.test_rollup_parity import END, _euro, _rates, same
 
@@ -49,12 +53,15 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir
 
 
+@pytest.mark.parametrize("latency", ["exact", "histogram"])
 @pytest.mark.parametrize("rollups", ["0", "1"])
 @pytest.mark.parametrize("view", list(VIEWS))
 def test_one_query_gives_each_functions_figures(
-    ledger: Path, view: str, rollups: str, monkeypatch: pytest.MonkeyPatch
+    ledger: Path, view: str, rollups: str, latency: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LEDGER_ROLLUPS", rollups)
+    if latency == "histogram":  # as on a big ledger: percentiles from the hourly histograms
+        monkeypatch.setattr(_latency, "EXACT_MAX_ROWS", -1)
     f, grain = VIEWS[view]
     got = q.overview_figures(ledger, f, grain, top=3, n=4, now=NOW)
     same(got.forecast, q.month_forecast(ledger, f, now=NOW), "forecast")
