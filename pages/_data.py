@@ -21,7 +21,7 @@ import alerts
 from alerts import AlertState, AnomalyEpisode, Budget, BudgetView, anomaly_episodes
 from ledger import billing, queries, storage
 from ledger.billing import Headroom, PriceComparison, PriceCounts, Reconciled, SpendGauge
-from ledger.queries import Filters, Forecast, Freshness, OverviewFigures, RateUsed, Slowest, Summary
+from ledger.queries import Filters, Freshness, OverviewFigures, RateUsed, Slowest, Summary
 from ledger.queries import budgets as _budgets
 from ledger.queries import savings as _savings
 from ledger.queries.savings import Totals
@@ -143,19 +143,8 @@ def ratelimit_headroom(data_dir: Path, filters: Filters, grain: str = "hour") ->
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
-def month_forecast(data_dir: Path, filters: Filters) -> Forecast:
-    return queries.month_forecast(data_dir, filters)
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: int = 10) -> pd.DataFrame:
     return queries.top_contributors(data_dir, filters, dim, n)
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
-def top_with_other(data_dir: Path, filters: Filters, dim: str = "project", n: int = 10) -> pd.DataFrame:
-    """The `n` largest `dim` values by spend plus one "(other)" row holding the rest of the slice."""
-    return queries.with_other(top_contributors(data_dir, filters, dim, n), dim, spend_summary(data_dir, filters))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)

@@ -74,7 +74,8 @@ _SETS = {
 `forecast`: whether the row is in the month-end forecast's window."""
 _KEYS = ("period", "forecast", "slot", "forecast_slot", "k_model", "k_project", "k_api_key", "currency", "day")
 """The grouping columns, in the order `grouping()` reads them (bit 0 = the last). `day` (the UTC day, for the
-currency rates) and `forecast_slot` add no group: a slot lies within one UTC day and one forecast slot."""
+currency rates) adds no group (a slot lies within one UTC day), nor, as a rule, does `forecast_slot` (the
+same zone's day slots)."""
 _NAMES = tuple(dict.fromkeys((*SUMMARY_NAMES, *_BY_MODEL_COLUMNS, *_EXTRA, "unconverted_cost")))
 
 
@@ -98,7 +99,7 @@ _IDS = {name: _grouping_id(keys) for name, keys in _SETS.items()}
 
 @dataclass(frozen=True, kw_only=True)
 class OverviewFigures:
-    """What the Overview draws below its tiles, for one view (see the module docstring)."""
+    """What the Overview draws, for one view (see the module docstring)."""
 
     current: Summary
     """`spend_summary(data_dir, filters)`."""
