@@ -48,20 +48,15 @@ CHANGES = (
 
 def page_calls(page: str, data_dir: Path, f: q.Filters, now: datetime) -> list[Callable[[], Any]]:
     """The data calls a page makes for one view (the frame's are shared by every page)."""
-    frame: list[Callable[[], Any]] = [lambda: q.spend_summary(data_dir, f)]
+    window = partial(_window_values, data_dir, f.unfiltered())  # one query per window, as pages/_data.py caches
+    frame: list[Callable[[], Any]] = [lambda: q.holds_simulated(window(), f)]  # the simulated badge
     if not f.dimension_filters():  # after a filter change the choices are cache hits (same window)
-        dims = ("project", "model", "api_key", "source")
-        frame += [partial(q.dimension_values, data_dir, f, d, limit=500) for d in dims]  # sidebar choices
-        frame += [partial(q.dimension_values, data_dir, f, "model")]  # model colours
+        frame += [partial(lambda d: q.values_in(window(), d, 500), d) for d in q.VALUE_DIMS]  # sidebar choices
+        frame += [lambda: q.values_in(window(), "model")]  # model colours
     calls: dict[str, list[Callable[[], Any]]] = {
         "frame": frame,
-        "overview": [
-            lambda: q.spend_summary(data_dir, f.previous()),
-            lambda: q.month_forecast(data_dir, f, now=now),
-            lambda: q.spend_over_time(data_dir, f, "model", "day", top=TOP_N),
-            lambda: q.top_contributors(data_dir, f, "project", 10),
-            lambda: q.top_contributors(data_dir, f, "api_key", 10),
-            lambda: q.conversion(data_dir, f),
+        "overview": [  # tiles, previous period, forecast, series, top tables, unpriced, rates: one query
+            lambda: q.overview_figures(data_dir, f, "day", top=TOP_N, n=10, now=now),
         ],
         "spend": [
             lambda: q.unpriced_models(data_dir, f),
@@ -81,6 +76,16 @@ def page_calls(page: str, data_dir: Path, f: q.Filters, now: datetime) -> list[C
         "explore": [lambda: q.breakdown(data_dir, f, ["model"], "spend", "day")],
     }
     return calls[page]
+
+
+_windows: dict[q.Filters, Any] = {}
+
+
+def _window_values(data_dir: Path, window: q.Filters) -> Any:
+    """The sidebar's one query per window (a filter change finds it cached)."""
+    if window not in _windows:
+        _windows[window] = q.window_values(data_dir, window)
+    return _windows[window]
 
 
 def timed(calls: list[Callable[[], Any]]) -> float:

@@ -21,7 +21,7 @@ import alerts
 from alerts import AlertState, AnomalyEpisode, Budget, BudgetView, anomaly_episodes
 from ledger import billing, queries, storage
 from ledger.billing import Headroom, PriceComparison, PriceCounts, Reconciled, SpendGauge
-from ledger.queries import Filters, Forecast, Freshness, RateUsed, Slowest, Summary
+from ledger.queries import Filters, Freshness, OverviewFigures, RateUsed, Slowest, Summary
 from ledger.queries import budgets as _budgets
 from ledger.queries import savings as _savings
 from ledger.queries.savings import Totals
@@ -44,8 +44,24 @@ def spend_summary(data_dir: Path, filters: Filters) -> Summary:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def window_values(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    """Every (model, project, API key, source) of the window (ledger.queries.window_values): one query for the
+    sidebar's choices, the model colours and the simulated badge, whatever the dimension filters."""
+    return queries.window_values(data_dir, filters.unfiltered())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def dimension_values(data_dir: Path, filters: Filters, dim: str, limit: int | None = None) -> list[str]:
+    """As ledger.queries.dimension_values; the sidebar's dimensions from the window's `window_values`."""
+    if dim in queries.VALUE_DIMS:
+        return queries.values_in(window_values(data_dir, filters.unfiltered()), dim, limit)
     return queries.dimension_values(data_dir, filters, dim, limit)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def simulated_view(data_dir: Path, filters: Filters) -> bool:
+    """Whether the view holds simulated rows (the frame's badge), from the window's `window_values`."""
+    return queries.holds_simulated(window_values(data_dir, filters.unfiltered()), filters)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
@@ -127,19 +143,30 @@ def ratelimit_headroom(data_dir: Path, filters: Filters, grain: str = "hour") ->
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
-def month_forecast(data_dir: Path, filters: Filters) -> Forecast:
-    return queries.month_forecast(data_dir, filters)
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: int = 10) -> pd.DataFrame:
     return queries.top_contributors(data_dir, filters, dim, n)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
-def top_with_other(data_dir: Path, filters: Filters, dim: str = "project", n: int = 10) -> pd.DataFrame:
-    """The `n` largest `dim` values by spend plus one "(other)" row holding the rest of the slice."""
-    return queries.with_other(top_contributors(data_dir, filters, dim, n), dim, spend_summary(data_dir, filters))
+def overview_figures(
+    data_dir: Path, filters: Filters, grain: str = "day", top: int | None = None, n: int = 10
+) -> OverviewFigures:
+    """The Overview's figures below its tiles from one query (ledger.queries.overview_figures)."""
+    return queries.overview_figures(data_dir, filters, grain, top, n)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def overview_spend_by_model(data_dir: Path, filters: Filters, grain: str, top: int, n: int) -> pd.DataFrame:
+    """`overview_figures`' spend per bucket and model without the models no request of which was priced."""
+    return queries.priced_only(overview_figures(data_dir, filters, grain, top, n).by_model)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def overview_top(data_dir: Path, filters: Filters, grain: str, top: int, n: int, dim: str) -> pd.DataFrame:
+    """`overview_figures`' top `dim` values ("project" or "api_key") plus one "(other)" row (as `top_with_other`)."""
+    figures = overview_figures(data_dir, filters, grain, top, n)
+    found = figures.projects if dim == "project" else figures.api_keys
+    return queries.with_other(found, dim, figures.current)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)

@@ -54,8 +54,8 @@ def draw_frame(scope: tuple[str, ...] | None = None) -> Context | None:
         colours=colours(models),
         range_label=label,
     )
-    summary = data.spend_summary(defaults.data_dir, filters)
-    freshness_line(ctx.data_dir, filters.timezone, ctx.currency, simulated=summary.simulated_rows > 0)
+    simulated = data.simulated_view(defaults.data_dir, filters)
+    freshness_line(ctx.data_dir, filters.timezone, ctx.currency, simulated=simulated)
     st.session_state[CONTEXT_KEY] = ctx
     return ctx
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from foundation.money import money, symbol
 from ledger import queries
-from ledger.queries import Filters
+from ledger.queries import Filters, RateUsed
 
 from . import _data as data
 from ._text import md, plot
@@ -40,13 +40,14 @@ def rate_text(used: queries.RateUsed) -> str:
     return text
 
 
-def conversion_note(data_dir: Path, filters: Filters, currency: str) -> None:
+def conversion_note(data_dir: Path, filters: Filters, currency: str, used: list[RateUsed] | None = None) -> None:
     """Under the money figures: which rates converted them (and their dates), and what has no rate.
 
     Why: a figure converted from two currencies must say so; a day with no rate is left out
-    of every sum (never taken at 1.0), so the page names it and the money it holds.
+    of every sum (never taken at 1.0), so the page names it and the money it holds. `used`: the
+    view's `data.conversion`, when the page has it already.
     """
-    used = data.conversion(data_dir, filters)
+    used = data.conversion(data_dir, filters) if used is None else used
     if not used:
         return
     st.caption(

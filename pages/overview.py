@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from foundation.money import COLUMN_FORMAT, money, percent_change
-from ledger.queries import EMPTY_SUMMARY, Summary
+from ledger.queries import EMPTY_SUMMARY, OverviewFigures, Summary
 from pages import _data as data
 from pages._auth import signed_fragment
 from pages._data import TTL_SECONDS
@@ -29,6 +29,12 @@ from pages._ui import (
 
 ctx = context()
 st.title("Overview")
+TOP_ROWS = 10  # rows of each top table (projects, API keys), before the "(other)" row
+
+
+def figures() -> OverviewFigures:
+    """This view's figures below the tiles, from one query (every call here shares its cached answer)."""
+    return data.overview_figures(ctx.data_dir, ctx.filters, ctx.filters.default_grain, TOP_N, TOP_ROWS)
 
 
 def _points(now: float | None, before: float | None) -> str | None:
@@ -53,15 +59,14 @@ def tiles(cur: Summary, prev: Summary) -> None:
     )
     limited.metric("429 rate", percent(cur.rate_429), _points(cur.rate_429, prev.rate_429), "inverse", border=True)
     p95.metric("p95 latency", millis(cur.p95_ms), percent_change(cur.p95_ms, prev.p95_ms), "inverse", border=True)
-    conversion_note(ctx.data_dir, ctx.filters, currency)
+    conversion_note(ctx.data_dir, ctx.filters, currency, figures().conversion)
 
 
 @signed_fragment(run_every=TTL_SECONDS)
 def live_tiles() -> None:
     """Refreshes on its own every TTL_SECONDS without rerunning the page, asking again who is here first."""
     before = ctx.filters.previous()
-    cur = data.spend_summary(ctx.data_dir, ctx.filters)
-    prev = data.spend_summary(ctx.data_dir, before)
+    cur, prev = figures().current, figures().previous
     comparable = prev.covers(before.start_at, before.end_at)
     tiles(cur, prev if comparable else EMPTY_SUMMARY)
     days = ctx.filters.days
@@ -71,7 +76,7 @@ def live_tiles() -> None:
 
 
 def month_to_date() -> None:
-    forecast = data.month_forecast(ctx.data_dir, ctx.filters)
+    forecast = figures().forecast
     left, right, note = st.columns([1, 1, 2])
     shown, exact = tile_money(forecast.spend_to_date, ctx.currency)
     left.metric(f"Month to date ({forecast.month_start:%B})", shown, border=True, help=exact)
@@ -86,13 +91,13 @@ def month_to_date() -> None:
 
 def spend_by_model() -> None:
     grain = ctx.filters.default_grain
-    df = data.priced_spend_over_time(ctx.data_dir, ctx.filters, dim="model", grain=grain, top=TOP_N)
+    df = data.overview_spend_by_model(ctx.data_dir, ctx.filters, grain, TOP_N, TOP_ROWS)
     title = f"Spend per {grain} by model ({ctx.currency})"
     show(stacked_bars(df, "spend", "model", title, f"Spend ({ctx.currency})", ctx.colours))
 
 
 def top_table(dim: str, label: str) -> None:
-    df = data.top_with_other(ctx.data_dir, ctx.filters, dim=dim, n=10)
+    df = data.overview_top(ctx.data_dir, ctx.filters, ctx.filters.default_grain, TOP_N, TOP_ROWS, dim)
     df = with_key_labels(df, ctx.data_dir) if dim == "api_key" else df
     st.subheader(f"Top {label}")
     st.dataframe(
@@ -112,13 +117,13 @@ def top_table(dim: str, label: str) -> None:
 def unpriced_banner() -> None:
     """The one unpriced count of the page: the requests of this view (its dates and filters) whose model
     had no price on their date, and which models; none of them is in any spend figure below."""
-    found = data.unpriced_models(ctx.data_dir, ctx.filters)
+    found = figures().unpriced
     if found.empty:
         return
     names = ", ".join(md(m) for m in found["model"].head(5))
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     models = "1 model" if len(found) == 1 else f"{len(found)} models"
-    hidden = data.spend_summary(ctx.data_dir, ctx.filters).unpriced_requests
+    hidden = figures().current.unpriced_requests
     st.warning(
         f"{hidden:,} requests in {ctx.range_label} (this view's dates and filters) went to "
         f"{models} with no price for their date: {names}{more}. They are in no spend figure on this page. Add a row "
@@ -170,7 +175,7 @@ def anomalies_panel() -> None:
 
 unpriced_banner()
 live_tiles()
-if data.spend_summary(ctx.data_dir, ctx.filters).requests == 0:
+if figures().current.requests == 0:
     empty_state()
 else:
     month_to_date()

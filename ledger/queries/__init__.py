@@ -16,8 +16,9 @@ Conventions, so two callers never disagree:
   error rate = status >= 400 over per-request rows; 429 rate = status 429 over the same.
 - time buckets are tz-aware timestamps in the filters' time zone.
 - latency percentiles are exact (read from the raw rows); everything else is read from the
-  hourly rollups when the window is whole UTC hours (see `update_rollups`), else from raw rows,
-  with identical results.
+  hourly rollups for the window's whole UTC hours (see `update_rollups`) and from raw rows for
+  the part-hours at its edges (a window ending now), or from raw rows alone where local hours
+  are not UTC hours, with identical results.
 
 Example:
     >>> from datetime import UTC, date, datetime
@@ -34,6 +35,7 @@ from ._billing import count_429s, measured_by_model, peak_minute_tokens
 from ._core import (
     EMPTY_SUMMARY,
     MEASURES,
+    VALUE_DIMS,
     Summary,
     breakdown,
     dimension_values,
@@ -44,11 +46,13 @@ from ._core import (
     spend_over_time,
     spend_summary,
     top_contributors,
+    window_values,
 )
 from ._costs import Forecast, RateUsed, conversion, month_forecast, unit_costs, unpriced_models
 from ._engine import OTHER
 from ._export import csv_bytes, neutralise, parquet_bytes
 from ._filters import DIMENSIONS, GRAINS, Filters
+from ._overview import OverviewFigures, overview_figures
 from ._reliability import ratelimit_headroom, retry_impact, top_errors
 from ._rollup_build import update_rollups
 from ._shapes import (
@@ -56,6 +60,7 @@ from ._shapes import (
     TOKEN_KINDS,
     UNPRICED,
     Slowest,
+    holds_simulated,
     largest,
     limit_causes,
     priced_only,
@@ -64,6 +69,7 @@ from ._shapes import (
     unpriced_total,
     unpriced_values,
     value_count,
+    values_in,
     with_other,
     with_price_note,
     with_tokens,
@@ -84,9 +90,11 @@ __all__ = [
     "SQL_MEMORY_MB",
     "TOKEN_KINDS",
     "UNPRICED",
+    "VALUE_DIMS",
     "Filters",
     "Forecast",
     "Freshness",
+    "OverviewFigures",
     "RateUsed",
     "Slowest",
     "SourceStatus",
@@ -99,6 +107,7 @@ __all__ = [
     "csv_bytes",
     "dimension_values",
     "freshness",
+    "holds_simulated",
     "hourly_spend",
     "largest",
     "latency_percentiles",
@@ -108,6 +117,7 @@ __all__ = [
     "month_forecast",
     "neutralise",
     "newest_row",
+    "overview_figures",
     "parquet_bytes",
     "peak_minute_tokens",
     "priced_only",
@@ -127,6 +137,8 @@ __all__ = [
     "unpriced_values",
     "update_rollups",
     "value_count",
+    "values_in",
+    "window_values",
     "with_other",
     "with_price_note",
     "with_tokens",

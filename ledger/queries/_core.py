@@ -96,10 +96,24 @@ def _none_if_nan(value: object) -> float | None:
 def spend_summary(data_dir: Path, filters: Filters) -> Summary:
     """Spend, requests, tokens, errors, 429s (and spend-cap 429s), retries and p50/p95/p99 latency."""
     df = query(data_dir, filters, f"SELECT {_TOTALS}, {_SUMMARY_EXTRA} FROM rows")
-    if df is None or not len(df) or df["requests"].iloc[0] == 0:
+    return summary_of(data_dir, filters, None if df is None or not len(df) else df.iloc[0])
+
+
+SUMMARY_NAMES = (*TOTAL_NAMES, "simulated_rows", "first_at", "last_at")
+"""The columns of the row `summary_of` reads."""
+
+
+def summary_of(
+    data_dir: Path,
+    filters: Filters,
+    row: pd.Series | None,
+    latency: tuple[float | None, float | None, float | None] | None = None,
+) -> Summary:
+    """The Summary of a row of SUMMARY_NAMES (None: no file covers the window), with the slice's latency
+    (`latency_summary`'s, read here unless given)."""
+    if row is None or row["requests"] == 0:
         return EMPTY_SUMMARY
-    row = df.iloc[0]
-    p50, p95, p99 = latency_summary(data_dir, filters)
+    p50, p95, p99 = latency_summary(data_dir, filters) if latency is None else latency
     return Summary(
         spend=float(row["spend"]),
         **{c: int(row[c]) for c in TOTAL_NAMES if c != "spend"},
@@ -287,3 +301,23 @@ def dimension_values(data_dir: Path, filters: Filters, dim: str, limit: int | No
         select = f"SELECT {_dim(dim)} AS v FROM rows GROUP BY ALL ORDER BY {BY_SPEND}, v LIMIT {int(limit)}"
     df = query(data_dir, filters.unfiltered(), select)
     return [] if df is None else [str(v) for v in df["v"]]
+
+
+VALUE_DIMS = ("model", "project", "api_key", "source")
+"""The dimensions a view filters on (the sidebar's, `Filters.dimension_filters`)."""
+
+
+def window_values(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    """Every (model, project, api_key, source) the window holds, dimension filters ignored (the scope kept):
+    columns VALUE_DIMS, spend, requests, simulated_rows, one row each.
+
+    Why one frame: the sidebar's choices (`dimension_values` of each dimension), the model colours and
+    whether a filtered view holds simulated rows are all answered from it (ledger.queries._shapes:
+    `values_in`, `holds_simulated`), so a window costs one query, and a filter change none.
+    """
+    keys = ", ".join(f"{_dim(d)} AS {d}" for d in VALUE_DIMS)
+    select = (
+        f"SELECT {keys}, {aggregates('spend', 'requests', 'simulated_rows')} FROM rows GROUP BY ALL ORDER BY 1, 2, 3, 4"
+    )
+    df = query(data_dir, filters.unfiltered(), select)
+    return _empty([*VALUE_DIMS, "spend", "requests", "simulated_rows"]) if df is None else df

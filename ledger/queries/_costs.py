@@ -53,8 +53,12 @@ def unit_costs(data_dir: Path, filters: Filters, top: int | None = None) -> pd.D
 
 def unpriced_models(data_dir: Path, filters: Filters) -> pd.DataFrame:
     """Models with rows that have no price: model, requests, tokens (the spend they hide)."""
-    df = _by_model(data_dir, filters)
-    df = df[df["unpriced_requests"] > 0]
+    return unpriced_of(_by_model(data_dir, filters))
+
+
+def unpriced_of(by_model: pd.DataFrame) -> pd.DataFrame:
+    """`unpriced_models` from the per-model frame `_BY_MODEL` answers."""
+    df = by_model[by_model["unpriced_requests"] > 0]
     out = df[["model", "unpriced_requests", "unpriced_tokens"]].rename(
         columns={"unpriced_requests": "requests", "unpriced_tokens": "tokens"}
     )
@@ -91,13 +95,25 @@ def month_forecast(data_dir: Path, filters: Filters, now: datetime | None = None
     forecast = spend to date + the rest of today + each day left, at the recent mean of its
     kind (weekday or weekend), learned from up to `lookback_days` full days with data.
     """
+    window = forecast_window(filters, now, lookback_days)
+    return forecast_of(spend_over_time(data_dir, window, dim=None, grain="day"), window, lookback_days)
+
+
+def forecast_window(filters: Filters, now: datetime | None = None, lookback_days: int = 28) -> Filters:
+    """The rows `month_forecast` reads: from the 1st of the month (or `lookback_days` back, if earlier) to `now`."""
     tz = filters.tz
     now = (now or datetime.now(tz)).astimezone(tz)
     today = now.date()
+    first = min(first_day("month", today), today - timedelta(days=lookback_days))
+    return filters.with_window(datetime.combine(first, time(), tzinfo=tz), now)
+
+
+def forecast_of(frame: pd.DataFrame, window: Filters, lookback_days: int = 28) -> Forecast:
+    """`month_forecast` from the daily `spend_over_time` of its `forecast_window`."""
+    tz = window.tz
+    now = window.end_at.astimezone(tz)
+    today = now.date()
     month_start, month_end = first_day("month", today), next_first_day("month", today) - timedelta(days=1)
-    first = min(month_start, today - timedelta(days=lookback_days))
-    window = filters.with_window(datetime.combine(first, time(), tzinfo=tz), now)
-    frame = spend_over_time(data_dir, window, dim=None, grain="day")
     spent = pd.Series(frame["spend"].to_numpy(), index=[b.date() for b in frame["bucket"]], dtype=float)
     daily = _fill_days(spent, today - timedelta(days=lookback_days), today)
     weekday_rate, weekend_rate, basis = _rates(daily, today)
@@ -156,10 +172,14 @@ def conversion(data_dir: Path, filters: Filters, currency: str | None = None) ->
     """Per foreign currency in the window: the rates used to show it in `currency` (default: display)."""
     shown = fx.display()
     target = (currency or shown.currency).upper()
-    df = query(data_dir, filters, _BY_CURRENCY_DAY, [target], currency=target)
+    return rates_used(data_dir, query(data_dir, filters, _BY_CURRENCY_DAY, [target], currency=target), target)
+
+
+def rates_used(data_dir: Path, df: pd.DataFrame | None, target: str) -> list[RateUsed]:
+    """`conversion` from the per-currency-day frame `_BY_CURRENCY_DAY` answers (currencies other than `target`)."""
     if df is None or df.empty:
         return []
-    table = fx.load_rates(data_dir, shown.overrides)
+    table = fx.load_rates(data_dir, fx.display().overrides)
     return [_rate_used(table, str(cur), target, part) for cur, part in df.groupby("currency", sort=True)]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ from ledger.pricing import fx
 from ledger.storage.store import list_files
 
 from ._filters import DIMENSIONS, Filters
-from ._measures import Measure, raw_columns
-from ._rollups import plan, rollup_sql
+from ._measures import LATENCY_KEYS, LATENCY_ROWS, Measure, raw_columns
+from ._rollups import BIN_SQL, plan, rollup_sql
 
 MEMORY_LIMIT = os.environ.get("LEDGER_DUCKDB_MEMORY", "384MB")
 THREADS = int(os.environ.get("LEDGER_DUCKDB_THREADS", "2"))
@@ -81,21 +82,87 @@ def where_sql(filters: Filters) -> tuple[str, list[Any]]:
 
 
 def use_rollups(filters: Filters) -> bool:
-    """Rollups answer exactly when the window is whole UTC hours and local hours are UTC hours."""
+    """Rollups answer exactly when local hours are UTC hours: a window's whole UTC hours are read from
+    them, and its unfinished edges (a window ending now, at 14:37) from the raw rows (`planned_source`)."""
     if os.environ.get("LEDGER_ROLLUPS", "1") == "0":
         return False
-    whole = all(int(t.timestamp()) % 3_600 == 0 and t.microsecond == 0 for t in (filters.start_at, filters.end_at))
-    return whole and quantum(filters, "hour") == 3_600
+    return quantum(filters, "hour") == 3_600
 
 
-def planned_source(data_dir: Path, filters: Filters, raw: bool, kind: str) -> tuple[str | None, list[Path]]:
+HOUR = timedelta(hours=1)
+
+
+def whole_hours(filters: Filters) -> tuple[datetime, datetime]:
+    """The whole UTC hours inside the window, [first hour start, last hour end); empty when start >= end."""
+    start = _hour_of(filters.start_at)
+    return start if start == filters.start_at else start + HOUR, _hour_of(filters.end_at)
+
+
+def _stamp(moment: datetime) -> str:
+    return f"TIMESTAMPTZ '{moment.astimezone(UTC).isoformat()}'"
+
+
+_LATENCY_ROW = f"""SELECT timestamp, {", ".join(LATENCY_KEYS)}, {BIN_SQL} AS lat_bin, 1::BIGINT AS n
+    FROM {{scan}} WHERE {LATENCY_ROWS}"""
+"""One raw row as a latency rollup row of its own (its own timestamp, not its hour's)."""
+
+
+def planned_source(
+    data_dir: Path, filters: Filters, raw: bool, kind: str, cuts: tuple[datetime, ...] = ()
+) -> tuple[str | None, list[Path]]:
     """SQL for the rows to read, rollup-shaped (a weight `n` per row), and the files it reads;
-    None when no file covers the window. Raw rows get n = 1; with rollups, fresh days read
-    their rollup and the other days are rolled up on the fly from their raw files."""
+    None when no file covers the window. Raw rows get n = 1; with rollups, the window's whole
+    UTC hours read their days' rollups (a day without a fresh one is rolled up on the fly from
+    its raw files), and the part-hours at its edges (a window ending now) read raw rows, as does
+    the hour of each of `cuts` (instants a query tells rows apart at: a rollup row would straddle them)."""
     first, last = filters.utc_days()
     if raw or not use_rollups(filters):
         files = list_files(Path(data_dir), first, last)
         return (f"SELECT *, {RAW_EXTRA} FROM {scan_sql(files)}" if files else None), files
+    start, end = whole_hours(filters)
+    if start >= end:
+        loose = [(filters.start_at, filters.end_at)]
+    else:
+        loose = [(a, b) for a, b in ((filters.start_at, start), (end, filters.end_at)) if a < b]
+        split = {_hour_of(c) for c in cuts if start <= c < end and _hour_of(c) != c}
+        loose += [(hour, hour + HOUR) for hour in sorted(split)]
+    parts: list[str] = []
+    read: list[Path] = []
+    if start < end:
+        source, files = _rollup_source(data_dir, start.date(), (end - HOUR).date(), kind)
+        if source is not None:
+            aligned = start == filters.start_at and end == filters.end_at and not loose
+            inside = f"timestamp >= {_stamp(start)} AND timestamp < {_stamp(end)}"
+            inside += "".join(f" AND NOT ({_between(a, b)})" for a, b in loose if start <= a < end)
+            parts.append(source if aligned else f"SELECT * FROM ({source}) WHERE {inside}")
+            read += files
+    days = {
+        d for a, b in loose for d in (a.astimezone(UTC).date(), (b - timedelta(microseconds=1)).astimezone(UTC).date())
+    }
+    loose_files = sorted({f for day in days for f in list_files(Path(data_dir), day, day)})
+    if loose_files:
+        shaped = (
+            _LATENCY_ROW.format(scan=scan_sql(loose_files))
+            if kind == "latency"
+            else (f"SELECT *, {RAW_EXTRA} FROM {scan_sql(loose_files)}")
+        )
+        parts.append(f"SELECT * FROM ({shaped}) WHERE {' OR '.join(_between(a, b) for a, b in loose)}")
+        read += loose_files
+    return " UNION ALL BY NAME ".join(parts) or None, read
+
+
+def _hour_of(moment: datetime) -> datetime:
+    """The start of the UTC hour `moment` is in."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + (moment - epoch) // HOUR * HOUR
+
+
+def _between(start: datetime, end: datetime) -> str:
+    return f"(timestamp >= {_stamp(start)} AND timestamp < {_stamp(end)})"
+
+
+def _rollup_source(data_dir: Path, first: date, last: date, kind: str) -> tuple[str | None, list[Path]]:
+    """The rollup rows of the UTC days first..last: fresh rollup files, and the other days rolled up on the fly."""
     fresh, stale = plan(Path(data_dir), first, last, kind)
     parts = [f"SELECT * FROM {scan_sql(fresh, by_name=False)}"] if fresh else []
     if stale:
@@ -159,6 +226,7 @@ def query(
     raw: bool = False,
     kind: str = "totals",
     currency: str | None = None,
+    cuts: tuple[datetime, ...] = (),
 ) -> pd.DataFrame | None:
     """Run `select` against a CTE named `rows` holding the filtered ledger rows.
 
@@ -168,11 +236,12 @@ def query(
     `kind` picks the rollup ("totals" or "latency", see ledger.queries._rollups). A file
     replaced between planning and reading (compaction, a rollup rebuilt) means a re-plan.
     With kind "totals", `cost` is in `currency` (default: the display currency), see
-    `converted_sql`.
+    `converted_sql`. `cuts`: instants inside the window that `select` tells rows apart at (read
+    from raw rows around them, see `planned_source`).
     """
     where, where_params = where_sql(filters)
     for attempt in range(3):
-        source, files = planned_source(data_dir, filters, raw, kind)
+        source, files = planned_source(data_dir, filters, raw, kind, cuts)
         if source is None:
             return None
         if kind == "totals" and ("cost" in select or "unconverted" in select):
@@ -265,21 +334,38 @@ def series(
     `top` = (n, rank columns): only the n key values with the largest sums of the rank columns
     over the window keep their name, the others are summed as OTHER (one key only).
     """
-    how = {name: m.combine for name, m in aggregates.items()}
-    if None in how.values():
-        raise ValueError(f"series: {sorted(n for n, c in how.items() if c is None)} cannot be re-combined per bucket")
     seconds = quantum(filters, grain)
     key_sql = "".join(f", {expr} AS {name}" for name, expr in keys.items())
     agg_sql = ", ".join(f"{m.sql} AS {name}" for name, m in aggregates.items())
     select = f"SELECT {slot_sql(seconds)} AS slot{key_sql}, {agg_sql} FROM rows WHERE {where} GROUP BY ALL"
+    combine(aggregates)
     df = query(data_dir, filters, select)
-    if df is None:
-        return None
-    df.insert(0, "bucket", slots_to_buckets(df.pop("slot"), seconds, grain, filters.timezone))
+    return None if df is None else by_bucket(df, filters, grain, list(keys), aggregates, top)
+
+
+def combine(aggregates: dict[str, Measure]) -> dict[str, str]:
+    """Column -> how its per-slot values add up; ValueError for a measure that cannot (a ratio, a percentile)."""
+    how = {name: m.combine for name, m in aggregates.items()}
+    if None in how.values():
+        raise ValueError(f"series: {sorted(n for n, c in how.items() if c is None)} cannot be re-combined per bucket")
+    return {name: str(c) for name, c in how.items()}
+
+
+def by_bucket(
+    df: pd.DataFrame,
+    filters: Filters,
+    grain: str,
+    keys: list[str],
+    aggregates: dict[str, Measure],
+    top: tuple[int, tuple[str, ...]] | None = None,
+) -> pd.DataFrame:
+    """`series`' second half: rows per UTC slot (`slot`, *keys, *aggregates, slots of `quantum(filters, grain)`)
+    to rows per local bucket, the keys beyond `top` lumped as OTHER."""
+    df.insert(0, "bucket", slots_to_buckets(df.pop("slot"), quantum(filters, grain), grain, filters.timezone))
     if top is not None:
         (key,) = keys
         df[key] = lump(df, key, *top)
-    return df.groupby(["bucket", *keys], as_index=False, sort=True).agg(how)
+    return df.groupby(["bucket", *keys], as_index=False, sort=True).agg(combine(aggregates))
 
 
 def lump(df: pd.DataFrame, key: str, n: int, rank: tuple[str, ...]) -> pd.Series:

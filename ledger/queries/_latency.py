@@ -143,3 +143,44 @@ def percentiles(
     for name, p in _NAMED.items():
         out[name] = [from_histogram(row, p) for row in counts]
     return out[out["requests"] > 0].reset_index(drop=True)[columns]
+
+
+Triple = tuple[float | None, float | None, float | None]
+
+
+def summaries(data_dir: Path, periods: list[Filters]) -> list[Triple]:
+    """p50, p95, p99 of each period (same dimension filters, windows apart), as `percentiles` answers each
+    alone, from one histogram query over them all; a period small enough for exact figures is then read exactly.
+    """
+    union = periods[0].with_window(min(f.start_at for f in periods), max(f.end_at for f in periods))
+    cases = " ".join(f"WHEN timestamp >= ? AND timestamp < ? THEN {i}" for i in range(len(periods)))
+    bounds = [moment for f in periods for moment in (f.start_at, f.end_at)]
+    head = f"CASE {cases} END AS k"
+    if use_rollups(union):
+        select = f"SELECT {head}, lat_bin, sum(n)::BIGINT AS n FROM rows GROUP BY ALL"
+        df = query(data_dir, union, select, bounds, kind="latency")
+    else:
+        select = f"SELECT {head}, {BIN_SQL} AS lat_bin, count(*) AS n FROM rows WHERE {LATENCY_ROWS} GROUP BY ALL"
+        df = query(data_dir, union, select, bounds, raw=True)
+    found: list[Triple] = []
+    for i, f in enumerate(periods):
+        part = None if df is None else df[df["k"].eq(i).fillna(False).astype(bool)]
+        if part is None or part.empty:
+            found.append((None, None, None))
+            continue
+        counts = np.zeros(BINS, dtype=np.int64)
+        np.add.at(counts, part["lat_bin"].to_numpy(dtype=np.int64), part["n"].to_numpy(dtype=np.int64))
+        if int(counts.sum()) <= EXACT_MAX_ROWS and window_rows(data_dir, f) <= EXACT_MAX_SCAN:
+            exact = _exact(data_dir, f, None)
+            row = None if exact is None or exact.empty else exact.iloc[0]
+            found.append(_triple(None if row is None else [row[name] for name in _NAMED]))
+        else:
+            found.append(_triple([from_histogram(counts, p) for p in _NAMED.values()]))
+    return found
+
+
+def _triple(values: list[object] | None) -> Triple:
+    if values is None:
+        return None, None, None
+    p50, p95, p99 = (None if v is None or pd.isna(v) else float(v) for v in values)  # type: ignore[arg-type]
+    return p50, p95, p99

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ._core import Summary
+from ._core import VALUE_DIMS, Summary
 from ._engine import OTHER
+from ._filters import Filters
 
 TOKEN_KINDS = {"uncached_input": "Input (not cached)", "cached_tokens": "Input (cached)", "output": "Output"}
 """The token mix's kinds, in drawing order, and how a chart names them."""
@@ -131,3 +132,25 @@ def with_price_note(df: pd.DataFrame) -> pd.DataFrame:
     text = pd.Series("", index=df.index, dtype="object")
     text = text.mask(df["unpriced_requests"] > 0, "partly unpriced").mask(df["spend"].isna(), UNPRICED)
     return df.assign(price=text)[[*[c for c in df.columns if c != "unpriced_requests"], "price", "unpriced_requests"]]
+
+
+def values_in(window: pd.DataFrame, dim: str, limit: int | None = None) -> list[str]:
+    """`dimension_values(filters, dim, limit)` from the window's `window_values` frame (`dim` in VALUE_DIMS):
+    every value in name order, or the `limit` largest by spend (then requests, then name)."""
+    if dim not in VALUE_DIMS:
+        raise ValueError(f"values_in: {dim!r} is not one of {VALUE_DIMS}")
+    totals = window.groupby(dim, as_index=False, dropna=False, sort=True)[["spend", "requests"]].sum()
+    if limit is not None:
+        totals = totals.sort_values(["spend", "requests", dim], ascending=[False, False, True], kind="stable")
+        totals = totals.head(int(limit))
+    return ["None" if pd.isna(v) else str(v) for v in totals[dim]]
+
+
+def holds_simulated(window: pd.DataFrame, filters: Filters) -> bool:
+    """Whether the view `filters` (on the window of the `window_values` frame) holds a simulated row."""
+    if filters.denies_all:
+        return False
+    rows = window
+    for dim, values in filters.dimension_filters().items():
+        rows = rows[rows[dim].isin(values)]
+    return bool(rows["simulated_rows"].sum() > 0)

@@ -127,6 +127,8 @@ def _cases() -> Iterator[tuple[str, Call]]:
         yield f"retry_impact[{wname}]", bind(q.retry_impact, f)
         yield f"top_errors[{wname}]", bind(q.top_errors, f, 10)
         yield f"month_forecast[{wname}]", bind(q.month_forecast, f, now=NOW)
+        yield f"overview_figures[{wname}]", bind(q.overview_figures, f, "day", 3, 4, now=NOW)
+        yield f"window_values[{wname}]", bind(q.window_values, f)
         for grain in q.GRAINS:
             yield f"spend_over_time[{wname},None,{grain}]", bind(q.spend_over_time, f, None, grain)
             yield f"reliability_over_time[{wname},{grain}]", bind(q.reliability_over_time, f, grain)
@@ -186,7 +188,8 @@ CASES = dict(_cases())
 NOT_DATA = {"check_select", "csv_bytes", "neutralise", "parquet_bytes", "run_sql", "update_rollups", "freshness"}
 NOT_DATA |= {"count_429s", "measured_by_model", "peak_minute_tokens"}
 NOT_DATA |= {"largest", "limit_causes", "priced_only", "token_mix", "unpriced_values", "with_other"}
-NOT_DATA |= {"with_price_note", "with_tokens", "slowest", "unpriced_total", "value_count"}
+NOT_DATA |= {"with_price_note", "with_tokens", "slowest", "unpriced_total", "value_count", "values_in"}
+NOT_DATA |= {"holds_simulated"}
 """Public names of ledger.queries that are not figures served from rollups (run_sql, the three
 reads ledger.billing holds against the provider's readings, read raw rows by design, and the page
 shapes of ledger/queries/_shapes.py, which read no file: they reshape the frames of the cases above)."""

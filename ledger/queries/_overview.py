@@ -1,0 +1,232 @@
+"""The Overview's figures from one scan: the tiles' totals for the view and the period before it, spend
+per bucket and model, the top projects and API keys, the unpriced models and the currencies converted.
+
+Why one query: each of these is a small group-by over the same rows, and asked one by one they scanned
+the window's rollups six times on every filter change (a tenth of a second each at 10M records). One
+scan of the window and the period before it, grouped by every key any of them needs (a few thousand
+groups), then those groups summed by GROUPING SETS, gives every one of them (each measure is a sum, a
+min or a max: ledger.queries._measures); each figure is the one its own function answers
+(`spend_summary`, `spend_over_time`, `top_contributors`, `unpriced_models`, `conversion`:
+tests/ledger/test_overview_figures.py compares them).
+
+Example:
+    >>> from datetime import UTC, date, datetime
+    >>> from pathlib import Path
+    >>> from tests.builders import build_ledger
+    >>> _ = build_ledger(Path("data"), n_records=2000, days=6, seed=7, end=datetime(2026, 11, 25, 12, tzinfo=UTC))
+    >>> f = Filters.for_dates(date(2026, 11, 23), date(2026, 11, 25), "UTC")
+    >>> figures = overview_figures(Path("data"), f, "day", top=3, n=2)
+    >>> figures.previous.requests > 0, len(figures.projects), figures.by_model["model"].nunique() <= 4
+    (True, 2, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from ledger.pricing import fx
+
+from ._core import (
+    EMPTY_SUMMARY,
+    SUMMARY_NAMES,
+    TOTALS,
+    Summary,
+    _dim,
+    _empty,
+    spend_over_time,
+    spend_summary,
+    summary_of,
+    top_contributors,
+)
+from ._costs import (
+    _BY_MODEL_COLUMNS,
+    Forecast,
+    RateUsed,
+    conversion,
+    forecast_of,
+    forecast_window,
+    month_forecast,
+    rates_used,
+    unpriced_models,
+    unpriced_of,
+)
+from ._engine import by_bucket, quantum, query, slot_sql
+from ._filters import GRAINS, Filters, check_choice
+from ._latency import summaries
+from ._measures import MEASURES_BY_NAME, aggregates
+
+_TOP_COLUMNS = ("spend", "requests", "tokens", "unpriced_requests")
+_EXTRA = ("simulated_rows", "first_at", "last_at", "tokens", "unpriced_tokens", "priced_requests", "priced_tokens")
+_SETS = {
+    "period": ("period",),
+    "series": ("period", "slot", "k_model"),
+    "model": ("period", "k_model"),
+    "project": ("period", "k_project"),
+    "api_key": ("period", "k_api_key"),
+    "currency": ("period", "currency", "day"),
+    "forecast": ("forecast", "forecast_slot"),
+}
+"""Each grouping set's columns. `period`: 1 for the view, 0 for the period before it, NULL for neither;
+`forecast`: whether the row is in the month-end forecast's window."""
+_KEYS = ("period", "forecast", "slot", "forecast_slot", "k_model", "k_project", "k_api_key", "currency", "day")
+"""The grouping columns, in the order `grouping()` reads them (bit 0 = the last). `day` (the UTC day, for the
+currency rates) adds no group (a slot lies within one UTC day), nor, as a rule, does `forecast_slot` (the
+same zone's day slots)."""
+_NAMES = tuple(dict.fromkeys((*SUMMARY_NAMES, *_BY_MODEL_COLUMNS, *_EXTRA, "unconverted_cost")))
+
+
+def _combined(name: str) -> str:
+    """A measure of the finest groups summed (or min, max) into a grouping set's, counts kept BIGINT."""
+    measure = MEASURES_BY_NAME[name]
+    cast = "::BIGINT" if measure.sql.endswith("::BIGINT") else ""
+    return f"{measure.combine}({name}){cast} AS {name}"
+
+
+_COMBINED = ", ".join(_combined(name) for name in _NAMES)
+
+
+def _grouping_id(present: tuple[str, ...]) -> int:
+    """`grouping(*_KEYS)` of the set grouped by `present`: a 1 bit per key it does not group by."""
+    return sum(1 << (len(_KEYS) - 1 - i) for i, key in enumerate(_KEYS) if key not in present)
+
+
+_IDS = {name: _grouping_id(keys) for name, keys in _SETS.items()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverviewFigures:
+    """What the Overview draws, for one view (see the module docstring)."""
+
+    current: Summary
+    """`spend_summary(data_dir, filters)`."""
+    previous: Summary
+    """`spend_summary(data_dir, filters.previous())`."""
+    by_model: pd.DataFrame
+    """`spend_over_time(data_dir, filters, "model", grain, top)`."""
+    projects: pd.DataFrame
+    """`top_contributors(data_dir, filters, "project", n)`."""
+    api_keys: pd.DataFrame
+    """`top_contributors(data_dir, filters, "api_key", n)`."""
+    unpriced: pd.DataFrame
+    """`unpriced_models(data_dir, filters)`."""
+    conversion: list[RateUsed]
+    """`conversion(data_dir, filters)`."""
+    forecast: Forecast
+    """`month_forecast(data_dir, filters, now)`."""
+
+
+def overview_figures(
+    data_dir: Path,
+    filters: Filters,
+    grain: str = "day",
+    top: int | None = None,
+    n: int = 10,
+    now: datetime | None = None,
+) -> OverviewFigures:
+    """The Overview's figures for `filters` (its series per `grain`, `top` models named, `n` top rows each),
+    the forecast as of `now` (default: now)."""
+    check_choice("grain", grain, GRAINS)
+    before = filters.previous()
+    ahead = forecast_window(filters, now)
+    if filters.start_at.timestamp() % 3_600:  # a rollup hour would straddle the periods: ask one by one
+        return _one_by_one(data_dir, filters, grain, top, n, ahead.end_at)
+    both = filters.with_window(before.start_at, filters.end_at)
+    folded = max(both.start_at, ahead.start_at) < min(both.end_at, ahead.end_at)  # else a gap would be read
+    if folded:
+        both = both.with_window(min(both.start_at, ahead.start_at), max(both.end_at, ahead.end_at))
+    keyed = f"""SELECT *, CASE WHEN timestamp >= ? AND timestamp < ? THEN 1
+            WHEN timestamp >= ? AND timestamp < ? THEN 0 END AS period,
+        timestamp >= ? AND timestamp < ? AS forecast,
+        {slot_sql(quantum(filters, grain))} AS slot, {slot_sql(quantum(ahead, "day"))} AS forecast_slot,
+        {_dim("model")} AS k_model, {_dim("project")} AS k_project, {_dim("api_key")} AS k_api_key,
+        epoch_us(timestamp) // 86400000000 AS day FROM rows"""
+    finest = f"SELECT {', '.join(_KEYS)}, {aggregates(*_NAMES)} FROM ({keyed}) GROUP BY ALL"
+    sets = ", ".join(f"({', '.join(keys)})" for keys in _SETS.values())
+    select = f"""SELECT grouping({", ".join(_KEYS)}) AS g, {", ".join(_KEYS)}, {_COMBINED}
+        FROM ({finest}) GROUP BY GROUPING SETS ({sets})"""
+    bounds = [filters.start_at, filters.end_at, before.start_at, before.end_at, ahead.start_at, ahead.end_at]
+    df = query(data_dir, both, select, bounds, cuts=(ahead.end_at,))
+    if df is None:
+        return OverviewFigures(
+            current=EMPTY_SUMMARY,
+            previous=EMPTY_SUMMARY,
+            by_model=_empty(["bucket", "model", *TOTALS]),
+            projects=_empty(["project", *_TOP_COLUMNS, "share"]),
+            api_keys=_empty(["api_key", *_TOP_COLUMNS, "share"]),
+            unpriced=unpriced_of(pd.DataFrame(columns=["model", *_BY_MODEL_COLUMNS])),
+            conversion=[],
+            forecast=forecast_of(_empty(["bucket", *TOTALS]), ahead)
+            if folded
+            else month_forecast(data_dir, filters, ahead.end_at),
+        )
+
+    def part(name: str, value: int = 1) -> pd.DataFrame:
+        key = "forecast" if name == "forecast" else "period"
+        return df[(df["g"] == _IDS[name]) & df[key].eq(value).fillna(False).astype(bool)].reset_index(drop=True)
+
+    current, previous = part("period"), part("period", 0)
+    now_ms, before_ms = summaries(data_dir, [filters, before])  # both periods' latency from one query
+    return OverviewFigures(
+        current=summary_of(data_dir, filters, current.iloc[0] if len(current) else None, now_ms),
+        previous=summary_of(data_dir, before, previous.iloc[0] if len(previous) else None, before_ms),
+        by_model=_series(part("series"), "slot", filters, grain, top),
+        projects=_top(part("project"), "project", n),
+        api_keys=_top(part("api_key"), "api_key", n),
+        unpriced=unpriced_of(_by_model(part("model"))),
+        conversion=_conversion(data_dir, part("currency")),
+        forecast=forecast_of(_series(part("forecast"), "forecast_slot", ahead, "day", None), ahead)
+        if folded
+        else month_forecast(data_dir, filters, ahead.end_at),
+    )
+
+
+def _one_by_one(
+    data_dir: Path, filters: Filters, grain: str, top: int | None, n: int, now: datetime
+) -> OverviewFigures:
+    return OverviewFigures(
+        current=spend_summary(data_dir, filters),
+        previous=spend_summary(data_dir, filters.previous()),
+        by_model=spend_over_time(data_dir, filters, "model", grain, top),
+        projects=top_contributors(data_dir, filters, "project", n),
+        api_keys=top_contributors(data_dir, filters, "api_key", n),
+        unpriced=unpriced_models(data_dir, filters),
+        conversion=conversion(data_dir, filters),
+        forecast=month_forecast(data_dir, filters, now),
+    )
+
+
+def _series(rows: pd.DataFrame, slot: str, filters: Filters, grain: str, top: int | None) -> pd.DataFrame:
+    """As `spend_over_time(filters, "model", grain, top)` (per model) or `spend_over_time(filters, None, grain)`."""
+    keys = ["model"] if slot == "slot" else []
+    df = rows[[slot, *(["k_model"] if keys else []), *TOTALS]].rename(columns={"k_model": "model", slot: "slot"})
+    df["slot"] = df["slot"].astype("int64")
+    return by_bucket(df, filters, grain, keys, TOTALS, (top, ("spend", "requests")) if top else None)
+
+
+def _top(rows: pd.DataFrame, dim: str, n: int) -> pd.DataFrame:
+    """As `top_contributors(filters, dim, n)`: the n largest by spend (then requests, then name), with `share`."""
+    df = rows[[f"k_{dim}", *_TOP_COLUMNS]].rename(columns={f"k_{dim}": dim})
+    total = float(df["spend"].sum())
+    df["share"] = df["spend"] / total if total else float("nan")
+    ordered = df.sort_values(["spend", "requests", dim], ascending=[False, False, True], kind="stable")
+    return ordered.head(int(n)).reset_index(drop=True)
+
+
+def _by_model(rows: pd.DataFrame) -> pd.DataFrame:
+    """As ledger.queries._costs._by_model (ordered by spend, then requests, then model)."""
+    df = rows[["k_model", *_BY_MODEL_COLUMNS]].rename(columns={"k_model": "model"})
+    ordered = df.sort_values(["spend", "requests", "model"], ascending=[False, False, True], kind="stable")
+    return ordered.reset_index(drop=True)
+
+
+def _conversion(data_dir: Path, rows: pd.DataFrame) -> list[RateUsed]:
+    """As `conversion(filters)`: per currency other than the display one, per UTC day."""
+    target = fx.display().currency.upper()
+    rows = rows[rows["currency"].notna() & (rows["currency"] != target)]
+    renamed = {"unconverted_requests": "missing_requests", "unconverted_cost": "missing_cost"}
+    df = rows[["currency", "day", "requests", *renamed]].rename(columns=renamed).astype({"day": "int64"})
+    return rates_used(data_dir, df.sort_values(["currency", "day"], ignore_index=True), target)
