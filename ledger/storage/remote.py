@@ -138,6 +138,20 @@ def exists(prefix: str) -> bool:
     return bool(client().list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("KeyCount", 0))
 
 
+def has(url: str) -> bool:
+    """True when the object at `url` exists (one HEAD request)."""
+    from botocore.exceptions import ClientError
+
+    bucket, key = split(url)
+    try:
+        client().head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
 def read(url: str) -> tuple[bytes, str] | None:
     """The object's bytes and ETag, or None if there is none."""
     bucket, key = split(url)

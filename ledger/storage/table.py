@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,12 +70,12 @@ class Layout:
 LEDGER = Layout(TABLE_SCHEMA, (PARTITION,))
 _handles: dict[str, DeltaTable] = {}
 _snapshots: dict[str, tuple[int, dict[date, list[Path]]]] = {}
-_seen: dict[str, tuple[int, int]] = {}
+_inodes: dict[str, int | None] = {}
+"""Per local table: the inode of its `_delta_log` folder when the handle was opened."""
 _spans: dict[str, bool] = {}
+"""S3 tables inside a ledger-lock span of this process: True once brought up to date in it."""
 _txns: dict[str, tuple[int, dict[str, int | None]]] = {}
 """Per table: a version and the batch numbers of the app ids known at exactly that version."""
-"""S3 tables inside a ledger-lock span of this process: True once refreshed in it."""
-SETTLED_NS = 100_000_000
 _lock = threading.RLock()
 
 
@@ -107,7 +106,10 @@ def is_table(folder: Path) -> bool:
 def handle(folder: Path) -> DeltaTable | None:
     """The process's handle on the table at `folder`, brought to its latest version; None if
     there is no table yet. Callers use it under this module's lock: a handle is shared across threads.
-    On S3 the log is listed each time (no folder mtime to tell it unchanged)."""
+
+    Whether a commit followed the handle's version is one probe for the next commit file (`_next`):
+    a `stat` on local disk, a HEAD on S3, never a listing of the log; the log is listed only when
+    that file is there. Inside a ledger-lock span on S3 not even that (`span`)."""
     key = str(Path(folder).absolute())
     with _lock:
         table = _handles.get(key)
@@ -118,25 +120,44 @@ def handle(folder: Path) -> DeltaTable | None:
                 return None
             from deltalake import DeltaTable
 
-            if not on_s3:
-                _unchanged(key)
             table = _handles[key] = DeltaTable(uri)
-        elif on_s3:
-            if not _spans.get(key, False):
-                table.update_incremental()
-            if key in _spans:
-                _spans[key] = True
-        elif not _unchanged(key):
+            _inodes[key] = None if on_s3 else _inode(key)
+        elif on_s3 and _spans.get(key, False):
+            pass
+        elif not on_s3 and _inodes.get(key) != _inode(key):  # the table was deleted (and made again)
+            _handles.pop(key, None)
+            return handle(folder)
+        elif _next(uri, int(table.version())):
             table.update_incremental()
+        if on_s3 and key in _spans:
+            _spans[key] = True
         return table
+
+
+def _next(uri: str, version: int) -> bool:
+    """True when the commit after `version` exists. Exact, not a guess: Delta versions are
+    contiguous and each commit creates its `<version>.json` whole and only if absent (a rename
+    on local disk, a conditional put on S3, read-after-write consistent), so while the next one
+    is missing the handle is the latest version."""
+    name = f"_delta_log/{version + 1:020d}.json"
+    if uri.startswith(remote.SCHEME):
+        return remote.has(f"{uri}/{name}")
+    return (Path(uri) / name).exists()
+
+
+def _inode(key: str) -> int | None:
+    try:
+        return os.stat(Path(key) / "_delta_log").st_ino
+    except FileNotFoundError:
+        return None
 
 
 @contextmanager
 def span(folder: Path) -> Iterator[None]:
-    """The ledger lock's span (`store.ledger_lock`): on S3 the log is listed once at its start, not
-    at every call (no other writer of this host can commit meanwhile, this process's own commits
-    update the handle, and another host's conflicting commit is refused by delta-rs). Outside a
-    span every call lists the log, so a reader never misses a commit."""
+    """The ledger lock's span (`store.ledger_lock`): on S3 the handle is brought up to date once
+    at its start, not at every call (no other writer of this host can commit meanwhile, this
+    process's own commits move the handle, and another host's conflicting commit is refused by
+    delta-rs). Outside a span every call probes for the next commit, so a reader never misses one."""
     key = str(Path(folder).absolute())
     with _lock:
         _spans[key] = False
@@ -145,18 +166,6 @@ def span(folder: Path) -> Iterator[None]:
     finally:
         with _lock:
             _spans.pop(key, None)
-
-
-def _unchanged(key: str) -> bool:
-    """True when the log folder cannot have changed since this process last read it: its mtime is
-    the one seen then, and that read began well after the mtime (a commit later than the read would
-    have moved it past the read's start, whatever the file system's clock tick)."""
-    stamp = os.stat(Path(key) / "_delta_log").st_mtime_ns
-    seen = _seen.get(key)
-    if seen is not None and seen[0] == stamp and seen[1] - stamp > SETTLED_NS:
-        return True
-    _seen[key] = (stamp, time.time_ns())  # the read that follows begins now
-    return False
 
 
 def create(folder: Path, layout: Layout = LEDGER) -> DeltaTable:
@@ -334,8 +343,7 @@ def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -
             writer_properties=_writer(),
             commit_properties=CommitProperties(app_transactions=txns),
         )
-        mine = int(table.version())  # the writer moved the handle to its own commit
-        table.update_incremental()
+        mine = int(table.version())  # the writer moved the handle to its own commit: nothing to list
         _committed(folder, before, mine, batch)
         return mine
 

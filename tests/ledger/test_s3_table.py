@@ -186,3 +186,29 @@ def test_a_hosts_vacuum_evicts_the_copies_another_hosts_vacuum_deleted(s3, tmp_p
     table.vacuum(host_b / "requests", retention_hours=0)  # nothing left to delete in the bucket
     assert not any(p.exists() for p in cached)
     assert read_ledger(host_b).num_rows == 30
+
+
+def test_a_read_when_nothing_was_committed_probes_for_the_next_commit_and_lists_no_log(data_dir, monkeypatch):
+    """Issue 21: outside a ledger-lock span every read must see the latest commit, but a read when
+    nothing changed costs one probe for the next commit file (a stat, on S3 one HEAD), never a
+    listing of the log; right after this process's own commit too. Another process's commit is
+    seen by the very next read."""
+    from deltalake import DeltaTable
+
+    listed, probes = [], []
+    update = DeltaTable.update_incremental
+    monkeypatch.setattr(DeltaTable, "update_incremental", lambda self: listed.append(1) or update(self))
+    has = getattr(remote, "has", None)
+    monkeypatch.setattr(remote, "has", lambda url: probes.append(url) or has(url), raising=False)
+    folder = data_dir / "requests"
+    Appender(data_dir).append(batch(0, 5), batch=("s", 1))
+    del listed[:], probes[:]
+    for _ in range(3):
+        assert table.version(folder) == 1 and len(list_files(data_dir)) == 1
+    assert listed == []
+    assert len(probes) == (6 if location.url_of(folder) else 0)  # a HEAD per read on S3, none inside a span
+    code = "from tests.ledger.test_s3_table import *; "
+    code += f"Appender(Path({str(data_dir)!r})).append(batch(5, 5), batch=('s', 2))"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+    assert table.version(folder) == 2 and len(listed) == 1
+    assert read_ledger(data_dir).num_rows == 10
