@@ -9,6 +9,12 @@ rollups, then for each page runs, in a fresh process each:
 Peak memory is the child's max RSS. Prints a table; nothing here is a pass/fail test.
 
     .venv/bin/python bench/bench_dashboard.py --records 10000000 --days 90
+    .venv/bin/python bench/bench_dashboard.py --records 1000000 --days 30 --s3
+
+With `--s3` the same ledger is put in a loopback S3 server (moto, tests/support/s3.py) and each
+page is read, in a fresh process each, as a dashboard on another host would: from an empty
+working folder (every file it reads is downloaded, no rollups), again with those files cached,
+then with the host's rollups built, beside the same page on local disk.
 """
 
 from __future__ import annotations
@@ -214,6 +220,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--s3", action="store_true", help="read the ledger from a loopback S3 server instead")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="ours", help=argparse.SUPPRESS)
     parser.add_argument("--page", default="overview", help=argparse.SUPPRESS)
@@ -224,6 +231,9 @@ def main() -> None:
         child(args)
         return
     data_dir, end = prepare(args.records, args.days, args.out)
+    if args.s3:
+        on_s3(data_dir, end, args)
+        return
     print(f"\n{args.records:,} records, {args.days} days, view = last 30 days; 'change' = median of 3 filter changes")
     header = "| page | rollups cold s | rollups change s | rollups RSS MB | raw cold s | raw change s | raw RSS MB |"
     header += " baseline s | baseline RSS MB | speedup (cold) |"
@@ -244,6 +254,39 @@ def main() -> None:
         speedup = f"{base['cold'] / ours['cold']:.0f}x" if base else "-"
         cells += [f"{base['cold']:.2f}", f"{base['rss_mb']:.0f}", speedup] if base else ["-", "-", "-"]
         print("| " + " | ".join(cells) + " |", flush=True)
+
+
+def on_s3(data_dir: Path, end: date, args: argparse.Namespace) -> None:
+    """Each page read from s3:// by a fresh host (empty cache), then cached, then with rollups, and locally."""
+    import tempfile
+
+    from foundation import location
+    from ledger.storage import remote
+    from tests.support.s3 import S3, Server
+
+    server = Server()
+    try:
+        os.environ.update(S3(endpoint=server.endpoint, bucket="bench").env())
+        remote.client().create_bucket(Bucket="bench")
+        table = data_dir / "requests"
+        start = time.perf_counter()
+        for path in sorted(p for p in table.rglob("*") if p.is_file() and p.name != ".lock"):
+            remote.client().upload_file(str(path), "bench", f"ledger/requests/{path.relative_to(table).as_posix()}")
+        print(f"uploaded the ledger to s3://bench/ledger in {time.perf_counter() - start:.1f} s")
+        print(f"\n{args.records:,} records, {args.days} days, view = last 30 days; 'change' = median of 3 changes")
+        header = "| page | s3 fresh host cold s | s3 cached cold s | s3 cached + rollups cold s | change s |"
+        print(header + " local cold s |")
+        print("|---|---:|---:|---:|---:|---:|")
+        with tempfile.TemporaryDirectory() as hosts:
+            for page in PAGES:
+                host = location.data_dir("s3://bench/ledger", base=Path(hosts), cache_dir=f"{hosts}/{page}")
+                fresh, cached = spawn(host, page, "ours", end), spawn(host, page, "ours", end)
+                q.update_rollups(host)
+                rolled, local = spawn(host, page, "ours", end), spawn(data_dir, page, "ours", end)
+                cells = [page, *(f"{r['cold']:.3f}" for r in (fresh, cached, rolled)), f"{rolled['warm']:.3f}"]
+                print("| " + " | ".join([*cells, f"{local['cold']:.3f}"]) + " |", flush=True)
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":
