@@ -14,7 +14,8 @@ figures depend on the machine. Goal on 2 cores: >= 100,000 records/s and < 500 M
 With `--s3` the bench starts a moto S3 server on a loopback port (tests/support/s3.py), backfills
 the same rows into `s3://bench/ledger` and then reads the whole ledger twice more from a fresh
 working folder: cold (every data file downloaded into the cache) and warm (all cached), beside
-the local table's read.
+the local table's read; then times `list_files` when nothing was committed since (what each of a
+dashboard's queries asks first).
 """
 
 from __future__ import annotations
@@ -149,10 +150,11 @@ def s3_server(root: Path) -> tuple[Any, Path, dict[str, str]]:
 
 def reads(root: Path, env: dict[str, str]) -> None:
     """The whole ledger read (read_ledger): local, then s3 from a fresh host's empty cache, then warm."""
+    import statistics
     import time
 
     from foundation import location
-    from ledger.storage import read_ledger
+    from ledger.storage import list_files, read_ledger
     from ledger.storage.remote import cache_bytes
 
     fresh = location.data_dir("s3://bench/ledger", base=root, cache_dir=str(root / "s3-host-b"))
@@ -164,6 +166,12 @@ def reads(root: Path, env: dict[str, str]) -> None:
         seconds = time.perf_counter() - start
         size = cache_bytes(data / "requests") / 1e6 if label.startswith("s3") else 0.0
         print(f"{label:<28}{seconds:>9.2f}{n:>12,}{size:>10.1f}")
+    calls = []
+    for _ in range(50):  # a dashboard's query asking for the snapshot's files when nothing was committed
+        start = time.perf_counter()
+        list_files(fresh)
+        calls.append(time.perf_counter() - start)
+    print(f"\nlist_files on s3, nothing new committed: {statistics.median(calls) * 1000:.1f} ms a call (median of 50)")
 
 
 if __name__ == "__main__":
