@@ -70,8 +70,8 @@ class Layout:
 LEDGER = Layout(TABLE_SCHEMA, (PARTITION,))
 _handles: dict[str, DeltaTable] = {}
 _snapshots: dict[str, tuple[int, dict[date, list[Path]]]] = {}
-_inodes: dict[str, int | None] = {}
-"""Per local table: the inode of its `_delta_log` folder when the handle was opened."""
+_marks: dict[str, tuple[int, int, int]] = {}
+"""Per local table: its handle's version and that commit file's inode and mtime, as first seen."""
 _spans: dict[str, bool] = {}
 """S3 tables inside a ledger-lock span of this process: True once brought up to date in it."""
 _txns: dict[str, tuple[int, dict[str, int | None]]] = {}
@@ -121,11 +121,11 @@ def handle(folder: Path) -> DeltaTable | None:
             from deltalake import DeltaTable
 
             table = _handles[key] = DeltaTable(uri)
-            _inodes[key] = None if on_s3 else _inode(key)
         elif on_s3 and _spans.get(key, False):
             pass
-        elif not on_s3 and _inodes.get(key) != _inode(key):  # the table was deleted (and made again)
+        elif not on_s3 and not _same(key, int(table.version())):  # the table was deleted (and made again)
             _handles.pop(key, None)
+            _marks.pop(key, None)
             return handle(folder)
         elif _next(uri, int(table.version())):
             table.update_incremental()
@@ -145,11 +145,19 @@ def _next(uri: str, version: int) -> bool:
     return (Path(uri) / name).exists()
 
 
-def _inode(key: str) -> int | None:
+def _same(key: str, version: int) -> bool:
+    """False when the local table's commit file of `version` is gone or another file than the one
+    first seen at that version: the folder was deleted and a table made again in it (a test, or
+    by hand), whose log the handle must not follow. An inode alone could be reused."""
     try:
-        return os.stat(Path(key) / "_delta_log").st_ino
+        found = os.stat(Path(key) / f"_delta_log/{version:020d}.json")
     except FileNotFoundError:
-        return None
+        return False
+    mark = _marks.get(key)
+    if mark is None or mark[0] != version:  # the handle moved: this is the commit it moved to
+        _marks[key] = (version, found.st_ino, found.st_mtime_ns)
+        return True
+    return mark[1:] == (found.st_ino, found.st_mtime_ns)
 
 
 @contextmanager
