@@ -53,6 +53,8 @@ class _State:
     active: dict[str, Any] = field(default_factory=dict)
     """Each live file's absolute path -> its `date` partition value (None in a table of `paths`)."""
     dated: bool = True
+    seen: tuple[int, int] | None = None
+    """`commit_mark` of the commit at `version` when this state reached it."""
 
 
 _states: dict[str, _State] = {}
@@ -61,6 +63,17 @@ _lock = threading.Lock()
 
 def commit_file(log: Path, version: int) -> Path:
     return log / f"{version:020d}.json"
+
+
+def commit_mark(log: Path, version: int) -> tuple[int, int] | None:
+    """(inode, mtime in ns) of the commit file of `version` in the log folder `log`; None when it is
+    not there. A table deleted and made again in its folder has, at the same version, another
+    file: a cache of the old table's snapshot compares this, since an inode alone may be reused."""
+    try:
+        found = os.stat(commit_file(log, version))
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns
 
 
 def snapshot(folder: Path) -> tuple[int, dict[str, date]] | None:
@@ -89,10 +102,11 @@ def _read(folder: Path, dated: bool) -> tuple[int, dict[str, Any]] | None:
                 state is None
                 or state.inode != inode
                 or state.dated != dated
-                or not commit_file(log, state.version).exists()
+                or commit_mark(log, state.version) != state.seen
             ):
                 state = _states[key] = _load(Path(os.path.realpath(key)), inode, dated)
             _follow(state)
+            state.seen = commit_mark(log, state.version)
         except (Unsupported, OSError, ValueError, KeyError, TypeError):
             _states.pop(key, None)
             return None

@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -148,16 +147,15 @@ def _next(uri: str, version: int) -> bool:
 def _same(key: str, version: int) -> bool:
     """False when the local table's commit file of `version` is gone or another file than the one
     first seen at that version: the folder was deleted and a table made again in it (a test, or
-    by hand), whose log the handle must not follow. An inode alone could be reused."""
-    try:
-        found = os.stat(Path(key) / f"_delta_log/{version:020d}.json")
-    except FileNotFoundError:
+    by hand), whose log the handle must not follow (`delta_log.commit_mark`)."""
+    found = delta_log.commit_mark(Path(key) / "_delta_log", version)
+    if found is None:
         return False
     mark = _marks.get(key)
     if mark is None or mark[0] != version:  # the handle moved: this is the commit it moved to
-        _marks[key] = (version, found.st_ino, found.st_mtime_ns)
+        _marks[key] = (version, *found)
         return True
-    return mark[1:] == (found.st_ino, found.st_mtime_ns)
+    return mark[1:] == found
 
 
 @contextmanager

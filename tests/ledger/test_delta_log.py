@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import orjson
 import pytest
@@ -100,3 +101,31 @@ def test_a_reader_of_the_ledger_never_imports_deltalake(tmp_path):
     out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_a_table_made_again_in_its_folder_is_read_again_even_when_its_log_folder_is_the_same(tmp_path):
+    """A table deleted and made again in the same folder (a rollup table rebuilt after a kill): when
+    the new log reaches the cached version in the very same `_delta_log` folder (an inode reused),
+    the reader must not follow the old table's files from its cache."""
+    import shutil
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    old, new = tmp_path / "table", tmp_path / "other"
+    for folder, base in ((old, 0), (new, 100)):
+        for n in range(3):
+            write_deltalake(str(folder), pa.table({"x": [base + n]}), mode="append")
+    assert delta_log.paths(old) is not None
+    for path in old.glob("*.parquet"):
+        path.unlink()
+    for path in (old / "_delta_log").iterdir():
+        path.unlink()
+    for path in new.glob("*.parquet"):
+        shutil.copy(path, old / path.name)
+    for path in (new / "_delta_log").iterdir():
+        shutil.copy(path, old / "_delta_log" / path.name)
+    found = delta_log.paths(old)
+    assert found is not None
+    assert sorted(found[1]) == sorted(str(old / Path(p).name) for p in DeltaTable(str(old)).file_uris())
+    assert all(Path(p).exists() for p in found[1])
