@@ -37,7 +37,7 @@ from ledger.queries import Filters, freshness, spend_summary
 from ledger.storage import remote
 from simulator import start_server
 from tests.support.alerts import rows
-from tests.support.collectors import collector_once
+from tests.support.collectors import once_on_s3
 from tests.support.ecb import DAILY, SAMPLE
 from tests.support.s3 import working_folder
 
@@ -230,14 +230,7 @@ def test_a_rewrite_of_the_same_size_in_the_same_second_is_fetched_again(s3, tmp_
 def test_a_collector_run_on_one_host_is_seen_whole_from_a_fresh_host(s3, tmp_path, ecb_server):
     rates_url, _ = ecb_server
     with start_server(seed=5, days=0.25, rate=20, bad_every=40, clock=lambda: FIXED_NOW) as sim:
-        config = tmp_path / "host-a.toml"
-        config.write_text(
-            f'data_dir = "{s3.url()}"\ncache_dir = "{tmp_path / "host-a"}"\n[fx]\nurl = "{rates_url}"\n'
-            f'[[sources]]\nname = "sim"\nkind = "usage_endpoint"\nurl = "{sim.url}"\npage_limit = 500\n'
-        )
-        env = {"PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}
-        proc = collector_once(config, env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+        once_on_s3(tmp_path, sim.url, s3.url(), "host-a", f'[fx]\nurl = "{rates_url}"\n')
     host_b = working_folder(s3, tmp_path, "host-b")
     status = StatusBoard(host_b).read()["sources"]["sim"]
     assert Quarantine(host_b).count() == status["quarantined_total"] > 0

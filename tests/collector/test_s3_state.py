@@ -4,10 +4,8 @@ exactly where the last one stopped, and a cursor another host moved is never ove
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import orjson
@@ -17,7 +15,7 @@ from collector._state import CursorStore
 from ledger import read_ledger
 from ledger.storage import remote
 from simulator import start_server
-from tests.support.collectors import collector_once
+from tests.support.collectors import once_on_s3
 from tests.support.s3 import working_folder
 
 FIXED_NOW = time.time()
@@ -76,24 +74,11 @@ def sim():
         yield handle
 
 
-def run_once(tmp_path: Path, url: str, s3_url: str, cache: str, extra: str = "") -> list[dict]:
-    config = tmp_path / f"{cache}.toml"
-    config.write_text(
-        f'data_dir = "{s3_url}"\ncache_dir = "{tmp_path / cache}"\n[[sources]]\nname = "sim"\n'
-        f'kind = "usage_endpoint"\nurl = "{url}"\npage_limit = 500\n{extra}'
-    )
-    env = {"PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}
-    proc = collector_once(config, env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [orjson.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
-    return [line for line in lines if line.get("event") == "poll"]
-
-
 @pytest.mark.slow
 def test_a_collector_on_a_fresh_host_continues_with_no_gap_and_no_duplicate(s3, tmp_path, sim):
-    first = run_once(tmp_path, sim.url, s3.url(), "host-a", "max_pages_per_poll = 3\n")
+    first = once_on_s3(tmp_path, sim.url, s3.url(), "host-a", "max_pages_per_poll = 3\n")
     assert [p["records"] for p in first] == [1500]  # three pages of 500, then it stopped
-    second = run_once(tmp_path, sim.url, s3.url(), "host-b")  # an empty working folder: only the bucket
+    second = once_on_s3(tmp_path, sim.url, s3.url(), "host-b")  # an empty working folder: only the bucket
     ids = read_ledger(tmp_path / "host-b")["id"].to_pylist()
     assert max(Counter(ids).values()) == 1
     assert first[0]["records"] + second[0]["records"] == len(ids)  # B fetched only what A had not

@@ -87,6 +87,22 @@ def collector_once(config: Path, env: dict[str, str]) -> subprocess.CompletedPro
     )
 
 
+def once_on_s3(tmp_path: Path, url: str, s3_url: str, cache: str, extra: str = "") -> list[dict[str, object]]:
+    """`collector_once` of one `sim` source at `url` into the s3 data_dir `s3_url`, its working folder
+    `tmp_path/cache`, the AWS_* environment only; `extra` ends the source's table (or starts others).
+    Asserts it exited 0; its `poll` log lines."""
+    config = tmp_path / f"{cache}.toml"
+    config.write_text(
+        f'data_dir = "{s3_url}"\ncache_dir = "{tmp_path / cache}"\n[[sources]]\nname = "sim"\n'
+        f'kind = "usage_endpoint"\nurl = "{url}"\npage_limit = 500\n{extra}'
+    )
+    env = {"PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}
+    proc = collector_once(config, env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [orjson.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("event") == "poll"]
+
+
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
