@@ -357,18 +357,9 @@ def append(folder: Path, rows: pa.Table, batch: tuple[str, int] | None = None) -
 def replace_days(folder: Path, rows: pa.Table, replaced: list[date]) -> None:
     """One commit replacing every row of the `replaced` days by `rows` (a predicate overwrite)."""
     with _lock:
-        table = create(folder)
-        before = table.version()
-        write_deltalake(
-            table,
-            with_day(rows),
-            mode="overwrite",
-            predicate=day_predicate(replaced),
-            partition_by=[PARTITION],
-            writer_properties=_writer(),
-        )
-        table.update_incremental()
-        _committed(folder, before, table.version(), None)
+        before = create(folder).version()
+        after = overwrite(folder, with_day(rows), day_predicate(replaced), LEDGER)
+        _committed(folder, before, after, None)
 
 
 def compact(folder: Path, days: list[date]) -> int:
