@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.colors import qualitative
 
 from foundation.money import money, symbol
 from ledger import queries
@@ -23,7 +23,7 @@ from ._text import md, plot
 
 TOP_N = 12
 """Charts and tables show the TOP_N largest values of a dimension and one "(other)" group."""
-PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3
+PALETTE = qualitative.Plotly + qualitative.D3
 NO_ROWS = (
     "No requests match these filters in this date range. Widen the date range in the sidebar, "
     "or clear the project, model, API key and source filters."
@@ -113,16 +113,22 @@ def colours(models: list[str]) -> dict[str, str]:
     return {model: PALETTE[i % len(PALETTE)] for i, model in enumerate(sorted(models))}
 
 
+def layout(title: str, y_title: str, x_title: str = "") -> dict[str, object]:
+    """The layout every chart shares: title, axis titles with units, the legend on the right (a dozen
+    models never cover the title), one hover box per x."""
+    return {
+        "title": {"text": title},
+        "xaxis": {"title": {"text": x_title}},
+        "yaxis": {"title": {"text": y_title}},
+        "legend": {"orientation": "v", "yanchor": "top", "y": 1, "x": 1.01, "title": {"text": None}},
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "hovermode": "x unified",
+    }
+
+
 def style(fig: go.Figure, title: str, y_title: str, x_title: str = "") -> go.Figure:
-    """Title, axis titles with units, the legend on the right (a dozen models never cover the title)."""
-    fig.update_layout(
-        title={"text": title},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        legend={"orientation": "v", "yanchor": "top", "y": 1, "x": 1.01, "title": None},
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        hovermode="x unified",
-    )
+    """`fig` with the shared `layout`."""
+    fig.update_layout(layout(title, y_title, x_title))
     return fig
 
 
@@ -150,8 +156,8 @@ def stacked_bars(
 ) -> go.Figure:
     """Bars over time, stacked by `color` (models get their fixed colours); labels made safe here.
 
-    Built once per distinct input and shared: plotly express takes ~0.1 s for a month of a dozen
-    models, most of a rerun whose figures are cached. Callers only read the figure (st.plotly_chart)."""
+    Built once per distinct input and shared (a rerun whose figures are cached builds none). Callers only read
+    the figure (st.plotly_chart)."""
     return _stacked_bars(df, y, color, title, y_title, colour_map)
 
 
@@ -159,10 +165,26 @@ def stacked_bars(
 def _stacked_bars(
     df: pd.DataFrame, y: str, color: str | None, title: str, y_title: str, colour_map: dict[str, str] | None
 ) -> go.Figure:
+    """One bar trace per label, in order of first appearance, coloured as plotly express colours them (the map's
+    colours, then PALETTE in turn): built as plain trace dicts, 10 ms where `px.bar` took 80 on a filter change."""
+    shown = labelled(df, color)
     colours = label_colours(colour_map, df[color] if color else None)
-    fig = px.bar(labelled(df, color), x="bucket", y=y, color=color, color_discrete_map=colours)
-    fig.update_layout(barmode="stack")
-    return style(fig, title, y_title)
+    groups = shown.groupby(color, sort=False) if color else [(plot(y_title), shown)]
+    spare = iter(PALETTE * (1 + len(shown) // len(PALETTE)))
+    number = ",.2f" if y == "spend" else ",.0f"
+    bars = [
+        {
+            "type": "bar",
+            "x": rows["bucket"],
+            "y": rows[y],
+            "name": name,
+            "legendgroup": name,
+            "marker": {"color": colours.get(name) or next(spare)},
+            "hovertemplate": f"%{{fullData.name}}: %{{y:{number}}}<extra></extra>",
+        }
+        for name, rows in ((str(key), rows) for key, rows in groups)
+    ]
+    return go.Figure({"data": bars, "layout": {**layout(title, y_title), "barmode": "stack"}})
 
 
 DIMENSION_WORDS = {

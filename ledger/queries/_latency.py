@@ -10,7 +10,8 @@ Slices of up to EXACT_MAX_ROWS per-request rows are computed exactly from the ra
 DuckDB's quantile_cont (which holds every value in memory: fine for 500k, not for 30M), when
 reading them means scanning at most EXACT_MAX_SCAN raw rows: a small slice of a big window (one
 model and key over 30 days of a 10M-record ledger) would scan the window's 3.3M rows for it, 0.25-1 s
-of a filter change, so it is read from the histogram like a large slice.
+of a filter change (and 7 days' 780k rows, 85 ms of the Overview's), so it is read from the histogram like a
+large slice.
 Windows the rollups cannot answer are binned on the fly from the raw rows, in flat memory.
 """
 
@@ -31,8 +32,10 @@ from ._measures import PERCENTILES as _NAMED
 from ._rollups import BIN_SQL, BINS, PER_DECADE
 
 EXACT_MAX_ROWS = int(os.environ.get("LEDGER_EXACT_LATENCY_ROWS", "500000"))
-EXACT_MAX_SCAN = int(os.environ.get("LEDGER_EXACT_LATENCY_SCAN", "1000000"))
-"""Raw rows (all the window's UTC days, before any filter) an exact percentile may read."""
+EXACT_MAX_SCAN = int(os.environ.get("LEDGER_EXACT_LATENCY_SCAN", "250000"))
+"""Raw rows (all the window's UTC days, before any filter) an exact percentile may read: ~30 ms a period. A week
+of a 10M-record ledger holds ~780k, and the Overview reads two periods: exact figures cost 85 ms of every filter
+change there, against 20 ms for both periods' histograms (bench/bench_rerun.py)."""
 PERCENTILES = tuple(_NAMED.values())
 
 
