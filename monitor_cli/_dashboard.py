@@ -30,6 +30,7 @@ OPTIONS: dict[str, str] = {
     "server.address": "127.0.0.1",
     "server.headless": "true",
     "server.runOnSave": "false",
+    "server.fileWatcherType": "none",
     "server.scriptHealthCheckEnabled": "true",
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "viewer",
