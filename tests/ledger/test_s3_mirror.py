@@ -122,8 +122,13 @@ def test_a_multipart_object_is_downloaded_once_and_again_when_rewritten(s3, tmp_
     remote.mirror(url, folder)
     assert seen["GetObject"] == 1
     multipart(s3, "monitor/billing/sim/prices/2026-05.parquet", b"y" * 1000)
+    head = remote.client().head_object(Bucket=s3.bucket, Key="monitor/billing/sim/prices/2026-05.parquet")
+    stamp = head["LastModified"].timestamp()
+    os.utime(folder / "sim/prices/2026-05.parquet", (stamp, stamp))  # as when both uploads fall in one second
     remote.mirror(url, folder)
     assert seen["GetObject"] == 2 and files(folder) == {"sim/prices/2026-05.parquet": b"y" * 1000}
+    remote.mirror(url, folder)
+    assert seen["GetObject"] == 2
 
 
 def test_copies_made_before_the_side_file_existed_are_adopted_without_a_download(s3, tmp_path):
