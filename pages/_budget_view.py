@@ -15,11 +15,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from alerts import Budget, BudgetView
-from foundation.money import money
 
 from . import _data as data
 from ._budget_form import SCOPE_FIELDS
 from ._text import md
+from ._ui import tile_money
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,11 @@ def show_budget(view: BudgetView, where: Where, now: datetime, minute: datetime)
     )
     crossing = fc.crossing(budget.amount)
     cols = st.columns(4)
-    cols[0].metric("Spent so far", money(fc.spent, cur, style="email", cents=True))
+    shown, exact = tile_money(fc.spent, cur)
+    cols[0].metric("Spent so far", shown, help=exact)
     cols[1].metric("Used", f"{view.spent_pct:.1f}%")
-    cols[2].metric("Forecast", money(fc.forecast, cur, style="email", cents=True))
+    shown, exact = tile_money(fc.forecast, cur)
+    cols[2].metric("Forecast", shown, help=exact)
     reached = "reached" if fc.spent >= budget.amount else "not this period"
     when = f"{crossing.astimezone(view.period.start.tzinfo):%d %b %H:%M}" if crossing else reached
     cols[3].metric("Projected 100%", when)

@@ -22,11 +22,16 @@ object under the data_dir's URL (`beside`), kept one of three ways: rewritten wh
 writes the same bytes again (`put`: quarantine files), written once and never over another host's
 object (`create`, `If-None-Match: *`, False on a 412: provider snapshots), or read-modify-written
 by conditional puts, read and changed again on a 412 (`update`: FX rates, `Document`). Readers
-that open local files get the objects copied into the working folder first (`mirror`: a copy
-carries its object's size and LastModified as its mtime, and is fetched again when either differs);
-a reader that runs on every query lists the bucket at most every MIRROR_SECONDS (`mirror_every`:
-FX rates, the spend-limit and rate-limit readings, the price sheets), a minute behind the writer
-at worst for one LIST per minute, rather than a LIST per chart.
+that open local files get the objects copied into the working folder first (`mirror`). A hidden
+side file in the folder (`MIRROR_SIDE`) records, per copy the mirror made, the ETag and size of
+the object it came from and the copy's own size and mtime: a copy is fetched again only when its
+object's ETag or size moved (no byte hashed, and right when the ETag is no MD5: SSE-KMS, multipart
+uploads), and removed once its object is gone from the listing, unless the file was changed here
+since (a file the mirror never made is never removed). Without an entry (a folder a former version
+filled, a host's own quarantine file) a copy whose MD5 is the object's single-part ETag is adopted,
+anything else downloaded once. A reader that runs on every query lists the bucket at most every
+MIRROR_SECONDS (`mirror_every`: FX rates, the spend-limit and rate-limit readings, the price
+sheets), a minute behind the writer at worst for one LIST per minute, rather than a LIST per chart.
 
 Endpoint and credentials: boto3 reads the standard AWS environment, as delta-rs does.
 
@@ -39,18 +44,23 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from foundation import location
 from foundation.errors import MonitorError
+from foundation.locks import FileLock
 
-from .atomic import atomic_write
+from .atomic import atomic_write, atomic_write_bytes
 
 SCHEME = "s3://"
 DOWNLOADS = 8
@@ -60,6 +70,12 @@ UPDATE_TRIES = 5
 MIRROR_SECONDS = 60.0
 """How long a process reads its copies of a prefix `mirror_every` keeps before listing the bucket
 again (the collector writes rates, readings and sheets every few minutes to hours)."""
+MIRROR_SIDE = ".mirror.json"
+"""In a mirrored folder: the prefix and, per copy the mirror made, the ETag and size of the object it
+was downloaded from and the copy's mtime (hidden: readers skip names starting with ".")."""
+MIRROR_LOCK = ".mirror.lock"
+"""In a mirrored folder: the lock one mirror of it at a time holds on this host."""
+_OWN = frozenset({MIRROR_SIDE, MIRROR_LOCK})
 _client: Any = None
 _client_lock = threading.Lock()
 _mirrored: dict[tuple[str, Path], float] = {}
@@ -223,44 +239,118 @@ def update(url: str, change: Callable[[bytes | None], bytes | None]) -> bool:
 
 def mirror(prefix: str, folder: Path) -> list[Path]:
     """Copy every object under the URL `prefix` into `folder` (same relative path) unless the copy
-    there is current (`_current`); every copy's path, sorted. A local file with no object is left
-    alone; a key ending in `/` or holding a `..` part is skipped."""
+    there is current (`_current`), and remove the copies this mirror made whose object is gone
+    (unless changed here since); every copy's path, sorted. A local file the mirror never made is
+    left alone; a key ending in `/`, holding a `..` part or naming the mirror's own files is skipped.
+    One mirror of a folder at a time on this host (`MIRROR_LOCK`), so two processes never write the
+    side file (`MIRROR_SIDE`) from different downloads."""
+    folder = Path(folder)
     bucket, key = split(prefix.rstrip("/") + "/")
-    pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
-    paths = []
-    for page in pages:
-        for found in page.get("Contents", []):
-            relative = found["Key"][len(key) :]
-            if not relative or relative.endswith("/") or ".." in relative.split("/"):
-                continue  # a folder marker, or a name that would leave the folder
-            path = folder / relative
-            modified = found["LastModified"].timestamp()
-            if not _current(path, found["Size"], found["ETag"], modified):
+    with FileLock(folder / MIRROR_LOCK, f"mirror of {prefix}").held():
+        made = _read_side(folder, prefix)
+        copies: dict[str, Copy] = {}
+        pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+        for page in pages:
+            for found in page.get("Contents", []):
+                relative = found["Key"][len(key) :]
+                if not _mirrorable(relative):
+                    continue
+                path = folder / relative
+                copy = _current(path, found["ETag"], found["Size"], made.get(relative))
+                if copy is None:
+                    copy = _download(bucket, found["Key"], path)
+                if copy is not None:
+                    copies[relative] = copy
+        for relative, copy in made.items():
+            if relative not in copies and copy.describes(folder / relative):
+                (folder / relative).unlink(missing_ok=True)
+        if copies != made:
+            body = {"url": prefix, "copies": {name: astuple(copy) for name, copy in sorted(copies.items())}}
+            atomic_write_bytes(folder / MIRROR_SIDE, orjson.dumps(body))
+    return sorted(folder / relative for relative in copies)
 
-                def download(tmp: Path, name: str = found["Key"], stamp: float = modified) -> None:
-                    client().download_file(bucket, name, str(tmp))
-                    os.utime(tmp, (stamp, stamp))
 
-                atomic_write(path, download)
-            paths.append(path)
-    return sorted(paths)
+@dataclass(frozen=True)
+class Copy:
+    """A copy `mirror` wrote (or found equal to its object): the object's ETag and size, and the
+    copy's mtime (ns) as the mirror left it, so a file rewritten here since is told apart."""
+
+    etag: str
+    size: int
+    mtime_ns: int
+
+    def describes(self, path: Path) -> bool:
+        """Whether the file at `path` is still this copy, untouched since (size and mtime)."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return False
+        return (stat.st_size, stat.st_mtime_ns) == (self.size, self.mtime_ns)
 
 
-def _current(path: Path, size: int, etag: str, modified: float) -> bool:
-    """Whether the local copy at `path` is the object's: same size and, when the ETag is the MD5 of
-    the bytes (a single-part put: every object of state here), the same MD5; else the same mtime.
-    Not the time alone: LastModified is to the second, so a same-size rewrite within one second
-    (a reading, a replayed quarantine page) would pass for the copy."""
+def _mirrorable(relative: str) -> bool:
+    """A key (relative to the mirrored prefix) that names a file inside the folder, not ours."""
+    parts = relative.split("/")
+    return bool(relative) and not relative.endswith("/") and ".." not in parts and relative not in _OWN
+
+
+def _read_side(folder: Path, prefix: str) -> dict[str, Copy]:
+    """The copies the side file lists (relative path -> Copy); none when it is missing, unreadable
+    or written for another prefix."""
+    try:
+        body = orjson.loads((folder / MIRROR_SIDE).read_bytes())
+        if body["url"] != prefix:
+            return {}
+        return {
+            str(name): Copy(str(etag), int(size), int(mtime_ns))
+            for name, (etag, size, mtime_ns) in body["copies"].items()
+            if _mirrorable(str(name))
+        }
+    except (OSError, orjson.JSONDecodeError, TypeError, KeyError, ValueError, AttributeError):
+        return {}
+
+
+def _current(path: Path, etag: str, size: int, made: Copy | None) -> Copy | None:
+    """The local copy at `path` when it is the object's (ETag `etag`, `size` bytes), else None.
+
+    The side file's word first: the copy was downloaded from (or found equal to) the object at
+    this ETag and is untouched since, so no byte is read, whatever the ETag is (the MD5 of the
+    bytes for a single-part put, not for SSE-KMS or a multipart upload). Otherwise (no side file,
+    a copy written here since, an object put again) the copy's MD5 against an ETag that may be one:
+    equal bytes are adopted (a host's own quarantine file, a copy a former version made). Never
+    the time: LastModified is to the second, so a same-size rewrite within one second would pass.
+    """
+    if made is not None and (made.etag, made.size) == (etag, size) and made.describes(path):
+        return made
     try:
         stat = path.stat()
     except FileNotFoundError:
-        return False
-    if stat.st_size != size:
-        return False
+        return None
     digest = etag.strip('"')
-    if len(digest) == 32 and "-" not in digest:
-        return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() == digest
-    return stat.st_mtime == modified
+    if stat.st_size != size or len(digest) != 32 or "-" in digest:
+        return None
+    if hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() != digest:
+        return None  # other bytes, or an ETag that is not an MD5 (SSE-KMS): downloaded, once
+    return Copy(etag, size, stat.st_mtime_ns)
+
+
+def _download(bucket: str, name: str, path: Path) -> Copy | None:
+    """Fetch the object `name` to `path` atomically; the copy as written (the ETag of the bytes
+    fetched, which may be newer than the listing's), or None when the object is gone."""
+    got: list[Copy] = []
+
+    def write(tmp: Path) -> None:
+        answer = client().get_object(Bucket=bucket, Key=name)
+        with closing(answer["Body"]) as body, tmp.open("wb") as out:
+            shutil.copyfileobj(body, out)
+        stat = tmp.stat()
+        got.append(Copy(str(answer["ETag"]), stat.st_size, stat.st_mtime_ns))
+
+    try:
+        atomic_write(path, write)
+    except client().exceptions.NoSuchKey:
+        return None  # deleted since the listing: as if it had not been listed
+    return got[0]
 
 
 def mirror_every(prefix: str, folder: Path) -> bool:

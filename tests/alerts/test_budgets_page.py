@@ -61,7 +61,9 @@ def test_budget_figures_and_unknown_scope_flag(page_env, smtp_server):
     at = page().run()
     assert not at.exception, at.exception
     tiles = {(m.label, m.value) for m in at.metric}
-    assert ("Spent so far", "EUR 123.45") in tiles
+    assert ("Spent so far", "€123.45") in tiles  # the dashboard's tile style (tile_money), not the email's
+    first = {m.label: m.proto.help for m in reversed(at.metric)}  # the first budget's: "search monthly"
+    assert first["Spent so far"] == "€123.45" and first["Forecast"].startswith("€")  # the exact figure
     assert ("Used", "61.7%") in tiles  # 123.45 / 200
     assert [s.value for s in at.subheader] == ["search monthly", "ghost"]
     assert any("project no-such-project" in w.value for w in at.warning)

@@ -200,13 +200,14 @@ def test_two_hosts_recording_status_at_once_both_land(s3, tmp_path, monkeypatch)
     assert (status["sources"]["a"]["records_total"], status["lease"]["holder"]) == (15, "host-b:1")
 
 
-def test_a_copy_is_fetched_again_only_when_its_object_changed(s3, tmp_path, monkeypatch):
+def test_a_copy_is_fetched_again_only_when_its_object_changed(s3, tmp_path):
     host_a = Quarantine(working_folder(s3, tmp_path, "host-a"))
     host_b = Quarantine(working_folder(s3, tmp_path, "host-b"))
     host_a.put("sim", "m.1.0", [Rejected("id: missing", {"n": 1})])
-    client, fetched = remote.client(), []
-    real = client.download_file
-    monkeypatch.setattr(client, "download_file", lambda *args: fetched.append(args[1]) or real(*args))
+    fetched = []
+    remote.client().meta.events.register(
+        "before-parameter-build.s3.GetObject", lambda params, **_: fetched.append(params["Key"])
+    )
     assert host_b.count() == 1 and len(fetched) == 1
     assert host_b.count() == 1 and len(fetched) == 1  # the copy is current: nothing downloaded
     host_a.put("sim", "m.1.0", [Rejected("id: missing", {"n": 1}), Rejected("model: missing", {"n": 2})])

@@ -51,7 +51,8 @@ def test_a_bare_amount_for_a_table_whose_header_names_the_currency() -> None:
     assert [amount(0.12345, digits=4), amount(1500.4, digits=0)] == ["0.1235", "1,500"]
 
 
-def test_the_budget_tiles_style_is_the_code_and_two_decimals() -> None:
-    """The Budgets page's tiles read `EUR 1,234.50` (and `EUR 500.00`), as before they went through money."""
+def test_the_email_style_in_cents_is_the_code_and_two_decimals() -> None:
+    """`style="email", cents=True` reads `EUR 1,234.50` (and `EUR 500.00`); the Budgets page's tiles use
+    the dashboard's tile style instead (tests/alerts/test_budgets_page.py)."""
     assert money(1234.5, "EUR", style="email", cents=True) == "EUR 1,234.50"
     assert money(500, "EUR", style="email", cents=True) == "EUR 500.00"
