@@ -6,6 +6,7 @@ A real HTTP server on loopback stands in for Streamlit's two endpoints; it recor
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,6 +75,25 @@ def test_the_dashboard_asks_its_own_health_check_again_and_again(server: tuple[s
     threading.Thread(target=_loop, args=(f"{url}/_stcore/script-health-check", 0.05), daemon=True).start()
     assert poll_until(lambda: len(handler.asked) >= 3, timeout=30)
     assert set(handler.asked) == {"/_stcore/script-health-check"}
+
+
+def test_after_its_own_run_the_server_freezes_what_lives(server: tuple[str, type[Streamlitish]]) -> None:
+    """The objects alive after the first warm run leave the collector's generations (once): full collections
+    later walk only the objects made since."""
+    from pages import _warm
+
+    url, handler = server
+    handler.up_after = 0
+    gc.unfreeze()
+    _warm._settled.clear()
+    try:
+        threading.Thread(target=_warm._loop, args=(f"{url}/_stcore/script-health-check", 0.05), daemon=True).start()
+        assert poll_until(lambda: gc.get_freeze_count() > 0, timeout=30)
+        frozen = gc.get_freeze_count()
+        assert poll_until(lambda: len(handler.asked) >= 3, timeout=30)
+        assert gc.get_freeze_count() <= frozen  # once only (frozen objects may die): later objects stay collectable
+    finally:
+        gc.unfreeze()
 
 
 def test_outside_a_server_nothing_is_warmed() -> None:
