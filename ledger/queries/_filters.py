@@ -96,12 +96,14 @@ class Filters:
             scope = tuple(sorted(set(self.scope)))
             narrowed = tuple(p for p in self.projects if p in scope) if self.projects else scope
             object.__setattr__(self, "scope", scope)
-            object.__setattr__(self, "projects", narrowed)
+            # picks all outside the scope stay as they are (`denies_all`): narrowed to nothing, they would
+            # read as "no pick", the whole scope, in the next window (`previous`, `with_window`)
+            object.__setattr__(self, "projects", narrowed or self.projects)
 
     @property
     def denies_all(self) -> bool:
         """True when the scope leaves no project to show (the WHERE clause is then FALSE)."""
-        return self.scope is not None and not self.projects
+        return self.scope is not None and not set(self.projects) & set(self.scope)
 
     @classmethod
     def for_dates(cls, first: date, last: date, timezone: str = "UTC", **dims: tuple[str, ...] | None) -> Filters:

@@ -100,7 +100,7 @@ def _exact(data_dir: Path, filters: Filters, key: str | None, key_sql: str | Non
     if df is None:
         return None
     for i, name in enumerate(_NAMED):
-        df[name] = [None if q is None else float(q[i]) for q in df["q"]]
+        df[name] = [None if q is None or q is pd.NA else float(q[i]) for q in df["q"]]  # NA: no row (WHERE FALSE)
     return df.drop(columns="q")
 
 

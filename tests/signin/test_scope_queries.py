@@ -52,6 +52,8 @@ def test_a_pick_outside_the_scope_matches_nothing(seeded: tuple[Path, Truth]) ->
     outside = Filters(start=window().start_at, end=window().end_at, projects=("code-assist",), scope=SCOPE)
     assert outside.denies_all
     assert spend_summary(data_dir, outside).requests == 0
+    assert outside.previous().denies_all and outside.with_window(*window().utc_days()).denies_all
+    assert spend_summary(data_dir, outside.previous()).requests == 0  # was the whole scope's previous period
     narrowed = Filters(start=window().start_at, end=window().end_at, projects=("code-assist", "analytics"), scope=SCOPE)
     assert narrowed.projects == ("analytics",)
     rows = scoped_rows(seeded[1], narrowed, ("analytics",))
