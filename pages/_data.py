@@ -21,7 +21,7 @@ import alerts
 from alerts import AlertState, AnomalyEpisode, Budget, BudgetView, anomaly_episodes
 from ledger import billing, queries, storage
 from ledger.billing import Headroom, PriceComparison, PriceCounts, Reconciled, SpendGauge
-from ledger.queries import Filters, Freshness, OverviewFigures, RateUsed, Slowest, Summary
+from ledger.queries import Filters, Freshness, OverviewFigures, OverviewGroups, RateUsed, Slowest, Summary
 from ledger.queries import budgets as _budgets
 from ledger.queries import savings as _savings
 from ledger.queries.savings import Totals
@@ -148,11 +148,21 @@ def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: 
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+def overview_groups(data_dir: Path, filters: Filters, grain: str = "day") -> OverviewGroups:
+    """The finest groups of the window without its dimension filters (ledger.queries.overview_groups): one
+    scan per window, whatever the sidebar picks on it."""
+    return queries.overview_groups(data_dir, filters.unfiltered(), grain)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
 def overview_figures(
     data_dir: Path, filters: Filters, grain: str = "day", top: int | None = None, n: int = 10
 ) -> OverviewFigures:
-    """The Overview's figures below its tiles from one query (ledger.queries.overview_figures)."""
-    return queries.overview_figures(data_dir, filters, grain, top, n)
+    """The Overview's figures below its tiles (ledger.queries.overview_figures), summed from the window's
+    `overview_groups`: a filter change reads no rollup, only the latency histograms. Its figures may lag the
+    ledger by two lives of a cached figure: groups up to TTL_SECONDS old, summed into an entry that lives as long."""
+    groups = overview_groups(data_dir, filters.unfiltered(), grain)
+    return queries.overview_figures(data_dir, filters, grain, top, n, groups=groups)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)

@@ -52,7 +52,7 @@ from ._costs import Forecast, RateUsed, conversion, month_forecast, unit_costs, 
 from ._engine import OTHER
 from ._export import csv_bytes, neutralise, parquet_bytes
 from ._filters import DIMENSIONS, GRAINS, Filters
-from ._overview import OverviewFigures, overview_figures
+from ._overview import OverviewFigures, OverviewGroups, overview_figures, overview_groups
 from ._reliability import ratelimit_headroom, retry_impact, top_errors
 from ._rollup_build import update_rollups
 from ._shapes import (
@@ -95,6 +95,7 @@ __all__ = [
     "Forecast",
     "Freshness",
     "OverviewFigures",
+    "OverviewGroups",
     "RateUsed",
     "Slowest",
     "SourceStatus",
@@ -118,6 +119,7 @@ __all__ = [
     "neutralise",
     "newest_row",
     "overview_figures",
+    "overview_groups",
     "parquet_bytes",
     "peak_minute_tokens",
     "priced_only",

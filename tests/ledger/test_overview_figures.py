@@ -20,10 +20,11 @@ import pytest
 
 from ledger import list_days, rewrite_day
 from ledger import queries as q
-from ledger.queries import _latency
-from tests.builders import build_ledger
+from ledger.queries import _latency, _overview
+from tests.builders import API_KEYS, build_ledger
 from tests.ledger.test_rollup_parity import END, _euro, _rates, same
 
+KEYS = (API_KEYS[0], API_KEYS[4], API_KEYS[-1])
 NOW = datetime(2026, 10, 29, 9, 37, 12, tzinfo=UTC)
 """Inside an hour with rows after it: the forecast's window ends here, the views' later."""
 VIEWS = {
@@ -37,6 +38,17 @@ VIEWS = {
         "day",
     ),
     "scoped": (q.Filters.for_dates(date(2026, 10, 18), date(2026, 10, 29), "UTC", scope=("search",)), "day"),
+    "by source": (q.Filters.for_dates(date(2026, 10, 18), date(2026, 10, 29), "UTC", sources=("gateway",)), "day"),
+    "by project and key": (
+        q.Filters.for_dates(
+            date(2026, 10, 18), date(2026, 10, 29), "UTC", projects=("search", "(no project)"), api_keys=KEYS
+        ),
+        "day",
+    ),
+    "scoped, picked outside": (
+        q.Filters.for_dates(date(2026, 10, 18), date(2026, 10, 29), "UTC", scope=("search",), projects=("analytics",)),
+        "day",
+    ),
     "nothing": (q.Filters.for_dates(date(2026, 10, 18), date(2026, 10, 29), "UTC", models=("no-such",)), "day"),
     "before the ledger": (q.Filters.for_dates(date(2025, 1, 1), date(2025, 1, 31), "UTC"), "day"),
 }
@@ -84,3 +96,33 @@ def test_the_views_hold_what_the_comparison_needs(ledger: Path) -> None:
     assert not got.unpriced.empty
     assert q.OTHER in set(got.by_model["model"])
     assert len(got.api_keys) == 4 and len(q.dimension_values(ledger, f, "api_key")) > 4
+
+
+@pytest.mark.parametrize("view", [name for name, (f, _) in VIEWS.items() if f.dimension_filters() or f.scope])
+def test_a_filter_change_is_summed_from_the_windows_groups(ledger: Path, view: str) -> None:
+    """The page keeps the unfiltered groups of a window (pages/_data.py): every filter on it is summed from
+    them, with no scan, and gives what each function asks alone."""
+    f, grain = VIEWS[view]
+    groups = q.overview_groups(ledger, f.unfiltered(), grain, now=NOW)
+    assert groups.answers(f, grain) and groups.frame is not None and len(groups.frame) > 0
+    scans: list[object] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_overview, "query", lambda *a, **k: scans.append(a))
+        got = q.overview_figures(ledger, f, grain, top=3, n=4, groups=groups)
+    assert scans == []
+    same(got.current, q.spend_summary(ledger, f), "current")
+    same(got.previous, q.spend_summary(ledger, f.previous()), "previous")
+    same(got.by_model, q.spend_over_time(ledger, f, "model", grain, 3), "by_model")
+    same(got.api_keys, q.top_contributors(ledger, f, "api_key", 4), "api_keys")
+    same(got.forecast, q.month_forecast(ledger, f, now=NOW), "forecast")
+
+
+def test_groups_of_another_window_or_grain_are_not_used(ledger: Path) -> None:
+    f, grain = VIEWS["utc"]
+    other = q.overview_groups(ledger, VIEWS["paris"][0], grain, now=NOW)
+    hourly = q.overview_groups(ledger, f, "hour", now=NOW)
+    assert not other.answers(f, grain) and not hourly.answers(f, grain)
+    for wrong in (other, hourly):
+        same(
+            q.overview_figures(ledger, f, grain, top=3, n=4, now=NOW, groups=wrong).current, q.spend_summary(ledger, f)
+        )
