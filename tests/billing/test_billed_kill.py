@@ -14,10 +14,7 @@ that very `linkat`."""
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -32,7 +29,7 @@ from deltalake import DeltaTable
 
 from ledger.billing import BilledRow, billed_dir, read_billed, update_billed, write_billed
 from tests.paths import REPO
-from tests.support.waits import poll_until
+from tests.support.kills import HAS_STRACE, at_syscall, kill_when, was_killed
 
 pytestmark = pytest.mark.process
 
@@ -155,15 +152,6 @@ def moment(folder: Path, when: int | str) -> Callable[[], bool]:
     return lambda: bool(waiting() - orphans)
 
 
-def kill_at(proc: subprocess.Popen[bytes], condition: Callable[[], bool]) -> bool:
-    """SIGKILL `proc` as soon as `condition` holds (polled, a minute at most); False if it had ended."""
-    poll_until(lambda: proc.poll() is not None or condition(), 60, every=0.0005)
-    if proc.poll() is not None:
-        return False
-    os.kill(proc.pid, signal.SIGKILL)
-    return True
-
-
 @pytest.mark.slow
 def test_sigkill_during_billed_updates_leaves_every_key_whole(tmp_path: Path) -> None:
     data = tmp_path / "data"
@@ -181,7 +169,7 @@ def test_sigkill_during_billed_updates_leaves_every_key_whole(tmp_path: Path) ->
         condition = moment(folder, when)
         command = [sys.executable, "-c", UPDATE, str(data), str(done)]
         with subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL) as proc:  # waits for the kill
-            landed += kill_at(proc, condition)
+            landed += kill_when(proc, condition)
         done = check(data)
     assert landed == len(plan), "the child ended by itself"
     assert done >= 99 - SETUP_COMMITS, "the kills never reached the log checkpoint"
@@ -219,7 +207,7 @@ def test_a_table_whose_first_commit_a_kill_cut_reads_empty_and_takes_updates(tmp
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to kill at a chosen system call")
+@pytest.mark.skipif(not HAS_STRACE, reason="needs strace to kill at a chosen system call")
 @pytest.mark.parametrize("version", [0, 1, 2])
 def test_sigkill_at_the_first_commits_of_a_new_billed_table(tmp_path: Path, version: int) -> None:
     """A real SIGKILL exactly as the child links the commit file of `version` into the log (strace
@@ -227,10 +215,8 @@ def test_sigkill_at_the_first_commits_of_a_new_billed_table(tmp_path: Path, vers
     first update with the data file written (1), the second (2)."""
     data = tmp_path / "data"
     log = billed_dir(data) / "_delta_log"
-    command = ["strace", "-f", "-qq", "-o", os.devnull, "-P", str(log / f"{version:020d}.json")]
-    command += ["-e", "trace=linkat", "-e", "inject=linkat:signal=SIGKILL"]
-    command += [sys.executable, "-c", UPDATE, str(data), "0"]
+    command = at_syscall(log / f"{version:020d}.json", "linkat", [sys.executable, "-c", UPDATE, str(data), "0"])
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert done.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), done.stderr[-2000:]
+    assert was_killed(done), done.stderr[-2000:]
     assert sorted(p.name for p in log.glob("*.json")) == [f"{v:020d}.json" for v in range(version)]
     assert_resumes(data, max(version - 1, 0))
