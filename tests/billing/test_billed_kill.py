@@ -6,10 +6,11 @@ not read back through the code under test.
 
 A child updates the keys in turn, forever; the parent kills it at a varied moment, each a
 condition polled with a deadline: once the log holds a given commit (a random one; 50, after which
-the writer vacuums; 99, after which delta-rs writes the log checkpoint of the 100th commit), or while a data file of
-the next commit is on disk and the log does not name it yet. How many updates landed is counted
-from the log's files. The moments a poll cannot reach (the instant the first commit is linked into
-a new table's log, and the next two) are reached by strace, which delivers the SIGKILL on entering
+the writer vacuums; 99, after which delta-rs writes the checkpoint of the 100th commit), or while
+a data file of the next commit is on disk and the log does not name it yet. How many updates
+landed is counted by deltalake from the log. On S3 the same, killed once a HEAD sees a commit
+object land. The moments a poll cannot reach (the instant the first commit is linked into a new
+table's log, and the next two) are reached by strace, which delivers the SIGKILL on entering
 that very `linkat`."""
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ import pytest
 from deltalake import DeltaTable
 
 from ledger.billing import BilledRow, billed_dir, read_billed, update_billed, write_billed
+from ledger.storage import remote
+from ledger.storage import table as delta
 from tests.paths import REPO
 from tests.support.kills import HAS_STRACE, at_syscall, kill_when, was_killed
+from tests.support.s3 import S3, working_folder
 
 pytestmark = pytest.mark.process
 
@@ -102,25 +106,16 @@ def stored(rows: list[dict[str, object]]) -> dict[tuple[str, str, str | None], C
 
 def check(data: Path) -> int:
     """The table, read by this package and by deltalake alike, is exactly the state after as many of
-    the child's updates as its log holds write commits (counted from the log's files); returns that number."""
+    the child's updates as its log holds write commits (counted by deltalake); returns that number."""
     ours = stored(read_billed(data).to_pylist())
-    theirs = stored(DeltaTable(str(billed_dir(data))).to_pyarrow_table().to_pylist())
-    assert ours == theirs
-    updates = writes(billed_dir(data)) - SETUP_COMMITS
+    table = DeltaTable(delta.table_uri(billed_dir(data)))
+    assert stored(table.to_pyarrow_table().to_pylist()) == ours
+    updates = sum(commit.get("operation") == "WRITE" for commit in table.history()) - SETUP_COMMITS
     want = expected(updates)
     wrong = {key: (rows, want[key]) for key, rows in ours.items() if rows != want[key]}
     assert not wrong, f"after {updates} committed updates, keys hold other lines than their last update's: {wrong}"
     assert ours.keys() == want.keys()
     return updates
-
-
-def writes(folder: Path) -> int:
-    """The log's write commits (a vacuum's commits, the create, are others), from its files."""
-    found = 0
-    for commit in (folder / "_delta_log").glob("*.json"):
-        actions = [orjson.loads(line) for line in commit.read_bytes().splitlines() if line.strip()]
-        found += any(a.get("commitInfo", {}).get("operation") == "WRITE" for a in actions)
-    return found
 
 
 def unlogged(folder: Path) -> Callable[[], set[str]]:
@@ -155,10 +150,7 @@ def moment(folder: Path, when: int | str) -> Callable[[], bool]:
 @pytest.mark.slow
 def test_sigkill_during_billed_updates_leaves_every_key_whole(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    for key, name in enumerate(KEYS):
-        write_billed(data, *name, lines(key, 0), fetched(0))
-    folder = billed_dir(data)
-    assert check(data) == 0
+    folder = prefill(data)
     rng = random.Random(11)
     # when to kill: once the log holds a version (50 vacuums, 99 writes a checkpoint: the kill
     # lands in that work), or ("written") while a data file of the next commit is on disk unnamed;
@@ -177,6 +169,34 @@ def test_sigkill_during_billed_updates_leaves_every_key_whole(tmp_path: Path) ->
         key, generation = number % len(KEYS), number // len(KEYS) + 1
         update_billed(data, *KEYS[key], lines(key, generation), fetched(generation))
     assert check(data) == done + len(KEYS)
+
+
+def prefill(data: Path) -> Path:
+    """Generation 0 of every key, written here; the table's folder."""
+    for key, name in enumerate(KEYS):
+        write_billed(data, *name, lines(key, 0), fetched(0))
+    assert check(data) == 0
+    return billed_dir(data)
+
+
+@pytest.mark.slow
+def test_sigkill_during_billed_updates_on_s3_leaves_every_key_whole(s3: S3, tmp_path: Path) -> None:
+    """The same in the bucket (a commit is one conditional put): killed once a HEAD sees a commit
+    object land, three times, at random versions (each update takes a few requests, so fewer rounds)."""
+    data = working_folder(s3, tmp_path)
+    uri = delta.table_uri(prefill(data))
+    rng = random.Random(13)
+    done, landed = 0, 0
+    for _ in range(3):
+        commit = f"{uri}/_delta_log/{done + SETUP_COMMITS + rng.randint(1, 6):020d}.json"
+        with subprocess.Popen([sys.executable, "-c", UPDATE, str(data), str(done)], cwd=REPO) as proc:
+            landed += kill_when(proc, lambda: remote.has(commit), every=0.01)  # noqa: B023 - used before the next round
+        done = check(data)
+    assert landed == 3, "the child ended by itself"
+    for number in range(done, done + 2):
+        key, generation = number % len(KEYS), number // len(KEYS) + 1
+        update_billed(data, *KEYS[key], lines(key, generation), fetched(generation))
+    assert check(data) == done + 2
 
 
 def assert_resumes(data: Path, updates: int) -> None:

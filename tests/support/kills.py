@@ -25,10 +25,12 @@ from tests.support.waits import poll_until
 HAS_STRACE = shutil.which("strace") is not None
 
 
-def kill_when(proc: subprocess.Popen[bytes], condition: Callable[[], object], timeout: float = 60.0) -> bool:
-    """SIGKILL `proc` as soon as `condition` holds (polled every 0.5 ms, `timeout` s at most);
-    False when `proc` ended first (nothing killed)."""
-    poll_until(lambda: proc.poll() is not None or bool(condition()), timeout, every=0.0005)
+def kill_when(
+    proc: subprocess.Popen[bytes], condition: Callable[[], object], timeout: float = 60.0, every: float = 0.0005
+) -> bool:
+    """SIGKILL `proc` as soon as `condition` holds (polled `every` s, 0.5 ms unless a poll costs a
+    request; `timeout` s at most); False when `proc` ended first (nothing killed)."""
+    poll_until(lambda: proc.poll() is not None or bool(condition()), timeout, every=every)
     if proc.poll() is not None:
         return False
     os.kill(proc.pid, signal.SIGKILL)
