@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -34,15 +33,13 @@ from ledger.storage.schema import PARTITION
 from ledger.storage.store import VACUUM_HOURS, files_by_day, list_days, requests_dir
 
 from ._engine import connection, scan_sql
-from ._rollups import HASH, KINDS, ROLLUPS, built, ledger_hash, rollup_sql, rollup_table
+from ._rollups import HASH, KINDS, built, ledger_hash, rollup_sql, rollup_table
 
 VACUUM_EVERY = 50
 """Commits to a rollup table between two vacuums of it."""
 COMMIT_DAYS = 8
 """Stale days rebuilt in one commit (each day's partition replaced whole): a first build of a
 long ledger makes an eighth of the commits, which on S3 is most of its time."""
-OLD_LAYOUT = Path("hourly")
-"""Where rollups were parquet files of their own (`rollups/hourly/date=D/{kind}-<hash>.parquet`): removed."""
 
 
 def update_rollups(data_dir: Path, days: Iterable[date] | None = None) -> list[Path]:
@@ -53,7 +50,6 @@ def update_rollups(data_dir: Path, days: Iterable[date] | None = None) -> list[P
     `rollups/<kind>/date=D/ledger_hash=H`, kind by kind.
     """
     data_dir = Path(data_dir)
-    shutil.rmtree(data_dir / ROLLUPS / OLD_LAYOUT, ignore_errors=True)
     wanted = list_days(data_dir) if days is None else sorted(set(days))
     if not wanted:
         return []

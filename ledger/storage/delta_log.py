@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date
@@ -57,12 +58,28 @@ class _State:
     """`commit_mark` of the commit at `version` when this state reached it."""
 
 
+_LOGGED = re.compile(r"\d{20}\.(json|checkpoint\..*parquet)")
+"""A commit's or a checkpoint's name in the log folder (a staged file's ends otherwise)."""
 _states: dict[str, _State] = {}
 _lock = threading.Lock()
 
 
 def commit_file(log: Path, version: int) -> Path:
     return log / f"{version:020d}.json"
+
+
+def has_commit(log: Path) -> bool:
+    """Whether the log folder `log` holds a commit or a checkpoint: whether a table is there. delta-rs
+    makes the folder before it links the first commit to its name, so a process killed between the
+    two leaves a folder with only that commit's staged file (`00000000000000000000.json#1`): no table
+    yet, which the next writer creates (deltalake itself refuses to open it)."""
+    if commit_file(log, 0).exists() or (log / "_last_checkpoint").exists():
+        return True
+    try:
+        with os.scandir(log) as entries:
+            return any(_LOGGED.fullmatch(entry.name) for entry in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 def commit_mark(log: Path, version: int) -> tuple[int, int] | None:

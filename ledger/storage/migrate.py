@@ -8,6 +8,9 @@ skips the days committed and goes on. Only when every day's row count and cost s
 equal the old files' does a marker file say so, and only then are the old files deleted (a rerun
 after a kill during the deletes finishes them). A failed comparison deletes nothing and says so.
 
+The hourly rollups' old folder (`OLD_ROLLUPS`) goes here too, not in the rollups job: a migration
+runs once per collector command, not every 5 minutes.
+
 Example:
     >>> migrate(Path("data"))          # nothing of the old layout there
     Migration(days=0, rows=0, removed=0, mismatch=None)
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,6 +38,10 @@ from .store import day_files, ledger_lock, requests_dir
 MIGRATION = "ledger-migration"
 MARKER = "_migration_verified.json"
 OLD_NAME = re.compile(r"^(part|compact)-(\d+)\.parquet$")
+OLD_ROLLUPS = Path("rollups") / "hourly"
+"""Where the hourly rollups were parquet files of their own (`rollups/hourly/date=D/{kind}-<hash>.parquet`),
+before they were the Delta tables `rollups/totals` and `rollups/latency` that `update_rollups` rebuilds
+from the ledger: nothing reads them, so `migrate` deletes the folder."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,8 +85,10 @@ def _totals(table: pa.Table) -> tuple[int, float]:
 
 
 def migrate(data_dir: Path) -> Migration:
-    """Move the old layout's rows into the Delta table; see the module docstring."""
+    """Move the old layout's rows into the Delta table, and delete the old rollups' folder; see the
+    module docstring."""
     data_dir = Path(data_dir)
+    shutil.rmtree(data_dir / OLD_ROLLUPS, ignore_errors=True)
     folder = requests_dir(data_dir)
     days = old_days(data_dir)
     if not days:

@@ -96,10 +96,13 @@ def table_uri(folder: Path) -> str:
 
 
 def is_table(folder: Path) -> bool:
+    """Whether a table is at `folder`: on local disk, a log folder holding a commit
+    (`delta_log.has_commit`: one a kill cut in its first commit is not a table yet); on S3, any
+    object of its log (a commit object is put whole or not at all)."""
     uri = table_uri(folder)
     if uri.startswith(remote.SCHEME):
         return remote.exists(f"{uri}/_delta_log/")
-    return (Path(folder) / "_delta_log").is_dir()
+    return delta_log.has_commit(Path(folder) / "_delta_log")
 
 
 def handle(folder: Path) -> DeltaTable | None:

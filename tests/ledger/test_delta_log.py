@@ -19,7 +19,7 @@ from deltalake import DeltaTable
 from ledger import Appender, compact_closed_days, list_days, list_files, read_ledger
 from ledger.storage import delta_log
 from ledger.storage.store import requests_dir, rewrite_day
-from tests.builders import build_ledger
+from tests.builders import build_ledger, priced_batch
 from tests.paths import REPO
 
 
@@ -129,3 +129,18 @@ def test_a_table_made_again_in_its_folder_is_read_again_even_when_its_log_folder
     assert found is not None
     assert sorted(found[1]) == sorted(str(old / Path(p).name) for p in DeltaTable(str(old)).file_uris())
     assert all(Path(p).exists() for p in found[1])
+
+
+def test_a_log_folder_a_kill_left_without_its_first_commit_is_no_table_and_the_first_append_makes_it(tmp_path):
+    """delta-rs makes `_delta_log/` before it links the first commit to its name: a kill between
+    leaves the folder with only the staged commit. The ledger reads empty, an append creates the table."""
+    data = tmp_path / "data"
+    log = requests_dir(data) / "_delta_log"
+    log.mkdir(parents=True)
+    (log / "00000000000000000000.json#1").write_bytes(b'{"commitInfo":{}}\n')
+    assert not delta_log.has_commit(log)
+    assert list_files(data) == [] and list_days(data) == []
+    rows = priced_batch(0, 50)
+    Appender(data).append(rows)
+    assert delta_log.has_commit(log)
+    assert read_ledger(data).num_rows == 50 and delta_rs(requests_dir(data))[0] == ours(requests_dir(data))[0]

@@ -20,7 +20,8 @@ from deltalake import DeltaTable
 
 from collector.__main__ import main
 from ledger import read_ledger
-from ledger.storage.migrate import migrate, old_days
+from ledger.queries import update_rollups
+from ledger.storage.migrate import OLD_ROLLUPS, migrate, old_days
 from ledger.storage.store import write_rows
 from tests.builders import build_ledger
 from tests.paths import REPO
@@ -83,6 +84,25 @@ def test_totals_that_differ_keep_the_old_files_and_say_so(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith(f"ledger migration: {FIRST}: the old files hold ")
     assert "the old files are kept" in err[0]
     assert len(old_days(data)) == 2  # nothing deleted
+
+
+def test_the_old_rollups_folder_goes_with_the_migration_and_the_rollups_job_leaves_it(tmp_path, capsys):
+    """`rollups/hourly` (the rollups before they were Delta tables) is deleted by `python -m collector
+    migrate`, which every collector command runs first; the rollups job, every 5 minutes, never
+    looks at it."""
+    data = tmp_path / "data"
+    build_ledger(data, n_records=300, days=1, seed=7, end=datetime(2026, 11, 24, 23, tzinfo=UTC))
+    old = data / OLD_ROLLUPS / "date=2026-11-24" / "totals-0123abcd.parquet"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"PAR1")
+    assert len(update_rollups(data)) == 2 and update_rollups(data) == []
+    assert old.exists()  # the periodic job left it alone, twice
+    config = tmp_path / "c.toml"
+    config.write_text(f'data_dir = "{data}"\n')
+    assert main(["--config", str(config), "migrate"]) == 0
+    assert "ledger migration: 0 days" in capsys.readouterr().out
+    assert not (data / OLD_ROLLUPS).exists() and (data / "rollups" / "totals" / "_delta_log").is_dir()
+    assert migrate(data).days == 0  # again: nothing to do, nothing raised
 
 
 def kill_at(proc: subprocess.Popen[bytes], log: Path, commits: int) -> None:

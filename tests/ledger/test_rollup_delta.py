@@ -29,9 +29,7 @@ def figures(data: Path) -> tuple[int, int, int, float]:
 
 def test_rollups_are_delta_tables_partitioned_by_day_and_ledger_hash(tmp_path):
     build_ledger(tmp_path, n_records=2_000, days=3, seed=7, end=END)
-    (tmp_path / "rollups" / "hourly" / "date=2026-11-24").mkdir(parents=True)  # the old layout: removed
     update_rollups(tmp_path)
-    assert not (tmp_path / "rollups" / "hourly").exists()
     for kind in ("totals", "latency"):
         table = DeltaTable(str(rollup_table(tmp_path, kind)))
         assert table.metadata().partition_columns == ["date", "ledger_hash"]
