@@ -33,6 +33,14 @@ if [ "${1:-}" = "dev" ]; then
       echo "setup: /usr/bin/redis-server is missing; run 'sudo apt-get install redis-server' for the shared-limits tests" >&2
     fi
   fi
+  if [ ! -x /usr/bin/strace ]; then
+    if [ "$(id -u)" = "0" ]; then
+      echo "setup: installing strace for the kill-at-a-system-call tests"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null
+    else
+      echo "setup: /usr/bin/strace is missing; run 'sudo apt-get install strace' for the kill-at-a-system-call tests" >&2
+    fi
+  fi
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 fi
