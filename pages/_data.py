@@ -36,6 +36,8 @@ KNOWN_TTL_SECONDS = 60
 KNOWN_DAYS = 90
 MAX_ENTRIES = 128
 """Per function: a handful of views per session (current, previous, unfiltered), many sessions."""
+GROUPS_ENTRIES = 8
+"""Windows whose Overview groups are kept: a few hundred kB each, at most ~12 MB (queries.MAX_GROUPS)."""
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
@@ -147,7 +149,7 @@ def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: 
     return queries.top_contributors(data_dir, filters, dim, n)
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=GROUPS_ENTRIES)
 def overview_groups(data_dir: Path, filters: Filters, grain: str = "day") -> OverviewGroups:
     """The finest groups of the window without its dimension filters (ledger.queries.overview_groups): one
     scan per window, whatever the sidebar picks on it."""

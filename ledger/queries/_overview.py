@@ -12,7 +12,8 @@ tests/ledger/test_overview_figures.py compares them).
 Why in two steps: the finest groups (`overview_groups`) are grouped by the model, project, API key and
 source too, so those of a window without dimension filters answer every filter of the sidebar on it: a
 filter change regroups a few thousand cached rows (a few ms) instead of scanning the window's rollups again
-(65 ms at 10M records; pages/_data.py keeps the unfiltered groups of each window).
+(65 ms at 10M records; pages/_data.py keeps the unfiltered groups of each window). A window with more than
+MAX_GROUPS groups keeps none, and each view of it reads its own (filtered) groups.
 
 Example:
     >>> from datetime import UTC, date, datetime
@@ -27,7 +28,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -128,13 +129,18 @@ class OverviewFigures:
     """`month_forecast(data_dir, filters, now)`."""
 
 
+MAX_GROUPS = 50_000
+"""Finest groups a window's unfiltered read may keep (~12 MB): a ledger with that many (model, project, key,
+source, currency) groups per day slot over the window is read per view instead (each filter change scans)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class OverviewGroups:
-    """The finest groups of a window without dimension filters (its scope kept), as of `now`: every
-    Overview figure of any dimension filter on that window is summed from them (`overview_figures`)."""
+    """The finest groups of a window, as of `now`: those of a window without dimension filters (its scope
+    kept) answer every dimension filter on it (`overview_figures`), those of a filtered view that view only."""
 
     filters: Filters
-    """The window they were read for (`Filters.unfiltered()`)."""
+    """The view they were read for (`Filters.unfiltered()` when read by `overview_groups`)."""
     grain: str
     now: datetime
     """The forecast's end, as of the read."""
@@ -142,10 +148,13 @@ class OverviewGroups:
     """One row per finest group (`_FINEST` and every measure); None when no file covers the window, or when
     it starts inside a UTC hour (a zone offset by 30 or 45 minutes: a rollup hour would straddle its
     periods, so `overview_figures` asks each figure on its own)."""
+    oversize: bool = False
+    """More than MAX_GROUPS: no frame kept, and these groups answer no view."""
 
     def answers(self, filters: Filters, grain: str) -> bool:
-        """Whether these groups hold `filters`' figures: the same window, zone, scope and grain."""
-        return self.grain == grain and self.filters == filters.unfiltered()
+        """Whether these groups hold `filters`' figures: read for the same window, zone, scope and grain, with no
+        dimension filter or with exactly `filters`' own."""
+        return not self.oversize and self.grain == grain and self.filters in (filters, filters.unfiltered())
 
 
 _FINEST = (*_KEYS, "k_source")
@@ -154,9 +163,17 @@ _FINEST = (*_KEYS, "k_source")
 def overview_groups(
     data_dir: Path, filters: Filters, grain: str = "day", now: datetime | None = None
 ) -> OverviewGroups:
-    """The finest groups of `filters`' window, unfiltered (see `OverviewGroups`), its forecast as of `now`."""
+    """The finest groups of `filters`' window, unfiltered (see `OverviewGroups`), its forecast as of `now`; none
+    kept beyond MAX_GROUPS (`oversize`)."""
+    groups = _groups(data_dir, filters.unfiltered(), grain, now)
+    if groups.frame is not None and len(groups.frame) > MAX_GROUPS:
+        return replace(groups, frame=None, oversize=True)
+    return groups
+
+
+def _groups(data_dir: Path, filters: Filters, grain: str, now: datetime | None) -> OverviewGroups:
+    """The finest groups of the rows `filters` select, dimension filters included."""
     check_choice("grain", grain, GRAINS)
-    filters = filters.unfiltered()
     now = (now or datetime.now(filters.tz)).astimezone(filters.tz)
     if _straddled(filters):
         return OverviewGroups(filters=filters, grain=grain, now=now, frame=None)
@@ -203,12 +220,12 @@ def overview_figures(
 ) -> OverviewFigures:
     """The Overview's figures for `filters` (its series per `grain`, `top` models named, `n` top rows each),
     the forecast as of `now` (default: now), summed from `groups` when they answer this view (see
-    `OverviewGroups.answers`; their own `now` then), else from the window's groups read now."""
+    `OverviewGroups.answers`; their own `now` then), else from the view's own groups read now."""
     check_choice("grain", grain, GRAINS)
     if _straddled(filters):
         return _one_by_one(data_dir, filters, grain, top, n, forecast_window(filters, now).end_at)
     if groups is None or not groups.answers(filters, grain):
-        groups = overview_groups(data_dir, filters, grain, now)
+        groups = _groups(data_dir, filters, grain, now)
     before, ahead = filters.previous(), forecast_window(filters, groups.now)
     folded = _folded(filters.with_window(before.start_at, filters.end_at), ahead)
     df = None if groups.frame is None else _regrouped(groups.frame, filters)

@@ -126,3 +126,15 @@ def test_groups_of_another_window_or_grain_are_not_used(ledger: Path) -> None:
         same(
             q.overview_figures(ledger, f, grain, top=3, n=4, now=NOW, groups=wrong).current, q.spend_summary(ledger, f)
         )
+
+
+def test_a_window_with_too_many_groups_keeps_none_and_each_view_reads_its_own(
+    ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f, grain = VIEWS["filtered"]
+    monkeypatch.setattr(_overview, "MAX_GROUPS", 10)
+    groups = q.overview_groups(ledger, f, grain, now=NOW)
+    assert groups.oversize and groups.frame is None and not groups.answers(f, grain)
+    got = q.overview_figures(ledger, f, grain, top=3, n=4, now=NOW, groups=groups)
+    same(got.current, q.spend_summary(ledger, f), "current")
+    same(got.by_model, q.spend_over_time(ledger, f, "model", grain, 3), "by_model")

@@ -98,6 +98,24 @@ def ledgers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"plain": plain, "rolled": rolled}
 
 
+def _groups_in_order(data: Path, f: q.Filters) -> pd.DataFrame | None:
+    """`overview_groups`' frame in one order (a GROUP BY's rows come in any)."""
+    frame = q.overview_groups(data, f, "day", now=NOW).frame
+    keys = [
+        "period",
+        "forecast",
+        "slot",
+        "forecast_slot",
+        "k_model",
+        "k_project",
+        "k_api_key",
+        "currency",
+        "day",
+        "k_source",
+    ]
+    return None if frame is None else frame.sort_values(keys, ignore_index=True)
+
+
 def _window(tz: str = PARIS, **dims: Any) -> q.Filters:
     return q.Filters.for_dates(date(2026, 10, 18), date(2026, 10, 29), tz, **dims)
 
@@ -128,6 +146,7 @@ def _cases() -> Iterator[tuple[str, Call]]:
         yield f"top_errors[{wname}]", bind(q.top_errors, f, 10)
         yield f"month_forecast[{wname}]", bind(q.month_forecast, f, now=NOW)
         yield f"overview_figures[{wname}]", bind(q.overview_figures, f, "day", 3, 4, now=NOW)
+        yield f"overview_groups[{wname}]", bind(_groups_in_order, f)
         yield f"window_values[{wname}]", bind(q.window_values, f)
         for grain in q.GRAINS:
             yield f"spend_over_time[{wname},None,{grain}]", bind(q.spend_over_time, f, None, grain)
