@@ -1,6 +1,8 @@
 """The billed table is a Delta table (issue 21): readable by any Delta reader, one commit per
 (source, month, workspace) that never loses another key's update, the old per-file layout moved
-into it once, and on S3 a fresh host reconciles against the bucket's bill."""
+into it once (filling only the keys the table lacks: another host's newer bill is kept, also when
+it lands between the migration's check and its commit), and on S3 a fresh host reconciles against
+the bucket's bill."""
 
 from __future__ import annotations
 
