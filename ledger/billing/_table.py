@@ -16,8 +16,13 @@ reason, never turned into a number. A fetch that could not read some models keep
 models' earlier readable lines (`carry_over`), so one odd payload never erases a bill.
 
 The old layout, one parquet file per (source, month, workspace) in `billing/<source>/`, is moved
-into the table at first use (`migrate_billed`): one overwrite per file (so a rerun after a kill
-does the same again), the rows and amounts per key compared before the old files are deleted.
+into the table at first use (`migrate_billed`). A file only fills a key the table lacks, never
+replaces one it holds: with an `s3://` data_dir another host may have billed that key through the
+table since, and a key's rows in the table come from a run of this code, at least as new as any
+old file (`table.fill`: the check and the commit from one snapshot, so a key another host commits
+in between makes the commit refused and checked again). A rerun after a kill finds the keys it
+wrote held. The rows and amounts of each key written are compared, each key skipped must be held,
+before the old files are all deleted.
 
 Example:
     >>> line = BilledRow(category="completion", model="mistral-small-2506", metric="input", quantity=2e6,
@@ -251,6 +256,9 @@ class BilledMigration:
     removed: int
     mismatch: str | None
     """One line naming the first key whose totals differ (the old files are then kept)."""
+    kept: int = 0
+    """Old files whose key the table held already: not written (the table's rows came from the
+    new code, at least as new as any old file), deleted with the others."""
 
 
 def _old_files(data_dir: Path) -> list[Path]:
@@ -276,6 +284,7 @@ def _migrate_locked(data_dir: Path) -> BilledMigration:
         return BilledMigration(files=0, rows=0, removed=0, mismatch=None)
     folder = billed_dir(data_dir)
     keys: dict[Path, tuple[str, str, str | None]] = {}
+    written: set[Path] = set()
     moved = 0
     for path in old:
         rows = read_month_files([path], BILLED_SCHEMA)
@@ -283,22 +292,25 @@ def _migrate_locked(data_dir: Path) -> BilledMigration:
         if len(found) != 1:
             continue  # an empty file holds no line to move (a file of several keys was never written)
         keys[path] = found.pop()
-        delta.overwrite(folder, rows, key_predicate(*keys[path]), BILLED_LAYOUT)
-        moved += rows.num_rows
+        if delta.fill(folder, rows, key_predicate(*keys[path]), BILLED_LAYOUT) is not None:
+            written.add(path)
+            moved += rows.num_rows
     stored = delta.read(folder, BILLED_LAYOUT)
     for path, (source, month, workspace) in keys.items():
         mine = pc.and_(pc.equal(stored["source"], source), pc.equal(stored["month"], month))
         space = pc.is_null(stored["workspace"]) if workspace is None else pc.equal(stored["workspace"], workspace)
         before, after = _totals(read_month_files([path], BILLED_SCHEMA)), _totals(stored.filter(pc.and_(mine, space)))
+        if path not in written and after[0] > 0:
+            continue  # the table held this key already: its rows are the truth, the old file is stale
         if before[0] != after[0] or not math.isclose(before[1], after[1], rel_tol=1e-9, abs_tol=1e-9):
             line = (
                 f"billed table migration: {path} holds {before[0]} lines billing {before[1]:.6f}, the Delta table "
                 f"{after[0]} lines billing {after[1]:.6f}; the old files are kept"
             )
-            return BilledMigration(files=len(old), rows=moved, removed=0, mismatch=line)
+            return BilledMigration(files=len(old), rows=moved, removed=0, mismatch=line, kept=len(keys) - len(written))
     for path in old:
         path.unlink(missing_ok=True)
-    return BilledMigration(files=len(old), rows=moved, removed=len(old), mismatch=None)
+    return BilledMigration(files=len(old), rows=moved, removed=len(old), mismatch=None, kept=len(keys) - len(written))
 
 
 def carry_over(previous: Sequence[BilledRow], new: Sequence[BilledRow]) -> list[BilledRow]:

@@ -432,6 +432,47 @@ def overwrite(folder: Path, rows: pa.Table, predicate: str | None, layout: Layou
         return int(table.version())
 
 
+def fill(folder: Path, rows: pa.Table, predicate: str, layout: Layout, tries: int = 5) -> int | None:
+    """One commit writing `rows` (in `layout.schema`, each matching the SQL `predicate`) as the
+    table's rows of `predicate`, only if it holds none yet; creates the table if missing. Returns
+    the commit's version, or None when the table holds such rows (nothing written).
+
+    The check and the commit start from one snapshot (the handle's version, not moved between
+    them): if another writer (another host) commits rows of `predicate` after that snapshot,
+    delta-rs refuses this commit (a predicate overwrite reads what `predicate` selects, and the
+    other's added file matches it), so the check is made again on the newer snapshot; `Conflict`
+    after `tries` refused commits."""
+    with _lock:
+        table = create(folder, layout)
+        for _ in range(tries):
+            if _holds(table, predicate):
+                return None
+            try:
+                write_deltalake(
+                    table,
+                    rows.select(layout.schema.names).cast(layout.schema),
+                    mode="overwrite",
+                    predicate=predicate,
+                    partition_by=list(layout.partitions),
+                    writer_properties=_writer(),
+                )
+            except Conflict:  # the handle was moved to the latest version: check again there
+                continue
+            table.update_incremental()
+            return int(table.version())
+        raise Conflict(
+            f"commit writing the rows of {predicate} refused {tries} times: other writers kept committing first"
+        )
+
+
+def _holds(table: DeltaTable, predicate: str) -> bool:
+    """Whether the handle's snapshot (its version, not the latest) has a row matching `predicate`."""
+    from deltalake import QueryBuilder
+
+    found = QueryBuilder().register("t", table).execute(f"SELECT 1 FROM t WHERE {predicate} LIMIT 1").read_all()
+    return int(pa.table(found).num_rows) > 0
+
+
 def partitioned(folder: Path) -> dict[Path, dict[str, str]]:
     """Every data file of the current snapshot of the table at `folder` with its partition values
     (from its folder names: delta-rs writes `column=value/` folders in partition order); local

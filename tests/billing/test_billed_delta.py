@@ -1,6 +1,8 @@
 """The billed table is a Delta table (issue 21): readable by any Delta reader, one commit per
 (source, month, workspace) that never loses another key's update, the old per-file layout moved
-into it once, and on S3 a fresh host reconciles against the bucket's bill."""
+into it once (filling only the keys the table lacks: another host's newer bill is kept, also when
+it lands between the migration's check and its commit), and on S3 a fresh host reconciles against
+the bucket's bill."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from ledger.billing import (
     update_billed,
     write_billed,
 )
+from ledger.storage import table
 from tests.builders import priced_batch
 from tests.paths import REPO
 from tests.support.s3 import working_folder
@@ -194,3 +197,64 @@ def test_no_source_folder_can_be_the_tables(tmp_path: Path) -> None:
         assert billed_dir(tmp_path) != billing_dir(tmp_path, source).resolve()
         assert not billing_dir(tmp_path, source).resolve().is_relative_to(billed_dir(tmp_path))
     assert billing_dir(tmp_path, "..") == tmp_path / "billing" / "__"
+
+
+def test_a_second_hosts_stale_old_files_never_replace_the_tables_newer_bill_on_s3(s3, tmp_path):
+    """Host A (new code) bills key K into the bucket's table; host B still holds old-layout files
+    from before the upgrade: a stale one of K and one of L, a key the table lacks. B's migration
+    fills L only, keeps A's K exactly, and deletes both old files (the table is K's truth)."""
+    host_a = working_folder(s3, tmp_path, "host-a")
+    write_rows(host_a, priced_batch(0, 50))
+    update_billed(host_a, "adm", MONTH, None, [bill("mistral-small-2603", 7.0), bill("codestral", 8.0)], FETCHED)
+    newer = read_billed(host_a).to_pylist()
+    host_b = working_folder(s3, tmp_path, "host-b")
+    old = [
+        write_old_file(host_b, "adm", MONTH, None, [{"model": "mistral-small-2603", "amount": 1.0}]),
+        write_old_file(host_b, "adm", MONTH, "ws", [{"model": "codestral", "amount": 3.0}]),
+    ]
+    done = migrate_billed(host_b)
+    fresh = working_folder(s3, tmp_path, "host-c")
+    rows = read_billed(fresh).to_pylist()
+    assert [r for r in rows if r["workspace"] is None] == newer
+    assert amounts(fresh) == {
+        ("adm", None, "mistral-small-2603"): 7.0,
+        ("adm", None, "codestral"): 8.0,
+        ("adm", "ws", "codestral"): 3.0,
+    }
+    billed = {(r.model, r.billed) for r in reconcile(fresh, [MONTH], "USD")}
+    assert {("mistral-small-2603", 7.0), ("codestral", 11.0)} <= billed
+    assert not any(p.exists() for p in old)
+    assert (done.files, done.rows, done.kept, done.removed, done.mismatch) == (2, 1, 1, 2, None)
+
+
+def test_a_key_another_host_bills_between_the_migrations_check_and_its_commit_is_kept_on_s3(s3, tmp_path, monkeypatch):
+    """Host B's migration finds key K missing; host A (another process: the billed lock is per
+    host) bills K before B's commit lands. delta-rs refuses B's commit (its overwrite reads what
+    K's predicate selects, A added such a file), B checks again, finds K held and writes nothing."""
+    host_a, host_b = working_folder(s3, tmp_path, "host-a"), working_folder(s3, tmp_path, "host-b")
+    update_billed(host_a, "oai", MONTH, None, [bill("gpt", 5.0)], FETCHED)
+    old = write_old_file(host_b, "adm", MONTH, None, [{"model": "codestral", "amount": 1.0}])
+    real = table.write_deltalake
+    commits: list[str] = []
+
+    def a_first(handle, data, **options):
+        if not commits:
+            code = "from tests.billing.test_billed_delta import *; "
+            code += f"update_billed(Path({str(host_a)!r}), 'adm', MONTH, None, [bill('codestral', 9.0)], FETCHED)"
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+        try:
+            real(handle, data, **options)
+        except table.Conflict:
+            commits.append("refused")
+            raise
+        commits.append("landed")
+
+    monkeypatch.setattr(table, "write_deltalake", a_first)
+    done = migrate_billed(host_b)
+    assert commits == ["refused"]
+    assert (done.rows, done.kept, done.removed, done.mismatch) == (0, 1, 1, None)
+    assert not old.exists()
+    assert amounts(working_folder(s3, tmp_path, "host-c")) == {
+        ("adm", None, "codestral"): 9.0,
+        ("oai", None, "gpt"): 5.0,
+    }

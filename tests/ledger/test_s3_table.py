@@ -212,3 +212,29 @@ def test_a_read_when_nothing_was_committed_probes_for_the_next_commit_and_lists_
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
     assert table.version(folder) == 2 and len(listed) == 1
     assert read_ledger(data_dir).num_rows == 10
+
+
+def test_fill_writes_a_predicates_rows_only_while_the_table_holds_none(data_dir):
+    """`fill` is `overwrite` that declines when a row already matches: the second fill of a key
+    writes nothing, and a key of the same partition (or its NULL twin) is another key."""
+    import pyarrow as pa
+
+    layout = table.Layout(pa.schema([("part", pa.string()), ("key", pa.string()), ("n", pa.int64())]), ("part",))
+    folder = data_dir / "keyed"
+
+    def rows(key: str | None, n: int) -> pa.Table:
+        return pa.table({"part": ["p"], "key": [key], "n": [n]}, schema=layout.schema)
+
+    first = table.fill(folder, rows("a", 1), "part = 'p' AND key = 'a'", layout)
+    assert first is not None
+    assert table.fill(folder, rows("a", 2), "part = 'p' AND key = 'a'", layout) is None
+    assert table.version(folder) == first
+    assert table.fill(folder, rows(None, 3), "part = 'p' AND key IS NULL", layout) == first + 1
+    assert table.fill(folder, rows("b", 4), "part = 'p' AND key = 'b'", layout) == first + 2
+    assert table.fill(folder, rows(None, 5), "part = 'p' AND key IS NULL", layout) is None
+    found = table.read(folder, layout).sort_by([("n", "ascending")])
+    assert found.select(["key", "n"]).to_pylist() == [
+        {"key": "a", "n": 1},
+        {"key": None, "n": 3},
+        {"key": "b", "n": 4},
+    ]
