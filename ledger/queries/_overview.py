@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ledger.pricing import fx
@@ -242,12 +243,12 @@ def overview_figures(
             if folded
             else month_forecast(data_dir, filters, ahead.end_at),
         )
-    parts = dict(tuple(df.groupby("g", sort=False)))
+    g = df["g"].to_numpy()
+    flags = {key: df[key].astype("float64").to_numpy(na_value=-1.0) for key in ("period", "forecast")}
 
     def part(name: str, value: int = 1) -> pd.DataFrame:
-        rows = parts.get(_IDS[name], df.iloc[:0])
         key = "forecast" if name == "forecast" else "period"
-        return rows[rows[key].eq(value).fillna(False).astype(bool)].reset_index(drop=True)
+        return df.iloc[np.flatnonzero((g == _IDS[name]) & (flags[key] == value))].reset_index(drop=True)
 
     current, previous = part("period"), part("period", 0)
     now_ms, before_ms = summaries(data_dir, [filters, before])  # both periods' latency from one query
