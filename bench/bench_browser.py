@@ -4,8 +4,8 @@ Debian's chromium (headless, through Playwright) opens, for the demo's data (the
 days at 6 requests a minute, built the collector's way) and for a big ledger (`--records`,
 default 1M; `--records 10000000` as the issue measures):
 - a bare Streamlit page (a title, three st.metric, one plotly chart) and each dashboard page:
-  time to idle (no stStatusWidget or skeleton, an h1, every plotly chart drawn, still so 0.3 s
-  later) on the first visit after a server start, and on a later visit (a new session);
+  time to idle (the script done, no stStatusWidget or skeleton, an h1, every plotly chart drawn, and the
+  same elements 0.3 s later) on the first visit after a server start, and on a later visit (a new session);
 - a filter change on the Overview (a model picked in the sidebar), and on the bare page with a Model filter
   (Streamlit's own floor for a rerun): the medians of 5, time to idle after the pick and the server's CPU;
 - 5 visitors opening the Overview (and the bare page) together, on a server that just started:
@@ -71,11 +71,16 @@ if picked:
 """The bare page with a Model filter in its sidebar that, as the dashboard's, puts its pick in the URL: Streamlit's
 own floor for a filter change (a rerun of a page of four elements)."""
 IDLE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
     const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]');
     const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
     const drawn = document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg').length;
-    return !busy && document.querySelector('h1') !== null && drawn >= charts;
+    const done = app !== null && app.getAttribute('data-test-script-state') === 'notRunning';
+    if (!done || busy || document.querySelector('h1') === null || drawn < charts) return null;
+    return document.querySelectorAll('[data-testid="stElementContainer"]').length + '/' + drawn;
 }"""
+"""The page's shape when it is idle (its script done, nothing running or loading, an h1, every plotly chart
+drawn), else null: idle_after wants the same shape 0.3 s later, so an element still to come is waited for."""
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -156,13 +161,13 @@ def quiet(pid: int, timeout: float = 180.0) -> float:
 
 
 def idle_after(page: Any, started: float, timeout: float = 180.0) -> float:
-    """Seconds from `started` until the page is idle and still idle 0.3 s later."""
+    """Seconds from `started` until the page is idle and still idle, in the same shape, 0.3 s later."""
     deadline = started + timeout
     while time.monotonic() < deadline:
-        page.wait_for_function(IDLE, timeout=max(1.0, deadline - time.monotonic()) * 1000, polling=50)
-        reached = time.monotonic()
+        shape = page.wait_for_function(IDLE, timeout=max(1.0, deadline - time.monotonic()) * 1000, polling=50)
+        reached, seen = time.monotonic(), shape.json_value()
         page.wait_for_timeout(300)
-        if page.evaluate(IDLE):
+        if page.evaluate(IDLE) == seen:
             return reached - started
     raise TimeoutError("the page never became idle")
 
