@@ -5,13 +5,15 @@ days at 6 requests a minute, built the collector's way) and for a big ledger (`-
 default 1M; `--records 10000000` as the issue measures):
 - a bare Streamlit page (a title, three st.metric, one plotly chart) and each dashboard page:
   time to idle (the script done, no stStatusWidget or skeleton, an h1, every plotly chart drawn, and the
-  same elements 0.3 s later) on the first visit after a server start, and on a later visit (a new session);
+  same elements 0.3 s later) on the first visit after a server start, and on a later visit (a new session),
+  medians over `--repeat` (3) servers;
 - a filter change on the Overview (a model picked in the sidebar), and on the bare page with a Model filter
-  (Streamlit's own floor for a rerun): the medians of 5, time to idle after the pick and the server's CPU;
+  (Streamlit's own floor for a rerun): the medians of 4 (each a model not picked before, so a view not cached),
+  time to idle after the pick and the server's CPU;
 - 5 visitors opening the Overview (and the bare page) together, on a server that just started:
   the slowest visitor's time to idle and the server's CPU seconds per visit, from
   /proc/<pid>/stat (utime + stime of the streamlit process and its descendants, live or reaped).
-Every figure is one measurement on a shared machine: read them as a shape, not a constant.
+The 5 visitors are one measurement each, on a shared machine: read them as a shape, not a constant.
 
     .venv/bin/python bench/bench_browser.py                     # demo data and 1M records
     .venv/bin/python bench/bench_browser.py --records 10000000  # the issue's 10M
@@ -49,8 +51,8 @@ PAGES = {
     "statement": "statement",
 }
 VISITORS = 5
-FILTER_CHANGES = 5
-PICK = "mistral-large-latest"
+PICKS = ("mistral-large-latest", "codestral-latest", "mistral-embed", "mistral-small-latest")
+"""Models both ledgers hold; a filter change picks each once, so each is a view nobody asked for yet."""
 BARE = """import plotly.express as px
 import streamlit as st
 
@@ -63,7 +65,7 @@ st.plotly_chart(px.line(x=list(range(30)), y=[i * i % 17 for i in range(30)]))
 """
 BARE_FILTER = (
     BARE
-    + f"""picked = st.sidebar.multiselect("Model", [{PICK!r}, "codestral-latest"])
+    + f"""picked = st.sidebar.multiselect("Model", {list(PICKS)!r})
 if picked:
     st.query_params["model"] = picked
 """
@@ -183,11 +185,11 @@ def visit(browser: Any, url: str) -> float:
     return took
 
 
-def filter_change(browser: Any, url: str, pid: int, pick: str, repeat: int = FILTER_CHANGES) -> tuple[float, float]:
-    """On a page already drawn, pick `pick` in the sidebar's Model filter: (the median time to idle after the
-    pick, the median of the server's CPU seconds from the pick to idle), over `repeat` new sessions."""
+def filter_change(browser: Any, url: str, pid: int, picks: tuple[str, ...] = PICKS) -> tuple[float, float]:
+    """On a page already drawn, pick one of `picks` in the sidebar's Model filter, each in a new session: (the
+    median time to idle after the pick, the median of the server's CPU seconds from the pick to idle)."""
     times, cpus = [], []
-    for _ in range(repeat):
+    for pick in picks:
         context = browser.new_context(viewport={"width": 1440, "height": 1400})
         page = context.new_page()
         page.goto(url)
@@ -220,19 +222,28 @@ def together(browser: Any, url: str, pid: int, n: int = VISITORS) -> tuple[float
 
 
 def measure(
-    browser: Any, name: str, script: Path, data_dir: Path | None, paths: dict[str, str], product: bool = False
+    browser: Any,
+    name: str,
+    script: Path,
+    data_dir: Path | None,
+    paths: dict[str, str],
+    product: bool = False,
+    repeat: int = 1,
 ) -> list[list[str]]:
-    """One row per page: first visit after a start (and the server's CPU for it), a later visit."""
+    """One row per page: first visit after a start (and the server's CPU for it), a later visit; each the
+    median over `repeat` servers started afresh."""
     rows = []
     for page, path in paths.items():
-        with streamlit(script, data_dir, product) as (url, pid):
-            cpu = cpu_seconds(pid)
-            first = visit(browser, f"{url}/{path}")
-            first_cpu = cpu_seconds(pid) - cpu
-            cpu = cpu_seconds(pid)
-            later = visit(browser, f"{url}/{path}")
-            later_cpu = cpu_seconds(pid) - cpu
-        rows.append([name, page, f"{first:.2f}", f"{first_cpu:.2f}", f"{later:.2f}", f"{later_cpu:.2f}"])
+        runs = []
+        for _ in range(repeat):
+            with streamlit(script, data_dir, product) as (url, pid):
+                cpu = cpu_seconds(pid)
+                first = visit(browser, f"{url}/{path}")
+                first_cpu = cpu_seconds(pid) - cpu
+                cpu = cpu_seconds(pid)
+                later = visit(browser, f"{url}/{path}")
+                runs.append((first, first_cpu, later, cpu_seconds(pid) - cpu))
+        rows.append([name, page, *(f"{statistics.median(r[i] for r in runs):.2f}" for i in range(4))])
         print("| " + " | ".join(rows[-1]) + " |", flush=True)
     return rows
 
@@ -274,6 +285,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated dashboard pages to time")
     parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="servers started afresh per page row (medians)")
     parser.add_argument(
         "--plain",
         action="store_true",
@@ -296,9 +308,9 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         print("\n| data | page | first visit s | server CPU s | later visit s | server CPU s |")
         print("|---|---|---:|---:|---:|---:|")
-        measure(browser, "-", bare, None, {"bare page": ""})
+        measure(browser, "-", bare, None, {"bare page": ""}, repeat=args.repeat)
         for name, ledger in datasets:
-            measure(browser, name, app, ledger, paths, not args.plain)
+            measure(browser, name, app, ledger, paths, not args.plain, args.repeat)
         print("\n| data | what | time to idle s | server CPU s |")
         print("|---|---|---:|---:|")
         runs: list[tuple[str, Path | None]] = [("-", None), *datasets]
@@ -315,11 +327,11 @@ def main() -> None:
                     )
                 if data_dir is None:
                     continue
-                took, cpu = filter_change(browser, url, pid, PICK)
-                print(f"| {name} | overview: filter change (median of {FILTER_CHANGES}) | {took:.2f} | {cpu:.2f} |")
+                took, cpu = filter_change(browser, url, pid)
+                print(f"| {name} | overview: filter change (median of {len(PICKS)}) | {took:.2f} | {cpu:.2f} |")
         with streamlit(bare_filter, None) as (url, pid):
-            took, cpu = filter_change(browser, url, pid, PICK)
-            print(f"| - | bare page: filter change (median of {FILTER_CHANGES}) | {took:.2f} | {cpu:.2f} |", flush=True)
+            took, cpu = filter_change(browser, url, pid)
+            print(f"| - | bare page: filter change (median of {len(PICKS)}) | {took:.2f} | {cpu:.2f} |", flush=True)
         browser.close()
     if WARMED:
         started = statistics.median(WARMED)
