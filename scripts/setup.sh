@@ -4,6 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
+
+# debian PACKAGE NAME PURPOSE: /usr/bin/PACKAGE from Debian's packages (as root), or say how to get it.
+debian() {
+  [ -x "/usr/bin/$1" ] && return 0
+  if [ "$(id -u)" = "0" ]; then
+    echo "setup: installing $2 for $3"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  else
+    echo "setup: /usr/bin/$1 is missing; run 'sudo apt-get install $1' for $3" >&2
+  fi
+}
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 if [ "${1:-}" = "dev" ]; then
@@ -17,30 +29,9 @@ if [ "${1:-}" = "dev" ]; then
   else
     echo "setup: node/npm missing; run 'sudo apt-get install nodejs npm' for the sign-in tests" >&2
   fi
-  if [ ! -x /usr/bin/chromium ]; then
-    if [ "$(id -u)" = "0" ]; then
-      echo "setup: installing Debian's chromium for the browser tests"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    else
-      echo "setup: /usr/bin/chromium is missing; run 'sudo apt-get install chromium' for the browser tests" >&2
-    fi
-  fi
-  if [ ! -x /usr/bin/redis-server ]; then
-    if [ "$(id -u)" = "0" ]; then
-      echo "setup: installing Debian's redis-server for the shared-limits tests"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-    else
-      echo "setup: /usr/bin/redis-server is missing; run 'sudo apt-get install redis-server' for the shared-limits tests" >&2
-    fi
-  fi
-  if [ ! -x /usr/bin/strace ]; then
-    if [ "$(id -u)" = "0" ]; then
-      echo "setup: installing strace for the kill-at-a-system-call tests"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null
-    else
-      echo "setup: /usr/bin/strace is missing; run 'sudo apt-get install strace' for the kill-at-a-system-call tests" >&2
-    fi
-  fi
+  debian chromium "Debian's chromium" "the browser tests"
+  debian redis-server "Debian's redis-server" "the shared-limits tests"
+  debian strace strace "the kill-at-a-system-call tests"
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 fi

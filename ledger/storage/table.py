@@ -419,17 +419,24 @@ def overwrite(folder: Path, rows: pa.Table, predicate: str | None, layout: Layou
     (a table of derived rows whose columns changed)."""
     with _lock:
         table = create(folder, layout)
-        write_deltalake(
-            table,
-            rows.select(layout.schema.names).cast(layout.schema),
-            mode="overwrite",
-            predicate=predicate,
-            partition_by=list(layout.partitions),
-            writer_properties=_writer(),
-            **({"schema_mode": "overwrite"} if new_schema else {}),
-        )
+        _replace(table, rows, predicate, layout, new_schema)
         table.update_incremental()
         return int(table.version())
+
+
+def _replace(
+    table: DeltaTable, rows: pa.Table, predicate: str | None, layout: Layout, new_schema: bool = False
+) -> None:
+    """The predicate overwrite `overwrite` and `fill` commit (see `overwrite`)."""
+    write_deltalake(
+        table,
+        rows.select(layout.schema.names).cast(layout.schema),
+        mode="overwrite",
+        predicate=predicate,
+        partition_by=list(layout.partitions),
+        writer_properties=_writer(),
+        **({"schema_mode": "overwrite"} if new_schema else {}),
+    )
 
 
 def fill(folder: Path, rows: pa.Table, predicate: str, layout: Layout, tries: int = 5) -> int | None:
@@ -448,14 +455,7 @@ def fill(folder: Path, rows: pa.Table, predicate: str, layout: Layout, tries: in
             if _holds(table, predicate):
                 return None
             try:
-                write_deltalake(
-                    table,
-                    rows.select(layout.schema.names).cast(layout.schema),
-                    mode="overwrite",
-                    predicate=predicate,
-                    partition_by=list(layout.partitions),
-                    writer_properties=_writer(),
-                )
+                _replace(table, rows, predicate, layout)
             except Conflict:  # the handle was moved to the latest version: check again there
                 continue
             table.update_incremental()
