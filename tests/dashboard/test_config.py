@@ -1,4 +1,4 @@
-"""The dashboard's Streamlit config: loopback only, no tracebacks for viewers."""
+"""The dashboard's Streamlit config: loopback only, no tracebacks for viewers, no file watcher."""
 
 from __future__ import annotations
 
@@ -11,3 +11,10 @@ def test_dashboard_listens_on_loopback_and_hides_tracebacks():
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1"
     assert config["client"]["showErrorDetails"] in ("type", "none")
+
+
+def test_the_server_watches_no_source_file():
+    """Streamlit's file watcher polled every imported module's source (a .venv inside the checkout too) and
+    walked them all after every run: two thirds of the server's CPU per Overview visit (bench_browser.py)."""
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
