@@ -153,7 +153,7 @@ def top_contributors(data_dir: Path, filters: Filters, dim: str = "project", n: 
 def overview_groups(data_dir: Path, filters: Filters, grain: str = "day") -> OverviewGroups:
     """The finest groups of the window without its dimension filters (ledger.queries.overview_groups): one
     scan per window, whatever the sidebar picks on it."""
-    return queries.overview_groups(data_dir, filters.unfiltered(), grain)
+    return queries.overview_groups(data_dir, filters, grain)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=MAX_ENTRIES)

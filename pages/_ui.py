@@ -6,6 +6,7 @@ and a model keeps its colour from page to page. Data comes from `pages._data` (c
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import TypeVar
 
@@ -170,7 +171,7 @@ def _stacked_bars(
     shown = labelled(df, color)
     colours = label_colours(colour_map, df[color] if color else None)
     groups = shown.groupby(color, sort=False) if color else [(plot(y_title), shown)]
-    spare = iter(PALETTE * (1 + len(shown) // len(PALETTE)))
+    spare = itertools.cycle(PALETTE)
     number = ",.2f" if y == "spend" else ",.0f"
     bars = [
         {

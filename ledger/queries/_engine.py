@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,14 +72,19 @@ def scan_sql(files: list[Path], by_name: bool = True) -> str:
 
 def where_sql(filters: Filters) -> tuple[str, list[Any]]:
     """The WHERE clause (without the keyword) and its parameters for a Filters."""
-    clauses = ["timestamp >= ?", "timestamp < ?"]
-    params: list[Any] = [filters.start_at, filters.end_at]
-    if filters.denies_all:
-        clauses.append("FALSE")
+    clauses, params = dimension_sql(filters)
+    return " AND ".join(["timestamp >= ?", "timestamp < ?", *clauses]), [filters.start_at, filters.end_at, *params]
+
+
+def dimension_sql(filters: Filters, columns: Mapping[str, str] = DIMENSIONS) -> tuple[list[str], list[Any]]:
+    """The clauses of `filters`' dimension filters (FALSE first when the scope denies every row), each over
+    its dimension's SQL in `columns` (default: over a ledger row), and their parameters."""
+    clauses = ["FALSE"] if filters.denies_all else []
+    params: list[Any] = []
     for dim, values in filters.dimension_filters().items():
-        clauses.append(f"{DIMENSIONS[dim]} IN ({', '.join('?' * len(values))})")
+        clauses.append(f"{columns[dim]} IN ({', '.join('?' * len(values))})")
         params.extend(values)
-    return " AND ".join(clauses), params
+    return clauses, params
 
 
 def use_rollups(filters: Filters) -> bool:

@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +61,7 @@ from ._costs import (
     unpriced_models,
     unpriced_of,
 )
-from ._engine import by_bucket, connection, quantum, query, slot_sql
+from ._engine import by_bucket, connection, dimension_sql, quantum, query, slot_sql
 from ._filters import GRAINS, Filters, check_choice
 from ._latency import summaries
 from ._measures import MEASURES_BY_NAME, aggregates
@@ -268,11 +267,7 @@ def overview_figures(
 
 def _regrouped(finest: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     """The finest groups kept by `filters`' dimension filters, summed into every grouping set (`_SETS`)."""
-    clauses = ["FALSE"] if filters.denies_all else []
-    params: list[Any] = []
-    for dim, values in filters.dimension_filters().items():
-        clauses.append(f"{_FILTERED[dim]} IN ({', '.join('?' * len(values))})")
-        params.extend(values)
+    clauses, params = dimension_sql(filters, _FILTERED)
     sets = ", ".join(f"({', '.join(keys)})" for keys in _SETS.values())
     select = f"""SELECT grouping({", ".join(_KEYS)}) AS g, {", ".join(_KEYS)}, {_COMBINED}
         FROM finest WHERE {" AND ".join(clauses) or "TRUE"} GROUP BY GROUPING SETS ({sets})"""
