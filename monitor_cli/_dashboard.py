@@ -32,6 +32,7 @@ OPTIONS: dict[str, str] = {
     "server.runOnSave": "false",
     "server.fileWatcherType": "none",
     "server.scriptHealthCheckEnabled": "true",
+    "runner.postScriptGC": "false",
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "viewer",
     "client.showErrorDetails": "type",
