@@ -18,6 +18,7 @@ Windows the rollups cannot answer are binned on the fly from the raw rows, in fl
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -151,20 +152,32 @@ def percentiles(
 Triple = tuple[float | None, float | None, float | None]
 
 
-def summaries(data_dir: Path, periods: list[Filters]) -> list[Triple]:
-    """p50, p95, p99 of each period (same dimension filters, windows apart), as `percentiles` answers each
-    alone, from one histogram query over them all; a period small enough for exact figures is then read exactly.
-    """
+def binned(data_dir: Path, periods: list[Filters], keys: Mapping[str, str] | None = None) -> pd.DataFrame | None:
+    """The latency histogram rows of `periods` (same dimension filters, windows apart) from one query: `k` (the
+    period's index; NULL for a row in neither), `lat_bin`, `n`, and with `keys` ({column: SQL over a row}) those
+    columns too; None when no file covers them."""
     union = periods[0].with_window(min(f.start_at for f in periods), max(f.end_at for f in periods))
     cases = " ".join(f"WHEN timestamp >= ? AND timestamp < ? THEN {i}" for i in range(len(periods)))
     bounds = [moment for f in periods for moment in (f.start_at, f.end_at)]
-    head = f"CASE {cases} END AS k"
+    head = f"CASE {cases} END AS k, " + "".join(f"{sql} AS {column}, " for column, sql in (keys or {}).items())
     if use_rollups(union):
-        select = f"SELECT {head}, lat_bin, sum(n)::BIGINT AS n FROM rows GROUP BY ALL"
-        df = query(data_dir, union, select, bounds, kind="latency")
-    else:
-        select = f"SELECT {head}, {BIN_SQL} AS lat_bin, count(*) AS n FROM rows WHERE {LATENCY_ROWS} GROUP BY ALL"
-        df = query(data_dir, union, select, bounds, raw=True)
+        select = f"SELECT {head}lat_bin, sum(n)::BIGINT AS n FROM rows GROUP BY ALL"
+        return query(data_dir, union, select, bounds, kind="latency")
+    select = f"SELECT {head}{BIN_SQL} AS lat_bin, count(*) AS n FROM rows WHERE {LATENCY_ROWS} GROUP BY ALL"
+    return query(data_dir, union, select, bounds, raw=True)
+
+
+def summaries(data_dir: Path, periods: list[Filters]) -> list[Triple]:
+    """p50, p95, p99 of each period (same dimension filters, windows apart), as `percentiles` answers each
+    alone, from one histogram query over them all (`binned`); a period small enough for exact figures is then
+    read exactly."""
+    return summaries_of(data_dir, periods, binned(data_dir, periods))
+
+
+def summaries_of(
+    data_dir: Path, periods: list[Filters], df: pd.DataFrame | None, scans: Sequence[int] | None = None
+) -> list[Triple]:
+    """`summaries` from `periods`' histogram rows `df` (`binned`'s) and, when known, their `window_rows`."""
     found: list[Triple] = []
     for i, f in enumerate(periods):
         part = None if df is None else df[df["k"].eq(i).fillna(False).astype(bool)]
@@ -173,7 +186,8 @@ def summaries(data_dir: Path, periods: list[Filters]) -> list[Triple]:
             continue
         counts = np.zeros(BINS, dtype=np.int64)
         np.add.at(counts, part["lat_bin"].to_numpy(dtype=np.int64), part["n"].to_numpy(dtype=np.int64))
-        if int(counts.sum()) <= EXACT_MAX_ROWS and window_rows(data_dir, f) <= EXACT_MAX_SCAN:
+        scan = window_rows(data_dir, f) if scans is None else scans[i]
+        if int(counts.sum()) <= EXACT_MAX_ROWS and scan <= EXACT_MAX_SCAN:
             exact = _exact(data_dir, f, None)
             row = None if exact is None or exact.empty else exact.iloc[0]
             found.append(_triple(None if row is None else [row[name] for name in _NAMED]))

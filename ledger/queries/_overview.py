@@ -12,7 +12,9 @@ tests/ledger/test_overview_figures.py compares them).
 Why in two steps: the finest groups (`overview_groups`) are grouped by the model, project, API key and
 source too, so those of a window without dimension filters answer every filter of the sidebar on it: a
 filter change regroups a few thousand cached rows (a few ms) instead of scanning the window's rollups again
-(65 ms at 10M records; pages/_data.py keeps the unfiltered groups of each window). A window with more than
+(65 ms at 10M records; pages/_data.py keeps the unfiltered groups of each window), and the latency histograms
+of both periods per model, project, API key and source are kept beside them, so the tiles' percentiles are a
+regroup too (a histogram query took 50 ms of a filter change). A window with more than
 MAX_GROUPS groups keeps none, and each view of it reads its own (filtered) groups.
 
 Example:
@@ -63,7 +65,7 @@ from ._costs import (
 )
 from ._engine import by_bucket, connection, dimension_sql, quantum, query, slot_sql
 from ._filters import GRAINS, Filters, check_choice
-from ._latency import summaries
+from ._latency import binned, summaries, summaries_of, window_rows
 from ._measures import MEASURES_BY_NAME, aggregates
 
 _TOP_COLUMNS = ("spend", "requests", "tokens", "unpriced_requests")
@@ -87,6 +89,8 @@ _NAMES = tuple(dict.fromkeys((*SUMMARY_NAMES, *_BY_MODEL_COLUMNS, *_EXTRA, "unco
 _FILTERED = {"model": "k_model", "project": "k_project", "api_key": "k_api_key", "source": "k_source"}
 """Each dimension filter (Filters.dimension_filters) -> the finest groups' column it is answered from: the
 dimension's own expression (`_dim`), so `k_model IN (...)` keeps exactly the rows `model IN (...)` does."""
+_LATENCY_KEYS = {column: _dim(dim) for dim, column in _FILTERED.items()}
+"""The finest latency histogram rows' columns beside the period and the bin (`OverviewGroups.latency`)."""
 
 
 def _combined(name: str) -> str:
@@ -148,6 +152,13 @@ class OverviewGroups:
     """One row per finest group (`_FINEST` and every measure); None when no file covers the window, or when
     it starts inside a UTC hour (a zone offset by 30 or 45 minutes: a rollup hour would straddle its
     periods, so `overview_figures` asks each figure on its own)."""
+    latency: pd.DataFrame | None = None
+    """The latency histogram rows of the view and the period before it (`binned`: `k` the period, 1 for the view
+    and 0 for the one before, each `_FILTERED` column, `lat_bin`, `n`), whose sum over a view's dimension
+    filters gives its percentiles; None beyond MAX_GROUPS rows (each view then reads its own histograms)."""
+    scans: tuple[int, int] = (0, 0)
+    """`window_rows` of the period before the view and of the view: whether a small slice's percentiles may
+    be read exactly (ledger.queries._latency), known before any filter."""
     oversize: bool = False
     """More than MAX_GROUPS: no frame kept, and these groups answer no view."""
 
@@ -167,7 +178,9 @@ def overview_groups(
     kept beyond MAX_GROUPS (`oversize`)."""
     groups = _groups(data_dir, filters.unfiltered(), grain, now)
     if groups.frame is not None and len(groups.frame) > MAX_GROUPS:
-        return replace(groups, frame=None, oversize=True)
+        return replace(groups, frame=None, latency=None, oversize=True)
+    if groups.latency is not None and len(groups.latency) > MAX_GROUPS:
+        return replace(groups, latency=None)
     return groups
 
 
@@ -188,7 +201,11 @@ def _groups(data_dir: Path, filters: Filters, grain: str, now: datetime | None) 
     finest = f"SELECT {', '.join(_FINEST)}, {aggregates(*_NAMES)} FROM ({keyed}) GROUP BY ALL"
     bounds = [filters.start_at, filters.end_at, before.start_at, before.end_at, ahead.start_at, ahead.end_at]
     frame = query(data_dir, both, finest, bounds, cuts=(ahead.end_at,))
-    return OverviewGroups(filters=filters, grain=grain, now=now, frame=frame)
+    latency = binned(data_dir, [before, filters], _LATENCY_KEYS)
+    if latency is None:  # no file covers the periods: no row, as `binned` of a view of them would find
+        latency = pd.DataFrame({"k": [], **{c: pd.Series(dtype=str) for c in _LATENCY_KEYS}, "lat_bin": [], "n": []})
+    scans = (window_rows(data_dir, before), window_rows(data_dir, filters))
+    return OverviewGroups(filters=filters, grain=grain, now=now, frame=frame, latency=latency, scans=scans)
 
 
 def _straddled(filters: Filters) -> bool:
@@ -250,7 +267,11 @@ def overview_figures(
         return df.iloc[np.flatnonzero((g == _IDS[name]) & (flags[key] == value))].reset_index(drop=True)
 
     current, previous = part("period"), part("period", 0)
-    now_ms, before_ms = summaries(data_dir, [filters, before])  # both periods' latency from one query
+    if groups.latency is None:  # both periods' latency from one query
+        now_ms, before_ms = summaries(data_dir, [filters, before])
+    else:
+        periods = [before, filters]
+        before_ms, now_ms = summaries_of(data_dir, periods, _regrouped_latency(groups.latency, filters), groups.scans)
     return OverviewFigures(
         current=summary_of(data_dir, filters, current.iloc[0] if len(current) else None, now_ms),
         previous=summary_of(data_dir, before, previous.iloc[0] if len(previous) else None, before_ms),
@@ -267,10 +288,22 @@ def overview_figures(
 
 def _regrouped(finest: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     """The finest groups kept by `filters`' dimension filters, summed into every grouping set (`_SETS`)."""
-    clauses, params = dimension_sql(filters, _FILTERED)
     sets = ", ".join(f"({', '.join(keys)})" for keys in _SETS.values())
     select = f"""SELECT grouping({", ".join(_KEYS)}) AS g, {", ".join(_KEYS)}, {_COMBINED}
-        FROM finest WHERE {" AND ".join(clauses) or "TRUE"} GROUP BY GROUPING SETS ({sets})"""
+        FROM finest WHERE {{where}} GROUP BY GROUPING SETS ({sets})"""
+    return _kept(finest, filters, select)
+
+
+def _regrouped_latency(finest: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """The finest latency histogram rows (`OverviewGroups.latency`) kept by `filters`' dimension filters, per
+    period and bin."""
+    return _kept(finest, filters, "SELECT k, lat_bin, sum(n)::BIGINT AS n FROM finest WHERE {where} GROUP BY ALL")
+
+
+def _kept(finest: pd.DataFrame, filters: Filters, select: str) -> pd.DataFrame:
+    """`select` over the rows of `finest` that `filters`' dimension filters keep (its `{where}`)."""
+    clauses, params = dimension_sql(filters, _FILTERED)
+    select = select.format(where=" AND ".join(clauses) or "TRUE")
     con = connection()
     con.register("finest", finest)
     try:

@@ -117,6 +117,42 @@ def test_a_filter_change_is_summed_from_the_windows_groups(ledger: Path, view: s
     same(got.forecast, q.month_forecast(ledger, f, now=NOW), "forecast")
 
 
+@pytest.mark.parametrize("view", ["filtered", "by project and key", "scoped, picked outside", "nothing"])
+def test_a_filter_change_reads_its_latency_from_the_windows_histograms(
+    ledger: Path, view: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on a big ledger (percentiles from histograms): the window's groups hold its latency histograms per
+    model, project, key and source too, so a filter change reads nothing at all, and its p50/p95/p99 are those
+    `spend_summary` reads for the view alone."""
+    monkeypatch.setattr(_latency, "EXACT_MAX_ROWS", -1)
+    f, grain = VIEWS[view]
+    groups = q.overview_groups(ledger, f.unfiltered(), grain, now=NOW)
+    assert groups.latency is not None and len(groups.latency) > 0
+    scans: list[object] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_overview, "query", lambda *a, **k: scans.append(a))
+        patch.setattr(_latency, "query", lambda *a, **k: scans.append(a))
+        got = q.overview_figures(ledger, f, grain, top=3, n=4, groups=groups)
+    assert scans == []
+    same(got.current, q.spend_summary(ledger, f), "current")
+    same(got.previous, q.spend_summary(ledger, f.previous()), "previous")
+
+
+def test_a_window_with_too_many_latency_rows_reads_each_views_histograms(
+    ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_latency, "EXACT_MAX_ROWS", -1)
+    f, grain = VIEWS["filtered"]
+    whole = q.overview_groups(ledger, f, grain, now=NOW)
+    assert whole.frame is not None and whole.latency is not None and len(whole.latency) > len(whole.frame)
+    monkeypatch.setattr(_overview, "MAX_GROUPS", len(whole.frame))
+    groups = q.overview_groups(ledger, f, grain, now=NOW)
+    assert groups.answers(f, grain) and groups.latency is None
+    got = q.overview_figures(ledger, f, grain, top=3, n=4, now=NOW, groups=groups)
+    same(got.current, q.spend_summary(ledger, f), "current")
+    same(got.previous, q.spend_summary(ledger, f.previous()), "previous")
+
+
 def test_groups_of_another_window_or_grain_are_not_used(ledger: Path) -> None:
     f, grain = VIEWS["utc"]
     other = q.overview_groups(ledger, VIEWS["paris"][0], grain, now=NOW)
