@@ -29,9 +29,9 @@ from pages._ui import (
 ctx = context()
 st.title("Overview")
 TOP_ROWS = 10  # rows of each top table (projects, API keys), before the "(other)" row
+# How often the tiles ask again: a refresh whose ledger did not move is served from the cache (the figures
+# are keyed on the ledger's mark), one after a commit shows it; the collector commits about once a minute.
 LIVE_SECONDS = 30
-"""How often the tiles ask again: a refresh whose ledger did not move is served from the cache (the figures are
-keyed on the ledger's mark), and one after a commit shows it; the collector commits about once a minute."""
 
 
 def figures() -> OverviewFigures:

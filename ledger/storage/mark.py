@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from foundation import location
+from foundation.log import event_logger
 
 from . import delta_log, remote
 from . import table as delta
@@ -58,6 +59,7 @@ FOLDERS = ("fx", "billing")
 WATCHED = (*TABLES, *FILES, *FOLDERS)
 PROBE_SECONDS = 1.0
 """How long `MarkCache` answers a data_dir's mark without probing it again."""
+_log = event_logger("ledger")
 
 Stamp = tuple[int, int, int] | None
 """A file's (inode, size, mtime in ns); None when it is missing."""
@@ -112,7 +114,9 @@ def _files(folder: Path) -> Iterator[Path]:
 
 class MarkCache:
     """`ledger_mark` of each data_dir, probed at most once per `every` seconds of `clock` (thread-safe:
-    one probe at a time, the others wait for its answer)."""
+    one probe at a time, the others wait for its answer). A probe that fails (an S3 request) keeps the
+    last mark, logged, and is tried again `every` seconds later: the figures cached stay served, as
+    they were for their time to live before; a data_dir never probed raises."""
 
     def __init__(
         self,
@@ -131,7 +135,13 @@ class MarkCache:
             seen = self._seen.get(key)
             if seen is not None and 0 <= now - seen[0] < self.every:
                 return seen[1]
-            mark = self.probe(Path(data_dir))
+            try:
+                mark = self.probe(Path(data_dir))
+            except Exception as exc:
+                if seen is None:
+                    raise
+                _log.warning("ledger_mark_failed", data_dir=key, error=f"{type(exc).__name__}: {exc}"[:300])
+                mark = seen[1]
             self._seen[key] = (now, mark)
             return mark
 

@@ -139,3 +139,23 @@ def test_the_watched_names_are_where_their_readers_read(tmp_path: Path) -> None:
     assert {STATUS, StateStore(root).path.relative_to(root).as_posix(), BUDGETS_FILE} == set(FILES)
     assert fx.FETCHED.parent.as_posix() in FOLDERS
     assert "billing" in FOLDERS
+
+
+def test_a_failed_probe_keeps_the_last_mark_and_is_tried_again(tmp_path: Path) -> None:
+    answers: list[object] = [(("v", 1),), OSError("S3 unreachable"), (("v", 2),)]
+
+    def probe(data_dir: Path) -> tuple[tuple[str, object], ...]:
+        found = answers.pop(0)
+        if isinstance(found, Exception):
+            raise found
+        return found  # type: ignore[return-value]
+
+    clock = Clock()
+    marks = MarkCache(probe, clock)
+    assert marks(tmp_path) == (("v", 1),)
+    clock.now += 1.0
+    assert marks(tmp_path) == (("v", 1),)
+    clock.now += 1.0
+    assert marks(tmp_path) == (("v", 2),)
+    with pytest.raises(OSError):
+        MarkCache(lambda _: (_ for _ in ()).throw(OSError("down")), clock)(tmp_path)
