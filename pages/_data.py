@@ -40,9 +40,10 @@ from ledger.queries.statement import statement as _build_statement
 from ledger.queries.statement import statement_months as _statement_months
 
 LEDGER_TTL_SECONDS = 600
-"""How long a figure of the ledger alone lives. Its key changes with every commit, rollup build or file
-the figure reads (the ledger mark), so this only bounds what the mark cannot see (an S3 object changed
-within its mirror's minute is seen at the next one) and frees the entries of views nobody asks again."""
+"""How long a figure of the ledger alone lives. Its key changes with every commit, rollup build and file the
+figure reads (the ledger mark) and with the display currency, so this only bounds what neither shows: the
+Overview's forecast moving on with the clock between commits (`overview_figures`), a file some reader reads
+that the mark does not watch (ledger.storage.mark.WATCHED); and it frees the entries of views nobody asks again."""
 TTL_SECONDS = 30
 """How long a figure keyed on the caller's minute lives (its minute is over by then)."""
 FRESHNESS_TTL_SECONDS = 10
