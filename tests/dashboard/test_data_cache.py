@@ -17,6 +17,7 @@ from ledger.queries import Filters, Summary
 from ledger.storage import write_rows
 from pages import _data as data
 from tests.builders import priced_batch
+from tests.paths import REPO
 
 VIEW = Filters.for_dates(date(2026, 11, 1), date(2026, 11, 1), "UTC")
 
@@ -56,12 +57,13 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return calls
 
 
-def test_a_figure_is_computed_again_right_after_a_commit(tmp_path: Path, clock: Clock, reads: list[Path]) -> None:
-    write_rows(tmp_path, priced_batch(0, 20))
-    assert data.spend_summary(tmp_path, VIEW).requests == 20
-    write_rows(tmp_path, priced_batch(20, 5))
+def test_a_figure_is_computed_again_right_after_a_commit(data_dir: Path, clock: Clock, reads: list[Path]) -> None:
+    """On local disk, and on S3 (the table's version probed in the bucket)."""
+    write_rows(data_dir, priced_batch(0, 20))
+    assert data.spend_summary(data_dir, VIEW).requests == 20
+    write_rows(data_dir, priced_batch(20, 5))
     clock.now += storage.mark.PROBE_SECONDS  # the next probe, not a time to live
-    assert data.spend_summary(tmp_path, VIEW).requests == 25
+    assert data.spend_summary(data_dir, VIEW).requests == 25
     assert len(reads) == 2
 
 
@@ -86,3 +88,14 @@ def test_a_figure_built_on_another_cached_figure_follows_the_commit_too(tmp_path
     write_rows(tmp_path, priced_batch(20, 5))
     clock.now += storage.mark.PROBE_SECONDS
     assert data.overview_figures(tmp_path, VIEW).current.requests == 25
+
+
+def test_every_cached_figure_of_the_pages_is_keyed_on_the_ledger_mark() -> None:
+    """One rule in one place: `pages/_data.cached` is the pages' only `st.cache_data`."""
+    found = {
+        path.name: path.read_text().count("st.cache_data(")
+        for path in sorted((REPO / "pages").glob("*.py"))
+        if "st.cache_data(" in path.read_text()
+    }
+    assert found == {"_data.py": 1}
+    assert data.HASH_FUNCS[type(Path())] is data.ledger_key
