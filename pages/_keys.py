@@ -15,22 +15,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import streamlit as st
 
 from alerts import key_labels
+
+from ._data import LEDGER_TTL_SECONDS, cached
 
 BUDGETS_FILE = "budgets.toml"
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def labels(data_dir: str) -> dict[str, str]:
-    """The `[key_labels]` of `<data_dir>/budgets.toml` (none when missing or invalid)."""
+@cached(LEDGER_TTL_SECONDS, None)
+def labels(data_dir: Path) -> dict[str, str]:
+    """The `[key_labels]` of `<data_dir>/budgets.toml` (none when missing or invalid); the file is in the
+    ledger mark, so a label saved on the Budgets page shows at the next run."""
     return key_labels(Path(data_dir) / BUDGETS_FILE)
 
 
 def with_key_labels(df: pd.DataFrame, data_dir: Path, column: str = "api_key") -> pd.DataFrame:
     """`df` with `column`'s fingerprints replaced by their labels (a copy; unchanged without labels)."""
-    found = labels(str(data_dir))
+    found = labels(data_dir)
     if not found or column not in df.columns:
         return df
     return df.assign(**{column: df[column].replace(found)})

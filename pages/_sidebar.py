@@ -72,7 +72,7 @@ def sidebar(defaults: Settings, scope: tuple[str, ...] | None = None) -> tuple[F
     seed_from_url(defaults.timezone, datetime.now(ZoneInfo(defaults.timezone)).date())
     first, last, zone = _window(defaults.timezone)
     window = Filters.for_dates(first, last, zone, scope=scope)
-    names = labels(str(defaults.data_dir))
+    names = labels(defaults.data_dir)
     picked: dict[str, tuple[str, ...]] = {}
     for param, field in DIMENSIONS.items():
         found = data.dimension_values(defaults.data_dir, window, dim=DIM_NAMES[param], limit=CHOICES)

@@ -1,15 +1,16 @@
 """Keeps the default view warm: the server runs the app on its own every `EVERY_SECONDS`.
 
 Why: a visitor who finds the default view's figures cached sees the page in about the time of a
-bare Streamlit page; one who arrives after their time to live (pages/_data.py, 30 s) pays for the
-view's queries again. However the server was started (`mistral-monitor dashboard`, whose start-up
-run this is, or a plain `streamlit run app.py`, where the first visit does it), app.py's first run
-in the process starts one daemon thread that asks the server's script health check
-(`/_stcore/script-health-check`, on in `.streamlit/config.toml` and in the dashboard command's
-flags): a session of the server's own runs the app with the default view, so every cached call it
-makes is the very one a new visitor makes, and an entry that expired is computed again within
-`EVERY_SECONDS`. In the sign-in modes that run stops at the sign-in screen (it has no identity), so
-only the imports stay warm. A run whose figures are cached costs the server ~0.1 s of CPU.
+bare Streamlit page; one who arrives after the collector's last commit (the figures are keyed on
+the ledger's mark, pages/_data.py) or after their time to live pays for the view's queries again.
+However the server was started (`mistral-monitor dashboard`, whose start-up run this is, or a plain
+`streamlit run app.py`, where the first visit does it), app.py's first run in the process starts
+one daemon thread that asks the server's script health check (`/_stcore/script-health-check`, on
+in `.streamlit/config.toml` and in the dashboard command's flags): a session of the server's own
+runs the app with the default view, so every cached call it makes is the very one a new visitor
+makes, and an entry a commit made old or that expired is computed again within `EVERY_SECONDS`.
+In the sign-in modes that run stops at the sign-in screen (it has no identity), so only the
+imports stay warm. A run whose figures are cached costs the server ~0.1 s of CPU.
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ import streamlit as st
 from streamlit.runtime import RuntimeState, get_instance
 from streamlit.runtime import exists as runtime_exists
 
-from ._data import TTL_SECONDS
-
-EVERY_SECONDS = TTL_SECONDS + 1.0
-"""The pause between two runs: a little over the figures' time to live, so each run finds the previous
-run's figures expired and computes them again (a warm run costs ~0.5 s of CPU: 1.5% of a core)."""
+EVERY_SECONDS = 30.0
+"""The pause between two runs: a run after a commit computes the default view's figures again (~0.5 s of
+CPU), one when the ledger did not move finds them cached (~0.1 s: 0.3% of a core)."""
 PRELOAD = ("plotly.express",)
 """Modules the other pages import and the default view does not (plotly express: 0.3 s): imported by the warming
 thread as it starts, so a first visit to Spend, Reliability or Explore after a start does not wait for them."""

@@ -11,7 +11,6 @@ from foundation.money import COLUMN_FORMAT, money, percent_change
 from ledger.queries import EMPTY_SUMMARY, OverviewFigures, Summary
 from pages import _data as data
 from pages._auth import signed_fragment
-from pages._data import TTL_SECONDS
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
@@ -30,6 +29,9 @@ from pages._ui import (
 ctx = context()
 st.title("Overview")
 TOP_ROWS = 10  # rows of each top table (projects, API keys), before the "(other)" row
+# How often the tiles ask again: a refresh whose ledger did not move is served from the cache (the figures
+# are keyed on the ledger's mark), one after a commit shows it; the collector commits about once a minute.
+LIVE_SECONDS = 30
 
 
 def figures() -> OverviewFigures:
@@ -62,9 +64,9 @@ def tiles(cur: Summary, prev: Summary) -> None:
     conversion_note(ctx.data_dir, ctx.filters, currency, figures().conversion)
 
 
-@signed_fragment(run_every=TTL_SECONDS)
+@signed_fragment(run_every=LIVE_SECONDS)
 def live_tiles() -> None:
-    """Refreshes on its own every TTL_SECONDS without rerunning the page, asking again who is here first."""
+    """Refreshes on its own every LIVE_SECONDS without rerunning the page, asking again who is here first."""
     before = ctx.filters.previous()
     cur, prev = figures().current, figures().previous
     comparable = prev.covers(before.start_at, before.end_at)

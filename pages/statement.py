@@ -110,7 +110,7 @@ if stmt.partial:
 st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
 table_with_csv(ctx.data_dir, stmt, stmt.totals, ("every line", by, f"statement {month} {by}", "statement_all_csv"))
 
-names = labels(str(ctx.data_dir)) if by == "api_key" else {}
+names = labels(ctx.data_dir) if by == "api_key" else {}
 scope = st.selectbox(
     SCOPE_LABELS[by],
     stmt.scopes(),

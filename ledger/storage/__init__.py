@@ -12,6 +12,7 @@ Example:
 from .atomic import atomic_write, atomic_write_bytes
 from .document import Document, read_json
 from .ingest import Appender, price_rows
+from .mark import LedgerMark, MarkCache, ledger_mark, recent_mark
 from .schema import COLUMNS, SCHEMA
 from .store import (
     compact_closed_days,
@@ -33,17 +34,21 @@ __all__ = [
     "SCHEMA",
     "Appender",
     "Document",
+    "LedgerMark",
+    "MarkCache",
     "atomic_write",
     "atomic_write_bytes",
     "compact_closed_days",
     "compact_day",
     "day_dir",
     "day_files",
+    "ledger_mark",
     "list_days",
     "list_files",
     "price_rows",
     "read_json",
     "read_ledger",
+    "recent_mark",
     "requests_dir",
     "rewrite_day",
     "rewrite_days",

@@ -93,6 +93,49 @@ def commit_mark(log: Path, version: int) -> tuple[int, int] | None:
     return found.st_ino, found.st_mtime_ns
 
 
+_heads: dict[str, int] = {}
+"""Per log folder: the latest version `head` found there."""
+
+
+def head(folder: Path) -> tuple[int, tuple[int, int] | None] | None:
+    """(latest version, `commit_mark` of its commit file) of the local table at `folder`, without
+    reading a commit; None when there is no table. From the version found last time (else the last
+    checkpoint's, else the log's names), one `stat` per commit after it and one for the next, so it
+    is exact whatever the clock tick: a table made again in its folder has other commit files.
+
+    Example:
+        >>> head(Path("nowhere")) is None
+        True
+    """
+    log = Path(folder).absolute() / "_delta_log"
+    key = str(log)
+    with _lock:
+        version = _heads.get(key)
+    if version is None or commit_mark(log, version) is None:
+        version = _first_version(log)
+        if version is None:
+            return None
+    while commit_file(log, version + 1).exists():
+        version += 1
+    with _lock:
+        _heads[key] = version
+    return version, commit_mark(log, version)
+
+
+def _first_version(log: Path) -> int | None:
+    """Where `head` starts: the last checkpoint's version, else the newest commit's name in the log."""
+    try:
+        return int(orjson.loads((log / "_last_checkpoint").read_bytes())["version"])
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        pass
+    try:
+        with os.scandir(log) as entries:
+            found = [int(e.name[:20]) for e in entries if _LOGGED.fullmatch(e.name) and e.name.endswith(".json")]
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return max(found, default=None)
+
+
 def snapshot(folder: Path) -> tuple[int, dict[str, date]] | None:
     """(version, {absolute file path: day}) of the table at `folder` now; None when there is no
     table or its log needs deltalake. The dict is this module's: callers must not change it."""
