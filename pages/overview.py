@@ -47,8 +47,10 @@ def _points(now: float | None, before: float | None) -> str | None:
 
 
 def tiles(cur: Summary, prev: Summary) -> None:
-    """Six tiles, each with its change against the previous period of equal length."""
-    spend, requests, tokens, errors, limited, p95 = st.columns(6)
+    """Six tiles, each with its change against the previous period of equal length: what it costs, then whether
+    it is healthy (two rows of three, so a tile holds "$9,999.99" on a laptop; six in a row cut it)."""
+    spend, requests, tokens = st.columns(3)
+    errors, limited, p95 = st.columns(3)
     currency = ctx.currency
     shown, exact = tile_money(cur.spend, currency)
     spend.metric(f"Spend ({currency})", shown, percent_change(cur.spend, prev.spend), border=True, help=exact)

@@ -56,7 +56,7 @@ premiums = data.savings_premiums(ctx.data_dir, ctx.filters)
 sizing = data.savings_right_sizing(ctx.data_dir, ctx.filters)
 total = data.savings_totals(ctx.data_dir, ctx.filters, target, offline)
 
-tiles = st.columns(6)
+tiles = [*st.columns(3), *st.columns(3)]  # two rows: six tiles in one cut "$9,999.99" on a laptop
 figures = (
     (f"Caching at {target:.0%}", total.caching, "caching"),
     ("Batch API", total.batch, "batch"),

@@ -200,6 +200,29 @@ def test_statement_reads_for_finance_and_overview_tiles_are_not_cut(server, brow
     page.close()
 
 
+WIDEST = {"money": "$9,999.99", "compact money": "-$999.9k", "count": "999.9M", "rate": "100.00%", "latency": "99.99 s"}
+"""The widest value of each kind a tile shows (pages/_ui.py: money in full below TILE_MONEY_EXACT_BELOW, compact
+from it; counts compact; rates with 2 decimals; latency in seconds with 2)."""
+_FILL = """(text) => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]')).map(value => {
+    let inner = value; while (inner.firstElementChild) inner = inner.firstElementChild;
+    inner.textContent = text; return inner.textContent; }).length"""
+"""Writes `text` into every tile's value (the run is over: nothing redraws it) and counts the tiles."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["", "savings", "statement", "reliability"])
+def test_no_tile_cuts_the_widest_value_it_can_show(server, browser, path):
+    """At 1280 px (a laptop), each tile of the page holds the widest value any tile may show: six tiles in one row
+    cut "$1,380.45" to "$1,38…" on the Overview at 1440 px."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(f"{server}/{path}")
+    settle(page)
+    for kind, text in WIDEST.items():
+        assert page.evaluate(_FILL, text) >= 3, path
+        assert page.evaluate(_CUT) == [], f"{path or 'overview'}: {kind} {text} is cut"
+    page.close()
+
+
 @pytest.mark.slow
 def test_explore_draws_an_unpriced_model_as_unpriced(server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1600})
