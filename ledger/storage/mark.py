@@ -1,7 +1,7 @@
 """A cheap mark of what a data_dir holds: equal while nothing a figure reads changed, new after any change.
 
 Why: the dashboard caches each figure (pages/_data.py); keyed on this mark as well as on its arguments,
-a figure is computed again right after a commit, a rollup build or a new status, and served from the
+a figure is computed again right after a commit or a rollup build, and served from the
 cache for as long as nothing moved, instead of being computed again every time to live.
 
 What it covers (`WATCHED`, relative to data_dir; a new file a figure reads belongs here):
@@ -9,7 +9,7 @@ What it covers (`WATCHED`, relative to data_dir; a new file a figure reads belon
   probed from the log: locally `delta_log.head` (one `stat` per commit since the last probe and one for
   the next: exact whatever the file system's clock tick, where a folder's mtime could hide a second
   commit in the same tick), on S3 `table.version` (the handle's probe, one HEAD).
-- Plain files (`FILES`: the collector's status, the alerts' state, the budgets file with its key labels)
+- Plain files (`FILES`: the alerts' state, the budgets file with its key labels)
   and every file under `FOLDERS` (fetched FX rates; billing readings and price sheets) by inode, size
   and mtime in ns: each is replaced by a rename (a new inode) or rewritten whole. Hidden names (locks,
   temp files, the mirror's side file) are skipped.
@@ -17,9 +17,8 @@ What it covers (`WATCHED`, relative to data_dir; a new file a figure reads belon
 On S3 (a data_dir's working folder, foundation.location): the tables are probed in the bucket, and
 `FOLDERS` are the mirrored prefixes: the probe itself mirrors them (`remote.mirror_every`, at most once
 per `remote.MIRROR_SECONDS` per process), since a cached figure no longer runs the readers that did,
-so a copy's change shows in the mark within a minute of its object's. Not seen on S3: the collector's
-status and the alerts' state, which are objects read directly (`Document`), not files here; the figures
-reading them keep a short time to live.
+so a copy's change shows in the mark within a minute of its object's. Not seen on S3: the alerts' state,
+an object read directly (`Document`), not a file here; the figures reading it keep a short time to live.
 
 `MarkCache` keeps one mark per data_dir for `PROBE_SECONDS` (a monotonic clock, injectable), so many
 cached calls in many sessions' threads cost one probe a second. `recent_mark` is the process's one.
@@ -52,8 +51,10 @@ from . import table as delta
 
 TABLES = ("requests", "rollups/totals", "rollups/latency", "billed")
 """The Delta tables under data_dir the dashboard's figures read."""
-FILES = ("state/collector.json", "alerts/state.json", "budgets.toml")
-"""Single files the figures read (`budgets.toml`: the `[key_labels]` shown for API keys)."""
+FILES = ("alerts/state.json", "budgets.toml")
+"""Single files the figures read (`budgets.toml`: the `[key_labels]` shown for API keys). Not the collector's
+status (`state/collector.json`): it is written at every poll, rows or not, so watching it would have every
+figure computed again after each poll of an idle source; its one reader, the freshness line, lives 10 s."""
 FOLDERS = ("fx", "billing")
 """Folders every file of which a figure may read; on S3, prefixes mirrored into the working folder."""
 WATCHED = (*TABLES, *FILES, *FOLDERS)

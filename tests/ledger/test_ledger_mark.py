@@ -39,14 +39,20 @@ def test_a_commit_and_a_rollup_build_move_the_mark_and_nothing_else_does(data_di
     assert ledger_mark(data_dir) == third
 
 
-def test_the_status_alert_state_budgets_file_rates_and_readings_move_the_mark(tmp_path: Path) -> None:
+def test_a_poll_that_stores_no_row_leaves_the_mark(tmp_path: Path) -> None:
+    """The collector writes its status at every poll, rows or not: were it watched, every cached figure would be
+    computed again after each poll of an idle source. Only the freshness line reads it (10 s time to live)."""
+    data_dir = tmp_path / "data"
+    write_rows(data_dir, priced_batch(0, 20))
+    before = ledger_mark(data_dir)
+    atomic_write_bytes(data_dir / STATUS, b'{"sources": {"sim": {"last_success": "2026-11-02T12:00:00Z"}}}')
+    assert ledger_mark(data_dir) == before
+
+
+def test_the_alert_state_budgets_file_rates_and_readings_move_the_mark(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     write_rows(data_dir, priced_batch(0, 20))
     seen = [ledger_mark(data_dir)]
-    atomic_write_bytes(data_dir / STATUS, b'{"sources": {}}')
-    seen.append(ledger_mark(data_dir))
-    atomic_write_bytes(data_dir / STATUS, b'{"sources": {"sim": {}}}')
-    seen.append(ledger_mark(data_dir))
     store = StateStore(data_dir)
     store.save(store.read())
     seen.append(ledger_mark(data_dir))
@@ -136,7 +142,7 @@ def test_the_watched_names_are_where_their_readers_read(tmp_path: Path) -> None:
     root = tmp_path / "data"
     tables = [requests_dir(root), rollup_table(root, "totals"), rollup_table(root, "latency"), billed_dir(root)]
     assert [p.relative_to(root).as_posix() for p in tables] == list(TABLES)
-    assert {STATUS, StateStore(root).path.relative_to(root).as_posix(), BUDGETS_FILE} == set(FILES)
+    assert {StateStore(root).path.relative_to(root).as_posix(), BUDGETS_FILE} == set(FILES)
     assert fx.FETCHED.parent.as_posix() in FOLDERS
     assert "billing" in FOLDERS
 
