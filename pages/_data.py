@@ -196,7 +196,7 @@ def overview_figures(
     data_dir: Path, filters: Filters, grain: str = "day", top: int | None = None, n: int = 10
 ) -> OverviewFigures:
     """The Overview's figures below its tiles (ledger.queries.overview_figures), summed from the window's
-    `overview_groups`: a filter change reads no rollup, only the latency histograms. Both are keyed on the ledger
+    `overview_groups` (their latency histogram rows too): a filter change reads no rollup. Both are keyed on the ledger
     mark, so a commit makes both new within a second. Their month-end forecast is as of the groups' read: between
     commits it only misses the clock's advance through today (the rest of today at its mean rate: at most
     LEDGER_TTL_SECONDS' share of one day's spend, 0.7%), so they live as long as the ledger's figures."""
@@ -287,7 +287,7 @@ def list_days(data_dir: Path) -> list[date]:
 @cached(FRESHNESS_TTL_SECONDS, None)
 def freshness(data_dir: Path) -> Freshness:
     """The collector's status file and the newest row: for the line under every page's title. Short-lived:
-    a source goes stale with the clock, and on S3 the status is an object the ledger mark does not see."""
+    a source goes stale with the clock, and the status is not in the ledger mark (ledger.storage.mark.FILES)."""
     return queries.freshness(data_dir)
 
 
