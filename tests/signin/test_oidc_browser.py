@@ -250,7 +250,9 @@ def test_scoped_admin_sql_returns_only_their_projects(site: str, browser: Browse
 def test_sign_out_ends_the_session(site: str, browser: Browser) -> None:
     page = sign_in(browser, site, "vera@example.com")
     page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
-    page.wait_for_timeout(2_000)
+    # the app has dropped its session cookie once it sends the browser to the provider's end-session page: a
+    # fixed 2 s wait raced that on a loaded machine (the spend page then opened still signed in)
+    page.wait_for_url("**/session/end**", timeout=60_000)
     open_page(page, site, "spend")
     sync_api.expect(page.get_by_text(SIGN_IN)).to_be_visible(timeout=60_000)
     assert nav_titles(page) == []
