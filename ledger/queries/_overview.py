@@ -23,7 +23,7 @@ drawn become pandas frames; the series and the forecast's days too are summed pe
 (`_series`, with `by_bucket`'s rules: its buckets, its ranking of the top models), where a pandas groupby alone
 cost 2-3 ms on these few rows. The same figures from one DuckDB GROUPING SETS statement over the cached
 pandas frame took 50-65 ms a filter change at 10M records (registering the frame, 12-16 ms of the statement for
-6000 rows, pandas slicing its wide result per figure, and `by_bucket` twice); now 15-25 ms.
+6000 rows, pandas slicing its wide result per figure, and `by_bucket` twice); now 10-20 ms.
 
 Example:
     >>> from datetime import UTC, date, datetime
@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -272,10 +273,10 @@ def overview_figures(
     if groups.latency is None:  # both periods' latency from one query
         now_ms, before_ms = summaries(data_dir, [filters, before])
     else:
-        histograms = _kept(groups.latency, filters).select(["k", "lat_bin", "n"]).to_pandas()
+        histograms = _frame(_kept(groups.latency, filters).select(["k", "lat_bin", "n"]))
         before_ms, now_ms = summaries_of(data_dir, [before, filters], histograms, groups.scans)
     periods = _summed(finest, ("period",), SUMMARY_NAMES)
-    summed = periods.to_pandas()
+    summed = _frame(periods)
     row = {p: summed.iloc[i] for i, p in enumerate(periods["period"].to_pylist()) if p is not None}
     view = finest.filter(pc.equal(finest["period"], 1))
     return OverviewFigures(
@@ -320,7 +321,7 @@ def _summed(rows: pa.Table, keys: tuple[str, ...], names: Sequence[str]) -> pa.T
 
 def _frame(table: pa.Table) -> pd.DataFrame:
     """`table` in pandas as DuckDB's `fetchdf` gives its figures: an empty one's text columns of no type (object)."""
-    df = table.to_pandas()
+    df = table.to_pandas(use_threads=False)  # threads cost more than they save on a few rows
     if table.num_rows:
         return df
     return df.astype(
@@ -359,9 +360,8 @@ def _series(
     names = [*keys.values()]
     rows = rows.select([slot, *keys, *aggregates]).rename_columns(["slot", *names, *aggregates])
     slots = rows["slot"].unique()
-    local = slots_to_buckets(pd.Series(slots.to_numpy()), quantum(filters, grain), grain, filters.timezone)
-    codes, buckets = pd.factorize(local, sort=True)
-    rows = rows.append_column("bucket", pa.array(codes).take(pc.index_in(rows["slot"], value_set=slots)))
+    codes, buckets = _buckets(tuple(slots.to_pylist()), quantum(filters, grain), grain, filters.timezone)
+    rows = rows.append_column("bucket", codes.take(pc.index_in(rows["slot"], value_set=slots)))
     if top is not None:
         (key,) = names
         rows = rows.set_column(rows.schema.get_field_index(key), key, _lumped(rows, key, top, ("spend", "requests")))
@@ -372,6 +372,15 @@ def _series(
     df = _frame(summed.drop_columns(["bucket"]))
     df.insert(0, "bucket", buckets.take(summed["bucket"].to_numpy()))
     return df
+
+
+@lru_cache(maxsize=64)
+def _buckets(slots: tuple[int, ...], seconds: int, grain: str, timezone: str) -> tuple[pa.Array, pd.DatetimeIndex]:
+    """Each slot's local bucket (`slots_to_buckets`), as a code into the buckets in time order. Kept: a window's
+    views share their slots."""
+    local = slots_to_buckets(pd.Series(slots, dtype="int64"), seconds, grain, timezone)
+    codes, buckets = pd.factorize(local, sort=True)
+    return pa.array(codes), buckets
 
 
 def _lumped(rows: pa.Table, key: str, n: int, rank: tuple[str, ...]) -> pa.ChunkedArray:
