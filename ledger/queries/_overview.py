@@ -298,7 +298,8 @@ def overview_figures(
 
 def _kept(finest: pa.Table, filters: Filters) -> pa.Table:
     """The rows of `finest` that `filters`' dimension filters keep: each `_FILTERED` column's value among the
-    picked ones (as `dimension_sql`'s `IN` clauses: a NULL is in none), none when the scope denies every row."""
+    picked ones, none when the scope denies every row; `dimension_sql`'s clauses (a NULL is in no `IN` list) in
+    Arrow, since the same WHERE by DuckDB over the cached table took ~5 ms a table against 0.3 ms."""
     if filters.denies_all:
         return finest.slice(0, 0)
     mask = None
@@ -387,9 +388,8 @@ def _lumped(rows: pa.Table, key: str, n: int, rank: tuple[str, ...]) -> pa.Chunk
     """`rows[key]` with every value outside the n largest (by the sums of `rank`, then name) set to OTHER, as
     `lump` (which ranks them) sets it in a frame of those rows."""
     values = rows[key]
-    if not len(values) or (
-        values.null_count == 0 and pc.count_distinct(values).as_py() <= n
-    ):  # none to lump, as `lump`
+    few = values.null_count == 0 and (not len(values) or pc.count_distinct(values).as_py() <= n)
+    if few:  # every value among the n largest: none lumped (`lump` would return them as they are)
         return values
     totals = _frame(_summed(rows, (key,), rank))
     kept = totals[key][lump(totals, key, n, rank) == totals[key]]
@@ -407,7 +407,7 @@ def _top(view: pa.Table, dim: str, n: int) -> pd.DataFrame:
     """As `top_contributors(filters, dim, n)`: the n largest by spend (then requests, then name), with `share`."""
     rows = _summed(view, (f"k_{dim}",), _TOP_COLUMNS).rename_columns([dim, *_TOP_COLUMNS])
     spend = rows["spend"].to_numpy()
-    total = float(spend.sum())
+    total = float(np.nansum(spend))  # as pandas sums a column: NaN left out
     share = spend / total if total else np.full(len(spend), np.nan)
     return _frame(_ordered(rows.append_column("share", pa.array(share, pa.float64())), dim).slice(0, int(n)))
 
