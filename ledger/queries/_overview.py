@@ -360,7 +360,7 @@ def _series(
     a NULL key left out as pandas' groupby leaves it), so that only the result becomes a pandas frame."""
     names = [*keys.values()]
     rows = rows.select([slot, *keys, *aggregates]).rename_columns(["slot", *names, *aggregates])
-    slots = rows["slot"].unique()
+    slots = rows["slot"].unique().sort()  # in order, so that the views of a window share their `_buckets`
     codes, buckets = _buckets(tuple(slots.to_pylist()), quantum(filters, grain), grain, filters.timezone)
     rows = rows.append_column("bucket", codes.take(pc.index_in(rows["slot"], value_set=slots)))
     if top is not None:
