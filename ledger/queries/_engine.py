@@ -371,7 +371,11 @@ def by_bucket(
     if top is not None:
         (key,) = keys
         df[key] = lump(df, key, *top)
-    return df.groupby(["bucket", *keys], as_index=False, sort=True).agg(combine(aggregates))
+    how = combine(aggregates)
+    grouped = df.groupby(["bucket", *keys], as_index=False, sort=True)
+    if set(how.values()) == {"sum"}:  # the same sums in one pass over the columns (a dict's agg goes one by one)
+        return grouped[list(how)].sum()
+    return grouped.agg(how)
 
 
 def lump(df: pd.DataFrame, key: str, n: int, rank: tuple[str, ...]) -> pd.Series:
@@ -380,6 +384,9 @@ def lump(df: pd.DataFrame, key: str, n: int, rank: tuple[str, ...]) -> pd.Series
     Why in pandas: the frame is already grouped (slots x values), so ranking it costs no second
     scan of the ledger, and the rest is summed, never dropped, so totals stay exact.
     """
+    values = df[key]
+    if values.nunique() <= n and not values.hasnans:  # every value among the n largest: none lumped
+        return values
     totals = df.groupby(key, as_index=False)[list(rank)].sum()
     ordered = totals.sort_values([*rank, key], ascending=[*(False for _ in rank), True])
     keep = set(ordered[key].head(n))

@@ -4,18 +4,26 @@ per bucket and model, the top projects and API keys, the unpriced models and the
 Why one query: each of these is a small group-by over the same rows, and asked one by one they scanned
 the window's rollups six times on every filter change (a tenth of a second each at 10M records). One
 scan of the window and the period before it, grouped by every key any of them needs (a few thousand
-groups), then those groups summed by GROUPING SETS, gives every one of them (each measure is a sum, a
-min or a max: ledger.queries._measures); each figure is the one its own function answers
-(`spend_summary`, `spend_over_time`, `top_contributors`, `unpriced_models`, `conversion`:
-tests/ledger/test_overview_figures.py compares them).
+groups), then those groups summed per figure, gives every one of them (each measure is a sum, a min or a
+max: ledger.queries._measures); each figure is the one its own function answers (`spend_summary`,
+`spend_over_time`, `top_contributors`, `unpriced_models`, `conversion`: tests/ledger/test_overview_figures.py
+compares them).
 
 Why in two steps: the finest groups (`overview_groups`) are grouped by the model, project, API key and
 source too, so those of a window without dimension filters answer every filter of the sidebar on it: a
-filter change regroups a few thousand cached rows (a few ms) instead of scanning the window's rollups again
+filter change regroups a few thousand cached rows instead of scanning the window's rollups again
 (65 ms at 10M records; pages/_data.py keeps the unfiltered groups of each window), and the latency histograms
 of both periods per model, project, API key and source are kept beside them, so the tiles' percentiles are a
 regroup too (a histogram query took 50 ms of a filter change). A window with more than
 MAX_GROUPS groups keeps none, and each view of it reads its own (filtered) groups.
+
+Why the regroup is Arrow's: the groups are kept as Arrow tables, and a view's figures are summed with
+pyarrow (`_kept`, `_summed`), each from the columns it needs, and sorted there, so only the few small tables
+drawn become pandas frames; the series and the forecast's days too are summed per local bucket in Arrow
+(`_series`, with `by_bucket`'s rules: its buckets, its ranking of the top models), where a pandas groupby alone
+cost 2-3 ms on these few rows. The same figures from one DuckDB GROUPING SETS statement over the cached
+pandas frame took 50-65 ms a filter change at 10M records (registering the frame, 12-16 ms of the statement for
+6000 rows, pandas slicing its wide result per figure, and `by_bucket` twice); now 10-20 ms.
 
 Example:
     >>> from datetime import UTC, date, datetime
@@ -30,12 +38,16 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ledger.pricing import fx
 
@@ -63,52 +75,36 @@ from ._costs import (
     unpriced_models,
     unpriced_of,
 )
-from ._engine import by_bucket, connection, dimension_sql, quantum, query, slot_sql
+from ._engine import OTHER, lump, quantum, query, slot_sql, slots_to_buckets
 from ._filters import GRAINS, Filters, check_choice
 from ._latency import binned, summaries, summaries_of, window_rows
-from ._measures import MEASURES_BY_NAME, aggregates
+from ._measures import MEASURES_BY_NAME, Measure, aggregates, measures
 
 _TOP_COLUMNS = ("spend", "requests", "tokens", "unpriced_requests")
 _EXTRA = ("simulated_rows", "first_at", "last_at", "tokens", "unpriced_tokens", "priced_requests", "priced_tokens")
-_SETS = {
-    "period": ("period",),
-    "series": ("period", "slot", "k_model"),
-    "model": ("period", "k_model"),
-    "project": ("period", "k_project"),
-    "api_key": ("period", "k_api_key"),
-    "currency": ("period", "currency", "day"),
-    "forecast": ("forecast", "forecast_slot"),
-}
-"""Each grouping set's columns. `period`: 1 for the view, 0 for the period before it, NULL for neither;
-`forecast`: whether the row is in the month-end forecast's window."""
-_KEYS = ("period", "forecast", "slot", "forecast_slot", "k_model", "k_project", "k_api_key", "currency", "day")
-"""The grouping columns, in the order `grouping()` reads them (bit 0 = the last). `day` (the UTC day, for the
-currency rates) adds no group (a slot lies within one UTC day), nor, as a rule, does `forecast_slot` (the
-same zone's day slots)."""
+_CONVERTED = {"requests": "requests", "unconverted_requests": "missing_requests", "unconverted_cost": "missing_cost"}
+"""The currency rows' measures -> `rates_used`' columns."""
 _NAMES = tuple(dict.fromkeys((*SUMMARY_NAMES, *_BY_MODEL_COLUMNS, *_EXTRA, "unconverted_cost")))
 _FILTERED = {"model": "k_model", "project": "k_project", "api_key": "k_api_key", "source": "k_source"}
 """Each dimension filter (Filters.dimension_filters) -> the finest groups' column it is answered from: the
 dimension's own expression (`_dim`), so `k_model IN (...)` keeps exactly the rows `model IN (...)` does."""
 _LATENCY_KEYS = {column: _dim(dim) for dim, column in _FILTERED.items()}
 """The finest latency histogram rows' columns beside the period and the bin (`OverviewGroups.latency`)."""
-
-
-def _combined(name: str) -> str:
-    """A measure of the finest groups summed (or min, max) into a grouping set's, counts kept BIGINT."""
-    measure = MEASURES_BY_NAME[name]
-    cast = "::BIGINT" if measure.sql.endswith("::BIGINT") else ""
-    return f"{measure.combine}({name}){cast} AS {name}"
-
-
-_COMBINED = ", ".join(_combined(name) for name in _NAMES)
-
-
-def _grouping_id(present: tuple[str, ...]) -> int:
-    """`grouping(*_KEYS)` of the set grouped by `present`: a 1 bit per key it does not group by."""
-    return sum(1 << (len(_KEYS) - 1 - i) for i, key in enumerate(_KEYS) if key not in present)
-
-
-_IDS = {name: _grouping_id(keys) for name, keys in _SETS.items()}
+_FINEST = (
+    "period",
+    "forecast",
+    "slot",
+    "forecast_slot",
+    "k_model",
+    "k_project",
+    "k_api_key",
+    "currency",
+    "day",
+    "k_source",
+)
+"""The finest groups' keys. `period`: 1 for the view, 0 for the period before it, NULL for neither; `forecast`:
+whether the row is in the month-end forecast's window; `slot`, `forecast_slot`: the UTC slots of the view's
+series and of the forecast's; `day`: the UTC day (for the currency rates); `k_*`: each dimension filter's column."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,14 +144,16 @@ class OverviewGroups:
     grain: str
     now: datetime
     """The forecast's end, as of the read."""
-    frame: pd.DataFrame | None
-    """One row per finest group (`_FINEST` and every measure); None when no file covers the window, or when
-    it starts inside a UTC hour (a zone offset by 30 or 45 minutes: a rollup hour would straddle its
-    periods, so `overview_figures` asks each figure on its own)."""
-    latency: pd.DataFrame | None = None
+    frame: pa.Table | None
+    """One row per finest group (`_FINEST` and every measure), an Arrow table (each view sums it in Arrow, with no
+    copy into pandas: `overview_figures`); None when no file covers the window, or when it starts inside a UTC
+    hour (a zone offset by 30 or 45 minutes: a rollup hour would straddle its periods, so `overview_figures`
+    asks each figure on its own)."""
+    latency: pa.Table | None = None
     """The latency histogram rows of the view and the period before it (`binned`: `k` the period, 1 for the view
-    and 0 for the one before, each `_FILTERED` column, `lat_bin`, `n`), whose sum over a view's dimension
-    filters gives its percentiles; None beyond MAX_GROUPS rows (each view then reads its own histograms)."""
+    and 0 for the one before, each `_FILTERED` column, `lat_bin`, `n`), an Arrow table, whose sum over a view's
+    dimension filters gives its percentiles; None beyond MAX_GROUPS rows (each view then reads its own
+    histograms)."""
     scans: tuple[int, int] = (0, 0)
     """`window_rows` of the period before the view and of the view: whether a small slice's percentiles may
     be read exactly (ledger.queries._latency), known before any filter."""
@@ -166,9 +164,6 @@ class OverviewGroups:
         """Whether these groups hold `filters`' figures: read for the same window, zone, scope and grain, with no
         dimension filter or with exactly `filters`' own."""
         return not self.oversize and self.grain == grain and self.filters in (filters, filters.unfiltered())
-
-
-_FINEST = (*_KEYS, "k_source")
 
 
 def overview_groups(
@@ -202,10 +197,26 @@ def _groups(data_dir: Path, filters: Filters, grain: str, now: datetime | None) 
     bounds = [filters.start_at, filters.end_at, before.start_at, before.end_at, ahead.start_at, ahead.end_at]
     frame = query(data_dir, both, finest, bounds, cuts=(ahead.end_at,))
     latency = binned(data_dir, [before, filters], _LATENCY_KEYS)
-    if latency is None:  # no file covers the periods: no row, as `binned` of a view of them would find
-        latency = pd.DataFrame({"k": [], **{c: pd.Series(dtype=str) for c in _LATENCY_KEYS}, "lat_bin": [], "n": []})
     scans = (window_rows(data_dir, before), window_rows(data_dir, filters))
-    return OverviewGroups(filters=filters, grain=grain, now=now, frame=frame, latency=latency, scans=scans)
+    return OverviewGroups(
+        filters=filters,
+        grain=grain,
+        now=now,
+        frame=None if frame is None else pa.Table.from_pandas(frame, preserve_index=False),
+        latency=_NO_LATENCY if latency is None else pa.Table.from_pandas(latency, preserve_index=False),
+        scans=scans,
+    )
+
+
+_NO_LATENCY = pa.table(
+    {
+        "k": pa.array([], pa.int32()),
+        **{c: pa.array([], pa.string()) for c in _LATENCY_KEYS},
+        "lat_bin": pa.array([], pa.int32()),
+        "n": pa.array([], pa.int64()),
+    }
+)
+"""The latency rows when no file covers the periods: none, as `binned` of a view of them would find."""
 
 
 def _straddled(filters: Filters) -> bool:
@@ -245,8 +256,8 @@ def overview_figures(
         groups = _groups(data_dir, filters, grain, now)
     before, ahead = filters.previous(), forecast_window(filters, groups.now)
     folded = _folded(filters.with_window(before.start_at, filters.end_at), ahead)
-    df = None if groups.frame is None else _regrouped(groups.frame, filters)
-    if df is None:
+    finest = None if groups.frame is None else _kept(groups.frame, filters)
+    if finest is None:
         return OverviewFigures(
             current=EMPTY_SUMMARY,
             previous=EMPTY_SUMMARY,
@@ -259,57 +270,64 @@ def overview_figures(
             if folded
             else month_forecast(data_dir, filters, ahead.end_at),
         )
-    g = df["g"].to_numpy()
-    flags = {key: df[key].astype("float64").to_numpy(na_value=-1.0) for key in ("period", "forecast")}
-
-    def part(name: str, value: int = 1) -> pd.DataFrame:
-        key = "forecast" if name == "forecast" else "period"
-        return df.iloc[np.flatnonzero((g == _IDS[name]) & (flags[key] == value))].reset_index(drop=True)
-
-    current, previous = part("period"), part("period", 0)
     if groups.latency is None:  # both periods' latency from one query
         now_ms, before_ms = summaries(data_dir, [filters, before])
     else:
-        periods = [before, filters]
-        before_ms, now_ms = summaries_of(data_dir, periods, _regrouped_latency(groups.latency, filters), groups.scans)
+        histograms = _frame(_kept(groups.latency, filters).select(["k", "lat_bin", "n"]))
+        before_ms, now_ms = summaries_of(data_dir, [before, filters], histograms, groups.scans)
+    periods = _summed(finest, ("period",), SUMMARY_NAMES)
+    summed = _frame(periods)
+    row = {p: summed.iloc[i] for i, p in enumerate(periods["period"].to_pylist()) if p is not None}
+    view = finest.filter(pc.equal(finest["period"], 1))
     return OverviewFigures(
-        current=summary_of(data_dir, filters, current.iloc[0] if len(current) else None, now_ms),
-        previous=summary_of(data_dir, before, previous.iloc[0] if len(previous) else None, before_ms),
-        by_model=_series(part("series"), "slot", filters, grain, top),
-        projects=_top(part("project"), "project", n),
-        api_keys=_top(part("api_key"), "api_key", n),
-        unpriced=unpriced_of(_by_model(part("model"))),
-        conversion=_conversion(data_dir, part("currency")),
-        forecast=forecast_of(_series(part("forecast"), "forecast_slot", ahead, "day", None), ahead)
+        current=summary_of(data_dir, filters, row.get(1), now_ms),
+        previous=summary_of(data_dir, before, row.get(0), before_ms),
+        by_model=_series(view, "slot", {"k_model": "model"}, TOTALS, filters, grain, top),
+        projects=_top(view, "project", n),
+        api_keys=_top(view, "api_key", n),
+        unpriced=unpriced_of(_by_model(view)),
+        conversion=_conversion(data_dir, view),
+        forecast=forecast_of(
+            _series(finest.filter(finest["forecast"]), "forecast_slot", {}, measures("spend"), ahead, "day", None),
+            ahead,
+        )
         if folded
         else month_forecast(data_dir, filters, ahead.end_at),
     )
 
 
-def _regrouped(finest: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    """The finest groups kept by `filters`' dimension filters, summed into every grouping set (`_SETS`)."""
-    sets = ", ".join(f"({', '.join(keys)})" for keys in _SETS.values())
-    select = f"""SELECT grouping({", ".join(_KEYS)}) AS g, {", ".join(_KEYS)}, {_COMBINED}
-        FROM finest WHERE {{where}} GROUP BY GROUPING SETS ({sets})"""
-    return _kept(finest, filters, select)
+def _kept(finest: pa.Table, filters: Filters) -> pa.Table:
+    """The rows of `finest` that `filters`' dimension filters keep: each `_FILTERED` column's value among the
+    picked ones, none when the scope denies every row; `dimension_sql`'s clauses (a NULL is in no `IN` list) in
+    Arrow, since the same WHERE by DuckDB over the cached table took ~5 ms a table against 0.3 ms."""
+    if filters.denies_all:
+        return finest.slice(0, 0)
+    mask = None
+    for dim, values in filters.dimension_filters().items():
+        column = finest[_FILTERED[dim]]
+        if pa.types.is_null(column.type):  # no value to tell its type (an empty read): every one NULL, none kept
+            return finest.slice(0, 0)
+        kept = pc.is_in(column, value_set=pa.array(values, column.type))
+        mask = kept if mask is None else pc.and_(mask, kept)
+    return finest if mask is None else finest.filter(mask)
 
 
-def _regrouped_latency(finest: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    """The finest latency histogram rows (`OverviewGroups.latency`) kept by `filters`' dimension filters, per
-    period and bin."""
-    return _kept(finest, filters, "SELECT k, lat_bin, sum(n)::BIGINT AS n FROM finest WHERE {where} GROUP BY ALL")
+def _summed(rows: pa.Table, keys: tuple[str, ...], names: Sequence[str]) -> pa.Table:
+    """`rows` grouped by `keys` (a NULL key is a group), then each measure in `names` under its own name, combined
+    as it adds up (a sum, a min or a max: ledger.queries._measures)."""
+    how = {name: str(MEASURES_BY_NAME[name].combine) for name in names}
+    grouped = rows.group_by(list(keys), use_threads=False).aggregate(list(how.items()))
+    return pa.table({**{k: grouped[k] for k in keys}, **{n: grouped[f"{n}_{c}"] for n, c in how.items()}})
 
 
-def _kept(finest: pd.DataFrame, filters: Filters, select: str) -> pd.DataFrame:
-    """`select` over the rows of `finest` that `filters`' dimension filters keep (its `{where}`)."""
-    clauses, params = dimension_sql(filters, _FILTERED)
-    select = select.format(where=" AND ".join(clauses) or "TRUE")
-    con = connection()
-    con.register("finest", finest)
-    try:
-        return con.execute(select, params).fetchdf()
-    finally:
-        con.unregister("finest")
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """`table` in pandas as DuckDB's `fetchdf` gives its figures: an empty one's text columns of no type (object)."""
+    df = table.to_pandas(use_threads=False)  # threads cost more than they save on a few rows
+    if table.num_rows:
+        return df
+    return df.astype(
+        {f.name: object for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
+    )
 
 
 def _one_by_one(
@@ -327,34 +345,87 @@ def _one_by_one(
     )
 
 
-def _series(rows: pd.DataFrame, slot: str, filters: Filters, grain: str, top: int | None) -> pd.DataFrame:
-    """As `spend_over_time(filters, "model", grain, top)` (per model) or `spend_over_time(filters, None, grain)`."""
-    keys = ["model"] if slot == "slot" else []
-    df = rows[[slot, *(["k_model"] if keys else []), *TOTALS]].rename(columns={"k_model": "model", slot: "slot"})
-    df["slot"] = df["slot"].astype("int64")
-    return by_bucket(df, filters, grain, keys, TOTALS, (top, ("spend", "requests")) if top else None)
+def _series(
+    rows: pa.Table,
+    slot: str,
+    keys: dict[str, str],
+    aggregates: dict[str, Measure],
+    filters: Filters,
+    grain: str,
+    top: int | None,
+) -> pd.DataFrame:
+    """As `spend_over_time(filters, "model", grain, top)` (`keys` {"k_model": "model"}) or `spend_over_time(filters,
+    None, grain)` (no keys; the forecast reads its spend only): `by_bucket`'s rows, summed in Arrow from the finest
+    `rows` (each `slot`'s local bucket from `slots_to_buckets`, the keys beyond `top` lumped as `lump` ranks them,
+    a NULL key left out as pandas' groupby leaves it), so that only the result becomes a pandas frame."""
+    names = [*keys.values()]
+    rows = rows.select([slot, *keys, *aggregates]).rename_columns(["slot", *names, *aggregates])
+    slots = rows["slot"].unique().sort()  # in order, so that the views of a window share their `_buckets`
+    codes, buckets = _buckets(tuple(slots.to_pylist()), quantum(filters, grain), grain, filters.timezone)
+    rows = rows.append_column("bucket", codes.take(pc.index_in(rows["slot"], value_set=slots)))
+    if top is not None:
+        (key,) = names
+        rows = rows.set_column(rows.schema.get_field_index(key), key, _lumped(rows, key, top, ("spend", "requests")))
+    for key in names:
+        rows = rows.filter(pc.is_valid(rows[key]))
+    summed = _summed(rows, ("bucket", *names), tuple(aggregates))
+    summed = summed.take(pc.sort_indices(summed, sort_keys=[(c, "ascending") for c in ("bucket", *names)]))
+    df = _frame(summed.drop_columns(["bucket"]))
+    df.insert(0, "bucket", buckets.take(summed["bucket"].to_numpy()))
+    return df
 
 
-def _top(rows: pd.DataFrame, dim: str, n: int) -> pd.DataFrame:
+@lru_cache(maxsize=64)
+def _buckets(slots: tuple[int, ...], seconds: int, grain: str, timezone: str) -> tuple[pa.Array, pd.DatetimeIndex]:
+    """Each slot's local bucket (`slots_to_buckets`), as a code into the buckets in time order. Kept: a window's
+    views share their slots."""
+    local = slots_to_buckets(pd.Series(slots, dtype="int64"), seconds, grain, timezone)
+    codes, buckets = pd.factorize(local, sort=True)
+    return pa.array(codes), buckets
+
+
+def _lumped(rows: pa.Table, key: str, n: int, rank: tuple[str, ...]) -> pa.ChunkedArray:
+    """`rows[key]` with every value outside the n largest (by the sums of `rank`, then name) set to OTHER, as
+    `lump` (which ranks them) sets it in a frame of those rows."""
+    values = rows[key]
+    few = values.null_count == 0 and (not len(values) or pc.count_distinct(values).as_py() <= n)
+    if few:  # every value among the n largest: none lumped (`lump` would return them as they are)
+        return values
+    totals = _frame(_summed(rows, (key,), rank))
+    kept = totals[key][lump(totals, key, n, rank) == totals[key]]
+    return pc.if_else(pc.is_in(values, value_set=pa.array(kept.tolist(), values.type)), values, OTHER)
+
+
+def _ordered(rows: pa.Table, *keys: str) -> pa.Table:
+    """`rows` by spend, then requests (largest first), then `keys` (smallest first), as `ORDER BY spend DESC,
+    requests DESC, <keys>`."""
+    order = [("spend", "descending"), ("requests", "descending"), *((key, "ascending") for key in keys)]
+    return rows.take(pc.sort_indices(rows, sort_keys=order))
+
+
+def _top(view: pa.Table, dim: str, n: int) -> pd.DataFrame:
     """As `top_contributors(filters, dim, n)`: the n largest by spend (then requests, then name), with `share`."""
-    df = rows[[f"k_{dim}", *_TOP_COLUMNS]].rename(columns={f"k_{dim}": dim})
-    total = float(df["spend"].sum())
-    df["share"] = df["spend"] / total if total else float("nan")
-    ordered = df.sort_values(["spend", "requests", dim], ascending=[False, False, True], kind="stable")
-    return ordered.head(int(n)).reset_index(drop=True)
+    rows = _summed(view, (f"k_{dim}",), _TOP_COLUMNS).rename_columns([dim, *_TOP_COLUMNS])
+    spend = rows["spend"].to_numpy()
+    total = float(np.nansum(spend))  # as pandas sums a column: NaN left out
+    share = spend / total if total else np.full(len(spend), np.nan)
+    return _frame(_ordered(rows.append_column("share", pa.array(share, pa.float64())), dim).slice(0, int(n)))
 
 
-def _by_model(rows: pd.DataFrame) -> pd.DataFrame:
+def _by_model(view: pa.Table) -> pd.DataFrame:
     """As ledger.queries._costs._by_model (ordered by spend, then requests, then model)."""
-    df = rows[["k_model", *_BY_MODEL_COLUMNS]].rename(columns={"k_model": "model"})
-    ordered = df.sort_values(["spend", "requests", "model"], ascending=[False, False, True], kind="stable")
-    return ordered.reset_index(drop=True)
+    rows = _summed(view, ("k_model",), _BY_MODEL_COLUMNS).rename_columns(["model", *_BY_MODEL_COLUMNS])
+    return _frame(_ordered(rows, "model"))
 
 
-def _conversion(data_dir: Path, rows: pd.DataFrame) -> list[RateUsed]:
+def _conversion(data_dir: Path, view: pa.Table) -> list[RateUsed]:
     """As `conversion(filters)`: per currency other than the display one, per UTC day."""
     target = fx.display().currency.upper()
-    rows = rows[rows["currency"].notna() & (rows["currency"] != target)]
-    renamed = {"unconverted_requests": "missing_requests", "unconverted_cost": "missing_cost"}
-    df = rows[["currency", "day", "requests", *renamed]].rename(columns=renamed).astype({"day": "int64"})
-    return rates_used(data_dir, df.sort_values(["currency", "day"], ignore_index=True), target)
+    foreign = view.filter(pc.not_equal(view["currency"], target))  # a NULL currency is left out too
+    if not foreign.num_rows:
+        return rates_used(data_dir, None, target)
+    rows = _summed(foreign, ("currency", "day"), tuple(_CONVERTED)).rename_columns(
+        ["currency", "day", *_CONVERTED.values()]
+    )
+    order = pc.sort_indices(rows, sort_keys=[("currency", "ascending"), ("day", "ascending")])
+    return rates_used(data_dir, _frame(rows.take(order)), target)

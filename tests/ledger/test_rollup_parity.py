@@ -100,7 +100,8 @@ def ledgers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _groups_in_order(data: Path, f: q.Filters) -> pd.DataFrame | None:
     """`overview_groups`' frame in one order (a GROUP BY's rows come in any)."""
-    frame = q.overview_groups(data, f, "day", now=NOW).frame
+    groups = q.overview_groups(data, f, "day", now=NOW).frame
+    frame = None if groups is None else groups.to_pandas()
     keys = [
         "period",
         "forecast",
