@@ -11,6 +11,7 @@ from foundation.money import COLUMN_FORMAT, money, percent_change
 from ledger.queries import EMPTY_SUMMARY, OverviewFigures, Summary
 from pages import _data as data
 from pages._auth import signed_fragment
+from pages._bars import live_bars, show_bars
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
@@ -20,8 +21,6 @@ from pages._ui import (
     empty_state,
     millis,
     percent,
-    show,
-    stacked_bars,
     tile_count,
     tile_money,
 )
@@ -97,7 +96,7 @@ def spend_by_model() -> None:
     grain = ctx.filters.default_grain
     df = data.overview_spend_by_model(ctx.data_dir, ctx.filters, grain, TOP_N, TOP_ROWS)
     title = f"Spend per {grain} by model ({ctx.currency})"
-    show(stacked_bars(df, "spend", "model", title, f"Spend ({ctx.currency})", ctx.colours))
+    show_bars(live_bars(df, "spend", "model", title, f"Spend ({ctx.currency})", ctx.colours, grain))
 
 
 def top_table(dim: str, label: str) -> None:
