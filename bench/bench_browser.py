@@ -127,14 +127,16 @@ page of that many elements, so the rest of the Overview's time is the app's own 
 IDLE = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]');
-    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
-    const drawn = document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg').length;
+    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"]').length;
+    const drawn = document.querySelectorAll(
+        '[data-testid="stPlotlyChart"] .main-svg, [data-testid="stVegaLiteChart"] svg.marks').length;
     const done = app !== null && app.getAttribute('data-test-script-state') === 'notRunning';
     if (!done || busy || document.querySelector('h1') === null || drawn < charts) return null;
     return document.querySelectorAll('[data-testid="stElementContainer"]').length + '/' + drawn;
 }"""
-"""The page's shape when it is idle (its script done, nothing running or loading, an h1, every plotly chart
-drawn), else null: idle_after wants the same shape 0.3 s later, so an element still to come is waited for."""
+"""The page's shape when it is idle (its script done, nothing running or loading, an h1, every chart drawn:
+plotly or Vega-Lite), else null: idle_after wants the same shape 0.3 s later, so an element still to come is
+waited for."""
 TICK = os.sysconf("SC_CLK_TCK")
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.paths import REPO
 from tests.support.browser import settle
-from tests.support.dashboard import BEACON, Truth, utc_midnight
+from tests.support.dashboard import BEACON, HOSTILE_TAG, Truth, utc_midnight
 from tests.support.servers import CHROMIUM, chromium, serve_dashboard
 
 if TYPE_CHECKING:
@@ -162,8 +162,22 @@ def test_hostile_names_fetch_nothing_and_make_no_link(hostile_server: str, brows
     page.goto(f"{hostile_server}/spend")
     settle(page)
     sync_api.expect(page.get_by_text(f"{BEACON}/bare").first).to_be_visible(timeout=60_000)
+    page.goto(hostile_server)
+    settle(page)
+    shown = [t for t in page.evaluate(_CHART_TEXTS) if t.startswith("<b>b</b><img")]
+    assert shown, "the legend names the model, as text (cut with an ellipsis where long)"
+    page.locator(f'{_VEGA} path[aria-label*="{BEACON}/t.png"]').first.hover(force=True)
+    tooltip = page.locator("#vg-tooltip-element")
+    sync_api.expect(tooltip).to_contain_text(HOSTILE_TAG, timeout=60_000)  # as text, not as tags
+    assert tooltip.locator("img, b").count() == 0
+    assert page.evaluate(_LINKS_TO, BEACON) == []
     assert [url for url in requested if BEACON in url] == []
     context.close()
+
+
+_VEGA = '[data-testid="stVegaLiteChart"] svg'
+_CHART_TEXTS = f"() => Array.from(document.querySelectorAll('{_VEGA} text')).map(t => t.textContent)"
+"""Every text a Vega chart draws (legend, axes, title)."""
 
 
 _CUT = """() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricValue"] *'))

@@ -29,8 +29,17 @@ from ledger.queries import (
     top_contributors,
     unit_costs,
 )
+from pages._ui import OTHER_COLOUR
 from tests.paths import REPO
-from tests.support.dashboard import BEACON, HOSTILE_MODEL, HOSTILE_UNPRICED, MANY_MODELS, Truth, utc_midnight
+from tests.support.dashboard import (
+    BEACON,
+    HOSTILE_MODEL,
+    HOSTILE_UNPRICED,
+    MANY_MODELS,
+    Truth,
+    utc_midnight,
+    vega_charts,
+)
 
 from .test_app import page_app
 
@@ -164,6 +173,12 @@ def test_pages_with_100k_models_render_in_seconds(many_models, monkeypatch, page
     if page == "overview":
         truth = many_models[1]
         rows = truth.window(*_last_30_days())
+        ((_, bars),) = vega_charts(at)
+        named = set(bars["label"].to_pylist()) - {queries.OTHER}
+        assert len(named) == TOP and queries.OTHER in set(bars["label"].to_pylist())
+        other = pc.equal(bars["label"], queries.OTHER)
+        assert set(bars.filter(other)["colour"].to_pylist()) == {OTHER_COLOUR}
+        assert pc.sum(bars["value"]).as_py() == pytest.approx(truth.spend(rows.filter(pc.is_valid(rows["cost"]))))
         projects = at.dataframe[0].value
         assert len(projects) == 11 and projects["project"].iloc[-1] == queries.OTHER
         assert projects["requests"].sum() == truth.requests(rows)

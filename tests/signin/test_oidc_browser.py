@@ -199,10 +199,15 @@ def _in_scope(truth: Truth, start: datetime, end: datetime) -> pa.Table:
 _TRACES = """() => {
     const list = v => Array.isArray(v) ? v.flat(2) : (typeof v === 'string' ? [v] : []);
     const keys = ['name', 'x', 'y', 'labels', 'text', 'hovertext', 'customdata', 'ids'];
-    return Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(
+    const plotly = Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(
         p => (p.data || []).flatMap(t => keys.flatMap(k => list(t[k])).map(String)));
+    const vega = Array.from(document.querySelectorAll('[data-testid="stVegaLiteChart"] svg')).flatMap(
+        s => [...Array.from(s.querySelectorAll('text')).map(t => t.textContent),
+              ...Array.from(s.querySelectorAll('[aria-label]')).map(e => e.getAttribute('aria-label'))]);
+    return [...plotly, ...vega];
 }"""
-"""Every string a drawn chart holds (trace names, categories, labels, hover text); numbers pass as text."""
+"""Every string a drawn chart holds: a plotly trace's names, categories, labels and hover text (numbers pass as
+text), a Vega chart's texts (legend, axes) and its marks' descriptions (each bar's fields and values)."""
 
 
 @pytest.mark.slow

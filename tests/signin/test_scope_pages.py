@@ -21,7 +21,7 @@ from access import Principal
 from pages._auth import PRINCIPAL_KEY
 from pages._routing import CONTEXT_KEY
 from tests.builders import build_ledger
-from tests.support.dashboard import Truth, utc_midnight, write_status
+from tests.support.dashboard import Truth, utc_midnight, vega_charts, write_status
 
 from .browser import REPO
 
@@ -73,6 +73,7 @@ def everything_shown(at: AppTest) -> str:
     parts += [f"{m.label} {m.value} {m.proto.delta}" for m in at.metric]
     parts += [e.value.to_csv(index=False) for e in at.dataframe]
     parts += [str(e.proto) for e in at.get("plotly_chart")]
+    parts += [f"{spec}\n{rows.to_pandas().to_csv(index=False)}" for spec, rows in vega_charts(at)]
     return "\n".join(parts)
 
 

@@ -11,8 +11,9 @@ if TYPE_CHECKING:
 
 IDLE = """() => {
     const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]');
-    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
-    const drawn = document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg').length;
+    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"]').length;
+    const drawn = document.querySelectorAll(
+        '[data-testid="stPlotlyChart"] .main-svg, [data-testid="stVegaLiteChart"] svg.marks').length;
     return !busy && document.querySelector('h1') !== null && drawn >= charts;
 }"""
 

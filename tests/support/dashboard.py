@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -21,6 +22,9 @@ import pytest
 
 from ledger import write_rows
 from tests.builders import build_ledger
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 
 @dataclass
@@ -118,8 +122,14 @@ HOSTILE_UNPRICED = f"http://{BEACON}/bare www.{BEACON} <img src=http://{BEACON}/
 HOSTILE_PROJECT = f'<a href="http://{BEACON}/a">click</a><img src="http://{BEACON}/p.png"> **b** $x$ :red[r]'
 HOSTILE_ERROR = f"[err](http://{BEACON}/e) <a href='http://{BEACON}/e2'>e</a>"
 HOSTILE_SOURCE = f"[src](http://{BEACON}/s)"
+HOSTILE_TAG = f'<b>b</b><img src="http://{BEACON}/t.png">'
+"""A priced model named with HTML tags (under MAX_CHARS, so a chart shows it whole)."""
 RENAMES = {
-    "model": {"mistral-large-latest": HOSTILE_MODEL, "acme-finetune-1": HOSTILE_UNPRICED},
+    "model": {
+        "mistral-large-latest": HOSTILE_MODEL,
+        "acme-finetune-1": HOSTILE_UNPRICED,
+        "codestral-latest": HOSTILE_TAG,
+    },
     "project": {"search": HOSTILE_PROJECT},
     "error_type": {"server_error": HOSTILE_ERROR},
     "api_key_id": {"key_00a1f3": HOSTILE_SOURCE},
@@ -192,3 +202,12 @@ def many_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
     data_dir = rewritten_ledger(plain, tmp_path_factory.mktemp("many"), many_model_names)
     write_status(data_dir, datetime.now(UTC))
     return data_dir, Truth.read(data_dir)
+
+
+def vega_charts(at: AppTest) -> list[tuple[dict[str, Any], pa.Table]]:
+    """Each Vega-Lite chart of the run: its spec and its rows (the data Streamlit sends, as Arrow IPC)."""
+    charts = []
+    for element in at.get("vega_lite_chart"):
+        rows = pa.ipc.open_stream(element.proto.data.data).read_all() if element.proto.data.data else pa.table({})
+        charts.append((json.loads(element.proto.spec), rows))
+    return charts

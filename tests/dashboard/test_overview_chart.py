@@ -1,0 +1,73 @@
+"""The Overview's spend bars (pages/_bars.py, Vega-Lite): each model's spend, stacked, in its colour, and
+names as plain text; the rows change with a filter, the way they are drawn does not."""
+
+from __future__ import annotations
+
+import pyarrow.compute as pc
+import pytest
+
+from pages._text import short
+from pages._ui import colours
+from tests.support.dashboard import HOSTILE_MODEL, Truth, vega_charts
+
+from .test_app import last_days, page_app
+
+pytestmark = pytest.mark.slow
+
+
+def _bars(at):
+    ((spec, rows),) = vega_charts(at)
+    return spec, rows.to_pandas()
+
+
+def test_each_model_s_bars_sum_to_its_spend_stacked_in_its_colour(app_env):
+    _, truth = app_env
+    at = page_app("pages/overview.py").run()
+    assert not at.exception, at.exception
+    spec, bars = _bars(at)
+    rows = truth.window(*last_days(30))
+    priced = rows.filter(pc.is_valid(rows["cost"]))
+    models = pc.unique(priced["model"]).to_pylist()
+    assert len(models) <= 12  # every model named: no "(other)" to account for
+    got = bars.groupby("label")["value"].sum()
+    assert sorted(got.index) == sorted(models)
+    for model in models:
+        assert got[model] == pytest.approx(Truth.spend(priced.filter(pc.equal(priced["model"], model))), abs=1e-6)
+    assert (bars["high"] - bars["low"]).to_numpy() == pytest.approx(bars["value"].to_numpy())
+    for _, stack in bars.sort_values(["start", "low"]).groupby("start"):  # each bucket's segments touch, from 0
+        assert stack["low"].iloc[0] == 0 and stack["low"].iloc[1:].tolist() == pytest.approx(
+            stack["high"].iloc[:-1].tolist()
+        )
+    window_models = pc.unique(truth.window(*last_days(30))["model"]).to_pylist()
+    legend = spec["encoding"]["color"]["scale"]
+    assert dict(zip(legend["domain"], legend["range"], strict=True)) == {m: colours(window_models)[m] for m in models}
+    assert dict(zip(bars["label"], bars["colour"], strict=True)) == {m: colours(window_models)[m] for m in models}
+
+
+def test_a_project_filter_changes_the_rows_not_the_titles_or_legend(app_env):
+    _, truth = app_env
+    at = page_app("pages/overview.py").run()
+    before, _ = _bars(at)
+    at.sidebar.multiselect(key="f_project").set_value(["search"]).run()
+    assert not at.exception, at.exception
+    after, bars = _bars(at)
+    rows = truth.window(*last_days(30), project="search")
+    assert bars["value"].sum() == pytest.approx(Truth.spend(rows), abs=1e-6)
+    assert after == before  # the same spec: the browser updates the chart it drew (pages/_bars.py)
+
+
+@pytest.fixture
+def hostile_env(hostile, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(hostile))
+    monkeypatch.setenv("MONITOR_TIMEZONE", "UTC")
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    return hostile
+
+
+def test_a_hostile_model_name_is_a_plain_text_label(hostile_env):
+    at = page_app("pages/overview.py").run()
+    assert not at.exception, at.exception
+    spec, bars = _bars(at)
+    assert short(HOSTILE_MODEL) in set(bars["label"])  # as text: Vega draws no markup (the browser test hovers it)
+    assert short(HOSTILE_MODEL) in spec["encoding"]["color"]["scale"]["domain"]
+    assert not any("&lt;" in label or "&amp;" in label for label in bars["label"])
