@@ -14,13 +14,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from ledger import queries
 
 from ._text import short
-from ._ui import FIGURES, OTHER_COLOUR, PALETTE, words
+from ._ui import OTHER_COLOUR, PALETTE, words
 
 _STEP = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}
 _WHEN = {"hour": "%a %d %b %Y %H:%M", "day": "%a %d %b %Y", "week": "week of %a %d %b %Y", "month": "%B %Y"}
@@ -44,42 +45,33 @@ def live_bars(
     df: pd.DataFrame, y: str, color: str, title: str, y_title: str, colour_map: dict[str, str], grain: str
 ) -> Bars:
     """`df`'s `y` per `bucket`, stacked by `color` in order of first appearance ("(other)" last, grey), each
-    model in its colour from `colour_map` (others take PALETTE in turn). Built once per distinct input."""
-    return _live_bars(df, y, color, title, y_title, colour_map, grain)
-
-
-@st.cache_resource(show_spinner=False, max_entries=FIGURES)
-def _live_bars(
-    df: pd.DataFrame, y: str, color: str, title: str, y_title: str, colour_map: dict[str, str], grain: str
-) -> Bars:
+    model in its colour from `colour_map` (others take PALETTE in turn). Not cached: built from a few hundred rows
+    in less time than hashing them for a cache would take."""
     other = str(queries.OTHER)
-    names = sorted(dict.fromkeys(df[color].astype(str)), key=lambda name: name == other)
-    spare = itertools.cycle(PALETTE)
-    colours: dict[str, str] = {}
-    for name in names:  # one colour per name, so the legend tells every two apart
-        wanted = OTHER_COLOUR if name == other else colour_map.get(name)
-        while wanted is None or wanted in colours.values():
-            wanted = next(spare)
-        colours[name] = wanted
-    rank = {name: i for i, name in enumerate(names)}
-    rows = df.assign(name=df[color].astype(str))
-    rows = rows.assign(rank=rows["name"].map(rank)).sort_values(["rank", "bucket"], kind="stable")
-    start = rows["bucket"].dt.tz_localize(None) if rows["bucket"].dt.tz is not None else rows["bucket"]
-    end = (start.dt.to_period("M") + 1).dt.to_timestamp() if grain == "month" else start + _STEP[grain]
-    value = rows[y].astype("float64").fillna(0.0)
-    high = value.groupby(start.to_numpy()).cumsum()  # in rank order within each bucket
+    name = df[color].astype(str).to_numpy()
+    names = sorted(pd.unique(name), key=lambda n: n == other)
+    colours = _colours(names, colour_map, other)
+    rank = pd.Categorical(name, categories=names).codes
+    local = df["bucket"].dt.tz_localize(None) if df["bucket"].dt.tz is not None else df["bucket"]
+    order = np.lexsort((local.to_numpy(), rank))  # by rank, then time: a bucket's stack grows in rank order
+    rank, start = rank[order], pd.DatetimeIndex(local.to_numpy()[order])
+    buckets, which = np.unique(start, return_inverse=True)
+    bucket_starts = pd.DatetimeIndex(buckets)
+    ends = (bucket_starts.to_period("M") + 1).to_timestamp() if grain == "month" else bucket_starts + _STEP[grain]
+    value = df[y].astype("float64").fillna(0.0).to_numpy()[order]
+    high = pd.Series(value).groupby(which).cumsum().to_numpy()
     data = pd.DataFrame(
         {
             "start": start,
-            "end": start + (end - start) * _WIDTH,
-            "label": rows["name"].map(short),
-            "colour": rows["name"].map(colours),
+            "end": (bucket_starts + (ends - bucket_starts) * _WIDTH)[which],
+            "label": np.array([short(n) for n in names], dtype=object)[rank],
+            "colour": np.array([colours[n] for n in names], dtype=object)[rank],
             "value": value,
             "low": high - value,
             "high": high,
-            "when": start.dt.strftime(_WHEN[grain]),
+            "when": np.array(bucket_starts.strftime(_WHEN[grain]), dtype=object)[which],
         }
-    ).reset_index(drop=True)
+    )
     number = ",.2f" if y == "spend" else ",.0f"
     spec: dict[str, object] = {
         "title": {"text": title, "anchor": "start"},
@@ -103,6 +95,21 @@ def _live_bars(
         },
     }
     return Bars(data=data, spec=spec)
+
+
+def _colours(names: list[str], colour_map: dict[str, str], other: str) -> dict[str, str]:
+    """Each name's colour: its own from `colour_map` ("(other)" grey), else the next of PALETTE no name has yet,
+    so the legend tells every two apart (while PALETTE lasts)."""
+    spare = itertools.cycle(PALETTE)
+    colours: dict[str, str] = {}
+    for name in names:
+        wanted = OTHER_COLOUR if name == other else colour_map.get(name)
+        for _ in range(len(PALETTE)):
+            if wanted is not None and wanted not in colours.values():
+                break
+            wanted = next(spare)
+        colours[name] = wanted or next(spare)
+    return colours
 
 
 def show_bars(bars: Bars) -> None:

@@ -204,16 +204,15 @@ def overview_figures(
     return queries.overview_figures(data_dir, filters, grain, top, n, groups=groups)
 
 
-@cached(LEDGER_TTL_SECONDS)
-def overview_spend_by_model(data_dir: Path, filters: Filters, grain: str, top: int, n: int) -> pd.DataFrame:
-    """`overview_figures`' spend per bucket and model without the models no request of which was priced."""
-    return queries.priced_only(overview_figures(data_dir, filters, grain, top, n).by_model)
+def overview_spend_by_model(figures: OverviewFigures) -> pd.DataFrame:
+    """`overview_figures`' spend per bucket and model without the models no request of which was priced. A shape
+    of a cached answer, not cached itself: a cache would hash and copy more than this does."""
+    return queries.priced_only(figures.by_model)
 
 
-@cached(LEDGER_TTL_SECONDS)
-def overview_top(data_dir: Path, filters: Filters, grain: str, top: int, n: int, dim: str) -> pd.DataFrame:
-    """`overview_figures`' top `dim` values ("project" or "api_key") plus one "(other)" row (as `top_with_other`)."""
-    figures = overview_figures(data_dir, filters, grain, top, n)
+def overview_top(figures: OverviewFigures, dim: str) -> pd.DataFrame:
+    """`overview_figures`' top `dim` values ("project" or "api_key") plus one "(other)" row (as `top_with_other`).
+    A shape of a cached answer, not cached itself."""
     found = figures.projects if dim == "project" else figures.api_keys
     return queries.with_other(found, dim, figures.current)
 

@@ -92,15 +92,15 @@ def month_to_date(forecast: Forecast) -> None:
     )
 
 
-def spend_by_model() -> None:
+def spend_by_model(view: OverviewFigures) -> None:
     grain = ctx.filters.default_grain
-    df = data.overview_spend_by_model(ctx.data_dir, ctx.filters, grain, TOP_N, TOP_ROWS)
+    df = data.overview_spend_by_model(view)
     title = f"Spend per {grain} by model ({ctx.currency})"
     show_bars(live_bars(df, "spend", "model", title, f"Spend ({ctx.currency})", ctx.colours, grain))
 
 
-def top_table(dim: str, label: str) -> None:
-    df = data.overview_top(ctx.data_dir, ctx.filters, ctx.filters.default_grain, TOP_N, TOP_ROWS, dim)
+def top_table(view: OverviewFigures, dim: str, label: str) -> None:
+    df = data.overview_top(view, dim)
     df = with_key_labels(df, ctx.data_dir) if dim == "api_key" else df
     st.subheader(f"Top {label}")
     st.dataframe(
@@ -183,10 +183,10 @@ if view.current.requests == 0:
     empty_state()
 else:
     month_to_date(view.forecast)
-    spend_by_model()
+    spend_by_model(view)
     projects, keys = st.columns(2)
     with projects:
-        top_table("project", "projects")
+        top_table(view, "project", "projects")
     with keys:
-        top_table("api_key", "API keys")
+        top_table(view, "api_key", "API keys")
 anomalies_panel()
