@@ -71,3 +71,16 @@ def test_a_hostile_model_name_is_a_plain_text_label(hostile_env):
     assert short(HOSTILE_MODEL) in set(bars["label"])  # as text: Vega draws no markup (the browser test hovers it)
     assert short(HOSTILE_MODEL) in spec["encoding"]["color"]["scale"]["domain"]
     assert not any("&lt;" in label or "&amp;" in label for label in bars["label"])
+
+
+def test_more_names_than_colours_still_draw_and_the_first_ones_stay_apart():
+    import pandas as pd
+
+    from pages._bars import live_bars
+    from pages._ui import PALETTE
+
+    names = [f"m{i:02d}" for i in range(len(PALETTE) + 5)]
+    df = pd.DataFrame({"bucket": pd.Timestamp("2026-11-30", tz="UTC"), "model": names, "spend": [1.0] * len(names)})
+    bars = live_bars(df, "spend", "model", "t", "y", {}, "day")
+    assert len(bars.data) == len(names) and bars.data["high"].max() == len(names)
+    assert bars.data["colour"].head(len(PALETTE)).nunique() == len(PALETTE)
