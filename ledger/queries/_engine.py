@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,13 +75,13 @@ def where_sql(filters: Filters) -> tuple[str, list[Any]]:
     return " AND ".join(["timestamp >= ?", "timestamp < ?", *clauses]), [filters.start_at, filters.end_at, *params]
 
 
-def dimension_sql(filters: Filters, columns: Mapping[str, str] = DIMENSIONS) -> tuple[list[str], list[Any]]:
-    """The clauses of `filters`' dimension filters (FALSE first when the scope denies every row), each over
-    its dimension's SQL in `columns` (default: over a ledger row), and their parameters."""
+def dimension_sql(filters: Filters) -> tuple[list[str], list[Any]]:
+    """The clauses of `filters`' dimension filters over a ledger row (FALSE first when the scope denies every
+    row), each over its dimension's SQL (`DIMENSIONS`), and their parameters."""
     clauses = ["FALSE"] if filters.denies_all else []
     params: list[Any] = []
     for dim, values in filters.dimension_filters().items():
-        clauses.append(f"{columns[dim]} IN ({', '.join('?' * len(values))})")
+        clauses.append(f"{DIMENSIONS[dim]} IN ({', '.join('?' * len(values))})")
         params.extend(values)
     return clauses, params
 
