@@ -77,14 +77,6 @@ def plot_strings(at: AppTest) -> Iterator[str]:
         yield from walk(json.loads(element.proto.spec))
 
 
-@pytest.fixture
-def hostile_env(hostile, monkeypatch):
-    monkeypatch.setenv("DATA_DIR", str(hostile))
-    monkeypatch.setenv("MONITOR_TIMEZONE", "UTC")
-    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
-    return hostile
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_hostile_names_render_as_text(hostile_env, page):
     at = page_app(f"pages/{page}.py").run()

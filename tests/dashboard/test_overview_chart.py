@@ -56,14 +56,6 @@ def test_a_project_filter_changes_the_rows_not_the_titles_or_legend(app_env):
     assert after == before  # the same spec: the browser updates the chart it drew (pages/_bars.py)
 
 
-@pytest.fixture
-def hostile_env(hostile, monkeypatch):
-    monkeypatch.setenv("DATA_DIR", str(hostile))
-    monkeypatch.setenv("MONITOR_TIMEZONE", "UTC")
-    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
-    return hostile
-
-
 def test_a_hostile_model_name_is_a_plain_text_label(hostile_env):
     at = page_app("pages/overview.py").run()
     assert not at.exception, at.exception

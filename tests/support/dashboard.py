@@ -116,6 +116,15 @@ def app_env(seeded: tuple[Path, Truth], monkeypatch: pytest.MonkeyPatch) -> tupl
     return seeded
 
 
+@pytest.fixture
+def hostile_env(hostile: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The pages' environment over the `hostile` ledger (UTC, no config file)."""
+    monkeypatch.setenv("DATA_DIR", str(hostile))
+    monkeypatch.setenv("MONITOR_TIMEZONE", "UTC")
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    return hostile
+
+
 BEACON = "beacon.invalid"
 HOSTILE_MODEL = f"![x](http://{BEACON}/model.png) [login](http://{BEACON}/login)"
 HOSTILE_UNPRICED = f"http://{BEACON}/bare www.{BEACON} <img src=http://{BEACON}/u.png>"
