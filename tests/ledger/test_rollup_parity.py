@@ -102,19 +102,7 @@ def _groups_in_order(data: Path, f: q.Filters) -> pd.DataFrame | None:
     """`overview_groups`' frame in one order (a GROUP BY's rows come in any)."""
     groups = q.overview_groups(data, f, "day", now=NOW).frame
     frame = None if groups is None else groups.to_pandas()
-    keys = [
-        "period",
-        "forecast",
-        "slot",
-        "forecast_slot",
-        "k_model",
-        "k_project",
-        "k_api_key",
-        "currency",
-        "day",
-        "k_source",
-    ]
-    return None if frame is None else frame.sort_values(keys, ignore_index=True)
+    return None if frame is None else frame.sort_values(list(frame.columns), ignore_index=True)
 
 
 def _window(tz: str = PARIS, **dims: Any) -> q.Filters:
