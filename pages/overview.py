@@ -177,7 +177,8 @@ def anomalies_panel() -> None:
 
 
 view = figures()
-unpriced_banner(view)
+with st.empty():  # the banner's slot, kept when it is empty: the elements below keep their places (see below)
+    unpriced_banner(view)
 live_tiles()
 if view.current.requests == 0:
     empty_state()

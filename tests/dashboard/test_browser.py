@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow.compute as pc
 import pytest
 
+from pages._ui import colours
 from tests.paths import REPO
 from tests.support.browser import settle
 from tests.support.dashboard import BEACON, HOSTILE_TAG, Truth, utc_midnight
@@ -105,6 +108,30 @@ def test_every_page_opens_without_exception_and_is_screenshotted(server, browser
         context.close()
 
 
+_CHART = "document.querySelector('[data-testid=\"stVegaLiteChart\"] svg.marks')"
+_TAG_CHART = f"() => {{ {_CHART}.dataset.kept = 'yes'; }}"
+_CHART_KEPT = f"() => {_CHART}?.dataset.kept === 'yes'"
+"""Tags the spend chart's drawing, then finds the tag again: a chart updated in place keeps it."""
+_LEGEND = """() => {
+    const chart = document.querySelector('[data-testid="stVegaLiteChart"]');
+    const fills = [...chart.querySelectorAll('.role-legend-symbol path')].map(p => p.getAttribute('fill'));
+    return [...chart.querySelectorAll('.role-legend-label text')].map((t, i) => [t.textContent, fills[i]]);
+}"""
+
+
+def _expect_legend(page: Page, models: list[str], window_models: list[str]) -> None:
+    """The drawn legend names `models`, each in its colour of the view (pages._ui.colours over the window's
+    models): Vega pairs names and colours from the rows (pages/_bars.py), so only the drawing can show it."""
+    wanted = {m: colours(window_models)[m] for m in models}
+    deadline, drawn = time.monotonic() + 30, {}
+    while time.monotonic() < deadline:
+        drawn = dict(page.evaluate(_LEGEND))
+        if drawn == wanted:
+            return
+        page.wait_for_timeout(100)
+    assert drawn == wanted
+
+
 @pytest.mark.slow
 def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, seeded):
     _, truth = seeded
@@ -114,6 +141,12 @@ def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, se
     page.goto(server)
     settle(page)
     _expect_tile(page, "Spend (USD)", f"${truth.spend(truth.window(start, end)):,.2f}")
+    assert page.locator('[data-testid="stAlert"]', has_text="no price").count() == 1  # acme-finetune-1's
+    rows = truth.window(start, end)
+    window_models = pc.unique(rows["model"]).to_pylist()
+    priced = rows.filter(pc.is_valid(rows["cost"]))
+    _expect_legend(page, pc.unique(priced["model"]).to_pylist(), window_models)
+    page.evaluate(_TAG_CHART)
     model = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]', has_text="Model")
     model.locator("input").click()
     page.keyboard.type("mistral-large-latest")
@@ -123,6 +156,9 @@ def test_overview_spend_matches_and_a_sidebar_filter_applies(server, browser, se
     expected = truth.spend(truth.window(start, end, model="mistral-large-latest"))
     _expect_tile(page, "Spend (USD)", f"${expected:,.2f}")
     sync_api.expect(page).to_have_url(re.compile("model=mistral-large-latest"), timeout=60_000)
+    assert page.locator('[data-testid="stAlert"]', has_text="no price").count() == 0
+    _expect_legend(page, ["mistral-large-latest"], window_models)
+    assert page.evaluate(_CHART_KEPT), "the spend chart was drawn afresh: its spec changed, or an element above it"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "overview-filtered.png"), full_page=True)
     page.close()
