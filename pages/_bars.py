@@ -1,4 +1,5 @@
-"""Stacked bars a filter change redraws in place: the Overview's spend per bucket and model, as Vega-Lite.
+"""Stacked bars a filter change redraws in place, as Vega-Lite: spend or tokens per bucket, by model, project,
+API key or endpoint (the Overview's and Spend's).
 
 Why not plotly, as the other charts: Streamlit gives a plotly chart an id hashed from its figure, so the
 browser mounts it afresh whenever a filter changes its bars, and draws it with plotly.js: 0.1 s of a filter change
@@ -12,7 +13,6 @@ a tooltip that escapes HTML); tests/dashboard/test_browser.py hovers hostile nam
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ import streamlit as st
 from ledger import queries
 
 from ._text import short
-from ._ui import OTHER_COLOUR, PALETTE, words
+from ._ui import series_colours, words
 
 _STEP = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}
 _WHEN = {"hour": "%a %d %b %Y %H:%M", "day": "%a %d %b %Y", "week": "week of %a %d %b %Y", "month": "%B %Y"}
@@ -43,15 +43,15 @@ class Bars:
 
 
 def live_bars(
-    df: pd.DataFrame, y: str, color: str, title: str, y_title: str, colour_map: dict[str, str], grain: str
+    df: pd.DataFrame, y: str, color: str, title: str, y_title: str, colour_map: dict[str, str] | None, grain: str
 ) -> Bars:
     """`df`'s `y` per `bucket`, stacked by `color` in order of first appearance ("(other)" last, grey), each
-    model in its colour from `colour_map` (others take PALETTE in turn). Not cached: built from a few hundred rows
+    name in its colour (`series_colours`). Not cached: built from a few hundred rows
     in less time than hashing them for a cache would take."""
     other = str(queries.OTHER)
     name = df[color].astype(str).to_numpy()
     names = sorted(pd.unique(name), key=lambda n: n == other)
-    colours = _colours(names, colour_map, other)
+    colours = series_colours(names, colour_map)
     rank = pd.Categorical(name, categories=names).codes
     local = df["bucket"].dt.tz_localize(None) if df["bucket"].dt.tz is not None else df["bucket"]
     order = np.lexsort((local.to_numpy(), rank))  # by rank, then time: a bucket's stack grows in rank order
@@ -74,13 +74,14 @@ def live_bars(
         }
     )
     number = ",.2f" if y == "spend" else ",.0f"
+    axis = {} if y == "spend" else {"axis": {"format": "~s"}}  # 30M tokens, not 30,000,000
     spec: dict[str, object] = {
         "title": {"text": title, "anchor": "start"},
         "mark": {"type": "bar"},
         "encoding": {
             "x": {"field": "start", "type": "temporal", "scale": {"type": "utc"}, "title": None},
             "x2": {"field": "end"},
-            "y": {"field": "low", "type": "quantitative", "title": y_title},
+            "y": {"field": "low", "type": "quantitative", "title": y_title, **axis},
             "y2": {"field": "high"},
             "color": {"field": "label", "type": "nominal", "title": None, "scale": _legend(names, colours)},
             "tooltip": [
@@ -102,21 +103,6 @@ def _legend(names: list[str], colours: dict[str, str]) -> dict[str, object]:
     if len(set(labels)) == len(set(colours.values())) == len(names):
         return {"range": {"field": "colour"}}
     return {"domain": labels, "range": list(colours.values())}
-
-
-def _colours(names: list[str], colour_map: dict[str, str], other: str) -> dict[str, str]:
-    """Each name's colour: its own from `colour_map` ("(other)" grey), else the next of PALETTE no name has yet,
-    so the legend tells every two apart (while PALETTE lasts)."""
-    spare = itertools.cycle(PALETTE)
-    colours: dict[str, str] = {}
-    for name in names:
-        wanted = OTHER_COLOUR if name == other else colour_map.get(name)
-        for _ in range(len(PALETTE)):
-            if wanted is not None and wanted not in colours.values():
-                break
-            wanted = next(spare)
-        colours[name] = wanted or next(spare)
-    return colours
 
 
 def show_bars(bars: Bars) -> None:

@@ -141,51 +141,28 @@ def labelled(df: pd.DataFrame, *columns: str | None) -> pd.DataFrame:
 OTHER_COLOUR = "#9e9e9e"
 
 
-def label_colours(colour_map: dict[str, str] | None, present: pd.Series | None = None) -> dict[str, str]:
-    """The model colours of the `present` names, keyed by the labels `labelled` gives them; "(other)" grey."""
-    names = set(present) if present is not None else set(colour_map or {})
-    colours = {plot(name): colour for name, colour in (colour_map or {}).items() if name in names}
-    return {**colours, plot(queries.OTHER): OTHER_COLOUR} if colour_map else {}
-
-
-FIGURES = 64
-"""Figures kept per process: a few per view, for the views sessions are looking at."""
-
-
-def stacked_bars(
-    df: pd.DataFrame, y: str, color: str | None, title: str, y_title: str, colour_map: dict[str, str] | None = None
-) -> go.Figure:
-    """Bars over time, stacked by `color` (models get their fixed colours); labels made safe here.
-
-    Built once per distinct input and shared (a rerun whose figures are cached builds none). Callers only read
-    the figure (st.plotly_chart)."""
-    return _stacked_bars(df, y, color, title, y_title, colour_map)
-
-
-@st.cache_resource(show_spinner=False, max_entries=FIGURES)
-def _stacked_bars(
-    df: pd.DataFrame, y: str, color: str | None, title: str, y_title: str, colour_map: dict[str, str] | None
-) -> go.Figure:
-    """One bar trace per label, in order of first appearance, coloured as plotly express colours them (the map's
-    colours, then PALETTE in turn): built as plain trace dicts, 10 ms where `px.bar` took 80 on a filter change."""
-    shown = labelled(df, color)
-    colours = label_colours(colour_map, df[color] if color else None)
-    groups = shown.groupby(color, sort=False) if color else [(plot(y_title), shown)]
+def series_colours(names: list[str], colour_map: dict[str, str] | None) -> dict[str, str]:
+    """Each name's colour in a chart: its own from `colour_map` (the model colours), "(other)" grey, else the
+    next of PALETTE no name has yet, so a legend tells every two apart (while PALETTE lasts)."""
     spare = itertools.cycle(PALETTE)
-    number = ",.2f" if y == "spend" else ",.0f"
-    bars = [
-        {
-            "type": "bar",
-            "x": rows["bucket"],
-            "y": rows[y],
-            "name": name,
-            "legendgroup": name,
-            "marker": {"color": colours.get(name) or next(spare)},
-            "hovertemplate": f"%{{fullData.name}}: %{{y:{number}}}<extra></extra>",
-        }
-        for name, rows in ((str(key), rows) for key, rows in groups)
-    ]
-    return go.Figure({"data": bars, "layout": {**layout(title, y_title), "barmode": "stack"}})
+    colours: dict[str, str] = {}
+    for name in names:
+        wanted = OTHER_COLOUR if name == queries.OTHER else (colour_map or {}).get(name)
+        for _ in range(len(PALETTE)):
+            if wanted is not None and wanted not in colours.values():
+                break
+            wanted = next(spare)
+        colours[name] = wanted or next(spare)
+    return colours
+
+
+def label_colours(colour_map: dict[str, str] | None, present: pd.Series | None = None) -> dict[str, str]:
+    """`series_colours` of the `present` names (all of the map's without), keyed by the labels `labelled` gives
+    them, with "(other)"; {} without a map (plotly colours the series in turn)."""
+    if not colour_map:
+        return {}
+    names = list(dict.fromkeys([*(colour_map if present is None else present), queries.OTHER]))
+    return {plot(name): colour for name, colour in series_colours(names, colour_map).items()}
 
 
 DIMENSION_WORDS = {

@@ -8,10 +8,11 @@ import streamlit as st
 
 from foundation.money import money
 from pages import _data as data
+from pages._bars import live_bars, show_bars
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
-from pages._ui import TOP_N, conversion_note, empty_state, show, stacked_bars, style
+from pages._ui import TOP_N, conversion_note, empty_state, show, style
 
 ctx = context()
 st.title("Spend")
@@ -41,8 +42,9 @@ def over_time(dim: str, grain: str) -> None:
     colour_map = ctx.colours if dim == "model" else None
     label = DIMS[dim].lower()
     title = f"Spend per {grain} by {label} ({ctx.currency})"
-    show(stacked_bars(priced, "spend", dim, title, f"Spend ({ctx.currency})", colour_map))
-    show(stacked_bars(tokens, "tokens", dim, f"Tokens per {grain} by {label}", "Tokens (input + output)", colour_map))
+    show_bars(live_bars(priced, "spend", dim, title, f"Spend ({ctx.currency})", colour_map, grain))
+    title = f"Tokens per {grain} by {label}"
+    show_bars(live_bars(tokens, "tokens", dim, title, "Tokens (input + output)", colour_map, grain))
 
 
 def token_mix(grain: str) -> None:
@@ -82,7 +84,8 @@ def _unit(value: float, spend: float) -> str:
     return money(value, ctx.currency, style="unit")
 
 
-unpriced_warning()
+with st.empty():  # the warning's slot, kept when it is empty: the charts below keep their places (as the Overview's)
+    unpriced_warning()
 summary = data.spend_summary(ctx.data_dir, ctx.filters)
 if summary.requests == 0:
     empty_state()

@@ -1,6 +1,6 @@
 """What a first visit to the default view pays for: plotly express (0.3 s to import) is not on its path.
 
-The Overview's bars are plain bar traces (pages/_ui.py); the pages that still use plotly express get it from
+The Overview's bars are Vega-Lite (pages/_bars.py); the pages that still use plotly express get it from
 the warming thread's preload (pages/_warm.py), not from the Overview's first visitor. The app runs in a
 process of its own, so what this test process imported counts for nothing.
 """

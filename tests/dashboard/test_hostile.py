@@ -29,6 +29,7 @@ from ledger.queries import (
     top_contributors,
     unit_costs,
 )
+from pages._text import MAX_CHARS
 from pages._ui import OTHER_COLOUR
 from tests.paths import REPO
 from tests.support.dashboard import (
@@ -162,6 +163,9 @@ def test_pages_with_100k_models_render_in_seconds(many_models, monkeypatch, page
         traces = json.loads(element.proto.spec)["data"]
         assert len(traces) <= 3 * (TOP + 1)
         assert all(len(str(t.get("name", ""))) < 100 for t in traces)
+    for _, bars in vega_charts(at):
+        labels = set(bars["label"].to_pylist())
+        assert len(labels) <= TOP + 1 and all(len(label) <= MAX_CHARS for label in labels)
     if page == "overview":
         truth = many_models[1]
         rows = truth.window(*_last_30_days())

@@ -93,3 +93,26 @@ def test_the_chart_keeps_its_place_when_the_unpriced_banner_goes(app_env):
     assert not at.exception, at.exception
     assert not [w for w in at.warning if "no price" in w.value]
     assert _place(at) == before
+
+
+def test_spend_s_bars_by_project_sum_to_each_project_s_spend_and_tokens(app_env):
+    _, truth = app_env
+    at = page_app("pages/spend.py").run()
+    at.selectbox(key="spend_dim").set_value("project").run()
+    assert not at.exception, at.exception
+    (spend_spec, spend), (tokens_spec, tokens) = ((s, r.to_pandas()) for s, r in vega_charts(at))
+    assert spend_spec["title"]["text"] == "Spend per day by project (USD)"
+    assert tokens_spec["title"]["text"] == "Tokens per day by project"
+    rows = truth.window(*last_days(30))
+    projects = [p if p is not None else "(no project)" for p in pc.unique(rows["project"]).to_pylist()]
+    got_spend, got_tokens = spend.groupby("label")["value"].sum(), tokens.groupby("label")["value"].sum()
+    assert sorted(got_tokens.index) == sorted(projects)
+    for project in projects:
+        of = pc.is_null(rows["project"]) if project == "(no project)" else pc.equal(rows["project"], project)
+        mine = rows.filter(of)
+        assert got_tokens[project] == pc.sum(mine["prompt_tokens"]).as_py() + pc.sum(mine["completion_tokens"]).as_py()
+        assert got_spend[project] == pytest.approx(Truth.spend(mine.filter(pc.is_valid(mine["cost"]))), abs=1e-6)
+    assert dict(zip(spend["label"], spend["colour"], strict=True)) == dict(
+        zip(tokens["label"], tokens["colour"], strict=True)
+    )
+    assert spend["colour"].nunique() == spend["label"].nunique()  # no model colours: PALETTE in turn, each its own
