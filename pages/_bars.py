@@ -27,6 +27,9 @@ from ._ui import series_colours, words
 _STEP = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}
 _WHEN = {"hour": "%a %d %b %Y %H:%M", "day": "%a %d %b %Y", "week": "week of %a %d %b %Y", "month": "%B %Y"}
 """How a tooltip names a bucket, in the view's time zone."""
+LABEL_PIXELS = 400
+"""The legend's widest label: a name `short` keeps whole (48 characters) fits, where Vega's 160 px cut it, and a
+cut name's hash with it."""
 _WIDTH = 0.85
 """A bar's share of its bucket (the rest is the gap to the next)."""
 
@@ -83,7 +86,13 @@ def live_bars(
             "x2": {"field": "end"},
             "y": {"field": "low", "type": "quantitative", "title": y_title, **axis},
             "y2": {"field": "high"},
-            "color": {"field": "label", "type": "nominal", "title": None, "scale": _legend(names, colours)},
+            "color": {
+                "field": "label",
+                "type": "nominal",
+                "title": None,
+                "scale": _legend(names, colours),
+                "legend": {"labelLimit": LABEL_PIXELS},
+            },
             "tooltip": [
                 {"field": "when", "type": "nominal", "title": "When"},
                 {"field": "label", "type": "nominal", "title": words(color)},

@@ -20,11 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.caching.cache_utils import CachedFunc
 
 import alerts
 from alerts import AlertState, AnomalyEpisode, Budget, BudgetView, anomaly_episodes
@@ -38,6 +37,9 @@ from ledger.queries.savings import Totals
 from ledger.queries.statement import Statement
 from ledger.queries.statement import statement as _build_statement
 from ledger.queries.statement import statement_months as _statement_months
+
+if TYPE_CHECKING:  # what st.cache_data returns (with .clear()); Streamlit exports no public name for it
+    from streamlit.runtime.caching.cache_utils import CachedFunc
 
 LEDGER_TTL_SECONDS = 600
 """How long a figure of the ledger alone lives. Its key changes with every commit, rollup build and file the
