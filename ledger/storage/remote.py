@@ -21,16 +21,17 @@ on a fresh host must resume from the bucket alone, so every piece of state besid
 object under the data_dir's URL (`beside`), kept one of three ways: rewritten whole when a replay
 writes the same bytes again (`put`: quarantine files), written once and never over another host's
 object (`create`, `If-None-Match: *`, False on a 412: provider snapshots), or read-modify-written
-by conditional puts, read and changed again on a 412 (`update`: FX rates, `Document`). Readers
-that open local files get the objects copied into the working folder first (`mirror`). A hidden
-side file in the folder (`MIRROR_SIDE`) records, per copy the mirror made, the ETag and size of
-the object it came from and the copy's own size and mtime: a copy is fetched again only when its
-object's ETag or size moved (no byte hashed, and right when the ETag is no MD5: SSE-KMS, multipart
-uploads), and removed once its object is gone from the listing, unless the file was changed here
-since (a file the mirror never made is never removed). Without an entry (a folder a former version
-filled, a host's own quarantine file) a copy whose MD5 is the object's single-part ETag is adopted,
-anything else downloaded once. A reader that runs on every query lists the bucket at most every
-MIRROR_SECONDS (`mirror_every`: FX rates, the spend-limit and rate-limit readings, the price
+by conditional puts, read and changed again on a 412 (`update`: FX rates, `Document`). Readers that
+open local files get the objects copied into the working folder first (`mirror`). A hidden side file
+in the folder (`MIRROR_SIDE`) records, per copy the mirror made, the ETag and size of the object it
+came from and the copy's own size and mtime: a copy is fetched again only when its object's ETag or
+size moved (no byte hashed, and right when the ETag is no MD5: SSE-KMS, multipart uploads), and
+removed once its object is gone from the listing, unless the file was changed here since (a file the
+mirror never made is never removed). A download is entered before its copy takes its name, so a
+mirror SIGKILLed at any instant still knows every copy it made. Without an entry (a folder a former
+version filled, a host's own quarantine file) a copy whose MD5 is the object's single-part ETag is
+adopted, anything else downloaded once. A reader that runs on every query lists the bucket at most
+every MIRROR_SECONDS (`mirror_every`: FX rates, the spend-limit and rate-limit readings, the price
 sheets), a minute behind the writer at worst for one LIST per minute, rather than a LIST per chart.
 
 Endpoint and credentials: boto3 reads the standard AWS environment, as delta-rs does.
@@ -42,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import shutil
@@ -243,12 +245,23 @@ def mirror(prefix: str, folder: Path) -> list[Path]:
     (unless changed here since); every copy's path, sorted. A local file the mirror never made is
     left alone; a key ending in `/`, holding a `..` part or naming the mirror's own files is skipped.
     One mirror of a folder at a time on this host (`MIRROR_LOCK`), so two processes never write the
-    side file (`MIRROR_SIDE`) from different downloads."""
+    side file (`MIRROR_SIDE`) from different downloads.
+
+    Killed at any instant, it still knows every copy it made: a download is entered in the side file
+    as pending before its copy takes its name, so the next mirror removes it once its object is gone
+    (tests/ledger/test_s3_mirror_kill.py)."""
     folder = Path(folder)
     bucket, key = split(prefix.rstrip("/") + "/")
     with FileLock(folder / MIRROR_LOCK, f"mirror of {prefix}").held():
         made = _read_side(folder, prefix)
+        recorded = {name: found[0] for name, found in made.items()}
+        pending = {name: list(found[1:]) for name, found in made.items() if found[1:]}
         copies: dict[str, Copy] = {}
+
+        def enter(relative: str, copy: Copy) -> None:
+            pending.setdefault(relative, []).append(copy)
+            _write_side(folder, prefix, recorded, pending)
+
         pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
         for page in pages:
             for found in page.get("Contents", []):
@@ -256,18 +269,31 @@ def mirror(prefix: str, folder: Path) -> list[Path]:
                 if not _mirrorable(relative):
                     continue
                 path = folder / relative
-                copy = _current(path, found["ETag"], found["Size"], made.get(relative))
+                copy = _current(path, found["ETag"], found["Size"], _ours(path, made.get(relative, ())))
                 if copy is None:
-                    copy = _download(bucket, found["Key"], path)
+                    copy = _download(bucket, found["Key"], path, functools.partial(enter, relative))
                 if copy is not None:
                     copies[relative] = copy
-        for relative, copy in made.items():
-            if relative not in copies and copy.describes(folder / relative):
+        for relative, candidates in made.items():
+            if relative not in copies and _ours(folder / relative, candidates) is not None:
                 (folder / relative).unlink(missing_ok=True)
-        if copies != made:
-            body = {"url": prefix, "copies": {name: astuple(copy) for name, copy in sorted(copies.items())}}
-            atomic_write_bytes(folder / MIRROR_SIDE, orjson.dumps(body))
+        if made != {relative: (copy,) for relative, copy in copies.items()}:
+            _write_side(folder, prefix, copies, {})
     return sorted(folder / relative for relative in copies)
+
+
+def _write_side(folder: Path, prefix: str, copies: dict[str, Copy], pending: dict[str, list[Copy]]) -> None:
+    body = {
+        "url": prefix,
+        "copies": {name: astuple(copy) for name, copy in sorted(copies.items())},
+        "pending": {name: [astuple(copy) for copy in found] for name, found in sorted(pending.items())},
+    }
+    atomic_write_bytes(folder / MIRROR_SIDE, orjson.dumps(body))
+
+
+def _ours(path: Path, candidates: tuple[Copy, ...]) -> Copy | None:
+    """The copy among `candidates` the file at `path` still is (untouched since the mirror wrote it)."""
+    return next((copy for copy in candidates if copy.describes(path)), None)
 
 
 @dataclass(frozen=True)
@@ -294,18 +320,21 @@ def _mirrorable(relative: str) -> bool:
     return bool(relative) and not relative.endswith("/") and ".." not in parts and relative not in _OWN
 
 
-def _read_side(folder: Path, prefix: str) -> dict[str, Copy]:
-    """The copies the side file lists (relative path -> Copy); none when it is missing, unreadable
-    or written for another prefix."""
+def _read_side(folder: Path, prefix: str) -> dict[str, tuple[Copy, ...]]:
+    """What the side file says the mirror made (relative path -> the copies that may be there: the one
+    recorded, then any a killed mirror entered as pending); none when it is missing, unreadable or
+    written for another prefix."""
     try:
         body = orjson.loads((folder / MIRROR_SIDE).read_bytes())
         if body["url"] != prefix:
             return {}
-        return {
-            str(name): Copy(str(etag), int(size), int(mtime_ns))
-            for name, (etag, size, mtime_ns) in body["copies"].items()
-            if _mirrorable(str(name))
-        }
+        made: dict[str, tuple[Copy, ...]] = {}
+        for name, (etag, size, mtime_ns) in body["copies"].items():
+            made[str(name)] = (Copy(str(etag), int(size), int(mtime_ns)),)
+        for name, found in body.get("pending", {}).items():
+            later = tuple(Copy(str(etag), int(size), int(mtime_ns)) for etag, size, mtime_ns in found)
+            made[str(name)] = made.get(str(name), ()) + later
+        return {name: found for name, found in made.items() if _mirrorable(name)}
     except (OSError, orjson.JSONDecodeError, TypeError, KeyError, ValueError, AttributeError):
         return {}
 
@@ -334,9 +363,10 @@ def _current(path: Path, etag: str, size: int, made: Copy | None) -> Copy | None
     return Copy(etag, size, stat.st_mtime_ns)
 
 
-def _download(bucket: str, name: str, path: Path) -> Copy | None:
-    """Fetch the object `name` to `path` atomically; the copy as written (the ETag of the bytes
-    fetched, which may be newer than the listing's), or None when the object is gone."""
+def _download(bucket: str, name: str, path: Path, before: Callable[[Copy], object]) -> Copy | None:
+    """Fetch the object `name` to `path` atomically, calling `before(copy)` once the bytes are down and
+    before they take the name; the copy as written (the ETag of the bytes fetched, which may be newer
+    than the listing's), or None when the object is gone."""
     got: list[Copy] = []
 
     def write(tmp: Path) -> None:
@@ -345,6 +375,7 @@ def _download(bucket: str, name: str, path: Path) -> Copy | None:
             shutil.copyfileobj(body, out)
         stat = tmp.stat()
         got.append(Copy(str(answer["ETag"]), stat.st_size, stat.st_mtime_ns))
+        before(got[0])
 
     try:
         atomic_write(path, write)
