@@ -27,6 +27,8 @@ from pages._ui import (
 
 ctx = context()
 st.title("Overview")
+SHARE_PIXELS = 110
+"""The top tables' share bars: narrower than the grid would draw them, so "Tokens" is whole beside a long name."""
 TOP_ROWS = 10  # rows of each top table (projects, API keys), before the "(other)" row
 # How often the tiles ask again: a refresh whose ledger did not move is served from the cache (the figures
 # are keyed on the ledger's mark), one after a commit shows it; the collector commits about once a minute.
@@ -110,7 +112,9 @@ def top_table(view: OverviewFigures, dim: str, label: str) -> None:
         column_config={
             dim: st.column_config.TextColumn(label.rstrip("s").capitalize() if dim != "api_key" else "API key"),
             "spend": st.column_config.NumberColumn(f"Spend ({ctx.currency})", format=COLUMN_FORMAT),
-            "share": st.column_config.ProgressColumn("Share of spend", format="percent", min_value=0, max_value=1),
+            "share": st.column_config.ProgressColumn(
+                "Share of spend", format="percent", min_value=0, max_value=1, width=SHARE_PIXELS
+            ),
             "requests": st.column_config.NumberColumn("Requests", format="localized"),
             "tokens": st.column_config.NumberColumn("Tokens", format="compact"),
         },
