@@ -27,8 +27,7 @@ from pages._ui import (
 
 ctx = context()
 st.title("Overview")
-SHARE_PIXELS = 110
-"""The top tables' share bars: narrower than the grid would draw them, so "Tokens" is whole beside a long name."""
+SHARE_PIXELS = 110  # the top tables' share bars, narrower than the grid draws them: "Tokens" whole beside a long name
 TOP_ROWS = 10  # rows of each top table (projects, API keys), before the "(other)" row
 # How often the tiles ask again: a refresh whose ledger did not move is served from the cache (the figures
 # are keyed on the ledger's mark), one after a commit shows it; the collector commits about once a minute.
