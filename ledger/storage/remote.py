@@ -62,7 +62,7 @@ from foundation import location
 from foundation.errors import MonitorError
 from foundation.locks import FileLock
 
-from .atomic import atomic_write, atomic_write_bytes
+from .atomic import atomic_write, atomic_write_bytes, stale_temps
 
 SCHEME = "s3://"
 DOWNLOADS = 8
@@ -72,6 +72,8 @@ UPDATE_TRIES = 5
 MIRROR_SECONDS = 60.0
 """How long a process reads its copies of a prefix `mirror_every` keeps before listing the bucket
 again (the collector writes rates, readings and sheets every few minutes to hours)."""
+TEMP_SECONDS = 3600.0
+"""A temp file under a mirrored folder older than this is a killed writer's leftover, which `mirror` removes."""
 MIRROR_SIDE = ".mirror.json"
 """In a mirrored folder: the prefix and, per copy the mirror made, the ETag and size of the object it
 was downloaded from and the copy's mtime (hidden: readers skip names starting with ".")."""
@@ -249,7 +251,8 @@ def mirror(prefix: str, folder: Path) -> list[Path]:
 
     Killed at any instant, it still knows every copy it made: a download is entered in the side file
     as pending before its copy takes its name, so the next mirror removes it once its object is gone
-    (tests/ledger/test_s3_mirror_kill.py)."""
+    (tests/ledger/test_s3_mirror_kill.py); the temp file a killed writer left is removed once it is
+    TEMP_SECONDS old."""
     folder = Path(folder)
     bucket, key = split(prefix.rstrip("/") + "/")
     with FileLock(folder / MIRROR_LOCK, f"mirror of {prefix}").held():
@@ -277,6 +280,8 @@ def mirror(prefix: str, folder: Path) -> list[Path]:
         for relative, candidates in made.items():
             if relative not in copies and _ours(folder / relative, candidates) is not None:
                 (folder / relative).unlink(missing_ok=True)
+        for leftover in stale_temps(folder, TEMP_SECONDS):
+            leftover.unlink(missing_ok=True)
         if made != {relative: (copy,) for relative, copy in copies.items()}:
             _write_side(folder, prefix, copies, {})
     return sorted(folder / relative for relative in copies)

@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from ledger.storage import remote
+from ledger.storage.atomic import atomic_write
 from tests.paths import REPO
 from tests.support.kills import kill_when
 from tests.support.s3 import S3
@@ -108,3 +110,22 @@ def test_a_mirror_killed_as_a_copy_takes_its_name_still_knows_the_copies_it_made
         remote.client().delete_object(Bucket=s3.bucket, Key=f"monitor/billing/{name}")
     remote.mirror(url, folder)
     assert visible(folder) == objects
+
+
+def test_a_killed_writer_s_temp_file_is_removed_once_old_and_a_fresh_one_is_left(s3, tmp_path):
+    url, folder = s3.url() + "/billing", tmp_path / "copy"
+    remote.put(f"{url}/sim/0000.parquet", body(0, 1))
+    remote.mirror(url, folder)
+    named: list[str] = []
+    atomic_write(folder / "sim" / "0000.parquet", lambda tmp: named.append(tmp.name) or tmp.write_bytes(body(0, 1)))
+    old, fresh = folder / "sim" / named[0], folder / "sim" / ".0000.parquet.0123abcd.tmp"
+    for leftover in (old, fresh):  # as a writer SIGKILLed before its rename leaves it: atomic_write's own name
+        leftover.write_bytes(b"half a copy")
+    stamp = time.time() - remote.TEMP_SECONDS - 60
+    os.utime(old, (stamp, stamp))
+    keep = folder / "sim" / ".notes.tmp"  # a hidden file of another name: not the mirror's to judge
+    keep.write_bytes(b"x")
+    os.utime(keep, (stamp, stamp))
+    remote.mirror(url, folder)
+    assert not old.exists() and fresh.exists() and keep.exists()
+    assert visible(folder) == {"sim/0000.parquet": body(0, 1)}
