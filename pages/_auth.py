@@ -282,6 +282,9 @@ def account(principal: Principal) -> None:
     st.sidebar.caption(md(f"Signed in as {principal.email} · {principal.role}{scope}", 500))
     if auth_configured() and st.sidebar.button("Sign out", icon=":material/logout:", key="_sign_out"):
         st.logout()
+        # Nothing more in this run: a page drawn after it found nobody signed in and reran (signed_fragment),
+        # and a rerun could drop the queued redirect to the provider's end-session page (its session stayed).
+        st.stop()
 
 
 def current() -> Principal | None:
