@@ -55,6 +55,7 @@ def live_bars(
     name = df[color].astype(str).to_numpy()
     names = sorted(pd.unique(name), key=lambda n: n == other)
     colours = series_colours(names, colour_map)
+    labels = [short(n) for n in names]
     rank = pd.Categorical(name, categories=names).codes
     local = df["bucket"].dt.tz_localize(None) if df["bucket"].dt.tz is not None else df["bucket"]
     order = np.lexsort((local.to_numpy(), rank))  # by rank, then time: a bucket's stack grows in rank order
@@ -68,7 +69,7 @@ def live_bars(
         {
             "start": start,
             "end": (bucket_starts + (ends - bucket_starts) * _WIDTH)[which],
-            "label": np.array([short(n) for n in names], dtype=object)[rank],
+            "label": np.array(labels, dtype=object)[rank],
             "colour": np.array([colours[n] for n in names], dtype=object)[rank],
             "value": value,
             "low": high - value,
@@ -90,7 +91,7 @@ def live_bars(
                 "field": "label",
                 "type": "nominal",
                 "title": None,
-                "scale": _legend(names, colours),
+                "scale": _legend(labels, colours),
                 "legend": {"labelLimit": LABEL_PIXELS},
             },
             "tooltip": [
@@ -103,13 +104,12 @@ def live_bars(
     return Bars(data=data, spec=spec)
 
 
-def _legend(names: list[str], colours: dict[str, str]) -> dict[str, object]:
+def _legend(labels: list[str], colours: dict[str, str]) -> dict[str, object]:
     """The colour scale. While each name has its own label and colour, the rows carry the pairs: Vega-Lite
     takes the range from the `colour` field, sorted by label as the legend is, so the spec stays the same when a
     filter changes the names, and the browser updates the chart it drew instead of drawing a new one (0.05 s of
     a filter change). Else (more names than PALETTE, or two names cut to one label) the pairs are in the spec."""
-    labels = [short(n) for n in names]
-    if len(set(labels)) == len(set(colours.values())) == len(names):
+    if len(set(labels)) == len(set(colours.values())) == len(labels):
         return {"range": {"field": "colour"}}
     return {"domain": labels, "range": list(colours.values())}
 

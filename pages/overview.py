@@ -180,7 +180,7 @@ def anomalies_panel() -> None:
 
 
 view = figures()
-with st.empty():  # the banner's slot, kept when it is empty: the elements below keep their places (see below)
+with st.empty():  # the banner's slot, kept when empty: the chart below keeps its place, so it is not drawn anew
     unpriced_banner(view)
 live_tiles()
 if view.current.requests == 0:
