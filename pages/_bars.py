@@ -1,7 +1,8 @@
-"""Stacked bars a filter change redraws in place, as Vega-Lite: spend or tokens per bucket, by model, project,
-API key or endpoint (the Overview's and Spend's).
+"""Charts a filter change redraws in place, as Vega-Lite: stacked bars per bucket (spend, tokens or requests by
+model, project, API key, endpoint, status or cause: the Overview's, Spend's and Reliability's), lines per bucket
+(Reliability's rates and headroom) and grouped bars (its latency percentiles by model).
 
-Why not plotly, as the other charts: Streamlit gives a plotly chart an id hashed from its figure, so the
+Why not plotly, as Explore's charts: Streamlit gives a plotly chart an id hashed from its figure, so the
 browser mounts it afresh whenever a filter changes its bars, and draws it with plotly.js: 0.1 s of a filter change
 (bench/bench_browser.py). A Vega-Lite chart without selections has no such id, and Vega draws these bars in a
 fraction of that. Its `spec` holds the titles and the grain; the rows are data, the legend's names and colours
@@ -45,19 +46,64 @@ class Bars:
     spec: dict[str, object]
 
 
+@dataclass(frozen=True)
+class _Series:
+    """The series of a chart, one per name of its `color` column: in order of first appearance, "(other)" last."""
+
+    names: list[str]
+    labels: list[str]
+    """`short(name)`, as drawn."""
+    colours: dict[str, str]
+    rank: np.ndarray
+    """Each row's series, as its index in `names`."""
+
+    @classmethod
+    def of(cls, column: pd.Series, colour_map: dict[str, str] | None) -> _Series:
+        other = str(queries.OTHER)
+        name = column.astype(str).to_numpy()
+        names = sorted(pd.unique(name), key=lambda n: n == other)
+        rank = pd.Categorical(name, categories=names).codes
+        return cls(names, [short(n) for n in names], series_colours(names, colour_map), rank)
+
+    def label(self, rank: np.ndarray) -> np.ndarray:
+        labels: np.ndarray = np.array(self.labels, dtype=object)[rank]
+        return labels
+
+    def colour(self, rank: np.ndarray) -> np.ndarray:
+        colours: np.ndarray = np.array([self.colours[n] for n in self.names], dtype=object)[rank]
+        return colours
+
+    def encoding(self) -> dict[str, object]:
+        return {
+            "field": "label",
+            "type": "nominal",
+            "title": None,
+            "scale": _legend(self.labels, self.colours),
+            "legend": {"labelLimit": LABEL_PIXELS},
+        }
+
+
+def _local(bucket: pd.Series) -> pd.Series:
+    """The buckets' wall-clock times in the view's zone, naive (drawn as UTC, they read as the zone's)."""
+    return bucket.dt.tz_localize(None) if bucket.dt.tz is not None else bucket
+
+
+def _number(y: str) -> str:
+    """How a tooltip writes a `y` value: money with cents, a share in percent, else a whole number."""
+    return ",.2f" if y == "spend" else ".2%" if y in _SHARES else ",.0f"
+
+
+_SHARES = {"share", "min_tokens_headroom", "min_requests_headroom"}
+
+
 def live_bars(
     df: pd.DataFrame, y: str, color: str, title: str, y_title: str, colour_map: dict[str, str] | None, grain: str
 ) -> Bars:
     """`df`'s `y` per `bucket`, stacked by `color` in order of first appearance ("(other)" last, grey), each
     name in its colour (`series_colours`). Not cached: built from a few hundred rows
     in less time than hashing them for a cache would take."""
-    other = str(queries.OTHER)
-    name = df[color].astype(str).to_numpy()
-    names = sorted(pd.unique(name), key=lambda n: n == other)
-    colours = series_colours(names, colour_map)
-    labels = [short(n) for n in names]
-    rank = pd.Categorical(name, categories=names).codes
-    local = df["bucket"].dt.tz_localize(None) if df["bucket"].dt.tz is not None else df["bucket"]
+    series = _Series.of(df[color], colour_map)
+    rank, local = series.rank, _local(df["bucket"])
     order = np.lexsort((local.to_numpy(), rank))  # by rank, then time: a bucket's stack grows in rank order
     rank, start = rank[order], pd.DatetimeIndex(local.to_numpy()[order])
     buckets, which = np.unique(start, return_inverse=True)
@@ -69,15 +115,14 @@ def live_bars(
         {
             "start": start,
             "end": (bucket_starts + (ends - bucket_starts) * _WIDTH)[which],
-            "label": np.array(labels, dtype=object)[rank],
-            "colour": np.array([colours[n] for n in names], dtype=object)[rank],
+            "label": series.label(rank),
+            "colour": series.colour(rank),
             "value": value,
             "low": high - value,
             "high": high,
             "when": np.array(bucket_starts.strftime(_WHEN[grain]), dtype=object)[which],
         }
     )
-    number = ",.2f" if y == "spend" else ",.0f"
     axis = {} if y == "spend" else {"axis": {"format": "~s"}}  # 30M tokens, not 30,000,000
     spec: dict[str, object] = {
         "title": {"text": title, "anchor": "start"},
@@ -87,21 +132,90 @@ def live_bars(
             "x2": {"field": "end"},
             "y": {"field": "low", "type": "quantitative", "title": y_title, **axis},
             "y2": {"field": "high"},
+            "color": series.encoding(),
+            "tooltip": _tooltip(color, y, y_title),
+        },
+    }
+    return Bars(data=data, spec=spec)
+
+
+def live_lines(df: pd.DataFrame, y: str, color: str, title: str, y_title: str, grain: str, whole: bool = False) -> Bars:
+    """`df`'s `y` (a share) per `bucket`, a line for each name of `color` (named and coloured as `live_bars`'
+    series), its axis in percent from 0; `whole`: up to 100%."""
+    series = _Series.of(df[color], None)
+    local = _local(df["bucket"])
+    data = pd.DataFrame(
+        {
+            "start": local.to_numpy(),
+            "label": series.label(series.rank),
+            "colour": series.colour(series.rank),
+            "value": df[y].astype("float64").to_numpy(),
+            "when": np.array(local.dt.strftime(_WHEN[grain]), dtype=object),
+        }
+    )
+    axis = {"axis": {"format": ".0%"}, "scale": {"domain": [0, 1]}} if whole else {"axis": {"format": ".1%"}}
+    spec: dict[str, object] = {
+        "title": {"text": title, "anchor": "start"},
+        "mark": {"type": "line", "point": {"size": 12}},
+        "encoding": {
+            "x": {"field": "start", "type": "temporal", "scale": {"type": "utc"}, "title": None},
+            "y": {"field": "value", "type": "quantitative", "title": y_title, **axis},
+            "color": series.encoding(),
+            "tooltip": _tooltip(color, y, y_title),
+        },
+    }
+    return Bars(data=data, spec=spec)
+
+
+def grouped_bars(df: pd.DataFrame, x: str, ys: dict[str, str], title: str, y_title: str, ys_title: str) -> Bars:
+    """For each `x` value (in `df`'s order), a bar per column of `ys` (column: its name in the legend, which
+    `ys_title` heads in the tooltip), side by side, each column in its colour."""
+    labels = [short(v) for v in df[x].astype(str)]
+    names = list(ys.values())
+    colours = series_colours(names, None)
+    data = pd.DataFrame(
+        {
+            "x": np.repeat(np.array(labels, dtype=object), len(ys)),
+            "label": np.tile(np.array(names, dtype=object), len(df)),
+            "colour": np.tile(np.array([colours[n] for n in names], dtype=object), len(df)),
+            "value": df[list(ys)].astype("float64").to_numpy().ravel(),
+        }
+    )
+    spec: dict[str, object] = {
+        "title": {"text": title, "anchor": "start"},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {
+                "field": "x",
+                "type": "nominal",
+                "title": words(x),
+                "sort": None,
+                "axis": {"labelLimit": 160, "labelAngle": -40},
+            },
+            "xOffset": {"field": "label", "sort": names},
+            "y": {"field": "value", "type": "quantitative", "title": y_title},
             "color": {
                 "field": "label",
                 "type": "nominal",
                 "title": None,
-                "scale": _legend(labels, colours),
-                "legend": {"labelLimit": LABEL_PIXELS},
+                "scale": {"domain": names, "range": [colours[n] for n in names]},
             },
             "tooltip": [
-                {"field": "when", "type": "nominal", "title": "When"},
-                {"field": "label", "type": "nominal", "title": words(color)},
-                {"field": "value", "type": "quantitative", "format": number, "title": y_title},
+                {"field": "x", "type": "nominal", "title": words(x)},
+                {"field": "label", "type": "nominal", "title": ys_title},
+                {"field": "value", "type": "quantitative", "format": ",.0f", "title": y_title},
             ],
         },
     }
     return Bars(data=data, spec=spec)
+
+
+def _tooltip(color: str, y: str, y_title: str) -> list[dict[str, object]]:
+    return [
+        {"field": "when", "type": "nominal", "title": "When"},
+        {"field": "label", "type": "nominal", "title": words(color)},
+        {"field": "value", "type": "quantitative", "format": _number(y), "title": y_title},
+    ]
 
 
 def _legend(labels: list[str], colours: dict[str, str]) -> dict[str, object]:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import plotly.express as px
 import streamlit as st
 
 from foundation.money import COLUMN_FORMAT
 from pages import _data as data
+from pages._bars import grouped_bars, live_bars, live_lines, show_bars
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
-from pages._ui import TOP_N, empty_state, labelled, millis, percent, show, style
+from pages._ui import TOP_N, empty_state, millis, percent
 
 ctx = context()
 st.title("Reliability")
@@ -34,19 +34,16 @@ def rates_over_time(grain: str) -> None:
     df = data.reliability_over_time(ctx.data_dir, ctx.filters, grain=grain)
     long = df.melt(id_vars="bucket", value_vars=["error_rate", "rate_429"], var_name="rate", value_name="share")
     long["rate"] = long["rate"].map({"error_rate": "All errors (status >= 400)", "rate_429": "HTTP 429"})
-    fig = px.line(long, x="bucket", y="share", color="rate")
-    fig.update_yaxes(tickformat=".1%", rangemode="tozero")
-    show(style(fig, f"Error and 429 rate per {grain}", "Share of requests (%)"))
+    show_bars(live_lines(long, "share", "rate", f"Error and 429 rate per {grain}", "Share of requests", grain))
     split = data.limit_causes_over_time(ctx.data_dir, ctx.filters, grain=grain)
-    fig = px.bar(split, x="bucket", y="count", color="cause")
-    show(style(fig, f"429s per {grain}: throttling vs spend cap", "Requests with HTTP 429"))
+    title = f"429s per {grain}: throttling vs spend cap"
+    show_bars(live_bars(split, "count", "cause", title, "Requests with HTTP 429", None, grain))
 
 
 def errors_by(grain: str, by: str) -> None:
     df = data.reliability_over_time(ctx.data_dir, ctx.filters, grain=grain, by=by, top=TOP_N)
     label = "status class" if by == "status_class" else "error type"
-    fig = px.bar(labelled(df, by), x="bucket", y="count", color=by)
-    show(style(fig, f"Failed requests per {grain} by {label}", "Failed requests"))
+    show_bars(live_bars(df, "count", by, f"Failed requests per {grain} by {label}", "Failed requests", None, grain))
 
 
 def retries_and_errors() -> None:
@@ -85,11 +82,8 @@ def retries_and_errors() -> None:
 
 def latency() -> None:
     df = data.latency_percentiles(ctx.data_dir, ctx.filters, dim="model", top=TOP_N)
-    values = ["p50_ms", "p95_ms", "p99_ms"]
-    long = labelled(df, "model").melt(id_vars="model", value_vars=values, var_name="percentile", value_name="ms")
-    long["percentile"] = long["percentile"].str.replace("_ms", "")
-    fig = px.bar(long, x="model", y="ms", color="percentile", barmode="group")
-    show(style(fig, "Latency percentiles by model", "Latency (ms)", "Model"))
+    ys = {"p50_ms": "p50", "p95_ms": "p95", "p99_ms": "p99"}
+    show_bars(grouped_bars(df, "model", ys, "Latency percentiles by model", "Latency (ms)", "Percentile"))
     worst = data.slowest_p95(ctx.data_dir, ctx.filters, dim="model", top=TOP_N)
     if worst is not None:
         st.caption(f"Slowest p95: {md(worst.value)} at {millis(worst.p95_ms)} over {worst.requests:,} requests.")
@@ -101,9 +95,8 @@ def headroom(grain: str) -> None:
     if df.empty:
         st.caption("No x-ratelimit-* headers recorded in this range (the recording gateway captures them).")
         return
-    fig = px.line(labelled(df, "api_key"), x="bucket", y="min_tokens_headroom", color="api_key")
-    fig.update_yaxes(tickformat=".0%", range=[0, 1])
-    show(style(fig, f"Lowest remaining share of the tokens-per-minute limit, per {grain} and key", "Remaining (%)"))
+    title = f"Lowest remaining share of the tokens-per-minute limit, per {grain} and key"
+    show_bars(live_lines(df, "min_tokens_headroom", "api_key", title, "Remaining", grain, whole=True))
 
 
 summary = data.spend_summary(ctx.data_dir, ctx.filters)
