@@ -15,6 +15,7 @@ from pages._bars import live_bars, show_bars
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
+from pages._tiles import Tile, tile_row
 from pages._ui import (
     TOP_N,
     conversion_note,
@@ -50,20 +51,20 @@ def _points(now: float | None, before: float | None) -> str | None:
 def tiles(cur: Summary, prev: Summary, conversion: list[RateUsed]) -> None:
     """Six tiles, each with its change against the previous period of equal length: what it costs, then whether
     it is healthy (two rows of three, so a tile holds "$9,999.99" on a laptop; six in a row cut it)."""
-    spend, requests, tokens = st.columns(3)
-    errors, limited, p95 = st.columns(3)
     currency = ctx.currency
-    shown, exact = tile_money(cur.spend, currency)
-    spend.metric(f"Spend ({currency})", shown, percent_change(cur.spend, prev.spend), border=True, help=exact)
-    shown, exact = tile_count(cur.requests)
-    requests.metric("Requests", shown, percent_change(cur.requests, prev.requests), border=True, help=exact)
-    shown, exact = tile_count(cur.tokens)
-    tokens.metric("Tokens", shown, percent_change(cur.tokens, prev.tokens), border=True, help=exact)
-    errors.metric(
-        "Error rate", percent(cur.error_rate), _points(cur.error_rate, prev.error_rate), "inverse", border=True
+    spend, spend_exact = tile_money(cur.spend, currency)
+    requests, requests_exact = tile_count(cur.requests)
+    tokens, tokens_exact = tile_count(cur.tokens)
+    tile_row(
+        [
+            Tile(f"Spend ({currency})", spend, percent_change(cur.spend, prev.spend), help=spend_exact),
+            Tile("Requests", requests, percent_change(cur.requests, prev.requests), help=requests_exact),
+            Tile("Tokens", tokens, percent_change(cur.tokens, prev.tokens), help=tokens_exact),
+            Tile("Error rate", percent(cur.error_rate), _points(cur.error_rate, prev.error_rate), inverse=True),
+            Tile("429 rate", percent(cur.rate_429), _points(cur.rate_429, prev.rate_429), inverse=True),
+            Tile("p95 latency", millis(cur.p95_ms), percent_change(cur.p95_ms, prev.p95_ms), inverse=True),
+        ]
     )
-    limited.metric("429 rate", percent(cur.rate_429), _points(cur.rate_429, prev.rate_429), "inverse", border=True)
-    p95.metric("p95 latency", millis(cur.p95_ms), percent_change(cur.p95_ms, prev.p95_ms), "inverse", border=True)
     conversion_note(ctx.data_dir, ctx.filters, currency, conversion)
 
 
@@ -81,15 +82,17 @@ def live_tiles() -> None:
 
 
 def month_to_date(forecast: Forecast) -> None:
-    left, right, note = st.columns([1, 1, 2])
-    shown, exact = tile_money(forecast.spend_to_date, ctx.currency)
-    left.metric(f"Month to date ({forecast.month_start:%B})", shown, border=True, help=exact)
-    shown, exact = tile_money(forecast.forecast, ctx.currency)
-    right.metric("Forecast to month end", shown, border=True, help=exact)
-    note.caption(
-        f"Forecast: spend so far plus the days left to {forecast.month_end:%d %b}, each at the recent mean of its "
-        f"kind: weekdays {money(forecast.weekday_rate, ctx.currency)}/day, weekends "
-        f"{money(forecast.weekend_rate, ctx.currency)}/day (from {forecast.basis_days} full days)."
+    to_date, to_date_exact = tile_money(forecast.spend_to_date, ctx.currency)
+    ahead, ahead_exact = tile_money(forecast.forecast, ctx.currency)
+    tile_row(
+        [
+            Tile(f"Month to date ({forecast.month_start:%B})", to_date, help=to_date_exact),
+            Tile("Forecast to month end", ahead, help=ahead_exact),
+        ],
+        widths=(1, 1, 2),
+        note=f"Forecast: spend so far plus the days left to {forecast.month_end:%d %b}, each at the recent mean of "
+        f"its kind: weekdays {money(forecast.weekday_rate, ctx.currency)}/day, weekends "
+        f"{money(forecast.weekend_rate, ctx.currency)}/day (from {forecast.basis_days} full days).",
     )
 
 

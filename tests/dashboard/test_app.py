@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.paths import REPO
-from tests.support.dashboard import utc_midnight, write_status
+from tests.support.dashboard import tiles, utc_midnight, write_status
 
 PAGES = ["pages/overview.py", "pages/spend.py", "pages/reliability.py", "pages/explore.py"]
 
@@ -39,7 +39,7 @@ def page_app(page: str) -> AppTest:
 
 
 def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return {t.label: t.value for t in tiles(at)}
 
 
 def last_days(days: int) -> tuple[datetime, datetime]:
@@ -53,16 +53,16 @@ def test_overview_tiles_equal_independent_figures(app_env):
     at = app().run()
     assert not at.exception, at.exception
     rows = truth.window(*last_days(30))
-    tiles = metrics(at)
-    assert tiles["Spend (USD)"] == f"${truth.spend(rows):,.2f}"
+    shown = metrics(at)
+    assert shown["Spend (USD)"] == f"${truth.spend(rows):,.2f}"
     n = truth.requests(rows)
-    assert tiles["Requests"] == (f"{n / 1000:.1f}k" if 10_000 <= n < 999_950 else f"{n:,}")  # compact on a tile
-    assert {m.label: m.help for m in at.metric}["Requests"] == f"{n:,}"  # the exact figure in the tooltip
-    assert tiles["Error rate"] == f"{truth.error_rate(rows) * 100:.2f}%"
-    assert tiles["p95 latency"] == f"{truth.p95(rows) / 1000:.2f} s"
+    assert shown["Requests"] == (f"{n / 1000:.1f}k" if 10_000 <= n < 999_950 else f"{n:,}")  # compact on a tile
+    assert {t.label: t.help for t in tiles(at)}["Requests"] == f"{n:,}"  # the exact figure in the tooltip
+    assert shown["Error rate"] == f"{truth.error_rate(rows) * 100:.2f}%"
+    assert shown["p95 latency"] == f"{truth.p95(rows) / 1000:.2f} s"
     month_start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     mtd = truth.window(month_start, last_days(1)[1])
-    assert tiles[f"Month to date ({month_start:%B})"] == f"${truth.spend(mtd):,.2f}"
+    assert shown[f"Month to date ({month_start:%B})"] == f"${truth.spend(mtd):,.2f}"
 
 
 @pytest.mark.slow

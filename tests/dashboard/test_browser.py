@@ -22,7 +22,7 @@ import pytest
 from pages._text import short
 from pages._ui import colours
 from tests.paths import REPO
-from tests.support.browser import settle
+from tests.support.browser import TILE, TILE_VALUE, settle
 from tests.support.dashboard import BEACON, HOSTILE_TAG, Truth, utc_midnight
 from tests.support.servers import CHROMIUM, chromium, serve_dashboard
 
@@ -79,8 +79,8 @@ def _refresh(doc_image: Path) -> bool:
 
 def _expect_tile(page: Page, label: str, value: str) -> None:
     """The tile shows `value` (Playwright polls until it does, up to 60 s: a rerun may lag)."""
-    metric = page.locator('[data-testid="stMetric"]', has_text=label).first
-    sync_api.expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(value, timeout=60_000)
+    tile = page.locator(TILE, has_text=label).first
+    sync_api.expect(tile.locator(TILE_VALUE)).to_have_text(value, timeout=60_000)
 
 
 def _assert_no_exception(page: Page, name: str) -> None:
@@ -217,7 +217,8 @@ _CHART_TEXTS = f"() => Array.from(document.querySelectorAll('{_VEGA} text')).map
 """Every text a Vega chart draws (legend, axes, title)."""
 
 
-_CUT = """() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricValue"] *'))
+_VALUES = f"{TILE_VALUE}, {TILE_VALUE.replace(', ', ' *, ')} *"
+_CUT = f"""() => Array.from(document.querySelectorAll('{_VALUES}'))
     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
 """The text of every metric value wider than its box (what the browser cuts with an ellipsis)."""
 
@@ -254,9 +255,9 @@ def test_statement_reads_for_finance_and_overview_tiles_are_not_cut(server, brow
 WIDEST = {"money": "$9,999.99", "compact money": "-$999.9k", "count": "999.9M", "rate": "100.00%", "latency": "99.99 s"}
 """The widest value of each kind a tile shows (pages/_ui.py: money in full below TILE_MONEY_EXACT_BELOW, compact
 from it; counts compact; rates with 2 decimals; latency in seconds with 2)."""
-_FILL = """(text) => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]')).map(value => {
+_FILL = f"""(text) => Array.from(document.querySelectorAll('{TILE_VALUE}')).map(value => {{
     let inner = value; while (inner.firstElementChild) inner = inner.firstElementChild;
-    inner.textContent = text; return inner.textContent; }).length"""
+    inner.textContent = text; return inner.textContent; }}).length"""
 """Writes `text` into every tile's value (the run is over: nothing redraws it) and counts the tiles."""
 
 

@@ -87,6 +87,8 @@ def test_hostile_names_render_as_text(hostile_env, page):
     assert not unsafe, unsafe
     labels = [s[:300] for s in plot_strings(at) if UNSAFE_PLOT.search(s)]
     assert not labels, labels
+    markup = [e.proto.body[:300] for e in at.get("html") if UNSAFE_PLOT.search(e.proto.body)]
+    assert not markup, markup  # an HTML element (the Overview's tiles) holds no tag a name brought
     assert any("stale" in t and "src" in t for t in texts), "the hostile stale source was not shown"
 
 
@@ -251,3 +253,5 @@ def test_a_provider_currency_in_the_spend_gauge_renders_as_text(hostile_env, mon
     assert not unsafe, unsafe
     labels = [s[:300] for s in plot_strings(at) if UNSAFE_PLOT.search(s)]
     assert not labels, labels
+    markup = [e.proto.body[:300] for e in at.get("html") if UNSAFE_PLOT.search(e.proto.body)]
+    assert not markup, markup  # an HTML element (the Overview's tiles) holds no tag a name brought

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.test_app import page_app
 from tests.support.alerts import rows
+from tests.support.dashboard import tiles
 
 from .conftest import write_rates
 
@@ -48,5 +49,5 @@ def test_spend_page_shows_converted_spend_rate_date_and_missing_day(recent):
 def test_overview_tile_is_the_converted_spend(recent):
     at = page_app("pages/overview.py").run()
     assert not at.exception, at.exception
-    assert {m.label: m.value for m in at.metric}["Spend (USD)"] == "$14.50"
+    assert {t.label: t.value for t in tiles(at)}["Spend (USD)"] == "$14.50"
     assert "left out of the spend" in text_of(at)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from access import AuditLog, audit_path
+from tests.support.browser import TILE
 from tests.support.dashboard import Truth
 
 from .browser import CHROMIUM, chromium, download, nav_titles, serve, settle
@@ -86,7 +87,7 @@ def test_a_lost_access_file_or_section_stops_header_mode_never_opens_it(
         page = visit(browser, f"{elsewhere}/explore", None)
         sync_api.expect(page.locator('[data-testid="stAlert"]').first).to_contain_text("does not exist", timeout=60_000)
         assert "Open dashboard" not in page.locator('[data-testid="stMain"]').inner_text()
-        assert nav_titles(page) == [] and page.locator('[data-testid="stMetric"]').count() == 0
+        assert nav_titles(page) == [] and page.locator(TILE).count() == 0
         page.context.close()
         access.write_text(USERS)
         page = visit(browser, f"{elsewhere}/audit", None)
@@ -170,7 +171,7 @@ def test_a_removed_user_stops_getting_live_tiles(header_site: tuple[str, Path], 
     page = visit(browser, url, "vera@example.com")
     caption = page.get_by_text(re.compile(r"· updated \d\d:\d\d:\d\d"))
     sync_api.expect(caption).to_be_visible(timeout=60_000)
-    assert page.locator('[data-testid="stMetric"]').count() >= 6
+    assert page.locator(TILE).count() >= 6
     before = caption.inner_text()
     access.write_text(WITHOUT_VERA)
     denied = page.get_by_text("may not use this dashboard")
@@ -180,7 +181,7 @@ def test_a_removed_user_stops_getting_live_tiles(header_site: tuple[str, Path], 
             break  # a fragment run happened and still drew figures
         page.wait_for_timeout(500)
     assert denied.is_visible(), "the live tiles refreshed for a user no longer in the access file"
-    assert page.locator('[data-testid="stMetric"]').count() == 0 and nav_titles(page) == []
+    assert page.locator(TILE).count() == 0 and nav_titles(page) == []
     page.context.close()
 
 

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pytest
 
 from access import AuditLog, audit_path
+from tests.support.browser import TILE, TILE_VALUE
 from tests.support.dashboard import Truth, utc_midnight
 
 from .browser import CHROMIUM, chromium, download, free_port, nav_titles, serve, settle
@@ -58,7 +59,7 @@ ALL_PAGES = [*READ_PAGES, "Budgets", "Reconciliation", "Statement"]
 SIGN_IN = "Sign in to see the dashboard."
 ALERT_LINK = "spend?range=custom&from=2026-11-01&to=2026-11-30&tz=Europe%2FParis&project=search+%26+co"
 """As alerts/_observation.dashboard_link writes it (a project name with `&` in it)."""
-DATA_ELEMENTS = '[data-testid="stMetric"], [data-testid="stPlotlyChart"], [data-testid="stDataFrame"]'
+DATA_ELEMENTS = f'{TILE}, [data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"], [data-testid="stDataFrame"]'
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +220,8 @@ def test_scoped_viewer_sees_only_their_projects(site: str, browser: Browser, see
     assert others
     page = sign_in(browser, site, "lead@example.com")
     assert nav_titles(page) == READ_PAGES
-    metric = page.locator('[data-testid="stMetric"]', has_text="Spend (USD)").first
-    sync_api.expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(f"${Truth.spend(rows):,.2f}")
+    tile = page.locator(TILE, has_text="Spend (USD)").first
+    sync_api.expect(tile.locator(TILE_VALUE)).to_have_text(f"${Truth.spend(rows):,.2f}")
     for path in ("", "spend"):
         open_page(page, site, path)
         assert not set(page.evaluate(_TRACES)) & others, path

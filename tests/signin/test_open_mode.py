@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from access.mode import NO_MODE
 from pages._auth import OPEN_NOTICE
 from pages._text import md
-from tests.support.dashboard import Truth
+from tests.support.dashboard import Truth, tiles
 
 from .browser import CHROMIUM, REPO, chromium, nav_titles, serve, settle
 
@@ -33,7 +33,7 @@ def test_the_demo_keeps_every_tool_with_the_notice(open_env: Path) -> None:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
     assert not at.exception, at.exception
     assert [w.value for w in at.warning if "Open dashboard" in w.value] == [md(OPEN_NOTICE, 500)]
-    assert at.title[0].value == "Overview" and at.metric
+    assert at.title[0].value == "Overview" and tiles(at)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_a_wrong_access_file_stops_every_page_with_one_line(
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
     assert not at.exception
     assert len(at.error) == 1 and "use one of viewer, editor, admin" in at.error[0].value
-    assert not at.metric and not at.sidebar.multiselect
+    assert not tiles(at) and not at.sidebar.multiselect
 
 
 def test_open_mode_only_when_asked_for_by_name(open_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,4 +80,4 @@ def test_open_mode_only_when_asked_for_by_name(open_env: Path, monkeypatch: pyte
     assert not at.exception
     assert [e.value for e in at.error] == [md(NO_MODE, 1_000)]
     assert not any("Open dashboard" in w.value for w in at.warning)
-    assert not at.metric and not at.sidebar.multiselect
+    assert not tiles(at) and not at.sidebar.multiselect

@@ -21,7 +21,7 @@ from access import Principal
 from pages._auth import PRINCIPAL_KEY
 from pages._routing import CONTEXT_KEY
 from tests.builders import build_ledger
-from tests.support.dashboard import Truth, utc_midnight, vega_charts, write_status
+from tests.support.dashboard import Truth, tiles, utc_midnight, vega_charts, write_status
 
 from .browser import REPO
 
@@ -70,7 +70,7 @@ def everything_shown(at: AppTest) -> str:
     parts: list[str] = []
     for kind in ("markdown", "caption", "warning", "info", "error", "success", "title", "header", "subheader", "text"):
         parts += [str(e.value) for e in getattr(at, kind)]
-    parts += [f"{m.label} {m.value} {m.proto.delta}" for m in at.metric]
+    parts += [f"{t.label} {t.value} {t.delta}" for t in tiles(at)]
     parts += [e.value.to_csv(index=False) for e in at.dataframe]
     parts += [str(e.proto) for e in at.get("plotly_chart")]
     parts += [f"{spec}\n{rows.to_pandas().to_csv(index=False)}" for spec, rows in vega_charts(at)]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.browser import TILE
 from tests.support.dashboard import Truth
 
 from .browser import CHROMIUM, chromium, nav_titles, serve, settle
@@ -68,7 +69,7 @@ def test_header_from_a_non_proxy_address_is_ignored(server: str, browser: Browse
     page = visit(browser, f"{server}/explore", "ana@example.com")
     sync_api.expect(page.get_by_text("Sign in through your organisation's sign-in proxy")).to_be_visible()
     assert nav_titles(page) == []
-    assert page.locator('[data-testid="stMetric"]').count() == 0
+    assert page.locator(TILE).count() == 0
     assert "Explore" not in page.locator("h1").all_inner_texts()
     page.context.close()
 
@@ -95,5 +96,5 @@ def test_no_header_or_an_outsider_gets_no_page(server: str, browser: Browser, ac
     page.context.close()
     page = visit(browser, server, "mallory@evil.test")
     sync_api.expect(page.get_by_text("may not use this dashboard")).to_be_visible()
-    assert nav_titles(page) == [] and page.locator('[data-testid="stMetric"]').count() == 0
+    assert nav_titles(page) == [] and page.locator(TILE).count() == 0
     page.context.close()

@@ -17,6 +17,11 @@ IDLE = """() => {
     return !busy && document.querySelector('h1') !== null && drawn >= charts;
 }"""
 
+TILE = '[data-testid="stMetric"], .mm-tile'
+"""A tile: st.metric's, or one of an HTML tile row's (pages/_tiles.py, the Overview's)."""
+TILE_VALUE = '[data-testid="stMetricValue"], .mm-value'
+"""A tile's value."""
+
 _DOWNLOAD_ERROR = '[data-testid="stDownloadButtonError"]'
 
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -220,3 +221,66 @@ def vega_charts(at: AppTest) -> list[tuple[dict[str, Any], pa.Table]]:
         rows = pa.ipc.open_stream(element.proto.data.data).read_all() if element.proto.data.data else pa.table({})
         charts.append((json.loads(element.proto.spec), rows))
     return charts
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A tile as the browser shows it: st.metric's, or one of an HTML tile row's (pages/_tiles.py)."""
+
+    label: str
+    value: str
+    delta: str
+    help: str | None
+    colour: str | None = None
+    """The change's colour, as an HTML tile's style gives it (st.metric's is the theme's: None)."""
+
+
+class _TileParser(HTMLParser):
+    """The tiles of an HTML tile row, read from its markup as the browser shows them: each `mm-tile`'s
+    label, value and delta texts (unescaped), and the value's `title`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[dict[str, str]] = []
+        self._part: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        classes = (found.get("class") or "").split()
+        if "mm-tile" in classes:
+            self.found.append({})
+        self._part = next((c for c in classes if c in ("mm-label", "mm-value", "mm-delta")), None)
+        if self._part == "mm-value" and found.get("title") is not None:
+            self.found[-1]["help"] = str(found["title"])
+        if self._part == "mm-delta":
+            style = dict(p.split(":", 1) for p in (found.get("style") or "").split(";") if ":" in p)
+            self.found[-1]["colour"] = style.get("color", "")
+
+    def handle_data(self, data: str) -> None:
+        if self._part is not None:
+            self.found[-1][self._part] = self.found[-1].get(self._part, "") + data
+
+    def handle_endtag(self, tag: str) -> None:
+        self._part = None
+
+    @property
+    def tiles(self) -> list[Shown]:
+        return [
+            Shown(t["mm-label"], t["mm-value"], t.get("mm-delta", ""), t.get("help"), t.get("colour"))
+            for t in self.found
+        ]
+
+
+def read_tiles(markup: str) -> list[Shown]:
+    """The tiles an HTML element's markup shows (none when it holds no tile row)."""
+    parser = _TileParser()
+    parser.feed(markup)
+    return parser.tiles
+
+
+def tiles(at: AppTest) -> list[Shown]:
+    """Every tile of the run, in order: st.metric's, then those of HTML tile rows."""
+    shown = [Shown(m.label, m.value, m.proto.delta, m.proto.help or None) for m in at.metric]
+    for element in at.get("html"):
+        shown += read_tiles(element.proto.body)
+    return shown
