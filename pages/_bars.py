@@ -37,12 +37,13 @@ _WIDTH = 0.85
 
 @dataclass(frozen=True)
 class Bars:
-    """One row per bar segment (`data`) and the Vega-Lite `spec` drawing them (st.vega_lite_chart)."""
+    """One row per mark (`data`: a bar segment, a line's point, a grouped bar) and the Vega-Lite `spec` drawing
+    them (st.vega_lite_chart)."""
 
     data: pd.DataFrame
-    """`start`, `end`: the segment's span (the bucket's wall-clock time in the view's zone, naive: drawn as UTC so
-    it reads as the zone's); `label`, `colour`, `value`; `low`, `high`: where it sits in its bucket's stack;
-    `when`: the bucket in words."""
+    """Each row's series: `label` (as drawn), `colour`; its `value`. Over time, `start` (the bucket's wall-clock
+    time in the view's zone, naive: drawn as UTC so it reads as the zone's) and `when` (the bucket in words); a
+    stacked segment's `end` and `low`, `high` (where it sits in its bucket's stack). Grouped: `x`."""
     spec: dict[str, object]
 
 
