@@ -27,7 +27,16 @@ import pandas as pd
 
 from foundation.config import Config
 from foundation.money import money
-from ledger.queries.statement import NO_DATA, PARTIAL, UNPRICED, Statement, change_text, coverage_text, statement
+from ledger.queries.statement import (
+    NO_DATA,
+    PARTIAL,
+    UNPRICED,
+    Statement,
+    change_text,
+    coverage_text,
+    empty_days_text,
+    statement,
+)
 
 from ._budgets import Budget, BudgetFileError
 from ._compose import message_id
@@ -153,6 +162,8 @@ def _figures(stmt: Statement) -> list[tuple[str, str]]:
     rows = [("Month", f"{stmt.month} ({stmt.timezone})")]
     if stmt.partial:
         rows.append(("Days in the ledger", f"{coverage_text(stmt.days)} only"))
+    if stmt.empty_days:
+        rows.append(("Days with no request in the ledger (UTC)", empty_days_text(stmt.empty_days)))
     for _, t in stmt.totals.iterrows():
         cur = str(t["currency"])
         rows += [

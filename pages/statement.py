@@ -23,6 +23,7 @@ from ledger.queries.statement import (
     SCOPES,
     Statement,
     coverage_text,
+    empty_days_text,
     readable,
     statement_csv,
 )
@@ -107,6 +108,12 @@ elif stmt.previous_partial:
     )
 if stmt.partial:
     st.caption(f"The ledger covers {coverage_text(stmt.days)} of {stmt.month} only.")
+if stmt.empty_days:
+    st.caption(
+        f"No request at all on {len(stmt.empty_days)} day(s) of {stmt.month} (UTC): "
+        f"{empty_days_text(stmt.empty_days)}. A quiet day, or one the collector did not collect (its log, "
+        "data/logs/collector.log, says which): whatever it cost is not in this statement."
+    )
 st.markdown(f"**Every {SCOPE_LABELS[by].lower()}**")
 table_with_csv(ctx.data_dir, stmt, stmt.totals, ("every line", by, f"statement {month} {by}", "statement_all_csv"))
 

@@ -103,6 +103,7 @@ class Statement:
     that the ledger covers (from its first day to its last), None when it holds no day of it:
     such a month reads "no data", never 0; a month covered in part (the ledger starts on the
     25th) is `partial`, and a change against it reads "partial", never a percentage.
+    `empty_days`: the days of the month inside the ledger's span that hold no request at all (`empty_days`).
     """
 
     month: str
@@ -117,6 +118,7 @@ class Statement:
     total: pd.DataFrame
     days: tuple[date, date] | None
     previous_days: tuple[date, date] | None
+    empty_days: tuple[date, ...] = ()
 
     @property
     def covered(self) -> bool:
@@ -272,6 +274,7 @@ def statement(data_dir: Path, month: str, timezone: str, currency: str, by: str 
         total=total[list(TOTAL_COLUMNS)],
         days=covered_days(days, month, timezone),
         previous_days=covered_days(days, previous_month(month), timezone),
+        empty_days=empty_days(days, month),
     )
 
 
@@ -306,6 +309,29 @@ def covered_days(days: list[date], month: str, timezone: str) -> tuple[date, dat
     start = datetime.combine(min(days), time(), UTC).astimezone(zone).date()
     end = (datetime.combine(max(days) + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)).astimezone(zone)
     return max(first, start), min(last, end.date())
+
+
+def empty_days(days: list[date], month: str) -> tuple[date, ...]:
+    """The days of `month` between the ledger's first day and its last (its UTC day partitions) that hold no
+    request: a quiet day, or one the collector did not collect (down, or its source failing). The statement
+    names them, since its spend is only what the ledger holds; a month's days are taken as UTC days.
+
+    Example:
+        >>> empty_days([date(2026, 9, 28), date(2026, 10, 1), date(2026, 10, 4)], "2026-10")
+        (datetime.date(2026, 10, 2), datetime.date(2026, 10, 3))
+    """
+    if not days:
+        return ()
+    first, last = month_days(month)
+    held = set(days)
+    span = range((max(first, min(days)) - first).days, (min(last, max(days)) - first).days + 1)
+    return tuple(d for d in (first + timedelta(days=i) for i in span) if d not in held)
+
+
+def empty_days_text(days: tuple[date, ...], shown: int = 5) -> str:
+    """`2026-10-02, 2026-10-03` (the first `shown`, then `and 4 more`)."""
+    more = f" and {len(days) - shown} more" if len(days) > shown else ""
+    return ", ".join(d.isoformat() for d in days[:shown]) + more
 
 
 def coverage_text(days: tuple[date, date] | None) -> str:
