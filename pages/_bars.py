@@ -33,6 +33,14 @@ LABEL_PIXELS = 400
 cut name's hash with it."""
 _WIDTH = 0.85
 """A bar's share of its bucket (the rest is the gap to the next)."""
+PERCENT: dict[str, object] = {"axis": {"format": ".1%"}}
+"""A share's y axis, in percent from 0 (`live_lines`' `y_axis`)."""
+WHOLE_PERCENT: dict[str, object] = {"axis": {"format": ".0%"}, "scale": {"domain": [0, 1]}}
+"""A share's y axis from 0 to 100%."""
+COUNTS: dict[str, object] = {"axis": {"format": "~s", "tickMinStep": 1}}
+"""A count's y axis: compact units (30M tokens, not 30,000,000) and whole ticks (no "500m" requests)."""
+_NAMES_AXIS = {"labelLimit": 160, "labelAngle": -40}
+"""Names along x: slanted, cut at 160 px (a tooltip has them whole)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ def _number(y: str) -> str:
     return ",.2f" if y == "spend" else ".2%" if y in _SHARES else ",.0f"
 
 
-_SHARES = {"share", "min_tokens_headroom", "min_requests_headroom"}
+_SHARES = {"share", "min_tokens_headroom", "min_requests_headroom", "error_rate", "rate_429"}
 
 
 def live_bars(
@@ -124,7 +132,7 @@ def live_bars(
             "when": np.array(bucket_starts.strftime(_WHEN[grain]), dtype=object)[which],
         }
     )
-    axis = {} if y == "spend" else {"axis": {"format": "~s"}}  # 30M tokens, not 30,000,000
+    axis = {} if y == "spend" else COUNTS
     spec: dict[str, object] = {
         "title": {"text": title, "anchor": "start"},
         "mark": {"type": "bar"},
@@ -140,10 +148,22 @@ def live_bars(
     return Bars(data=data, spec=spec)
 
 
-def live_lines(df: pd.DataFrame, y: str, color: str, title: str, y_title: str, grain: str, whole: bool = False) -> Bars:
-    """`df`'s `y` (a share) per `bucket`, a line for each name of `color` (named and coloured as `live_bars`'
-    series), its axis in percent from 0; `whole`: up to 100%."""
-    series = _Series.of(df[color], None)
+def live_lines(
+    df: pd.DataFrame,
+    y: str,
+    color: str,
+    title: str,
+    y_title: str,
+    grain: str,
+    colour_map: dict[str, str] | None = None,
+    y_axis: dict[str, object] | None = None,
+    detail: str | None = None,
+) -> Bars:
+    """`df`'s `y` per `bucket`, a line for each name of `color` (named and coloured as `live_bars`' series),
+    with points; a missing value is no point (never 0). `y_axis`: the y encoding's axis and scale (PERCENT,
+    WHOLE_PERCENT, COUNTS; default: Vega's numbers, as money's); `detail`: a column whose values split a name's
+    line further (each its own line, in the name's colour, named in the tooltip)."""
+    series = _Series.of(df[color], colour_map)
     local = _local(df["bucket"])
     data = pd.DataFrame(
         {
@@ -152,20 +172,73 @@ def live_lines(df: pd.DataFrame, y: str, color: str, title: str, y_title: str, g
             "colour": series.colour(series.rank),
             "value": df[y].astype("float64").to_numpy(),
             "when": np.array(local.dt.strftime(_WHEN[grain]), dtype=object),
+            "detail": df[detail].map(short).to_numpy(dtype=object) if detail else None,
         }
     )
-    axis = {"axis": {"format": ".0%"}, "scale": {"domain": [0, 1]}} if whole else {"axis": {"format": ".1%"}}
+    tooltip = _tooltip(color, y, y_title)
+    encoding: dict[str, object] = {
+        "x": {"field": "start", "type": "temporal", "scale": {"type": "utc"}, "title": None},
+        "y": {"field": "value", "type": "quantitative", "title": y_title, **(y_axis or {})},
+        "color": series.encoding(),
+        "tooltip": tooltip,
+    }
+    if detail:
+        encoding["detail"] = {"field": "detail", "type": "nominal"}
+        tooltip.insert(2, {"field": "detail", "type": "nominal", "title": "Split by"})
     spec: dict[str, object] = {
         "title": {"text": title, "anchor": "start"},
         "mark": {"type": "line", "point": {"size": 12}},
+        "encoding": encoding,
+    }
+    return Bars(data=data.drop(columns=[] if detail else ["detail"]), spec=spec)
+
+
+def value_bars(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    title: str,
+    y_title: str,
+    colour_map: dict[str, str] | None = None,
+    empty: str | None = None,
+) -> Bars:
+    """A bar per row of `df` (in its order) at its `x` name, coloured by it; rows of one name stack. `empty`: the
+    word written up the slot of a name whose value is missing (no bar: never drawn as 0)."""
+    series = _Series.of(df[x], colour_map)
+    data = pd.DataFrame(
+        {
+            "x": series.label(series.rank),
+            "label": series.label(series.rank),
+            "colour": series.colour(series.rank),
+            "value": df[y].astype("float64").to_numpy(),
+        }
+    )
+    bars: dict[str, object] = {
+        "mark": {"type": "bar"},
         "encoding": {
-            "x": {"field": "start", "type": "temporal", "scale": {"type": "utc"}, "title": None},
-            "y": {"field": "value", "type": "quantitative", "title": y_title, **axis},
+            "x": {"field": "x", "type": "nominal", "title": words(x), "sort": None, "axis": _NAMES_AXIS},
+            "y": {"field": "value", "type": "quantitative", "title": y_title},
             "color": series.encoding(),
-            "tooltip": _tooltip(color, y, y_title),
+            "tooltip": [
+                {"field": "label", "type": "nominal", "title": words(x)},
+                {"field": "value", "type": "quantitative", "format": _number(y), "title": y_title},
+            ],
         },
     }
-    return Bars(data=data, spec=spec)
+    layers = [bars]
+    if empty is not None:
+        layers.append(
+            {
+                "transform": [{"filter": "!isValid(datum.value)"}],
+                "mark": {"type": "text", "angle": 270, "align": "left", "dx": 4},
+                "encoding": {
+                    "x": {"field": "x", "type": "nominal", "sort": None},
+                    "y": {"datum": 0},
+                    "text": {"value": empty},
+                },
+            }
+        )
+    return Bars(data=data, spec={"title": {"text": title, "anchor": "start"}, "layer": layers})
 
 
 def grouped_bars(df: pd.DataFrame, x: str, ys: dict[str, str], title: str, y_title: str, ys_title: str) -> Bars:
@@ -191,7 +264,7 @@ def grouped_bars(df: pd.DataFrame, x: str, ys: dict[str, str], title: str, y_tit
                 "type": "nominal",
                 "title": words(x),
                 "sort": None,
-                "axis": {"labelLimit": 160, "labelAngle": -40},
+                "axis": _NAMES_AXIS,
             },
             "xOffset": {"field": "label", "sort": names},
             "y": {"field": "value", "type": "quantitative", "title": y_title},

@@ -20,7 +20,7 @@ from ledger import queries
 from ledger.queries import Filters, RateUsed
 
 from . import _data as data
-from ._text import md, plot
+from ._text import md
 
 TOP_N = 12
 """Charts and tables show the TOP_N largest values of a dimension and one "(other)" group."""
@@ -133,11 +133,6 @@ def style(fig: go.Figure, title: str, y_title: str, x_title: str = "") -> go.Fig
     return fig
 
 
-def labelled(df: pd.DataFrame, *columns: str | None) -> pd.DataFrame:
-    """A copy whose `columns` hold plotly-safe, shortened labels (see pages._text.plot)."""
-    return df.assign(**{c: df[c].map(plot) for c in columns if c and c in df.columns})
-
-
 OTHER_COLOUR = "#9e9e9e"
 
 
@@ -154,15 +149,6 @@ def series_colours(names: list[str], colour_map: dict[str, str] | None) -> dict[
             wanted = next(spare)
         colours[name] = wanted or next(spare)
     return colours
-
-
-def label_colours(colour_map: dict[str, str] | None, present: pd.Series | None = None) -> dict[str, str]:
-    """`series_colours` of the `present` names (all of the map's without), keyed by the labels `labelled` gives
-    them, with "(other)"; {} without a map (plotly colours the series in turn)."""
-    if not colour_map:
-        return {}
-    names = list(dict.fromkeys([*(colour_map if present is None else present), queries.OTHER]))
-    return {plot(name): colour for name, colour in series_colours(names, colour_map).items()}
 
 
 DIMENSION_WORDS = {

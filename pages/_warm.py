@@ -30,7 +30,7 @@ EVERY_SECONDS = 30.0
 CPU), one when the ledger did not move finds them cached (~0.1 s: 0.3% of a core)."""
 PRELOAD = ("plotly.express",)
 """Modules the other pages import and the default view does not (plotly express: 0.3 s): imported by the warming
-thread as it starts, so a first visit to Spend, Reliability or Explore after a start does not wait for them."""
+thread as it starts, so a first visit to Spend (its token mix) after a start does not wait for them."""
 _started = threading.Event()
 _settled = threading.Event()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from foundation.money import COLUMN_FORMAT
@@ -20,14 +19,16 @@ from ledger.queries import (
 )
 from pages import _data as data
 from pages._auth import audited, export_button, may
+from pages._bars import COUNTS, PERCENT, live_lines, show_bars, value_bars
 from pages._frame import context
-from pages._text import md, plot
-from pages._ui import TOP_N, empty_state, label_colours, labelled, show, style, words
+from pages._text import md
+from pages._ui import TOP_N, empty_state, words
 
 ctx = context()
 st.title("Explore")
 SQL_EXAMPLE = "SELECT model, count(*) AS requests, sum(cost) AS spend\nFROM ledger\nGROUP BY model\nORDER BY spend DESC"
 FORMATS = {"spend": COLUMN_FORMAT, "error_rate": "percent", "rate_429": "percent"}
+RATES = {"error_rate", "rate_429"}
 MAX_ROWS = 100_000
 TABLE_ROWS = 100_000  # rows the table shows; the downloads hold every row (a bare string here would be drawn)
 
@@ -58,15 +59,15 @@ def downloads(df: pd.DataFrame, stem: str) -> None:
 
 
 def marked(
-    df: pd.DataFrame, colour: str | None, unpriced: set[str], colour_map: dict[str, str]
+    df: pd.DataFrame, colour: str, unpriced: set[str], colour_map: dict[str, str]
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Plot-safe labels, " (unpriced)" after each unpriced value (its colour kept)."""
-    shown = labelled(df, colour)
-    if not unpriced or colour is None:
-        return shown, colour_map
-    names = {plot(v): f"{plot(v)} ({UNPRICED})" for v in unpriced}
+    """`df` with " (unpriced)" after each unpriced `colour` value, and `colour_map` with those names (each keeps
+    its colour)."""
+    if not unpriced:
+        return df, colour_map
+    names = {v: f"{v} ({UNPRICED})" for v in unpriced}
     colours = {names.get(k, k): c for k, c in colour_map.items()}
-    return shown.assign(**{colour: shown[colour].map(lambda v: names.get(v, v))}), colours
+    return df.assign(**{colour: df[colour].astype(str).map(lambda v: names.get(v, v))}), colours
 
 
 def unpriced_note(hidden: int, unpriced: set[str]) -> None:
@@ -81,31 +82,28 @@ def unpriced_note(hidden: int, unpriced: set[str]) -> None:
 
 
 def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None) -> None:
-    """`df`: the whole breakdown; a chart of 100,000 lines is none, so a time chart draws the TOP_N largest."""
+    """`df`: the whole breakdown; a chart of 100,000 lines is none, so a time chart draws the TOP_N largest.
+    Vega-Lite (pages/_bars.py): a sidebar filter changes the rows of the chart drawn, not the chart."""
     unit = f" ({ctx.currency})" if measure == "spend" else ""
-    colour = group_by[0] if group_by else None
+    y_title = words(measure) + unit
     title = f"{words(measure)}{unit}" + (f" by {', '.join(words(g).lower() for g in group_by)}" if group_by else "")
     unpriced = data.breakdown_unpriced(ctx.data_dir, ctx.filters, group_by, measure, grain)
-    names = {"bucket": grain or "", measure: words(measure) + unit, **{g: words(g) for g in group_by}}
+    colour = group_by[0] if group_by else "measure"
+    detail = group_by[1] if len(group_by) > 1 else None
     if grain:
         drawn = data.breakdown_largest(ctx.data_dir, ctx.filters, group_by, measure, grain, TOP_N)
-        if colour is not None and len(drawn) < len(df):
+        if group_by and len(drawn) < len(df):
             values = data.breakdown_values(ctx.data_dir, ctx.filters, group_by, measure, grain)
             st.caption(f"The chart shows the {TOP_N} largest of {values:,} values; the table has them all.")
-        colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
-        shown, colour_map = marked(drawn, colour, unpriced, colour_map)
-        fig = px.line(
-            shown, x="bucket", y=measure, color=colour, color_discrete_map=colour_map, markers=True, labels=names
-        )
-        show(style(fig, f"{title} per {grain}", words(measure) + unit))
+        drawn = drawn if group_by else drawn.assign(measure=words(measure))
+        shown, colour_map = marked(drawn, colour, unpriced, ctx.colours if colour == "model" else {})
+        y_axis = PERCENT if measure in RATES else None if measure == "spend" or "latency" in measure else COUNTS
+        bars = live_lines(shown, measure, colour, f"{title} per {grain}", y_title, grain, colour_map, y_axis, detail)
+        show_bars(bars)
     elif group_by:
         drawn = df.head(50)
-        colour_map = label_colours(ctx.colours, drawn[colour]) if colour == "model" else {}
-        shown, colour_map = marked(drawn, colour, unpriced, colour_map)
-        fig = px.bar(shown, x=group_by[0], y=measure, color=colour, color_discrete_map=colour_map, labels=names)
-        for slot in sorted(set(shown[group_by[0]]) & {f"{plot(v)} ({UNPRICED})" for v in unpriced}):
-            fig.add_annotation(x=slot, y=0, text=UNPRICED, showarrow=False, yanchor="bottom", textangle=-90)
-        show(style(fig, title, words(measure) + unit, words(group_by[0])))
+        shown, colour_map = marked(drawn, colour, unpriced, ctx.colours if colour == "model" else {})
+        show_bars(value_bars(shown, colour, measure, title, y_title, colour_map, UNPRICED if unpriced else None))
     unpriced_note(data.breakdown_unpriced_requests(ctx.data_dir, ctx.filters, group_by, measure, grain), unpriced)
 
 

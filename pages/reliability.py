@@ -6,7 +6,7 @@ import streamlit as st
 
 from foundation.money import COLUMN_FORMAT
 from pages import _data as data
-from pages._bars import grouped_bars, live_bars, live_lines, show_bars
+from pages._bars import PERCENT, WHOLE_PERCENT, grouped_bars, live_bars, live_lines, show_bars
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
@@ -34,7 +34,8 @@ def rates_over_time(grain: str) -> None:
     df = data.reliability_over_time(ctx.data_dir, ctx.filters, grain=grain)
     long = df.melt(id_vars="bucket", value_vars=["error_rate", "rate_429"], var_name="rate", value_name="share")
     long["rate"] = long["rate"].map({"error_rate": "All errors (status >= 400)", "rate_429": "HTTP 429"})
-    show_bars(live_lines(long, "share", "rate", f"Error and 429 rate per {grain}", "Share of requests", grain))
+    title = f"Error and 429 rate per {grain}"
+    show_bars(live_lines(long, "share", "rate", title, "Share of requests", grain, y_axis=PERCENT))
     split = data.limit_causes_over_time(ctx.data_dir, ctx.filters, grain=grain)
     title = f"429s per {grain}: throttling vs spend cap"
     show_bars(live_bars(split, "count", "cause", title, "Requests with HTTP 429", None, grain))
@@ -96,7 +97,7 @@ def headroom(grain: str) -> None:
         st.caption("No x-ratelimit-* headers recorded in this range (the recording gateway captures them).")
         return
     title = f"Lowest remaining share of the tokens-per-minute limit, per {grain} and key"
-    show_bars(live_lines(df, "min_tokens_headroom", "api_key", title, "Remaining", grain, whole=True))
+    show_bars(live_lines(df, "min_tokens_headroom", "api_key", title, "Remaining", grain, y_axis=WHOLE_PERCENT))
 
 
 summary = data.spend_summary(ctx.data_dir, ctx.filters)

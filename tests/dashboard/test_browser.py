@@ -281,8 +281,9 @@ def test_explore_draws_an_unpriced_model_as_unpriced(server, browser):
     page.goto(f"{server}/explore")
     settle(page)
     _assert_no_exception(page, "explore")
-    legend = page.locator('[data-testid="stPlotlyChart"] .legend')
-    sync_api.expect(legend).to_contain_text("acme-finetune-1 (unpriced)", timeout=60_000)
+    sync_api.expect(page.locator(f"{_VEGA} text", has_text="acme-finetune-1 (unpriced)").first).to_be_visible(
+        timeout=60_000
+    )  # the legend's name for it
     note = page.get_by_text("acme-finetune-1 has no price: shown as unpriced, never as 0")
     sync_api.expect(note.first).to_be_visible(timeout=60_000)
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from foundation.money import COLUMN_FORMAT
+from tests.support.dashboard import vega_charts
 
 from .test_app import page_app
 
@@ -34,9 +35,13 @@ def test_an_unpriced_model_reads_unpriced_in_the_spend_column_not_none(app_env):
     assert table.proto.placeholder == "unpriced"  # what a missing spend reads (it read None)
     assert data.drop(index="acme-finetune-1")["spend"].notna().all()  # the only missing cell is its spend
     assert columns(table)["spend"]["type_config"]["format"] == COLUMN_FORMAT  # 2 decimals, not 0.511275
-    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
-    notes = [(n["x"], n["text"]) for n in chart["layout"].get("annotations", [])]
-    assert notes == [("acme-finetune-1 (unpriced)", "unpriced")]  # its empty slot says why, not a 0 bar
+    ((spec, rows),) = vega_charts(at)
+    bars = rows.to_pandas().set_index("x")
+    assert pd.isna(bars.loc["acme-finetune-1 (unpriced)", "value"])  # no bar, not a 0 bar
+    assert bars["value"].drop(index="acme-finetune-1 (unpriced)").notna().all()
+    word = spec["layer"][1]  # its empty slot says why
+    assert word["mark"]["type"] == "text" and word["encoding"]["text"] == {"value": "unpriced"}
+    assert word["transform"] == [{"filter": "!isValid(datum.value)"}]
     at.selectbox(key="ex_measure").set_value("error_rate").run()
     assert at.dataframe[0].proto.placeholder == "n/a"  # no price has nothing to do with an unknown rate
 
