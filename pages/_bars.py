@@ -1,9 +1,9 @@
 """Charts a filter change redraws in place, as Vega-Lite: stacked bars per bucket (spend, tokens or requests by
-model, project, API key, endpoint, status or cause: the Overview's, Spend's and Reliability's), lines per bucket
+model, project, API key, endpoint, token kind, status or cause: the Overview's, Spend's and Reliability's), lines
 (Reliability's rates and headroom, Explore's measures), grouped bars (Reliability's latency percentiles by model)
 and bars per name (Explore without a grain).
 
-Why not plotly, as Spend's token mix and Reconciliation's charts: Streamlit gives a plotly chart an id hashed from its figure, so the
+Why not plotly, as Reconciliation's charts: Streamlit gives a plotly chart an id hashed from its figure, so the
 browser mounts it afresh whenever a filter changes its bars, and draws it with plotly.js: 0.1 s of a filter change
 (bench/bench_browser.py). A Vega-Lite chart without selections has no such id, and Vega draws these bars in a
 fraction of that. Its `spec` holds the titles and the grain; the rows are data, the legend's names and colours

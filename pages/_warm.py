@@ -16,7 +16,6 @@ imports stay warm. A run whose figures are cached costs the server ~0.1 s of CPU
 from __future__ import annotations
 
 import gc
-import importlib
 import threading
 import time
 
@@ -28,9 +27,6 @@ from streamlit.runtime import exists as runtime_exists
 EVERY_SECONDS = 30.0
 """The pause between two runs: a run after a commit computes the default view's figures again (~0.5 s of
 CPU), one when the ledger did not move finds them cached (~0.1 s: 0.3% of a core)."""
-PRELOAD = ("plotly.express",)
-"""Modules the other pages import and the default view does not (plotly express: 0.3 s): imported by the warming
-thread as it starts, so a first visit to Spend (its token mix) after a start does not wait for them."""
 _started = threading.Event()
 _settled = threading.Event()
 
@@ -66,8 +62,6 @@ def keep_warm() -> None:
 
 
 def _loop(url: str, every: float = EVERY_SECONDS) -> None:
-    for name in PRELOAD:
-        importlib.import_module(name)
     with httpx.Client(verify=False, timeout=120) as client:  # noqa: S501 - our own server, on loopback
         while True:
             time.sleep(every)

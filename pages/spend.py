@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from foundation.money import money
@@ -12,7 +11,7 @@ from pages._bars import live_bars, show_bars
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
-from pages._ui import TOP_N, conversion_note, empty_state, show, style
+from pages._ui import TOP_N, conversion_note, empty_state
 
 ctx = context()
 st.title("Spend")
@@ -49,8 +48,7 @@ def over_time(dim: str, grain: str) -> None:
 
 def token_mix(grain: str) -> None:
     mix = data.token_mix_over_time(ctx.data_dir, ctx.filters, grain=grain)
-    fig = px.area(mix, x="bucket", y="tokens", color="kind")
-    show(style(fig, f"Input vs cached vs output tokens per {grain}", "Tokens"))
+    show_bars(live_bars(mix, "tokens", "kind", f"Input vs cached vs output tokens per {grain}", "Tokens", None, grain))
 
 
 def unit_costs() -> None:

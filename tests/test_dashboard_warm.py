@@ -111,20 +111,3 @@ def test_outside_a_server_nothing_is_warmed() -> None:
     at = AppTest.from_function(app).run()
     assert not at.exception
     assert [m.value for m in at.markdown] == ["url=None"]
-
-
-def test_the_warming_thread_imports_what_other_pages_need(
-    server: tuple[str, type[Streamlitish]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """plotly express (0.3 s to import) is no longer on the default view's path; the thread imports it at start."""
-    import sys
-
-    from pages import _warm
-
-    assert _warm.PRELOAD == ("plotly.express",)
-    url, handler = server
-    handler.up_after = 0
-    monkeypatch.delitem(sys.modules, "wave", raising=False)
-    monkeypatch.setattr(_warm, "PRELOAD", ("wave",))
-    threading.Thread(target=_warm._loop, args=(f"{url}/_stcore/script-health-check", 60), daemon=True).start()
-    assert poll_until(lambda: "wave" in sys.modules, timeout=30)

@@ -1,7 +1,7 @@
 """What a first visit to the default view pays for: plotly express (0.3 s to import) is not on its path.
 
-The Overview's bars are Vega-Lite (pages/_bars.py); the pages that still use plotly express get it from
-the warming thread's preload (pages/_warm.py), not from the Overview's first visitor. The app runs in a
+The Overview's bars are Vega-Lite (pages/_bars.py), as every page's charts but Reconciliation's and the Budgets
+gauge (plotly's graph objects); no page imports plotly express any more. The app runs in a
 process of its own, so what this test process imported counts for nothing.
 """
 

@@ -100,10 +100,13 @@ def test_spend_s_bars_by_project_sum_to_each_project_s_spend_and_tokens(app_env)
     at = page_app("pages/spend.py").run()
     at.selectbox(key="spend_dim").set_value("project").run()
     assert not at.exception, at.exception
-    (spend_spec, spend), (tokens_spec, tokens) = ((s, r.to_pandas()) for s, r in vega_charts(at))
+    (spend_spec, spend), (tokens_spec, tokens), (_, mix) = ((s, r.to_pandas()) for s, r in vega_charts(at))
     assert spend_spec["title"]["text"] == "Spend per day by project (USD)"
     assert tokens_spec["title"]["text"] == "Tokens per day by project"
     rows = truth.window(*last_days(30))
+    prompt, cached, output = (pc.sum(rows[c]).as_py() for c in ("prompt_tokens", "cached_tokens", "completion_tokens"))
+    kinds = mix.groupby("label")["value"].sum()  # Spend's token mix, stacked bars too
+    assert kinds.to_dict() == {"Input (not cached)": prompt - cached, "Input (cached)": cached, "Output": output}
     projects = [p if p is not None else "(no project)" for p in pc.unique(rows["project"]).to_pylist()]
     got_spend, got_tokens = spend.groupby("label")["value"].sum(), tokens.groupby("label")["value"].sum()
     assert sorted(got_tokens.index) == sorted(projects)
