@@ -34,11 +34,12 @@ LABEL_PIXELS = 400
 cut name's hash with it."""
 _WIDTH = 0.85
 """A bar's share of its bucket (the rest is the gap to the next)."""
-PERCENT: dict[str, object] = {"axis": {"format": ".1%"}}
-"""A share's y axis, in percent from 0 (`live_lines`' `y_axis`)."""
+_SHARES = {"share", "min_tokens_headroom", "min_requests_headroom", "error_rate", "rate_429"}
+"""The measures that are shares of 1: drawn and written in percent."""
+_PERCENT: dict[str, object] = {"axis": {"format": ".1%"}}
 WHOLE_PERCENT: dict[str, object] = {"axis": {"format": ".0%"}, "scale": {"domain": [0, 1]}}
-"""A share's y axis from 0 to 100%."""
-COUNTS: dict[str, object] = {"axis": {"format": "~s", "tickMinStep": 1}}
+"""A share's y axis from 0 to 100% (`live_lines`' `y_axis`)."""
+_COUNTS: dict[str, object] = {"axis": {"format": "~s", "tickMinStep": 1}}
 """A count's y axis: compact units (30M tokens, not 30,000,000) and whole ticks (no "500m" requests)."""
 _NAMES_AXIS = {"labelLimit": 160, "labelAngle": -40}
 """Names along x: slanted, cut at 160 px (a tooltip has them whole)."""
@@ -103,7 +104,12 @@ def _number(y: str) -> str:
     return ",.2f" if y == "spend" else ".2%" if y in _SHARES else ",.0f"
 
 
-_SHARES = {"share", "min_tokens_headroom", "min_requests_headroom", "error_rate", "rate_429"}
+def _axis(y: str) -> dict[str, object]:
+    """How the y axis writes a `y` value: a share in percent from 0, money and milliseconds as Vega writes numbers,
+    a count compact (`_COUNTS`)."""
+    if y in _SHARES:
+        return _PERCENT
+    return {} if y == "spend" or y.endswith("_ms") else _COUNTS
 
 
 def live_bars(
@@ -133,7 +139,7 @@ def live_bars(
             "when": np.array(bucket_starts.strftime(_WHEN[grain]), dtype=object)[which],
         }
     )
-    axis = {} if y == "spend" else COUNTS
+    axis = _axis(y)
     spec: dict[str, object] = {
         "title": {"text": title, "anchor": "start"},
         "mark": {"type": "bar"},
@@ -161,9 +167,9 @@ def live_lines(
     detail: str | None = None,
 ) -> Bars:
     """`df`'s `y` per `bucket`, a line for each name of `color` (named and coloured as `live_bars`' series),
-    with points; a missing value is no point (never 0). `y_axis`: the y encoding's axis and scale (PERCENT,
-    WHOLE_PERCENT, COUNTS; default: Vega's numbers, as money's); `detail`: a column whose values split a name's
-    line further (each its own line, in the name's colour, named in the tooltip)."""
+    with points; a missing value is no point (never 0). `y_axis`: the y encoding's axis and scale, when not
+    `y`'s own (`_axis`: WHOLE_PERCENT, say); `detail`: a column whose values split a name's line further (each
+    its own line, in the name's colour, named in the tooltip)."""
     series = _Series.of(df[color], colour_map)
     local = _local(df["bucket"])
     data = pd.DataFrame(
@@ -173,17 +179,17 @@ def live_lines(
             "colour": series.colour(series.rank),
             "value": df[y].astype("float64").to_numpy(),
             "when": np.array(local.dt.strftime(_WHEN[grain]), dtype=object),
-            "detail": df[detail].map(short).to_numpy(dtype=object) if detail else None,
         }
     )
     tooltip = _tooltip(color, y, y_title)
     encoding: dict[str, object] = {
         "x": {"field": "start", "type": "temporal", "scale": {"type": "utc"}, "title": None},
-        "y": {"field": "value", "type": "quantitative", "title": y_title, **(y_axis or {})},
+        "y": {"field": "value", "type": "quantitative", "title": y_title, **(_axis(y) if y_axis is None else y_axis)},
         "color": series.encoding(),
         "tooltip": tooltip,
     }
     if detail:
+        data["detail"] = df[detail].map(short).to_numpy(dtype=object)
         encoding["detail"] = {"field": "detail", "type": "nominal"}
         tooltip.insert(2, {"field": "detail", "type": "nominal", "title": "Split by"})
     spec: dict[str, object] = {
@@ -191,7 +197,7 @@ def live_lines(
         "mark": {"type": "line", "point": {"size": 12}},
         "encoding": encoding,
     }
-    return Bars(data=data.drop(columns=[] if detail else ["detail"]), spec=spec)
+    return Bars(data=data, spec=spec)
 
 
 def value_bars(

@@ -19,7 +19,7 @@ from ledger.queries import (
 )
 from pages import _data as data
 from pages._auth import audited, export_button, may
-from pages._bars import COUNTS, PERCENT, live_lines, show_bars, value_bars
+from pages._bars import live_lines, show_bars, value_bars
 from pages._frame import context
 from pages._text import md
 from pages._ui import TOP_N, empty_state, words
@@ -28,7 +28,6 @@ ctx = context()
 st.title("Explore")
 SQL_EXAMPLE = "SELECT model, count(*) AS requests, sum(cost) AS spend\nFROM ledger\nGROUP BY model\nORDER BY spend DESC"
 FORMATS = {"spend": COLUMN_FORMAT, "error_rate": "percent", "rate_429": "percent"}
-RATES = {"error_rate", "rate_429"}
 MAX_ROWS = 100_000
 TABLE_ROWS = 100_000  # rows the table shows; the downloads hold every row (a bare string here would be drawn)
 
@@ -97,8 +96,7 @@ def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None
             st.caption(f"The chart shows the {TOP_N} largest of {values:,} values; the table has them all.")
         drawn = drawn if group_by else drawn.assign(measure=words(measure))
         shown, colour_map = marked(drawn, colour, unpriced, ctx.colours if colour == "model" else {})
-        y_axis = PERCENT if measure in RATES else None if measure == "spend" or "latency" in measure else COUNTS
-        bars = live_lines(shown, measure, colour, f"{title} per {grain}", y_title, grain, colour_map, y_axis, detail)
+        bars = live_lines(shown, measure, colour, f"{title} per {grain}", y_title, grain, colour_map, detail=detail)
         show_bars(bars)
     elif group_by:
         drawn = df.head(50)

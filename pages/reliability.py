@@ -6,7 +6,7 @@ import streamlit as st
 
 from foundation.money import COLUMN_FORMAT
 from pages import _data as data
-from pages._bars import PERCENT, WHOLE_PERCENT, grouped_bars, live_bars, live_lines, show_bars
+from pages._bars import WHOLE_PERCENT, grouped_bars, live_bars, live_lines, show_bars
 from pages._frame import context
 from pages._keys import with_key_labels
 from pages._text import md, short
@@ -35,7 +35,7 @@ def rates_over_time(grain: str) -> None:
     long = df.melt(id_vars="bucket", value_vars=["error_rate", "rate_429"], var_name="rate", value_name="share")
     long["rate"] = long["rate"].map({"error_rate": "All errors (status >= 400)", "rate_429": "HTTP 429"})
     title = f"Error and 429 rate per {grain}"
-    show_bars(live_lines(long, "share", "rate", title, "Share of requests", grain, y_axis=PERCENT))
+    show_bars(live_lines(long, "share", "rate", title, "Share of requests", grain))
     split = data.limit_causes_over_time(ctx.data_dir, ctx.filters, grain=grain)
     title = f"429s per {grain}: throttling vs spend cap"
     show_bars(live_bars(split, "count", "cause", title, "Requests with HTTP 429", None, grain))
