@@ -15,6 +15,7 @@ a tooltip that escapes HTML); tests/dashboard/test_browser.py hovers hostile nam
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,18 +64,19 @@ class _Series:
 
     names: list[str]
     labels: list[str]
-    """`short(name)`, as drawn."""
+    """`short(name)`, as drawn; then " (unpriced)" for a name with no price (the mark is never cut off)."""
     colours: dict[str, str]
     rank: np.ndarray
     """Each row's series, as its index in `names`."""
 
     @classmethod
-    def of(cls, column: pd.Series, colour_map: dict[str, str] | None) -> _Series:
+    def of(cls, column: pd.Series, colour_map: dict[str, str] | None, unpriced: Collection[str] = ()) -> _Series:
         other = str(queries.OTHER)
         name = column.astype(str).to_numpy()
         names = sorted(pd.unique(name), key=lambda n: n == other)
         rank = pd.Categorical(name, categories=names).codes
-        return cls(names, [short(n) for n in names], series_colours(names, colour_map), rank)
+        labels = [f"{short(n)} ({queries.UNPRICED})" if n in unpriced else short(n) for n in names]
+        return cls(names, labels, series_colours(names, colour_map), rank)
 
     def label(self, rank: np.ndarray) -> np.ndarray:
         labels: np.ndarray = np.array(self.labels, dtype=object)[rank]
@@ -165,12 +167,14 @@ def live_lines(
     colour_map: dict[str, str] | None = None,
     y_axis: dict[str, object] | None = None,
     detail: str | None = None,
+    unpriced: Collection[str] = (),
 ) -> Bars:
     """`df`'s `y` per `bucket`, a line for each name of `color` (named and coloured as `live_bars`' series),
     with points; a missing value is no point (never 0). `y_axis`: the y encoding's axis and scale, when not
     `y`'s own (`_axis`: WHOLE_PERCENT, say); `detail`: a column whose values split a name's line further (each
-    its own line, in the name's colour, named in the tooltip)."""
-    series = _Series.of(df[color], colour_map)
+    its own line, in the name's colour, named in the tooltip); `unpriced`: the names marked so (their missing
+    values: no point)."""
+    series = _Series.of(df[color], colour_map, unpriced)
     local = _local(df["bucket"])
     data = pd.DataFrame(
         {
@@ -207,11 +211,11 @@ def value_bars(
     title: str,
     y_title: str,
     colour_map: dict[str, str] | None = None,
-    empty: str | None = None,
+    unpriced: Collection[str] = (),
 ) -> Bars:
-    """A bar per row of `df` (in its order) at its `x` name, coloured by it; rows of one name stack. `empty`: the
-    word written up the slot of a name whose value is missing (no bar: never drawn as 0)."""
-    series = _Series.of(df[x], colour_map)
+    """A bar per row of `df` (in its order) at its `x` name, coloured by it; rows of one name stack. `unpriced`:
+    the names marked so, with the word written up the slot of a missing value (no bar: never drawn as 0)."""
+    series = _Series.of(df[x], colour_map, unpriced)
     data = pd.DataFrame(
         {
             "x": series.label(series.rank),
@@ -233,7 +237,7 @@ def value_bars(
         },
     }
     layers = [bars]
-    if empty is not None:
+    if unpriced:
         layers.append(
             {
                 "transform": [{"filter": "!isValid(datum.value)"}],
@@ -241,7 +245,7 @@ def value_bars(
                 "encoding": {
                     "x": {"field": "x", "type": "nominal", "sort": None},
                     "y": {"datum": 0},
-                    "text": {"value": empty},
+                    "text": {"value": queries.UNPRICED},
                 },
             }
         )

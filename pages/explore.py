@@ -57,18 +57,6 @@ def downloads(df: pd.DataFrame, stem: str) -> None:
     )
 
 
-def marked(
-    df: pd.DataFrame, colour: str, unpriced: set[str], colour_map: dict[str, str]
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """`df` with " (unpriced)" after each unpriced `colour` value, and `colour_map` with those names (each keeps
-    its colour)."""
-    if not unpriced:
-        return df, colour_map
-    names = {v: f"{v} ({UNPRICED})" for v in unpriced}
-    colours = {names.get(k, k): c for k, c in colour_map.items()}
-    return df.assign(**{colour: df[colour].astype(str).map(lambda v: names.get(v, v))}), colours
-
-
 def unpriced_note(hidden: int, unpriced: set[str]) -> None:
     """`hidden`: the requests without a price, left out of the spend; `unpriced`: the values with no price."""
     if not hidden:
@@ -89,19 +77,17 @@ def chart(df: pd.DataFrame, group_by: list[str], measure: str, grain: str | None
     unpriced = data.breakdown_unpriced(ctx.data_dir, ctx.filters, group_by, measure, grain)
     colour = group_by[0] if group_by else "measure"
     detail = group_by[1] if len(group_by) > 1 else None
+    colours = ctx.colours if colour == "model" else None
     if grain:
         drawn = data.breakdown_largest(ctx.data_dir, ctx.filters, group_by, measure, grain, TOP_N)
         if group_by and len(drawn) < len(df):
             values = data.breakdown_values(ctx.data_dir, ctx.filters, group_by, measure, grain)
             st.caption(f"The chart shows the {TOP_N} largest of {values:,} values; the table has them all.")
         drawn = drawn if group_by else drawn.assign(measure=words(measure))
-        shown, colour_map = marked(drawn, colour, unpriced, ctx.colours if colour == "model" else {})
-        bars = live_lines(shown, measure, colour, f"{title} per {grain}", y_title, grain, colour_map, detail=detail)
-        show_bars(bars)
+        per = f"{title} per {grain}"
+        show_bars(live_lines(drawn, measure, colour, per, y_title, grain, colours, detail=detail, unpriced=unpriced))
     elif group_by:
-        drawn = df.head(50)
-        shown, colour_map = marked(drawn, colour, unpriced, ctx.colours if colour == "model" else {})
-        show_bars(value_bars(shown, colour, measure, title, y_title, colour_map, UNPRICED if unpriced else None))
+        show_bars(value_bars(df.head(50), colour, measure, title, y_title, colours, unpriced))
     unpriced_note(data.breakdown_unpriced_requests(ctx.data_dir, ctx.filters, group_by, measure, grain), unpriced)
 
 

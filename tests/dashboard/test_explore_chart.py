@@ -52,3 +52,27 @@ def test_a_second_group_splits_the_lines_and_a_filter_keeps_the_spec(app_env):
     assert set(filtered["detail"]) == {"search"}
     priced = truth.window(*last_days(30), project="search")
     assert filtered["value"].sum() == pytest.approx(Truth.spend(priced), abs=1e-6)
+
+
+LONG = "org-acme/finetuned-mistral-small-2506-support-v12"  # 49 characters: `short` cuts it
+
+
+def test_a_long_unpriced_name_keeps_its_unpriced_mark(tmp_path, monkeypatch):
+    """The mark is added after the name is cut: "(unpriced)" cut off with the name's tail read as a priced model."""
+    from datetime import UTC, datetime, timedelta
+
+    from pages._text import short
+    from tests.support.alerts import rows
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    made = [{"timestamp": now - timedelta(days=d), "cost": None, "model": LONG, "currency": "USD"} for d in (1, 2)]
+    made += [{"timestamp": now - timedelta(days=d), "cost": 1.0, "currency": "USD"} for d in (1, 2)]
+    rows(tmp_path, made)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MONITOR_TIMEZONE", "UTC")
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    at = page_app("pages/explore.py").run()
+    for grain in ("day", "none"):
+        at.selectbox(key="ex_grain").set_value(grain).run()
+        _, drawn = _chart(at)
+        assert f"{short(LONG)} (unpriced)" in set(drawn["label"]), grain
